@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * The `reach` command line: thin. Parse arguments, call the library, render, exit.
+ * Exit codes: 0 answered / all hold, 1 an expectation violated, 2 bad input or
+ * usage, 3 unknown, 4 internal error.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
+import { loadTopologyFile } from "../topology/load.js";
+import { lower } from "../lower/lower.js";
+import { parseQuery } from "../query/parse.js";
+import { ask } from "../query/ask.js";
+import { answerJson, renderAnswer } from "../query/render.js";
+import { showNetwork } from "../ir/show.js";
+import { topologyJsonSchema } from "../topology/schema.js";
+import { checkExpectations } from "../query/expect.js";
+
+export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
+
+function fail(e: unknown): never {
+  if (e instanceof InputError) {
+    for (const d of e.diagnostics) process.stderr.write(renderDiagnostic(d, e.sources.get(d.span.file)) + "\n");
+    const n = e.diagnostics.filter((d) => d.severity === "error").length;
+    process.stderr.write(`${n} error${n === 1 ? "" : "s"}\n`);
+    process.exit(EXIT.input);
+  }
+  process.stderr.write(`reach: internal error (a bug, please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(EXIT.internal);
+}
+
+function load(file: string) {
+  const loaded = loadTopologyFile(file);
+  for (const w of loaded.warnings) process.stderr.write(renderDiagnostic(w, loaded.source) + "\n");
+  return { loaded, net: lower(loaded.topology) };
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName("reach")
+  .usage("$0 <command>\n\nExact reachability for VM labs, home LANs and servers.")
+  .command(
+    "ask <file> <query>",
+    "Can A reach B? Answers with the address to dial and the path hop by hop, or why not.",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
+        .positional("query", { type: "string", demandOption: true, describe: '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> localhost:8000/tcp", "A -> B/icmp"' })
+        .option("json", { type: "boolean", default: false, describe: "print the answer as JSON" })
+        .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
+        .example('$0 ask models/localhost-trap.yaml "client -> localhost:8000/tcp" --json', "each address localhost resolves to"),
+    (argv) => {
+      try {
+        const { net, loaded } = load(argv.file);
+        const q = parseQuery(argv.query);
+        if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
+        const names = [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined].filter((x): x is string => x !== undefined);
+        const unknown = names.filter((n) => !loaded.topology.doc.machines[n]);
+        if (unknown.length) {
+          throw new InputError(
+            unknown.map((n) => diagnostic("RCH041", { file: "<query>", line: 1, col: argv.query.indexOf(n) + 1 }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` })),
+            new Map([["<query>", argv.query]]),
+          );
+        }
+        const ans = ask(net, q.query);
+        process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines), null, 2) + "\n" : renderAnswer(ans, net.machines) + "\n");
+        process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
+      } catch (e) {
+        fail(e);
+      }
+    },
+  )
+  .command(
+    "show <file>",
+    "Print the network IR the topology lowers to (VirtualBox modes and routers expanded).",
+    (y) => y.positional("file", { type: "string", demandOption: true }),
+    (argv) => {
+      try {
+        process.stdout.write(showNetwork(load(argv.file).net) + "\n");
+      } catch (e) {
+        fail(e);
+      }
+    },
+  )
+  .command(
+    "check <files..>",
+    "Check the expect: list of topology files with the simulator (exit 1 when one does not hold).",
+    (y) => y.positional("files", { type: "string", array: true, demandOption: true }),
+    (argv) => {
+      try {
+        let bad = 0;
+        for (const file of argv.files) {
+          const { net, loaded } = load(file);
+          for (const r of checkExpectations(net, loaded.topology)) {
+            const mark = r.holds ? "ok  " : "FAIL";
+            if (!r.holds) bad++;
+            process.stdout.write(`${mark} ${file}:${r.span.line}  ${r.query}  expected ${r.expected}, got ${r.answer.verdict}${r.holds ? "" : `: ${r.answer.reason}`}\n`);
+          }
+        }
+        process.exitCode = bad ? EXIT.violated : EXIT.ok;
+      } catch (e) {
+        fail(e);
+      }
+    },
+  )
+  .command(
+    "schema",
+    "Print the JSON Schema of the topology format (for editors).",
+    (y) => y,
+    () => {
+      process.stdout.write(JSON.stringify(topologyJsonSchema(), null, 2) + "\n");
+    },
+  )
+  .demandCommand(1, "name a command: ask, show, check or schema")
+  .strict()
+  .fail((msg, err) => {
+    if (err) fail(err);
+    process.stderr.write(`reach: ${msg}\nRun 'reach --help' for usage.\n`);
+    process.exit(EXIT.input);
+  })
+  .help()
+  .version()
+  .parseAsync();

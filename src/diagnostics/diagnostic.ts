@@ -1,0 +1,103 @@
+/**
+ * Diagnostics are values: every problem a user can cause is a Diagnostic with a
+ * stable code from the catalogue below, a position, and what was expected.
+ * Message text lives only here, so codes and wording are reviewed in one place.
+ */
+
+export interface Span {
+  readonly file: string;
+  /** 1-based */
+  readonly line: number;
+  /** 1-based */
+  readonly col: number;
+}
+
+export type Severity = "error" | "warning";
+
+export interface Diagnostic {
+  readonly code: Code;
+  readonly severity: Severity;
+  readonly message: string;
+  /** What the input should have been, when that can be said. */
+  readonly expected?: string;
+  readonly span: Span;
+  readonly related?: readonly { readonly message: string; readonly span: Span }[];
+}
+
+/** The catalogue: code -> title. Codes are permanent; never renumber. */
+export const CATALOGUE = {
+  RCH001: "file cannot be read",
+  RCH002: "YAML/JSON syntax error",
+  RCH003: "unknown key",
+  RCH004: "wrong type or value",
+  RCH005: "missing required key",
+  RCH010: "bad IP address",
+  RCH011: "bad CIDR prefix",
+  RCH012: "bad port or port range",
+  RCH020: "unknown machine",
+  RCH021: "unknown segment",
+  RCH022: "unknown interface",
+  RCH023: "VM placed on a machine that does not exist",
+  RCH030: "duplicate name",
+  RCH031: "address outside its segment's subnet",
+  RCH032: "two listeners on the same host address and port",
+  RCH033: "address used twice on one segment",
+  RCH034: "gateway not on a connected subnet",
+  RCH035: "invalid VM adapter configuration",
+  RCH040: "bad query",
+  RCH041: "query names an unknown machine",
+} as const;
+
+export type Code = keyof typeof CATALOGUE;
+
+export function diagnostic(
+  code: Code,
+  span: Span,
+  message: string,
+  extra: { expected?: string; severity?: Severity; related?: Diagnostic["related"] } = {},
+): Diagnostic {
+  return {
+    code,
+    severity: extra.severity ?? "error",
+    message,
+    span,
+    ...(extra.expected !== undefined ? { expected: extra.expected } : {}),
+    ...(extra.related !== undefined ? { related: extra.related } : {}),
+  };
+}
+
+export function formatSpan(s: Span): string {
+  return `${s.file}:${s.line}:${s.col}`;
+}
+
+/**
+ * Renders one diagnostic the way compilers do:
+ *   file:line:col: error RCH031: message
+ *     expected: ...
+ *     12 |     addresses: [10.0.0.5/24]
+ *        |                 ^
+ */
+export function renderDiagnostic(d: Diagnostic, source?: string): string {
+  const lines = [`${formatSpan(d.span)}: ${d.severity} ${d.code}: ${d.message}`];
+  if (d.expected) lines.push(`  expected: ${d.expected}`);
+  if (source !== undefined) {
+    const text = source.split(/\r?\n/)[d.span.line - 1];
+    if (text !== undefined) {
+      const num = String(d.span.line);
+      lines.push(`  ${num} | ${text}`);
+      lines.push(`  ${" ".repeat(num.length)} | ${" ".repeat(Math.max(0, d.span.col - 1))}^`);
+    }
+  }
+  for (const r of d.related ?? []) lines.push(`  note: ${r.message} (${formatSpan(r.span)})`);
+  return lines.join("\n");
+}
+
+/** Thrown only to carry diagnostics out of a loader; the CLI turns it into exit code 2. */
+export class InputError extends Error {
+  constructor(
+    readonly diagnostics: readonly Diagnostic[],
+    readonly sources: ReadonlyMap<string, string> = new Map(),
+  ) {
+    super(diagnostics.map((d) => `${formatSpan(d.span)}: ${d.code}: ${d.message}`).join("\n"));
+  }
+}

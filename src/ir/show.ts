@@ -1,0 +1,58 @@
+/** `reach show`: the IR as readable text, one block per machine, each element with its source line. */
+import { formatSpan } from "../diagnostics/diagnostic.js";
+import { formatEndpoint, formatIP, formatPrefix } from "../net/addr.js";
+import type { Chain, Match, Network, NatRule } from "./types.js";
+
+function matchText(m: Match): string {
+  const parts: string[] = [];
+  if (m.proto) parts.push(m.proto);
+  if (m.src) parts.push(`src ${formatPrefix(m.src)}`);
+  if (m.dst) parts.push(`dst ${formatPrefix(m.dst)}`);
+  if (m.sport) parts.push(`sport ${m.sport.lo}${m.sport.hi !== m.sport.lo ? `-${m.sport.hi}` : ""}`);
+  if (m.dport) parts.push(`dport ${m.dport.lo}${m.dport.hi !== m.dport.lo ? `-${m.dport.hi}` : ""}`);
+  if (m.in) parts.push(`in ${m.in}`);
+  if (m.out) parts.push(`out ${m.out}`);
+  if (m.state) parts.push(`ct state ${m.state.join(",")}`);
+  return parts.length ? parts.join(" ") : "any";
+}
+
+function chainText(c: Chain): string[] {
+  if (!c.rules.length && c.policy === "accept") return [];
+  return [
+    `    ${c.name} (policy ${c.policy}${c.policyOrigin ? `, ${formatSpan(c.policyOrigin.span)}` : ""})`,
+    ...c.rules.map((r, i) => `      ${i + 1}. ${matchText(r.match)} -> ${r.action}   # ${r.origin.what}, ${formatSpan(r.origin.span)}`),
+  ];
+}
+
+function natText(hook: string, rules: readonly NatRule[]): string[] {
+  return rules.map((r) => {
+    const a = r.action;
+    const act = a.kind === "dnat" ? `dnat to ${a.toPort !== undefined ? formatEndpoint(a.to, a.toPort) : formatIP(a.to)}` : a.kind === "snat" ? `snat to ${formatIP(a.to)}` : "masquerade";
+    return `    nat ${hook}: ${matchText(r.match)} -> ${act}   # ${r.origin.what}, ${formatSpan(r.origin.span)}`;
+  });
+}
+
+export function showNetwork(net: Network): string {
+  const out: string[] = [`network from ${net.file}`, "", "segments:"];
+  for (const s of net.segments) out.push(`  ${s.name}  ${s.subnets.map(formatPrefix).join(", ") || "(no subnet declared)"}   # ${s.origin.what}, ${formatSpan(s.origin.span)}`);
+  for (const m of net.machines) {
+    out.push("", `${m.name} (${m.kind})  # ${formatSpan(m.origin.span)}`);
+    out.push(`  sysctl: ip_forward=${m.ipForward ? 1 : 0} rp_filter=${m.rpFilter} route_localnet=${m.routeLocalnet ? 1 : 0}`);
+    if (m.engine) out.push(`  NAT engine of host ${m.engine.host}: gateway ${formatIP(m.engine.gateway)} -> host loopback ${m.engine.loopbackReachable ? "on" : "off"}; everything else re-sent by ${m.engine.host}`);
+    out.push("  interfaces:");
+    for (const i of m.interfaces) out.push(`    ${i.name.padEnd(10)} ${i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`).join(" ") || "-"}${i.segment ? `  on ${i.segment}` : ""}`);
+    out.push("  routes:");
+    for (const r of m.routes) out.push(`    ${formatPrefix(r.dst)}${r.via ? ` via ${formatIP(r.via)}` : ""} dev ${r.dev || "?"} ${r.type}`);
+    const fw = [...chainText(m.filter.input), ...chainText(m.filter.output), ...chainText(m.filter.forward)];
+    if (fw.length) out.push("  filter:", ...fw);
+    const nat = [...natText("prerouting", m.nat.prerouting), ...natText("output", m.nat.output), ...natText("postrouting", m.nat.postrouting)];
+    if (nat.length) out.push(...nat);
+    if (m.sockets.length) out.push("  sockets:");
+    for (const s of m.sockets) {
+      const bind = s.bind.v === 6 ? `[${formatIP(s.bind)}]` : formatIP(s.bind);
+      const role = s.role.kind === "relay" ? ` relay via ${s.role.engine} to ${formatEndpoint(s.role.to, s.role.toPort)}` : "";
+      out.push(`    ${s.proto} ${bind}:${s.port}${s.v6only ? " v6only" : ""}${s.device ? ` dev ${s.device}` : ""}  ${s.owner}${role}   # ${formatSpan(s.origin.span)}`);
+    }
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,152 @@
+/**
+ * The network IR: pure, readonly data. VirtualBox modes, home routers and other
+ * sugar of the topology language are gone by this point; what is left is what a
+ * Linux-like stack and a user-space proxy consist of. The simulator (and next the
+ * Z3 encoder) read only this.
+ *
+ * Every element carries its Origin: the file position and a short description of
+ * the topology element it came from, so that each decision can cite its source.
+ */
+import type { Span } from "../diagnostics/diagnostic.js";
+import type { IfAddr, IP, Prefix } from "../net/addr.js";
+
+export type Proto = "tcp" | "udp" | "icmp";
+export type CtState = "new" | "established" | "related" | "invalid";
+
+export interface Origin {
+  readonly span: Span;
+  /** e.g. `input rule 2`, `port forward "ssh" of guest's NAT adapter 1` */
+  readonly what: string;
+}
+
+export interface Network {
+  readonly file: string;
+  readonly machines: readonly Machine[];
+  readonly segments: readonly Segment[];
+}
+
+export interface Segment {
+  readonly name: string;
+  readonly subnets: readonly Prefix[];
+  readonly origin: Origin;
+}
+
+export type MachineKind = "host" | "vm" | "router" | "nat-engine";
+
+export interface Machine {
+  readonly name: string;
+  readonly kind: MachineKind;
+  readonly origin: Origin;
+  /** Includes `lo` (127.0.0.1/8, ::1/128). */
+  readonly interfaces: readonly Iface[];
+  /** Includes connected and local routes, in the order the kernel would consult after LPM. */
+  readonly routes: readonly Route[];
+  readonly ipForward: boolean;
+  readonly rpFilter: 0 | 1 | 2;
+  readonly routeLocalnet: boolean;
+  readonly filter: { readonly input: Chain; readonly output: Chain; readonly forward: Chain };
+  readonly nat: { readonly prerouting: readonly NatRule[]; readonly output: readonly NatRule[]; readonly postrouting: readonly NatRule[] };
+  readonly sockets: readonly Socket[];
+  /** A user-space NAT engine (VirtualBox NAT / NAT Network) that relays what it receives through a host. */
+  readonly engine?: NatEngine;
+}
+
+export interface Iface {
+  readonly name: string;
+  /** null: loopback, or not attached to any segment */
+  readonly segment: string | null;
+  readonly addrs: readonly IfAddr[];
+  readonly origin: Origin;
+}
+
+export interface Route {
+  readonly dst: Prefix;
+  readonly via?: IP;
+  readonly dev: string;
+  /** local: the destination is this machine (local table); connected: on-link */
+  readonly type: "local" | "connected" | "static";
+  readonly origin: Origin;
+}
+
+export interface PortRange {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export interface Match {
+  readonly proto?: Proto;
+  readonly src?: Prefix;
+  readonly dst?: Prefix;
+  readonly sport?: PortRange;
+  readonly dport?: PortRange;
+  readonly in?: string;
+  readonly out?: string;
+  readonly state?: readonly CtState[];
+}
+
+export type Verdict = "accept" | "drop" | "reject";
+
+export interface Rule {
+  readonly match: Match;
+  readonly action: Verdict;
+  readonly origin: Origin;
+}
+
+export interface Chain {
+  readonly name: "input" | "output" | "forward";
+  readonly policy: "accept" | "drop";
+  readonly policyOrigin?: Origin;
+  readonly rules: readonly Rule[];
+}
+
+export type NatAction =
+  | { readonly kind: "dnat"; readonly to: IP; readonly toPort?: number }
+  | { readonly kind: "snat"; readonly to: IP }
+  | { readonly kind: "masquerade" };
+
+export interface NatRule {
+  readonly match: Match;
+  readonly action: NatAction;
+  readonly origin: Origin;
+}
+
+/** What happens to a connection accepted by a listening socket. */
+export type SocketRole =
+  | { readonly kind: "service" }
+  | {
+      /**
+       * A relay (VirtualBox NAT port forward): the connection is accepted here and a
+       * new one is opened from `engine` to `to:toPort`, with source address
+       * `gateway` when the client came from a loopback address, the client's own
+       * address otherwise.
+       */
+      readonly kind: "relay";
+      readonly engine: string;
+      readonly to: IP;
+      readonly toPort: number;
+      readonly gateway: IP;
+    };
+
+export interface Socket {
+  /** Service or forward name, e.g. `sshd`, `VirtualBox NAT forward "ssh"`. */
+  readonly owner: string;
+  readonly proto: "tcp" | "udp";
+  readonly bind: IP;
+  readonly port: number;
+  readonly v6only: boolean;
+  readonly device?: string;
+  readonly role: SocketRole;
+  readonly origin: Origin;
+}
+
+/**
+ * A user-space NAT engine. Whatever reaches it for an address that is not its own
+ * is re-sent by the host process as a new connection from the host; the gateway
+ * address maps to the host's loopback when `loopbackReachable`.
+ */
+export interface NatEngine {
+  readonly host: string;
+  readonly gateway: IP;
+  readonly loopbackReachable: boolean;
+  readonly origin: Origin;
+}

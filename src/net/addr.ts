@@ -1,0 +1,161 @@
+/**
+ * IPv4 and IPv6 addresses and prefixes as bigints.
+ *
+ * Parsing and formatting go through ipaddr.js; everything after parsing is plain
+ * bigint arithmetic so that the simulator and (later) the Z3 encoder share one
+ * representation: an address is its family plus its value as an unsigned integer
+ * of 32 or 128 bits.
+ */
+import ipaddr from "ipaddr.js";
+
+export type Family = 4 | 6;
+
+/** An IP address: family and value (32-bit or 128-bit unsigned). */
+export interface IP {
+  readonly v: Family;
+  readonly n: bigint;
+}
+
+/** A prefix: network address (host bits zero) and length. */
+export interface Prefix {
+  readonly v: Family;
+  readonly n: bigint;
+  readonly len: number;
+}
+
+/** An interface address: the address itself and the length of its connected prefix. */
+export interface IfAddr {
+  readonly ip: IP;
+  readonly len: number;
+}
+
+export const bits = (v: Family): number => (v === 4 ? 32 : 128);
+
+function bytesToBigint(bytes: readonly number[]): bigint {
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  return n;
+}
+
+function bigintToBytes(n: bigint, count: number): number[] {
+  const out = new Array<number>(count);
+  for (let i = count - 1; i >= 0; i--) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+}
+
+/** Parses a bare address ("10.0.2.15", "::1"). Returns undefined when it is not one. */
+export function parseIP(text: string): IP | undefined {
+  const t = text.trim();
+  if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
+    return { v: 4, n: bytesToBigint(ipaddr.IPv4.parse(t).toByteArray()) };
+  }
+  if (ipaddr.IPv6.isValid(t) && !t.includes("%")) {
+    return { v: 6, n: bytesToBigint(ipaddr.IPv6.parse(t).toByteArray()) };
+  }
+  return undefined;
+}
+
+/**
+ * Parses "addr/len". With `strict`, host bits must be zero (a prefix);
+ * without, the address is kept (an interface address).
+ */
+export function parseCidr(text: string): { ip: IP; len: number } | undefined {
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const ip = parseIP(text.slice(0, slash));
+  const lenText = text.slice(slash + 1);
+  if (!ip || !/^\d{1,3}$/.test(lenText)) return undefined;
+  const len = Number(lenText);
+  if (len > bits(ip.v)) return undefined;
+  return { ip, len };
+}
+
+export function mask(v: Family, len: number): bigint {
+  const b = BigInt(bits(v));
+  return ((1n << BigInt(len)) - 1n) << (b - BigInt(len));
+}
+
+export function prefixOf(ip: IP, len: number): Prefix {
+  return { v: ip.v, n: ip.n & mask(ip.v, len), len };
+}
+
+export function contains(p: Prefix, ip: IP): boolean {
+  return p.v === ip.v && (ip.n & mask(p.v, p.len)) === p.n;
+}
+
+export function prefixContains(outer: Prefix, inner: Prefix): boolean {
+  return outer.v === inner.v && outer.len <= inner.len && (inner.n & mask(outer.v, outer.len)) === outer.n;
+}
+
+export function sameIP(a: IP, b: IP): boolean {
+  return a.v === b.v && a.n === b.n;
+}
+
+export function formatIP(ip: IP): string {
+  if (ip.v === 4) return bigintToBytes(ip.n, 4).join(".");
+  if (ip.n >> 32n === 0xffffn) return `::ffff:${bigintToBytes(ip.n & 0xffffffffn, 4).join(".")}`;
+  return ipaddr.fromByteArray(bigintToBytes(ip.n, 16)).toString();
+}
+
+export function formatPrefix(p: Prefix): string {
+  return `${formatIP(p)}/${p.len}`;
+}
+
+/** "1.2.3.4:80" or "[::1]:80". */
+export function formatEndpoint(ip: IP, port: number): string {
+  return ip.v === 4 ? `${formatIP(ip)}:${port}` : `[${formatIP(ip)}]:${port}`;
+}
+
+export const ip4 = (text: string): IP => {
+  const r = parseIP(text);
+  if (!r || r.v !== 4) throw new Error(`internal: not an IPv4 literal: ${text}`);
+  return r;
+};
+export const ip6 = (text: string): IP => {
+  const r = parseIP(text);
+  if (!r || r.v !== 6) throw new Error(`internal: not an IPv6 literal: ${text}`);
+  return r;
+};
+
+export const ANY4: IP = { v: 4, n: 0n };
+export const ANY6: IP = { v: 6, n: 0n };
+export const LOOPBACK4: IP = ip4("127.0.0.1");
+export const LOOPBACK6: IP = ip6("::1");
+export const LOOPBACK_NET4: Prefix = { v: 4, n: 0x7f000000n, len: 8 };
+export const LOOPBACK_NET6: Prefix = { v: 6, n: 1n, len: 128 };
+const MAPPED_PREFIX: Prefix = { v: 6, n: 0xffffn << 32n, len: 96 };
+
+export function isAny(ip: IP): boolean {
+  return ip.n === 0n;
+}
+
+/** 127.0.0.0/8 or ::1. */
+export function isLoopback(ip: IP): boolean {
+  return ip.v === 4 ? contains(LOOPBACK_NET4, ip) : ip.n === 1n;
+}
+
+/** ::ffff:a.b.c.d -> a.b.c.d; other addresses unchanged. */
+export function unmap(ip: IP): IP {
+  if (ip.v === 6 && contains(MAPPED_PREFIX, ip)) return { v: 4, n: ip.n & 0xffffffffn };
+  return ip;
+}
+
+export function isMapped(ip: IP): boolean {
+  return ip.v === 6 && contains(MAPPED_PREFIX, ip);
+}
+
+/** Multicast, broadcast, unspecified, 0/8: never a valid unicast destination on the wire. */
+export function isMartianDestination(ip: IP): boolean {
+  if (ip.v === 4) {
+    return ip.n === 0xffffffffn || ip.n >> 28n === 0xen || ip.n >> 24n === 0n;
+  }
+  return ip.n === 0n || ip.n >> 120n === 0xffn;
+}
+
+export function compareIP(a: IP, b: IP): number {
+  if (a.v !== b.v) return a.v - b.v;
+  return a.n < b.n ? -1 : a.n > b.n ? 1 : 0;
+}

@@ -1,0 +1,189 @@
+/**
+ * Answering a query with the simulator.
+ *
+ * "A -> B:PORT/PROTO" asks whether a process on A can reach B's service on PORT by
+ * dialing anything A could dial. The candidates are every address in the network
+ * (each interface address, NAT engine addresses, A's 127.0.0.1 and ::1) times every
+ * port where a translation can start (PORT itself, each port-forward host port,
+ * each DNAT rule's port bounds), times the source ports that rules distinguish.
+ * Any candidate whose exchange ends at B's service on PORT makes it reachable;
+ * the shortest such path is shown. Otherwise every candidate failed, and the ones
+ * that came closest to B explain why.
+ */
+import { formatIP, LOOPBACK4, LOOPBACK6, sameIP, type IP } from "../net/addr.js";
+import type { Machine, Network, Socket } from "../ir/types.js";
+import { attempt, machineIndex, type Dial } from "../sim/connect.js";
+import type { Attempt } from "../sim/types.js";
+import { failureReason } from "./explain.js";
+import type { Query } from "./parse.js";
+
+export type VerdictKind = "reachable" | "unreachable" | "unknown";
+
+export interface Answer {
+  readonly query: Query;
+  readonly verdict: VerdictKind;
+  /** The dial that works (reachable), or undefined. */
+  readonly dial?: Dial;
+  readonly attempt?: Attempt;
+  /** For unreachable: the closest attempts, each ending in its own reason. */
+  readonly closest: readonly Attempt[];
+  /** For localhost: one answer per address it resolves to. */
+  readonly perAddress?: readonly Answer[];
+  /** A one-line summary a person understands. */
+  readonly reason: string;
+  /** How many candidate exchanges were simulated. */
+  readonly tried: number;
+}
+
+const EPHEMERAL = { lo: 32768, hi: 60999 };
+const DEFAULT_SPORT = 40000;
+const ECHO_ID = 1;
+
+/** Source ports worth trying: the default plus every sport boundary a rule mentions (kernel ephemeral range). */
+function sourcePorts(net: Network): number[] {
+  const ports = new Set([DEFAULT_SPORT]);
+  for (const m of net.machines) {
+    const rules = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+    for (const r of rules) {
+      const s = r.match.sport;
+      if (!s) continue;
+      for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= EPHEMERAL.lo && p <= EPHEMERAL.hi) ports.add(p);
+    }
+  }
+  return [...ports];
+}
+
+function allAddresses(net: Network): IP[] {
+  const out: IP[] = [];
+  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo" && !out.some((x) => sameIP(x, a.ip))) out.push(a.ip);
+  return out;
+}
+
+const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
+
+/** Ports where a translation can start for `proto`: forward host ports and DNAT port bounds. */
+function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
+  const ports: number[] = [];
+  for (const m of net.machines) {
+    for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
+    for (const r of [...m.nat.prerouting, ...m.nat.output]) {
+      if (r.action.kind !== "dnat" || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
+      if (r.match.dport) ports.push(r.match.dport.lo, r.match.dport.hi);
+    }
+  }
+  return ports;
+}
+
+const uniq = <T>(xs: readonly T[], eq: (a: T, b: T) => boolean): T[] => xs.filter((x, i) => xs.findIndex((y) => eq(x, y)) === i);
+
+function cost(a: Attempt): number {
+  return a.legs.reduce((n, l) => n + l.forward.steps.filter((s) => s.kind === "transmit" || s.kind === "receive").length, 0) + a.legs.length * 100;
+}
+
+/** Tries `dials` (each with every source port) and returns the attempts. */
+function run(net: Network, index: ReadonlyMap<string, Machine>, dials: readonly Omit<Dial, "sport">[], sports: readonly number[], good: (a: Attempt) => boolean) {
+  const tried: Attempt[] = [];
+  const wins: { dial: Dial; attempt: Attempt }[] = [];
+  for (const d of dials) {
+    let first: Attempt | undefined;
+    for (const sport of d.proto === "icmp" ? [ECHO_ID] : sports) {
+      const dial = { ...d, sport };
+      const a = attempt(net, index, dial);
+      first ??= a;
+      if (good(a)) {
+        wins.push({ dial, attempt: a });
+        break;
+      }
+    }
+    tried.push(first!);
+  }
+  return { tried, wins };
+}
+
+/** How close a failed attempt came to machine `target` (higher is closer). */
+function closeness(a: Attempt, target: Machine, port: number | undefined): number {
+  const targetAddrs = addressesOf(target);
+  let score = 0;
+  a.legs.forEach((leg, i) => {
+    const d = leg.forward.disposition;
+    if ("machine" in d && d.machine === target.name) score = Math.max(score, 3);
+    if (leg.reply && "machine" in leg.forward.disposition && leg.forward.disposition.machine === target.name) score = Math.max(score, 4);
+    if (i > 0 && targetAddrs.some((x) => sameIP(x, leg.packet.dst))) score = Math.max(score, 2);
+    if (leg.forward.steps.some((s) => s.kind === "nat" && targetAddrs.some((x) => sameIP(x, s.after.dst)))) score = Math.max(score, 2);
+    if (i === 0 && targetAddrs.some((x) => sameIP(x, leg.packet.dst)) && (port === undefined || leg.packet.dport === port)) score = Math.max(score, 1);
+  });
+  return score;
+}
+
+export function ask(net: Network, q: Query): Answer {
+  const index = machineIndex(net);
+  const from = index.get(q.from);
+  if (!from) throw new Error(`internal: unchecked query machine ${q.from}`);
+  const sports = sourcePorts(net);
+  const t = q.target;
+  if (t.kind === "localhost") {
+    const perAddress = [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } }));
+    const ok = perAddress.filter((a) => a.verdict === "reachable");
+    const reason =
+      perAddress.map((a) => `${a.query.target.kind === "address" ? formatIP(a.query.target.ip) : ""}: ${a.verdict}`).join(", ") +
+      (ok.length === 1 ? " (a client that tries the other address first falls back, or fails if it does not)" : "");
+    const best = ok[0];
+    return {
+      query: q,
+      verdict: ok.length ? "reachable" : "unreachable",
+      ...(best?.dial ? { dial: best.dial } : {}),
+      ...(best?.attempt ? { attempt: best.attempt } : {}),
+      closest: ok.length ? [] : perAddress.flatMap((a) => a.closest),
+      perAddress,
+      reason,
+      tried: perAddress.reduce((n, a) => n + a.tried, 0),
+    };
+  }
+  if (t.kind === "address") {
+    const dials = [{ from: q.from, proto: q.proto, dst: t.ip, dport: q.port ?? 0 }];
+    const { tried, wins } = run(net, index, dials, sports, (a) => a.ok);
+    const win = wins[0];
+    if (win) return { query: q, verdict: "reachable", dial: win.dial, attempt: win.attempt, closest: [], reason: reachedReason(win.attempt, index), tried: tried.length };
+    return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!, index), tried: tried.length };
+  }
+  const target = index.get(t.machine);
+  if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
+  const own = target === from ? [LOOPBACK4, LOOPBACK6] : [];
+  const targetAddrs = [...own, ...addressesOf(target)];
+  let dials: Omit<Dial, "sport">[];
+  if (q.proto === "icmp") {
+    dials = targetAddrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
+  } else {
+    const addrs = uniq([LOOPBACK4, LOOPBACK6, ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
+    const ports = uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b);
+    dials = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
+  }
+  const good = (a: Attempt) =>
+    a.ok && a.outcome.kind === "ok" && a.outcome.machine === target.name && (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port));
+  const { tried, wins } = run(net, index, dials, sports, good);
+  if (wins.length) {
+    const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
+    return { query: q, verdict: "reachable", dial: best.dial, attempt: best.attempt, closest: [], reason: reachedReason(best.attempt, index), tried: tried.length };
+  }
+  const scored = tried.map((a) => ({ a, s: closeness(a, target, q.port) })).filter((x) => x.s > 0);
+  const top = Math.max(0, ...scored.map((x) => x.s));
+  let closest = scored.filter((x) => x.s === top).map((x) => x.a);
+  // one attempt per distinct way of failing
+  closest = uniq(closest, (x, y) => failureReason(x, index) === failureReason(y, index)).slice(0, 4);
+  const services = target.sockets.filter((s) => s.role.kind === "service" && s.proto === q.proto && s.port === q.port);
+  const noService = q.proto !== "icmp" && services.length === 0 ? `nothing on ${target.name} listens on ${q.proto}/${q.port}` : undefined;
+  const reason = noService ?? (closest[0] ? failureReason(closest[0], index) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
+  return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
+}
+
+export function socketLabel(s: Socket): string {
+  const bind = s.bind.v === 6 ? `[${formatIP(s.bind)}]` : formatIP(s.bind);
+  return `${s.owner} (${bind}:${s.port}${s.v6only ? " v6only" : ""}${s.device ? ` on ${s.device}` : ""})`;
+}
+
+function reachedReason(a: Attempt, index: ReadonlyMap<string, Machine>): string {
+  if (a.outcome.kind !== "ok") return "";
+  const m = index.get(a.outcome.machine);
+  const s = a.outcome.socket;
+  return s ? `delivered to ${socketLabel(s)} on ${m?.name} and the reply came back` : `${m?.name} answered and the reply came back`;
+}

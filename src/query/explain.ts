@@ -1,0 +1,83 @@
+/**
+ * Reasons a person understands, one per disposition, naming the element and its
+ * file:line. Also says what the client sees (refused, timeout, accepted then
+ * closed), because that is the symptom users start from (semantics.md 1 and 5).
+ */
+import { match } from "ts-pattern";
+import { formatSpan } from "../diagnostics/diagnostic.js";
+import { formatEndpoint, formatIP, isLoopback } from "../net/addr.js";
+import type { Machine, Origin, Socket } from "../ir/types.js";
+import type { Attempt, Disposition, Packet } from "../sim/types.js";
+
+export const at = (o: Origin): string => formatSpan(o.span);
+
+export function packetText(p: Packet): string {
+  if (p.proto === "icmp") return `icmp ${formatIP(p.src)} -> ${formatIP(p.dst)}`;
+  return `${p.proto} ${formatEndpoint(p.src, p.sport)} -> ${formatEndpoint(p.dst, p.dport)}`;
+}
+
+function bindText(s: Socket): string {
+  return s.bind.v === 6 ? `[${formatIP(s.bind)}]${s.v6only ? " (v6only)" : ""}` : formatIP(s.bind);
+}
+
+function refusedText(d: Disposition & { kind: "refused" }, forwarded: boolean): string {
+  const dst = formatIP(d.packet.dst);
+  const conn = forwarded ? "the forwarded connection" : "the connection";
+  const s = d.near[0];
+  if (s) {
+    const why = s.device !== undefined ? `is bound to device ${s.device}` : `is bound to ${bindText(s)}`;
+    const extra = isLoopback(s.bind) && !isLoopback(d.packet.dst) ? " (loopback only: bind 0.0.0.0 or the interface address to accept it)" : "";
+    return `${s.owner} on ${d.machine} ${why}, but ${conn} arrives at ${dst} (${at(s.origin)})${extra}`;
+  }
+  return `nothing on ${d.machine} listens on ${d.packet.proto} ${formatEndpoint(d.packet.dst, d.packet.dport)}`;
+}
+
+/** The reason for one disposition; `forwarded` when it happened on a relayed leg. */
+export function dispositionText(d: Disposition, forwarded = false): string {
+  return match(d)
+    .with({ kind: "delivered" }, (x) => `delivered on ${x.machine}${x.socket ? ` to ${x.socket.owner}` : ""}`)
+    .with({ kind: "engine-relay" }, (x) => `${x.machine} relays it through ${x.host}`)
+    .with({ kind: "refused" }, (x) => `${refusedText(x, forwarded)}: connection refused`)
+    .with({ kind: "dropped" }, (x) =>
+      x.rule
+        ? `dropped by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client times out`
+        : `dropped by ${x.machine}'s ${x.chain.toUpperCase()} policy drop${x.policyOrigin ? ` (${at(x.policyOrigin)})` : ""}: the client times out`,
+    )
+    .with({ kind: "rejected" }, (x) => `rejected by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client sees an error at once`)
+    .with({ kind: "no-route" }, (x) => `${x.machine} has no route to ${formatIP(x.dst)}`)
+    .with({ kind: "no-neighbour" }, (x) =>
+      x.segment === null
+        ? `${x.machine}'s interface ${x.iface} is not attached to any network`
+        : `nobody on segment ${x.segment} answers ARP/ND for ${formatIP(x.nextHop)} (${x.machine} sends out of ${x.iface}): no neighbour`,
+    )
+    .with({ kind: "not-forwarding" }, (x) => `${x.machine} does not forward packets (ip_forward is off), so it drops the packet for ${formatIP(x.dst)}`)
+    .with({ kind: "rp-filter" }, (x) => `${x.machine} drops it by rp_filter=${x.mode}: the route back to ${formatIP(x.src)} does not leave by ${x.iface}`)
+    .with({ kind: "martian" }, (x) => `${x.machine} drops a packet with ${isLoopback(x.addr) ? "loopback " : ""}${x.which} ${formatIP(x.addr)} arriving on ${x.iface} (martian: loopback addresses never cross a link)`)
+    .with({ kind: "loop" }, (x) => `routing loop (TTL exceeded) at ${x.machine}`)
+    .with({ kind: "engine-loopback-off" }, (x) => `${x.machine} maps its gateway address to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7; ${at(x.origin)}): network unreachable`)
+    .with({ kind: "engine-no-connection" }, (x) => `${x.machine} has no connection this reply belongs to and discards it`)
+    .with({ kind: "no-source" }, (x) => `${x.machine} has no address to send from on ${x.iface}`)
+    .with({ kind: "reply-mismatch" }, (x) => `the reply reaches ${x.machine} as ${packetText(x.got)}, not as ${packetText(x.expected)}: the client drops it (asymmetric path or missing NAT)`)
+    .exhaustive();
+}
+
+/** One sentence for a failed attempt: where it died and what the client saw. */
+export function failureReason(a: Attempt, _index?: ReadonlyMap<string, Machine>): string {
+  const o = a.outcome;
+  if (o.kind === "ok") return "reachable";
+  const leg = a.legs[o.leg];
+  const relayed = o.leg > 0 && a.legs[0]?.forward.disposition.kind === "delivered";
+  const text = dispositionText(o.disposition, o.leg > 0);
+  const dial = a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
+  if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
+  if (relayed && leg) {
+    const relay = a.legs[0]!.forward.disposition;
+    const owner = relay.kind === "delivered" && relay.socket ? relay.socket.owner : "the relay";
+    return `${dial}${owner} accepts the connection, then closes it (no data): ${text}`;
+  }
+  return `${dial}${text}`;
+}
+
+export function dialText(p: Packet): string {
+  return p.proto === "icmp" ? `${formatIP(p.dst)} (ping)` : `${formatEndpoint(p.dst, p.dport)}/${p.proto}`;
+}

@@ -1,0 +1,178 @@
+/**
+ * What `reach ask` prints: the verdict, what to dial, each hop with its decisions
+ * and their file:line, the reply path; or, when unreachable, the closest attempts
+ * and where each one died. Also the JSON form.
+ */
+import { match } from "ts-pattern";
+import { formatEndpoint, formatIP, formatPrefix, isLoopback, sameIP } from "../net/addr.js";
+import type { Machine } from "../ir/types.js";
+import type { Attempt, Leg, Step } from "../sim/types.js";
+import type { Answer } from "./ask.js";
+import { at, dialText, dispositionText, failureReason, packetText } from "./explain.js";
+import { formatQuery } from "./parse.js";
+import { socketLabel } from "./ask.js";
+
+function stepText(s: Step, shown: { packet?: string }): string | undefined {
+  return match(s)
+    .with({ kind: "originate" }, (x) => {
+      shown.packet = packetText(x.packet);
+      return shown.packet;
+    })
+    .with({ kind: "receive" }, (x) => {
+      const p = packetText(x.packet);
+      const text = p === shown.packet ? `in ${x.iface}` : `in ${x.iface}: ${p}`;
+      shown.packet = p;
+      return text;
+    })
+    .with({ kind: "route" }, (x) =>
+      x.local ? undefined : `route ${formatPrefix(x.route.dst)}${x.route.via ? ` via ${formatIP(x.route.via)}` : ""} dev ${x.route.dev}${x.route.type === "static" ? ` (${at(x.route.origin)})` : ""}`,
+    )
+    .with({ kind: "filter" }, (x) => {
+      const by = x.rule ? `${x.rule.origin.what}, ${at(x.rule.origin)}` : x.policyOrigin ? `policy, ${at(x.policyOrigin)}` : "policy";
+      return `${x.chain.toUpperCase()} ${x.action} (${by})${x.state !== "new" ? ` [${x.state}]` : ""}`;
+    })
+    .with({ kind: "nat" }, (x) => {
+      shown.packet = packetText(x.after);
+      const what = x.rule.action.kind === "dnat" ? "DNAT" : x.rule.action.kind === "snat" ? "SNAT" : "MASQUERADE";
+      return `${what} ${packetText(x.before)} => ${packetText(x.after)} (${x.rule.origin.what}, ${at(x.rule.origin)})`;
+    })
+    .with({ kind: "unnat" }, (x) => {
+      shown.packet = packetText(x.after);
+      return `conntrack un-NAT => ${packetText(x.after)}`;
+    })
+    .with({ kind: "transmit" }, (x) => `out ${x.iface} to ${x.to} (${formatIP(x.nextHop)} on ${x.segment})`)
+    .with({ kind: "deliver" }, (x) => (x.socket ? `delivered to ${socketLabel(x.socket)}, ${at(x.socket.origin)}` : `answered by the kernel (echo reply)`))
+    .exhaustive();
+}
+
+/** Groups a leg's forward steps into hops: one line per machine visit. */
+function hops(leg: Leg, legIndex: number, prev: Leg | undefined): { machine: string; parts: string[] }[] {
+  const out: { machine: string; parts: string[] }[] = [];
+  const shown: { packet?: string } = {};
+  for (const s of leg.forward.steps) {
+    const text = stepText(s, shown);
+    const last = out[out.length - 1];
+    const isNewVisit = s.kind === "originate" || (s.kind === "receive" && !(last && last.machine === s.machine && s.iface === "lo"));
+    if (!last || isNewVisit || last.machine !== s.machine) {
+      const lead = s.kind === "originate" && legIndex > 0 && prev ? legLead(prev) : "";
+      out.push({ machine: s.machine, parts: [] });
+      if (lead) out[out.length - 1]!.parts.push(lead);
+    }
+    if (text) out[out.length - 1]!.parts.push(text);
+  }
+  return out;
+}
+
+function legLead(prev: Leg): string {
+  const d = prev.forward.disposition;
+  if (d.kind === "delivered" && d.socket?.role.kind === "relay") {
+    const src = isLoopback(d.packet.src) ? "from the gateway address, the client came from loopback" : "keeping the client's address";
+    return `relays (${src}):`;
+  }
+  if (d.kind === "engine-relay") return `${d.machine} re-sends it as a connection of this host:`;
+  return "";
+}
+
+function replyText(legs: readonly Leg[]): string {
+  const parts = legs
+    .map((l) => {
+      if (!l.reply) return undefined;
+      const ms: string[] = [];
+      for (const s of l.reply.steps) if ((s.kind === "originate" || s.kind === "receive") && ms[ms.length - 1] !== s.machine) ms.push(s.machine);
+      const ct = l.reply.steps.some((s) => s.kind === "unnat") ? " (conntrack un-NAT)" : "";
+      return `${ms.join(" -> ")}${ct}`;
+    })
+    .filter((x): x is string => x !== undefined)
+    .reverse();
+  return parts.join("; then ");
+}
+
+function traceLines(a: Attempt, number = true): string[] {
+  const lines: string[] = [];
+  let n = 0;
+  const width = Math.max(8, ...a.legs.flatMap((l) => l.forward.steps.map((s) => s.machine.length)));
+  a.legs.forEach((leg, i) => {
+    for (const h of hops(leg, i, a.legs[i - 1])) {
+      n++;
+      lines.push(`  ${number ? `${String(n).padStart(2)} ` : ""}${h.machine.padEnd(width)}  ${h.parts.join("; ")}`);
+    }
+  });
+  return lines;
+}
+
+/** How the dial target gets to the service: port forward, router forward, or an address of a machine. */
+export function dialDescription(a: Attempt, machines: readonly Machine[]): string {
+  const first = a.legs[0];
+  if (!first) return "";
+  const d = first.forward.disposition;
+  if (d.kind === "delivered" && d.socket?.role.kind === "relay") return `${d.socket.origin.what}, ${at(d.socket.origin)}`;
+  const dnat = first.forward.steps.find((s) => s.kind === "nat" && s.rule.action.kind === "dnat");
+  if (dnat && dnat.kind === "nat") return `${dnat.rule.origin.what}, ${at(dnat.rule.origin)}`;
+  const dst = first.packet.dst;
+  if (isLoopback(dst)) return `loopback of ${first.from}`;
+  for (const m of machines) for (const i of m.interfaces) if (i.addrs.some((x) => sameIP(x.ip, dst))) return `${m.name}'s address on ${i.name}`;
+  return "";
+}
+
+export function renderAnswer(ans: Answer, machines: readonly Machine[]): string {
+  const lines = [`${ans.verdict}: ${formatQuery(ans.query)}`];
+  if (ans.perAddress) {
+    for (const sub of ans.perAddress) {
+      lines.push(...renderAnswer(sub, machines).split("\n").map((l) => `  ${l}`));
+    }
+    lines.push(`  ${ans.reason}`);
+    return lines.join("\n");
+  }
+  if (ans.verdict === "reachable" && ans.attempt && ans.dial) {
+    const p = ans.attempt.legs[0]!.packet;
+    const dial = p.proto === "icmp" ? `ping ${formatIP(p.dst)}` : `dial ${formatEndpoint(p.dst, p.dport)}`;
+    lines.push(`  ${dial} (${dialDescription(ans.attempt, machines)})`);
+    lines.push(...traceLines(ans.attempt));
+    lines.push(`  reply path: ${replyText(ans.attempt.legs)}`);
+    return lines.join("\n");
+  }
+  lines.push(`  reason: ${ans.reason}`);
+  for (const a of ans.closest) {
+    lines.push(`  attempt: dial ${dialText(a.legs[0]!.packet)}`);
+    lines.push(...traceLines(a).map((l) => `  ${l}`));
+    lines.push(`      => ${failureReason(a).replace(/^dial [^:]+:\S*: /, "")}`);
+  }
+  if (!ans.closest.length) lines.push(`  (${ans.tried} dial targets tried; none leads to the target)`);
+  return lines.join("\n");
+}
+
+// ---- JSON ----
+
+const ipJson = (ip: { v: number; n: bigint }) => formatIP(ip as never);
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value && typeof value === "object" && "v" in value && "n" in value && typeof (value as { n: unknown }).n === "bigint") {
+    const v = value as { v: 4 | 6; n: bigint; len?: number };
+    return v.len !== undefined ? `${ipJson(v)}/${v.len}` : ipJson(v);
+  }
+  return value;
+}
+
+function attemptJson(a: Attempt) {
+  return {
+    ok: a.ok,
+    reason: a.ok ? undefined : failureReason(a),
+    legs: a.legs.map((l) => ({ from: l.from, packet: l.packet, forward: l.forward, reply: l.reply })),
+  };
+}
+
+export function answerJson(ans: Answer, machines: readonly Machine[]): unknown {
+  const dial = ans.attempt?.legs[0]?.packet;
+  const out = {
+    query: formatQuery(ans.query),
+    verdict: ans.verdict,
+    dial: dial && ans.verdict === "reachable" ? { address: formatIP(dial.dst), port: dial.proto === "icmp" ? null : dial.dport, proto: dial.proto, via: ans.attempt ? dialDescription(ans.attempt, machines) : undefined } : null,
+    reason: ans.reason,
+    trace: ans.attempt ? attemptJson(ans.attempt) : null,
+    closest: ans.closest.map(attemptJson),
+    perAddress: ans.perAddress?.map((s) => answerJson(s, machines)),
+    tried: ans.tried,
+  };
+  return JSON.parse(JSON.stringify(out, jsonReplacer));
+}

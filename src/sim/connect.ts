@@ -1,0 +1,88 @@
+/**
+ * A whole exchange: a process on one machine opens a connection (TCP), sends a
+ * datagram (UDP) or pings (ICMP echo), and the answer must come back.
+ *
+ * The first packet walks the network; when it reaches a listening socket the
+ * reply walks back against the conntrack state the first packet left. A relay
+ * socket (VirtualBox NAT port forward) accepts the client's connection and opens
+ * a second leg from its NAT engine to the guest, with source 10.0.x.2 when the
+ * client came from loopback and the client's own address otherwise. A NAT engine
+ * answers the guest itself and re-sends what it got as a new connection of the
+ * host (semantics.md 5). The attempt succeeds when every leg's first packet and
+ * reply made it and the last leg ended at a service (or, for ICMP, a kernel).
+ */
+import { isLoopback, type IP } from "../net/addr.js";
+import type { Machine, Network } from "../ir/types.js";
+import { lookupRoute, selectSource } from "./elements.js";
+import type { Attempt, Disposition, Leg, Packet } from "./types.js";
+import { swap, walk, type Conntrack } from "./walk.js";
+
+export interface Dial {
+  readonly from: string;
+  readonly proto: Packet["proto"];
+  readonly dst: IP;
+  /** 0 for icmp */
+  readonly dport: number;
+  /** source port, or the echo identifier for icmp */
+  readonly sport: number;
+}
+
+const MAX_LEGS = 8;
+
+export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
+  return new Map(net.machines.map((m) => [m.name, m]));
+}
+
+export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, dial: Dial): Attempt {
+  const ct: Conntrack = new Map();
+  const legs: Leg[] = [];
+  const fail = (leg: number, direction: "forward" | "reply", disposition: Disposition): Attempt => ({
+    legs,
+    ok: false,
+    outcome: { kind: "failed", leg, direction, disposition },
+  });
+  let from = machines.get(dial.from);
+  if (!from) throw new Error(`internal: unknown machine ${dial.from}`);
+  let dst = dial.dst;
+  let dport = dial.dport;
+  let src: IP | undefined;
+  for (let i = 0; i < MAX_LEGS; i++) {
+    const route = lookupRoute(from, dst);
+    src ??= route ? selectSource(from, route, dst) : undefined;
+    if (!route || !src) {
+      const packet: Packet = { proto: dial.proto, src: src ?? dst, dst, sport: dial.sport, dport };
+      const disposition = !route ? ({ kind: "no-route", machine: from.name, dst } as const) : ({ kind: "no-source", machine: from.name, iface: route.dev } as const);
+      legs.push({ forward: { steps: [{ kind: "originate", machine: from.name, packet }], disposition }, packet, from: from.name });
+      return fail(i, "forward", disposition);
+    }
+    const packet: Packet = { proto: dial.proto, src, dst, sport: dial.sport, dport };
+    const forward = walk({ net, machines, ct }, from, packet);
+    const d = forward.disposition;
+    if (d.kind !== "delivered" && d.kind !== "engine-relay") {
+      legs.push({ forward, packet, from: from.name });
+      return fail(i, "forward", d);
+    }
+    const server = machines.get(d.machine)!;
+    const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, swap(d.packet));
+    legs.push({ forward, reply, packet, from: from.name });
+    if (reply.disposition.kind !== "delivered") return fail(i, "reply", reply.disposition);
+    if (d.kind === "engine-relay") {
+      from = machines.get(d.host)!;
+      dst = d.dst;
+      dport = d.dport;
+      src = undefined;
+      continue;
+    }
+    const role = d.socket?.role;
+    if (role?.kind === "relay") {
+      from = machines.get(role.engine)!;
+      src = isLoopback(d.packet.src) ? role.gateway : d.packet.src;
+      dst = role.to;
+      dport = role.toPort;
+      continue;
+    }
+    return { legs, ok: true, outcome: { kind: "ok", machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) } };
+  }
+  const last = legs[legs.length - 1]!;
+  return fail(legs.length - 1, "forward", { kind: "loop", machine: last.from });
+}

@@ -1,0 +1,157 @@
+/**
+ * The concrete semantics of each IR element, one function each: local-address
+ * test, longest-prefix route lookup and source selection (semantics.md 3),
+ * first-match filter chains (4), NAT rules (4), listening-socket lookup by bind
+ * address (1), and neighbour resolution on a segment (3).
+ */
+import { contains, isLoopback, isMapped, isAny, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
+import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Socket } from "../ir/types.js";
+import type { Packet } from "./types.js";
+
+/** Is `ip` an address of this machine (any interface: weak host model), incl. all of 127/8? */
+export function isLocal(m: Machine, ip: IP): boolean {
+  if (ip.v === 4 && isLoopback(ip)) return true;
+  return m.interfaces.some((i) => i.addrs.some((a) => sameIP(a.ip, ip)));
+}
+
+export function ifaceOf(m: Machine, name: string): Iface | undefined {
+  return m.interfaces.find((i) => i.name === name);
+}
+
+/** The local table first (any local address routes to lo), then longest prefix, first listed on a tie. */
+export function lookupRoute(m: Machine, dst: IP): Route | undefined {
+  if (isLocal(m, dst)) {
+    const owner = m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, dst))) ?? m.interfaces[0];
+    return { dst: { v: dst.v, n: dst.n, len: dst.v === 4 ? 32 : 128 }, dev: "lo", type: "local", origin: owner!.origin };
+  }
+  let best: Route | undefined;
+  for (const r of m.routes) {
+    if (r.type === "local" || !r.dev || !contains(r.dst, dst)) continue;
+    if (!best || r.dst.len > best.dst.len) best = r;
+  }
+  return best;
+}
+
+/**
+ * The source address the kernel picks for a new connection: the destination itself
+ * for a local one (127.0.0.1 for 127/8), else an address of the outgoing interface
+ * on the next hop's subnet, else its first of that family, else any non-loopback
+ * address of the machine of that family.
+ */
+export function selectSource(m: Machine, route: Route, dst: IP): IP | undefined {
+  if (route.type === "local") return dst.v === 4 && isLoopback(dst) ? { v: 4, n: 0x7f000001n } : dst;
+  const hop = route.via ?? dst;
+  const iface = ifaceOf(m, route.dev);
+  const same = (iface?.addrs ?? []).filter((a) => a.ip.v === dst.v);
+  const onLink = same.find((a) => contains(prefixOf(a.ip, a.len), hop));
+  if (onLink) return onLink.ip;
+  if (same[0]) return same[0].ip;
+  for (const i of m.interfaces) for (const a of i.addrs) if (a.ip.v === dst.v && !isLoopback(a.ip)) return a.ip;
+  return undefined;
+}
+
+export interface MatchContext {
+  readonly in?: string;
+  readonly out?: string;
+  readonly state: CtState;
+}
+
+export function matches(match: Match, p: Packet, ctx: MatchContext): boolean {
+  if (match.proto !== undefined && match.proto !== p.proto) return false;
+  if (match.src && !contains(match.src, p.src)) return false;
+  if (match.dst && !contains(match.dst, p.dst)) return false;
+  if (match.sport && (p.proto === "icmp" || p.sport < match.sport.lo || p.sport > match.sport.hi)) return false;
+  if (match.dport && (p.proto === "icmp" || p.dport < match.dport.lo || p.dport > match.dport.hi)) return false;
+  if (match.in !== undefined && match.in !== ctx.in) return false;
+  if (match.out !== undefined && match.out !== ctx.out) return false;
+  if (match.state && !match.state.includes(ctx.state)) return false;
+  return true;
+}
+
+export interface ChainResult {
+  readonly action: "accept" | "drop" | "reject";
+  readonly rule?: Rule;
+  readonly policyOrigin?: Origin;
+}
+
+/** First matching rule wins; otherwise the chain policy. */
+export function evalChain(chain: Chain, p: Packet, ctx: MatchContext): ChainResult {
+  for (const rule of chain.rules) {
+    if (matches(rule.match, p, ctx)) return { action: rule.action, rule };
+  }
+  return { action: chain.policy, ...(chain.policyOrigin ? { policyOrigin: chain.policyOrigin } : {}) };
+}
+
+/** First matching NAT rule of the packet's family; masquerade takes the outgoing interface's address. */
+export function applyNat(rules: readonly NatRule[], m: Machine, p: Packet, ctx: MatchContext): { packet: Packet; rule: NatRule } | undefined {
+  for (const rule of rules) {
+    const a = rule.action;
+    const family = a.kind === "masquerade" ? p.src.v : a.to.v;
+    if (family !== p.src.v || !matches(rule.match, p, ctx)) continue;
+    switch (a.kind) {
+      case "dnat":
+        return { rule, packet: { ...p, dst: a.to, dport: a.toPort !== undefined && p.proto !== "icmp" ? a.toPort : p.dport } };
+      case "snat":
+        return { rule, packet: { ...p, src: a.to } };
+      case "masquerade": {
+        const iface = ctx.out ? ifaceOf(m, ctx.out) : undefined;
+        const hop = lookupRoute(m, p.dst);
+        const addr =
+          iface?.addrs.find((x) => x.ip.v === p.src.v && hop && contains(prefixOf(x.ip, x.len), hop.via ?? p.dst)) ??
+          iface?.addrs.find((x) => x.ip.v === p.src.v);
+        if (!addr) continue;
+        return { rule, packet: { ...p, src: addr.ip } };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Does a socket bound to `s.bind` accept a connection to `dst` (semantics.md 1)?
+ * 0.0.0.0: any local IPv4; a specific address: exactly it, on any interface;
+ * `::` dual-stack: any local IPv6 and IPv4 (as mapped); `::` v6only: IPv6 only;
+ * `::ffff:a.b.c.d`: IPv4 a.b.c.d unless v6only; `::1`: only ::1.
+ */
+export function bindAccepts(s: Socket, dst: IP, inIface: string): boolean {
+  if (s.device !== undefined && s.device !== inIface) return false;
+  if (s.bind.v === 4) return dst.v === 4 && (isAny(s.bind) || sameIP(s.bind, dst));
+  if (isAny(s.bind)) return dst.v === 6 || !s.v6only;
+  if (isMapped(s.bind)) return !s.v6only && dst.v === 4 && sameIP(unmap(s.bind), dst);
+  return dst.v === 6 && sameIP(s.bind, dst);
+}
+
+/** Linux prefers an exact address over a wildcard, a bound device, then the packet's own family. */
+export function lookupSocket(m: Machine, p: Packet, inIface: string): Socket | undefined {
+  let best: Socket | undefined;
+  let bestScore = -1;
+  for (const s of m.sockets) {
+    if (s.proto !== p.proto || s.port !== p.dport || !bindAccepts(s, p.dst, inIface)) continue;
+    const score = (isAny(s.bind) ? 0 : 4) + (s.device !== undefined ? 2 : 0) + (s.bind.v === p.dst.v ? 1 : 0);
+    if (score > bestScore) {
+      best = s;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/**
+ * Who answers ARP/ND for `nextHop` on `segment`. IPv4: Linux answers ARP for any of
+ * its non-loopback addresses on any interface (arp_ignore=0); IPv6: only for
+ * addresses of the interface on that segment.
+ */
+export function resolveNeighbour(net: Network, segment: string, nextHop: IP, from: string): { machine: Machine; iface: Iface } | undefined {
+  for (const m of net.machines) {
+    if (m.name === from) continue;
+    for (const i of m.interfaces) {
+      if (i.segment !== segment) continue;
+      const owns =
+        nextHop.v === 4 && m.kind !== "nat-engine"
+          ? !isLoopback(nextHop) && m.interfaces.some((j) => j.addrs.some((a) => sameIP(a.ip, nextHop)))
+          : i.addrs.some((a) => sameIP(a.ip, nextHop));
+      if (owns) return { machine: m, iface: i };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,75 @@
+/**
+ * Traces: what the simulator records. A trace is a list of typed steps and ends in
+ * a disposition; each decision step carries the Origin (file:line) of the element
+ * that made it. Text is produced by render.ts, not here.
+ */
+import type { IP } from "../net/addr.js";
+import type { Chain, CtState, NatRule, Origin, Proto, Route, Rule, Socket } from "../ir/types.js";
+
+export interface Packet {
+  readonly proto: Proto;
+  readonly src: IP;
+  readonly dst: IP;
+  /** tcp/udp source port; icmp: echo identifier */
+  readonly sport: number;
+  /** tcp/udp destination port; icmp: 0 */
+  readonly dport: number;
+}
+
+export type Step =
+  | { readonly kind: "originate"; readonly machine: string; readonly packet: Packet; readonly note?: string }
+  | { readonly kind: "receive"; readonly machine: string; readonly iface: string; readonly packet: Packet }
+  | { readonly kind: "route"; readonly machine: string; readonly route: Route; readonly via?: IP; readonly local: boolean }
+  | { readonly kind: "filter"; readonly machine: string; readonly chain: Chain["name"]; readonly state: CtState; readonly action: "accept" | "drop" | "reject"; readonly rule?: Rule; readonly policyOrigin?: Origin }
+  | { readonly kind: "nat"; readonly machine: string; readonly hook: "prerouting" | "output" | "postrouting"; readonly rule: NatRule; readonly before: Packet; readonly after: Packet }
+  | { readonly kind: "unnat"; readonly machine: string; readonly before: Packet; readonly after: Packet }
+  | { readonly kind: "transmit"; readonly machine: string; readonly iface: string; readonly segment: string; readonly to: string; readonly toIface: string; readonly nextHop: IP }
+  | { readonly kind: "deliver"; readonly machine: string; readonly socket?: Socket; readonly packet: Packet };
+
+export type Disposition =
+  | { readonly kind: "delivered"; readonly machine: string; readonly socket?: Socket; readonly packet: Packet }
+  | { readonly kind: "refused"; readonly machine: string; readonly packet: Packet; readonly near: readonly Socket[] }
+  | { readonly kind: "dropped"; readonly machine: string; readonly chain: Chain["name"]; readonly rule?: Rule; readonly policyOrigin?: Origin }
+  | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule }
+  | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP }
+  | { readonly kind: "no-neighbour"; readonly machine: string; readonly iface: string; readonly segment: string | null; readonly nextHop: IP }
+  | { readonly kind: "not-forwarding"; readonly machine: string; readonly dst: IP }
+  | { readonly kind: "rp-filter"; readonly machine: string; readonly iface: string; readonly src: IP; readonly mode: 1 | 2 }
+  | { readonly kind: "martian"; readonly machine: string; readonly iface: string; readonly addr: IP; readonly which: "source" | "destination" }
+  | { readonly kind: "loop"; readonly machine: string }
+  | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }
+  | { readonly kind: "engine-no-connection"; readonly machine: string }
+  | { readonly kind: "no-source"; readonly machine: string; readonly iface: string }
+  | { readonly kind: "reply-mismatch"; readonly machine: string; readonly expected: Packet; readonly got: Packet }
+  /** A NAT engine took the packet and will re-send it from its host as a new connection. */
+  | { readonly kind: "engine-relay"; readonly machine: string; readonly host: string; readonly dst: IP; readonly dport: number; readonly packet: Packet; readonly origin: Origin };
+
+/** One direction of one connection leg. */
+export interface Trace {
+  readonly steps: readonly Step[];
+  readonly disposition: Disposition;
+}
+
+/**
+ * One leg of a connection: the first packet's trip and, when it was delivered,
+ * the reply's trip back. A relay (port forward) or a NAT engine starts a new leg.
+ */
+export interface Leg {
+  readonly forward: Trace;
+  readonly reply?: Trace;
+  /** The packet as it left the originating machine (before any NAT). */
+  readonly packet: Packet;
+  readonly from: string;
+}
+
+/** A whole attempt: legs in order; `ok` when the final service answered and every reply came back. */
+export interface Attempt {
+  readonly legs: readonly Leg[];
+  readonly ok: boolean;
+  /** The final disposition that decides the attempt. */
+  readonly outcome: Outcome;
+}
+
+export type Outcome =
+  | { readonly kind: "ok"; readonly machine: string; readonly socket?: Socket }
+  | { readonly kind: "failed"; readonly leg: number; readonly direction: "forward" | "reply"; readonly disposition: Disposition };

@@ -1,0 +1,208 @@
+/**
+ * One packet's trip through the network, in netfilter order (semantics.md 4):
+ *
+ *   local:     nat OUTPUT -> route -> filter OUTPUT -> nat POSTROUTING -> wire (or lo)
+ *   arriving:  martian check -> conntrack -> nat PREROUTING -> rp_filter -> route
+ *                 local:    filter INPUT -> socket lookup
+ *                 forward:  ip_forward? -> filter FORWARD -> nat POSTROUTING -> wire
+ *
+ * NAT is decided on a connection's first packet and recorded per machine in the
+ * conntrack table; the reply walk matches those entries and undoes the
+ * translation (destination before routing, source after), with state
+ * `established`. A machine without an entry sees a TCP or ICMP reply as
+ * `invalid` and a UDP one as `new`.
+ */
+import { isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
+import type { Machine, Network } from "../ir/types.js";
+import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, resolveNeighbour } from "./elements.js";
+import type { Disposition, Packet, Step, Trace } from "./types.js";
+
+export interface CtEntry {
+  /** The packet as this machine first saw it (before its NAT). */
+  readonly orig: Packet;
+  /** The reply this machine expects (swap of the packet after its NAT). */
+  reply: Packet;
+}
+export type Conntrack = Map<string, CtEntry[]>;
+
+export const swap = (p: Packet): Packet => ({ proto: p.proto, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport });
+export const samePacket = (a: Packet, b: Packet): boolean =>
+  a.proto === b.proto && sameIP(a.src, b.src) && sameIP(a.dst, b.dst) && a.sport === b.sport && a.dport === b.dport;
+
+const MAX_HOPS = 64;
+
+export interface WalkOptions {
+  readonly net: Network;
+  readonly machines: ReadonlyMap<string, Machine>;
+  readonly ct: Conntrack;
+  /** reply: the walk is the answer of a connection; it must arrive as `expect` at `expect.machine`. */
+  readonly expect?: { readonly machine: string; readonly packet: Packet };
+}
+
+export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
+  const steps: Step[] = [];
+  const replying = opts.expect !== undefined;
+  const done = (disposition: Disposition): Trace => ({ steps, disposition });
+  const tableOf = (m: Machine) => {
+    let t = opts.ct.get(m.name);
+    if (!t) opts.ct.set(m.name, (t = []));
+    return t;
+  };
+
+  /** Conntrack: a reply matching an entry is established and its destination restored now. */
+  const track = (m: Machine, p: Packet): { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean } => {
+    if (replying) {
+      const entry = tableOf(m).find((e) => samePacket(e.reply, p));
+      if (entry) {
+        const restored: Packet = { ...p, dst: entry.orig.src, dport: entry.orig.sport };
+        if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
+        return { p: restored, entry, state: "established", isNew: false };
+      }
+      if (p.proto !== "udp") return { p, state: "invalid", isNew: false };
+    }
+    const entry: CtEntry = { orig: p, reply: swap(p) };
+    tableOf(m).push(entry);
+    return { p, entry, state: "new", isNew: true };
+  };
+  /** After this machine's NAT: remember the expected reply, or restore a reply's source. */
+  const settle = (m: Machine, t: { entry?: CtEntry; isNew: boolean }, p: Packet): Packet => {
+    if (!t.entry) return p;
+    if (t.isNew) {
+      t.entry.reply = swap(p);
+      return p;
+    }
+    const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
+    if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
+    return restored;
+  };
+
+  const filter = (m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid" }): Disposition | undefined => {
+    const r = evalChain(m.filter[chain], p, ctx);
+    steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) });
+    if (r.action === "accept") return undefined;
+    if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule };
+    return { kind: "dropped", machine: m.name, chain, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
+  };
+
+  const expected = (m: Machine, p: Packet) => opts.expect !== undefined && opts.expect.machine === m.name && samePacket(p, opts.expect.packet);
+
+  /** Local delivery after INPUT accepted: the connection's reply, the kernel's echo reply, or a socket. */
+  const deliverLocal = (m: Machine, p: Packet, inIf: string): Trace => {
+    if (replying) {
+      if (expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
+      return done({ kind: "reply-mismatch", machine: m.name, expected: opts.expect!.packet, got: p });
+    }
+    if (p.proto === "icmp") {
+      // The kernel (or the NAT engine, for its own addresses) answers an echo request itself.
+      steps.push({ kind: "deliver", machine: m.name, packet: p });
+      return done({ kind: "delivered", machine: m.name, packet: p });
+    }
+    if (m.engine && sameIP(p.dst, m.engine.gateway)) {
+      if (!m.engine.loopbackReachable) return done({ kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
+      return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: { v: 4, n: LOOPBACK_NET4.n + 1n }, dport: p.dport, packet: p, origin: m.engine.origin });
+    }
+    const socket = lookupSocket(m, p, inIf);
+    if (!socket) {
+      const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
+      return done({ kind: "refused", machine: m.name, packet: p, near });
+    }
+    steps.push({ kind: "deliver", machine: m.name, socket, packet: p });
+    return done({ kind: "delivered", machine: m.name, socket, packet: p });
+  };
+
+  const transmit = (m: Machine, dev: string, via: Packet["dst"] | undefined, p: Packet, hops: number): Trace => {
+    const iface = ifaceOf(m, dev);
+    const nextHop = via ?? p.dst;
+    if (!iface?.segment) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: null, nextHop });
+    const nb = resolveNeighbour(opts.net, iface.segment, nextHop, m.name);
+    if (!nb) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop });
+    steps.push({ kind: "transmit", machine: m.name, iface: dev, segment: iface.segment, to: nb.machine.name, toIface: nb.iface.name, nextHop });
+    return arrive(nb.machine, nb.iface.name, p, hops + 1);
+  };
+
+  const arrive = (m: Machine, inIf: string, p0: Packet, hops: number): Trace => {
+    if (hops > MAX_HOPS) return done({ kind: "loop", machine: m.name });
+    steps.push({ kind: "receive", machine: m.name, iface: inIf, packet: p0 });
+    if (inIf !== "lo") {
+      for (const [which, addr] of [["source", p0.src], ["destination", p0.dst]] as const) {
+        const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
+        if (loop || (which === "destination" && isMartianDestination(addr))) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
+      }
+    }
+    const t = track(m, p0);
+    let p = t.p;
+    if (t.isNew && inIf !== "lo") {
+      const n = applyNat(m.nat.prerouting, m, p, { in: inIf, state: "new" });
+      if (n) {
+        steps.push({ kind: "nat", machine: m.name, hook: "prerouting", rule: n.rule, before: p, after: n.packet });
+        p = n.packet;
+      }
+    }
+    if (m.engine && replying && expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
+    if (m.engine && replying && !t.entry) return done({ kind: "engine-no-connection", machine: m.name });
+    const local = isLocal(m, p.dst);
+    if (m.engine && !local && !replying) {
+      return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin });
+    }
+    if (inIf !== "lo" && m.rpFilter > 0) {
+      const back = lookupRoute(m, p.src);
+      const ok = m.rpFilter === 1 ? back !== undefined && back.dev === inIf : back !== undefined;
+      if (!ok) return done({ kind: "rp-filter", machine: m.name, iface: inIf, src: p.src, mode: m.rpFilter === 1 ? 1 : 2 });
+    }
+    if (local) {
+      const route = lookupRoute(m, p.dst)!;
+      steps.push({ kind: "route", machine: m.name, route, local: true });
+      const blocked = filter(m, "input", p, { in: inIf, state: t.state });
+      if (blocked) return done(blocked);
+      return deliverLocal(m, settle(m, t, p), inIf);
+    }
+    if (!m.ipForward) return done({ kind: "not-forwarding", machine: m.name, dst: p.dst });
+    const route = lookupRoute(m, p.dst);
+    if (!route) return done({ kind: "no-route", machine: m.name, dst: p.dst });
+    steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
+    const blocked = filter(m, "forward", p, { in: inIf, out: route.dev, state: t.state });
+    if (blocked) return done(blocked);
+    if (t.isNew) {
+      const n = applyNat(m.nat.postrouting, m, p, { in: inIf, out: route.dev, state: "new" });
+      if (n) {
+        steps.push({ kind: "nat", machine: m.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
+        p = n.packet;
+      }
+    }
+    p = settle(m, t, p);
+    return transmit(m, route.dev, route.via, p, hops);
+  };
+
+  // A packet sent by a process on `start`.
+  steps.push({ kind: "originate", machine: start.name, packet });
+  const t = track(start, packet);
+  let p = t.p;
+  if (t.isNew) {
+    const n = applyNat(start.nat.output, start, p, { state: "new" });
+    if (n) {
+      steps.push({ kind: "nat", machine: start.name, hook: "output", rule: n.rule, before: p, after: n.packet });
+      p = n.packet;
+    }
+  }
+  const route = lookupRoute(start, p.dst);
+  if (!route) return done({ kind: "no-route", machine: start.name, dst: p.dst });
+  steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
+  const blocked = filter(start, "output", p, { out: route.dev, state: t.state });
+  if (blocked) return done(blocked);
+  if (t.isNew) {
+    const n = applyNat(start.nat.postrouting, start, p, { out: route.dev, state: "new" });
+    if (n) {
+      steps.push({ kind: "nat", machine: start.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
+      p = n.packet;
+    }
+  }
+  p = settle(start, t, p);
+  if (route.type === "local") {
+    // Looped back: conntrack and NAT were done on the way out; INPUT sees the same state.
+    steps.push({ kind: "receive", machine: start.name, iface: "lo", packet: p });
+    const blockedIn = filter(start, "input", p, { in: "lo", state: t.state });
+    if (blockedIn) return done(blockedIn);
+    return deliverLocal(start, p, "lo");
+  }
+  return transmit(start, route.dev, route.via, p, 0);
+}

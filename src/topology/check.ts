@@ -1,0 +1,373 @@
+/**
+ * Semantic checks of a shape-valid topology: addresses, prefixes and ports parse;
+ * every name refers to something that exists; no duplicates; addresses sit in
+ * their segment's subnet; no two listeners claim one host address and port.
+ * Every problem becomes a Diagnostic at the offending node; all are collected.
+ */
+import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnostic.js";
+import { contains, formatIP, isAny, parseCidr, parseIP, prefixOf, sameIP, type IP, type Prefix } from "../net/addr.js";
+import { parseQuery } from "../query/parse.js";
+import type { Locator, Path } from "./load.js";
+import type { MachineDoc, TopologyDoc } from "./schema.js";
+import { adapterInterfaceName, DEFAULT_NATNETWORK, hostOnlyDefault, natAdapterNetwork } from "./vbox.js";
+
+/** A checked topology: the document, and where each of its nodes is. */
+export interface Topology {
+  readonly doc: TopologyDoc;
+  readonly loc: Locator;
+}
+
+export function parsePort(v: number | string): number | undefined {
+  const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
+}
+
+export function parsePortRange(v: number | string): { lo: number; hi: number } | undefined {
+  if (typeof v === "string" && v.includes("-")) {
+    const [a, b, ...more] = v.split("-");
+    if (more.length || a === undefined || b === undefined) return undefined;
+    const lo = parsePort(a);
+    const hi = parsePort(b);
+    return lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : undefined;
+  }
+  const p = parsePort(v);
+  return p === undefined ? undefined : { lo: p, hi: p };
+}
+
+/** "default", "default6", an address (as /32 or /128) or a CIDR prefix. Host bits must be zero. */
+export function parseMatchPrefix(text: string): Prefix | undefined {
+  if (text === "default" || text === "any") return { v: 4, n: 0n, len: 0 };
+  if (text === "default6" || text === "any6") return { v: 6, n: 0n, len: 0 };
+  const ip = parseIP(text);
+  if (ip) return { v: ip.v, n: ip.n, len: ip.v === 4 ? 32 : 128 };
+  const c = parseCidr(text);
+  if (!c) return undefined;
+  const p = prefixOf(c.ip, c.len);
+  return p.n === c.ip.n ? p : undefined;
+}
+
+export function parseSegmentSubnets(seg: string | { subnets: string[] }): string[] {
+  return typeof seg === "string" ? [seg] : seg.subnets;
+}
+
+class Checker {
+  readonly diags: Diagnostic[] = [];
+  constructor(
+    readonly doc: TopologyDoc,
+    readonly loc: Locator,
+  ) {}
+
+  err(code: Code, path: Path, message: string, expected?: string, onKey = false): void {
+    this.diags.push(diagnostic(code, onKey ? this.loc.key(path) : this.loc.at(path), message, { expected }));
+  }
+  warn(code: Code, path: Path, message: string, expected?: string): void {
+    this.diags.push(diagnostic(code, this.loc.at(path), message, { expected, severity: "warning" }));
+  }
+
+  ip(text: string, path: Path, what: string): IP | undefined {
+    const ip = parseIP(text);
+    if (!ip) this.err("RCH010", path, `${what} '${text}' is not an IP address`, "an IPv4 or IPv6 address, e.g. 192.168.1.10 or fd00::1");
+    return ip;
+  }
+  ifaddr(text: string, path: Path): { ip: IP; len: number } | undefined {
+    const c = parseCidr(text);
+    if (!c) this.err("RCH011", path, `'${text}' is not an interface address with a prefix length`, "ADDRESS/LEN, e.g. 192.168.1.10/24 or fd00::10/64");
+    return c;
+  }
+  prefix(text: string, path: Path, what: string): Prefix | undefined {
+    const p = parseMatchPrefix(text);
+    if (!p) {
+      const c = parseCidr(text);
+      const hostBits = c ? ` (host bits set: did you mean ${formatIP(prefixOf(c.ip, c.len))}/${c.len}?)` : "";
+      this.err("RCH011", path, `${what} '${text}' is not a CIDR prefix${hostBits}`, "an address or NETWORK/LEN with zero host bits, e.g. 10.0.0.0/8");
+    }
+    return p;
+  }
+  port(v: number | string, path: Path, what: string): number | undefined {
+    const p = parsePort(v);
+    if (p === undefined) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port`, "an integer from 1 to 65535");
+    return p;
+  }
+  portRange(v: number | string, path: Path, what: string): void {
+    if (!parsePortRange(v)) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port or port range`, 'a port 1-65535 or a range "LO-HI" with LO <= HI');
+  }
+}
+
+/** Interface names a machine will have after lowering (declared, VM adapters, host-only nets, lo). */
+export function interfaceNames(doc: TopologyDoc, name: string): Set<string> {
+  const m = doc.machines[name];
+  const names = new Set<string>(["lo"]);
+  if (!m) return names;
+  for (const i of Object.keys(m.interfaces ?? {})) names.add(i);
+  m.vm?.adapters.forEach((a, slot) => {
+    if (a.mode !== "none") names.add(adapterInterfaceName(a, slot));
+  });
+  for (const h of Object.keys(m.hostonly ?? {})) names.add(h);
+  for (const other of Object.values(doc.machines)) {
+    if (other.vm?.on !== name) continue;
+    for (const a of other.vm.adapters) if (a.mode === "hostonly") names.add(a.network ?? "vboxnet0");
+  }
+  return names;
+}
+
+export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topology; diagnostics: Diagnostic[] } {
+  const c = new Checker(doc, loc);
+  const segments = new Map<string, Prefix[]>();
+  for (const [name, seg] of Object.entries(doc.segments ?? {})) {
+    const subnets: Prefix[] = [];
+    const list = parseSegmentSubnets(seg);
+    list.forEach((s, i) => {
+      const p = c.prefix(s, typeof seg === "string" ? ["segments", name] : ["segments", name, "subnets", i], "subnet");
+      if (p) subnets.push(p);
+    });
+    segments.set(name, subnets);
+  }
+  const natnets = new Map<string, Prefix>();
+  for (const [name, nn] of Object.entries(doc.natnetworks ?? {})) {
+    const p = c.prefix(nn.network ?? DEFAULT_NATNETWORK, ["natnetworks", name, "network"], "NAT network");
+    if (p) natnets.set(name, p);
+  }
+  // address -> first place it was seen, per segment (after VirtualBox defaults)
+  const used = new Map<string, Path>();
+  const claim = (segment: string, ip: IP, path: Path) => {
+    const key = `${segment} ${formatIP(ip)}`;
+    const first = used.get(key);
+    if (first) {
+      c.diags.push(
+        diagnostic("RCH033", loc.at(path), `address ${formatIP(ip)} is already used on segment '${segment}'`, {
+          expected: "each address once per segment",
+          related: [{ message: "first used here", span: loc.at(first) }],
+        }),
+      );
+    } else used.set(key, path);
+  };
+  // host machine -> "proto ip:port" -> path of the listener (services, forwards)
+  const listeners = new Map<string, { proto: string; ip: IP; port: number; path: Path; what: string }[]>();
+  const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string) => {
+    const list = listeners.get(host) ?? [];
+    const clash = list.find((l) => l.proto === proto && l.port === port && l.ip.v === ip.v && (sameIP(l.ip, ip) || isAny(l.ip) || isAny(ip)));
+    if (clash) {
+      c.diags.push(
+        diagnostic("RCH032", loc.at(path), `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`, {
+          expected: "a different host port or host address (the second bind fails with EADDRINUSE)",
+          related: [{ message: `${clash.what} is here`, span: loc.at(clash.path) }],
+        }),
+      );
+    } else list.push({ proto, ip, port, path, what });
+    listeners.set(host, list);
+  };
+  const inSubnets = (ip: IP, subnets: readonly Prefix[]) => subnets.some((s) => contains(s, ip));
+
+  for (const [mname, m] of Object.entries(doc.machines)) {
+    const mp: Path = ["machines", mname];
+    const ifnames = interfaceNames(doc, mname);
+    const knownIf = (name: string | undefined, path: Path) => {
+      if (name !== undefined && !ifnames.has(name)) {
+        c.err("RCH022", path, `machine '${mname}' has no interface '${name}'`, `one of ${[...ifnames].join(", ")}`);
+      }
+    };
+    const connected: Prefix[] = [];
+    for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
+      const ip: Path = [...mp, "interfaces", iname];
+      if (iname === "lo") c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
+      const subnets = segments.get(iface.segment);
+      if (!subnets) {
+        c.err("RCH021", [...ip, "segment"], `segment '${iface.segment}' is not declared`, segments.size ? `one of ${[...segments.keys()].join(", ")} (or declare it under segments:)` : "a segment declared under segments:");
+      }
+      (iface.addresses ?? []).forEach((a, k) => {
+        const ap: Path = [...ip, "addresses", k];
+        const addr = c.ifaddr(a, ap);
+        if (!addr) return;
+        connected.push(prefixOf(addr.ip, addr.len));
+        if (subnets && subnets.length && !inSubnets(addr.ip, subnets.filter((s) => s.v === addr.ip.v)) && subnets.some((s) => s.v === addr.ip.v)) {
+          c.err("RCH031", ap, `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
+        }
+        if (subnets) claim(iface.segment, addr.ip, ap);
+      });
+    }
+    for (const [hname, h] of Object.entries(m.hostonly ?? {})) {
+      if (!hostOnlyDefault(hname)) c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
+      h.addresses.forEach((a, k) => {
+        const addr = c.ifaddr(a, [...mp, "hostonly", hname, "addresses", k]);
+        if (addr) connected.push(prefixOf(addr.ip, addr.len));
+      });
+    }
+    // VM adapters: NAT networks, bridges, host-only and internal nets
+    if (m.vm) {
+      const vp: Path = [...mp, "vm"];
+      const host = doc.machines[m.vm.on];
+      if (!host) {
+        c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on '${m.vm.on}', which is not a machine in this file`, `one of ${Object.keys(doc.machines).filter((n) => n !== mname).join(", ")}`);
+      } else if (m.vm.on === mname) {
+        c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on itself`, "the name of the physical host");
+      } else if (host.vm) {
+        c.err("RCH035", [...vp, "on"], `VM '${mname}' is placed on '${m.vm.on}', which is itself a VM (nested virtualisation is not modelled)`, "a physical host");
+      }
+      const seenIf = new Set(Object.keys(m.interfaces ?? {}));
+      m.vm.adapters.forEach((a, slot) => {
+        const ap: Path = [...vp, "adapters", slot];
+        if (a.mode !== "none") {
+          const ifn = adapterInterfaceName(a, slot);
+          if (seenIf.has(ifn)) c.err("RCH030", a.interface ? [...ap, "interface"] : ap, `interface '${ifn}' of '${mname}' is defined twice`, "unique interface names per machine");
+          seenIf.add(ifn);
+        }
+        const addrs = (list: readonly string[] | undefined, seg: string | undefined, subnets: readonly Prefix[] | undefined, outside: "error" | "warning") =>
+          (list ?? []).forEach((t, k) => {
+            const p: Path = [...ap, "addresses", k];
+            const addr = c.ifaddr(t, p);
+            if (!addr) return;
+            connected.push(prefixOf(addr.ip, addr.len));
+            if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
+              const msg = `${t} is outside ${seg} (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`;
+              if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
+              else c.warn("RCH031", p, `${msg}: the host and this VM cannot talk over it (seed 004)`, "an address in the host-only network's subnet");
+            }
+            if (seg) claim(seg, addr.ip, p);
+          });
+        switch (a.mode) {
+          case "nat": {
+            const net = natAdapterNetwork(a.network, slot);
+            if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 30 or less`, "e.g. 10.0.2.0/24");
+            else connected.push(net);
+            const names = new Map<string, number>();
+            (a.forwards ?? []).forEach((f, k) => {
+              const fp: Path = [...ap, "forwards", k];
+              if (f.name !== undefined) {
+                if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on this adapter`, "unique forward names per adapter (VirtualBox refuses duplicates)");
+                names.set(f.name, k);
+              }
+              const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
+              c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+              const hip = f.hostIp ? c.ip(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+              if (f.guestIp) {
+                const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
+                if (gip && net && !contains(net, gip)) c.warn("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`);
+              }
+              if (hip && hp !== undefined && host) listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
+            });
+            break;
+          }
+          case "natnetwork": {
+            const net = natnets.get(a.network);
+            if (!(doc.natnetworks ?? {})[a.network]) {
+              c.err("RCH021", [...ap, "network"], `NAT network '${a.network}' is not declared`, "a name declared under natnetworks:");
+            }
+            addrs(a.addresses, `NAT network '${a.network}'`, net ? [net] : undefined, "error");
+            break;
+          }
+          case "bridged":
+            if (host && !(host.interfaces ?? {})[a.bridge]) {
+              c.err("RCH022", [...ap, "bridge"], `host '${m.vm!.on}' has no interface '${a.bridge}' to bridge to`, `one of ${Object.keys(host.interfaces ?? {}).join(", ") || "(none declared)"}`);
+            }
+            {
+              const seg = host?.interfaces?.[a.bridge]?.segment;
+              addrs(a.addresses, seg ? `segment '${seg}'` : undefined, seg ? segments.get(seg) : undefined, "error");
+            }
+            if (a.gateway) c.ip(a.gateway, [...ap, "gateway"], "gateway");
+            break;
+          case "hostonly": {
+            const net = a.network ?? "vboxnet0";
+            const decl = host?.hostonly?.[net];
+            const def = hostOnlyDefault(net);
+            if (!decl && !def) c.err("RCH035", [...ap, "network"], `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`, "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:");
+            const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
+            const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
+            if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, subnets, "warning");
+            break;
+          }
+          case "internal":
+            addrs(a.addresses, `internal network '${a.network ?? "intnet"}'`, undefined, "error");
+            break;
+          case "none":
+            break;
+        }
+      });
+    }
+    for (const [i, r] of (m.routes ?? []).entries()) {
+      const rp: Path = [...mp, "routes", i];
+      c.prefix(r.to, [...rp, "to"], "route destination");
+      knownIf(r.dev, [...rp, "dev"]);
+      if (r.via) {
+        const gw = c.ip(r.via, [...rp, "via"], "gateway");
+        if (gw && !connected.some((p) => contains(p, gw))) {
+          c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}' (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${connected.map((p) => `${formatIP(p)}/${p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);
+        }
+      }
+    }
+    const svcNames = new Map<string, number>();
+    (m.services ?? []).forEach((s, k) => {
+      const sp: Path = [...mp, "services", k];
+      if (s.name !== undefined) {
+        if (svcNames.has(s.name)) c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
+        svcNames.set(s.name, k);
+      }
+      const port = c.port(s.port, [...sp, "port"], "port");
+      const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
+      knownIf(s.device, [...sp, "device"]);
+      if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`);
+    });
+    for (const chain of ["input", "output", "forward"] as const) {
+      (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
+        const rp: Path = [...mp, "firewall", chain, "rules", k];
+        checkMatch(c, r, rp, knownIf);
+      });
+    }
+    (m.nat ?? []).forEach((r, k) => {
+      const rp: Path = [...mp, "nat", k];
+      checkMatch(c, r, rp, knownIf);
+      if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
+      if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
+    });
+    if (m.router) {
+      const rp: Path = [...mp, "router"];
+      knownIf(m.router.wan, [...rp, "wan"]);
+      const names = new Set<string>();
+      const seen = new Map<string, number>();
+      (m.router.forwards ?? []).forEach((f, k) => {
+        const fp: Path = [...rp, "forwards", k];
+        if (f.name !== undefined) {
+          if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `router forward name '${f.name}' is used twice`, "unique forward names");
+          names.add(f.name);
+        }
+        const p = c.port(f.port, [...fp, "port"], "port");
+        if (f.toPort !== undefined) c.port(f.toPort, [...fp, "toPort"], "toPort");
+        c.ip(f.to, [...fp, "to"], "forward target");
+        const key = `${f.proto ?? "tcp"}/${p}`;
+        if (p !== undefined && seen.has(key)) c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
+        seen.set(key, k);
+      });
+    }
+  }
+  (doc.expect ?? []).forEach((e, k) => {
+    const ep: Path = ["expect", k, "query"];
+    const q = parseQuery(e.query);
+    if (!q.ok) {
+      c.err("RCH040", ep, q.message, q.expected);
+      return;
+    }
+    for (const name of [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined]) {
+      if (name !== undefined && !doc.machines[name]) c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, `one of ${Object.keys(doc.machines).join(", ")}`);
+    }
+  });
+  return { topology: { doc, loc }, diagnostics: c.diags };
+}
+
+function checkMatch(
+  c: Checker,
+  r: { src?: string; dst?: string; sport?: number | string; dport?: number | string; in?: string; out?: string; proto?: string },
+  rp: Path,
+  knownIf: (name: string | undefined, path: Path) => void,
+): void {
+  const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
+  const dst = r.dst !== undefined ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
+  if (src && dst && src.v !== dst.v) c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
+  if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
+  if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");
+  if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
+    c.err("RCH004", [...rp, r.dport !== undefined ? "dport" : "sport"], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
+  }
+  knownIf(r.in, [...rp, "in"]);
+  knownIf(r.out, [...rp, "out"]);
+}
+
+export type { MachineDoc };

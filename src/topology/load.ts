@@ -1,0 +1,168 @@
+/**
+ * Loading a topology file: YAML (or JSON, which YAML 1.2 reads) with source
+ * positions, shape validation with zod, then the semantic checks of check.ts.
+ * All problems are collected; nothing stops at the first one.
+ */
+import { readFileSync } from "node:fs";
+import YAML, { isMap, isNode, isPair, isScalar, LineCounter, type Document } from "yaml";
+import type { z } from "zod";
+import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
+import { TopologySchema, type TopologyDoc } from "./schema.js";
+import { checkTopology, type Topology } from "./check.js";
+
+export type Path = readonly (string | number)[];
+
+/** Maps a path inside the document to the position of its value or its key. */
+export interface Locator {
+  readonly file: string;
+  at(path: Path): Span;
+  key(path: Path): Span;
+}
+
+function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
+  const spanOf = (offset: number): Span => {
+    const p = lc.linePos(offset);
+    return { file, line: p.line, col: p.col };
+  };
+  const start: Span = { file, line: 1, col: 1 };
+  const nodeAt = (path: Path): unknown => {
+    for (let i = path.length; i >= 0; i--) {
+      const n = doc?.getIn(path.slice(0, i), true);
+      if (isNode(n) && n.range) return n;
+    }
+    return undefined;
+  };
+  return {
+    file,
+    at(path) {
+      const n = nodeAt(path);
+      return isNode(n) && n.range ? spanOf(n.range[0]) : start;
+    },
+    key(path) {
+      if (path.length === 0) return start;
+      const parent = doc?.getIn(path.slice(0, -1), true);
+      if (isMap(parent)) {
+        const last = path[path.length - 1];
+        const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(last));
+        if (pair && isScalar(pair.key) && pair.key.range) return spanOf(pair.key.range[0]);
+      }
+      return this.at(path);
+    },
+  };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let cur: unknown = root;
+  for (const k of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+/** zod issue -> our diagnostic, positioned on the offending node. */
+function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Diagnostic[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  const where = path.length ? path.join(".") : "the top level";
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((k) =>
+        diagnostic("RCH003", loc.key([...path, k]), `unknown key '${k}' in ${where}`, {
+          expected: issue.message.startsWith("allowed keys") ? issue.message : undefined,
+        }),
+      );
+    case "invalid_type": {
+      const got = valueAt(root, path);
+      if (got === undefined) {
+        const key = path[path.length - 1];
+        return [
+          diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${String(key)}' in ${path.slice(0, -1).join(".") || "the top level"}`, {
+            expected: `${String(key)}: ${issue.expected}`,
+          }),
+        ];
+      }
+      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: issue.expected })];
+    }
+    case "invalid_value":
+      return [
+        diagnostic("RCH004", loc.at(path), `${where} is ${describe(valueAt(root, path))}`, {
+          expected: `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+        }),
+      ];
+    case "invalid_union": {
+      const got = valueAt(root, path);
+      if (got === undefined) {
+        return [diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${String(path[path.length - 1])}' in ${path.slice(0, -1).join(".")}`)];
+      }
+      // A discriminated union with a bad or missing discriminator: say which key decides.
+      const disc = (issue as { discriminator?: string }).discriminator;
+      if (disc !== undefined && got !== null && typeof got === "object") {
+        const dv = (got as Record<string, unknown>)[disc];
+        return [
+          diagnostic(dv === undefined ? "RCH005" : "RCH004", loc.at(dv === undefined ? path : [...path, disc]), dv === undefined ? `missing required key '${disc}' in ${where}` : `${where}.${disc} is ${describe(dv)}`, {
+            expected: `${disc}: one of the documented values`,
+          }),
+        ];
+      }
+      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: issue.message })];
+    }
+    default:
+      return [diagnostic("RCH004", loc.at(path), `${where}: ${issue.message}`)];
+  }
+}
+
+export interface Loaded {
+  readonly file: string;
+  readonly source: string;
+  readonly topology: Topology;
+  readonly warnings: readonly Diagnostic[];
+}
+
+/** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
+export function loadTopologyText(file: string, source: string): Loaded {
+  const lc = new LineCounter();
+  const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const loc = makeLocator(file, doc, lc);
+  const sources = new Map([[file, source]]);
+  const syntax = doc.errors.map((e) => {
+    const p = lc.linePos(e.pos[0]);
+    const dup = e.code === "DUPLICATE_KEY";
+    return diagnostic(dup ? "RCH030" : "RCH002", { file, line: p.line, col: p.col }, dup ? "duplicate key in a mapping" : e.message.split("\n")[0] ?? e.message, {
+      expected: dup ? "each key once" : "valid YAML or JSON",
+    });
+  });
+  if (syntax.length) throw new InputError(syntax, sources);
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const parsed = TopologySchema.safeParse(raw);
+  if (!parsed.success) {
+    const diags = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
+    throw new InputError(sortDiagnostics(diags), sources);
+  }
+  const checked = checkTopology(parsed.data as TopologyDoc, loc);
+  const errors = checked.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);
+  return { file, source, topology: checked.topology, warnings: checked.diagnostics.filter((d) => d.severity === "warning") };
+}
+
+export function loadTopologyFile(file: string): Loaded {
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected: "a readable topology file (YAML or JSON)" })]);
+  }
+  return loadTopologyText(file, source);
+}
+
+export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => a.span.line - b.span.line || a.span.col - b.span.col || a.code.localeCompare(b.code));
+}

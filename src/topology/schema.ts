@@ -1,0 +1,199 @@
+/**
+ * The topology file format (the user's language), as a zod schema.
+ *
+ * The schema checks shape only: addresses, prefixes and ports stay strings or
+ * numbers here and are parsed by `check.ts`, which reports them with their own
+ * stable diagnostic codes. The same schema is exported as JSON Schema for editors
+ * (`reach schema`, models/topology.schema.json).
+ */
+import { z } from "zod";
+
+/** A strict object whose unknown-key error lists the keys that are allowed. */
+function strict<S extends z.core.$ZodLooseShape>(shape: S) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === "unrecognized_keys" ? `allowed keys: ${allowed}` : undefined),
+  });
+}
+
+const name = z.string().min(1);
+/** Port: a number, or a string we parse ourselves to give a precise diagnostic. */
+const port = z.union([z.number(), z.string()]);
+/** Port or range "1000-2000". */
+const portRange = z.union([z.number(), z.string()]);
+const proto = z.enum(["tcp", "udp"]);
+const protoAny = z.enum(["tcp", "udp", "icmp"]);
+const ctState = z.enum(["new", "established", "related", "invalid"]);
+
+export const RuleSchema = strict({
+  action: z.enum(["accept", "drop", "reject"]),
+  proto: protoAny.optional(),
+  src: z.string().optional(),
+  dst: z.string().optional(),
+  sport: portRange.optional(),
+  dport: portRange.optional(),
+  in: name.optional(),
+  out: name.optional(),
+  state: z.array(ctState).optional(),
+  comment: z.string().optional(),
+});
+
+export const ChainSchema = strict({
+  policy: z.enum(["accept", "drop"]).optional(),
+  rules: z.array(RuleSchema).optional(),
+});
+
+export const FirewallSchema = strict({
+  input: ChainSchema.optional(),
+  output: ChainSchema.optional(),
+  forward: ChainSchema.optional(),
+});
+
+const natMatch = {
+  proto: protoAny.optional(),
+  src: z.string().optional(),
+  dst: z.string().optional(),
+  sport: portRange.optional(),
+  dport: portRange.optional(),
+  in: name.optional(),
+  out: name.optional(),
+  comment: z.string().optional(),
+};
+
+export const NatRuleSchema = z.discriminatedUnion("action", [
+  strict({ action: z.literal("dnat"), chain: z.enum(["prerouting", "output"]), to: z.string(), toPort: port.optional(), ...natMatch }),
+  strict({ action: z.literal("snat"), chain: z.literal("postrouting").optional(), to: z.string(), ...natMatch }),
+  strict({ action: z.literal("masquerade"), chain: z.literal("postrouting").optional(), ...natMatch }),
+]);
+
+export const InterfaceSchema = strict({
+  segment: name,
+  addresses: z.array(z.string()).optional(),
+});
+
+export const RouteSchema = strict({
+  to: z.string(),
+  via: z.string().optional(),
+  dev: name.optional(),
+});
+
+export const ServiceSchema = strict({
+  name: name.optional(),
+  proto: proto.optional(),
+  port,
+  bind: z.string().optional(),
+  v6only: z.boolean().optional(),
+  device: name.optional(),
+});
+
+/** A VirtualBox NAT port forward (`--natpf<N> name,proto,hostip,hostport,guestip,guestport`). */
+export const ForwardSchema = strict({
+  name: name.optional(),
+  proto: proto.optional(),
+  hostIp: z.string().optional(),
+  hostPort: port,
+  guestIp: z.string().optional(),
+  guestPort: port,
+});
+
+const adapterCommon = {
+  interface: name.optional(),
+};
+
+export const AdapterSchema = z.discriminatedUnion("mode", [
+  strict({
+    mode: z.literal("nat"),
+    ...adapterCommon,
+    network: z.string().optional(),
+    localhostReachable: z.boolean().optional(),
+    forwards: z.array(ForwardSchema).optional(),
+  }),
+  strict({ mode: z.literal("natnetwork"), ...adapterCommon, network: name, addresses: z.array(z.string()) }),
+  strict({ mode: z.literal("bridged"), ...adapterCommon, bridge: name, addresses: z.array(z.string()), gateway: z.string().optional() }),
+  strict({ mode: z.literal("hostonly"), ...adapterCommon, network: name.optional(), addresses: z.array(z.string()).optional() }),
+  strict({ mode: z.literal("internal"), ...adapterCommon, network: name.optional(), addresses: z.array(z.string()) }),
+  strict({ mode: z.literal("none"), ...adapterCommon }),
+]);
+
+export const VmSchema = strict({
+  on: name,
+  adapters: z.array(AdapterSchema),
+});
+
+/** Home router sugar: masquerade out of `wan`, DNAT port forwards, optional hairpin. */
+export const RouterSchema = strict({
+  wan: name,
+  hairpin: z.boolean().optional(),
+  forwards: z
+    .array(
+      strict({
+        name: name.optional(),
+        proto: proto.optional(),
+        port: port,
+        to: z.string(),
+        toPort: port.optional(),
+      }),
+    )
+    .optional(),
+});
+
+export const HostOnlySchema = strict({
+  addresses: z.array(z.string()),
+});
+
+export const MachineSchema = strict({
+  description: z.string().optional(),
+  interfaces: z.record(z.string(), InterfaceSchema).optional(),
+  routes: z.array(RouteSchema).optional(),
+  ip_forward: z.boolean().optional(),
+  rp_filter: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  route_localnet: z.boolean().optional(),
+  firewall: FirewallSchema.optional(),
+  nat: z.array(NatRuleSchema).optional(),
+  services: z.array(ServiceSchema).optional(),
+  vm: VmSchema.optional(),
+  router: RouterSchema.optional(),
+  hostonly: z.record(z.string(), HostOnlySchema).optional(),
+});
+
+export const SegmentSchema = z.union([z.string(), strict({ subnets: z.array(z.string()) })]);
+
+export const NatNetworkSchema = strict({
+  network: z.string().optional(),
+  forwards: z.array(ForwardSchema).optional(),
+});
+
+export const ExpectSchema = strict({
+  query: z.string(),
+  verdict: z.enum(["reachable", "unreachable"]),
+  because: z.string().optional(),
+});
+
+export const TopologySchema = strict({
+  description: z.string().optional(),
+  segments: z.record(z.string(), SegmentSchema).optional(),
+  natnetworks: z.record(z.string(), NatNetworkSchema).optional(),
+  machines: z.record(z.string(), MachineSchema),
+  expect: z.array(ExpectSchema).optional(),
+});
+
+export type TopologyDoc = z.infer<typeof TopologySchema>;
+export type MachineDoc = z.infer<typeof MachineSchema>;
+export type AdapterDoc = z.infer<typeof AdapterSchema>;
+export type ForwardDoc = z.infer<typeof ForwardSchema>;
+export type RuleDoc = z.infer<typeof RuleSchema>;
+export type ChainDoc = z.infer<typeof ChainSchema>;
+export type NatRuleDoc = z.infer<typeof NatRuleSchema>;
+export type ServiceDoc = z.infer<typeof ServiceSchema>;
+export type RouteDoc = z.infer<typeof RouteSchema>;
+export type RouterDoc = z.infer<typeof RouterSchema>;
+export type ExpectDoc = z.infer<typeof ExpectSchema>;
+
+/** JSON Schema (draft 2020-12) of the topology format, for editors. */
+export function topologyJsonSchema(): unknown {
+  return {
+    $id: "https://reach.invalid/topology.schema.json",
+    title: "reach topology",
+    ...z.toJSONSchema(TopologySchema, { io: "input" }),
+  };
+}
