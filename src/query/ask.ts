@@ -10,7 +10,7 @@
  * the shortest such path is shown. Otherwise every candidate failed, and the ones
  * that came closest to B explain why.
  */
-import { formatIP, LOOPBACK4, LOOPBACK6, sameIP, type IP } from "../net/addr.js";
+import { formatIP, isAny, LOOPBACK4, LOOPBACK6, sameIP, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
 import { attempt, machineIndex, type Dial } from "../sim/connect.js";
 import type { Attempt } from "../sim/types.js";
@@ -100,6 +100,31 @@ function run(net: Network, index: ReadonlyMap<string, Machine>, dials: readonly 
   return { tried, wins };
 }
 
+/**
+ * The ways into `target` for proto/port: its own addresses on that port, every
+ * relay (port forward) to it on the addresses the relay listens on, and every DNAT
+ * rule with a fixed destination that leads to it.
+ */
+function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto"], port: number | undefined): { dst: IP; dport: number }[] {
+  const own = addressesOf(target);
+  const ways = own.map((dst) => ({ dst, dport: port ?? 0 }));
+  if (proto === "icmp" || port === undefined) return ways;
+  for (const m of net.machines) {
+    for (const s of m.sockets) {
+      if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to))) continue;
+      const listen = isAny(s.bind) ? [...(m === from ? [LOOPBACK4] : []), ...addressesOf(m).filter((x) => x.v === s.bind.v)] : [s.bind];
+      for (const dst of listen) ways.push({ dst, dport: s.port });
+    }
+    for (const r of [...m.nat.prerouting, ...m.nat.output]) {
+      const a = r.action;
+      if (a.kind !== "dnat" || !own.some((x) => sameIP(x, a.to)) || (a.toPort ?? r.match.dport?.lo) !== port) continue;
+      const d = r.match.dst;
+      if (d && d.len === (d.v === 4 ? 32 : 128) && r.match.dport) ways.push({ dst: { v: d.v, n: d.n }, dport: r.match.dport.lo });
+    }
+  }
+  return ways;
+}
+
 /** How close a failed attempt came to machine `target` (higher is closer). */
 function closeness(a: Attempt, target: Machine, port: number | undefined): number {
   const targetAddrs = addressesOf(target);
@@ -165,11 +190,13 @@ export function ask(net: Network, q: Query): Answer {
     const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
     return { query: q, verdict: "reachable", dial: best.dial, attempt: best.attempt, closest: [], reason: reachedReason(best.attempt, index), tried: tried.length };
   }
-  const scored = tried.map((a) => ({ a, s: closeness(a, target, q.port) })).filter((x) => x.s > 0);
-  const top = Math.max(0, ...scored.map((x) => x.s));
-  let closest = scored.filter((x) => x.s === top).map((x) => x.a);
+  // Explain by the ways into the target: its own addresses, forwards and DNATs leading to it.
+  const ways = waysIn(net, from, target, q.proto, q.port);
+  const viaWays = tried.filter((a) => ways.some((w) => sameIP(w.dst, a.legs[0]!.packet.dst) && w.dport === a.legs[0]!.packet.dport));
+  const pool = viaWays.length ? viaWays : tried.filter((a) => closeness(a, target, q.port) > 0);
+  const ranked = [...pool].sort((x, y) => closeness(y, target, q.port) - closeness(x, target, q.port));
   // one attempt per distinct way of failing
-  closest = uniq(closest, (x, y) => failureReason(x, index) === failureReason(y, index)).slice(0, 4);
+  const closest = uniq(ranked, (x, y) => failureReason(x).replace(/^dial \S+ /, "") === failureReason(y).replace(/^dial \S+ /, "")).slice(0, 5);
   const services = target.sockets.filter((s) => s.role.kind === "service" && s.proto === q.proto && s.port === q.port);
   const noService = q.proto !== "icmp" && services.length === 0 ? `nothing on ${target.name} listens on ${q.proto}/${q.port}` : undefined;
   const reason = noService ?? (closest[0] ? failureReason(closest[0], index) : `no address or forward that ${q.from} can dial leads to ${target.name}`);

@@ -20,7 +20,8 @@ function stepText(s: Step, shown: { packet?: string }): string | undefined {
     })
     .with({ kind: "receive" }, (x) => {
       const p = packetText(x.packet);
-      const text = p === shown.packet ? `in ${x.iface}` : `in ${x.iface}: ${p}`;
+      const where = x.iface === "lo" ? "looped back on lo" : `in ${x.iface}`;
+      const text = p === shown.packet ? where : `${where}: ${p}`;
       shown.packet = p;
       return text;
     })
@@ -54,22 +55,24 @@ function hops(leg: Leg, legIndex: number, prev: Leg | undefined): { machine: str
     const last = out[out.length - 1];
     const isNewVisit = s.kind === "originate" || (s.kind === "receive" && !(last && last.machine === s.machine && s.iface === "lo"));
     if (!last || isNewVisit || last.machine !== s.machine) {
-      const lead = s.kind === "originate" && legIndex > 0 && prev ? legLead(prev) : "";
       out.push({ machine: s.machine, parts: [] });
-      if (lead) out[out.length - 1]!.parts.push(lead);
     }
-    if (text) out[out.length - 1]!.parts.push(text);
+    const lead = s.kind === "originate" && legIndex > 0 && prev ? legLead(prev) : "";
+    if (text) out[out.length - 1]!.parts.push(lead ? `${lead} ${text}` : text);
   }
+  const d = leg.forward.disposition;
+  const last = out[out.length - 1];
+  if (d.kind === "engine-relay" && last) last.parts.push(`the NAT engine takes the connection; ${d.host} re-sends it`);
   return out;
 }
 
 function legLead(prev: Leg): string {
   const d = prev.forward.disposition;
   if (d.kind === "delivered" && d.socket?.role.kind === "relay") {
-    const src = isLoopback(d.packet.src) ? "from the gateway address, the client came from loopback" : "keeping the client's address";
+    const src = isLoopback(d.packet.src) ? "from the gateway address, as the client came from loopback" : "keeping the client's address";
     return `relays (${src}):`;
   }
-  if (d.kind === "engine-relay") return `${d.machine} re-sends it as a connection of this host:`;
+  if (d.kind === "engine-relay") return `for ${d.machine}:`;
   return "";
 }
 
@@ -80,7 +83,7 @@ function replyText(legs: readonly Leg[]): string {
       const ms: string[] = [];
       for (const s of l.reply.steps) if ((s.kind === "originate" || s.kind === "receive") && ms[ms.length - 1] !== s.machine) ms.push(s.machine);
       const ct = l.reply.steps.some((s) => s.kind === "unnat") ? " (conntrack un-NAT)" : "";
-      return `${ms.join(" -> ")}${ct}`;
+      return `${ms.length === 1 ? `${ms[0]} (loopback)` : ms.join(" -> ")}${ct}`;
     })
     .filter((x): x is string => x !== undefined)
     .reverse();

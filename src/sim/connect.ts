@@ -50,9 +50,10 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const route = lookupRoute(from, dst);
     src ??= route ? selectSource(from, route, dst) : undefined;
     if (!route || !src) {
-      const packet: Packet = { proto: dial.proto, src: src ?? dst, dst, sport: dial.sport, dport };
+      // connect() fails at once (ENETUNREACH): no packet is sent
+      const packet: Packet = { proto: dial.proto, src: src ?? { v: dst.v, n: 0n }, dst, sport: dial.sport, dport };
       const disposition = !route ? ({ kind: "no-route", machine: from.name, dst } as const) : ({ kind: "no-source", machine: from.name, iface: route.dev } as const);
-      legs.push({ forward: { steps: [{ kind: "originate", machine: from.name, packet }], disposition }, packet, from: from.name });
+      legs.push({ forward: { steps: [], disposition }, packet, from: from.name });
       return fail(i, "forward", disposition);
     }
     const packet: Packet = { proto: dial.proto, src, dst, sport: dial.sport, dport };

@@ -77,6 +77,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   };
 
   const filter = (m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid" }): Disposition | undefined => {
+    if (m.engine) return undefined; // a user-space NAT engine has no netfilter
     const r = evalChain(m.filter[chain], p, ctx);
     steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) });
     if (r.action === "accept") return undefined;
