@@ -142,10 +142,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     } else used.set(key, path);
   };
   // host machine -> "proto ip:port" -> path of the listener (services, forwards)
-  const listeners = new Map<string, { proto: string; ip: IP; port: number; path: Path; what: string }[]>();
-  const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string) => {
+  const listeners = new Map<string, { proto: string; ip: IP; port: number; v6only: boolean; path: Path; what: string }[]>();
+  /** Linux refuses overlapping binds on one port: same address, a wildcard of the family, or `::` dual-stack vs IPv4. */
+  const overlaps = (a: { ip: IP; v6only: boolean }, b: { ip: IP; v6only: boolean }) =>
+    a.ip.v === b.ip.v ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip) : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
+  const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string, v6only = false) => {
     const list = listeners.get(host) ?? [];
-    const clash = list.find((l) => l.proto === proto && l.port === port && l.ip.v === ip.v && (sameIP(l.ip, ip) || isAny(l.ip) || isAny(ip)));
+    const clash = list.find((l) => l.proto === proto && l.port === port && overlaps(l, { ip, v6only }));
     if (clash) {
       c.diags.push(
         diagnostic("RCH032", loc.at(path), `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`, {
@@ -153,7 +156,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
           related: [{ message: `${clash.what} is here`, span: loc.at(clash.path) }],
         }),
       );
-    } else list.push({ proto, ip, port, path, what });
+    } else list.push({ proto, ip, port, v6only, path, what });
     listeners.set(host, list);
   };
   const inSubnets = (ip: IP, subnets: readonly Prefix[]) => subnets.some((s) => contains(s, ip));
@@ -304,7 +307,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const port = c.port(s.port, [...sp, "port"], "port");
       const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
       knownIf(s.device, [...sp, "device"]);
-      if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`);
+      if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
     });
     for (const chain of ["input", "output", "forward"] as const) {
       (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {

@@ -1,0 +1,71 @@
+/** The built command line: exit codes, --json shape, help. Runs dist/ (built by `npm ci` / `npm run build`). */
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+const reach = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+describe("reach ask", () => {
+  it("answers the README's first query as JSON: reachable, dial 127.0.0.1:2222", () => {
+    const r = reach("ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp", "--json");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.verdict).toBe("reachable");
+    expect(j.dial).toMatchObject({ address: "127.0.0.1", port: 2222, proto: "tcp" });
+    expect(j.dial.via).toContain('port forward "ssh"');
+    expect(j.trace.legs).toHaveLength(2);
+    expect(j.trace.legs[1].packet).toMatchObject({ src: "10.0.2.2", dst: "10.0.2.15", dport: 22 });
+  });
+
+  it("prints the path hop by hop with source lines", () => {
+    const r = reach("ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^reachable: host -> guest:22\/tcp\n/);
+    expect(r.out).toContain("dial 127.0.0.1:2222");
+    expect(r.out).toMatch(/guest-nat\s+relays/);
+    expect(r.out).toMatch(/delivered to sshd \(0\.0\.0\.0:22\), models\/virtualbox-nat\.yaml:\d+:\d+/);
+    expect(r.out).toContain("reply path: guest -> guest-nat");
+  });
+
+  it("exits 0 with an unreachable answer and its reason", () => {
+    const r = reach("ask", "models/virtualbox-nat.yaml", "web -> guest:22/tcp");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^unreachable: web -> guest:22\/tcp/);
+    expect(r.out).toContain("reason:");
+  });
+
+  it("usage errors exit 2 without a stack trace", () => {
+    const r = reach("ask", "models/virtualbox-nat.yaml");
+    expect(r.code).toBe(2);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    const r2 = reach("frobnicate");
+    expect(r2.code).toBe(2);
+  });
+
+  it("--help lists the commands with examples", () => {
+    const r = reach("ask", "--help");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("reach ask models/virtualbox-nat.yaml");
+    expect(r.out).toContain("Examples:");
+  });
+});
+
+describe("reach check", () => {
+  it("exits 0 when every expectation of a model holds", () => {
+    const r = reach("check", "models/virtualbox-nat.yaml");
+    expect(r.out).not.toContain("FAIL");
+    expect(r.code).toBe(0);
+  });
+});
+
+describe("reach schema", () => {
+  it("prints a JSON Schema with the machines property", () => {
+    const r = reach("schema");
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.properties.machines).toBeDefined();
+    expect(s.required).toContain("machines");
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Golden files for what users see: `reach ask` text and JSON, `reach show`.
+ * Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadTopologyFile } from "../../src/topology/load.js";
+import { lower } from "../../src/lower/lower.js";
+import { parseQuery } from "../../src/query/parse.js";
+import { ask } from "../../src/query/ask.js";
+import { answerJson, renderAnswer } from "../../src/query/render.js";
+import { showNetwork } from "../../src/ir/show.js";
+
+const goldenDir = join(import.meta.dirname, "..", "golden");
+
+function golden(name: string, actual: string): void {
+  const file = join(goldenDir, name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
+    if (process.env.CI && !existsSync(file)) throw new Error(`missing golden file ${name}: run UPDATE_GOLDEN=1 npm test`);
+    mkdirSync(goldenDir, { recursive: true });
+    writeFileSync(file, actual);
+  }
+  expect(actual).toBe(readFileSync(file, "utf8"));
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
+
+export const CASES: readonly [model: string, query: string][] = [
+  ["models/virtualbox-nat.yaml", "host -> guest:22/tcp"],
+  ["models/virtualbox-nat.yaml", "lan-pc -> guest:22/tcp"],
+  ["models/virtualbox-nat.yaml", "guest -> web:80/tcp"],
+  ["models/virtualbox-nat.yaml", "web -> guest:22/tcp"],
+  ["models/virtualbox-nat.yaml", "host -> guest/icmp"],
+];
+
+describe("golden: reach ask", () => {
+  for (const [model, query] of CASES) {
+    it(`${model} "${query}"`, () => {
+      const loaded = loadTopologyFile(model);
+      const net = lower(loaded.topology);
+      const q = parseQuery(query);
+      if (!q.ok) throw new Error(q.message);
+      const ans = ask(net, q.query);
+      const base = `${slug(model.replace(/^models\//, "").replace(/\.ya?ml$/, ""))}__${slug(query)}`;
+      golden(`${base}.txt`, renderAnswer(ans, net.machines) + "\n");
+      golden(`${base}.json`, JSON.stringify(answerJson(ans, net.machines), null, 2) + "\n");
+    });
+  }
+});
+
+describe("golden: reach show", () => {
+  it("models/virtualbox-nat.yaml", () => {
+    const net = lower(loadTopologyFile("models/virtualbox-nat.yaml").topology);
+    golden("show__virtualbox-nat.txt", showNetwork(net) + "\n");
+  });
+});
