@@ -4,7 +4,7 @@
  * All problems are collected; nothing stops at the first one.
  */
 import { readFileSync } from "node:fs";
-import YAML, { isMap, isNode, isPair, isScalar, LineCounter, type Document } from "yaml";
+import YAML, { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Document } from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { TopologySchema, type TopologyDoc } from "./schema.js";
@@ -19,34 +19,47 @@ export interface Locator {
   key(path: Path): Span;
 }
 
+/**
+ * Positions of every node, indexed once by path (a lowering asks for thousands).
+ * A path that does not exist falls back to its nearest existing ancestor.
+ */
 function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
   const spanOf = (offset: number): Span => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };
   };
   const start: Span = { file, line: 1, col: 1 };
-  const nodeAt = (path: Path): unknown => {
-    for (let i = path.length; i >= 0; i--) {
-      const n = doc?.getIn(path.slice(0, i), true);
-      if (isNode(n) && n.range) return n;
+  const values = new Map<string, number>();
+  const keys = new Map<string, number>();
+  const keyOf = (path: Path) => path.map(String).join("\u0000");
+  const visit = (node: unknown, path: (string | number)[]) => {
+    if (!isNode(node)) return;
+    if (node.range) values.set(keyOf(path), node.range[0]);
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair) || !isScalar(pair.key)) continue;
+        const p = [...path, String(pair.key.value)];
+        if (pair.key.range) keys.set(keyOf(p), pair.key.range[0]);
+        visit(pair.value, p);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => visit(item, [...path, i]));
     }
-    return undefined;
+  };
+  visit(doc?.contents, []);
+  const at = (path: Path): Span => {
+    for (let i = path.length; i >= 0; i--) {
+      const off = values.get(keyOf(path.slice(0, i)));
+      if (off !== undefined) return spanOf(off);
+    }
+    return start;
   };
   return {
     file,
-    at(path) {
-      const n = nodeAt(path);
-      return isNode(n) && n.range ? spanOf(n.range[0]) : start;
-    },
+    at,
     key(path) {
-      if (path.length === 0) return start;
-      const parent = doc?.getIn(path.slice(0, -1), true);
-      if (isMap(parent)) {
-        const last = path[path.length - 1];
-        const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(last));
-        if (pair && isScalar(pair.key) && pair.key.range) return spanOf(pair.key.range[0]);
-      }
-      return this.at(path);
+      const off = keys.get(keyOf(path));
+      return off !== undefined ? spanOf(off) : at(path);
     },
   };
 }
