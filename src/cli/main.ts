@@ -53,11 +53,17 @@ await yargs(hideBin(process.argv))
         const { net, loaded } = load(argv.file);
         const q = parseQuery(argv.query);
         if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
-        const names = [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined].filter((x): x is string => x !== undefined);
-        const unknown = names.filter((n) => !loaded.topology.doc.machines[n]);
+        const arrow = argv.query.indexOf("->");
+        const names = [
+          { n: q.query.from, col: argv.query.indexOf(q.query.from) + 1 },
+          ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: argv.query.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
+        ];
+        const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
         if (unknown.length) {
           throw new InputError(
-            unknown.map((n) => diagnostic("RCH041", { file: "<query>", line: 1, col: argv.query.indexOf(n) + 1 }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` })),
+            unknown.map(({ n, col }) =>
+              diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
+            ),
             new Map([["<query>", argv.query]]),
           );
         }

@@ -105,24 +105,32 @@ function run(net: Network, index: ReadonlyMap<string, Machine>, dials: readonly 
  * relay (port forward) to it on the addresses the relay listens on, and every DNAT
  * rule with a fixed destination that leads to it.
  */
-function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto"], port: number | undefined): { dst: IP; dport: number }[] {
+function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto"], port: number | undefined): Way[] {
   const own = addressesOf(target);
-  const ways = own.map((dst) => ({ dst, dport: port ?? 0 }));
+  const ways: Way[] = own.map((dst) => ({ dst, dport: port ?? 0, kind: "own" }));
   if (proto === "icmp" || port === undefined) return ways;
   for (const m of net.machines) {
+    // a NAT engine's gateway address stands for its host's loopback
+    if (m.engine?.host === target.name) ways.push({ dst: m.engine.gateway, dport: port, kind: "gateway" });
     for (const s of m.sockets) {
       if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to))) continue;
       const listen = isAny(s.bind) ? [...(m === from ? [LOOPBACK4] : []), ...addressesOf(m).filter((x) => x.v === s.bind.v)] : [s.bind];
-      for (const dst of listen) ways.push({ dst, dport: s.port });
+      for (const dst of listen) ways.push({ dst, dport: s.port, kind: "forward" });
     }
     for (const r of [...m.nat.prerouting, ...m.nat.output]) {
       const a = r.action;
       if (a.kind !== "dnat" || !own.some((x) => sameIP(x, a.to)) || (a.toPort ?? r.match.dport?.lo) !== port) continue;
       const d = r.match.dst;
-      if (d && d.len === (d.v === 4 ? 32 : 128) && r.match.dport) ways.push({ dst: { v: d.v, n: d.n }, dport: r.match.dport.lo });
+      if (d && d.len === (d.v === 4 ? 32 : 128) && r.match.dport) ways.push({ dst: { v: d.v, n: d.n }, dport: r.match.dport.lo, kind: "dnat" });
     }
   }
   return ways;
+}
+
+interface Way {
+  readonly dst: IP;
+  readonly dport: number;
+  readonly kind: "own" | "forward" | "dnat" | "gateway";
 }
 
 /** How close a failed attempt came to machine `target` (higher is closer). */
@@ -169,7 +177,7 @@ export function ask(net: Network, q: Query): Answer {
     const { tried, wins } = run(net, index, dials, sports, (a) => a.ok);
     const win = wins[0];
     if (win) return { query: q, verdict: "reachable", dial: win.dial, attempt: win.attempt, closest: [], reason: reachedReason(win.attempt, index), tried: tried.length };
-    return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!, index), tried: tried.length };
+    return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length };
   }
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
@@ -192,14 +200,18 @@ export function ask(net: Network, q: Query): Answer {
   }
   // Explain by the ways into the target: its own addresses, forwards and DNATs leading to it.
   const ways = waysIn(net, from, target, q.proto, q.port);
-  const viaWays = tried.filter((a) => ways.some((w) => sameIP(w.dst, a.legs[0]!.packet.dst) && w.dport === a.legs[0]!.packet.dport));
+  const wayOf = (a: Attempt) => ways.find((w) => sameIP(w.dst, a.legs[0]!.packet.dst) && w.dport === a.legs[0]!.packet.dport);
+  const viaWays = tried.filter((a) => wayOf(a) !== undefined);
   const pool = viaWays.length ? viaWays : tried.filter((a) => closeness(a, target, q.port) > 0);
-  const ranked = [...pool].sort((x, y) => closeness(y, target, q.port) - closeness(x, target, q.port));
+  // Rank: reached the target > went through a configured way in (forward, DNAT, NAT gateway) > its own address;
+  // an exchange that worked but ended elsewhere explains least.
+  const rank = (a: Attempt) => (a.ok ? -1 : Math.max(closeness(a, target, q.port), (wayOf(a)?.kind ?? "own") !== "own" ? 2 : 0));
+  const ranked = [...pool].sort((x, y) => rank(y) - rank(x));
   // one attempt per distinct way of failing
-  const closest = uniq(ranked, (x, y) => failureReason(x).replace(/^dial \S+ /, "") === failureReason(y).replace(/^dial \S+ /, "")).slice(0, 5);
+  const closest = uniq(ranked, (x, y) => failureReason(x, false) === failureReason(y, false)).slice(0, 5);
   const services = target.sockets.filter((s) => s.role.kind === "service" && s.proto === q.proto && s.port === q.port);
   const noService = q.proto !== "icmp" && services.length === 0 ? `nothing on ${target.name} listens on ${q.proto}/${q.port}` : undefined;
-  const reason = noService ?? (closest[0] ? failureReason(closest[0], index) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
+  const reason = noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
   return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
 }
 

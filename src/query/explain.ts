@@ -6,7 +6,7 @@
 import { match } from "ts-pattern";
 import { formatSpan } from "../diagnostics/diagnostic.js";
 import { formatEndpoint, formatIP, isLoopback } from "../net/addr.js";
-import type { Machine, Origin, Socket } from "../ir/types.js";
+import type { Origin, Socket } from "../ir/types.js";
 import type { Attempt, Disposition, Packet } from "../sim/types.js";
 
 export const at = (o: Origin): string => formatSpan(o.span);
@@ -37,7 +37,7 @@ export function dispositionText(d: Disposition, forwarded = false): string {
   return match(d)
     .with({ kind: "delivered" }, (x) => `delivered on ${x.machine}${x.socket ? ` to ${x.socket.owner}` : ""}`)
     .with({ kind: "engine-relay" }, (x) => `${x.machine} relays it through ${x.host}`)
-    .with({ kind: "refused" }, (x) => `${refusedText(x, forwarded)}: connection refused`)
+    .with({ kind: "refused" }, (x) => (forwarded ? `the guest side turns the relayed connection away: ${refusedText(x, true)}` : `${refusedText(x, false)}: connection refused`))
     .with({ kind: "dropped" }, (x) =>
       x.rule
         ? `dropped by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client times out`
@@ -52,9 +52,13 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     )
     .with({ kind: "not-forwarding" }, (x) => `${x.machine} does not forward packets (ip_forward is off), so it drops the packet for ${formatIP(x.dst)}`)
     .with({ kind: "rp-filter" }, (x) => `${x.machine} drops it by rp_filter=${x.mode}: the route back to ${formatIP(x.src)} does not leave by ${x.iface}`)
-    .with({ kind: "martian" }, (x) => `${x.machine} drops a packet with ${isLoopback(x.addr) ? "loopback " : ""}${x.which} ${formatIP(x.addr)} arriving on ${x.iface} (martian: loopback addresses never cross a link)`)
+    .with({ kind: "martian" }, (x) => `${x.machine} drops a packet with ${isLoopback(x.addr) ? "loopback " : ""}${x.which} ${formatIP(x.addr)} on ${x.iface} (martian: loopback addresses never cross a link${isLoopback(x.addr) && x.addr.v === 4 ? " unless route_localnet=1" : ""}): the client times out`)
     .with({ kind: "loop" }, (x) => `routing loop (TTL exceeded) at ${x.machine}`)
-    .with({ kind: "engine-loopback-off" }, (x) => `${x.machine} maps its gateway address to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7; ${at(x.origin)}): network unreachable`)
+    .with(
+      { kind: "engine-loopback-off" },
+      (x) =>
+        `${x.machine} maps its gateway address to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7; ${at(x.origin)}): VirtualBox drops the connection silently and the client times out (libslirp/QEMU answer "network unreachable" instead)`,
+    )
     .with({ kind: "engine-no-connection" }, (x) => `${x.machine} has no connection this reply belongs to and discards it`)
     .with({ kind: "no-source" }, (x) => `${x.machine} has no address to send from on ${x.iface}`)
     .with({ kind: "reply-mismatch" }, (x) => `the reply reaches ${x.machine} as ${packetText(x.got)}, not as ${packetText(x.expected)}: the client drops it (asymmetric path or missing NAT)`)
@@ -62,18 +66,20 @@ export function dispositionText(d: Disposition, forwarded = false): string {
 }
 
 /** One sentence for a failed attempt: where it died and what the client saw. */
-export function failureReason(a: Attempt, _index?: ReadonlyMap<string, Machine>): string {
+export function failureReason(a: Attempt, withDial = true): string {
   const o = a.outcome;
-  if (o.kind === "ok") return "reachable";
+  if (o.kind === "ok") {
+    const to = o.socket ? ` ${o.socket.owner}` : "";
+    return `${withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : ""}reaches${to} on ${o.machine} instead`;
+  }
   const leg = a.legs[o.leg];
-  const relayed = o.leg > 0 && a.legs[0]?.forward.disposition.kind === "delivered";
-  const text = dispositionText(o.disposition, o.leg > 0);
-  const dial = a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
+  const prev = o.leg > 0 ? a.legs[o.leg - 1]?.forward.disposition : undefined;
+  const relayed = prev?.kind === "delivered" && prev.socket?.role.kind === "relay";
+  const text = dispositionText(o.disposition, relayed);
+  const dial = withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
-  if (relayed && leg) {
-    const relay = a.legs[0]!.forward.disposition;
-    const owner = relay.kind === "delivered" && relay.socket ? relay.socket.owner : "the relay";
-    return `${dial}${owner} accepts the connection, then closes it (no data): ${text}`;
+  if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
+    return `${dial}${prev.socket.owner} accepts the connection, then closes it without data: ${text}`;
   }
   return `${dial}${text}`;
 }

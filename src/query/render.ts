@@ -113,6 +113,10 @@ export function dialDescription(a: Attempt, machines: readonly Machine[]): strin
   if (dnat && dnat.kind === "nat") return `${dnat.rule.origin.what}, ${at(dnat.rule.origin)}`;
   const dst = first.packet.dst;
   if (isLoopback(dst)) return `loopback of ${first.from}`;
+  // the machine this dial reached owns the address (NAT engines all have 10.0.2.2)
+  const reached = machines.find((m) => "machine" in d && m.name === d.machine);
+  const own = reached?.interfaces.find((i) => i.addrs.some((x) => sameIP(x.ip, dst)));
+  if (reached && own) return `${reached.name}'s address on ${own.name}`;
   for (const m of machines) for (const i of m.interfaces) if (i.addrs.some((x) => sameIP(x.ip, dst))) return `${m.name}'s address on ${i.name}`;
   return "";
 }
@@ -138,7 +142,7 @@ export function renderAnswer(ans: Answer, machines: readonly Machine[]): string 
   for (const a of ans.closest) {
     lines.push(`  attempt: dial ${dialText(a.legs[0]!.packet)}`);
     lines.push(...traceLines(a).map((l) => `  ${l}`));
-    lines.push(`      => ${failureReason(a).replace(/^dial [^:]+:\S*: /, "")}`);
+    lines.push(`      => ${failureReason(a, false)}`);
   }
   if (!ans.closest.length) lines.push(`  (${ans.tried} dial targets tried; none leads to the target)`);
   return lines.join("\n");

@@ -139,6 +139,10 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
         p = n.packet;
       }
     }
+    // The routing decision (after PREROUTING) sees the translated destination: DNAT to 127/8 is martian too.
+    if (inIf !== "lo" && isLoopback(p.dst) && !(p.dst.v === 4 && m.routeLocalnet)) {
+      return done({ kind: "martian", machine: m.name, iface: inIf, addr: p.dst, which: "destination" });
+    }
     if (m.engine && replying && expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
     if (m.engine && replying && !t.entry) return done({ kind: "engine-no-connection", machine: m.name });
     const local = isLocal(m, p.dst);
@@ -188,6 +192,12 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const route = lookupRoute(start, p.dst);
   if (!route) return done({ kind: "no-route", machine: start.name, dst: p.dst });
   steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
+  // A loopback address never leaves by a real interface, unless route_localnet (IPv4 only).
+  if (route.type !== "local") {
+    for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
+      if (isLoopback(addr) && !(addr.v === 4 && start.routeLocalnet)) return done({ kind: "martian", machine: start.name, iface: route.dev, addr, which });
+    }
+  }
   const blocked = filter(start, "output", p, { out: route.dev, state: t.state });
   if (blocked) return done(blocked);
   if (t.isNew) {

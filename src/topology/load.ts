@@ -64,6 +64,25 @@ function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): 
   };
 }
 
+/** zod's type names in the words of a YAML user. */
+function expectedType(t: string): string {
+  const words: Record<string, string> = { record: "a mapping", object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false", int: "an integer" };
+  return words[t] ?? t;
+}
+
+/** What a key holds, for union-typed keys whose zod message says nothing useful. */
+const EXPECTED_BY_KEY: Record<string, string> = {
+  port: "a port number 1-65535",
+  hostPort: "a port number 1-65535",
+  guestPort: "a port number 1-65535",
+  toPort: "a port number 1-65535",
+  sport: 'a port 1-65535 or a range "LO-HI"',
+  dport: 'a port 1-65535 or a range "LO-HI"',
+  mode: "one of nat, natnetwork, bridged, hostonly, internal, none",
+  action: "one of accept, drop, reject (firewall) or dnat, snat, masquerade (nat)",
+  rp_filter: "0, 1 or 2",
+};
+
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
@@ -98,11 +117,11 @@ function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Dia
         const key = path[path.length - 1];
         return [
           diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${String(key)}' in ${path.slice(0, -1).join(".") || "the top level"}`, {
-            expected: `${String(key)}: ${issue.expected}`,
+            expected: `${String(key)}: ${EXPECTED_BY_KEY[String(key)] ?? expectedType(issue.expected)}`,
           }),
         ];
       }
-      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: issue.expected })];
+      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? expectedType(issue.expected) })];
     }
     case "invalid_value":
       return [
@@ -113,7 +132,12 @@ function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Dia
     case "invalid_union": {
       const got = valueAt(root, path);
       if (got === undefined) {
-        return [diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${String(path[path.length - 1])}' in ${path.slice(0, -1).join(".")}`)];
+        const key = String(path[path.length - 1]);
+        return [
+          diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${key}' in ${path.slice(0, -1).join(".")}`, {
+            expected: `${key}: ${EXPECTED_BY_KEY[key] ?? "a value"}`,
+          }),
+        ];
       }
       // A discriminated union with a bad or missing discriminator: say which key decides.
       const disc = (issue as { discriminator?: string }).discriminator;
@@ -121,11 +145,11 @@ function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Dia
         const dv = (got as Record<string, unknown>)[disc];
         return [
           diagnostic(dv === undefined ? "RCH005" : "RCH004", loc.at(dv === undefined ? path : [...path, disc]), dv === undefined ? `missing required key '${disc}' in ${where}` : `${where}.${disc} is ${describe(dv)}`, {
-            expected: `${disc}: one of the documented values`,
+            expected: `${disc}: ${EXPECTED_BY_KEY[disc] ?? "one of the documented values"}`,
           }),
         ];
       }
-      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: issue.message })];
+      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? issue.message })];
     }
     default:
       return [diagnostic("RCH004", loc.at(path), `${where}: ${issue.message}`)];
@@ -140,24 +164,60 @@ export interface Loaded {
 }
 
 /** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
-export function loadTopologyText(file: string, source: string): Loaded {
+/** YAML library errors, in the user's terms, positioned where the problem starts. */
+function syntaxDiagnostic(file: string, source: string, code: string, message: string, offset: number, lc: LineCounter): Diagnostic {
+  let pos = offset;
+  let text = message.split("\n")[0] ?? message;
+  if (code === "DUPLICATE_KEY") {
+    const key = /^("[^"]*"|'[^']*'|[^:\s,{}[\]]+)/.exec(source.slice(offset))?.[1] ?? "?";
+    const p = lc.linePos(pos);
+    return diagnostic("RCH030", { file, line: p.line, col: p.col }, `duplicate key '${key.replace(/^["']|["']$/g, "")}' in a mapping`, { expected: "each key once" });
+  }
+  if (code === "MULTIPLE_DOCS") text = "multiple documents in one file: a topology is a single YAML document (remove the '---' line)";
+  if (code === "MISSING_CHAR" && /quote/i.test(message)) {
+    const q = message.includes('"') ? '"' : "'";
+    const open = source.lastIndexOf(q, Math.min(offset, source.length) - 1);
+    if (open >= 0) pos = open;
+    text = `missing closing ${q === '"' ? "double" : "single"} quote`;
+  }
+  const p = lc.linePos(pos);
+  return diagnostic("RCH002", { file, line: p.line, col: p.col }, text, { expected: "valid YAML or JSON" });
+}
+
+export function loadTopologyText(file: string, text: string): Loaded {
+  // A byte order mark is not part of the first line's columns.
+  const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
   const lc = new LineCounter();
   const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const loc = makeLocator(file, doc, lc);
   const sources = new Map([[file, source]]);
-  const syntax = doc.errors.map((e) => {
-    const p = lc.linePos(e.pos[0]);
-    const dup = e.code === "DUPLICATE_KEY";
-    return diagnostic(dup ? "RCH030" : "RCH002", { file, line: p.line, col: p.col }, dup ? "duplicate key in a mapping" : e.message.split("\n")[0] ?? e.message, {
-      expected: dup ? "each key once" : "valid YAML or JSON",
-    });
-  });
-  if (syntax.length) throw new InputError(syntax, sources);
+  const syntax = doc.errors.map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
+  if (syntax.length) throw new InputError(sortDiagnostics(syntax), sources);
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) {
+    throw new InputError([diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", { expected: "machines: a mapping of machine names to machines" })], sources);
+  }
   const parsed = TopologySchema.safeParse(raw);
   if (!parsed.success) {
-    const diags = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
-    throw new InputError(sortDiagnostics(diags), sources);
+    const shape = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
+    // source ranges of the malformed nodes: the checker's findings inside them are noise
+    const broken = parsed.error.issues.flatMap((i) => {
+      if (i.code === "unrecognized_keys") return []; // an extra key leaves the rest of its mapping well-formed
+      const n = doc.getIn(i.path.filter((p): p is string | number => typeof p !== "symbol"), true);
+      return isNode(n) && n.range ? [[n.range[0], n.range[2]] as const] : [];
+    });
+    const offsetOf = (d: Diagnostic) => (lc.lineStarts[d.span.line - 1] ?? 0) + d.span.col - 1;
+    // Report the semantic problems of the parts that are well-formed too; where the shape is too
+    // broken for the checker, its findings are left out, never guessed.
+    let semantic: Diagnostic[] = [];
+    try {
+      semantic = checkTopology(raw as TopologyDoc, loc).diagnostics.filter(
+        (d) => d.severity === "error" && !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) && !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
+      );
+    } catch {
+      semantic = [];
+    }
+    throw new InputError(sortDiagnostics([...shape, ...semantic]), sources);
   }
   const checked = checkTopology(parsed.data as TopologyDoc, loc);
   const errors = checked.diagnostics.filter((d) => d.severity === "error");

@@ -32,6 +32,14 @@ export const CASES: readonly [model: string, query: string][] = [
   ["models/virtualbox-nat.yaml", "guest -> web:80/tcp"],
   ["models/virtualbox-nat.yaml", "web -> guest:22/tcp"],
   ["models/virtualbox-nat.yaml", "host -> guest/icmp"],
+  ["models/nat-guest-loopback-bind.yaml", "host -> guest:22/tcp"],
+  ["models/seed004-wrong-subnet.yaml", "host -> guest:22/tcp"],
+  ["models/seed004-right-subnet.yaml", "host -> guest:22/tcp"],
+  ["models/home-router-hairpin.yaml", "client-b -> 203.0.113.3:443/tcp"],
+  ["models/home-router-hairpin.yaml", "client-a -> 203.0.113.2:443/tcp"],
+  ["models/ipv6-loopback-dualstack.yaml", "server -> localhost:8001/tcp"],
+  ["models/host-bind-loopback-vs-any.yaml", "lan-pc -> 192.168.1.30:80/tcp"],
+  ["models/nat-forward-host-firewall.yaml", "lan-pc -> guest:22/tcp"],
 ];
 
 describe("golden: reach ask", () => {

@@ -256,7 +256,7 @@ machines:
     expect(d.code).toBe("RCH004");
     expect(d.message).toContain("machines.router.ip_forward");
     expect(d.message).toContain('"yes"');
-    expect(d.expected).toBe("boolean");
+    expect(d.expected).toBe("true or false");
     expect(at(d)).toEqual([3, 17]);
   });
 
