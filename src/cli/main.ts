@@ -47,7 +47,7 @@ await yargs(hideBin(process.argv))
         .positional("query", { type: "string", demandOption: true, describe: '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> localhost:8000/tcp", "A -> B/icmp"' })
         .option("json", { type: "boolean", default: false, describe: "print the answer as JSON" })
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
-        .example('$0 ask models/localhost-trap.yaml "client -> localhost:8000/tcp" --json', "each address localhost resolves to"),
+        .example('$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json', "answers for each address localhost resolves to"),
     (argv) => {
       try {
         const { net, loaded } = load(argv.file);

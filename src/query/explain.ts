@@ -29,7 +29,10 @@ function refusedText(d: Disposition & { kind: "refused" }, forwarded: boolean): 
     const extra = isLoopback(s.bind) && !isLoopback(d.packet.dst) ? " (loopback only: bind 0.0.0.0 or the interface address to accept it)" : "";
     return `${s.owner} on ${d.machine} ${why}, but ${conn} arrives at ${dst} (${at(s.origin)})${extra}`;
   }
-  return `nothing on ${d.machine} listens on ${d.packet.proto} ${formatEndpoint(d.packet.dst, d.packet.dport)}`;
+  const hairpin = d.dnatOnlyOn
+    ? ` (${d.dnatOnlyOn.rule.origin.what}, ${at(d.dnatOnlyOn.rule.origin)}, applies only to packets arriving on ${d.dnatOnlyOn.iface}: no hairpin NAT)`
+    : "";
+  return `nothing on ${d.machine} listens on ${d.packet.proto} ${formatEndpoint(d.packet.dst, d.packet.dport)}${hairpin}`;
 }
 
 /** The reason for one disposition; `forwarded` when it happened on a relayed leg. */
@@ -37,7 +40,7 @@ export function dispositionText(d: Disposition, forwarded = false): string {
   return match(d)
     .with({ kind: "delivered" }, (x) => `delivered on ${x.machine}${x.socket ? ` to ${x.socket.owner}` : ""}`)
     .with({ kind: "engine-relay" }, (x) => `${x.machine} relays it through ${x.host}`)
-    .with({ kind: "refused" }, (x) => (forwarded ? `the guest side turns the relayed connection away: ${refusedText(x, true)}` : `${refusedText(x, false)}: connection refused`))
+    .with({ kind: "refused" }, (x) => (forwarded ? refusedText(x, true) : `${refusedText(x, false)}: connection refused`))
     .with({ kind: "dropped" }, (x) =>
       x.rule
         ? `dropped by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client times out`

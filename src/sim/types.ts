@@ -28,7 +28,14 @@ export type Step =
 
 export type Disposition =
   | { readonly kind: "delivered"; readonly machine: string; readonly socket?: Socket; readonly packet: Packet }
-  | { readonly kind: "refused"; readonly machine: string; readonly packet: Packet; readonly near: readonly Socket[] }
+  | {
+      readonly kind: "refused";
+      readonly machine: string;
+      readonly packet: Packet;
+      readonly near: readonly Socket[];
+      /** A DNAT rule here that would have taken the packet had it arrived on another interface (no hairpin). */
+      readonly dnatOnlyOn?: { readonly rule: NatRule; readonly iface: string };
+    }
   | { readonly kind: "dropped"; readonly machine: string; readonly chain: Chain["name"]; readonly rule?: Rule; readonly policyOrigin?: Origin }
   | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule }
   | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP }

@@ -14,7 +14,7 @@
  */
 import { isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
-import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, resolveNeighbour } from "./elements.js";
+import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, resolveNeighbour } from "./elements.js";
 import type { Disposition, Packet, Step, Trace } from "./types.js";
 
 export interface CtEntry {
@@ -105,7 +105,8 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     const socket = lookupSocket(m, p, inIf);
     if (!socket) {
       const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
-      return done({ kind: "refused", machine: m.name, packet: p, near });
+      const other = m.nat.prerouting.find((r) => r.action.kind === "dnat" && r.match.in !== undefined && r.match.in !== inIf && matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }));
+      return done({ kind: "refused", machine: m.name, packet: p, near, ...(other ? { dnatOnlyOn: { rule: other, iface: other.match.in! } } : {}) });
     }
     steps.push({ kind: "deliver", machine: m.name, socket, packet: p });
     return done({ kind: "delivered", machine: m.name, socket, packet: p });
