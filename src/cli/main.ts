@@ -116,6 +116,11 @@ await yargs(hideBin(process.argv))
       process.stdout.write(JSON.stringify(topologyJsonSchema(), null, 2) + "\n");
     },
   )
+  .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into its NAT guest? what to dial, and the path")
+  .example('$0 ask models/virtualbox-nat.yaml "lan-pc -> guest:22/tcp" --json', "the same from another LAN machine, as JSON")
+  .example("$0 check models/*.yaml", "check every expect: of the bundled models")
+  .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
+  .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
   .demandCommand(1, "name a command: ask, show, check or schema")
   .strict()
   .fail((msg, err) => {

@@ -25,8 +25,8 @@ const proto = z.enum(["tcp", "udp"]);
 const protoAny = z.enum(["tcp", "udp", "icmp"]);
 const ctState = z.enum(["new", "established", "related", "invalid"]);
 
-export const RuleSchema = strict({
-  action: z.enum(["accept", "drop", "reject"]),
+/** Match keys shared by filter rules and NAT rules. */
+const matchKeys = {
   proto: protoAny.optional(),
   src: z.string().optional(),
   dst: z.string().optional(),
@@ -34,8 +34,13 @@ export const RuleSchema = strict({
   dport: portRange.optional(),
   in: name.optional(),
   out: name.optional(),
-  state: z.array(ctState).optional(),
   comment: z.string().optional(),
+};
+
+export const RuleSchema = strict({
+  action: z.enum(["accept", "drop", "reject"]),
+  ...matchKeys,
+  state: z.array(ctState).optional(),
 });
 
 export const ChainSchema = strict({
@@ -49,21 +54,10 @@ export const FirewallSchema = strict({
   forward: ChainSchema.optional(),
 });
 
-const natMatch = {
-  proto: protoAny.optional(),
-  src: z.string().optional(),
-  dst: z.string().optional(),
-  sport: portRange.optional(),
-  dport: portRange.optional(),
-  in: name.optional(),
-  out: name.optional(),
-  comment: z.string().optional(),
-};
-
 export const NatRuleSchema = z.discriminatedUnion("action", [
-  strict({ action: z.literal("dnat"), chain: z.enum(["prerouting", "output"]), to: z.string(), toPort: port.optional(), ...natMatch }),
-  strict({ action: z.literal("snat"), chain: z.literal("postrouting").optional(), to: z.string(), ...natMatch }),
-  strict({ action: z.literal("masquerade"), chain: z.literal("postrouting").optional(), ...natMatch }),
+  strict({ action: z.literal("dnat"), chain: z.enum(["prerouting", "output"]), to: z.string(), toPort: port.optional(), ...matchKeys }),
+  strict({ action: z.literal("snat"), chain: z.literal("postrouting").optional(), to: z.string(), ...matchKeys }),
+  strict({ action: z.literal("masquerade"), chain: z.literal("postrouting").optional(), ...matchKeys }),
 ]);
 
 export const InterfaceSchema = strict({
