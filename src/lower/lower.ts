@@ -218,7 +218,7 @@ export function lower(topo: Topology): Network {
         case "bridged": {
           const hostIf = must(host.interfaces.find((i) => i.name === a.bridge), a.bridge);
           iface(must(hostIf.segment ?? undefined, "bridge segment"), a.addresses.map(cidrOf));
-          if (a.gateway) defaultVia(ipOf(a.gateway), o([...ap, "gateway"], `gateway of ${adapterWhat}`));
+          if (a.gateway !== undefined) defaultVia(ipOf(a.gateway), o([...ap, "gateway"], `gateway of ${adapterWhat}`));
           break;
         }
         case "hostonly": {

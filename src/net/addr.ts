@@ -137,6 +137,13 @@ export function isLoopback(ip: IP): boolean {
   return ip.v === 4 ? contains(LOOPBACK_NET4, ip) : ip.n === 1n;
 }
 
+const LINK_LOCAL6: Prefix = { v: 6, n: 0xfe80n << 112n, len: 10 };
+
+/** fe80::/10: valid on one link only; never forwarded, never a source for a global destination. */
+export function isLinkLocal6(ip: IP): boolean {
+  return contains(LINK_LOCAL6, ip);
+}
+
 /** ::ffff:a.b.c.d -> a.b.c.d; other addresses unchanged. */
 export function unmap(ip: IP): IP {
   if (ip.v === 6 && contains(MAPPED_PREFIX, ip)) return { v: 4, n: ip.n & 0xffffffffn };

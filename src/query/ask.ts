@@ -10,7 +10,7 @@
  * the shortest such path is shown. Otherwise every candidate failed, and the ones
  * that came closest to B explain why.
  */
-import { formatIP, isAny, LOOPBACK4, LOOPBACK6, sameIP, type IP } from "../net/addr.js";
+import { formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
 import { attempt, machineIndex, type Dial } from "../sim/connect.js";
 import type { Attempt } from "../sim/types.js";
@@ -53,9 +53,22 @@ function sourcePorts(net: Network): number[] {
   return [...ports];
 }
 
+/**
+ * Every address a dial can usefully target: each interface address, and each
+ * fixed destination of a DNAT rule (a virtual IP that no interface holds).
+ */
 function allAddresses(net: Network): IP[] {
   const out: IP[] = [];
-  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo" && !out.some((x) => sameIP(x, a.ip))) out.push(a.ip);
+  const add = (ip: IP) => {
+    if (!out.some((x) => sameIP(x, ip))) out.push(ip);
+  };
+  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo") add(a.ip);
+  for (const m of net.machines) {
+    for (const r of [...m.nat.prerouting, ...m.nat.output]) {
+      const d = r.match.dst;
+      if (r.action.kind === "dnat" && d && d.len === (d.v === 4 ? 32 : 128)) add({ v: d.v, n: d.n });
+    }
+  }
   return out;
 }
 
@@ -181,11 +194,12 @@ export function ask(net: Network, q: Query): Answer {
   }
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
-  const own = target === from ? [LOOPBACK4, LOOPBACK6] : [];
+  // Talking to itself, a machine can also dial the rest of 127/8 its sockets are bound to (127.0.0.53 ...).
+  const own = target === from ? [LOOPBACK4, LOOPBACK6, ...target.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind))] : [];
   const targetAddrs = [...own, ...addressesOf(target)];
   let dials: Omit<Dial, "sport">[];
   if (q.proto === "icmp") {
-    dials = targetAddrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
+    dials = uniq([...targetAddrs, ...allAddresses(net)], sameIP).map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
   } else {
     const addrs = uniq([LOOPBACK4, LOOPBACK6, ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
     const ports = uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b);

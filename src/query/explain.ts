@@ -5,7 +5,7 @@
  */
 import { match } from "ts-pattern";
 import { formatSpan } from "../diagnostics/diagnostic.js";
-import { formatEndpoint, formatIP, isLoopback } from "../net/addr.js";
+import { formatEndpoint, formatIP, isLinkLocal6, isLoopback } from "../net/addr.js";
 import type { Origin, Socket } from "../ir/types.js";
 import type { Attempt, Disposition, Packet } from "../sim/types.js";
 
@@ -55,7 +55,16 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     )
     .with({ kind: "not-forwarding" }, (x) => `${x.machine} does not forward packets (ip_forward is off), so it drops the packet for ${formatIP(x.dst)}`)
     .with({ kind: "rp-filter" }, (x) => `${x.machine} drops it by rp_filter=${x.mode}: the route back to ${formatIP(x.src)} does not leave by ${x.iface}`)
-    .with({ kind: "martian" }, (x) => `${x.machine} drops a packet with ${isLoopback(x.addr) ? "loopback " : ""}${x.which} ${formatIP(x.addr)} on ${x.iface} (martian: loopback addresses never cross a link${isLoopback(x.addr) && x.addr.v === 4 ? " unless route_localnet=1" : ""}): the client times out`)
+    .with({ kind: "martian" }, (x) => {
+      const why = isLoopback(x.addr)
+        ? `loopback addresses never cross a link${x.addr.v === 4 ? " unless route_localnet=1" : ""}`
+        : isLinkLocal6(x.addr)
+          ? "link-local addresses are never forwarded beyond their link"
+          : x.which === "source"
+            ? "the source is one of its own addresses"
+            : "not a unicast destination";
+      return `${x.machine} drops a packet with ${x.which} ${formatIP(x.addr)} on ${x.iface} (martian: ${why}): the client times out`;
+    })
     .with({ kind: "loop" }, (x) => `routing loop (TTL exceeded) at ${x.machine}`)
     .with(
       { kind: "engine-loopback-off" },

@@ -11,7 +11,7 @@
  * host (semantics.md 5). The attempt succeeds when every leg's first packet and
  * reply made it and the last leg ended at a service (or, for ICMP, a kernel).
  */
-import { isLoopback, type IP } from "../net/addr.js";
+import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import { lookupRoute, selectSource } from "./elements.js";
 import type { Attempt, Disposition, Leg, Packet } from "./types.js";
@@ -43,7 +43,8 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
   });
   let from = machines.get(dial.from);
   if (!from) throw new Error(`internal: unknown machine ${dial.from}`);
-  let dst = dial.dst;
+  // connect() to 0.0.0.0 / :: means this host's loopback; to ::ffff:a.b.c.d (dual-stack socket) it sends IPv4 (ipv6(7)).
+  let dst = isAny(dial.dst) ? (dial.dst.v === 4 ? LOOPBACK4 : LOOPBACK6) : unmap(dial.dst);
   let dport = dial.dport;
   let src: IP | undefined;
   for (let i = 0; i < MAX_LEGS; i++) {

@@ -4,7 +4,7 @@
  * first-match filter chains (4), NAT rules (4), listening-socket lookup by bind
  * address (1), and neighbour resolution on a segment (3).
  */
-import { contains, isLoopback, isMapped, isAny, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
+import { contains, isLinkLocal6, isLoopback, isMapped, isAny, prefixOf, sameIP, unmap, type IfAddr, type IP } from "../net/addr.js";
 import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Socket } from "../ir/types.js";
 import type { Packet } from "./types.js";
 
@@ -42,12 +42,14 @@ export function selectSource(m: Machine, route: Route, dst: IP): IP | undefined 
   if (route.type === "local") return dst.v === 4 && isLoopback(dst) ? { v: 4, n: 0x7f000001n } : dst;
   const hop = route.via ?? dst;
   const iface = ifaceOf(m, route.dev);
-  const same = (iface?.addrs ?? []).filter((a) => a.ip.v === dst.v);
+  // RFC 6724 rule 2 (matching scope): a global destination gets a global source, even via a fe80:: gateway.
+  const scopeOk = (a: IfAddr) => a.ip.v === dst.v && (dst.v === 4 || isLinkLocal6(a.ip) === isLinkLocal6(dst));
+  const same = (iface?.addrs ?? []).filter(scopeOk);
   const onLink = same.find((a) => contains(prefixOf(a.ip, a.len), hop));
   if (onLink) return onLink.ip;
   if (same[0]) return same[0].ip;
-  for (const i of m.interfaces) for (const a of i.addrs) if (a.ip.v === dst.v && !isLoopback(a.ip)) return a.ip;
-  return undefined;
+  for (const i of m.interfaces) for (const a of i.addrs) if (scopeOk(a) && !isLoopback(a.ip)) return a.ip;
+  return (iface?.addrs ?? []).find((a) => a.ip.v === dst.v)?.ip;
 }
 
 export interface MatchContext {

@@ -12,7 +12,7 @@
  * `established`. A machine without an entry sees a TCP or ICMP reply as
  * `invalid` and a UDP one as `new`.
  */
-import { isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
+import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, resolveNeighbour } from "./elements.js";
 import type { Disposition, Packet, Step, Trace } from "./types.js";
@@ -125,12 +125,6 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const arrive = (m: Machine, inIf: string, p0: Packet, hops: number): Trace => {
     if (hops > MAX_HOPS) return done({ kind: "loop", machine: m.name });
     steps.push({ kind: "receive", machine: m.name, iface: inIf, packet: p0 });
-    if (inIf !== "lo") {
-      for (const [which, addr] of [["source", p0.src], ["destination", p0.dst]] as const) {
-        const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
-        if (loop || (which === "destination" && isMartianDestination(addr))) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
-      }
-    }
     const t = track(m, p0);
     let p = t.p;
     if (t.isNew && inIf !== "lo") {
@@ -140,9 +134,14 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
         p = n.packet;
       }
     }
-    // The routing decision (after PREROUTING) sees the translated destination: DNAT to 127/8 is martian too.
-    if (inIf !== "lo" && isLoopback(p.dst) && !(p.dst.v === 4 && m.routeLocalnet)) {
-      return done({ kind: "martian", machine: m.name, iface: inIf, addr: p.dst, which: "destination" });
+    // Martians are judged by the routing decision, after PREROUTING: DNAT to 127/8 is one too (semantics.md 2).
+    // An IPv4 packet claiming to come from one of this machine's own addresses is dropped (accept_local=0).
+    if (inIf !== "lo") {
+      for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
+        const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
+        const own = which === "source" && addr.v === 4 && !m.engine && !loop && isLocal(m, addr);
+        if (loop || own || (which === "destination" && isMartianDestination(addr))) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
+      }
     }
     if (m.engine && replying && expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
     if (m.engine && replying && !t.entry) return done({ kind: "engine-no-connection", machine: m.name });
@@ -150,7 +149,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     if (m.engine && !local && !replying) {
       return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin });
     }
-    if (inIf !== "lo" && m.rpFilter > 0) {
+    if (inIf !== "lo" && m.rpFilter > 0 && p.src.v === 4) {
       const back = lookupRoute(m, p.src);
       const ok = m.rpFilter === 1 ? back !== undefined && back.dev === inIf : back !== undefined;
       if (!ok) return done({ kind: "rp-filter", machine: m.name, iface: inIf, src: p.src, mode: m.rpFilter === 1 ? 1 : 2 });
@@ -163,6 +162,10 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       return deliverLocal(m, settle(m, t, p), inIf);
     }
     if (!m.ipForward) return done({ kind: "not-forwarding", machine: m.name, dst: p.dst });
+    // IPv6 link-local addresses are never forwarded beyond their link (ICMPv6 "beyond scope").
+    for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
+      if (addr.v === 6 && isLinkLocal6(addr)) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
+    }
     const route = lookupRoute(m, p.dst);
     if (!route) return done({ kind: "no-route", machine: m.name, dst: p.dst });
     steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });

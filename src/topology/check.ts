@@ -124,8 +124,25 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   }
   const natnets = new Map<string, Prefix>();
   for (const [name, nn] of Object.entries(doc.natnetworks ?? {})) {
-    const p = c.prefix(nn.network ?? DEFAULT_NATNETWORK, ["natnetworks", name, "network"], "NAT network");
+    const np: Path = ["natnetworks", name];
+    const p = c.prefix(nn.network ?? DEFAULT_NATNETWORK, [...np, "network"], "NAT network");
     if (p) natnets.set(name, p);
+    const names = new Set<string>();
+    (nn.forwards ?? []).forEach((f, k) => {
+      const fp: Path = [...np, "forwards", k];
+      if (f.name !== undefined) {
+        if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on NAT network '${name}'`, "unique forward names per NAT network");
+        names.add(f.name);
+      }
+      c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
+      c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+      if (f.hostIp) c.ip(f.hostIp, [...fp, "hostIp"], "hostIp");
+      if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
+      else {
+        const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
+        if (gip && p && !contains(p, gip)) c.err("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`, `an address inside ${formatIP(p)}/${p.len}`);
+      }
+    });
   }
   // address -> first place it was seen, per segment (after VirtualBox defaults)
   const used = new Map<string, Path>();
@@ -266,7 +283,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
               const seg = host?.interfaces?.[a.bridge]?.segment;
               addrs(a.addresses, seg ? `segment '${seg}'` : undefined, seg ? segments.get(seg) : undefined, "error");
             }
-            if (a.gateway) c.ip(a.gateway, [...ap, "gateway"], "gateway");
+            if (a.gateway !== undefined) c.ip(a.gateway, [...ap, "gateway"], "gateway");
             break;
           case "hostonly": {
             const net = a.network ?? "vboxnet0";
@@ -290,7 +307,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const rp: Path = [...mp, "routes", i];
       c.prefix(r.to, [...rp, "to"], "route destination");
       knownIf(r.dev, [...rp, "dev"]);
-      if (r.via) {
+      if (r.via !== undefined) {
         const gw = c.ip(r.via, [...rp, "via"], "gateway");
         if (gw && !connected.some((p) => contains(p, gw))) {
           c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}' (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${connected.map((p) => `${formatIP(p)}/${p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);

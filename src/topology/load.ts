@@ -193,7 +193,16 @@ export function loadTopologyText(file: string, text: string): Loaded {
   const sources = new Map([[file, source]]);
   const syntax = doc.errors.map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
   if (syntax.length) throw new InputError(sortDiagnostics(syntax), sources);
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // unresolved aliases, alias bombs: the yaml library throws while building values
+    const why = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    const alias = /alias/i.test(why) ? source.search(/\*[^\s,\]}]/) : -1;
+    const p = lc.linePos(Math.max(0, alias));
+    throw new InputError([diagnostic("RCH002", { file, line: p.line, col: p.col }, `cannot build the document: ${why}`, { expected: "anchors (&name) defined before their aliases (*name), and at most 100 alias expansions" })], sources);
+  }
   if (raw === null || raw === undefined) {
     throw new InputError([diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", { expected: "machines: a mapping of machine names to machines" })], sources);
   }

@@ -1,0 +1,176 @@
+/**
+ * Regressions from the review of the simulator against semantics.md (2026-11-23):
+ * each was a wrong verdict before its fix. Topologies are the reviewer's minimal ones.
+ */
+import { describe, expect, it } from "vitest";
+import { loadTopologyText } from "../../src/topology/load.js";
+import { lower } from "../../src/lower/lower.js";
+import { parseQuery } from "../../src/query/parse.js";
+import { ask } from "../../src/query/ask.js";
+import { formatIP } from "../../src/net/addr.js";
+
+function answer(yaml: string, query: string) {
+  const net = lower(loadTopologyText("regression.yaml", yaml).topology);
+  const q = parseQuery(query);
+  if (!q.ok) throw new Error(q.message);
+  return ask(net, q.query);
+}
+
+describe("review 2026-11-23: wrong verdicts fixed", () => {
+  it("a self-query finds a service bound to 127.0.0.53 (systemd-resolved)", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services: [ { name: resolved, proto: udp, port: 53, bind: 127.0.0.53 } ]
+`, "host -> host:53/udp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("127.0.0.53");
+  });
+  it("a DNAT virtual IP that no interface holds is a dial target", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  dc: 10.0.0.0/24
+machines:
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    firewall:
+      output:
+        rules: [ { action: drop, dst: 10.0.0.0/24 } ]
+  lb:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      dc0: { segment: dc, addresses: [10.0.0.1/24] }
+    ip_forward: true
+    nat:
+      - { action: dnat, chain: prerouting, proto: tcp, dst: 198.51.100.7/32, dport: 80, to: 10.0.0.5, toPort: 8080 }
+  server:
+    interfaces: { eth0: { segment: dc, addresses: [10.0.0.5/24] } }
+    routes: [ { to: default, via: 10.0.0.1 } ]
+    services: [ { name: web, proto: tcp, port: 8080 } ]
+`, "client -> server:8080/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("198.51.100.7");
+  });
+  it("a ping reaches a machine through a protocol-less DNAT", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  internet: 203.0.113.0/24
+machines:
+  gw:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      wan0: { segment: internet, addresses: [203.0.113.2/24] }
+    ip_forward: true
+    nat:
+      - { action: dnat, chain: prerouting, in: wan0, dst: 203.0.113.2/32, to: 192.168.1.50 }
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+  remote:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
+`, "remote -> server/icmp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("203.0.113.2");
+  });
+  it("rp_filter is IPv4 only", () => {
+    const a = answer(`segments:
+  s1: { subnets: ["2001:db8:1::/64", "2001:db8:5::/64"] }
+  s2: 2001:db8:2::/64
+machines:
+  m:
+    interfaces:
+      eth0: { segment: s1, addresses: [2001:db8:1::10/64] }
+      eth1: { segment: s2, addresses: [2001:db8:2::10/64] }
+    routes: [ { to: "::/0", via: "2001:db8:2::1" } ]
+    rp_filter: 1
+    services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
+  r:
+    interfaces:
+      a: { segment: s1, addresses: [2001:db8:5::1/64] }
+      b: { segment: s2, addresses: [2001:db8:2::1/64] }
+    ip_forward: true
+  c:
+    interfaces: { eth0: { segment: s1, addresses: [2001:db8:5::20/64] } }
+    routes: [ { to: "2001:db8:1::/64", dev: eth0 } ]
+`, "c -> [2001:db8:1::10]:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+  it("a global IPv6 destination gets a global source, also via a fe80:: gateway", () => {
+    const a = answer(`segments:
+  lan: { subnets: ["2001:db8:1::/64", "fe80::/64"] }
+  dc: 2001:db8:2::/64
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: ["fe80::10/64", "2001:db8:1::10/64"] } }
+    routes: [ { to: "::/0", via: "fe80::1" } ]
+  r:
+    interfaces:
+      lan0: { segment: lan, addresses: ["fe80::1/64", "2001:db8:1::1/64"] }
+      dc0: { segment: dc, addresses: ["2001:db8:2::1/64"] }
+    ip_forward: true
+  server:
+    interfaces: { eth0: { segment: dc, addresses: ["2001:db8:2::50/64"] } }
+    routes: [ { to: "::/0", via: "2001:db8:2::1" } ]
+    services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
+    firewall:
+      input:
+        policy: drop
+        rules: [ { action: accept, src: "2001:db8:1::/64" } ]
+`, "host -> [2001:db8:2::50]:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+  it("link-local sources are not forwarded; the global source has no route back", () => {
+    const a = answer(`segments:
+  lan: fe80::/64
+  other: 2001:db8:9::/64
+  dc: 2001:db8:2::/64
+machines:
+  host:
+    interfaces:
+      eth0: { segment: lan, addresses: ["fe80::10/64"] }
+      eth1: { segment: other, addresses: ["2001:db8:9::10/64"] }
+    routes: [ { to: "::/0", via: "fe80::1", dev: eth0 } ]
+  r:
+    interfaces:
+      lan0: { segment: lan, addresses: ["fe80::1/64"] }
+      dc0: { segment: dc, addresses: ["2001:db8:2::1/64"] }
+    ip_forward: true
+  server:
+    interfaces: { eth0: { segment: dc, addresses: ["2001:db8:2::50/64"] } }
+    routes: [ { to: "::/0", via: "2001:db8:2::1" } ]
+    services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
+`, "host -> server:80/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+  it("dialing 0.0.0.0 means this host", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { name: dev, proto: tcp, port: 8000, bind: 0.0.0.0 } ]
+  router:
+    interfaces: { lan0: { segment: lan, addresses: [192.168.1.1/24] } }
+`, "host -> 0.0.0.0:8000/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("127.0.0.1");
+  });
+  it("dialing ::ffff:a.b.c.d sends IPv4 to a.b.c.d", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { name: dev, proto: tcp, port: 8000, bind: 0.0.0.0 } ]
+  router:
+    interfaces: { lan0: { segment: lan, addresses: [192.168.1.1/24] } }
+`, "host -> [::ffff:192.168.1.10]:8000/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("192.168.1.10");
+  });
+});
