@@ -74,14 +74,25 @@ function allAddresses(net: Network): IP[] {
 
 const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
 
-/** Ports where a translation can start for `proto`: forward host ports and DNAT port bounds. */
+/**
+ * Ports where a translation can start for `proto`: forward host ports, and for each
+ * DNAT port range its bounds plus every boundary another rule draws inside it (so a
+ * range whose ends are filtered but whose middle is open is still tried).
+ */
 function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   const ports: number[] = [];
+  const cuts: number[] = [];
   for (const m of net.machines) {
     for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
+    for (const r of [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting]) {
+      if (r.match.dport) cuts.push(r.match.dport.lo - 1, r.match.dport.lo, r.match.dport.hi, r.match.dport.hi + 1);
+    }
+  }
+  for (const m of net.machines) {
     for (const r of [...m.nat.prerouting, ...m.nat.output]) {
-      if (r.action.kind !== "dnat" || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
-      if (r.match.dport) ports.push(r.match.dport.lo, r.match.dport.hi);
+      const d = r.match.dport;
+      if (r.action.kind !== "dnat" || !d || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
+      ports.push(d.lo, d.hi, ...cuts.filter((c) => c > d.lo && c < d.hi));
     }
   }
   return ports;

@@ -173,4 +173,25 @@ machines:
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("192.168.1.10");
   });
+
+  it("a DNAT port range whose ends are filtered is still tried in the middle", () => {
+    const a = answer(`segments: { lan: 192.168.1.0/24, dc: 10.0.0.0/24 }
+machines:
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    firewall: { output: { rules: [ { action: drop, proto: tcp, dport: 8000 }, { action: drop, proto: tcp, dport: 8100 } ] } }
+  gw:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      dc0: { segment: dc, addresses: [10.0.0.1/24] }
+    ip_forward: true
+    nat: [ { action: dnat, chain: prerouting, proto: tcp, dst: 192.168.1.1, dport: "8000-8100", to: 10.0.0.5, toPort: 80 } ]
+  server:
+    interfaces: { eth0: { segment: dc, addresses: [10.0.0.5/24] } }
+    routes: [ { to: default, via: 10.0.0.1 } ]
+    services: [ { name: web, port: 80 } ]
+`, "client -> server:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(a.attempt!.legs[0]!.packet.dport).toBe(8001);
+  });
 });
