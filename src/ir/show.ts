@@ -13,6 +13,7 @@ function matchText(m: Match): string {
   if (m.in) parts.push(`in ${m.in}`);
   if (m.out) parts.push(`out ${m.out}`);
   if (m.state) parts.push(`ct state ${m.state.join(",")}`);
+  if (m.ctDnat !== undefined) parts.push(m.ctDnat ? "ct status dnat" : "not ct status dnat");
   return parts.length ? parts.join(" ") : "any";
 }
 

@@ -82,6 +82,8 @@ export interface Match {
   readonly in?: string;
   readonly out?: string;
   readonly state?: readonly CtState[];
+  /** conntrack status dnat: the connection was destination-translated on this machine */
+  readonly ctDnat?: boolean;
 }
 
 export type Verdict = "accept" | "drop" | "reject";

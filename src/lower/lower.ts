@@ -197,10 +197,12 @@ export function lower(topo: Topology): Network {
         case "natnetwork": {
           const nn = must(doc.natnetworks?.[a.network], a.network);
           const net = prefixOf(cidrOf(nn.network ?? DEFAULT_NATNETWORK).ip, cidrOf(nn.network ?? DEFAULT_NATNETWORK).len);
-          const seg = segmentNames.natnetwork(a.network);
+          const hosts = new Set(Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === a.network)).map((x) => x.vm!.on));
+          const perHost = hosts.size > 1 ? hostName : undefined;
+          const seg = segmentNames.natnetwork(a.network, perHost);
           const gw = hostInNet(net, NATNET_GATEWAY);
-          const engineName = engineNames.natnetwork(a.network);
-          if (!natNetEngines.has(a.network)) {
+          const engineName = engineNames.natnetwork(a.network, perHost);
+          if (!natNetEngines.has(engineName)) {
             const np: Path = ["natnetworks", a.network];
             const engine = newMachine(engineName, "nat-engine", o(np, `VirtualBox NAT Network '${a.network}'`));
             engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }], origin: engine.origin });
@@ -209,7 +211,7 @@ export function lower(topo: Topology): Network {
             (nn.forwards ?? []).forEach((f, k) =>
               host.sockets.push(relaySocket(f, engineName, undefined, gw, o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`))),
             );
-            natNetEngines.set(a.network, engine);
+            natNetEngines.set(engineName, engine);
           }
           iface(seg, a.addresses.map(cidrOf));
           defaultVia(gw, o(ap, `default route of ${adapterWhat} (DHCP from the NAT Network)`));
@@ -323,7 +325,7 @@ function lowerRouter(m: MutableMachine, md: MachineDoc, rp: Path, o: (p: Path, w
   const wanIf = must(m.interfaces.find((i) => i.name === wan), wan);
   const lanIfs = m.interfaces.filter((i) => i.name !== wan && i.name !== "lo");
   const routerOrigin = o(rp, `home router '${m.name}'`);
-  m.nat.postrouting.push({ match: { out: wan }, action: { kind: "masquerade" }, origin: o([...rp, "wan"], `masquerade out of ${wan} (home router)`) });
+  m.nat.postrouting.push({ match: { out: wan, src: { v: 4, n: 0n, len: 0 } }, action: { kind: "masquerade" }, origin: o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`) });
   const fwdAccepts: Rule[] = [];
   (r.forwards ?? []).forEach((f, k) => {
     const fp: Path = [...rp, "forwards", k];
@@ -349,14 +351,15 @@ function lowerRouter(m: MutableMachine, md: MachineDoc, rp: Path, o: (p: Path, w
         }
       }
     }
-    fwdAccepts.push({ match: { in: wan, proto, dst: { v: to.v, n: to.n, len: to.v === 4 ? 32 : 128 }, dport: { lo: toPort, hi: toPort } }, action: "accept", origin });
   });
+  // Only connections the forwards translated get in from the WAN (ct status dnat), to LAN machines or to the router itself.
+  if (r.forwards?.length) fwdAccepts.push({ match: { in: wan, ctDnat: true }, action: "accept", origin: { ...routerOrigin, what: `router default: accept port-forwarded (DNAT) from ${wan}` } });
   if (!md.firewall) {
     const established: Rule = { match: { state: ["established", "related"] }, action: "accept", origin: { ...routerOrigin, what: "router default: accept established,related" } };
     const fromLan = (chain: string): Rule[] =>
       [...lanIfs.map((i) => i.name), ...(chain === "input" ? ["lo"] : [])].map((name) => ({ match: { in: name }, action: "accept" as const, origin: { ...routerOrigin, what: `router default: accept ${chain} from ${name}` } }));
     m.filter = {
-      input: { name: "input", policy: "drop", policyOrigin: { ...routerOrigin, what: "router default input policy" }, rules: [established, ...fromLan("input")] },
+      input: { name: "input", policy: "drop", policyOrigin: { ...routerOrigin, what: "router default input policy" }, rules: [established, ...fromLan("input"), ...fwdAccepts] },
       output: acceptAll("output"),
       forward: { name: "forward", policy: "drop", policyOrigin: { ...routerOrigin, what: "router default forward policy" }, rules: [established, ...fromLan("forward"), ...fwdAccepts] },
     };

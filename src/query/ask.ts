@@ -205,14 +205,15 @@ export function ask(net: Network, q: Query): Answer {
   }
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
-  // Talking to itself, a machine can also dial the rest of 127/8 its sockets are bound to (127.0.0.53 ...).
-  const own = target === from ? [LOOPBACK4, LOOPBACK6, ...target.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind))] : [];
+  // A machine can dial the rest of 127/8 its own sockets are bound to: 127.0.0.53, a forward on 127.0.0.2 ...
+  const loopBinds = (m: Machine) => m.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind));
+  const own = target === from ? [LOOPBACK4, LOOPBACK6, ...loopBinds(target)] : [];
   const targetAddrs = [...own, ...addressesOf(target)];
   let dials: Omit<Dial, "sport">[];
   if (q.proto === "icmp") {
     dials = uniq([...targetAddrs, ...allAddresses(net)], sameIP).map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
   } else {
-    const addrs = uniq([LOOPBACK4, LOOPBACK6, ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
+    const addrs = uniq([LOOPBACK4, LOOPBACK6, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
     const ports = uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b);
     dials = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
   }

@@ -56,6 +56,8 @@ export interface MatchContext {
   readonly in?: string;
   readonly out?: string;
   readonly state: CtState;
+  /** the packet's connection was DNATed on this machine */
+  readonly dnat?: boolean;
 }
 
 export function matches(match: Match, p: Packet, ctx: MatchContext): boolean {
@@ -67,6 +69,7 @@ export function matches(match: Match, p: Packet, ctx: MatchContext): boolean {
   if (match.in !== undefined && match.in !== ctx.in) return false;
   if (match.out !== undefined && match.out !== ctx.out) return false;
   if (match.state && !match.state.includes(ctx.state)) return false;
+  if (match.ctDnat !== undefined && match.ctDnat !== (ctx.dnat ?? false)) return false;
   return true;
 }
 

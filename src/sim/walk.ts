@@ -76,7 +76,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     return restored;
   };
 
-  const filter = (m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid" }): Disposition | undefined => {
+  const filter = (m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean }): Disposition | undefined => {
     if (m.engine) return undefined; // a user-space NAT engine has no netfilter
     const r = evalChain(m.filter[chain], p, ctx);
     steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) });
@@ -127,6 +127,9 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     steps.push({ kind: "receive", machine: m.name, iface: inIf, packet: p0 });
     const t = track(m, p0);
     let p = t.p;
+    /** ct status dnat: this machine translated the connection's destination (now, or on its first packet). */
+    const dnat = () =>
+      t.isNew ? !sameIP(t.p.dst, p.dst) || t.p.dport !== p.dport : t.entry !== undefined && (!sameIP(t.entry.orig.dst, t.entry.reply.src) || t.entry.orig.dport !== t.entry.reply.sport);
     if (t.isNew && inIf !== "lo") {
       const n = applyNat(m.nat.prerouting, m, p, { in: inIf, state: "new" });
       if (n) {
@@ -157,7 +160,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     if (local) {
       const route = lookupRoute(m, p.dst)!;
       steps.push({ kind: "route", machine: m.name, route, local: true });
-      const blocked = filter(m, "input", p, { in: inIf, state: t.state });
+      const blocked = filter(m, "input", p, { in: inIf, state: t.state, dnat: dnat() });
       if (blocked) return done(blocked);
       return deliverLocal(m, settle(m, t, p), inIf);
     }
@@ -169,7 +172,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     const route = lookupRoute(m, p.dst);
     if (!route) return done({ kind: "no-route", machine: m.name, dst: p.dst });
     steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
-    const blocked = filter(m, "forward", p, { in: inIf, out: route.dev, state: t.state });
+    const blocked = filter(m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnat() });
     if (blocked) return done(blocked);
     if (t.isNew) {
       const n = applyNat(m.nat.postrouting, m, p, { in: inIf, out: route.dev, state: "new" });

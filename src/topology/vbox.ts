@@ -41,10 +41,11 @@ export const segmentNames = {
   nat: (vm: string, slot: number) => `${vm}/nat${slot + 1}`,
   hostonly: (host: string, net: string) => `${host}/${net}`,
   internal: (host: string, net: string) => `${host}/intnet:${net}`,
-  natnetwork: (net: string) => `natnetwork:${net}`,
+  /** A NAT Network is a service of one VirtualBox installation: per host when VMs on several hosts name it. */
+  natnetwork: (net: string, host?: string) => (host ? `${host}/natnetwork:${net}` : `natnetwork:${net}`),
 };
 
 export const engineNames = {
   nat: (vm: string, slot: number) => (slot === 0 ? `${vm}-nat` : `${vm}-nat${slot + 1}`),
-  natnetwork: (net: string) => `natnetwork-${net}`,
+  natnetwork: (net: string, host?: string) => (host ? `natnetwork-${net}-${host}` : `natnetwork-${net}`),
 };

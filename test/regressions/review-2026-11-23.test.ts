@@ -194,4 +194,115 @@ machines:
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt!.legs[0]!.packet.dport).toBe(8001);
   });
+
+  it("a NAT Network is per host: VMs of two hosts with one network name are not neighbours", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+natnetworks:
+  labnet: { network: 10.0.2.0/24 }
+machines:
+  hostA:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  hostB:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24] } }
+  vm1:
+    vm: { on: hostA, adapters: [ { mode: natnetwork, network: labnet, addresses: [10.0.2.5/24] } ] }
+  vm2:
+    vm: { on: hostB, adapters: [ { mode: natnetwork, network: labnet, addresses: [10.0.2.6/24] } ] }
+    services: [ { port: 22 } ]
+`, "vm1 -> vm2:22/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("a port forward on 127.0.0.2 is a dial target of its host", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm:
+      on: host
+      adapters:
+        - mode: nat
+          forwards: [ { proto: tcp, hostIp: 127.0.0.2, hostPort: 2222, guestPort: 22 } ]
+    services: [ { port: 22 } ]
+`, "host -> guest:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("the router's default firewall admits only DNATed connections from the WAN", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  internet: 203.0.113.0/24
+machines:
+  router:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      wan0: { segment: internet, addresses: [203.0.113.2/24] }
+    router:
+      wan: wan0
+      hairpin: true
+      forwards: [ { proto: tcp, port: 8443, to: 192.168.1.50, toPort: 443 } ]
+    services: [ { name: webui, port: 80 } ]
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { port: 443 }, { port: 22 } ]
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+  remote:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
+    routes: [ { to: 192.168.1.0/24, via: 203.0.113.2 } ]
+`, "remote -> 192.168.1.50:443/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("the same router: through the forward it works", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  internet: 203.0.113.0/24
+machines:
+  router:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      wan0: { segment: internet, addresses: [203.0.113.2/24] }
+    router:
+      wan: wan0
+      hairpin: true
+      forwards: [ { proto: tcp, port: 8443, to: 192.168.1.50, toPort: 443 } ]
+    services: [ { name: webui, port: 80 } ]
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { port: 443 }, { port: 22 } ]
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+  remote:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
+    routes: [ { to: 192.168.1.0/24, via: 203.0.113.2 } ]
+`, "remote -> server:443/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("a router forward to the router itself passes its default INPUT chain", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  internet: 203.0.113.0/24
+machines:
+  router:
+    interfaces:
+      lan0: { segment: lan, addresses: [192.168.1.1/24] }
+      wan0: { segment: internet, addresses: [203.0.113.2/24] }
+    router:
+      wan: wan0
+      forwards: [ { proto: tcp, port: 8080, to: 192.168.1.1, toPort: 80 } ]
+    services: [ { name: webui, port: 80 } ]
+  remote:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
+`, "remote -> 203.0.113.2:8080/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
 });
