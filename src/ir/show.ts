@@ -39,7 +39,7 @@ export function showNetwork(net: Network): string {
   for (const m of net.machines) {
     out.push("", `${m.name} (${m.kind})  # ${formatSpan(m.origin.span)}`);
     out.push(`  sysctl: ip_forward=${m.ipForward ? 1 : 0} rp_filter=${m.rpFilter} route_localnet=${m.routeLocalnet ? 1 : 0}`);
-    if (m.engine) out.push(`  NAT engine of host ${m.engine.host}: gateway ${formatIP(m.engine.gateway)} -> host loopback ${m.engine.loopbackReachable ? "on" : "off"}; everything else re-sent by ${m.engine.host}`);
+    if (m.engine) out.push(`  NAT engine of host ${m.engine.host}: gateway ${formatIP(m.engine.gateway)}; ${formatIP(m.engine.loopbackAddress)} -> host loopback ${m.engine.loopbackReachable ? "on" : "off"}; everything else re-sent by ${m.engine.host}`);
     out.push("  interfaces:");
     for (const i of m.interfaces) out.push(`    ${i.name.padEnd(10)} ${i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`).join(" ") || "-"}${i.segment ? `  on ${i.segment}` : ""}`);
     out.push("  routes:");

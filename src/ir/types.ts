@@ -143,12 +143,14 @@ export interface Socket {
 
 /**
  * A user-space NAT engine. Whatever reaches it for an address that is not its own
- * is re-sent by the host process as a new connection from the host; the gateway
- * address maps to the host's loopback when `loopbackReachable`.
+ * is re-sent by the host process as a new connection from the host;
+ * `loopbackAddress` maps to the host's loopback when `loopbackReachable`.
  */
 export interface NatEngine {
   readonly host: string;
   readonly gateway: IP;
+  /** The address that stands for the host's 127.0.0.1 (NAT: the gateway .2; NAT Network: offset 2). */
+  readonly loopbackAddress: IP;
   readonly loopbackReachable: boolean;
   readonly origin: Origin;
 }

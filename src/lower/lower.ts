@@ -30,6 +30,7 @@ import {
   NAT_GATEWAY,
   NAT_GUEST,
   NATNET_GATEWAY,
+  NATNET_LOOPBACK_OFFSET,
   natAdapterNetwork,
   segmentNames,
 } from "../topology/vbox.js";
@@ -186,7 +187,7 @@ export function lower(topo: Topology): Network {
           const engineName = engineNames.nat(name, slot);
           const engine = newMachine(engineName, "nat-engine", o(ap, `VirtualBox NAT engine of ${adapterWhat}`));
           engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: hostInNet(net, 3), len: net.len }], origin: engine.origin });
-          engine.engine = { host: hostName, gateway: gw, loopbackReachable: a.localhostReachable ?? false, origin: o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${adapterWhat}`) };
+          engine.engine = { host: hostName, gateway: gw, loopbackAddress: gw, loopbackReachable: a.localhostReachable ?? false, origin: o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${adapterWhat}`) };
           addSegment(seg, [net], engine.origin);
           const guest = hostInNet(net, NAT_GUEST);
           iface(seg, [{ ip: guest, len: net.len }]);
@@ -205,8 +206,11 @@ export function lower(topo: Topology): Network {
           if (!natNetEngines.has(engineName)) {
             const np: Path = ["natnetworks", a.network];
             const engine = newMachine(engineName, "nat-engine", o(np, `VirtualBox NAT Network '${a.network}'`));
-            engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }], origin: engine.origin });
-            engine.engine = { host: hostName, gateway: gw, loopbackReachable: false, origin: engine.origin };
+            // `VBoxManage natnetwork list` shows the default "loopback mappings (ipv4) 127.0.0.1=2":
+            // offset 2 of the network stands for the host's loopback.
+            const loop = hostInNet(net, NATNET_LOOPBACK_OFFSET);
+            engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: loop, len: net.len }], origin: engine.origin });
+            engine.engine = { host: hostName, gateway: gw, loopbackAddress: loop, loopbackReachable: true, origin: engine.origin };
             addSegment(seg, [net], engine.origin);
             (nn.forwards ?? []).forEach((f, k) =>
               host.sockets.push(relaySocket(f, engineName, undefined, gw, o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`))),

@@ -134,8 +134,8 @@ function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto
   const ways: Way[] = own.map((dst) => ({ dst, dport: port ?? 0, kind: "own" }));
   if (proto === "icmp" || port === undefined) return ways;
   for (const m of net.machines) {
-    // a NAT engine's gateway address stands for its host's loopback
-    if (m.engine?.host === target.name) ways.push({ dst: m.engine.gateway, dport: port, kind: "gateway" });
+    // a NAT engine's loopback address (10.0.x.2) stands for its host's 127.0.0.1
+    if (m.engine?.host === target.name) ways.push({ dst: m.engine.loopbackAddress, dport: port, kind: "gateway" });
     for (const s of m.sockets) {
       if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to))) continue;
       const listen = isAny(s.bind) ? [...(m === from ? [LOOPBACK4] : []), ...addressesOf(m).filter((x) => x.v === s.bind.v)] : [s.bind];

@@ -98,7 +98,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       steps.push({ kind: "deliver", machine: m.name, packet: p });
       return done({ kind: "delivered", machine: m.name, packet: p });
     }
-    if (m.engine && sameIP(p.dst, m.engine.gateway)) {
+    if (m.engine && sameIP(p.dst, m.engine.loopbackAddress)) {
       if (!m.engine.loopbackReachable) return done({ kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
       return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: { v: 4, n: LOOPBACK_NET4.n + 1n }, dport: p.dport, packet: p, origin: m.engine.origin });
     }

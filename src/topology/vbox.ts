@@ -23,6 +23,8 @@ export const hostInNet = (p: Prefix, host: number): IP => ({ v: p.v, n: p.n + Bi
 export const NAT_GUEST = 15;
 export const NAT_GATEWAY = 2;
 export const NATNET_GATEWAY = 1;
+/** Default NAT Network loopback mapping 127.0.0.1=2. */
+export const NATNET_LOOPBACK_OFFSET = 2;
 export const DEFAULT_NATNETWORK = "10.0.2.0/24";
 
 /** vboxnetN defaults to 192.168.(56+N).1/24 (vboxnet0: 192.168.56.1/24). */
