@@ -14,7 +14,6 @@
  *   SNAT, and a default stateful firewall unless the file gives one.
  * The checker has run: parsing here cannot fail.
  */
-import type { Span } from "../diagnostics/diagnostic.js";
 import { contains, LOOPBACK_NET4, parseCidr, parseIP, prefixOf, type IfAddr, type IP, type Prefix } from "../net/addr.js";
 import type { Chain, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Segment, Socket } from "../ir/types.js";
 import { parseMatchPrefix, parsePort, parsePortRange, parseSegmentSubnets, type Topology } from "../topology/check.js";
@@ -412,4 +411,3 @@ function finish(m: MutableMachine): Machine {
   };
 }
 
-export type { Span };

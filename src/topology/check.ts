@@ -8,7 +8,7 @@ import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnosti
 import { contains, formatIP, isAny, parseCidr, parseIP, prefixOf, sameIP, type IP, type Prefix } from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
-import type { MachineDoc, TopologyDoc } from "./schema.js";
+import type { TopologyDoc } from "./schema.js";
 import { adapterInterfaceName, DEFAULT_NATNETWORK, hostOnlyDefault, natAdapterNetwork } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
@@ -390,4 +390,3 @@ function checkMatch(
   knownIf(r.out, [...rp, "out"]);
 }
 
-export type { MachineDoc };
