@@ -90,6 +90,7 @@ export function failureReason(a: Attempt, withDial = true): string {
   const text = dispositionText(o.disposition, relayed);
   const dial = withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
+  if (o.direction === "ack") return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
     return `${dial}${prev.socket.owner} accepts the connection, then closes it without data: ${text}`;
   }

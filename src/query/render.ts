@@ -165,7 +165,7 @@ function attemptJson(a: Attempt) {
   return {
     ok: a.ok,
     reason: a.ok ? undefined : failureReason(a),
-    legs: a.legs.map((l) => ({ from: l.from, packet: l.packet, forward: l.forward, reply: l.reply })),
+    legs: a.legs.map((l) => ({ from: l.from, packet: l.packet, forward: l.forward, reply: l.reply, ack: l.ack })),
   };
 }
 

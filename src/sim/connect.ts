@@ -36,7 +36,7 @@ export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
 export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, dial: Dial): Attempt {
   const ct: Conntrack = new Map();
   const legs: Leg[] = [];
-  const fail = (leg: number, direction: "forward" | "reply", disposition: Disposition): Attempt => ({
+  const fail = (leg: number, direction: "forward" | "reply" | "ack", disposition: Disposition): Attempt => ({
     legs,
     ok: false,
     outcome: { kind: "failed", leg, direction, disposition },
@@ -66,8 +66,14 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     }
     const server = machines.get(d.machine)!;
     const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, swap(d.packet));
-    legs.push({ forward, reply, packet, from: from.name });
-    if (reply.disposition.kind !== "delivered") return fail(i, "reply", reply.disposition);
+    if (reply.disposition.kind !== "delivered") {
+      legs.push({ forward, reply, packet, from: from.name });
+      return fail(i, "reply", reply.disposition);
+    }
+    // TCP: the handshake's last ACK and all data travel the original direction as `established`.
+    const ack = dial.proto === "tcp" ? walk({ net, machines, ct, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet) : undefined;
+    legs.push({ forward, reply, ...(ack ? { ack } : {}), packet, from: from.name });
+    if (ack && ack.disposition.kind !== "delivered") return fail(i, "ack", ack.disposition);
     if (d.kind === "engine-relay") {
       from = machines.get(d.host)!;
       dst = d.dst;

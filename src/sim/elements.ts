@@ -99,13 +99,12 @@ export function applyNat(rules: readonly NatRule[], m: Machine, p: Packet, ctx: 
       case "snat":
         return { rule, packet: { ...p, src: a.to } };
       case "masquerade": {
-        const iface = ctx.out ? ifaceOf(m, ctx.out) : undefined;
+        // The outgoing interface's address chosen as for a new connection (scope-matched, never
+        // loopback; out of `lo`, the machine's first universe-scope address).
         const hop = lookupRoute(m, p.dst);
-        const addr =
-          iface?.addrs.find((x) => x.ip.v === p.src.v && hop && contains(prefixOf(x.ip, x.len), hop.via ?? p.dst)) ??
-          iface?.addrs.find((x) => x.ip.v === p.src.v);
-        if (!addr) continue;
-        return { rule, packet: { ...p, src: addr.ip } };
+        const src = ctx.out && hop ? selectSource(m, { ...hop, dev: ctx.out, type: hop.type === "local" ? "connected" : hop.type }, p.dst) : undefined;
+        if (!src || isLoopback(src)) continue;
+        return { rule, packet: { ...p, src } };
       }
     }
   }

@@ -64,6 +64,8 @@ export interface Trace {
 export interface Leg {
   readonly forward: Trace;
   readonly reply?: Trace;
+  /** TCP: the client's next packet (handshake ACK, data) along the connection. */
+  readonly ack?: Trace;
   /** The packet as it left the originating machine (before any NAT). */
   readonly packet: Packet;
   readonly from: string;
@@ -79,4 +81,4 @@ export interface Attempt {
 
 export type Outcome =
   | { readonly kind: "ok"; readonly machine: string; readonly socket?: Socket }
-  | { readonly kind: "failed"; readonly leg: number; readonly direction: "forward" | "reply"; readonly disposition: Disposition };
+  | { readonly kind: "failed"; readonly leg: number; readonly direction: "forward" | "reply" | "ack"; readonly disposition: Disposition };

@@ -22,6 +22,8 @@ export interface CtEntry {
   readonly orig: Packet;
   /** The reply this machine expects (swap of the packet after its NAT). */
   reply: Packet;
+  /** A reply passed this machine: later original-direction packets are `established`. */
+  replySeen?: boolean;
 }
 export type Conntrack = Map<string, CtEntry[]>;
 
@@ -35,13 +37,19 @@ export interface WalkOptions {
   readonly net: Network;
   readonly machines: ReadonlyMap<string, Machine>;
   readonly ct: Conntrack;
-  /** reply: the walk is the answer of a connection; it must arrive as `expect` at `expect.machine`. */
+  /** The walk belongs to a connection already under way; it must arrive as `expect` at `expect.machine`. */
   readonly expect?: { readonly machine: string; readonly packet: Packet };
+  /**
+   * With `expect`: "reply" (default) walks the answer back to the client; "original" walks the
+   * client's next packet (the handshake's ACK, then data) along the connection's entries.
+   */
+  readonly direction?: "reply" | "original";
 }
 
 export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const steps: Step[] = [];
   const replying = opts.expect !== undefined;
+  const acking = replying && opts.direction === "original";
   const done = (disposition: Disposition): Trace => ({ steps, disposition });
   const tableOf = (m: Machine) => {
     let t = opts.ct.get(m.name);
@@ -51,9 +59,20 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
 
   /** Conntrack: a reply matching an entry is established and its destination restored now. */
   const track = (m: Machine, p: Packet): { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean } => {
+    if (acking) {
+      // Original direction of a known connection: the recorded translation applies; TCP is
+      // `established` only where the reply was seen (else conntrack calls the ACK invalid).
+      const entry = tableOf(m).find((e) => samePacket(e.orig, p));
+      if (entry) {
+        const translated: Packet = { ...p, dst: entry.reply.src, dport: entry.reply.sport };
+        return { p: translated, entry, state: entry.replySeen ? "established" : "invalid", isNew: false };
+      }
+      return { p, state: "new", isNew: false };
+    }
     if (replying) {
       const entry = tableOf(m).find((e) => samePacket(e.reply, p));
       if (entry) {
+        entry.replySeen = true;
         const restored: Packet = { ...p, dst: entry.orig.src, dport: entry.orig.sport };
         if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
         return { p: restored, entry, state: "established", isNew: false };
@@ -71,6 +90,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       t.entry.reply = swap(p);
       return p;
     }
+    if (acking) return { ...p, src: t.entry.reply.dst, sport: t.entry.reply.dport };
     const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
     if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
     return restored;
@@ -190,7 +210,9 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const t = track(start, packet);
   let p = t.p;
   if (t.isNew) {
-    const n = applyNat(start.nat.output, start, p, { state: "new" });
+    // A local packet is routed before nat OUTPUT (so `out` matches there) and rerouted after a DNAT.
+    const first = lookupRoute(start, p.dst);
+    const n = applyNat(start.nat.output, start, p, { state: "new", ...(first ? { out: first.dev } : {}) });
     if (n) {
       steps.push({ kind: "nat", machine: start.name, hook: "output", rule: n.rule, before: p, after: n.packet });
       p = n.packet;

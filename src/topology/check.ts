@@ -326,15 +326,24 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       knownIf(s.device, [...sp, "device"]);
       if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
     });
+    // Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING).
+    const hookSees = (rp: Path, hook: string, r: { in?: string; out?: string }) => {
+      const noIn = hook === "output" || hook === "postrouting";
+      const noOut = hook === "input" || hook === "prerouting";
+      if (noIn && r.in !== undefined) c.err("RCH004", [...rp, "in"], `'in' cannot match in the ${hook} chain: packets there have no input interface`, "out: IFACE, or move the rule to another chain");
+      if (noOut && r.out !== undefined) c.err("RCH004", [...rp, "out"], `'out' cannot match in the ${hook} chain: the output interface is not known yet`, "in: IFACE, or move the rule to another chain");
+    };
     for (const chain of ["input", "output", "forward"] as const) {
       (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
         const rp: Path = [...mp, "firewall", chain, "rules", k];
         checkMatch(c, r, rp, knownIf);
+        hookSees(rp, chain, r);
       });
     }
     (m.nat ?? []).forEach((r, k) => {
       const rp: Path = [...mp, "nat", k];
       checkMatch(c, r, rp, knownIf);
+      hookSees(rp, r.action === "dnat" ? r.chain : "postrouting", r);
       if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
       if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
     });

@@ -305,4 +305,124 @@ machines:
 `, "remote -> 203.0.113.2:8080/tcp");
     expect(a.verdict, a.reason).toBe("reachable");
   });
+
+  it("a firewall admitting only state new from the client drops the handshake ACK", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  wan: 203.0.113.0/24
+machines:
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+  fw:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.1/24] }
+      eth1: { segment: wan, addresses: [203.0.113.1/24] }
+    ip_forward: true
+    firewall:
+      forward:
+        policy: drop
+        rules:
+          - { action: accept, in: eth0, state: [new] }
+          - { action: accept, in: eth1, state: [established] }
+  server:
+    interfaces: { eth0: { segment: wan, addresses: [203.0.113.10/24] } }
+    routes: [ { to: default, via: 203.0.113.1 } ]
+    services: [ { name: web, proto: tcp, port: 80 } ]
+`, "client -> server:80/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("asymmetric routing: the request-side firewall never sees the SYN-ACK and drops the ACK as invalid", () => {
+    const a = answer(`segments:
+  lan: 10.0.1.0/24
+  srv: 10.0.2.0/24
+machines:
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [10.0.1.20/24] } }
+    routes: [ { to: default, via: 10.0.1.1 } ]
+  f1:
+    interfaces:
+      eth0: { segment: lan, addresses: [10.0.1.1/24] }
+      eth1: { segment: srv, addresses: [10.0.2.1/24] }
+    ip_forward: true
+    firewall:
+      forward:
+        rules:
+          - { action: drop, state: [invalid] }
+  f2:
+    interfaces:
+      eth0: { segment: lan, addresses: [10.0.1.2/24] }
+      eth1: { segment: srv, addresses: [10.0.2.2/24] }
+    ip_forward: true
+  server:
+    interfaces: { eth0: { segment: srv, addresses: [10.0.2.10/24] } }
+    routes: [ { to: default, via: 10.0.2.2 } ]
+    services: [ { name: web, proto: tcp, port: 80 } ]
+`, "client -> server:80/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("nat OUTPUT matches the route's output interface", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    nat:
+      - { action: dnat, chain: output, proto: tcp, dst: 192.168.1.99, dport: 80, out: eth0, to: 192.168.1.30, toPort: 8080 }
+  proxy:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24] } }
+    services: [ { name: p, proto: tcp, port: 8080 } ]
+`, "host -> 192.168.1.99:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("IPv6 masquerade picks a global source for a global destination", () => {
+    const a = answer(`segments:
+  lan: fd00:1::/64
+  wan: { subnets: ["2001:db8:1::/64", "fe80::/64"] }
+  inet: 2001:db8:9::/64
+machines:
+  client:
+    interfaces: { eth0: { segment: lan, addresses: ["fd00:1::20/64"] } }
+    routes: [ { to: "::/0", via: "fd00:1::1" } ]
+  gw:
+    interfaces:
+      eth0: { segment: lan, addresses: ["fd00:1::1/64"] }
+      eth1: { segment: wan, addresses: ["fe80::2/64", "2001:db8:1::2/64"] }
+    ip_forward: true
+    routes: [ { to: "::/0", via: "fe80::1", dev: eth1 } ]
+    nat:
+      - { action: masquerade, out: eth1 }
+  isp:
+    interfaces:
+      eth0: { segment: wan, addresses: ["fe80::1/64", "2001:db8:1::1/64"] }
+      eth1: { segment: inet, addresses: ["2001:db8:9::1/64"] }
+    ip_forward: true
+  server:
+    interfaces: { eth0: { segment: inet, addresses: ["2001:db8:9::10/64"] } }
+    routes: [ { to: "::/0", via: "2001:db8:9::1" } ]
+    services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
+`, "client -> server:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("masquerade out of lo picks a universe-scope address, never 127.0.0.1", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    nat:
+      - { action: masquerade, comment: "-t nat -A POSTROUTING -j MASQUERADE" }
+    firewall:
+      input:
+        policy: drop
+        rules:
+          - { action: accept, src: 192.168.1.0/24 }
+    services: [ { name: web, proto: tcp, port: 80 } ]
+`, "host -> 192.168.1.10:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
 });

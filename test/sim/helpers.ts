@@ -45,7 +45,7 @@ export function lineOf(yaml: string, marker: string): number {
 }
 
 /** The failing disposition of an attempt (throws if it succeeded). */
-export function failure(a: Attempt): { leg: number; direction: "forward" | "reply"; disposition: Disposition } {
+export function failure(a: Attempt): { leg: number; direction: "forward" | "reply" | "ack"; disposition: Disposition } {
   if (a.outcome.kind !== "failed") throw new Error(`expected a failure, got ok at ${a.outcome.machine}`);
   return a.outcome;
 }
