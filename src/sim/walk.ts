@@ -122,7 +122,10 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       if (!m.engine.loopbackReachable) return done({ kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
       return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: { v: 4, n: LOOPBACK_NET4.n + 1n }, dport: p.dport, packet: p, origin: m.engine.origin });
     }
-    const socket = lookupSocket(m, p, inIf);
+    // Local traffic is matched against SO_BINDTODEVICE by the device that owns the destination
+    // (lo only for 127/8 and ::1), not by lo (kernel 4.13+; kernel-tested in review).
+    const sockIf = inIf === "lo" ? (isLoopback(p.dst) ? "lo" : (m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, p.dst)))?.name ?? "lo")) : inIf;
+    const socket = lookupSocket(m, p, sockIf);
     if (!socket) {
       const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
       const other = m.nat.prerouting.find((r) => r.action.kind === "dnat" && r.match.in !== undefined && r.match.in !== inIf && matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }));

@@ -293,6 +293,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
             if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, subnets, "warning");
+            else connected.push(...subnets); // the DHCP lease is on the host-only subnet
             break;
           }
           case "internal":

@@ -425,4 +425,49 @@ machines:
 `, "host -> 192.168.1.10:80/tcp");
     expect(a.verdict, a.reason).toBe("reachable");
   });
+
+  it("SO_BINDTODEVICE eth0 accepts local connections to eth0's address (kernel-tested)", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services:
+      - { name: devlo, port: 9000, device: lo }
+      - { name: deveth, port: 9002, device: eth0 }
+`, "host -> host:9002/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("SO_BINDTODEVICE lo does not accept local connections to eth0's address (kernel-tested)", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services:
+      - { name: devlo, port: 9000, device: lo }
+      - { name: deveth, port: 9002, device: eth0 }
+`, "host -> 192.168.1.10:9000/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("a host-only guest with a DHCP address may route via the host (its lease is a connected subnet)", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    ip_forward: true
+    nat:
+      - { action: masquerade, out: eth0, src: 192.168.56.0/24 }
+  guest:
+    vm: { on: host, adapters: [ { mode: hostonly } ] }
+    routes: [ { to: default, via: 192.168.56.1 } ]
+  lan-pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    services: [ { name: web, port: 80 } ]
+`, "guest -> lan-pc:80/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
 });
