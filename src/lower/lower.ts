@@ -234,10 +234,16 @@ export function lower(topo: Topology): Network {
           if (a.addresses) addrs = a.addresses.map(cidrOf);
           else {
             const first = must(hostIf.addrs.find((x) => x.ip.v === 4), "host-only IPv4");
+            // The DHCP server hands out the next pool address that no VM on this network has set statically.
             const key = `${hostName}/${net}`;
-            const k = dhcpNext.get(key) ?? 0;
-            dhcpNext.set(key, k + 1);
             const p = prefixOf(first.ip, first.len);
+            const taken = Object.values(doc.machines)
+              .filter((x) => x.vm?.on === hostName)
+              .flatMap((x) => x.vm!.adapters.flatMap((y) => (y.mode === "hostonly" && (y.network ?? "vboxnet0") === net ? (y.addresses ?? []) : [])))
+              .map((t) => cidrOf(t).ip);
+            let k = dhcpNext.get(key) ?? 0;
+            while (taken.some((t) => t.n === hostInNet(p, HOSTONLY_DHCP_FIRST + k).n)) k++;
+            dhcpNext.set(key, k + 1);
             addrs = [{ ip: hostInNet(p, HOSTONLY_DHCP_FIRST + k), len: first.len }];
           }
           iface(must(hostIf.segment ?? undefined, "host-only segment"), addrs);

@@ -374,8 +374,8 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
             place(name, { cidr: addrs[0]!, ip: `203.0.113.${hp}`, v: 4, seg: "internet" });
           } else {
             const s = segInfo(hif.segment)!;
-            addrs.push(`${v4(10 + s.i, 100 + vi)}/24`);
-            place(name, { cidr: addrs[0]!, ip: v4(10 + s.i, 100 + vi), v: 4, seg: s.name });
+            addrs.push(`${v4(10 + s.i, hp)}/24`);
+            place(name, { cidr: addrs[0]!, ip: v4(10 + s.i, hp), v: 4, seg: s.name });
             if (s.v6 && a.v6) {
               addrs.push(`fd0${s.i + 1}::${hp}/64`);
               place(name, { cidr: addrs[1]!, ip: `fd0${s.i + 1}::${hp}`, v: 6, seg: s.name });

@@ -470,4 +470,18 @@ machines:
 `, "guest -> lan-pc:80/tcp");
     expect(a.verdict, a.reason).toBe("reachable");
   });
+
+  it("host-only DHCP skips an address another VM has set statically", () => {
+    const a = answer(`machines:
+  host:
+    interfaces: {}
+  a:
+    vm: { on: host, adapters: [ { mode: hostonly, addresses: [192.168.56.101/24] } ] }
+  b:
+    vm: { on: host, adapters: [ { mode: hostonly } ] }
+    services: [ { name: s, port: 22 } ]
+`, "host -> b:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+    expect(formatIP(a.attempt!.legs[0]!.packet.dst)).toBe("192.168.56.102");
+  });
 });
