@@ -59,7 +59,7 @@ export function parseQuery(text: string): QueryParse {
     if (colon >= 0 && rest.indexOf(":") === colon) {
       host = rest.slice(0, colon);
       portText = rest.slice(colon + 1);
-    } else if (colon >= 0) {
+    } else if (colon >= 0 && !(proto === "icmp" && parseIP(rest))) {
       return fail(`IPv6 address '${rest}' needs brackets when a port follows: [addr]:port`, restOffset);
     }
   }

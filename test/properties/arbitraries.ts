@@ -118,7 +118,7 @@ export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record({ to: fc.oneof(fc.c
 /** What every machine (physical or VM) may carry besides its interfaces. */
 export interface RawConfig {
   services: RawService[];
-  firewall?: RawFirewall;
+  firewall?: RawFirewall | undefined;
   nat: RawNat[];
   routes: RawRoute[];
   ipForward?: boolean;
@@ -127,13 +127,14 @@ export interface RawConfig {
 export const rawConfigArb: fc.Arbitrary<RawConfig> = fc.record(
   {
     services: fc.array(rawServiceArb, { maxLength: 3 }),
-    firewall: rawFirewallArb,
+    // a firewall on one machine in four, so that some paths stay open
+    firewall: fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: rawFirewallArb, weight: 1 }),
     nat: fc.array(rawNatArb, { maxLength: 2 }),
     routes: fc.array(rawRouteArb, { maxLength: 2 }),
     ipForward: fc.boolean(),
     rpFilter: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
   },
-  { requiredKeys: ["services", "nat", "routes"] },
+  { requiredKeys: ["services", "firewall", "nat", "routes"] },
 );
 
 export interface RawHost {
@@ -672,11 +673,14 @@ export const querySeedArb = (kinds: readonly QueryKind[] = ["machine", "icmp", "
  */
 export function resolveQuery(t: GeneratedTopology, s: QuerySeed): string {
   const from = pick(t.machines, s.from)!;
-  const to = pick(t.machines, s.to)!;
+  // targets that listen on something of the protocol first: index 0 shrinks to one of them
+  const listening = t.machines.filter((m) => (t.servicePorts[m]?.[s.proto].length ?? 0) > 0);
+  const to = pick(s.kind === "machine" ? [...listening, ...t.machines] : t.machines, s.to)!;
   if (s.kind === "icmp") return `${from} -> ${to}/icmp`;
   const proto: Proto = s.kind === "localhost" ? "tcp" : s.proto;
   const own = s.kind === "localhost" ? (t.servicePorts[from]?.tcp ?? []) : (t.servicePorts[to]?.[proto] ?? []);
-  const port = pick([...own, ...t.ports[proto]], s.port) ?? 80;
+  // mostly a port the target (or, for localhost, the source) listens on; sometimes any port in play
+  const port = (s.port % 4 !== 3 ? pick(own, s.port) : undefined) ?? pick([...own, ...t.ports[proto]], s.port) ?? 80;
   return s.kind === "localhost" ? `${from} -> localhost:${port}/tcp` : `${from} -> ${to}:${port}/${proto}`;
 }
 
