@@ -1,0 +1,35 @@
+/** The README's examples are real: its topology example holds, and its pasted outputs are what reach prints. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadTopologyFile, loadTopologyText } from "../src/topology/load.js";
+import { lower } from "../src/lower/lower.js";
+import { checkExpectations } from "../src/query/expect.js";
+import { parseQuery } from "../src/query/parse.js";
+import { ask } from "../src/query/ask.js";
+import { renderAnswer } from "../src/query/render.js";
+
+const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
+const blocks = (lang: string) => [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
+
+describe("README", () => {
+  it("every yaml example loads and its expectations hold", () => {
+    const ys = blocks("yaml");
+    expect(ys.length).toBeGreaterThan(0);
+    for (const y of ys) {
+      const loaded = loadTopologyText("README.md", y);
+      for (const r of checkExpectations(lower(loaded.topology), loaded.topology)) expect(r.holds, r.query).toBe(true);
+    }
+  });
+
+  it.each([
+    ["models/virtualbox-nat.yaml", "host -> guest:22/tcp"],
+    ["models/nat-guest-loopback-bind.yaml", "host -> guest:22/tcp"],
+  ])("the pasted output of %s %j is current", (model, query) => {
+    const net = lower(loadTopologyFile(model).topology);
+    const q = parseQuery(query);
+    if (!q.ok) throw new Error(q.message);
+    const out = renderAnswer(ask(net, q.query), net.machines);
+    expect(readme).toContain(out);
+  });
+});
