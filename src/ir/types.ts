@@ -137,6 +137,8 @@ export interface Socket {
   readonly port: number;
   readonly v6only: boolean;
   readonly device?: string;
+  /** UDP on a wildcard bind answers from the dialed address (IP_PKTINFO); otherwise from the route's source. */
+  readonly pktinfo?: boolean;
   readonly role: SocketRole;
   readonly origin: Origin;
 }

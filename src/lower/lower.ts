@@ -121,6 +121,7 @@ export function lower(topo: Topology): Network {
         port: portOf(s.port),
         v6only: s.v6only ?? false,
         ...(s.device !== undefined ? { device: s.device } : {}),
+        ...(s.pktinfo !== undefined ? { pktinfo: s.pktinfo } : {}),
         role: { kind: "service" },
         origin: o([...mp, "services", k], `service ${s.name ?? `#${k + 1}`}`),
       });
@@ -186,6 +187,10 @@ export function lower(topo: Topology): Network {
           const engineName = engineNames.nat(name, slot);
           const engine = newMachine(engineName, "nat-engine", o(ap, `VirtualBox NAT engine of ${adapterWhat}`));
           engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: hostInNet(net, 3), len: net.len }], origin: engine.origin });
+          // The NAT engine's DNS proxy on .3 relays queries to the host's resolvers (assumed to answer).
+          for (const proto of ["udp", "tcp"] as const) {
+            engine.sockets.push({ owner: "VirtualBox NAT DNS proxy", proto, bind: hostInNet(net, 3), port: 53, v6only: false, pktinfo: true, role: { kind: "service" }, origin: engine.origin });
+          }
           engine.engine = { host: hostName, gateway: gw, loopbackAddress: gw, loopbackReachable: a.localhostReachable ?? false, origin: o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${adapterWhat}`) };
           addSegment(seg, [net], engine.origin);
           const guest = hostInNet(net, NAT_GUEST);
@@ -389,7 +394,8 @@ function finish(m: MutableMachine): Machine {
   const resolveDev = (r: Route): Route => {
     if (r.dev) return r;
     const via = r.via;
-    const dev = via ? connected.find((c) => c.type === "connected" && contains(c.dst, via))?.dev : undefined;
+    const onLinkStatic = m.staticRoutes.filter((x) => x.via === undefined && x.dev);
+    const dev = via ? (connected.find((c) => c.type === "connected" && contains(c.dst, via)) ?? onLinkStatic.find((c) => contains(c.dst, via)))?.dev : undefined;
     return { ...r, dev: dev ?? "" };
   };
   const statics = m.staticRoutes.map(resolveDev);

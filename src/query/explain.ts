@@ -73,7 +73,11 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     )
     .with({ kind: "engine-no-connection" }, (x) => `${x.machine} has no connection this reply belongs to and discards it`)
     .with({ kind: "no-source" }, (x) => `${x.machine} has no address to send from on ${x.iface}`)
-    .with({ kind: "reply-mismatch" }, (x) => `the reply reaches ${x.machine} as ${packetText(x.got)}, not as ${packetText(x.expected)}: the client drops it (asymmetric path or missing NAT)`)
+    .with({ kind: "reply-mismatch" }, (x) =>
+      x.machine !== x.expectedMachine
+        ? `the reply goes to ${x.machine} instead of ${x.expectedMachine} (asymmetric path)`
+        : `the reply reaches ${x.machine} as ${packetText(x.got)}, not as ${packetText(x.expected)}: the client drops it (asymmetric path, missing NAT, or a UDP server answering from another address: set pktinfo: true if it uses IP_PKTINFO)`,
+    )
     .exhaustive();
 }
 

@@ -65,7 +65,16 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       return fail(i, "forward", d);
     }
     const server = machines.get(d.machine)!;
-    const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, swap(d.packet));
+    // A UDP server on a wildcard bind without IP_PKTINFO answers from the route's source address
+    // (kernel-tested), which a connected client does not accept when it dialed another address.
+    let answer = swap(d.packet);
+    const sock = d.kind === "delivered" ? d.socket : undefined;
+    if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
+      const back = lookupRoute(server, answer.dst);
+      const from2 = back && back.type !== "local" ? selectSource(server, back, answer.dst) : undefined;
+      if (from2) answer = { ...answer, src: from2 };
+    }
+    const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, answer);
     if (reply.disposition.kind !== "delivered") {
       legs.push({ forward, reply, packet, from: from.name });
       return fail(i, "reply", reply.disposition);

@@ -47,9 +47,17 @@ export function selectSource(m: Machine, route: Route, dst: IP): IP | undefined 
   const same = (iface?.addrs ?? []).filter(scopeOk);
   const onLink = same.find((a) => contains(prefixOf(a.ip, a.len), hop));
   if (onLink) return onLink.ip;
+  // RFC 6724 rule 8: the longest prefix shared with the destination (IPv6; IPv4 keeps the primary address)
+  if (dst.v === 6 && same.length > 1) return same.reduce((b, a) => (commonPrefix(a.ip, dst) > commonPrefix(b.ip, dst) ? a : b)).ip;
   if (same[0]) return same[0].ip;
   for (const i of m.interfaces) for (const a of i.addrs) if (scopeOk(a) && !isLoopback(a.ip)) return a.ip;
   return (iface?.addrs ?? []).find((a) => a.ip.v === dst.v)?.ip;
+}
+
+function commonPrefix(a: IP, b: IP): number {
+  const x = a.n ^ b.n;
+  const width = a.v === 4 ? 32 : 128;
+  return x === 0n ? width : width - x.toString(2).length;
 }
 
 export interface MatchContext {
@@ -121,7 +129,7 @@ export function bindAccepts(s: Socket, dst: IP, inIface: string): boolean {
   if (s.device !== undefined && s.device !== inIface) return false;
   if (s.bind.v === 4) return dst.v === 4 && (isAny(s.bind) || sameIP(s.bind, dst));
   if (isAny(s.bind)) return dst.v === 6 || !s.v6only;
-  if (isMapped(s.bind)) return !s.v6only && dst.v === 4 && sameIP(unmap(s.bind), dst);
+  if (isMapped(s.bind)) return !s.v6only && dst.v === 4 && (isAny(unmap(s.bind)) || sameIP(unmap(s.bind), dst));
   return dst.v === 6 && sameIP(s.bind, dst);
 }
 
@@ -131,7 +139,7 @@ export function lookupSocket(m: Machine, p: Packet, inIface: string): Socket | u
   let bestScore = -1;
   for (const s of m.sockets) {
     if (s.proto !== p.proto || s.port !== p.dport || !bindAccepts(s, p.dst, inIface)) continue;
-    const score = (isAny(s.bind) ? 0 : 4) + (s.device !== undefined ? 2 : 0) + (s.bind.v === p.dst.v ? 1 : 0);
+    const score = (isAny(unmap(s.bind)) ? 0 : 4) + (s.device !== undefined ? 2 : 0) + (s.bind.v === p.dst.v ? 1 : 0);
     if (score > bestScore) {
       best = s;
       bestScore = score;

@@ -47,7 +47,7 @@ export type Disposition =
   | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }
   | { readonly kind: "engine-no-connection"; readonly machine: string }
   | { readonly kind: "no-source"; readonly machine: string; readonly iface: string }
-  | { readonly kind: "reply-mismatch"; readonly machine: string; readonly expected: Packet; readonly got: Packet }
+  | { readonly kind: "reply-mismatch"; readonly machine: string; readonly expectedMachine: string; readonly expected: Packet; readonly got: Packet }
   /** A NAT engine took the packet and will re-send it from its host as a new connection. */
   | { readonly kind: "engine-relay"; readonly machine: string; readonly host: string; readonly dst: IP; readonly dport: number; readonly packet: Packet; readonly origin: Origin };
 

@@ -111,7 +111,7 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const deliverLocal = (m: Machine, p: Packet, inIf: string): Trace => {
     if (replying) {
       if (expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
-      return done({ kind: "reply-mismatch", machine: m.name, expected: opts.expect!.packet, got: p });
+      return done({ kind: "reply-mismatch", machine: m.name, expectedMachine: opts.expect!.machine, expected: opts.expect!.packet, got: p });
     }
     if (p.proto === "icmp") {
       // The kernel (or the NAT engine, for its own addresses) answers an echo request itself.

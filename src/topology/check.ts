@@ -186,7 +186,8 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         c.err("RCH022", path, `machine '${mname}' has no interface '${name}'`, `one of ${[...ifnames].join(", ")}`);
       }
     };
-    const connected: Prefix[] = [];
+    /** On-link prefixes and the interface they are on (a gateway must be on-link on the route's dev). */
+    const connected: { p: Prefix; dev: string }[] = [];
     for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
       const ip: Path = [...mp, "interfaces", iname];
       if (iname === "lo") c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
@@ -198,7 +199,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         const ap: Path = [...ip, "addresses", k];
         const addr = c.ifaddr(a, ap);
         if (!addr) return;
-        connected.push(prefixOf(addr.ip, addr.len));
+        connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
         if (subnets && subnets.length && !inSubnets(addr.ip, subnets.filter((s) => s.v === addr.ip.v)) && subnets.some((s) => s.v === addr.ip.v)) {
           c.err("RCH031", ap, `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
         }
@@ -209,7 +210,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (!hostOnlyDefault(hname)) c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
       h.addresses.forEach((a, k) => {
         const addr = c.ifaddr(a, [...mp, "hostonly", hname, "addresses", k]);
-        if (addr) connected.push(prefixOf(addr.ip, addr.len));
+        if (addr) connected.push({ p: prefixOf(addr.ip, addr.len), dev: hname });
       });
     }
     // VM adapters: NAT networks, bridges, host-only and internal nets
@@ -236,7 +237,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const p: Path = [...ap, "addresses", k];
             const addr = c.ifaddr(t, p);
             if (!addr) return;
-            connected.push(prefixOf(addr.ip, addr.len));
+            connected.push({ p: prefixOf(addr.ip, addr.len), dev: adapterInterfaceName(a, slot) });
             if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
               const msg = `${t} is outside ${seg} (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`;
               if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
@@ -248,7 +249,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
           case "nat": {
             const net = natAdapterNetwork(a.network, slot);
             if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 30 or less`, "e.g. 10.0.2.0/24");
-            else connected.push(net);
+            else connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
             const names = new Map<string, number>();
             (a.forwards ?? []).forEach((f, k) => {
               const fp: Path = [...ap, "forwards", k];
@@ -293,7 +294,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
             if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, subnets, "warning");
-            else connected.push(...subnets); // the DHCP lease is on the host-only subnet
+            else connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
             break;
           }
           case "internal":
@@ -304,16 +305,31 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         }
       });
     }
+    // the host side of host-only networks its VMs use, and on-link routes (`dev` without `via`)
+    for (const other of Object.values(doc.machines)) {
+      if (other.vm?.on !== mname) continue;
+      for (const a of other.vm.adapters) {
+        const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
+        const def = net && !m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
+        if (net && def) connected.push({ p: prefixOf(def.ip, def.len), dev: net });
+      }
+    }
+    for (const r of m.routes ?? []) {
+      const p = r.via === undefined && r.dev !== undefined ? parseMatchPrefix(r.to) : undefined;
+      if (p) connected.push({ p, dev: r.dev! });
+    }
     for (const [i, r] of (m.routes ?? []).entries()) {
       const rp: Path = [...mp, "routes", i];
       c.prefix(r.to, [...rp, "to"], "route destination");
       knownIf(r.dev, [...rp, "dev"]);
       if (r.via !== undefined) {
         const gw = c.ip(r.via, [...rp, "via"], "gateway");
-        if (gw && !connected.some((p) => contains(p, gw))) {
-          c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}' (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${connected.map((p) => `${formatIP(p)}/${p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);
+        const onLink = connected.filter((x) => r.dev === undefined || x.dev === r.dev);
+        if (gw && !onLink.some((x) => contains(x.p, gw))) {
+          c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);
         }
       }
+
     }
     const svcNames = new Map<string, number>();
     (m.services ?? []).forEach((s, k) => {

@@ -78,6 +78,8 @@ export const ServiceSchema = strict({
   bind: z.string().optional(),
   v6only: z.boolean().optional(),
   device: name.optional(),
+  /** UDP on a wildcard bind: answers from the address it was asked on (IP_PKTINFO: bind, dnsmasq, unbound). */
+  pktinfo: z.boolean().optional(),
 });
 
 /** A VirtualBox NAT port forward (`--natpf<N> name,proto,hostip,hostport,guestip,guestport`). */

@@ -484,4 +484,139 @@ machines:
     expect(a.verdict, a.reason).toBe("reachable");
     expect(formatIP(a.attempt!.legs[0]!.packet.dst)).toBe("192.168.56.102");
   });
+
+  it("a UDP server on 0.0.0.0 answers from the route's source: a client that dialed the secondary address drops it (kernel-tested)", () => {
+    const a = answer(`segments:
+  a: 10.0.0.0/24
+machines:
+  c:
+    interfaces: { eth0: { segment: a, addresses: [10.0.0.2/24] } }
+  s:
+    interfaces: { eth0: { segment: a, addresses: [10.0.0.1/24, 10.0.0.100/24] } }
+    services: [ { proto: udp, port: 5353, bind: 0.0.0.0 } ]
+`, "c -> 10.0.0.100:5353/udp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("IPv6 source selection prefers the longest matching prefix behind a link-local gateway (kernel-tested)", () => {
+    const a = answer(`segments:
+  lan: { subnets: ["2001:db8:1::/64", "fd00:1::/64", "fe80::/64"] }
+  srv: { subnets: ["fd00:99::/64"] }
+machines:
+  c:
+    interfaces: { eth0: { segment: lan, addresses: ["2001:db8:1::10/64", "fd00:1::10/64", "fe80::10/64"] } }
+    routes: [ { to: "::/0", via: "fe80::1", dev: eth0 } ]
+  r:
+    ip_forward: true
+    interfaces:
+      e0: { segment: lan, addresses: ["fd00:1::1/64", "2001:db8:1::1/64", "fe80::1/64"] }
+      e1: { segment: srv, addresses: ["fd00:99::1/64"] }
+  s:
+    interfaces: { eth0: { segment: srv, addresses: ["fd00:99::5/64"] } }
+    routes: [ { to: "::/0", via: "fd00:99::1" } ]
+    services: [ { proto: tcp, port: 22, bind: "::" } ]
+    firewall:
+      input: { policy: drop, rules: [ { action: accept, src: "fd00::/8" } ] }
+`, "c -> s:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("a socket bound to ::ffff:0.0.0.0 is an IPv4 wildcard (kernel-tested)", () => {
+    const a = answer(`segments:
+  a: 10.0.0.0/24
+machines:
+  c:
+    interfaces: { eth0: { segment: a, addresses: [10.0.0.2/24, "fd00::2/64"] } }
+  s:
+    interfaces: { eth0: { segment: a, addresses: [10.0.0.1/24, "fd00::1/64"] } }
+    services:
+      - { name: m0, proto: tcp, port: 81, bind: "::ffff:0.0.0.0" }
+      - { name: m1, proto: tcp, port: 82, bind: "::ffff:10.0.0.1" }
+      - { name: m2, proto: tcp, port: 83, bind: "::", v6only: true }
+`, "c -> 10.0.0.1:81/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("the VirtualBox NAT engine answers DNS on 10.0.2.3", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  lab: 172.16.0.0/24
+machines:
+  host:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24] }
+      eth1: { segment: lab, addresses: [172.16.0.10/24] }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { name: dns, proto: udp, port: 53, bind: 0.0.0.0 } ]
+  vm:
+    vm:
+      on: host
+      adapters: [ { mode: nat, forwards: [ { proto: udp, hostPort: 5000, guestPort: 5000 } ] } ]
+    services: [ { name: u, proto: udp, port: 5000, bind: 0.0.0.0 } ]
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    routes: [ { to: 172.16.0.0/24, via: 192.168.1.10 } ]
+  router:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] } }
+`, "vm -> 10.0.2.3:53/udp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("a reply that leaves a multi-homed VM by the other NIC goes to the wrong machine", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  vm:
+    vm:
+      on: host
+      adapters:
+        - { mode: nat, forwards: [ { proto: tcp, hostPort: 2222, guestPort: 22 } ] }
+        - { mode: hostonly }
+        - { mode: bridged, bridge: eth0, addresses: [192.168.1.50/24] }
+    services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+`, "pc -> 192.168.1.10:2222/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("a gateway must be on-link on the route's own dev (kernel-tested: Nexthop has invalid gateway)", () => {
+    expect(() => answer(`segments:
+  a: 192.168.1.0/24
+  b: 192.168.2.0/24
+  c: 10.9.0.0/24
+machines:
+  h:
+    interfaces:
+      eth0: { segment: a, addresses: [192.168.1.10/24] }
+      eth1: { segment: b, addresses: [192.168.2.10/24] }
+    routes: [ { to: 10.9.0.0/24, via: 192.168.2.1, dev: eth0 } ]
+  r:
+    ip_forward: true
+    interfaces:
+      e0: { segment: a, addresses: [192.168.1.1/24] }
+      e1: { segment: b, addresses: [192.168.2.1/24] }
+      e2: { segment: c, addresses: [10.9.0.1/24] }
+  s:
+    interfaces: { eth0: { segment: c, addresses: [10.9.0.5/24] } }
+    routes: [ { to: default, via: 10.9.0.1 } ]
+    services: [ { proto: tcp, port: 80 } ]
+`, "h -> s:80/tcp")).toThrow(/RCH034/);
+  });
+
+  it("a gateway reachable through an on-link dev route is accepted (kernel-tested)", () => {
+    expect(() => lower(loadTopologyText("onlink.yaml", `segments:
+  a: { subnets: [192.168.1.0/24, 10.5.0.0/24] }
+machines:
+  h:
+    interfaces: { eth0: { segment: a, addresses: [192.168.1.10/24] } }
+    routes: [ { to: 10.5.0.0/24, dev: eth0 }, { to: default, via: 10.5.0.1 } ]
+  g:
+    interfaces: { eth0: { segment: a, addresses: [10.5.0.1/24] } }
+    routes: [ { to: 192.168.1.0/24, dev: eth0 } ]
+    services: [ { proto: tcp, port: 80 } ]
+`).topology)).not.toThrow();
+  });
 });
