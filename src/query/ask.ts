@@ -35,11 +35,12 @@ export interface Answer {
   readonly tried: number;
 }
 
-const EPHEMERAL = { lo: 32768, hi: 60999 };
+/** Source ports an unprivileged client can use (it may bind any of them, e.g. `nc -p`). */
+const UNPRIVILEGED = { lo: 1024, hi: 65535 };
 const DEFAULT_SPORT = 40000;
 const ECHO_ID = 1;
 
-/** Source ports worth trying: the default plus every sport boundary a rule mentions (kernel ephemeral range). */
+/** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
 function sourcePorts(net: Network): number[] {
   const ports = new Set([DEFAULT_SPORT]);
   for (const m of net.machines) {
@@ -47,7 +48,7 @@ function sourcePorts(net: Network): number[] {
     for (const r of rules) {
       const s = r.match.sport;
       if (!s) continue;
-      for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= EPHEMERAL.lo && p <= EPHEMERAL.hi) ports.add(p);
+      for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
     }
   }
   return [...ports];
@@ -88,12 +89,21 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
       if (r.match.dport) cuts.push(r.match.dport.lo - 1, r.match.dport.lo, r.match.dport.hi, r.match.dport.hi + 1);
     }
   }
+  let portless = false;
   for (const m of net.machines) {
     for (const r of [...m.nat.prerouting, ...m.nat.output]) {
       const d = r.match.dport;
-      if (r.action.kind !== "dnat" || !d || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
-      ports.push(d.lo, d.hi, ...cuts.filter((c) => c > d.lo && c < d.hi));
+      if (r.action.kind !== "dnat" || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
+      if (!d) portless = true;
+      else ports.push(d.lo, d.hi, ...cuts.filter((c) => c > d.lo && c < d.hi));
     }
+  }
+  // A DNAT without a port match takes every port: add one that no rule or socket singles out.
+  if (portless) {
+    const used = (p: number) => cuts.includes(p) || ports.includes(p) || net.machines.some((m) => m.sockets.some((x) => x.port === p));
+    let free = 20000;
+    while (used(free) || net.machines.some((m) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output].some((r) => r.match.dport && free >= r.match.dport.lo && free <= r.match.dport.hi))) free++;
+    ports.push(free);
   }
   return ports;
 }
@@ -135,7 +145,8 @@ function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto
   if (proto === "icmp" || port === undefined) return ways;
   for (const m of net.machines) {
     // a NAT engine's loopback address (10.0.x.2) stands for its host's 127.0.0.1
-    if (m.engine?.host === target.name) ways.push({ dst: m.engine.loopbackAddress, dport: port, kind: "gateway" });
+    const onEngine = m.interfaces.some((i) => i.segment !== null && from.interfaces.some((j) => j.segment === i.segment));
+    if (m.engine?.host === target.name && onEngine) ways.push({ dst: m.engine.loopbackAddress, dport: port, kind: "gateway" });
     for (const s of m.sockets) {
       if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to))) continue;
       const listen = isAny(s.bind) ? [...(m === from ? [LOOPBACK4] : []), ...addressesOf(m).filter((x) => x.v === s.bind.v)] : [s.bind];
@@ -213,7 +224,8 @@ export function ask(net: Network, q: Query): Answer {
   if (q.proto === "icmp") {
     dials = uniq([...targetAddrs, ...allAddresses(net)], sameIP).map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
   } else {
-    const addrs = uniq([LOOPBACK4, LOOPBACK6, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
+    // 127.0.0.2 stands for the rest of 127/8 (a rule may single out 127.0.0.1)
+    const addrs = uniq([LOOPBACK4, LOOPBACK6, { v: 4, n: LOOPBACK4.n + 1n } as IP, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
     const ports = uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b);
     dials = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
   }
@@ -236,7 +248,13 @@ export function ask(net: Network, q: Query): Answer {
   // one attempt per distinct way of failing
   const closest = uniq(ranked, (x, y) => failureReason(x, false) === failureReason(y, false)).slice(0, 5);
   const services = target.sockets.filter((s) => s.role.kind === "service" && s.proto === q.proto && s.port === q.port);
-  const noService = q.proto !== "icmp" && services.length === 0 ? `nothing on ${target.name} listens on ${q.proto}/${q.port}` : undefined;
+  const relayHere = target.sockets.find((s) => s.role.kind === "relay" && s.proto === q.proto && s.port === q.port);
+  const noService =
+    q.proto === "icmp" || services.length > 0
+      ? undefined
+      : relayHere && relayHere.role.kind === "relay"
+        ? `${q.proto}/${q.port} on ${target.name} is ${relayHere.owner}, which relays to ${formatIP(relayHere.role.to)}:${relayHere.role.toPort}, not a service of ${target.name}: ask for the guest's service`
+        : `nothing on ${target.name} listens on ${q.proto}/${q.port}`;
   const reason = noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
   return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
 }

@@ -28,6 +28,8 @@ export interface Dial {
 }
 
 const MAX_LEGS = 8;
+/** The source port the host's kernel gives a NAT engine's outbound socket (not the guest's choice). */
+const HOST_EPHEMERAL = 41000;
 
 export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
   return new Map(net.machines.map((m) => [m.name, m]));
@@ -47,17 +49,18 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
   let dst = isAny(dial.dst) ? (dial.dst.v === 4 ? LOOPBACK4 : LOOPBACK6) : unmap(dial.dst);
   let dport = dial.dport;
   let src: IP | undefined;
+  let sport = dial.sport;
   for (let i = 0; i < MAX_LEGS; i++) {
     const route = lookupRoute(from, dst);
     src ??= route ? selectSource(from, route, dst) : undefined;
     if (!route || !src) {
       // connect() fails at once (ENETUNREACH): no packet is sent
-      const packet: Packet = { proto: dial.proto, src: src ?? { v: dst.v, n: 0n }, dst, sport: dial.sport, dport };
+      const packet: Packet = { proto: dial.proto, src: src ?? { v: dst.v, n: 0n }, dst, sport, dport };
       const disposition = !route ? ({ kind: "no-route", machine: from.name, dst } as const) : ({ kind: "no-source", machine: from.name, iface: route.dev } as const);
       legs.push({ forward: { steps: [], disposition }, packet, from: from.name });
       return fail(i, "forward", disposition);
     }
-    const packet: Packet = { proto: dial.proto, src, dst, sport: dial.sport, dport };
+    const packet: Packet = { proto: dial.proto, src, dst, sport, dport };
     const forward = walk({ net, machines, ct }, from, packet);
     const d = forward.disposition;
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
@@ -84,16 +87,19 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     legs.push({ forward, reply, ...(ack ? { ack } : {}), packet, from: from.name });
     if (ack && ack.disposition.kind !== "delivered") return fail(i, "ack", ack.disposition);
     if (d.kind === "engine-relay") {
+      // The host process opens its own socket: the host's kernel picks the source address and port.
       from = machines.get(d.host)!;
       dst = d.dst;
       dport = d.dport;
       src = undefined;
+      sport = HOST_EPHEMERAL;
       continue;
     }
     const role = d.socket?.role;
     if (role?.kind === "relay") {
       from = machines.get(role.engine)!;
-      src = isLoopback(d.packet.src) ? role.gateway : d.packet.src;
+      // An IPv6 client of an IPv4 guest cannot keep its address: the relay then uses the gateway's.
+      src = isLoopback(d.packet.src) || d.packet.src.v !== role.to.v ? role.gateway : d.packet.src;
       dst = role.to;
       dport = role.toPort;
       continue;

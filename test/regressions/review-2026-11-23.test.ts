@@ -619,4 +619,106 @@ machines:
     services: [ { proto: tcp, port: 80 } ]
 `).topology)).not.toThrow();
   });
+
+  it("a DNAT without a port match is tried on a port no rule singles out", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+  wan: 203.0.113.0/24
+machines:
+  gw:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.1/24] }
+      wan0: { segment: wan, addresses: [203.0.113.2/24] }
+    ip_forward: true
+    nat:
+      - { action: dnat, chain: prerouting, in: wan0, proto: tcp, dport: 22, to: 192.168.1.60 }
+      - { action: dnat, chain: prerouting, in: wan0, proto: tcp, to: 192.168.1.50, toPort: 22 }
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
+  other:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.60/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+  client:
+    interfaces: { eth0: { segment: wan, addresses: [203.0.113.99/24] } }
+`, "client -> server:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("an unprivileged client may choose a non-ephemeral source port", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    firewall:
+      input:
+        policy: drop
+        rules:
+          - { action: accept, state: [established, related] }
+          - { action: accept, proto: tcp, dport: 22, sport: 10000-20000 }
+    services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
+  client:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+`, "client -> server:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("127.0.0.2 reaches a 0.0.0.0 service when 127.0.0.1 is filtered", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  box:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+    firewall:
+      input:
+        policy: accept
+        rules:
+          - { action: drop, proto: tcp, dport: 8080, dst: 127.0.0.1 }
+          - { action: drop, proto: tcp, dport: 8080, dst: 192.168.1.50 }
+    services: [ { name: app, proto: tcp, port: 8080, bind: 0.0.0.0 } ]
+`, "box -> box:8080/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
+
+  it("the NAT engine's outbound connection does not keep the guest's source port", () => {
+    const a = answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm: { on: host, adapters: [ { mode: nat } ] }
+  web:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.80/24] } }
+    firewall:
+      input:
+        policy: drop
+        rules:
+          - { action: accept, state: [established, related] }
+          - { action: accept, proto: tcp, dport: 80, sport: 50000 }
+    services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
+`, "guest -> web:80/tcp");
+    expect(a.verdict, a.reason).toBe("unreachable");
+  });
+
+  it("an IPv6 client of a forward reaches an IPv4 guest from the gateway address", () => {
+    const a = answer(`segments:
+  lan: { subnets: [192.168.1.0/24, "fd00::/64"] }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, "fd00::10/64"] } }
+  guest:
+    vm:
+      on: host
+      adapters:
+        - mode: nat
+          forwards: [ { name: ssh, proto: tcp, hostIp: "::", hostPort: 2222, guestPort: 22 } ]
+    services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: ["fd00::20/64"] } }
+`, "pc -> guest:22/tcp");
+    expect(a.verdict, a.reason).toBe("reachable");
+  });
 });
