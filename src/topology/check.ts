@@ -5,11 +5,11 @@
  * Every problem becomes a Diagnostic at the offending node; all are collected.
  */
 import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnostic.js";
-import { contains, formatIP, isAny, parseCidr, parseIP, prefixOf, sameIP, type IP, type Prefix } from "../net/addr.js";
+import { contains, formatIP, isAny, isLinkLocal6, parseCidr, parseIP, prefixOf, sameIP, type IP, type Prefix } from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
 import type { TopologyDoc } from "./schema.js";
-import { adapterInterfaceName, DEFAULT_NATNETWORK, hostOnlyDefault, natAdapterNetwork } from "./vbox.js";
+import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, hostOnlyDefault, natAdapterNetwork } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
 export interface Topology {
@@ -22,15 +22,21 @@ export function parsePort(v: number | string): number | undefined {
   return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
 }
 
+/** A port in a rule match: 0-65535, as iptables and nft accept (`--dport 0:1023`). */
+function parseMatchPort(v: number | string): number | undefined {
+  const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+}
+
 export function parsePortRange(v: number | string): { lo: number; hi: number } | undefined {
   if (typeof v === "string" && v.includes("-")) {
     const [a, b, ...more] = v.split("-");
     if (more.length || a === undefined || b === undefined) return undefined;
-    const lo = parsePort(a);
-    const hi = parsePort(b);
+    const lo = parseMatchPort(a);
+    const hi = parseMatchPort(b);
     return lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : undefined;
   }
-  const p = parsePort(v);
+  const p = parseMatchPort(v);
   return p === undefined ? undefined : { lo: p, hi: p };
 }
 
@@ -89,7 +95,7 @@ class Checker {
     return p;
   }
   portRange(v: number | string, path: Path, what: string): void {
-    if (!parsePortRange(v)) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port or port range`, 'a port 1-65535 or a range "LO-HI" with LO <= HI');
+    if (!parsePortRange(v)) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port or port range`, 'a port 0-65535 or a range "LO-HI" with LO <= HI');
   }
 }
 
@@ -121,28 +127,6 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (p) subnets.push(p);
     });
     segments.set(name, subnets);
-  }
-  const natnets = new Map<string, Prefix>();
-  for (const [name, nn] of Object.entries(doc.natnetworks ?? {})) {
-    const np: Path = ["natnetworks", name];
-    const p = c.prefix(nn.network ?? DEFAULT_NATNETWORK, [...np, "network"], "NAT network");
-    if (p) natnets.set(name, p);
-    const names = new Set<string>();
-    (nn.forwards ?? []).forEach((f, k) => {
-      const fp: Path = [...np, "forwards", k];
-      if (f.name !== undefined) {
-        if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on NAT network '${name}'`, "unique forward names per NAT network");
-        names.add(f.name);
-      }
-      c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
-      c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
-      if (f.hostIp) c.ip(f.hostIp, [...fp, "hostIp"], "hostIp");
-      if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
-      else {
-        const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
-        if (gip && p && !contains(p, gip)) c.err("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`, `an address inside ${formatIP(p)}/${p.len}`);
-      }
-    });
   }
   // address -> first place it was seen, per segment (after VirtualBox defaults)
   const used = new Map<string, Path>();
@@ -177,6 +161,34 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     listeners.set(host, list);
   };
   const inSubnets = (ip: IP, subnets: readonly Prefix[]) => subnets.some((s) => contains(s, ip));
+  const natnets = new Map<string, Prefix>();
+  for (const [name, nn] of Object.entries(doc.natnetworks ?? {})) {
+    const np: Path = ["natnetworks", name];
+    const text = nn.network ?? DEFAULT_NATNETWORK;
+    const cc = parseCidr(text);
+    const p = cc && cc.ip.v === 4 && cc.len <= 29 && prefixOf(cc.ip, cc.len).n === cc.ip.n ? prefixOf(cc.ip, cc.len) : undefined;
+    if (!p) c.err("RCH011", [...np, "network"], `NAT network '${text}' is not an IPv4 network prefix of length 29 or less`, "NETWORK/LEN, e.g. 10.0.2.0/24 (VBoxManage natnetwork add --network)");
+    else natnets.set(name, p);
+    // its engine listens for the forwards on every host whose VMs use it
+    const hostsOf = new Set(Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === name)).map((x) => x.vm!.on));
+    const names = new Set<string>();
+    (nn.forwards ?? []).forEach((f, k) => {
+      const fp: Path = [...np, "forwards", k];
+      if (f.name !== undefined) {
+        if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on NAT network '${name}'`, "unique forward names per NAT network");
+        names.add(f.name);
+      }
+      const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
+      c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+      const hip = f.hostIp ? c.ip(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+      if (hip && hp !== undefined) for (const h of hostsOf) if (doc.machines[h]) listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
+      if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
+      else {
+        const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
+        if (gip && p && !contains(p, gip)) c.err("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`, `an address inside ${formatIP(p)}/${p.len}`);
+      }
+    });
+  }
 
   for (const [mname, m] of Object.entries(doc.machines)) {
     const mp: Path = ["machines", mname];
@@ -232,7 +244,8 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
           if (seenIf.has(ifn)) c.err("RCH030", a.interface ? [...ap, "interface"] : ap, `interface '${ifn}' of '${mname}' is defined twice`, "unique interface names per machine");
           seenIf.add(ifn);
         }
-        const addrs = (list: readonly string[] | undefined, seg: string | undefined, subnets: readonly Prefix[] | undefined, outside: "error" | "warning") =>
+        /** Adapter addresses: parsed, inside the network's subnets, and unique on its segment (`key`, per host). */
+        const addrs = (list: readonly string[] | undefined, seg: string | undefined, key: string | undefined, subnets: readonly Prefix[] | undefined, outside: "error" | "warning") =>
           (list ?? []).forEach((t, k) => {
             const p: Path = [...ap, "addresses", k];
             const addr = c.ifaddr(t, p);
@@ -243,12 +256,12 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
               if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
               else c.warn("RCH031", p, `${msg}: the host and this VM cannot talk over it (seed 004)`, "an address in the host-only network's subnet");
             }
-            if (seg) claim(seg, addr.ip, p);
+            if (key) claim(key, addr.ip, p);
           });
         switch (a.mode) {
           case "nat": {
             const net = natAdapterNetwork(a.network, slot);
-            if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 30 or less`, "e.g. 10.0.2.0/24");
+            if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`, "e.g. 10.0.2.0/24");
             else connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
             const names = new Map<string, number>();
             (a.forwards ?? []).forEach((f, k) => {
@@ -273,7 +286,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             if (!(doc.natnetworks ?? {})[a.network]) {
               c.err("RCH021", [...ap, "network"], `NAT network '${a.network}' is not declared`, "a name declared under natnetworks:");
             }
-            addrs(a.addresses, `NAT network '${a.network}'`, net ? [net] : undefined, "error");
+            addrs(a.addresses, `NAT network '${a.network}'`, `${m.vm!.on}/natnetwork:${a.network}`, net ? [net] : undefined, "error");
             break;
           }
           case "bridged":
@@ -282,7 +295,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             }
             {
               const seg = host?.interfaces?.[a.bridge]?.segment;
-              addrs(a.addresses, seg ? `segment '${seg}'` : undefined, seg ? segments.get(seg) : undefined, "error");
+              addrs(a.addresses, seg ? `segment '${seg}'` : undefined, seg, seg ? segments.get(seg) : undefined, "error");
             }
             if (a.gateway !== undefined) c.ip(a.gateway, [...ap, "gateway"], "gateway");
             break;
@@ -293,12 +306,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             if (!decl && !def) c.err("RCH035", [...ap, "network"], `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`, "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:");
             const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
-            if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, subnets, "warning");
+            if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, `${m.vm!.on}/${net}`, subnets, "warning");
+            else if (!hostAddrs.some((h) => h.ip.v === 4)) c.err("RCH035", ap, `host-only network '${net}' has no IPv4 address on '${m.vm!.on}', so its DHCP server cannot give this adapter one`, "addresses: [...] on the adapter, or an IPv4 address for the network on the host");
             else connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
             break;
           }
           case "internal":
-            addrs(a.addresses, `internal network '${a.network ?? "intnet"}'`, undefined, "error");
+            addrs(a.addresses, `internal network '${a.network ?? "intnet"}'`, `${m.vm!.on}/intnet:${a.network ?? "intnet"}`, undefined, "error");
             break;
           case "none":
             break;
@@ -325,7 +339,9 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (r.via !== undefined) {
         const gw = c.ip(r.via, [...rp, "via"], "gateway");
         const onLink = connected.filter((x) => r.dev === undefined || x.dev === r.dev);
-        if (gw && !onLink.some((x) => contains(x.p, gw))) {
+        // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
+        const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
+        if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
           c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);
         }
       }
@@ -382,6 +398,28 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         if (p !== undefined && seen.has(key)) c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
         seen.set(key, k);
       });
+    }
+  }
+  // Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts.
+  for (const [mname, m] of Object.entries(doc.machines)) {
+    const engines = [
+      ...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : [])),
+    ];
+    for (const e of engines) {
+      if (doc.machines[e]) c.err("RCH030", ["machines", e], `machine name '${e}' is the name of ${mname}'s VirtualBox NAT engine`, "another machine name", true);
+    }
+    const hostOnlyNets = new Set(
+      Object.values(doc.machines)
+        .filter((x) => x.vm?.on === mname)
+        .flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
+    );
+    {
+      for (const net of hostOnlyNets) {
+        if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`, `hostonly: { ${net}: { addresses: [...] } }`, true);
+      }
+    }
+    for (const net of Object.keys(m.hostonly ?? {})) {
+      if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is also declared under hostonly:`, "one declaration, under hostonly:", true);
     }
   }
   (doc.expect ?? []).forEach((e, k) => {

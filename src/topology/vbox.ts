@@ -14,7 +14,7 @@ export function adapterInterfaceName(adapter: AdapterDoc, slot: number): string 
 export function natAdapterNetwork(network: string | undefined, slot: number): Prefix | undefined {
   if (network === undefined) return { v: 4, n: (10n << 24n) | (BigInt(slot + 2) << 8n), len: 24 };
   const c = parseCidr(network);
-  return c && c.ip.v === 4 && c.len <= 30 ? prefixOf(c.ip, c.len) : undefined;
+  return c && c.ip.v === 4 && c.len <= 27 && prefixOf(c.ip, c.len).n === c.ip.n ? prefixOf(c.ip, c.len) : undefined;
 }
 
 export const hostInNet = (p: Prefix, host: number): IP => ({ v: p.v, n: p.n + BigInt(host) });
