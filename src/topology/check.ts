@@ -70,6 +70,15 @@ class Checker {
     this.diags.push(diagnostic(code, this.loc.at(path), message, { expected, severity: "warning" }));
   }
 
+  /** VirtualBox --natpf / --port-forward-4 take IPv4 addresses only. */
+  ip4(text: string, path: Path, what: string): IP | undefined {
+    const ip = this.ip(text, path, what);
+    if (ip && ip.v !== 4) {
+      this.err("RCH010", path, `${what} '${text}' is IPv6, but VirtualBox NAT port forwards are IPv4 only (an IPv6 host IP does not give an IPv6 listener: hashicorp/vagrant#10782)`, "an IPv4 address, or empty for every host IPv4 address");
+      return undefined;
+    }
+    return ip;
+  }
   ip(text: string, path: Path, what: string): IP | undefined {
     const ip = parseIP(text);
     if (!ip) this.err("RCH010", path, `${what} '${text}' is not an IP address`, "an IPv4 or IPv6 address, e.g. 192.168.1.10 or fd00::1");
@@ -180,11 +189,11 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       }
       const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
       c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
-      const hip = f.hostIp ? c.ip(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+      const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
       if (hip && hp !== undefined) for (const h of hostsOf) if (doc.machines[h]) listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
       if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
       else {
-        const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
+        const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
         if (gip && p && !contains(p, gip)) c.err("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`, `an address inside ${formatIP(p)}/${p.len}`);
       }
     });
@@ -202,6 +211,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     const connected: { p: Prefix; dev: string }[] = [];
     for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
       const ip: Path = [...mp, "interfaces", iname];
+      if (!/^[^\s/:]{1,15}$/.test(iname)) c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
       if (iname === "lo") c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
       const subnets = segments.get(iface.segment);
       if (!subnets) {
@@ -241,6 +251,8 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         const ap: Path = [...vp, "adapters", slot];
         if (a.mode !== "none") {
           const ifn = adapterInterfaceName(a, slot);
+          if (a.interface !== undefined && !/^[^\s/:]{1,15}$/.test(a.interface)) c.err("RCH004", [...ap, "interface"], `'${a.interface}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)");
+          if (a.interface === "lo") c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
           if (seenIf.has(ifn)) c.err("RCH030", a.interface ? [...ap, "interface"] : ap, `interface '${ifn}' of '${mname}' is defined twice`, "unique interface names per machine");
           seenIf.add(ifn);
         }
@@ -272,9 +284,9 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
               }
               const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
               c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
-              const hip = f.hostIp ? c.ip(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+              const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
               if (f.guestIp) {
-                const gip = c.ip(f.guestIp, [...fp, "guestIp"], "guestIp");
+                const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
                 if (gip && net && !contains(net, gip)) c.warn("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`);
               }
               if (hip && hp !== undefined && host) listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
@@ -303,6 +315,8 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const net = a.network ?? "vboxnet0";
             const decl = host?.hostonly?.[net];
             const def = hostOnlyDefault(net);
+            const n = /^vboxnet(\d+)$/.exec(net)?.[1];
+            if (!decl && n !== undefined && Number(n) >= 8) c.warn("RCH035", [...ap, "network"], `${net} defaults to ${formatIP(def!.ip)}/24, outside 192.168.56.0/21, which VirtualBox 6.1.28+ refuses unless /etc/vbox/networks.conf allows it`, "declare the network's addresses under the host's hostonly:");
             if (!decl && !def) c.err("RCH035", [...ap, "network"], `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`, "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:");
             const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
@@ -332,7 +346,14 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const p = r.via === undefined && r.dev !== undefined ? parseMatchPrefix(r.to) : undefined;
       if (p) connected.push({ p, dev: r.dev! });
     }
+    const routeSeen = new Map<string, number>();
     for (const [i, r] of (m.routes ?? []).entries()) {
+      const dst = parseMatchPrefix(r.to);
+      if (dst) {
+        const key = `${dst.v} ${dst.n} ${dst.len}`;
+        if (routeSeen.has(key)) c.err("RCH030", [...mp, "routes", i, "to"], `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`, "one route per destination (metrics are not modelled)");
+        else routeSeen.set(key, i);
+      }
       const rp: Path = [...mp, "routes", i];
       c.prefix(r.to, [...rp, "to"], "route destination");
       knownIf(r.dev, [...rp, "dev"]);

@@ -124,4 +124,23 @@ machines:
     if (!q.ok) throw new Error(q.message);
     expect(ask(net, q.query).verdict).toBe("reachable");
   });
+
+  it("two routes to one destination are refused (RTNETLINK: File exists)", () => {
+    expect(codes(`segments: { lan: 192.168.1.0/24 }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    routes: [ { to: default, via: 192.168.1.1 }, { to: default, via: 192.168.1.2 } ]
+`)).toEqual(["RCH030"]);
+  });
+
+  it("interface names longer than 15 characters, and an adapter named lo, are refused", () => {
+    expect(codes(`segments: { lan: 192.168.1.0/24 }
+machines:
+  a:
+    interfaces: { this-name-is-too-long: { segment: lan, addresses: [192.168.1.10/24] } }
+  host: {}
+  vm1: { vm: { on: host, adapters: [ { mode: internal, interface: lo, addresses: [10.9.0.1/24] } ] } }
+`).sort()).toEqual(["RCH004", "RCH030"]);
+  });
 });
