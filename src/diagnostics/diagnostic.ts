@@ -44,6 +44,7 @@ export const CATALOGUE = {
   RCH033: "address used twice on one segment",
   RCH034: "gateway not on a connected subnet",
   RCH035: "invalid VM adapter configuration",
+  RCH036: "bind address not on this machine",
   RCH040: "bad query",
   RCH041: "query names an unknown machine",
 } as const;

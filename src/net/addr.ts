@@ -154,6 +154,11 @@ export function isMapped(ip: IP): boolean {
   return ip.v === 6 && contains(MAPPED_PREFIX, ip);
 }
 
+/** 224.0.0.0/4 or ff00::/8. */
+export function isMulticast(ip: IP): boolean {
+  return ip.v === 4 ? ip.n >> 28n === 0xen : ip.n >> 120n === 0xffn;
+}
+
 /** Multicast, broadcast, unspecified, 0/8: never a valid unicast destination on the wire. */
 export function isMartianDestination(ip: IP): boolean {
   if (ip.v === 4) {

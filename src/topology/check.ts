@@ -5,11 +5,11 @@
  * Every problem becomes a Diagnostic at the offending node; all are collected.
  */
 import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnostic.js";
-import { contains, formatIP, isAny, isLinkLocal6, parseCidr, parseIP, prefixOf, sameIP, type IP, type Prefix } from "../net/addr.js";
+import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMulticast, parseCidr, parseIP, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
 import type { TopologyDoc } from "./schema.js";
-import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, hostOnlyDefault, natAdapterNetwork } from "./vbox.js";
+import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, hostInNet, hostOnlyDefault, NAT_GUEST, natAdapterNetwork } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
 export interface Topology {
@@ -86,7 +86,16 @@ class Checker {
   }
   ifaddr(text: string, path: Path): { ip: IP; len: number } | undefined {
     const c = parseCidr(text);
-    if (!c) this.err("RCH011", path, `'${text}' is not an interface address with a prefix length`, "ADDRESS/LEN, e.g. 192.168.1.10/24 or fd00::10/64");
+    if (!c) {
+      this.err("RCH011", path, `'${text}' is not an interface address with a prefix length`, "ADDRESS/LEN, e.g. 192.168.1.10/24 or fd00::10/64");
+      return undefined;
+    }
+    // what the kernel refuses on an interface (EADDRNOTAVAIL): unspecified, multicast, ::1 off lo
+    const bad = isAny(c.ip) ? "the unspecified address" : isMulticast(c.ip) ? "a multicast address" : c.ip.v === 6 && isLoopback(c.ip) ? "::1, which belongs to lo" : undefined;
+    if (bad) {
+      this.err("RCH010", path, `'${text}' is ${bad}; the kernel refuses it on an interface`, "a unicast address of the interface's network");
+      return undefined;
+    }
     return c;
   }
   prefix(text: string, path: Path, what: string): Prefix | undefined {
@@ -209,6 +218,9 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     };
     /** On-link prefixes and the interface they are on (a gateway must be on-link on the route's dev). */
     const connected: { p: Prefix; dev: string }[] = [];
+    /** This machine's own addresses, for bind(); unknown while a DHCP lease is not known here. */
+    const own: IP[] = [];
+    let ownUnknown = false;
     for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
       const ip: Path = [...mp, "interfaces", iname];
       if (!/^[^\s/:]{1,15}$/.test(iname)) c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
@@ -222,6 +234,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         const addr = c.ifaddr(a, ap);
         if (!addr) return;
         connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
+        own.push(addr.ip);
         if (subnets && subnets.length && !inSubnets(addr.ip, subnets.filter((s) => s.v === addr.ip.v)) && subnets.some((s) => s.v === addr.ip.v)) {
           c.err("RCH031", ap, `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
         }
@@ -232,7 +245,10 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (!hostOnlyDefault(hname)) c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
       h.addresses.forEach((a, k) => {
         const addr = c.ifaddr(a, [...mp, "hostonly", hname, "addresses", k]);
-        if (addr) connected.push({ p: prefixOf(addr.ip, addr.len), dev: hname });
+        if (addr) {
+          connected.push({ p: prefixOf(addr.ip, addr.len), dev: hname });
+          own.push(addr.ip);
+        }
       });
     }
     // VM adapters: NAT networks, bridges, host-only and internal nets
@@ -263,6 +279,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const addr = c.ifaddr(t, p);
             if (!addr) return;
             connected.push({ p: prefixOf(addr.ip, addr.len), dev: adapterInterfaceName(a, slot) });
+            own.push(addr.ip);
             if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
               const msg = `${t} is outside ${seg} (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`;
               if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
@@ -274,7 +291,10 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
           case "nat": {
             const net = natAdapterNetwork(a.network, slot);
             if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`, "e.g. 10.0.2.0/24");
-            else connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
+            else {
+              connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
+              own.push(hostInNet(net, NAT_GUEST));
+            }
             const names = new Map<string, number>();
             (a.forwards ?? []).forEach((f, k) => {
               const fp: Path = [...ap, "forwards", k];
@@ -322,7 +342,10 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
             if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, `${m.vm!.on}/${net}`, subnets, "warning");
             else if (!hostAddrs.some((h) => h.ip.v === 4)) c.err("RCH035", ap, `host-only network '${net}' has no IPv4 address on '${m.vm!.on}', so its DHCP server cannot give this adapter one`, "addresses: [...] on the adapter, or an IPv4 address for the network on the host");
-            else connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
+            else {
+              connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
+              ownUnknown = true;
+            }
             break;
           }
           case "internal":
@@ -339,7 +362,10 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       for (const a of other.vm.adapters) {
         const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
         const def = net && !m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
-        if (net && def) connected.push({ p: prefixOf(def.ip, def.len), dev: net });
+        if (net && def) {
+          connected.push({ p: prefixOf(def.ip, def.len), dev: net });
+          own.push(def.ip);
+        }
       }
     }
     for (const r of m.routes ?? []) {
@@ -378,6 +404,10 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const port = c.port(s.port, [...sp, "port"], "port");
       const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
       knownIf(s.device, [...sp, "device"]);
+      const local = bind ? unmap(bind) : undefined;
+      if (local && !isAny(local) && !isLoopback(local) && !ownUnknown && !own.some((x) => sameIP(x, local))) {
+        c.err("RCH036", [...sp, "bind"], `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`, `one of ${own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`);
+      }
       if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
     });
     // Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING).

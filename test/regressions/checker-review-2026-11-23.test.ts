@@ -143,4 +143,21 @@ machines:
   vm1: { vm: { on: host, adapters: [ { mode: internal, interface: lo, addresses: [10.9.0.1/24] } ] } }
 `).sort()).toEqual(["RCH004", "RCH030"]);
   });
+
+  it("a service bound to an address its machine does not have is RCH036 (EADDRNOTAVAIL)", () => {
+    expect(codes(`segments: { lan: 192.168.1.0/24 }
+machines:
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    services: [ { name: web, port: 80, bind: 192.168.1.99 }, { name: ok, port: 81, bind: 192.168.1.20 }, { name: lo2, port: 82, bind: 127.0.0.2 } ]
+`)).toEqual(["RCH036"]);
+  });
+
+  it("interface addresses the kernel refuses (unspecified, multicast, ::1) are RCH010", () => {
+    expect(codes(`segments: { lan: "fd00::/64" }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: ["::1/128", "ff02::1/64", "::/0", "fd00::5/64"] } }
+`)).toEqual(["RCH010", "RCH010", "RCH010"]);
+  });
 });
