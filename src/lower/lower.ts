@@ -32,6 +32,7 @@ import {
   NATNET_LOOPBACK_OFFSET,
   natAdapterNetwork,
   segmentNames,
+  FIRST_UNPRIVILEGED_PORT,
 } from "../topology/vbox.js";
 
 const must = <T>(v: T | undefined, what: string): T => {
@@ -196,7 +197,8 @@ export function lower(topo: Topology): Network {
           const guest = hostInNet(net, NAT_GUEST);
           iface(seg, [{ ip: guest, len: net.len }]);
           defaultVia(gw, o(ap, `default route of ${adapterWhat} (DHCP from the NAT engine)`));
-          (a.forwards ?? []).forEach((f, k) => host.sockets.push(relaySocket(f, engineName, guest, gw, o([...ap, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of ${name}'s NAT adapter ${slot + 1}`))));
+          // A forward below port 1024 never listens unless VirtualBox runs as root (the checker warns).
+          (a.forwards ?? []).forEach((f, k) => (md.vm!.asRoot || portOf(f.hostPort) >= FIRST_UNPRIVILEGED_PORT) && host.sockets.push(relaySocket(f, engineName, guest, gw, o([...ap, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of ${name}'s NAT adapter ${slot + 1}`))));
           break;
         }
         case "natnetwork": {

@@ -9,7 +9,7 @@ import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMulticast, parse
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
 import type { TopologyDoc } from "./schema.js";
-import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, hostInNet, hostOnlyDefault, NAT_GUEST, natAdapterNetwork } from "./vbox.js";
+import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, FIRST_UNPRIVILEGED_PORT, hostInNet, hostOnlyDefault, NAT_GUEST, natAdapterNetwork } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
 export interface Topology {
@@ -198,6 +198,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       }
       const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
       c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+
       const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
       if (hip && hp !== undefined) for (const h of hostsOf) if (doc.machines[h]) listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
       if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
@@ -308,6 +309,9 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
               if (f.guestIp) {
                 const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
                 if (gip && net && !contains(net, gip)) c.warn("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`);
+              }
+              if (hp !== undefined && hp < FIRST_UNPRIVILEGED_PORT && !m.vm!.asRoot) {
+                c.warn("RCH035", [...fp, "hostPort"], `host port ${hp} is below 1024: VirtualBox running as a normal user cannot listen there, so this forward does not exist (set vm.asRoot: true if VirtualBox runs as root)`, "a host port of 1024 or above");
               }
               if (hip && hp !== undefined && host) listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
             });

@@ -114,6 +114,8 @@ export const AdapterSchema = z.discriminatedUnion("mode", [
 export const VmSchema = strict({
   on: name,
   adapters: z.array(AdapterSchema),
+  /** VirtualBox runs as root on the host, so forwards may use host ports below 1024. */
+  asRoot: z.boolean().optional(),
 });
 
 /** Home router sugar: masquerade out of `wan`, DNAT port forwards, optional hairpin. */

@@ -51,3 +51,6 @@ export const engineNames = {
   nat: (vm: string, slot: number) => (slot === 0 ? `${vm}-nat` : `${vm}-nat${slot + 1}`),
   natnetwork: (net: string, host?: string) => (host ? `natnetwork-${net}-${host}` : `natnetwork-${net}`),
 };
+
+/** Unix hosts: an unprivileged VirtualBox cannot bind host ports below this (VBox `nat-limitations`). */
+export const FIRST_UNPRIVILEGED_PORT = 1024;

@@ -720,4 +720,38 @@ machines:
     interfaces: { eth0: { segment: lan, addresses: ["fd00::20/64"] } }
 `, "pc -> guest:22/tcp")).toThrow(/RCH010/);
   });
+
+  it("a VirtualBox forward on a host port below 1024 does not exist unless VirtualBox runs as root", () => {
+    expect(answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm:
+      on: host
+      adapters:
+        - mode: nat
+          forwards: [ { name: web, proto: tcp, hostPort: 80, guestPort: 80 } ]
+    services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
+  lan-pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+`, "lan-pc -> guest:80/tcp").verdict).toBe("unreachable");
+    expect(answer(`segments:
+  lan: 192.168.1.0/24
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm:
+      on: host
+      asRoot: true
+      adapters:
+        - mode: nat
+          forwards: [ { name: web, proto: tcp, hostPort: 80, guestPort: 80 } ]
+    services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
+  lan-pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+`, "lan-pc -> guest:80/tcp").verdict).toBe("reachable");
+  });
 });
