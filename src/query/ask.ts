@@ -40,12 +40,14 @@ const UNPRIVILEGED = { lo: 1024, hi: 65535 };
 const DEFAULT_SPORT = 40000;
 const ECHO_ID = 1;
 
+/** Every filter and NAT rule of a machine (for the port boundaries they draw). */
+const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+
 /** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
 function sourcePorts(net: Network): number[] {
   const ports = new Set([DEFAULT_SPORT]);
   for (const m of net.machines) {
-    const rules = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
-    for (const r of rules) {
+    for (const r of rulesOf(m)) {
       const s = r.match.sport;
       if (!s) continue;
       for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
@@ -85,7 +87,7 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   const cuts: number[] = [];
   for (const m of net.machines) {
     for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
-    for (const r of [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting]) {
+    for (const r of rulesOf(m)) {
       if (r.match.dport) cuts.push(r.match.dport.lo - 1, r.match.dport.lo, r.match.dport.hi, r.match.dport.hi + 1);
     }
   }
@@ -102,7 +104,7 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   if (portless) {
     const used = (p: number) => cuts.includes(p) || ports.includes(p) || net.machines.some((m) => m.sockets.some((x) => x.port === p));
     let free = 20000;
-    while (used(free) || net.machines.some((m) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output].some((r) => r.match.dport && free >= r.match.dport.lo && free <= r.match.dport.hi))) free++;
+    while (used(free) || net.machines.some((m) => rulesOf(m).some((r) => r.match.dport && free >= r.match.dport.lo && free <= r.match.dport.hi))) free++;
     ports.push(free);
   }
   return ports;

@@ -17,26 +17,24 @@ export interface Topology {
   readonly loc: Locator;
 }
 
-export function parsePort(v: number | string): number | undefined {
-  const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
-}
+/** A Linux interface name: 1 to 15 characters (IFNAMSIZ), no spaces, '/' or ':'. */
+const IFNAME = /^[^\s/:]{1,15}$/;
 
-/** A port in a rule match: 0-65535, as iptables and nft accept (`--dport 0:1023`). */
-function parseMatchPort(v: number | string): number | undefined {
+/** A port: 1-65535 for what binds or forwards, 0-65535 in rule matches (`--dport 0:1023`). */
+export function parsePort(v: number | string, min = 1): number | undefined {
   const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+  return Number.isInteger(n) && n >= min && n <= 65535 ? n : undefined;
 }
 
 export function parsePortRange(v: number | string): { lo: number; hi: number } | undefined {
   if (typeof v === "string" && v.includes("-")) {
     const [a, b, ...more] = v.split("-");
     if (more.length || a === undefined || b === undefined) return undefined;
-    const lo = parseMatchPort(a);
-    const hi = parseMatchPort(b);
+    const lo = parsePort(a, 0);
+    const hi = parsePort(b, 0);
     return lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : undefined;
   }
-  const p = parseMatchPort(v);
+  const p = parsePort(v, 0);
   return p === undefined ? undefined : { lo: p, hi: p };
 }
 
@@ -224,7 +222,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     let ownUnknown = false;
     for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
       const ip: Path = [...mp, "interfaces", iname];
-      if (!/^[^\s/:]{1,15}$/.test(iname)) c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
+      if (!IFNAME.test(iname)) c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
       if (iname === "lo") c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
       const subnets = segments.get(iface.segment);
       if (!subnets) {
@@ -268,7 +266,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         const ap: Path = [...vp, "adapters", slot];
         if (a.mode !== "none") {
           const ifn = adapterInterfaceName(a, slot);
-          if (a.interface !== undefined && !/^[^\s/:]{1,15}$/.test(a.interface)) c.err("RCH004", [...ap, "interface"], `'${a.interface}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)");
+          if (a.interface !== undefined && !IFNAME.test(a.interface)) c.err("RCH004", [...ap, "interface"], `'${a.interface}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)");
           if (a.interface === "lo") c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
           if (seenIf.has(ifn)) c.err("RCH030", a.interface ? [...ap, "interface"] : ap, `interface '${ifn}' of '${mname}' is defined twice`, "unique interface names per machine");
           seenIf.add(ifn);

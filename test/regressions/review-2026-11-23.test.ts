@@ -3,18 +3,10 @@
  * each was a wrong verdict before its fix. Topologies are the reviewer's minimal ones.
  */
 import { describe, expect, it } from "vitest";
-import { loadTopologyText } from "../../src/topology/load.js";
-import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
-import { ask } from "../../src/query/ask.js";
 import { formatIP } from "../../src/net/addr.js";
+import { build, query } from "../sim/helpers.js";
 
-function answer(yaml: string, query: string) {
-  const net = lower(loadTopologyText("regression.yaml", yaml).topology);
-  const q = parseQuery(query);
-  if (!q.ok) throw new Error(q.message);
-  return ask(net, q.query);
-}
+const answer = (yaml: string, text: string) => query(build(yaml), text);
 
 describe("review 2026-11-23: wrong verdicts fixed", () => {
   it("a self-query finds a service bound to 127.0.0.53 (systemd-resolved)", () => {
@@ -607,7 +599,7 @@ machines:
   });
 
   it("a gateway reachable through an on-link dev route is accepted (kernel-tested)", () => {
-    expect(() => lower(loadTopologyText("onlink.yaml", `segments:
+    expect(() => build(`segments:
   a: { subnets: [192.168.1.0/24, 10.5.0.0/24] }
 machines:
   h:
@@ -617,7 +609,7 @@ machines:
     interfaces: { eth0: { segment: a, addresses: [10.5.0.1/24] } }
     routes: [ { to: 192.168.1.0/24, dev: eth0 } ]
     services: [ { proto: tcp, port: 80 } ]
-`).topology)).not.toThrow();
+`)).not.toThrow();
   });
 
   it("a DNAT without a port match is tried on a port no rule singles out", () => {
