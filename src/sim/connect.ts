@@ -27,9 +27,9 @@ export interface Dial {
   readonly sport: number;
 }
 
-const MAX_LEGS = 8;
+export const MAX_LEGS = 8;
 /** The source port the host's kernel gives a NAT engine's outbound socket (not the guest's choice). */
-const HOST_EPHEMERAL = 41000;
+export const HOST_EPHEMERAL = 41000;
 
 export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
   return new Map(net.machines.map((m) => [m.name, m]));

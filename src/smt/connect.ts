@@ -1,0 +1,110 @@
+/**
+ * Symbolic exchanges (the twin of sim/connect.ts): the client's first packet,
+ * the server's reply against the conntrack state it left, TCP's next packet,
+ * and the further legs that port-forward relays and NAT engines open. Every way
+ * the whole exchange can succeed comes out as a Path: its condition over the
+ * query's variables, and what it went through (for choosing a short witness).
+ */
+import { isAny, LOOPBACK4, unmap } from "../net/addr.js";
+import type { Machine, Socket } from "../ir/types.js";
+import { HOST_EPHEMERAL, MAX_LEGS } from "../sim/connect.js";
+import { famOf, lookupRouteS, selectSourceS, type SPacket } from "./elements.js";
+import { ac, and, not, type AV, type F, type PV } from "./term.js";
+import { isLoopbackS } from "./elements.js";
+import { Explorer, swapS, walkS, type St } from "./walk.js";
+
+export interface SDial {
+  readonly from: string;
+  readonly proto: "tcp" | "udp" | "icmp";
+  readonly dst: AV;
+  readonly dport: PV;
+  readonly sport: PV;
+}
+
+export interface Path {
+  readonly pc: readonly F[];
+  /** legs and the machines visited, for preferring short witnesses */
+  readonly cost: number;
+  readonly machine: string;
+  readonly socket?: Socket;
+}
+
+/** What the exchange must end at: a service of the target machine on the port, or (address queries) anything that answers. */
+export interface Goal {
+  readonly machine?: string;
+  readonly port?: number;
+}
+
+const meets = (goal: Goal, machine: string, socket: Socket | undefined, proto: SDial["proto"]): boolean =>
+  (goal.machine === undefined || goal.machine === machine) &&
+  (goal.machine === undefined || proto === "icmp" || (socket?.role.kind === "service" && socket.port === goal.port));
+
+export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (p: Path) => void): void {
+  const from0 = x.machines.get(dial.from);
+  if (!from0) throw new Error(`internal: unknown machine ${dial.from}`);
+  // connect() to 0.0.0.0 / :: means loopback; to ::ffff:a.b.c.d it sends IPv4
+  let dst0 = dial.dst;
+  if (dst0.k === "c") dst0 = ac(isAny(dst0.ip) ? (dst0.ip.v === 4 ? LOOPBACK4 : { v: 6, n: 1n }) : unmap(dst0.ip));
+  const wanted = (machine: string, socket: Socket | undefined) => socket?.role.kind === "relay" || meets(goal, machine, socket, dial.proto);
+
+  const leg = (st: St, i: number, from: Machine, dst: AV, dport: PV, src: AV | undefined, sport: PV, cost: number): void => {
+    if (i >= MAX_LEGS) return;
+    dst = x.av(st, dst);
+    x.fork(st, lookupRouteS(from, dst), (st1, route) => {
+      if (!route) return;
+      const srcs = src ? ([[{ t: "true" }, src]] as const) : selectSourceS(from, route, x.av(st1, dst));
+      x.fork(st1, srcs, (st2, s) => {
+        if (!s) return;
+        const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
+        walkS(x, { wanted }, st2, from, packet, (st3, d) => {
+          const server = x.machines.get(d.machine)!;
+          const hops = st3.pc.length;
+          const answers: (readonly [F, SPacket])[] = [];
+          const base = swapS(x.pk(st3, d.packet));
+          const sock = d.kind === "delivered" ? d.socket : undefined;
+          if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
+            // a wildcard-bound UDP server answers from the route's source address
+            for (const [rc, back] of lookupRouteS(server, base.dst)) {
+              if (!back || back.type === "local") {
+                answers.push([rc, base]);
+                continue;
+              }
+              for (const [sc, from2] of selectSourceS(server, back, base.dst)) answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
+            }
+          } else answers.push([{ t: "true" }, base]);
+          x.fork(st3, answers, (st4, answer) => {
+            walkS(x, { expect: { machine: from.name, packet: swapS(packet) } }, st4, server, x.pk(st4, answer), (st5) => {
+              const next = (st6: St) => {
+                if (d.kind === "engine-relay") {
+                  const host = x.machines.get(d.host)!;
+                  return leg(st6, i + 1, host, d.dst, d.dport, undefined, { k: "c", n: HOST_EPHEMERAL }, cost + 100 + hops);
+                }
+                const role = d.socket?.role;
+                if (role?.kind === "relay") {
+                  const engine = x.machines.get(role.engine)!;
+                  const client = x.av(st6, d.packet.src);
+                  // an IPv6 client of an IPv4 guest cannot keep its address: the relay then uses the gateway's
+                  const gw: F = famOf(client) !== role.to.v ? { t: "true" } : isLoopbackS(client);
+                  x.fork(
+                    st6,
+                    [
+                      [gw, ac(role.gateway)],
+                      [not(gw), client],
+                    ],
+                    (st7, relaySrc) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
+                  );
+                  return;
+                }
+                if (meets(goal, d.machine, d.socket, dial.proto)) found({ pc: st6.pc, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+              };
+              if (dial.proto !== "tcp") return next(st5);
+              walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) => next(st6));
+            });
+          });
+        });
+      });
+    });
+  };
+  leg(st0, 0, from0, dst0, dial.dport, undefined, dial.sport, 0);
+}
+

@@ -1,0 +1,119 @@
+/**
+ * Deciding a query with Z3: explore every way the exchange can succeed
+ * (connect.ts), hand the disjunction of their conditions to the solver, and
+ * decode a model into the concrete dial a client would make.
+ *
+ *   A -> B:P     dst (either family), dport and sport free; success = B's service on P
+ *   A -> ADDR:P  dst and dport fixed, sport free; success = whatever answers
+ *   A -> localhost:P  both 127.0.0.1 and ::1
+ *
+ * The domain: dport 1-65535, sport 1024-65535 (an unprivileged client may bind
+ * any), IPv6 destinations other than :: and ::ffff:0:0/96 (those behave as
+ * ::1 and as the IPv4 dial). ICMP echo: identifier 1.
+ */
+import { LOOPBACK4, LOOPBACK6, type Family, type IP } from "../net/addr.js";
+import type { Network } from "../ir/types.js";
+import type { Query } from "../query/parse.js";
+import type { Dial } from "../sim/connect.js";
+import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
+import { solve } from "./solver.js";
+import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";
+import { BoundHit, Explorer, type St } from "./walk.js";
+
+export const ECHO_ID = 1;
+export const DEFAULT_SPORT = 40000;
+const SPORTS = { lo: 1024, hi: 65535 };
+
+export interface DecideOptions {
+  readonly timeoutMs?: number;
+  /** Branches the exploration may take before answering unknown. */
+  readonly budget?: number;
+  readonly smt2?: boolean;
+  /** Witness preferences: addresses and ports a person would dial first. */
+  readonly nice?: { readonly addrs: readonly IP[]; readonly ports: readonly number[] };
+}
+
+export interface SmtStats {
+  readonly paths: number;
+  readonly forks: number;
+  readonly nodes: number;
+  readonly exploreMs: number;
+  readonly solveMs: number;
+}
+
+export interface SmtDecision {
+  readonly verdict: "reachable" | "unreachable" | "unknown";
+  readonly dial?: Dial;
+  /** unknown: why */
+  readonly reason?: string;
+  readonly stats: SmtStats;
+  readonly smt2?: string;
+}
+
+interface Found {
+  readonly path: Path;
+  readonly dial: SDial;
+}
+
+function dialsOf(q: Query): SDial[] {
+  const port: PV = q.proto === "icmp" ? { k: "c", n: 0 } : { k: "v", name: "dport" };
+  const sport: PV = q.proto === "icmp" ? { k: "c", n: ECHO_ID } : { k: "v", name: "sport" };
+  const t = q.target;
+  const fixed = (ip: IP): SDial => ({ from: q.from, proto: q.proto, dst: { k: "c", ip }, dport: { k: "c", n: q.port ?? 0 }, sport });
+  if (t.kind === "address") return [fixed(t.ip)];
+  if (t.kind === "localhost") return [fixed(LOOPBACK4), fixed(LOOPBACK6)];
+  return ([4, 6] as Family[]).map((v) => ({ from: q.from, proto: q.proto, dst: { k: "v", v } as AV, dport: port, sport }));
+}
+
+const DOMAIN: F = and(
+  inPorts({ k: "v", name: "dport" }, 1, 65535),
+  inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi),
+  not(eqAddr({ k: "v", v: 6 }, { k: "c", ip: { v: 6, n: 0n } })),
+  not({ t: "pfx", p: { v: 6, n: 0xffffn << 32n, len: 96 } }),
+);
+
+export async function decide(net: Network, q: Query, opts: DecideOptions = {}): Promise<SmtDecision> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const t0 = performance.now();
+  const x = new Explorer(net, opts.budget ?? 200_000, Date.now() + timeoutMs);
+  const goal: Goal = q.target.kind === "machine" ? { machine: q.target.machine, ...(q.port !== undefined ? { port: q.port } : {}) } : {};
+  const found: Found[] = [];
+  const st0: St = { pc: [], pins: {}, ct: new Map() };
+  try {
+    for (const dial of dialsOf(q)) attemptS(x, st0, dial, goal, (path) => found.push({ path, dial }));
+  } catch (e) {
+    if (!(e instanceof BoundHit)) throw e;
+    const exploreMs = performance.now() - t0;
+    return { verdict: "unknown", reason: `bound hit: ${e.why}`, stats: { paths: found.length, forks: x.forks, nodes: 0, exploreMs, solveMs: 0 } };
+  }
+  const exploreMs = performance.now() - t0;
+  found.sort((a, b) => a.path.cost - b.path.cost);
+  const alternatives = found.map((f) => and(...f.path.pc));
+  const seen = new Set<F>();
+  const nodes = alternatives.reduce((n, a) => n + size(a, seen), 0);
+  // preferences for the witness only: the cheapest paths first, with the default source port and familiar addresses and ports
+  const nice: F[] = [];
+  if (q.proto !== "icmp") nice.push(inPorts({ k: "v", name: "sport" }, DEFAULT_SPORT, DEFAULT_SPORT));
+  if (opts.nice) {
+    nice.push(or(...opts.nice.addrs.map((ip) => eqAddr({ k: "v", v: ip.v }, { k: "c", ip }))));
+    if (q.proto !== "icmp") nice.push(or(...opts.nice.ports.map((p) => inPorts({ k: "v", name: "dport" }, p, p))));
+  }
+  const cheap = alternatives.slice(0, 8);
+  const prefer = [...cheap.map((a) => [a, ...nice]), ...cheap.map((a) => [a, nice[0] ?? a]), ...cheap.map((a) => [a])];
+  const remaining = Math.max(1, timeoutMs - exploreMs);
+  const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer });
+  const stats: SmtStats = { paths: found.length, forks: x.forks, nodes, exploreMs, solveMs: r.ms };
+  const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
+  if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };
+  if (r.status === "unsat") return { verdict: "unreachable", stats, ...text };
+  // which alternative does the model satisfy? (also a check that the model means what we think)
+  for (const f of found) {
+    const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;
+    const dst = f.dial.dst.k === "c" ? f.dial.dst.ip : fam === 4 ? r.model.dst4 : r.model.dst6;
+    const a = { dst, dport: r.model.dport, sport: r.model.sport };
+    if (!evaluate(and(DOMAIN, ...f.path.pc), a)) continue;
+    const val = (p: PV) => (p.k === "c" ? p.n : a[p.name]);
+    return { verdict: "reachable", dial: { from: f.dial.from, proto: f.dial.proto, dst, dport: val(f.dial.dport), sport: val(f.dial.sport) }, stats, ...text };
+  }
+  throw new Error("internal: the solver's model satisfies none of the paths it was given");
+}

@@ -1,0 +1,309 @@
+/**
+ * The symbolic twin of sim/elements.ts: each IR element's decision as a formula
+ * (a yes/no decision) or as Cases (a choice among alternatives, each under its
+ * condition), over packets whose fields may be the query's variables.
+ * Written from semantics.md, not from the simulator's code: the two are checked
+ * against each other on generated topologies (test/properties/differential).
+ */
+import { bits, isAny, isLinkLocal6, isLoopback, isMapped, LOOPBACK4, LOOPBACK_NET4, LOOPBACK_NET6, prefixOf, sameIP, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
+import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Route, Socket } from "../ir/types.js";
+import { ac, and, bool, eqAddr, eqPort, FALSE, inPorts, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
+
+export interface SPacket {
+  readonly proto: "tcp" | "udp" | "icmp";
+  readonly src: AV;
+  readonly dst: AV;
+  readonly sport: PV;
+  readonly dport: PV;
+}
+
+export const famOf = (a: AV): Family => (a.k === "c" ? a.ip.v : a.v);
+
+const LINK_LOCAL6: Prefix = { v: 6, n: 0xfe80n << 112n, len: 10 };
+const MULTICAST4: Prefix = { v: 4, n: 0xe0000000n, len: 4 };
+const ZERO_NET4: Prefix = { v: 4, n: 0n, len: 8 };
+const MULTICAST6: Prefix = { v: 6, n: 0xffn << 120n, len: 8 };
+const full = (ip: IP): Prefix => ({ v: ip.v, n: ip.n, len: bits(ip.v) });
+
+export const isLoopbackS = (a: AV): F => or(inPrefix(a, LOOPBACK_NET4), inPrefix(a, LOOPBACK_NET6));
+export const isLinkLocal6S = (a: AV): F => inPrefix(a, LINK_LOCAL6);
+/** Never a valid destination on the wire: broadcast, multicast, 0/8; ::, ff00::/8. */
+export const isMartianDestinationS = (a: AV): F =>
+  or(inPrefix(a, full({ v: 4, n: 0xffffffffn })), inPrefix(a, MULTICAST4), inPrefix(a, ZERO_NET4), inPrefix(a, full({ v: 6, n: 0n })), inPrefix(a, MULTICAST6));
+
+/** One of this machine's addresses (weak host model), or anywhere in 127/8. */
+export function isLocalS(m: Machine, a: AV): F {
+  const xs: F[] = [inPrefix(a, LOOPBACK_NET4)];
+  for (const i of m.interfaces) for (const x of i.addrs) xs.push(eqAddr(a, ac(x.ip)));
+  return or(...xs);
+}
+
+/** The route of the local table that a local destination takes. */
+export function localRoute(m: Machine): Route {
+  return { dst: { v: 4, n: 0n, len: 0 }, dev: "lo", type: "local", origin: m.origin };
+}
+
+/** Longest-prefix match after the local table; on equal lengths the route listed first. */
+export function lookupRouteS(m: Machine, a: AV): Cases<Route | undefined> {
+  const local = isLocalS(m, a);
+  const out: [F, Route | undefined][] = [[local, localRoute(m)]];
+  const fam = famOf(a);
+  const cands = m.routes.filter((r) => r.type !== "local" && r.dev && r.dst.v === fam);
+  const ordered = cands.map((r, i) => ({ r, i })).sort((x, y) => y.r.dst.len - x.r.dst.len || x.i - y.i);
+  let none = not(local);
+  for (const { r } of ordered) {
+    if (none.t === "false") break;
+    const c = inPrefix(a, r.dst);
+    out.push([and(none, c), r]);
+    none = and(none, not(c));
+  }
+  out.push([none, undefined]);
+  return out.filter(([c]) => c.t !== "false");
+}
+
+function commonPrefixLen(a: IP, b: IP): number {
+  const x = a.n ^ b.n;
+  const width = bits(a.v);
+  return x === 0n ? width : width - x.toString(2).length;
+}
+
+/** Does `a` share a strictly longer prefix with `dst` than `b` does? */
+function sharesMore(a: IP, b: IP, dst: AV): F {
+  if (sameIP(a, b)) return FALSE;
+  if (dst.k === "c") return bool(commonPrefixLen(a, dst.ip) > commonPrefixLen(b, dst.ip));
+  // a and b agree on their first k bits; a wins exactly when dst agrees with a on bit k too
+  return inPrefix(dst, prefixOf(a, commonPrefixLen(a, b) + 1));
+}
+
+/**
+ * Source address selection for a new connection (RFC 6724 as Linux does it):
+ * a local destination is its own source (127.0.0.1 for 127/8); otherwise an
+ * address of the outgoing interface of matching scope on the next hop's subnet,
+ * else (IPv6) the one sharing the longest prefix with the destination, else the
+ * interface's first of that scope, else any other non-loopback one of the machine.
+ */
+export function selectSourceS(m: Machine, route: Route, dst: AV): Cases<AV | undefined> {
+  const fam = famOf(dst);
+  if (route.type === "local") {
+    if (fam === 6) return [[TRUE, dst]];
+    const lb = inPrefix(dst, LOOPBACK_NET4);
+    return [
+      [lb, ac(LOOPBACK4)],
+      [not(lb), dst],
+    ];
+  }
+  const hop = route.via ? ac(route.via) : dst;
+  const iface = m.interfaces.find((i) => i.name === route.dev);
+  const scopes: [F, boolean][] = fam === 4 ? [[TRUE, false]] : [[isLinkLocal6S(dst), true], [not(isLinkLocal6S(dst)), false]];
+  const out: [F, AV | undefined][] = [];
+  for (const [scope, linkLocal] of scopes) {
+    if (scope.t === "false") continue;
+    const scopeOk = (ip: IP) => ip.v === fam && (fam === 4 || isLinkLocal6(ip) === linkLocal);
+    const same = (iface?.addrs ?? []).filter((a) => scopeOk(a.ip));
+    let none: F = scope;
+    for (const a of same) {
+      const c = inPrefix(hop, prefixOf(a.ip, a.len));
+      out.push([and(none, c), ac(a.ip)]);
+      none = and(none, not(c));
+    }
+    if (none.t === "false") continue;
+    if (fam === 6 && same.length > 1) {
+      // the first address whose common prefix with dst is the longest
+      same.forEach((a, i) => {
+        const wins = same.map((b, j) => (j < i ? sharesMore(a.ip, b.ip, dst) : j > i ? not(sharesMore(b.ip, a.ip, dst)) : TRUE));
+        out.push([and(none, ...wins), ac(a.ip)]);
+      });
+      continue;
+    }
+    if (same[0]) {
+      out.push([none, ac(same[0].ip)]);
+      continue;
+    }
+    let fallback: IP | undefined;
+    for (const i of m.interfaces) for (const a of i.addrs) if (!fallback && scopeOk(a.ip) && !isLoopback(a.ip)) fallback = a.ip;
+    fallback ??= (iface?.addrs ?? []).find((a) => a.ip.v === fam)?.ip;
+    out.push([none, fallback ? ac(fallback) : undefined]);
+  }
+  return out.filter(([c]) => c.t !== "false");
+}
+
+export interface SMatchContext {
+  readonly in?: string;
+  readonly out?: string;
+  readonly state: CtState;
+  /** the connection was destination-translated on this machine */
+  readonly dnat: F;
+}
+
+export function matchesS(match: Match, p: SPacket, ctx: SMatchContext): F {
+  if (match.proto !== undefined && match.proto !== p.proto) return FALSE;
+  if (match.in !== undefined && match.in !== ctx.in) return FALSE;
+  if (match.out !== undefined && match.out !== ctx.out) return FALSE;
+  if (match.state && !match.state.includes(ctx.state)) return FALSE;
+  if ((match.sport || match.dport) && p.proto === "icmp") return FALSE;
+  return and(
+    match.src ? inPrefix(p.src, match.src) : TRUE,
+    match.dst ? inPrefix(p.dst, match.dst) : TRUE,
+    match.sport ? inPorts(p.sport, match.sport.lo, match.sport.hi) : TRUE,
+    match.dport ? inPorts(p.dport, match.dport.lo, match.dport.hi) : TRUE,
+    match.ctDnat === undefined ? TRUE : match.ctDnat ? ctx.dnat : not(ctx.dnat),
+  );
+}
+
+/** Does the chain accept the packet (first matching rule, else the policy)? Reject and drop both refuse. */
+export function acceptsS(chain: Chain, p: SPacket, ctx: SMatchContext): F {
+  const rules: { m: F; accept: boolean }[] = [];
+  let policy = chain.policy === "accept";
+  for (const r of chain.rules) {
+    const m = matchesS(r.match, p, ctx);
+    if (m.t === "false") continue;
+    if (m.t === "true") {
+      policy = r.action === "accept";
+      break;
+    }
+    rules.push({ m, accept: r.action === "accept" });
+  }
+  // rules that decide like the policy anyway can go from the end
+  while (rules.length && rules[rules.length - 1]!.accept === policy) rules.pop();
+  if (!rules.length) return bool(policy);
+  return { t: "chain", rules, policy };
+}
+
+export interface NatOutcome {
+  readonly rule: NatRule;
+  readonly packet: SPacket;
+}
+
+/** The first NAT rule of the packet's family that matches and can translate it; undefined: none. */
+export function applyNatS(rules: readonly NatRule[], m: Machine, p: SPacket, ctx: SMatchContext): Cases<NatOutcome | undefined> {
+  const out: [F, NatOutcome | undefined][] = [];
+  let none: F = TRUE;
+  const fam = famOf(p.src);
+  for (const rule of rules) {
+    if (none.t === "false") break;
+    const a = rule.action;
+    if ((a.kind === "masquerade" ? fam : a.to.v) !== fam) continue;
+    const mt = matchesS(rule.match, p, ctx);
+    if (mt.t === "false") continue;
+    if (a.kind === "dnat") {
+      out.push([and(none, mt), { rule, packet: { ...p, dst: ac(a.to), dport: a.toPort !== undefined && p.proto !== "icmp" ? { k: "c", n: a.toPort } : p.dport } }]);
+      none = and(none, not(mt));
+    } else if (a.kind === "snat") {
+      out.push([and(none, mt), { rule, packet: { ...p, src: ac(a.to) } }]);
+      none = and(none, not(mt));
+    } else {
+      // masquerade: the outgoing interface's address, as a new connection would pick it; never loopback
+      if (ctx.out === undefined) continue;
+      let skip: F = FALSE;
+      for (const [hc, hop] of lookupRouteS(m, p.dst)) {
+        if (!hop) {
+          skip = or(skip, hc);
+          continue;
+        }
+        const viaOut: Route = { ...hop, dev: ctx.out, type: hop.type === "local" ? "connected" : hop.type };
+        for (const [sc, src] of selectSourceS(m, viaOut, p.dst)) {
+          const c = and(hc, sc);
+          if (!src) {
+            skip = or(skip, c);
+            continue;
+          }
+          const lb = isLoopbackS(src);
+          skip = or(skip, and(c, lb));
+          out.push([and(none, mt, c, not(lb)), { rule, packet: { ...p, src } }]);
+        }
+      }
+      none = and(none, or(not(mt), skip));
+    }
+  }
+  out.push([none, undefined]);
+  return out.filter(([c]) => c.t !== "false");
+}
+
+/** Does a socket bound to s.bind take a connection for `dst` arriving on `inIface`? (semantics.md 1) */
+export function bindAcceptsS(s: Socket, dst: AV, inIface: string): F {
+  if (s.device !== undefined && s.device !== inIface) return FALSE;
+  const fam = famOf(dst);
+  if (s.bind.v === 4) return isAny(s.bind) ? bool(fam === 4) : eqAddr(dst, ac(s.bind));
+  if (isAny(s.bind)) return bool(fam === 6 || !s.v6only);
+  if (isMapped(s.bind)) {
+    if (s.v6only || fam !== 4) return FALSE;
+    const u = unmap(s.bind);
+    return isAny(u) ? TRUE : eqAddr(dst, ac(u));
+  }
+  return fam === 6 ? eqAddr(dst, ac(s.bind)) : FALSE;
+}
+
+/** The listening socket that takes the packet: a specific address beats a wildcard, a bound device beats none, then the packet's own family. */
+export function lookupSocketS(m: Machine, p: SPacket, inIface: string): Cases<Socket | undefined> {
+  const fam = famOf(p.dst);
+  const ranked = m.sockets
+    .filter((s) => s.proto === p.proto)
+    .map((s, i) => ({ s, i, score: (isAny(unmap(s.bind)) ? 0 : 4) + (s.device !== undefined ? 2 : 0) + (s.bind.v === fam ? 1 : 0) }))
+    .sort((x, y) => y.score - x.score || x.i - y.i);
+  const out: [F, Socket | undefined][] = [];
+  let none: F = TRUE;
+  for (const { s } of ranked) {
+    if (none.t === "false") break;
+    const c = and(eqPort(p.dport, { k: "c", n: s.port }), bindAcceptsS(s, p.dst, inIface));
+    if (c.t === "false") continue;
+    out.push([and(none, c), s]);
+    none = and(none, not(c));
+  }
+  out.push([none, undefined]);
+  return out.filter(([c]) => c.t !== "false");
+}
+
+interface Owner {
+  readonly machine: Machine;
+  readonly iface: Iface;
+}
+
+/**
+ * Who answers ARP/ND on a segment, per address: IPv4 any non-loopback address of
+ * a Linux machine (arp_ignore=0) on any of its interfaces, answered on its
+ * interface on that segment; IPv6 and a NAT engine only the interface's own.
+ * Owners are listed in machine order; a machine never resolves itself.
+ */
+export class NeighbourIndex {
+  private readonly bySegment = new Map<string, Map<string, { ip: IP; owners: Owner[] }>>();
+  constructor(net: Network) {
+    for (const m of net.machines) {
+      for (const i of m.interfaces) {
+        if (i.segment === null) continue;
+        let seg = this.bySegment.get(i.segment);
+        if (!seg) this.bySegment.set(i.segment, (seg = new Map()));
+        const own: IP[] = [];
+        for (const a of i.addrs) if (a.ip.v === 6 || m.kind === "nat-engine") own.push(a.ip);
+        if (m.kind !== "nat-engine") for (const j of m.interfaces) for (const a of j.addrs) if (a.ip.v === 4 && !isLoopback(a.ip)) own.push(a.ip);
+        for (const ip of own) {
+          const key = `${ip.v}:${ip.n}`;
+          let e = seg.get(key);
+          if (!e) seg.set(key, (e = { ip, owners: [] }));
+          if (!e.owners.some((o) => o.machine === m)) e.owners.push({ machine: m, iface: i });
+        }
+      }
+    }
+  }
+
+  resolve(segment: string, nextHop: AV, from: string): Cases<Owner | undefined> {
+    const seg = this.bySegment.get(segment);
+    if (!seg) return [[TRUE, undefined]];
+    const first = (e: { owners: Owner[] }) => e.owners.find((o) => o.machine.name !== from);
+    if (nextHop.k === "c") {
+      const e = seg.get(`${nextHop.ip.v}:${nextHop.ip.n}`);
+      return [[TRUE, e ? first(e) : undefined]];
+    }
+    const out: [F, Owner | undefined][] = [];
+    const known: F[] = [];
+    for (const e of seg.values()) {
+      if (e.ip.v !== nextHop.v) continue;
+      const owner = first(e);
+      if (!owner) continue;
+      const c = eqAddr(nextHop, ac(e.ip));
+      out.push([c, owner]);
+      known.push(c);
+    }
+    out.push([not(or(...known)), undefined]);
+    return out;
+  }
+}

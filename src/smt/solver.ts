@@ -1,0 +1,145 @@
+/**
+ * The only module that imports z3-solver. It turns formulas (term.ts) into Z3
+ * bit-vector terms through the API (never through SMT-LIB text, which is slow
+ * to parse in the WASM build), checks them with a timeout, decodes models into
+ * assignments, and exports a query as SMT-LIB 2 for any other solver.
+ *
+ * Variables: `dst4` (32 bits) and `dst6` (128 bits), the address dialed in
+ * each family; `dport` and `sport` (16 bits).
+ */
+import { init, killThreads, type Bool, type BitVec, type Context } from "z3-solver";
+import type { Family, IP } from "../net/addr.js";
+import type { F } from "./term.js";
+
+type Z3 = Awaited<ReturnType<typeof init>>;
+let api: Promise<Z3> | undefined;
+let ctx: Context<"reach"> | undefined;
+
+async function context(): Promise<Context<"reach">> {
+  api ??= init();
+  const z3 = await api;
+  ctx ??= z3.Context("reach");
+  return ctx;
+}
+
+/** Lets the process exit: Z3's worker threads otherwise keep Node alive. */
+export async function shutdown(): Promise<void> {
+  if (!api) return;
+  const z3 = await api;
+  await killThreads(z3.em);
+  api = undefined;
+  ctx = undefined;
+}
+
+export interface SolveOptions {
+  readonly timeoutMs: number;
+  /** Also return the query as SMT-LIB 2. */
+  readonly smt2?: boolean;
+}
+
+export type SolveResult =
+  | { readonly status: "sat"; readonly model: { readonly dst4: IP; readonly dst6: IP; readonly dport: number; readonly sport: number }; readonly smt2?: string; readonly ms: number }
+  | { readonly status: "unsat"; readonly smt2?: string; readonly ms: number }
+  | { readonly status: "unknown"; readonly reason: string; readonly smt2?: string; readonly ms: number };
+
+class Translator {
+  private readonly memo = new Map<F, Bool<"reach">>();
+  readonly dst4: BitVec<32, "reach">;
+  readonly dst6: BitVec<128, "reach">;
+  readonly dport: BitVec<16, "reach">;
+  readonly sport: BitVec<16, "reach">;
+  constructor(private readonly z: Context<"reach">) {
+    this.dst4 = z.BitVec.const("dst4", 32);
+    this.dst6 = z.BitVec.const("dst6", 128);
+    this.dport = z.BitVec.const("dport", 16);
+    this.sport = z.BitVec.const("sport", 16);
+  }
+
+  bool(f: F): Bool<"reach"> {
+    const hit = this.memo.get(f);
+    if (hit) return hit;
+    const b = this.build(f);
+    this.memo.set(f, b);
+    return b;
+  }
+
+  private build(f: F): Bool<"reach"> {
+    const z = this.z;
+    switch (f.t) {
+      case "true":
+        return z.Bool.val(true);
+      case "false":
+        return z.Bool.val(false);
+      case "and":
+        return z.And(...f.xs.map((x) => this.bool(x)));
+      case "or":
+        return z.Or(...f.xs.map((x) => this.bool(x)));
+      case "not":
+        return z.Not(this.bool(f.x));
+      case "pfx": {
+        const width = f.p.v === 4 ? 32 : 128;
+        const v = f.p.v === 4 ? this.dst4 : this.dst6;
+        if (f.p.len === width) return v.eq(z.BitVec.val(f.p.n, width));
+        const top = z.Extract(width - 1, width - f.p.len, v);
+        return top.eq(z.BitVec.val(f.p.n >> BigInt(width - f.p.len), f.p.len));
+      }
+      case "rng": {
+        const v = f.name === "dport" ? this.dport : this.sport;
+        if (f.lo === f.hi) return v.eq(z.BitVec.val(f.lo, 16));
+        const parts: Bool<"reach">[] = [];
+        if (f.lo > 0) parts.push(v.uge(z.BitVec.val(f.lo, 16)));
+        if (f.hi < 65535) parts.push(v.ule(z.BitVec.val(f.hi, 16)));
+        return parts.length === 0 ? z.Bool.val(true) : parts.length === 1 ? parts[0]! : z.And(...parts);
+      }
+      case "peq":
+        return this.dport.eq(this.sport);
+      case "chain": {
+        // first match from the top: build from the bottom up, iteratively
+        let acc: Bool<"reach"> = z.Bool.val(f.policy);
+        for (let i = f.rules.length - 1; i >= 0; i--) {
+          const r = f.rules[i]!;
+          const m = this.bool(r.m);
+          acc = r.accept ? z.Or(m, acc) : z.And(z.Not(m), acc);
+        }
+        return acc;
+      }
+    }
+  }
+}
+
+/**
+ * Decides `goal` (any of its alternatives) under `domain`. With `prefer`, each
+ * preference is tried in turn as an assumption first, so that the model is a
+ * witness a person would pick (the default source port, an address the user
+ * knows); the verdict never depends on them.
+ */
+export async function solve(domain: F, alternatives: readonly F[], opts: SolveOptions & { readonly prefer?: readonly F[][] }): Promise<SolveResult> {
+  const t0 = performance.now();
+  const z = await context();
+  const tr = new Translator(z);
+  const solver = new z.Solver();
+  solver.set("timeout", Math.max(1, Math.round(opts.timeoutMs)));
+  solver.add(tr.bool(domain));
+  const goal = alternatives.length ? z.Or(...alternatives.map((a) => tr.bool(a))) : z.Bool.val(false);
+  solver.add(goal);
+  const smt2 = opts.smt2 ? solver.toSmtlib2("unknown") : undefined;
+  const withText = <T extends object>(r: T) => ({ ...r, ...(smt2 !== undefined ? { smt2 } : {}), ms: performance.now() - t0 });
+  const status = await solver.check();
+  if (status === "unknown") return withText({ status: "unknown" as const, reason: solver.reasonUnknown() || "the solver gave up" });
+  if (status === "unsat") return withText({ status: "unsat" as const });
+  let model = solver.model();
+  for (const extra of opts.prefer ?? []) {
+    solver.push();
+    solver.add(...extra.map((a) => tr.bool(a)));
+    const ok = (await solver.check()) === "sat";
+    if (ok) model = solver.model();
+    solver.pop();
+    if (ok) break;
+  }
+  const num = (v: BitVec<number, "reach">) => BigInt((model.eval(v, true) as unknown as { value(): bigint }).value());
+  return withText({
+    status: "sat" as const,
+    model: { dst4: { v: 4 as Family, n: num(tr.dst4) }, dst6: { v: 6 as Family, n: num(tr.dst6) }, dport: Number(num(tr.dport)), sport: Number(num(tr.sport)) },
+  });
+}
+
