@@ -10,15 +10,22 @@ import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnos
 import { loadTopologyFile } from "../topology/load.js";
 import { lower } from "../lower/lower.js";
 import { parseQuery } from "../query/parse.js";
-import { ask } from "../query/ask.js";
 import { answerJson, renderAnswer } from "../query/render.js";
+import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
+import { existsSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
-import { checkExpectations } from "../query/expect.js";
+import { checkExpectationsWith } from "../query/expect.js";
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
 function fail(e: unknown): never {
+  if (e instanceof Disagreement) {
+    process.stderr.write(`reach: internal error (a bug, please report it): the engines disagree on ${e.query.text}\n`);
+    for (const v of e.views) process.stderr.write(`  ${v.engine}: ${v.verdict}${v.detail ? ` (${v.detail})` : ""}\n`);
+    process.exit(EXIT.internal);
+  }
   if (e instanceof InputError) {
     for (const d of e.diagnostics) process.stderr.write(renderDiagnostic(d, e.sources.get(d.span.file)) + "\n");
     const n = e.diagnostics.filter((d) => d.severity === "error").length;
@@ -35,6 +42,24 @@ function load(file: string) {
   return { loaded, net: lower(loaded.topology) };
 }
 
+function usage(option: string, message: string, expected: string): InputError {
+  return new InputError([diagnostic("RCH042", { file: "<arguments>", line: 1, col: 1 }, `${option}: ${message}`, { expected })], new Map());
+}
+
+/** An output file must not be one of the inputs: writing it would destroy what the user had. */
+function checkOutputPath(out: string, input: string, option: string): void {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  if (real(out) === real(input)) throw usage(option, `'${out}' is the topology file itself; it would be overwritten`, "a new file name, e.g. query.smt2");
+  if (!existsSync(dirname(resolve(out)))) throw usage(option, `the folder of '${out}' does not exist`, "a path in an existing folder");
+}
+
+/** Writes through a temporary file and a rename, so a failure never leaves half a file. */
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
 await yargs(hideBin(process.argv))
   .scriptName("reach")
   .usage("$0 <command>\n\nExact reachability for VM labs, home LANs and servers.")
@@ -46,11 +71,16 @@ await yargs(hideBin(process.argv))
         .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
         .positional("query", { type: "string", demandOption: true, describe: '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> localhost:8000/tcp", "A -> B/icmp"' })
         .option("json", { type: "boolean", default: false, describe: "print the answer as JSON" })
+        .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "smt: Z3 decides, the simulator explains; sim: the simulator over every packet class; both: both, and they must agree" })
+        .option("timeout", { type: "number", default: 30, describe: "seconds before the answer is unknown (exit 3)" })
+        .option("smt2", { type: "string", describe: "write the Z3 query as SMT-LIB 2 to this file (check it with any solver)" })
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
         .example('$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json', "answers for each address localhost resolves to"),
-    (argv) => {
+    async (argv) => {
       try {
         const { net, loaded } = load(argv.file);
+        if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
+        if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
         const q = parseQuery(argv.query);
         if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
         const arrow = argv.query.indexOf("->");
@@ -67,11 +97,16 @@ await yargs(hideBin(process.argv))
             new Map([["<query>", argv.query]]),
           );
         }
-        const ans = ask(net, q.query);
-        process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines), null, 2) + "\n" : renderAnswer(ans, net.machines) + "\n");
+        const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
+        const { answer: ans, report, smt2 } = await answerQuery(net, q.query, opts);
+        if (argv.smt2 !== undefined) writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
+        process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n");
         process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
       } catch (e) {
         fail(e);
+      } finally {
+        // Z3's worker threads would keep Node alive; stdout and stderr are synchronous on Linux
+        process.exit(process.exitCode ?? 0);
       }
     },
   )
@@ -90,21 +125,30 @@ await yargs(hideBin(process.argv))
   .command(
     "check <files..>",
     "Check the expect: list of topology files with the simulator (exit 1 when one does not hold).",
-    (y) => y.positional("files", { type: "string", array: true, demandOption: true }),
-    (argv) => {
+    (y) =>
+      y
+        .positional("files", { type: "string", array: true, demandOption: true })
+        .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
+        .option("timeout", { type: "number", default: 30, describe: "seconds per query before it is unknown" }),
+    async (argv) => {
       try {
         let bad = 0;
+        let unknown = 0;
         for (const file of argv.files) {
           const { net, loaded } = load(file);
-          for (const r of checkExpectations(net, loaded.topology)) {
+          for (const r of await checkExpectationsWith(net, loaded.topology, { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 })) {
+            if (r.answer.verdict === "unknown") unknown++;
             const mark = r.holds ? "ok  " : "FAIL";
             if (!r.holds) bad++;
             process.stdout.write(`${mark} ${file}:${r.span.line}  ${r.query}  expected ${r.expected}, got ${r.answer.verdict}${r.holds ? "" : `: ${r.answer.reason}`}\n`);
           }
         }
-        process.exitCode = bad ? EXIT.violated : EXIT.ok;
+        process.exitCode = bad ? EXIT.violated : unknown ? EXIT.unknown : EXIT.ok;
       } catch (e) {
         fail(e);
+      } finally {
+        // Z3's worker threads would keep Node alive; stdout and stderr are synchronous on Linux
+        process.exit(process.exitCode ?? 0);
       }
     },
   )

@@ -47,6 +47,7 @@ export const CATALOGUE = {
   RCH036: "bind address not on this machine",
   RCH040: "bad query",
   RCH041: "query names an unknown machine",
+  RCH042: "bad command-line option",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;

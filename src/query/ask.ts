@@ -185,6 +185,34 @@ function closeness(a: Attempt, target: Machine, port: number | undefined): numbe
   return score;
 }
 
+/**
+ * The addresses and ports a person would dial for a machine query, most familiar
+ * first: loopback, the target's own addresses, every other address and DNAT
+ * virtual IP; the asked port, then every port where a translation can start.
+ */
+export function dialTargets(net: Network, q: Query): { addrs: IP[]; ports: number[] } {
+  const index = machineIndex(net);
+  const from = index.get(q.from);
+  const target = q.target.kind === "machine" ? index.get(q.target.machine) : undefined;
+  if (!from || !target) throw new Error(`internal: dialTargets needs a machine query`);
+  // A machine can dial the rest of 127/8 its own sockets are bound to: 127.0.0.53, a forward on 127.0.0.2 ...
+  const loopBinds = (m: Machine) => m.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind));
+  const own = target === from ? [LOOPBACK4, LOOPBACK6, ...loopBinds(target)] : [];
+  const targetAddrs = [...own, ...addressesOf(target)];
+  if (q.proto === "icmp") return { addrs: uniq([...targetAddrs, ...allAddresses(net)], sameIP), ports: [0] };
+  // 127.0.0.2 stands for the rest of 127/8 (a rule may single out 127.0.0.1)
+  const addrs = uniq([LOOPBACK4, LOOPBACK6, { v: 4, n: LOOPBACK4.n + 1n } as IP, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
+  return { addrs, ports: uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b) };
+}
+
+/** Does an exchange answer the query: B's service on the port (ping: B's kernel), or for an address, anything that answers? */
+export function meetsQuery(q: Query, a: Attempt): boolean {
+  if (!a.ok || a.outcome.kind !== "ok") return false;
+  const t = q.target;
+  if (t.kind !== "machine") return true;
+  return a.outcome.machine === t.machine && (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port));
+}
+
 export function ask(net: Network, q: Query): Answer {
   const index = machineIndex(net);
   const from = index.get(q.from);
@@ -192,48 +220,20 @@ export function ask(net: Network, q: Query): Answer {
   const sports = sourcePorts(net);
   const t = q.target;
   if (t.kind === "localhost") {
-    const perAddress = [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } }));
-    const ok = perAddress.filter((a) => a.verdict === "reachable");
-    const reason =
-      perAddress.map((a) => `${a.query.target.kind === "address" ? formatIP(a.query.target.ip) : ""}: ${a.verdict}`).join(", ") +
-      (ok.length === 1 ? " (a client that tries the other address first falls back, or fails if it does not)" : "");
-    const best = ok[0];
-    return {
-      query: q,
-      verdict: ok.length ? "reachable" : "unreachable",
-      ...(best?.dial ? { dial: best.dial } : {}),
-      ...(best?.attempt ? { attempt: best.attempt } : {}),
-      closest: ok.length ? [] : perAddress.flatMap((a) => a.closest),
-      perAddress,
-      reason,
-      tried: perAddress.reduce((n, a) => n + a.tried, 0),
-    };
+    return localhostAnswer(q, [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } })));
   }
   if (t.kind === "address") {
     const dials = [{ from: q.from, proto: q.proto, dst: t.ip, dport: q.port ?? 0 }];
-    const { tried, wins } = run(net, index, dials, sports, (a) => a.ok);
+    const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
     const win = wins[0];
     if (win) return { query: q, verdict: "reachable", dial: win.dial, attempt: win.attempt, closest: [], reason: reachedReason(win.attempt, index), tried: tried.length };
     return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length };
   }
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
-  // A machine can dial the rest of 127/8 its own sockets are bound to: 127.0.0.53, a forward on 127.0.0.2 ...
-  const loopBinds = (m: Machine) => m.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind));
-  const own = target === from ? [LOOPBACK4, LOOPBACK6, ...loopBinds(target)] : [];
-  const targetAddrs = [...own, ...addressesOf(target)];
-  let dials: Omit<Dial, "sport">[];
-  if (q.proto === "icmp") {
-    dials = uniq([...targetAddrs, ...allAddresses(net)], sameIP).map((dst) => ({ from: q.from, proto: q.proto, dst, dport: 0 }));
-  } else {
-    // 127.0.0.2 stands for the rest of 127/8 (a rule may single out 127.0.0.1)
-    const addrs = uniq([LOOPBACK4, LOOPBACK6, { v: 4, n: LOOPBACK4.n + 1n } as IP, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
-    const ports = uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b);
-    dials = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
-  }
-  const good = (a: Attempt) =>
-    a.ok && a.outcome.kind === "ok" && a.outcome.machine === target.name && (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port));
-  const { tried, wins } = run(net, index, dials, sports, good);
+  const { addrs, ports } = dialTargets(net, q);
+  const dials: Omit<Dial, "sport">[] = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
+  const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
   if (wins.length) {
     const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
     return { query: q, verdict: "reachable", dial: best.dial, attempt: best.attempt, closest: [], reason: reachedReason(best.attempt, index), tried: tried.length };
@@ -261,12 +261,32 @@ export function ask(net: Network, q: Query): Answer {
   return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
 }
 
+
+/** "A -> localhost:P": one answer per address localhost resolves to, reachable when either is. */
+export function localhostAnswer(q: Query, perAddress: readonly Answer[]): Answer {
+  const ok = perAddress.filter((a) => a.verdict === "reachable");
+  const reason =
+    perAddress.map((a) => `${a.query.target.kind === "address" ? formatIP(a.query.target.ip) : ""}: ${a.verdict}`).join(", ") +
+    (ok.length === 1 ? " (a client that tries the other address first falls back, or fails if it does not)" : "");
+  const best = ok[0];
+  return {
+    query: q,
+    verdict: ok.length ? "reachable" : perAddress.some((a) => a.verdict === "unknown") ? "unknown" : "unreachable",
+    ...(best?.dial ? { dial: best.dial } : {}),
+    ...(best?.attempt ? { attempt: best.attempt } : {}),
+    closest: ok.length ? [] : perAddress.flatMap((a) => a.closest),
+    perAddress,
+    reason,
+    tried: perAddress.reduce((n, a) => n + a.tried, 0),
+  };
+}
+
 export function socketLabel(s: Socket): string {
   const bind = s.bind.v === 6 ? `[${formatIP(s.bind)}]` : formatIP(s.bind);
   return `${s.owner} (${bind}:${s.port}${s.v6only ? " v6only" : ""}${s.device ? ` on ${s.device}` : ""})`;
 }
 
-function reachedReason(a: Attempt, index: ReadonlyMap<string, Machine>): string {
+export function reachedReason(a: Attempt, index: ReadonlyMap<string, Machine>): string {
   if (a.outcome.kind !== "ok") return "";
   const m = index.get(a.outcome.machine);
   const s = a.outcome.socket;

@@ -11,6 +11,7 @@ import type { Answer } from "./ask.js";
 import { at, dialText, dispositionText, failureReason, packetText } from "./explain.js";
 import { formatQuery } from "./parse.js";
 import { socketLabel } from "./ask.js";
+import type { EngineReport } from "./engine.js";
 
 function stepText(s: Step, shown: { packet?: string }): string | undefined {
   return match(s)
@@ -121,11 +122,24 @@ export function dialDescription(a: Attempt, machines: readonly Machine[]): strin
   return "";
 }
 
-export function renderAnswer(ans: Answer, machines: readonly Machine[]): string {
+/** The last line of an answer: which engine decided and how much it looked at. */
+export function engineLine(r: EngineReport): string {
+  const parts: string[] = [];
+  if (r.paths !== undefined) parts.push(`Z3 over ${r.paths} candidate path${r.paths === 1 ? "" : "s"}`);
+  if (r.exchanges !== undefined) parts.push(`simulator over ${r.exchanges} exchange${r.exchanges === 1 ? "" : "s"} (every packet class)`);
+  return `  decided by ${parts.join(", agreeing with the ")}${r.note ? `; ${r.note}` : ""}`;
+}
+
+export function renderAnswer(ans: Answer, machines: readonly Machine[], report?: EngineReport): string {
+  const body = renderBody(ans, machines);
+  return report ? `${body}\n${engineLine(report)}` : body;
+}
+
+function renderBody(ans: Answer, machines: readonly Machine[]): string {
   const lines = [`${ans.verdict}: ${formatQuery(ans.query)}`];
   if (ans.perAddress) {
     for (const sub of ans.perAddress) {
-      lines.push(...renderAnswer(sub, machines).split("\n").map((l) => `  ${l}`));
+      lines.push(...renderBody(sub, machines).split("\n").map((l) => `  ${l}`));
     }
     lines.push(`  ${ans.reason}`);
     return lines.join("\n");
@@ -169,7 +183,7 @@ function attemptJson(a: Attempt) {
   };
 }
 
-export function answerJson(ans: Answer, machines: readonly Machine[]): unknown {
+export function answerJson(ans: Answer, machines: readonly Machine[], report?: EngineReport): unknown {
   const dial = ans.attempt?.legs[0]?.packet;
   const out = {
     query: formatQuery(ans.query),
@@ -180,6 +194,7 @@ export function answerJson(ans: Answer, machines: readonly Machine[]): unknown {
     closest: ans.closest.map(attemptJson),
     perAddress: ans.perAddress?.map((s) => answerJson(s, machines)),
     tried: ans.tried,
+    ...(report ? { engine: report } : {}),
   };
   return JSON.parse(JSON.stringify(out, jsonReplacer));
 }

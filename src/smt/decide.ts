@@ -31,6 +31,8 @@ export interface DecideOptions {
   readonly smt2?: boolean;
   /** Witness preferences: addresses and ports a person would dial first. */
   readonly nice?: { readonly addrs: readonly IP[]; readonly ports: readonly number[] };
+  /** A dial known to work (the simulator's): the witness is this one when Z3 agrees it satisfies the query. */
+  readonly hint?: Dial;
 }
 
 export interface SmtStats {
@@ -98,8 +100,14 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
     nice.push(or(...opts.nice.addrs.map((ip) => eqAddr({ k: "v", v: ip.v }, { k: "c", ip }))));
     if (q.proto !== "icmp") nice.push(or(...opts.nice.ports.map((p) => inPorts({ k: "v", name: "dport" }, p, p))));
   }
-  const cheap = alternatives.slice(0, 8);
-  const prefer = [...cheap.map((a) => [a, ...nice]), ...cheap.map((a) => [a, nice[0] ?? a]), ...cheap.map((a) => [a])];
+  // the dial the simulator's usual candidates found, if any, then the cheapest path with familiar values
+  const prefer: F[][] = [];
+  if (opts.hint) {
+    const h = opts.hint;
+    prefer.push([and(eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst }), inPorts({ k: "v", name: "dport" }, h.dport, h.dport), q.proto === "icmp" ? { t: "true" } : inPorts({ k: "v", name: "sport" }, h.sport, h.sport))]);
+  }
+  if (alternatives[0]) prefer.push([alternatives[0], ...nice]);
+  if (nice.length) prefer.push(nice);
   const remaining = Math.max(1, timeoutMs - exploreMs);
   const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer });
   const stats: SmtStats = { paths: found.length, forks: x.forks, nodes, exploreMs, solveMs: r.ms };

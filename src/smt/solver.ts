@@ -7,16 +7,17 @@
  * Variables: `dst4` (32 bits) and `dst6` (128 bits), the address dialed in
  * each family; `dport` and `sport` (16 bits).
  */
-import { init, killThreads, type Bool, type BitVec, type Context } from "z3-solver";
+import type { Bool, BitVec, Context } from "z3-solver";
 import type { Family, IP } from "../net/addr.js";
 import type { F } from "./term.js";
 
-type Z3 = Awaited<ReturnType<typeof init>>;
+type Z3 = Awaited<ReturnType<typeof import("z3-solver").init>>;
 let api: Promise<Z3> | undefined;
 let ctx: Context<"reach"> | undefined;
 
+/** Loaded on first use: commands that never solve do not pay for the WASM module. */
 async function context(): Promise<Context<"reach">> {
-  api ??= init();
+  api ??= import("z3-solver").then((m) => m.init());
   const z3 = await api;
   ctx ??= z3.Context("reach");
   return ctx;
@@ -26,6 +27,7 @@ async function context(): Promise<Context<"reach">> {
 export async function shutdown(): Promise<void> {
   if (!api) return;
   const z3 = await api;
+  const { killThreads } = await import("z3-solver");
   await killThreads(z3.em);
   api = undefined;
   ctx = undefined;

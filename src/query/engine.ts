@@ -1,0 +1,152 @@
+/**
+ * Which engine decides, and how the two check each other.
+ *
+ *   smt (default)  Z3 decides over every packet. A witness is replayed in the
+ *                  simulator and its trace shown; a witness the simulator does
+ *                  not confirm is a bug (Disagreement, exit 4). An unreachable
+ *                  verdict is explained by the simulator's closest attempts, and
+ *                  if one of those succeeds, that is a bug too.
+ *   sim            the simulator, exhaustive over the packet equivalence classes
+ *                  of the topology (sim/exhaustive.ts).
+ *   both           both, and their verdicts must agree.
+ *
+ * A concrete dial that works is a proof: when Z3 runs out of time but the
+ * simulator found a working dial, the answer is reachable, not unknown.
+ */
+import type { Network } from "../ir/types.js";
+import { attempt, machineIndex } from "../sim/connect.js";
+import { exhaustive, type ExhaustiveResult } from "../sim/exhaustive.js";
+import { decide, type SmtDecision } from "../smt/decide.js";
+import { formatEndpoint } from "../net/addr.js";
+import { LOOPBACK4, LOOPBACK6 } from "../net/addr.js";
+import { ask, dialTargets, localhostAnswer, meetsQuery, reachedReason, type Answer } from "./ask.js";
+import { failureReason } from "./explain.js";
+import type { Query } from "./parse.js";
+import { formatQuery } from "./parse.js";
+
+export type EngineName = "smt" | "sim" | "both";
+
+export interface EngineOptions {
+  readonly engine: EngineName;
+  readonly timeoutMs: number;
+  /** keep the SMT-LIB 2 text of each solver query */
+  readonly smt2?: boolean;
+}
+
+/** How the verdict was reached, for the answer's last line and its JSON. */
+export interface EngineReport {
+  readonly engine: EngineName;
+  /** Z3: candidate paths handed to the solver */
+  readonly paths?: number;
+  /** simulator: exchanges simulated */
+  readonly exchanges?: number;
+  readonly note?: string;
+}
+
+export interface Decided {
+  readonly answer: Answer;
+  readonly report: EngineReport;
+  readonly smt2: readonly { readonly query: string; readonly text: string }[];
+  readonly smt?: SmtDecision;
+  readonly sim?: ExhaustiveResult;
+}
+
+/** The two engines (or an engine and its own replay) disagree: a bug in reach, never hidden. */
+export class Disagreement extends Error {
+  constructor(
+    readonly query: Query,
+    readonly views: readonly { readonly engine: string; readonly verdict: string; readonly detail: string }[],
+  ) {
+    super(`engines disagree on ${formatQuery(query)}: ${views.map((v) => `${v.engine} says ${v.verdict} (${v.detail})`).join("; ")}`);
+  }
+}
+
+/** Test hook: REACH_FAULT=smt-verdict makes Z3's answer wrong on purpose, so that the disagreement path can be tested end to end. */
+const fault = () => process.env.REACH_FAULT;
+
+export async function answerQuery(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
+  if (q.target.kind === "localhost") {
+    const subs = [];
+    for (const ip of [LOOPBACK4, LOOPBACK6]) subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, opts));
+    const paths = subs.reduce((n, s) => n + (s.report.paths ?? 0), 0);
+    const exchanges = subs.reduce((n, s) => n + (s.report.exchanges ?? 0), 0);
+    return {
+      answer: localhostAnswer(
+        q,
+        subs.map((s) => s.answer),
+      ),
+      report: { engine: opts.engine, ...(opts.engine !== "sim" ? { paths } : {}), ...(opts.engine !== "smt" ? { exchanges } : {}) },
+      smt2: subs.flatMap((s) => s.smt2),
+    };
+  }
+  const heuristic = ask(net, q);
+  const dialText = (d: { dst: Parameters<typeof formatEndpoint>[0]; dport: number; sport: number }) => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
+  const sim = opts.engine !== "smt" ? exhaustive(net, q) : undefined;
+  if (sim && sim.verdict === "unreachable" && heuristic.verdict === "reachable") {
+    throw new Disagreement(q, [
+      { engine: "simulator (exhaustive)", verdict: "unreachable", detail: `${sim.tried} exchanges` },
+      { engine: "simulator (usual dials)", verdict: "reachable", detail: heuristic.dial ? dialText(heuristic.dial) : "" },
+    ]);
+  }
+  let smt: SmtDecision | undefined;
+  if (opts.engine !== "sim") {
+    smt = await decide(net, q, {
+      timeoutMs: opts.timeoutMs,
+      ...(opts.smt2 ? { smt2: true } : {}),
+      ...(q.target.kind === "machine" ? { nice: dialTargets(net, q) } : {}),
+      ...(heuristic.dial ? { hint: heuristic.dial } : {}),
+    });
+    if (fault() === "smt-verdict") smt = { ...smt, verdict: smt.verdict === "reachable" ? "unreachable" : "reachable" } as SmtDecision;
+  }
+  const smt2 = smt?.smt2 !== undefined ? [{ query: formatQuery(q), text: smt.smt2 }] : [];
+  const index = machineIndex(net);
+
+  if (smt && smt.verdict === "reachable") {
+    if (!smt.dial) throw new Disagreement(q, [{ engine: "Z3", verdict: "reachable", detail: "no witness decoded" }]);
+    const replay = attempt(net, index, smt.dial);
+    if (!meetsQuery(q, replay)) {
+      throw new Disagreement(q, [
+        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}` },
+        { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: failureReason(replay) },
+      ]);
+    }
+    if (sim && sim.verdict !== "reachable") {
+      throw new Disagreement(q, [
+        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}, confirmed by replay` },
+        { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
+      ]);
+    }
+    const answer: Answer = { query: q, verdict: "reachable", dial: smt.dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: heuristic.tried };
+    return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+  }
+  if (smt && smt.verdict === "unreachable") {
+    const counter = heuristic.verdict === "reachable" ? heuristic.dial : sim?.verdict === "reachable" ? sim.dial : undefined;
+    if (counter) {
+      throw new Disagreement(q, [
+        { engine: "Z3", verdict: "unreachable", detail: `${smt.stats.paths} candidate paths, all infeasible` },
+        { engine: "simulator", verdict: "reachable", detail: dialText(counter) },
+      ]);
+    }
+    return { answer: heuristic, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+  }
+  // Z3 unknown (or not asked): the simulator's word, where a concrete dial is proof.
+  if (sim?.verdict === "reachable" || (smt && heuristic.verdict === "reachable")) {
+    const answer = heuristic.verdict === "reachable" ? heuristic : simAnswer(q, sim!, index);
+    const note = smt ? `Z3: ${smt.reason}; the simulator's dial is proof` : undefined;
+    return { answer, report: { ...report(opts, smt, sim), ...(note ? { note } : {}) }, smt2, ...(smt ? { smt } : {}), ...(sim ? { sim } : {}) };
+  }
+  if (smt) {
+    const answer: Answer = { ...heuristic, verdict: "unknown", reason: `${smt.reason ?? "unknown"}; no dial the simulator tried works` };
+    return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+  }
+  return { answer: heuristic, report: report(opts, smt, sim), smt2, ...(sim ? { sim } : {}) };
+}
+
+function simAnswer(q: Query, sim: ExhaustiveResult, index: ReturnType<typeof machineIndex>): Answer {
+  const a = sim.attempt!;
+  return { query: q, verdict: "reachable", dial: sim.dial!, attempt: a, closest: [], reason: reachedReason(a, index), tried: sim.tried };
+}
+
+function report(opts: EngineOptions, smt: SmtDecision | undefined, sim: ExhaustiveResult | undefined): EngineReport {
+  return { engine: opts.engine, ...(smt ? { paths: smt.stats.paths } : {}), ...(sim ? { exchanges: sim.tried } : {}) };
+}
