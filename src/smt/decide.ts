@@ -33,6 +33,8 @@ export interface DecideOptions {
   readonly nice?: { readonly addrs: readonly IP[]; readonly ports: readonly number[] };
   /** A dial known to work (the simulator's): the witness is this one when Z3 agrees it satisfies the query. */
   readonly hint?: Dial;
+  /** "any": take the first model (no extra checks for a familiar witness). */
+  readonly witness?: "familiar" | "any";
 }
 
 export interface SmtStats {
@@ -108,8 +110,10 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   }
   if (alternatives[0]) prefer.push([alternatives[0], ...nice]);
   if (nice.length) prefer.push(nice);
+  // no path at all: the disjunction is empty (false); nothing for the solver to do unless the query is to be exported
+  if (!found.length && !opts.smt2) return { verdict: "unreachable", stats: { paths: 0, forks: x.forks, nodes: 0, exploreMs, solveMs: 0 } };
   const remaining = Math.max(1, timeoutMs - exploreMs);
-  const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer });
+  const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer: opts.witness === "any" ? [] : prefer });
   const stats: SmtStats = { paths: found.length, forks: x.forks, nodes, exploreMs, solveMs: r.ms };
   const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };

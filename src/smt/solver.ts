@@ -14,11 +14,13 @@ import type { F } from "./term.js";
 type Z3 = Awaited<ReturnType<typeof import("z3-solver").init>>;
 let api: Promise<Z3> | undefined;
 let ctx: Context<"reach"> | undefined;
+let emModule: unknown;
 
 /** Loaded on first use: commands that never solve do not pay for the WASM module. */
 async function context(): Promise<Context<"reach">> {
   api ??= import("z3-solver").then((m) => m.init());
   const z3 = await api;
+  emModule = z3.em;
   ctx ??= z3.Context("reach");
   return ctx;
 }
@@ -109,6 +111,24 @@ class Translator {
   }
 }
 
+/** A quantifier-free bit-vector solver (much faster to set up than the general one) with the formulas asserted. */
+function solverFor(z: Context<"reach">, formulas: readonly Bool<"reach">[], timeoutMs: number) {
+  const s = new z.Solver("QF_BV");
+  s.set("timeout", Math.max(1, Math.round(timeoutMs)));
+  s.add(...formulas);
+  return s;
+}
+
+/**
+ * Checks synchronously through the C API entry point. The binding's own check()
+ * starts a thread per call, which costs more than solving these formulas; the
+ * timeout still holds (Z3's timer), and we block only our own command.
+ */
+function check(z: Context<"reach">, s: { readonly ptr: unknown }): "sat" | "unsat" | "unknown" {
+  const r = (emModule as { _Z3_solver_check(c: unknown, s: unknown): number })._Z3_solver_check(z.ptr, s.ptr);
+  return r === 1 ? "sat" : r === -1 ? "unsat" : "unknown";
+}
+
 /**
  * Decides `goal` (any of its alternatives) under `domain`. With `prefer`, each
  * preference is tried in turn as an assumption first, so that the model is a
@@ -119,24 +139,23 @@ export async function solve(domain: F, alternatives: readonly F[], opts: SolveOp
   const t0 = performance.now();
   const z = await context();
   const tr = new Translator(z);
-  const solver = new z.Solver();
-  solver.set("timeout", Math.max(1, Math.round(opts.timeoutMs)));
-  solver.add(tr.bool(domain));
-  const goal = alternatives.length ? z.Or(...alternatives.map((a) => tr.bool(a))) : z.Bool.val(false);
-  solver.add(goal);
-  const smt2 = opts.smt2 ? solver.toSmtlib2("unknown") : undefined;
+  const deadline = performance.now() + opts.timeoutMs;
+  const base = [tr.bool(domain), alternatives.length ? z.Or(...alternatives.map((a) => tr.bool(a))) : z.Bool.val(false)];
+  const first = solverFor(z, base, opts.timeoutMs);
+  const smt2 = opts.smt2 ? first.toSmtlib2("unknown") : undefined;
   const withText = <T extends object>(r: T) => ({ ...r, ...(smt2 !== undefined ? { smt2 } : {}), ms: performance.now() - t0 });
-  const status = await solver.check();
-  if (status === "unknown") return withText({ status: "unknown" as const, reason: solver.reasonUnknown() || "the solver gave up" });
+  const status = check(z, first);
+  if (status === "unknown") return withText({ status: "unknown" as const, reason: first.reasonUnknown() || "the solver gave up" });
   if (status === "unsat") return withText({ status: "unsat" as const });
-  let model = solver.model();
+  let model = first.model();
   for (const extra of opts.prefer ?? []) {
-    solver.push();
-    solver.add(...extra.map((a) => tr.bool(a)));
-    const ok = (await solver.check()) === "sat";
-    if (ok) model = solver.model();
-    solver.pop();
-    if (ok) break;
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    const s = solverFor(z, [...base, ...extra.map((a) => tr.bool(a))], left);
+    if (check(z, s) === "sat") {
+      model = s.model();
+      break;
+    }
   }
   const num = (v: BitVec<number, "reach">) => BigInt((model.eval(v, true) as unknown as { value(): bigint }).value());
   return withText({
