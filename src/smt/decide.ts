@@ -19,6 +19,7 @@ import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
 import { solve } from "./solver.js";
 import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";
 import { BoundHit, Explorer, type St } from "./walk.js";
+import { FULL, refine } from "./domain.js";
 
 export const ECHO_ID = 1;
 export const DEFAULT_SPORT = 40000;
@@ -82,7 +83,8 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const x = new Explorer(net, opts.budget ?? 200_000, Date.now() + timeoutMs);
   const goal: Goal = q.target.kind === "machine" ? { machine: q.target.machine, ...(q.port !== undefined ? { port: q.port } : {}) } : {};
   const found: Found[] = [];
-  const st0: St = { pc: [], pins: {}, ct: new Map() };
+  // the domain itself narrows the exploration from the start (it is asserted to Z3 too)
+  const st0: St = { pc: [], dom: refine(FULL, DOMAIN)!, ct: new Map() };
   try {
     for (const dial of dialsOf(q)) attemptS(x, st0, dial, goal, (path) => found.push({ path, dial }));
   } catch (e) {

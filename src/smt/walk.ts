@@ -11,10 +11,11 @@
  * equality that fixes a variable pins it for the rest of the path, so most of a
  * topology is explored without any symbolic work.
  */
-import { isLoopback, LOOPBACK4, type IP } from "../net/addr.js";
+import { LOOPBACK4, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import { acceptsS, applyNatS, famOf, isLinkLocal6S, isLocalS, isLoopbackS, isMartianDestinationS, lookupRouteS, lookupSocketS, NeighbourIndex, type SPacket } from "./elements.js";
-import { ac, and, eqAddr, eqPort, evaluate, FALSE, inPrefix, not, or, TRUE, type Assignment, type AV, type Cases, type F, type PV } from "./term.js";
+import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
+import { judge, refine, single, type Dom } from "./domain.js";
 import type { Socket } from "../ir/types.js";
 
 /** Hops before a packet is declared looping (the simulator's bound: the same verdict). */
@@ -26,16 +27,11 @@ export interface SEntry {
   readonly replySeen: boolean;
 }
 
-export interface Pins {
-  readonly dst?: IP;
-  readonly dport?: number;
-  readonly sport?: number;
-}
-
 /** One path's state: its condition, what it has fixed, and its conntrack tables. */
 export interface St {
   readonly pc: readonly F[];
-  readonly pins: Pins;
+  /** what the conditions so far allow each variable (domain.ts) */
+  readonly dom: Dom;
   readonly ct: ReadonlyMap<string, readonly SEntry[]>;
 }
 
@@ -68,89 +64,34 @@ export class Explorer {
     }
   }
 
-  /** The path with one more condition, or undefined when it contradicts what the path has pinned. */
+  /** The path with one more condition, or undefined when the condition contradicts the path. */
   assume(st: St, c: F): St | undefined {
     if (c.t === "false") return undefined;
     if (c.t === "true") return st;
+    const known = judge(c, st.dom);
+    if (known !== undefined) return known ? st : undefined;
     if (++this.forks > this.budget) throw new BoundHit(`more than ${this.budget} symbolic branches`);
     if ((this.forks & 1023) === 0 && Date.now() > this.deadline) throw new BoundHit("timeout while exploring paths");
-    const pins = pinsOf(c, st.pins);
-    if (pins !== st.pins) {
-      for (const x of [...st.pc, c]) if (partial(x, pins) === false) return undefined;
-    } else if (partial(c, pins) === false) return undefined;
-    return { ...st, pc: [...st.pc, c], pins };
+    const dom = refine(st.dom, c);
+    if (!dom) return undefined;
+    // a narrower domain may now contradict an earlier condition
+    if (dom !== st.dom) for (const x of st.pc) if (judge(x, dom) === false) return undefined;
+    return { ...st, pc: [...st.pc, c], dom };
   }
 
-  /** A value with what the path has pinned substituted. */
+  /** A value with what the path has fixed substituted: a variable left with one value is that constant. */
   av(st: St, a: AV): AV {
-    return a.k === "v" && st.pins.dst && st.pins.dst.v === a.v ? ac(st.pins.dst) : a;
+    if (a.k === "c") return a;
+    const n = single(st.dom, a.v === 4 ? "dst4" : "dst6");
+    return n === undefined ? a : ac({ v: a.v, n });
   }
   pv(st: St, p: PV): PV {
     if (p.k === "c") return p;
-    const n = st.pins[p.name];
-    return n === undefined ? p : { k: "c", n };
+    const n = single(st.dom, p.name);
+    return n === undefined ? p : { k: "c", n: Number(n) };
   }
   pk(st: St, p: SPacket): SPacket {
     return { proto: p.proto, src: this.av(st, p.src), dst: this.av(st, p.dst), sport: this.pv(st, p.sport), dport: this.pv(st, p.dport) };
-  }
-}
-
-/** Equalities in a condition that fix a variable. */
-function pinsOf(c: F, pins: Pins): Pins {
-  const atoms = c.t === "and" ? c.xs : [c];
-  let out = pins;
-  for (const a of atoms) {
-    if (a.t === "pfx" && a.p.len === (a.p.v === 4 ? 32 : 128) && !out.dst) out = { ...out, dst: { v: a.p.v, n: a.p.n } };
-    if (a.t === "rng" && a.lo === a.hi && out[a.name] === undefined) out = { ...out, [a.name]: a.lo };
-  }
-  return out;
-}
-
-/** Evaluates a formula as far as the pins decide it: true, false, or undefined (depends on a free variable). */
-function partial(f: F, pins: Pins): boolean | undefined {
-  switch (f.t) {
-    case "true":
-      return true;
-    case "false":
-      return false;
-    case "and": {
-      let open = false;
-      for (const x of f.xs) {
-        const r = partial(x, pins);
-        if (r === false) return false;
-        if (r === undefined) open = true;
-      }
-      return open ? undefined : true;
-    }
-    case "or": {
-      let open = false;
-      for (const x of f.xs) {
-        const r = partial(x, pins);
-        if (r === true) return true;
-        if (r === undefined) open = true;
-      }
-      return open ? undefined : false;
-    }
-    case "not": {
-      const r = partial(f.x, pins);
-      return r === undefined ? undefined : !r;
-    }
-    case "pfx":
-      return pins.dst && pins.dst.v === f.p.v ? evaluate(f, { dst: pins.dst, dport: 0, sport: 0 }) : undefined;
-    case "rng": {
-      const n = pins[f.name];
-      return n === undefined ? undefined : n >= f.lo && n <= f.hi;
-    }
-    case "peq":
-      return pins.dport !== undefined && pins.sport !== undefined ? pins.dport === pins.sport : undefined;
-    case "chain": {
-      for (const r of f.rules) {
-        const m = partial(r.m, pins);
-        if (m === undefined) return undefined;
-        if (m) return r.accept;
-      }
-      return f.policy;
-    }
   }
 }
 
@@ -248,7 +189,10 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       if (s1) k(s1, { kind: "delivered", machine: m.name, packet: x.pk(s1, p) });
       return;
     }
-    if (p.proto === "icmp") return k(st, { kind: "delivered", machine: m.name, packet: p });
+    if (p.proto === "icmp") {
+      if (spec.wanted && !spec.wanted(m.name, undefined)) return;
+      return k(st, { kind: "delivered", machine: m.name, packet: p });
+    }
     const engine = m.engine;
     if (engine) {
       const lb = eqAddr(p.dst, ac(engine.loopbackAddress));

@@ -5,7 +5,7 @@
  * Every problem becomes a Diagnostic at the offending node; all are collected.
  */
 import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnostic.js";
-import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMulticast, parseCidr, parseIP, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
+import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMapped, isMulticast, parseCidr, parseIP, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
 import type { TopologyDoc } from "./schema.js";
@@ -161,8 +161,12 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   // host machine -> "proto ip:port" -> path of the listener (services, forwards)
   const listeners = new Map<string, { proto: string; ip: IP; port: number; v6only: boolean; path: Path; what: string }[]>();
   /** Linux refuses overlapping binds on one port: same address, a wildcard of the family, or `::` dual-stack vs IPv4. */
-  const overlaps = (a: { ip: IP; v6only: boolean }, b: { ip: IP; v6only: boolean }) =>
-    a.ip.v === b.ip.v ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip) : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
+  // An IPv4-mapped bind (::ffff:a.b.c.d) clashes as IPv4 a.b.c.d does, so not with a v6only :: (ipv6_rcv_saddr_equal)
+  const asBound = (x: { ip: IP; v6only: boolean }) => (isMapped(x.ip) ? { ip: unmap(x.ip), v6only: false } : x);
+  const overlaps = (a0: { ip: IP; v6only: boolean }, b0: { ip: IP; v6only: boolean }) => {
+    const [a, b] = [asBound(a0), asBound(b0)];
+    return a.ip.v === b.ip.v ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip) : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
+  };
   const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string, v6only = false) => {
     const list = listeners.get(host) ?? [];
     const clash = list.find((l) => l.proto === proto && l.port === port && overlaps(l, { ip, v6only }));

@@ -138,7 +138,7 @@ describe("a disagreement between the engines exits 4 (REACH_FAULT=smt-verdict)",
     expect(b.code).toBe(0);
     expect(b.out).toMatch(/^unreachable: web -> guest:22\/tcp\n/);
     expect(b.err).toBe("");
-  });
+  }, 60_000);
 });
 
 describe("--smt2 FILE", () => {
@@ -195,7 +195,7 @@ describe("--smt2 FILE", () => {
     expect(text).toContain('"host -> [::1]:2222/tcp"');
   });
 
-  it.skipIf(!hasZ3)("the native z3 binary says sat for a reachable query, unsat for an unreachable one (skipped: no `z3` on PATH)", () => {
+  it.skipIf(!hasZ3)(`the native z3 binary says sat for a reachable query, unsat for an unreachable one${hasZ3 ? "" : " (SKIPPED: no `z3` binary on PATH; the CI installs the Debian package z3)"}`, () => {
     const sat = write("z3-sat", REACHABLE);
     const unsat = write("z3-unsat", UNREACHABLE);
     const run = (file: string) => spawnSync("z3", [file], { encoding: "utf8" });
@@ -208,7 +208,7 @@ describe("--smt2 FILE", () => {
     // localhost on the NAT model: 127.0.0.1 forwards, ::1 does not
     const both = write("z3-localhost", "host -> localhost:2222/tcp");
     expect(run(both.file).stdout.trim().split(/\s+/)).toEqual(["sat", "unsat"]);
-  });
+  }, 90_000);
 
   it("pointing at the topology file itself: exit 2, RCH042, the topology untouched", () => {
     const d = fresh("self");
@@ -293,7 +293,8 @@ describe("unknown", () => {
     expect(answer.dial).toMatchObject({ dport: 2222 });
     expect(report.note).toMatch(/^Z3: bound hit: .*; the simulator's dial is proof$/);
     const last = renderAnswer(answer, net.machines, report).split("\n").at(-1)!;
-    expect(last.startsWith("  decided by Z3")).toBe(true);
+    expect(last.startsWith("  decided by ")).toBe(true);
+    expect(last).toContain("Z3: bound hit");
     expect(last).toContain("the simulator's dial is proof");
   });
 
@@ -304,6 +305,22 @@ describe("unknown", () => {
     expect(answer.verdict).toBe("unknown");
     expect(answer.reason).toMatch(/bound hit/);
     expect(answer.reason).toContain("no dial the simulator tried works");
+  });
+
+  // src bug (src/query/render.ts engineLine + src/smt/decide.ts): a decision cut
+  // short by the bound reports stats.paths = 0 (the paths found before giving up),
+  // and engineLine renders paths === 0 as a proof that no path exists. The last
+  // line then reads "decided by the symbolic encoding (no path can carry any
+  // packet of this query)" on a reachable answer and on an unknown one. Remove
+  // `.fails` once fixed.
+  it.fails("the last line never claims that no path exists when Z3 gave up (reachable, unknown)", async () => {
+    for (const text of [REACHABLE, UNREACHABLE]) {
+      withBudget3();
+      const { answer, report, smt } = await answerQuery(net, query(text), { engine: "smt", timeoutMs: 30_000 });
+      expect(smt?.verdict).toBe("unknown");
+      const last = renderAnswer(answer, net.machines, report).split("\n").at(-1)!;
+      expect(last).not.toContain("no path can carry");
+    }
   });
 
   it("the injection is one-shot: the next call decides again", async () => {

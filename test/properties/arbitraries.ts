@@ -34,19 +34,25 @@ type Proto = "tcp" | "udp";
 const protoArb: fc.Arbitrary<Proto> = fc.constantFrom("tcp", "udp");
 const small = fc.nat({ max: 31 });
 
-export type BindKind = "any4" | "lo4" | "any6" | "lo6" | "own" | "own6" | "lo2" | "omit";
+export type BindKind = "any4" | "lo4" | "any6" | "lo6" | "own" | "own6" | "lo2" | "mapped" | "omit";
 export interface RawService {
   proto: Proto;
   port: number;
   bind: BindKind;
   v6only: boolean;
+  /** SO_BINDTODEVICE: an index into the machine's interfaces */
+  device?: number;
 }
-export const rawServiceArb: fc.Arbitrary<RawService> = fc.record({
-  proto: protoArb,
-  port: small,
-  bind: fc.constantFrom<BindKind>("any4", "lo4", "any6", "lo6", "own", "own6", "lo2", "omit"),
-  v6only: fc.boolean(),
-});
+export const rawServiceArb: fc.Arbitrary<RawService> = fc.record(
+  {
+    proto: protoArb,
+    port: small,
+    bind: fc.constantFrom<BindKind>("any4", "lo4", "any6", "lo6", "own", "own6", "lo2", "mapped", "omit"),
+    v6only: fc.boolean(),
+    device: fc.oneof({ arbitrary: fc.constant(undefined), weight: 5 }, { arbitrary: small, weight: 1 }),
+  },
+  { requiredKeys: ["proto", "port", "bind", "v6only"] },
+);
 
 export interface RawRule {
   action: "accept" | "drop" | "reject";
@@ -91,7 +97,8 @@ export const rawFirewallArb: fc.Arbitrary<RawFirewall> = fc.record({ input: rawC
 
 export type RawNat =
   | { action: "dnat"; chain: "prerouting" | "output"; proto: Proto; dport: number; in?: number; dstOwn: boolean; to: number; toPort?: number }
-  | { action: "masquerade"; out?: number; src?: number };
+  | { action: "masquerade"; out?: number; src?: number }
+  | { action: "snat"; out?: number; src?: number; to: number };
 export const rawNatArb: fc.Arbitrary<RawNat> = fc.oneof(
   fc.record(
     {
@@ -107,6 +114,7 @@ export const rawNatArb: fc.Arbitrary<RawNat> = fc.oneof(
     { requiredKeys: ["action", "chain", "proto", "dport", "dstOwn", "to"] },
   ),
   fc.record({ action: fc.constant("masquerade" as const), out: small, src: small }, { requiredKeys: ["action"] }),
+  fc.record({ action: fc.constant("snat" as const), out: small, src: small, to: small }, { requiredKeys: ["action", "to"] }),
 );
 
 export interface RawRoute {
@@ -123,6 +131,7 @@ export interface RawConfig {
   routes: RawRoute[];
   ipForward?: boolean;
   rpFilter?: 0 | 1 | 2;
+  routeLocalnet?: boolean;
 }
 export const rawConfigArb: fc.Arbitrary<RawConfig> = fc.record(
   {
@@ -133,6 +142,7 @@ export const rawConfigArb: fc.Arbitrary<RawConfig> = fc.record(
     routes: fc.array(rawRouteArb, { maxLength: 2 }),
     ipForward: fc.boolean(),
     rpFilter: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+    routeLocalnet: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, { arbitrary: fc.constant(true), weight: 1 }),
   },
   { requiredKeys: ["services", "firewall", "nat", "routes"] },
 );
@@ -460,12 +470,16 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     servicePorts[name] = { tcp: [], udp: [] };
     for (const s of cfg.services) {
       const port = pick(SERVICE_PORTS, s.port)!;
+      const mapped = `::ffff:${pick(own4, s.port)?.ip ?? "127.0.0.1"}`;
       const bind =
-        s.bind === "any4" ? "0.0.0.0" : s.bind === "lo4" ? "127.0.0.1" : s.bind === "any6" ? "::" : s.bind === "lo6" ? "::1" : s.bind === "lo2" ? "127.0.0.2" : s.bind === "own" ? pick(own4, s.port)?.ip : s.bind === "own6" ? pick(own6, s.port)?.ip : undefined;
+        s.bind === "any4" ? "0.0.0.0" : s.bind === "lo4" ? "127.0.0.1" : s.bind === "any6" ? "::" : s.bind === "lo6" ? "::1" : s.bind === "lo2" ? "127.0.0.2" : s.bind === "own" ? pick(own4, s.port)?.ip : s.bind === "own6" ? pick(own6, s.port)?.ip : s.bind === "mapped" ? mapped : undefined;
       if ((s.bind === "own" || s.bind === "own6") && bind === undefined) continue;
       const v6only = s.v6only && bind === "::";
-      if (!tryListen(name, { proto: s.proto, ip: bind ?? "0.0.0.0", port, v6only })) continue;
-      services.push({ name: `svc${services.length}`, proto: s.proto, port, ...(bind !== undefined ? { bind } : {}), ...(v6only ? { v6only } : {}) });
+      // an IPv4-mapped bind listens on the IPv4 address: it clashes as that address does
+      const listenAs = bind?.startsWith("::ffff:") ? bind.slice(7) : (bind ?? "0.0.0.0");
+      if (!tryListen(name, { proto: s.proto, ip: listenAs, port, v6only })) continue;
+      const device = s.device !== undefined ? pick(ifnames.get(name) ?? [], s.device) : undefined;
+      services.push({ name: `svc${services.length}`, proto: s.proto, port, ...(bind !== undefined ? { bind } : {}), ...(v6only ? { v6only } : {}), ...(device ? { device } : {}) });
       servicePorts[name]![s.proto].push(port);
       ports[s.proto].add(port);
     }
@@ -581,14 +595,18 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     if (routes.length) md.routes = routes;
     if (cfg.ipForward !== undefined) md.ip_forward = cfg.ipForward;
     if (cfg.rpFilter !== undefined) md.rp_filter = cfg.rpFilter;
+    if (cfg.routeLocalnet) md.route_localnet = true;
     if (cfg.firewall) md.firewall = firewallDoc(name, cfg.firewall);
     const own4 = (placed.get(name) ?? []).filter((p) => p.v === 4);
     const ifs = ifnames.get(name) ?? ["lo"];
     const v4targets = everything.filter((p) => p.v === 4).map((p) => p.ip);
     const nat: NatRuleDoc[] = cfg.nat.flatMap((n): NatRuleDoc[] => {
-      if (n.action === "masquerade") {
+      if (n.action === "masquerade" || n.action === "snat") {
         const src = n.src !== undefined ? pick(prefixPool.filter((p) => prefixFamily(p) === 4), n.src) : undefined;
-        return [{ action: "masquerade", ...(src ? { src } : {}), ...(n.out !== undefined ? { out: pick(ifs, n.out)! } : {}) }];
+        const out = n.out !== undefined ? { out: pick(ifs, n.out)! } : {};
+        if (n.action === "masquerade") return [{ action: "masquerade", ...(src ? { src } : {}), ...out }];
+        const to = pick(own4, n.to)?.ip;
+        return to === undefined ? [] : [{ action: "snat", to, ...(src ? { src } : {}), ...out }];
       }
       const dst = n.dstOwn ? pick(own4, n.dport)?.ip : undefined;
       const to = pick(v4targets, n.to);
