@@ -73,9 +73,16 @@ export function parseCidr(text: string): { ip: IP; len: number } | undefined {
   return { ip, len };
 }
 
+const MASKS: Record<Family, readonly bigint[]> = {
+  4: Array.from({ length: 33 }, (_, len) => ((1n << BigInt(len)) - 1n) << BigInt(32 - len)),
+  6: Array.from({ length: 129 }, (_, len) => ((1n << BigInt(len)) - 1n) << BigInt(128 - len)),
+};
+
+/** The netmask of a prefix length (precomputed: this is the simulator's hottest function). */
 export function mask(v: Family, len: number): bigint {
-  const b = BigInt(bits(v));
-  return ((1n << BigInt(len)) - 1n) << (b - BigInt(len));
+  const m = MASKS[v][len];
+  if (m === undefined) throw new Error(`internal: prefix length ${len} for IPv${v}`);
+  return m;
 }
 
 export function prefixOf(ip: IP, len: number): Prefix {

@@ -38,6 +38,8 @@ export interface EngineReport {
   readonly engine: EngineName;
   /** Z3: candidate paths handed to the solver */
   readonly paths?: number;
+  /** what Z3 concluded (unknown: it did not decide) */
+  readonly smt?: "reachable" | "unreachable" | "unknown";
   /** simulator: exchanges simulated */
   readonly exchanges?: number;
   readonly note?: string;
@@ -69,13 +71,15 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     const subs = [];
     for (const ip of [LOOPBACK4, LOOPBACK6]) subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, opts));
     const paths = subs.reduce((n, s) => n + (s.report.paths ?? 0), 0);
+    const verdicts = subs.map((s) => s.report.smt);
+    const smtVerdict = verdicts.includes("reachable") ? "reachable" : verdicts.includes("unknown") ? "unknown" : "unreachable";
     const exchanges = subs.reduce((n, s) => n + (s.report.exchanges ?? 0), 0);
     return {
       answer: localhostAnswer(
         q,
         subs.map((s) => s.answer),
       ),
-      report: { engine: opts.engine, ...(opts.engine !== "sim" ? { paths } : {}), ...(opts.engine !== "smt" ? { exchanges } : {}) },
+      report: { engine: opts.engine, ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}), ...(opts.engine !== "smt" ? { exchanges } : {}) },
       smt2: subs.flatMap((s) => s.smt2),
     };
   }
@@ -96,7 +100,7 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
       ...(q.target.kind === "machine" ? { nice: dialTargets(net, q) } : {}),
       ...(heuristic.dial ? { hint: heuristic.dial } : {}),
     });
-    if (fault() === "smt-verdict") smt = { ...smt, verdict: smt.verdict === "reachable" ? "unreachable" : "reachable" } as SmtDecision;
+    if (fault() === "smt-verdict") smt = faulty(smt, heuristic);
   }
   const smt2 = smt?.smt2 !== undefined ? [{ query: formatQuery(q), text: smt.smt2 }] : [];
   const index = machineIndex(net);
@@ -142,11 +146,19 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
   return { answer: heuristic, report: report(opts, smt, sim), smt2, ...(sim ? { sim } : {}) };
 }
 
+/** The test hook's wrong answer: reachable becomes unreachable; unreachable becomes reachable with the closest failed dial as its "witness". */
+function faulty(smt: SmtDecision, heuristic: Answer): SmtDecision {
+  if (smt.verdict === "reachable") return { verdict: "unreachable", stats: smt.stats };
+  const p = heuristic.closest[0]?.legs[0]?.packet;
+  const dial = p ? { from: heuristic.closest[0]!.legs[0]!.from, proto: p.proto, dst: p.dst, dport: p.dport, sport: p.sport } : undefined;
+  return { verdict: "reachable", stats: smt.stats, ...(dial ? { dial } : {}) };
+}
+
 function simAnswer(q: Query, sim: ExhaustiveResult, index: ReturnType<typeof machineIndex>): Answer {
   const a = sim.attempt!;
   return { query: q, verdict: "reachable", dial: sim.dial!, attempt: a, closest: [], reason: reachedReason(a, index), tried: sim.tried };
 }
 
 function report(opts: EngineOptions, smt: SmtDecision | undefined, sim: ExhaustiveResult | undefined): EngineReport {
-  return { engine: opts.engine, ...(smt ? { paths: smt.stats.paths } : {}), ...(sim ? { exchanges: sim.tried } : {}) };
+  return { engine: opts.engine, ...(smt ? { paths: smt.stats.paths, smt: smt.verdict } : {}), ...(sim ? { exchanges: sim.tried } : {}) };
 }

@@ -82,7 +82,7 @@
  * ports inner; the first success is the witness. `tried` counts attempt()
  * calls; `classCount()` is the size of a full enumeration.
  */
-import { bits, isMapped, LOOPBACK4, LOOPBACK6, prefixOf, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
+import { bits, isMapped, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
 import type { Machine, Match, Network } from "../ir/types.js";
 import type { Query } from "../query/parse.js";
 import type { Attempt } from "./types.js";
@@ -105,6 +105,8 @@ export interface ExhaustiveResult {
   readonly attempt?: Attempt;
   /** attempt() calls made */
   readonly tried: number;
+  /** classes not dialed because an earlier dial showed their outcome cannot differ (independentOf) */
+  readonly skipped: number;
 }
 
 const DPORT = { lo: 1, hi: 65535 };
@@ -331,19 +333,70 @@ export function classCount(net: Network, q: Query, classes: PacketClasses = pack
   return plans(net, q, classes).reduce((n, p) => n + p.count, 0);
 }
 
+/**
+ * Which fields an attempt's outcome cannot have depended on, so that the other
+ * classes of that field need no dial of their own (the result is the same).
+ * Only failures of the first packet qualify: it is always a new connection (no
+ * conntrack lookup compares it with anything), so its fate depends on ports
+ * only through rules that match ports on the machines it visited, and through
+ * the socket lookup (dport) where it was refused.
+ *   "ports": failed before any socket, and no visited machine has a rule that
+ *            matches a port: every dport and sport gives the same outcome;
+ *   "sport": failed on the first packet, and no visited machine has a rule that
+ *            matches a source port: every sport gives the same outcome.
+ */
+function independentOf(a: Attempt, portRules: ReadonlyMap<string, PortRules>): "ports" | "sport" | undefined {
+  const o = a.outcome;
+  if (o.kind !== "failed" || o.leg !== 0 || o.direction !== "forward") return undefined;
+  const leg = a.legs[0]!;
+  // connect() failed before any packet (no route, no source address): only the destination decided
+  if (leg.forward.steps.length === 0) return "ports";
+  let any = portRules.get(leg.from)!;
+  for (const s of leg.forward.steps) {
+    if (any === "sport") break;
+    const r = portRules.get(s.machine)!;
+    if (r === "sport" || (r === "dport" && any === "none")) any = r;
+  }
+  if (o.disposition.kind !== "refused" && any === "none") return "ports";
+  return any === "sport" ? undefined : "sport";
+}
+
+/** Does a machine have rules that match source ports, only destination ports, or no ports? */
+type PortRules = "sport" | "dport" | "none";
+function portRulesOf(net: Network): ReadonlyMap<string, PortRules> {
+  const out = new Map<string, PortRules>();
+  for (const m of net.machines) {
+    const rules = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+    out.set(m.name, rules.some((r) => r.match.sport !== undefined) ? "sport" : rules.some((r) => r.match.dport !== undefined) ? "dport" : "none");
+  }
+  return out;
+}
+
 /** The simulator's verdict on `q` over every packet class; the first dial that works is the witness. */
-export function exhaustive(net: Network, q: Query, classes: PacketClasses = packetClasses(net)): ExhaustiveResult {
+export function exhaustive(net: Network, q: Query, classes: PacketClasses = packetClasses(net), skip = true): ExhaustiveResult {
   if (!net.machines.some((m) => m.name === q.from)) throw new Error(`internal: unknown machine ${q.from}`);
   const index = machineIndex(net);
+  const portRules = portRulesOf(net);
   let tried = 0;
+  let skipped = 0;
   for (const plan of plans(net, q, classes)) {
+    // dials come grouped by destination, then dport (sport innermost): skip what cannot differ
+    let skipDst: IP | undefined;
+    let skipPort: { dst: IP; dport: number } | undefined;
     for (const dial of plan.dials()) {
+      if ((skipDst && sameIP(skipDst, dial.dst)) || (skipPort && sameIP(skipPort.dst, dial.dst) && skipPort.dport === dial.dport)) {
+        skipped++;
+        continue;
+      }
       const a = attempt(net, index, dial);
       tried++;
-      if (plan.good(a)) return { verdict: "reachable", dial, attempt: a, tried };
+      if (plan.good(a)) return { verdict: "reachable", dial, attempt: a, tried, skipped };
+      const free = skip ? independentOf(a, portRules) : undefined;
+      if (free === "ports") skipDst = dial.dst;
+      else if (free === "sport") skipPort = { dst: dial.dst, dport: dial.dport };
     }
   }
-  return { verdict: "unreachable", tried };
+  return { verdict: "unreachable", tried, skipped };
 }
 
 /** For tests: is `ip` in the dial domain (not `::`, not IPv4-mapped)? */

@@ -120,10 +120,9 @@ describe("a disagreement between the engines exits 4 (REACH_FAULT=smt-verdict)",
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
-  // src bug: when Z3 claims reachable without a witness, engine.ts throws a
-  // Disagreement with the Z3 view only, so stderr says "the engines disagree"
-  // but never names the simulator's verdict (unreachable). Remove `.fails` once fixed.
-  it.fails(`${UNREACHABLE} (unreachable): stderr also names the simulator's verdict`, () => {
+  // regression: the fault hook once claimed reachable without a witness, and the
+  // disagreement named Z3's view only; now the bogus witness is replayed and refuted.
+  it(`${UNREACHABLE} (unreachable): stderr also names the simulator's verdict`, () => {
     const r = reach(["ask", NAT, UNREACHABLE], { REACH_FAULT: "smt-verdict" });
     expect(r.code).toBe(4);
     expect(r.err).toMatch(/^\s+simulator[^:\n]*: unreachable\b/m);
@@ -307,13 +306,9 @@ describe("unknown", () => {
     expect(answer.reason).toContain("no dial the simulator tried works");
   });
 
-  // src bug (src/query/render.ts engineLine + src/smt/decide.ts): a decision cut
-  // short by the bound reports stats.paths = 0 (the paths found before giving up),
-  // and engineLine renders paths === 0 as a proof that no path exists. The last
-  // line then reads "decided by the symbolic encoding (no path can carry any
-  // packet of this query)" on a reachable answer and on an unknown one. Remove
-  // `.fails` once fixed.
-  it.fails("the last line never claims that no path exists when Z3 gave up (reachable, unknown)", async () => {
+  // regression: a decision cut short by the bound reported paths = 0, which the
+  // last line rendered as a proof that no path exists.
+  it("the last line never claims that no path exists when Z3 gave up (reachable, unknown)", async () => {
     for (const text of [REACHABLE, UNREACHABLE]) {
       withBudget3();
       const { answer, report, smt } = await answerQuery(net, query(text), { engine: "smt", timeoutMs: 30_000 });
