@@ -65,20 +65,21 @@ export interface RawRule {
   out?: number;
   state?: ("new" | "established" | "related" | "invalid")[];
 }
-export const rawRuleArb: fc.Arbitrary<RawRule> = fc.record(
-  {
+/** Mostly absent: a rule with few conditions is the one that decides (and shows what a wrong match would change). */
+const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: a, weight: 1 });
+export const rawRuleArb: fc.Arbitrary<RawRule> = fc
+  .record({
     action: fc.constantFrom("accept", "drop", "reject"),
-    proto: fc.constantFrom("tcp", "udp", "icmp"),
-    src: small,
-    dst: small,
-    dport: fc.record({ port: small, span: fc.constantFrom(0, 0, 1, 10, 1000) }),
-    sport: fc.nat({ max: 3 }),
-    in: small,
-    out: small,
-    state: fc.subarray(["new", "established", "related", "invalid"] as const, { minLength: 1 }),
-  },
-  { requiredKeys: ["action"] },
-);
+    proto: sometimes(fc.constantFrom("tcp", "udp", "icmp")),
+    src: sometimes(small),
+    dst: sometimes(small),
+    dport: sometimes(fc.record({ port: small, span: fc.constantFrom(0, 0, 1, 10, 1000) })),
+    sport: sometimes(fc.nat({ max: 3 })),
+    in: sometimes(small),
+    out: sometimes(small),
+    state: sometimes(fc.subarray(["new", "established", "related", "invalid"] as const, { minLength: 1 })),
+  })
+  .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RawRule);
 
 export interface RawChain {
   policy?: "accept" | "drop";
@@ -136,8 +137,8 @@ export interface RawConfig {
 export const rawConfigArb: fc.Arbitrary<RawConfig> = fc.record(
   {
     services: fc.array(rawServiceArb, { maxLength: 3 }),
-    // a firewall on one machine in four, so that some paths stay open
-    firewall: fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: rawFirewallArb, weight: 1 }),
+    // a firewall on one machine in three, so that some paths stay open
+    firewall: fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: rawFirewallArb, weight: 1 }),
     nat: fc.array(rawNatArb, { maxLength: 2 }),
     routes: fc.array(rawRouteArb, { maxLength: 2 }),
     ipForward: fc.boolean(),
@@ -261,6 +262,8 @@ export interface GeneratedTopology {
   readonly servicePorts: Readonly<Record<string, { tcp: number[]; udp: number[] }>>;
   /** ports where something may answer or a translation starts (services, forwards, DNATs, router forwards) */
   readonly ports: { tcp: number[]; udp: number[] };
+  /** where a translation leads: each forward, router forward and DNAT as its target machine and port */
+  readonly entries: readonly { readonly machine: string; readonly proto: Proto; readonly port: number; readonly host?: string }[];
 }
 
 const v4 = (third: number, host: number) => `192.168.${third}.${host}`;
@@ -445,6 +448,11 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
 
   // --- listeners: services first, then forwards on free host ports
   const allAddrs = () => [...placed.values()].flat();
+  const entries: { machine: string; proto: Proto; port: number; host?: string }[] = [];
+  const entry = (e: { machine: string; proto: Proto; port: number; host?: string }) => {
+    if (servicePorts[e.machine]?.[e.proto].includes(e.port)) entries.push(e);
+  };
+  const ownerOf = (ip: string) => [...placed.entries()].find(([, ps]) => ps.some((p) => p.ip === ip))?.[0];
   type Listener = { proto: string; ip: string; port: number; v6only: boolean };
   const listeners = new Map<string, Listener[]>();
   const isAnyText = (ip: string) => ip === "0.0.0.0" || ip === "::";
@@ -485,7 +493,7 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     }
     if (services.length) doc.machines[name]!.services = services;
   }
-  const forwardDoc = (host: string, f: RawForward, guestIp: string | undefined, k: number, natnet = false): ForwardDoc | undefined => {
+  const forwardDoc = (host: string, f: RawForward, guestIp: string | undefined, k: number, natnet = false, guest?: string): ForwardDoc | undefined => {
     const hostPort = pick(FORWARD_PORTS, f.hostPort)!;
     // forward host ports are globally unique per protocol: a NAT Network's forwards may land on several hosts
     const key = `${f.proto}/${hostPort}`;
@@ -496,7 +504,10 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     if (!tryListen(host, { proto: f.proto, ip: hostIp ? hostIp : "0.0.0.0", port: hostPort, v6only: false })) return undefined;
     usedForwardPorts.add(key);
     ports[f.proto].add(hostPort);
-    return { name: `fw${k}`, proto: f.proto, ...(hostIp !== undefined ? { hostIp } : {}), hostPort, ...(guestIp ? { guestIp } : {}), guestPort: pick(SERVICE_PORTS, f.guestPort)! };
+    // mostly a port the guest listens on, so that the forward leads somewhere
+    const listening = guest ? (servicePorts[guest]?.[f.proto] ?? []) : [];
+    const guestPort = (f.guestPort % 4 !== 3 ? pick(listening, f.guestPort) : undefined) ?? pick(SERVICE_PORTS, f.guestPort)!;
+    return { name: `fw${k}`, proto: f.proto, ...(hostIp !== undefined ? { hostIp } : {}), hostPort, ...(guestIp ? { guestIp } : {}), guestPort };
   };
   raw.vms.forEach((vm, vi) => {
     const name = vmNames[vi]!;
@@ -505,7 +516,8 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const rawF = (a as { raw?: RawForward[] }).raw;
       if (a.mode !== "nat" || !rawF) continue;
       delete (a as { raw?: RawForward[] }).raw;
-      const fwds = rawF.flatMap((f, k) => forwardDoc(host, f, undefined, k) ?? []);
+      const fwds = rawF.flatMap((f, k) => forwardDoc(host, f, undefined, k, false, name) ?? []);
+      for (const f of fwds) entry({ machine: name, proto: f.proto as Proto, port: Number(f.guestPort), host });
       if (fwds.length) a.forwards = fwds;
       else delete a.forwards;
     }
@@ -516,10 +528,15 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const guestIps = users.flatMap((u) => (placed.get(u) ?? []).filter((p) => p.seg === `natnetwork:nn${k}`).map((p) => p.ip));
     const fwds = raw.natnets[k]!.forwards.flatMap((f, j) => {
       // the forward is a socket on every host that runs this NAT network: claim the port on each
-      const d = forwardDoc(hosts[0]!, f, pick(guestIps, f.guestIp), j, true);
+      const gip = pick(guestIps, f.guestIp);
+      const d = forwardDoc(hosts[0]!, f, gip, j, true, gip ? ownerOf(gip) : undefined);
       if (d) for (const h of hosts.slice(1)) tryListen(h, { proto: f.proto, ip: d.hostIp ? d.hostIp : "0.0.0.0", port: d.hostPort as number, v6only: false });
       return d ?? [];
     });
+    for (const f of fwds) {
+      const m = f.guestIp ? ownerOf(f.guestIp) : undefined;
+      if (m) entry({ machine: m, proto: f.proto as Proto, port: Number(f.guestPort) });
+    }
     if (fwds.length) nn.forwards = fwds;
     else delete nn.forwards;
   }
@@ -553,13 +570,15 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const ifs = ifnames.get(name) ?? ["lo"];
     const rules: RuleDoc[] = c.rules.map((r) => {
       const rule: RuleDoc = { action: r.action };
-      if (r.proto) rule.proto = r.proto;
+      // a port match needs a protocol that has ports: drawn ports make the rule tcp unless it is udp
+      const proto = (r.sport !== undefined || r.dport !== undefined) && r.proto !== "udp" ? "tcp" : r.proto;
+      if (proto) rule.proto = proto;
       if (r.src !== undefined) rule.src = pick(prefixPool, r.src)!;
       if (r.dst !== undefined) {
         const d = pick(prefixPool, r.dst)!;
         if (rule.src === undefined || prefixFamily(rule.src) === prefixFamily(d)) rule.dst = d;
       }
-      if (r.proto === "tcp" || r.proto === "udp") {
+      if (proto === "tcp" || proto === "udp") {
         if (r.dport) {
           const lo = pick(ALL_PORTS, r.dport.port)!;
           rule.dport = r.dport.span ? `${lo}-${Math.min(65535, lo + r.dport.span)}` : lo;
@@ -592,6 +611,10 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       if (via === undefined) continue;
       routes.push({ to, via });
     }
+    // behind a home router, a machine without a default route usually has one via the router (as DHCP gives it),
+    // so that forwards from the internet and replies to it can work
+    const gwOnLan = (placed.get("gw") ?? []).find((g) => g.v === 4 && g.seg !== "internet" && (placed.get(name) ?? []).some((p) => p.v === 4 && p.seg === g.seg));
+    if (raw.router && gwOnLan && !routes.some((r) => r.to === "default") && cfg.routes.length % 3 !== 2) routes.push({ to: "default", via: gwOnLan.ip });
     if (routes.length) md.routes = routes;
     if (cfg.ipForward !== undefined) md.ip_forward = cfg.ipForward;
     if (cfg.rpFilter !== undefined) md.rp_filter = cfg.rpFilter;
@@ -620,11 +643,16 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
           ...(dst ? { dst } : {}),
           ...(n.in !== undefined && n.chain === "prerouting" ? { in: pick(ifs, n.in)! } : {}),
           to,
-          ...(n.toPort !== undefined ? { toPort: pick(SERVICE_PORTS, n.toPort)! } : {}),
+          ...(n.toPort !== undefined ? { toPort: (n.toPort % 4 !== 3 ? pick(servicePorts[ownerOf(to) ?? ""]?.[n.proto] ?? [], n.toPort) : undefined) ?? pick(SERVICE_PORTS, n.toPort)! } : {}),
         },
       ];
     });
-    for (const n of nat) if (n.action === "dnat") ports[n.proto as Proto].add(Number(n.dport));
+    for (const n of nat) {
+      if (n.action !== "dnat") continue;
+      ports[n.proto as Proto].add(Number(n.dport));
+      const m = ownerOf(n.to);
+      if (m) entry({ machine: m, proto: n.proto as Proto, port: Number(n.toPort ?? n.dport) });
+    }
     if (nat.length) md.nat = nat;
   }
   // bridged gateways
@@ -651,7 +679,11 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       if (to === undefined || seen.has(`${f.proto}/${port}`)) return [];
       seen.add(`${f.proto}/${port}`);
       ports[f.proto].add(port);
-      return [{ name: `pf${k}`, proto: f.proto, port, to, ...(f.toPort !== undefined ? { toPort: pick(SERVICE_PORTS, f.toPort)! } : {}) }];
+      const m = ownerOf(to);
+      const listening = m ? (servicePorts[m]?.[f.proto] ?? []) : [];
+      const toPort = f.toPort !== undefined ? ((f.toPort % 4 !== 3 ? pick(listening, f.toPort) : undefined) ?? pick(SERVICE_PORTS, f.toPort)!) : undefined;
+      if (m) entry({ machine: m, proto: f.proto, port: toPort ?? port });
+      return [{ name: `pf${k}`, proto: f.proto, port, to, ...(toPort !== undefined ? { toPort } : {}) }];
     });
     md.router = { wan: "wan0", ...(raw.router.hairpin !== undefined ? { hairpin: raw.router.hairpin } : {}), ...(forwards.length ? { forwards } : {}) };
     if (raw.router.firewall) md.firewall = firewallDoc("gw", raw.router.firewall);
@@ -665,6 +697,7 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     machines,
     servicePorts,
     ports: { tcp: [...ports.tcp].sort((a, b) => a - b), udp: [...ports.udp].sort((a, b) => a - b) },
+    entries,
   };
 }
 
@@ -673,7 +706,7 @@ export const topologyArb: fc.Arbitrary<GeneratedTopology> = rawTopologyArb.map(b
 
 // ---------------------------------------------------------------- queries
 
-export type QueryKind = "machine" | "icmp" | "localhost";
+export type QueryKind = "machine" | "icmp" | "localhost" | "entry" | "up";
 export interface QuerySeed {
   kind: QueryKind;
   from: number;
@@ -691,11 +724,25 @@ export const querySeedArb = (kinds: readonly QueryKind[] = ["machine", "icmp", "
  */
 export function resolveQuery(t: GeneratedTopology, s: QuerySeed): string {
   const from = pick(t.machines, s.from)!;
+  // through a translation: the target and port a forward, router forward or DNAT leads to
+  const entry = s.kind === "entry" ? pick(t.entries, s.to) : undefined;
+  // often from the forward's own host (its loopback is a way in of its own)
+  if (entry) return `${s.port % 3 === 0 && entry.host ? entry.host : from} -> ${entry.machine}:${entry.port}/${entry.proto}`;
+  // from a VM to its host: 10.0.2.2, the host's loopback through the NAT engine, its LAN address
+  const vms = t.machines.filter((m) => t.doc.machines[m]?.vm);
+  const vm = s.kind === "up" ? pick(vms, s.from) : undefined;
+  if (vm) {
+    const up = t.doc.machines[vm]!.vm!.on;
+    const port = pick([...(t.servicePorts[up]?.[s.proto] ?? []), ...t.ports[s.proto]], s.port) ?? 80;
+    return `${vm} -> ${up}:${port}/${s.proto}`;
+  }
   // targets that listen on something of the protocol first: index 0 shrinks to one of them
   const listening = t.machines.filter((m) => (t.servicePorts[m]?.[s.proto].length ?? 0) > 0);
   const to = pick(s.kind === "machine" ? [...listening, ...t.machines] : t.machines, s.to)!;
   if (s.kind === "icmp") return `${from} -> ${to}/icmp`;
-  const proto: Proto = s.kind === "localhost" ? "tcp" : s.proto;
+  // the protocol the target listens on, when it listens on only one
+  const other: Proto = s.proto === "tcp" ? "udp" : "tcp";
+  const proto: Proto = s.kind === "localhost" ? "tcp" : !t.servicePorts[to]?.[s.proto].length && t.servicePorts[to]?.[other].length ? other : s.proto;
   const own = s.kind === "localhost" ? (t.servicePorts[from]?.tcp ?? []) : (t.servicePorts[to]?.[proto] ?? []);
   // mostly a port the target (or, for localhost, the source) listens on; sometimes any port in play
   const port = (s.port % 4 !== 3 ? pick(own, s.port) : undefined) ?? pick([...own, ...t.ports[proto]], s.port) ?? 80;

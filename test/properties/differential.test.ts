@@ -40,7 +40,7 @@ interface DiffCase {
 }
 
 const caseArb: fc.Arbitrary<DiffCase> = fc.record({
-  scenario: scenarioArb(["machine", "icmp", "localhost"], 3),
+  scenario: scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3),
   addressPicks: fc.array(fc.record({ from: fc.nat({ max: 31 }), addr: fc.nat({ max: 63 }), port: fc.nat({ max: 31 }), proto: fc.constantFrom<"tcp" | "udp" | "icmp">("tcp", "udp", "icmp") }), { maxLength: 2 }),
 });
 
