@@ -46,8 +46,19 @@ function bigintToBytes(n: bigint, count: number): number[] {
   return out;
 }
 
+const parsed = new Map<string, IP | undefined>();
+
 /** Parses a bare address ("10.0.2.15", "::1"). Returns undefined when it is not one. */
 export function parseIP(text: string): IP | undefined {
+  // big files repeat the same addresses thousands of times (rule sources, gateways)
+  if (parsed.has(text)) return parsed.get(text);
+  const ip = parseUncached(text);
+  if (parsed.size > 100_000) parsed.clear();
+  parsed.set(text, ip);
+  return ip;
+}
+
+function parseUncached(text: string): IP | undefined {
   const t = text.trim();
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
     return { v: 4, n: bytesToBigint(ipaddr.IPv4.parse(t).toByteArray()) };

@@ -8,7 +8,7 @@ import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnosti
 import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMapped, isMulticast, parseCidr, parseIP, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
-import type { TopologyDoc } from "./schema.js";
+import type { MachineDoc, TopologyDoc } from "./schema.js";
 import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, FIRST_UNPRIVILEGED_PORT, hostInNet, hostOnlyDefault, NAT_GUEST, natAdapterNetwork } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
@@ -125,11 +125,27 @@ export function interfaceNames(doc: TopologyDoc, name: string): Set<string> {
     if (a.mode !== "none") names.add(adapterInterfaceName(a, slot));
   });
   for (const h of Object.keys(m.hostonly ?? {})) names.add(h);
-  for (const other of Object.values(doc.machines)) {
-    if (other.vm?.on !== name) continue;
-    for (const a of other.vm.adapters) if (a.mode === "hostonly") names.add(a.network ?? "vboxnet0");
+  for (const other of vmsOn(doc, name)) {
+    for (const a of other.vm!.adapters) if (a.mode === "hostonly") names.add(a.network ?? "vboxnet0");
   }
   return names;
+}
+
+const vmIndex = new WeakMap<TopologyDoc, Map<string, MachineDoc[]>>();
+/** The VMs placed on a host (indexed once per document: big files have thousands of machines). */
+export function vmsOn(doc: TopologyDoc, host: string): readonly MachineDoc[] {
+  let index = vmIndex.get(doc);
+  if (!index) {
+    index = new Map();
+    for (const m of Object.values(doc.machines)) {
+      if (!m.vm) continue;
+      const list = index.get(m.vm.on) ?? [];
+      list.push(m);
+      index.set(m.vm.on, list);
+    }
+    vmIndex.set(doc, index);
+  }
+  return index.get(host) ?? [];
 }
 
 export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topology; diagnostics: Diagnostic[] } {
@@ -363,9 +379,8 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       });
     }
     // the host side of host-only networks its VMs use, and on-link routes (`dev` without `via`)
-    for (const other of Object.values(doc.machines)) {
-      if (other.vm?.on !== mname) continue;
-      for (const a of other.vm.adapters) {
+    for (const other of vmsOn(doc, mname)) {
+      for (const a of other.vm!.adapters) {
         const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
         const def = net && !m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
         if (net && def) {
@@ -466,8 +481,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (doc.machines[e]) c.err("RCH030", ["machines", e], `machine name '${e}' is the name of ${mname}'s VirtualBox NAT engine`, "another machine name", true);
     }
     const hostOnlyNets = new Set(
-      Object.values(doc.machines)
-        .filter((x) => x.vm?.on === mname)
+      vmsOn(doc, mname)
         .flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
     );
     {
