@@ -33,6 +33,8 @@ export interface Answer {
   readonly reason: string;
   /** How many candidate exchanges were simulated. */
   readonly tried: number;
+  /** Unreachable, decided by Z3: for its cheapest candidate paths, the elements whose conditions contradict each other. */
+  readonly proof?: readonly string[];
 }
 
 /** Source ports an unprivileged client can use (it may bind any of them, e.g. `nc -p`). */

@@ -131,7 +131,10 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
         { engine: "simulator", verdict: "reachable", detail: dialText(counter) },
       ]);
     }
-    return { answer: heuristic, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+    const proof = (smt.cores ?? []).map(
+      (c) => `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${c.labels.filter((l) => !l.startsWith("the query")).join(" together with ") || "the query itself"}`,
+    );
+    return { answer: { ...heuristic, ...(proof.length ? { proof } : {}) }, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
   }
   // Z3 unknown (or not asked): the simulator's word, where a concrete dial is proof.
   if (sim?.verdict === "reachable" || (smt && heuristic.verdict === "reachable")) {

@@ -155,6 +155,7 @@ function renderBody(ans: Answer, machines: readonly Machine[]): string {
     return lines.join("\n");
   }
   lines.push(`  reason: ${ans.reason}`);
+  for (const p of ans.proof ?? []) lines.push(`  Z3: ${p}`);
   for (const a of ans.closest) {
     lines.push(`  attempt: dial ${dialText(a.legs[0]!.packet)}`);
     lines.push(...traceLines(a).map((l) => `  ${l}`));
@@ -196,6 +197,7 @@ export function answerJson(ans: Answer, machines: readonly Machine[], report?: E
     closest: ans.closest.map(attemptJson),
     perAddress: ans.perAddress?.map((s) => answerJson(s, machines)),
     tried: ans.tried,
+    ...(ans.proof ? { proof: ans.proof } : {}),
     ...(report ? { engine: report } : {}),
   };
   return JSON.parse(JSON.stringify(out, jsonReplacer));

@@ -23,6 +23,7 @@ export interface SDial {
 
 export interface Path {
   readonly pc: readonly F[];
+  readonly why: readonly string[];
   /** legs and the machines visited, for preferring short witnesses */
   readonly cost: number;
   readonly machine: string;
@@ -50,10 +51,10 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
   const leg = (st: St, i: number, from: Machine, dst: AV, dport: PV, src: AV | undefined, sport: PV, cost: number): void => {
     if (i >= MAX_LEGS) return;
     dst = x.av(st, dst);
-    x.fork(st, lookupRouteS(from, dst), (st1, route) => {
+    x.fork(st, lookupRouteS(from, dst), `${from.name}: routes`, (st1, route) => {
       if (!route) return;
       const srcs = src ? ([[{ t: "true" }, src]] as const) : selectSourceS(from, route, x.av(st1, dst));
-      x.fork(st1, srcs, (st2, s) => {
+      x.fork(st1, srcs, `${from.name}: source address`, (st2, s) => {
         if (!s) return;
         const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
         walkS(x, { wanted }, st2, from, packet, (st3, d) => {
@@ -72,7 +73,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
               for (const [sc, from2] of selectSourceS(server, back, base.dst)) answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
             }
           } else answers.push([{ t: "true" }, base]);
-          x.fork(st3, answers, (st4, answer) => {
+          x.fork(st3, answers, `${server.name}: the answer's source address`, (st4, answer) => {
             walkS(x, { expect: { machine: from.name, packet: swapS(packet) } }, st4, server, x.pk(st4, answer), (st5) => {
               const next = (st6: St) => {
                 if (d.kind === "engine-relay") {
@@ -91,11 +92,12 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                       [gw, ac(role.gateway)],
                       [not(gw), client],
                     ],
+                    `${engine.name}: the relay's source address`,
                     (st7, relaySrc) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
                   );
                   return;
                 }
-                if (meets(goal, d.machine, d.socket, dial.proto)) found({ pc: st6.pc, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                if (meets(goal, d.machine, d.socket, dial.proto)) found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
               };
               if (dial.proto !== "tcp") return next(st5);
               walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) => next(st6));

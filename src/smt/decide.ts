@@ -16,7 +16,7 @@ import type { Network } from "../ir/types.js";
 import type { Query } from "../query/parse.js";
 import type { Dial } from "../sim/connect.js";
 import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
-import { solve } from "./solver.js";
+import { coreOf, solve } from "./solver.js";
 import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";
 import { BoundHit, Explorer, type St } from "./walk.js";
 import { FULL, refine } from "./domain.js";
@@ -53,6 +53,8 @@ export interface SmtDecision {
   readonly reason?: string;
   readonly stats: SmtStats;
   readonly smt2?: string;
+  /** unreachable with candidate paths: for the cheapest few, the elements whose conditions contradict each other (unsat cores) */
+  readonly cores?: readonly { readonly machine: string; readonly socket?: string; readonly labels: readonly string[] }[];
 }
 
 interface Found {
@@ -84,7 +86,7 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const goal: Goal = q.target.kind === "machine" ? { machine: q.target.machine, ...(q.port !== undefined ? { port: q.port } : {}) } : {};
   const found: Found[] = [];
   // the domain itself narrows the exploration from the start (it is asserted to Z3 too)
-  const st0: St = { pc: [], dom: refine(FULL, DOMAIN)!, ct: new Map() };
+  const st0: St = { pc: [], why: [], dom: refine(FULL, DOMAIN)!, ct: new Map() };
   try {
     for (const dial of dialsOf(q)) attemptS(x, st0, dial, goal, (path) => found.push({ path, dial }));
   } catch (e) {
@@ -119,7 +121,14 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const stats: SmtStats = { paths: found.length, forks: x.forks, nodes, exploreMs, solveMs: r.ms };
   const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };
-  if (r.status === "unsat") return { verdict: "unreachable", stats, ...text };
+  if (r.status === "unsat") {
+    const cores: { machine: string; socket?: string; labels: string[] }[] = [];
+    for (const f of found.slice(0, 3)) {
+      const labels = await coreOf(DOMAIN, f.path.pc, f.path.why, Math.max(1, timeoutMs - (performance.now() - t0)));
+      if (labels) cores.push({ machine: f.path.machine, ...(f.path.socket ? { socket: f.path.socket.owner } : {}), labels });
+    }
+    return { verdict: "unreachable", stats, ...text, ...(cores.length ? { cores } : {}) };
+  }
   // which alternative does the model satisfy? (also a check that the model means what we think)
   for (const f of found) {
     const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;

@@ -164,3 +164,26 @@ export async function solve(domain: F, alternatives: readonly F[], opts: SolveOp
   });
 }
 
+
+/**
+ * Why one path is infeasible: an unsat core over its conditions, each tracked
+ * under the label of the element that imposed it. Undefined if the path is
+ * feasible after all or the solver gives up.
+ */
+export async function coreOf(domain: F, conditions: readonly F[], labels: readonly string[], timeoutMs: number): Promise<string[] | undefined> {
+  const z = await context();
+  const tr = new Translator(z);
+  const s = new z.Solver("QF_BV");
+  s.set("timeout", Math.max(1, Math.round(timeoutMs)));
+  s.set("core.minimize", true);
+  s.addAndTrack(tr.bool(domain), z.Bool.const("q"));
+  conditions.forEach((c, i) => s.addAndTrack(tr.bool(c), z.Bool.const(`c${i}`)));
+  if (check(z, s) !== "unsat") return undefined;
+  const names = [...s.unsatCore()].map((b) => b.toString());
+  const out: string[] = [];
+  for (const n of names) {
+    const label = n === "q" ? "the query's ports and addresses" : labels[Number(n.slice(1))];
+    if (label !== undefined && !out.includes(label)) out.push(label);
+  }
+  return out;
+}

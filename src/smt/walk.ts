@@ -30,6 +30,8 @@ export interface SEntry {
 /** One path's state: its condition, what it has fixed, and its conntrack tables. */
 export interface St {
   readonly pc: readonly F[];
+  /** for each condition, the element that imposed it (for explaining infeasible paths) */
+  readonly why: readonly string[];
   /** what the conditions so far allow each variable (domain.ts) */
   readonly dom: Dom;
   readonly ct: ReadonlyMap<string, readonly SEntry[]>;
@@ -56,16 +58,16 @@ export class Explorer {
   }
 
   /** Follows each alternative whose condition is not already false on this path. */
-  fork<T>(st: St, cases: Cases<T>, f: (st: St, v: T) => void): void {
+  fork<T>(st: St, cases: Cases<T>, why: string, f: (st: St, v: T) => void): void {
     for (const [c, v] of cases) {
       if (c.t === "false") continue;
-      const next = this.assume(st, c);
+      const next = this.assume(st, c, why);
       if (next) f(next, v);
     }
   }
 
   /** The path with one more condition, or undefined when the condition contradicts the path. */
-  assume(st: St, c: F): St | undefined {
+  assume(st: St, c: F, why: string): St | undefined {
     if (c.t === "false") return undefined;
     if (c.t === "true") return st;
     const known = judge(c, st.dom);
@@ -76,7 +78,7 @@ export class Explorer {
     if (!dom) return undefined;
     // a narrower domain may now contradict an earlier condition
     if (dom !== st.dom) for (const x of st.pc) if (judge(x, dom) === false) return undefined;
-    return { ...st, pc: [...st.pc, c], dom };
+    return { ...st, pc: [...st.pc, c], why: [...st.why, why], dom };
   }
 
   /** A value with what the path has fixed substituted: a variable left with one value is that constant. */
@@ -142,7 +144,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       none = and(none, not(c));
     });
     cases.push([none, undefined]);
-    x.fork(st, cases, (st1, i) => {
+    x.fork(st, cases, `${m.name}: conntrack`, (st1, i) => {
       if (i !== undefined) {
         const e = tableOf(st1, m)[i]!;
         if (acking) {
@@ -179,13 +181,13 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
   };
 
   const filter = (st: St, m: Machine, chain: "input" | "output" | "forward", p: SPacket, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F }): St | undefined =>
-    m.engine ? st : x.assume(st, acceptsS(m.filter[chain], p, ctx));
+    m.engine ? st : x.assume(st, acceptsS(m.filter[chain], p, ctx), `${m.name}: ${chain.toUpperCase()} chain`);
 
   const expected = (st: St, m: Machine, p: SPacket): F => (spec.expect && spec.expect.machine === m.name ? samePacketS(p, x.pk(st, spec.expect.packet)) : FALSE);
 
   const deliverLocal = (st: St, m: Machine, p: SPacket, inIf: string): void => {
     if (replying) {
-      const s1 = x.assume(st, expected(st, m, p));
+      const s1 = x.assume(st, expected(st, m, p), `${m.name}: the answer must belong to the connection`);
       if (s1) k(s1, { kind: "delivered", machine: m.name, packet: x.pk(s1, p) });
       return;
     }
@@ -197,10 +199,10 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     if (engine) {
       const lb = eqAddr(p.dst, ac(engine.loopbackAddress));
       if (engine.loopbackReachable) {
-        const s1 = x.assume(st, lb);
+        const s1 = x.assume(st, lb, `${m.name}: the NAT engine's loopback address`);
         if (s1) k(s1, { kind: "engine-relay", machine: m.name, host: engine.host, dst: ac(LOOPBACK4), dport: x.pv(s1, p.dport), packet: x.pk(s1, p) });
       }
-      const s2 = x.assume(st, not(lb));
+      const s2 = x.assume(st, not(lb), `${m.name}: the NAT engine's loopback address`);
       if (!s2) return;
       st = s2;
       p = x.pk(st, p);
@@ -221,9 +223,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       }
       owners.push([none, "lo"]);
     } else owners.push([TRUE, inIf]);
-    x.fork(st, owners, (s1, sockIf) => {
+    x.fork(st, owners, `${m.name}: the device of the local address`, (s1, sockIf) => {
       const q = x.pk(s1, p);
-      x.fork(s1, lookupSocketS(m, q, sockIf), (s2, socket) => {
+      x.fork(s1, lookupSocketS(m, q, sockIf), `${m.name}: listening sockets`, (s2, socket) => {
         if (!socket) return; // refused
         if (spec.wanted && !spec.wanted(m.name, socket)) return;
         k(s2, { kind: "delivered", machine: m.name, socket, packet: x.pk(s2, q) });
@@ -235,7 +237,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     const iface = m.interfaces.find((i) => i.name === dev);
     if (!iface?.segment) return;
     const nextHop = via ? ac(via) : p.dst;
-    x.fork(st, x.neighbours.resolve(iface.segment, x.av(st, nextHop), m.name), (s1, nb) => {
+    x.fork(st, x.neighbours.resolve(iface.segment, x.av(st, nextHop), m.name), `${m.name}: ARP/ND on ${iface.segment}`, (s1, nb) => {
       if (nb) arrive(s1, nb.machine, nb.iface.name, x.pk(s1, p), hops + 1);
     });
   };
@@ -245,7 +247,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     track(st, m, p0, (st1, t) => {
       const pre: Cases<SPacket> =
         t.isNew && inIf !== "lo" ? applyNatS(m.nat.prerouting, m, t.p, { in: inIf, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : t.p] as const) : [[TRUE, t.p]];
-      x.fork(st1, pre, (st2, p1) => {
+      x.fork(st1, pre, `${m.name}: nat PREROUTING`, (st2, p1) => {
         const p = x.pk(st2, p1);
         // martians, judged after PREROUTING (a DNAT to 127/8 is one too)
         let ok: F = TRUE;
@@ -254,15 +256,15 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
           const ownSrc = famOf(p.src) === 4 && !m.engine ? and(not(lbOk(p.src)), isLocalS(m, p.src)) : FALSE;
           ok = and(not(lbOk(p.src)), not(ownSrc), not(lbOk(p.dst)), not(isMartianDestinationS(p.dst)));
         }
-        const st3 = x.assume(st2, ok);
+        const st3 = x.assume(st2, ok, `${m.name}: martian addresses`);
         if (!st3) return;
         const q = x.pk(st3, p);
         if (m.engine && replying) {
           // a NAT engine answers its own connections itself
           const exp = expected(st3, m, q);
-          const s4 = x.assume(st3, exp);
+          const s4 = x.assume(st3, exp, `${m.name}: the NAT engine's own connection`);
           if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
-          const s5 = x.assume(st3, not(exp));
+          const s5 = x.assume(st3, not(exp), `${m.name}: the NAT engine's own connection`);
           if (!s5 || t.idx === undefined) return;
           return afterEngine(s5, m, inIf, x.pk(s5, q), t, hops);
         }
@@ -274,9 +276,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
   const afterEngine = (st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void => {
     const local = isLocalS(m, p.dst);
     if (m.engine && !replying) {
-      const s1 = x.assume(st, not(local));
+      const s1 = x.assume(st, not(local), `${m.name}: local or not`);
       if (s1) k(s1, { kind: "engine-relay", machine: m.name, host: m.engine.host, dst: x.av(s1, p.dst), dport: x.pv(s1, p.dport), packet: x.pk(s1, p) });
-      const s2 = x.assume(st, local);
+      const s2 = x.assume(st, local, `${m.name}: local or not`);
       if (!s2) return;
       return rpf(s2, m, inIf, x.pk(s2, p), t, hops, true);
     }
@@ -286,6 +288,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
         [local, true],
         [not(local), false],
       ],
+      `${m.name}: local or not`,
       (s1, isLocal) => rpf(s1, m, inIf, x.pk(s1, p), t, hops, isLocal),
     );
   };
@@ -296,7 +299,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       const back = lookupRouteS(m, p.src);
       ok = or(...back.filter(([, r]) => r !== undefined && (m.rpFilter === 2 || r.dev === inIf)).map(([c]) => c));
     }
-    const s1 = x.assume(st, ok);
+    const s1 = x.assume(st, ok, `${m.name}: rp_filter`);
     if (!s1) return;
     p = x.pk(s1, p);
     if (local) {
@@ -307,9 +310,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     }
     if (!m.ipForward) return;
     const ll = or(isLinkLocal6S(p.src), isLinkLocal6S(p.dst));
-    const s2 = x.assume(s1, not(ll));
+    const s2 = x.assume(s1, not(ll), `${m.name}: IPv6 link-local is not forwarded`);
     if (!s2) return;
-    x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), (s3, route) => {
+    x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), `${m.name}: routes`, (s3, route) => {
       if (!route || route.type === "local") return;
       const q = x.pk(s3, p);
       const s4 = filter(s3, m, "forward", q, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(s3, m, t, q) });
@@ -317,7 +320,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       const post: Cases<SPacket> = t.isNew
         ? applyNatS(m.nat.postrouting, m, x.pk(s4, q), { in: inIf, out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
         : [[TRUE, q]];
-      x.fork(s4, post, (s5, p2) => {
+      x.fork(s4, post, `${m.name}: nat POSTROUTING`, (s5, p2) => {
         const s = settle(s5, m, t, x.pk(s5, p2));
         transmit(s.st, m, route.dev, route.via, s.p, hops);
       });
@@ -338,15 +341,15 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
           return res;
         })()
       : [[TRUE, t.p]];
-    x.fork(st1, out, (st2, p1) => {
+    x.fork(st1, out, `${start.name}: nat OUTPUT`, (st2, p1) => {
       const p = x.pk(st2, p1);
-      x.fork(st2, lookupRouteS(start, p.dst), (st3, route) => {
+      x.fork(st2, lookupRouteS(start, p.dst), `${start.name}: routes`, (st3, route) => {
         if (!route) return;
         let q = x.pk(st3, p);
         let s: St | undefined = st3;
         if (route.type !== "local") {
           const lb = (a: AV) => (start.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
-          s = x.assume(st3, and(not(lb(q.src)), not(lb(q.dst))));
+          s = x.assume(st3, and(not(lb(q.src)), not(lb(q.dst))), `${start.name}: loopback addresses stay local`);
           if (!s) return;
           q = x.pk(s, q);
         }
@@ -355,7 +358,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
         const post: Cases<SPacket> = t.isNew
           ? applyNatS(start.nat.postrouting, start, x.pk(s, q), { out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
           : [[TRUE, q]];
-        x.fork(s, post, (s5, p2) => {
+        x.fork(s, post, `${start.name}: nat POSTROUTING`, (s5, p2) => {
           const r = settle(s5, start, t, x.pk(s5, p2));
           if (route.type === "local") {
             const s6 = filter(r.st, start, "input", r.p, { in: "lo", state: t.state, dnat: FALSE });
