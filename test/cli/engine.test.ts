@@ -21,6 +21,7 @@ import { answerQuery, Disagreement } from "../../src/query/engine.js";
 import { renderAnswer } from "../../src/query/render.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
+import { MODEL_FILES } from "../model-files.js";
 
 // decide() passes through to the real one; single tests inject a branch budget
 // into the engine's call (answerQuery has no option for it) to make Z3 unknown.
@@ -30,8 +31,7 @@ vi.mock(import("../../src/smt/decide.js"), async (importOriginal) => {
 });
 
 const root = join(import.meta.dirname, "..", "..");
-const modelsDir = join(root, "models");
-const files = readdirSync(modelsDir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith(".schema.json")).sort();
+const files = MODEL_FILES;
 const NAT = "models/virtualbox-nat.yaml";
 const REACHABLE = "host -> guest:22/tcp";
 const UNREACHABLE = "web -> guest:22/tcp";

@@ -5,7 +5,6 @@
  * the dial domain, and each representative stands for its whole class: a random
  * concrete dial and the representative of its class take the same decisions.
  */
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -29,9 +28,9 @@ import { contains, isMapped, type IP } from "../../src/net/addr.js";
 import type { Network } from "../../src/ir/types.js";
 import type { Attempt, Disposition, Step, Trace } from "../../src/sim/types.js";
 import { build, ip } from "./helpers.js";
+import { MODEL_FILES } from "../model-files.js";
 
-const dir = join(import.meta.dirname, "..", "..", "models");
-const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith(".schema.json")).sort();
+const files = MODEL_FILES;
 const models = files.map((f) => {
   const loaded = loadTopologyFile(join("models", f));
   return { file: f, net: lower(loaded.topology), expect: loaded.topology.doc.expect ?? [] };

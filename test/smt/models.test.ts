@@ -2,7 +2,6 @@
  * Z3 decides every expectation of every model in models/, and each witness,
  * replayed in the simulator, reaches what the query asked for.
  */
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadTopologyFile } from "../../src/topology/load.js";
@@ -11,9 +10,9 @@ import { parseQuery } from "../../src/query/parse.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
+import { MODEL_FILES } from "../model-files.js";
 
-const dir = join(import.meta.dirname, "..", "..", "models");
-const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith(".schema.json")).sort();
+const files = MODEL_FILES;
 
 afterAll(() => shutdown());
 
