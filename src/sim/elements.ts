@@ -151,19 +151,37 @@ export function lookupSocket(m: Machine, p: Packet, inIface: string): Socket | u
 /**
  * Who answers ARP/ND for `nextHop` on `segment`. IPv4: Linux answers ARP for any of
  * its non-loopback addresses on any interface (arp_ignore=0); IPv6: only for
- * addresses of the interface on that segment.
+ * addresses of the interface on that segment. The first machine (in file order)
+ * that answers, other than the asker.
  */
 export function resolveNeighbour(net: Network, segment: string, nextHop: IP, from: string): { machine: Machine; iface: Iface } | undefined {
+  const answering = arpTable(net).get(`${segment}|${nextHop.v}|${nextHop.n}`);
+  return answering?.find((o) => o.machine.name !== from);
+}
+
+type ArpTable = Map<string, { machine: Machine; iface: Iface }[]>;
+const arpTables = new WeakMap<Network, ArpTable>();
+
+/** segment|family|address -> the (machine, interface) pairs that answer for it, in the order the kernel's would be found. */
+function arpTable(net: Network): ArpTable {
+  let table = arpTables.get(net);
+  if (table) return table;
+  table = new Map();
   for (const m of net.machines) {
-    if (m.name === from) continue;
     for (const i of m.interfaces) {
-      if (i.segment !== segment) continue;
-      const owns =
-        nextHop.v === 4 && m.kind !== "nat-engine"
-          ? !isLoopback(nextHop) && m.interfaces.some((j) => j.addrs.some((a) => sameIP(a.ip, nextHop)))
-          : i.addrs.some((a) => sameIP(a.ip, nextHop));
-      if (owns) return { machine: m, iface: i };
+      if (i.segment === null) continue;
+      const answersFor = (ip: IP) =>
+        ip.v === 4 && m.kind !== "nat-engine" ? !isLoopback(ip) && m.interfaces.some((j) => j.addrs.some((a) => sameIP(a.ip, ip))) : i.addrs.some((a) => sameIP(a.ip, ip));
+      const candidates = [...i.addrs.map((a) => a.ip), ...(m.kind !== "nat-engine" ? m.interfaces.flatMap((j) => j.addrs.map((a) => a.ip)) : [])];
+      for (const ip of candidates) {
+        if (!answersFor(ip)) continue;
+        const key = `${i.segment}|${ip.v}|${ip.n}`;
+        const list = table.get(key) ?? [];
+        if (!list.some((o) => o.machine === m)) list.push({ machine: m, iface: i });
+        table.set(key, list);
+      }
     }
   }
-  return undefined;
+  arpTables.set(net, table);
+  return table;
 }
