@@ -97,7 +97,8 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     smt = await decide(net, q, {
       timeoutMs: opts.timeoutMs,
       ...(opts.smt2 ? { smt2: true } : {}),
-      ...(q.target.kind === "machine" ? { nice: dialTargets(net, q) } : {}),
+      // familiar addresses and ports come first in the list; a few dozen are enough to prefer one
+      ...(q.target.kind === "machine" ? { nice: (({ addrs, ports }) => ({ addrs: addrs.slice(0, 64), ports: ports.slice(0, 64) }))(dialTargets(net, q)) } : {}),
       ...(heuristic.dial ? { hint: heuristic.dial } : {}),
     });
     if (fault() === "smt-verdict") smt = faulty(smt, heuristic);

@@ -155,14 +155,16 @@ export function lookupSocket(m: Machine, p: Packet, inIface: string): Socket | u
  * that answers, other than the asker.
  */
 export function resolveNeighbour(net: Network, segment: string, nextHop: IP, from: string): { machine: Machine; iface: Iface } | undefined {
-  const answering = arpTable(net).get(`${segment}|${nextHop.v}|${nextHop.n}`);
+  const answering = arpTable(net).get(segment)?.[nextHop.v].get(nextHop.n);
   return answering?.find((o) => o.machine.name !== from);
 }
 
-type ArpTable = Map<string, { machine: Machine; iface: Iface }[]>;
+type Owners = { machine: Machine; iface: Iface }[];
+/** segment -> family -> address -> the (machine, interface) pairs that answer for it */
+type ArpTable = Map<string, Record<4 | 6, Map<bigint, Owners>>>;
 const arpTables = new WeakMap<Network, ArpTable>();
 
-/** segment|family|address -> the (machine, interface) pairs that answer for it, in the order the kernel's would be found. */
+/** Who answers for each address on each segment, in the order the machines are listed. */
 function arpTable(net: Network): ArpTable {
   let table = arpTables.get(net);
   if (table) return table;
@@ -175,10 +177,11 @@ function arpTable(net: Network): ArpTable {
       const candidates = [...i.addrs.map((a) => a.ip), ...(m.kind !== "nat-engine" ? m.interfaces.flatMap((j) => j.addrs.map((a) => a.ip)) : [])];
       for (const ip of candidates) {
         if (!answersFor(ip)) continue;
-        const key = `${i.segment}|${ip.v}|${ip.n}`;
-        const list = table.get(key) ?? [];
+        let seg = table.get(i.segment);
+        if (!seg) table.set(i.segment, (seg = { 4: new Map(), 6: new Map() }));
+        const list = seg[ip.v].get(ip.n) ?? [];
         if (!list.some((o) => o.machine === m)) list.push({ machine: m, iface: i });
-        table.set(key, list);
+        seg[ip.v].set(ip.n, list);
       }
     }
   }

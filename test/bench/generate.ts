@@ -1,7 +1,8 @@
 /**
  * Generated topologies for benchmarks: a LAN of `machines` hosts behind a home
- * router, each with a service and `rulesPerMachine` input rules, plus one
- * VirtualBox NAT guest with a forward. Returned as YAML text so the whole
+ * router (forwarding port 80 to m0:8080), each with a service on 8080 and
+ * `rulesPerMachine` input rules (some of them source-port bands on 8080), plus
+ * one VirtualBox NAT guest with a forward. Returned as YAML text so the whole
  * pipeline (parse, check, lower) is measured.
  */
 import YAML from "yaml";
@@ -14,17 +15,19 @@ export function lanTopology(machines: number, rulesPerMachine: number): string {
   const ms = doc.machines as Record<string, unknown>;
   ms.router = {
     interfaces: { lan0: { segment: "lan", addresses: ["10.0.0.1/16"] }, wan0: { segment: "internet", addresses: ["203.0.113.2/24"] } },
-    router: { wan: "wan0", forwards: [{ name: "web", proto: "tcp", port: 80, to: "10.0.0.10", toPort: 8080 }] },
+    // to m0 (10.0.0.11)
+    router: { wan: "wan0", forwards: [{ name: "web", proto: "tcp", port: 80, to: "10.0.0.11", toPort: 8080 }] },
   };
   ms.outside = { interfaces: { eth0: { segment: "internet", addresses: ["203.0.113.9/24"] } } };
   for (let i = 0; i < machines; i++) {
     const a = 10 + i;
-    const rules = Array.from({ length: rulesPerMachine }, (_, k) => ({
-      action: k % 3 === 0 ? "drop" : "accept",
-      proto: "tcp",
-      src: `10.0.${(k % 250) + 1}.0/24`,
-      dport: 1000 + k,
-    }));
+    // every third rule drops a band of source ports to the service, so the solver has ranges to
+    // reason about (the bands leave gaps: the service stays reachable from some source ports)
+    const rules = Array.from({ length: rulesPerMachine }, (_, k) =>
+      k % 3 === 2
+        ? { action: "drop", proto: "tcp", dport: 8080, sport: `${1024 + k * 2000}-${1024 + k * 2000 + 1499}` }
+        : { action: k % 3 === 0 ? "drop" : "accept", proto: "tcp", src: `10.0.${(k % 250) + 1}.0/24`, dport: 1000 + k },
+    );
     ms[`m${i}`] = {
       interfaces: { eth0: { segment: "lan", addresses: [`10.0.${Math.floor(a / 250)}.${(a % 250) + 1}/16`] } },
       routes: [{ to: "default", via: "10.0.0.1" }],
