@@ -130,3 +130,29 @@ machines:
     expect(ok.dial!.sport).toBeGreaterThan(30000);
   });
 });
+
+describe("rp_filter strict and loose differ in both engines (a mutant treating strict as loose survived the generator)", () => {
+  // the client sends out of an address-less eth1 with its eth0 address as source: the server
+  // receives on eth1 a packet whose route back leaves by eth0
+  const yaml = `
+segments: { a: 10.0.1.0/24, b: 10.0.2.0/24 }
+machines:
+  client:
+    interfaces:
+      eth0: { segment: a, addresses: [10.0.1.20/24] }
+      eth1: { segment: b }
+    routes: [ { to: 10.0.1.10/32, dev: eth1 } ]
+  server:
+    interfaces:
+      eth0: { segment: a, addresses: [10.0.1.10/24] }
+      eth1: { segment: b, addresses: [10.0.2.10/24] }
+    rp_filter: 1
+    services: [ { name: web, port: 80 } ]
+`;
+  it("strict (1): the asymmetric path is dropped", async () => {
+    await both(build(yaml), "client -> 10.0.1.10:80/tcp", "unreachable");
+  });
+  it("loose (2): the same path is accepted", async () => {
+    await both(build(yaml.replace("rp_filter: 1", "rp_filter: 2")), "client -> 10.0.1.10:80/tcp", "reachable");
+  });
+});
