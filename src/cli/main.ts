@@ -16,7 +16,10 @@ import { existsSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
-import { checkExpectationsWith } from "../query/expect.js";
+import { verifyTopology } from "../verify/verify.js";
+import { renderGithub, renderJson, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
@@ -44,6 +47,21 @@ function load(file: string) {
 
 function usage(option: string, message: string, expected: string): InputError {
   return new InputError([diagnostic("RCH042", { file: "<arguments>", line: 1, col: 1 }, `${option}: ${message}`, { expected })], new Map());
+}
+
+/** A folder stands for the topology files in it (not the JSON Schema); a file for itself. */
+function expandTopologies(path: string): string[] {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    return [path]; // loading reports it (RCH001)
+  }
+  if (!isDir) return [path];
+  return readdirSync(path)
+    .filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith(".schema.json"))
+    .sort()
+    .map((f) => join(path, f));
 }
 
 /** An output file must not be one of the inputs: writing it would destroy what the user had. */
@@ -123,31 +141,31 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
-    "check <files..>",
-    "Check the expect: list of topology files with the simulator (exit 1 when one does not hold).",
+    ["verify <files..>", "check <files..>"],
+    "Check the expect: list of topology files (folders: every topology in them). Exit 1 when one does not hold, with its counterexample.",
     (y) =>
       y
-        .positional("files", { type: "string", array: true, demandOption: true })
+        .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
+        .option("format", { choices: ["text", "json", "github"] as const, default: "text" as const, describe: "text for people, json for tools, github for Actions annotations on the expectation's line" })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
-        .option("timeout", { type: "number", default: 30, describe: "seconds per query before it is unknown" }),
+        .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
     async (argv) => {
       try {
-        let bad = 0;
-        let unknown = 0;
-        for (const file of argv.files) {
-          const { net, loaded } = load(file);
-          for (const r of await checkExpectationsWith(net, loaded.topology, { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 })) {
-            if (r.answer.verdict === "unknown") unknown++;
-            const mark = r.holds ? "ok  " : "FAIL";
-            if (!r.holds) bad++;
-            process.stdout.write(`${mark} ${file}:${r.span.line}  ${r.query}  expected ${r.expected}, got ${r.answer.verdict}${r.holds ? "" : `: ${r.answer.reason}`}\n`);
-          }
-        }
-        process.exitCode = bad ? EXIT.violated : unknown ? EXIT.unknown : EXIT.ok;
+        if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+        const files = argv.files.flatMap(expandTopologies);
+        const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
+        const all: FileResults[] = [];
+        // load every file first: bad input is reported (exit 2) before anything is verified
+        const loadedAll = files.map((file) => ({ file, ...load(file) }));
+        for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.topology, opts) });
+        const format = argv.format as Format;
+        const text = format === "json" ? renderJson(all) : format === "github" ? renderGithub(all) : renderText(all, useColour(process.stdout));
+        process.stdout.write(text + "\n");
+        const s = summary(all);
+        process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
       } catch (e) {
         fail(e);
       } finally {
-        // Z3's worker threads would keep Node alive; stdout and stderr are synchronous on Linux
         process.exit(process.exitCode ?? 0);
       }
     },
@@ -162,10 +180,11 @@ await yargs(hideBin(process.argv))
   )
   .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into its NAT guest? what to dial, and the path")
   .example('$0 ask models/virtualbox-nat.yaml "lan-pc -> guest:22/tcp" --json', "the same from another LAN machine, as JSON")
-  .example("$0 check models/*.yaml", "check every expect: of the bundled models")
+  .example("$0 verify models/", "check every expect: of the bundled models")
+  .example("$0 verify lab.yaml --format github", "in CI: annotations on the lines of the expectations that do not hold")
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, show, check or schema")
+  .demandCommand(1, "name a command: ask, verify, show or schema")
   .strict()
   .fail((msg, err) => {
     if (err) fail(err);

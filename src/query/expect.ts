@@ -1,9 +1,8 @@
-/** The `expect:` list of a topology file, checked against the simulator's answers. */
+/** The query expectations of a topology file (`query:` with `verdict:`), checked with the simulator's ask(). */
 import type { Span } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import type { Topology } from "../topology/check.js";
 import { ask, type Answer } from "./ask.js";
-import { answerQuery, type EngineOptions } from "./engine.js";
 import { parseQuery } from "./parse.js";
 
 export interface ExpectationResult {
@@ -15,30 +14,16 @@ export interface ExpectationResult {
   readonly span: Span;
 }
 
+/** Query expectations only; `isolated` and `exposes` are checked by verify/verify.ts. */
 export function checkExpectations(net: Network, topo: Topology): ExpectationResult[] {
-  return (topo.doc.expect ?? []).map((e, k) => {
+  const out: ExpectationResult[] = [];
+  (topo.doc.expect ?? []).forEach((e, k) => {
+    if (e.query === undefined) return;
     const q = parseQuery(e.query);
     if (!q.ok) throw new Error(`internal: unchecked query ${e.query}`);
     const answer = ask(net, q.query);
-    return {
-      query: e.query,
-      expected: e.verdict,
-      ...(e.because !== undefined ? { because: e.because } : {}),
-      answer,
-      holds: answer.verdict === e.verdict,
-      span: topo.loc.at(["expect", k]),
-    };
+    const expected = e.verdict ?? "reachable";
+    out.push({ query: e.query, expected, ...(e.because !== undefined ? { because: e.because } : {}), answer, holds: answer.verdict === expected, span: topo.loc.at(["expect", k]) });
   });
-}
-
-/** The same with a chosen engine (the CLI's `check`): Z3 by default. */
-export async function checkExpectationsWith(net: Network, topo: Topology, opts: EngineOptions): Promise<ExpectationResult[]> {
-  const out: ExpectationResult[] = [];
-  for (const [k, e] of (topo.doc.expect ?? []).entries()) {
-    const q = parseQuery(e.query);
-    if (!q.ok) throw new Error(`internal: unchecked query ${e.query}`);
-    const { answer } = await answerQuery(net, q.query, opts);
-    out.push({ query: e.query, expected: e.verdict, ...(e.because !== undefined ? { because: e.because } : {}), answer, holds: answer.verdict === e.verdict, span: topo.loc.at(["expect", k]) });
-  }
   return out;
 }

@@ -493,15 +493,39 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is also declared under hostonly:`, "one declaration, under hostonly:", true);
     }
   }
+  const machineNames = `one of ${Object.keys(doc.machines).join(", ")}`;
   (doc.expect ?? []).forEach((e, k) => {
-    const ep: Path = ["expect", k, "query"];
-    const q = parseQuery(e.query);
-    if (!q.ok) {
-      c.err("RCH040", ep, q.message, q.expected);
+    const kinds = (["query", "isolated", "exposes"] as const).filter((x) => e[x] !== undefined);
+    if (kinds.length !== 1) {
+      c.err(kinds.length ? "RCH004" : "RCH005", ["expect", k], kinds.length ? `an expectation has ${kinds.join(" and ")}; it can be only one of them` : "an expectation needs query (with verdict), isolated or exposes", "query: \"A -> B:22/tcp\" with verdict, isolated: { between, and }, or exposes: { machine, from, exactly }");
       return;
     }
-    for (const name of [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined]) {
-      if (name !== undefined && !doc.machines[name]) c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, `one of ${Object.keys(doc.machines).join(", ")}`);
+    const known = (n: string, path: Path) => {
+      if (!doc.machines[n]) c.err("RCH041", path, `expectation names machine '${n}', which is not in this file`, machineNames);
+    };
+    if (e.query !== undefined) {
+      const ep: Path = ["expect", k, "query"];
+      if (e.verdict === undefined) c.err("RCH005", ["expect", k], "missing required key 'verdict' next to query", "verdict: reachable | unreachable");
+      const q = parseQuery(e.query);
+      if (!q.ok) {
+        c.err("RCH040", ep, q.message, q.expected);
+        return;
+      }
+      for (const name of [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined]) {
+        if (name !== undefined && !doc.machines[name]) c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, machineNames);
+      }
+      return;
+    }
+    if (e.verdict !== undefined) c.err("RCH003", ["expect", k, "verdict"], "verdict belongs to a query expectation", "isolated and exposes state their own outcome");
+    if (e.isolated) {
+      for (const side of ["between", "and"] as const) e.isolated[side].forEach((n, i) => known(n, ["expect", k, "isolated", side, i]));
+    }
+    if (e.exposes) {
+      known(e.exposes.machine, ["expect", k, "exposes", "machine"]);
+      known(e.exposes.from, ["expect", k, "exposes", "from"]);
+      e.exposes.exactly.forEach((x, i) => {
+        if (!parseServicePort(x)) c.err("RCH012", ["expect", k, "exposes", "exactly", i], `'${x}' is not a port and protocol`, "PORT/PROTO, e.g. 22/tcp or 53/udp");
+      });
     }
   });
   return { topology: { doc, loc }, diagnostics: c.diags };
@@ -525,3 +549,11 @@ function checkMatch(
   knownIf(r.out, [...rp, "out"]);
 }
 
+
+/** "22/tcp" -> { port: 22, proto: "tcp" } (a port where something may accept connections). */
+export function parseServicePort(text: string): { port: number; proto: "tcp" | "udp" } | undefined {
+  const m = /^\s*(\d{1,5})\s*\/\s*(tcp|udp)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[1]);
+  return port >= 1 && port <= 65535 ? { port, proto: m[2]!.toLowerCase() as "tcp" | "udp" } : undefined;
+}

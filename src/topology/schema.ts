@@ -161,9 +161,17 @@ export const NatNetworkSchema = strict({
   forwards: z.array(ForwardSchema).optional(),
 });
 
+/**
+ * One expectation, of one of three kinds (check.ts insists on exactly one):
+ *   { query: "A -> B:22/tcp", verdict: reachable | unreachable }
+ *   { isolated: { between: [A, ...], and: [B, ...] } }: no connection either way, any port or protocol
+ *   { exposes: { machine: M, from: V, exactly: ["22/tcp", "53/udp"] } }: what V can connect to on M
+ */
 export const ExpectSchema = strict({
-  query: z.string(),
-  verdict: z.enum(["reachable", "unreachable"]),
+  query: z.string().optional(),
+  verdict: z.enum(["reachable", "unreachable"]).optional(),
+  isolated: strict({ between: z.array(name).min(1), and: z.array(name).min(1) }).optional(),
+  exposes: strict({ machine: name, from: name, exactly: z.array(z.string()) }).optional(),
   because: z.string().optional(),
 });
 

@@ -77,7 +77,7 @@ describe("--engine both on every expectation of every model (in process)", () =>
     describe(f, () => {
       const loaded = loadTopologyFile(join("models", f));
       const net = lower(loaded.topology);
-      const expects = loaded.topology.doc.expect ?? [];
+      const expects = (loaded.topology.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [{ ...e, query: e.query }] : []));
       it("has expectations", () => expect(expects.length).toBeGreaterThan(0));
       for (const e of expects) {
         it(`${e.query} is ${e.verdict}, Z3 and the simulator agreeing`, async () => {
@@ -352,8 +352,11 @@ describe("reach check", () => {
     it(`reach check ${args.join(" ")}: exit 0, every expectation ok`, () => {
       const r = reach(["check", ...args]);
       expect(r.out).not.toContain("FAIL");
-      expect(r.out.trimEnd().split("\n").length).toBe((loadTopologyFile(NAT).topology.doc.expect ?? []).length);
-      expect(r.out.trimEnd().split("\n").every((l) => l.startsWith("ok "))).toBe(true);
+      // one line per expectation, and the summary
+      expect(r.out.trimEnd().split("\n").length).toBe((loadTopologyFile(NAT).topology.doc.expect ?? []).length + 1);
+      const lines = r.out.trimEnd().split("\n");
+      expect(lines.slice(0, -1).every((l) => l.startsWith("ok "))).toBe(true);
+      expect(lines.at(-1)).toMatch(/^\d+ hold, 0 violated, 0 unknown$/);
       expect(r.code).toBe(0);
     });
   }

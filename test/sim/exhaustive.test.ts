@@ -33,7 +33,7 @@ import { MODEL_FILES } from "../model-files.js";
 const files = MODEL_FILES;
 const models = files.map((f) => {
   const loaded = loadTopologyFile(join("models", f));
-  return { file: f, net: lower(loaded.topology), expect: loaded.topology.doc.expect ?? [] };
+  return { file: f, net: lower(loaded.topology), expect: (loaded.topology.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [{ ...e, query: e.query }] : [])) };
 });
 
 function q(text: string): Query {

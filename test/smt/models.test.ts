@@ -21,7 +21,7 @@ describe("Z3 on the models", () => {
     describe(f, () => {
       const loaded = loadTopologyFile(join("models", f));
       const net = lower(loaded.topology);
-      for (const e of loaded.topology.doc.expect ?? []) {
+      for (const e of (loaded.topology.doc.expect ?? []).flatMap((x) => (x.query !== undefined ? [{ ...x, query: x.query }] : []))) {
         it(`${e.query} is ${e.verdict}`, async () => {
           const q = parseQuery(e.query);
           if (!q.ok) throw new Error(q.message);

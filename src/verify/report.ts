@@ -1,0 +1,84 @@
+/**
+ * Reporters for `reach verify`: text for people (colour on a terminal, unless
+ * NO_COLOR), JSON for tools, and GitHub Actions workflow commands so that each
+ * violation shows on its expectation's line in the pull request.
+ */
+import type { Machine } from "../ir/types.js";
+import { answerJson, renderAnswer } from "../query/render.js";
+import type { VerifyResult } from "./verify.js";
+
+export type Format = "text" | "json" | "github";
+
+export interface FileResults {
+  readonly file: string;
+  readonly machines: readonly Machine[];
+  readonly results: readonly VerifyResult[];
+}
+
+const MARK = { holds: "ok  ", violated: "FAIL", unknown: "????" } as const;
+
+export function useColour(stream: { isTTY?: boolean }): boolean {
+  return Boolean(stream.isTTY) && process.env.NO_COLOR === undefined;
+}
+
+export function summary(files: readonly FileResults[]): { holds: number; violated: number; unknown: number } {
+  const all = files.flatMap((f) => f.results);
+  return { holds: all.filter((r) => r.status === "holds").length, violated: all.filter((r) => r.status === "violated").length, unknown: all.filter((r) => r.status === "unknown").length };
+}
+
+export function renderText(files: readonly FileResults[], colour = false): string {
+  const paint = (status: VerifyResult["status"], s: string) => (!colour ? s : `\x1b[${status === "holds" ? 32 : status === "violated" ? 31 : 33}m${s}\x1b[0m`);
+  const lines: string[] = [];
+  for (const f of files) {
+    for (const r of f.results) {
+      lines.push(`${paint(r.status, MARK[r.status])} ${f.file}:${r.span.line}  ${r.text}: ${r.message}`);
+      if (r.because !== undefined && r.status !== "holds") lines.push(`       because: ${r.because}`);
+      for (const x of r.status === "holds" ? [] : r.findings) {
+        if (r.kind !== "query") lines.push(`       ${x.title}`);
+        lines.push(...renderAnswer(x.answer, f.machines, x.report).split("\n").map((l) => `         ${l}`));
+      }
+    }
+  }
+  const s = summary(files);
+  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown`);
+  return lines.join("\n");
+}
+
+export function renderJson(files: readonly FileResults[]): string {
+  const out = {
+    summary: summary(files),
+    files: files.map((f) => ({
+      file: f.file,
+      expectations: f.results.map((r) => ({
+        kind: r.kind,
+        expectation: r.text,
+        status: r.status,
+        message: r.message,
+        ...(r.because !== undefined ? { because: r.because } : {}),
+        line: r.span.line,
+        col: r.span.col,
+        questions: r.questions,
+        findings: r.findings.map((x) => ({ title: x.title, answer: answerJson(x.answer, f.machines, x.report) })),
+      })),
+    })),
+  };
+  return JSON.stringify(out, null, 2);
+}
+
+/** GitHub Actions workflow commands: the message's newlines and the properties' commas are escaped as the runner expects. */
+export function renderGithub(files: readonly FileResults[]): string {
+  const data = (s: string) => s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  const prop = (s: string) => data(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
+  const lines: string[] = [];
+  for (const f of files) {
+    for (const r of f.results) {
+      if (r.status === "holds") continue;
+      const level = r.status === "violated" ? "error" : "warning";
+      const detail = [r.message, ...(r.because !== undefined ? [`because: ${r.because}`] : []), ...r.findings.map((x) => x.title)].join("\n");
+      lines.push(`::${level} file=${prop(f.file)},line=${r.span.line},col=${r.span.col},title=${prop(`reach: ${r.text}`)}::${data(detail)}`);
+    }
+  }
+  const s = summary(files);
+  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown`);
+  return lines.join("\n");
+}

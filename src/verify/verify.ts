@@ -1,0 +1,155 @@
+/**
+ * Checking a topology's `expect:` list, each expectation with its evidence:
+ *
+ *   query     "A -> B:P" is reachable / unreachable. A violated `unreachable`
+ *             carries the working dial and its trace; a violated `reachable`
+ *             the reasons each way in is blocked.
+ *   isolated  between two groups of machines no connection works, either way:
+ *             no service of the other side (any protocol and port it listens
+ *             on) and no ping. A violation carries every flow that works.
+ *   exposes   from a vantage machine, M accepts connections on exactly the
+ *             listed ports: each extra port comes with its witness, each
+ *             missing one with why it is not reachable.
+ *
+ * Every question is answered by the chosen engine (Z3 by default, see
+ * query/engine.ts), so a verdict holds for every packet, not for the ones tried.
+ */
+import type { Span } from "../diagnostics/diagnostic.js";
+import type { Network } from "../ir/types.js";
+import type { Answer } from "../query/ask.js";
+import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { parseQuery } from "../query/parse.js";
+import { parseServicePort, type Topology } from "../topology/check.js";
+
+export interface Finding {
+  /** one line: what this flow shows */
+  readonly title: string;
+  readonly answer: Answer;
+  readonly report: EngineReport;
+}
+
+export type Status = "holds" | "violated" | "unknown";
+
+export interface VerifyResult {
+  readonly kind: "query" | "isolated" | "exposes";
+  /** the expectation in words */
+  readonly text: string;
+  readonly status: Status;
+  /** one line: what was found */
+  readonly message: string;
+  readonly because?: string;
+  readonly span: Span;
+  /** counterexamples and witnesses (violations), or the flows that decided an unknown */
+  readonly findings: readonly Finding[];
+  /** how many questions the engine answered for this expectation */
+  readonly questions: number;
+}
+
+/** The (protocol, port) pairs a machine's services listen on, in file order. */
+export function servicesOf(net: Network, machine: string): { proto: "tcp" | "udp"; port: number }[] {
+  const m = net.machines.find((x) => x.name === machine);
+  const out: { proto: "tcp" | "udp"; port: number }[] = [];
+  for (const s of m?.sockets ?? []) {
+    if (s.role.kind === "service" && !out.some((o) => o.proto === s.proto && o.port === s.port)) out.push({ proto: s.proto, port: s.port });
+  }
+  return out;
+}
+
+const portText = (p: { proto: string; port: number }) => `${p.port}/${p.proto}`;
+
+export async function verifyTopology(net: Network, topo: Topology, opts: EngineOptions): Promise<VerifyResult[]> {
+  const ask = async (text: string) => {
+    const q = parseQuery(text);
+    if (!q.ok) throw new Error(`internal: generated query does not parse: ${text}`);
+    const { answer, report } = await answerQuery(net, q.query, opts);
+    return { answer, report };
+  };
+  const results: VerifyResult[] = [];
+  for (const [k, e] of (topo.doc.expect ?? []).entries()) {
+    const span = topo.loc.at(["expect", k]);
+    const because = e.because !== undefined ? { because: e.because } : {};
+    if (e.query !== undefined) {
+      const { answer, report } = await ask(e.query);
+      const expected = e.verdict ?? "reachable";
+      const status: Status = answer.verdict === "unknown" ? "unknown" : answer.verdict === expected ? "holds" : "violated";
+      results.push({
+        kind: "query",
+        text: `${e.query} is ${expected}`,
+        status,
+        message: status === "holds" ? `${answer.verdict}` : status === "unknown" ? `unknown: ${answer.reason}` : `${answer.verdict}: ${answer.reason}`,
+        ...because,
+        span,
+        findings: status === "holds" ? [] : [{ title: `${e.query}: ${answer.verdict}`, answer, report }],
+        questions: 1,
+      });
+      continue;
+    }
+    if (e.isolated) {
+      const { between, and } = e.isolated;
+      const pairs: [string, string][] = [];
+      for (const a of between) for (const b of and) if (a !== b) pairs.push([a, b], [b, a]);
+      const findings: Finding[] = [];
+      const unknown: Finding[] = [];
+      let questions = 0;
+      for (const [from, to] of pairs) {
+        const flows = [...servicesOf(net, to).map((s) => `${from} -> ${to}:${s.port}/${s.proto}`), `${from} -> ${to}/icmp`];
+        for (const text of flows) {
+          const { answer, report } = await ask(text);
+          questions++;
+          if (answer.verdict === "reachable") findings.push({ title: `${text} works`, answer, report });
+          if (answer.verdict === "unknown") unknown.push({ title: `${text}: unknown`, answer, report });
+        }
+      }
+      const status: Status = findings.length ? "violated" : unknown.length ? "unknown" : "holds";
+      results.push({
+        kind: "isolated",
+        text: `${between.join(", ")} and ${and.join(", ")} are isolated`,
+        status,
+        message:
+          status === "holds"
+            ? `no connection either way (${questions} flows: every service port and ping)`
+            : status === "unknown"
+              ? `${unknown.length} of ${questions} flows undecided`
+              : `${findings.length} flow${findings.length === 1 ? "" : "s"} get${findings.length === 1 ? "s" : ""} through: ${findings.map((f) => f.title.replace(/ works$/, "")).join("; ")}`,
+        ...because,
+        span,
+        findings: status === "violated" ? findings : unknown,
+        questions,
+      });
+      continue;
+    }
+    if (e.exposes) {
+      const { machine, from, exactly } = e.exposes;
+      const expected = exactly.map(parseServicePort).filter((x): x is { port: number; proto: "tcp" | "udp" } => x !== undefined);
+      const candidates = [...servicesOf(net, machine)];
+      for (const x of expected) if (!candidates.some((c) => c.proto === x.proto && c.port === x.port)) candidates.push(x);
+      const extra: Finding[] = [];
+      const missing: Finding[] = [];
+      const unknown: Finding[] = [];
+      for (const c of candidates) {
+        const text = `${from} -> ${machine}:${c.port}/${c.proto}`;
+        const { answer, report } = await ask(text);
+        const wanted = expected.some((x) => x.proto === c.proto && x.port === c.port);
+        if (answer.verdict === "unknown") unknown.push({ title: `${portText(c)}: unknown`, answer, report });
+        else if (answer.verdict === "reachable" && !wanted) extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
+        else if (answer.verdict !== "reachable" && wanted) missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
+      }
+      const status: Status = extra.length || missing.length ? "violated" : unknown.length ? "unknown" : "holds";
+      const parts = [
+        ...(extra.length ? [`exposed but not listed: ${extra.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
+        ...(missing.length ? [`listed but not reachable: ${missing.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
+      ];
+      results.push({
+        kind: "exposes",
+        text: `${machine} exposes exactly ${exactly.length ? exactly.join(", ") : "nothing"} to ${from}`,
+        status,
+        message: status === "holds" ? `exactly ${expected.map(portText).join(", ") || "nothing"} (${candidates.length} ports checked)` : status === "unknown" ? `${unknown.length} ports undecided` : parts.join("; "),
+        ...because,
+        span,
+        findings: status === "violated" ? [...extra, ...missing] : unknown,
+        questions: candidates.length,
+      });
+    }
+  }
+  return results;
+}
