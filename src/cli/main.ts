@@ -5,6 +5,7 @@
  * usage, 3 unknown, 4 internal error.
  */
 import yargs from "yargs";
+import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
 import { loadTopologyFile } from "../topology/load.js";
@@ -17,9 +18,11 @@ import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
 import { verifyTopology } from "../verify/verify.js";
-import { renderGithub, renderJson, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
+import { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+
+const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
@@ -146,7 +149,7 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
-        .option("format", { choices: ["text", "json", "github"] as const, default: "text" as const, describe: "text for people, json for tools, github for Actions annotations on the expectation's line" })
+        .option("format", { choices: ["text", "json", "github", "junit", "sarif"] as const, default: "text" as const, describe: "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning" })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
     async (argv) => {
@@ -159,7 +162,16 @@ await yargs(hideBin(process.argv))
         const loadedAll = files.map((file) => ({ file, ...load(file) }));
         for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.topology, opts) });
         const format = argv.format as Format;
-        const text = format === "json" ? renderJson(all) : format === "github" ? renderGithub(all) : renderText(all, useColour(process.stdout));
+        const text =
+          format === "json"
+            ? renderJson(all)
+            : format === "github"
+              ? renderGithub(all)
+              : format === "junit"
+                ? renderJunit(all)
+                : format === "sarif"
+                  ? renderSarif(all, VERSION)
+                  : renderText(all, useColour(process.stdout));
         process.stdout.write(text + "\n");
         const s = summary(all);
         process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;

@@ -1,13 +1,17 @@
 /**
  * Reporters for `reach verify`: text for people (colour on a terminal, unless
- * NO_COLOR), JSON for tools, and GitHub Actions workflow commands so that each
- * violation shows on its expectation's line in the pull request.
+ * NO_COLOR), JSON for tools, GitHub Actions workflow commands so that each
+ * violation shows on its expectation's line in the pull request, JUnit XML for
+ * CI test tabs (junit-report-builder) and SARIF 2.1.0 for code scanning
+ * (node-sarif-builder).
  */
+import junitModule, { type Builder as JunitBuilder } from "junit-report-builder";
+import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from "node-sarif-builder";
 import type { Machine } from "../ir/types.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import type { VerifyResult } from "./verify.js";
 
-export type Format = "text" | "json" | "github";
+export type Format = "text" | "json" | "github" | "junit" | "sarif";
 
 export interface FileResults {
   readonly file: string;
@@ -81,4 +85,54 @@ export function renderGithub(files: readonly FileResults[]): string {
   const s = summary(files);
   lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown`);
   return lines.join("\n");
+}
+
+/** Counterexample text of a result, for reporters that carry a plain-text body. */
+function evidence(r: VerifyResult, machines: readonly Machine[]): string {
+  return r.findings.map((x) => `${x.title}\n${renderAnswer(x.answer, machines, x.report)}`).join("\n\n");
+}
+
+/** JUnit XML: a test suite per file, a test case per expectation; violated = failure, unknown = skipped. */
+export function renderJunit(files: readonly FileResults[]): string {
+  // a CommonJS module: its default export is the builder, whichever way the loader wraps it
+  const m = junitModule as unknown as JunitBuilder & { default?: JunitBuilder };
+  const b = (m.default ?? m).newBuilder();
+  for (const f of files) {
+    const suite = b.testSuite().name(f.file);
+    for (const r of f.results) {
+      const tc = suite.testCase().className(f.file).name(`line ${r.span.line}: ${r.text}`);
+      if (r.status === "violated") tc.failure(`${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}`, r.kind).standardOutput(evidence(r, f.machines));
+      else if (r.status === "unknown") tc.skipped().standardOutput(`unknown: ${r.message}`);
+    }
+  }
+  return b.build();
+}
+
+const RULES = {
+  query: "a query expectation (reachable or unreachable) does not hold",
+  isolated: "machines expected to be isolated can connect",
+  exposes: "a machine's exposed ports differ from the expected list",
+} as const;
+
+/** SARIF 2.1.0: one result per expectation that does not hold (error) or is undecided (warning), at its line. */
+export function renderSarif(files: readonly FileResults[], version: string): string {
+  const sarif = new SarifBuilder();
+  const run = new SarifRunBuilder().initSimple({ toolDriverName: "reach", toolDriverVersion: version });
+  for (const [id, text] of Object.entries(RULES)) run.addRule(new SarifRuleBuilder().initSimple({ ruleId: `reach/${id}`, shortDescriptionText: text }));
+  for (const f of files) {
+    for (const r of f.results) {
+      if (r.status === "holds") continue;
+      const result = new SarifResultBuilder().initSimple({
+        level: r.status === "violated" ? "error" : "warning",
+        messageText: `${r.text}: ${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}`,
+        ruleId: `reach/${r.kind}`,
+        fileUri: f.file,
+        startLine: r.span.line,
+        startColumn: r.span.col,
+      });
+      run.addResult(result);
+    }
+  }
+  sarif.addRun(run);
+  return sarif.buildSarifJsonString({ indent: true });
 }

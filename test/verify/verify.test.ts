@@ -12,7 +12,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
 import { verifyTopology, type VerifyResult } from "../../src/verify/verify.js";
-import { renderGithub, renderJson, renderText, useColour, type FileResults } from "../../src/verify/report.js";
+import { renderGithub, renderJson, renderJunit, renderSarif, renderText, useColour, type FileResults } from "../../src/verify/report.js";
+import { mergeToString } from "junit-report-merger";
+import { Ajv } from "ajv";
 import { shutdown } from "../../src/smt/solver.js";
 import { InputError } from "../../src/diagnostics/diagnostic.js";
 
@@ -125,6 +127,71 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     expect(j.summary).toEqual({ holds: 5, violated: 4, unknown: 0 });
     const exposes = j.files[0].expectations.find((e: { kind: string }) => e.kind === "exposes");
     expect(exposes.findings[0].answer.dial).toMatchObject({ port: 5432, proto: "tcp" });
+  });
+
+  it("junit: read back by an independent tool (junit-report-merger) with the right counts", async () => {
+    const xml = renderJunit([broken]);
+    golden("verify__broken-lab.junit.xml", xml + "\n");
+    // merging our report with an empty suite must keep our test cases and failures
+    const merged = await mergeToString([xml, '<?xml version="1.0"?><testsuites><testsuite name="other" tests="1"><testcase name="x"/></testsuite></testsuites>']);
+    expect(merged).toMatch(/<testsuites[^>]* tests="10"/);
+    expect(merged).toMatch(/<testsuites[^>]* failures="4"/);
+    expect((merged.match(/<testcase /g) ?? []).length).toBe(10);
+    expect((merged.match(/<failure /g) ?? []).length).toBe(4);
+    expect(merged).toContain('name="line 40: guest exposes exactly 22/tcp to lan-pc"');
+  });
+
+  it("sarif: the SARIF 2.1.0 required properties, checked against a schema written from the spec (no package ships the official one)", () => {
+    const log = JSON.parse(renderSarif([broken], "0.1.0"));
+    golden("verify__broken-lab.sarif", JSON.stringify(log, null, 2) + "\n");
+    // sarif-v2.1.0 section 3.13 (sarifLog: version, runs), 3.14 (run: tool), 3.18-3.19 (tool.driver.name),
+    // 3.27 (result: message; level one of none|note|warning|error), 3.11 (message: text or id),
+    // 3.28-3.29 (locations, physicalLocation), 3.4 (artifactLocation.uri), 3.30 (region: startLine >= 1)
+    const region = { type: "object", properties: { startLine: { type: "integer", minimum: 1 }, startColumn: { type: "integer", minimum: 1 } }, required: ["startLine"] };
+    const schema = {
+      type: "object",
+      required: ["version", "runs"],
+      properties: {
+        version: { const: "2.1.0" },
+        runs: {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            required: ["tool"],
+            properties: {
+              tool: { type: "object", required: ["driver"], properties: { driver: { type: "object", required: ["name"], properties: { name: { type: "string" }, rules: { type: "array", items: { type: "object", required: ["id"] } } } } } },
+              results: {
+                type: "array",
+                items: {
+                  type: "object",
+                  required: ["message", "ruleId", "level", "locations"],
+                  properties: {
+                    message: { type: "object", anyOf: [{ required: ["text"] }, { required: ["id"] }] },
+                    level: { enum: ["none", "note", "warning", "error"] },
+                    ruleId: { type: "string" },
+                    locations: {
+                      type: "array",
+                      minItems: 1,
+                      items: { type: "object", required: ["physicalLocation"], properties: { physicalLocation: { type: "object", required: ["artifactLocation", "region"], properties: { artifactLocation: { type: "object", required: ["uri"] }, region } } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    };
+    const ajv = new Ajv({ allErrors: true });
+    const valid = ajv.validate(schema, log);
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    const results = log.runs[0].results as { ruleId: string; locations: { physicalLocation: { region: { startLine: number } } }[] }[];
+    expect(results.map((r) => `${r.ruleId}@${r.locations[0]!.physicalLocation.region.startLine}`)).toEqual(["reach/query@31", "reach/query@32", "reach/isolated@35", "reach/exposes@40"]);
+    // every result's rule is declared
+    const ids = (log.runs[0].tool.driver.rules as { id: string }[]).map((r) => r.id);
+    for (const r of results) expect(ids).toContain(r.ruleId);
   });
 
   it("colour only on a terminal, and never with NO_COLOR", () => {
