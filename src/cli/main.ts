@@ -18,6 +18,10 @@ import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
 import { verifyTopology } from "../verify/verify.js";
+import { diffFlows, exposure, userMachines } from "../verify/flows.js";
+import { matrix } from "../verify/matrix.js";
+import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/tables.js";
+import cliProgress from "cli-progress";
 import { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -46,6 +50,33 @@ function load(file: string) {
   const loaded = loadTopologyFile(file);
   for (const w of loaded.warnings) process.stderr.write(renderDiagnostic(w, loaded.source) + "\n");
   return { loaded, net: lower(loaded.topology) };
+}
+
+const engineOption = { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" };
+const timeoutOption = { type: "number" as const, default: 30, describe: "seconds per question before it is unknown" };
+
+function engineOf(argv: { engine: string; timeout: number }): EngineOptions {
+  if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+  return { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
+}
+
+function checkMachine(net: { machines: readonly { name: string; kind: string }[] }, name: string, option: string): void {
+  if (!net.machines.some((m) => m.name === name && m.kind !== "nat-engine")) throw usage(option, `'${name}' is not a machine of this topology`, `one of ${userMachines(net as never).join(", ")}`);
+}
+
+/** A progress bar on stderr when it is a terminal (never in CI logs or pipes). */
+function progressBar(): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+  if (!process.stderr.isTTY || process.env.CI) return undefined;
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "{bar} {value}/{total} flows", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done);
+    },
+    stop: () => started && bar.stop(),
+  };
 }
 
 function usage(option: string, message: string, expected: string): InputError {
@@ -183,6 +214,85 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    "exposure <file>",
+    "Every service a vantage machine can connect to, and what it dials: the attack surface seen from there.",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true })
+        .option("from", { type: "string", demandOption: true, describe: "the vantage machine (e.g. lan-pc, or a machine standing for the internet)" })
+        .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption),
+    async (argv) => {
+      try {
+        const { net } = load(argv.file);
+        checkMachine(net, argv.from, "--from");
+        const opts = engineOf(argv);
+        const bar = progressBar();
+        const flows = await exposure(net, argv.from, opts, bar?.update);
+        bar?.stop();
+        const f = argv.format;
+        process.stdout.write((f === "json" ? exposureJson(argv.from, flows, net.machines) : f === "csv" ? exposureCsv(flows, net.machines) : exposureText(argv.from, flows, net.machines)) + "\n");
+        process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
+      } catch (e) {
+        fail(e);
+      } finally {
+        process.exit(process.exitCode ?? 0);
+      }
+    },
+  )
+  .command(
+    "matrix <file>",
+    "Every machine against every service: can it connect? Uses every core on large topologies.",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true })
+        .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
+        .option("workers", { type: "number", describe: "worker threads (default: one per core)" })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption),
+    async (argv) => {
+      try {
+        const { net } = load(argv.file);
+        if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
+        const bar = progressBar();
+        const cells = await matrix(net, argv.file, { ...engineOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
+        bar?.stop();
+        const f = argv.format;
+        process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
+        process.exitCode = cells.some((c) => c.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
+      } catch (e) {
+        fail(e);
+      } finally {
+        process.exit(process.exitCode ?? 0);
+      }
+    },
+  )
+  .command(
+    "diff <old> <new>",
+    "The flows whose reachability changed between two versions of a topology, each with both explanations (exit 1 when any changed).",
+    (y) =>
+      y
+        .positional("old", { type: "string", demandOption: true })
+        .positional("new", { type: "string", demandOption: true })
+        .option("format", { choices: ["text", "json"] as const, default: "text" as const })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption),
+    async (argv) => {
+      try {
+        const before = load(argv.old).net;
+        const after = load(argv.new).net;
+        const changes = await diffFlows(before, after, engineOf(argv));
+        process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
+        process.exitCode = changes.some((c) => c.what.startsWith("undecided")) ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+      } catch (e) {
+        fail(e);
+      } finally {
+        process.exit(process.exitCode ?? 0);
+      }
+    },
+  )
+  .command(
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
@@ -196,7 +306,7 @@ await yargs(hideBin(process.argv))
   .example("$0 verify lab.yaml --format github", "in CI: annotations on the lines of the expectations that do not hold")
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, show or schema")
+  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, show or schema")
   .strict()
   .fail((msg, err) => {
     if (err) fail(err);

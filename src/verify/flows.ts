@@ -1,0 +1,130 @@
+/**
+ * Whole-topology questions built from single queries, each decided by the
+ * chosen engine (Z3 by default):
+ *
+ *   exposure  every service (machine, proto, port) a vantage machine can
+ *             connect to, and what it dials to get there;
+ *   matrix    every machine against every service: can it connect?
+ *   diff      the flows whose answer changed between two versions of a
+ *             topology, each with the witness and both explanations.
+ *
+ * A flow is "A -> B:PORT/PROTO" for a service B listens on (forwards count on
+ * the machine they lead to, as in a query); NAT engines are not machines a
+ * user names.
+ */
+import type { Network } from "../ir/types.js";
+import { formatEndpoint } from "../net/addr.js";
+import type { Answer } from "../query/ask.js";
+import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { parseQuery } from "../query/parse.js";
+import { servicesOf } from "./verify.js";
+
+export interface Service {
+  readonly machine: string;
+  readonly proto: "tcp" | "udp";
+  readonly port: number;
+}
+
+export interface FlowAnswer {
+  readonly from: string;
+  readonly service: Service;
+  readonly query: string;
+  readonly answer: Answer;
+  readonly report: EngineReport;
+}
+
+/** The machines a user names (not the NAT engines the lowering adds). */
+export const userMachines = (net: Network): string[] => net.machines.filter((m) => m.kind !== "nat-engine").map((m) => m.name);
+
+export function servicesIn(net: Network): Service[] {
+  return userMachines(net).flatMap((machine) => servicesOf(net, machine).map((s) => ({ machine, ...s })));
+}
+
+export const flowQuery = (from: string, s: Service): string => `${from} -> ${s.machine}:${s.port}/${s.proto}`;
+
+async function answer(net: Network, from: string, s: Service, opts: EngineOptions): Promise<FlowAnswer> {
+  const text = flowQuery(from, s);
+  const q = parseQuery(text);
+  if (!q.ok) throw new Error(`internal: flow query does not parse: ${text}`);
+  const { answer: a, report } = await answerQuery(net, q.query, opts);
+  return { from, service: s, query: text, answer: a, report };
+}
+
+/** What a dial looks like, for tables: "192.168.1.10:2222". */
+export function dialOf(a: Answer): string {
+  const p = a.attempt?.legs[0]?.packet;
+  return a.verdict === "reachable" && p ? formatEndpoint(p.dst, p.dport) : "";
+}
+
+/** Every service of every other machine that `from` can connect to (and the undecided ones). */
+export async function exposure(net: Network, from: string, opts: EngineOptions, progress?: (done: number, total: number) => void): Promise<FlowAnswer[]> {
+  const services = servicesIn(net).filter((s) => s.machine !== from);
+  const out: FlowAnswer[] = [];
+  for (const [i, s] of services.entries()) {
+    const a = await answer(net, from, s, opts);
+    if (a.answer.verdict !== "unreachable") out.push(a);
+    progress?.(i + 1, services.length);
+  }
+  return out;
+}
+
+/** One question of the matrix: which source, which service. */
+export interface Cell {
+  readonly from: string;
+  readonly service: Service;
+}
+
+export function matrixCells(net: Network): Cell[] {
+  const services = servicesIn(net);
+  return userMachines(net).flatMap((from) => services.filter((s) => s.machine !== from).map((service) => ({ from, service })));
+}
+
+export async function answerCells(net: Network, cells: readonly Cell[], opts: EngineOptions, progress?: (done: number) => void): Promise<FlowAnswer[]> {
+  const out: FlowAnswer[] = [];
+  for (const c of cells) {
+    out.push(await answer(net, c.from, c.service, opts));
+    progress?.(out.length);
+  }
+  return out;
+}
+
+export interface Change {
+  readonly query: string;
+  readonly before: FlowAnswer | undefined;
+  readonly after: FlowAnswer | undefined;
+  /** e.g. "now reachable", "no longer reachable", "service removed" */
+  readonly what: string;
+}
+
+/**
+ * The flows whose answer differs between two versions. Flows are matched by
+ * their query text, so a service that appears or disappears is a change too
+ * (reachable in one, absent in the other).
+ */
+export async function diffFlows(before: Network, after: Network, opts: EngineOptions): Promise<Change[]> {
+  const cellsOf = (net: Network) => new Map(matrixCells(net).map((c) => [flowQuery(c.from, c.service), c] as const));
+  const a = cellsOf(before);
+  const b = cellsOf(after);
+  const names = new Set([...a.keys(), ...b.keys()]);
+  const changes: Change[] = [];
+  for (const text of names) {
+    const ca = a.get(text);
+    const cb = b.get(text);
+    // a flow can only be asked where both its machines exist
+    const askIn = async (net: Network, c: Cell | undefined, other: Cell | undefined) => {
+      const cell = c ?? other!;
+      if (!net.machines.some((m) => m.name === cell.from) || !net.machines.some((m) => m.name === cell.service.machine)) return undefined;
+      return answer(net, cell.from, cell.service, opts);
+    };
+    const fa = await askIn(before, ca, cb);
+    const fb = await askIn(after, cb, ca);
+    const va = fa?.answer.verdict ?? "absent";
+    const vb = fb?.answer.verdict ?? "absent";
+    const reachableA = va === "reachable";
+    const reachableB = vb === "reachable";
+    if (reachableA === reachableB && va !== "unknown" && vb !== "unknown") continue;
+    const what = va === "unknown" || vb === "unknown" ? `undecided (${va} before, ${vb} after)` : reachableB ? (va === "absent" ? "new, reachable" : "now reachable") : vb === "absent" ? "gone (was reachable)" : "no longer reachable";
+    changes.push({ query: text, before: fa, after: fb, what });
+  }
+  return changes.sort((x, y) => x.query.localeCompare(y.query));
+}

@@ -1,0 +1,18 @@
+/** A worker of `reach matrix`: loads the topology, answers its share of the cells, posts each result. */
+import { parentPort, workerData } from "node:worker_threads";
+import { lower } from "../lower/lower.js";
+import type { EngineOptions } from "../query/engine.js";
+import { loadTopologyFile } from "../topology/load.js";
+import { shutdown } from "../smt/solver.js";
+import { answerCells, dialOf, matrixCells } from "./flows.js";
+
+const { file, indices, engine } = workerData as { file: string; indices: number[]; engine: EngineOptions };
+const net = lower(loadTopologyFile(file).topology);
+const cells = matrixCells(net);
+for (const index of indices) {
+  const [a] = await answerCells(net, [cells[index]!], engine);
+  const c = cells[index]!;
+  parentPort!.postMessage({ index, result: { from: c.from, service: `${c.service.machine}:${c.service.port}/${c.service.proto}`, verdict: a!.answer.verdict, dial: dialOf(a!.answer) } });
+}
+await shutdown();
+parentPort!.postMessage({ done: true });

@@ -1,0 +1,60 @@
+/**
+ * `reach matrix`: every machine against every service. On a large topology
+ * the cells are split over worker threads (one per core, at most `workers`),
+ * each loading the topology itself and answering its share; a progress bar
+ * shows on a terminal.
+ */
+import { Worker } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import type { Network } from "../ir/types.js";
+import type { EngineOptions } from "../query/engine.js";
+import { answerCells, dialOf, matrixCells, type Cell } from "./flows.js";
+
+export interface CellResult {
+  readonly from: string;
+  readonly service: string;
+  readonly verdict: "reachable" | "unreachable" | "unknown";
+  /** what to dial, when reachable */
+  readonly dial: string;
+}
+
+export interface MatrixOptions extends EngineOptions {
+  /** worker threads; 1 answers in this thread */
+  readonly workers?: number;
+  readonly progress?: (done: number, total: number) => void;
+}
+
+/** Cells below this count are answered in this thread: starting a worker (and its Z3) costs about a second. */
+const PARALLEL_FROM = 64;
+
+const serviceName = (c: Cell) => `${c.service.machine}:${c.service.port}/${c.service.proto}`;
+
+export async function matrix(net: Network, file: string, opts: MatrixOptions): Promise<CellResult[]> {
+  const cells = matrixCells(net);
+  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))));
+  const engine: EngineOptions = { engine: opts.engine, timeoutMs: opts.timeoutMs };
+  if (workers === 1 || cells.length < PARALLEL_FROM) {
+    const answers = await answerCells(net, cells, engine, (done) => opts.progress?.(done, cells.length));
+    return answers.map((a) => ({ from: a.from, service: serviceName({ from: a.from, service: a.service }), verdict: a.answer.verdict, dial: dialOf(a.answer) }));
+  }
+  // interleaved shares: neighbouring cells (same source) cost alike, so the shares balance
+  const shares = Array.from({ length: workers }, (_, w) => cells.map((_, i) => i).filter((i) => i % workers === w));
+  const results: CellResult[] = new Array(cells.length);
+  let done = 0;
+  await Promise.all(
+    shares.map(
+      (indices) =>
+        new Promise<void>((resolve, reject) => {
+          const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), { workerData: { file, indices, engine } });
+          worker.on("message", (m: { index: number; result: CellResult } | { done: true }) => {
+            if ("done" in m) return;
+            results[m.index] = m.result;
+            opts.progress?.(++done, cells.length);
+          });
+          worker.on("error", reject);
+          worker.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`internal: matrix worker exited with ${code}`))));
+        }),
+    ),
+  );
+  return results;
+}
