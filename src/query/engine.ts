@@ -31,6 +31,11 @@ export interface EngineOptions {
   readonly timeoutMs: number;
   /** keep the SMT-LIB 2 text of each solver query */
   readonly smt2?: boolean;
+  /**
+   * false: verdicts only (matrix-sized runs). Z3 decides and its witness is still
+   * replayed, but an unreachable answer is not explained by the simulator's dials.
+   */
+  readonly explain?: boolean;
 }
 
 /** How the verdict was reached, for the answer's last line and its JSON. */
@@ -83,6 +88,7 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
       smt2: subs.flatMap((s) => s.smt2),
     };
   }
+  if (opts.explain === false && opts.engine === "smt") return verdictOnly(net, q, opts);
   const heuristic = ask(net, q);
   const dialText = (d: { dst: Parameters<typeof formatEndpoint>[0]; dport: number; sport: number }) => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
   const sim = opts.engine !== "smt" ? exhaustive(net, q) : undefined;
@@ -148,6 +154,26 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
   }
   return { answer: heuristic, report: report(opts, smt, sim), smt2, ...(sim ? { sim } : {}) };
+}
+
+/** Z3's verdict with its witness replayed, and nothing more (see EngineOptions.explain). */
+async function verdictOnly(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
+  let smt = await decide(net, q, { timeoutMs: opts.timeoutMs, witness: "any" });
+  if (fault() === "smt-verdict") smt = faulty(smt, { query: q, verdict: "unreachable", closest: [], reason: "", tried: 0 });
+  const report = { engine: opts.engine, paths: smt.stats.paths, smt: smt.verdict };
+  if (smt.verdict === "reachable") {
+    const index = machineIndex(net);
+    const replay = smt.dial ? attempt(net, index, smt.dial) : undefined;
+    if (!smt.dial || !replay || !meetsQuery(q, replay)) {
+      throw new Disagreement(q, [
+        { engine: "Z3", verdict: "reachable", detail: smt.dial ? `witness: dial ${formatEndpoint(smt.dial.dst, smt.dial.dport)} from port ${smt.dial.sport}` : "no witness decoded" },
+        { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: replay ? failureReason(replay) : "" },
+      ]);
+    }
+    return { answer: { query: q, verdict: "reachable", dial: smt.dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: 0 }, report, smt2: [], smt };
+  }
+  const reason = smt.verdict === "unknown" ? (smt.reason ?? "unknown") : "no packet of this query gets there (Z3)";
+  return { answer: { query: q, verdict: smt.verdict, closest: [], reason, tried: 0 }, report, smt2: [], smt };
 }
 
 /** The test hook's wrong answer: reachable becomes unreachable; unreachable becomes reachable with the closest failed dial as its "witness". */

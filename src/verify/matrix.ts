@@ -32,7 +32,8 @@ const serviceName = (c: Cell) => `${c.service.machine}:${c.service.port}/${c.ser
 export async function matrix(net: Network, file: string, opts: MatrixOptions): Promise<CellResult[]> {
   const cells = matrixCells(net);
   const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))));
-  const engine: EngineOptions = { engine: opts.engine, timeoutMs: opts.timeoutMs };
+  // a matrix needs verdicts (and checked witnesses), not explanations
+  const engine: EngineOptions = { engine: opts.engine, timeoutMs: opts.timeoutMs, explain: false };
   if (workers === 1 || cells.length < PARALLEL_FROM) {
     const answers = await answerCells(net, cells, engine, (done) => opts.progress?.(done, cells.length));
     return answers.map((a) => ({ from: a.from, service: serviceName({ from: a.from, service: a.service }), verdict: a.answer.verdict, dial: dialOf(a.answer) }));

@@ -44,3 +44,38 @@ export function lanTopology(machines: number, rulesPerMachine: number): string {
   };
   return YAML.stringify(doc);
 }
+
+/**
+ * For `reach matrix`: `machines` clients and servers on four LAN segments
+ * joined by a router, `servers` of them with two services each and a firewall
+ * that admits one segment only. Every client against every service:
+ * machines x 2*servers flows.
+ */
+export function matrixLab(machines: number, servers: number): string {
+  const segs = [0, 1, 2, 3];
+  const doc: Record<string, unknown> = { segments: Object.fromEntries(segs.map((s) => [`lan${s}`, `10.${s}.0.0/16`])), machines: {} };
+  const ms = doc.machines as Record<string, unknown>;
+  ms.router = {
+    interfaces: Object.fromEntries(segs.map((s) => [`eth${s}`, { segment: `lan${s}`, addresses: [`10.${s}.0.1/16`] }])),
+    ip_forward: true,
+  };
+  for (let i = 0; i < machines; i++) {
+    const s = i % 4;
+    const host = 10 + Math.floor(i / 4);
+    const server = i < servers;
+    ms[`m${i}`] = {
+      interfaces: { eth0: { segment: `lan${s}`, addresses: [`10.${s}.${Math.floor(host / 250)}.${(host % 250) + 1}/16`] } },
+      routes: [{ to: "default", via: `10.${s}.0.1` }],
+      ...(server
+        ? {
+            services: [
+              { name: "web", proto: "tcp", port: 80 },
+              { name: "db", proto: "tcp", port: 5432, bind: i % 3 === 0 ? "127.0.0.1" : "0.0.0.0" },
+            ],
+            firewall: { input: { policy: "drop", rules: [{ action: "accept", state: ["established"] }, { action: "accept", src: `10.${(i + 1) % 4}.0.0/16` }] } },
+          }
+        : {}),
+    };
+  }
+  return YAML.stringify(doc);
+}
