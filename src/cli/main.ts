@@ -191,7 +191,8 @@ await yargs(hideBin(process.argv))
         const all: FileResults[] = [];
         // load every file first: bad input is reported (exit 2) before anything is verified
         const loadedAll = files.map((file) => ({ file, ...load(file) }));
-        for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.topology, opts) });
+        // a spec file (include: + expect:) checks its own expectations against the topology it includes
+        for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
         const format = argv.format as Format;
         const text =
           format === "json"

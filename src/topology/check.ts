@@ -493,6 +493,31 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is also declared under hostonly:`, "one declaration, under hostonly:", true);
     }
   }
+  checkExpectList(c, doc);
+  return { topology: { doc, loc }, diagnostics: c.diags };
+}
+
+function checkMatch(
+  c: Checker,
+  r: { src?: string; dst?: string; sport?: number | string; dport?: number | string; in?: string; out?: string; proto?: string },
+  rp: Path,
+  knownIf: (name: string | undefined, path: Path) => void,
+): void {
+  const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
+  const dst = r.dst !== undefined ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
+  if (src && dst && src.v !== dst.v) c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
+  if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
+  if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");
+  if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
+    c.err("RCH004", [...rp, r.dport !== undefined ? "dport" : "sport"], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
+  }
+  knownIf(r.in, [...rp, "in"]);
+  knownIf(r.out, [...rp, "out"]);
+}
+
+
+/** The expect: list against the machines of `doc` (also for a spec file that includes a topology). */
+function checkExpectList(c: Checker, doc: TopologyDoc): void {
   const machineNames = `one of ${Object.keys(doc.machines).join(", ")}`;
   (doc.expect ?? []).forEach((e, k) => {
     const kinds = (["query", "isolated", "exposes"] as const).filter((x) => e[x] !== undefined);
@@ -528,27 +553,14 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       });
     }
   });
-  return { topology: { doc, loc }, diagnostics: c.diags };
 }
 
-function checkMatch(
-  c: Checker,
-  r: { src?: string; dst?: string; sport?: number | string; dport?: number | string; in?: string; out?: string; proto?: string },
-  rp: Path,
-  knownIf: (name: string | undefined, path: Path) => void,
-): void {
-  const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
-  const dst = r.dst !== undefined ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
-  if (src && dst && src.v !== dst.v) c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
-  if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
-  if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");
-  if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
-    c.err("RCH004", [...rp, r.dport !== undefined ? "dport" : "sport"], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
-  }
-  knownIf(r.in, [...rp, "in"]);
-  knownIf(r.out, [...rp, "out"]);
+/** Diagnostics of an expect: list alone, located with `loc` (a spec file's). */
+export function expectDiagnostics(doc: TopologyDoc, loc: Locator): Diagnostic[] {
+  const c = new Checker(doc, loc);
+  checkExpectList(c, doc);
+  return c.diags;
 }
-
 
 /** "22/tcp" -> { port: 22, proto: "tcp" } (a port where something may accept connections). */
 export function parseServicePort(text: string): { port: number; proto: "tcp" | "udp" } | undefined {

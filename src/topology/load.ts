@@ -4,11 +4,12 @@
  * All problems are collected; nothing stops at the first one.
  */
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import YAML, { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Document } from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
-import { TopologySchema, type TopologyDoc } from "./schema.js";
-import { checkTopology, type Topology } from "./check.js";
+import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
+import { checkTopology, expectDiagnostics, type Topology } from "./check.js";
 
 export type Path = readonly (string | number)[];
 
@@ -161,6 +162,11 @@ export interface Loaded {
   readonly source: string;
   readonly topology: Topology;
   readonly warnings: readonly Diagnostic[];
+  /**
+   * Loaded from a spec file (`include:` + `expect:`): `topology` is the included one,
+   * `spec` holds the spec's expectations, located in the spec file.
+   */
+  readonly spec?: Topology;
 }
 
 /** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
@@ -206,6 +212,7 @@ export function loadTopologyText(file: string, text: string): Loaded {
   if (raw === null || raw === undefined) {
     throw new InputError([diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", { expected: "machines: a mapping of machine names to machines" })], sources);
   }
+  if (typeof raw === "object" && !Array.isArray(raw) && "include" in (raw as object)) return loadSpec(file, raw, loc, sources);
   const parsed = TopologySchema.safeParse(raw);
   if (!parsed.success) {
     const shape = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
@@ -232,6 +239,21 @@ export function loadTopologyText(file: string, text: string): Loaded {
   const errors = checked.diagnostics.filter((d) => d.severity === "error");
   if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);
   return { file, source, topology: checked.topology, warnings: checked.diagnostics.filter((d) => d.severity === "warning") };
+}
+
+/** A spec file: the included topology, checked as usual, and this file's expectations checked against it. */
+function loadSpec(file: string, raw: unknown, loc: Locator, sources: Map<string, string>): Loaded {
+  const parsed = SpecSchema.safeParse(raw);
+  if (!parsed.success) throw new InputError(sortDiagnostics(parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc))), sources);
+  const target = resolve(dirname(file), parsed.data.include);
+  const inner = loadTopologyFile(target);
+  if (inner.spec) {
+    throw new InputError([diagnostic("RCH004", loc.at(["include"]), `'${parsed.data.include}' is a spec file itself`, { expected: "include: a topology file (with machines:)" })], sources);
+  }
+  const doc: TopologyDoc = { ...inner.topology.doc, expect: parsed.data.expect };
+  const diags = expectDiagnostics(doc, loc);
+  if (diags.some((d) => d.severity === "error")) throw new InputError(sortDiagnostics(diags), sources);
+  return { ...inner, spec: { doc, loc }, warnings: [...inner.warnings, ...diags] };
 }
 
 export function loadTopologyFile(file: string): Loaded {

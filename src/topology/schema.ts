@@ -184,6 +184,13 @@ export const TopologySchema = strict({
 });
 
 export type TopologyDoc = z.infer<typeof TopologySchema>;
+
+/** A spec file: expectations about a topology kept in another file (path relative to the spec). */
+export const SpecSchema = strict({
+  description: z.string().optional(),
+  include: z.string().min(1),
+  expect: z.array(ExpectSchema),
+});
 export type MachineDoc = z.infer<typeof MachineSchema>;
 export type AdapterDoc = z.infer<typeof AdapterSchema>;
 export type ForwardDoc = z.infer<typeof ForwardSchema>;

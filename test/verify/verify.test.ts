@@ -248,3 +248,67 @@ expect:
     }
   });
 });
+
+describe("spec files: expectations about a topology kept in another file", () => {
+  it("models/lab-multi-vm.spec.yaml holds, each result at its line in the spec", async () => {
+    const loaded = loadTopologyFile("models/lab-multi-vm.spec.yaml");
+    expect(loaded.spec).toBeDefined();
+    // the topology is the included file; the expectations are the spec's
+    expect(loaded.file).toMatch(/models\/lab-multi-vm\.yaml$/);
+    expect(loaded.spec!.doc.expect).toHaveLength(4);
+    const results = await verifyTopology(lower(loaded.topology), loaded.spec!, { engine: "smt", timeoutMs: 30_000 });
+    expect(results.map((r) => `${r.span.file.endsWith("lab-multi-vm.spec.yaml")}:${r.span.line}:${r.kind}:${r.status}`)).toEqual([
+      "true:6:exposes:holds",
+      "true:8:exposes:holds",
+      "true:9:isolated:holds",
+      "true:10:query:holds",
+    ]);
+  });
+
+  const dir = join(import.meta.dirname, "..", "..", ".ci", "spec-tmp");
+  const write = (name: string, text: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  afterAll(() => spawnSync("rm", ["-rf", dir]));
+  const lab = `segments: { lan: 192.168.1.0/24 }
+machines:
+  a: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
+  b: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }, services: [ { name: web, port: 80 } ] }
+`;
+  const codesOf = (file: string) => {
+    try {
+      loadTopologyFile(file);
+      return [];
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      return e.diagnostics.map((d) => `${d.code}@${d.span.file.split("/").pop()}:${d.span.line}`);
+    }
+  };
+  it("an unknown machine in a spec is located in the spec", () => {
+    write("lab.yaml", lab);
+    const spec = write("s1.yaml", `include: lab.yaml\nexpect:\n  - { isolated: { between: [a], and: [zz] } }\n`);
+    expect(codesOf(spec)).toEqual(["RCH041@s1.yaml:3"]);
+  });
+  it("an include that does not exist", () => {
+    const spec = write("s2.yaml", `include: nowhere.yaml\nexpect: []\n`);
+    expect(codesOf(spec)).toEqual(["RCH001@nowhere.yaml:1"]);
+  });
+  it("a spec that includes a spec", () => {
+    write("lab.yaml", lab);
+    write("inner.yaml", `include: lab.yaml\nexpect: []\n`);
+    expect(codesOf(write("s3.yaml", `include: inner.yaml\nexpect: []\n`))).toEqual(["RCH004@s3.yaml:1"]);
+  });
+  it("a spec with machines of its own is neither a spec nor a topology", () => {
+    write("lab.yaml", lab);
+    expect(codesOf(write("s4.yaml", `include: lab.yaml\nmachines: {}\nexpect: []\n`))).toEqual(["RCH003@s4.yaml:2"]);
+  });
+  it("reach verify on a spec exits 1 when one of its expectations is violated, at the spec's line", () => {
+    write("lab.yaml", lab);
+    const spec = write("s5.yaml", `include: lab.yaml\nexpect:\n  - { exposes: { machine: b, from: a, exactly: [] } }\n`);
+    const r = reach(["verify", spec, "--format", "github"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^::error file=[^,]*s5\.yaml,line=3,col=5,title=reach%3A b exposes exactly nothing to a::exposed but not listed: 80\/tcp/);
+  }, 30_000);
+});
