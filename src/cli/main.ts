@@ -79,6 +79,23 @@ function progressBar(): { update: (done: number, total: number) => void; stop: (
   };
 }
 
+/**
+ * A command's body: bad input becomes diagnostics (exit 2), our bugs exit 4, and
+ * the process ends when the body is done (Z3's worker threads would keep Node
+ * alive; stdout and stderr are synchronous on Linux, so nothing is lost).
+ */
+function handler<A>(body: (argv: A) => Promise<void>): (argv: A) => Promise<void> {
+  return async (argv) => {
+    try {
+      await body(argv);
+    } catch (e) {
+      fail(e);
+    } finally {
+      process.exit(process.exitCode ?? 0);
+    }
+  };
+}
+
 function usage(option: string, message: string, expected: string): InputError {
   return new InputError([diagnostic("RCH042", { file: "<arguments>", line: 1, col: 1 }, `${option}: ${message}`, { expected })], new Map());
 }
@@ -128,39 +145,32 @@ await yargs(hideBin(process.argv))
         .option("smt2", { type: "string", describe: "write the Z3 query as SMT-LIB 2 to this file (check it with any solver)" })
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
         .example('$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json', "answers for each address localhost resolves to"),
-    async (argv) => {
-      try {
-        const { net, loaded } = load(argv.file);
-        if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
-        if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
-        const q = parseQuery(argv.query);
-        if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
-        const arrow = argv.query.indexOf("->");
-        const names = [
-          { n: q.query.from, col: argv.query.indexOf(q.query.from) + 1 },
-          ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: argv.query.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
-        ];
-        const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
-        if (unknown.length) {
-          throw new InputError(
-            unknown.map(({ n, col }) =>
-              diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
-            ),
-            new Map([["<query>", argv.query]]),
-          );
-        }
-        const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
-        const { answer: ans, report, smt2 } = await answerQuery(net, q.query, opts);
-        if (argv.smt2 !== undefined) writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
-        process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n");
-        process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
-      } catch (e) {
-        fail(e);
-      } finally {
-        // Z3's worker threads would keep Node alive; stdout and stderr are synchronous on Linux
-        process.exit(process.exitCode ?? 0);
+    handler(async (argv) => {
+      const { net, loaded } = load(argv.file);
+      if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
+      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      const q = parseQuery(argv.query);
+      if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
+      const arrow = argv.query.indexOf("->");
+      const names = [
+        { n: q.query.from, col: argv.query.indexOf(q.query.from) + 1 },
+        ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: argv.query.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
+      ];
+      const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
+      if (unknown.length) {
+        throw new InputError(
+          unknown.map(({ n, col }) =>
+            diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
+          ),
+          new Map([["<query>", argv.query]]),
+        );
       }
-    },
+      const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
+      const { answer: ans, report, smt2 } = await answerQuery(net, q.query, opts);
+      if (argv.smt2 !== undefined) writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
+      process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n");
+      process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
+    }),
   )
   .command(
     "show <file>",
@@ -183,36 +193,30 @@ await yargs(hideBin(process.argv))
         .option("format", { choices: ["text", "json", "github", "junit", "sarif"] as const, default: "text" as const, describe: "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning" })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
-    async (argv) => {
-      try {
-        if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
-        const files = argv.files.flatMap(expandTopologies);
-        const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
-        const all: FileResults[] = [];
-        // load every file first: bad input is reported (exit 2) before anything is verified
-        const loadedAll = files.map((file) => ({ file, ...load(file) }));
-        // a spec file (include: + expect:) checks its own expectations against the topology it includes
-        for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
-        const format = argv.format as Format;
-        const text =
-          format === "json"
-            ? renderJson(all)
-            : format === "github"
-              ? renderGithub(all)
-              : format === "junit"
-                ? renderJunit(all)
-                : format === "sarif"
-                  ? renderSarif(all, VERSION)
-                  : renderText(all, useColour(process.stdout));
-        process.stdout.write(text + "\n");
-        const s = summary(all);
-        process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
-      } catch (e) {
-        fail(e);
-      } finally {
-        process.exit(process.exitCode ?? 0);
-      }
-    },
+    handler(async (argv) => {
+      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      const files = argv.files.flatMap(expandTopologies);
+      const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
+      const all: FileResults[] = [];
+      // load every file first: bad input is reported (exit 2) before anything is verified
+      const loadedAll = files.map((file) => ({ file, ...load(file) }));
+      // a spec file (include: + expect:) checks its own expectations against the topology it includes
+      for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
+      const format = argv.format as Format;
+      const text =
+        format === "json"
+          ? renderJson(all)
+          : format === "github"
+            ? renderGithub(all)
+            : format === "junit"
+              ? renderJunit(all)
+              : format === "sarif"
+                ? renderSarif(all, VERSION)
+                : renderText(all, useColour(process.stdout));
+      process.stdout.write(text + "\n");
+      const s = summary(all);
+      process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
+    }),
   )
   .command(
     "exposure <file>",
@@ -224,23 +228,17 @@ await yargs(hideBin(process.argv))
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
-    async (argv) => {
-      try {
-        const { net } = load(argv.file);
-        checkMachine(net, argv.from, "--from");
-        const opts = engineOf(argv);
-        const bar = progressBar();
-        const flows = await exposure(net, argv.from, opts, bar?.update);
-        bar?.stop();
-        const f = argv.format;
-        process.stdout.write((f === "json" ? exposureJson(argv.from, flows, net.machines) : f === "csv" ? exposureCsv(flows, net.machines) : exposureText(argv.from, flows, net.machines)) + "\n");
-        process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
-      } catch (e) {
-        fail(e);
-      } finally {
-        process.exit(process.exitCode ?? 0);
-      }
-    },
+    handler(async (argv) => {
+      const { net } = load(argv.file);
+      checkMachine(net, argv.from, "--from");
+      const opts = engineOf(argv);
+      const bar = progressBar();
+      const flows = await exposure(net, argv.from, opts, bar?.update);
+      bar?.stop();
+      const f = argv.format;
+      process.stdout.write((f === "json" ? exposureJson(argv.from, flows, net.machines) : f === "csv" ? exposureCsv(flows, net.machines) : exposureText(argv.from, flows, net.machines)) + "\n");
+      process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
+    }),
   )
   .command(
     "matrix <file>",
@@ -252,22 +250,16 @@ await yargs(hideBin(process.argv))
         .option("workers", { type: "number", describe: "worker threads (default: one per core)" })
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
-    async (argv) => {
-      try {
-        const { net } = load(argv.file);
-        if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
-        const bar = progressBar();
-        const cells = await matrix(net, argv.file, { ...engineOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
-        bar?.stop();
-        const f = argv.format;
-        process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
-        process.exitCode = cells.some((c) => c.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
-      } catch (e) {
-        fail(e);
-      } finally {
-        process.exit(process.exitCode ?? 0);
-      }
-    },
+    handler(async (argv) => {
+      const { net } = load(argv.file);
+      if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
+      const bar = progressBar();
+      const cells = await matrix(net, argv.file, { ...engineOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
+      bar?.stop();
+      const f = argv.format;
+      process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
+      process.exitCode = cells.some((c) => c.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
+    }),
   )
   .command(
     "diff <old> <new>",
@@ -279,19 +271,13 @@ await yargs(hideBin(process.argv))
         .option("format", { choices: ["text", "json"] as const, default: "text" as const })
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
-    async (argv) => {
-      try {
-        const before = load(argv.old).net;
-        const after = load(argv.new).net;
-        const changes = await diffFlows(before, after, engineOf(argv));
-        process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
-        process.exitCode = changes.some((c) => c.what.startsWith("undecided")) ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
-      } catch (e) {
-        fail(e);
-      } finally {
-        process.exit(process.exitCode ?? 0);
-      }
-    },
+    handler(async (argv) => {
+      const before = load(argv.old).net;
+      const after = load(argv.new).net;
+      const changes = await diffFlows(before, after, engineOf(argv));
+      process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
+      process.exitCode = changes.some((c) => c.what.startsWith("undecided")) ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+    }),
   )
   .command(
     "schema",

@@ -2,8 +2,6 @@
  * Golden files for what users see: `reach ask` text and JSON, `reach show`.
  * Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
@@ -11,18 +9,9 @@ import { parseQuery } from "../../src/query/parse.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { answerJson, renderAnswer } from "../../src/query/render.js";
 import { showNetwork } from "../../src/ir/show.js";
+import { golden } from "../golden.js";
 
-const goldenDir = join(import.meta.dirname, "..", "golden");
 
-function golden(name: string, actual: string): void {
-  const file = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) throw new Error(`missing golden file ${name}: run UPDATE_GOLDEN=1 npm test`);
-    mkdirSync(goldenDir, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
 

@@ -6,7 +6,7 @@
  * isolation claim.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
@@ -17,19 +17,10 @@ import { mergeToString } from "junit-report-merger";
 import { Ajv } from "ajv";
 import { shutdown } from "../../src/smt/solver.js";
 import { InputError } from "../../src/diagnostics/diagnostic.js";
+import { golden } from "../golden.js";
 
 const BROKEN = "test/verify/broken-lab.yaml";
-const goldenDir = join(import.meta.dirname, "..", "golden");
 
-function golden(name: string, actual: string): void {
-  const file = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) throw new Error(`missing golden file ${name}: run UPDATE_GOLDEN=1 npm test`);
-    mkdirSync(goldenDir, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
 
 function reach(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env } });
