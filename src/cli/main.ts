@@ -276,7 +276,7 @@ await yargs(hideBin(process.argv))
       const after = load(argv.new).net;
       const changes = await diffFlows(before, after, engineOf(argv));
       process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
-      process.exitCode = changes.some((c) => c.what.startsWith("undecided")) ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+      process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
     }),
   )
   .command(

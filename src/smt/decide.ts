@@ -79,10 +79,9 @@ const DOMAIN: F = and(
   not({ t: "pfx", p: { v: 6, n: 0xffffn << 32n, len: 96 } }),
 );
 
-export async function decide(net: Network, q: Query, opts: DecideOptions = {}): Promise<SmtDecision> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const t0 = performance.now();
-  const x = new Explorer(net, opts.budget ?? 200_000, Date.now() + timeoutMs);
+/** Every way the query can succeed, cheapest first, or the bound that stopped the exploration. */
+function explore(net: Network, q: Query, budget: number, deadline: number): { found: Found[]; forks: number; hit?: string } {
+  const x = new Explorer(net, budget, deadline);
   const goal: Goal = q.target.kind === "machine" ? { machine: q.target.machine, ...(q.port !== undefined ? { port: q.port } : {}) } : {};
   const found: Found[] = [];
   // the domain itself narrows the exploration from the start (it is asserted to Z3 too)
@@ -91,11 +90,35 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
     for (const dial of dialsOf(q)) attemptS(x, st0, dial, goal, (path) => found.push({ path, dial }));
   } catch (e) {
     if (!(e instanceof BoundHit)) throw e;
-    const exploreMs = performance.now() - t0;
-    return { verdict: "unknown", reason: `bound hit: ${e.why}`, stats: { paths: found.length, forks: x.forks, nodes: 0, exploreMs, solveMs: 0 } };
+    return { found, forks: x.forks, hit: e.why };
+  }
+  found.sort((a, b) => a.path.cost - b.path.cost);
+  return { found, forks: x.forks };
+}
+
+/** The concrete dial of a model: the path it satisfies (checked here, not taken on trust). */
+function decodeDial(found: readonly Found[], model: { dst4: IP; dst6: IP; dport: number; sport: number }): Dial | undefined {
+  for (const f of found) {
+    const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;
+    const dst = f.dial.dst.k === "c" ? f.dial.dst.ip : fam === 4 ? model.dst4 : model.dst6;
+    const a = { dst, dport: model.dport, sport: model.sport };
+    if (!evaluate(and(DOMAIN, ...f.path.pc), a)) continue;
+    const val = (p: PV) => (p.k === "c" ? p.n : a[p.name]);
+    return { from: f.dial.from, proto: f.dial.proto, dst, dport: val(f.dial.dport), sport: val(f.dial.sport) };
+  }
+  return undefined;
+}
+
+export async function decide(net: Network, q: Query, opts: DecideOptions = {}): Promise<SmtDecision> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const t0 = performance.now();
+  const explored = explore(net, q, opts.budget ?? 200_000, Date.now() + timeoutMs);
+  const { found, forks } = explored;
+  const x = { forks };
+  if (explored.hit !== undefined) {
+    return { verdict: "unknown", reason: `bound hit: ${explored.hit}`, stats: { paths: found.length, forks, nodes: 0, exploreMs: performance.now() - t0, solveMs: 0 } };
   }
   const exploreMs = performance.now() - t0;
-  found.sort((a, b) => a.path.cost - b.path.cost);
   const alternatives = found.map((f) => and(...f.path.pc));
   const seen = new Set<F>();
   const nodes = alternatives.reduce((n, a) => n + size(a, seen), 0);
@@ -130,13 +153,31 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
     return { verdict: "unreachable", stats, ...text, ...(cores.length ? { cores } : {}) };
   }
   // which alternative does the model satisfy? (also a check that the model means what we think)
-  for (const f of found) {
-    const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;
-    const dst = f.dial.dst.k === "c" ? f.dial.dst.ip : fam === 4 ? r.model.dst4 : r.model.dst6;
-    const a = { dst, dport: r.model.dport, sport: r.model.sport };
-    if (!evaluate(and(DOMAIN, ...f.path.pc), a)) continue;
-    const val = (p: PV) => (p.k === "c" ? p.n : a[p.name]);
-    return { verdict: "reachable", dial: { from: f.dial.from, proto: f.dial.proto, dst, dport: val(f.dial.dport), sport: val(f.dial.sport) }, stats, ...text };
-  }
-  throw new Error("internal: the solver's model satisfies none of the paths it was given");
+  const dial = decodeDial(found, r.model);
+  if (!dial) throw new Error("internal: the solver's model satisfies none of the paths it was given");
+  return { verdict: "reachable", dial, stats, ...text };
+}
+
+/**
+ * A packet of `q` that `a` delivers and `b` does not, decided symbolically: the
+ * paths of both versions are conditions over the same variables, so Z3 solves
+ * (some path of a) and not (any path of b). `none`: every packet that works in
+ * `a` works in `b` too.
+ */
+export async function decideDifference(a: Network, b: Network, q: Query, opts: { timeoutMs?: number } = {}): Promise<{ verdict: "differs" | "none" | "unknown"; dial?: Dial; reason?: string }> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const ea = explore(a, q, 200_000, deadline);
+  const eb = explore(b, q, 200_000, deadline);
+  const hit = ea.hit ?? eb.hit;
+  if (hit !== undefined) return { verdict: "unknown", reason: `bound hit: ${hit}` };
+  if (!ea.found.length) return { verdict: "none" };
+  const inA = or(...ea.found.map((f) => and(...f.path.pc)));
+  const inB = or(...eb.found.map((f) => and(...f.path.pc)));
+  const r = await solve(DOMAIN, [and(inA, not(inB))], { timeoutMs: Math.max(1, deadline - Date.now()) });
+  if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}` };
+  if (r.status === "unsat") return { verdict: "none" };
+  const dial = decodeDial(ea.found, r.model);
+  if (!dial) throw new Error("internal: the solver's model satisfies none of the paths it was given");
+  return { verdict: "differs", dial };
 }

@@ -15,7 +15,10 @@
 import type { Network } from "../ir/types.js";
 import { formatEndpoint } from "../net/addr.js";
 import type { Answer } from "../query/ask.js";
-import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { answerQuery, Disagreement, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { meetsQuery } from "../query/ask.js";
+import { attempt, machineIndex } from "../sim/connect.js";
+import { decideDifference } from "../smt/decide.js";
 import { parseQuery } from "../query/parse.js";
 import { servicesOf } from "./verify.js";
 
@@ -92,8 +95,10 @@ export interface Change {
   readonly query: string;
   readonly before: FlowAnswer | undefined;
   readonly after: FlowAnswer | undefined;
-  /** e.g. "now reachable", "no longer reachable", "service removed" */
+  /** e.g. "now reachable", "no longer reachable", "reachable by other packets" */
   readonly what: string;
+  /** for "reachable by other packets": the dials that stopped or started working */
+  readonly detail?: string;
 }
 
 /**
@@ -101,6 +106,25 @@ export interface Change {
  * their query text, so a service that appears or disappears is a change too
  * (reachable in one, absent in the other).
  */
+/** A dial that works in one version only, both ways round, confirmed in the simulator; undefined when none exists. */
+async function packetsMoved(before: Network, after: Network, flow: FlowAnswer, opts: EngineOptions): Promise<{ what: string; detail: string } | undefined> {
+  const q = parseQuery(flow.query);
+  if (!q.ok) throw new Error(`internal: flow query does not parse: ${flow.query}`);
+  const parts: string[] = [];
+  for (const [from, to, word] of [
+    [before, after, "no longer works"],
+    [after, before, "works now"],
+  ] as const) {
+    const d = await decideDifference(from, to, q.query, { timeoutMs: opts.timeoutMs });
+    if (d.verdict === "unknown") return { what: "undecided", detail: `whether the same packets get through: ${d.reason}` };
+    if (d.verdict !== "differs" || !d.dial) continue;
+    const works = (net: Network) => meetsQuery(q.query, attempt(net, machineIndex(net), d.dial!));
+    if (!works(from) || works(to)) throw new Disagreement(q.query, [{ engine: "Z3", verdict: "differs", detail: `dial ${formatEndpoint(d.dial.dst, d.dial.dport)} from port ${d.dial.sport}` }, { engine: "simulator (replay in both versions)", verdict: "same", detail: "" }]);
+    parts.push(`dial ${formatEndpoint(d.dial.dst, d.dial.dport)} from port ${d.dial.sport} ${word}`);
+  }
+  return parts.length ? { what: "reachable by other packets", detail: parts.join("; ") } : undefined;
+}
+
 export async function diffFlows(before: Network, after: Network, opts: EngineOptions): Promise<Change[]> {
   const cellsOf = (net: Network) => new Map(matrixCells(net).map((c) => [flowQuery(c.from, c.service), c] as const));
   const a = cellsOf(before);
@@ -122,8 +146,14 @@ export async function diffFlows(before: Network, after: Network, opts: EngineOpt
     const vb = fb?.answer.verdict ?? "absent";
     const reachableA = va === "reachable";
     const reachableB = vb === "reachable";
+    if (reachableA && reachableB && fa && fb && opts.engine !== "sim") {
+      // reachable in both, but maybe not by the same packets: ask Z3 for one that works in only one version
+      const moved = await packetsMoved(before, after, fa, opts);
+      if (moved) changes.push({ query: text, before: fa, after: fb, ...moved });
+      continue;
+    }
     if (reachableA === reachableB && va !== "unknown" && vb !== "unknown") continue;
-    const what = va === "unknown" || vb === "unknown" ? `undecided (${va} before, ${vb} after)` : reachableB ? (va === "absent" ? "new, reachable" : "now reachable") : vb === "absent" ? "gone (was reachable)" : "no longer reachable";
+    const what = va === "unknown" || vb === "unknown" ? `undecided` : reachableB ? (va === "absent" ? "new, reachable" : "now reachable") : vb === "absent" ? "gone (was reachable)" : "no longer reachable";
     changes.push({ query: text, before: fa, after: fb, what });
   }
   return changes.sort((x, y) => x.query.localeCompare(y.query));

@@ -63,6 +63,7 @@ export function diffText(changes: readonly Change[], before: readonly Machine[],
   const lines: string[] = [];
   for (const c of changes) {
     lines.push(`${c.what}: ${c.query}`);
+    if (c.detail) lines.push(`  ${c.detail}`);
     if (c.before) lines.push("  before:", ...renderAnswer(c.before.answer, before, c.before.report).split("\n").map((l) => `    ${l}`));
     if (c.after) lines.push("  after:", ...renderAnswer(c.after.answer, after, c.after.report).split("\n").map((l) => `    ${l}`));
   }
@@ -76,6 +77,7 @@ export const diffJson = (changes: readonly Change[], before: readonly Machine[],
       changes: changes.map((c) => ({
         query: c.query,
         change: c.what,
+        ...(c.detail ? { detail: c.detail } : {}),
         before: c.before ? answerJson(c.before.answer, before, c.before.report) : null,
         after: c.after ? answerJson(c.after.answer, after, c.after.report) : null,
       })),

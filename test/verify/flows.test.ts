@@ -4,7 +4,7 @@
  * worker-thread matrix agreeing with the single-thread one.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -100,6 +100,16 @@ describe("reach diff", () => {
     ]);
     expect(r.out).toContain("sshd on guest is bound to 127.0.0.1");
     expect(r.out).toMatch(/\n6 flows changed\n$/);
+  }, 60_000);
+
+  it("the same flows reachable, but by other packets (a forward moved from 2222 to 2223): found symbolically", () => {
+    const moved = join(tmp, "moved.yaml");
+    writeFileSync(moved, readFileSync("models/virtualbox-nat.yaml", "utf8").replace("hostPort: 2222", "hostPort: 2223"));
+    const r = reach(["diff", "models/virtualbox-nat.yaml", moved]);
+    expect(r.code).toBe(1);
+    const heads = r.out.split("\n").filter((l) => /^[a-z].*: /.test(l));
+    expect(heads).toEqual(["reachable by other packets: host -> guest:22/tcp", "reachable by other packets: lan-pc -> guest:22/tcp", "reachable by other packets: router -> guest:22/tcp"]);
+    expect(r.out).toMatch(/ {2}dial 192\.168\.1\.10:2222 from port \d+ no longer works; dial 192\.168\.1\.10:2223 from port \d+ works now\n/);
   }, 60_000);
 
   it("a topology against itself: no flow changed, exit 0", () => {
