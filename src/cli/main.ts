@@ -30,21 +30,30 @@ const VERSION: string = (createRequire(import.meta.url)("../../package.json") as
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
-function fail(e: unknown): never {
+/** Writes what went wrong to stderr and returns the exit code it means. */
+function report(e: unknown): number {
   if (e instanceof Disagreement) {
     process.stderr.write(`reach: internal error (a bug, please report it): the engines disagree on ${e.query.text}\n`);
     for (const v of e.views) process.stderr.write(`  ${v.engine}: ${v.verdict}${v.detail ? ` (${v.detail})` : ""}\n`);
-    process.exit(EXIT.internal);
+    return EXIT.internal;
   }
   if (e instanceof InputError) {
     for (const d of e.diagnostics) process.stderr.write(renderDiagnostic(d, e.sources.get(d.span.file)) + "\n");
     const n = e.diagnostics.filter((d) => d.severity === "error").length;
     process.stderr.write(`${n} error${n === 1 ? "" : "s"}\n`);
-    process.exit(EXIT.input);
+    return EXIT.input;
   }
   process.stderr.write(`reach: internal error (a bug, please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(EXIT.internal);
+  return EXIT.internal;
 }
+
+/** Exits once everything written to stdout and stderr has reached them (a pipe takes large outputs in pieces). */
+async function exit(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write("", () => resolve()))));
+  process.exit(code);
+}
+
+
 
 function load(file: string) {
   const loaded = loadTopologyFile(file);
@@ -89,10 +98,9 @@ function handler<A>(body: (argv: A) => Promise<void>): (argv: A) => Promise<void
     try {
       await body(argv);
     } catch (e) {
-      fail(e);
-    } finally {
-      process.exit(process.exitCode ?? 0);
+      process.exitCode = report(e);
     }
+    await exit(typeof process.exitCode === "number" ? process.exitCode : 0);
   };
 }
 
@@ -177,10 +185,11 @@ await yargs(hideBin(process.argv))
     "Print the network IR the topology lowers to (VirtualBox modes and routers expanded).",
     (y) => y.positional("file", { type: "string", demandOption: true }),
     (argv) => {
+      // no solver here: the process ends by itself once the output is written
       try {
         process.stdout.write(showNetwork(load(argv.file).net) + "\n");
       } catch (e) {
-        fail(e);
+        process.exitCode = report(e);
       }
     },
   )
@@ -296,10 +305,14 @@ await yargs(hideBin(process.argv))
   .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, show or schema")
   .strict()
   .fail((msg, err) => {
-    if (err) fail(err);
-    process.stderr.write(`reach: ${msg}\nRun 'reach --help' for usage.\n`);
-    process.exit(EXIT.input);
+    // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once
+    const code = err ? report(err) : (process.stderr.write(`reach: ${msg}\nRun 'reach --help' for usage.\n`), EXIT.input);
+    process.exit(code);
   })
   .help()
   .version()
-  .parseAsync();
+  .parseAsync()
+  .catch((e: unknown) => {
+    // after .fail() has reported a usage error, yargs still rejects: keep that exit code
+    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = report(e);
+  });

@@ -129,6 +129,9 @@ export function renderSarif(files: readonly FileResults[], version: string): str
         fileUri: f.file,
         startLine: r.span.line,
         startColumn: r.span.col,
+        // the builder would otherwise end the region at column 1, before it starts
+        endLine: r.span.line,
+        endColumn: r.span.col + 1,
       });
       run.addResult(result);
     }

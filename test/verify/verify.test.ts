@@ -67,6 +67,13 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     expect(r.out).toMatch(/\n5 hold, 4 violated, 0 unknown\n$/);
   }, 60_000);
 
+  it("a large report through a pipe arrives whole before the process exits (regression: JSON cut at 128 KiB)", () => {
+    const r = reach(["verify", BROKEN, "--format", "json"]);
+    expect(r.code).toBe(1);
+    expect(r.out.length).toBeGreaterThan(131_072);
+    expect(JSON.parse(r.out).summary).toEqual({ holds: 5, violated: 4, unknown: 0 });
+  }, 60_000);
+
   it("a reachable query that fails carries the reasons (sshd bound to 127.0.0.1)", async () => {
     broken = await verifyFile(BROKEN);
     const r = at(31);
@@ -138,7 +145,7 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     // sarif-v2.1.0 section 3.13 (sarifLog: version, runs), 3.14 (run: tool), 3.18-3.19 (tool.driver.name),
     // 3.27 (result: message; level one of none|note|warning|error), 3.11 (message: text or id),
     // 3.28-3.29 (locations, physicalLocation), 3.4 (artifactLocation.uri), 3.30 (region: startLine >= 1)
-    const region = { type: "object", properties: { startLine: { type: "integer", minimum: 1 }, startColumn: { type: "integer", minimum: 1 } }, required: ["startLine"] };
+    const region = { type: "object", properties: { startLine: { type: "integer", minimum: 1 }, startColumn: { type: "integer", minimum: 1 }, endColumn: { type: "integer", minimum: 1 } }, required: ["startLine"] };
     const schema = {
       type: "object",
       required: ["version", "runs"],
@@ -180,6 +187,11 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     expect(valid).toBe(true);
     const results = log.runs[0].results as { ruleId: string; locations: { physicalLocation: { region: { startLine: number } } }[] }[];
     expect(results.map((r) => `${r.ruleId}@${r.locations[0]!.physicalLocation.region.startLine}`)).toEqual(["reach/query@31", "reach/query@32", "reach/isolated@35", "reach/exposes@40"]);
+    // 3.30.10: a region on one line does not end before it starts
+    for (const r of log.runs[0].results as { locations: { physicalLocation: { region: { startLine: number; startColumn: number; endLine?: number; endColumn?: number } } }[] }[]) {
+      const g = r.locations[0]!.physicalLocation.region;
+      if (g.endLine === undefined || g.endLine === g.startLine) expect(g.endColumn ?? g.startColumn).toBeGreaterThanOrEqual(g.startColumn);
+    }
     // every result's rule is declared
     const ids = (log.runs[0].tool.driver.rules as { id: string }[]).map((r) => r.id);
     for (const r of results) expect(ids).toContain(r.ruleId);
