@@ -334,40 +334,56 @@ export function classCount(net: Network, q: Query, classes: PacketClasses = pack
 }
 
 /**
- * Which fields an attempt's outcome cannot have depended on, so that the other
- * classes of that field need no dial of their own (the result is the same).
- * Only failures of the first packet qualify: it is always a new connection (no
- * conntrack lookup compares it with anything), so its fate depends on ports
- * only through rules that match ports on the machines it visited, and through
- * the socket lookup (dport) where it was refused.
- *   "ports": failed before any socket, and no visited machine has a rule that
- *            matches a port: every dport and sport gives the same outcome;
- *   "sport": failed on the first packet, and no visited machine has a rule that
- *            matches a source port: every sport gives the same outcome.
+ * Which fields cannot turn a failed attempt into a working one, so that the
+ * other classes of those fields need no dial of their own. Only failures of
+ * the first packet qualify: it is always a new connection (no conntrack lookup
+ * compares it with anything), and its path does not depend on ports unless a
+ * NAT rule on the way matches them (routing never looks at ports). Filter rules
+ * only cut a path short: another port can only fail earlier, unless the machine
+ * where it failed dropped it by a rule that matches that port. The socket
+ * lookup of a refusal depends on the destination port.
+ *   "ports": no other destination or source port can succeed;
+ *   "sport": no other source port can succeed.
  */
-function independentOf(a: Attempt, portRules: ReadonlyMap<string, PortRules>): "ports" | "sport" | undefined {
+function independentOf(a: Attempt, use: ReadonlyMap<string, PortUse>): "ports" | "sport" | undefined {
   const o = a.outcome;
   if (o.kind !== "failed" || o.leg !== 0 || o.direction !== "forward") return undefined;
   const leg = a.legs[0]!;
   // connect() failed before any packet (no route, no source address): only the destination decided
   if (leg.forward.steps.length === 0) return "ports";
-  let any = portRules.get(leg.from)!;
+  let natSport = use.get(leg.from)!.natSport;
+  let natDport = use.get(leg.from)!.natDport;
   for (const s of leg.forward.steps) {
-    if (any === "sport") break;
-    const r = portRules.get(s.machine)!;
-    if (r === "sport" || (r === "dport" && any === "none")) any = r;
+    const u = use.get(s.machine)!;
+    natSport ||= u.natSport;
+    natDport ||= u.natDport;
   }
-  if (o.disposition.kind !== "refused" && any === "none") return "ports";
-  return any === "sport" ? undefined : "sport";
+  const d = o.disposition;
+  const cut = d.kind === "dropped" || d.kind === "rejected";
+  const at = use.get(d.machine);
+  const sportFree = !natSport && !(cut && at?.filterSport);
+  const dportFree = !natDport && d.kind !== "refused" && !(cut && at?.filterDport);
+  return sportFree && dportFree ? "ports" : sportFree ? "sport" : undefined;
 }
 
-/** Does a machine have rules that match source ports, only destination ports, or no ports? */
-type PortRules = "sport" | "dport" | "none";
-function portRulesOf(net: Network): ReadonlyMap<string, PortRules> {
-  const out = new Map<string, PortRules>();
+/** Which kinds of rule of a machine look at ports. */
+interface PortUse {
+  readonly filterSport: boolean;
+  readonly filterDport: boolean;
+  readonly natSport: boolean;
+  readonly natDport: boolean;
+}
+function portUseOf(net: Network): ReadonlyMap<string, PortUse> {
+  const out = new Map<string, PortUse>();
   for (const m of net.machines) {
-    const rules = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
-    out.set(m.name, rules.some((r) => r.match.sport !== undefined) ? "sport" : rules.some((r) => r.match.dport !== undefined) ? "dport" : "none");
+    const filter = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules];
+    const nat = [...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+    out.set(m.name, {
+      filterSport: filter.some((r) => r.match.sport !== undefined),
+      filterDport: filter.some((r) => r.match.dport !== undefined),
+      natSport: nat.some((r) => r.match.sport !== undefined),
+      natDport: nat.some((r) => r.match.dport !== undefined),
+    });
   }
   return out;
 }
@@ -376,7 +392,7 @@ function portRulesOf(net: Network): ReadonlyMap<string, PortRules> {
 export function exhaustive(net: Network, q: Query, classes: PacketClasses = packetClasses(net), skip = true): ExhaustiveResult {
   if (!net.machines.some((m) => m.name === q.from)) throw new Error(`internal: unknown machine ${q.from}`);
   const index = machineIndex(net);
-  const portRules = portRulesOf(net);
+  const portUse = portUseOf(net);
   let tried = 0;
   let skipped = 0;
   for (const plan of plans(net, q, classes)) {
@@ -391,7 +407,7 @@ export function exhaustive(net: Network, q: Query, classes: PacketClasses = pack
       const a = attempt(net, index, dial);
       tried++;
       if (plan.good(a)) return { verdict: "reachable", dial, attempt: a, tried, skipped };
-      const free = skip ? independentOf(a, portRules) : undefined;
+      const free = skip ? independentOf(a, portUse) : undefined;
       if (free === "ports") skipDst = dial.dst;
       else if (free === "sport") skipPort = { dst: dial.dst, dport: dial.dport };
     }
