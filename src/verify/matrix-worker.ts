@@ -3,7 +3,6 @@ import { parentPort, workerData } from "node:worker_threads";
 import { lower } from "../lower/lower.js";
 import type { EngineOptions } from "../query/engine.js";
 import { loadTopologyFile } from "../topology/load.js";
-import { shutdown } from "../smt/solver.js";
 import { answerCells, dialOf, matrixCells } from "./flows.js";
 
 const { file, indices, engine } = workerData as { file: string; indices: number[]; engine: EngineOptions };
@@ -14,5 +13,5 @@ for (const index of indices) {
   const c = cells[index]!;
   parentPort!.postMessage({ index, result: { from: c.from, service: `${c.service.machine}:${c.service.port}/${c.service.proto}`, verdict: a!.answer.verdict, dial: dialOf(a!.answer) } });
 }
-await shutdown();
+// the parent terminates this worker on `done` (Z3's own threads go with it)
 parentPort!.postMessage({ done: true });

@@ -47,13 +47,21 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
       (indices) =>
         new Promise<void>((resolve, reject) => {
           const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), { workerData: { file, indices, engine } });
+          let finished = false;
           worker.on("message", (m: { index: number; result: CellResult } | { done: true }) => {
-            if ("done" in m) return;
+            if ("done" in m) {
+              finished = true;
+              void worker.terminate().then(() => resolve());
+              return;
+            }
             results[m.index] = m.result;
             opts.progress?.(++done, cells.length);
           });
           worker.on("error", reject);
-          worker.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`internal: matrix worker exited with ${code}`))));
+          // terminate() after `done` ends the worker; ending before `done` is a bug
+          worker.on("exit", (code) => {
+            if (!finished) reject(new Error(`internal: matrix worker stopped (exit ${code}) before answering its share`));
+          });
         }),
     ),
   );
