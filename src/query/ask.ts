@@ -12,7 +12,7 @@
  */
 import { formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
-import { attempt, machineIndex, type Dial } from "../sim/connect.js";
+import { attempt, DEFAULT_SPORT, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
 import type { Attempt } from "../sim/types.js";
 import { failureReason } from "./explain.js";
 import type { Query } from "./parse.js";
@@ -39,8 +39,6 @@ export interface Answer {
 
 /** Source ports an unprivileged client can use (it may bind any of them, e.g. `nc -p`). */
 const UNPRIVILEGED = { lo: 1024, hi: 65535 };
-const DEFAULT_SPORT = 40000;
-const ECHO_ID = 1;
 
 /** Every filter and NAT rule of a machine (for the port boundaries they draw). */
 const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];

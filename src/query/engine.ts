@@ -17,8 +17,9 @@ import type { Network } from "../ir/types.js";
 import { attempt, machineIndex } from "../sim/connect.js";
 import { exhaustive, type ExhaustiveResult } from "../sim/exhaustive.js";
 import { decide, type SmtDecision } from "../smt/decide.js";
-import { formatEndpoint } from "../net/addr.js";
-import { LOOPBACK4, LOOPBACK6 } from "../net/addr.js";
+import { formatEndpoint, LOOPBACK4, LOOPBACK6 } from "../net/addr.js";
+import type { Dial } from "../sim/connect.js";
+import type { Attempt } from "../sim/types.js";
 import { ask, dialTargets, localhostAnswer, meetsQuery, reachedReason, type Answer } from "./ask.js";
 import { failureReason } from "./explain.js";
 import type { Query } from "./parse.js";
@@ -90,7 +91,6 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
   }
   if (opts.explain === false && opts.engine === "smt") return verdictOnly(net, q, opts);
   const heuristic = ask(net, q);
-  const dialText = (d: { dst: Parameters<typeof formatEndpoint>[0]; dport: number; sport: number }) => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
   const sim = opts.engine !== "smt" ? exhaustive(net, q) : undefined;
   if (sim && sim.verdict === "unreachable" && heuristic.verdict === "reachable") {
     throw new Disagreement(q, [
@@ -113,21 +113,14 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
   const index = machineIndex(net);
 
   if (smt && smt.verdict === "reachable") {
-    if (!smt.dial) throw new Disagreement(q, [{ engine: "Z3", verdict: "reachable", detail: "no witness decoded" }]);
-    const replay = attempt(net, index, smt.dial);
-    if (!meetsQuery(q, replay)) {
-      throw new Disagreement(q, [
-        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}` },
-        { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: failureReason(replay) },
-      ]);
-    }
+    const { dial, replay } = replayWitness(net, q, smt);
     if (sim && sim.verdict !== "reachable") {
       throw new Disagreement(q, [
-        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}, confirmed by replay` },
+        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(dial)}, confirmed by replay` },
         { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
       ]);
     }
-    const answer: Answer = { query: q, verdict: "reachable", dial: smt.dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: heuristic.tried };
+    const answer: Answer = { query: q, verdict: "reachable", dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: heuristic.tried };
     return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
   }
   if (smt && smt.verdict === "unreachable") {
@@ -162,18 +155,27 @@ async function verdictOnly(net: Network, q: Query, opts: EngineOptions): Promise
   if (fault() === "smt-verdict") smt = faulty(smt, { query: q, verdict: "unreachable", closest: [], reason: "", tried: 0 });
   const report = { engine: opts.engine, paths: smt.stats.paths, smt: smt.verdict };
   if (smt.verdict === "reachable") {
-    const index = machineIndex(net);
-    const replay = smt.dial ? attempt(net, index, smt.dial) : undefined;
-    if (!smt.dial || !replay || !meetsQuery(q, replay)) {
-      throw new Disagreement(q, [
-        { engine: "Z3", verdict: "reachable", detail: smt.dial ? `witness: dial ${formatEndpoint(smt.dial.dst, smt.dial.dport)} from port ${smt.dial.sport}` : "no witness decoded" },
-        { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: replay ? failureReason(replay) : "" },
-      ]);
-    }
-    return { answer: { query: q, verdict: "reachable", dial: smt.dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: 0 }, report, smt2: [], smt };
+    const { dial, replay } = replayWitness(net, q, smt);
+    return { answer: { query: q, verdict: "reachable", dial, attempt: replay, closest: [], reason: reachedReason(replay, machineIndex(net)), tried: 0 }, report, smt2: [], smt };
   }
   const reason = smt.verdict === "unknown" ? (smt.reason ?? "unknown") : "no packet of this query gets there (Z3)";
   return { answer: { query: q, verdict: smt.verdict, closest: [], reason, tried: 0 }, report, smt2: [], smt };
+}
+
+/** A dial in words, for disagreements and diffs: "dial 192.168.1.10:2222 from port 40000". */
+export const dialText = (d: Dial): string => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
+
+/** Z3's witness replayed in the simulator; a witness that does not do what the query asks is a bug (Disagreement). */
+function replayWitness(net: Network, q: Query, smt: SmtDecision): { dial: Dial; replay: Attempt } {
+  if (!smt.dial) throw new Disagreement(q, [{ engine: "Z3", verdict: "reachable", detail: "no witness decoded" }]);
+  const replay = attempt(net, machineIndex(net), smt.dial);
+  if (!meetsQuery(q, replay)) {
+    throw new Disagreement(q, [
+      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}` },
+      { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: failureReason(replay) },
+    ]);
+  }
+  return { dial: smt.dial, replay };
 }
 
 /** The test hook's wrong answer: reachable becomes unreachable; unreachable becomes reachable with the closest failed dial as its "witness". */

@@ -30,6 +30,10 @@ export interface Dial {
 export const MAX_LEGS = 8;
 /** The source port the host's kernel gives a NAT engine's outbound socket (not the guest's choice). */
 export const HOST_EPHEMERAL = 41000;
+/** The source port a client dials from unless a rule makes another one matter. */
+export const DEFAULT_SPORT = 40000;
+/** The ICMP echo identifier of a ping (carried as its source port). */
+export const ECHO_ID = 1;
 
 export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
   return new Map(net.machines.map((m) => [m.name, m]));

@@ -86,7 +86,8 @@ import { bits, isMapped, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type Fam
 import type { Machine, Match, Network } from "../ir/types.js";
 import type { Query } from "../query/parse.js";
 import type { Attempt } from "./types.js";
-import { attempt, machineIndex, type Dial } from "./connect.js";
+import { attempt, ECHO_ID, DEFAULT_SPORT, HOST_EPHEMERAL, machineIndex, type Dial } from "./connect.js";
+import { meetsQuery } from "../query/ask.js";
 
 export interface PacketClasses {
   /** One IPv4 destination per class, ascending. */
@@ -111,11 +112,6 @@ export interface ExhaustiveResult {
 
 const DPORT = { lo: 1, hi: 65535 };
 const SPORT = { lo: 1024, hi: 65535 };
-const ECHO_ID = 1;
-/** src/sim/connect.ts HOST_EPHEMERAL: the source port of a NAT engine's re-sent connection. */
-const HOST_EPHEMERAL = 41000;
-/** src/query/ask.ts DEFAULT_SPORT */
-const DEFAULT_SPORT = 40000;
 
 /** ::ffff:0:0/96, excluded from the IPv6 dial domain. */
 const MAPPED_LO = 0xffffn << 32n;
@@ -299,7 +295,7 @@ function plans(net: Network, q: Query, classes: PacketClasses): Plan[] {
     const sports = icmp ? [ECHO_ID] : sportsFor(classes, dport);
     return {
       count: sports.length,
-      good: (a) => a.ok,
+      good: (a) => meetsQuery(q, a),
       *dials() {
         for (const sport of sports) yield { from: q.from, proto: q.proto, dst: ip, dport, sport };
       },
@@ -315,8 +311,7 @@ function plans(net: Network, q: Query, classes: PacketClasses): Plan[] {
   return [
     {
       count: dsts.length * perDst,
-      good: (a) =>
-        a.ok && a.outcome.kind === "ok" && a.outcome.machine === t.machine && (icmp || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port)),
+      good: (a) => meetsQuery(q, a),
       *dials() {
         for (const dst of dsts) {
           for (let k = 0; k < ports.length; k++) {

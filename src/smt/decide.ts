@@ -14,15 +14,13 @@
 import { LOOPBACK4, LOOPBACK6, type Family, type IP } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
 import type { Query } from "../query/parse.js";
-import type { Dial } from "../sim/connect.js";
+import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../sim/connect.js";
 import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
 import { coreOf, solve } from "./solver.js";
 import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";
 import { BoundHit, Explorer, type St } from "./walk.js";
 import { FULL, refine } from "./domain.js";
 
-export const ECHO_ID = 1;
-export const DEFAULT_SPORT = 40000;
 const SPORTS = { lo: 1024, hi: 65535 };
 
 export interface DecideOptions {
@@ -114,7 +112,6 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const t0 = performance.now();
   const explored = explore(net, q, opts.budget ?? 200_000, Date.now() + timeoutMs);
   const { found, forks } = explored;
-  const x = { forks };
   if (explored.hit !== undefined) {
     return { verdict: "unknown", reason: `bound hit: ${explored.hit}`, stats: { paths: found.length, forks, nodes: 0, exploreMs: performance.now() - t0, solveMs: 0 } };
   }
@@ -138,10 +135,10 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   if (alternatives[0]) prefer.push([alternatives[0], ...nice]);
   if (nice.length) prefer.push(nice);
   // no path at all: the disjunction is empty (false); nothing for the solver to do unless the query is to be exported
-  if (!found.length && !opts.smt2) return { verdict: "unreachable", stats: { paths: 0, forks: x.forks, nodes: 0, exploreMs, solveMs: 0 } };
+  if (!found.length && !opts.smt2) return { verdict: "unreachable", stats: { paths: 0, forks, nodes: 0, exploreMs, solveMs: 0 } };
   const remaining = Math.max(1, timeoutMs - exploreMs);
   const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer: opts.witness === "any" ? [] : prefer });
-  const stats: SmtStats = { paths: found.length, forks: x.forks, nodes, exploreMs, solveMs: r.ms };
+  const stats: SmtStats = { paths: found.length, forks, nodes, exploreMs, solveMs: r.ms };
   const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };
   if (r.status === "unsat") {

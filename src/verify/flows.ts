@@ -15,7 +15,7 @@
 import type { Network } from "../ir/types.js";
 import { formatEndpoint } from "../net/addr.js";
 import type { Answer } from "../query/ask.js";
-import { answerQuery, Disagreement, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { answerQuery, dialText, Disagreement, type EngineOptions, type EngineReport } from "../query/engine.js";
 import { meetsQuery } from "../query/ask.js";
 import { attempt, machineIndex } from "../sim/connect.js";
 import { decideDifference } from "../smt/decide.js";
@@ -119,8 +119,8 @@ async function packetsMoved(before: Network, after: Network, flow: FlowAnswer, o
     if (d.verdict === "unknown") return { what: "undecided", detail: `whether the same packets get through: ${d.reason}` };
     if (d.verdict !== "differs" || !d.dial) continue;
     const works = (net: Network) => meetsQuery(q.query, attempt(net, machineIndex(net), d.dial!));
-    if (!works(from) || works(to)) throw new Disagreement(q.query, [{ engine: "Z3", verdict: "differs", detail: `dial ${formatEndpoint(d.dial.dst, d.dial.dport)} from port ${d.dial.sport}` }, { engine: "simulator (replay in both versions)", verdict: "same", detail: "" }]);
-    parts.push(`dial ${formatEndpoint(d.dial.dst, d.dial.dport)} from port ${d.dial.sport} ${word}`);
+    if (!works(from) || works(to)) throw new Disagreement(q.query, [{ engine: "Z3", verdict: "differs", detail: dialText(d.dial) }, { engine: "simulator (replay in both versions)", verdict: "same", detail: "" }]);
+    parts.push(`${dialText(d.dial)} ${word}`);
   }
   return parts.length ? { what: "reachable by other packets", detail: parts.join("; ") } : undefined;
 }
