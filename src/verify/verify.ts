@@ -58,11 +58,16 @@ export function servicesOf(net: Network, machine: string): { proto: "tcp" | "udp
 const portText = (p: { proto: string; port: number }) => `${p.port}/${p.proto}`;
 
 export async function verifyTopology(net: Network, topo: Topology, opts: EngineOptions): Promise<VerifyResult[]> {
-  const ask = async (text: string) => {
+  const ask = async (text: string, explain = true) => {
     const q = parseQuery(text);
     if (!q.ok) throw new Error(`internal: generated query does not parse: ${text}`);
-    const { answer, report } = await answerQuery(net, q.query, opts);
+    const { answer, report } = await answerQuery(net, q.query, explain ? opts : { ...opts, explain: false });
     return { answer, report };
+  };
+  /** Many flows, few findings: decide each without explanations, then explain only the ones reported. */
+  const survey = async (text: string, reported: (verdict: Answer["verdict"]) => boolean) => {
+    const quick = await ask(text, false);
+    return reported(quick.answer.verdict) ? ask(text) : quick;
   };
   const results: VerifyResult[] = [];
   for (const [k, e] of (topo.doc.expect ?? []).entries()) {
@@ -94,7 +99,7 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
       for (const [from, to] of pairs) {
         const flows = [...servicesOf(net, to).map((s) => `${from} -> ${to}:${s.port}/${s.proto}`), `${from} -> ${to}/icmp`];
         for (const text of flows) {
-          const { answer, report } = await ask(text);
+          const { answer, report } = await survey(text, (v) => v !== "unreachable");
           questions++;
           if (answer.verdict === "reachable") findings.push({ title: `${text} works`, answer, report });
           if (answer.verdict === "unknown") unknown.push({ title: `${text}: unknown`, answer, report });
@@ -128,8 +133,8 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
       const unknown: Finding[] = [];
       for (const c of candidates) {
         const text = `${from} -> ${machine}:${c.port}/${c.proto}`;
-        const { answer, report } = await ask(text);
         const wanted = expected.some((x) => x.proto === c.proto && x.port === c.port);
+        const { answer, report } = await survey(text, (v) => v === "unknown" || (v === "reachable") !== wanted);
         if (answer.verdict === "unknown") unknown.push({ title: `${portText(c)}: unknown`, answer, report });
         else if (answer.verdict === "reachable" && !wanted) extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
         else if (answer.verdict !== "reachable" && wanted) missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
