@@ -44,7 +44,7 @@ const UNPRIVILEGED = { lo: 1024, hi: 65535 };
 const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
 
 /** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
-function sourcePorts(net: Network): number[] {
+export function sourcePorts(net: Network): number[] {
   const ports = new Set([DEFAULT_SPORT]);
   for (const m of net.machines) {
     for (const r of rulesOf(m)) {
@@ -75,7 +75,7 @@ function allAddresses(net: Network): IP[] {
   return out;
 }
 
-const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
+export const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
 
 /**
  * Ports where a translation can start for `proto`: forward host ports, and for each

@@ -1,0 +1,180 @@
+// @ts-check
+/**
+ * The in-namespace agent of `reach emulate`: one Node process per emulated
+ * machine, started by `ip netns exec NS node agent.js`, so that every socket it
+ * creates lives in that machine's network namespace.
+ *
+ * It speaks newline-delimited JSON on stdin/stdout, one request per line:
+ *   {"id":1,"op":"listen","token":"T","sockets":[{tag,proto,host,port,v6only,reuse}]}
+ *     -> {"id":1,"ok":true,"result":[{tag,error?}]}
+ *   {"id":2,"op":"probe","token":"T","probes":[{key,proto,dst,dport,sport,timeoutMs}]}
+ *     -> {"id":2,"ok":true,"result":[{key,outcome,banner?,code?,connected,ms}]}
+ * A listener answers every connection or datagram with one line
+ * "REACH <token> <tag> <peer address> <peer port>" and closes: a probe counts as
+ * answered only when that line comes back (a relay that accepts and then closes is
+ * not an answer). The agent exits when its stdin closes. It never reads anything
+ * but its own requests, and it only connects where a request tells it to.
+ *
+ * Plain JavaScript on purpose: it runs under bare `node` in a namespace, from the
+ * sources (tests) and from dist/ (the installed CLI) alike.
+ */
+import net from "node:net";
+import dgram from "node:dgram";
+import readline from "node:readline";
+import { spawn } from "node:child_process";
+
+/** @type {Array<import("node:net").Server | import("node:dgram").Socket>} */
+const open = [];
+
+/** @param {unknown} msg */
+function send(msg) {
+  process.stdout.write(JSON.stringify(msg) + "\n");
+}
+
+/**
+ * @param {string} token
+ * @param {{tag: string, proto: "tcp" | "udp", host: string, port: number, v6only: boolean, reuse?: boolean}} s
+ * @returns {Promise<{tag: string, error?: string}>}
+ */
+function listen(token, s) {
+  const banner = (/** @type {string | undefined} */ addr, /** @type {number | undefined} */ port) => `REACH ${token} ${s.tag} ${addr ?? "?"} ${port ?? 0}\n`;
+  return new Promise((resolve) => {
+    if (s.proto === "tcp") {
+      const server = net.createServer((c) => {
+        c.on("error", () => {});
+        c.end(banner(c.remoteAddress, c.remotePort));
+      });
+      server.once("error", (e) => resolve({ tag: s.tag, error: /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e) }));
+      server.listen({ host: s.host, port: s.port, ipv6Only: s.v6only, exclusive: true, backlog: 511 }, () => {
+        open.push(server);
+        resolve({ tag: s.tag });
+      });
+    } else {
+      const v6 = s.host.includes(":");
+      const sock = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: s.v6only, reuseAddr: s.reuse === true });
+      sock.on("message", (_m, rinfo) => sock.send(banner(rinfo.address, rinfo.port), rinfo.port, rinfo.address, () => {}));
+      sock.once("error", (e) => resolve({ tag: s.tag, error: /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e) }));
+      sock.bind({ address: s.host, port: s.port, exclusive: true }, () => {
+        sock.removeAllListeners("error");
+        sock.on("error", () => {});
+        open.push(sock);
+        resolve({ tag: s.tag });
+      });
+    }
+  });
+}
+
+/**
+ * @typedef {{key: string, proto: "tcp" | "udp" | "icmp", dst: string, dport: number, sport: number, timeoutMs: number}} Probe
+ * @typedef {{key: string, outcome: "answered" | "refused" | "unreachable" | "timeout" | "closed" | "error", banner?: string, code?: string, connected: boolean, ms: number}} ProbeResult
+ */
+
+/** @param {string} code */
+function failureOf(code) {
+  if (code === "ECONNREFUSED") return "refused";
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") return "unreachable";
+  return "error";
+}
+
+/**
+ * @param {string} token
+ * @param {Probe} p
+ * @returns {Promise<ProbeResult>}
+ */
+function probe(token, p) {
+  const started = process.hrtime.bigint();
+  const ms = () => Number(process.hrtime.bigint() - started) / 1e6;
+  return new Promise((resolve) => {
+    let done = false;
+    /** @type {() => void} */
+    let cleanup = () => {};
+    /** @param {Omit<ProbeResult, "key" | "ms">} r */
+    const finish = (r) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      cleanup();
+      resolve({ key: p.key, ms: ms(), ...r });
+    };
+    const timer = setTimeout(() => finish({ outcome: "timeout", connected }), p.timeoutMs);
+    let connected = false;
+    /** @param {string} text */
+    const answer = (text) => {
+      const line = text.split("\n")[0] ?? "";
+      if (line.startsWith(`REACH ${token} `)) finish({ outcome: "answered", banner: line, connected: true });
+      else finish({ outcome: "closed", connected: true });
+    };
+    if (p.proto === "tcp") {
+      const c = net.connect({ host: p.dst, port: p.dport, localPort: p.sport, family: p.dst.includes(":") ? 6 : 4 });
+      cleanup = () => c.destroy();
+      let data = "";
+      c.on("connect", () => (connected = true));
+      c.on("data", (d) => {
+        data += d.toString("utf8");
+        if (data.includes("\n")) answer(data);
+      });
+      c.on("end", () => answer(data));
+      c.on("close", () => finish({ outcome: connected ? "closed" : "error", connected }));
+      c.on("error", (e) => {
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e);
+        finish({ outcome: connected ? "closed" : failureOf(code), code, connected });
+      });
+    } else if (p.proto === "udp") {
+      const v6 = p.dst.includes(":");
+      const s = dgram.createSocket({ type: v6 ? "udp6" : "udp4" });
+      cleanup = () => s.close();
+      s.on("error", (e) => {
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e);
+        finish({ outcome: failureOf(code), code, connected });
+      });
+      s.on("message", (m) => answer(m.toString("utf8")));
+      s.bind({ port: p.sport, exclusive: true }, () => {
+        s.connect(p.dport, p.dst, () => {
+          s.send("reach probe\n", (err2) => {
+            if (err2) finish({ outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""), code: /** @type {NodeJS.ErrnoException} */ (err2).code, connected });
+          });
+        });
+      });
+    } else {
+      // ICMP echo: iputils ping, one request, numeric, its own deadline.
+      const secs = Math.max(0.05, p.timeoutMs / 1000).toFixed(3);
+      const child = spawn("ping", ["-n", "-q", "-c", "1", "-W", secs, p.dst], { stdio: ["ignore", "pipe", "pipe"] });
+      cleanup = () => {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      };
+      let out = "";
+      child.stdout.on("data", (d) => (out += d.toString("utf8")));
+      child.stderr.on("data", (d) => (out += d.toString("utf8")));
+      child.on("error", (e) => finish({ outcome: "error", code: String(e), connected }));
+      child.on("close", (code) => {
+        if (code === 0) finish({ outcome: "answered", banner: "echo reply", connected: true });
+        else if (/unreachable|Network is unreachable|prohibited/i.test(out)) finish({ outcome: "unreachable", code: out.trim().split("\n").pop(), connected });
+        else finish({ outcome: "timeout", connected });
+      });
+    }
+  });
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", async (line) => {
+  /** @type {{id: number, op: string, token: string, sockets?: any[], probes?: Probe[]}} */
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    send({ id: -1, ok: false, error: "bad request" });
+    return;
+  }
+  try {
+    if (msg.op === "listen") send({ id: msg.id, ok: true, result: await Promise.all((msg.sockets ?? []).map((s) => listen(msg.token, s))) });
+    else if (msg.op === "probe") send({ id: msg.id, ok: true, result: await Promise.all((msg.probes ?? []).map((p) => probe(msg.token, p))) });
+    else send({ id: msg.id, ok: false, error: `unknown op ${msg.op}` });
+  } catch (e) {
+    send({ id: msg.id, ok: false, error: String(e) });
+  }
+});
+rl.on("close", () => {
+  for (const s of open) s.close();
+  process.exit(0);
+});
+send({ id: 0, ok: true, result: "ready" });

@@ -1,0 +1,382 @@
+/**
+ * IR -> a build plan for Linux network namespaces, pure data (no side effects):
+ * what `emulate/build.ts` hands to `ip`, `sysctl`, `nft` and slirp4netns.
+ *
+ *   machine            one namespace (NAT engines excepted: slirp4netns is the engine)
+ *   segment            one bridge in a shared "switch" namespace
+ *   interface          a veth pair, machine end in the machine, switch end on the
+ *                      segment's bridge; an interface on no segment is a dummy
+ *   NAT engine         slirp4netns (libslirp) running in its host's namespace, its
+ *                      tap on the segment's bridge; each relay socket of the host
+ *                      (port forward) is an `add_hostfwd` on its API socket
+ *   filter chains, NAT one nftables table `inet reach` per machine
+ *   services           listeners of the machine's agent (emulate/agent.js)
+ *
+ * Names. Nothing from the topology file reaches a command line unchecked: every
+ * interface name passes `kernelIfName`, which keeps a plain name (letters and
+ * digits, at most 12) and replaces anything else by a generated `if_N`; the
+ * result is then checked once more by `assertKernelName` at the point of use.
+ * Namespaces, bridges and switch ports are named by index only.
+ */
+import { formatIP, formatPrefix, isAny, isLoopback, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
+import type { Chain, Machine, Match, NatRule, Network } from "../ir/types.js";
+
+/** What one emulation calls itself: `reach-<pid>-<n>`; namespaces add `-<k>` or `-sw`. */
+export const RUN_PREFIX = "reach-";
+export const RUN_NAME = /^reach-(\d+)-(\d+)-(sw|\d+)$/;
+
+const SAFE_IF = /^[A-Za-z][A-Za-z0-9]{0,11}$/;
+const KERNEL_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** The last check before a name is handed to `ip`/`nft`: throws on anything but a plain short name. */
+export function assertKernelName(name: string): string {
+  if (!KERNEL_NAME.test(name) || name === "." || name === "..") throw new Error(`internal: unsafe kernel name ${JSON.stringify(name)}`);
+  return name;
+}
+
+export function assertNamespaceName(name: string): string {
+  if (!RUN_NAME.test(name)) throw new Error(`internal: unsafe namespace name ${JSON.stringify(name)}`);
+  return name;
+}
+
+/**
+ * The one sanitiser of interface names: IR name -> kernel name, injective per
+ * machine. Plain names (e.g. eth0, enp0s3, vboxnet0) are kept so that `--keep`
+ * shows familiar names; anything else (spaces, quotes, slashes, unicode, too
+ * long, a leading digit, `lo` lookalikes) becomes `if_<k>`, which no plain name
+ * can equal (plain names have no underscore).
+ */
+export function kernelIfNames(m: Machine): Map<string, string> {
+  const out = new Map<string, string>();
+  m.interfaces.forEach((i, k) => {
+    out.set(i.name, i.name === "lo" ? "lo" : SAFE_IF.test(i.name) ? i.name : `if_${k}`);
+  });
+  return out;
+}
+
+export interface Listener {
+  /** `<machine index>.<socket index>`: what the agent's banner names */
+  readonly tag: string;
+  readonly proto: "tcp" | "udp";
+  readonly host: string;
+  readonly port: number;
+  readonly v6only: boolean;
+  readonly reuse?: boolean;
+}
+
+export interface HostForward {
+  readonly proto: "tcp" | "udp";
+  readonly hostAddr: string;
+  readonly hostPort: number;
+  readonly guestAddr: string;
+  readonly guestPort: number;
+  /** the relay socket's index in its host's sockets */
+  readonly socket: number;
+}
+
+export interface SlirpPlan {
+  /** the NAT engine machine it stands for */
+  readonly engine: string;
+  /** namespace index of the host it runs in */
+  readonly hostNs: number;
+  /** tap name in the switch namespace, and the bridge it joins */
+  readonly tap: string;
+  readonly bridge: string;
+  readonly cidr: string;
+  /** slirp's own address (network + 2): the gateway and loopback mapping libslirp answers for */
+  readonly vhost: IP;
+  readonly hostLoopback: boolean;
+  readonly forwards: readonly HostForward[];
+}
+
+export interface MachinePlan {
+  readonly index: number;
+  readonly name: string;
+  /** commands for `ip -n NS -b -`, one per line, with the IR element each came from */
+  readonly ipBatch: readonly { readonly line: string; readonly what: string }[];
+  readonly sysctls: readonly string[];
+  /** the nftables ruleset, or undefined when every chain accepts and there is no NAT */
+  readonly nft?: string;
+  readonly listeners: readonly Listener[];
+  readonly ifNames: ReadonlyMap<string, string>;
+}
+
+export interface BuildPlan {
+  readonly machines: readonly MachinePlan[];
+  /** commands for the switch namespace (bridges and switch ends of veths) */
+  readonly switchBatch: readonly { readonly line: string; readonly what: string }[];
+  readonly bridges: number;
+  readonly slirps: readonly SlirpPlan[];
+}
+
+/** Why a network (or part of it) cannot be built faithfully: the emulator refuses rather than guess. */
+export interface Unsupported {
+  readonly machine?: string;
+  readonly what: string;
+}
+
+const SYSCTL_COMMON = [
+  "net.ipv4.icmp_ratelimit=0",
+  "net.ipv6.icmp.ratelimit=0",
+  "net.ipv4.ping_group_range=0 2147483647",
+  "net.ipv6.bindv6only=0",
+  "net.ipv4.ip_nonlocal_bind=0",
+  "net.ipv6.conf.default.accept_dad=0",
+  "net.ipv6.conf.all.accept_dad=0",
+  "net.ipv6.conf.default.accept_ra=0",
+  "net.ipv6.conf.all.accept_ra=0",
+];
+/** A namespace that holds bridges: frames are switched, not filtered (kernel-oracle.md pitfall 5). */
+export const SYSCTL_SWITCH = [
+  ...SYSCTL_COMMON,
+  "net.bridge.bridge-nf-call-iptables=0",
+  "net.bridge.bridge-nf-call-ip6tables=0",
+  "net.bridge.bridge-nf-call-arptables=0",
+];
+
+/** What the emulator cannot build as the model means it (each makes `planBuild` refuse). */
+export function unsupported(net: Network): Unsupported[] {
+  const out: Unsupported[] = [];
+  for (const m of net.machines) {
+    for (const s of m.sockets) {
+      if (s.device !== undefined) out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
+      if (s.role.kind === "relay" && s.bind.v !== 4) out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
+    }
+    if (m.kind === "nat-engine") {
+      const seg = m.interfaces.find((i) => i.segment !== null);
+      const v4 = seg?.addrs.find((a) => a.ip.v === 4);
+      if (!m.engine || !seg || !v4) out.push({ machine: m.name, what: "a NAT engine without an IPv4 network" });
+      else if (v4.len > 30 || v4.len < 8) out.push({ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` });
+      else if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len)))) out.push({ machine: m.name, what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2` });
+    }
+  }
+  return out;
+}
+
+export const vhostOf = (p: Prefix): IP => ({ v: 4, n: p.n + 2n });
+
+/** slirp's MAC for one of its addresses: 52:55 then the IPv4 address (libslirp's special_ethaddr). */
+export function slirpMac(ip: IP): string {
+  const b = [Number((ip.n >> 24n) & 255n), Number((ip.n >> 16n) & 255n), Number((ip.n >> 8n) & 255n), Number(ip.n & 255n)];
+  return ["52", "55", ...b.map((x) => x.toString(16).padStart(2, "0"))].join(":");
+}
+
+export function planBuild(net: Network, nsName: (k: number | "sw") => string): BuildPlan {
+  const segIndex = new Map(net.segments.map((s, j) => [s.name, j] as const));
+  const bridge = (seg: string) => assertKernelName(`br${segIndex.get(seg) ?? 0}`);
+  const switchBatch: { line: string; what: string }[] = [];
+  for (const [j, s] of net.segments.entries()) {
+    switchBatch.push({ line: `link add br${j} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`, what: `segment ${s.name}` });
+    switchBatch.push({ line: `link set dev br${j} addrgenmode none up`, what: `segment ${s.name}` });
+  }
+  const emulated = net.machines.filter((m) => m.kind !== "nat-engine");
+  const nsOf = new Map(emulated.map((m, k) => [m.name, k] as const));
+  let port = 0;
+  const machines: MachinePlan[] = [];
+  // slirp engines give their segment's guests a fixed neighbour for a gateway that is not slirp's own address
+  const gatewayNeigh = new Map<string, { ip: IP; mac: string }>();
+  for (const e of net.machines) {
+    if (e.kind !== "nat-engine" || !e.engine) continue;
+    const seg = e.interfaces.find((i) => i.segment !== null)!;
+    const v4 = seg.addrs.find((a) => a.ip.v === 4)!;
+    const vhost = vhostOf(prefixOf(v4.ip, v4.len));
+    if (!sameIP(e.engine.gateway, vhost)) gatewayNeigh.set(seg.segment!, { ip: e.engine.gateway, mac: slirpMac(vhost) });
+  }
+  for (const [k, m] of emulated.entries()) {
+    const ifNames = kernelIfNames(m);
+    const kn = (name: string) => assertKernelName(ifNames.get(name) ?? name);
+    const batch: { line: string; what: string }[] = [{ line: "link set dev lo up", what: "loopback" }];
+    const ns = nsName(k);
+    for (const i of m.interfaces) {
+      if (i.name === "lo") continue;
+      const name = kn(i.name);
+      const what = `interface ${i.name} of ${m.name}`;
+      if (i.segment !== null) {
+        const p = `p${port++}`;
+        switchBatch.push({ line: `link add ${p} type veth peer name ${name} netns ${ns}`, what });
+        switchBatch.push({ line: `link set dev ${p} addrgenmode none`, what });
+        switchBatch.push({ line: `link set dev ${p} master ${bridge(i.segment)} up`, what });
+      } else {
+        batch.push({ line: `link add ${name} type dummy`, what });
+      }
+      batch.push({ line: `link set dev ${name} addrgenmode none up`, what });
+      for (const a of i.addrs) batch.push({ line: `addr add ${formatIP(a.ip)}/${a.len} dev ${name}${a.ip.v === 6 ? " nodad" : ""}`, what });
+      const neigh = i.segment !== null ? gatewayNeigh.get(i.segment) : undefined;
+      if (neigh && i.addrs.some((a) => a.ip.v === 4)) batch.push({ line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`, what: `${what}: the NAT engine's gateway` });
+    }
+    // Static routes after the connected ones the kernel made; a later route to the same prefix gets a higher metric (the IR's order).
+    const seen = new Map<string, number>();
+    for (const r of m.routes) {
+      if (r.type !== "static" || !r.dev) continue;
+      const key = formatPrefix(r.dst);
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      const via = r.via ? ` via ${formatIP(r.via)}` : "";
+      batch.push({ line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`, what: r.origin.what });
+    }
+    const sysctls = [
+      ...SYSCTL_COMMON,
+      `net.ipv4.ip_forward=${m.ipForward ? 1 : 0}`,
+      `net.ipv6.conf.all.forwarding=${m.ipForward ? 1 : 0}`,
+      `net.ipv4.conf.all.rp_filter=${m.rpFilter}`,
+      `net.ipv4.conf.default.rp_filter=${m.rpFilter}`,
+      `net.ipv4.conf.all.route_localnet=${m.routeLocalnet ? 1 : 0}`,
+      `net.ipv4.conf.default.route_localnet=${m.routeLocalnet ? 1 : 0}`,
+    ];
+    const listeners = listenersOf(m, k);
+    const nft = nftRuleset(m, kn);
+    machines.push({ index: k, name: m.name, ipBatch: batch, sysctls, ...(nft ? { nft } : {}), listeners, ifNames });
+  }
+  const slirps: SlirpPlan[] = [];
+  let tap = 0;
+  for (const e of net.machines) {
+    if (e.kind !== "nat-engine" || !e.engine) continue;
+    const seg = e.interfaces.find((i) => i.segment !== null)!;
+    const v4 = seg.addrs.find((a) => a.ip.v === 4)!;
+    const p = prefixOf(v4.ip, v4.len);
+    const host = net.machines.find((m) => m.name === e.engine!.host)!;
+    const forwards: HostForward[] = [];
+    host.sockets.forEach((s, si) => {
+      if (s.role.kind !== "relay" || s.role.engine !== e.name) return;
+      forwards.push({ proto: s.proto, hostAddr: formatIP(unmap(s.bind)), hostPort: s.port, guestAddr: formatIP(s.role.to), guestPort: s.role.toPort, socket: si });
+    });
+    slirps.push({
+      engine: e.name,
+      hostNs: nsOf.get(host.name)!,
+      tap: assertKernelName(`t${tap++}`),
+      bridge: bridge(seg.segment!),
+      cidr: formatPrefix(p),
+      vhost: vhostOf(p),
+      hostLoopback: e.engine.loopbackReachable,
+      forwards,
+    });
+  }
+  return { machines, switchBatch, bridges: net.segments.length, slirps };
+}
+
+/**
+ * The agent's listeners: each service socket as bound. A UDP socket on a
+ * wildcard that answers from the dialed address (IP_PKTINFO, `pktinfo`) is
+ * emulated by one socket per local address of its family beside the wildcard:
+ * Linux prefers the exact bind, which answers from that address.
+ */
+function listenersOf(m: Machine, k: number): Listener[] {
+  const out: Listener[] = [];
+  m.sockets.forEach((s, si) => {
+    if (s.role.kind !== "service") return;
+    const tag = `${k}.${si}`;
+    const host = formatIP(s.bind);
+    if (s.proto === "udp" && s.pktinfo && isAny(unmap(s.bind))) {
+      out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true });
+      const fam = s.bind.v === 6 && !s.v6only ? [4, 6] : [s.bind.v];
+      for (const i of m.interfaces) {
+        for (const a of i.addrs) {
+          if (!fam.includes(a.ip.v)) continue;
+          const addr = a.ip.v === 4 && s.bind.v === 6 ? `::ffff:${formatIP(a.ip)}` : formatIP(a.ip);
+          out.push({ tag, proto: "udp", host: addr, port: s.port, v6only: false, reuse: true });
+        }
+      }
+      return;
+    }
+    out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only });
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------ nftables
+
+const range = (r: { lo: number; hi: number }) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`);
+const family = (p: Prefix) => (p.v === 4 ? "ip" : "ip6");
+
+/** One IR match as nftables expressions; undefined when it can never match (a v4 source with a v6 destination). */
+function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
+  const parts: string[] = [];
+  if (m.src && m.dst && m.src.v !== m.dst.v) return undefined;
+  if (m.in !== undefined) parts.push(`iifname "${kn(m.in)}"`);
+  if (m.out !== undefined) parts.push(`oifname "${kn(m.out)}"`);
+  if (m.src) parts.push(`${family(m.src)} saddr ${formatPrefix(prefixOf(m.src, m.src.len))}`);
+  if (m.dst) parts.push(`${family(m.dst)} daddr ${formatPrefix(prefixOf(m.dst, m.dst.len))}`);
+  // Ports match TCP and UDP alike (the IR: any protocol but ICMP).
+  if (m.proto === "icmp") parts.push("meta l4proto { icmp, ipv6-icmp }");
+  else if (m.proto) parts.push(`meta l4proto ${m.proto}`);
+  else if (m.sport || m.dport) parts.push("meta l4proto { tcp, udp }");
+  if (m.sport && m.proto !== "icmp") parts.push(`th sport ${range(m.sport)}`);
+  if (m.dport && m.proto !== "icmp") parts.push(`th dport ${range(m.dport)}`);
+  if ((m.sport || m.dport) && m.proto === "icmp") return undefined;
+  if (m.state) parts.push(`ct state { ${m.state.join(", ")} }`);
+  if (m.ctDnat === true) parts.push("ct status dnat");
+  if (m.ctDnat === false) parts.push("ct status != dnat");
+  return parts.join(" ");
+}
+
+function chainText(c: Chain, kn: (n: string) => string): string[] {
+  const out = [`  chain ${c.name}_f {`, `    type filter hook ${c.name} priority filter; policy ${c.policy};`];
+  for (const r of c.rules) {
+    const e = matchExpr(r.match, kn);
+    if (e === undefined) continue;
+    out.push(`    ${e} ${r.action === "reject" ? "reject" : r.action}`);
+  }
+  out.push("  }");
+  return out;
+}
+
+function natText(rules: readonly NatRule[], kn: (n: string) => string): string[] {
+  const out: string[] = [];
+  for (const r of rules) {
+    const e = matchExpr(r.match, kn);
+    if (e === undefined) continue;
+    const a = r.action;
+    switch (a.kind) {
+      case "dnat": {
+        const fam = a.to.v === 4 ? "ip" : "ip6";
+        const l4 = a.toPort !== undefined && !r.match.proto ? "meta l4proto { tcp, udp } " : "";
+        const to = a.toPort !== undefined ? (a.to.v === 4 ? `${formatIP(a.to)}:${a.toPort}` : `[${formatIP(a.to)}]:${a.toPort}`) : formatIP(a.to);
+        if (a.toPort !== undefined && r.match.proto === "icmp") {
+          out.push(`    ${e} dnat ${fam} to ${formatIP(a.to)}`);
+        } else {
+          out.push(`    ${e} ${l4}dnat ${fam} to ${to}`);
+        }
+        break;
+      }
+      case "snat":
+        out.push(`    ${e} snat ${a.to.v === 4 ? "ip" : "ip6"} to ${formatIP(a.to)}`);
+        break;
+      case "masquerade":
+        out.push(`    ${e} masquerade`);
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The machine's firewall and NAT as one nftables table. Rules keep the IR's order
+ * (first match wins in both); NAT chains see only a connection's first packet.
+ * Returns undefined when there is nothing to load.
+ */
+export function nftRuleset(m: Machine, kn: (n: string) => string): string | undefined {
+  const f = m.filter;
+  const trivial = (c: Chain) => c.policy === "accept" && c.rules.length === 0;
+  const anyNat = m.nat.prerouting.length + m.nat.output.length + m.nat.postrouting.length > 0;
+  if (trivial(f.input) && trivial(f.output) && trivial(f.forward) && !anyNat) return undefined;
+  const lines = ["table inet reach {"];
+  for (const c of [f.input, f.output, f.forward]) if (!trivial(c)) lines.push(...chainText(c, kn));
+  const natChain = (name: string, hook: string, prio: string, rules: readonly NatRule[]) => {
+    if (!rules.length) return;
+    lines.push(`  chain ${name} {`, `    type nat hook ${hook} priority ${prio}; policy accept;`, ...natText(rules, kn), "  }");
+  };
+  natChain("pre_n", "prerouting", "dstnat", m.nat.prerouting);
+  natChain("out_n", "output", "dstnat", m.nat.output);
+  natChain("post_n", "postrouting", "srcnat", m.nat.postrouting);
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}
+
+/** Addresses a probe may target: every address this emulation assigned, and each machine's own loopback. */
+export function assignedAddresses(net: Network): IP[] {
+  const out: IP[] = [];
+  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (!(i.name === "lo") && !out.some((x) => sameIP(x, a.ip))) out.push(a.ip);
+  return out;
+}
+
+export const isOwnLoopback = (ip: IP): boolean => (ip.v === 4 && isLoopback(ip)) || (ip.v === 6 && ip.n === 1n);

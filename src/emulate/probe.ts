@@ -1,0 +1,344 @@
+/**
+ * Asking the kernel: a query becomes real connects from the source machine's
+ * namespace, and each one is compared with the simulator on exactly that dial.
+ *
+ * Which dials. For "A -> B:P/proto": the witness Z3 found (when reachable), and
+ * every address and entry port a person would dial (ask.ts dialTargets), each
+ * from the source ports that rules single out (sourcePorts). For an address or
+ * localhost query: that address from the same source ports. A destination that
+ * no namespace of this run holds is never dialed (it is listed as skipped).
+ *
+ * Source ports. Two client sockets cannot bind the same port at once, so each
+ * dial gets its own port from the same class as the one intended: the classes
+ * are cut only where some rule's sport range starts or ends, so every port of a
+ * class meets the same rules. The simulator is run on the dial as sent.
+ *
+ * Verdicts. A dial is answered only when the listener's banner comes back; the
+ * banner names the machine and socket that answered. The kernel's verdict on the
+ * query is reachable when some dial was answered by what the query asks for (B's
+ * service on P; for ICMP an echo reply from an address of B, or through a
+ * translation the simulator also ends at B). A dial the simulator says works but
+ * the kernel did not answer in time is tried once more with a long timeout
+ * before it counts: a slow machine must not look like a drop.
+ */
+import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
+import type { Machine, Network, Socket } from "../ir/types.js";
+import { addressesOf, dialTargets, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
+import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
+import type { Query } from "../query/parse.js";
+import { attempt, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
+import type { Attempt } from "../sim/types.js";
+import { probeFrom, type AgentProbe, type AgentResult, type Emulation } from "./build.js";
+import { assignedAddresses, vhostOf } from "./plan.js";
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 300;
+const RETRY_TIMEOUT_MS = 3000;
+
+export interface DialProbe {
+  /** the dial as sent (its source port is the one bound) */
+  readonly dial: Dial;
+  /** the simulator on exactly this dial */
+  readonly sim: Attempt;
+  readonly kernel: AgentResult;
+  /** who answered, from the banner */
+  readonly answeredBy?: { readonly machine: string; readonly socket: Socket };
+  /** the simulator and the kernel agree on this dial: both failed, or both reached the same socket */
+  readonly agree: boolean;
+  /** this dial is (the class of) Z3's witness */
+  readonly witness: boolean;
+  /** answered only when tried again with a long timeout */
+  readonly retried: boolean;
+}
+
+export interface QueryProbe {
+  readonly query: Query;
+  /** reach's verdict (Z3 and the exhaustive simulator, which must agree) */
+  readonly reach: VerdictKind;
+  readonly reachDial?: Dial;
+  /** the engines disagreed with each other before the kernel was asked */
+  readonly engineError?: string;
+  readonly kernel: "reachable" | "unreachable" | "not emulated";
+  /** the dial that made the kernel's verdict reachable */
+  readonly kernelDial?: DialProbe;
+  readonly dials: readonly DialProbe[];
+  readonly skipped: readonly { readonly dial: Dial; readonly why: string }[];
+  readonly notEmulated?: string;
+  /** reach and the kernel agree on the verdict and on every dial */
+  readonly agree: boolean;
+  readonly ms: number;
+}
+
+export interface ProbeOptions {
+  readonly timeoutMs?: number;
+  /** Z3's time limit per query */
+  readonly solverTimeoutMs?: number;
+}
+
+/** Source-port classes cut only at rule boundaries: every port of a class meets the same rules. */
+function sportCuts(net: Network): number[] {
+  const cuts = new Set([1024, 65536]);
+  for (const m of net.machines) {
+    for (const r of [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting]) {
+      if (r.match.sport) cuts.add(r.match.sport.lo).add(r.match.sport.hi + 1);
+    }
+  }
+  return [...cuts].filter((c) => c >= 1024 && c <= 65536).sort((a, b) => a - b);
+}
+
+/** Hands out source ports, one per (machine, protocol, port) at a time, within the class of the port asked for. */
+class Ports {
+  private readonly used = new Map<string, Set<number>>();
+  private readonly cuts: number[];
+  private readonly avoid: Set<number>;
+
+  constructor(net: Network, dports: Iterable<number>) {
+    this.cuts = sportCuts(net);
+    this.avoid = new Set<number>(dports);
+    for (const m of net.machines) for (const s of m.sockets) this.avoid.add(s.port);
+  }
+
+  /** A port of `want`'s class not in use on (machine, proto): `want` itself when free, else the nearest free one (from 20000 up). */
+  take(machine: string, proto: string, want: number): number | undefined {
+    const key = `${machine}/${proto}`;
+    let used = this.used.get(key);
+    if (!used) this.used.set(key, (used = new Set()));
+    const free = (p: number) => !used!.has(p) && !this.avoid.has(p);
+    let lo = 1024;
+    let hi = 65535;
+    for (const c of this.cuts) {
+      if (c <= want) lo = c;
+      else {
+        hi = c - 1;
+        break;
+      }
+    }
+    let pick: number | undefined = free(want) ? want : undefined;
+    const start = Math.max(lo, Math.min(hi, 20000));
+    for (let p = start; pick === undefined && p <= hi; p++) if (free(p)) pick = p;
+    for (let p = start - 1; pick === undefined && p >= lo; p--) if (free(p)) pick = p;
+    if (pick !== undefined) used.add(pick);
+    return pick;
+  }
+
+  release(machine: string, proto: string, port: number): void {
+    this.used.get(`${machine}/${proto}`)?.delete(port);
+  }
+}
+
+/** Where a dial may go: an address some namespace of this run holds, the source's own loopback, or a NAT engine's own (slirp's) address. */
+function insideEmulation(net: Network): (from: Machine, ip: IP) => string | undefined {
+  const assigned = assignedAddresses(net);
+  const engines = net.machines.filter((m) => m.kind === "nat-engine");
+  return (_from, ip0) => {
+    const ip = unmap(ip0);
+    if (isAny(ip) || (ip.v === 4 && isLoopback(ip)) || (ip.v === 6 && ip.n === 1n)) return undefined;
+    for (const e of engines) {
+      for (const i of e.interfaces) {
+        for (const a of i.addrs) {
+          if (!sameIP(a.ip, ip)) continue;
+          const vhost = vhostOf(prefixOf(a.ip, a.len));
+          return sameIP(vhost, ip) ? undefined : `${formatIP(ip)} is ${e.name}'s DNS or gateway address, which libslirp does not answer for`;
+        }
+      }
+    }
+    if (assigned.some((a) => sameIP(a, ip))) return undefined;
+    return `${formatIP(ip)} is outside the emulated network: nothing is sent there`;
+  };
+}
+
+/** The dials for a query: Z3's witness first, then the usual candidates. */
+function candidateDials(net: Network, q: Query, witness: Dial | undefined): { dial: Dial; witness: boolean }[] {
+  const out: { dial: Dial; witness: boolean }[] = [];
+  const sports = q.proto === "icmp" ? [ECHO_ID] : sourcePorts(net);
+  const add = (d: Dial, w = false) => {
+    if (!out.some((x) => sameIP(x.dial.dst, d.dst) && x.dial.dport === d.dport && x.dial.sport === d.sport && x.dial.proto === d.proto)) out.push({ dial: d, witness: w });
+  };
+  if (witness) add(witness, true);
+  const t = q.target;
+  const dsts: IP[] = t.kind === "localhost" ? [LOOPBACK4, LOOPBACK6] : t.kind === "address" ? [t.ip] : [];
+  let ports: number[] = [q.port ?? 0];
+  if (t.kind === "machine") {
+    const d = dialTargets(net, q);
+    dsts.push(...d.addrs);
+    ports = d.ports;
+  }
+  for (const dst of dsts) for (const dport of ports) for (const sport of sports) add({ from: q.from, proto: q.proto, dst, dport: q.proto === "icmp" ? 0 : dport, sport });
+  return out;
+}
+
+/** The probes of many queries at once (each query's dials concurrently, source ports never shared). */
+export async function probeQueries(emu: Emulation, queries: readonly Query[], opts: ProbeOptions = {}): Promise<QueryProbe[]> {
+  const net = emu.net;
+  const index = machineIndex(net);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const inside = insideEmulation(net);
+  const emulatedIndex = new Map(emu.plan.machines.map((m) => [String(m.index), net.machines.find((x) => x.name === m.name)!] as const));
+
+  // 1. reach's verdicts
+  const decided: { q: Query; started: number; d?: Decided; error?: string }[] = [];
+  for (const q of queries) {
+    const started = performance.now();
+    try {
+      decided.push({ q, started, d: await answerQuery(net, q, { engine: "both", timeoutMs: opts.solverTimeoutMs ?? 30_000 }) });
+    } catch (e) {
+      if (!(e instanceof Disagreement)) throw e;
+      decided.push({ q, started, error: e.message });
+    }
+  }
+
+  // 2. the dials of every query, with their source ports
+  interface Planned {
+    qi: number;
+    dial: Dial;
+    witness: boolean;
+    key: string;
+  }
+  const allDports = queries.flatMap((q) => (q.port !== undefined ? [q.port] : []));
+  const ports = new Ports(net, allDports);
+  const planned: Planned[] = [];
+  const skipped: { dial: Dial; why: string }[][] = queries.map(() => []);
+  const notEmulated: (string | undefined)[] = queries.map(() => undefined);
+  const waiting: Planned[] = [];
+  decided.forEach(({ q, d }, qi) => {
+    const from = index.get(q.from)!;
+    if (from.kind === "nat-engine") {
+      notEmulated[qi] = `${q.from} is a NAT engine (libslirp inside its host), not a machine that dials`;
+      return;
+    }
+    for (const { dial, witness } of candidateDials(net, q, d?.answer.verdict === "reachable" ? d.answer.dial : undefined)) {
+      const why = inside(from, dial.dst);
+      if (why) {
+        skipped[qi]!.push({ dial, why });
+        continue;
+      }
+      const p: Planned = { qi, dial, witness, key: `${qi}:${planned.length + waiting.length}` };
+      if (dial.proto === "icmp") planned.push(p);
+      else {
+        const sport = ports.take(q.from, dial.proto, dial.sport);
+        if (sport === undefined) waiting.push(p);
+        else planned.push({ ...p, dial: { ...dial, sport } });
+      }
+    }
+  });
+
+  // 3. send: every machine's probes at once; dials that found no free port wait for the next round
+  const results = new Map<string, { p: Planned; r: AgentResult; retried: boolean }>();
+  const send = async (batch: Planned[], tmo: number) => {
+    const byFrom = new Map<string, Planned[]>();
+    for (const p of batch) byFrom.set(p.dial.from, [...(byFrom.get(p.dial.from) ?? []), p]);
+    await Promise.all(
+      [...byFrom].map(async ([from, ps]) => {
+        const probes: AgentProbe[] = ps.map((p) => ({ key: p.key, proto: p.dial.proto, dst: formatIP(p.dial.dst), dport: p.dial.dport, sport: p.dial.sport, timeoutMs: tmo }));
+        const rs = await probeFrom(emu, from, probes);
+        for (const r of rs) {
+          const p = ps.find((x) => x.key === r.key)!;
+          results.set(r.key, { p, r, retried: tmo !== timeoutMs });
+        }
+      }),
+    );
+  };
+  let round = planned;
+  while (round.length) {
+    await send(round, timeoutMs);
+    for (const p of round) if (p.dial.proto !== "icmp") ports.release(p.dial.from, p.dial.proto, p.dial.sport);
+    const next: Planned[] = [];
+    for (const p of waiting.splice(0)) {
+      const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport);
+      if (sport === undefined) waiting.push(p);
+      else next.push({ ...p, dial: { ...p.dial, sport } });
+    }
+    round = next;
+  }
+
+  // 4. the simulator on each dial as sent; retry what it says works and the kernel did not answer
+  const simOf = new Map<string, Attempt>();
+  for (const { p } of results.values()) simOf.set(p.key, attempt(net, index, p.dial));
+  const retry = [...results.values()].filter(({ p, r }) => simOf.get(p.key)!.ok && r.outcome !== "answered").map(({ p }) => p);
+  if (retry.length) {
+    const again: Planned[] = [];
+    for (const p of retry) {
+      if (p.dial.proto === "icmp") {
+        again.push(p);
+        continue;
+      }
+      const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport);
+      if (sport === undefined) continue;
+      const dial = { ...p.dial, sport };
+      simOf.set(p.key, attempt(net, index, dial));
+      again.push({ ...p, dial });
+    }
+    await send(again, RETRY_TIMEOUT_MS);
+  }
+
+  // 5. compare
+  return decided.map(({ q, d, error, started }, qi) => {
+    const dials: DialProbe[] = [];
+    for (const { p, r, retried } of results.values()) {
+      if (p.qi !== qi) continue;
+      const sim = simOf.get(p.key)!;
+      const answeredBy = r.outcome === "answered" && p.dial.proto !== "icmp" ? bannerOwner(r.banner ?? "", emulatedIndex) : undefined;
+      if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine") {
+        skipped[qi]!.push({ dial: p.dial, why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)` });
+        continue;
+      }
+      const simOk = sim.ok && sim.outcome.kind === "ok";
+      const kernelOk = r.outcome === "answered";
+      const sameEnd =
+        !simOk || p.dial.proto === "icmp" || (sim.outcome.kind === "ok" && answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket);
+      dials.push({ dial: p.dial, sim, kernel: r, ...(answeredBy ? { answeredBy } : {}), agree: simOk === kernelOk && sameEnd, witness: p.witness, retried });
+    }
+    const target = q.target.kind === "machine" ? index.get(q.target.machine) : undefined;
+    const meets = (dp: DialProbe): boolean => {
+      if (dp.kernel.outcome !== "answered") return false;
+      if (!target) return true;
+      if (q.proto === "icmp") {
+        const own = addressesOf(target).some((a) => sameIP(a, dp.dial.dst)) || (target.name === q.from && (isLoopback(unmap(dp.dial.dst)) || sameIP(dp.dial.dst, LOOPBACK6)));
+        return own || (dp.sim.outcome.kind === "ok" && dp.sim.outcome.machine === target.name);
+      }
+      return dp.answeredBy?.machine === target.name && dp.answeredBy.socket.role.kind === "service" && dp.answeredBy.socket.port === q.port && dp.answeredBy.socket.proto === q.proto;
+    };
+    const kernelDial = dials.find(meets);
+    const reach: VerdictKind = d ? d.answer.verdict : "unknown";
+    const kernel = notEmulated[qi] ? "not emulated" : kernelDial ? "reachable" : dials.length ? "unreachable" : "not emulated";
+    const agree = !error && kernel !== "not emulated" && reach === kernel && dials.every((x) => x.agree);
+    return {
+      query: q,
+      reach,
+      ...(d?.answer.dial ? { reachDial: d.answer.dial } : {}),
+      ...(error ? { engineError: error } : {}),
+      kernel,
+      ...(kernelDial ? { kernelDial } : {}),
+      dials,
+      skipped: skipped[qi]!,
+      ...(notEmulated[qi] ? { notEmulated: notEmulated[qi] } : !dials.length ? { notEmulated: "every dial of this query leaves the emulated network" } : {}),
+      agree,
+      ms: performance.now() - started,
+    };
+  });
+}
+
+/** "REACH <token> <machine>.<socket> <peer> <port>" -> the IR socket that answered. */
+function bannerOwner(banner: string, machines: ReadonlyMap<string, Machine>): { machine: string; socket: Socket } | undefined {
+  const tag = banner.split(" ")[2] ?? "";
+  const [mi, si] = tag.split(".");
+  const m = machines.get(mi ?? "");
+  const s = m?.sockets[Number(si)];
+  return m && s ? { machine: m.name, socket: s } : undefined;
+}
+
+/** The peer address the listener saw (banner field 4), e.g. 10.0.2.2 for a forward dialed from the host's loopback. */
+export const bannerPeer = (banner: string): string | undefined => banner.split(" ")[3];
+
+/** One dial, in words: "192.168.1.10:2222 from port 20000 -> answered by sshd on guest (peer 10.0.2.2)". */
+export function dialProbeText(dp: DialProbe): string {
+  const k = dp.kernel;
+  const what =
+    k.outcome === "answered"
+      ? dp.answeredBy
+        ? `answered by ${socketLabel(dp.answeredBy.socket)} on ${dp.answeredBy.machine} (it saw ${bannerPeer(k.banner ?? "")})`
+        : "echo reply"
+      : `${k.outcome}${k.code ? ` (${k.code})` : ""}`;
+  const dst = dp.dial.proto === "icmp" ? formatIP(dp.dial.dst) : formatEndpoint(dp.dial.dst, dp.dial.dport);
+  return `${dp.dial.proto} ${dst}${dp.dial.proto === "icmp" ? "" : ` from port ${dp.dial.sport}`}: ${what} in ${k.ms.toFixed(1)} ms${dp.retried ? " (on retry)" : ""}`;
+}
+
