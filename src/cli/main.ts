@@ -8,9 +8,13 @@ import yargs from "yargs";
 import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
-import { loadTopologyFile } from "../topology/load.js";
 import { lower } from "../lower/lower.js";
-import { parseQuery } from "../query/parse.js";
+import { parseQuery, type Query } from "../query/parse.js";
+import { loadTopologyFile, type Loaded } from "../topology/load.js";
+import { emulationSupport, EmulateError } from "../emulate/build.js";
+import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
+import { unsupported } from "../emulate/plan.js";
+import { expectationQueries } from "../query/expect.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
 import { existsSync, realpathSync, renameSync, writeFileSync } from "node:fs";
@@ -108,6 +112,27 @@ function usage(option: string, message: string, expected: string): InputError {
   return new InputError([diagnostic("RCH042", { file: "<arguments>", line: 1, col: 1 }, `${option}: ${message}`, { expected })], new Map());
 }
 
+/** A query from the command line, checked against the topology: RCH040 (syntax) and RCH041 (unknown machine) point into the query text. */
+function queryArg(text: string, loaded: Loaded, file: string): Query {
+  const q = parseQuery(text);
+  if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", text]]));
+  const arrow = text.indexOf("->");
+  const names = [
+    { n: q.query.from, col: text.indexOf(q.query.from) + 1 },
+    ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: text.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
+  ];
+  const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
+  if (unknown.length) {
+    throw new InputError(
+      unknown.map(({ n, col }) =>
+        diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
+      ),
+      new Map([["<query>", text]]),
+    );
+  }
+  return q.query;
+}
+
 /** A folder stands for the topology files in it (not the JSON Schema); a file for itself. */
 function expandTopologies(path: string): string[] {
   let isDir = false;
@@ -157,24 +182,9 @@ await yargs(hideBin(process.argv))
       const { net, loaded } = load(argv.file);
       if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
       if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
-      const q = parseQuery(argv.query);
-      if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", argv.query]]));
-      const arrow = argv.query.indexOf("->");
-      const names = [
-        { n: q.query.from, col: argv.query.indexOf(q.query.from) + 1 },
-        ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: argv.query.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
-      ];
-      const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
-      if (unknown.length) {
-        throw new InputError(
-          unknown.map(({ n, col }) =>
-            diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${argv.file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
-          ),
-          new Map([["<query>", argv.query]]),
-        );
-      }
+      const q = queryArg(argv.query, loaded, argv.file);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
-      const { answer: ans, report, smt2 } = await answerQuery(net, q.query, opts);
+      const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
       if (argv.smt2 !== undefined) writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
       process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n");
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
@@ -289,6 +299,43 @@ await yargs(hideBin(process.argv))
     }),
   )
   .command(
+    "emulate <file>",
+    "Build the topology for real in Linux network namespaces (root), probe each query with real connects, and print the kernel's verdict beside reach's.",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
+        .option("probe", { type: "string", array: true, describe: "a query to probe (repeatable); default: every query in the file's expect: list" })
+        .option("keep", { type: "boolean", default: false, describe: "leave the namespaces up afterwards (ip netns list; remove with ip netns del)" })
+        .option("json", { type: "boolean", default: false, describe: "print the report as JSON" })
+        .option("probe-timeout", { type: "number", default: 300, describe: "milliseconds a probe waits for an answer (a dial the simulator says works is retried with 3000)" })
+        .option("timeout", { type: "number", default: 30, describe: "seconds Z3 may take per query" })
+        .example('$0 emulate models/virtualbox-nat.yaml --probe "host -> guest:22/tcp"', "the kernel's verdict beside reach's, then everything is torn down"),
+    handler(async (argv) => {
+      const { net, loaded } = load(argv.file);
+      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      const pt = argv["probe-timeout"];
+      if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000)) throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
+      const queries = argv.probe?.length ? argv.probe.map((t) => queryArg(t, loaded, argv.file)) : expectationQueries(loaded.spec ?? loaded.topology);
+      if (!queries.length) throw usage("--probe", `${argv.file} has no query in its expect: list`, 'one or more --probe "A -> B:PORT/tcp"');
+      const cannot = (why: string) => new InputError([diagnostic("RCH043", { file: argv.file, line: 1, col: 1 }, why, { expected: "root on Linux with iproute2, nftables, slirp4netns, iputils-ping and procps installed, and a topology the emulator can build" })], new Map());
+      const support = emulationSupport();
+      if (!support.ok) throw cannot(`cannot emulate here: ${support.why}`);
+      const refused = unsupported(net);
+      if (refused.length) throw cannot(`cannot emulate ${argv.file} faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+      // Ctrl-C and kill end the process through exit(), whose hook tears down what is up
+      for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(130));
+      let r;
+      try {
+        r = await emulate(net, queries, { keep: argv.keep, timeoutMs: pt, solverTimeoutMs: argv.timeout * 1000 });
+      } catch (e) {
+        if (e instanceof EmulateError) throw cannot(`the kernel refused to build ${argv.file}: ${e.message}`);
+        throw e;
+      }
+      process.stdout.write((argv.json ? JSON.stringify(emulationJson(r), null, 2) : renderEmulation(r, net)) + "\n");
+      process.exitCode = emulationAgrees(r) ? EXIT.ok : EXIT.internal;
+    }),
+  )
+  .command(
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
@@ -301,8 +348,9 @@ await yargs(hideBin(process.argv))
   .example("$0 verify models/", "check every expect: of the bundled models")
   .example("$0 verify lab.yaml --format github", "in CI: annotations on the lines of the expectations that do not hold")
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
+  .example("sudo $0 emulate models/virtualbox-nat.yaml", "the real kernel (network namespaces) as judge of every expectation")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, show or schema")
+  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, show or schema")
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once

@@ -48,6 +48,7 @@ export const CATALOGUE = {
   RCH040: "bad query",
   RCH041: "query names an unknown machine",
   RCH042: "bad command-line option",
+  RCH043: "cannot emulate here",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;

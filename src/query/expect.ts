@@ -3,7 +3,7 @@ import type { Span } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import type { Topology } from "../topology/check.js";
 import { ask, type Answer } from "./ask.js";
-import { parseQuery } from "./parse.js";
+import { parseQuery, type Query } from "./parse.js";
 
 export interface ExpectationResult {
   readonly query: string;
@@ -26,4 +26,14 @@ export function checkExpectations(net: Network, topo: Topology): ExpectationResu
     out.push({ query: e.query, expected, ...(e.because !== undefined ? { because: e.because } : {}), answer, holds: answer.verdict === expected, span: topo.loc.at(["expect", k]) });
   });
   return out;
+}
+
+/** The queries of a topology's `query:` expectations, in file order (for `reach emulate`). */
+export function expectationQueries(topo: Topology): Query[] {
+  return (topo.doc.expect ?? []).flatMap((e) => {
+    if (!("query" in e) || e.query === undefined) return [];
+    const q = parseQuery(e.query);
+    if (!q.ok) throw new Error(`internal: unchecked query ${e.query}`);
+    return [q.query];
+  });
 }
