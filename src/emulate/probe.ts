@@ -68,6 +68,9 @@ export interface QueryProbe {
   readonly ms: number;
 }
 
+/** Source ports already used, per emulation: no 4-tuple is ever repeated within one. */
+const portsOf = new WeakMap<Emulation, Ports>();
+
 export interface ProbeOptions {
   readonly timeoutMs?: number;
   /** Z3's time limit per query */
@@ -91,13 +94,22 @@ class Ports {
   private readonly cuts: number[];
   private readonly avoid: Set<number>;
 
-  constructor(net: Network, dports: Iterable<number>) {
+  constructor(net: Network) {
     this.cuts = sportCuts(net);
-    this.avoid = new Set<number>(dports);
-    for (const m of net.machines) for (const s of m.sockets) this.avoid.add(s.port);
+    // a client port equal to a listening port would fail to bind, or be the listener's own
+    this.avoid = new Set<number>();
+    for (const m of net.machines) {
+      for (const s of m.sockets) this.avoid.add(s.port);
+      for (const r of [...m.nat.prerouting, ...m.nat.output]) if (r.action.kind === "dnat" && r.action.toPort !== undefined) this.avoid.add(r.action.toPort);
+    }
   }
 
-  /** A port of `want`'s class not in use on (machine, proto): `want` itself when free, else the nearest free one (from 20000 up). */
+  /**
+   * A port of `want`'s class never used before on (machine, proto) in this emulation: `want` itself when
+   * fresh, else the next fresh one from 20000 up. Never reusing a port keeps every connection's 4-tuple new:
+   * a guest still holding TIME_WAIT for an earlier one would ignore libslirp's SYN (its ISN is not newer).
+   * Only a class with no fresh port left reuses ports that are not in flight.
+   */
   take(machine: string, proto: string, want: number): number | undefined {
     const key = `${machine}/${proto}`;
     let used = this.used.get(key);
@@ -121,7 +133,25 @@ class Ports {
   }
 
   release(machine: string, proto: string, port: number): void {
-    this.used.get(`${machine}/${proto}`)?.delete(port);
+    this.done.add(`${machine}/${proto}/${port}`);
+  }
+
+  /** Ports that are done may be reused once a class has no fresh port left. */
+  private readonly done = new Set<string>();
+
+  reuse(machine: string, proto: string, want: number): number | undefined {
+    const used = this.used.get(`${machine}/${proto}`);
+    for (const p of used ?? []) {
+      if (this.done.has(`${machine}/${proto}/${p}`) && this.sameClass(p, want)) {
+        this.done.delete(`${machine}/${proto}/${p}`);
+        return p;
+      }
+    }
+    return undefined;
+  }
+
+  private sameClass(a: number, b: number): boolean {
+    return this.cuts.every((c) => a < c === b < c);
   }
 }
 
@@ -193,8 +223,8 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
     witness: boolean;
     key: string;
   }
-  const allDports = queries.flatMap((q) => (q.port !== undefined ? [q.port] : []));
-  const ports = new Ports(net, allDports);
+  let ports = portsOf.get(emu);
+  if (!ports) portsOf.set(emu, (ports = new Ports(net)));
   const planned: Planned[] = [];
   const skipped: { dial: Dial; why: string }[][] = queries.map(() => []);
   const notEmulated: (string | undefined)[] = queries.map(() => undefined);
@@ -214,16 +244,23 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       const p: Planned = { qi, dial, witness, key: `${qi}:${planned.length + waiting.length}` };
       if (dial.proto === "icmp") planned.push(p);
       else {
-        const sport = ports.take(q.from, dial.proto, dial.sport);
+        const sport = ports!.take(q.from, dial.proto, dial.sport);
         if (sport === undefined) waiting.push(p);
         else planned.push({ ...p, dial: { ...dial, sport } });
       }
     }
   });
 
-  // 3. send: every machine's probes at once; dials that found no free port wait for the next round
+  // 3. send: every machine's probes at once, except that connections the simulator expects at a
+  // port forward (a relay socket: libslirp's hostfwd, which listens with a backlog of 1) go two at a
+  // time per forward; dials that found no free port wait for the next round
   const results = new Map<string, { p: Planned; r: AgentResult; retried: boolean }>();
-  const send = async (batch: Planned[], tmo: number) => {
+  const simOf = new Map<string, Attempt>();
+  const relayOf = (a: Attempt): string | undefined => {
+    const d = a.legs[0]?.forward.disposition;
+    return d?.kind === "delivered" && d.socket?.role.kind === "relay" ? `${d.machine}/${d.socket.proto}/${d.socket.port}` : undefined;
+  };
+  const sendNow = async (batch: Planned[], tmo: number) => {
     const byFrom = new Map<string, Planned[]>();
     for (const p of batch) byFrom.set(p.dial.from, [...(byFrom.get(p.dial.from) ?? []), p]);
     await Promise.all(
@@ -237,22 +274,38 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       }),
     );
   };
+  const send = async (batch: Planned[], tmo: number) => {
+    const lanes = new Map<string, Planned[]>();
+    const free: Planned[] = [];
+    for (const p of batch) {
+      const a = attempt(net, index, p.dial);
+      simOf.set(p.key, a);
+      const lane = relayOf(a);
+      if (lane) lanes.set(lane, [...(lanes.get(lane) ?? []), p]);
+      else free.push(p);
+    }
+    await Promise.all([
+      sendNow(free, tmo),
+      ...[...lanes.values()].map(async (ps) => {
+        for (let i = 0; i < ps.length; i += 2) await sendNow(ps.slice(i, i + 2), tmo);
+      }),
+    ]);
+  };
   let round = planned;
   while (round.length) {
     await send(round, timeoutMs);
-    for (const p of round) if (p.dial.proto !== "icmp") ports.release(p.dial.from, p.dial.proto, p.dial.sport);
+    for (const p of round) if (p.dial.proto !== "icmp") ports!.release(p.dial.from, p.dial.proto, p.dial.sport);
     const next: Planned[] = [];
     for (const p of waiting.splice(0)) {
-      const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport);
+      const sport = ports!.reuse(p.dial.from, p.dial.proto, p.dial.sport);
       if (sport === undefined) waiting.push(p);
       else next.push({ ...p, dial: { ...p.dial, sport } });
     }
     round = next;
   }
+  for (const p of waiting) skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
 
-  // 4. the simulator on each dial as sent; retry what it says works and the kernel did not answer
-  const simOf = new Map<string, Attempt>();
-  for (const { p } of results.values()) simOf.set(p.key, attempt(net, index, p.dial));
+  // 4. retry, with a long timeout, what the simulator says works and the kernel did not answer
   const retry = [...results.values()].filter(({ p, r }) => simOf.get(p.key)!.ok && r.outcome !== "answered").map(({ p }) => p);
   if (retry.length) {
     const again: Planned[] = [];
@@ -261,11 +314,8 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
         again.push(p);
         continue;
       }
-      const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport);
-      if (sport === undefined) continue;
-      const dial = { ...p.dial, sport };
-      simOf.set(p.key, attempt(net, index, dial));
-      again.push({ ...p, dial });
+      const sport = ports!.take(p.dial.from, p.dial.proto, p.dial.sport) ?? ports!.reuse(p.dial.from, p.dial.proto, p.dial.sport);
+      if (sport !== undefined) again.push({ ...p, dial: { ...p.dial, sport } });
     }
     await send(again, RETRY_TIMEOUT_MS);
   }

@@ -31,7 +31,7 @@ export function checkExpectations(net: Network, topo: Topology): ExpectationResu
 /** The queries of a topology's `query:` expectations, in file order (for `reach emulate`). */
 export function expectationQueries(topo: Topology): Query[] {
   return (topo.doc.expect ?? []).flatMap((e) => {
-    if (!("query" in e) || e.query === undefined) return [];
+    if (e.query === undefined) return [];
     const q = parseQuery(e.query);
     if (!q.ok) throw new Error(`internal: unchecked query ${e.query}`);
     return [q.query];
