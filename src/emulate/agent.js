@@ -130,15 +130,21 @@ function probe(token, p) {
       s.on("message", (m) => answer(m.toString("utf8")));
       s.bind({ port: p.sport, exclusive: true }, () => {
         s.connect(p.dport, p.dst, () => {
-          s.send("reach probe\n", (err2) => {
-            if (err2) finish({ outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""), code: /** @type {NodeJS.ErrnoException} */ (err2).code, connected });
-          });
+          // an ICMP error may already have closed it (finish ran): nothing left to send
+          if (done) return;
+          try {
+            s.send(Buffer.from("reach probe\n"), (err2) => {
+              if (err2) finish({ outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""), code: /** @type {NodeJS.ErrnoException} */ (err2).code, connected });
+            });
+          } catch (e) {
+            finish({ outcome: "error", code: String(e), connected });
+          }
         });
       });
     } else {
       // ICMP echo: iputils ping, one request, numeric, its own deadline.
       const secs = Math.max(0.05, p.timeoutMs / 1000).toFixed(3);
-      const child = spawn("ping", ["-n", "-q", "-c", "1", "-W", secs, p.dst], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("ping", ["-n", "-c", "1", "-W", secs, p.dst], { stdio: ["ignore", "pipe", "pipe"] });
       cleanup = () => {
         if (child.exitCode === null) child.kill("SIGKILL");
       };
@@ -147,7 +153,8 @@ function probe(token, p) {
       child.stderr.on("data", (d) => (out += d.toString("utf8")));
       child.on("error", (e) => finish({ outcome: "error", code: String(e), connected }));
       child.on("close", (code) => {
-        if (code === 0) finish({ outcome: "answered", banner: "echo reply", connected: true });
+        // the reply's TTL tells which namespace answered (each starts from its own, see plan.ts)
+        if (code === 0) finish({ outcome: "answered", banner: `echo reply ${/ttl=(\d+)/.exec(out)?.[1] ?? "?"}`, connected: true });
         else if (/unreachable|Network is unreachable|prohibited/i.test(out)) finish({ outcome: "unreachable", code: out.trim().split("\n").pop(), connected });
         else finish({ outcome: "timeout", connected });
       });

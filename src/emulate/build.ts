@@ -14,7 +14,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,6 +176,10 @@ interface State {
 }
 
 const live = new Set<State>();
+/** Runs handed to the caller with --keep: never cleaned as stale (their namespaces are the user's now). */
+const KEPT_MARK = "kept";
+/** Where a run keeps its slirp4netns API sockets (and the --keep mark). */
+const runDir = (name: string) => join(tmpdir(), `reach-emulate-${name}`);
 let exitHook = false;
 let counter = 0;
 
@@ -271,29 +275,45 @@ async function teardownState(s: State): Promise<void> {
   live.delete(s);
 }
 
-/** Our namespaces (`reach-<pid>-<n>-...`) whose process is gone: removed before a new run builds. */
+/**
+ * Our namespaces (`reach-<pid>-<n>-...`) whose process is gone, and their run
+ * folders: removed before a new run builds. A run kept with --keep is the
+ * user's and is left alone.
+ */
 export async function cleanStale(): Promise<string[]> {
   let names: string[] = [];
   try {
     names = readdirSync("/run/netns");
   } catch {
-    return [];
+    names = [];
   }
-  const stale = names.filter((n) => {
+  const runOf = (n: string) => {
     const m = RUN_NAME.exec(n);
-    if (!m) return false;
-    const pid = Number(m[1]);
-    if (pid === process.pid) return ![...live].some((s) => s.namespaces.includes(n));
+    return m ? `${RUN_PREFIX}${m[1]}-${m[2]}` : undefined;
+  };
+  const staleRun = (run: string): boolean => {
+    const pid = Number(run.split("-")[1]);
+    if (existsSync(join(runDir(run), KEPT_MARK))) return false;
+    if (pid === process.pid) return false;
     try {
       process.kill(pid, 0);
       return false;
     } catch (e) {
       return (e as NodeJS.ErrnoException).code === "ESRCH";
     }
+  };
+  const stale = names.filter((n) => {
+    const run = runOf(n);
+    return run !== undefined && staleRun(run);
   });
   for (const ns of stale) {
     killNamespacePidsSync(ns);
     await run("ip", ["netns", "del", assertNamespaceName(ns)]).catch(() => undefined);
+  }
+  // run folders whose process is gone (and that were not kept)
+  for (const d of readdirSync(tmpdir())) {
+    const m = /^reach-emulate-(reach-\d+-\d+)$/.exec(d);
+    if (m && staleRun(m[1]!)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
   }
   return stale;
 }
@@ -365,7 +385,8 @@ export async function build(net: Network, opts: BuildOptions = {}): Promise<Emul
       });
     });
     hook("nft");
-    const dir = mkdtempSync(join(tmpdir(), "reach-emulate-"));
+    const dir = runDir(name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     state.dirs.push(dir);
     const forwardErrors: string[] = [];
     await Promise.all(plan.slirps.map((s, i) => startSlirp(s, machineNs[s.hostNs]!, sw, join(dir, `slirp${i}.sock`), state, forwardErrors)));
@@ -419,6 +440,8 @@ export function release(emu: Emulation): void {
   s.procs.length = 0;
   s.done = true;
   live.delete(s);
+  mkdirSync(runDir(emu.name), { recursive: true, mode: 0o700 });
+  writeFileSync(join(runDir(emu.name), KEPT_MARK), `${emu.namespaces.join("\n")}\n`);
 }
 
 /** Sends probes from one machine's agent. */

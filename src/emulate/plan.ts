@@ -26,6 +26,8 @@ export const RUN_PREFIX = "reach-";
 export const RUN_NAME = /^reach-(\d+)-(\d+)-(sw|\d+)$/;
 
 const SAFE_IF = /^[A-Za-z][A-Za-z0-9]{0,11}$/;
+/** Plain names the kernel refuses or already uses in a new namespace (devconf `all`/`default`, tunnel fallback devices). */
+const RESERVED_IF = new Set(["lo", "all", "default", "sit0", "tunl0", "gre0", "gretap0", "erspan0", "ip6tnl0", "ip6gre0", "ip6_vti0", "ip_vti0"]);
 const KERNEL_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** The last check before a name is handed to `ip`/`nft`: throws on anything but a plain short name. */
@@ -49,7 +51,7 @@ export function assertNamespaceName(name: string): string {
 export function kernelIfNames(m: Machine): Map<string, string> {
   const out = new Map<string, string>();
   m.interfaces.forEach((i, k) => {
-    out.set(i.name, i.name === "lo" ? "lo" : SAFE_IF.test(i.name) ? i.name : `if_${k}`);
+    out.set(i.name, i.name === "lo" ? "lo" : SAFE_IF.test(i.name) && !RESERVED_IF.has(i.name.toLowerCase()) ? i.name : `if_${k}`);
   });
   return out;
 }
@@ -153,6 +155,20 @@ export function unsupported(net: Network): Unsupported[] {
   return out;
 }
 
+/**
+ * ICMP echo replies carry no banner: each namespace sends with its own initial
+ * TTL (255, 239, 223 ... down to 47), so the TTL a reply arrives with names the
+ * machine that answered, as long as it crossed fewer than 16 routers. Machines
+ * past the 14th keep the kernel's 64 and are not identified this way.
+ */
+export const TTL_SLOTS = 14;
+export const initialTtl = (k: number): number | undefined => (k < TTL_SLOTS ? 255 - 16 * k : undefined);
+/** The namespace index whose initial TTL a reply with `ttl` left from (undefined: not one of ours). */
+export const ttlSlot = (ttl: number): number | undefined => {
+  const k = Math.floor((255 - ttl) / 16);
+  return ttl >= 1 && ttl <= 255 && k < TTL_SLOTS ? k : undefined;
+};
+
 export const vhostOf = (p: Prefix): IP => ({ v: 4, n: p.n + 2n });
 
 /** slirp's MAC for one of its addresses: 52:55 then the IPv4 address (libslirp's special_ethaddr). */
@@ -214,8 +230,10 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
       const via = r.via ? ` via ${formatIP(r.via)}` : "";
       batch.push({ line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`, what: r.origin.what });
     }
+    const ttl = initialTtl(k);
     const sysctls = [
       ...SYSCTL_COMMON,
+      ...(ttl !== undefined ? [`net.ipv4.ip_default_ttl=${ttl}`, ...["all", "default", "lo"].map((i) => `net.ipv6.conf.${i}.hop_limit=${ttl}`)] : []),
       `net.ipv4.ip_forward=${m.ipForward ? 1 : 0}`,
       `net.ipv6.conf.all.forwarding=${m.ipForward ? 1 : 0}`,
       `net.ipv4.conf.all.rp_filter=${m.rpFilter}`,
@@ -310,7 +328,7 @@ function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
 }
 
 function chainText(c: Chain, kn: (n: string) => string): string[] {
-  const out = [`  chain ${c.name}_f {`, `    type filter hook ${c.name} priority filter; policy ${c.policy};`];
+  const out = [`  chain ${c.name}_f {`, `    type filter hook ${c.name} priority 0; policy ${c.policy};`];
   for (const r of c.rules) {
     const e = matchExpr(r.match, kn);
     if (e === undefined) continue;
@@ -365,9 +383,9 @@ export function nftRuleset(m: Machine, kn: (n: string) => string): string | unde
     if (!rules.length) return;
     lines.push(`  chain ${name} {`, `    type nat hook ${hook} priority ${prio}; policy accept;`, ...natText(rules, kn), "  }");
   };
-  natChain("pre_n", "prerouting", "dstnat", m.nat.prerouting);
-  natChain("out_n", "output", "dstnat", m.nat.output);
-  natChain("post_n", "postrouting", "srcnat", m.nat.postrouting);
+  natChain("pre_n", "prerouting", "-100", m.nat.prerouting);
+  natChain("out_n", "output", "-100", m.nat.output);
+  natChain("post_n", "postrouting", "100", m.nat.postrouting);
   lines.push("}");
   return lines.join("\n") + "\n";
 }

@@ -29,7 +29,7 @@ import type { Query } from "../query/parse.js";
 import { attempt, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
 import type { Attempt } from "../sim/types.js";
 import { probeFrom, type AgentProbe, type AgentResult, type Emulation } from "./build.js";
-import { assignedAddresses, vhostOf } from "./plan.js";
+import { assignedAddresses, ttlSlot, vhostOf } from "./plan.js";
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 300;
 const RETRY_TIMEOUT_MS = 3000;
@@ -42,6 +42,8 @@ export interface DialProbe {
   readonly kernel: AgentResult;
   /** who answered, from the banner */
   readonly answeredBy?: { readonly machine: string; readonly socket: Socket };
+  /** ICMP: the machine whose initial TTL the echo reply carried */
+  readonly echoFrom?: string;
   /** the simulator and the kernel agree on this dial: both failed, or both reached the same socket */
   readonly agree: boolean;
   /** this dial is (the class of) Z3's witness */
@@ -327,6 +329,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       if (p.qi !== qi) continue;
       const sim = simOf.get(p.key)!;
       const answeredBy = r.outcome === "answered" && p.dial.proto !== "icmp" ? bannerOwner(r.banner ?? "", emulatedIndex) : undefined;
+      const echoFrom = r.outcome === "answered" && p.dial.proto === "icmp" ? echoResponder(r.banner ?? "", emulatedIndex) : undefined;
       if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine") {
         skipped[qi]!.push({ dial: p.dial, why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)` });
         continue;
@@ -334,17 +337,20 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       const simOk = sim.ok && sim.outcome.kind === "ok";
       const kernelOk = r.outcome === "answered";
       const sameEnd =
-        !simOk || p.dial.proto === "icmp" || (sim.outcome.kind === "ok" && answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket);
-      dials.push({ dial: p.dial, sim, kernel: r, ...(answeredBy ? { answeredBy } : {}), agree: simOk === kernelOk && sameEnd, witness: p.witness, retried });
+        !simOk ||
+        !kernelOk ||
+        (sim.outcome.kind === "ok" &&
+          (p.dial.proto === "icmp"
+            ? echoFrom === undefined || echoFrom === sim.outcome.machine
+            : answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket));
+      dials.push({ dial: p.dial, sim, kernel: r, ...(answeredBy ? { answeredBy } : {}), ...(echoFrom ? { echoFrom } : {}), agree: simOk === kernelOk && sameEnd, witness: p.witness, retried });
     }
     const target = q.target.kind === "machine" ? index.get(q.target.machine) : undefined;
     const meets = (dp: DialProbe): boolean => {
       if (dp.kernel.outcome !== "answered") return false;
       if (!target) return true;
-      if (q.proto === "icmp") {
-        const own = addressesOf(target).some((a) => sameIP(a, dp.dial.dst)) || (target.name === q.from && (isLoopback(unmap(dp.dial.dst)) || sameIP(dp.dial.dst, LOOPBACK6)));
-        return own || (dp.sim.outcome.kind === "ok" && dp.sim.outcome.machine === target.name);
-      }
+      // an echo reply is credited by its TTL; past the TTL slots, by the simulator's path
+      if (q.proto === "icmp") return (dp.echoFrom ?? (dp.sim.outcome.kind === "ok" ? dp.sim.outcome.machine : undefined)) === target.name;
       return dp.answeredBy?.machine === target.name && dp.answeredBy.socket.role.kind === "service" && dp.answeredBy.socket.port === q.port && dp.answeredBy.socket.proto === q.proto;
     };
     const kernelDial = dials.find(meets);
@@ -376,6 +382,12 @@ function bannerOwner(banner: string, machines: ReadonlyMap<string, Machine>): { 
   return m && s ? { machine: m.name, socket: s } : undefined;
 }
 
+/** "echo reply <ttl>" -> the machine whose namespace starts from that TTL. */
+function echoResponder(banner: string, machines: ReadonlyMap<string, Machine>): string | undefined {
+  const k = ttlSlot(Number(banner.split(" ")[2]));
+  return k === undefined ? undefined : machines.get(String(k))?.name;
+}
+
 /** The peer address the listener saw (banner field 4), e.g. 10.0.2.2 for a forward dialed from the host's loopback. */
 export const bannerPeer = (banner: string): string | undefined => banner.split(" ")[3];
 
@@ -386,7 +398,7 @@ export function dialProbeText(dp: DialProbe): string {
     k.outcome === "answered"
       ? dp.answeredBy
         ? `answered by ${socketLabel(dp.answeredBy.socket)} on ${dp.answeredBy.machine} (it saw ${bannerPeer(k.banner ?? "")})`
-        : "echo reply"
+        : `echo reply${dp.echoFrom ? ` from ${dp.echoFrom}` : ""} (ttl ${k.banner?.split(" ")[2] ?? "?"})`
       : `${k.outcome}${k.code ? ` (${k.code})` : ""}`;
   const dst = dp.dial.proto === "icmp" ? formatIP(dp.dial.dst) : formatEndpoint(dp.dial.dst, dp.dial.dport);
   return `${dp.dial.proto} ${dst}${dp.dial.proto === "icmp" ? "" : ` from port ${dp.dial.sport}`}: ${what} in ${k.ms.toFixed(1)} ms${dp.retried ? " (on retry)" : ""}`;

@@ -20,7 +20,7 @@
  * goes only where the emulator sends it (inside its namespaces).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build, cleanStale, EmulateError, emulationSupport, ourNamespaces, type BuildOptions } from "../../src/emulate/build.js";
@@ -111,6 +111,9 @@ function descendants(pid: number, ps = processes()): Proc[] {
 const isHelper = (p: Proc) => /\bslirp4netns\b|agent\.js/.test(p.args);
 /** Running slirp4netns processes attached to an emulation of process `pid` (its switch namespace is in their arguments), wherever they were reparented to. */
 const slirpsOf = (pid: number) => processes().filter((p) => !p.stat.startsWith("Z") && /\bslirp4netns\b/.test(p.args) && p.args.includes(`/run/netns/reach-${pid}-`));
+/** The temporary directories (slirp4netns API sockets) of an emulation of process `pid`, from its slirp4netns arguments. */
+const apiDirsOf = (pid: number) => [...new Set(slirpsOf(pid).flatMap((p) => /--api-socket=(\/\S+)\/[^/\s]+\.sock/.exec(p.args)?.[1] ?? []))];
+
 /** Gone: no such process, or a zombie nobody reaped (an orphan's parent here is an init that does not reap). */
 function alive(pid: number): boolean {
   try {
@@ -165,6 +168,8 @@ function distIsStale(): boolean {
 
 interface Cli {
   child: ChildProcess;
+  /** temporary directories its emulation made, removed by cleanupCli when the CLI could not */
+  dirs: Set<string>;
   pid: number;
   out: () => string;
   err: () => string;
@@ -179,7 +184,7 @@ function startCli(args: readonly string[]): Cli {
   child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
   child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  const cli = { child, pid: child.pid!, out: () => out, err: () => err, exited };
+  const cli = { child, dirs: new Set<string>(), pid: child.pid!, out: () => out, err: () => err, exited };
   children.push(cli);
   return cli;
 }
@@ -187,7 +192,9 @@ function startCli(args: readonly string[]): Cli {
 /** Whatever a CLI child of this test left: the child itself, its namespaces and the processes in them. */
 function cleanupCli(c: Cli): void {
   if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
+  for (const d of apiDirsOf(c.pid)) c.dirs.add(d);
   removeNamespaces(runOf(c.pid), c.pid);
+  for (const d of c.dirs) if (/^\/.+\/reach-emulate-[A-Za-z0-9]{6}$/.test(d)) rmSync(d, { recursive: true, force: true });
 }
 
 // ------------------------------------------------------------------ a hostile topology
@@ -361,11 +368,14 @@ describe.skipIf(!root)("teardown: nothing is left behind", () => {
           expect(runOf(c.pid)).toHaveLength(namespaceCount(net));
           const helpers = descendants(c.pid).filter(isHelper);
           expect(slirpsOf(c.pid).length).toBeGreaterThan(0);
+          for (const d of apiDirsOf(c.pid)) c.dirs.add(d);
+          expect(c.dirs.size).toBeGreaterThan(0);
           c.child.kill("SIGINT");
           const e = await c.exited;
           expect({ ...e, err: c.err() }).toEqual({ code: 130, signal: null, err: "" });
           expect(runOf(c.pid)).toEqual([]);
           expect(slirpsOf(c.pid)).toEqual([]);
+          for (const d of c.dirs) expect({ d, exists: existsSync(d) }).toEqual({ d, exists: false });
           for (const p of helpers) expect({ p, alive: alive(p.pid) }).toEqual({ p, alive: false });
           expect(rootLinks()).toEqual(links);
         } finally {
@@ -386,6 +396,7 @@ describe.skipIf(!root)("teardown: nothing is left behind", () => {
           const inside = runOf(c.pid).flatMap((ns) => sh("ip", ["netns", "pids", ns]).split(/\s+/).filter(Boolean).map(Number));
           const slirps = slirpsOf(c.pid).map((p) => p.pid);
           expect(inside).toEqual(expect.arrayContaining(slirps));
+          for (const d of apiDirsOf(c.pid)) c.dirs.add(d); // cleanStale() does not remove these (see cleanupCli)
           c.child.kill("SIGKILL");
           const e = await c.exited;
           // Stale: the process that made them is gone, they are not. (Read at once: another

@@ -1,0 +1,80 @@
+/**
+ * The kernel against generated topologies: the property tests' arbitraries
+ * (test/properties/arbitraries.ts), restricted to what the emulator can build
+ * (no SO_BINDTODEVICE listeners, IPv4 port forwards), are built in network
+ * namespaces and their queries probed. Z3, the exhaustive simulator and the
+ * kernel must agree on every verdict and the simulator and the kernel on every
+ * dial. On a failure the seed and the shrunk topology (as YAML, with its
+ * queries) are printed and written to a file.
+ *
+ * KERNEL_RUNS (default 100) topologies per run, from KERNEL_SEED (default
+ * 20261123): `KERNEL_RUNS=500 KERNEL_SEED=7 npm run test:kernel`.
+ */
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { emulate } from "../../src/emulate/emulate.js";
+import { unsupported } from "../../src/emulate/plan.js";
+import { lower } from "../../src/lower/lower.js";
+import { parseQuery, type Query } from "../../src/query/parse.js";
+import { loadTopologyText } from "../../src/topology/load.js";
+import { scenarioArb, type Scenario } from "../properties/arbitraries.js";
+import { disagreementText, kernelSkip } from "./support.js";
+
+const RUNS = Number(process.env.KERNEL_RUNS ?? 100);
+const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
+
+const tally = { topologies: 0, queries: 0, dials: 0, reachable: 0, notEmulated: 0, skippedTopologies: 0, buildMs: 0, probeMs: 0 };
+
+async function check(s: Scenario): Promise<void> {
+  const net = lower(loadTopologyText("generated.yaml", s.topology.yaml).topology);
+  if (unsupported(net).length) {
+    tally.skippedTopologies++;
+    fc.pre(false);
+  }
+  const queries: Query[] = s.queries.map((t) => {
+    const p = parseQuery(t);
+    if (!p.ok) throw new Error(`generated query does not parse: ${t}`);
+    return p.query;
+  });
+  const r = await emulate(net, queries);
+  tally.topologies++;
+  tally.buildMs += r.buildMs;
+  tally.probeMs += r.probeMs;
+  for (const p of r.probes) {
+    tally.queries++;
+    tally.dials += p.dials.length;
+    if (p.kernel === "reachable") tally.reachable++;
+    if (p.kernel === "not emulated") tally.notEmulated++;
+  }
+  if (r.leftBehind.length) throw new Error(`left behind: ${r.leftBehind.join(" ")}`);
+  const wrong = r.probes.filter((p) => !p.agree && p.kernel !== "not emulated");
+  if (wrong.length) throw new Error(wrong.map(disagreementText).join("\n"));
+}
+
+describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the kernel agree", () => {
+  it(`${RUNS} topologies from seed ${SEED}`, async () => {
+    const details = await fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), { seed: SEED, numRuns: RUNS, maxSkipsPerRun: 10 });
+    console.log(
+      `kernel, seed ${SEED}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
+        `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology`,
+    );
+    if (details.failed) {
+      const ce = details.counterexample?.[0] as Scenario | undefined;
+      const yaml = ce ? `${ce.topology.yaml}# queries (reach emulate FILE --probe "QUERY"):\n${ce.queries.map((q) => `#   ${q}`).join("\n")}\n` : "(none)";
+      const out = join(tmpdir(), `reach-kernel-counterexample-${SEED}.yaml`);
+      writeFileSync(out, yaml);
+      throw new Error(
+        [
+          `the kernel disagrees (seed ${SEED}, fast-check path ${details.counterexamplePath ?? "?"}; replay with KERNEL_SEED=${SEED} KERNEL_RUNS=${RUNS})`,
+          `failure: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
+          `shrunk topology written to ${out}:`,
+          yaml,
+        ].join("\n"),
+      );
+    }
+    expect(tally.topologies).toBeGreaterThanOrEqual(RUNS);
+  }, 1_800_000);
+});
