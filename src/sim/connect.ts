@@ -74,11 +74,13 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const server = machines.get(d.machine)!;
     // A UDP server on a wildcard bind without IP_PKTINFO answers from the route's source address
     // (kernel-tested), which a connected client does not accept when it dialed another address.
+    // That holds for a local client too: dialing 127.0.0.2 from 127.0.0.1, the answer comes from
+    // 127.0.0.1, the local route's source (found by `reach emulate`, 2026-11-23).
     let answer = swap(d.packet);
     const sock = d.kind === "delivered" ? d.socket : undefined;
     if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
       const back = lookupRoute(server, answer.dst);
-      const from2 = back && back.type !== "local" ? selectSource(server, back, answer.dst) : undefined;
+      const from2 = back ? selectSource(server, back, answer.dst) : undefined;
       if (from2) answer = { ...answer, src: from2 };
     }
     const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, answer);

@@ -66,7 +66,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
           if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
             // a wildcard-bound UDP server answers from the route's source address
             for (const [rc, back] of lookupRouteS(server, base.dst)) {
-              if (!back || back.type === "local") {
+              if (!back) {
                 answers.push([rc, base]);
                 continue;
               }

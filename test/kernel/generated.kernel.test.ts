@@ -25,6 +25,8 @@ import { disagreementText, kernelSkip } from "./support.js";
 
 const RUNS = Number(process.env.KERNEL_RUNS ?? 100);
 const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
+/** Each shrinking step builds a network (about a second): shrinking stops after this long, reporting the smallest failure so far. */
+const SHRINK_LIMIT_MS = 20 * 60_000;
 
 const tally = { topologies: 0, queries: 0, dials: 0, reachable: 0, notEmulated: 0, skippedTopologies: 0, buildMs: 0, probeMs: 0 };
 
@@ -56,7 +58,7 @@ async function check(s: Scenario): Promise<void> {
 
 describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the kernel agree", () => {
   it(`${RUNS} topologies from seed ${SEED}`, async () => {
-    const details = await fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), { seed: SEED, numRuns: RUNS, maxSkipsPerRun: 10 });
+    const details = await fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), { seed: SEED, numRuns: RUNS, maxSkipsPerRun: 10, endOnFailure: process.env.KERNEL_SHRINK === "0", interruptAfterTimeLimit: SHRINK_LIMIT_MS });
     console.log(
       `kernel, seed ${SEED}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
         `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology`,

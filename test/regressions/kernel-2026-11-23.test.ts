@@ -1,0 +1,56 @@
+/**
+ * Semantic corrections the Linux kernel forced (`reach emulate`, test/kernel),
+ * each kept as a named case: Z3 and the exhaustive simulator must give the
+ * kernel's verdict; as root, the kernel is asked again.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { parseQuery, type Query } from "../../src/query/parse.js";
+import { exhaustive } from "../../src/sim/exhaustive.js";
+import { decide } from "../../src/smt/decide.js";
+import { shutdown } from "../../src/smt/solver.js";
+import type { Network } from "../../src/ir/types.js";
+import { emulate } from "../../src/emulate/emulate.js";
+import { emulationSupport } from "../../src/emulate/build.js";
+import { build } from "../sim/helpers.js";
+
+afterAll(() => shutdown());
+
+const q = (text: string): Query => {
+  const p = parseQuery(text);
+  if (!p.ok) throw new Error(p.message);
+  return p.query;
+};
+
+async function engines(net: Network, text: string, verdict: "reachable" | "unreachable") {
+  const smt = await decide(net, q(text));
+  const sim = exhaustive(net, q(text));
+  expect({ text, smt: smt.verdict, sim: sim.verdict }).toEqual({ text, smt: verdict, sim: verdict });
+}
+
+const root = emulationSupport().ok;
+
+describe("corrections forced by the kernel (2026-11-23)", () => {
+  // Found by the generated-topology kernel test (seed 20261123): a UDP server on a wildcard
+  // bind (no IP_PKTINFO) answers a client on its own machine from the local route's source.
+  // The client dialed 127.0.0.2 from 127.0.0.1; the answer comes from 127.0.0.1, and the
+  // client's connected socket drops it. Both engines used to keep the dialed address for a
+  // local reply and said reachable.
+  const net = build(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  m:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services: [ { name: dns, proto: udp, port: 53, bind: "::" }, { name: dns4, proto: udp, port: 54, bind: 0.0.0.0 } ]
+`);
+  const cases = [
+    ["m -> 127.0.0.2:53/udp", "unreachable"],
+    ["m -> 127.0.0.2:54/udp", "unreachable"],
+    ["m -> 127.0.0.1:53/udp", "reachable"],
+    ["m -> 192.168.1.10:54/udp", "reachable"],
+  ] as const;
+  for (const [text, verdict] of cases) it(`${text} is ${verdict} (a wildcard UDP server answers a local client from the local route's source)`, () => engines(net, text, verdict));
+  it.skipIf(!root)("the kernel agrees", async () => {
+    const r = await emulate(net, cases.map(([t]) => q(t)));
+    expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+  }, 60_000);
+});
