@@ -144,6 +144,15 @@ export function unsupported(net: Network): Unsupported[] {
       if (s.device !== undefined) out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
       if (s.role.kind === "relay" && s.bind.v !== 4) out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
+    const v6 = m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6));
+    for (const c of [m.filter.input, m.filter.output]) {
+      if (v6 && mayDropNeighbourDiscovery(c)) {
+        out.push({
+          machine: m.name,
+          what: `its ${c.name} chain may drop IPv6 neighbour discovery (untracked ICMPv6), which the kernel filters and the model does not yet: an IPv6 neighbour there may never resolve`,
+        });
+      }
+    }
     if (m.kind === "nat-engine") {
       const seg = m.interfaces.find((i) => i.segment !== null);
       const v4 = seg?.addrs.find((a) => a.ip.v === 4);
@@ -157,17 +166,39 @@ export function unsupported(net: Network): Unsupported[] {
 
 /**
  * ICMP echo replies carry no banner: each namespace sends with its own initial
- * TTL (255, 239, 223 ... down to 47), so the TTL a reply arrives with names the
- * machine that answered, as long as it crossed fewer than 16 routers. Machines
- * past the 14th keep the kernel's 64 and are not identified this way.
+ * TTL (239, 223 ... down to 47), so the TTL a reply arrives with names the
+ * machine that answered, as long as it crossed fewer than 16 routers. 240..255
+ * is nobody's: libslirp answers the guest's pings it relays with TTL 255. Machines
+ * past the 13th keep the kernel's 64 and are not identified this way.
  */
-export const TTL_SLOTS = 14;
-export const initialTtl = (k: number): number | undefined => (k < TTL_SLOTS ? 255 - 16 * k : undefined);
+export const TTL_SLOTS = 13;
+const TTL_TOP = 239;
+export const initialTtl = (k: number): number | undefined => (k < TTL_SLOTS ? TTL_TOP - 16 * k : undefined);
 /** The namespace index whose initial TTL a reply with `ttl` left from (undefined: not one of ours). */
 export const ttlSlot = (ttl: number): number | undefined => {
-  const k = Math.floor((255 - ttl) / 16);
-  return ttl >= 1 && ttl <= 255 && k < TTL_SLOTS ? k : undefined;
+  if (!(ttl >= 1 && ttl <= TTL_TOP)) return undefined;
+  const k = Math.floor((TTL_TOP - ttl) / 16);
+  return k < TTL_SLOTS ? k : undefined;
 };
+
+/**
+ * Could this chain drop an IPv6 neighbour solicitation or advertisement? They
+ * cross INPUT and OUTPUT as ICMPv6 with conntrack state "untracked" (measured:
+ * `ct state untracked`), which no `state:` list of the topology language
+ * matches. First match over the rules that may match such a packet:
+ * conservative (a rule that matches only some of them counts as matching).
+ */
+export function mayDropNeighbourDiscovery(c: Chain): boolean {
+  for (const r of c.rules) {
+    const m = r.match;
+    if (m.state || m.sport || m.dport || (m.proto !== undefined && m.proto !== "icmp") || m.ctDnat === true) continue;
+    if ((m.src && m.src.v !== 6) || (m.dst && m.dst.v !== 6)) continue;
+    const all = m.in === undefined && m.out === undefined && (!m.src || m.src.len === 0) && (!m.dst || m.dst.len === 0) && m.ctDnat === undefined;
+    if (r.action !== "accept") return true;
+    if (all) return false;
+  }
+  return c.policy === "drop";
+}
 
 export const vhostOf = (p: Prefix): IP => ({ v: 4, n: p.n + 2n });
 
@@ -215,7 +246,9 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
       } else {
         batch.push({ line: `link add ${name} type dummy`, what });
       }
-      batch.push({ line: `link set dev ${name} addrgenmode none up`, what });
+      // keep the kernel's link-local address (as on any real machine): neighbour discovery for a
+      // forwarded packet is sent from it (without one, Linux sends no solicitation at all)
+      batch.push({ line: `link set dev ${name} up`, what });
       for (const a of i.addrs) batch.push({ line: `addr add ${formatIP(a.ip)}/${a.len} dev ${name}${a.ip.v === 6 ? " nodad" : ""}`, what });
       const neigh = i.segment !== null ? gatewayNeigh.get(i.segment) : undefined;
       if (neigh && i.addrs.some((a) => a.ip.v === 4)) batch.push({ line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`, what: `${what}: the NAT engine's gateway` });

@@ -33,6 +33,8 @@ import { assignedAddresses, ttlSlot, vhostOf } from "./plan.js";
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 300;
 const RETRY_TIMEOUT_MS = 3000;
+/** Connections in flight at once per port forward (libslirp accepts them one per loop turn, from a backlog of 1). */
+const RELAY_LANE = 2;
 
 export interface DialProbe {
   /** the dial as sent (its source port is the one bound) */
@@ -254,8 +256,8 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   });
 
   // 3. send: every machine's probes at once, except that connections the simulator expects at a
-  // port forward (a relay socket: libslirp's hostfwd, which listens with a backlog of 1) go two at a
-  // time per forward; dials that found no free port wait for the next round
+  // port forward (a relay socket: libslirp's hostfwd, which listens with a backlog of 1) go
+  // RELAY_LANE at a time per forward; dials that found no free port wait for the next round
   const results = new Map<string, { p: Planned; r: AgentResult; retried: boolean }>();
   const simOf = new Map<string, Attempt>();
   const relayOf = (a: Attempt): string | undefined => {
@@ -276,7 +278,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       }),
     );
   };
-  const send = async (batch: Planned[], tmo: number) => {
+  const send = async (batch: Planned[], tmo: number, lane = RELAY_LANE) => {
     const lanes = new Map<string, Planned[]>();
     const free: Planned[] = [];
     for (const p of batch) {
@@ -289,7 +291,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
     await Promise.all([
       sendNow(free, tmo),
       ...[...lanes.values()].map(async (ps) => {
-        for (let i = 0; i < ps.length; i += 2) await sendNow(ps.slice(i, i + 2), tmo);
+        for (let i = 0; i < ps.length; i += lane) await sendNow(ps.slice(i, i + lane), tmo);
       }),
     ]);
   };
@@ -319,7 +321,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       const sport = ports!.take(p.dial.from, p.dial.proto, p.dial.sport) ?? ports!.reuse(p.dial.from, p.dial.proto, p.dial.sport);
       if (sport !== undefined) again.push({ ...p, dial: { ...p.dial, sport } });
     }
-    await send(again, RETRY_TIMEOUT_MS);
+    await send(again, RETRY_TIMEOUT_MS, 1);
   }
 
   // 5. compare

@@ -8,7 +8,10 @@
  * queries) are printed and written to a file.
  *
  * KERNEL_RUNS (default 100) topologies per run, from KERNEL_SEED (default
- * 20261123): `KERNEL_RUNS=500 KERNEL_SEED=7 npm run test:kernel`.
+ * 20261123): `KERNEL_RUNS=500 KERNEL_SEED=7 npm run test:kernel`. Most of a
+ * probe's time is waiting (a dropped packet costs the whole timeout), so
+ * KERNEL_CHAINS (default 4) properties run side by side, chain i from seed
+ * KERNEL_SEED + i, each with its share of the runs.
  */
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +28,7 @@ import { disagreementText, kernelSkip } from "./support.js";
 
 const RUNS = Number(process.env.KERNEL_RUNS ?? 100);
 const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
+const CHAINS = Math.max(1, Number(process.env.KERNEL_CHAINS ?? 4));
 /** Each shrinking step builds a network (about a second): shrinking stops after this long, reporting the smallest failure so far. */
 const SHRINK_LIMIT_MS = 20 * 60_000;
 
@@ -57,20 +61,32 @@ async function check(s: Scenario): Promise<void> {
 }
 
 describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the kernel agree", () => {
-  it(`${RUNS} topologies from seed ${SEED}`, async () => {
-    const details = await fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), { seed: SEED, numRuns: RUNS, maxSkipsPerRun: 10, endOnFailure: process.env.KERNEL_SHRINK === "0", interruptAfterTimeLimit: SHRINK_LIMIT_MS });
+  it(`${RUNS} topologies from seeds ${SEED}..${SEED + CHAINS - 1}`, async () => {
+    const share = (i: number) => Math.floor(RUNS / CHAINS) + (i < RUNS % CHAINS ? 1 : 0);
+    const chains = await Promise.all(
+      Array.from({ length: CHAINS }, (_, i) =>
+        fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), {
+          seed: SEED + i,
+          numRuns: share(i),
+          maxSkipsPerRun: 10,
+          endOnFailure: process.env.KERNEL_SHRINK === "0",
+          interruptAfterTimeLimit: SHRINK_LIMIT_MS,
+        }),
+      ),
+    );
     console.log(
-      `kernel, seed ${SEED}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
+      `kernel, seeds ${SEED}..${SEED + CHAINS - 1}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
         `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology`,
     );
-    if (details.failed) {
+    const failed = chains.map((details, i) => ({ details, seed: SEED + i })).filter((c) => c.details.failed);
+    for (const { details, seed } of failed) {
       const ce = details.counterexample?.[0] as Scenario | undefined;
       const yaml = ce ? `${ce.topology.yaml}# queries (reach emulate FILE --probe "QUERY"):\n${ce.queries.map((q) => `#   ${q}`).join("\n")}\n` : "(none)";
-      const out = join(tmpdir(), `reach-kernel-counterexample-${SEED}.yaml`);
+      const out = join(tmpdir(), `reach-kernel-counterexample-${seed}.yaml`);
       writeFileSync(out, yaml);
       throw new Error(
         [
-          `the kernel disagrees (seed ${SEED}, fast-check path ${details.counterexamplePath ?? "?"}; replay with KERNEL_SEED=${SEED} KERNEL_RUNS=${RUNS})`,
+          `the kernel disagrees (seed ${seed}, fast-check path ${details.counterexamplePath ?? "?"}; replay with KERNEL_SEED=${seed} KERNEL_CHAINS=1 KERNEL_RUNS=${share(seed - SEED)})`,
           `failure: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
           `shrunk topology written to ${out}:`,
           yaml,
