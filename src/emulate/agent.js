@@ -72,7 +72,8 @@ function listen(token, s) {
 /** @param {string} code */
 function failureOf(code) {
   if (code === "ECONNREFUSED") return "refused";
-  if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") return "unreachable";
+  // EPERM: a local OUTPUT rule dropped it; EADDRNOTAVAIL/EADDRINUSE are the probe's own trouble (errors)
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EPERM" || code === "EACCES") return "unreachable";
   return "error";
 }
 

@@ -144,6 +144,11 @@ export function unsupported(net: Network): Unsupported[] {
       if (s.device !== undefined) out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
       if (s.role.kind === "relay" && s.bind.v !== 4) out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
+    for (const r of m.routes) {
+      if (r.type === "static" && r.via && m.interfaces.some((i) => i.addrs.some((a) => sameIP(a.ip, r.via!)))) {
+        out.push({ machine: m.name, what: `${r.origin.what} goes via its own address ${formatIP(r.via)}, a route Linux refuses ("Nexthop has invalid gateway") and the model keeps` });
+      }
+    }
     const v6 = m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6));
     for (const c of [m.filter.input, m.filter.output]) {
       if (v6 && mayDropNeighbourDiscovery(c)) {

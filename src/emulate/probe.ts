@@ -261,8 +261,11 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   const results = new Map<string, { p: Planned; r: AgentResult; retried: boolean }>();
   const simOf = new Map<string, Attempt>();
   const relayOf = (a: Attempt): string | undefined => {
-    const d = a.legs[0]?.forward.disposition;
-    return d?.kind === "delivered" && d.socket?.role.kind === "relay" ? `${d.machine}/${d.socket.proto}/${d.socket.port}` : undefined;
+    for (const leg of a.legs) {
+      const d = leg.forward.disposition;
+      if (d.kind === "delivered" && d.socket?.role.kind === "relay") return `${d.machine}/${d.socket.proto}/${d.socket.port}`;
+    }
+    return undefined;
   };
   const sendNow = async (batch: Planned[], tmo: number) => {
     const byFrom = new Map<string, Planned[]>();
@@ -310,7 +313,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   for (const p of waiting) skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
 
   // 4. retry, with a long timeout, what the simulator says works and the kernel did not answer
-  const retry = [...results.values()].filter(({ p, r }) => simOf.get(p.key)!.ok && r.outcome !== "answered").map(({ p }) => p);
+  const retry = [...results.values()].filter(({ p, r }) => (simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error").map(({ p }) => p);
   if (retry.length) {
     const again: Planned[] = [];
     for (const p of retry) {
@@ -334,6 +337,10 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       const echoFrom = r.outcome === "answered" && p.dial.proto === "icmp" ? echoResponder(r.banner ?? "", emulatedIndex) : undefined;
       if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine") {
         skipped[qi]!.push({ dial: p.dial, why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)` });
+        continue;
+      }
+      if (r.outcome === "error") {
+        skipped[qi]!.push({ dial: p.dial, why: `the probe itself failed (${r.code ?? "?"}), not the network` });
         continue;
       }
       const simOk = sim.ok && sim.outcome.kind === "ok";

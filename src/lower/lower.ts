@@ -188,6 +188,7 @@ export function lower(topo: Topology): Network {
           const engineName = engineNames.nat(name, slot);
           const engine = newMachine(engineName, "nat-engine", o(ap, `VirtualBox NAT engine of ${adapterWhat}`));
           engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: hostInNet(net, 3), len: net.len }], origin: engine.origin });
+          engine.staticRoutes.push(engineOnLink(engine.origin));
           // The NAT engine's DNS proxy on .3 relays queries to the host's resolvers (assumed to answer).
           for (const proto of ["udp", "tcp"] as const) {
             engine.sockets.push({ owner: "VirtualBox NAT DNS proxy", proto, bind: hostInNet(net, 3), port: 53, v6only: false, pktinfo: true, role: { kind: "service" }, origin: engine.origin });
@@ -216,6 +217,7 @@ export function lower(topo: Topology): Network {
             // offset 2 of the network stands for the host's loopback.
             const loop = hostInNet(net, NATNET_LOOPBACK_OFFSET);
             engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: loop, len: net.len }], origin: engine.origin });
+            engine.staticRoutes.push(engineOnLink(engine.origin));
             engine.engine = { host: hostName, gateway: gw, loopbackAddress: loop, loopbackReachable: true, origin: engine.origin };
             addSegment(seg, [net], engine.origin);
             (nn.forwards ?? []).forEach((f, k) =>
@@ -276,6 +278,14 @@ export function lower(topo: Topology): Network {
   const out: Machine[] = [...machines.values()].map(finish);
   return { file, machines: out, segments: [...segments.values()] };
 }
+
+/**
+ * A NAT engine answers a guest on its link whatever the guest's source address (libslirp
+ * resolves any address by ARP on its network; measured with slirp4netns: a guest that SNATs
+ * its connection to another of its addresses still gets the answer). Kernel-tested by
+ * `reach emulate`, 2026-11-23.
+ */
+const engineOnLink = (origin: Origin): Route => ({ dst: { v: 4, n: 0n, len: 0 }, dev: "nat", type: "static", origin: { ...origin, what: `${origin.what}: answers its guests on the link` } });
 
 function relaySocket(f: ForwardDoc, engine: string, defaultGuest: IP | undefined, gateway: IP, origin: Origin): Socket {
   return {

@@ -68,7 +68,7 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
         fc.check(fc.asyncProperty(scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3), check), {
           seed: SEED + i,
           numRuns: share(i),
-          maxSkipsPerRun: 10,
+          maxSkipsPerRun: 100,
           endOnFailure: process.env.KERNEL_SHRINK === "0",
           interruptAfterTimeLimit: SHRINK_LIMIT_MS,
         }),

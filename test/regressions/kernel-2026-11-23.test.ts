@@ -101,3 +101,26 @@ machines:
     ]);
   }, 60_000);
 });
+
+describe("NAT engines answer their guests on the link, whatever the source (2026-11-23)", () => {
+  // Found by the generated-topology kernel test (seed 20261125): a guest that SNATs what it
+  // sends through its NAT adapter to another of its own addresses still gets the answer:
+  // libslirp resolves any destination by ARP on its network, and Linux answers ARP for any of
+  // its addresses. The model's engine had only its connected route and dropped the answer.
+  const net = build(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
+  web:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.80/24] } }
+    services: [ { name: httpd, port: 80 } ]
+  vm:
+    vm: { on: host, adapters: [ { mode: nat }, { mode: internal, addresses: [172.16.0.5/24] } ] }
+    nat: [ { action: snat, out: eth0, to: 172.16.0.5 } ]
+`);
+  it("vm -> web:80/tcp is reachable through the NAT engine", () => engines(net, "vm -> web:80/tcp", "reachable"));
+  it.skipIf(!root)("and the kernel agrees", async () => {
+    const r = await emulate(net, [q("vm -> web:80/tcp")]);
+    expect(r.probes.map((p) => [p.reach, p.kernel, p.agree])).toEqual([["reachable", "reachable", true]]);
+  }, 60_000);
+});
