@@ -310,10 +310,13 @@ export async function cleanStale(): Promise<string[]> {
     killNamespacePidsSync(ns);
     await run("ip", ["netns", "del", assertNamespaceName(ns)]).catch(() => undefined);
   }
-  // run folders whose process is gone (and that were not kept)
+  // run folders whose process is gone (and that were not kept, or whose kept namespaces the user removed)
+  const left = new Set(names.flatMap((n) => runOf(n) ?? []));
   for (const d of readdirSync(tmpdir())) {
     const m = /^reach-emulate-(reach-\d+-\d+)$/.exec(d);
-    if (m && staleRun(m[1]!)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    if (!m) continue;
+    const keptGone = existsSync(join(runDir(m[1]!), KEPT_MARK)) && !left.has(m[1]!);
+    if (staleRun(m[1]!) || keptGone) rmSync(join(tmpdir(), d), { recursive: true, force: true });
   }
   return stale;
 }

@@ -23,7 +23,7 @@
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
-import { addressesOf, dialTargets, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
+import { dialTargets, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
 import type { Query } from "../query/parse.js";
 import { attempt, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";

@@ -75,7 +75,7 @@ function allAddresses(net: Network): IP[] {
   return out;
 }
 
-export const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
+const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
 
 /**
  * Ports where a translation can start for `proto`: forward host ports, and for each
