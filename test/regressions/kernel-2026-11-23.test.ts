@@ -124,3 +124,31 @@ machines:
     expect(r.probes.map((p) => [p.reach, p.kernel, p.agree])).toEqual([["reachable", "reachable", true]]);
   }, 60_000);
 });
+
+describe("KNOWN GAP found by the kernel, not yet modelled: NAT keeps conntrack tuples unique (2026-11-23)", () => {
+  // Found by `KERNEL_SEED=7 KERNEL_RUNS=300 npm run test:kernel` (fast-check path 151). h4's
+  // wildcard UDP server answers h3 from the route's source 203.0.113.14; that answer is a new
+  // connection for conntrack, and h4's SNAT (every source -> 192.168.10.14) would make it the
+  // exact reply tuple of the request's own entry. nf_nat keeps tuples unique, so it remaps the
+  // source port (measured: 443 -> 217, `conntrack -L`), and h3's connected socket drops the
+  // answer. Both engines apply the SNAT without the uniqueness rule and say reachable. When
+  // both engines model it, this test passes: then drop `.fails` and expect the kernel to agree.
+  const net = build(`
+segments: { lan0: 192.168.10.0/24, internet: 203.0.113.0/24 }
+machines:
+  h3:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.13/24] } }
+    routes: [ { to: default, via: 203.0.113.14 } ]
+  h4:
+    interfaces:
+      eth0: { segment: lan0, addresses: [192.168.10.14/24] }
+      eth1: { segment: internet, addresses: [203.0.113.14/24] }
+    services: [ { name: svc, proto: udp, port: 443, bind: "::" } ]
+    nat: [ { action: snat, to: 192.168.10.14, src: default } ]
+`);
+  it.fails("h3 -> 192.168.10.14:443/udp is unreachable (the answer's source port is remapped)", () => engines(net, "h3 -> 192.168.10.14:443/udp", "unreachable"));
+  it.skipIf(!root)("the kernel says unreachable", async () => {
+    const r = await emulate(net, [q("h3 -> 192.168.10.14:443/udp")]);
+    expect(r.probes.map((p) => p.kernel)).toEqual(["unreachable"]);
+  }, 60_000);
+});
