@@ -32,6 +32,8 @@ export const samePacket = (a: Packet, b: Packet): boolean =>
   a.proto === b.proto && sameIP(a.src, b.src) && sameIP(a.dst, b.dst) && a.sport === b.sport && a.dport === b.dport;
 
 const MAX_HOPS = 64;
+/** The source port a clashing translation gets instead (the kernel picks another free one; any other port fails the same way). */
+export const NAT_REMAPPED_PORT = 0;
 
 export interface WalkOptions {
   readonly net: Network;
@@ -87,6 +89,12 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const settle = (m: Machine, t: { entry?: CtEntry; isNew: boolean }, p: Packet): Packet => {
     if (!t.entry) return p;
     if (t.isNew) {
+      // nf_nat keeps tuples unique: a translated connection whose reply would be a tuple another
+      // entry here already has gets another source port (kernel-tested by `reach emulate`)
+      if (p.proto !== "icmp" && !samePacket(t.entry.orig, p)) {
+        const back = swap(p);
+        if (tableOf(m).some((e) => e !== t.entry && (samePacket(e.orig, back) || samePacket(e.reply, back)))) p = { ...p, sport: NAT_REMAPPED_PORT };
+      }
       t.entry.reply = swap(p);
       return p;
     }

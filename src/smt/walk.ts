@@ -17,6 +17,7 @@ import { acceptsS, applyNatS, famOf, isLinkLocal6S, isLocalS, isLoopbackS, isMar
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 import { judge, refine, single, type Dom } from "./domain.js";
 import type { Socket } from "../ir/types.js";
+import { NAT_REMAPPED_PORT } from "../sim/walk.js";
 
 /** Hops before a packet is declared looping (the simulator's bound: the same verdict). */
 export const MAX_HOPS = 64;
@@ -163,13 +164,29 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     });
   };
 
-  /** After the machine's NAT: record the expected reply, or restore a reply's (or ack's) source. */
-  const settle = (st: St, m: Machine, t: Track, p: SPacket): { st: St; p: SPacket } => {
-    if (t.idx === undefined) return { st, p };
+  /** After the machine's NAT: record the expected reply, or restore a reply's (or ack's) source; `k` gets each outcome. */
+  const settle = (st: St, m: Machine, t: Track, p: SPacket, k: (st: St, p: SPacket) => void): void => {
+    if (t.idx === undefined) return k(st, p);
     const e = tableOf(st, m)[t.idx]!;
-    if (t.isNew) return { st: withEntry(st, m, t.idx, { ...e, reply: swap(p) }).st, p };
-    if (acking) return { st, p: x.pk(st, { ...p, src: e.reply.dst, sport: e.reply.dport }) };
-    return { st, p: x.pk(st, { ...p, src: e.orig.dst, sport: e.orig.dport }) };
+    if (t.isNew) {
+      const record = (st2: St, q: SPacket) => k(withEntry(st2, m, t.idx, { ...e, reply: swap(q) }).st, q);
+      // nf_nat keeps tuples unique: a translated connection whose reply tuple another entry here
+      // already has gets another source port (sim/walk.ts NAT_REMAPPED_PORT)
+      let clash: F = FALSE;
+      if (p.proto !== "icmp") {
+        const back = swap(p);
+        tableOf(st, m).forEach((o, i) => {
+          if (i !== t.idx) clash = or(clash, samePacketS(x.pk(st, o.orig), back), samePacketS(x.pk(st, o.reply), back));
+        });
+        clash = and(not(samePacketS(x.pk(st, e.orig), p)), clash);
+      }
+      if (clash.t === "false") return record(st, p);
+      const remapped: SPacket = { ...p, sport: { k: "c", n: NAT_REMAPPED_PORT } };
+      x.fork(st, [[clash, remapped], [not(clash), p]], `${m.name}: NAT keeps conntrack tuples unique`, (st2, q) => record(st2, x.pk(st2, q)));
+      return;
+    }
+    if (acking) return k(st, x.pk(st, { ...p, src: e.reply.dst, sport: e.reply.dport }));
+    k(st, x.pk(st, { ...p, src: e.orig.dst, sport: e.orig.dport }));
   };
 
   /** ct status dnat: the connection's destination was translated here. */
@@ -305,8 +322,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     if (local) {
       const s2 = filter(s1, m, "input", p, { in: inIf, state: t.state, dnat: dnatOf(s1, m, t, p) });
       if (!s2) return;
-      const s = settle(s2, m, t, x.pk(s2, p));
-      return deliverLocal(s.st, m, s.p, inIf);
+      return settle(s2, m, t, x.pk(s2, p), (st3, q) => deliverLocal(st3, m, q, inIf));
     }
     if (!m.ipForward) return;
     const ll = or(isLinkLocal6S(p.src), isLinkLocal6S(p.dst));
@@ -321,8 +337,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
         ? applyNatS(m.nat.postrouting, m, x.pk(s4, q), { in: inIf, out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
         : [[TRUE, q]];
       x.fork(s4, post, `${m.name}: nat POSTROUTING`, (s5, p2) => {
-        const s = settle(s5, m, t, x.pk(s5, p2));
-        transmit(s.st, m, route.dev, route.via, s.p, hops);
+        settle(s5, m, t, x.pk(s5, p2), (st6, q2) => transmit(st6, m, route.dev, route.via, q2, hops));
       });
     });
   };
@@ -359,13 +374,14 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
           ? applyNatS(start.nat.postrouting, start, x.pk(s, q), { out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
           : [[TRUE, q]];
         x.fork(s, post, `${start.name}: nat POSTROUTING`, (s5, p2) => {
-          const r = settle(s5, start, t, x.pk(s5, p2));
-          if (route.type === "local") {
-            const s6 = filter(r.st, start, "input", r.p, { in: "lo", state: t.state, dnat: FALSE });
-            if (s6) deliverLocal(s6, start, x.pk(s6, r.p), "lo");
-            return;
-          }
-          transmit(r.st, start, route.dev, route.via, r.p, 0);
+          settle(s5, start, t, x.pk(s5, p2), (st6, q2) => {
+            if (route.type === "local") {
+              const s6 = filter(st6, start, "input", q2, { in: "lo", state: t.state, dnat: FALSE });
+              if (s6) deliverLocal(s6, start, x.pk(s6, q2), "lo");
+              return;
+            }
+            transmit(st6, start, route.dev, route.via, q2, 0);
+          });
         });
       });
     });

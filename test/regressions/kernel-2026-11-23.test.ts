@@ -125,14 +125,14 @@ machines:
   }, 60_000);
 });
 
-describe("KNOWN GAP found by the kernel, not yet modelled: NAT keeps conntrack tuples unique (2026-11-23)", () => {
+describe("NAT keeps conntrack tuples unique (2026-11-23)", () => {
   // Found by `KERNEL_SEED=7 KERNEL_RUNS=300 npm run test:kernel` (fast-check path 151). h4's
   // wildcard UDP server answers h3 from the route's source 203.0.113.14; that answer is a new
   // connection for conntrack, and h4's SNAT (every source -> 192.168.10.14) would make it the
   // exact reply tuple of the request's own entry. nf_nat keeps tuples unique, so it remaps the
   // source port (measured: 443 -> 217, `conntrack -L`), and h3's connected socket drops the
-  // answer. Both engines apply the SNAT without the uniqueness rule and say reachable. When
-  // both engines model it, this test passes: then drop `.fails` and expect the kernel to agree.
+  // answer. Both engines applied the SNAT without the uniqueness rule and said reachable; now a
+  // clashing translation gets another source port in both (sim/walk.ts NAT_REMAPPED_PORT).
   const net = build(`
 segments: { lan0: 192.168.10.0/24, internet: 203.0.113.0/24 }
 machines:
@@ -146,9 +146,9 @@ machines:
     services: [ { name: svc, proto: udp, port: 443, bind: "::" } ]
     nat: [ { action: snat, to: 192.168.10.14, src: default } ]
 `);
-  it.fails("h3 -> 192.168.10.14:443/udp is unreachable (the answer's source port is remapped)", () => engines(net, "h3 -> 192.168.10.14:443/udp", "unreachable"));
-  it.skipIf(!root)("the kernel says unreachable", async () => {
+  it("h3 -> 192.168.10.14:443/udp is unreachable (the answer's source port is remapped)", () => engines(net, "h3 -> 192.168.10.14:443/udp", "unreachable"));
+  it.skipIf(!root)("the kernel says unreachable, and agrees dial by dial", async () => {
     const r = await emulate(net, [q("h3 -> 192.168.10.14:443/udp")]);
-    expect(r.probes.map((p) => p.kernel)).toEqual(["unreachable"]);
+    expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([["unreachable", true]]);
   }, 60_000);
 });
