@@ -78,7 +78,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     // 127.0.0.1, the local route's source (found by `reach emulate`, 2026-11-23).
     let answer = swap(d.packet);
     const sock = d.kind === "delivered" ? d.socket : undefined;
-    if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
+    if (dial.proto === "udp" && sock && isAny(unmap(sock.bind)) && !sock.pktinfo) {
       const back = lookupRoute(server, answer.dst);
       const from2 = back ? selectSource(server, back, answer.dst) : undefined;
       if (from2) answer = { ...answer, src: from2 };

@@ -63,7 +63,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
           const answers: (readonly [F, SPacket])[] = [];
           const base = swapS(x.pk(st3, d.packet));
           const sock = d.kind === "delivered" ? d.socket : undefined;
-          if (dial.proto === "udp" && sock?.role.kind === "service" && isAny(unmap(sock.bind)) && !sock.pktinfo) {
+          if (dial.proto === "udp" && sock && isAny(unmap(sock.bind)) && !sock.pktinfo) {
             // a wildcard-bound UDP server answers from the route's source address
             for (const [rc, back] of lookupRouteS(server, base.dst)) {
               if (!back) {
