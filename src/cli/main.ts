@@ -68,8 +68,13 @@ function load(file: string) {
 const engineOption = { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" };
 const timeoutOption = { type: "number" as const, default: 30, describe: "seconds per question before it is unknown" };
 
+/** --timeout: seconds above 0 (RCH042 otherwise). */
+function checkTimeout(seconds: number): void {
+  if (!(seconds > 0)) throw usage("--timeout", `'${seconds}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+}
+
 function engineOf(argv: { engine: string; timeout: number }): EngineOptions {
-  if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+  checkTimeout(argv.timeout);
   return { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
 }
 
@@ -181,7 +186,7 @@ await yargs(hideBin(process.argv))
     handler(async (argv) => {
       const { net, loaded } = load(argv.file);
       if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
-      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      checkTimeout(argv.timeout);
       const q = queryArg(argv.query, loaded, argv.file);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
       const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
@@ -213,7 +218,7 @@ await yargs(hideBin(process.argv))
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
     handler(async (argv) => {
-      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      checkTimeout(argv.timeout);
       const files = argv.files.flatMap(expandTopologies);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
       const all: FileResults[] = [];
@@ -312,7 +317,7 @@ await yargs(hideBin(process.argv))
         .example('$0 emulate models/virtualbox-nat.yaml --probe "host -> guest:22/tcp"', "the kernel's verdict beside reach's, then everything is torn down"),
     handler(async (argv) => {
       const { net, loaded } = load(argv.file);
-      if (!(argv.timeout > 0)) throw usage("--timeout", `'${argv.timeout}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+      checkTimeout(argv.timeout);
       const pt = argv["probe-timeout"];
       if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000)) throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
       const queries = argv.probe?.length ? argv.probe.map((t) => queryArg(t, loaded, argv.file)) : expectationQueries(loaded.spec ?? loaded.topology);

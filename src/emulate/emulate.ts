@@ -77,14 +77,15 @@ export const emulationAgrees = (r: EmulationReport): boolean => r.leftBehind.len
 
 const ms = (x: number) => `${Math.round(x)} ms`;
 
-function simText(dp: DialProbe, net: Network): string {
+function simText(dp: DialProbe, index: ReturnType<typeof machineIndex>): string {
   const a = dp.sim;
-  return a.ok ? reachedReason(a, machineIndex(net)) : failureReason(a, false);
+  return a.ok ? reachedReason(a, index) : failureReason(a, false);
 }
 
 export function renderEmulation(r: EmulationReport, net: Network): string {
   const out: string[] = [];
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  const index = machineIndex(net);
   out.push(
     `emulated ${r.file}: ${plural(r.namespaces.length, "namespace")} (one per machine and one switch), ${plural(r.bridges, "bridge")}, ${plural(r.slirps, "slirp4netns NAT engine")}, ${plural(r.rulesets, "nftables ruleset")}, ${plural(r.listeners, "listener")}; built in ${ms(r.buildMs)}`,
   );
@@ -103,7 +104,7 @@ export function renderEmulation(r: EmulationReport, net: Network): string {
       out.push(`  DISAGREE${p.reach !== p.kernel ? `: reach says ${p.reach}, the kernel ${p.kernel}` : ""}${wrong.length ? `; ${plural(wrong.length, "dial")} differ from the simulator:` : ""}`);
       for (const d of wrong.slice(0, 8)) {
         out.push(`    ${dialProbeText(d)}`);
-        out.push(`      simulator: ${d.sim.ok ? "works" : "fails"}: ${simText(d, net)}`);
+        out.push(`      simulator: ${d.sim.ok ? "works" : "fails"}: ${simText(d, index)}`);
       }
     }
   }

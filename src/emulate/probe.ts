@@ -23,7 +23,7 @@
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
-import { dialTargets, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
+import { dialTargets, rulesOf, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
 import type { Query } from "../query/parse.js";
 import { attempt, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
@@ -85,7 +85,7 @@ export interface ProbeOptions {
 function sportCuts(net: Network): number[] {
   const cuts = new Set([1024, 65536]);
   for (const m of net.machines) {
-    for (const r of [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting]) {
+    for (const r of rulesOf(m)) {
       if (r.match.sport) cuts.add(r.match.sport.lo).add(r.match.sport.hi + 1);
     }
   }
@@ -160,10 +160,10 @@ class Ports {
 }
 
 /** Where a dial may go: an address some namespace of this run holds, the source's own loopback, or a NAT engine's own (slirp's) address. */
-function insideEmulation(net: Network): (from: Machine, ip: IP) => string | undefined {
+function insideEmulation(net: Network): (ip: IP) => string | undefined {
   const assigned = assignedAddresses(net);
   const engines = net.machines.filter((m) => m.kind === "nat-engine");
-  return (_from, ip0) => {
+  return (ip0) => {
     const ip = unmap(ip0);
     if (isAny(ip) || (ip.v === 4 && isLoopback(ip)) || (ip.v === 6 && ip.n === 1n)) return undefined;
     for (const e of engines) {
@@ -240,7 +240,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       return;
     }
     for (const { dial, witness } of candidateDials(net, q, d?.answer.verdict === "reachable" ? d.answer.dial : undefined)) {
-      const why = inside(from, dial.dst);
+      const why = inside(dial.dst);
       if (why) {
         skipped[qi]!.push({ dial, why });
         continue;

@@ -41,7 +41,7 @@ export interface Answer {
 const UNPRIVILEGED = { lo: 1024, hi: 65535 };
 
 /** Every filter and NAT rule of a machine (for the port boundaries they draw). */
-const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+export const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
 
 /** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
 export function sourcePorts(net: Network): number[] {
