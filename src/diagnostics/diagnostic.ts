@@ -49,6 +49,13 @@ export const CATALOGUE = {
   RCH041: "query names an unknown machine",
   RCH042: "bad command-line option",
   RCH043: "cannot emulate here",
+  RCH050: "input format not recognised",
+  RCH051: "not understood, not imported",
+  RCH052: "unsafe input refused",
+  RCH053: "imported inputs conflict",
+  RCH054: "output file already exists",
+  RCH055: "malformed input",
+  RCH056: "snapshot command failed",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;
