@@ -17,7 +17,7 @@ import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
-import { existsSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
@@ -27,8 +27,11 @@ import { matrix } from "../verify/matrix.js";
 import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/tables.js";
 import cliProgress from "cli-progress";
 import { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
-import { readdirSync, statSync } from "node:fs";
+import { copyFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
+import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
+import { parseCidr } from "../net/addr.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -165,6 +168,54 @@ function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
+}
+
+/** A free backup name beside `path`: FILE.bak, FILE.bak.1, ... */
+function backupName(path: string): string {
+  for (let i = 0; ; i++) {
+    const b = i ? `${path}.bak.${i}` : `${path}.bak`;
+    if (!existsSync(b)) return b;
+  }
+}
+
+/**
+ * Where an import goes: stdout, or a new file. An existing file is replaced only
+ * with --force, and then a backup of it is kept first (RCH054 otherwise).
+ */
+function checkImportOutput(out: string | undefined, force: boolean): void {
+  if (out === undefined) return;
+  if (!existsSync(dirname(resolve(out)))) throw usage("--output", `the folder of '${out}' does not exist`, "a path in an existing folder");
+  if (existsSync(out) && !force)
+    throw new InputError([diagnostic("RCH054", { file: out, line: 1, col: 1 }, `${out} already exists; not overwritten`, { expected: "a new file name, or --force (which keeps a backup of the old file first)" })]);
+}
+
+/** Prints an import's diagnostics, writes its topology, and sets the exit code: 0 clean, 1 written with omissions, 2 nothing written. */
+function finishImport(r: ImportOutcome, out: string | undefined, force: boolean): void {
+  for (const d of r.diagnostics) process.stderr.write(renderDiagnostic(d, r.sources.get(d.span.file)) + "\n");
+  if (r.text === undefined) {
+    const n = r.diagnostics.filter((d) => d.severity === "error").length;
+    process.stderr.write(`${n} error${n === 1 ? "" : "s"}; nothing written\n`);
+    process.exitCode = EXIT.input;
+    return;
+  }
+  if (out === undefined) process.stdout.write(r.text);
+  else {
+    if (existsSync(out)) {
+      const bak = backupName(out);
+      copyFileSync(out, bak);
+      process.stderr.write(`kept the old ${out} as ${bak}\n`);
+    }
+    writeAtomically(out, r.text);
+    process.stderr.write(`wrote ${out}\n`);
+  }
+  const left = r.diagnostics.filter((d) => d.severity === "warning").length;
+  if (left) process.stderr.write(`${left} warning${left === 1 ? "" : "s"}: the topology is written without what they name (listed at its top too)\n`);
+  process.exitCode = left ? EXIT.violated : EXIT.ok;
+}
+
+function checkLan(lan: string): void {
+  const c = parseCidr(lan);
+  if (!c || c.ip.v !== 4 || c.len > 29 || c.len < 8) throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /29`, "e.g. --lan 192.168.0.0/24");
 }
 
 await yargs(hideBin(process.argv))
@@ -341,6 +392,57 @@ await yargs(hideBin(process.argv))
     }),
   )
   .command(
+    "import <kind> <files..>",
+    "Read what your tools already wrote (VirtualBox, Vagrant, QEMU, libvirt, Docker, a Linux host's ip/ss/iptables output) into one topology file.",
+    (y) =>
+      y
+        .positional("kind", { choices: KINDS, demandOption: true, describe: "what the files are" })
+        .positional("files", { type: "string", array: true, demandOption: true, describe: "input files; KIND:FILE imports one file as another kind" })
+        .option("output", { alias: "o", type: "string", describe: "write the topology here (default: stdout); never over an existing file without --force" })
+        .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup (FILE.bak)" })
+        .option("into", { type: "string", describe: "your own topology file to merge the imports into (it is not modified)" })
+        .option("host", { type: "string", default: "host", describe: "name of the machine running the VMs or containers" })
+        .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN the host is assumed on when no input says" })
+        .example("$0 import vagrant Vagrantfile -o lab.yaml", "the Vagrant machines, their forwards and private networks")
+        .example("$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml", "VBoxManage showvminfo --machinereadable output plus list hostonlyifs")
+        .epilogue("Exit codes: 0 imported, 1 imported but something was left out (warnings, also listed at the top of the file), 2 nothing written."),
+    handler(async (argv) => {
+      checkLan(argv.lan);
+      checkImportOutput(argv.output, argv.force);
+      if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into) && !argv.force) throw usage("--output", `'${argv.output}' is the --into file`, "another file name (or --force, which keeps a backup)");
+      const r = await runImport({ kind: argv.kind as Kind, files: argv.files, options: { host: argv.host, lan: argv.lan }, ...(argv.into ? { into: argv.into } : {}) });
+      finishImport(r, argv.output, argv.force);
+    }),
+  )
+  .command(
+    "snapshot",
+    `Read this Linux machine (read-only: ${SNAPSHOT_COMMANDS.map((c) => c.name).join(", ")}) into one machine of a topology.`,
+    (y) =>
+      y
+        .option("output", { alias: "o", type: "string", describe: "write the topology here (default: stdout)" })
+        .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup" })
+        .option("host", { type: "string", default: "host", describe: "the machine's name in the topology" })
+        .option("netns", { type: "string", describe: "read this network namespace instead (ip netns exec; root)" })
+        .option("save", { type: "string", describe: "also save each command's raw output in this new folder (to re-import with `reach import linux` or attach to a report)" })
+        .example("sudo $0 snapshot -o me.yaml", "this machine's addresses, routes, listeners and firewall"),
+    handler(async (argv) => {
+      checkImportOutput(argv.output, argv.force);
+      if (argv.save !== undefined && existsSync(argv.save)) throw usage("--save", `'${argv.save}' already exists`, "a new folder name");
+      const snap = takeSnapshot(argv.netns);
+      if (argv.save !== undefined) {
+        mkdirSync(argv.save, { recursive: true });
+        for (const s of snap.sources) writeFileSync(join(argv.save, `${s.file.replace(/[^A-Za-z0-9.-]+/g, "_")}.txt`), s.text);
+      }
+      if (snap.diagnostics.some((d) => d.severity === "error")) {
+        finishImport({ notes: [], diagnostics: snap.diagnostics, sources: new Map() }, undefined, false);
+        return;
+      }
+      const command = `reach snapshot${argv.netns ? ` --netns ${argv.netns}` : ""}`;
+      const r = await runImport({ kind: "linux", files: [], sources: snap.sources, options: { host: argv.host, lan: "192.168.1.0/24" }, command, notes: snap.notes, diagnostics: snap.diagnostics });
+      finishImport(r, argv.output, argv.force);
+    }),
+  )
+  .command(
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
@@ -355,7 +457,7 @@ await yargs(hideBin(process.argv))
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .example("sudo $0 emulate models/virtualbox-nat.yaml", "the real kernel (network namespaces) as judge of every expectation")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, show or schema")
+  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, show or schema")
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once

@@ -1,0 +1,61 @@
+/**
+ * Writing a merged topology as the YAML a person would write: small mappings
+ * and lists in flow style (`{ to: default, via: 192.168.1.1 }`), the notes and
+ * everything left out as comments at the top, so the file explains itself.
+ */
+import YAML, { isCollection, isMap, isSeq } from "yaml";
+import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
+import type { TopologyDoc } from "../topology/schema.js";
+
+/** Collections whose flow form fits in this many characters are written on one line. */
+const FLOW_WIDTH = 100;
+
+export interface RenderInput {
+  readonly doc: TopologyDoc;
+  /** e.g. "reach import vagrant Vagrantfile" */
+  readonly command: string;
+  readonly notes: readonly string[];
+  /** Warnings: what was left out or assumed without support in the inputs. */
+  readonly warnings: readonly Diagnostic[];
+}
+
+function wrap(text: string, width = 96): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+export function renderTopology(input: RenderInput): string {
+  const doc = new YAML.Document(input.doc);
+  YAML.visit(doc, {
+    Map(_, node) {
+      if (isMap(node) && node.items.length && flowLength(node) <= FLOW_WIDTH && node.items.every((p) => !isCollection(p.value) || flowLength(p.value) <= 60)) node.flow = true;
+    },
+    Seq(_, node) {
+      if (isSeq(node) && flowLength(node) <= FLOW_WIDTH && node.items.every((i) => !isMap(i) || flowLength(i) <= FLOW_WIDTH)) node.flow = true;
+    },
+  });
+  const header = [`Imported by \`${input.command}\`. Check it, then ask: reach ask FILE "A -> B:PORT/tcp".`];
+  const lines = header.flatMap((h) => wrap(h));
+  if (input.notes.length) {
+    lines.push("", "Assumed (the inputs do not say; edit if wrong):");
+    for (const n of input.notes) wrap(n, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
+  }
+  if (input.warnings.length) {
+    lines.push("", "NOT imported (reach did not understand these exactly, so they are left out):");
+    for (const d of input.warnings) wrap(`${formatSpan(d.span)}: ${d.code} ${d.message}`, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
+  }
+  doc.commentBefore = lines.map((l) => (l ? ` ${l}` : "")).join("\n");
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: true });
+}
+
+function flowLength(node: unknown): number {
+  return JSON.stringify(YAML.isNode(node) ? node.toJSON() : node)?.length ?? 0;
+}

@@ -1,0 +1,127 @@
+/**
+ * `reach import KIND FILE...`: read the inputs, run the kind's importer on them,
+ * merge the fragments (into the user's own topology with --into), complete the
+ * host scaffold, render YAML, and check the result loads like any topology file.
+ */
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { diagnostic, type Diagnostic, InputError } from "../diagnostics/diagnostic.js";
+import { loadTopologyFile, loadTopologyText } from "../topology/load.js";
+import type { TopologyDoc } from "../topology/schema.js";
+import { importCompose, importDocker } from "./docker.js";
+import { importLibvirt } from "./libvirt.js";
+import { importLinux } from "./linux.js";
+import { mergeParts, type Part } from "./merge.js";
+import { importQemu } from "./qemu.js";
+import { renderTopology } from "./render.js";
+import type { Importer, ImportOptions, Source } from "./types.js";
+import { importVagrant } from "./vagrant.js";
+import { importVirtualbox } from "./virtualbox.js";
+
+export const IMPORTERS = {
+  virtualbox: importVirtualbox,
+  vagrant: importVagrant,
+  qemu: importQemu,
+  libvirt: importLibvirt,
+  compose: importCompose,
+  docker: importDocker,
+  linux: importLinux,
+} as const satisfies Record<string, Importer>;
+
+export type Kind = keyof typeof IMPORTERS;
+export const KINDS = Object.keys(IMPORTERS) as Kind[];
+
+export const isKind = (s: string): s is Kind => Object.hasOwn(IMPORTERS, s);
+
+export interface ImportRequest {
+  readonly kind: Kind;
+  /** Paths; `KIND:PATH` imports that one file with another kind (e.g. linux:iptables.txt). */
+  readonly files: readonly string[];
+  readonly options: ImportOptions & { readonly lan: string };
+  /** The user's topology to merge the imports into. */
+  readonly into?: string;
+  /** Sources already in memory (reach snapshot), imported with `kind`. */
+  readonly sources?: readonly Source[];
+  /** How the header names the command (default: reach import KIND FILES). */
+  readonly command?: string;
+  /** Notes and warnings from before the import (reach snapshot's commands). */
+  readonly notes?: readonly string[];
+  readonly diagnostics?: readonly Diagnostic[];
+}
+
+export interface ImportOutcome {
+  /** The topology text, when it could be produced and loads. */
+  readonly text?: string;
+  readonly doc?: TopologyDoc;
+  readonly notes: readonly string[];
+  /** Errors and warnings of the inputs, the merge, and the load of the result. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Source texts by file name, to show diagnostics with their lines. */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+function splitKind(arg: string, kind: Kind): { kind: Kind; path: string } {
+  const i = arg.indexOf(":");
+  const k = i > 0 ? arg.slice(0, i) : "";
+  return isKind(k) ? { kind: k, path: arg.slice(i + 1) } : { kind, path: arg };
+}
+
+function readSource(path: string): Source | Diagnostic {
+  try {
+    return { file: path, text: readFileSync(path, "utf8") };
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
+    return diagnostic("RCH001", { file: path, line: 1, col: 1 }, `cannot read ${path} (${why})`, { expected: "a readable file" });
+  }
+}
+
+export async function runImport(req: ImportRequest): Promise<ImportOutcome> {
+  const diagnostics: Diagnostic[] = [...(req.diagnostics ?? [])];
+  const sources = new Map<string, string>();
+  const byKind = new Map<Kind, Source[]>();
+  const add = (kind: Kind, s: Source) => {
+    sources.set(s.file, s.text);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), s]);
+  };
+  for (const s of req.sources ?? []) add(req.kind, s);
+  for (const arg of req.files) {
+    const { kind, path } = splitKind(arg, req.kind);
+    const s = readSource(path);
+    if ("code" in s) diagnostics.push(s);
+    else add(kind, s);
+  }
+  let base: TopologyDoc | undefined;
+  if (req.into) {
+    try {
+      const loaded = loadTopologyFile(req.into);
+      base = loaded.topology.doc;
+      sources.set(req.into, loaded.source);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      diagnostics.push(...e.diagnostics);
+      for (const [f, t] of e.sources) sources.set(f, t);
+    }
+  }
+  const parts: Part[] = [];
+  for (const [kind, list] of byKind) {
+    const r = await IMPORTERS[kind](list, req.options);
+    diagnostics.push(...r.diagnostics);
+    parts.push({ fragment: r.fragment, span: { file: list[0]!.file, line: 1, col: 1 } });
+  }
+  if (diagnostics.some((d) => d.severity === "error")) return { notes: [], diagnostics, sources };
+  const merged = mergeParts(parts, { host: req.options.host, lan: req.options.lan }, base);
+  diagnostics.push(...merged.diagnostics);
+  const command = req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map((f) => basename(f))].join(" ");
+  const notes = [...(req.notes ?? []), ...merged.notes];
+  const text = renderTopology({ doc: merged.doc, command, notes, warnings: diagnostics.filter((d) => d.severity === "warning") });
+  // The result must be a topology reach accepts; if it is not, say where, in the generated text.
+  const out = "(imported topology)";
+  try {
+    loadTopologyText(out, text);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    sources.set(out, text);
+    return { notes, diagnostics: [...diagnostics, ...e.diagnostics], sources };
+  }
+  return { text, doc: merged.doc, notes, diagnostics, sources };
+}
