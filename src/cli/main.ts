@@ -32,6 +32,10 @@ import { join } from "node:path";
 import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
 import { parseCidr } from "../net/addr.js";
+import { loadFamilyFile } from "../prove/family.js";
+import { asRecorded, explainCounterexample, ProofDisagreement, proveFamily, type TheoremResult } from "../prove/prove.js";
+import { counterexampleYaml, renderFamily, type Written } from "../prove/report.js";
+import { basename as baseName } from "node:path";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -42,6 +46,10 @@ function report(e: unknown): number {
   if (e instanceof Disagreement) {
     process.stderr.write(`reach: internal error (a bug, please report it): the engines disagree on ${e.query.text}\n`);
     for (const v of e.views) process.stderr.write(`  ${v.engine}: ${v.verdict}${v.detail ? ` (${v.detail})` : ""}\n`);
+    return EXIT.internal;
+  }
+  if (e instanceof ProofDisagreement) {
+    process.stderr.write(`reach: internal error (a bug, please report it): ${e.message}\n`);
     return EXIT.internal;
   }
   if (e instanceof InputError) {
@@ -443,6 +451,44 @@ await yargs(hideBin(process.argv))
     }),
   )
   .command(
+    "prove <paths..>",
+    "Check theorems over families of topologies (proofs/*.yaml) with Z3 for all parameter values at once and with the simulator by enumeration.",
+    (y) =>
+      y
+        .positional("paths", { type: "string", array: true, demandOption: true, describe: "proof files, or folders of them" })
+        .option("counterexamples", { type: "string", default: "counterexamples", describe: "folder for the concrete topology of each refutation (created; files in it are never overwritten)" })
+        .option("timeout", timeoutOption)
+        .example("$0 prove proofs/", "every claim of the seeds, machine-checked"),
+    handler(async (argv) => {
+      checkTimeout(argv.timeout);
+      const files = argv.paths.flatMap((p) => expandTopologies(p));
+      const families = files.map((f) => loadFamilyFile(f));
+      let code: number = EXIT.ok;
+      for (const fam of families) {
+        const r = await proveFamily(fam, { timeoutMs: argv.timeout * 1000 });
+        const written = new Map<TheoremResult, Written>();
+        for (const [i, t] of r.theorems.entries()) {
+          if (!t.counterexample) continue;
+          mkdirSync(argv.counterexamples, { recursive: true });
+          const stem = baseName(fam.file).replace(/\.(ya?ml|json)$/, "");
+          let out = join(argv.counterexamples, `${stem}.${i + 1}.yaml`);
+          for (let k = 2; existsSync(out); k++) out = join(argv.counterexamples, `${stem}.${i + 1}-${k}.yaml`);
+          writeAtomically(out, counterexampleYaml(fam, t, t.counterexample));
+          const { decided, net } = await explainCounterexample(out, t.theorem, argv.timeout * 1000);
+          // the file must say what the proof says: its answer is the opposite of the theorem's
+          if ((decided.answer.verdict === "reachable") === t.counterexample.claimed) throw new ProofDisagreement(`${out}: reach answers ${decided.answer.verdict} on the written counterexample, as the theorem says`);
+          written.set(t, { file: out, decided, net });
+        }
+        process.stdout.write(renderFamily(r, written) + "\n\n");
+        if (r.theorems.some((t) => t.status === "unknown")) code = Math.max(code, EXIT.unknown);
+        else if (!asRecorded(r)) code = code === EXIT.ok ? EXIT.violated : code;
+      }
+      const proved = families.length;
+      process.stdout.write(`${proved} proof file${proved === 1 ? "" : "s"} checked\n`);
+      process.exitCode = code;
+    }),
+  )
+  .command(
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
@@ -457,7 +503,7 @@ await yargs(hideBin(process.argv))
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .example("sudo $0 emulate models/virtualbox-nat.yaml", "the real kernel (network namespaces) as judge of every expectation")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, show or schema")
+  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, prove, show or schema")
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once

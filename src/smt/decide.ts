@@ -55,7 +55,7 @@ export interface SmtDecision {
   readonly cores?: readonly { readonly machine: string; readonly socket?: string; readonly labels: readonly string[] }[];
 }
 
-interface Found {
+export interface Found {
   readonly path: Path;
   readonly dial: SDial;
 }
@@ -70,7 +70,8 @@ function dialsOf(q: Query): SDial[] {
   return ([4, 6] as Family[]).map((v) => ({ from: q.from, proto: q.proto, dst: { k: "v", v } as AV, dport: port, sport }));
 }
 
-const DOMAIN: F = and(
+/** The packet variables' domain (asserted with every query). */
+export const DOMAIN: F = and(
   inPorts({ k: "v", name: "dport" }, 1, 65535),
   inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi),
   not(eqAddr({ k: "v", v: 6 }, { k: "c", ip: { v: 6, n: 0n } })),
@@ -78,7 +79,7 @@ const DOMAIN: F = and(
 );
 
 /** Every way the query can succeed, cheapest first, or the bound that stopped the exploration. */
-function explore(net: Network, q: Query, budget: number, deadline: number): { found: Found[]; forks: number; hit?: string } {
+export function explore(net: Network, q: Query, budget: number, deadline: number): { found: Found[]; forks: number; hit?: string } {
   const x = new Explorer(net, budget, deadline);
   const goal: Goal = q.target.kind === "machine" ? { machine: q.target.machine, ...(q.port !== undefined ? { port: q.port } : {}) } : {};
   const found: Found[] = [];

@@ -165,5 +165,7 @@ export function judge(f: F, d: Dom): boolean | undefined {
       }
       return f.policy;
     }
+    case "cfg":
+      return undefined; // the packet domain says nothing about configuration parameters
   }
 }

@@ -52,6 +52,8 @@ class Translator {
   readonly dst6: BitVec<128, "reach">;
   readonly dport: BitVec<16, "reach">;
   readonly sport: BitVec<16, "reach">;
+  /** Configuration parameters (symbolic configuration), 8 bits each, made on first use. */
+  readonly cfg = new Map<string, BitVec<8, "reach">>();
   constructor(private readonly z: Context<"reach">) {
     this.dst4 = z.BitVec.const("dst4", 32);
     this.dst6 = z.BitVec.const("dst6", 128);
@@ -97,6 +99,11 @@ class Translator {
       }
       case "peq":
         return this.dport.eq(this.sport);
+      case "cfg": {
+        let v = this.cfg.get(f.param);
+        if (!v) this.cfg.set(f.param, (v = z.BitVec.const(`cfg_${f.param}`, 8)));
+        return v.eq(z.BitVec.val(f.value, 8));
+      }
       case "chain": {
         // first match from the top: build from the bottom up, iteratively
         let acc: Bool<"reach"> = z.Bool.val(f.policy);
@@ -164,6 +171,38 @@ export async function solve(domain: F, alternatives: readonly F[], opts: SolveOp
   });
 }
 
+/**
+ * Decides a conjunction of formulas that may mention configuration parameters
+ * (term.ts `cfg`), each ranging over 0..size-1 of its domain; a model gives the
+ * packet variables and every parameter's value.
+ */
+export async function solveFamily(
+  formulas: readonly F[],
+  domains: Readonly<Record<string, number>>,
+  timeoutMs: number,
+): Promise<
+  | { readonly status: "sat"; readonly model: { readonly dst4: IP; readonly dst6: IP; readonly dport: number; readonly sport: number; readonly cfg: Record<string, number> } }
+  | { readonly status: "unsat" }
+  | { readonly status: "unknown"; readonly reason: string }
+> {
+  const z = await context();
+  const tr = new Translator(z);
+  const asserted = formulas.map((f) => tr.bool(f));
+  for (const [name, n] of Object.entries(domains)) {
+    let v = tr.cfg.get(name);
+    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, 8)));
+    asserted.push(v.ult(z.BitVec.val(n, 8)));
+  }
+  const s = solverFor(z, asserted, timeoutMs);
+  const status = check(z, s);
+  if (status === "unknown") return { status, reason: s.reasonUnknown() || "the solver gave up" };
+  if (status === "unsat") return { status };
+  const model = s.model();
+  const num = (v: BitVec<number, "reach">) => BigInt((model.eval(v, true) as unknown as { value(): bigint }).value());
+  const cfg: Record<string, number> = {};
+  for (const [name, v] of tr.cfg) cfg[name] = Number(num(v));
+  return { status, model: { dst4: { v: 4 as Family, n: num(tr.dst4) }, dst6: { v: 6 as Family, n: num(tr.dst6) }, dport: Number(num(tr.dport)), sport: Number(num(tr.sport)), cfg } };
+}
 
 /**
  * Why one path is infeasible: an unsat core over its conditions, each tracked

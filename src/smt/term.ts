@@ -42,7 +42,12 @@ export type F =
    * accepts, or no rule matches and the policy accepts. Kept as one node so a
    * chain of thousands of rules neither nests nor grows quadratically.
    */
-  | { readonly t: "chain"; readonly rules: readonly { readonly m: F; readonly accept: boolean }[]; readonly policy: boolean };
+  | { readonly t: "chain"; readonly rules: readonly { readonly m: F; readonly accept: boolean }[]; readonly policy: boolean }
+  /**
+   * A configuration parameter has this value (symbolic configuration: `reach
+   * prove` quantifies over a family of topologies; index into its domain).
+   */
+  | { readonly t: "cfg"; readonly param: string; readonly value: number };
 
 export const TRUE: F = { t: "true" };
 export const FALSE: F = { t: "false" };
@@ -115,7 +120,11 @@ export interface Assignment {
   readonly dst: IP;
   readonly dport: number;
   readonly sport: number;
+  /** Configuration parameters' values (index into each domain), for formulas over a family. */
+  readonly cfg?: Readonly<Record<string, number>>;
 }
+
+export const cfgIs = (param: string, value: number): F => ({ t: "cfg", param, value });
 
 /** Evaluates a formula under an assignment: used to check that a decoded model satisfies what it claims. */
 export function evaluate(f: F, x: Assignment): boolean {
@@ -141,6 +150,11 @@ export function evaluate(f: F, x: Assignment): boolean {
     case "chain": {
       for (const r of f.rules) if (evaluate(r.m, x)) return r.accept;
       return f.policy;
+    }
+    case "cfg": {
+      const v = x.cfg?.[f.param];
+      if (v === undefined) throw new Error(`internal: no value for configuration parameter ${f.param}`);
+      return v === f.value;
     }
   }
 }

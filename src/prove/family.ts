@@ -1,0 +1,254 @@
+/**
+ * A proof file: one claim of the seeds, quoted, formalised as theorems over a
+ * family of topologies. The family is a topology template whose placeholders
+ * `${name}` are parameters, each with a finite domain; a theorem says for which
+ * parameter values a query is reachable:
+ *
+ *   claim: "If your server binds to 127.0.0.1 ..., it accepts connections only from the same machine."
+ *   params:
+ *     bind: ["127.0.0.1", "0.0.0.0", "192.168.1.30", "::", "::1"]
+ *     forward: { none: null, any: { hostPort: 2222, guestPort: 22 } }   # label: value
+ *   where: { not: { ... } }            # optional: leave assignments out of the family
+ *   topology: { machines: { server: { services: [ { port: 80, bind: "${bind}" } ] } } }
+ *   theorems:
+ *     - query: "lan-pc -> server:80/tcp"
+ *       reachable: { bind: ["0.0.0.0", "192.168.1.30", "::"] }   # iff
+ *   holds: false                       # optional: the claim as stated is false (a recorded finding)
+ *
+ * A placeholder that is a whole string is replaced by the value (any YAML: a
+ * mapping, a list; null removes the key or list item); inside a longer string it
+ * is replaced by the value's text. Conditions: true, false, { PARAM: label or
+ * [labels] }, { all: [...] }, { any: [...] }, { not: ... }.
+ */
+import { readFileSync } from "node:fs";
+import YAML, { isNode, LineCounter, type Document } from "yaml";
+import { z } from "zod";
+import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
+import { parseQuery, type Query } from "../query/parse.js";
+
+export type Value = unknown;
+
+export interface Param {
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly values: readonly Value[];
+}
+
+export type Cond =
+  | { readonly k: "const"; readonly b: boolean }
+  | { readonly k: "in"; readonly param: string; readonly values: readonly number[] }
+  | { readonly k: "all"; readonly xs: readonly Cond[] }
+  | { readonly k: "any"; readonly xs: readonly Cond[] }
+  | { readonly k: "not"; readonly x: Cond };
+
+export interface Theorem {
+  readonly text: string;
+  readonly query: Query;
+  readonly reachable: Cond;
+  readonly span: Span;
+}
+
+export interface Family {
+  readonly file: string;
+  readonly source: string;
+  readonly claim: string;
+  readonly origin?: string;
+  readonly note?: string;
+  readonly holds: boolean;
+  readonly params: readonly Param[];
+  readonly where: Cond;
+  readonly template: unknown;
+  readonly theorems: readonly Theorem[];
+}
+
+/** One member of the family: a value index per parameter. */
+export type Assignment = readonly number[];
+
+const label = z.union([z.string(), z.number(), z.boolean()]);
+const CondSchema: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.boolean(), z.strictObject({ all: z.array(CondSchema) }), z.strictObject({ any: z.array(CondSchema) }), z.strictObject({ not: CondSchema }), z.record(z.string(), z.union([label, z.array(label)]))]),
+);
+
+const ProofSchema = z.strictObject({
+  claim: z.string().min(1),
+  source: z.string().optional(),
+  note: z.string().optional(),
+  holds: z.boolean().optional(),
+  params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/i), z.union([z.array(z.union([z.string(), z.number(), z.boolean()])).min(1), z.record(z.string(), z.unknown())])),
+  where: CondSchema.optional(),
+  topology: z.record(z.string(), z.unknown()),
+  theorems: z
+    .array(z.strictObject({ query: z.string(), reachable: CondSchema }))
+    .min(1),
+});
+
+/** Positions of a parsed YAML document, by path. */
+function locator(file: string, doc: Document, lc: LineCounter) {
+  return (path: readonly (string | number)[]): Span => {
+    for (let i = path.length; i >= 0; i--) {
+      const n = doc.getIn(path.slice(0, i), true);
+      if (isNode(n) && n.range) {
+        const p = lc.linePos(n.range[0]);
+        return { file, line: p.line, col: p.col };
+      }
+    }
+    return { file, line: 1, col: 1 };
+  };
+}
+
+export function loadFamilyText(file: string, source: string): Family {
+  const lc = new LineCounter();
+  const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const at = locator(file, doc, lc);
+  const sources = new Map([[file, source]]);
+  const fail = (ds: Diagnostic[]): never => {
+    throw new InputError(ds, sources);
+  };
+  if (doc.errors.length) {
+    fail(doc.errors.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return diagnostic("RCH002", { file, line: p.line, col: p.col }, e.message.split("\n")[0]!, { expected: "valid YAML" });
+    }));
+  }
+  const parsed = ProofSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  if (!parsed.success) {
+    fail(parsed.error.issues.map((i) => {
+      const path = i.path.filter((p): p is string | number => typeof p !== "symbol");
+      return diagnostic(i.code === "unrecognized_keys" ? "RCH003" : i.code === "invalid_type" && i.input === undefined ? "RCH005" : "RCH004", at(path), `${path.join(".") || "the file"}: ${i.message}`, {
+        expected: "a proof file: claim, params, topology, theorems (see proofs/README.md)",
+      });
+    }));
+  }
+  const p = parsed.data!;
+  const params: Param[] = Object.entries(p.params).map(([name, d]) =>
+    Array.isArray(d) ? { name, labels: d.map(String), values: d } : { name, labels: Object.keys(d), values: Object.values(d) },
+  );
+  const ds: Diagnostic[] = [];
+  for (const q of params) if (q.values.length > 255) ds.push(diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has ${q.values.length} values`, { expected: "at most 255 values per parameter" }));
+  const cond = (c: unknown, path: (string | number)[]): Cond => {
+    if (typeof c === "boolean") return { k: "const", b: c };
+    const o = c as Record<string, unknown>;
+    if ("all" in o) return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
+    if ("any" in o) return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
+    if ("not" in o) return { k: "not", x: cond(o["not"], [...path, "not"]) };
+    const keys = Object.keys(o);
+    if (keys.length !== 1) {
+      ds.push(diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, { expected: "{ PARAM: value or [values] }, or all/any/not of conditions" }));
+      return { k: "const", b: false };
+    }
+    const name = keys[0]!;
+    const param = params.find((x) => x.name === name);
+    if (!param) {
+      ds.push(diagnostic("RCH004", at([...path, name]), `no parameter ${name}`, { expected: `one of ${params.map((x) => x.name).join(", ")}` }));
+      return { k: "const", b: false };
+    }
+    const wanted = ([] as unknown[]).concat(o[name]).map(String);
+    const values: number[] = [];
+    for (const w of wanted) {
+      const i = param.labels.indexOf(w);
+      if (i < 0) ds.push(diagnostic("RCH004", at([...path, name]), `${w} is not a value of ${name}`, { expected: `one of ${param.labels.join(", ")}` }));
+      else values.push(i);
+    }
+    return { k: "in", param: name, values };
+  };
+  const theorems: Theorem[] = p.theorems.map((t, i) => {
+    const q = parseQuery(t.query);
+    const span = at(["theorems", i, "query"]);
+    if (!q.ok) {
+      ds.push(diagnostic("RCH040", span, q.message, { expected: q.expected }));
+      return { text: t.query, query: undefined as unknown as Query, reachable: { k: "const", b: false }, span };
+    }
+    if (q.query.target.kind === "localhost") ds.push(diagnostic("RCH040", span, "a theorem's query names an address, not localhost", { expected: "127.0.0.1 or [::1] (localhost is both)" }));
+    return { text: t.query, query: q.query, reachable: cond(t.reachable, ["theorems", i, "reachable"]), span };
+  });
+  const where = p.where === undefined ? ({ k: "const", b: true } as const) : cond(p.where, ["where"]);
+  if (ds.length) fail(ds);
+  return { file, source, claim: p.claim, ...(p.source ? { origin: p.source } : {}), ...(p.note ? { note: p.note } : {}), holds: p.holds ?? true, params, where, template: p.topology, theorems };
+}
+
+export function loadFamilyFile(file: string): Family {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, { expected: "a readable proof file" })]);
+  }
+  return loadFamilyText(file, text);
+}
+
+/** Every assignment of the family (the cartesian product of the domains), `where` applied. */
+export function assignments(f: Family): Assignment[] {
+  let out: number[][] = [[]];
+  for (const p of f.params) out = out.flatMap((a) => p.values.map((_, i) => [...a, i]));
+  return out.filter((a) => holds(f, f.where, a));
+}
+
+export function holds(f: Family, c: Cond, a: Assignment): boolean {
+  switch (c.k) {
+    case "const":
+      return c.b;
+    case "in":
+      return c.values.includes(a[f.params.findIndex((p) => p.name === c.param)]!);
+    case "all":
+      return c.xs.every((x) => holds(f, x, a));
+    case "any":
+      return c.xs.some((x) => holds(f, x, a));
+    case "not":
+      return !holds(f, c.x, a);
+  }
+}
+
+const PLACEHOLDER = /\$\{([A-Za-z][A-Za-z0-9_]*)\}/g;
+const REMOVED = Symbol("removed");
+
+/** The concrete topology document of one assignment. */
+export function instantiate(f: Family, a: Assignment): Record<string, unknown> {
+  const value = (name: string): Value => {
+    const i = f.params.findIndex((p) => p.name === name);
+    if (i < 0) throw new InputError([diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, `the topology uses \${${name}}, which is not a parameter`, { expected: `one of ${f.params.map((p) => p.name).join(", ")}` })]);
+    return f.params[i]!.values[a[i]!];
+  };
+  const walk = (x: unknown): unknown => {
+    if (typeof x === "string") {
+      const whole = /^\$\{([A-Za-z][A-Za-z0-9_]*)\}$/.exec(x);
+      if (whole) {
+        const v = value(whole[1]!);
+        return v === null ? REMOVED : structuredClone(v);
+      }
+      return x.replace(PLACEHOLDER, (_, n: string) => String(value(n)));
+    }
+    if (Array.isArray(x)) return x.map(walk).filter((y) => y !== REMOVED);
+    if (x && typeof x === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(x)) {
+        const w = walk(v);
+        if (w !== REMOVED) out[k.replace(PLACEHOLDER, (_, n: string) => String(value(n)))] = w;
+      }
+      return out;
+    }
+    return x;
+  };
+  return walk(f.template) as Record<string, unknown>;
+}
+
+/** "bind=127.0.0.1, forward=none" */
+export const assignmentText = (f: Family, a: Assignment): string => f.params.map((p, i) => `${p.name}=${p.labels[a[i]!]}`).join(", ");
+
+/** The condition in words, for reports. */
+export function condText(f: Family, c: Cond): string {
+  switch (c.k) {
+    case "const":
+      return String(c.b);
+    case "in": {
+      const p = f.params.find((x) => x.name === c.param)!;
+      const ls = c.values.map((v) => p.labels[v]!);
+      return ls.length === 1 ? `${c.param}=${ls[0]}` : `${c.param} in {${ls.join(", ")}}`;
+    }
+    case "all":
+      return c.xs.length ? c.xs.map((x) => (x.k === "any" ? `(${condText(f, x)})` : condText(f, x))).join(" and ") : "true";
+    case "any":
+      return c.xs.length ? c.xs.map((x) => condText(f, x)).join(" or ") : "false";
+    case "not":
+      return `not (${condText(f, c.x)})`;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `reach import` end to end through the built CLI: the issue's Vagrant finding
+ * (a forward without host_ip is exposed to the LAN), exit codes, and that an
+ * existing file is never lost.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const reach = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+const dir = mkdtempSync(join(tmpdir(), "reach-import-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const VAGRANTFILE = `Vagrant.configure("2") do |config|
+  config.vm.box = "debian/bookworm64"
+  config.vm.network "forwarded_port", guest: 80, host: 8080
+end
+`;
+
+describe("reach import vagrant: the forward without host_ip", () => {
+  const vf = join(dir, "Vagrantfile");
+  writeFileSync(vf, VAGRANTFILE);
+  const out = join(dir, "lab.yaml");
+
+  it("imports, and `reach exposure --from lan` shows the guest's port 80 exposed to the LAN and ssh not", () => {
+    const r = reach("import", "vagrant", vf, "-o", out);
+    expect(r.err).toContain(`wrote ${out}`);
+    expect(r.code).toBe(0);
+    const e = reach("exposure", out, "--from", "lan", "--format", "json");
+    expect(e.code, e.err).toBe(0);
+    const services = JSON.parse(e.out).services as { machine: string; port: number; proto: string; verdict: string; dial: string }[];
+    const web = services.find((s) => s.machine === "default" && s.port === 80);
+    expect(web).toMatchObject({ verdict: "reachable", proto: "tcp" });
+    expect(web!.dial).toContain(":8080");
+    expect(services.find((s) => s.machine === "default" && s.port === 22)).toMatchObject({ verdict: "unreachable" });
+  });
+
+  it("never overwrites an existing file without --force (RCH054, exit 2, file unchanged)", () => {
+    writeFileSync(out, "# mine\n");
+    const r = reach("import", "vagrant", vf, "-o", out);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/error RCH054: .*already exists/);
+    expect(readFileSync(out, "utf8")).toBe("# mine\n");
+  });
+
+  it("--force keeps a backup of the old file first", () => {
+    writeFileSync(out, "# mine\n");
+    rmSync(`${out}.bak`, { force: true });
+    const r = reach("import", "vagrant", vf, "-o", out, "--force");
+    expect(r.code).toBe(0);
+    expect(readFileSync(`${out}.bak`, "utf8")).toBe("# mine\n");
+    expect(readFileSync(out, "utf8")).toContain("forwarded_port");
+  });
+
+  it("prints to stdout without -o, with the assumptions as comments", () => {
+    const r = reach("import", "vagrant", vf);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^# Imported by `reach import vagrant Vagrantfile`/);
+    expect(r.out).toContain("Assumed");
+    expect(r.out).toContain("machines:");
+  });
+});
+
+describe("reach import: bad input", () => {
+  it("an unreadable file: RCH001, exit 2, nothing written", () => {
+    const out = join(dir, "none.yaml");
+    const r = reach("import", "qemu", join(dir, "missing.sh"), "-o", out);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("RCH001");
+    expect(r.err).toContain("nothing written");
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("an unknown kind is a usage error", () => {
+    const r = reach("import", "hyperv", "x");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Invalid values|choices/i);
+  });
+
+  it("a Ruby syntax error: RCH055 with the file's line and column", () => {
+    const vf = join(dir, "Broken");
+    writeFileSync(vf, 'Vagrant.configure("2") do |config|\n  config.vm.network "forwarded_port", guest: 80, host:\n');
+    const r = reach("import", "vagrant", vf);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`${vf.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: error RCH055`));
+  });
+
+  it("something not understood: written without it, RCH051 listed at the top, exit 1", () => {
+    const vf = join(dir, "Loop");
+    writeFileSync(vf, 'Vagrant.configure("2") do |config|\n  (1..2).each do |i|\n    config.vm.network "forwarded_port", guest: 80 + i, host: 8080 + i\n  end\nend\n');
+    const r = reach("import", "vagrant", vf);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("warning RCH051");
+    expect(r.out).toContain("NOT imported");
+  });
+
+  it("--lan must be an IPv4 subnet", () => {
+    const r = reach("import", "vagrant", join(dir, "Vagrantfile"), "--lan", "fe80::/64");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("RCH042");
+  });
+});
+
+describe("reach import --into", () => {
+  it("merges the imports into the user's topology and keeps its expectations", () => {
+    const base = join(dir, "base.yaml");
+    writeFileSync(
+      base,
+      `segments: { home: 192.168.0.0/24 }
+machines:
+  host: { interfaces: { wlan0: { segment: home, addresses: [192.168.0.5/24] } } }
+  phone: { interfaces: { wlan0: { segment: home, addresses: [192.168.0.30/24] } } }
+expect:
+  - { query: "phone -> default:80/tcp", verdict: reachable }
+`,
+    );
+    const out = join(dir, "merged.yaml");
+    const r = reach("import", "vagrant", join(dir, "Vagrantfile"), "--into", base, "-o", out);
+    expect(r.code, r.err).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(text).toContain("phone");
+    expect(text).not.toMatch(/^ {2}lan:/m); // the host's interfaces are known: no scaffold
+    const v = reach("verify", out);
+    expect(v.code, v.out + v.err).toBe(0);
+  });
+});
