@@ -36,6 +36,8 @@ import { loadFamilyFile } from "../prove/family.js";
 import { asRecorded, explainCounterexample, ProofDisagreement, proveFamily, type TheoremResult } from "../prove/prove.js";
 import { counterexampleYaml, renderFamily, type Written } from "../prove/report.js";
 import { basename as baseName } from "node:path";
+import { fix } from "../fix/fix.js";
+import { renderFix } from "../fix/report.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -489,6 +491,40 @@ await yargs(hideBin(process.argv))
     }),
   )
   .command(
+    "fix <file> <query>",
+    "The smallest edit of the topology that gives the wanted verdict while every other expect: keeps holding (Z3 MaxSMT), checked before it is shown.",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
+        .positional("query", { type: "string", demandOption: true, describe: '"A -> B:PORT/tcp"' })
+        .option("want", { choices: ["reachable", "unreachable"] as const, demandOption: true, describe: "the verdict you want" })
+        .option("max-edits", { type: "number", default: 2, describe: "the most places a repair may change (1-3)" })
+        .option("alternatives", { type: "number", default: 2, describe: "next-best repairs to show" })
+        .option("write", { type: "boolean", default: false, describe: "apply the best repair to the file (keeping FILE.bak, comments and layout)" })
+        .option("timeout", { ...timeoutOption, default: 120 })
+        .example('$0 fix models/nat-guest-loopback-bind.yaml "host -> guest:22/tcp" --want reachable', "sshd is bound to 127.0.0.1 behind a forward: the fix is its bind address"),
+    handler(async (argv) => {
+      checkTimeout(argv.timeout);
+      const k = argv["max-edits"];
+      if (!Number.isInteger(k) || k < 1 || k > 3) throw usage("--max-edits", `'${k}' is not 1, 2 or 3`, "--max-edits 1, 2 or 3");
+      const alts = argv.alternatives;
+      if (!Number.isInteger(alts) || alts < 0 || alts > 10) throw usage("--alternatives", `'${alts}' is not a number from 0 to 10`, "e.g. --alternatives 2");
+      const { loaded } = load(argv.file);
+      if (loaded.spec) throw usage("<file>", `${argv.file} is a spec file`, "the topology file it includes (fix edits the topology)");
+      const q = queryArg(argv.query, loaded, argv.file);
+      const r = await fix(loaded, q, argv.want, { maxEdits: k, count: 1 + alts, timeoutMs: argv.timeout * 1000 });
+      process.stdout.write(renderFix(r, argv.file, loaded.source) + "\n");
+      const best = r.repairs[0];
+      if (argv.write && best) {
+        const bak = backupName(argv.file);
+        copyFileSync(argv.file, bak);
+        writeAtomically(argv.file, best.text);
+        process.stdout.write(`wrote ${argv.file} (the old file is ${bak})\n`);
+      }
+      process.exitCode = r.before.answer.verdict === argv.want || best ? EXIT.ok : EXIT.violated;
+    }),
+  )
+  .command(
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
@@ -503,7 +539,7 @@ await yargs(hideBin(process.argv))
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .example("sudo $0 emulate models/virtualbox-nat.yaml", "the real kernel (network namespaces) as judge of every expectation")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, prove, show or schema")
+  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema")
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once

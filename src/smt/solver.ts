@@ -205,6 +205,37 @@ export async function solveFamily(
 }
 
 /**
+ * MaxSMT over configuration parameters: a model of the hard formulas that
+ * maximises the total weight of the soft ones it satisfies; used by
+ * `reach fix` to find the smallest edit of a topology.
+ */
+export async function optimizeFamily(
+  hard: readonly F[],
+  soft: readonly { readonly f: F; readonly weight: number }[],
+  domains: Readonly<Record<string, number>>,
+  timeoutMs: number,
+): Promise<{ readonly status: "sat"; readonly cfg: Record<string, number> } | { readonly status: "unsat" } | { readonly status: "unknown"; readonly reason: string }> {
+  const z = await context();
+  const tr = new Translator(z);
+  const opt = new z.Optimize();
+  opt.set("timeout", Math.max(1, Math.round(timeoutMs)));
+  for (const f of hard) opt.add(tr.bool(f));
+  for (const [name, n] of Object.entries(domains)) {
+    let v = tr.cfg.get(name);
+    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, 8)));
+    opt.add(v.ult(z.BitVec.val(n, 8)));
+  }
+  for (const x of soft) opt.addSoft(tr.bool(x.f), x.weight);
+  const status = await opt.check();
+  if (status === "unknown") return { status, reason: "the optimizer gave up (timeout?)" };
+  if (status === "unsat") return { status };
+  const model = opt.model();
+  const cfg: Record<string, number> = {};
+  for (const [name, v] of tr.cfg) cfg[name] = Number((model.eval(v, true) as unknown as { value(): bigint }).value());
+  return { status, cfg };
+}
+
+/**
  * Why one path is infeasible: an unsat core over its conditions, each tracked
  * under the label of the element that imposed it. Undefined if the path is
  * feasible after all or the solver gives up.

@@ -1,0 +1,215 @@
+/**
+ * `reach fix FILE QUERY --want reachable|unreachable`: the smallest edit of the
+ * user's topology that gives the wanted verdict while every other expectation
+ * of the file keeps holding.
+ *
+ * The repair space (space.ts) is a set of slots; each candidate (up to
+ * `maxEdits` changed slots) is compiled and explored like a member of a proof
+ * family, and Z3 solves MaxSMT over the slot variables: the query's verdict
+ * is a hard constraint (for "unreachable", an exists-forall question, handled
+ * by excluding every candidate a found packet still reaches), and "this slot
+ * unchanged" is a soft constraint per slot (weight 10, plus 1 for a slot's
+ * first, most usual alternative, which only breaks ties), so the optimum changes
+ * the fewest slots. The file's other expectations are hard too: a candidate
+ * that breaks one is excluded and Z3 asked again. Before a repair is shown it
+ * is applied to the user's YAML and everything is re-checked with both engines.
+ */
+import YAML from "yaml";
+import { InputError } from "../diagnostics/diagnostic.js";
+import type { Network } from "../ir/types.js";
+import { lower } from "../lower/lower.js";
+import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
+import { formatQuery, type Query } from "../query/parse.js";
+import { DOMAIN, explore, type Found } from "../smt/decide.js";
+import { optimizeFamily, solveFamily } from "../smt/solver.js";
+import { and, cfgIs, evaluate, not, or, type F } from "../smt/term.js";
+import type { Span } from "../diagnostics/diagnostic.js";
+import { loadTopologyText, type Loaded } from "../topology/load.js";
+import { verifyTopology, type VerifyResult } from "../verify/verify.js";
+import { spliceEdits } from "./splice.js";
+import { applyToData, applyToYaml, repairSpace, type Alternative, type Edit, type Slot } from "./space.js";
+
+export type Want = "reachable" | "unreachable";
+
+export interface Change {
+  readonly slot: Slot;
+  readonly alternative: Alternative;
+  /** Where in the user's file (the edited key, or the list it adds to). */
+  readonly span: Span;
+}
+
+export interface Repair {
+  readonly changes: readonly Change[];
+  /** The user's file with the repair applied (comments and layout kept). */
+  readonly text: string;
+  readonly decided: Decided;
+  readonly net: Network;
+  /** The file's other expectations, re-checked on the repaired topology: all hold. */
+  readonly expectations: readonly VerifyResult[];
+}
+
+/** A candidate that gives the wanted verdict but breaks other expectations of the file. */
+export interface Rejected {
+  readonly changes: readonly Change[];
+  readonly broken: readonly VerifyResult[];
+}
+
+export interface FixResult {
+  readonly query: Query;
+  readonly want: Want;
+  /** The verdict before any edit. */
+  readonly before: Decided;
+  readonly repairs: readonly Repair[];
+  /** The smallest candidates that were rejected because they break another expectation (at most 3). */
+  readonly rejected: readonly Rejected[];
+  readonly slots: number;
+  readonly candidates: number;
+  readonly rounds: number;
+  readonly maxEdits: number;
+}
+
+export interface FixOptions {
+  readonly maxEdits: number;
+  /** Repairs to find: the best, then the next best (none contains an earlier one). */
+  readonly count: number;
+  readonly timeoutMs: number;
+}
+
+interface Candidate {
+  /** alternative index + 1 per slot; 0 = unchanged */
+  readonly choice: readonly number[];
+  readonly found: readonly Found[];
+}
+
+const slotVar = (i: number) => `slot${i}`;
+const select = (choice: readonly number[]): F => and(...choice.map((v, i) => cfgIs(slotVar(i), v)));
+
+/** Every way to change at most `k` slots, one alternative each. */
+export function choices(slots: readonly Slot[], k: number): number[][] {
+  const out: number[][] = [];
+  const rec = (i: number, left: number, acc: number[]) => {
+    if (i === slots.length) {
+      out.push(acc);
+      return;
+    }
+    rec(i + 1, left, [...acc, 0]);
+    if (left > 0) slots[i]!.alternatives.forEach((_, a) => rec(i + 1, left - 1, [...acc, a + 1]));
+  };
+  rec(0, k, []);
+  return out;
+}
+
+export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit[] => choice.flatMap((v, i) => (v ? [slots[i]!.alternatives[v - 1]!.edit] : []));
+
+function carries(found: readonly Found[], p: { dst4: { v: 4 | 6; n: bigint }; dst6: { v: 4 | 6; n: bigint }; dport: number; sport: number }): boolean {
+  return found.some((x) => {
+    const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
+    const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
+    return evaluate(and(DOMAIN, ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
+  });
+}
+
+export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions): Promise<FixResult> {
+  const topo = loaded.topology;
+  const net = lower(topo);
+  const before = await answerQuery(net, q, { engine: "both", timeoutMs: opts.timeoutMs });
+  const base = { query: q, want, before, maxEdits: opts.maxEdits };
+  if (before.answer.verdict === want) return { ...base, repairs: [], rejected: [], slots: 0, candidates: 0, rounds: 0 };
+  const slots = repairSpace(topo.doc, net, q, want);
+  const deadline = Date.now() + opts.timeoutMs;
+  // candidates: compiled and explored; one that is not a valid topology is not a repair
+  const candidates: Candidate[] = [];
+  for (const choice of choices(slots, opts.maxEdits)) {
+    if (choice.every((v) => v === 0)) continue;
+    let cnet: Network;
+    try {
+      cnet = lower(loadTopologyText(loaded.file, YAML.stringify(applyToData(topo.doc, editsOf(slots, choice)))).topology);
+    } catch (e) {
+      if (e instanceof InputError) continue;
+      throw e;
+    }
+    const x = explore(cnet, q, 200_000, deadline);
+    if (x.hit === undefined) candidates.push({ choice, found: x.found });
+  }
+  const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
+  const reach = or(...candidates.map((c) => and(select(c.choice), or(...c.found.map((f) => and(...f.path.pc))))));
+  const inSpace = or(...candidates.map((c) => select(c.choice)));
+  const hard: F[] = want === "reachable" ? [DOMAIN, reach] : [inSpace];
+  // each changed slot costs 10; taking a slot's first alternative (the usual fix: 0.0.0.0 before ::) saves 1,
+  // which can only break ties, since a repair changes at most 3 slots
+  const soft = slots.flatMap((_, i) => [
+    { f: cfgIs(slotVar(i), 0), weight: 10 },
+    { f: or(cfgIs(slotVar(i), 0), cfgIs(slotVar(i), 1)), weight: 1 },
+  ]);
+  const excluded: F[] = [];
+  const repairs: Repair[] = [];
+  const rejected: Rejected[] = [];
+  const left = () => Math.max(1, deadline - Date.now());
+  const others = (topo.doc.expect ?? []).filter((e) => e.query === undefined || e.query.replace(/\s+/g, " ").trim() !== formatQuery(q));
+  let rounds = 0;
+  while (repairs.length < opts.count && candidates.length) {
+    rounds++;
+    const r = await optimizeFamily([...hard, ...excluded], soft, domains, left());
+    if (r.status !== "sat") break;
+    const c = candidates.find((x) => x.choice.every((v, i) => v === (r.cfg[slotVar(i)] ?? 0)));
+    if (!c) throw new Error("internal: the optimizer chose edits outside the repair space");
+    if (want === "unreachable") {
+      rounds++;
+      const p = await solveFamily([DOMAIN, or(...c.found.map((f) => and(...f.path.pc)))], {}, left());
+      if (p.status === "sat") {
+        // this packet still gets through: no candidate it reaches is a repair
+        excluded.push(not(or(...candidates.filter((x) => carries(x.found, p.model)).map((x) => select(x.choice)))));
+        continue;
+      }
+      if (p.status === "unknown") break;
+    }
+    const repair = await check(loaded, slots, c.choice, q, want, others.length !== (topo.doc.expect ?? []).length, opts.timeoutMs);
+    // never show a repair that is not one; one that breaks another expectation is excluded
+    excluded.push(not(select(c.choice)));
+    if ("broken" in repair) {
+      if (rejected.length < 3) rejected.push(repair);
+      continue;
+    }
+    repairs.push(repair);
+    // the next best must not contain this one (a superset is never smaller, only noisier)
+    excluded.push(not(and(...c.choice.flatMap((v, i) => (v ? [cfgIs(slotVar(i), v)] : [])))));
+  }
+  return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds };
+}
+
+/**
+ * Applies a candidate to the user's YAML and checks everything on the result:
+ * the query with both engines (which must give the wanted verdict: Z3 said so)
+ * and every other expectation; what breaks, when one does.
+ */
+async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly number[], q: Query, want: Want, dropsOwn: boolean, timeoutMs: number): Promise<Repair | Rejected> {
+  const ydoc = YAML.parseDocument(loaded.source);
+  const changes: Change[] = choice.flatMap((v, i) => {
+    if (!v) return [];
+    const slot = slots[i]!;
+    const alternative = slot.alternatives[v - 1]!;
+    const e = alternative.edit;
+    const span = e.op === "append" || e.op === "prepend" ? loaded.topology.loc.key(e.path) : loaded.topology.loc.at(e.path);
+    return [{ slot, alternative, span }];
+  });
+  const edits = changes.map((c) => c.alternative.edit);
+  // only the edited nodes change in the user's text; should splicing ever not mean exactly the edit,
+  // the whole document is rendered instead (comments kept, layout normalised)
+  let text = spliceEdits(loaded.source, edits);
+  if (text === undefined) {
+    applyToYaml(ydoc, edits);
+    text = ydoc.toString({ lineWidth: 0, flowCollectionPadding: /[{[] [^\s}\]]/.test(loaded.source) });
+  }
+  const edited = loadTopologyText(loaded.file, text);
+  const net = lower(edited.topology);
+  const decided = await answerQuery(net, q, { engine: "both", timeoutMs });
+  if (decided.answer.verdict !== want) throw new Disagreement(q, [{ engine: "smt", verdict: want, detail: "the repair space's model" }, { engine: "both", verdict: decided.answer.verdict, detail: "on the repaired file" }]);
+  // the file's expectations other than the one being changed must hold
+  const doc = dropsOwn ? { ...edited.topology.doc, expect: (edited.topology.doc.expect ?? []).filter((e) => e.query === undefined || e.query.replace(/\s+/g, " ").trim() !== formatQuery(q)) } : edited.topology.doc;
+  const expectations = await verifyTopology(net, { doc, loc: edited.topology.loc }, { engine: "both", timeoutMs });
+  const broken = expectations.filter((x) => x.status !== "holds");
+  if (broken.length) return { changes, broken };
+  return { changes, text, decided, net, expectations };
+}
+
+export const changeText = (c: Change): string => `${c.slot.where}: ${c.alternative.text}`;
