@@ -176,15 +176,18 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
   const lan = subnetOf(o.lan)!;
   for (const host of hosts) {
     const h = (doc.machines[host] ??= {});
-    if (h.interfaces && Object.keys(h.interfaces).length) continue;
+    // interfaces the importers made for the host's own virtual networks (docker0, virbr0: segments named
+    // "<host>/...") say nothing about where the host itself is
+    if (Object.values(h.interfaces ?? {}).some((i) => !i.segment.startsWith(`${host}/`))) continue;
     const bridges = [...new Set(Object.values(doc.machines).flatMap((m) => (m.vm?.on === host ? m.vm.adapters.flatMap((a) => (a.mode === "bridged" ? [a.bridge] : [])) : [])))];
     const names = bridges.length ? bridges : ["eth0"];
     doc.segments ??= {};
     const segment = doc.segments["lan"] === undefined ? "lan" : typeof doc.segments["lan"] === "string" && subnetOf(doc.segments["lan"])?.n === lan.n ? "lan" : `${host}-lan`;
     doc.segments[segment] ??= o.lan;
-    h.interfaces = {};
-    for (const n of names) h.interfaces[n] = { segment, addresses: [nextFree(lan, 10, used)!] };
-    const addrs = Object.entries(h.interfaces).map(([n, i]) => `${n} ${i.addresses![0]}`).join(", ");
+    h.interfaces ??= {};
+    const added = names.filter((n) => !h.interfaces![n]);
+    for (const n of added) h.interfaces[n] = { segment, addresses: [nextFree(lan, 10, used)!] };
+    const addrs = added.map((n) => `${n} ${h.interfaces![n]!.addresses![0]}`).join(", ");
     notes.push(`No input described ${host}'s own interfaces: assumed ${addrs} on segment ${segment} (${o.lan}; change it with --lan or edit the file).`);
     const peer = doc.machines["lan"] ? undefined : "lan";
     if (peer) {
@@ -212,7 +215,12 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
         }
       } else if (a.mode === "natnetwork") {
         const p = subnetOf(doc.natnetworks?.[a.network]?.network ?? DEFAULT_NATNETWORK);
-        const addr = p && nextFree(p, 4, used);
+        // a forward's guest IP names a VM of the network: the one VM whose address is unknown, if there is one
+        const unknown = Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === a.network && !y.addresses.length));
+        const named = (doc.natnetworks?.[a.network]?.forwards ?? []).map((f) => f.guestIp).filter((g): g is string => !!g && !used.some((u) => formatIP(u) === g));
+        const fromForward = unknown.length === 1 && p && named[0] ? `${named[0]}/${p.len}` : undefined;
+        if (fromForward) used.push(parseCidr(fromForward)!.ip);
+        const addr = fromForward ?? (p && nextFree(p, 4, used));
         if (addr) {
           a.addresses = [addr];
           notes.push(`${where}: its address comes from NAT Network ${a.network}'s DHCP server: assumed ${addr}.`);
@@ -240,6 +248,24 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
   }
 }
 
+/** Names a query can use (`A -> B:22/tcp`): letters, digits, '_', '.', '-'. */
+const QUERY_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** Renames machines a query could not name ("Ubuntu 22.04" -> "Ubuntu-22.04"), everywhere they are referred to. */
+function queryableNames(doc: TopologyDoc, notes: string[]): void {
+  const renames = new Map<string, string>();
+  for (const name of Object.keys(doc.machines)) {
+    if (QUERY_NAME.test(name)) continue;
+    let next = name.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "") || "machine";
+    for (let i = 2; doc.machines[next] !== undefined || [...renames.values()].includes(next); i++) next = `${next.replace(/-\d+$/, "")}-${i}`;
+    renames.set(name, next);
+  }
+  if (!renames.size) return;
+  doc.machines = Object.fromEntries(Object.entries(doc.machines).map(([k, v]) => [renames.get(k) ?? k, v]));
+  for (const m of Object.values(doc.machines)) if (m.vm && renames.has(m.vm.on)) m.vm.on = renames.get(m.vm.on)!;
+  for (const [from, to] of renames) notes.push(`Machine "${from}" is called ${to} here, a name queries can use (A -> ${to}:22/tcp).`);
+}
+
 export function mergeParts(parts: readonly Part[], options: MergeOptions, base?: TopologyDoc): Merged {
   const merger = new Merger();
   const notes: string[] = [];
@@ -256,6 +282,7 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
     machines: merger.machines,
     ...(base?.expect ? { expect: base.expect } : {}),
   };
+  queryableNames(doc, notes);
   const used = usedAddresses(doc);
   scaffold(doc, options, notes, used);
   assignAddresses(doc, notes, merger.diagnostics, used, baseSpan);

@@ -3,6 +3,7 @@
  * and lists in flow style (`{ to: default, via: 192.168.1.1 }`), the notes and
  * everything left out as comments at the top, so the file explains itself.
  */
+import { isAbsolute, relative } from "node:path";
 import YAML, { isCollection, isMap, isSeq } from "yaml";
 import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
 import type { TopologyDoc } from "../topology/schema.js";
@@ -33,7 +34,10 @@ function wrap(text: string, width = 96): string[] {
 }
 
 export function renderTopology(input: RenderInput): string {
-  const doc = new YAML.Document(input.doc);
+  const d = input.doc;
+  // the order people write a topology in, whatever order the merge added keys
+  const ordered = { ...(d.description ? { description: d.description } : {}), ...(d.segments ? { segments: d.segments } : {}), ...(d.natnetworks ? { natnetworks: d.natnetworks } : {}), machines: d.machines, ...(d.expect ? { expect: d.expect } : {}) };
+  const doc = new YAML.Document(ordered);
   YAML.visit(doc, {
     Map(_, node) {
       if (isMap(node) && node.items.length && flowLength(node) <= FLOW_WIDTH && node.items.every((p) => !isCollection(p.value) || flowLength(p.value) <= 60)) node.flow = true;
@@ -50,10 +54,17 @@ export function renderTopology(input: RenderInput): string {
   }
   if (input.warnings.length) {
     lines.push("", "NOT imported (reach did not understand these exactly, so they are left out):");
-    for (const d of input.warnings) wrap(`${formatSpan(d.span)}: ${d.code} ${d.message}`, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
+    for (const d of input.warnings) wrap(`${formatSpan({ ...d.span, file: shortPath(d.span.file) })}: ${d.code} ${d.message}`, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
   }
   doc.commentBefore = lines.map((l) => (l ? ` ${l}` : "")).join("\n");
   return doc.toString({ lineWidth: 0, flowCollectionPadding: true });
+}
+
+/** An input's path as the file should show it: relative to where reach runs, so the output is the same on every checkout. */
+function shortPath(file: string): string {
+  if (!isAbsolute(file)) return file;
+  const r = relative(process.cwd(), file);
+  return r && !r.startsWith("..") ? r : file;
 }
 
 function flowLength(node: unknown): number {
