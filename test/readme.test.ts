@@ -8,6 +8,10 @@ import { checkExpectations } from "../src/query/expect.js";
 import { parseQuery } from "../src/query/parse.js";
 import { answerQuery } from "../src/query/engine.js";
 import { engineLine, renderAnswer } from "../src/query/render.js";
+import { readdirSync } from "node:fs";
+import { fix } from "../src/fix/fix.js";
+import { renderFix } from "../src/fix/report.js";
+import { loadFamilyFile } from "../src/prove/family.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 const blocks = (lang: string) => [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
@@ -40,5 +44,21 @@ describe("README", () => {
     if (!q.ok) throw new Error(q.message);
     const { report } = await answerQuery(net, q.query, { engine: "both", timeoutMs: 30_000 });
     expect(readme).toContain(engineLine(report));
+  });
+
+  it("the Proofs table lists every proof file, REFUTED exactly where the file records a false claim", () => {
+    for (const f of readdirSync("proofs").filter((x) => x.endsWith(".yaml"))) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`${f}\``));
+      expect(row, f).toBeDefined();
+      expect(row!.includes("**REFUTED**"), f).toBe(!loadFamilyFile(join("proofs", f)).holds);
+    }
+  });
+
+  it("the pasted reach fix output is current", async () => {
+    const loaded = loadTopologyFile("test/fix/overexposed.yaml");
+    const q = parseQuery("lan -> default:80/tcp");
+    if (!q.ok) throw new Error(q.message);
+    const r = await fix(loaded, q.query, "unreachable", { maxEdits: 2, count: 3, timeoutMs: 60_000 });
+    expect(readme).toContain(renderFix(r, "test/fix/overexposed.yaml", loaded.source));
   });
 });

@@ -38,7 +38,9 @@ describe("reach import vagrant: the forward without host_ip", () => {
     const web = services.find((s) => s.machine === "default" && s.port === 80);
     expect(web).toMatchObject({ verdict: "reachable", proto: "tcp" });
     expect(web!.dial).toContain(":8080");
-    expect(services.find((s) => s.machine === "default" && s.port === 22)).toMatchObject({ verdict: "unreachable" });
+    // exposure lists what is reachable: the ssh forward is on the host's 127.0.0.1 only
+    expect(services.find((s) => s.machine === "default" && s.port === 22)).toBeUndefined();
+    expect(readFileSync(out, "utf8")).toMatch(/- \{ name: ssh \(assumed\), proto: tcp, port: 22 \}/);
   });
 
   it("never overwrites an existing file without --force (RCH054, exit 2, file unchanged)", () => {
@@ -55,7 +57,7 @@ describe("reach import vagrant: the forward without host_ip", () => {
     const r = reach("import", "vagrant", vf, "-o", out, "--force");
     expect(r.code).toBe(0);
     expect(readFileSync(`${out}.bak`, "utf8")).toBe("# mine\n");
-    expect(readFileSync(out, "utf8")).toContain("forwarded_port");
+    expect(readFileSync(out, "utf8")).toContain("hostPort: 8080, guestPort: 80");
   });
 
   it("prints to stdout without -o, with the assumptions as comments", () => {
@@ -117,7 +119,7 @@ machines:
   host: { interfaces: { wlan0: { segment: home, addresses: [192.168.0.5/24] } } }
   phone: { interfaces: { wlan0: { segment: home, addresses: [192.168.0.30/24] } } }
 expect:
-  - { query: "phone -> default:80/tcp", verdict: reachable }
+  - { query: "phone -> host:22/tcp", verdict: unreachable, because: "nothing listens on the host" }
 `,
     );
     const out = join(dir, "merged.yaml");
@@ -126,7 +128,10 @@ expect:
     const text = readFileSync(out, "utf8");
     expect(text).toContain("phone");
     expect(text).not.toMatch(/^ {2}lan:/m); // the host's interfaces are known: no scaffold
+    expect(text).toContain("phone -> host:22/tcp");
     const v = reach("verify", out);
     expect(v.code, v.out + v.err).toBe(0);
+    const a = reach("ask", out, "phone -> default:80/tcp", "--json");
+    expect(JSON.parse(a.out)).toMatchObject({ verdict: "reachable", dial: { address: "192.168.0.5", port: 8080 } });
   });
 });
