@@ -20,9 +20,9 @@ import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
 import { formatQuery, type Query } from "../query/parse.js";
-import { DOMAIN, explore, type Found } from "../smt/decide.js";
+import { carries, DOMAIN, explore, type Found } from "../smt/decide.js";
 import { optimizeFamily, solveFamily } from "../smt/solver.js";
-import { and, cfgIs, evaluate, not, or, type F } from "../smt/term.js";
+import { and, cfgIs, not, or, type F } from "../smt/term.js";
 import type { Span } from "../diagnostics/diagnostic.js";
 import { loadTopologyText, type Loaded } from "../topology/load.js";
 import { verifyTopology, type VerifyResult } from "../verify/verify.js";
@@ -100,14 +100,6 @@ export function choices(slots: readonly Slot[], k: number): number[][] {
 }
 
 export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit[] => choice.flatMap((v, i) => (v ? [slots[i]!.alternatives[v - 1]!.edit] : []));
-
-function carries(found: readonly Found[], p: { dst4: { v: 4 | 6; n: bigint }; dst6: { v: 4 | 6; n: bigint }; dport: number; sport: number }): boolean {
-  return found.some((x) => {
-    const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
-    const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
-    return evaluate(and(DOMAIN, ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
-  });
-}
 
 export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions): Promise<FixResult> {
   const topo = loaded.topology;

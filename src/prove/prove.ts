@@ -21,9 +21,9 @@ import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, type Decided } from "../query/engine.js";
-import { DOMAIN, explore, type Found } from "../smt/decide.js";
+import { carries, DOMAIN, explore, type Found } from "../smt/decide.js";
 import { solveFamily } from "../smt/solver.js";
-import { and, cfgIs, evaluate, FALSE, not, or, TRUE, type F } from "../smt/term.js";
+import { and, cfgIs, FALSE, not, or, TRUE, type F } from "../smt/term.js";
 import { loadTopologyFile, loadTopologyText } from "../topology/load.js";
 import { assignments, assignmentText, holds, instantiate, type Assignment, type Cond, type Family, type Theorem } from "./family.js";
 
@@ -94,17 +94,6 @@ function condFormula(f: Family, c: Cond): F {
 }
 
 const select = (f: Family, a: Assignment): F => and(...f.params.map((p, i) => cfgIs(p.name, a[i]!)));
-
-type Packet = { dst4: { v: 4 | 6; n: bigint }; dst6: { v: 4 | 6; n: bigint }; dport: number; sport: number };
-
-/** Does this packet get through some path of the member (the found paths of its exploration)? */
-function carries(found: readonly Found[], p: Packet): boolean {
-  return found.some((x) => {
-    const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
-    const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
-    return evaluate(and(DOMAIN, ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
-  });
-}
 
 interface Z3Outcome {
   readonly status: "proved" | "refuted" | "unknown";

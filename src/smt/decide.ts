@@ -95,6 +95,23 @@ export function explore(net: Network, q: Query, budget: number, deadline: number
   return { found, forks: x.forks };
 }
 
+/** A solver model's packet variables (both address families). */
+export interface PacketModel {
+  readonly dst4: IP;
+  readonly dst6: IP;
+  readonly dport: number;
+  readonly sport: number;
+}
+
+/** Does this packet get through one of the found paths? (Each path is evaluated with the dialed address of its family.) */
+export function carries(found: readonly Found[], p: PacketModel): boolean {
+  return found.some((x) => {
+    const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
+    const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
+    return evaluate(and(DOMAIN, ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
+  });
+}
+
 /** The concrete dial of a model: the path it satisfies (checked here, not taken on trust). */
 function decodeDial(found: readonly Found[], model: { dst4: IP; dst6: IP; dport: number; sport: number }): Dial | undefined {
   for (const f of found) {
