@@ -232,6 +232,11 @@ class Reader {
       unsupported = "no usable bridge name";
       this.warn(bridgeEl?.span ?? e.span, `network '${name}' has ${bridge === undefined ? "no <bridge name=...>" : `bridge name '${bridge}', which is not an interface name`}: not imported`, "<bridge name='virbr0'/> as virsh net-dumpxml prints it");
     }
+    const sharing = mode !== "bridge" && !unsupported ? [...this.networks.values()].find((x) => x.bridge === bridge && x.mode !== "bridge" && !x.unsupported) : undefined;
+    if (sharing) {
+      unsupported = `bridge ${bridge}, which network '${sharing.name}' uses too`;
+      this.report("RCH053", bridgeEl!.span, `network '${name}' uses bridge ${bridge}, which network '${sharing.name}' of the inputs uses too: not imported`, "one bridge per libvirt network");
+    }
     const dev = mode !== "bridge" ? forward?.attrs["dev"] : undefined;
     if (dev !== undefined && !IFNAME.test(dev)) {
       this.warn(forward!.span, `forward dev '${dev}' is not an interface name: the network is not imported`, "<forward mode='nat' dev='eth0'/>");
@@ -415,10 +420,6 @@ class Builder {
         r.note(`Network ${n.name} (forward mode bridge) is the host's own bridge ${n.bridge}: its guests sit on the host's LAN, and libvirt adds no addresses, DHCP or firewall rules.`);
         continue;
       }
-      if (interfaces[n.bridge!]) {
-        r.report("RCH053", n.span, `network '${n.name}' uses bridge ${n.bridge}, which another network of the inputs uses too`, "one bridge per libvirt network");
-        continue;
-      }
       const seg = this.segment(n);
       const subnets = n.ips.map((x) => `${formatIP(prefixOf(x.ip, x.len))}/${x.len}`);
       this.segments[seg] = subnets.length === 1 ? subnets[0]! : { subnets };
@@ -437,7 +438,7 @@ class Builder {
         }
       }
       routes.push(...n.routes);
-      r.note(`libvirt network ${n.name} (${n.mode === "isolated" ? "isolated: no <forward>" : `forward mode ${n.mode}`}) is ${n.bridge} on the host: ${MODE_NOTE[n.mode]}. The firewall rules libvirt adds for it are written under the host's forward chain${n.mode === "nat" ? " and nat" : ""}.`);
+      r.note(`libvirt network ${n.name} (${n.mode === "isolated" ? "isolated: no <forward>" : `forward mode ${n.mode}`}) is ${n.bridge} on the host: ${MODE_NOTE[n.mode]}.${n.mode === "open" ? "" : ` The firewall rules libvirt adds for it are written under the host's forward chain${n.mode === "nat" ? " and nat" : ""}.`}`);
       if (n.dev) r.note(`libvirt network ${n.name} forwards only through the host's ${n.dev} (forward dev): the host needs an interface of that name.`);
     }
     if (!Object.keys(interfaces).length) return;
