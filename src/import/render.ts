@@ -46,7 +46,7 @@ export function renderTopology(input: RenderInput): string {
       if (isSeq(node) && flowLength(node) <= FLOW_WIDTH && node.items.every((i) => !isMap(i) || flowLength(i) <= FLOW_WIDTH)) node.flow = true;
     },
   });
-  const header = [`Imported by \`${input.command}\`. Check it, then ask: reach ask FILE "A -> B:PORT/tcp".`];
+  const header = [`Imported by \`${input.command}\`.`, `Check it, then ask: reach ask FILE "A -> B:PORT/tcp".`];
   const lines = header.flatMap((h) => wrap(h));
   if (input.notes.length) {
     lines.push("", "Assumed (the inputs do not say; edit if wrong):");
