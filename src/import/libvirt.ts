@@ -32,7 +32,7 @@ import { SaxesParser } from "saxes";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { contains, formatIP, parseIP, prefixOf, type IP } from "../net/addr.js";
 import type { AdapterDoc, MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
-import { spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
+import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 const FORMATS = "libvirt network XML (virsh net-dumpxml NETWORK) or domain XML (virsh dumpxml DOMAIN)";
 
@@ -171,23 +171,14 @@ function classfulPrefix(ip: IP): number {
   return first < 128 ? 8 : first < 192 ? 16 : 24;
 }
 
-class Reader {
-  readonly diagnostics: Diagnostic[] = [];
-  readonly notes: string[] = [];
+class Reader extends Findings {
   readonly networks = new Map<string, Network>();
   readonly domains: Element[] = [];
 
-  constructor(readonly options: ImportOptions) {}
+  constructor(readonly options: ImportOptions) {
+    super();
+  }
 
-  report(code: Code, span: Span, message: string, expected: string, severity: "error" | "warning" = "error"): void {
-    this.diagnostics.push(diagnostic(code, span, message, { expected, severity }));
-  }
-  warn(span: Span, message: string, expected: string): void {
-    this.report("RCH051", span, message, expected, "warning");
-  }
-  note(text: string): void {
-    if (!this.notes.includes(text)) this.notes.push(text);
-  }
 
   read(source: Source): void {
     const { root, diagnostics } = parseXml(source);

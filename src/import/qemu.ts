@@ -22,7 +22,7 @@ import { parse as shellParse, type ParseEntry } from "shell-quote";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { formatIP, parseIP } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
-import { spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
+import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 const FORMATS = "shell command lines running qemu-system-* (e.g. qemu-system-x86_64 -netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-pci,netdev=n0)";
 
@@ -34,28 +34,19 @@ interface Word {
   readonly offset: number;
 }
 
-class Reader {
-  readonly diagnostics: Diagnostic[] = [];
-  readonly notes: string[] = [];
+class Reader extends Findings {
   readonly machines: Record<string, MachineDoc> = {};
 
   constructor(
     readonly src: Source,
     readonly options: ImportOptions,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Where character `i` of `word` is in the file. */
   at(word: Word, i = 0): Span {
     return spanAt(this.src, word.offsets[Math.min(i, word.offsets.length - 1)] ?? word.offset);
-  }
-  report(code: Code, span: Span, message: string, expected: string): void {
-    this.diagnostics.push(diagnostic(code, span, message, { expected }));
-  }
-  warn(span: Span, message: string, expected: string): void {
-    this.diagnostics.push(diagnostic("RCH051", span, message, { expected, severity: "warning" }));
-  }
-  note(text: string): void {
-    if (!this.notes.includes(text)) this.notes.push(text);
   }
 }
 

@@ -12,7 +12,7 @@
  * - never crash: malformed input is an RCH055 error with a position;
  * - say what it assumed (a DHCP address, a service behind a forward) in `notes`.
  */
-import type { Diagnostic, Span } from "../diagnostics/diagnostic.js";
+import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import type { MachineDoc, TopologyDoc } from "../topology/schema.js";
 
 /** One input file (or one command's output, for `reach snapshot`). */
@@ -65,4 +65,21 @@ export function spanLine(source: Source, line: number, col = 1): Span {
 
 export function emptyFragment(): Fragment {
   return { machines: {}, notes: [] };
+}
+
+/** What an importer finds besides the fragment: diagnostics, and notes said once each. */
+export class Findings {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly notes: string[] = [];
+
+  report(code: Code, span: Span, message: string, expected?: string, severity: "error" | "warning" = "error"): void {
+    this.diagnostics.push(diagnostic(code, span, message, { ...(expected !== undefined ? { expected } : {}), severity }));
+  }
+  /** Something not understood exactly, left out (RCH051). */
+  warn(span: Span, message: string, expected: string): void {
+    this.report("RCH051", span, message, expected, "warning");
+  }
+  note(text: string): void {
+    if (!this.notes.includes(text)) this.notes.push(text);
+  }
 }

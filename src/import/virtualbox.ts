@@ -22,7 +22,7 @@ import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostic
 import { formatIP, parseCidr, parseIP, prefixOf } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
 import { hostOnlyDefault, NATNET_GATEWAY, NATNET_LOOPBACK_OFFSET, natAdapterNetwork } from "../topology/vbox.js";
-import { spanAt, spanLine, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
+import { Findings, spanAt, spanLine, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 type NatNetworkDoc = NonNullable<TopologyDoc["natnetworks"]>[string];
 
@@ -32,26 +32,17 @@ const FORMATS = "VBoxManage showvminfo --machinereadable output, a .vbox machine
 const IFNAME = /^[^\s/:]{1,15}$/;
 
 /** Everything read from all files of one import, before it becomes a fragment. */
-class Reader {
-  readonly diagnostics: Diagnostic[] = [];
-  readonly notes: string[] = [];
+class Reader extends Findings {
   readonly vms = new Map<string, { machine: MachineDoc; span: Span }>();
   readonly hostonly: Record<string, { addresses: string[] }> = {};
   readonly natnetworks: Record<string, NatNetworkDoc> = {};
   /** NAT Networks VMs use, with where the first use was read. */
   readonly natnetworkUses = new Map<string, Span>();
 
-  constructor(readonly options: ImportOptions) {}
+  constructor(readonly options: ImportOptions) {
+    super();
+  }
 
-  report(code: Code, span: Span, message: string, expected?: string): void {
-    this.diagnostics.push(diagnostic(code, span, message, { expected }));
-  }
-  warn(span: Span, message: string, expected: string): void {
-    this.diagnostics.push(diagnostic("RCH051", span, message, { expected, severity: "warning" }));
-  }
-  note(text: string): void {
-    if (!this.notes.includes(text)) this.notes.push(text);
-  }
 }
 
 // ---------------------------------------------------------------------------
