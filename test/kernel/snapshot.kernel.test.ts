@@ -26,12 +26,13 @@ describe.skipIf(kernelSkip)("reach snapshot --netns", () => {
   beforeAll(async () => {
     run("ip", "netns", "add", NS);
     inNs("ip", "link", "set", "lo", "up");
-    inNs("ip", "link", "add", "eth0", "type", "dummy");
+    inNs("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
+    inNs("ip", "link", "set", "eth0p", "up");
     inNs("ip", "addr", "add", "10.77.0.5/24", "dev", "eth0");
     inNs("ip", "link", "set", "eth0", "up");
     inNs("ip", "route", "add", "default", "via", "10.77.0.1");
     inNs("sysctl", "-qw", "net.ipv4.ip_forward=0");
-    const rules = `table inet f { chain input { type filter hook input priority 0; policy drop; ct state established,related accept; tcp dport 2222 accept; } }`;
+    const rules = "table inet f {\n chain input {\n  type filter hook input priority 0; policy drop;\n  ct state established,related accept\n  tcp dport 2222 accept\n }\n}\n";
     const nft = spawnSync("ip", ["netns", "exec", NS, "nft", "-f", "-"], { input: rules, encoding: "utf8" });
     if (nft.status !== 0) throw new Error(nft.stderr);
     const script = "const n=require('net');n.createServer().listen(2222,'0.0.0.0');n.createServer().listen(5432,'127.0.0.1');setTimeout(()=>{},1e9)";
