@@ -198,10 +198,71 @@ export function not(c: Cond, u: Universe, cap: number): Cond {
   return out;
 }
 
-/** a ∩ ¬b */
+/** a ∩ ¬b, one conjunction of b at a time; disjuncts of a that do not overlap it are kept whole. */
 export function minus(a: Cond, b: Cond, u: Universe, cap: number): Cond {
-  if (!a.length || !b.length) return a;
-  return and(a, not(b, u, cap), cap);
+  let cur = a;
+  for (const s of b) {
+    const next: FMatch[] = [];
+    let comp: FMatch[] | undefined;
+    for (const g of cur) {
+      if (!intersect(g, s)) {
+        next.push(g);
+        continue;
+      }
+      comp ??= complement(s, u);
+      for (const c of comp) {
+        const x = intersect(g, c);
+        if (x) next.push(x);
+      }
+      if (next.length > cap) throw new TooLarge();
+    }
+    cur = next;
+    if (!cur.length) break;
+  }
+  return cur;
+}
+
+/** Does `outer` match every packet `inner` matches? */
+export function subsumes(outer: FMatch, inner: FMatch): boolean {
+  const range = (o: PortRange | undefined, i: PortRange | undefined) => !o || (i !== undefined && o.lo <= i.lo && i.hi <= o.hi);
+  return (
+    (outer.family === undefined || outer.family === inner.family) &&
+    (outer.proto === undefined || outer.proto === inner.proto) &&
+    (!outer.src || (inner.src !== undefined && prefixContains(outer.src, inner.src))) &&
+    (!outer.dst || (inner.dst !== undefined && prefixContains(outer.dst, inner.dst))) &&
+    range(outer.sport, inner.sport) &&
+    range(outer.dport, inner.dport) &&
+    (outer.in === undefined || outer.in === inner.in) &&
+    (outer.out === undefined || outer.out === inner.out) &&
+    (!outer.state || (inner.state !== undefined && inner.state.every((s) => outer.state!.includes(s))))
+  );
+}
+
+/** Unions this large are left as they are by `absorb` (quadratic). */
+const ABSORB_LIMIT = 1500;
+
+/** The union without disjuncts another one contains (and without duplicates). */
+export function absorb(c: Cond): Cond {
+  const list = dedupe(c);
+  if (list.length > ABSORB_LIMIT) return list;
+  return list.filter((x, i) => !list.some((y, j) => j !== i && subsumes(y, x) && (!subsumes(x, y) || j < i)));
+}
+
+/** A key equal for equal matches, to drop duplicates from a union. */
+export function keyOf(m: FMatch): string {
+  const p = (x: { v: number; n: bigint; len: number } | undefined) => (x ? `${x.v}:${x.n}/${x.len}` : "");
+  const r = (x: { lo: number; hi: number } | undefined) => (x ? `${x.lo}-${x.hi}` : "");
+  return [m.family ?? "", m.proto ?? "", p(m.src), p(m.dst), r(m.sport), r(m.dport), m.in ?? "", m.out ?? "", m.state?.join(",") ?? ""].join("|");
+}
+
+export function dedupe(c: Cond): Cond {
+  const seen = new Set<string>();
+  return c.filter((m) => {
+    const k = keyOf(m);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 const STATE_ORDER = new Map(STATES.map((s, i) => [s, i]));

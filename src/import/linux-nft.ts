@@ -18,7 +18,7 @@ import { parseIP, prefixOf, type Family, type IP, type Prefix } from "../net/add
 import type { CtState, PortRange, Proto } from "../ir/types.js";
 import { items, member, num, plain, str, type JValue } from "./linux-json.js";
 import { ALL, type Cond, type FMatch, stateSet } from "./linux-match.js";
-import { effectOf, rangePrefixes, type Atom, type BaseChain, type Hook, type NfChain, type NfRule, type NfTable, type Reporter, type Target, warn } from "./netfilter.js";
+import { effectOf, rangePrefixes, type Atom, type BaseChain, type Hook, type NfChain, type NfTable, type Reporter, type Target, warn } from "./netfilter.js";
 import { spanAt, type Source } from "./types.js";
 
 const NFT_UNDERSTOOD =
@@ -308,7 +308,10 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
       const name = str(member(t, "name")) ?? "";
       const fam = famOf(family);
       if (fam === undefined) continue;
-      tables.set(key(family, name), { family: fam, name, chains: new Map(), skip: false, v: t });
+      // a dormant table is loaded but not run (nft(8) TABLES: flags dormant)
+      const dormant = items(member(t, "flags")).some((f) => str(f) === "dormant") || str(member(t, "flags")) === "dormant";
+      if (dormant) rep.notes.add(`nft table ${family} ${name} is dormant (not run): left out.`);
+      tables.set(key(family, name), { family: fam, name, chains: new Map(), skip: dormant, v: t });
     }
     const s = member(obj, "set");
     if (s) sets.set(`${str(member(s, "family"))} ${str(member(s, "table"))} ${str(member(s, "name"))}`, items(member(s, "elem")));
@@ -334,9 +337,11 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
         rep.diagnostics.push(diagnostic("RCH055", at(c), `chain ${name} has policy '${policy}'`, { expected: "accept or drop" }));
         continue;
       }
+      const known = HOOKS.has(hook as Hook);
       base = {
-        hook: HOOKS.has(hook as Hook) ? (hook as Hook) : "input",
-        type: HOOKS.has(hook as Hook) && (type === "filter" || type === "nat") ? type : "other",
+        hook: known ? (hook as Hook) : "input",
+        ...(known ? {} : { hookName: hook }),
+        type: known && (type === "filter" || type === "nat") ? type : "other",
         priority: prio,
         policy,
         policySpan: at(member(c, "policy") ?? c),

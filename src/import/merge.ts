@@ -178,7 +178,10 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
     const h = (doc.machines[host] ??= {});
     // interfaces the importers made for the host's own virtual networks (docker0, virbr0: segments named
     // "<host>/...") say nothing about where the host itself is
-    if (Object.values(h.interfaces ?? {}).some((i) => !i.segment.startsWith(`${host}/`))) continue;
+    if (Object.values(h.interfaces ?? {}).some((i) => !i.segment.startsWith(`${host}/`))) {
+      lanPeer(doc, host, notes, used);
+      continue;
+    }
     const bridges = [...new Set(Object.values(doc.machines).flatMap((m) => (m.vm?.on === host ? m.vm.adapters.flatMap((a) => (a.mode === "bridged" ? [a.bridge] : [])) : [])))];
     const names = bridges.length ? bridges : ["eth0"];
     doc.segments ??= {};
@@ -196,6 +199,22 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
       notes.push(`Added machine lan (${addr} on segment ${segment}) standing for any other machine on the LAN: ask e.g. \`reach exposure FILE --from lan\`.`);
     }
   }
+}
+
+/**
+ * A host whose own interfaces are known (a snapshot) and which is alone on segment `lan` gets
+ * a machine `lan` beside it, standing for any other LAN machine.
+ */
+function lanPeer(doc: TopologyDoc, host: string, notes: string[], used: IP[]): void {
+  if (doc.machines["lan"]) return;
+  const mine = Object.values(doc.machines[host]?.interfaces ?? {}).find((i) => i.segment === "lan");
+  const others = Object.entries(doc.machines).some(([n, m]) => n !== host && Object.values(m.interfaces ?? {}).some((i) => i.segment === "lan"));
+  const p = mine?.addresses?.map(subnetOf).find((x) => x?.v === 4);
+  if (!mine || others || !p) return;
+  const addr = nextFree(p, 20, used);
+  if (!addr) return;
+  doc.machines["lan"] = { description: "Another machine on the LAN (added by reach import), to ask what the LAN can reach.", interfaces: { eth0: { segment: "lan", addresses: [addr] } } };
+  notes.push(`Added machine lan (${addr} on segment lan) standing for any other machine on ${host}'s LAN: ask e.g. \`reach exposure FILE --from lan\`.`);
 }
 
 /** Fills adapters whose addresses the inputs did not know (`addresses: []`). */

@@ -37,6 +37,7 @@ import type { ChainDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
 import { spanLine, type Source } from "./types.js";
 import {
   ALL,
+  absorb,
   and,
   intersect,
   type Cond,
@@ -90,6 +91,8 @@ export interface NfRule {
 
 export interface BaseChain {
   readonly hook: Hook;
+  /** the hook as the input names it, when the language has no such hook (nft ingress, egress) */
+  readonly hookName?: string;
   readonly type: "filter" | "nat" | "other";
   readonly priority: number;
   readonly policy: "accept" | "drop";
@@ -283,6 +286,8 @@ interface ParsedRule {
   to?: { text: string; col: number };
   /** the first thing not understood, and where */
   problem?: { what: string; col: number };
+  /** the first option after -j not understood (the target's, reported as the target when that is unknown too) */
+  targetOptionProblem?: { what: string; col: number };
   comment?: string;
   /** protocols named by -p that the model does not have */
   otherProtos: string[];
@@ -445,7 +450,8 @@ function parseRuleTokens(tokens: readonly Token[], family: Family): ParsedRule {
           value(t);
           break;
         }
-        problem(t.text, t.col);
+        if (r.targetName !== undefined) r.targetOptionProblem ??= { what: t.text, col: t.col };
+        else problem(t.text, t.col);
         // skip the unknown option's value, if it has one, so that -j is still found
         if (tokens[i + 1] && !tokens[i + 1]!.text.startsWith("-") && tokens[i + 1]!.text !== "!") i++;
     }
@@ -513,6 +519,7 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
         else if (tname === "SNAT" && to.port !== undefined) problem ??= { what: `-j SNAT --to-source ${p.parsed.to!.text} (a source port is not modelled)`, col: p.parsed.to!.col };
         else target = tname === "DNAT" ? { kind: "dnat", to: to.to, ...(to.port !== undefined ? { toPort: to.port } : {}) } : { kind: "snat", to: to.to };
       } else problem ??= { what: `-j ${tname}`, col: p.parsed.targetCol };
+      problem ??= p.parsed.targetOptionProblem;
       if (!builtins) problem ??= { what: `table ${table.name}`, col: 1 };
       const text = `${name}:${p.line}${p.parsed.comment ? ` "${p.parsed.comment}"` : ""}`;
       const rule: NfRule = { atoms: p.parsed.atoms, target: target ?? { kind: "continue" }, span, label, text, ...(problem ? { unsupported: true } : {}) };
@@ -524,7 +531,10 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
         const effect = shown ? effectOf(shown) : `what -j ${tname} does is not modelled`;
         if (!harmless) warn(rep, spanLine(source, p.line, problem.col), `${problem.what} is not modelled: ${label} is left out; ${effect}`, UNDERSTOOD);
       }
-      for (const proto of p.parsed.otherProtos) rep.notes.add(`Firewall rules matching protocol ${proto} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`);
+      for (const proto of p.parsed.otherProtos) {
+        const what = family === 6 && /^(icmp|1)$/.test(proto) ? `${proto} (ICMP for IPv4) in ${tool}` : proto;
+        rep.notes.add(`Firewall rules matching protocol ${what} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`);
+      }
       p.chain.rules.push(rule);
     }
     tables.push({ family, what: `${tool} table ${table.name}`, chains: table.chains });
@@ -672,16 +682,28 @@ function expandAtom(a: Atom, ctx: FlatCtx): Expanded {
   }
 }
 
+/**
+ * guard ∩ ¬(a₁ ∧ … ∧ aₙ) = ∪ᵢ (guard ∩ ¬aᵢ): each atom negated on its own (¬ of a
+ * negated atom is its small positive form), never the rule's expanded union.
+ */
+function subtractRule(guard: Cond, hit: Cond, rule: NfRule, ctx: FlatCtx): Expanded {
+  if (!hit.length) return guard;
+  const out: FMatch[] = [];
+  for (const a of rule.atoms) {
+    const na = expandAtom({ ...a, neg: !a.neg }, ctx);
+    if ("why" in na) return na;
+    // an atom that never fails within the guard leaves the guard whole
+    if (na.length === 1 && Object.keys(na[0]!).length === 0) return guard;
+    out.push(...and(guard, na, FLAT_CAP));
+    if (out.length > FLAT_CAP) throw new TooLarge();
+  }
+  return absorb(out);
+}
+
 function expandRule(rule: NfRule, ctx: FlatCtx): Expanded {
   let c: Cond = ALL;
   for (const a of rule.atoms) {
-    let e: Expanded;
-    try {
-      e = expandAtom(a, ctx);
-    } catch (x) {
-      if (x instanceof NeedsInterfaces) return { why: "a negated interface match needs the machine's interfaces (add `ip -j addr`)" };
-      throw x;
-    }
+    const e = expandAtom(a, ctx);
     if ("why" in e) return e;
     c = and(c, e, FLAT_CAP);
     if (!c.length) return c;
@@ -717,20 +739,30 @@ function flattenChain(ctx: FlatCtx, chain: NfChain, base: NfChain, guardIn: Cond
   const out: FlatRule[] = [];
   let stop: Cond = NOTHING;
   const leftOut = (rule: NfRule, why: string) => warn(ctx.rep, rule.span, `${why} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
-  for (const rule of chain.rules) {
+  const effective = (r: NfRule) => !r.unsupported && r.target.kind !== "continue";
+  // later[i]: a rule after i can still act, so what passes rule i matters
+  const later = chain.rules.map((_, i) => chain.rules.slice(i + 1).some(effective));
+  for (const [i, rule] of chain.rules.entries()) {
     if (!guard.length) break;
-    if (rule.unsupported || rule.target.kind === "continue") continue;
+    if (!effective(rule)) continue;
     const cond = expandRule(rule, ctx);
     if ("why" in cond) {
       leftOut(rule, cond.why);
       continue;
     }
-    const t = rule.target;
-    if (t.kind === "return") {
-      guard = minus(guard, cond, ctx.u, FLAT_CAP);
+    const hit = and(guard, cond, FLAT_CAP);
+    // what goes on past the rule when it matches and its chain does not: RETURN, goto, nat ACCEPT
+    const passes = rule.target.kind === "return" || rule.target.kind === "goto" || (ctx.type === "nat" && rule.target.kind === "accept");
+    const rest = !later[i] ? NOTHING : passes ? subtractRule(guard, hit, rule, ctx) : guard;
+    if ("why" in rest) {
+      leftOut(rule, rest.why);
       continue;
     }
-    const hit = and(guard, cond, FLAT_CAP);
+    const t = rule.target;
+    if (t.kind === "return") {
+      guard = rest;
+      continue;
+    }
     if (t.kind === "jump" || t.kind === "goto") {
       const target = ctx.table.chains.get(t.chain);
       if (!target || target.base) {
@@ -746,10 +778,10 @@ function flattenChain(ctx: FlatCtx, chain: NfChain, base: NfChain, guardIn: Cond
         out.push(...r.rules);
         if (r.stop.length) {
           stop = [...stop, ...r.stop];
-          guard = minus(guard, r.stop, ctx.u, FLAT_CAP);
+          if (later[i]) guard = minus(guard, r.stop, ctx.u, FLAT_CAP);
         }
       }
-      if (t.kind === "goto") guard = minus(guard, cond, ctx.u, FLAT_CAP);
+      if (t.kind === "goto") guard = rest;
       continue;
     }
     const action = actionOf(t, ctx);
@@ -759,7 +791,7 @@ function flattenChain(ctx: FlatCtx, chain: NfChain, base: NfChain, guardIn: Cond
     }
     if (action === "stop") {
       stop = [...stop, ...hit];
-      guard = minus(guard, cond, ctx.u, FLAT_CAP);
+      guard = rest;
       continue;
     }
     const comment = commentOf(rule, chain, base);
@@ -786,10 +818,10 @@ export function flattenTables(tables: readonly NfTable[], machine: Machine, rep:
       if (!filterHook && !natHook) {
         for (const rule of chain.rules) {
           if (!rule.unsupported && rule.target.kind !== "continue") {
-            warn(rep, rule.span, `a ${b.type} chain at hook ${b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
+            warn(rep, rule.span, `a ${b.type === "other" ? "" : `${b.type} `}chain at hook ${b.hookName ?? b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
           }
         }
-        if (b.policy === "drop" && b.type !== "other") warn(rep, b.policySpan, `the policy drop of ${chain.name} (${table.what}, a ${b.type} chain at hook ${b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`, UNDERSTOOD);
+        if (b.policy === "drop" && (b.type !== "other" || b.hookName !== undefined)) warn(rep, b.policySpan, `the policy drop of ${chain.name} (${table.what}, at hook ${b.hookName ?? b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`, UNDERSTOOD);
         continue;
       }
       const type = filterHook ? "filter" : "nat";
@@ -811,12 +843,16 @@ export function flattenTables(tables: readonly NfTable[], machine: Machine, rep:
         const scope = table.family === "inet" ? {} : { scope: table.family };
         out.push({ hook: b.hook, type, priority: b.priority, ...scope, policy: type === "nat" ? "accept" : b.policy, policyComment: `${basename(b.policySpan.file)}:${b.policySpan.line} policy of ${chain.name}`, rules: r.rules, what: `${chain.name} (${table.what})`, span: chain.span });
       } catch (x) {
-        if (!(x instanceof TooLarge)) throw x;
-        warn(rep, chain.span, `chain ${chain.name} (${table.what}) flattens to more than ${FLAT_CAP} rules: left out (the imported firewall may differ either way)`, `rulesets whose jumps and negations expand to at most ${FLAT_CAP} rules`);
+        if (x instanceof TooLarge) {
+          warn(rep, chain.span, `chain ${chain.name} (${table.what}) flattens to more than ${FLAT_CAP} rules: left out (the imported firewall may differ either way)`, `rulesets whose jumps and negations expand to at most ${FLAT_CAP} rules`);
+        } else if (x instanceof NeedsInterfaces) {
+          // a nat ACCEPT on an interface, inside a user chain, must be subtracted from what follows
+          warn(rep, chain.span, `chain ${chain.name} (${table.what}) needs the machine's interfaces to be flattened: left out`, "the output of `ip -j addr` among the inputs");
+        } else throw x;
       }
     }
   }
-  for (const name of missing) rep.notes.add(`Firewall rules naming interface ${name}, which \`ip -j addr\` does not list, never match and are left out.`);
+  for (const name of missing) rep.notes.add(`Firewall rules naming interface ${name}, which is not among the imported interfaces (absent from \`ip -j addr\`, or a bridge port), never match and are left out.`);
   return out;
 }
 
@@ -1013,7 +1049,11 @@ export function assemble(contributions: readonly Contribution[], rep: Reporter):
   }
   const nat: NatRuleDoc[] = [];
   for (const hook of ["prerouting", "output", "postrouting"] as const) {
-    const list = contributions.filter((c) => c.type === "nat" && c.hook === hook).sort((a, b) => a.priority - b.priority);
+    const list = contributions.filter((c) => c.type === "nat" && c.hook === hook && c.rules.length).sort((a, b) => a.priority - b.priority);
+    for (let i = 1; i < list.length; i++) {
+      const [x, y] = [list[i - 1]!, list[i]!];
+      if (x.priority === y.priority) rep.notes.add(`${x.what} and ${y.what} translate at hook ${hook} at the same priority (${x.priority}); the kernel runs them in registration order, which the inputs do not show: ${x.what} is put first.`);
+    }
     for (const c of list) for (const r of c.rules) nat.push(natDoc(r, hook));
   }
   return { ...(Object.keys(firewall).length ? { firewall } : {}), ...(nat.length ? { nat } : {}) };

@@ -22,6 +22,8 @@ export const SNAPSHOT_COMMANDS: readonly { readonly name: string; readonly argv:
   { name: "ip -j addr", argv: ["ip", "-j", "addr"] },
   { name: "ip -j route", argv: ["ip", "-j", "route"] },
   { name: "ip -j -6 route", argv: ["ip", "-j", "-6", "route"] },
+  { name: "ip -j rule", argv: ["ip", "-j", "rule"] },
+  { name: "ip -j -6 rule", argv: ["ip", "-j", "-6", "rule"] },
   { name: "ss -ltnupH", argv: ["ss", "-ltnupH"] },
   { name: "iptables-save", argv: ["iptables-save"] },
   { name: "ip6tables-save", argv: ["ip6tables-save"] },
