@@ -12,6 +12,7 @@ import { readdirSync } from "node:fs";
 import { fix } from "../src/fix/fix.js";
 import { renderFix } from "../src/fix/report.js";
 import { loadFamilyFile } from "../src/prove/family.js";
+import { runImport } from "../src/import/run.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 const blocks = (lang: string) => [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
@@ -60,5 +61,10 @@ describe("README", () => {
     if (!q.ok) throw new Error(q.message);
     const r = await fix(loaded, q.query, "unreachable", { maxEdits: 2, count: 3, timeoutMs: 60_000 });
     expect(readme).toContain(renderFix(r, "test/fix/overexposed.yaml", loaded.source));
+  });
+
+  it("the pasted Vagrant import is current", async () => {
+    const r = await runImport({ kind: "vagrant", files: ["test/import/golden/vagrant-exposed-forward/Vagrantfile"], options: { host: "host", lan: "192.168.1.0/24" }, command: "reach import vagrant Vagrantfile" });
+    expect(readme).toContain(`$ cat lab.yaml\n${r.text}$ npx reach exposure`);
   });
 });
