@@ -17,7 +17,7 @@ import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
-import { existsSync, mkdirSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
@@ -173,11 +173,20 @@ function checkOutputPath(out: string, input: string, option: string): void {
   if (!existsSync(dirname(resolve(out)))) throw usage(option, `the folder of '${out}' does not exist`, "a path in an existing folder");
 }
 
-/** Writes through a temporary file and a rename, so a failure never leaves half a file. */
+/**
+ * Writes through a temporary file and a rename, so a failure never leaves half a file (nor the
+ * temporary one); a file system's refusal is the user's diagnostic (RCH057), not a crash.
+ */
 function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const why = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new InputError([diagnostic("RCH057", { file: path, line: 1, col: 1 }, `cannot write ${path} (${why}); nothing was changed`, { expected: "a writable file path in an existing folder" })]);
+  }
 }
 
 /** A free backup name beside `path`: FILE.bak, FILE.bak.1, ... */
@@ -211,6 +220,7 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
   if (out === undefined) process.stdout.write(r.text);
   else {
     if (existsSync(out)) {
+      if (statSync(out).isDirectory()) throw new InputError([diagnostic("RCH057", { file: out, line: 1, col: 1 }, `${out} is a folder`, { expected: "a file path" })]);
       const bak = backupName(out);
       copyFileSync(out, bak);
       process.stderr.write(`kept the old ${out} as ${bak}\n`);
@@ -225,7 +235,7 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
 
 function checkLan(lan: string): void {
   const c = parseCidr(lan);
-  if (!c || c.ip.v !== 4 || c.len > 29 || c.len < 8) throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /29`, "e.g. --lan 192.168.0.0/24");
+  if (!c || c.ip.v !== 4 || c.len > 24 || c.len < 8) throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /24`, "e.g. --lan 192.168.0.0/24");
 }
 
 await yargs(hideBin(process.argv))
@@ -417,9 +427,11 @@ await yargs(hideBin(process.argv))
         .example("$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml", "VBoxManage showvminfo --machinereadable output plus list hostonlyifs")
         .epilogue("Exit codes: 0 imported, 1 imported but something was left out (warnings, also listed at the top of the file), 2 nothing written."),
     handler(async (argv) => {
-      checkLan(argv.lan);
       checkImportOutput(argv.output, argv.force);
-      if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into) && !argv.force) throw usage("--output", `'${argv.output}' is the --into file`, "another file name (or --force, which keeps a backup)");
+      checkLan(argv.lan);
+      if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into)) throw usage("--output", `'${argv.output}' is the --into file, which import never modifies`, "another file name");
+      for (const f of argv.files) if (argv.output && resolve(argv.output) === resolve(f)) throw usage("--output", `'${argv.output}' is one of the inputs`, "another file name");
+      if (!/^[A-Za-z0-9_.-]+$/.test(argv.host)) throw usage("--host", `'${argv.host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
       const r = await runImport({ kind: argv.kind as Kind, files: argv.files, options: { host: argv.host, lan: argv.lan }, ...(argv.into ? { into: argv.into } : {}) });
       finishImport(r, argv.output, argv.force);
     }),
@@ -438,8 +450,9 @@ await yargs(hideBin(process.argv))
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
       if (argv.save !== undefined && existsSync(argv.save)) throw usage("--save", `'${argv.save}' already exists`, "a new folder name");
+      if (!/^[A-Za-z0-9_.-]+$/.test(argv.host)) throw usage("--host", `'${argv.host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
       const snap = takeSnapshot(argv.netns);
-      if (argv.save !== undefined) {
+      if (argv.save !== undefined && !snap.diagnostics.some((d) => d.severity === "error")) {
         mkdirSync(argv.save, { recursive: true });
         for (const s of snap.sources) writeFileSync(join(argv.save, `${s.file.replace(/[^A-Za-z0-9.-]+/g, "_")}.txt`), s.text);
       }
@@ -521,7 +534,7 @@ await yargs(hideBin(process.argv))
         writeAtomically(argv.file, best.text);
         process.stdout.write(`wrote ${argv.file} (the old file is ${bak})\n`);
       }
-      process.exitCode = r.before.answer.verdict === argv.want || best ? EXIT.ok : EXIT.violated;
+      process.exitCode = r.before.answer.verdict === argv.want || best ? EXIT.ok : r.unknown ? EXIT.unknown : EXIT.violated;
     }),
   )
   .command(

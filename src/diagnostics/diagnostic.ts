@@ -56,6 +56,7 @@ export const CATALOGUE = {
   RCH054: "output file already exists",
   RCH055: "malformed input",
   RCH056: "snapshot command failed",
+  RCH057: "cannot write the output file",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;

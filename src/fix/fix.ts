@@ -15,11 +15,11 @@
  * is applied to the user's YAML and everything is re-checked with both engines.
  */
 import YAML from "yaml";
-import { InputError } from "../diagnostics/diagnostic.js";
+import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
-import { formatQuery, type Query } from "../query/parse.js";
+import { formatQuery, parseQuery, type Query } from "../query/parse.js";
 import { carries, DOMAIN, explore, type Found } from "../smt/decide.js";
 import { optimizeFamily, solveFamily } from "../smt/solver.js";
 import { and, cfgIs, not, or, type F } from "../smt/term.js";
@@ -66,6 +66,12 @@ export interface FixResult {
   readonly candidates: number;
   readonly rounds: number;
   readonly maxEdits: number;
+  /**
+   * Why the search is incomplete, when it is: candidates whose exploration hit the bound or the
+   * deadline, or the solver gave up. Repairs found are still checked repairs, but a smaller one
+   * may have been missed, and "no repair" is not an answer.
+   */
+  readonly unknown?: string;
 }
 
 export interface FixOptions {
@@ -102,6 +108,7 @@ export function choices(slots: readonly Slot[], k: number): number[][] {
 export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit[] => choice.flatMap((v, i) => (v ? [slots[i]!.alternatives[v - 1]!.edit] : []));
 
 export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions): Promise<FixResult> {
+  refuseAliases(loaded);
   const topo = loaded.topology;
   const net = lower(topo);
   const before = await answerQuery(net, q, { engine: "both", timeoutMs: opts.timeoutMs });
@@ -111,6 +118,8 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const deadline = Date.now() + opts.timeoutMs;
   // candidates: compiled and explored; one that is not a valid topology is not a repair
   const candidates: Candidate[] = [];
+  let unexplored = 0;
+  let gaveUp: string | undefined;
   for (const choice of choices(slots, opts.maxEdits)) {
     if (choice.every((v) => v === 0)) continue;
     let cnet: Network;
@@ -122,6 +131,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     }
     const x = explore(cnet, q, 200_000, deadline);
     if (x.hit === undefined) candidates.push({ choice, found: x.found });
+    else unexplored++;
   }
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
   const reach = or(...candidates.map((c) => and(select(c.choice), or(...c.found.map((f) => and(...f.path.pc))))));
@@ -137,11 +147,12 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const repairs: Repair[] = [];
   const rejected: Rejected[] = [];
   const left = () => Math.max(1, deadline - Date.now());
-  const others = (topo.doc.expect ?? []).filter((e) => e.query === undefined || e.query.replace(/\s+/g, " ").trim() !== formatQuery(q));
+  const ownIndex = (topo.doc.expect ?? []).findIndex((e) => sameQuery(e.query, q));
   let rounds = 0;
   while (repairs.length < opts.count && candidates.length) {
     rounds++;
     const r = await optimizeFamily([...hard, ...excluded], soft, domains, left());
+    if (r.status === "unknown") gaveUp = `the optimizer: ${r.reason}`;
     if (r.status !== "sat") break;
     const c = candidates.find((x) => x.choice.every((v, i) => v === (r.cfg[slotVar(i)] ?? 0)));
     if (!c) throw new Error("internal: the optimizer chose edits outside the repair space");
@@ -153,9 +164,12 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
         excluded.push(not(or(...candidates.filter((x) => carries(x.found, p.model)).map((x) => select(x.choice)))));
         continue;
       }
-      if (p.status === "unknown") break;
+      if (p.status === "unknown") {
+        gaveUp = `the solver: ${p.reason}`;
+        break;
+      }
     }
-    const repair = await check(loaded, slots, c.choice, q, want, others.length !== (topo.doc.expect ?? []).length, opts.timeoutMs);
+    const repair = await check(loaded, slots, c.choice, q, want, opts.timeoutMs);
     // never show a repair that is not one; one that breaks another expectation is excluded
     excluded.push(not(select(c.choice)));
     if ("broken" in repair) {
@@ -166,7 +180,8 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     // the next best must not contain this one (a superset is never smaller, only noisier)
     excluded.push(not(and(...c.choice.flatMap((v, i) => (v ? [cfgIs(slotVar(i), v)] : [])))));
   }
-  return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds };
+  const unknown = [unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "", gaveUp ?? ""].filter(Boolean).join("; ");
+  return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds, ...(unknown ? { unknown } : {}) };
 }
 
 /**
@@ -174,7 +189,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
  * the query with both engines (which must give the wanted verdict: Z3 said so)
  * and every other expectation; what breaks, when one does.
  */
-async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly number[], q: Query, want: Want, dropsOwn: boolean, timeoutMs: number): Promise<Repair | Rejected> {
+async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly number[], q: Query, want: Want, timeoutMs: number): Promise<Repair | Rejected> {
   const ydoc = YAML.parseDocument(loaded.source);
   const changes: Change[] = choice.flatMap((v, i) => {
     if (!v) return [];
@@ -196,12 +211,45 @@ async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly nu
   const net = lower(edited.topology);
   const decided = await answerQuery(net, q, { engine: "both", timeoutMs });
   if (decided.answer.verdict !== want) throw new Disagreement(q, [{ engine: "smt", verdict: want, detail: "the repair space's model" }, { engine: "both", verdict: decided.answer.verdict, detail: "on the repaired file" }]);
-  // the file's expectations other than the one being changed must hold
-  const doc = dropsOwn ? { ...edited.topology.doc, expect: (edited.topology.doc.expect ?? []).filter((e) => e.query === undefined || e.query.replace(/\s+/g, " ").trim() !== formatQuery(q)) } : edited.topology.doc;
-  const expectations = await verifyTopology(net, { doc, loc: edited.topology.loc }, { engine: "both", timeoutMs });
+  // the file's expectations other than the one being changed must hold; they are reported where
+  // they are in the user's file (edits never touch expect:, so entry k is the user's entry k)
+  const keep = (edited.topology.doc.expect ?? []).flatMap((e, k) => (sameQuery(e.query, q) ? [] : [{ e, k }]));
+  const doc = { ...edited.topology.doc, expect: keep.map((x) => x.e) };
+  const results = await verifyTopology(net, { doc, loc: edited.topology.loc }, { engine: "both", timeoutMs });
+  if (results.length !== keep.length) throw new Error("internal: verify did not answer each expectation once");
+  const expectations = results.map((r, i) => ({ ...r, span: loaded.topology.loc.at(["expect", keep[i]!.k]) }));
   const broken = expectations.filter((x) => x.status !== "holds");
   if (broken.length) return { changes, broken };
   return { changes, text, decided, net, expectations };
+}
+
+/** Is this expectation's query the one being fixed? (Compared parsed: "a->b:80" is "a -> b:80/tcp".) */
+function sameQuery(text: string | undefined, q: Query): boolean {
+  if (text === undefined) return false;
+  const p = parseQuery(text);
+  return p.ok && formatQuery(p.query) === formatQuery(q);
+}
+
+/**
+ * An alias (`*name`) shares one node between several places: an edit there would change all
+ * of them, which the repair space does not model. Such files are refused, at the first alias.
+ */
+function refuseAliases(loaded: Loaded): void {
+  const doc = YAML.parseDocument(loaded.source);
+  let at: number | undefined;
+  YAML.visit(doc, {
+    Alias(_, node) {
+      at = node.range?.[0] ?? 0;
+      return YAML.visit.BREAK;
+    },
+  });
+  if (at === undefined) return;
+  const before = loaded.source.slice(0, at).split("\n");
+  throw new InputError([
+    diagnostic("RCH004", { file: loaded.file, line: before.length, col: before[before.length - 1]!.length + 1 }, "reach fix does not edit files with YAML aliases: an edit of a shared node would change every place that uses it", {
+      expected: "the file without anchors and aliases (&name, *name), or edit it by hand",
+    }),
+  ]);
 }
 
 export const changeText = (c: Change): string => `${c.slot.where}: ${c.alternative.text}`;

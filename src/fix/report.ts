@@ -20,13 +20,17 @@ export function renderFix(r: FixResult, file: string, source: string): string {
   const best = r.repairs[0];
   const how = `Z3: MaxSMT over ${r.candidates} candidate topologies (${r.slots} places to edit, up to ${edits(r.maxEdits)}), ${r.rounds} round${r.rounds === 1 ? "" : "s"}`;
   if (!best) {
+    if (r.unknown) {
+      lines.push(`unknown: the search did not finish (${r.unknown}); try a larger --timeout`, how);
+      return lines.join("\n");
+    }
     lines.push(`no repair with at most ${edits(r.maxEdits)} in the repair space keeps every other expectation holding`);
     for (const x of r.rejected) {
       lines.push(`  ${x.changes.map((c) => `${formatSpan(c.span)} ${changeText(c)}`).join("; ")}`);
       for (const b of x.broken) lines.push(`    would break ${formatSpan(b.span)}: ${b.text} (now ${b.message.split(":")[0]})`);
     }
     if (r.rejected.length) lines.push("  (change or remove those expectations if the new behaviour is what you want)");
-    else lines.push(`  (try --max-edits ${r.maxEdits + 1})`);
+    else if (r.maxEdits < 3) lines.push(`  (try --max-edits ${r.maxEdits + 1})`);
     lines.push(how);
     return lines.join("\n");
   }
@@ -43,6 +47,7 @@ export function renderFix(r: FixResult, file: string, source: string): string {
       lines.push(`  ${i + 2}. (${edits(x.changes.length)}) ${first}`, ...rest.map((l) => `     ${" ".repeat(String(i + 2).length)}${l}`));
     });
   }
+  if (r.unknown) lines.push(`  (the search did not finish: ${r.unknown}; a smaller repair may exist)`);
   lines.push(how);
   return lines.join("\n");
 }

@@ -545,7 +545,7 @@ class DockerHost {
     }
     const hostDoc = rules.hostMachine(hostIfs);
     if (hostDoc) machines[this.host] = hostDoc;
-    return { segments, machines, notes: this.out.notes };
+    return { segments, machines, notes: this.out.notes, rulesFirst: true };
   }
 }
 
@@ -698,6 +698,9 @@ class HostRules {
     }
     const open = bridged.filter((x) => !x.internal);
     for (const n of open) forward.push({ action: "accept", out: n.bridge, state: ["established", "related"], comment: `docker: replies to network ${n.name}` });
+    // DOCKER-ISOLATION: containers of different bridge networks reach each other only through
+    // published ports ("bridge network driver" docs), i.e. connections DNATed by the host
+    for (const a of open) for (const b of open) if (a !== b) forward.push({ action: "drop", in: a.bridge, out: b.bridge, dnat: false, comment: `docker: isolation of ${a.name} from ${b.name}` });
     forward.push(...this.accepts);
     for (const n of open) forward.push({ action: "drop", out: n.bridge, comment: `docker: nothing else into network ${n.name}` });
     for (const n of open) forward.push({ action: "accept", in: n.bridge, comment: `docker: network ${n.name} goes out` });

@@ -545,6 +545,7 @@ export const importLinux: Importer = (sources, options): ImportResult => {
     ...(Object.keys(segments).length ? { segments } : {}),
     machines: Object.keys(machine).length || byKind.size ? { [host]: machine } : {},
     notes: [...rep.notes],
+    ...(machine.interfaces && Object.keys(machine.interfaces).length ? { describesHost: true } : {}),
   };
   // in input order, then by position
   const order = new Map(sources.map((s, i) => [s.file, i]));

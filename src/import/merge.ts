@@ -47,6 +47,9 @@ class Merger {
   readonly segments: NonNullable<TopologyDoc["segments"]> = {};
   readonly natnetworks: NonNullable<TopologyDoc["natnetworks"]> = {};
   readonly diagnostics: Diagnostic[] = [];
+  /** Hosts whose own interfaces an input described (a Linux snapshot, or the user's --into file). */
+  readonly described = new Set<string>();
+  readonly notes: string[] = [];
 
   private conflict(span: Span, what: string, kept: unknown, other: unknown): void {
     this.diagnostics.push(
@@ -76,10 +79,11 @@ class Merger {
         this.natnetworks[k] = { ...had, ...(forwards.length ? { forwards } : {}) };
       }
     }
-    for (const [name, m] of Object.entries(f.machines)) this.machine(name, m, span);
+    for (const [name, m] of Object.entries(f.machines)) this.machine(name, m, span, f.rulesFirst === true);
+    if (f.describesHost) for (const [name, m] of Object.entries(f.machines)) if (m.interfaces && Object.keys(m.interfaces).length) this.described.add(name);
   }
 
-  private machine(name: string, m: MachineDoc, span: Span): void {
+  private machine(name: string, m: MachineDoc, span: Span, first: boolean): void {
     const had = this.machines[name];
     if (!had) {
       this.machines[name] = structuredClone(m);
@@ -107,14 +111,15 @@ class Merger {
     // One listener per (proto, bind, port, device): the first input to name it wins.
     const services = union(had.services, m.services, (x, y) => (x.proto ?? "tcp") === (y.proto ?? "tcp") && String(x.port) === String(y.port) && (x.bind ?? "") === (y.bind ?? "") && x.device === y.device);
     if (services) out.services = services;
-    // NAT and filter rules keep input order: earlier inputs' rules come first.
-    const nat = union(had.nat, m.nat, () => false);
+    // NAT and filter rules keep input order (earlier inputs' rules first), except Docker's, which it inserts at the top
+    const nat = first ? union(m.nat, had.nat, () => false) : union(had.nat, m.nat, () => false);
     if (nat) out.nat = nat;
-    if (m.firewall) out.firewall = this.firewall(name, had.firewall ?? {}, m.firewall, span);
+    if (m.firewall) out.firewall = first ? this.firewall(name, m.firewall, had.firewall ?? {}, span, true) : this.firewall(name, had.firewall ?? {}, m.firewall, span, false);
     this.machines[name] = out;
   }
 
-  private firewall(name: string, a: Chains, b: Chains, span: Span): Chains {
+  /** a's rules, then b's; the policy is a's, unless b is the one inserted first (`bWins`: Docker's policy is the one in force). */
+  private firewall(name: string, a: Chains, b: Chains, span: Span, aInserted: boolean): Chains {
     const out: Chains = { ...a };
     for (const c of CHAINS) {
       const x = a[c];
@@ -124,11 +129,17 @@ class Merger {
         out[c] = structuredClone(y);
         continue;
       }
-      if (x.policy !== undefined && y.policy !== undefined && x.policy !== y.policy) this.conflict(span, `${name}: the ${c} chain's policy`, x.policy, y.policy);
-      const chain: ChainDoc = { ...(x.policy ?? y.policy ? { policy: x.policy ?? y.policy } : {}), rules: [...(x.rules ?? []), ...(y.rules ?? [])] };
+      let policy = x.policy ?? y.policy;
+      if (x.policy !== undefined && y.policy !== undefined && x.policy !== y.policy) {
+        if (aInserted) this.notes.push(`${name}: the ${c} chain's policy is ${x.policy}, as Docker sets it when it starts (the other input said ${y.policy}).`);
+        else this.conflict(span, `${name}: the ${c} chain's policy`, x.policy, y.policy);
+        policy = x.policy;
+      }
+      const chain: ChainDoc = { ...(policy ? { policy } : {}), rules: [...(x.rules ?? []), ...(y.rules ?? [])] };
       out[c] = chain;
     }
-    return out;
+    // chains in the order people write them
+    return Object.fromEntries(CHAINS.flatMap((c) => (out[c] ? [[c, out[c]]] : []))) as Chains;
   }
 }
 
@@ -170,7 +181,7 @@ function nextFree(p: Prefix, first: number, used: IP[]): string | undefined {
  * interfaces no input gave is put on a LAN, with one interface per bridged
  * adapter's host interface (or eth0), and a machine `lan` joins that LAN.
  */
-function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]): void {
+function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[], described: ReadonlySet<string>): void {
   const hosts = new Set(Object.values(doc.machines).flatMap((m) => (m.vm ? [m.vm.on] : [])));
   if (doc.machines[o.host]) hosts.add(o.host);
   const lan = subnetOf(o.lan)!;
@@ -178,7 +189,7 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
     const h = (doc.machines[host] ??= {});
     // interfaces the importers made for the host's own virtual networks (docker0, virbr0: segments named
     // "<host>/...") say nothing about where the host itself is
-    if (Object.values(h.interfaces ?? {}).some((i) => !i.segment.startsWith(`${host}/`))) {
+    if (described.has(host) || Object.values(h.interfaces ?? {}).some((i) => !i.segment.startsWith(`${host}/`))) {
       lanPeer(doc, host, notes, used);
       continue;
     }
@@ -219,6 +230,10 @@ function lanPeer(doc: TopologyDoc, host: string, notes: string[], used: IP[]): v
 
 /** Fills adapters whose addresses the inputs did not know (`addresses: []`). */
 function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnostic[], used: IP[], span: Span): void {
+  // which VMs of each NAT Network had no address in the inputs, before any is filled in
+  const unknownOn = new Map<string, MachineDoc[]>();
+  for (const m of Object.values(doc.machines))
+    for (const a of m.vm?.adapters ?? []) if (a.mode === "natnetwork" && !a.addresses.length) unknownOn.set(a.network, [...(unknownOn.get(a.network) ?? []), m]);
   for (const [name, m] of Object.entries(doc.machines)) {
     m.vm?.adapters.forEach((a: AdapterDoc, slot) => {
       if (!("addresses" in a) || !a.addresses || a.addresses.length) return;
@@ -235,7 +250,7 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
       } else if (a.mode === "natnetwork") {
         const p = subnetOf(doc.natnetworks?.[a.network]?.network ?? DEFAULT_NATNETWORK);
         // a forward's guest IP names a VM of the network: the one VM whose address is unknown, if there is one
-        const unknown = Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === a.network && !y.addresses.length));
+        const unknown = unknownOn.get(a.network) ?? [];
         const named = (doc.natnetworks?.[a.network]?.forwards ?? []).map((f) => f.guestIp).filter((g): g is string => !!g && !used.some((u) => formatIP(u) === g));
         const fromForward = unknown.length === 1 && p && named[0] ? `${named[0]}/${p.len}` : undefined;
         if (fromForward) used.push(parseCidr(fromForward)!.ip);
@@ -271,12 +286,13 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
 const QUERY_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** Renames machines a query could not name ("Ubuntu 22.04" -> "Ubuntu-22.04"), everywhere they are referred to. */
-function queryableNames(doc: TopologyDoc, notes: string[]): void {
+function queryableNames(doc: TopologyDoc, notes: string[], reserved: readonly string[]): void {
   const renames = new Map<string, string>();
   for (const name of Object.keys(doc.machines)) {
     if (QUERY_NAME.test(name)) continue;
     let next = name.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "") || "machine";
-    for (let i = 2; doc.machines[next] !== undefined || [...renames.values()].includes(next); i++) next = `${next.replace(/-\d+$/, "")}-${i}`;
+    const base = next;
+    for (let i = 2; doc.machines[next] !== undefined || reserved.includes(next) || [...renames.values()].includes(next); i++) next = `${base}-${i}`;
     renames.set(name, next);
   }
   if (!renames.size) return;
@@ -289,11 +305,12 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
   const merger = new Merger();
   const notes: string[] = [];
   const baseSpan: Span = parts[0]?.span ?? { file: "(import)", line: 1, col: 1 };
-  if (base) merger.add({ fragment: { machines: base.machines, segments: base.segments, natnetworks: base.natnetworks, notes: [] }, span: baseSpan });
+  if (base) merger.add({ fragment: { machines: base.machines, segments: base.segments, natnetworks: base.natnetworks, notes: [], describesHost: true }, span: baseSpan });
   for (const p of parts) {
     merger.add(p);
     for (const n of p.fragment.notes) if (!notes.includes(n)) notes.push(n);
   }
+  notes.push(...merger.notes);
   const doc: TopologyDoc = {
     ...(base?.description ? { description: base.description } : {}),
     ...(Object.keys(merger.segments).length ? { segments: merger.segments } : {}),
@@ -301,9 +318,9 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
     machines: merger.machines,
     ...(base?.expect ? { expect: base.expect } : {}),
   };
-  queryableNames(doc, notes);
+  queryableNames(doc, notes, [options.host, "lan"]);
   const used = usedAddresses(doc);
-  scaffold(doc, options, notes, used);
+  scaffold(doc, options, notes, used, merger.described);
   assignAddresses(doc, notes, merger.diagnostics, used, baseSpan);
   return { doc, notes, diagnostics: merger.diagnostics };
 }

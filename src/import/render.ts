@@ -53,7 +53,7 @@ export function renderTopology(input: RenderInput): string {
     for (const n of input.notes) wrap(n, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
   }
   if (input.warnings.length) {
-    lines.push("", "NOT imported (reach did not understand these exactly, so they are left out):");
+    lines.push("", "NOT imported, or assumed without support in the inputs (reach did not understand these exactly):");
     for (const d of input.warnings) wrap(`${formatSpan({ ...d.span, file: shortPath(d.span.file) })}: ${d.code} ${d.message}`, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
   }
   doc.commentBefore = lines.map((l) => (l ? ` ${l}` : "")).join("\n");

@@ -3,7 +3,7 @@
  * merge the fragments (into the user's own topology with --into), complete the
  * host scaffold, render YAML, and check the result loads like any topology file.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { diagnostic, type Diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import { loadTopologyFile, loadTopologyText } from "../topology/load.js";
@@ -61,6 +61,8 @@ export interface ImportOutcome {
 }
 
 function splitKind(arg: string, kind: Kind): { kind: Kind; path: string } {
+  // a file whose name really is "vagrant:lab" is that file
+  if (existsSync(arg)) return { kind, path: arg };
   const i = arg.indexOf(":");
   const k = i > 0 ? arg.slice(0, i) : "";
   return isKind(k) ? { kind: k, path: arg.slice(i + 1) } : { kind, path: arg };
@@ -111,7 +113,11 @@ export async function runImport(req: ImportRequest): Promise<ImportOutcome> {
   if (diagnostics.some((d) => d.severity === "error")) return { notes: [], diagnostics, sources };
   const merged = mergeParts(parts, { host: req.options.host, lan: req.options.lan }, base);
   diagnostics.push(...merged.diagnostics);
-  const command = req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map((f) => basename(f))].join(" ");
+  const shown = (f: string) => {
+    const { kind, path } = splitKind(f, req.kind);
+    return path === f ? basename(f) : `${kind}:${basename(path)}`;
+  };
+  const command = req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map(shown)].join(" ");
   const notes = [...(req.notes ?? []), ...merged.notes];
   const text = renderTopology({ doc: merged.doc, command, notes, warnings: diagnostics.filter((d) => d.severity === "warning") });
   // The result must be a topology reach accepts; if it is not, say where, in the generated text.

@@ -28,6 +28,13 @@ export interface Fragment {
   readonly machines: Record<string, MachineDoc>;
   /** Assumptions and facts worth telling the user; written as comments at the top of the output. */
   readonly notes: readonly string[];
+  /** The fragment describes the host's own interfaces (a Linux snapshot): no LAN scaffold is assumed for it. */
+  readonly describesHost?: boolean;
+  /**
+   * Its firewall and NAT rules on the host go before the rules already there, as Docker inserts its
+   * chains at the top of FORWARD and PREROUTING (and sets FORWARD's policy to drop).
+   */
+  readonly rulesFirst?: boolean;
 }
 
 export interface ImportResult {

@@ -309,6 +309,7 @@ function lowerMatch(r: Omit<RuleDoc, "action">): Match {
     ...(r.in !== undefined ? { in: r.in } : {}),
     ...(r.out !== undefined ? { out: r.out } : {}),
     ...(r.state !== undefined ? { state: r.state } : {}),
+    ...(r.dnat !== undefined ? { ctDnat: r.dnat } : {}),
   };
 }
 

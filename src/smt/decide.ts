@@ -74,6 +74,7 @@ function dialsOf(q: Query): SDial[] {
 export const DOMAIN: F = and(
   inPorts({ k: "v", name: "dport" }, 1, 65535),
   inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi),
+  // the dialed-address variable only: a query may name :: or an IPv4-mapped address itself
   not(eqAddr({ k: "v", v: 6 }, { k: "c", ip: { v: 6, n: 0n } })),
   not({ t: "pfx", p: { v: 6, n: 0xffffn << 32n, len: 96 } }),
 );
@@ -108,9 +109,15 @@ export function carries(found: readonly Found[], p: PacketModel): boolean {
   return found.some((x) => {
     const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
     const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
-    return evaluate(and(DOMAIN, ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
+    return evaluate(and(domainOf(x.dial), ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
   });
 }
+
+/** The ports' part of the domain: what a dial to a fixed address is checked against. */
+const PORT_DOMAIN: F = and(inPorts({ k: "v", name: "dport" }, 1, 65535), inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi));
+
+/** The domain a path of this dial is evaluated under: the address constraints bind the address variable, not a fixed address. */
+const domainOf = (dial: SDial): F => (dial.dst.k === "c" ? PORT_DOMAIN : DOMAIN);
 
 /** The concrete dial of a model: the path it satisfies (checked here, not taken on trust). */
 function decodeDial(found: readonly Found[], model: { dst4: IP; dst6: IP; dport: number; sport: number }): Dial | undefined {
@@ -118,7 +125,7 @@ function decodeDial(found: readonly Found[], model: { dst4: IP; dst6: IP; dport:
     const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;
     const dst = f.dial.dst.k === "c" ? f.dial.dst.ip : fam === 4 ? model.dst4 : model.dst6;
     const a = { dst, dport: model.dport, sport: model.sport };
-    if (!evaluate(and(DOMAIN, ...f.path.pc), a)) continue;
+    if (!evaluate(and(domainOf(f.dial), ...f.path.pc), a)) continue;
     const val = (p: PV) => (p.k === "c" ? p.n : a[p.name]);
     return { from: f.dial.from, proto: f.dial.proto, dst, dport: val(f.dial.dport), sport: val(f.dial.sport) };
   }

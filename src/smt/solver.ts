@@ -46,14 +46,17 @@ export type SolveResult =
   | { readonly status: "unsat"; readonly smt2?: string; readonly ms: number }
   | { readonly status: "unknown"; readonly reason: string; readonly smt2?: string; readonly ms: number };
 
+/** Width of a configuration parameter: up to 65,535 values (a repair slot may list thousands of firewall rules). */
+const CFG_BITS = 16;
+
 class Translator {
   private readonly memo = new Map<F, Bool<"reach">>();
   readonly dst4: BitVec<32, "reach">;
   readonly dst6: BitVec<128, "reach">;
   readonly dport: BitVec<16, "reach">;
   readonly sport: BitVec<16, "reach">;
-  /** Configuration parameters (symbolic configuration), 8 bits each, made on first use. */
-  readonly cfg = new Map<string, BitVec<8, "reach">>();
+  /** Configuration parameters (symbolic configuration), made on first use. */
+  readonly cfg = new Map<string, BitVec<typeof CFG_BITS, "reach">>();
   constructor(private readonly z: Context<"reach">) {
     this.dst4 = z.BitVec.const("dst4", 32);
     this.dst6 = z.BitVec.const("dst6", 128);
@@ -101,8 +104,8 @@ class Translator {
         return this.dport.eq(this.sport);
       case "cfg": {
         let v = this.cfg.get(f.param);
-        if (!v) this.cfg.set(f.param, (v = z.BitVec.const(`cfg_${f.param}`, 8)));
-        return v.eq(z.BitVec.val(f.value, 8));
+        if (!v) this.cfg.set(f.param, (v = z.BitVec.const(`cfg_${f.param}`, CFG_BITS)));
+        return v.eq(z.BitVec.val(f.value, CFG_BITS));
       }
       case "chain": {
         // first match from the top: build from the bottom up, iteratively
@@ -190,8 +193,8 @@ export async function solveFamily(
   const asserted = formulas.map((f) => tr.bool(f));
   for (const [name, n] of Object.entries(domains)) {
     let v = tr.cfg.get(name);
-    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, 8)));
-    asserted.push(v.ult(z.BitVec.val(n, 8)));
+    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, CFG_BITS)));
+    asserted.push(v.ult(z.BitVec.val(n, CFG_BITS)));
   }
   const s = solverFor(z, asserted, timeoutMs);
   const status = check(z, s);
@@ -222,8 +225,8 @@ export async function optimizeFamily(
   for (const f of hard) opt.add(tr.bool(f));
   for (const [name, n] of Object.entries(domains)) {
     let v = tr.cfg.get(name);
-    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, 8)));
-    opt.add(v.ult(z.BitVec.val(n, 8)));
+    if (!v) tr.cfg.set(name, (v = z.BitVec.const(`cfg_${name}`, CFG_BITS)));
+    opt.add(v.ult(z.BitVec.val(n, CFG_BITS)));
   }
   for (const x of soft) opt.addSoft(tr.bool(x.f), x.weight);
   const status = await opt.check();

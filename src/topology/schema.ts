@@ -41,6 +41,8 @@ export const RuleSchema = strict({
   action: z.enum(["accept", "drop", "reject"]),
   ...matchKeys,
   state: z.array(ctState).optional(),
+  /** conntrack status DNAT: true = the connection was destination-translated on this machine (nft `ct status dnat`), false = it was not */
+  dnat: z.boolean().optional(),
 });
 
 export const ChainSchema = strict({
