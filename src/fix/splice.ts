@@ -31,9 +31,10 @@ function nodeAt(text: string, path: readonly (string | number)[]): Node | undefi
 
 const splice = (t: string, from: number, to: number, s: string) => t.slice(0, from) + s + t.slice(to);
 
-/** Rewrites a flow collection whole, in the padding style it was written in. */
+/** Rewrites a flow collection whole, in the padding style it was written in (one with comments inside is not rewritten). */
 function rewriteFlow(text: string, node: Node, value: unknown): string {
   const r = node.range as Range;
+  if (text.slice(r[0], r[1]).includes("#")) throw new Error("a flow collection with comments");
   const padded = /^[{[] /.test(text.slice(r[0], r[1]));
   return splice(text, r[0], r[1], flowText(value, padded));
 }
@@ -50,7 +51,9 @@ function applyOne(text: string, e: Edit): string {
   const valueIn = (p: readonly (string | number)[]) => p.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)?.[k], data());
   if (e.op === "set" && target) {
     const r = target.range as Range;
-    return splice(text, r[0], r[1], flowText(e.value, paddedStyle(text)));
+    // a block node's range runs over the line break and the comment lines after it: those stay
+    const end = r[0] + text.slice(r[0], r[1]).replace(/(\s*\n[ \t]*#[^\n]*)*\s*$/, "").length;
+    return splice(text, r[0], end, flowText(e.value, paddedStyle(text)));
   }
   if ((e.op === "append" || e.op === "prepend") && target) {
     if (!isSeq(target)) throw new Error("not a list");
@@ -71,6 +74,14 @@ function applyOne(text: string, e: Edit): string {
       if (Array.isArray(v)) v.splice(last as number, 1);
       else delete v[last];
       return rewriteFlow(text, parent, v);
+    }
+    // the only item of a block list under a key: the list becomes [] (`rules: []`), not null
+    if (isSeq(parent) && parent.items.length === 1) {
+      const grand = nodeAt(text, parentPath.slice(0, -1));
+      const pair = isMap(grand) ? grand.items.find((p) => (p.value as Node | null) === parent || (p.value as Node | null)?.range?.[0] === (parent.range as Range)[0]) : undefined;
+      const key = pair?.key as Node | undefined;
+      if (!key?.range) throw new Error("a list that is not a mapping's value");
+      return splice(text, key.range[1], nextLine(text, (target.range as Range)[1] - 1), ": []\n");
     }
     // a block item or pair: its lines go (the key's line for a pair)
     let from = (target.range as Range)[0];

@@ -124,13 +124,25 @@ export function loadFamilyText(file: string, source: string): Family {
     Array.isArray(d) ? { name, labels: d.map(String), values: d } : { name, labels: Object.keys(d), values: Object.values(d) },
   );
   const ds: Diagnostic[] = [];
+  for (const q of params) {
+    if (!q.values.length) ds.push(diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has no values`, { expected: "a list of values, or label: value pairs (at least one)" }));
+    if (["all", "any", "not"].includes(q.name)) ds.push(diagnostic("RCH004", at(["params", q.name]), `a parameter cannot be named ${q.name}`, { expected: "another name: all, any and not combine conditions" }));
+    const dup = q.labels.find((l, i) => q.labels.indexOf(l) !== i);
+    if (dup !== undefined) ds.push(diagnostic("RCH030", at(["params", q.name]), `parameter ${q.name} lists the value ${dup} twice`, { expected: "each value once (80 and \"80\" are the same value)" }));
+  }
   for (const q of params) if (q.values.length > 255) ds.push(diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has ${q.values.length} values`, { expected: "at most 255 values per parameter" }));
   const cond = (c: unknown, path: (string | number)[]): Cond => {
     if (typeof c === "boolean") return { k: "const", b: c };
+    if (c === null || typeof c !== "object" || Array.isArray(c)) {
+      ds.push(diagnostic("RCH004", at(path), `${JSON.stringify(c)} is not a condition`, { expected: "true, false, { PARAM: value or [values] }, or all/any/not of conditions" }));
+      return { k: "const", b: false };
+    }
     const o = c as Record<string, unknown>;
-    if ("all" in o) return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
-    if ("any" in o) return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
-    if ("not" in o) return { k: "not", x: cond(o["not"], [...path, "not"]) };
+    const only = Object.keys(o).length === 1;
+    // all/any/not are the combinators (a parameter cannot be named so: see the params check)
+    if (only && "all" in o && Array.isArray(o["all"])) return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
+    if (only && "any" in o && Array.isArray(o["any"])) return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
+    if (only && "not" in o) return { k: "not", x: cond(o["not"], [...path, "not"]) };
     const keys = Object.keys(o);
     if (keys.length !== 1) {
       ds.push(diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, { expected: "{ PARAM: value or [values] }, or all/any/not of conditions" }));
@@ -162,6 +174,29 @@ export function loadFamilyText(file: string, source: string): Family {
     return { text: t.query, query: q.query, reachable: cond(t.reachable, ["theorems", i, "reachable"]), span };
   });
   const where = p.where === undefined ? ({ k: "const", b: true } as const) : cond(p.where, ["where"]);
+  // placeholders: each names a parameter; inside a longer string, only scalar values can stand
+  const placeAt = (text: string): Span => {
+    const off = source.indexOf(text);
+    const pos = lc.linePos(Math.max(0, off));
+    return off < 0 ? at(["topology"]) : { file, line: pos.line, col: pos.col };
+  };
+  const checkPlaces = (x: unknown): void => {
+    if (typeof x === "string") {
+      const whole = /^\$\{([A-Za-z][A-Za-z0-9_]*)\}$/.test(x);
+      for (const m of x.matchAll(PLACEHOLDER)) {
+        const param = params.find((q) => q.name === m[1]);
+        if (!param) ds.push(diagnostic("RCH004", placeAt(m[0]), `\${${m[1]}} is not a parameter`, { expected: `one of ${params.map((q) => q.name).join(", ")}` }));
+        else if (!whole && param.values.some((v) => v === null || typeof v === "object"))
+          ds.push(diagnostic("RCH004", placeAt(m[0]), `\${${m[1]}} stands inside a longer string, but some values of ${m[1]} are not text or numbers`, { expected: `the placeholder as the whole value ("\${${m[1]}}"), or scalar values` }));
+      }
+    } else if (Array.isArray(x)) x.forEach(checkPlaces);
+    else if (x && typeof x === "object")
+      for (const [k, v] of Object.entries(x)) {
+        checkPlaces(k.includes("${") ? `${k} ` : k); // a key is text: never a whole-value placeholder
+        checkPlaces(v);
+      }
+  };
+  checkPlaces(p.topology);
   if (ds.length) fail(ds);
   return { file, source, claim: p.claim, ...(p.source ? { origin: p.source } : {}), ...(p.note ? { note: p.note } : {}), holds: p.holds ?? true, params, where, template: p.topology, theorems };
 }

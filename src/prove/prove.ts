@@ -61,11 +61,14 @@ export class ProofDisagreement extends Error {}
 
 /** Loads and lowers every member; a member that is not a valid topology is an error in the proof file. */
 export function members(f: Family): Member[] {
-  return assignments(f).map((assignment) => {
+  const all = assignments(f);
+  if (!all.length) throw new InputError([diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, "the family has no members (a parameter without values, or where: excludes every assignment)", { expected: "at least one assignment of the parameters" })]);
+  return all.map((assignment) => {
     const doc = instantiate(f, assignment);
     const name = `${f.file} [${assignmentText(f, assignment)}]`;
+    let net: Network;
     try {
-      return { assignment, doc, net: lower(loadTopologyText(name, YAML.stringify(doc)).topology) };
+      net = lower(loadTopologyText(name, YAML.stringify(doc)).topology);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       const first = e.diagnostics.find((d) => d.severity === "error") ?? e.diagnostics[0];
@@ -75,6 +78,13 @@ export function members(f: Family): Member[] {
         }),
       ]);
     }
+    // a theorem's machines must exist in every member (a missing one is a mistake, not "unreachable")
+    const present = net.machines.filter((m) => m.kind !== "nat-engine").map((m) => m.name);
+    for (const t of f.theorems) {
+      const missing = [t.query.from, ...(t.query.target.kind === "machine" ? [t.query.target.machine] : [])].filter((n) => !present.includes(n));
+      if (missing.length) throw new InputError([diagnostic("RCH041", t.span, `the query names ${missing.join(", ")}, which the member ${assignmentText(f, assignment)} does not have`, { expected: `machines of every member: ${present.join(", ")}` })]);
+    }
+    return { assignment, doc, net };
   });
 }
 

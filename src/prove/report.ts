@@ -52,7 +52,9 @@ export function renderFamily(r: FamilyResult, written: ReadonlyMap<TheoremResult
       }
     }
   }
-  if (!f.holds) lines.push(asRecorded(r) ? "  as recorded: the claim as stated is false (see the note)" : "  NOT as recorded: the file says the claim as stated is false, but every theorem is proved");
+  const unknown = r.theorems.some((t) => t.status === "unknown");
+  if (unknown) lines.push("  not decided: some theorems are unknown (a larger --timeout may decide them)");
+  else if (!f.holds) lines.push(asRecorded(r) ? "  as recorded: the claim as stated is false (see the note)" : "  NOT as recorded: the file says the claim as stated is false, but every theorem is proved");
   if (f.note) lines.push(indent(`note: ${f.note.trim()}`, 2));
   return lines.join("\n");
 }
