@@ -634,7 +634,8 @@ class HostRules {
           action: "dnat",
           chain: "prerouting",
           proto: m.proto,
-          ...(isAny(ip) ? {} : { dst: `${formatIP(ip)}/${ip.v === 4 ? 32 : 128}` }),
+          // Docker DNATs only what is addressed to the host itself (-m addrtype --dst-type LOCAL), of this family
+          ...(isAny(ip) ? { src: v === 4 ? "0.0.0.0/0" : "::/0", dst: "local" } : { dst: `${formatIP(ip)}/${ip.v === 4 ? 32 : 128}` }),
           dport: m.hostPort!,
           to: formatIP(target),
           toPort: m.containerPort,
@@ -1408,7 +1409,6 @@ function run(sources: readonly Source[], options: ImportOptions, read: (r: Reade
       : []
     : [
         `${summary} Published ports are DNAT in nat PREROUTING on '${options.host}' and then cross the filter FORWARD chain, not INPUT: a host firewall that filters only INPUT (ufw's default) does not protect them.`,
-        `Docker's DNAT applies only to packets addressed to '${options.host}' itself (-m addrtype --dst-type LOCAL), which the topology language cannot say: here it also translates a container's connection to the same port of another machine.`,
         "Docker 28 also drops packets routed straight to a container's address from outside the host (raw table); that is not modelled, and matters only for machines with a route to the container subnets.",
       ];
   out.notes.unshift(...first);

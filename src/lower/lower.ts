@@ -299,11 +299,34 @@ function relaySocket(f: ForwardDoc, engine: string, defaultGuest: IP | undefined
   };
 }
 
+/**
+ * Rules written with `dst: local` (any address of this machine: iptables `-m addrtype
+ * --dst-type LOCAL`, nft `fib daddr type local`): lowered without dst here, and expanded by
+ * finish() into one rule per local prefix once every interface of the machine is known. The
+ * copies are consecutive and share the action, so together they match exactly the union.
+ */
+const DST_LOCAL = new WeakSet<object>();
+
+/** This machine's local destinations: its addresses, 127.0.0.0/8 and ::1. */
+function localPrefixes(m: MutableMachine): Prefix[] {
+  const out: Prefix[] = [];
+  for (const i of m.interfaces)
+    for (const a of i.addrs) {
+      const p = i.name === "lo" ? prefixOf(a.ip, a.len) : prefixOf(a.ip, a.ip.v === 4 ? 32 : 128);
+      if (!out.some((x) => x.v === p.v && x.n === p.n && x.len === p.len)) out.push(p);
+    }
+  return out;
+}
+
+function expandLocal<R extends { readonly match: Match }>(rules: readonly R[], locals: readonly Prefix[]): R[] {
+  return rules.flatMap((r) => (DST_LOCAL.has(r) ? locals.filter((p) => !r.match.src || r.match.src.v === p.v).map((dst) => ({ ...r, match: { ...r.match, dst } })) : [r]));
+}
+
 function lowerMatch(r: Omit<RuleDoc, "action">): Match {
   return {
     ...(r.proto !== undefined ? { proto: r.proto } : {}),
     ...(r.src !== undefined ? { src: must(parseMatchPrefix(r.src), r.src) } : {}),
-    ...(r.dst !== undefined ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
+    ...(r.dst !== undefined && r.dst !== "local" ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
     ...(r.sport !== undefined ? { sport: must(parsePortRange(r.sport), "sport") } : {}),
     ...(r.dport !== undefined ? { dport: must(parsePortRange(r.dport), "dport") } : {}),
     ...(r.in !== undefined ? { in: r.in } : {}),
@@ -315,11 +338,11 @@ function lowerMatch(r: Omit<RuleDoc, "action">): Match {
 
 function lowerChain(name: Chain["name"], c: ChainDoc | undefined, path: Path, o: (p: Path, what: string) => Origin): Chain {
   if (!c) return acceptAll(name);
-  const rules: Rule[] = (c.rules ?? []).map((r, k) => ({
-    match: lowerMatch(r),
-    action: r.action,
-    origin: o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
-  }));
+  const rules: Rule[] = (c.rules ?? []).map((r, k) => {
+    const rule: Rule = { match: lowerMatch(r), action: r.action, origin: o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`) };
+    if (r.dst === "local") DST_LOCAL.add(rule);
+    return rule;
+  });
   return { name, policy: c.policy ?? "accept", ...(c.policy !== undefined ? { policyOrigin: o([...path, "policy"], `${name} policy`) } : {}), rules };
 }
 
@@ -329,14 +352,18 @@ function natWhat(r: NatRuleDoc, k: number): string {
 
 function lowerNatRule(r: NatRuleDoc, origin: Origin): NatRule {
   const match = lowerMatch(r);
-  switch (r.action) {
-    case "dnat":
-      return { match, action: { kind: "dnat", to: ipOf(r.to), ...(r.toPort !== undefined ? { toPort: portOf(r.toPort) } : {}) }, origin };
-    case "snat":
-      return { match, action: { kind: "snat", to: ipOf(r.to) }, origin };
-    case "masquerade":
-      return { match, action: { kind: "masquerade" }, origin };
-  }
+  const rule: NatRule = ((): NatRule => {
+    switch (r.action) {
+      case "dnat":
+        return { match, action: { kind: "dnat", to: ipOf(r.to), ...(r.toPort !== undefined ? { toPort: portOf(r.toPort) } : {}) }, origin };
+      case "snat":
+        return { match, action: { kind: "snat", to: ipOf(r.to) }, origin };
+      case "masquerade":
+        return { match, action: { kind: "masquerade" }, origin };
+    }
+  })();
+  if (r.dst === "local") DST_LOCAL.add(rule);
+  return rule;
 }
 
 /**
@@ -420,6 +447,7 @@ function finish(m: MutableMachine): Machine {
     return true;
   });
   const routes = [...connected, ...statics, ...defaults];
+  const locals = localPrefixes(m);
   return {
     name: m.name,
     kind: m.kind,
@@ -429,8 +457,8 @@ function finish(m: MutableMachine): Machine {
     ipForward: m.ipForward,
     rpFilter: m.rpFilter,
     routeLocalnet: m.routeLocalnet,
-    filter: m.filter,
-    nat: m.nat,
+    filter: { input: { ...m.filter.input, rules: expandLocal(m.filter.input.rules, locals) }, output: { ...m.filter.output, rules: expandLocal(m.filter.output.rules, locals) }, forward: { ...m.filter.forward, rules: expandLocal(m.filter.forward.rules, locals) } },
+    nat: { prerouting: expandLocal(m.nat.prerouting, locals), output: expandLocal(m.nat.output, locals), postrouting: expandLocal(m.nat.postrouting, locals) },
     sockets: m.sockets,
     ...(m.engine ? { engine: m.engine } : {}),
   };

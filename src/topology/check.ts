@@ -504,7 +504,8 @@ function checkMatch(
   knownIf: (name: string | undefined, path: Path) => void,
 ): void {
   const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
-  const dst = r.dst !== undefined ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
+  // dst: local = any address of this machine (addrtype LOCAL)
+  const dst = r.dst !== undefined && r.dst !== "local" ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
   if (src && dst && src.v !== dst.v) c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
   if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
   if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");

@@ -109,7 +109,7 @@ describe("compose: published ports on the host", () => {
     expect(host.interfaces).toEqual({ "br-default": { segment: "host/docker:default", addresses: ["172.18.0.1/16"] } });
     expect(host.ip_forward).toBe(true);
     expect(host.nat).toEqual([
-      { action: "dnat", chain: "prerouting", proto: "tcp", dport: 8080, to: "172.18.0.2", toPort: 80, comment: "docker: web 8080->80/tcp" },
+      { action: "dnat", chain: "prerouting", proto: "tcp", src: "0.0.0.0/0", dst: "local", dport: 8080, to: "172.18.0.2", toPort: 80, comment: "docker: web 8080->80/tcp" },
       { action: "masquerade", src: "172.18.0.0/16", comment: "docker: network default goes out" },
     ]);
     expect(host.firewall?.forward?.policy).toBe("drop");
@@ -197,9 +197,9 @@ describe("compose: published ports on the host", () => {
     const nat = hostOf(r).nat!.filter((x) => x.action === "dnat");
     expect(nat.map((x) => [x.proto, x.dst ?? "", x.dport, "toPort" in x ? x.toPort : ""])).toEqual([
       ["udp", "192.168.1.10/32", 5353, 53],
-      ["tcp", "", 8000, 9000],
-      ["tcp", "", 8001, 9001],
-      ["tcp", "", 8002, 9002],
+      ["tcp", "local", 8000, 9000],
+      ["tcp", "local", 8001, 9001],
+      ["tcp", "local", 8002, 9002],
     ]);
     expect(r.fragment.machines["app"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["53/udp", "9000/tcp", "9001/tcp", "9002/tcp", "7000/tcp"]);
     load(topology(r.fragment));
@@ -238,7 +238,7 @@ describe("compose: published ports on the host", () => {
     expect(r.diagnostics[2]!.message).toContain("on a free port it picks");
     expect(hostOf(r).nat?.filter((x) => x.action === "dnat").map((x) => [x.proto, x.dst ?? "", x.dport])).toEqual([
       ["tcp", "127.0.0.1/32", 8080],
-      ["udp", "", 5353],
+      ["udp", "local", 5353],
     ]);
     expect(r.fragment.machines["web"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["80/tcp", "53/udp", "443/tcp", "22/tcp"]);
   });
@@ -635,7 +635,7 @@ describe("docker inspect", () => {
     expect(codes(r)).toEqual(["RCH051"]);
     expect(r.diagnostics[0]!.message).toContain("Docker picks the host port");
     expect(hostOf(r).nat?.[0]).toMatchObject({ dport: 8080, to: "10.1.0.2", toPort: 80 });
-    expect(hostOf(r).nat?.[0]).not.toHaveProperty("dst");
+    expect(hostOf(r).nat?.[0]).toMatchObject({ src: "0.0.0.0/0", dst: "local" });
     expect(r.fragment.notes.join("\n")).toMatch(/PortBindings are used/);
   });
 

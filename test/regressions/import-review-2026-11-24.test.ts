@@ -61,6 +61,21 @@ networks: { front: {}, back: {} }
     expect(await verdict(r.text!, "web -> api:9000/tcp")).toBe("reachable");
   });
 
+  it("Docker's DNAT applies only to the host's own addresses (dst: local): a container reaches port 8080 of another machine", async () => {
+    const base = join(dir, "lan8080.yaml");
+    writeFileSync(base, `segments: { lan: 192.168.1.0/24 }
+machines:
+  host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
+  nas:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.40/24] } }
+    services: [ { name: admin, proto: tcp, port: 8080 } ]
+`);
+    const r = await runImport({ kind: "compose", files: [join(G, "compose-web-db/docker-compose.yml")], options: { host: "host", lan: "192.168.1.0/24" }, into: base });
+    expect(r.text).toContain('dst: local');
+    expect(await verdict(r.text!, "web -> nas:8080/tcp")).toBe("reachable");
+    expect(await verdict(r.text!, "nas -> web:80/tcp")).toBe("reachable");
+  });
+
   it("a NAT Network forward's guest IP is not given to either VM when two VMs' addresses are unknown", async () => {
     const vm = (name: string) => `name="${name}"\nnic1="natnetwork"\nnat-network1="labnet"\n`;
     writeFileSync(join(dir, "app.txt"), vm("app"));
