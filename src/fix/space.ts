@@ -155,6 +155,22 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
     for (const name of net.machines.filter((m) => m.kind === "host" && !m.ipForward && m.interfaces.filter((i) => i.segment).length > 1).map((m) => m.name)) {
       if (doc.machines[name]) slots.push({ where: pathText(["machines", name, "ip_forward"]), alternatives: [{ edit: { op: "set", path: ["machines", name, "ip_forward"], value: true, was: doc.machines[name]!.ip_forward }, text: "ip_forward: false -> true" }] });
     }
+    // the client and the target: a default route through a neighbour that forwards (or could: a host with two networks)
+    for (const name of new Set([q.from, ...(target ? [target] : [])])) {
+      const md = doc.machines[name];
+      const m = net.machines.find((x) => x.name === name);
+      if (!md?.interfaces || !m || m.routes.some((r) => r.dst.len === 0 && r.dst.v === 4)) continue;
+      const mine = m.interfaces.filter((i) => i.segment);
+      const gateways = net.machines
+        .filter((x) => x.name !== name && x.kind !== "nat-engine" && (x.ipForward || x.interfaces.filter((i) => i.segment).length > 1))
+        .flatMap((x) => x.interfaces.filter((i) => i.segment && mine.some((j) => j.segment === i.segment)).flatMap((i) => i.addrs.filter((a) => a.ip.v === 4).map((a) => ({ via: formatIP(a.ip), owner: x.name }))))
+        .slice(0, 4);
+      if (gateways.length)
+        slots.push({
+          where: pathText(["machines", name, "routes"]),
+          alternatives: gateways.map((g) => ({ edit: { op: "append", path: ["machines", name, "routes"], value: { to: "default", via: g.via } }, text: `add route default via ${g.via} (${g.owner})` })),
+        });
+    }
   }
   return slots.filter((s) => s.alternatives.length);
 }

@@ -1,7 +1,7 @@
 /**
  * `reach fix`: the issue's four repairs (a 127.0.0.1-bound service behind a
  * forward, a missing forward, an over-exposed Vagrant-style forward, a firewall
- * drop) and one that needs two edits. Each repair is checked here again on the
+ * drop), a missing route, and one that needs two edits. Each repair is checked here again on the
  * edited text, and minimal: no candidate with fewer edits in the repair space
  * gives the wanted verdict while the other expectations hold (enumerated with
  * the simulator, independently of Z3).
@@ -48,6 +48,7 @@ const CASES: { file: string; query: string; want: Want; expected: RegExp[]; line
   { file: "missing-forward", query: "lan-pc -> guest:80/tcp", want: "reachable", expected: [/adapters\[0\]\.forwards: add forward tcp host 8080 -> guest 80/], line: /forwards: \[ \{ name: tcp-80, proto: tcp, hostPort: 8080, guestPort: 80 \} \]/ },
   { file: "overexposed", query: "lan -> default:80/tcp", want: "unreachable", expected: [/forwards\[1\] \(forward dev\): hostIp: \(empty\) -> 127\.0\.0\.1/], line: /hostIp: 127\.0\.0\.1 \} {2}# no host IP$/m },
   { file: "firewall-drop", query: "lan-pc -> server:22/tcp", want: "reachable", expected: [/firewall\.input: remove input rule 2 \(drop tcp dport 22\)/], line: /dport: 25 \}\n {2}lan-pc:/ },
+  { file: "route", query: "pc -> labbox:22/tcp", want: "reachable", expected: [/pc\.routes: add route default via 10\.1\.0\.1 \(router\)/], line: /^ {4}routes: \[ \{ to: default, via: 10\.1\.0\.1 \} \]$/m },
   { file: "two-edits", query: "lan-pc -> guest:3000/tcp", want: "reachable", expected: [/bind: 127\.0\.0\.1 -> 0\.0\.0\.0/, /add forward tcp host 3000 -> guest 3000/], line: /bind: 0\.0\.0\.0 \}/ },
 ];
 
