@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
 import { lower } from "../lower/lower.js";
-import { parseQuery, type Query } from "../query/parse.js";
+import { MACHINE_NAME, parseQuery, type Query } from "../query/parse.js";
 import { loadTopologyFile, type Loaded } from "../topology/load.js";
 import { emulationSupport, EmulateError } from "../emulate/build.js";
 import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
@@ -17,8 +17,8 @@ import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
-import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { showNetwork } from "../ir/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
 import { verifyTopology } from "../verify/verify.js";
@@ -27,15 +27,12 @@ import { matrix } from "../verify/matrix.js";
 import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/tables.js";
 import cliProgress from "cli-progress";
 import { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
-import { copyFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
 import { parseCidr } from "../net/addr.js";
 import { loadFamilyFile } from "../prove/family.js";
 import { asRecorded, explainCounterexample, ProofDisagreement, proveFamily, type TheoremResult } from "../prove/prove.js";
 import { counterexampleYaml, renderFamily, type Written } from "../prove/report.js";
-import { basename as baseName } from "node:path";
 import { fix } from "../fix/fix.js";
 import { renderFix } from "../fix/report.js";
 
@@ -170,6 +167,11 @@ function expandTopologies(path: string): string[] {
 function checkOutputPath(out: string, input: string, option: string): void {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   if (real(out) === real(input)) throw usage(option, `'${out}' is the topology file itself; it would be overwritten`, "a new file name, e.g. query.smt2");
+  checkFolder(out, option);
+}
+
+/** An output path's folder must exist (RCH042). */
+function checkFolder(out: string, option: string): void {
   if (!existsSync(dirname(resolve(out)))) throw usage(option, `the folder of '${out}' does not exist`, "a path in an existing folder");
 }
 
@@ -203,7 +205,7 @@ function backupName(path: string): string {
  */
 function checkImportOutput(out: string | undefined, force: boolean): void {
   if (out === undefined) return;
-  if (!existsSync(dirname(resolve(out)))) throw usage("--output", `the folder of '${out}' does not exist`, "a path in an existing folder");
+  checkFolder(out, "--output");
   if (existsSync(out) && !force)
     throw new InputError([diagnostic("RCH054", { file: out, line: 1, col: 1 }, `${out} already exists; not overwritten`, { expected: "a new file name, or --force (which keeps a backup of the old file first)" })]);
 }
@@ -231,6 +233,11 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
   const left = r.diagnostics.filter((d) => d.severity === "warning").length;
   if (left) process.stderr.write(`${left} warning${left === 1 ? "" : "s"}: the topology is written without what they name (listed at its top too)\n`);
   process.exitCode = left ? EXIT.violated : EXIT.ok;
+}
+
+/** --host: the name queries will use for the machine (RCH042 otherwise). */
+function checkHost(host: string): void {
+  if (!MACHINE_NAME.test(host)) throw usage("--host", `'${host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
 }
 
 function checkLan(lan: string): void {
@@ -431,7 +438,7 @@ await yargs(hideBin(process.argv))
       checkLan(argv.lan);
       if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into)) throw usage("--output", `'${argv.output}' is the --into file, which import never modifies`, "another file name");
       for (const f of argv.files) if (argv.output && resolve(argv.output) === resolve(f)) throw usage("--output", `'${argv.output}' is one of the inputs`, "another file name");
-      if (!/^[A-Za-z0-9_.-]+$/.test(argv.host)) throw usage("--host", `'${argv.host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
+      checkHost(argv.host);
       const r = await runImport({ kind: argv.kind as Kind, files: argv.files, options: { host: argv.host, lan: argv.lan }, ...(argv.into ? { into: argv.into } : {}) });
       finishImport(r, argv.output, argv.force);
     }),
@@ -450,7 +457,7 @@ await yargs(hideBin(process.argv))
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
       if (argv.save !== undefined && existsSync(argv.save)) throw usage("--save", `'${argv.save}' already exists`, "a new folder name");
-      if (!/^[A-Za-z0-9_.-]+$/.test(argv.host)) throw usage("--host", `'${argv.host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
+      checkHost(argv.host);
       const snap = takeSnapshot(argv.netns);
       if (argv.save !== undefined && !snap.diagnostics.some((d) => d.severity === "error")) {
         mkdirSync(argv.save, { recursive: true });
@@ -485,7 +492,7 @@ await yargs(hideBin(process.argv))
         for (const [i, t] of r.theorems.entries()) {
           if (!t.counterexample) continue;
           mkdirSync(argv.counterexamples, { recursive: true });
-          const stem = baseName(fam.file).replace(/\.(ya?ml|json)$/, "");
+          const stem = basename(fam.file).replace(/\.(ya?ml|json)$/, "");
           let out = join(argv.counterexamples, `${stem}.${i + 1}.yaml`);
           for (let k = 2; existsSync(out); k++) out = join(argv.counterexamples, `${stem}.${i + 1}-${k}.yaml`);
           writeAtomically(out, counterexampleYaml(fam, t, t.counterexample));

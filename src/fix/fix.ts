@@ -20,13 +20,14 @@ import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
 import { formatQuery, parseQuery, type Query } from "../query/parse.js";
-import { carries, DOMAIN, explore, type Found } from "../smt/decide.js";
+import { carries, DOMAIN, explore, pathsFormula, type Found } from "../smt/decide.js";
 import { optimizeFamily, solveFamily } from "../smt/solver.js";
-import { and, cfgIs, not, or, type F } from "../smt/term.js";
+import { and, cfgAll, cfgIs, not, or, type F } from "../smt/term.js";
 import type { Span } from "../diagnostics/diagnostic.js";
 import { loadTopologyText, type Loaded } from "../topology/load.js";
 import { verifyTopology, type VerifyResult } from "../verify/verify.js";
 import { spliceEdits } from "./splice.js";
+import { spanAt } from "../import/types.js";
 import { applyToData, applyToYaml, repairSpace, type Alternative, type Edit, type Slot } from "./space.js";
 
 export type Want = "reachable" | "unreachable";
@@ -88,7 +89,7 @@ interface Candidate {
 }
 
 const slotVar = (i: number) => `slot${i}`;
-const select = (choice: readonly number[]): F => and(...choice.map((v, i) => cfgIs(slotVar(i), v)));
+const select = (choice: readonly number[]): F => cfgAll(choice.map((v, i) => [slotVar(i), v] as const));
 
 /** Every way to change at most `k` slots, one alternative each. */
 export function choices(slots: readonly Slot[], k: number): number[][] {
@@ -134,7 +135,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     else unexplored++;
   }
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
-  const reach = or(...candidates.map((c) => and(select(c.choice), or(...c.found.map((f) => and(...f.path.pc))))));
+  const reach = or(...candidates.map((c) => and(select(c.choice), pathsFormula(c.found))));
   const inSpace = or(...candidates.map((c) => select(c.choice)));
   const hard: F[] = want === "reachable" ? [DOMAIN, reach] : [inSpace];
   // each changed slot costs 10; taking a slot's first alternative (the usual fix: 0.0.0.0 before ::) saves 1,
@@ -158,7 +159,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     if (!c) throw new Error("internal: the optimizer chose edits outside the repair space");
     if (want === "unreachable") {
       rounds++;
-      const p = await solveFamily([DOMAIN, or(...c.found.map((f) => and(...f.path.pc)))], {}, left());
+      const p = await solveFamily([DOMAIN, pathsFormula(c.found)], {}, left());
       if (p.status === "sat") {
         // this packet still gets through: no candidate it reaches is a repair
         excluded.push(not(or(...candidates.filter((x) => carries(x.found, p.model)).map((x) => select(x.choice)))));
@@ -244,9 +245,8 @@ function refuseAliases(loaded: Loaded): void {
     },
   });
   if (at === undefined) return;
-  const before = loaded.source.slice(0, at).split("\n");
   throw new InputError([
-    diagnostic("RCH004", { file: loaded.file, line: before.length, col: before[before.length - 1]!.length + 1 }, "reach fix does not edit files with YAML aliases: an edit of a shared node would change every place that uses it", {
+    diagnostic("RCH004", spanAt({ file: loaded.file, text: loaded.source }, at), "reach fix does not edit files with YAML aliases: an edit of a shared node would change every place that uses it", {
       expected: "the file without anchors and aliases (&name, *name), or edit it by hand",
     }),
   ]);

@@ -12,7 +12,7 @@
  * (`--write`, which keeps comments and formatting).
  */
 import { isSeq, type Document } from "yaml";
-import { formatIP, isLoopback, type IP } from "../net/addr.js";
+import { formatIP, isLoopback, nextFree, parseCidr, prefixOf, type IP } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
 import type { Query } from "../query/parse.js";
 import type { AdapterDoc, MachineDoc, TopologyDoc } from "../topology/schema.js";
@@ -175,17 +175,12 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
   return slots.filter((s) => s.alternatives.length);
 }
 
-/** An address of `cidr`'s subnet that no machine uses, from .100 up, as CIDR text. */
+/** An address of `cidr`'s subnet (IPv4, /24 or wider) that no machine uses, from .100 up, as CIDR text. */
 function freeAddress(cidr: string, net: Network): string | undefined {
-  const [addr, len] = cidr.split("/");
-  const parts = addr!.split(".").map(Number);
-  if (parts.length !== 4 || Number(len) > 24) return undefined;
-  const used = new Set(net.machines.flatMap((m) => m.interfaces.flatMap((i) => i.addrs.map((a) => formatIP(a.ip)))));
-  for (let h = 100; h < 250; h++) {
-    const ip = `${parts[0]}.${parts[1]}.${parts[2]}.${h}`;
-    if (!used.has(ip)) return `${ip}/${len}`;
-  }
-  return undefined;
+  const c = parseCidr(cidr);
+  if (!c || c.ip.v !== 4 || c.len > 24) return undefined;
+  const used = net.machines.flatMap((m) => m.interfaces.flatMap((i) => i.addrs.map((a) => a.ip)));
+  return nextFree(prefixOf(c.ip, c.len), 100, used);
 }
 
 /** Applies edits to a plain copy of the document (for checking a candidate). */

@@ -13,10 +13,11 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { diagnostic, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { formatIP, parseCidr, prefixOf, type IP, type Prefix } from "../net/addr.js";
+import { formatIP, nextFree, parseCidr, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ChainDoc, MachineDoc, TopologyDoc } from "../topology/schema.js";
 import { DEFAULT_NATNETWORK } from "../topology/vbox.js";
 import type { Fragment } from "./types.js";
+import { MACHINE_NAME } from "../query/parse.js";
 
 export interface Part {
   readonly fragment: Fragment;
@@ -163,19 +164,6 @@ function subnetOf(text: string): Prefix | undefined {
   return c ? prefixOf(c.ip, c.len) : undefined;
 }
 
-/** The first address of `p` from host number `first` up that nobody uses, as CIDR text. */
-function nextFree(p: Prefix, first: number, used: IP[]): string | undefined {
-  const size = 1n << BigInt((p.v === 4 ? 32 : 128) - p.len);
-  for (let h = BigInt(first); h < size - 1n; h++) {
-    const ip: IP = { v: p.v, n: p.n + h };
-    if (!used.some((u) => u.v === ip.v && u.n === ip.n)) {
-      used.push(ip);
-      return `${formatIP(ip)}/${p.len}`;
-    }
-  }
-  return undefined;
-}
-
 /**
  * The host scaffold: a host that runs VMs (or has host-only networks) but whose
  * interfaces no input gave is put on a LAN, with one interface per bridged
@@ -282,14 +270,11 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
   }
 }
 
-/** Names a query can use (`A -> B:22/tcp`): letters, digits, '_', '.', '-'. */
-const QUERY_NAME = /^[A-Za-z0-9_.-]+$/;
-
 /** Renames machines a query could not name ("Ubuntu 22.04" -> "Ubuntu-22.04"), everywhere they are referred to. */
 function queryableNames(doc: TopologyDoc, notes: string[], reserved: readonly string[]): void {
   const renames = new Map<string, string>();
   for (const name of Object.keys(doc.machines)) {
-    if (QUERY_NAME.test(name)) continue;
+    if (MACHINE_NAME.test(name)) continue;
     let next = name.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "") || "machine";
     const base = next;
     for (let i = 2; doc.machines[next] !== undefined || reserved.includes(next) || [...renames.values()].includes(next); i++) next = `${base}-${i}`;

@@ -189,3 +189,16 @@ export function compareIP(a: IP, b: IP): number {
   if (a.v !== b.v) return a.v - b.v;
   return a.n < b.n ? -1 : a.n > b.n ? 1 : 0;
 }
+
+/** The first address of `p` from host number `first` up that is not in `used` (it is added there), as CIDR text. */
+export function nextFree(p: Prefix, first: number, used: IP[]): string | undefined {
+  const size = 1n << BigInt((p.v === 4 ? 32 : 128) - p.len);
+  for (let h = BigInt(first); h < size - 1n; h++) {
+    const ip: IP = { v: p.v, n: p.n + h };
+    if (!used.some((u) => u.v === ip.v && u.n === ip.n)) {
+      used.push(ip);
+      return `${formatIP(ip)}/${p.len}`;
+    }
+  }
+  return undefined;
+}

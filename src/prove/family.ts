@@ -21,7 +21,8 @@
  * [labels] }, { all: [...] }, { any: [...] }, { not: ... }.
  */
 import { readFileSync } from "node:fs";
-import YAML, { isNode, LineCounter, type Document } from "yaml";
+import YAML, { LineCounter } from "yaml";
+import { makeLocator } from "../topology/load.js";
 import { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { parseQuery, type Query } from "../query/parse.js";
@@ -82,24 +83,10 @@ const ProofSchema = z.strictObject({
     .min(1),
 });
 
-/** Positions of a parsed YAML document, by path. */
-function locator(file: string, doc: Document, lc: LineCounter) {
-  return (path: readonly (string | number)[]): Span => {
-    for (let i = path.length; i >= 0; i--) {
-      const n = doc.getIn(path.slice(0, i), true);
-      if (isNode(n) && n.range) {
-        const p = lc.linePos(n.range[0]);
-        return { file, line: p.line, col: p.col };
-      }
-    }
-    return { file, line: 1, col: 1 };
-  };
-}
-
 export function loadFamilyText(file: string, source: string): Family {
   const lc = new LineCounter();
   const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const at = locator(file, doc, lc);
+  const at = makeLocator(file, doc, lc).at;
   const sources = new Map([[file, source]]);
   const fail = (ds: Diagnostic[]): never => {
     throw new InputError(ds, sources);

@@ -21,9 +21,9 @@ import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, type Decided } from "../query/engine.js";
-import { carries, DOMAIN, explore, type Found } from "../smt/decide.js";
+import { carries, DOMAIN, explore, pathsFormula, type Found } from "../smt/decide.js";
 import { solveFamily } from "../smt/solver.js";
-import { and, cfgIs, FALSE, not, or, TRUE, type F } from "../smt/term.js";
+import { and, cfgAll, cfgIs, FALSE, not, or, TRUE, type F } from "../smt/term.js";
 import { loadTopologyFile, loadTopologyText } from "../topology/load.js";
 import { assignments, assignmentText, holds, instantiate, type Assignment, type Cond, type Family, type Theorem } from "./family.js";
 
@@ -103,7 +103,7 @@ function condFormula(f: Family, c: Cond): F {
   }
 }
 
-const select = (f: Family, a: Assignment): F => and(...f.params.map((p, i) => cfgIs(p.name, a[i]!)));
+const select = (f: Family, a: Assignment): F => cfgAll(f.params.map((p, i) => [p.name, a[i]!] as const));
 
 interface Z3Outcome {
   readonly status: "proved" | "refuted" | "unknown";
@@ -123,7 +123,7 @@ async function proveWithZ3(f: Family, ms: readonly Member[], t: Theorem, timeout
   const domains = Object.fromEntries(f.params.map((p) => [p.name, p.values.length]));
   const where = condFormula(f, f.where);
   const claim = condFormula(f, t.reachable);
-  const reach = or(...ms.map((m, i) => and(select(f, m.assignment), or(...explored[i]!.map((x) => and(...x.path.pc))))));
+  const reach = or(...ms.map((m, i) => and(select(f, m.assignment), pathsFormula(explored[i]!))));
   const left = () => Math.max(1, deadline - Date.now());
   const memberOf = (cfg: Record<string, number>) => ms.findIndex((m) => f.params.every((p, i) => m.assignment[i] === cfg[p.name]));
   // (a) reachable where the claim says unreachable
@@ -141,7 +141,7 @@ async function proveWithZ3(f: Family, ms: readonly Member[], t: Theorem, timeout
     const i = memberOf(pick.model.cfg);
     if (i < 0) throw new Error("internal: the solver picked parameter values outside the family");
     rounds++;
-    const packet = await solveFamily([DOMAIN, or(...explored[i]!.map((x) => and(...x.path.pc)))], {}, left());
+    const packet = await solveFamily([DOMAIN, pathsFormula(explored[i]!)], {}, left());
     if (packet.status === "unknown") return { status: "unknown", rounds, reason: packet.reason };
     if (packet.status === "unsat") return { status: "refuted", rounds, member: i };
     const works = ms.flatMap((m, j) => (carries(explored[j]!, packet.model) ? [m] : []));

@@ -26,6 +26,9 @@ export type QueryParse = { ok: true; query: Query } | { ok: false; message: stri
 
 const EXPECTED = '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> [::1]:22/tcp", "A -> localhost:8000/tcp" or "A -> B/icmp"';
 
+/** A machine name a query can use: letters, digits, '_', '.', '-'. */
+export const MACHINE_NAME = /^[A-Za-z0-9_.-]+$/;
+
 export function parseQuery(text: string): QueryParse {
   const fail = (message: string, offset: number): QueryParse => ({ ok: false, message, expected: EXPECTED, offset });
   const arrow = text.indexOf("->");
@@ -34,7 +37,7 @@ export function parseQuery(text: string): QueryParse {
   let rest = text.slice(arrow + 2).trim();
   const restOffset = text.length - text.slice(arrow + 2).trimStart().length;
   if (!from) return fail("query has no source machine before '->'", 0);
-  if (!/^[A-Za-z0-9_.-]+$/.test(from)) return fail(`'${from}' is not a machine name`, 0);
+  if (!MACHINE_NAME.test(from)) return fail(`'${from}' is not a machine name`, 0);
   let proto: Query["proto"] = "tcp";
   const slash = rest.lastIndexOf("/");
   if (slash >= 0) {
@@ -79,7 +82,7 @@ export function parseQuery(text: string): QueryParse {
   let target: Target;
   if (ip) target = { kind: "address", ip };
   else if (host === "localhost") target = { kind: "localhost" };
-  else if (/^[A-Za-z0-9_.-]+$/.test(host)) target = { kind: "machine", machine: host };
+  else if (MACHINE_NAME.test(host)) target = { kind: "machine", machine: host };
   else return fail(`'${host}' is neither a machine name nor an IP address`, restOffset);
   return { ok: true, query: { text: text.trim(), from, target, proto, ...(port !== undefined ? { port } : {}) } };
 }

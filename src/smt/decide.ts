@@ -104,14 +104,11 @@ export interface PacketModel {
   readonly sport: number;
 }
 
-/** Does this packet get through one of the found paths? (Each path is evaluated with the dialed address of its family.) */
-export function carries(found: readonly Found[], p: PacketModel): boolean {
-  return found.some((x) => {
-    const fam = x.dial.dst.k === "c" ? x.dial.dst.ip.v : x.dial.dst.v;
-    const dst = x.dial.dst.k === "c" ? x.dial.dst.ip : fam === 4 ? p.dst4 : p.dst6;
-    return evaluate(and(domainOf(x.dial), ...x.path.pc), { dst, dport: p.dport, sport: p.sport });
-  });
-}
+/** Does this packet get through one of the found paths? */
+export const carries = (found: readonly Found[], p: PacketModel): boolean => decodeDial(found, p) !== undefined;
+
+/** The paths' disjunction: some path carries the packet. */
+export const pathsFormula = (found: readonly Found[]): F => or(...found.map((f) => and(...f.path.pc)));
 
 /** The ports' part of the domain: what a dial to a fixed address is checked against. */
 const PORT_DOMAIN: F = and(inPorts({ k: "v", name: "dport" }, 1, 65535), inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi));
@@ -120,7 +117,7 @@ const PORT_DOMAIN: F = and(inPorts({ k: "v", name: "dport" }, 1, 65535), inPorts
 const domainOf = (dial: SDial): F => (dial.dst.k === "c" ? PORT_DOMAIN : DOMAIN);
 
 /** The concrete dial of a model: the path it satisfies (checked here, not taken on trust). */
-function decodeDial(found: readonly Found[], model: { dst4: IP; dst6: IP; dport: number; sport: number }): Dial | undefined {
+function decodeDial(found: readonly Found[], model: PacketModel): Dial | undefined {
   for (const f of found) {
     const fam = f.dial.dst.k === "c" ? f.dial.dst.ip.v : f.dial.dst.v;
     const dst = f.dial.dst.k === "c" ? f.dial.dst.ip : fam === 4 ? model.dst4 : model.dst6;
@@ -194,8 +191,8 @@ export async function decideDifference(a: Network, b: Network, q: Query, opts: {
   const hit = ea.hit ?? eb.hit;
   if (hit !== undefined) return { verdict: "unknown", reason: `bound hit: ${hit}` };
   if (!ea.found.length) return { verdict: "none" };
-  const inA = or(...ea.found.map((f) => and(...f.path.pc)));
-  const inB = or(...eb.found.map((f) => and(...f.path.pc)));
+  const inA = pathsFormula(ea.found);
+  const inB = pathsFormula(eb.found);
   const r = await solve(DOMAIN, [and(inA, not(inB))], { timeoutMs: Math.max(1, deadline - Date.now()) });
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}` };
   if (r.status === "unsat") return { verdict: "none" };

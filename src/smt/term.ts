@@ -126,6 +126,9 @@ export interface Assignment {
 
 export const cfgIs = (param: string, value: number): F => ({ t: "cfg", param, value });
 
+/** Every named parameter has its value: one member of a family of configurations. */
+export const cfgAll = (values: readonly (readonly [string, number])[]): F => and(...values.map(([p, v]) => cfgIs(p, v)));
+
 /** Evaluates a formula under an assignment: used to check that a decoded model satisfies what it claims. */
 export function evaluate(f: F, x: Assignment): boolean {
   switch (f.t) {

@@ -24,7 +24,7 @@ export interface Locator {
  * Positions of every node, indexed once by path (a lowering asks for thousands).
  * A path that does not exist falls back to its nearest existing ancestor.
  */
-function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
+export function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
   const spanOf = (offset: number): Span => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };
