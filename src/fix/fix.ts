@@ -191,7 +191,6 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
  * and every other expectation; what breaks, when one does.
  */
 async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly number[], q: Query, want: Want, timeoutMs: number): Promise<Repair | Rejected> {
-  const ydoc = YAML.parseDocument(loaded.source);
   const changes: Change[] = choice.flatMap((v, i) => {
     if (!v) return [];
     const slot = slots[i]!;
@@ -205,6 +204,7 @@ async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly nu
   // the whole document is rendered instead (comments kept, layout normalised)
   let text = spliceEdits(loaded.source, edits);
   if (text === undefined) {
+    const ydoc = YAML.parseDocument(loaded.source);
     applyToYaml(ydoc, edits);
     text = ydoc.toString({ lineWidth: 0, flowCollectionPadding: /[{[] [^\s}\]]/.test(loaded.source) });
   }
