@@ -11,6 +11,7 @@ import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnos
 import { lower } from "../lower/lower.js";
 import { MACHINE_NAME, parseQuery, type Query } from "../query/parse.js";
 import { loadTopologyFile, type Loaded } from "../topology/load.js";
+import { expandInputs, type IncludeOptions } from "../topology/include.js";
 import { emulationSupport, EmulateError } from "../emulate/build.js";
 import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
 import { unsupported } from "../emulate/plan.js";
@@ -69,8 +70,13 @@ async function exit(code: number): Promise<never> {
 
 
 
-function load(file: string) {
-  const loaded = loadTopologyFile(file);
+/** The include root a command was given (--root), in the loader's terms. */
+function rootOf(argv: { root?: string | undefined }): IncludeOptions {
+  return argv.root !== undefined ? { root: argv.root } : {};
+}
+
+function load(file: string, argv: { root?: string | undefined }) {
+  const loaded = loadTopologyFile(file, rootOf(argv));
   for (const w of loaded.warnings) process.stderr.write(renderDiagnostic(w, loaded.source) + "\n");
   return { loaded, net: lower(loaded.topology) };
 }
@@ -146,21 +152,6 @@ function queryArg(text: string, loaded: Loaded, file: string): Query {
     );
   }
   return q.query;
-}
-
-/** A folder stands for the topology files in it (not the JSON Schema); a file for itself. */
-function expandTopologies(path: string): string[] {
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    return [path]; // loading reports it (RCH001)
-  }
-  if (!isDir) return [path];
-  return readdirSync(path)
-    .filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith(".schema.json"))
-    .sort()
-    .map((f) => join(path, f));
 }
 
 /** An output file must not be one of the inputs: writing it would destroy what the user had. */
@@ -247,6 +238,7 @@ function checkLan(lan: string): void {
 
 await yargs(hideBin(process.argv))
   .scriptName("reach")
+  .option("root", { type: "string", global: true, describe: "the folder a spec file's include: may resolve inside (default: the spec file's own folder)" })
   .usage("$0 <command>\n\nExact reachability for VM labs, home LANs and servers.")
   .command(
     "ask <file> <query>",
@@ -262,7 +254,7 @@ await yargs(hideBin(process.argv))
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
         .example('$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json', "answers for each address localhost resolves to"),
     handler(async (argv) => {
-      const { net, loaded } = load(argv.file);
+      const { net, loaded } = load(argv.file, argv);
       if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
       checkTimeout(argv.timeout);
       const q = queryArg(argv.query, loaded, argv.file);
@@ -280,7 +272,7 @@ await yargs(hideBin(process.argv))
     (argv) => {
       // no solver here: the process ends by itself once the output is written
       try {
-        process.stdout.write(showNetwork(load(argv.file).net) + "\n");
+        process.stdout.write(showNetwork(load(argv.file, argv).net) + "\n");
       } catch (e) {
         process.exitCode = report(e);
       }
@@ -297,11 +289,11 @@ await yargs(hideBin(process.argv))
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
     handler(async (argv) => {
       checkTimeout(argv.timeout);
-      const files = argv.files.flatMap(expandTopologies);
+      const files = argv.files.flatMap(expandInputs);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
       const all: FileResults[] = [];
       // load every file first: bad input is reported (exit 2) before anything is verified
-      const loadedAll = files.map((file) => ({ file, ...load(file) }));
+      const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
       // a spec file (include: + expect:) checks its own expectations against the topology it includes
       for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
       const format = argv.format as Format;
@@ -331,7 +323,7 @@ await yargs(hideBin(process.argv))
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
     handler(async (argv) => {
-      const { net } = load(argv.file);
+      const { net } = load(argv.file, argv);
       checkMachine(net, argv.from, "--from");
       const opts = engineOf(argv);
       const bar = progressBar();
@@ -353,10 +345,10 @@ await yargs(hideBin(process.argv))
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
     handler(async (argv) => {
-      const { net } = load(argv.file);
+      const { net } = load(argv.file, argv);
       if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
       const bar = progressBar();
-      const cells = await matrix(net, argv.file, { ...engineOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
+      const cells = await matrix(net, argv.file, { ...engineOf(argv), ...rootOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
       bar?.stop();
       const f = argv.format;
       process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
@@ -374,8 +366,8 @@ await yargs(hideBin(process.argv))
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
     handler(async (argv) => {
-      const before = load(argv.old).net;
-      const after = load(argv.new).net;
+      const before = load(argv.old, argv).net;
+      const after = load(argv.new, argv).net;
       const changes = await diffFlows(before, after, engineOf(argv));
       process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
       process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
@@ -394,7 +386,7 @@ await yargs(hideBin(process.argv))
         .option("timeout", { type: "number", default: 30, describe: "seconds Z3 may take per query" })
         .example('$0 emulate models/virtualbox-nat.yaml --probe "host -> guest:22/tcp"', "the kernel's verdict beside reach's, then everything is torn down"),
     handler(async (argv) => {
-      const { net, loaded } = load(argv.file);
+      const { net, loaded } = load(argv.file, argv);
       checkTimeout(argv.timeout);
       const pt = argv["probe-timeout"];
       if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000)) throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
@@ -483,7 +475,7 @@ await yargs(hideBin(process.argv))
         .example("$0 prove proofs/", "every claim of the seeds, machine-checked"),
     handler(async (argv) => {
       checkTimeout(argv.timeout);
-      const files = argv.paths.flatMap((p) => expandTopologies(p));
+      const files = argv.paths.flatMap(expandInputs);
       const families = files.map((f) => loadFamilyFile(f));
       let code: number = EXIT.ok;
       for (const fam of families) {
@@ -529,7 +521,7 @@ await yargs(hideBin(process.argv))
       if (!Number.isInteger(k) || k < 1 || k > 3) throw usage("--max-edits", `'${k}' is not 1, 2 or 3`, "--max-edits 1, 2 or 3");
       const alts = argv.alternatives;
       if (!Number.isInteger(alts) || alts < 0 || alts > 10) throw usage("--alternatives", `'${alts}' is not a number from 0 to 10`, "e.g. --alternatives 2");
-      const { loaded } = load(argv.file);
+      const { loaded } = load(argv.file, argv);
       if (loaded.spec) throw usage("<file>", `${argv.file} is a spec file`, "the topology file it includes (fix edits the topology)");
       const q = queryArg(argv.query, loaded, argv.file);
       const r = await fix(loaded, q, argv.want, { maxEdits: k, count: 1 + alts, timeoutMs: argv.timeout * 1000 });

@@ -57,6 +57,7 @@ export const CATALOGUE = {
   RCH055: "malformed input",
   RCH056: "snapshot command failed",
   RCH057: "cannot write the output file",
+  RCH058: "include refused",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;
@@ -91,16 +92,32 @@ export function formatSpan(s: Span): string {
 export function renderDiagnostic(d: Diagnostic, source?: string): string {
   const lines = [`${formatSpan(d.span)}: ${d.severity} ${d.code}: ${d.message}`];
   if (d.expected) lines.push(`  expected: ${d.expected}`);
-  if (source !== undefined) {
+  // Never echo a file that is not text, and never more than EXCERPT_WIDTH characters of a line.
+  if (source !== undefined && !source.includes("\0")) {
     const text = source.split(/\r?\n/)[d.span.line - 1];
     if (text !== undefined) {
+      const { shown, caret } = excerpt(text, d.span.col - 1);
       const num = String(d.span.line);
-      lines.push(`  ${num} | ${text}`);
-      lines.push(`  ${" ".repeat(num.length)} | ${" ".repeat(Math.max(0, d.span.col - 1))}^`);
+      lines.push(`  ${num} | ${shown}`);
+      lines.push(`  ${" ".repeat(num.length)} | ${" ".repeat(caret)}^`);
     }
   }
   for (const r of d.related ?? []) lines.push(`  note: ${r.message} (${formatSpan(r.span)})`);
   return lines.join("\n");
+}
+
+/** The most of one source line a diagnostic shows. */
+export const EXCERPT_WIDTH = 120;
+
+/** A window of at most EXCERPT_WIDTH characters of `line` around column `col` (0-based), control characters shown as '?'. */
+function excerpt(line: string, col: number): { shown: string; caret: number } {
+  const clean = line.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "?");
+  if (clean.length <= EXCERPT_WIDTH) return { shown: clean, caret: Math.max(0, col) };
+  const start = Math.max(0, Math.min(col - EXCERPT_WIDTH / 2, clean.length - EXCERPT_WIDTH));
+  const body = clean.slice(start, start + EXCERPT_WIDTH);
+  const head = start > 0 ? "..." : "";
+  const tail = start + EXCERPT_WIDTH < clean.length ? "..." : "";
+  return { shown: head + body + tail, caret: head.length + Math.max(0, col - start) };
 }
 
 /** Thrown only to carry diagnostics out of a loader; the CLI turns it into exit code 2. */

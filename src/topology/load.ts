@@ -4,12 +4,17 @@
  * All problems are collected; nothing stops at the first one.
  */
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import YAML, { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Document } from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
 import { checkTopology, expectDiagnostics, type Topology } from "./check.js";
+import { readInclude, type IncludeOptions } from "./include.js";
+
+/** How a file is loaded: the include root for spec files, and (inside) the spec that includes it. */
+export interface LoadOptions extends IncludeOptions {
+  readonly includedFrom?: { readonly at: Span; readonly include: string; readonly sources: ReadonlyMap<string, string> };
+}
 
 export type Path = readonly (string | number)[];
 
@@ -190,7 +195,7 @@ function syntaxDiagnostic(file: string, source: string, code: string, message: s
   return diagnostic("RCH002", { file, line: p.line, col: p.col }, text, { expected: "valid YAML or JSON" });
 }
 
-export function loadTopologyText(file: string, text: string): Loaded {
+export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
   // A byte order mark is not part of the first line's columns.
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
   const lc = new LineCounter();
@@ -212,7 +217,12 @@ export function loadTopologyText(file: string, text: string): Loaded {
   if (raw === null || raw === undefined) {
     throw new InputError([diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", { expected: "machines: a mapping of machine names to machines" })], sources);
   }
-  if (typeof raw === "object" && !Array.isArray(raw) && "include" in (raw as object)) return loadSpec(file, raw, loc, sources);
+  if (typeof raw === "object" && !Array.isArray(raw) && "include" in (raw as object)) {
+    // a spec that includes a spec: refused before it is followed (no chains, no include loops)
+    const from = opts.includedFrom;
+    if (from) throw new InputError([diagnostic("RCH004", from.at, `'${from.include}' is a spec file itself`, { expected: "include: a topology file (with machines:)" })], from.sources);
+    return loadSpec(file, raw, loc, sources, opts);
+  }
   const parsed = TopologySchema.safeParse(raw);
   if (!parsed.success) {
     const shape = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
@@ -242,21 +252,19 @@ export function loadTopologyText(file: string, text: string): Loaded {
 }
 
 /** A spec file: the included topology, checked as usual, and this file's expectations checked against it. */
-function loadSpec(file: string, raw: unknown, loc: Locator, sources: Map<string, string>): Loaded {
+function loadSpec(file: string, raw: unknown, loc: Locator, sources: Map<string, string>, opts: IncludeOptions): Loaded {
   const parsed = SpecSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(sortDiagnostics(parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc))), sources);
-  const target = resolve(dirname(file), parsed.data.include);
-  const inner = loadTopologyFile(target);
-  if (inner.spec) {
-    throw new InputError([diagnostic("RCH004", loc.at(["include"]), `'${parsed.data.include}' is a spec file itself`, { expected: "include: a topology file (with machines:)" })], sources);
-  }
+  const at = loc.at(["include"]);
+  const included = readInclude(file, parsed.data.include, at, sources, opts);
+  const inner = loadTopologyText(included.path, included.text, { ...(opts.root !== undefined ? { root: opts.root } : {}), includedFrom: { at, include: parsed.data.include, sources } });
   const doc: TopologyDoc = { ...inner.topology.doc, expect: parsed.data.expect };
   const diags = expectDiagnostics(doc, loc);
   if (diags.some((d) => d.severity === "error")) throw new InputError(sortDiagnostics(diags), sources);
   return { ...inner, spec: { doc, loc }, warnings: [...inner.warnings, ...diags] };
 }
 
-export function loadTopologyFile(file: string): Loaded {
+export function loadTopologyFile(file: string, opts: IncludeOptions = {}): Loaded {
   let source: string;
   try {
     source = readFileSync(file, "utf8");
@@ -264,7 +272,7 @@ export function loadTopologyFile(file: string): Loaded {
     const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
     throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected: "a readable topology file (YAML or JSON)" })]);
   }
-  return loadTopologyText(file, source);
+  return loadTopologyText(file, source, opts);
 }
 
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {

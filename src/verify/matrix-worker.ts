@@ -5,8 +5,8 @@ import type { EngineOptions } from "../query/engine.js";
 import { loadTopologyFile } from "../topology/load.js";
 import { answerCells, dialOf, matrixCells } from "./flows.js";
 
-const { file, indices, engine } = workerData as { file: string; indices: number[]; engine: EngineOptions };
-const net = lower(loadTopologyFile(file).topology);
+const { file, indices, engine, root } = workerData as { file: string; indices: number[]; engine: EngineOptions; root: string | undefined };
+const net = lower(loadTopologyFile(file, root !== undefined ? { root } : {}).topology);
 const cells = matrixCells(net);
 for (const index of indices) {
   const [a] = await answerCells(net, [cells[index]!], engine);

@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import type { Network } from "../ir/types.js";
 import type { EngineOptions } from "../query/engine.js";
+import type { IncludeOptions } from "../topology/include.js";
 import { answerCells, dialOf, matrixCells, type Cell } from "./flows.js";
 
 export interface CellResult {
@@ -18,7 +19,7 @@ export interface CellResult {
   readonly dial: string;
 }
 
-export interface MatrixOptions extends EngineOptions {
+export interface MatrixOptions extends EngineOptions, IncludeOptions {
   /** worker threads; 1 answers in this thread */
   readonly workers?: number;
   readonly progress?: (done: number, total: number) => void;
@@ -46,7 +47,7 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
     shares.map(
       (indices) =>
         new Promise<void>((resolve, reject) => {
-          const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), { workerData: { file, indices, engine } });
+          const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), { workerData: { file, indices, engine, root: opts.root } });
           let finished = false;
           worker.on("message", (m: { index: number; result: CellResult } | { done: true }) => {
             if ("done" in m) {

@@ -296,7 +296,7 @@ machines:
   });
   it("an include that does not exist", () => {
     const spec = write("s2.yaml", `include: nowhere.yaml\nexpect: []\n`);
-    expect(codesOf(spec)).toEqual(["RCH001@nowhere.yaml:1"]);
+    expect(codesOf(spec)).toEqual(["RCH001@s2.yaml:1"]);
   });
   it("a spec that includes a spec", () => {
     write("lab.yaml", lab);
