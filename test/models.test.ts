@@ -21,7 +21,10 @@ describe("models", () => {
       it("has expectations", () => expect(results.length).toBeGreaterThan(0));
       for (const r of results) {
         it(`line ${r.span.line}: ${r.query} is ${r.expected}`, () => {
-          expect({ query: r.query, verdict: r.answer.verdict, reason: r.answer.reason }).toMatchObject({ query: r.query, verdict: r.expected });
+          expect({ query: r.query, verdict: r.answer.verdict, reason: r.answer.reason }).toMatchObject({
+            query: r.query,
+            verdict: r.expected,
+          });
         });
       }
     });

@@ -64,7 +64,12 @@ describe("README", () => {
   });
 
   it("the pasted Vagrant import is current", async () => {
-    const r = await runImport({ kind: "vagrant", files: ["test/import/golden/vagrant-exposed-forward/Vagrantfile"], options: { host: "host", lan: "192.168.1.0/24" }, command: "reach import vagrant Vagrantfile" });
+    const r = await runImport({
+      kind: "vagrant",
+      files: ["test/import/golden/vagrant-exposed-forward/Vagrantfile"],
+      options: { host: "host", lan: "192.168.1.0/24" },
+      command: "reach import vagrant Vagrantfile",
+    });
     expect(readme).toContain(`$ cat lab.yaml\n${r.text}$ npx reach exposure`);
   });
 });

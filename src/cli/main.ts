@@ -27,7 +27,17 @@ import { diffFlows, exposure, userMachines } from "../verify/flows.js";
 import { matrix } from "../verify/matrix.js";
 import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/tables.js";
 import cliProgress from "cli-progress";
-import { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour, type FileResults, type Format } from "../verify/report.js";
+import {
+  renderGithub,
+  renderJson,
+  renderJunit,
+  renderSarif,
+  renderText,
+  summary,
+  useColour,
+  type FileResults,
+  type Format,
+} from "../verify/report.js";
 import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
 import { parseCidr } from "../net/addr.js";
@@ -68,8 +78,6 @@ async function exit(code: number): Promise<never> {
   process.exit(code);
 }
 
-
-
 /** The include root a command was given (--root), in the loader's terms. */
 function rootOf(argv: { root?: string | undefined }): IncludeOptions {
   return argv.root !== undefined ? { root: argv.root } : {};
@@ -86,7 +94,8 @@ const timeoutOption = { type: "number" as const, default: 30, describe: "seconds
 
 /** --timeout: seconds above 0 (RCH042 otherwise). */
 function checkTimeout(seconds: number): void {
-  if (!(seconds > 0)) throw usage("--timeout", `'${seconds}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
+  if (!(seconds > 0))
+    throw usage("--timeout", `'${seconds}' is not a positive number of seconds`, "a number of seconds above 0, e.g. --timeout 10");
 }
 
 function engineOf(argv: { engine: string; timeout: number }): EngineOptions {
@@ -95,13 +104,17 @@ function engineOf(argv: { engine: string; timeout: number }): EngineOptions {
 }
 
 function checkMachine(net: { machines: readonly { name: string; kind: string }[] }, name: string, option: string): void {
-  if (!net.machines.some((m) => m.name === name && m.kind !== "nat-engine")) throw usage(option, `'${name}' is not a machine of this topology`, `one of ${userMachines(net as never).join(", ")}`);
+  if (!net.machines.some((m) => m.name === name && m.kind !== "nat-engine"))
+    throw usage(option, `'${name}' is not a machine of this topology`, `one of ${userMachines(net as never).join(", ")}`);
 }
 
 /** A progress bar on stderr when it is a terminal (never in CI logs or pipes). */
 function progressBar(): { update: (done: number, total: number) => void; stop: () => void } | undefined {
   if (!process.stderr.isTTY || process.env.CI) return undefined;
-  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "{bar} {value}/{total} flows", hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: "{bar} {value}/{total} flows", hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     update: (done, total) => {
@@ -136,7 +149,11 @@ function usage(option: string, message: string, expected: string): InputError {
 /** A query from the command line, checked against the topology: RCH040 (syntax) and RCH041 (unknown machine) point into the query text. */
 function queryArg(text: string, loaded: Loaded, file: string): Query {
   const q = parseQuery(text);
-  if (!q.ok) throw new InputError([diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })], new Map([["<query>", text]]));
+  if (!q.ok)
+    throw new InputError(
+      [diagnostic("RCH040", { file: "<query>", line: 1, col: q.offset + 1 }, q.message, { expected: q.expected })],
+      new Map([["<query>", text]]),
+    );
   const arrow = text.indexOf("->");
   const names = [
     { n: q.query.from, col: text.indexOf(q.query.from) + 1 },
@@ -146,7 +163,9 @@ function queryArg(text: string, loaded: Loaded, file: string): Query {
   if (unknown.length) {
     throw new InputError(
       unknown.map(({ n, col }) =>
-        diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${file}`, { expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}` }),
+        diagnostic("RCH041", { file: "<query>", line: 1, col }, `query names machine '${n}', which is not in ${file}`, {
+          expected: `one of ${Object.keys(loaded.topology.doc.machines).join(", ")}`,
+        }),
       ),
       new Map([["<query>", text]]),
     );
@@ -157,7 +176,8 @@ function queryArg(text: string, loaded: Loaded, file: string): Query {
 /** An output file must not be one of the inputs: writing it would destroy what the user had. */
 function checkOutputPath(out: string, input: string, option: string): void {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-  if (real(out) === real(input)) throw usage(option, `'${out}' is the topology file itself; it would be overwritten`, "a new file name, e.g. query.smt2");
+  if (real(out) === real(input))
+    throw usage(option, `'${out}' is the topology file itself; it would be overwritten`, "a new file name, e.g. query.smt2");
   checkFolder(out, option);
 }
 
@@ -178,7 +198,11 @@ function writeAtomically(path: string, text: string): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     const why = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new InputError([diagnostic("RCH057", { file: path, line: 1, col: 1 }, `cannot write ${path} (${why}); nothing was changed`, { expected: "a writable file path in an existing folder" })]);
+    throw new InputError([
+      diagnostic("RCH057", { file: path, line: 1, col: 1 }, `cannot write ${path} (${why}); nothing was changed`, {
+        expected: "a writable file path in an existing folder",
+      }),
+    ]);
   }
 }
 
@@ -198,7 +222,11 @@ function checkImportOutput(out: string | undefined, force: boolean): void {
   if (out === undefined) return;
   checkFolder(out, "--output");
   if (existsSync(out) && !force)
-    throw new InputError([diagnostic("RCH054", { file: out, line: 1, col: 1 }, `${out} already exists; not overwritten`, { expected: "a new file name, or --force (which keeps a backup of the old file first)" })]);
+    throw new InputError([
+      diagnostic("RCH054", { file: out, line: 1, col: 1 }, `${out} already exists; not overwritten`, {
+        expected: "a new file name, or --force (which keeps a backup of the old file first)",
+      }),
+    ]);
 }
 
 /** Prints an import's diagnostics, writes its topology, and sets the exit code: 0 clean, 1 written with omissions, 2 nothing written. */
@@ -213,7 +241,8 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
   if (out === undefined) process.stdout.write(r.text);
   else {
     if (existsSync(out)) {
-      if (statSync(out).isDirectory()) throw new InputError([diagnostic("RCH057", { file: out, line: 1, col: 1 }, `${out} is a folder`, { expected: "a file path" })]);
+      if (statSync(out).isDirectory())
+        throw new InputError([diagnostic("RCH057", { file: out, line: 1, col: 1 }, `${out} is a folder`, { expected: "a file path" })]);
       const bak = backupName(out);
       copyFileSync(out, bak);
       process.stderr.write(`kept the old ${out} as ${bak}\n`);
@@ -222,23 +251,32 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
     process.stderr.write(`wrote ${out}\n`);
   }
   const left = r.diagnostics.filter((d) => d.severity === "warning").length;
-  if (left) process.stderr.write(`${left} warning${left === 1 ? "" : "s"}: the topology is written without what they name (listed at its top too)\n`);
+  if (left)
+    process.stderr.write(
+      `${left} warning${left === 1 ? "" : "s"}: the topology is written without what they name (listed at its top too)\n`,
+    );
   process.exitCode = left ? EXIT.violated : EXIT.ok;
 }
 
 /** --host: the name queries will use for the machine (RCH042 otherwise). */
 function checkHost(host: string): void {
-  if (!MACHINE_NAME.test(host)) throw usage("--host", `'${host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
+  if (!MACHINE_NAME.test(host))
+    throw usage("--host", `'${host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
 }
 
 function checkLan(lan: string): void {
   const c = parseCidr(lan);
-  if (!c || c.ip.v !== 4 || c.len > 24 || c.len < 8) throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /24`, "e.g. --lan 192.168.0.0/24");
+  if (!c || c.ip.v !== 4 || c.len > 24 || c.len < 8)
+    throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /24`, "e.g. --lan 192.168.0.0/24");
 }
 
 await yargs(hideBin(process.argv))
   .scriptName("reach")
-  .option("root", { type: "string", global: true, describe: "the folder a spec file's include: may resolve inside (default: the spec file's own folder)" })
+  .option("root", {
+    type: "string",
+    global: true,
+    describe: "the folder a spec file's include: may resolve inside (default: the spec file's own folder)",
+  })
   .usage("$0 <command>\n\nExact reachability for VM labs, home LANs and servers.")
   .command(
     "ask <file> <query>",
@@ -246,22 +284,40 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
-        .positional("query", { type: "string", demandOption: true, describe: '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> localhost:8000/tcp", "A -> B/icmp"' })
+        .positional("query", {
+          type: "string",
+          demandOption: true,
+          describe: '"A -> B:PORT/tcp", "A -> 10.0.2.15:22/udp", "A -> localhost:8000/tcp", "A -> B/icmp"',
+        })
         .option("json", { type: "boolean", default: false, describe: "print the answer as JSON" })
-        .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "smt: Z3 decides, the simulator explains; sim: the simulator over every packet class; both: both, and they must agree" })
+        .option("engine", {
+          choices: ["smt", "sim", "both"] as const,
+          default: "smt" as const,
+          describe: "smt: Z3 decides, the simulator explains; sim: the simulator over every packet class; both: both, and they must agree",
+        })
         .option("timeout", { type: "number", default: 30, describe: "seconds before the answer is unknown (exit 3)" })
         .option("smt2", { type: "string", describe: "write the Z3 query as SMT-LIB 2 to this file (check it with any solver)" })
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
-        .example('$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json', "answers for each address localhost resolves to"),
+        .example(
+          '$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json',
+          "answers for each address localhost resolves to",
+        ),
     handler(async (argv) => {
       const { net, loaded } = load(argv.file, argv);
       if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
       checkTimeout(argv.timeout);
       const q = queryArg(argv.query, loaded, argv.file);
-      const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000, ...(argv.smt2 !== undefined ? { smt2: true } : {}) };
+      const opts: EngineOptions = {
+        engine: argv.engine as EngineName,
+        timeoutMs: argv.timeout * 1000,
+        ...(argv.smt2 !== undefined ? { smt2: true } : {}),
+      };
       const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
-      if (argv.smt2 !== undefined) writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
-      process.stdout.write(argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n");
+      if (argv.smt2 !== undefined)
+        writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
+      process.stdout.write(
+        argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n",
+      );
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
     }),
   )
@@ -284,7 +340,12 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
-        .option("format", { choices: ["text", "json", "github", "junit", "sarif"] as const, default: "text" as const, describe: "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning" })
+        .option("format", {
+          choices: ["text", "json", "github", "junit", "sarif"] as const,
+          default: "text" as const,
+          describe:
+            "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning",
+        })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
     handler(async (argv) => {
@@ -295,7 +356,8 @@ await yargs(hideBin(process.argv))
       // load every file first: bad input is reported (exit 2) before anything is verified
       const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
       // a spec file (include: + expect:) checks its own expectations against the topology it includes
-      for (const { file, net, loaded } of loadedAll) all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
+      for (const { file, net, loaded } of loadedAll)
+        all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
       const format = argv.format as Format;
       const text =
         format === "json"
@@ -318,7 +380,11 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true })
-        .option("from", { type: "string", demandOption: true, describe: "the vantage machine (e.g. lan-pc, or a machine standing for the internet)" })
+        .option("from", {
+          type: "string",
+          demandOption: true,
+          describe: "the vantage machine (e.g. lan-pc, or a machine standing for the internet)",
+        })
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
@@ -330,7 +396,13 @@ await yargs(hideBin(process.argv))
       const flows = await exposure(net, argv.from, opts, bar?.update);
       bar?.stop();
       const f = argv.format;
-      process.stdout.write((f === "json" ? exposureJson(argv.from, flows, net.machines) : f === "csv" ? exposureCsv(flows, net.machines) : exposureText(argv.from, flows, net.machines)) + "\n");
+      process.stdout.write(
+        (f === "json"
+          ? exposureJson(argv.from, flows, net.machines)
+          : f === "csv"
+            ? exposureCsv(flows, net.machines)
+            : exposureText(argv.from, flows, net.machines)) + "\n",
+      );
       process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
     }),
   )
@@ -346,9 +418,15 @@ await yargs(hideBin(process.argv))
         .option("timeout", timeoutOption),
     handler(async (argv) => {
       const { net } = load(argv.file, argv);
-      if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
+      if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1))
+        throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
       const bar = progressBar();
-      const cells = await matrix(net, argv.file, { ...engineOf(argv), ...rootOf(argv), ...(argv.workers !== undefined ? { workers: argv.workers } : {}), ...(bar ? { progress: bar.update } : {}) });
+      const cells = await matrix(net, argv.file, {
+        ...engineOf(argv),
+        ...rootOf(argv),
+        ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
+        ...(bar ? { progress: bar.update } : {}),
+      });
       bar?.stop();
       const f = argv.format;
       process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
@@ -369,7 +447,10 @@ await yargs(hideBin(process.argv))
       const before = load(argv.old, argv).net;
       const after = load(argv.new, argv).net;
       const changes = await diffFlows(before, after, engineOf(argv));
-      process.stdout.write((argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) + "\n");
+      process.stdout.write(
+        (argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) +
+          "\n",
+      );
       process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
     }),
   )
@@ -379,24 +460,54 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
-        .option("probe", { type: "string", array: true, describe: "a query to probe (repeatable); default: every query in the file's expect: list" })
-        .option("keep", { type: "boolean", default: false, describe: "leave the namespaces up afterwards (ip netns list; remove with ip netns del)" })
+        .option("probe", {
+          type: "string",
+          array: true,
+          describe: "a query to probe (repeatable); default: every query in the file's expect: list",
+        })
+        .option("keep", {
+          type: "boolean",
+          default: false,
+          describe: "leave the namespaces up afterwards (ip netns list; remove with ip netns del)",
+        })
         .option("json", { type: "boolean", default: false, describe: "print the report as JSON" })
-        .option("probe-timeout", { type: "number", default: 300, describe: "milliseconds a probe waits for an answer (a dial the simulator says works is retried with 3000)" })
+        .option("probe-timeout", {
+          type: "number",
+          default: 300,
+          describe: "milliseconds a probe waits for an answer (a dial the simulator says works is retried with 3000)",
+        })
         .option("timeout", { type: "number", default: 30, describe: "seconds Z3 may take per query" })
-        .example('$0 emulate models/virtualbox-nat.yaml --probe "host -> guest:22/tcp"', "the kernel's verdict beside reach's, then everything is torn down"),
+        .example(
+          '$0 emulate models/virtualbox-nat.yaml --probe "host -> guest:22/tcp"',
+          "the kernel's verdict beside reach's, then everything is torn down",
+        ),
     handler(async (argv) => {
       const { net, loaded } = load(argv.file, argv);
       checkTimeout(argv.timeout);
       const pt = argv["probe-timeout"];
-      if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000)) throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
-      const queries = argv.probe?.length ? argv.probe.map((t) => queryArg(t, loaded, argv.file)) : expectationQueries(loaded.spec ?? loaded.topology);
+      if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000))
+        throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
+      const queries = argv.probe?.length
+        ? argv.probe.map((t) => queryArg(t, loaded, argv.file))
+        : expectationQueries(loaded.spec ?? loaded.topology);
       if (!queries.length) throw usage("--probe", `${argv.file} has no query in its expect: list`, 'one or more --probe "A -> B:PORT/tcp"');
-      const cannot = (why: string) => new InputError([diagnostic("RCH043", { file: argv.file, line: 1, col: 1 }, why, { expected: "root on Linux with iproute2, nftables, slirp4netns, iputils-ping and procps installed, and a topology the emulator can build" })], new Map());
+      const cannot = (why: string) =>
+        new InputError(
+          [
+            diagnostic("RCH043", { file: argv.file, line: 1, col: 1 }, why, {
+              expected:
+                "root on Linux with iproute2, nftables, slirp4netns, iputils-ping and procps installed, and a topology the emulator can build",
+            }),
+          ],
+          new Map(),
+        );
       const support = emulationSupport();
       if (!support.ok) throw cannot(`cannot emulate here: ${support.why}`);
       const refused = unsupported(net);
-      if (refused.length) throw cannot(`cannot emulate ${argv.file} faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+      if (refused.length)
+        throw cannot(
+          `cannot emulate ${argv.file} faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`,
+        );
       // Ctrl-C and kill end the process through exit(), whose hook tears down what is up
       for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(sig, () => process.exit(130));
       let r;
@@ -416,22 +527,44 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("kind", { choices: KINDS, demandOption: true, describe: "what the files are" })
-        .positional("files", { type: "string", array: true, demandOption: true, describe: "input files; KIND:FILE imports one file as another kind" })
-        .option("output", { alias: "o", type: "string", describe: "write the topology here (default: stdout); never over an existing file without --force" })
+        .positional("files", {
+          type: "string",
+          array: true,
+          demandOption: true,
+          describe: "input files; KIND:FILE imports one file as another kind",
+        })
+        .option("output", {
+          alias: "o",
+          type: "string",
+          describe: "write the topology here (default: stdout); never over an existing file without --force",
+        })
         .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup (FILE.bak)" })
         .option("into", { type: "string", describe: "your own topology file to merge the imports into (it is not modified)" })
         .option("host", { type: "string", default: "host", describe: "name of the machine running the VMs or containers" })
         .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN the host is assumed on when no input says" })
         .example("$0 import vagrant Vagrantfile -o lab.yaml", "the Vagrant machines, their forwards and private networks")
-        .example("$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml", "VBoxManage showvminfo --machinereadable output plus list hostonlyifs")
-        .epilogue("Exit codes: 0 imported, 1 imported but something was left out (warnings, also listed at the top of the file), 2 nothing written."),
+        .example(
+          "$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml",
+          "VBoxManage showvminfo --machinereadable output plus list hostonlyifs",
+        )
+        .epilogue(
+          "Exit codes: 0 imported, 1 imported but something was left out (warnings, also listed at the top of the file), 2 nothing written.",
+        ),
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
       checkLan(argv.lan);
-      if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into)) throw usage("--output", `'${argv.output}' is the --into file, which import never modifies`, "another file name");
-      for (const f of argv.files) if (argv.output && resolve(argv.output) === resolve(f)) throw usage("--output", `'${argv.output}' is one of the inputs`, "another file name");
+      if (argv.output && argv.into && resolve(argv.output) === resolve(argv.into))
+        throw usage("--output", `'${argv.output}' is the --into file, which import never modifies`, "another file name");
+      for (const f of argv.files)
+        if (argv.output && resolve(argv.output) === resolve(f))
+          throw usage("--output", `'${argv.output}' is one of the inputs`, "another file name");
       checkHost(argv.host);
-      const r = await runImport({ kind: argv.kind as Kind, files: argv.files, options: { host: argv.host, lan: argv.lan }, ...(argv.into ? { into: argv.into } : {}) });
+      const r = await runImport({
+        kind: argv.kind as Kind,
+        files: argv.files,
+        options: { host: argv.host, lan: argv.lan },
+        ...(argv.into ? { into: argv.into } : {}),
+      });
       finishImport(r, argv.output, argv.force);
     }),
   )
@@ -444,7 +577,10 @@ await yargs(hideBin(process.argv))
         .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup" })
         .option("host", { type: "string", default: "host", describe: "the machine's name in the topology" })
         .option("netns", { type: "string", describe: "read this network namespace instead (ip netns exec; root)" })
-        .option("save", { type: "string", describe: "also save each command's raw output in this new folder (to re-import with `reach import linux` or attach to a report)" })
+        .option("save", {
+          type: "string",
+          describe: "also save each command's raw output in this new folder (to re-import with `reach import linux` or attach to a report)",
+        })
         .example("sudo $0 snapshot -o me.yaml", "this machine's addresses, routes, listeners and firewall"),
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
@@ -460,7 +596,15 @@ await yargs(hideBin(process.argv))
         return;
       }
       const command = `reach snapshot${argv.netns ? ` --netns ${argv.netns}` : ""}`;
-      const r = await runImport({ kind: "linux", files: [], sources: snap.sources, options: { host: argv.host, lan: "192.168.1.0/24" }, command, notes: snap.notes, diagnostics: snap.diagnostics });
+      const r = await runImport({
+        kind: "linux",
+        files: [],
+        sources: snap.sources,
+        options: { host: argv.host, lan: "192.168.1.0/24" },
+        command,
+        notes: snap.notes,
+        diagnostics: snap.diagnostics,
+      });
       finishImport(r, argv.output, argv.force);
     }),
   )
@@ -470,7 +614,11 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("paths", { type: "string", array: true, demandOption: true, describe: "proof files, or folders of them" })
-        .option("counterexamples", { type: "string", default: "counterexamples", describe: "folder for the concrete topology of each refutation (created; files in it are never overwritten)" })
+        .option("counterexamples", {
+          type: "string",
+          default: "counterexamples",
+          describe: "folder for the concrete topology of each refutation (created; files in it are never overwritten)",
+        })
         .option("timeout", timeoutOption)
         .example("$0 prove proofs/", "every claim of the seeds, machine-checked"),
     handler(async (argv) => {
@@ -490,7 +638,10 @@ await yargs(hideBin(process.argv))
           writeAtomically(out, counterexampleYaml(fam, t, t.counterexample));
           const { decided, net } = await explainCounterexample(out, t.theorem, argv.timeout * 1000);
           // the file must say what the proof says: its answer is the opposite of the theorem's
-          if ((decided.answer.verdict === "reachable") === t.counterexample.claimed) throw new ProofDisagreement(`${out}: reach answers ${decided.answer.verdict} on the written counterexample, as the theorem says`);
+          if ((decided.answer.verdict === "reachable") === t.counterexample.claimed)
+            throw new ProofDisagreement(
+              `${out}: reach answers ${decided.answer.verdict} on the written counterexample, as the theorem says`,
+            );
           written.set(t, { file: out, decided, net });
         }
         process.stdout.write(renderFamily(r, written) + "\n\n");
@@ -512,15 +663,23 @@ await yargs(hideBin(process.argv))
         .option("want", { choices: ["reachable", "unreachable"] as const, demandOption: true, describe: "the verdict you want" })
         .option("max-edits", { type: "number", default: 2, describe: "the most places a repair may change (1-3)" })
         .option("alternatives", { type: "number", default: 2, describe: "next-best repairs to show" })
-        .option("write", { type: "boolean", default: false, describe: "apply the best repair to the file (keeping FILE.bak, comments and layout)" })
+        .option("write", {
+          type: "boolean",
+          default: false,
+          describe: "apply the best repair to the file (keeping FILE.bak, comments and layout)",
+        })
         .option("timeout", { ...timeoutOption, default: 120 })
-        .example('$0 fix models/nat-guest-loopback-bind.yaml "host -> guest:22/tcp" --want reachable', "sshd is bound to 127.0.0.1 behind a forward: the fix is its bind address"),
+        .example(
+          '$0 fix models/nat-guest-loopback-bind.yaml "host -> guest:22/tcp" --want reachable',
+          "sshd is bound to 127.0.0.1 behind a forward: the fix is its bind address",
+        ),
     handler(async (argv) => {
       checkTimeout(argv.timeout);
       const k = argv["max-edits"];
       if (!Number.isInteger(k) || k < 1 || k > 3) throw usage("--max-edits", `'${k}' is not 1, 2 or 3`, "--max-edits 1, 2 or 3");
       const alts = argv.alternatives;
-      if (!Number.isInteger(alts) || alts < 0 || alts > 10) throw usage("--alternatives", `'${alts}' is not a number from 0 to 10`, "e.g. --alternatives 2");
+      if (!Number.isInteger(alts) || alts < 0 || alts > 10)
+        throw usage("--alternatives", `'${alts}' is not a number from 0 to 10`, "e.g. --alternatives 2");
       const { loaded } = load(argv.file, argv);
       if (loaded.spec) throw usage("<file>", `${argv.file} is a spec file`, "the topology file it includes (fix edits the topology)");
       const q = queryArg(argv.query, loaded, argv.file);

@@ -37,7 +37,8 @@ function send(msg) {
  * @returns {Promise<{tag: string, error?: string}>}
  */
 function listen(token, s) {
-  const banner = (/** @type {string | undefined} */ addr, /** @type {number | undefined} */ port) => `REACH ${token} ${s.tag} ${addr ?? "?"} ${port ?? 0}\n`;
+  const banner = (/** @type {string | undefined} */ addr, /** @type {number | undefined} */ port) =>
+    `REACH ${token} ${s.tag} ${addr ?? "?"} ${port ?? 0}\n`;
   return new Promise((resolve) => {
     if (s.proto === "tcp") {
       const server = net.createServer((c) => {
@@ -135,7 +136,12 @@ function probe(token, p) {
           if (done) return;
           try {
             s.send(Buffer.from("reach probe\n"), (err2) => {
-              if (err2) finish({ outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""), code: /** @type {NodeJS.ErrnoException} */ (err2).code, connected });
+              if (err2)
+                finish({
+                  outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""),
+                  code: /** @type {NodeJS.ErrnoException} */ (err2).code,
+                  connected,
+                });
             });
           } catch (e) {
             finish({ outcome: "error", code: String(e), connected });
@@ -156,7 +162,8 @@ function probe(token, p) {
       child.on("close", (code) => {
         // the reply's TTL tells which namespace answered (each starts from its own, see plan.ts)
         if (code === 0) finish({ outcome: "answered", banner: `echo reply ${/ttl=(\d+)/.exec(out)?.[1] ?? "?"}`, connected: true });
-        else if (/unreachable|Network is unreachable|prohibited/i.test(out)) finish({ outcome: "unreachable", code: out.trim().split("\n").pop(), connected });
+        else if (/unreachable|Network is unreachable|prohibited/i.test(out))
+          finish({ outcome: "unreachable", code: out.trim().split("\n").pop(), connected });
         else finish({ outcome: "timeout", connected });
       });
     }
@@ -174,8 +181,10 @@ rl.on("line", async (line) => {
     return;
   }
   try {
-    if (msg.op === "listen") send({ id: msg.id, ok: true, result: await Promise.all((msg.sockets ?? []).map((s) => listen(msg.token, s))) });
-    else if (msg.op === "probe") send({ id: msg.id, ok: true, result: await Promise.all((msg.probes ?? []).map((p) => probe(msg.token, p))) });
+    if (msg.op === "listen")
+      send({ id: msg.id, ok: true, result: await Promise.all((msg.sockets ?? []).map((s) => listen(msg.token, s))) });
+    else if (msg.op === "probe")
+      send({ id: msg.id, ok: true, result: await Promise.all((msg.probes ?? []).map((p) => probe(msg.token, p))) });
     else send({ id: msg.id, ok: false, error: `unknown op ${msg.op}` });
   } catch (e) {
     send({ id: msg.id, ok: false, error: String(e) });

@@ -20,7 +20,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Network } from "../ir/types.js";
-import { assertKernelName, assertNamespaceName, planBuild, RUN_NAME, RUN_PREFIX, SYSCTL_SWITCH, unsupported, type BuildPlan, type SlirpPlan } from "./plan.js";
+import {
+  assertKernelName,
+  assertNamespaceName,
+  planBuild,
+  RUN_NAME,
+  RUN_PREFIX,
+  SYSCTL_SWITCH,
+  unsupported,
+  type BuildPlan,
+  type SlirpPlan,
+} from "./plan.js";
 
 export class EmulateError extends Error {
   constructor(
@@ -133,7 +143,8 @@ class Agent {
     });
     proc.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
     proc.on("exit", (code) => {
-      for (const p of this.pending.values()) p.reject(new EmulateError(`agent of ${machine} exited (${code}): ${this.stderr.trim().slice(0, 500)}`));
+      for (const p of this.pending.values())
+        p.reject(new EmulateError(`agent of ${machine} exited (${code}): ${this.stderr.trim().slice(0, 500)}`));
       this.pending.clear();
     });
     proc.stdin!.on("error", () => {});
@@ -231,7 +242,9 @@ function killNamespacePidsSync(ns: string): void {
   if (!nsExists(ns)) return;
   let pids: string[] = [];
   try {
-    pids = execFileSync("ip", ["netns", "pids", assertNamespaceName(ns)], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
+    pids = execFileSync("ip", ["netns", "pids", assertNamespaceName(ns)], { encoding: "utf8" })
+      .split(/\s+/)
+      .filter(Boolean);
   } catch {
     return;
   }
@@ -356,7 +369,8 @@ export interface BuildOptions {
  */
 export async function build(net: Network, opts: BuildOptions = {}): Promise<Emulation> {
   const refused = unsupported(net);
-  if (refused.length) throw new EmulateError(`cannot emulate faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+  if (refused.length)
+    throw new EmulateError(`cannot emulate faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
   ensureExitHook();
   const started = performance.now();
   await cleanStale();
@@ -376,7 +390,11 @@ export async function build(net: Network, opts: BuildOptions = {}): Promise<Emul
     await run("ip", ["netns", "add", sw]);
     state.namespaces.push(...machineNs);
     await pool(machineNs, 8, (ns) => run("ip", ["netns", "add", ns]));
-    await Promise.all([sw, ...machineNs].map((ns, i) => run("ip", ["netns", "exec", ns, "sysctl", "-q", "-e", "-w", ...(i === 0 ? SYSCTL_SWITCH : plan.machines[i - 1]!.sysctls)])));
+    await Promise.all(
+      [sw, ...machineNs].map((ns, i) =>
+        run("ip", ["netns", "exec", ns, "sysctl", "-q", "-e", "-w", ...(i === 0 ? SYSCTL_SWITCH : plan.machines[i - 1]!.sysctls)]),
+      ),
+    );
     hook("namespaces");
     await ipBatch(sw, [{ line: "link set dev lo up", what: "switch" }, ...plan.switchBatch]);
     await pool(plan.machines, 8, (m) => ipBatch(machineNs[m.index]!, m.ipBatch));
@@ -392,7 +410,9 @@ export async function build(net: Network, opts: BuildOptions = {}): Promise<Emul
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     state.dirs.push(dir);
     const forwardErrors: string[] = [];
-    await Promise.all(plan.slirps.map((s, i) => startSlirp(s, machineNs[s.hostNs]!, sw, join(dir, `slirp${i}.sock`), state, forwardErrors)));
+    await Promise.all(
+      plan.slirps.map((s, i) => startSlirp(s, machineNs[s.hostNs]!, sw, join(dir, `slirp${i}.sock`), state, forwardErrors)),
+    );
     hook("slirp");
     const token = randomBytes(6).toString("hex");
     const agents = new Map<string, Agent>();
@@ -487,8 +507,14 @@ async function startSlirp(s: SlirpPlan, hostNs: string, sw: string, sock: string
   });
   await ipBatch(sw, [{ line: `link set dev ${s.tap} addrgenmode none master ${s.bridge} up`, what: `NAT engine ${s.engine}` }]);
   for (const f of s.forwards) {
-    const res = await slirpApi(sock, { execute: "add_hostfwd", arguments: { proto: f.proto, host_addr: f.hostAddr, host_port: f.hostPort, guest_addr: f.guestAddr, guest_port: f.guestPort } });
-    if (res.error) forwardErrors.push(`${s.engine} forward ${f.proto} ${f.hostAddr}:${f.hostPort} -> ${f.guestAddr}:${f.guestPort}: ${JSON.stringify(res.error)}`);
+    const res = await slirpApi(sock, {
+      execute: "add_hostfwd",
+      arguments: { proto: f.proto, host_addr: f.hostAddr, host_port: f.hostPort, guest_addr: f.guestAddr, guest_port: f.guestPort },
+    });
+    if (res.error)
+      forwardErrors.push(
+        `${s.engine} forward ${f.proto} ${f.hostAddr}:${f.hostPort} -> ${f.guestAddr}:${f.guestPort}: ${JSON.stringify(res.error)}`,
+      );
   }
 }
 

@@ -73,7 +73,8 @@ export async function emulate(net: Network, queries: readonly Query[], opts: Emu
 }
 
 /** Everything agrees: every query's verdict and every dial, nothing left behind. */
-export const emulationAgrees = (r: EmulationReport): boolean => r.leftBehind.length === 0 && r.probes.every((p) => p.agree || p.kernel === "not emulated");
+export const emulationAgrees = (r: EmulationReport): boolean =>
+  r.leftBehind.length === 0 && r.probes.every((p) => p.agree || p.kernel === "not emulated");
 
 const ms = (x: number) => `${Math.round(x)} ms`;
 
@@ -92,16 +93,25 @@ export function renderEmulation(r: EmulationReport, net: Network): string {
   for (const e of [...r.listenErrors, ...r.forwardErrors]) out.push(`  note: ${e} (not listening, as on a real machine)`);
   for (const p of r.probes) {
     out.push("", formatQuery(p.query));
-    out.push(`  reach:   ${p.reach.padEnd(11)}${p.reachDial ? ` ${dialText(p.reachDial)}` : ""}${p.engineError ? `  (${p.engineError})` : ""}`);
+    out.push(
+      `  reach:   ${p.reach.padEnd(11)}${p.reachDial ? ` ${dialText(p.reachDial)}` : ""}${p.engineError ? `  (${p.engineError})` : ""}`,
+    );
     if (p.kernel === "not emulated") {
       out.push(`  kernel:  not emulated: ${p.notEmulated ?? ""}`);
       continue;
     }
-    out.push(`  kernel:  ${p.kernel.padEnd(11)}${p.kernelDial ? ` ${dialProbeText(p.kernelDial)}` : ` no dial was answered by what the query asks for (${plural(p.dials.length, "dial")})`}`);
+    out.push(
+      `  kernel:  ${p.kernel.padEnd(11)}${p.kernelDial ? ` ${dialProbeText(p.kernelDial)}` : ` no dial was answered by what the query asks for (${plural(p.dials.length, "dial")})`}`,
+    );
     const wrong = p.dials.filter((d) => !d.agree);
-    if (p.agree) out.push(`  agree    ${plural(p.dials.length, "dial")}, each as the simulator says${p.skipped.length ? `; ${p.skipped.length} not sent (outside the emulated network)` : ""}`);
+    if (p.agree)
+      out.push(
+        `  agree    ${plural(p.dials.length, "dial")}, each as the simulator says${p.skipped.length ? `; ${p.skipped.length} not sent (outside the emulated network)` : ""}`,
+      );
     else {
-      out.push(`  DISAGREE${p.reach !== p.kernel ? `: reach says ${p.reach}, the kernel ${p.kernel}` : ""}${wrong.length ? `; ${plural(wrong.length, "dial")} differ from the simulator:` : ""}`);
+      out.push(
+        `  DISAGREE${p.reach !== p.kernel ? `: reach says ${p.reach}, the kernel ${p.kernel}` : ""}${wrong.length ? `; ${plural(wrong.length, "dial")} differ from the simulator:` : ""}`,
+      );
       for (const d of wrong.slice(0, 8)) {
         out.push(`    ${dialProbeText(d)}`);
         out.push(`      simulator: ${d.sim.ok ? "works" : "fails"}: ${simText(d, index)}`);
@@ -114,7 +124,9 @@ export function renderEmulation(r: EmulationReport, net: Network): string {
   out.push(
     "",
     `${`${r.probes.length} quer${r.probes.length === 1 ? "y" : "ies"}`}: ${agree} agree, ${bad} disagree${off ? `, ${off} not emulated` : ""}; probed in ${ms(r.probeMs)}; ${
-      r.kept ? `kept: ${r.namespaces.join(" ")} (remove with: ip netns del NAME)` : `torn down in ${ms(r.teardownMs ?? 0)}; ${r.leftBehind.length ? `LEFT BEHIND: ${r.leftBehind.join(" ")}` : "nothing left behind"}`
+      r.kept
+        ? `kept: ${r.namespaces.join(" ")} (remove with: ip netns del NAME)`
+        : `torn down in ${ms(r.teardownMs ?? 0)}; ${r.leftBehind.length ? `LEFT BEHIND: ${r.leftBehind.join(" ")}` : "nothing left behind"}`
     }`,
   );
   return out.join("\n");

@@ -27,7 +27,20 @@ export const RUN_NAME = /^reach-(\d+)-(\d+)-(sw|\d+)$/;
 
 const SAFE_IF = /^[A-Za-z][A-Za-z0-9]{0,11}$/;
 /** Plain names the kernel refuses or already uses in a new namespace (devconf `all`/`default`, tunnel fallback devices). */
-const RESERVED_IF = new Set(["lo", "all", "default", "sit0", "tunl0", "gre0", "gretap0", "erspan0", "ip6tnl0", "ip6gre0", "ip6_vti0", "ip_vti0"]);
+const RESERVED_IF = new Set([
+  "lo",
+  "all",
+  "default",
+  "sit0",
+  "tunl0",
+  "gre0",
+  "gretap0",
+  "erspan0",
+  "ip6tnl0",
+  "ip6gre0",
+  "ip6_vti0",
+  "ip_vti0",
+]);
 const KERNEL_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** The last check before a name is handed to `ip`/`nft`: throws on anything but a plain short name. */
@@ -141,12 +154,17 @@ export function unsupported(net: Network): Unsupported[] {
   const out: Unsupported[] = [];
   for (const m of net.machines) {
     for (const s of m.sockets) {
-      if (s.device !== undefined) out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
-      if (s.role.kind === "relay" && s.bind.v !== 4) out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
+      if (s.device !== undefined)
+        out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
+      if (s.role.kind === "relay" && s.bind.v !== 4)
+        out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
     for (const r of m.routes) {
       if (r.type === "static" && r.via && m.interfaces.some((i) => i.addrs.some((a) => sameIP(a.ip, r.via!)))) {
-        out.push({ machine: m.name, what: `${r.origin.what} goes via its own address ${formatIP(r.via)}, a route Linux refuses ("Nexthop has invalid gateway") and the model keeps` });
+        out.push({
+          machine: m.name,
+          what: `${r.origin.what} goes via its own address ${formatIP(r.via)}, a route Linux refuses ("Nexthop has invalid gateway") and the model keeps`,
+        });
       }
     }
     const v6 = m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6));
@@ -163,7 +181,11 @@ export function unsupported(net: Network): Unsupported[] {
       const v4 = seg?.addrs.find((a) => a.ip.v === 4);
       if (!m.engine || !seg || !v4) out.push({ machine: m.name, what: "a NAT engine without an IPv4 network" });
       else if (v4.len > 30 || v4.len < 8) out.push({ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` });
-      else if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len)))) out.push({ machine: m.name, what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2` });
+      else if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len))))
+        out.push({
+          machine: m.name,
+          what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2`,
+        });
     }
   }
   return out;
@@ -198,7 +220,8 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
     const m = r.match;
     if (m.state || m.sport || m.dport || (m.proto !== undefined && m.proto !== "icmp") || m.ctDnat === true) continue;
     if ((m.src && m.src.v !== 6) || (m.dst && m.dst.v !== 6)) continue;
-    const all = m.in === undefined && m.out === undefined && (!m.src || m.src.len === 0) && (!m.dst || m.dst.len === 0) && m.ctDnat === undefined;
+    const all =
+      m.in === undefined && m.out === undefined && (!m.src || m.src.len === 0) && (!m.dst || m.dst.len === 0) && m.ctDnat === undefined;
     if (r.action !== "accept") return true;
     if (all) return false;
   }
@@ -256,7 +279,11 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
       batch.push({ line: `link set dev ${name} up`, what });
       for (const a of i.addrs) batch.push({ line: `addr add ${formatIP(a.ip)}/${a.len} dev ${name}${a.ip.v === 6 ? " nodad" : ""}`, what });
       const neigh = i.segment !== null ? gatewayNeigh.get(i.segment) : undefined;
-      if (neigh && i.addrs.some((a) => a.ip.v === 4)) batch.push({ line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`, what: `${what}: the NAT engine's gateway` });
+      if (neigh && i.addrs.some((a) => a.ip.v === 4))
+        batch.push({
+          line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`,
+          what: `${what}: the NAT engine's gateway`,
+        });
     }
     // Static routes after the connected ones the kernel made; a later route to the same prefix gets a higher metric (the IR's order).
     const seen = new Map<string, number>();
@@ -266,12 +293,17 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
       const n = seen.get(key) ?? 0;
       seen.set(key, n + 1);
       const via = r.via ? ` via ${formatIP(r.via)}` : "";
-      batch.push({ line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`, what: r.origin.what });
+      batch.push({
+        line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`,
+        what: r.origin.what,
+      });
     }
     const ttl = initialTtl(k);
     const sysctls = [
       ...SYSCTL_COMMON,
-      ...(ttl !== undefined ? [`net.ipv4.ip_default_ttl=${ttl}`, ...["all", "default", "lo"].map((i) => `net.ipv6.conf.${i}.hop_limit=${ttl}`)] : []),
+      ...(ttl !== undefined
+        ? [`net.ipv4.ip_default_ttl=${ttl}`, ...["all", "default", "lo"].map((i) => `net.ipv6.conf.${i}.hop_limit=${ttl}`)]
+        : []),
       `net.ipv4.ip_forward=${m.ipForward ? 1 : 0}`,
       `net.ipv6.conf.all.forwarding=${m.ipForward ? 1 : 0}`,
       `net.ipv4.conf.all.rp_filter=${m.rpFilter}`,
@@ -294,7 +326,14 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
     const forwards: HostForward[] = [];
     host.sockets.forEach((s, si) => {
       if (s.role.kind !== "relay" || s.role.engine !== e.name) return;
-      forwards.push({ proto: s.proto, hostAddr: formatIP(unmap(s.bind)), hostPort: s.port, guestAddr: formatIP(s.role.to), guestPort: s.role.toPort, socket: si });
+      forwards.push({
+        proto: s.proto,
+        hostAddr: formatIP(unmap(s.bind)),
+        hostPort: s.port,
+        guestAddr: formatIP(s.role.to),
+        guestPort: s.role.toPort,
+        socket: si,
+      });
     });
     slirps.push({
       engine: e.name,
@@ -386,7 +425,8 @@ function natText(rules: readonly NatRule[], kn: (n: string) => string): string[]
       case "dnat": {
         const fam = a.to.v === 4 ? "ip" : "ip6";
         const l4 = a.toPort !== undefined && !r.match.proto ? "meta l4proto { tcp, udp } " : "";
-        const to = a.toPort !== undefined ? (a.to.v === 4 ? `${formatIP(a.to)}:${a.toPort}` : `[${formatIP(a.to)}]:${a.toPort}`) : formatIP(a.to);
+        const to =
+          a.toPort !== undefined ? (a.to.v === 4 ? `${formatIP(a.to)}:${a.toPort}` : `[${formatIP(a.to)}]:${a.toPort}`) : formatIP(a.to);
         if (a.toPort !== undefined && r.match.proto === "icmp") {
           out.push(`    ${e} dnat ${fam} to ${formatIP(a.to)}`);
         } else {
@@ -431,7 +471,8 @@ export function nftRuleset(m: Machine, kn: (n: string) => string): string | unde
 /** Addresses a probe may target: every address this emulation assigned, and each machine's own loopback. */
 export function assignedAddresses(net: Network): IP[] {
   const out: IP[] = [];
-  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (!(i.name === "lo") && !out.some((x) => sameIP(x, a.ip))) out.push(a.ip);
+  for (const m of net.machines)
+    for (const i of m.interfaces) for (const a of i.addrs) if (!(i.name === "lo") && !out.some((x) => sameIP(x, a.ip))) out.push(a.ip);
   return out;
 }
 

@@ -104,7 +104,8 @@ class Ports {
     this.avoid = new Set<number>();
     for (const m of net.machines) {
       for (const s of m.sockets) this.avoid.add(s.port);
-      for (const r of [...m.nat.prerouting, ...m.nat.output]) if (r.action.kind === "dnat" && r.action.toPort !== undefined) this.avoid.add(r.action.toPort);
+      for (const r of [...m.nat.prerouting, ...m.nat.output])
+        if (r.action.kind === "dnat" && r.action.toPort !== undefined) this.avoid.add(r.action.toPort);
     }
   }
 
@@ -171,7 +172,9 @@ function insideEmulation(net: Network): (ip: IP) => string | undefined {
         for (const a of i.addrs) {
           if (!sameIP(a.ip, ip)) continue;
           const vhost = vhostOf(prefixOf(a.ip, a.len));
-          return sameIP(vhost, ip) ? undefined : `${formatIP(ip)} is ${e.name}'s DNS or gateway address, which libslirp does not answer for`;
+          return sameIP(vhost, ip)
+            ? undefined
+            : `${formatIP(ip)} is ${e.name}'s DNS or gateway address, which libslirp does not answer for`;
         }
       }
     }
@@ -185,7 +188,8 @@ function candidateDials(net: Network, q: Query, witness: Dial | undefined): { di
   const out: { dial: Dial; witness: boolean }[] = [];
   const sports = q.proto === "icmp" ? [ECHO_ID] : sourcePorts(net);
   const add = (d: Dial, w = false) => {
-    if (!out.some((x) => sameIP(x.dial.dst, d.dst) && x.dial.dport === d.dport && x.dial.sport === d.sport && x.dial.proto === d.proto)) out.push({ dial: d, witness: w });
+    if (!out.some((x) => sameIP(x.dial.dst, d.dst) && x.dial.dport === d.dport && x.dial.sport === d.sport && x.dial.proto === d.proto))
+      out.push({ dial: d, witness: w });
   };
   if (witness) add(witness, true);
   const t = q.target;
@@ -196,7 +200,9 @@ function candidateDials(net: Network, q: Query, witness: Dial | undefined): { di
     dsts.push(...d.addrs);
     ports = d.ports;
   }
-  for (const dst of dsts) for (const dport of ports) for (const sport of sports) add({ from: q.from, proto: q.proto, dst, dport: q.proto === "icmp" ? 0 : dport, sport });
+  for (const dst of dsts)
+    for (const dport of ports)
+      for (const sport of sports) add({ from: q.from, proto: q.proto, dst, dport: q.proto === "icmp" ? 0 : dport, sport });
   return out;
 }
 
@@ -272,7 +278,14 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
     for (const p of batch) byFrom.set(p.dial.from, [...(byFrom.get(p.dial.from) ?? []), p]);
     await Promise.all(
       [...byFrom].map(async ([from, ps]) => {
-        const probes: AgentProbe[] = ps.map((p) => ({ key: p.key, proto: p.dial.proto, dst: formatIP(p.dial.dst), dport: p.dial.dport, sport: p.dial.sport, timeoutMs: tmo }));
+        const probes: AgentProbe[] = ps.map((p) => ({
+          key: p.key,
+          proto: p.dial.proto,
+          dst: formatIP(p.dial.dst),
+          dport: p.dial.dport,
+          sport: p.dial.sport,
+          timeoutMs: tmo,
+        }));
         const rs = await probeFrom(emu, from, probes);
         for (const r of rs) {
           const p = ps.find((x) => x.key === r.key)!;
@@ -313,7 +326,9 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   for (const p of waiting) skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
 
   // 4. retry, with a long timeout, what the simulator says works and the kernel did not answer
-  const retry = [...results.values()].filter(({ p, r }) => (simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error").map(({ p }) => p);
+  const retry = [...results.values()]
+    .filter(({ p, r }) => (simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error")
+    .map(({ p }) => p);
   if (retry.length) {
     const again: Planned[] = [];
     for (const p of retry) {
@@ -336,7 +351,10 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       const answeredBy = r.outcome === "answered" && p.dial.proto !== "icmp" ? bannerOwner(r.banner ?? "", emulatedIndex) : undefined;
       const echoFrom = r.outcome === "answered" && p.dial.proto === "icmp" ? echoResponder(r.banner ?? "", emulatedIndex) : undefined;
       if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine") {
-        skipped[qi]!.push({ dial: p.dial, why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)` });
+        skipped[qi]!.push({
+          dial: p.dial,
+          why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)`,
+        });
         continue;
       }
       if (r.outcome === "error") {
@@ -352,7 +370,16 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
           (p.dial.proto === "icmp"
             ? echoFrom === undefined || echoFrom === sim.outcome.machine
             : answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket));
-      dials.push({ dial: p.dial, sim, kernel: r, ...(answeredBy ? { answeredBy } : {}), ...(echoFrom ? { echoFrom } : {}), agree: simOk === kernelOk && sameEnd, witness: p.witness, retried });
+      dials.push({
+        dial: p.dial,
+        sim,
+        kernel: r,
+        ...(answeredBy ? { answeredBy } : {}),
+        ...(echoFrom ? { echoFrom } : {}),
+        agree: simOk === kernelOk && sameEnd,
+        witness: p.witness,
+        retried,
+      });
     }
     const target = q.target.kind === "machine" ? index.get(q.target.machine) : undefined;
     const meets = (dp: DialProbe): boolean => {
@@ -360,7 +387,12 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       if (!target) return true;
       // an echo reply is credited by its TTL; past the TTL slots, by the simulator's path
       if (q.proto === "icmp") return (dp.echoFrom ?? (dp.sim.outcome.kind === "ok" ? dp.sim.outcome.machine : undefined)) === target.name;
-      return dp.answeredBy?.machine === target.name && dp.answeredBy.socket.role.kind === "service" && dp.answeredBy.socket.port === q.port && dp.answeredBy.socket.proto === q.proto;
+      return (
+        dp.answeredBy?.machine === target.name &&
+        dp.answeredBy.socket.role.kind === "service" &&
+        dp.answeredBy.socket.port === q.port &&
+        dp.answeredBy.socket.proto === q.proto
+      );
     };
     const kernelDial = dials.find(meets);
     const reach: VerdictKind = d ? d.answer.verdict : "unknown";
@@ -375,7 +407,11 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
       ...(kernelDial ? { kernelDial } : {}),
       dials,
       skipped: skipped[qi]!,
-      ...(notEmulated[qi] ? { notEmulated: notEmulated[qi] } : !dials.length ? { notEmulated: "every dial of this query leaves the emulated network" } : {}),
+      ...(notEmulated[qi]
+        ? { notEmulated: notEmulated[qi] }
+        : !dials.length
+          ? { notEmulated: "every dial of this query leaves the emulated network" }
+          : {}),
       agree,
       ms: performance.now() - started,
     };
@@ -412,4 +448,3 @@ export function dialProbeText(dp: DialProbe): string {
   const dst = dp.dial.proto === "icmp" ? formatIP(dp.dial.dst) : formatEndpoint(dp.dial.dst, dp.dial.dport);
   return `${dp.dial.proto} ${dst}${dp.dial.proto === "icmp" ? "" : ` from port ${dp.dial.sport}`}: ${what} in ${k.ms.toFixed(1)} ms${dp.retried ? " (on retry)" : ""}`;
 }
-

@@ -106,7 +106,8 @@ export function choices(slots: readonly Slot[], k: number): number[][] {
   return out;
 }
 
-export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit[] => choice.flatMap((v, i) => (v ? [slots[i]!.alternatives[v - 1]!.edit] : []));
+export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit[] =>
+  choice.flatMap((v, i) => (v ? [slots[i]!.alternatives[v - 1]!.edit] : []));
 
 export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions): Promise<FixResult> {
   refuseAliases(loaded);
@@ -181,7 +182,9 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     // the next best must not contain this one (a superset is never smaller, only noisier)
     excluded.push(not(and(...c.choice.flatMap((v, i) => (v ? [cfgIs(slotVar(i), v)] : [])))));
   }
-  const unknown = [unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "", gaveUp ?? ""].filter(Boolean).join("; ");
+  const unknown = [unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "", gaveUp ?? ""]
+    .filter(Boolean)
+    .join("; ");
   return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds, ...(unknown ? { unknown } : {}) };
 }
 
@@ -190,7 +193,14 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
  * the query with both engines (which must give the wanted verdict: Z3 said so)
  * and every other expectation; what breaks, when one does.
  */
-async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly number[], q: Query, want: Want, timeoutMs: number): Promise<Repair | Rejected> {
+async function check(
+  loaded: Loaded,
+  slots: readonly Slot[],
+  choice: readonly number[],
+  q: Query,
+  want: Want,
+  timeoutMs: number,
+): Promise<Repair | Rejected> {
   const changes: Change[] = choice.flatMap((v, i) => {
     if (!v) return [];
     const slot = slots[i]!;
@@ -211,7 +221,11 @@ async function check(loaded: Loaded, slots: readonly Slot[], choice: readonly nu
   const edited = loadTopologyText(loaded.file, text);
   const net = lower(edited.topology);
   const decided = await answerQuery(net, q, { engine: "both", timeoutMs });
-  if (decided.answer.verdict !== want) throw new Disagreement(q, [{ engine: "smt", verdict: want, detail: "the repair space's model" }, { engine: "both", verdict: decided.answer.verdict, detail: "on the repaired file" }]);
+  if (decided.answer.verdict !== want)
+    throw new Disagreement(q, [
+      { engine: "smt", verdict: want, detail: "the repair space's model" },
+      { engine: "both", verdict: decided.answer.verdict, detail: "on the repaired file" },
+    ]);
   // the file's expectations other than the one being changed must hold; they are reported where
   // they are in the user's file (edits never touch expect:, so entry k is the user's entry k)
   const keep = (edited.topology.doc.expect ?? []).flatMap((e, k) => (sameQuery(e.query, q) ? [] : [{ e, k }]));
@@ -246,9 +260,14 @@ function refuseAliases(loaded: Loaded): void {
   });
   if (at === undefined) return;
   throw new InputError([
-    diagnostic("RCH004", spanAt({ file: loaded.file, text: loaded.source }, at), "reach fix does not edit files with YAML aliases: an edit of a shared node would change every place that uses it", {
-      expected: "the file without anchors and aliases (&name, *name), or edit it by hand",
-    }),
+    diagnostic(
+      "RCH004",
+      spanAt({ file: loaded.file, text: loaded.source }, at),
+      "reach fix does not edit files with YAML aliases: an edit of a shared node would change every place that uses it",
+      {
+        expected: "the file without anchors and aliases (&name, *name), or edit it by hand",
+      },
+    ),
   ]);
 }
 

@@ -5,7 +5,11 @@ import { formatQuery } from "../query/parse.js";
 import { renderAnswer } from "../query/render.js";
 import { changeText, type FixResult, type Repair } from "./fix.js";
 
-const indent = (text: string, n: number) => text.split("\n").map((l) => (l ? " ".repeat(n) + l : l)).join("\n");
+const indent = (text: string, n: number) =>
+  text
+    .split("\n")
+    .map((l) => (l ? " ".repeat(n) + l : l))
+    .join("\n");
 const edits = (n: number) => `${n} edit${n === 1 ? "" : "s"}`;
 
 /** A unified diff of the user's file, without the patch header lines. */
@@ -39,7 +43,11 @@ export function renderFix(r: FixResult, file: string, source: string): string {
   lines.push(indent(fileDiff(file, source, best.text), 2));
   lines.push("then:", indent(renderAnswer(best.decided.answer, best.net.machines, best.decided.report), 2));
   const n = best.expectations.length;
-  lines.push(n ? `  the file's ${n} other expectation${n === 1 ? "" : "s"} still hold${n === 1 ? "s" : ""}` : "  (the file has no other expectations to keep)");
+  lines.push(
+    n
+      ? `  the file's ${n} other expectation${n === 1 ? "" : "s"} still hold${n === 1 ? "s" : ""}`
+      : "  (the file has no other expectations to keep)",
+  );
   if (r.repairs.length > 1) {
     lines.push("next best:");
     r.repairs.slice(1).forEach((x, i) => {

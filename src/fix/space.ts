@@ -44,7 +44,9 @@ export const pathText = (p: Path): string => p.map((x, i) => (typeof x === "numb
 const show = (v: unknown): string => (v === undefined ? "(none)" : typeof v === "string" ? v : JSON.stringify(v));
 
 function addressesOf(net: Network, machine: string): IP[] {
-  return (net.machines.find((m) => m.name === machine)?.interfaces ?? []).flatMap((i) => i.addrs.map((a) => a.ip)).filter((ip) => !isLoopback(ip));
+  return (net.machines.find((m) => m.name === machine)?.interfaces ?? [])
+    .flatMap((i) => i.addrs.map((a) => a.ip))
+    .filter((ip) => !isLoopback(ip));
 }
 
 /** A host port for a new forward: the guest port when unprivileged, else 8000 + port; the next free one. */
@@ -63,7 +65,16 @@ function freeHostPort(doc: TopologyDoc, host: string, guestPort: number): number
 /** Every slot for making `q` reachable or unreachable in `doc` (lowered as `net`). */
 export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "reachable" | "unreachable"): Slot[] {
   const slots: Slot[] = [];
-  const target = q.target.kind === "machine" ? q.target.machine : net.machines.find((m) => q.target.kind === "address" && m.interfaces.some((i) => i.addrs.some((a) => a.ip.v === (q.target as { ip: IP }).ip.v && a.ip.n === (q.target as { ip: IP }).ip.n)))?.name;
+  const target =
+    q.target.kind === "machine"
+      ? q.target.machine
+      : net.machines.find(
+          (m) =>
+            q.target.kind === "address" &&
+            m.interfaces.some((i) =>
+              i.addrs.some((a) => a.ip.v === (q.target as { ip: IP }).ip.v && a.ip.n === (q.target as { ip: IP }).ip.n),
+            ),
+        )?.name;
   const port = q.port;
   const proto = q.proto === "icmp" ? undefined : q.proto;
   const tm: MachineDoc | undefined = target ? doc.machines[target] : undefined;
@@ -78,12 +89,22 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
       const now = s.bind ?? "0.0.0.0";
       slots.push({
         where: `${pathText(["machines", target, "services", i])}${s.name ? ` (${s.name})` : ""}`,
-        alternatives: [...new Set(binds)].filter((b) => b !== now).map((b) => ({ edit: { op: "set", path, value: b, was: s.bind }, text: `bind: ${show(s.bind ?? "0.0.0.0")} -> ${b}` })),
+        alternatives: [...new Set(binds)]
+          .filter((b) => b !== now)
+          .map((b) => ({ edit: { op: "set", path, value: b, was: s.bind }, text: `bind: ${show(s.bind ?? "0.0.0.0")} -> ${b}` })),
       });
     }
     if (!mine.length && reachable) {
       const value = { name: `${proto}-${port}`, proto, port };
-      slots.push({ where: pathText(["machines", target, "services"]), alternatives: [{ edit: { op: "append", path: ["machines", target, "services"], value }, text: `add a service listening on ${port}/${proto} (all addresses)` }] });
+      slots.push({
+        where: pathText(["machines", target, "services"]),
+        alternatives: [
+          {
+            edit: { op: "append", path: ["machines", target, "services"], value },
+            text: `add a service listening on ${port}/${proto} (all addresses)`,
+          },
+        ],
+      });
     }
   }
 
@@ -92,18 +113,37 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
     tm.vm.adapters.forEach((a: AdapterDoc, k) => {
       if (a.mode !== "nat") return;
       const base = ["machines", target, "vm", "adapters", k];
-      const forwards = (a.forwards ?? []).map((f, j) => ({ f, j })).filter(({ f }) => (f.proto ?? "tcp") === proto && Number(f.guestPort) === port);
+      const forwards = (a.forwards ?? [])
+        .map((f, j) => ({ f, j }))
+        .filter(({ f }) => (f.proto ?? "tcp") === proto && Number(f.guestPort) === port);
       for (const { f, j } of forwards) {
         const path = [...base, "forwards", j];
         const alts: Alternative[] = [];
-        if (reachable && f.hostIp !== undefined && f.hostIp !== "" && f.hostIp !== "0.0.0.0") alts.push({ edit: { op: "delete", path: [...path, "hostIp"], was: f.hostIp }, text: `hostIp: ${f.hostIp} -> (empty: every host address)` });
-        if (!reachable && f.hostIp !== "127.0.0.1") alts.push({ edit: { op: "set", path: [...path, "hostIp"], value: "127.0.0.1", was: f.hostIp }, text: `hostIp: ${show(f.hostIp ?? "(empty)")} -> 127.0.0.1 (the host only)` });
-        if (!reachable) alts.push({ edit: { op: "delete", path, was: f }, text: `remove forward ${f.name ?? `${f.hostPort} -> ${f.guestPort}`}` });
+        if (reachable && f.hostIp !== undefined && f.hostIp !== "" && f.hostIp !== "0.0.0.0")
+          alts.push({
+            edit: { op: "delete", path: [...path, "hostIp"], was: f.hostIp },
+            text: `hostIp: ${f.hostIp} -> (empty: every host address)`,
+          });
+        if (!reachable && f.hostIp !== "127.0.0.1")
+          alts.push({
+            edit: { op: "set", path: [...path, "hostIp"], value: "127.0.0.1", was: f.hostIp },
+            text: `hostIp: ${show(f.hostIp ?? "(empty)")} -> 127.0.0.1 (the host only)`,
+          });
+        if (!reachable)
+          alts.push({ edit: { op: "delete", path, was: f }, text: `remove forward ${f.name ?? `${f.hostPort} -> ${f.guestPort}`}` });
         if (alts.length) slots.push({ where: `${pathText(path)}${f.name ? ` (forward ${f.name})` : ""}`, alternatives: alts });
       }
       if (!forwards.length && reachable) {
         const value = { name: `${proto}-${port}`, proto, hostPort: freeHostPort(doc, tm.vm!.on, port), guestPort: port };
-        slots.push({ where: pathText([...base, "forwards"]), alternatives: [{ edit: { op: "append", path: [...base, "forwards"], value }, text: `add forward ${proto} host ${value.hostPort} -> guest ${port}` }] });
+        slots.push({
+          where: pathText([...base, "forwards"]),
+          alternatives: [
+            {
+              edit: { op: "append", path: [...base, "forwards"], value },
+              text: `add forward ${proto} host ${value.hostPort} -> guest ${port}`,
+            },
+          ],
+        });
       }
     });
     // bridged instead of NAT, onto the host's first LAN interface
@@ -116,7 +156,15 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
       const free = cidr ? freeAddress(cidr, net) : undefined;
       if (free) {
         const value = { mode: "bridged", bridge: ifName, addresses: [free] };
-        slots.push({ where: pathText(["machines", target, "vm", "adapters", 0]), alternatives: [{ edit: { op: "set", path: ["machines", target, "vm", "adapters", 0], value, was: first }, text: `mode nat -> bridged on ${ifName} as ${free}` }] });
+        slots.push({
+          where: pathText(["machines", target, "vm", "adapters", 0]),
+          alternatives: [
+            {
+              edit: { op: "set", path: ["machines", target, "vm", "adapters", 0], value, was: first },
+              text: `mode nat -> bridged on ${ifName} as ${free}`,
+            },
+          ],
+        });
       }
     }
   }
@@ -139,12 +187,19 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
         (chain?.rules ?? []).forEach((r, i) => {
           if (r.action === "accept") return;
           if (r.proto && proto && r.proto !== proto) return;
-          alts.push({ edit: { op: "delete", path: [...base, "rules", i], was: r }, text: `remove ${c} rule ${i + 1} (${r.action}${r.proto ? ` ${r.proto}` : ""}${r.dport !== undefined ? ` dport ${r.dport}` : ""})` });
+          alts.push({
+            edit: { op: "delete", path: [...base, "rules", i], was: r },
+            text: `remove ${c} rule ${i + 1} (${r.action}${r.proto ? ` ${r.proto}` : ""}${r.dport !== undefined ? ` dport ${r.dport}` : ""})`,
+          });
         });
-        if (chain?.policy === "drop") alts.push({ edit: { op: "set", path: [...base, "policy"], value: "accept", was: "drop" }, text: `${c} policy: drop -> accept` });
+        if (chain?.policy === "drop")
+          alts.push({ edit: { op: "set", path: [...base, "policy"], value: "accept", was: "drop" }, text: `${c} policy: drop -> accept` });
       } else if (name === target && c === "input" && proto && port !== undefined) {
         const value = { action: "drop", proto, dport: port };
-        alts.push({ edit: { op: "prepend", path: [...base, "rules"], value }, text: `add an input rule first: drop ${proto} dport ${port}` });
+        alts.push({
+          edit: { op: "prepend", path: [...base, "rules"], value },
+          text: `add an input rule first: drop ${proto} dport ${port}`,
+        });
       }
       if (alts.length) slots.push({ where: pathText(base), alternatives: alts });
     }
@@ -152,8 +207,19 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
 
   // forwarding and routes: a client or target without a default route gets one via a forwarding neighbour
   if (reachable) {
-    for (const name of net.machines.filter((m) => m.kind === "host" && !m.ipForward && m.interfaces.filter((i) => i.segment).length > 1).map((m) => m.name)) {
-      if (doc.machines[name]) slots.push({ where: pathText(["machines", name, "ip_forward"]), alternatives: [{ edit: { op: "set", path: ["machines", name, "ip_forward"], value: true, was: doc.machines[name]!.ip_forward }, text: "ip_forward: false -> true" }] });
+    for (const name of net.machines
+      .filter((m) => m.kind === "host" && !m.ipForward && m.interfaces.filter((i) => i.segment).length > 1)
+      .map((m) => m.name)) {
+      if (doc.machines[name])
+        slots.push({
+          where: pathText(["machines", name, "ip_forward"]),
+          alternatives: [
+            {
+              edit: { op: "set", path: ["machines", name, "ip_forward"], value: true, was: doc.machines[name]!.ip_forward },
+              text: "ip_forward: false -> true",
+            },
+          ],
+        });
     }
     // the client and the target: a default route through a neighbour that forwards (or could: a host with two networks)
     for (const name of new Set([q.from, ...(target ? [target] : [])])) {
@@ -163,12 +229,19 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
       const mine = m.interfaces.filter((i) => i.segment);
       const gateways = net.machines
         .filter((x) => x.name !== name && x.kind !== "nat-engine" && (x.ipForward || x.interfaces.filter((i) => i.segment).length > 1))
-        .flatMap((x) => x.interfaces.filter((i) => i.segment && mine.some((j) => j.segment === i.segment)).flatMap((i) => i.addrs.filter((a) => a.ip.v === 4).map((a) => ({ via: formatIP(a.ip), owner: x.name }))))
+        .flatMap((x) =>
+          x.interfaces
+            .filter((i) => i.segment && mine.some((j) => j.segment === i.segment))
+            .flatMap((i) => i.addrs.filter((a) => a.ip.v === 4).map((a) => ({ via: formatIP(a.ip), owner: x.name }))),
+        )
         .slice(0, 4);
       if (gateways.length)
         slots.push({
           where: pathText(["machines", name, "routes"]),
-          alternatives: gateways.map((g) => ({ edit: { op: "append", path: ["machines", name, "routes"], value: { to: "default", via: g.via } }, text: `add route default via ${g.via} (${g.owner})` })),
+          alternatives: gateways.map((g) => ({
+            edit: { op: "append", path: ["machines", name, "routes"], value: { to: "default", via: g.via } },
+            text: `add route default via ${g.via} (${g.owner})`,
+          })),
         });
     }
   }
@@ -219,10 +292,12 @@ export function applyToYaml(doc: Document, edits: readonly Edit[]): void {
 
 /** Sets and list inserts first, then deletions from the highest index down, so that no edit moves another's target. */
 export function ordered(edits: readonly Edit[]): Edit[] {
-  const del = edits.filter((e) => e.op === "delete").sort((a, b) => {
-    const x = a.path[a.path.length - 1];
-    const y = b.path[b.path.length - 1];
-    return typeof x === "number" && typeof y === "number" ? y - x : 0;
-  });
+  const del = edits
+    .filter((e) => e.op === "delete")
+    .sort((a, b) => {
+      const x = a.path[a.path.length - 1];
+      const y = b.path[b.path.length - 1];
+      return typeof x === "number" && typeof y === "number" ? y - x : 0;
+    });
   return [...edits.filter((e) => e.op === "set"), ...edits.filter((e) => e.op === "append" || e.op === "prepend"), ...del];
 }

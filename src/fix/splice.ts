@@ -47,7 +47,7 @@ function applyOne(text: string, e: Edit): string {
   const last = e.path[e.path.length - 1]!;
   const parent = nodeAt(text, parentPath);
   const target = nodeAt(text, e.path);
-  const data = () => (YAML.parse(text) as unknown);
+  const data = () => YAML.parse(text) as unknown;
   const valueIn = (p: readonly (string | number)[]) => p.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)?.[k], data());
   if (e.op === "set" && target) {
     const r = target.range as Range;
@@ -65,7 +65,9 @@ function applyOne(text: string, e: Edit): string {
     const lastItem = target.items[target.items.length - 1] as Node;
     const indent = indentAt(text, (first.range as Range)[0]);
     const line = `${indent}- ${flowText(e.value, paddedStyle(text))}\n`;
-    return e.op === "prepend" ? splice(text, lineStart(text, (first.range as Range)[0]), lineStart(text, (first.range as Range)[0]), line) : splice(text, nextLine(text, (lastItem.range as Range)[1] - 1), nextLine(text, (lastItem.range as Range)[1] - 1), line);
+    return e.op === "prepend"
+      ? splice(text, lineStart(text, (first.range as Range)[0]), lineStart(text, (first.range as Range)[0]), line)
+      : splice(text, nextLine(text, (lastItem.range as Range)[1] - 1), nextLine(text, (lastItem.range as Range)[1] - 1), line);
   }
   if (e.op === "delete") {
     if (!parent || !target) return text; // already absent
@@ -78,7 +80,11 @@ function applyOne(text: string, e: Edit): string {
     // the only item of a block list under a key: the list becomes [] (`rules: []`), not null
     if (isSeq(parent) && parent.items.length === 1) {
       const grand = nodeAt(text, parentPath.slice(0, -1));
-      const pair = isMap(grand) ? grand.items.find((p) => (p.value as Node | null) === parent || (p.value as Node | null)?.range?.[0] === (parent.range as Range)[0]) : undefined;
+      const pair = isMap(grand)
+        ? grand.items.find(
+            (p) => (p.value as Node | null) === parent || (p.value as Node | null)?.range?.[0] === (parent.range as Range)[0],
+          )
+        : undefined;
       const key = pair?.key as Node | undefined;
       if (!key?.range) throw new Error("a list that is not a mapping's value");
       return splice(text, key.range[1], nextLine(text, (target.range as Range)[1] - 1), ": []\n");

@@ -24,7 +24,18 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { contains, formatEndpoint, formatIP, formatPrefix, isAny, parseCidr, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
+import {
+  contains,
+  formatEndpoint,
+  formatIP,
+  formatPrefix,
+  isAny,
+  parseCidr,
+  parseIP,
+  prefixOf,
+  type IP,
+  type Prefix,
+} from "../net/addr.js";
 import type { MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc } from "../topology/schema.js";
 import type { Fragment, ImportOptions, ImportResult, Importer, Source } from "./types.js";
 
@@ -72,7 +83,11 @@ class Reader {
   /** Syntax errors of the document as RCH055 (at most five); true when there were any. */
   syntaxErrors(what: string): boolean {
     for (const e of this.doc.errors.slice(0, 5)) {
-      this.out.diags.push(diagnostic("RCH055", this.spanOf(e.pos[0]), `malformed ${what}: ${e.message.split("\n")[0]}`, { expected: `a well-formed ${what}` }));
+      this.out.diags.push(
+        diagnostic("RCH055", this.spanOf(e.pos[0]), `malformed ${what}: ${e.message.split("\n")[0]}`, {
+          expected: `a well-formed ${what}`,
+        }),
+      );
     }
     return this.doc.errors.length > 0;
   }
@@ -222,7 +237,8 @@ export function parseShortPort(text: string): PortSpec | { error: string } {
   if (hostPort === "") return { proto, container: c, ...(ip !== "" ? { hostIp: ip } : {}) };
   const h = portRange(hostPort);
   if (!h) return { error: `host port '${hostPort}' is not a port 1-65535 or a range LO-HI` };
-  if (h.hi - h.lo !== c.hi - c.lo && c.lo !== c.hi) return { error: `host range ${hostPort} and container range ${cport} differ in length` };
+  if (h.hi - h.lo !== c.hi - c.lo && c.lo !== c.hi)
+    return { error: `host range ${hostPort} and container range ${cport} differ in length` };
   return { proto, container: c, host: h, ...(ip !== "" ? { hostIp: ip } : {}) };
 }
 
@@ -245,7 +261,11 @@ function specMappings(r: Reader, node: unknown, spec: PortSpec, published: boole
   const fixedHost = spec.host !== undefined && spec.host.hi - spec.host.lo === spec.container.hi - spec.container.lo;
   if (published && !fixedHost) {
     const where = spec.host ? `a free port of ${spec.host.lo}-${spec.host.hi}` : "a free port";
-    r.warn(node, `${what}: Docker publishes it on ${where} it picks when the container starts; that host port is not imported (the container port is)`, 'a fixed host port, e.g. "8080:80"');
+    r.warn(
+      node,
+      `${what}: Docker publishes it on ${where} it picks when the container starts; that host port is not imported (the container port is)`,
+      'a fixed host port, e.g. "8080:80"',
+    );
   }
   const span = r.span(node);
   const out: Mapping[] = [];
@@ -261,7 +281,11 @@ function specMappings(r: Reader, node: unknown, spec: PortSpec, published: boole
 function readPorts(r: Reader, list: unknown, service: string): Mapping[] {
   const items = r.items(list);
   if (!items) {
-    r.warn(list, `ports of service '${service}' is not a list`, "ports: a list of \"HOST:CONTAINER\" strings or { target, published } mappings");
+    r.warn(
+      list,
+      `ports of service '${service}' is not a list`,
+      'ports: a list of "HOST:CONTAINER" strings or { target, published } mappings',
+    );
     return [];
   }
   return items.flatMap((item) => {
@@ -269,18 +293,31 @@ function readPorts(r: Reader, list: unknown, service: string): Mapping[] {
     if (typeof v === "number" || typeof v === "string") return shortPort(r, item, String(v), true, `port "${v}" of service '${service}'`);
     const entries = r.entries(item);
     if (entries) return longPort(r, item, entries, service);
-    r.warn(item, `a port entry of service '${service}' that is neither a string nor a mapping`, 'a "HOST:CONTAINER" string or a { target, published } mapping');
+    r.warn(
+      item,
+      `a port entry of service '${service}' that is neither a string nor a mapping`,
+      'a "HOST:CONTAINER" string or a { target, published } mapping',
+    );
     return [];
   });
 }
 
 function shortPort(r: Reader, node: unknown, text: string, published: boolean, what: string): Mapping[] {
   if (interpolates(text)) {
-    r.warn(node, `${what} uses a variable that Compose takes from the environment`, "literal ports (reach does not read the environment or .env)");
+    r.warn(
+      node,
+      `${what} uses a variable that Compose takes from the environment`,
+      "literal ports (reach does not read the environment or .env)",
+    );
     return [];
   }
   if (!published && text.includes(":")) {
-    r.error("RCH012", node, `${what} is not a port: expose takes container ports only`, 'a port or range with an optional protocol, e.g. "3000" or "8000-8010/udp"');
+    r.error(
+      "RCH012",
+      node,
+      `${what} is not a port: expose takes container ports only`,
+      'a port or range with an optional protocol, e.g. "3000" or "8000-8010/udp"',
+    );
     return [];
   }
   const spec = parseShortPort(text.trim().replaceAll("$$", "$"));
@@ -301,7 +338,8 @@ const LONG_PORT_KEYS = new Set(["target", "published", "host_ip", "protocol", "m
 function longPort(r: Reader, node: unknown, entries: Entry[], service: string): Mapping[] {
   const get = (k: string) => entries.find((e) => e.key === k)?.value;
   for (const e of entries) {
-    if (!LONG_PORT_KEYS.has(e.key) && !e.key.startsWith("x-")) r.warn(e.keyNode, `port key '${e.key}' of service '${service}'`, `one of ${[...LONG_PORT_KEYS].join(", ")}`);
+    if (!LONG_PORT_KEYS.has(e.key) && !e.key.startsWith("x-"))
+      r.warn(e.keyNode, `port key '${e.key}' of service '${service}'`, `one of ${[...LONG_PORT_KEYS].join(", ")}`);
   }
   const what = `port of service '${service}'`;
   const literal = (k: string): string | undefined => {
@@ -313,7 +351,11 @@ function longPort(r: Reader, node: unknown, entries: Entry[], service: string): 
       return "\u0000";
     }
     if (interpolates(s)) {
-      r.warn(n, `${k} of a ${what} uses a variable that Compose takes from the environment`, "literal values (reach does not read the environment or .env)");
+      r.warn(
+        n,
+        `${k} of a ${what} uses a variable that Compose takes from the environment`,
+        "literal values (reach does not read the environment or .env)",
+      );
       return "\u0000";
     }
     return s.replaceAll("$$", "$");
@@ -334,10 +376,16 @@ function longPort(r: Reader, node: unknown, entries: Entry[], service: string): 
   }
   const h = published === undefined || published === "" ? undefined : portRange(published);
   if (published !== undefined && published !== "" && !h) {
-    r.error("RCH012", get("published"), `published '${published}' of a ${what} is not a port or range`, 'published: a port 1-65535, or a range "LO-HI" for Docker to pick from');
+    r.error(
+      "RCH012",
+      get("published"),
+      `published '${published}' of a ${what} is not a port or range`,
+      'published: a port 1-65535, or a range "LO-HI" for Docker to pick from',
+    );
     return [];
   }
-  const ip = hostIp === undefined || hostIp === "" ? undefined : hostIp.startsWith("[") && hostIp.endsWith("]") ? hostIp.slice(1, -1) : hostIp;
+  const ip =
+    hostIp === undefined || hostIp === "" ? undefined : hostIp.startsWith("[") && hostIp.endsWith("]") ? hostIp.slice(1, -1) : hostIp;
   if (ip !== undefined && !parseIP(ip)) {
     r.error("RCH010", get("host_ip"), `host_ip '${hostIp}' of a ${what} is not an IP address`, "host_ip: an IPv4 or IPv6 address");
     return [];
@@ -360,7 +408,8 @@ function readExpose(r: Reader, list: unknown, service: string): Mapping[] {
   }
   return items.flatMap((item) => {
     const v = r.scalar(item);
-    if (typeof v === "number" || typeof v === "string") return shortPort(r, item, String(v), false, `exposed port "${v}" of service '${service}'`);
+    if (typeof v === "number" || typeof v === "string")
+      return shortPort(r, item, String(v), false, `exposed port "${v}" of service '${service}'`);
     r.warn(item, `an expose entry of service '${service}' that is not a port`, 'a port or range, e.g. "3000"');
     return [];
   });
@@ -511,14 +560,27 @@ class DockerHost {
   defaultBridge(): Net {
     const found = this.nets.find((n) => n.name === "bridge");
     if (found) return found;
-    this.note(`Network 'bridge' (network_mode: bridge) is Docker's default bridge docker0 with 172.17.0.0/16 (dockerd's default --bip); other containers on it would take addresses too.`);
-    return this.addNet({ name: "bridge", segment: this.segmentName("bridge"), bridge: this.bridgeName("docker0"), subnet: DOCKER0_SUBNET, gateway: hostAddr(DOCKER0_SUBNET, 1n), internal: false, masquerade: true });
+    this.note(
+      `Network 'bridge' (network_mode: bridge) is Docker's default bridge docker0 with 172.17.0.0/16 (dockerd's default --bip); other containers on it would take addresses too.`,
+    );
+    return this.addNet({
+      name: "bridge",
+      segment: this.segmentName("bridge"),
+      bridge: this.bridgeName("docker0"),
+      subnet: DOCKER0_SUBNET,
+      gateway: hostAddr(DOCKER0_SUBNET, 1n),
+      internal: false,
+      masquerade: true,
+    });
   }
 
   /** Listeners on the container's own ports (`on`: the host, for network mode host). */
   listeners(owner: string, ports: readonly Mapping[], on?: string): ServiceDoc[] {
     const listen = listenPorts(ports);
-    if (listen.length) this.assumed.push(`${owner} ${listen.map((p) => `${p.port}/${p.proto}`).join(", ")}${on ? ` (network mode host: on ${on} itself)` : ""}`);
+    if (listen.length)
+      this.assumed.push(
+        `${owner} ${listen.map((p) => `${p.port}/${p.proto}`).join(", ")}${on ? ` (network mode host: on ${on} itself)` : ""}`,
+      );
     return listen.map((p) => assumedService(owner, p));
   }
 
@@ -529,7 +591,10 @@ class DockerHost {
       machines[c.name] = containerMachine(c, this.listeners(c.name, c.ports));
       rules.publish(c);
     }
-    if (this.assumed.length) this.note(`Assumed listeners, bound to every address: ${this.assumed.join("; ")}. The input publishes or exposes these ports but does not say what listens on them.`);
+    if (this.assumed.length)
+      this.note(
+        `Assumed listeners, bound to every address: ${this.assumed.join("; ")}. The input publishes or exposes these ports but does not say what listens on them.`,
+      );
     const segments: Record<string, string | { subnets: string[] }> = {};
     const hostIfs: Record<string, { segment: string; addresses: string[] }> = {};
     for (const n of this.nets) {
@@ -567,14 +632,21 @@ function listenPorts(ports: readonly Mapping[]): { proto: Proto; port: number }[
   });
 }
 
-const assumedService = (owner: string, p: { proto: Proto; port: number }): ServiceDoc => ({ name: `${owner} ${p.port}/${p.proto} (assumed)`, proto: p.proto, port: p.port });
+const assumedService = (owner: string, p: { proto: Proto; port: number }): ServiceDoc => ({
+  name: `${owner} ${p.port}/${p.proto} (assumed)`,
+  proto: p.proto,
+  port: p.port,
+});
 
 function containerMachine(c: Container, services: readonly ServiceDoc[]): MachineDoc {
   const interfaces: Record<string, { segment: string; addresses: string[] }> = {};
   for (const a of c.attaches) {
     interfaces[a.ifname] = {
       segment: a.net.segment,
-      addresses: [...(a.addr && a.net.subnet ? [cidr(a.addr, a.net.subnet)] : []), ...(a.addr6 && a.net.subnet6 ? [cidr(a.addr6, a.net.subnet6)] : [])],
+      addresses: [
+        ...(a.addr && a.net.subnet ? [cidr(a.addr, a.net.subnet)] : []),
+        ...(a.addr6 && a.net.subnet6 ? [cidr(a.addr6, a.net.subnet6)] : []),
+      ],
     };
   }
   const gw = gatewayAttach(c);
@@ -614,7 +686,9 @@ class HostRules {
     if (!published.length) return;
     const gw = gatewayAttach(c);
     if (!gw?.net.bridge) {
-      this.d.note(`${c.name}: its published ports have no effect: it is only on internal networks (or networks whose host side is unknown), which Docker does not publish from.`);
+      this.d.note(
+        `${c.name}: its published ports have no effect: it is only on internal networks (or networks whose host side is unknown), which Docker does not publish from.`,
+      );
       return;
     }
     for (const m of published) {
@@ -627,7 +701,8 @@ class HostRules {
         const label = `${c.name} ${explicit ? formatEndpoint(ip, m.hostPort!) : m.hostPort}->${m.containerPort}/${m.proto}`;
         this.proxy(c.name, m, ip, explicit !== undefined);
         if (!target) {
-          if (v === 4 || gw.addr === undefined) this.d.note(`${c.name}: port ${label} is not translated: the container's IPv${v} address on '${gw.net.name}' is not known.`);
+          if (v === 4 || gw.addr === undefined)
+            this.d.note(`${c.name}: port ${label} is not translated: the container's IPv${v} address on '${gw.net.name}' is not known.`);
           continue;
         }
         this.nat.push({
@@ -644,7 +719,14 @@ class HostRules {
         const key = `${formatIP(target)} ${m.proto} ${m.containerPort}`;
         if (!this.acceptKeys.has(key)) {
           this.acceptKeys.add(key);
-          this.accepts.push({ action: "accept", proto: m.proto, dst: `${formatIP(target)}/${v === 4 ? 32 : 128}`, dport: m.containerPort, out: gw.net.bridge, comment: `docker: published ${c.name} ${m.containerPort}/${m.proto}` });
+          this.accepts.push({
+            action: "accept",
+            proto: m.proto,
+            dst: `${formatIP(target)}/${v === 4 ? 32 : 128}`,
+            dport: m.containerPort,
+            out: gw.net.bridge,
+            comment: `docker: published ${c.name} ${m.containerPort}/${m.proto}`,
+          });
         }
       }
     }
@@ -652,13 +734,20 @@ class HostRules {
 
   /** Docker refuses a second publication on a host port that one already holds ("port is already allocated"). */
   private bind(owner: string, m: Mapping, ip: IP): boolean {
-    const clash = this.bindings.find((b) => b.proto === m.proto && b.port === m.hostPort && b.ip.v === ip.v && (isAny(b.ip) || isAny(ip) || b.ip.n === ip.n));
+    const clash = this.bindings.find(
+      (b) => b.proto === m.proto && b.port === m.hostPort && b.ip.v === ip.v && (isAny(b.ip) || isAny(ip) || b.ip.n === ip.n),
+    );
     if (clash) {
       this.d.out.diags.push(
-        diagnostic("RCH051", m.span, `${owner} publishes ${m.proto} port ${m.hostPort} on ${formatIP(ip)}, which ${clash.owner} already holds: Docker refuses to start the second ("port is already allocated")`, {
-          expected: "one publication per host address, protocol and port",
-          severity: "warning",
-        }),
+        diagnostic(
+          "RCH051",
+          m.span,
+          `${owner} publishes ${m.proto} port ${m.hostPort} on ${formatIP(ip)}, which ${clash.owner} already holds: Docker refuses to start the second ("port is already allocated")`,
+          {
+            expected: "one publication per host address, protocol and port",
+            severity: "warning",
+          },
+        ),
       );
       return false;
     }
@@ -695,19 +784,36 @@ class HostRules {
     const bridged = this.d.nets.filter((n): n is Net & { bridge: string } => n.bridge !== undefined);
     const forward: RuleDoc[] = [];
     for (const n of bridged.filter((x) => x.internal)) {
-      forward.push({ action: "drop", in: n.bridge, comment: `docker: internal network ${n.name}` }, { action: "drop", out: n.bridge, comment: `docker: internal network ${n.name}` });
+      forward.push(
+        { action: "drop", in: n.bridge, comment: `docker: internal network ${n.name}` },
+        { action: "drop", out: n.bridge, comment: `docker: internal network ${n.name}` },
+      );
     }
     const open = bridged.filter((x) => !x.internal);
-    for (const n of open) forward.push({ action: "accept", out: n.bridge, state: ["established", "related"], comment: `docker: replies to network ${n.name}` });
+    for (const n of open)
+      forward.push({ action: "accept", out: n.bridge, state: ["established", "related"], comment: `docker: replies to network ${n.name}` });
     // DOCKER-ISOLATION: containers of different bridge networks reach each other only through
     // published ports ("bridge network driver" docs), i.e. connections DNATed by the host
-    for (const a of open) for (const b of open) if (a !== b) forward.push({ action: "drop", in: a.bridge, out: b.bridge, dnat: false, comment: `docker: isolation of ${a.name} from ${b.name}` });
+    for (const a of open)
+      for (const b of open)
+        if (a !== b)
+          forward.push({
+            action: "drop",
+            in: a.bridge,
+            out: b.bridge,
+            dnat: false,
+            comment: `docker: isolation of ${a.name} from ${b.name}`,
+          });
     forward.push(...this.accepts);
     for (const n of open) forward.push({ action: "drop", out: n.bridge, comment: `docker: nothing else into network ${n.name}` });
     for (const n of open) forward.push({ action: "accept", in: n.bridge, comment: `docker: network ${n.name} goes out` });
     const masq: NatRuleDoc[] = open
       .filter((n) => n.masquerade)
-      .flatMap((n) => [n.subnet, n.subnet6].flatMap((p) => (p ? [{ action: "masquerade" as const, src: formatPrefix(p), comment: `docker: network ${n.name} goes out` }] : [])));
+      .flatMap((n) =>
+        [n.subnet, n.subnet6].flatMap((p) =>
+          p ? [{ action: "masquerade" as const, src: formatPrefix(p), comment: `docker: network ${n.name} goes out` }] : [],
+        ),
+      );
     const nat = [...this.nat, ...masq];
     if (this.proxied.length) {
       this.d.note(
@@ -805,7 +911,11 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
       }
       case "external": {
         if (r.scalar(e.value) === false) break;
-        r.warn(e.keyNode, `network '${key}' is external: Compose does not create it and its subnet is not in the Compose file; containers on it are imported without that network`, "networks the file creates (for the real addresses, import `docker inspect` of the containers with kind docker)");
+        r.warn(
+          e.keyNode,
+          `network '${key}' is external: Compose does not create it and its subnet is not in the Compose file; containers on it are imported without that network`,
+          "networks the file creates (for the real addresses, import `docker inspect` of the containers with kind docker)",
+        );
         modelled = false;
         break;
       }
@@ -813,7 +923,12 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
         internal = r.scalar(e.value) === true;
         break;
       case "enable_ipv6":
-        if (r.scalar(e.value) === true) r.warn(e.value, `network '${key}' enables IPv6: IPv6 addresses and NAT of Compose networks are not imported (IPv4 is)`, "IPv4 networks (import `docker inspect` output for the addresses Docker assigned)");
+        if (r.scalar(e.value) === true)
+          r.warn(
+            e.value,
+            `network '${key}' enables IPv6: IPv6 addresses and NAT of Compose networks are not imported (IPv4 is)`,
+            "IPv4 networks (import `docker inspect` output for the addresses Docker assigned)",
+          );
         break;
       case "driver_opts":
         for (const o of r.entries(e.value) ?? []) {
@@ -821,10 +936,16 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
           if (o.key === BRIDGE_OPTS.name && v !== undefined && IFNAME.test(v)) bridge = v;
           else if (o.key === BRIDGE_OPTS.masquerade && (v === "true" || v === "false")) masquerade = v === "true";
           // 0.0.0.0 as the default binding means every IPv4 and IPv6 address, as without the option
-          else if (o.key === BRIDGE_OPTS.binding && v !== undefined && parseIP(v)) hostBinding = isAny(parseIP(v)!) && parseIP(v)!.v === 4 ? undefined : parseIP(v);
+          else if (o.key === BRIDGE_OPTS.binding && v !== undefined && parseIP(v))
+            hostBinding = isAny(parseIP(v)!) && parseIP(v)!.v === 4 ? undefined : parseIP(v);
           else if (o.key === BRIDGE_OPTS.mtu) continue;
           else if (o.key === BRIDGE_OPTS.gatewayMode && v === "nat") continue;
-          else r.warn(o.keyNode, `driver option ${o.key}${v !== undefined ? `=${v}` : ""} of network '${key}'`, `${BRIDGE_OPTS.name}, ${BRIDGE_OPTS.masquerade}, ${BRIDGE_OPTS.binding} (an address), ${BRIDGE_OPTS.mtu}, ${BRIDGE_OPTS.gatewayMode}=nat`);
+          else
+            r.warn(
+              o.keyNode,
+              `driver option ${o.key}${v !== undefined ? `=${v}` : ""} of network '${key}'`,
+              `${BRIDGE_OPTS.name}, ${BRIDGE_OPTS.masquerade}, ${BRIDGE_OPTS.binding} (an address), ${BRIDGE_OPTS.mtu}, ${BRIDGE_OPTS.gatewayMode}=nat`,
+            );
         }
         break;
       case "ipam": {
@@ -840,10 +961,26 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
       case "attachable":
         break;
       default:
-        if (!e.key.startsWith("x-")) r.warn(e.keyNode, `network key '${e.key}' of network '${key}'`, "driver, driver_opts, ipam, internal, external, enable_ipv6, name, labels, attachable");
+        if (!e.key.startsWith("x-"))
+          r.warn(
+            e.keyNode,
+            `network key '${e.key}' of network '${key}'`,
+            "driver, driver_opts, ipam, internal, external, enable_ipv6, name, labels, attachable",
+          );
     }
   }
-  return { ...base, modelled, internal, ipRange, reserved, masquerade, ...(subnet ? { subnet } : {}), ...(gateway ? { gateway } : {}), ...(bridge ? { bridge } : {}), ...(hostBinding ? { hostBinding } : {}) };
+  return {
+    ...base,
+    modelled,
+    internal,
+    ipRange,
+    reserved,
+    masquerade,
+    ...(subnet ? { subnet } : {}),
+    ...(gateway ? { gateway } : {}),
+    ...(bridge ? { bridge } : {}),
+    ...(hostBinding ? { hostBinding } : {}),
+  };
 }
 
 /** `ipam: { driver, config: [{ subnet, gateway, ip_range, aux_addresses }] }` (compose-spec "ipam"). */
@@ -854,7 +991,8 @@ function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gat
   const reserved: IP[] = [];
   for (const e of r.entries(node) ?? []) {
     if (e.key === "driver") {
-      if (r.string(e.value) !== "default") r.warn(e.value, `IPAM driver '${r.string(e.value) ?? "?"}' of network '${key}' is not modelled`, "driver: default");
+      if (r.string(e.value) !== "default")
+        r.warn(e.value, `IPAM driver '${r.string(e.value) ?? "?"}' of network '${key}' is not modelled`, "driver: default");
       continue;
     }
     if (e.key === "options") {
@@ -867,7 +1005,12 @@ function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gat
       const parsed = sText !== undefined ? parseCidr(sText) : undefined;
       const p = parsed ? prefixOf(parsed.ip, parsed.len) : undefined;
       if (sText === undefined || !parsed || !p || p.n !== parsed.ip.n) {
-        r.error("RCH011", r.get(c, "subnet") ?? c, `subnet '${sText ?? ""}' of network '${key}' is not a CIDR prefix`, "subnet: NETWORK/LEN with zero host bits, e.g. 172.28.0.0/16");
+        r.error(
+          "RCH011",
+          r.get(c, "subnet") ?? c,
+          `subnet '${sText ?? ""}' of network '${key}' is not a CIDR prefix`,
+          "subnet: NETWORK/LEN with zero host bits, e.g. 172.28.0.0/16",
+        );
         continue;
       }
       if (p.v === 6) {
@@ -875,23 +1018,43 @@ function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gat
         continue;
       }
       if (subnet) {
-        r.warn(r.get(c, "subnet"), `a second IPv4 subnet ${sText} of network '${key}' is not imported`, "one IPv4 subnet per bridge network");
+        r.warn(
+          r.get(c, "subnet"),
+          `a second IPv4 subnet ${sText} of network '${key}' is not imported`,
+          "one IPv4 subnet per bridge network",
+        );
         continue;
       }
       subnet = p;
       for (const x of r.entries(c) ?? []) {
         if (x.key === "gateway") {
           const g = parseIP(r.string(x.value) ?? "");
-          if (!g || !contains(p, g)) r.error("RCH010", x.value, `gateway '${r.string(x.value) ?? ""}' of network '${key}' is not an address in ${sText}`, `an address inside ${sText}`);
+          if (!g || !contains(p, g))
+            r.error(
+              "RCH010",
+              x.value,
+              `gateway '${r.string(x.value) ?? ""}' of network '${key}' is not an address in ${sText}`,
+              `an address inside ${sText}`,
+            );
           else gateway = g;
         } else if (x.key === "ip_range") {
-          r.warn(x.value, `ip_range of network '${key}': where Docker allocates inside it is not modelled; its containers without ipv4_address get no address here`, "ipv4_address on each service, or no ip_range");
+          r.warn(
+            x.value,
+            `ip_range of network '${key}': where Docker allocates inside it is not modelled; its containers without ipv4_address get no address here`,
+            "ipv4_address on each service, or no ip_range",
+          );
           ipRange = true;
         } else if (x.key === "aux_addresses") {
           for (const a of r.entries(x.value) ?? []) {
             const ip = parseIP(r.string(a.value) ?? "");
             if (ip) reserved.push(ip);
-            else r.error("RCH010", a.value, `aux address '${r.string(a.value) ?? ""}' of network '${key}' is not an IP address`, "an IPv4 address");
+            else
+              r.error(
+                "RCH010",
+                a.value,
+                `aux address '${r.string(a.value) ?? ""}' of network '${key}' is not an IP address`,
+                "an IPv4 address",
+              );
           }
         } else if (x.key !== "subnet" && !x.key.startsWith("x-")) {
           r.warn(x.keyNode, `IPAM config key '${x.key}' of network '${key}'`, "subnet, gateway, ip_range, aux_addresses");
@@ -917,7 +1080,11 @@ function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[
   }
   const entries = r.entries(node);
   if (!entries) {
-    r.warn(node, `networks of service '${service}' is neither a list nor a mapping`, "networks: [name, ...] or networks: { name: { ipv4_address } }");
+    r.warn(
+      node,
+      `networks of service '${service}' is neither a list nor a mapping`,
+      "networks: [name, ...] or networks: { name: { ipv4_address } }",
+    );
     return [];
   }
   return entries.map((e) => {
@@ -930,7 +1097,13 @@ function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[
       switch (o.key) {
         case "ipv4_address": {
           const ip = v !== undefined && !interpolates(v) ? parseIP(v) : undefined;
-          if (!ip || ip.v !== 4) r.error("RCH010", o.value, `ipv4_address '${v ?? ""}' of service '${service}' is not an IPv4 address`, "an IPv4 address inside the network's ipam subnet");
+          if (!ip || ip.v !== 4)
+            r.error(
+              "RCH010",
+              o.value,
+              `ipv4_address '${v ?? ""}' of service '${service}' is not an IPv4 address`,
+              "an IPv4 address inside the network's ipam subnet",
+            );
           else {
             ipv4 = ip;
             ipv4Node = o.value;
@@ -945,7 +1118,12 @@ function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[
         }
         case "interface_name":
           if (v !== undefined && IFNAME.test(v) && v !== "lo") ifname = v;
-          else r.warn(o.value, `interface_name '${v ?? ""}' of service '${service}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':'");
+          else
+            r.warn(
+              o.value,
+              `interface_name '${v ?? ""}' of service '${service}' is not a Linux interface name`,
+              "1 to 15 characters, no spaces, '/' or ':'",
+            );
           break;
         case "aliases":
         case "priority":
@@ -958,10 +1136,20 @@ function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[
           r.warn(o.keyNode, `${o.key} of service '${service}' is not imported`, "ipv4_address");
           break;
         default:
-          if (!o.key.startsWith("x-")) r.warn(o.keyNode, `network option '${o.key}' of service '${service}'`, "ipv4_address, gw_priority, interface_name, aliases, priority, mac_address");
+          if (!o.key.startsWith("x-"))
+            r.warn(
+              o.keyNode,
+              `network option '${o.key}' of service '${service}'`,
+              "ipv4_address, gw_priority, interface_name, aliases, priority, mac_address",
+            );
       }
     }
-    if (e.value !== undefined && r.scalar(e.value) !== null && !r.entries(e.value)) r.warn(e.value, `options of network '${e.key}' of service '${service}' are not a mapping`, "a mapping: { ipv4_address, gw_priority, interface_name }");
+    if (e.value !== undefined && r.scalar(e.value) !== null && !r.entries(e.value))
+      r.warn(
+        e.value,
+        `options of network '${e.key}' of service '${service}' are not a mapping`,
+        "a mapping: { ipv4_address, gw_priority, interface_name }",
+      );
     return { key: e.key, node: e.keyNode, gwPriority, ...(ipv4 ? { ipv4, ipv4Node } : {}), ...(ifname ? { ifname } : {}) };
   });
 }
@@ -976,22 +1164,37 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
   const get = (k: string) => entries.find((e) => e.key === k);
   const profiles = get("profiles");
   if (profiles && (r.items(profiles.value)?.length ?? 0) > 0) {
-    r.warn(profiles.keyNode, `service '${key}' has profiles: Compose starts it only when one of them is enabled, so it is left out`, "services without profiles (or import the running containers with `docker inspect`)");
+    r.warn(
+      profiles.keyNode,
+      `service '${key}' has profiles: Compose starts it only when one of them is enabled, so it is left out`,
+      "services without profiles (or import the running containers with `docker inspect`)",
+    );
     return undefined;
   }
   const cn = get("container_name");
   const named = cn ? r.string(cn.value) : undefined;
-  if (cn && (named === undefined || interpolates(named))) r.warn(cn.value, `container_name of service '${key}' is not a literal name`, "a literal container name");
+  if (cn && (named === undefined || interpolates(named)))
+    r.warn(cn.value, `container_name of service '${key}' is not a literal name`, "a literal container name");
   const name = named !== undefined && !interpolates(named) ? named : key;
   if (d.names.has(name)) {
-    r.warn(cn?.value ?? keyNode, `service '${key}' would be machine '${name}', a name already taken (Compose override files are not merged: import one file with everything)`, "unique service and container names across the imported files");
+    r.warn(
+      cn?.value ?? keyNode,
+      `service '${key}' would be machine '${name}', a name already taken (Compose override files are not merged: import one file with everything)`,
+      "unique service and container names across the imported files",
+    );
     return undefined;
   }
   const ext = get("extends");
-  if (ext) r.warn(ext.keyNode, `service '${key}' extends another service: the extended service's settings are not imported`, "services written out in full");
+  if (ext)
+    r.warn(
+      ext.keyNode,
+      `service '${key}' extends another service: the extended service's settings are not imported`,
+      "services written out in full",
+    );
   for (const count of [get("scale")?.value, r.get(get("deploy")?.value, "replicas")]) {
     const n = r.scalar(count);
-    if (typeof n === "number" && n > 1) r.warn(count, `service '${key}' runs ${n} containers: one is imported`, "one container per service");
+    if (typeof n === "number" && n > 1)
+      r.warn(count, `service '${key}' runs ${n} containers: one is imported`, "one container per service");
   }
 
   const ports = get("ports") ? readPorts(r, get("ports")!.value, key) : [];
@@ -1005,15 +1208,31 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
   if (nm) {
     const mode = r.string(nm.value);
     if (mode === "host") {
-      if (ports.length) r.warn(get("ports")!.keyNode, `ports of service '${key}' are ignored by Docker with network_mode: host (the service listens on the host's own ports); imported as listeners on ${d.host}`, "expose, or no ports, with network_mode: host");
-      if (networks) r.warn(networks.keyNode, `networks of service '${key}' cannot be combined with network_mode: host`, "network_mode or networks, not both");
+      if (ports.length)
+        r.warn(
+          get("ports")!.keyNode,
+          `ports of service '${key}' are ignored by Docker with network_mode: host (the service listens on the host's own ports); imported as listeners on ${d.host}`,
+          "expose, or no ports, with network_mode: host",
+        );
+      if (networks)
+        r.warn(
+          networks.keyNode,
+          `networks of service '${key}' cannot be combined with network_mode: host`,
+          "network_mode or networks, not both",
+        );
       return { ...base, mode: "host", nets: [], ports: all };
     }
     if (mode === "bridge") {
-      if (networks) r.warn(networks.keyNode, `networks of service '${key}' cannot be combined with network_mode`, "network_mode or networks, not both");
+      if (networks)
+        r.warn(networks.keyNode, `networks of service '${key}' cannot be combined with network_mode`, "network_mode or networks, not both");
       return { ...base, mode: "bridge", nets: [], ports: all };
     }
-    const why = mode === "none" ? "it has only a loopback interface" : mode?.startsWith("service:") || mode?.startsWith("container:") ? "it shares another container's network namespace" : "this mode is not modelled";
+    const why =
+      mode === "none"
+        ? "it has only a loopback interface"
+        : mode?.startsWith("service:") || mode?.startsWith("container:")
+          ? "it shares another container's network namespace"
+          : "this mode is not modelled";
     r.warn(nm.value, `service '${key}' has network_mode: ${mode ?? "?"}: ${why}; left out`, "network_mode: host or bridge, or networks:");
     return undefined;
   }
@@ -1026,29 +1245,46 @@ const DEFAULT_NET = "default";
 function readCompose(r: Reader, d: DockerHost): void {
   if (r.syntaxErrors("YAML")) return;
   const top = r.entries(r.doc.contents);
-  const looksLikeCompose = top?.some((e) => e.key === "services" || e.key === "networks" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key));
+  const looksLikeCompose = top?.some(
+    (e) => e.key === "services" || e.key === "networks" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key),
+  );
   if (!top || !looksLikeCompose) {
     const inspect = r.items(r.doc.contents) !== undefined;
     r.out.diags.push(
-      diagnostic("RCH050", r.span(r.doc.contents), inspect ? "this is a list, not a Compose file (docker inspect output is kind docker)" : "not a Compose file: no services: or networks: at the top level", {
-        expected: "a Compose file (compose.yaml, docker-compose.yml) with services:",
-      }),
+      diagnostic(
+        "RCH050",
+        r.span(r.doc.contents),
+        inspect
+          ? "this is a list, not a Compose file (docker inspect output is kind docker)"
+          : "not a Compose file: no services: or networks: at the top level",
+        {
+          expected: "a Compose file (compose.yaml, docker-compose.yml) with services:",
+        },
+      ),
     );
     return;
   }
   for (const e of top) {
-    if (e.key === "include") r.warn(e.keyNode, "include: the included Compose files are not imported", "one Compose file with everything (`docker compose config` prints it)");
-    else if (e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-")) r.warn(e.keyNode, `top-level key '${e.key}'`, "services, networks, volumes, configs, secrets, name, version, x-*");
+    if (e.key === "include")
+      r.warn(
+        e.keyNode,
+        "include: the included Compose files are not imported",
+        "one Compose file with everything (`docker compose config` prints it)",
+      );
+    else if (e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-"))
+      r.warn(e.keyNode, `top-level key '${e.key}'`, "services, networks, volumes, configs, secrets, name, version, x-*");
   }
   const decls = new Map<string, NetDecl>();
   const netsNode = top.find((e) => e.key === "networks")?.value;
   for (const e of r.entries(netsNode) ?? []) decls.set(e.key, readNetworkDecl(r, e.key, e.value));
-  if (netsNode !== undefined && r.scalar(netsNode) !== null && !r.entries(netsNode)) r.warn(netsNode, "networks is not a mapping", "networks: a mapping of network names to options");
+  if (netsNode !== undefined && r.scalar(netsNode) !== null && !r.entries(netsNode))
+    r.warn(netsNode, "networks is not a mapping", "networks: a mapping of network names to options");
 
   const svcs: SvcDecl[] = [];
   const svcNode = top.find((e) => e.key === "services")?.value;
   const svcEntries = r.entries(svcNode) ?? [];
-  if (svcNode !== undefined && r.scalar(svcNode) !== null && !r.entries(svcNode)) r.warn(svcNode, "services is not a mapping", "services: a mapping of service names to services");
+  if (svcNode !== undefined && r.scalar(svcNode) !== null && !r.entries(svcNode))
+    r.warn(svcNode, "services is not a mapping", "services: a mapping of service names to services");
   for (const e of svcEntries) {
     const s = readService(r, d, e.key, e.keyNode, e.value);
     if (!s) continue;
@@ -1069,7 +1305,12 @@ function createNetworks(r: Reader, d: DockerHost, decls: ReadonlyMap<string, Net
   const used = new Set<string>();
   for (const s of svcs) {
     for (const n of s.nets) {
-      if (n.key !== DEFAULT_NET && !decls.has(n.key)) r.warn(n.node, `service network '${n.key}' is not declared under networks:`, `one of ${[...decls.keys()].join(", ") || "the declared networks"}`);
+      if (n.key !== DEFAULT_NET && !decls.has(n.key))
+        r.warn(
+          n.node,
+          `service network '${n.key}' is not declared under networks:`,
+          `one of ${[...decls.keys()].join(", ") || "the declared networks"}`,
+        );
       else used.add(n.key);
     }
   }
@@ -1079,7 +1320,15 @@ function createNetworks(r: Reader, d: DockerHost, decls: ReadonlyMap<string, Net
   const assumed: string[] = [];
   let namedHere = false;
   for (const key of order) {
-    const decl: NetDecl = decls.get(key) ?? { key, node: undefined, modelled: true, internal: false, ipRange: false, reserved: [], masquerade: true };
+    const decl: NetDecl = decls.get(key) ?? {
+      key,
+      node: undefined,
+      modelled: true,
+      internal: false,
+      ipRange: false,
+      reserved: [],
+      masquerade: true,
+    };
     if (!decl.modelled) continue;
     const subnet = decl.subnet ?? d.nextPool(explicit);
     if (!subnet) {
@@ -1104,14 +1353,20 @@ function createNetworks(r: Reader, d: DockerHost, decls: ReadonlyMap<string, Net
     );
     nets.set(key, net);
     if (decl.ipRange) ipRanged.add(net);
-    if (decl.internal) d.note(`Network '${key}' is internal: its containers have no default route and nothing is forwarded in or out of it; the host keeps the gateway address on ${net.bridge} (Docker gives an internal bridge an address), and ports published only there have no effect.`);
+    if (decl.internal)
+      d.note(
+        `Network '${key}' is internal: its containers have no default route and nothing is forwarded in or out of it; the host keeps the gateway address on ${net.bridge} (Docker gives an internal bridge an address), and ports published only there have no effect.`,
+      );
   }
   if (assumed.length) {
     d.note(
       `Subnets assumed from Docker's default address pools (the Compose file does not set them): ${assumed.join(", ")}. Docker hands out 172.18.0.0/16, 172.19.0.0/16, ... in the order networks are created; assumed: the default network first, then the declared networks in file order, and no other Docker network on the host. Check with \`docker network inspect\`.`,
     );
   }
-  if (namedHere) d.note(`Bridge interfaces are named br-<network> here; Docker names them br-<first 12 hex digits of the network ID> unless driver option ${BRIDGE_OPTS.name} is set.`);
+  if (namedHere)
+    d.note(
+      `Bridge interfaces are named br-<network> here; Docker names them br-<first 12 hex digits of the network ID> unless driver option ${BRIDGE_OPTS.name} is set.`,
+    );
   return nets;
 }
 
@@ -1129,9 +1384,26 @@ function placeContainers(r: Reader, d: DockerHost, svcs: readonly SvcDecl[], net
     for (const sn of s.nets) {
       const n = nets.get(sn.key);
       if (!n || !sn.ipv4) continue;
-      if (d.poolAssumed(n)) r.warn(sn.ipv4Node, `ipv4_address of service '${s.name}' needs a subnet under ipam.config of network '${sn.key}' (Docker refuses it otherwise); the address is left out`, "ipam: { config: [{ subnet }] } on the network");
-      else if (!contains(n.subnet!, sn.ipv4)) r.error("RCH010", sn.ipv4Node, `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is outside network '${sn.key}' (${formatPrefix(n.subnet!)})`, `an address inside ${formatPrefix(n.subnet!)}`);
-      else if (!d.reserve(n, sn.ipv4)) r.error("RCH010", sn.ipv4Node, `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is already taken on network '${sn.key}'`, "a free address of the network");
+      if (d.poolAssumed(n))
+        r.warn(
+          sn.ipv4Node,
+          `ipv4_address of service '${s.name}' needs a subnet under ipam.config of network '${sn.key}' (Docker refuses it otherwise); the address is left out`,
+          "ipam: { config: [{ subnet }] } on the network",
+        );
+      else if (!contains(n.subnet!, sn.ipv4))
+        r.error(
+          "RCH010",
+          sn.ipv4Node,
+          `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is outside network '${sn.key}' (${formatPrefix(n.subnet!)})`,
+          `an address inside ${formatPrefix(n.subnet!)}`,
+        );
+      else if (!d.reserve(n, sn.ipv4))
+        r.error(
+          "RCH010",
+          sn.ipv4Node,
+          `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is already taken on network '${sn.key}'`,
+          "a free address of the network",
+        );
       else fixed.set(sn, sn.ipv4);
     }
   }
@@ -1141,7 +1413,10 @@ function placeContainers(r: Reader, d: DockerHost, svcs: readonly SvcDecl[], net
   for (const s of startOrder(svcs)) {
     const m = new Map<Net, IP | undefined>();
     addrs.set(s, m);
-    const joined = s.mode === "bridge" ? [{ n: d.defaultBridge(), sn: undefined }] : s.nets.flatMap((sn) => (nets.get(sn.key) ? [{ n: nets.get(sn.key)!, sn }] : []));
+    const joined =
+      s.mode === "bridge"
+        ? [{ n: d.defaultBridge(), sn: undefined }]
+        : s.nets.flatMap((sn) => (nets.get(sn.key) ? [{ n: nets.get(sn.key)!, sn }] : []));
     for (const { n, sn } of joined) {
       if (sn && fixed.has(sn)) {
         m.set(n, fixed.get(sn));
@@ -1161,17 +1436,24 @@ function placeContainers(r: Reader, d: DockerHost, svcs: readonly SvcDecl[], net
     for (const [n, addr] of addrs.get(s)!) {
       const sn = s.nets.find((x) => nets.get(x.key) === n);
       const ifname = sn?.ifname ?? `eth${attaches.length}`;
-      if (attaches.some((a) => a.ifname === ifname)) r.warn(sn?.node, `interface ${ifname} of service '${s.name}' is used twice`, "unique interface_name per service");
+      if (attaches.some((a) => a.ifname === ifname))
+        r.warn(sn?.node, `interface ${ifname} of service '${s.name}' is used twice`, "unique interface_name per service");
       else attaches.push({ net: n, ifname, gwPriority: sn?.gwPriority ?? 0, ...(addr ? { addr } : {}) });
     }
     const c: Container = { name: s.name, attaches, ports: s.ports };
     d.containers.push(c);
-    if (attaches.filter((a) => !a.net.internal).length > 1) d.note(`${s.name}'s default route is assumed to go through '${gatewayAttach(c)?.net.name ?? "?"}' (libnetwork: highest gw_priority, then network name); its published ports are translated to its address there.`);
+    if (attaches.filter((a) => !a.net.internal).length > 1)
+      d.note(
+        `${s.name}'s default route is assumed to go through '${gatewayAttach(c)?.net.name ?? "?"}' (libnetwork: highest gw_priority, then network name); its published ports are translated to its address there.`,
+      );
   }
   for (const [n, list] of assigned) {
-    d.note(`Container addresses on '${n.name}' are assumed: Docker gives the first free address (.2, .3, ...) in the order containers start; assumed: dependencies (depends_on) first, otherwise file order (${list.join(", ")}).`);
+    d.note(
+      `Container addresses on '${n.name}' are assumed: Docker gives the first free address (.2, .3, ...) in the order containers start; assumed: dependencies (depends_on) first, otherwise file order (${list.join(", ")}).`,
+    );
   }
-  if (d.containers.some((c) => c.attaches.some((a) => a.addr === undefined))) d.note("Containers whose address is not known have `addresses: []` on that network.");
+  if (d.containers.some((c) => c.attaches.some((a) => a.addr === undefined)))
+    d.note("Containers whose address is not known have `addresses: []` on that network.");
 }
 
 /** Services in the order Compose starts them: each after what it depends_on, otherwise in file order (a cycle keeps file order). */
@@ -1180,7 +1462,9 @@ function startOrder(svcs: readonly SvcDecl[]): SvcDecl[] {
   const done = new Set<string>();
   const out: SvcDecl[] = [];
   while (out.length < svcs.length) {
-    const next = svcs.find((s) => !done.has(s.key) && s.deps.every((x) => done.has(x) || !keys.has(x) || x === s.key)) ?? svcs.find((s) => !done.has(s.key))!;
+    const next =
+      svcs.find((s) => !done.has(s.key) && s.deps.every((x) => done.has(x) || !keys.has(x) || x === s.key)) ??
+      svcs.find((s) => !done.has(s.key))!;
     done.add(next.key);
     out.push(next);
   }
@@ -1222,7 +1506,12 @@ function readEndpoint(r: Reader, container: string, name: string, node: unknown)
     if (text === "") return undefined;
     const a = parseIP(text);
     if (!a || a.v !== v) {
-      r.error("RCH010", r.get(node, k), `${k} '${text}' of ${container} on network '${name}' is not an IPv${v} address`, `an IPv${v} address`);
+      r.error(
+        "RCH010",
+        r.get(node, k),
+        `${k} '${text}' of ${container} on network '${name}' is not an IPv${v} address`,
+        `an IPv${v} address`,
+      );
       return undefined;
     }
     return a;
@@ -1231,7 +1520,12 @@ function readEndpoint(r: Reader, container: string, name: string, node: unknown)
     if (!a) return undefined;
     const len = num(k);
     if (len === undefined || !Number.isInteger(len) || len < 1 || len > (a.v === 4 ? 32 : 128)) {
-      r.error("RCH011", r.get(node, k) ?? node, `${k} of ${container} on network '${name}' is not a prefix length`, `a length 1-${a.v === 4 ? 32 : 128}`);
+      r.error(
+        "RCH011",
+        r.get(node, k) ?? node,
+        `${k} of ${container} on network '${name}' is not a prefix length`,
+        `a length 1-${a.v === 4 ? 32 : 128}`,
+      );
       return undefined;
     }
     return prefixOf(a, len);
@@ -1244,7 +1538,12 @@ function readEndpoint(r: Reader, container: string, name: string, node: unknown)
   const gateway6 = ip("IPv6Gateway", 6);
   if (!subnet && !subnet6) {
     // a bad address or length is reported already
-    if (str("IPAddress") === "" && str("GlobalIPv6Address") === "") r.warn(node, `${container} has no address on network '${name}'; that network is not imported for it`, "IPAddress and IPPrefixLen (a running container on a bridge network)");
+    if (str("IPAddress") === "" && str("GlobalIPv6Address") === "")
+      r.warn(
+        node,
+        `${container} has no address on network '${name}'; that network is not imported for it`,
+        "IPAddress and IPPrefixLen (a running container on a bridge network)",
+      );
     return undefined;
   }
   const id = str("NetworkID");
@@ -1260,21 +1559,42 @@ function readEndpoint(r: Reader, container: string, name: string, node: unknown)
   };
 }
 
-const samePrefix = (a?: Prefix, b?: Prefix) => (a === undefined && b === undefined) || (a !== undefined && b !== undefined && a.v === b.v && a.n === b.n && a.len === b.len);
-const sameAddr = (a?: IP, b?: IP) => (a === undefined && b === undefined) || (a !== undefined && b !== undefined && a.v === b.v && a.n === b.n);
+const samePrefix = (a?: Prefix, b?: Prefix) =>
+  (a === undefined && b === undefined) || (a !== undefined && b !== undefined && a.v === b.v && a.n === b.n && a.len === b.len);
+const sameAddr = (a?: IP, b?: IP) =>
+  (a === undefined && b === undefined) || (a !== undefined && b !== undefined && a.v === b.v && a.n === b.n);
 
 /** The network an endpoint is on: created at its first container, checked against it at the others. */
 function inspectNet(r: Reader, d: DockerHost, container: string, ep: Endpoint): Net | undefined {
   const found = d.nets.find((n) => n.name === ep.name);
   if (found) {
-    if (samePrefix(found.subnet, ep.subnet) && sameAddr(found.gateway, ep.gateway) && samePrefix(found.subnet6, ep.subnet6) && sameAddr(found.gateway6, ep.gateway6)) return found;
-    r.warn(ep.node, `${container} sees network '${ep.name}' with another subnet or gateway than an earlier container; this attachment is left out`, "one subnet and gateway per network (inspect all containers at the same time)");
+    if (
+      samePrefix(found.subnet, ep.subnet) &&
+      sameAddr(found.gateway, ep.gateway) &&
+      samePrefix(found.subnet6, ep.subnet6) &&
+      sameAddr(found.gateway6, ep.gateway6)
+    )
+      return found;
+    r.warn(
+      ep.node,
+      `${container} sees network '${ep.name}' with another subnet or gateway than an earlier container; this attachment is left out`,
+      "one subnet and gateway per network (inspect all containers at the same time)",
+    );
     return undefined;
   }
   const hostSide = ep.gateway !== undefined || ep.gateway6 !== undefined;
-  if (!hostSide) d.note(`Network '${ep.name}' has no gateway in docker inspect (an internal network, or not a bridge): the host's side of it is not imported, and its containers only reach each other.`);
+  if (!hostSide)
+    d.note(
+      `Network '${ep.name}' has no gateway in docker inspect (an internal network, or not a bridge): the host's side of it is not imported, and its containers only reach each other.`,
+    );
   // Docker names a user network's bridge br-<first 12 hex digits of the network ID>
-  const bridge = !hostSide ? undefined : ep.name === "bridge" ? "docker0" : ep.id && /^[0-9a-f]{12}/.test(ep.id) ? `br-${ep.id.slice(0, 12)}` : `br-${ep.name}`;
+  const bridge = !hostSide
+    ? undefined
+    : ep.name === "bridge"
+      ? "docker0"
+      : ep.id && /^[0-9a-f]{12}/.test(ep.id)
+        ? `br-${ep.id.slice(0, 12)}`
+        : `br-${ep.name}`;
   return d.addNet({
     name: ep.name,
     segment: d.segmentName(ep.name),
@@ -1320,7 +1640,11 @@ function inspectPorts(r: Reader, container: string, node: unknown, exposed: unkn
       }
       if (hostPortText === "") {
         const why = requested ? "Docker picks the host port when the container starts" : "routed gateway mode: reachable by direct routing";
-        r.warn(b, `${container}: port ${e.key} has no host port on ${hostIpText || "every address"} (${why}), which is not imported`, "a HostPort");
+        r.warn(
+          b,
+          `${container}: port ${e.key} has no host port on ${hostIpText || "every address"} (${why}), which is not imported`,
+          "a HostPort",
+        );
         continue;
       }
       const hostPort = /^\d{1,5}$/.test(hostPortText) ? Number(hostPortText) : 0;
@@ -1354,8 +1678,15 @@ function readInspectContainer(r: Reader, d: DockerHost, node: unknown): void {
   const hostConfig = r.get(node, "HostConfig");
   const portsNode = r.get(settings, "Ports");
   const runtimePorts = r.entries(portsNode)?.length ? portsNode : undefined;
-  if (!runtimePorts && r.entries(r.get(hostConfig, "PortBindings"))?.length) d.note(`${name}: NetworkSettings.Ports is empty, so the requested HostConfig.PortBindings are used.`);
-  const ports = inspectPorts(r, name, runtimePorts ?? r.get(hostConfig, "PortBindings"), r.get(r.get(node, "Config"), "ExposedPorts"), !runtimePorts);
+  if (!runtimePorts && r.entries(r.get(hostConfig, "PortBindings"))?.length)
+    d.note(`${name}: NetworkSettings.Ports is empty, so the requested HostConfig.PortBindings are used.`);
+  const ports = inspectPorts(
+    r,
+    name,
+    runtimePorts ?? r.get(hostConfig, "PortBindings"),
+    r.get(r.get(node, "Config"), "ExposedPorts"),
+    !runtimePorts,
+  );
   d.names.add(name);
   const mode = r.string(r.get(hostConfig, "NetworkMode")) ?? "default";
   if (mode === "host") {
@@ -1363,7 +1694,11 @@ function readInspectContainer(r: Reader, d: DockerHost, node: unknown): void {
     return;
   }
   if (mode === "none" || mode.startsWith("container:")) {
-    r.warn(r.get(hostConfig, "NetworkMode"), `${name} has network mode ${mode}: ${mode === "none" ? "it has only a loopback interface" : "it shares another container's network namespace"}; left out`, "bridge networks or host");
+    r.warn(
+      r.get(hostConfig, "NetworkMode"),
+      `${name} has network mode ${mode}: ${mode === "none" ? "it has only a loopback interface" : "it shares another container's network namespace"}; left out`,
+      "bridge networks or host",
+    );
     return;
   }
   const attaches: Attach[] = [];
@@ -1371,10 +1706,19 @@ function readInspectContainer(r: Reader, d: DockerHost, node: unknown): void {
     const ep = readEndpoint(r, name, e.key, e.value);
     const net = ep ? inspectNet(r, d, name, ep) : undefined;
     if (!ep || !net) continue;
-    attaches.push({ net, ifname: `eth${attaches.length}`, gwPriority: ep.gwPriority, ...(ep.addr ? { addr: ep.addr } : {}), ...(ep.addr6 ? { addr6: ep.addr6 } : {}) });
+    attaches.push({
+      net,
+      ifname: `eth${attaches.length}`,
+      gwPriority: ep.gwPriority,
+      ...(ep.addr ? { addr: ep.addr } : {}),
+      ...(ep.addr6 ? { addr6: ep.addr6 } : {}),
+    });
   }
   d.containers.push({ name, attaches, ports });
-  if (attaches.length > 1) d.note(`${name}: interfaces eth0, eth1, ... follow the order docker inspect lists its networks; its default route is assumed to go through '${gatewayAttach({ name, attaches, ports: [] })?.net.name ?? "?"}' (libnetwork: highest GwPriority, then network name).`);
+  if (attaches.length > 1)
+    d.note(
+      `${name}: interfaces eth0, eth1, ... follow the order docker inspect lists its networks; its default route is assumed to go through '${gatewayAttach({ name, attaches, ports: [] })?.net.name ?? "?"}' (libnetwork: highest GwPriority, then network name).`,
+    );
 }
 
 function readInspect(r: Reader, d: DockerHost): void {
@@ -1385,8 +1729,16 @@ function readInspect(r: Reader, d: DockerHost): void {
   if (!list || (list.length > 0 && !list.some(looksLike))) {
     const network = list?.some((n) => r.get(n, "IPAM") !== undefined) ?? false;
     const compose = isMap(root) && r.get(root, "services") !== undefined;
-    const why = network ? "this is `docker network inspect` output" : compose ? "this is a Compose file (kind compose)" : "not `docker inspect` output of containers";
-    r.out.diags.push(diagnostic("RCH050", r.span(root), why, { expected: "the JSON array `docker inspect CONTAINER...` prints (objects with Name, Config, HostConfig, NetworkSettings)" }));
+    const why = network
+      ? "this is `docker network inspect` output"
+      : compose
+        ? "this is a Compose file (kind compose)"
+        : "not `docker inspect` output of containers";
+    r.out.diags.push(
+      diagnostic("RCH050", r.span(root), why, {
+        expected: "the JSON array `docker inspect CONTAINER...` prints (objects with Name, Config, HostConfig, NetworkSettings)",
+      }),
+    );
     return;
   }
   for (const c of list) {
@@ -1417,8 +1769,18 @@ function run(sources: readonly Source[], options: ImportOptions, read: (r: Reade
 
 /** `docker compose` files (compose-spec): services, networks, ports, expose, network_mode. */
 export const importCompose: Importer = (sources, options) =>
-  run(sources, options, readCompose, `Docker Compose: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`);
+  run(
+    sources,
+    options,
+    readCompose,
+    `Docker Compose: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`,
+  );
 
 /** `docker inspect CONTAINER...` JSON: the addresses, networks and port bindings Docker really assigned. */
 export const importDocker: Importer = (sources, options) =>
-  run(sources, options, readInspect, `docker inspect: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`);
+  run(
+    sources,
+    options,
+    readInspect,
+    `docker inspect: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`,
+  );

@@ -66,9 +66,14 @@ function parseXml(source: Source): { root?: Element; diagnostics: Diagnostic[] }
     // the event comes after the closing '>': back to "<!DOCTYPE", then to the first declaration
     const start = parser.position - doctype.length - "<!DOCTYPE".length - 1;
     diagnostics.push(
-      diagnostic("RCH052", spanAt(source, start + "<!DOCTYPE".length + doctype.indexOf("<!ENTITY")), "the DOCTYPE declares entities: refused (entity expansion can blow up or read local files)", {
-        expected: "libvirt XML as virsh prints it, without a DOCTYPE",
-      }),
+      diagnostic(
+        "RCH052",
+        spanAt(source, start + "<!DOCTYPE".length + doctype.indexOf("<!ENTITY")),
+        "the DOCTYPE declares entities: refused (entity expansion can blow up or read local files)",
+        {
+          expected: "libvirt XML as virsh prints it, without a DOCTYPE",
+        },
+      ),
     );
     throw new Refused();
   });
@@ -80,7 +85,13 @@ function parseXml(source: Source): { root?: Element; diagnostics: Diagnostic[] }
     tagCol = parser.column - tag.name.length - 1;
   });
   parser.on("opentag", (tag) => {
-    const e: Element = { name: tag.name, attrs: { ...(tag.attributes as Record<string, string>) }, children: [], text: "", span: at(tagLine, tagCol) };
+    const e: Element = {
+      name: tag.name,
+      attrs: { ...(tag.attributes as Record<string, string>) },
+      children: [],
+      text: "",
+      span: at(tagLine, tagCol),
+    };
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(e);
     else root ??= e;
@@ -96,7 +107,9 @@ function parseXml(source: Source): { root?: Element; diagnostics: Diagnostic[] }
     if (top) top.text += t;
   });
   parser.on("error", (e) => {
-    error ??= diagnostic("RCH055", at(parser.line, parser.column), `malformed XML: ${e.message.replace(/^\d+:\d+: /, "")}`, { expected: FORMATS });
+    error ??= diagnostic("RCH055", at(parser.line, parser.column), `malformed XML: ${e.message.replace(/^\d+:\d+: /, "")}`, {
+      expected: FORMATS,
+    });
   });
   try {
     parser.write(source.text).close();
@@ -148,7 +161,18 @@ interface Network {
 const IFNAME = /^[^\s/:]{1,15}$/;
 
 /** Elements of network XML that do not change what is reachable. */
-const NETWORK_IGNORED = new Set(["uuid", "mac", "domain", "mtu", "portgroup", "bandwidth", "virtualport", "metadata", "title", "description"]);
+const NETWORK_IGNORED = new Set([
+  "uuid",
+  "mac",
+  "domain",
+  "mtu",
+  "portgroup",
+  "bandwidth",
+  "virtualport",
+  "metadata",
+  "title",
+  "description",
+]);
 
 /** Prefix length of `<ip>`: prefix, netmask, or libvirt's default (classful for IPv4, 64 for IPv6). */
 function ipPrefix(e: Element, ip: IP): number | undefined | "default" {
@@ -179,7 +203,6 @@ class Reader extends Findings {
     super();
   }
 
-
   read(source: Source): void {
     const { root, diagnostics } = parseXml(source);
     this.diagnostics.push(...diagnostics);
@@ -203,7 +226,11 @@ class Reader extends Findings {
     }
     for (const c of e.children) {
       if (!["name", "forward", "bridge", "ip", "dns", "route"].includes(c.name) && !NETWORK_IGNORED.has(c.name)) {
-        this.warn(c.span, `<${c.name}> in network '${name}' is not understood: left out`, "name, forward, bridge, ip, dns, route (and uuid, mac, domain, mtu, ...)");
+        this.warn(
+          c.span,
+          `<${c.name}> in network '${name}' is not understood: left out`,
+          "name, forward, bridge, ip, dns, route (and uuid, mac, domain, mtu, ...)",
+        );
       }
     }
     const forward = child(e, "forward");
@@ -217,20 +244,40 @@ class Reader extends Findings {
     else if (modeText === "bridge" && bridge !== undefined && !forward?.children.some((c) => c.name === "interface")) mode = "bridge";
     else {
       unsupported = modeText === "bridge" ? "a macvtap bridge (forward interfaces)" : `forward mode '${modeText}'`;
-      this.warn(forward!.span, `network '${name}' uses ${unsupported}: guests are attached to host NICs directly, which is not modelled; its domains' interfaces are not imported`, "forward mode nat, route, open, bridge with <bridge name=...>, or no forward (isolated)");
+      this.warn(
+        forward!.span,
+        `network '${name}' uses ${unsupported}: guests are attached to host NICs directly, which is not modelled; its domains' interfaces are not imported`,
+        "forward mode nat, route, open, bridge with <bridge name=...>, or no forward (isolated)",
+      );
     }
     if (!unsupported && (bridge === undefined || !IFNAME.test(bridge))) {
       unsupported = "no usable bridge name";
-      this.warn(bridgeEl?.span ?? e.span, `network '${name}' has ${bridge === undefined ? "no <bridge name=...>" : `bridge name '${bridge}', which is not an interface name`}: not imported`, "<bridge name='virbr0'/> as virsh net-dumpxml prints it");
+      this.warn(
+        bridgeEl?.span ?? e.span,
+        `network '${name}' has ${bridge === undefined ? "no <bridge name=...>" : `bridge name '${bridge}', which is not an interface name`}: not imported`,
+        "<bridge name='virbr0'/> as virsh net-dumpxml prints it",
+      );
     }
-    const sharing = mode !== "bridge" && !unsupported ? [...this.networks.values()].find((x) => x.bridge === bridge && x.mode !== "bridge" && !x.unsupported) : undefined;
+    const sharing =
+      mode !== "bridge" && !unsupported
+        ? [...this.networks.values()].find((x) => x.bridge === bridge && x.mode !== "bridge" && !x.unsupported)
+        : undefined;
     if (sharing) {
       unsupported = `bridge ${bridge}, which network '${sharing.name}' uses too`;
-      this.report("RCH053", bridgeEl!.span, `network '${name}' uses bridge ${bridge}, which network '${sharing.name}' of the inputs uses too: not imported`, "one bridge per libvirt network");
+      this.report(
+        "RCH053",
+        bridgeEl!.span,
+        `network '${name}' uses bridge ${bridge}, which network '${sharing.name}' of the inputs uses too: not imported`,
+        "one bridge per libvirt network",
+      );
     }
     const dev = mode !== "bridge" ? forward?.attrs["dev"] : undefined;
     if (dev !== undefined && !IFNAME.test(dev)) {
-      this.warn(forward!.span, `forward dev '${dev}' is not an interface name: the network is not imported`, "<forward mode='nat' dev='eth0'/>");
+      this.warn(
+        forward!.span,
+        `forward dev '${dev}' is not an interface name: the network is not imported`,
+        "<forward mode='nat' dev='eth0'/>",
+      );
       unsupported ??= "a bad forward dev";
     }
     const nat = forward ? child(forward, "nat") : undefined;
@@ -243,7 +290,11 @@ class Reader extends Findings {
       if (start && end && start.v === 4 && end.v === 4 && start.n === end.n) snat = formatIP(start);
       else {
         snat = null;
-        this.warn(natAddress.span, `network '${name}' NATs to the address range ${natAddress.attrs["start"] ?? "?"}-${natAddress.attrs["end"] ?? "?"}: not modelled, its guests' outbound traffic is left untranslated`, "<nat><address start='A' end='A'/></nat> (one address) or no <address> (masquerade)");
+        this.warn(
+          natAddress.span,
+          `network '${name}' NATs to the address range ${natAddress.attrs["start"] ?? "?"}-${natAddress.attrs["end"] ?? "?"}: not modelled, its guests' outbound traffic is left untranslated`,
+          "<nat><address start='A' end='A'/></nat> (one address) or no <address> (masquerade)",
+        );
       }
     }
     const ips = mode === "bridge" || unsupported ? [] : this.ips(e, name);
@@ -254,7 +305,12 @@ class Reader extends Findings {
       const gw = parseIP(r.attrs["gateway"] ?? "");
       const len = to ? ipPrefix(r, to) : undefined;
       if (!to || !gw || len === undefined) {
-        this.report("RCH010", r.span, `<route> of network '${name}' has no valid address, prefix and gateway`, "<route address='192.168.222.0' prefix='24' gateway='192.168.122.2'/>");
+        this.report(
+          "RCH010",
+          r.span,
+          `<route> of network '${name}' has no valid address, prefix and gateway`,
+          "<route address='192.168.222.0' prefix='24' gateway='192.168.122.2'/>",
+        );
         continue;
       }
       const l = len === "default" ? classfulPrefix(to) : len;
@@ -281,12 +337,24 @@ class Reader extends Findings {
       const family = ipEl.attrs["family"] ?? "ipv4";
       const ip = parseIP(ipEl.attrs["address"] ?? "");
       if (!ip || (family !== "ipv4" && family !== "ipv6") || ip.v !== (family === "ipv4" ? 4 : 6)) {
-        this.report("RCH010", ipEl.span, `<ip address='${ipEl.attrs["address"] ?? ""}'> of network '${name}' is not an ${family === "ipv6" ? "IPv6" : "IPv4"} address`, family === "ipv6" ? "<ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'/>" : "<ip address='192.168.122.1' netmask='255.255.255.0'/>");
+        this.report(
+          "RCH010",
+          ipEl.span,
+          `<ip address='${ipEl.attrs["address"] ?? ""}'> of network '${name}' is not an ${family === "ipv6" ? "IPv6" : "IPv4"} address`,
+          family === "ipv6"
+            ? "<ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'/>"
+            : "<ip address='192.168.122.1' netmask='255.255.255.0'/>",
+        );
         continue;
       }
       const p = ipPrefix(ipEl, ip);
       if (p === undefined) {
-        this.report("RCH011", ipEl.span, `the netmask or prefix of ${formatIP(ip)} in network '${name}' is not valid`, ip.v === 4 ? "netmask='255.255.255.0' or prefix='24'" : "prefix='64'");
+        this.report(
+          "RCH011",
+          ipEl.span,
+          `the netmask or prefix of ${formatIP(ip)} in network '${name}' is not valid`,
+          ip.v === 4 ? "netmask='255.255.255.0' or prefix='24'" : "prefix='64'",
+        );
         continue;
       }
       const len = p === "default" ? classfulPrefix(ip) : p;
@@ -301,7 +369,12 @@ class Reader extends Findings {
           const start = parseIP(r.attrs["start"] ?? "");
           const end = parseIP(r.attrs["end"] ?? "");
           if (!start || !end || !contains(net, start) || !contains(net, end) || start.n > end.n) {
-            this.report("RCH010", r.span, `DHCP range ${r.attrs["start"] ?? "?"}-${r.attrs["end"] ?? "?"} is not inside ${formatIP(net)}/${len}`, `<range start='...' end='...'/> inside ${formatIP(net)}/${len}`);
+            this.report(
+              "RCH010",
+              r.span,
+              `DHCP range ${r.attrs["start"] ?? "?"}-${r.attrs["end"] ?? "?"} is not inside ${formatIP(net)}/${len}`,
+              `<range start='...' end='...'/> inside ${formatIP(net)}/${len}`,
+            );
             continue;
           }
           ranges.push({ start, end });
@@ -309,7 +382,12 @@ class Reader extends Findings {
         for (const h of children(dhcpEl, "host")) {
           const hip = parseIP(h.attrs["ip"] ?? "");
           if (!hip || !contains(net, hip)) {
-            this.report("RCH010", h.span, `DHCP host entry ip '${h.attrs["ip"] ?? ""}' is not inside ${formatIP(net)}/${len}`, `<host mac='52:54:00:..' ip='...'/> inside ${formatIP(net)}/${len}`);
+            this.report(
+              "RCH010",
+              h.span,
+              `DHCP host entry ip '${h.attrs["ip"] ?? ""}' is not inside ${formatIP(net)}/${len}`,
+              `<host mac='52:54:00:..' ip='...'/> inside ${formatIP(net)}/${len}`,
+            );
             continue;
           }
           const mac = h.attrs["mac"]?.toLowerCase();
@@ -341,7 +419,14 @@ function forwardRules(n: Network): { cross: RuleDoc[]; input: RuleDoc[]; output:
     // nat: IPv4 (and IPv6 with <nat ipv6='yes'/>) is masqueraded and only replies come in; IPv6 otherwise is routed
     const masq = n.mode === "nat" && (x.ip.v === 4 || n.natIPv6);
     output.push({ action: "accept", in: b, src: subnet, ...(n.dev ? { out: n.dev } : {}), comment: `${tag}: from the guests` });
-    input.push({ action: "accept", out: b, dst: subnet, ...(n.dev ? { in: n.dev } : {}), ...(masq ? { state: ["established", "related"] as RuleDoc["state"] } : {}), comment: masq ? `${tag}: replies to the guests` : `${tag}: to the guests (routed)` });
+    input.push({
+      action: "accept",
+      out: b,
+      dst: subnet,
+      ...(n.dev ? { in: n.dev } : {}),
+      ...(masq ? { state: ["established", "related"] as RuleDoc["state"] } : {}),
+      comment: masq ? `${tag}: replies to the guests` : `${tag}: to the guests (routed)`,
+    });
   }
   // the catch-all rejects exist for IPv4 always, for IPv6 when the network has an IPv6 address
   const v6 = n.ips.some((x) => x.ip.v === 6);
@@ -360,13 +445,16 @@ function natRules(n: Network): NatRuleDoc[] {
     .filter((x) => x.ip.v === 4 || n.natIPv6)
     .map((x): NatRuleDoc => {
       const match = { src: `${formatIP(prefixOf(x.ip, x.len))}/${x.len}`, ...(n.dev ? { out: n.dev } : {}) };
-      return n.snat && x.ip.v === 4 ? { action: "snat", ...match, to: n.snat, comment: `libvirt ${n.name}: NAT to ${n.snat}` } : { action: "masquerade", ...match, comment: `libvirt ${n.name}: NAT to the host's address` };
+      return n.snat && x.ip.v === 4
+        ? { action: "snat", ...match, to: n.snat, comment: `libvirt ${n.name}: NAT to ${n.snat}` }
+        : { action: "masquerade", ...match, comment: `libvirt ${n.name}: NAT to the host's address` };
     });
 }
 
 const MODE_NOTE: Record<Exclude<Mode, "bridge">, string> = {
   nat: "the host forwards and masquerades the guests' outbound traffic; from other networks only replies come in",
-  route: "the host routes the guests' traffic both ways without NAT; other machines reach the guests only if their router has a route to the network via this host",
+  route:
+    "the host routes the guests' traffic both ways without NAT; other machines reach the guests only if their router has a route to the network via this host",
   open: "the host routes the guests' traffic and libvirt adds no firewall rules at all",
   isolated: "the guests reach the host and each other only; the host forwards nothing to or from them",
 };
@@ -408,7 +496,9 @@ class Builder {
     for (const n of r.networks.values()) {
       if (n.unsupported) continue;
       if (n.mode === "bridge") {
-        r.note(`Network ${n.name} (forward mode bridge) is the host's own bridge ${n.bridge}: its guests sit on the host's LAN, and libvirt adds no addresses, DHCP or firewall rules.`);
+        r.note(
+          `Network ${n.name} (forward mode bridge) is the host's own bridge ${n.bridge}: its guests sit on the host's LAN, and libvirt adds no addresses, DHCP or firewall rules.`,
+        );
         continue;
       }
       const seg = this.segment(n);
@@ -425,12 +515,18 @@ class Builder {
       }
       if (n.dns) {
         for (const x of n.ips) {
-          for (const proto of ["udp", "tcp"] as const) services.push({ name: `dnsmasq ${proto} ${formatIP(x.ip)} (libvirt ${n.name})`, proto, port: 53, bind: formatIP(x.ip) });
+          for (const proto of ["udp", "tcp"] as const)
+            services.push({ name: `dnsmasq ${proto} ${formatIP(x.ip)} (libvirt ${n.name})`, proto, port: 53, bind: formatIP(x.ip) });
         }
       }
       routes.push(...n.routes);
-      r.note(`libvirt network ${n.name} (${n.mode === "isolated" ? "isolated: no <forward>" : `forward mode ${n.mode}`}) is ${n.bridge} on the host: ${MODE_NOTE[n.mode]}.${n.mode === "open" ? "" : ` The firewall rules libvirt adds for it are written under the host's forward chain${n.mode === "nat" ? " and nat" : ""}.`}`);
-      if (n.dev) r.note(`libvirt network ${n.name} forwards only through the host's ${n.dev} (forward dev): the host needs an interface of that name.`);
+      r.note(
+        `libvirt network ${n.name} (${n.mode === "isolated" ? "isolated: no <forward>" : `forward mode ${n.mode}`}) is ${n.bridge} on the host: ${MODE_NOTE[n.mode]}.${n.mode === "open" ? "" : ` The firewall rules libvirt adds for it are written under the host's forward chain${n.mode === "nat" ? " and nat" : ""}.`}`,
+      );
+      if (n.dev)
+        r.note(
+          `libvirt network ${n.name} forwards only through the host's ${n.dev} (forward dev): the host needs an interface of that name.`,
+        );
     }
     if (!Object.keys(interfaces).length) return;
     this.host.interfaces = interfaces;
@@ -440,7 +536,9 @@ class Builder {
     if (nat.length) this.host.nat = nat;
     if (services.length) this.host.services = services;
     if (routes.length) this.host.routes = routes;
-    r.note("Only the firewall rules libvirt adds are in these files: the host's own firewall (a FORWARD policy of drop, ufw, firewalld zones) is not.");
+    r.note(
+      "Only the firewall rules libvirt adds are in these files: the host's own firewall (a FORWARD policy of drop, ufw, firewalld zones) is not.",
+    );
   }
 
   /** Every domain, in input order. */
@@ -456,7 +554,12 @@ class Builder {
       return;
     }
     if (name === this.options.host) {
-      r.report("RCH053", e.span, `domain '${name}' has the name of the host machine`, "another --host name for the machine that runs libvirt");
+      r.report(
+        "RCH053",
+        e.span,
+        `domain '${name}' has the name of the host machine`,
+        "another --host name for the machine that runs libvirt",
+      );
       return;
     }
     if (this.machines[name]) {
@@ -467,7 +570,9 @@ class Builder {
     const devices = child(e, "devices");
     children(devices ?? e, "interface").forEach((i, k) => this.iface(name, i, `eth${k}`, placed));
     const services: ServiceDoc[] = [{ name: "sshd (assumed)", proto: "tcp", port: 22 }];
-    r.note("libvirt's XML says nothing about the services inside a guest: each domain is given an sshd on 22/tcp (assumed, as libvirt guests are usually reached by ssh) so that its reachability can be asked; add the real services.");
+    r.note(
+      "libvirt's XML says nothing about the services inside a guest: each domain is given an sshd on 22/tcp (assumed, as libvirt guests are usually reached by ssh) so that its reachability can be asked; add the real services.",
+    );
     this.machines[name] = {
       description: "libvirt domain",
       ...(Object.keys(placed.interfaces).length ? { interfaces: placed.interfaces } : {}),
@@ -489,7 +594,12 @@ class Builder {
     }
     for (const c of ["filterref", "vlan", "port"]) {
       const x = child(i, c);
-      if (x) r.warn(x.span, `<${c}> of ${where} (${c === "filterref" ? "nwfilter rules" : c === "vlan" ? "a VLAN tag" : "port isolation"}) is not modelled: left out, the interface is imported without it`, "an interface without nwfilter, VLAN or port isolation");
+      if (x)
+        r.warn(
+          x.span,
+          `<${c}> of ${where} (${c === "filterref" ? "nwfilter rules" : c === "vlan" ? "a VLAN tag" : "port isolation"}) is not modelled: left out, the interface is imported without it`,
+          "an interface without nwfilter, VLAN or port isolation",
+        );
     }
     if (type === "network" || type === "bridge") {
       const key = type === "network" ? source?.attrs["network"] : source?.attrs["bridge"];
@@ -499,11 +609,19 @@ class Builder {
       }
       const n = type === "network" ? r.networks.get(key) : [...r.networks.values()].find((x) => x.bridge === key && x.mode !== "bridge");
       if (!n && type === "network") {
-        r.warn(source!.span, `${where} is on network '${key}', which is not among the inputs: not imported`, `the network's XML too (virsh net-dumpxml ${key})`);
+        r.warn(
+          source!.span,
+          `${where} is on network '${key}', which is not among the inputs: not imported`,
+          `the network's XML too (virsh net-dumpxml ${key})`,
+        );
         return;
       }
       if (n?.unsupported) {
-        r.warn(source!.span, `${where} is on network '${key}', which uses ${n.unsupported}: not imported`, "a network with forward mode nat, route, open, bridge or none");
+        r.warn(
+          source!.span,
+          `${where} is on network '${key}', which uses ${n.unsupported}: not imported`,
+          "a network with forward mode nat, route, open, bridge or none",
+        );
         return;
       }
       if (!n || n.mode === "bridge") {
@@ -513,7 +631,9 @@ class Builder {
           return;
         }
         out.adapters.push({ mode: "bridged", interface: ifname, bridge, addresses: [] });
-        r.note(`${where} is on the host's bridge ${bridge}: assumed ${bridge} is the host's LAN interface, and the guest's address comes from the LAN's DHCP server (not in libvirt's files).`);
+        r.note(
+          `${where} is on the host's bridge ${bridge}: assumed ${bridge} is the host's LAN interface, and the guest's address comes from the LAN's DHCP server (not in libvirt's files).`,
+        );
         return;
       }
       this.onNetwork(domain, i, ifname, n, out);
@@ -521,7 +641,11 @@ class Builder {
     }
     if (type === "user") {
       if (child(i, "backend")?.attrs["type"] === "passt" || child(i, "portForward")) {
-        r.warn((child(i, "backend") ?? child(i, "portForward"))!.span, `${where} uses the passt backend (port forwards, the host's addresses): not modelled, not imported`, "<interface type='user'> with QEMU's default user-mode (libslirp) backend");
+        r.warn(
+          (child(i, "backend") ?? child(i, "portForward"))!.span,
+          `${where} uses the passt backend (port forwards, the host's addresses): not modelled, not imported`,
+          "<interface type='user'> with QEMU's default user-mode (libslirp) backend",
+        );
         return;
       }
       const ipEl = children(i, "ip").find((x) => (x.attrs["family"] ?? "ipv4") === "ipv4");
@@ -530,16 +654,27 @@ class Builder {
         const ip = parseIP(ipEl.attrs["address"] ?? "");
         const len = Number(ipEl.attrs["prefix"] ?? "24");
         if (!ip || ip.v !== 4 || !Number.isInteger(len) || len < 1 || len > 27) {
-          r.report("RCH010", ipEl.span, `<ip> of ${where} is not an IPv4 network for user-mode networking`, "<ip family='ipv4' address='172.17.2.0' prefix='24'/>");
+          r.report(
+            "RCH010",
+            ipEl.span,
+            `<ip> of ${where} is not an IPv4 network for user-mode networking`,
+            "<ip family='ipv4' address='172.17.2.0' prefix='24'/>",
+          );
           return;
         }
         network = `${formatIP(prefixOf(ip, len))}/${len}`;
       }
       out.adapters.push({ mode: "nat", interface: ifname, network, localhostReachable: true });
-      r.note(`${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default); nothing comes in, libvirt sets no port forwards for it.`);
+      r.note(
+        `${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default); nothing comes in, libvirt sets no port forwards for it.`,
+      );
       return;
     }
-    r.warn(i.span, `${where} is of type '${type ?? "(none)"}'${type === "direct" ? " (macvtap)" : ""}, which is not modelled: not imported`, "interface type network, bridge or user");
+    r.warn(
+      i.span,
+      `${where} is of type '${type ?? "(none)"}'${type === "direct" ? " (macvtap)" : ""}, which is not modelled: not imported`,
+      "interface type network, bridge or user",
+    );
   }
 
   /** An interface on a libvirt-managed network: its segment, the DHCP address, the router dnsmasq announces. */
@@ -552,13 +687,19 @@ class Builder {
       const byMac = mac !== undefined ? hosts.find((h) => h.mac === mac) : undefined;
       const byName = byMac ? undefined : hosts.find((h) => h.name === domain && h.mac === undefined);
       let ip: IP | undefined = (byMac ?? byName)?.ip;
-      if (byName) r.note(`${domain}: network ${n.name}'s DHCP host entry for name ${domain} is assumed to match the guest (dnsmasq matches the hostname the guest sends).`);
+      if (byName)
+        r.note(
+          `${domain}: network ${n.name}'s DHCP host entry for name ${domain} is assumed to match the guest (dnsmasq matches the hostname the guest sends).`,
+        );
       if (!ip) {
         for (const range of x.dhcp?.ranges ?? []) {
           for (let h = range.start.n; h <= range.end.n && !ip; h++) if (!x.leased.has(h)) ip = { v: x.ip.v, n: h };
           if (ip) break;
         }
-        if (ip) r.note(`${domain}: assumed the DHCP lease ${formatIP(ip)} on network ${n.name}, the first free address of its range (the actual lease is in virsh net-dhcp-leases ${n.name}).`);
+        if (ip)
+          r.note(
+            `${domain}: assumed the DHCP lease ${formatIP(ip)} on network ${n.name}, the first free address of its range (the actual lease is in virsh net-dhcp-leases ${n.name}).`,
+          );
       }
       if (!ip) continue;
       x.leased.add(ip.n);
@@ -567,7 +708,10 @@ class Builder {
       const to = ip.v === 4 ? "default" : "default6";
       if (n.mode !== "isolated" && !out.routes.some((rt) => rt.to === to)) out.routes.push({ to, via: formatIP(x.ip) });
     }
-    if (!addresses.length) r.note(`${domain}: network ${n.name} gives ${ifname} no address by DHCP (no host entry for it and no free address in a range): the guest configures it itself, so it is left without one.`);
+    if (!addresses.length)
+      r.note(
+        `${domain}: network ${n.name} gives ${ifname} no address by DHCP (no host entry for it and no free address in a range): the guest configures it itself, so it is left without one.`,
+      );
     out.interfaces[ifname] = { segment: this.segment(n), addresses };
   }
 }

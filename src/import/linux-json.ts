@@ -14,7 +14,8 @@ export type JValue =
   | { readonly t: "bool"; readonly off: number; readonly v: boolean }
   | { readonly t: "null"; readonly off: number };
 
-export type JsonResult = { readonly ok: true; readonly value: JValue } | { readonly ok: false; readonly off: number; readonly message: string };
+export type JsonResult =
+  { readonly ok: true; readonly value: JValue } | { readonly ok: false; readonly off: number; readonly message: string };
 
 const MAX_DEPTH = 256;
 

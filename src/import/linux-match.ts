@@ -89,8 +89,14 @@ export function intersect(a: FMatch, b: FMatch): FMatch | undefined {
   const dport = interRange(a.dport, b.dport);
   const inn = interEq(a.in, b.in);
   const out = interEq(a.out, b.out);
-  if (family === null || proto === null || src === null || dst === null || sport === null || dport === null || inn === null || out === null) return undefined;
-  if ((src && family !== undefined && src.v !== family) || (dst && family !== undefined && dst.v !== family) || (src && dst && src.v !== dst.v)) return undefined;
+  if (family === null || proto === null || src === null || dst === null || sport === null || dport === null || inn === null || out === null)
+    return undefined;
+  if (
+    (src && family !== undefined && src.v !== family) ||
+    (dst && family !== undefined && dst.v !== family) ||
+    (src && dst && src.v !== dst.v)
+  )
+    return undefined;
   if ((sport || dport) && proto === "icmp") return undefined;
   let state: readonly CtState[] | undefined = a.state ?? b.state;
   if (a.state && b.state) {
@@ -173,16 +179,39 @@ export function complement(m: FMatch, u: Universe): FMatch[] {
     acc = intersect(acc, pos)!;
   };
   if (m.family !== undefined) step([{ family: m.family === 4 ? 6 : 4 }], { family: m.family });
-  if (m.proto !== undefined) step(PROTOS.filter((p) => p !== m.proto).map((proto) => ({ proto })), { proto: m.proto });
-  if (m.src) step(prefixComplement(m.src).map((src) => ({ family: src.v, src })), { family: m.src.v, src: m.src });
-  if (m.dst) step(prefixComplement(m.dst).map((dst) => ({ family: dst.v, dst })), { family: m.dst.v, dst: m.dst });
-  if (m.sport) step(rangeComplement(m.sport).map((sport) => ({ sport })), { sport: m.sport });
-  if (m.dport) step(rangeComplement(m.dport).map((dport) => ({ dport })), { dport: m.dport });
+  if (m.proto !== undefined)
+    step(
+      PROTOS.filter((p) => p !== m.proto).map((proto) => ({ proto })),
+      { proto: m.proto },
+    );
+  if (m.src)
+    step(
+      prefixComplement(m.src).map((src) => ({ family: src.v, src })),
+      { family: m.src.v, src: m.src },
+    );
+  if (m.dst)
+    step(
+      prefixComplement(m.dst).map((dst) => ({ family: dst.v, dst })),
+      { family: m.dst.v, dst: m.dst },
+    );
+  if (m.sport)
+    step(
+      rangeComplement(m.sport).map((sport) => ({ sport })),
+      { sport: m.sport },
+    );
+  if (m.dport)
+    step(
+      rangeComplement(m.dport).map((dport) => ({ dport })),
+      { dport: m.dport },
+    );
   for (const key of ["in", "out"] as const) {
     const name = m[key];
     if (name === undefined) continue;
     if (!u.ifaces) throw new NeedsInterfaces();
-    step(u.ifaces.filter((i) => i !== name).map((i) => ({ [key]: i })), { [key]: name });
+    step(
+      u.ifaces.filter((i) => i !== name).map((i) => ({ [key]: i })),
+      { [key]: name },
+    );
   }
   if (m.state) step([{ state: STATES.filter((s) => !m.state!.includes(s)) }], { state: m.state });
   return out;
@@ -252,7 +281,17 @@ export function absorb(c: Cond): Cond {
 export function keyOf(m: FMatch): string {
   const p = (x: { v: number; n: bigint; len: number } | undefined) => (x ? `${x.v}:${x.n}/${x.len}` : "");
   const r = (x: { lo: number; hi: number } | undefined) => (x ? `${x.lo}-${x.hi}` : "");
-  return [m.family ?? "", m.proto ?? "", p(m.src), p(m.dst), r(m.sport), r(m.dport), m.in ?? "", m.out ?? "", m.state?.join(",") ?? ""].join("|");
+  return [
+    m.family ?? "",
+    m.proto ?? "",
+    p(m.src),
+    p(m.dst),
+    r(m.sport),
+    r(m.dport),
+    m.in ?? "",
+    m.out ?? "",
+    m.state?.join(",") ?? "",
+  ].join("|");
 }
 
 export function dedupe(c: Cond): Cond {

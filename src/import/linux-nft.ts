@@ -18,7 +18,18 @@ import { parseIP, prefixOf, type Family, type IP, type Prefix } from "../net/add
 import type { CtState, PortRange, Proto } from "../ir/types.js";
 import { items, member, num, plain, str, type JValue } from "./linux-json.js";
 import { ALL, type Cond, type FMatch, stateSet } from "./linux-match.js";
-import { effectOf, rangePrefixes, type Atom, type BaseChain, type Hook, type NfChain, type NfTable, type Reporter, type Target, warn } from "./netfilter.js";
+import {
+  effectOf,
+  rangePrefixes,
+  type Atom,
+  type BaseChain,
+  type Hook,
+  type NfChain,
+  type NfTable,
+  type Reporter,
+  type Target,
+  warn,
+} from "./netfilter.js";
 import { spanAt, type Source } from "./types.js";
 
 const NFT_UNDERSTOOD =
@@ -160,7 +171,11 @@ function matchAtoms(e: JValue, family: Family | "inet", sets: Sets, table: strin
       if (!eq) throw new NotUnderstood(`operator ${op} on an address`, e);
       if (family !== "inet" && family !== fam) return [{ kind: "m", neg: false, cond: [] }];
       const dir = field === "saddr" ? "src" : "dst";
-      return positive(values(right, sets, table).flatMap((x) => addressValue(x, fam)).map((p) => ({ family: fam, [dir]: p })));
+      return positive(
+        values(right, sets, table)
+          .flatMap((x) => addressValue(x, fam))
+          .map((p) => ({ family: fam, [dir]: p })),
+      );
     }
     if (fam !== undefined && (field === "protocol" || field === "nexthdr")) {
       if (!eq) throw new NotUnderstood(`operator ${op} on a protocol`, e);
@@ -271,7 +286,8 @@ function ruleOf(exprs: readonly JValue[], family: Family | "inet", sets: Sets, t
         if (!ip) throw new NotUnderstood(`${key} to ${show(member(body, "addr") ?? body)} (only one address is understood)`, e);
         const port = member(body, "port");
         const p = port ? num(port) : undefined;
-        if (port && (key === "snat" || p === undefined || !Number.isInteger(p) || p < 1 || p > 65535)) throw new NotUnderstood(`${key} port ${show(port)}`, port);
+        if (port && (key === "snat" || p === undefined || !Number.isInteger(p) || p < 1 || p > 65535))
+          throw new NotUnderstood(`${key} port ${show(port)}`, port);
         target = key === "dnat" ? { kind: "dnat", to: ip, ...(p !== undefined ? { toPort: p } : {}) } : { kind: "snat", to: ip };
         break;
       }
@@ -281,7 +297,10 @@ function ruleOf(exprs: readonly JValue[], family: Family | "inet", sets: Sets, t
         break;
       default:
         if (IGNORED.has(key)) break;
-        throw new NotUnderstood(key === "xt" ? `an iptables-nft placeholder (xt ${str(member(body, "name")) ?? ""})` : `statement ${key}`, e);
+        throw new NotUnderstood(
+          key === "xt" ? `an iptables-nft placeholder (xt ${str(member(body, "name")) ?? ""})` : `statement ${key}`,
+          e,
+        );
     }
   }
   return { atoms, target };
@@ -298,7 +317,8 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
   const tables = new Map<string, T>();
   const sets = new Map<string, readonly JValue[]>();
   const key = (family: string, table: string) => `${family} ${table}`;
-  const famOf = (s: string | undefined): Family | "inet" | undefined => (s === "ip" ? 4 : s === "ip6" ? 6 : s === "inet" ? "inet" : undefined);
+  const famOf = (s: string | undefined): Family | "inet" | undefined =>
+    s === "ip" ? 4 : s === "ip6" ? 6 : s === "inet" ? "inet" : undefined;
   let xtSeen = false;
   // tables and sets first (nft lists them before their chains and rules, but do not rely on it)
   for (const obj of list) {
@@ -354,7 +374,9 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
     if (t.family === "inet" || !IPTABLES_TABLES.has(t.name) || ![...t.chains.keys()].some((c) => IPTABLES_CHAINS.has(c))) continue;
     if (iptablesFamilies.has(t.family)) {
       t.skip = true;
-      rep.notes.add(`nft table ${t.family === 4 ? "ip" : "ip6"} ${t.name} is iptables-nft's: read from ${t.family === 4 ? "iptables-save" : "ip6tables-save"} instead of nft's JSON.`);
+      rep.notes.add(
+        `nft table ${t.family === 4 ? "ip" : "ip6"} ${t.name} is iptables-nft's: read from ${t.family === 4 ? "iptables-save" : "ip6tables-save"} instead of nft's JSON.`,
+      );
     }
   }
   const counters = new Map<NfChain, number>();
@@ -374,7 +396,9 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
     if (t.skip) continue;
     const chain = t.chains.get(cname);
     if (!chain) {
-      rep.diagnostics.push(diagnostic("RCH055", at(r), `${label}: the chain is not in the ruleset`, { expected: "each rule's chain listed before it" }));
+      rep.diagnostics.push(
+        diagnostic("RCH055", at(r), `${label}: the chain is not in the ruleset`, { expected: "each rule's chain listed before it" }),
+      );
       continue;
     }
     const index = (counters.get(chain) ?? 0) + 1;
@@ -384,7 +408,8 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
     const exprs = items(member(r, "expr"));
     try {
       const { atoms, target } = ruleOf(exprs, t.family, { get: (tb, n) => sets.get(`${family} ${tb} ${n}`) }, tname);
-      if ((target.kind === "jump" || target.kind === "goto") && !t.chains.has(target.chain)) throw new NotUnderstood(`${target.kind} to ${target.chain}, which is not in the table`, r);
+      if ((target.kind === "jump" || target.kind === "goto") && !t.chains.has(target.chain))
+        throw new NotUnderstood(`${target.kind} to ${target.chain}, which is not in the table`, r);
       chain.rules.push({ atoms, target, span: at(r), label, text });
     } catch (x) {
       if (!(x instanceof NotUnderstood)) throw x;
@@ -393,8 +418,17 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
       chain.rules.push({ atoms: [], target: { kind: "continue" }, span: at(r), label, text, unsupported: true });
     }
   }
-  if (xtSeen) rep.notes.add("The nft ruleset holds iptables-nft rules as opaque xt placeholders, which lose matches and NAT targets: add the output of iptables-save (and ip6tables-save) to read those tables exactly.");
-  return [...tables.values()].filter((t) => !t.skip).map((t) => ({ family: t.family, what: `nft table ${t.family === "inet" ? "inet" : t.family === 4 ? "ip" : "ip6"} ${t.name}`, chains: t.chains }));
+  if (xtSeen)
+    rep.notes.add(
+      "The nft ruleset holds iptables-nft rules as opaque xt placeholders, which lose matches and NAT targets: add the output of iptables-save (and ip6tables-save) to read those tables exactly.",
+    );
+  return [...tables.values()]
+    .filter((t) => !t.skip)
+    .map((t) => ({
+      family: t.family,
+      what: `nft table ${t.family === "inet" ? "inet" : t.family === 4 ? "ip" : "ip6"} ${t.name}`,
+      chains: t.chains,
+    }));
 }
 
 /** What leaving out a rule with these expressions changes, from its verdict. */
@@ -402,7 +436,8 @@ function effectOfExprs(exprs: readonly JValue[]): string {
   for (const e of exprs) {
     if (e.t !== "obj") continue;
     for (const k of ["accept", "drop", "reject", "return"] as const) if (e.entries.has(k)) return effectOf({ kind: k });
-    for (const k of ["jump", "goto"] as const) if (e.entries.has(k)) return effectOf({ kind: k, chain: str(member(e.entries.get(k), "target")) ?? "?" });
+    for (const k of ["jump", "goto"] as const)
+      if (e.entries.has(k)) return effectOf({ kind: k, chain: str(member(e.entries.get(k), "target")) ?? "?" });
     for (const k of ["dnat", "snat", "masquerade", "redirect"]) if (e.entries.has(k)) return `its ${k} is not imported`;
   }
   return "it has no verdict the model knows";

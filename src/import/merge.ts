@@ -75,13 +75,18 @@ class Merger {
       const had = this.natnetworks[k];
       if (!had) this.natnetworks[k] = structuredClone(v);
       else {
-        if ((had.network ?? DEFAULT_NATNETWORK) !== (v.network ?? DEFAULT_NATNETWORK)) this.conflict(span, `NAT network ${k}'s network`, had.network, v.network);
-        const forwards = [...(had.forwards ?? []), ...(v.forwards ?? []).filter((x) => !(had.forwards ?? []).some((y) => isDeepStrictEqual(x, y)))];
+        if ((had.network ?? DEFAULT_NATNETWORK) !== (v.network ?? DEFAULT_NATNETWORK))
+          this.conflict(span, `NAT network ${k}'s network`, had.network, v.network);
+        const forwards = [
+          ...(had.forwards ?? []),
+          ...(v.forwards ?? []).filter((x) => !(had.forwards ?? []).some((y) => isDeepStrictEqual(x, y))),
+        ];
         this.natnetworks[k] = { ...had, ...(forwards.length ? { forwards } : {}) };
       }
     }
     for (const [name, m] of Object.entries(f.machines)) this.machine(name, m, span, f.rulesFirst === true);
-    if (f.describesHost) for (const [name, m] of Object.entries(f.machines)) if (m.interfaces && Object.keys(m.interfaces).length) this.described.add(name);
+    if (f.describesHost)
+      for (const [name, m] of Object.entries(f.machines)) if (m.interfaces && Object.keys(m.interfaces).length) this.described.add(name);
   }
 
   private machine(name: string, m: MachineDoc, span: Span, first: boolean): void {
@@ -91,7 +96,8 @@ class Merger {
       return;
     }
     const out: MachineDoc = { ...had };
-    if (m.description && m.description !== had.description) out.description = had.description ? `${had.description} ${m.description}` : m.description;
+    if (m.description && m.description !== had.description)
+      out.description = had.description ? `${had.description} ${m.description}` : m.description;
     for (const k of SCALARS) {
       if (m[k] === undefined) continue;
       if (had[k] === undefined) (out as Record<string, unknown>)[k] = structuredClone(m[k]);
@@ -110,12 +116,23 @@ class Merger {
     const routes = union(had.routes, m.routes, isDeepStrictEqual);
     if (routes) out.routes = routes;
     // One listener per (proto, bind, port, device): the first input to name it wins.
-    const services = union(had.services, m.services, (x, y) => (x.proto ?? "tcp") === (y.proto ?? "tcp") && String(x.port) === String(y.port) && (x.bind ?? "") === (y.bind ?? "") && x.device === y.device);
+    const services = union(
+      had.services,
+      m.services,
+      (x, y) =>
+        (x.proto ?? "tcp") === (y.proto ?? "tcp") &&
+        String(x.port) === String(y.port) &&
+        (x.bind ?? "") === (y.bind ?? "") &&
+        x.device === y.device,
+    );
     if (services) out.services = services;
     // NAT and filter rules keep input order (earlier inputs' rules first), except Docker's, which it inserts at the top
     const nat = first ? union(m.nat, had.nat, () => false) : union(had.nat, m.nat, () => false);
     if (nat) out.nat = nat;
-    if (m.firewall) out.firewall = first ? this.firewall(name, m.firewall, had.firewall ?? {}, span, true) : this.firewall(name, had.firewall ?? {}, m.firewall, span, false);
+    if (m.firewall)
+      out.firewall = first
+        ? this.firewall(name, m.firewall, had.firewall ?? {}, span, true)
+        : this.firewall(name, had.firewall ?? {}, m.firewall, span, false);
     this.machines[name] = out;
   }
 
@@ -132,7 +149,10 @@ class Merger {
       }
       let policy = x.policy ?? y.policy;
       if (x.policy !== undefined && y.policy !== undefined && x.policy !== y.policy) {
-        if (aInserted) this.notes.push(`${name}: the ${c} chain's policy is ${x.policy}, as Docker sets it when it starts (the other input said ${y.policy}).`);
+        if (aInserted)
+          this.notes.push(
+            `${name}: the ${c} chain's policy is ${x.policy}, as Docker sets it when it starts (the other input said ${y.policy}).`,
+          );
         else this.conflict(span, `${name}: the ${c} chain's policy`, x.policy, y.policy);
         policy = x.policy;
       }
@@ -181,21 +201,39 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
       lanPeer(doc, host, notes, used);
       continue;
     }
-    const bridges = [...new Set(Object.values(doc.machines).flatMap((m) => (m.vm?.on === host ? m.vm.adapters.flatMap((a) => (a.mode === "bridged" ? [a.bridge] : [])) : [])))];
+    const bridges = [
+      ...new Set(
+        Object.values(doc.machines).flatMap((m) =>
+          m.vm?.on === host ? m.vm.adapters.flatMap((a) => (a.mode === "bridged" ? [a.bridge] : [])) : [],
+        ),
+      ),
+    ];
     const names = bridges.length ? bridges : ["eth0"];
     doc.segments ??= {};
-    const segment = doc.segments["lan"] === undefined ? "lan" : typeof doc.segments["lan"] === "string" && subnetOf(doc.segments["lan"])?.n === lan.n ? "lan" : `${host}-lan`;
+    const segment =
+      doc.segments["lan"] === undefined
+        ? "lan"
+        : typeof doc.segments["lan"] === "string" && subnetOf(doc.segments["lan"])?.n === lan.n
+          ? "lan"
+          : `${host}-lan`;
     doc.segments[segment] ??= o.lan;
     h.interfaces ??= {};
     const added = names.filter((n) => !h.interfaces![n]);
     for (const n of added) h.interfaces[n] = { segment, addresses: [nextFree(lan, 10, used)!] };
     const addrs = added.map((n) => `${n} ${h.interfaces![n]!.addresses![0]}`).join(", ");
-    notes.push(`No input described ${host}'s own interfaces: assumed ${addrs} on segment ${segment} (${o.lan}; change it with --lan or edit the file).`);
+    notes.push(
+      `No input described ${host}'s own interfaces: assumed ${addrs} on segment ${segment} (${o.lan}; change it with --lan or edit the file).`,
+    );
     const peer = doc.machines["lan"] ? undefined : "lan";
     if (peer) {
       const addr = nextFree(lan, 20, used)!;
-      doc.machines[peer] = { description: "Another machine on the LAN (added by reach import), to ask what the LAN can reach.", interfaces: { eth0: { segment, addresses: [addr] } } };
-      notes.push(`Added machine lan (${addr} on segment ${segment}) standing for any other machine on the LAN: ask e.g. \`reach exposure FILE --from lan\`.`);
+      doc.machines[peer] = {
+        description: "Another machine on the LAN (added by reach import), to ask what the LAN can reach.",
+        interfaces: { eth0: { segment, addresses: [addr] } },
+      };
+      notes.push(
+        `Added machine lan (${addr} on segment ${segment}) standing for any other machine on the LAN: ask e.g. \`reach exposure FILE --from lan\`.`,
+      );
     }
   }
 }
@@ -207,13 +245,20 @@ function scaffold(doc: TopologyDoc, o: MergeOptions, notes: string[], used: IP[]
 function lanPeer(doc: TopologyDoc, host: string, notes: string[], used: IP[]): void {
   if (doc.machines["lan"]) return;
   const mine = Object.values(doc.machines[host]?.interfaces ?? {}).find((i) => i.segment === "lan");
-  const others = Object.entries(doc.machines).some(([n, m]) => n !== host && Object.values(m.interfaces ?? {}).some((i) => i.segment === "lan"));
+  const others = Object.entries(doc.machines).some(
+    ([n, m]) => n !== host && Object.values(m.interfaces ?? {}).some((i) => i.segment === "lan"),
+  );
   const p = mine?.addresses?.map(subnetOf).find((x) => x?.v === 4);
   if (!mine || others || !p) return;
   const addr = nextFree(p, 20, used);
   if (!addr) return;
-  doc.machines["lan"] = { description: "Another machine on the LAN (added by reach import), to ask what the LAN can reach.", interfaces: { eth0: { segment: "lan", addresses: [addr] } } };
-  notes.push(`Added machine lan (${addr} on segment lan) standing for any other machine on ${host}'s LAN: ask e.g. \`reach exposure FILE --from lan\`.`);
+  doc.machines["lan"] = {
+    description: "Another machine on the LAN (added by reach import), to ask what the LAN can reach.",
+    interfaces: { eth0: { segment: "lan", addresses: [addr] } },
+  };
+  notes.push(
+    `Added machine lan (${addr} on segment lan) standing for any other machine on ${host}'s LAN: ask e.g. \`reach exposure FILE --from lan\`.`,
+  );
 }
 
 /** Fills adapters whose addresses the inputs did not know (`addresses: []`). */
@@ -221,7 +266,8 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
   // which VMs of each NAT Network had no address in the inputs, before any is filled in
   const unknownOn = new Map<string, MachineDoc[]>();
   for (const m of Object.values(doc.machines))
-    for (const a of m.vm?.adapters ?? []) if (a.mode === "natnetwork" && !a.addresses.length) unknownOn.set(a.network, [...(unknownOn.get(a.network) ?? []), m]);
+    for (const a of m.vm?.adapters ?? [])
+      if (a.mode === "natnetwork" && !a.addresses.length) unknownOn.set(a.network, [...(unknownOn.get(a.network) ?? []), m]);
   for (const [name, m] of Object.entries(doc.machines)) {
     m.vm?.adapters.forEach((a: AdapterDoc, slot) => {
       if (!("addresses" in a) || !a.addresses || a.addresses.length) return;
@@ -239,7 +285,9 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
         const p = subnetOf(doc.natnetworks?.[a.network]?.network ?? DEFAULT_NATNETWORK);
         // a forward's guest IP names a VM of the network: the one VM whose address is unknown, if there is one
         const unknown = unknownOn.get(a.network) ?? [];
-        const named = (doc.natnetworks?.[a.network]?.forwards ?? []).map((f) => f.guestIp).filter((g): g is string => !!g && !used.some((u) => formatIP(u) === g));
+        const named = (doc.natnetworks?.[a.network]?.forwards ?? [])
+          .map((f) => f.guestIp)
+          .filter((g): g is string => !!g && !used.some((u) => formatIP(u) === g));
         const fromForward = unknown.length === 1 && p && named[0] ? `${named[0]}/${p.len}` : undefined;
         if (fromForward) used.push(parseCidr(fromForward)!.ip);
         const addr = fromForward ?? (p && nextFree(p, 4, used));
@@ -251,21 +299,33 @@ function assignAddresses(doc: TopologyDoc, notes: string[], diagnostics: Diagnos
       } else if (a.mode === "internal") {
         // VirtualBox runs no DHCP server on internal networks: the guest configures the address.
         const net = a.network ?? "intnet";
-        const peers = Object.values(doc.machines).flatMap((x) => x.vm?.adapters.filter((y) => y.mode === "internal" && (y.network ?? "intnet") === net && y.addresses.length) ?? []);
+        const peers = Object.values(doc.machines).flatMap(
+          (x) => x.vm?.adapters.filter((y) => y.mode === "internal" && (y.network ?? "intnet") === net && y.addresses.length) ?? [],
+        );
         const p = peers.length ? subnetOf((peers[0] as { addresses: string[] }).addresses[0]!) : subnetOf("10.254.0.0/24");
         const addr = p && nextFree(p, 10, used);
         if (addr) {
           a.addresses = [addr];
           diagnostics.push(
-            diagnostic("RCH051", span, `${where}: the inputs do not say which address the guest configures on internal network ${net}; assumed ${addr}`, {
-              expected: "the guest's address on the internal network (edit the imported file)",
-              severity: "warning",
-            }),
+            diagnostic(
+              "RCH051",
+              span,
+              `${where}: the inputs do not say which address the guest configures on internal network ${net}; assumed ${addr}`,
+              {
+                expected: "the guest's address on the internal network (edit the imported file)",
+                severity: "warning",
+              },
+            ),
           );
           return;
         }
       }
-      diagnostics.push(diagnostic("RCH051", span, `${where}: no address known and none could be assumed`, { expected: "an address for the adapter (edit the imported file)", severity: "warning" }));
+      diagnostics.push(
+        diagnostic("RCH051", span, `${where}: no address known and none could be assumed`, {
+          expected: "an address for the adapter (edit the imported file)",
+          severity: "warning",
+        }),
+      );
     });
   }
 }
@@ -277,7 +337,8 @@ function queryableNames(doc: TopologyDoc, notes: string[], reserved: readonly st
     if (MACHINE_NAME.test(name)) continue;
     let next = name.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "") || "machine";
     const base = next;
-    for (let i = 2; doc.machines[next] !== undefined || reserved.includes(next) || [...renames.values()].includes(next); i++) next = `${base}-${i}`;
+    for (let i = 2; doc.machines[next] !== undefined || reserved.includes(next) || [...renames.values()].includes(next); i++)
+      next = `${base}-${i}`;
     renames.set(name, next);
   }
   if (!renames.size) return;
@@ -290,7 +351,11 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
   const merger = new Merger();
   const notes: string[] = [];
   const baseSpan: Span = parts[0]?.span ?? { file: "(import)", line: 1, col: 1 };
-  if (base) merger.add({ fragment: { machines: base.machines, segments: base.segments, natnetworks: base.natnetworks, notes: [], describesHost: true }, span: baseSpan });
+  if (base)
+    merger.add({
+      fragment: { machines: base.machines, segments: base.segments, natnetworks: base.natnetworks, notes: [], describesHost: true },
+      span: baseSpan,
+    });
   for (const p of parts) {
     merger.add(p);
     for (const n of p.fragment.notes) if (!notes.includes(n)) notes.push(n);

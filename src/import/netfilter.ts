@@ -59,7 +59,10 @@ export const FLAT_CAP = 10_000;
 
 export type Hook = "prerouting" | "input" | "forward" | "output" | "postrouting";
 export type Verdict = "accept" | "drop" | "reject";
-export type NatTarget = { readonly kind: "dnat"; readonly to: IP; readonly toPort?: number } | { readonly kind: "snat"; readonly to: IP } | { readonly kind: "masquerade" };
+export type NatTarget =
+  | { readonly kind: "dnat"; readonly to: IP; readonly toPort?: number }
+  | { readonly kind: "snat"; readonly to: IP }
+  | { readonly kind: "masquerade" };
 export type Target =
   | { readonly kind: Verdict }
   /** RETURN */
@@ -127,7 +130,9 @@ export interface Reporter {
 }
 
 export function warn(r: Reporter, span: Span, message: string, expected: string): void {
-  if (!r.diagnostics.some((d) => d.span.file === span.file && d.span.line === span.line && d.span.col === span.col && d.message === message)) {
+  if (
+    !r.diagnostics.some((d) => d.span.file === span.file && d.span.line === span.line && d.span.col === span.col && d.message === message)
+  ) {
     r.diagnostics.push(diagnostic("RCH051", span, message, { expected, severity: "warning" }));
   }
 }
@@ -160,7 +165,11 @@ export function effectOf(t: Target): string {
 
 /** Built-in chains of the tables the language can express: hook, type and netfilter priority. */
 const BUILTINS: Record<string, Record<string, { hook: Hook; type: BaseChain["type"]; priority: number }>> = {
-  filter: { INPUT: { hook: "input", type: "filter", priority: 0 }, FORWARD: { hook: "forward", type: "filter", priority: 0 }, OUTPUT: { hook: "output", type: "filter", priority: 0 } },
+  filter: {
+    INPUT: { hook: "input", type: "filter", priority: 0 },
+    FORWARD: { hook: "forward", type: "filter", priority: 0 },
+    OUTPUT: { hook: "output", type: "filter", priority: 0 },
+  },
   nat: {
     PREROUTING: { hook: "prerouting", type: "nat", priority: -100 },
     INPUT: { hook: "input", type: "nat", priority: 100 },
@@ -272,11 +281,45 @@ function protoOf(text: string, family: Family): Proto | "all" | undefined {
 
 const CT_STATES: Record<string, CtState> = { NEW: "new", ESTABLISHED: "established", RELATED: "related", INVALID: "invalid" };
 /** Matches that change nothing on their own (their options are parsed separately). */
-const NEUTRAL_MODULES = new Set(["tcp", "udp", "comment", "multiport", "conntrack", "state", "addrtype", "iprange", "icmp", "icmp6", "ipv6-icmp"]);
+const NEUTRAL_MODULES = new Set([
+  "tcp",
+  "udp",
+  "comment",
+  "multiport",
+  "conntrack",
+  "state",
+  "addrtype",
+  "iprange",
+  "icmp",
+  "icmp6",
+  "ipv6-icmp",
+]);
 const LOG_TARGETS = new Set(["LOG", "NFLOG", "ULOG"]);
 const VERDICTS: Record<string, Verdict | "return"> = { ACCEPT: "accept", DROP: "drop", REJECT: "reject", RETURN: "return" };
-const TARGET_FLAGS = new Set(["--random", "--random-fully", "--persistent", "--log-uid", "--log-tcp-sequence", "--log-tcp-options", "--log-ip-options", "--log-macdecode"]);
-const TARGET_OPTIONS = new Set(["--reject-with", "--log-prefix", "--log-level", "--nflog-group", "--nflog-prefix", "--nflog-range", "--nflog-size", "--nflog-threshold", "--ulog-prefix", "--ulog-nlgroup", "--ulog-cprange", "--ulog-qthreshold"]);
+const TARGET_FLAGS = new Set([
+  "--random",
+  "--random-fully",
+  "--persistent",
+  "--log-uid",
+  "--log-tcp-sequence",
+  "--log-tcp-options",
+  "--log-ip-options",
+  "--log-macdecode",
+]);
+const TARGET_OPTIONS = new Set([
+  "--reject-with",
+  "--log-prefix",
+  "--log-level",
+  "--nflog-group",
+  "--nflog-prefix",
+  "--nflog-range",
+  "--nflog-size",
+  "--nflog-threshold",
+  "--ulog-prefix",
+  "--ulog-nlgroup",
+  "--ulog-cprange",
+  "--ulog-qthreshold",
+]);
 
 interface ParsedRule {
   atoms: Atom[];
@@ -354,8 +397,7 @@ function parseRuleTokens(tokens: readonly Token[], family: Family): ParsedRule {
             // not modelled: no modelled packet has it
             push({ kind: "m", neg, cond: NOTHING });
             if (!neg) r.otherProtos.push(v.text);
-          }
-          else push({ kind: "m", neg, cond: [{ proto: p }] });
+          } else push({ kind: "m", neg, cond: [{ proto: p }] });
         }
         break;
       case "-i":
@@ -493,10 +535,21 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
   const tool = family === 4 ? "iptables-save" : "ip6tables-save";
   const name = basename(source.file);
   const tables: NfTable[] = [];
-  let cur: { name: string; line: number; chains: Map<string, NfChain>; pending: { chain: NfChain; parsed: ParsedRule; line: number; index: number }[] } | undefined;
+  let cur:
+    | {
+        name: string;
+        line: number;
+        chains: Map<string, NfChain>;
+        pending: { chain: NfChain; parsed: ParsedRule; line: number; index: number }[];
+      }
+    | undefined;
   const lines = source.text.split("\n");
-  const err = (line: number, col: number, message: string, expected = "iptables-save output: *table, :CHAIN POLICY [p:b], -A CHAIN ..., COMMIT") =>
-    rep.diagnostics.push(diagnostic("RCH055", spanLine(source, line, col), message, { expected }));
+  const err = (
+    line: number,
+    col: number,
+    message: string,
+    expected = "iptables-save output: *table, :CHAIN POLICY [p:b], -A CHAIN ..., COMMIT",
+  ) => rep.diagnostics.push(diagnostic("RCH055", spanLine(source, line, col), message, { expected }));
   const finish = () => {
     if (!cur) return;
     const table = cur;
@@ -515,25 +568,50 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
       else if (tname === "MASQUERADE") target = { kind: "masquerade" };
       else if (tname === "DNAT" || tname === "SNAT") {
         const to = p.parsed.to ? natTo(p.parsed.to.text, family) : undefined;
-        if (!to) problem ??= { what: `-j ${tname} ${p.parsed.to ? `--to-${tname === "DNAT" ? "destination" : "source"} ${p.parsed.to.text} (only one address${tname === "DNAT" ? "[:port]" : ""} is understood)` : "without a target address"}`, col: p.parsed.to?.col ?? p.parsed.targetCol };
-        else if (tname === "SNAT" && to.port !== undefined) problem ??= { what: `-j SNAT --to-source ${p.parsed.to!.text} (a source port is not modelled)`, col: p.parsed.to!.col };
-        else target = tname === "DNAT" ? { kind: "dnat", to: to.to, ...(to.port !== undefined ? { toPort: to.port } : {}) } : { kind: "snat", to: to.to };
+        if (!to)
+          problem ??= {
+            what: `-j ${tname} ${p.parsed.to ? `--to-${tname === "DNAT" ? "destination" : "source"} ${p.parsed.to.text} (only one address${tname === "DNAT" ? "[:port]" : ""} is understood)` : "without a target address"}`,
+            col: p.parsed.to?.col ?? p.parsed.targetCol,
+          };
+        else if (tname === "SNAT" && to.port !== undefined)
+          problem ??= { what: `-j SNAT --to-source ${p.parsed.to!.text} (a source port is not modelled)`, col: p.parsed.to!.col };
+        else
+          target =
+            tname === "DNAT"
+              ? { kind: "dnat", to: to.to, ...(to.port !== undefined ? { toPort: to.port } : {}) }
+              : { kind: "snat", to: to.to };
       } else problem ??= { what: `-j ${tname}`, col: p.parsed.targetCol };
       problem ??= p.parsed.targetOptionProblem;
       if (!builtins) problem ??= { what: `table ${table.name}`, col: 1 };
       const text = `${name}:${p.line}${p.parsed.comment ? ` "${p.parsed.comment}"` : ""}`;
-      const rule: NfRule = { atoms: p.parsed.atoms, target: target ?? { kind: "continue" }, span, label, text, ...(problem ? { unsupported: true } : {}) };
+      const rule: NfRule = {
+        atoms: p.parsed.atoms,
+        target: target ?? { kind: "continue" },
+        span,
+        label,
+        text,
+        ...(problem ? { unsupported: true } : {}),
+      };
       if (problem) {
         // what the rule would do, as far as it was understood, to say what leaving it out changes
-        const shown: Target | undefined = target ?? (tname !== undefined && table.chains.has(tname) ? { kind: "jump", chain: tname } : tname !== undefined && VERDICTS[tname] ? { kind: VERDICTS[tname]! } : undefined);
+        const shown: Target | undefined =
+          target ??
+          (tname !== undefined && table.chains.has(tname)
+            ? { kind: "jump", chain: tname }
+            : tname !== undefined && VERDICTS[tname]
+              ? { kind: VERDICTS[tname]! }
+              : undefined);
         // a LOG (or no target) in a table the language does not have changes nothing
         const harmless = !builtins && target?.kind === "continue" && !p.parsed.problem;
         const effect = shown ? effectOf(shown) : `what -j ${tname} does is not modelled`;
-        if (!harmless) warn(rep, spanLine(source, p.line, problem.col), `${problem.what} is not modelled: ${label} is left out; ${effect}`, UNDERSTOOD);
+        if (!harmless)
+          warn(rep, spanLine(source, p.line, problem.col), `${problem.what} is not modelled: ${label} is left out; ${effect}`, UNDERSTOOD);
       }
       for (const proto of p.parsed.otherProtos) {
         const what = family === 6 && /^(icmp|1)$/.test(proto) ? `${proto} (ICMP for IPv4) in ${tool}` : proto;
-        rep.notes.add(`Firewall rules matching protocol ${what} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`);
+        rep.notes.add(
+          `Firewall rules matching protocol ${what} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`,
+        );
       }
       p.chain.rules.push(rule);
     }
@@ -546,7 +624,13 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
     const trimmed = line.trim();
     if (!trimmed) continue;
     if (trimmed.startsWith("#")) {
-      if (/^#\s*Warning:/i.test(trimmed)) warn(rep, spanLine(source, ln, 1), `${tool} warns: "${trimmed.replace(/^#\s*/, "")}"; those rules are not in this output`, "the output of the tool the warning names, as another input");
+      if (/^#\s*Warning:/i.test(trimmed))
+        warn(
+          rep,
+          spanLine(source, ln, 1),
+          `${tool} warns: "${trimmed.replace(/^#\s*/, "")}"; those rules are not in this output`,
+          "the output of the tool the warning names, as another input",
+        );
       continue;
     }
     if (trimmed.startsWith("*")) {
@@ -577,14 +661,24 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
       }
       const [, cname, policy] = m as unknown as [string, string, string];
       const b = BUILTINS[cur.name]?.[cname];
-      const builtin = b ?? (OTHER_TABLES[cur.name]?.includes(cname) || (!BUILTINS[cur.name] && policy !== "-") ? { hook: "input" as Hook, type: "other" as const, priority: 0 } : undefined);
+      const builtin =
+        b ??
+        (OTHER_TABLES[cur.name]?.includes(cname) || (!BUILTINS[cur.name] && policy !== "-")
+          ? { hook: "input" as Hook, type: "other" as const, priority: 0 }
+          : undefined);
       const span = spanLine(source, ln, 1);
       if (builtin) {
         if (policy !== "ACCEPT" && policy !== "DROP") {
           err(ln, cname.length + 3, `built-in chain ${cname} has policy '${policy}'`, "ACCEPT or DROP");
           continue;
         }
-        if (builtin.type === "other" && policy === "DROP") warn(rep, span, `the policy DROP of chain ${cname} in table ${cur.name} is not modelled: left out (the imported firewall lets more through than the real one)`, UNDERSTOOD);
+        if (builtin.type === "other" && policy === "DROP")
+          warn(
+            rep,
+            span,
+            `the policy DROP of chain ${cname} in table ${cur.name} is not modelled: left out (the imported firewall lets more through than the real one)`,
+            UNDERSTOOD,
+          );
         const base: BaseChain = { ...builtin, policy: policy === "DROP" ? "drop" : "accept", policySpan: span };
         cur.chains.set(cname, { name: cname, rules: [], span, base });
       } else {
@@ -675,7 +769,10 @@ function expandAtom(a: Atom, ctx: FlatCtx): Expanded {
       return chosen.map((i) => ({ [a.dir]: i }));
     }
     case "local": {
-      if (!u.local) return { why: `${a.dir === "dst" ? "--dst-type" : "--src-type"} LOCAL needs the machine's addresses (add the output of \`ip -j addr\` to the inputs)` };
+      if (!u.local)
+        return {
+          why: `${a.dir === "dst" ? "--dst-type" : "--src-type"} LOCAL needs the machine's addresses (add the output of \`ip -j addr\` to the inputs)`,
+        };
       const set = a.neg ? ([4, 6] as const).flatMap((v) => prefixSetComplement(v, u.local!)) : u.local;
       return set.map((p) => ({ family: p.v, [a.dir]: p }));
     }
@@ -724,7 +821,9 @@ function actionOf(t: Target, ctx: FlatCtx): Verdict | NatTarget | "stop" | { why
       return ctx.hook === "prerouting" || ctx.hook === "output" ? t : { why: `DNAT at hook ${ctx.hook}` };
     case "snat":
     case "masquerade":
-      return ctx.hook === "postrouting" ? t : { why: `${t.kind.toUpperCase()} at hook ${ctx.hook} (only postrouting source NAT is modelled)` };
+      return ctx.hook === "postrouting"
+        ? t
+        : { why: `${t.kind.toUpperCase()} at hook ${ctx.hook} (only postrouting source NAT is modelled)` };
     default:
       return { why: `${t.kind.toUpperCase()} in a nat chain` };
   }
@@ -734,11 +833,18 @@ function commentOf(rule: NfRule, chain: NfChain, base: NfChain): string {
   return chain === base ? rule.text : `${rule.text} (chain ${chain.name})`;
 }
 
-function flattenChain(ctx: FlatCtx, chain: NfChain, base: NfChain, guardIn: Cond, stack: readonly string[]): { rules: FlatRule[]; stop: Cond } {
+function flattenChain(
+  ctx: FlatCtx,
+  chain: NfChain,
+  base: NfChain,
+  guardIn: Cond,
+  stack: readonly string[],
+): { rules: FlatRule[]; stop: Cond } {
   let guard = guardIn;
   const out: FlatRule[] = [];
   let stop: Cond = NOTHING;
-  const leftOut = (rule: NfRule, why: string) => warn(ctx.rep, rule.span, `${why} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
+  const leftOut = (rule: NfRule, why: string) =>
+    warn(ctx.rep, rule.span, `${why} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
   const effective = (r: NfRule) => !r.unsupported && r.target.kind !== "continue";
   // later[i]: a rule after i can still act, so what passes rule i matters
   const later = chain.rules.map((_, i) => chain.rules.slice(i + 1).some(effective));
@@ -818,10 +924,21 @@ export function flattenTables(tables: readonly NfTable[], machine: Machine, rep:
       if (!filterHook && !natHook) {
         for (const rule of chain.rules) {
           if (!rule.unsupported && rule.target.kind !== "continue") {
-            warn(rep, rule.span, `a ${b.type === "other" ? "" : `${b.type} `}chain at hook ${b.hookName ?? b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`, UNDERSTOOD);
+            warn(
+              rep,
+              rule.span,
+              `a ${b.type === "other" ? "" : `${b.type} `}chain at hook ${b.hookName ?? b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`,
+              UNDERSTOOD,
+            );
           }
         }
-        if (b.policy === "drop" && (b.type !== "other" || b.hookName !== undefined)) warn(rep, b.policySpan, `the policy drop of ${chain.name} (${table.what}, at hook ${b.hookName ?? b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`, UNDERSTOOD);
+        if (b.policy === "drop" && (b.type !== "other" || b.hookName !== undefined))
+          warn(
+            rep,
+            b.policySpan,
+            `the policy drop of ${chain.name} (${table.what}, at hook ${b.hookName ?? b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`,
+            UNDERSTOOD,
+          );
         continue;
       }
       const type = filterHook ? "filter" : "nat";
@@ -832,27 +949,58 @@ export function flattenTables(tables: readonly NfTable[], machine: Machine, rep:
         table,
         type,
         hook: b.hook,
-        u: { ...(machine.ifaces ? { ifaces: machine.ifaces } : {}), ...(machine.local ? { local: machine.local } : {}), hasIn: HAS_IN[b.hook], hasOut: HAS_OUT[b.hook] },
+        u: {
+          ...(machine.ifaces ? { ifaces: machine.ifaces } : {}),
+          ...(machine.local ? { local: machine.local } : {}),
+          hasIn: HAS_IN[b.hook],
+          hasOut: HAS_OUT[b.hook],
+        },
         rep,
         missing,
         count: 0,
       };
-      const guard: FMatch = { ...(table.family !== "inet" ? { family: table.family } : {}), ...(type === "nat" ? { state: ["new"] as const } : {}) };
+      const guard: FMatch = {
+        ...(table.family !== "inet" ? { family: table.family } : {}),
+        ...(type === "nat" ? { state: ["new"] as const } : {}),
+      };
       try {
         const r = flattenChain(ctx, chain, chain, [guard], [chain.name]);
         const scope = table.family === "inet" ? {} : { scope: table.family };
-        out.push({ hook: b.hook, type, priority: b.priority, ...scope, policy: type === "nat" ? "accept" : b.policy, policyComment: `${basename(b.policySpan.file)}:${b.policySpan.line} policy of ${chain.name}`, rules: r.rules, what: `${chain.name} (${table.what})`, span: chain.span });
+        out.push({
+          hook: b.hook,
+          type,
+          priority: b.priority,
+          ...scope,
+          policy: type === "nat" ? "accept" : b.policy,
+          policyComment: `${basename(b.policySpan.file)}:${b.policySpan.line} policy of ${chain.name}`,
+          rules: r.rules,
+          what: `${chain.name} (${table.what})`,
+          span: chain.span,
+        });
       } catch (x) {
         if (x instanceof TooLarge) {
-          warn(rep, chain.span, `chain ${chain.name} (${table.what}) flattens to more than ${FLAT_CAP} rules: left out (the imported firewall may differ either way)`, `rulesets whose jumps and negations expand to at most ${FLAT_CAP} rules`);
+          warn(
+            rep,
+            chain.span,
+            `chain ${chain.name} (${table.what}) flattens to more than ${FLAT_CAP} rules: left out (the imported firewall may differ either way)`,
+            `rulesets whose jumps and negations expand to at most ${FLAT_CAP} rules`,
+          );
         } else if (x instanceof NeedsInterfaces) {
           // a nat ACCEPT on an interface, inside a user chain, must be subtracted from what follows
-          warn(rep, chain.span, `chain ${chain.name} (${table.what}) needs the machine's interfaces to be flattened: left out`, "the output of `ip -j addr` among the inputs");
+          warn(
+            rep,
+            chain.span,
+            `chain ${chain.name} (${table.what}) needs the machine's interfaces to be flattened: left out`,
+            "the output of `ip -j addr` among the inputs",
+          );
         } else throw x;
       }
     }
   }
-  for (const name of missing) rep.notes.add(`Firewall rules naming interface ${name}, which is not among the imported interfaces (absent from \`ip -j addr\`, or a bridge port), never match and are left out.`);
+  for (const name of missing)
+    rep.notes.add(
+      `Firewall rules naming interface ${name}, which is not among the imported interfaces (absent from \`ip -j addr\`, or a bridge port), never match and are left out.`,
+    );
   return out;
 }
 
@@ -867,8 +1015,13 @@ interface Chain {
 
 /** A family-scoped base chain as one that sees every packet: the other family passes untouched. */
 function widen(c: Contribution): Chain {
-  if (c.scope === undefined || c.policy === "accept") return { rules: [...c.rules], policy: c.scope === undefined ? c.policy : "accept", policyComment: c.policyComment };
-  return { rules: [...c.rules, { m: { family: c.scope }, action: c.policy, comment: `${c.policyComment} (IPv${c.scope})` }], policy: "accept", policyComment: c.policyComment };
+  if (c.scope === undefined || c.policy === "accept")
+    return { rules: [...c.rules], policy: c.scope === undefined ? c.policy : "accept", policyComment: c.policyComment };
+  return {
+    rules: [...c.rules, { m: { family: c.scope }, action: c.policy, comment: `${c.policyComment} (IPv${c.scope})` }],
+    policy: "accept",
+    policyComment: c.policyComment,
+  };
 }
 
 /** a then b at one hook: a packet must pass both (an accept of `a` goes on to `b`). */
@@ -914,7 +1067,13 @@ function simplify(c: Chain): Chain {
   for (;;) {
     const last = rules[rules.length - 1];
     const fam = last ? isFamilyOnly(last.m) : undefined;
-    if (!last || fam === undefined || (last.action !== "accept" && last.action !== "drop") || !rules.slice(0, -1).some((r) => isFamilyOnly(r.m) === (fam === 4 ? 6 : 4))) break;
+    if (
+      !last ||
+      fam === undefined ||
+      (last.action !== "accept" && last.action !== "drop") ||
+      !rules.slice(0, -1).some((r) => isFamilyOnly(r.m) === (fam === 4 ? 6 : 4))
+    )
+      break;
     rules.pop();
     policy = last.action;
     policyComment = last.comment;
@@ -964,7 +1123,8 @@ function mergeFamilies(rules: readonly FlatRule[]): FlatRule[] {
     const lcs = new Uint32Array((v4.length + 1) * w);
     for (let i = v4.length - 1; i >= 0; i--) {
       for (let j = v6.length - 1; j >= 0; j--) {
-        lcs[i * w + j] = k4[i] !== undefined && k4[i] === k6[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+        lcs[i * w + j] =
+          k4[i] !== undefined && k4[i] === k6[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
       }
     }
     let i = 0;
@@ -1012,7 +1172,13 @@ function natDoc(r: FlatRule, hook: Hook): NatRuleDoc {
   const fields = { ...matchFields(r.m), comment: r.comment };
   switch (a.kind) {
     case "dnat":
-      return { action: "dnat", chain: hook === "output" ? "output" : "prerouting", to: formatIP(a.to), ...(a.toPort !== undefined ? { toPort: a.toPort } : {}), ...fields };
+      return {
+        action: "dnat",
+        chain: hook === "output" ? "output" : "prerouting",
+        to: formatIP(a.to),
+        ...(a.toPort !== undefined ? { toPort: a.toPort } : {}),
+        ...fields,
+      };
     case "snat":
       return { action: "snat", to: formatIP(a.to), ...fields };
     case "masquerade":
@@ -1034,7 +1200,9 @@ export function assemble(contributions: readonly Contribution[], rep: Reporter):
     for (let i = 1; i < list.length; i++) {
       const [x, y] = [list[i - 1]!, list[i]!];
       if (x.priority === y.priority && (x.scope === undefined || y.scope === undefined || x.scope === y.scope)) {
-        rep.notes.add(`${x.what} and ${y.what} filter hook ${hook} at the same priority (${x.priority}); the kernel runs them in registration order, which the inputs do not show. A packet must pass both either way; only whether a refused packet is dropped or rejected may differ.`);
+        rep.notes.add(
+          `${x.what} and ${y.what} filter hook ${hook} at the same priority (${x.priority}); the kernel runs them in registration order, which the inputs do not show. A packet must pass both either way; only whether a refused packet is dropped or rejected may differ.`,
+        );
       }
     }
     try {
@@ -1044,7 +1212,12 @@ export function assemble(contributions: readonly Contribution[], rep: Reporter):
       firewall[hook] = { policy: chain.policy, ...(rules.length ? { rules: rules.map(ruleDoc) } : {}) };
     } catch (x) {
       if (!(x instanceof TooLarge)) throw x;
-      warn(rep, list[0]!.span, `the ${hook} chains (${list.map((c) => c.what).join(", ")}) compose to more than ${FLAT_CAP} rules: left out`, `at most ${FLAT_CAP} rules`);
+      warn(
+        rep,
+        list[0]!.span,
+        `the ${hook} chains (${list.map((c) => c.what).join(", ")}) compose to more than ${FLAT_CAP} rules: left out`,
+        `at most ${FLAT_CAP} rules`,
+      );
     }
   }
   const nat: NatRuleDoc[] = [];
@@ -1052,7 +1225,10 @@ export function assemble(contributions: readonly Contribution[], rep: Reporter):
     const list = contributions.filter((c) => c.type === "nat" && c.hook === hook && c.rules.length).sort((a, b) => a.priority - b.priority);
     for (let i = 1; i < list.length; i++) {
       const [x, y] = [list[i - 1]!, list[i]!];
-      if (x.priority === y.priority) rep.notes.add(`${x.what} and ${y.what} translate at hook ${hook} at the same priority (${x.priority}); the kernel runs them in registration order, which the inputs do not show: ${x.what} is put first.`);
+      if (x.priority === y.priority)
+        rep.notes.add(
+          `${x.what} and ${y.what} translate at hook ${hook} at the same priority (${x.priority}); the kernel runs them in registration order, which the inputs do not show: ${x.what} is put first.`,
+        );
     }
     for (const c of list) for (const r of c.rules) nat.push(natDoc(r, hook));
   }

@@ -24,7 +24,8 @@ import { formatIP, parseIP } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
-const FORMATS = "shell command lines running qemu-system-* (e.g. qemu-system-x86_64 -netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-pci,netdev=n0)";
+const FORMATS =
+  "shell command lines running qemu-system-* (e.g. qemu-system-x86_64 -netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-pci,netdev=n0)";
 
 /** A shell word of a command line, with where each of its characters is in the file. */
 interface Word {
@@ -126,7 +127,12 @@ function tokens(r: Reader, line: Logical): Token[] | undefined {
   try {
     parsed = shellParse(line.text, (key: string) => `$${key}`) as ParseEntry[];
   } catch (e) {
-    r.report("RCH055", spanAt(r.src, line.map[0] ?? r.src.text.length), `cannot split this line into shell words: ${e instanceof Error ? e.message : String(e)}`, FORMATS);
+    r.report(
+      "RCH055",
+      spanAt(r.src, line.map[0] ?? r.src.text.length),
+      `cannot split this line into shell words: ${e instanceof Error ? e.message : String(e)}`,
+      FORMATS,
+    );
     return undefined;
   }
   const out: Token[] = [];
@@ -174,7 +180,12 @@ function commands(r: Reader): Word[][] {
       const i = cmd.findIndex((w) => QEMU_BINARY.test(basename(w.text)));
       const net = cmd.find((w) => /^--?(netdev|nic|net)$/.test(w.text));
       if (i >= 0) out.push(cmd.slice(i + 1));
-      else if (net) r.warn(r.at(cmd[0]!), `'${cmd[0]!.text}' has QEMU network options but is not a qemu-system-* command; ignored`, "a command starting with qemu-system-ARCH (not a variable or wrapper)");
+      else if (net)
+        r.warn(
+          r.at(cmd[0]!),
+          `'${cmd[0]!.text}' has QEMU network options but is not a qemu-system-* command; ignored`,
+          "a command starting with qemu-system-ARCH (not a variable or wrapper)",
+        );
       cmd = [];
     };
     for (let k = 0; k < toks.length; k++) {
@@ -235,7 +246,8 @@ function bool(text: string): boolean | undefined {
 }
 
 /** A NIC device model (hw/net): the devices a `-device` line attaches a network backend to. */
-const NIC_MODEL = /net|^(e1000|e1000e|e1000-82544gc|e1000-82545em|rtl8139|ne2k_pci|ne2k_isa|pcnet|i8255[0-9a-z]*|igb|vmxnet3|eepro100|tulip|sungem|lan9118|smc91c111)$/;
+const NIC_MODEL =
+  /net|^(e1000|e1000e|e1000-82544gc|e1000-82545em|rtl8139|ne2k_pci|ne2k_isa|pcnet|i8255[0-9a-z]*|igb|vmxnet3|eepro100|tulip|sungem|lan9118|smc91c111)$/;
 
 // ---------------------------------------------------------------------------
 // User-mode networking (libslirp)
@@ -253,7 +265,19 @@ function slirpNet(text: string): { n: bigint; len: number } | undefined {
   let len: number | undefined;
   if (mask === undefined) {
     const a = ip.n;
-    len = !(a & 0x80000000n) ? 8 : (a & 0xfff00000n) === 0xac100000n ? 12 : (a & 0xc0000000n) === 0x80000000n ? 16 : (a & 0xffff0000n) === 0xc0a80000n ? 16 : (a & 0xffff0000n) === 0xc6120000n ? 15 : (a & 0xe0000000n) === 0xe0000000n ? 24 : 28;
+    len = !(a & 0x80000000n)
+      ? 8
+      : (a & 0xfff00000n) === 0xac100000n
+        ? 12
+        : (a & 0xc0000000n) === 0x80000000n
+          ? 16
+          : (a & 0xffff0000n) === 0xc0a80000n
+            ? 16
+            : (a & 0xffff0000n) === 0xc6120000n
+              ? 15
+              : (a & 0xe0000000n) === 0xe0000000n
+                ? 24
+                : 28;
   } else if (/^\d+$/.test(mask)) {
     len = Number(mask);
     if (len < 4 || len > 32) return undefined;
@@ -268,7 +292,25 @@ function slirpNet(text: string): { n: bigint; len: number } | undefined {
 }
 
 /** Options of a user-mode backend that change nothing the topology language describes. */
-const SLIRP_IGNORED = new Set(["id", "type", "hostname", "bootfile", "dnssearch", "domainname", "ipv6", "ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns", "model", "mac", "macaddr", "vlan", "name"]);
+const SLIRP_IGNORED = new Set([
+  "id",
+  "type",
+  "hostname",
+  "bootfile",
+  "dnssearch",
+  "domainname",
+  "ipv6",
+  "ipv6-net",
+  "ipv6-prefix",
+  "ipv6-prefixlen",
+  "ipv6-host",
+  "ipv6-dns",
+  "model",
+  "mac",
+  "macaddr",
+  "vlan",
+  "name",
+]);
 
 /** Options of a user-mode backend that add something for the guest the language does not model. */
 const SLIRP_UNMODELLED: Record<string, string> = {
@@ -288,8 +330,15 @@ function hostfwd(r: Reader, word: Word, o: Opt): ForwardDoc | undefined {
   const at = (i: number) => r.at(word, o.valueIndex + i);
   const m = /^([^:]*):([^:]*):([^-]*)-([^:]*):(.*)$/.exec(o.value);
   if (!m) {
-    if (o.value.startsWith("unix:")) r.warn(at(0), `hostfwd=${o.value}: a forward from a host unix socket is not modelled`, "a tcp or udp hostfwd");
-    else r.report("RCH055", at(0), `hostfwd=${o.value} is not a host forward rule (QEMU refuses it)`, "hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport");
+    if (o.value.startsWith("unix:"))
+      r.warn(at(0), `hostfwd=${o.value}: a forward from a host unix socket is not modelled`, "a tcp or udp hostfwd");
+    else
+      r.report(
+        "RCH055",
+        at(0),
+        `hostfwd=${o.value} is not a host forward rule (QEMU refuses it)`,
+        "hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
+      );
     return undefined;
   }
   const [, proto, hostAddr, hostPort, guestAddr, guestPort] = m as unknown as [string, string, string, string, string, string];
@@ -327,7 +376,13 @@ function hostfwd(r: Reader, word: Word, o: Opt): ForwardDoc | undefined {
     r.warn(at(pHostPort), `hostfwd=${o.value} listens on a port the host picks (host port 0); not modelled`, "a host port from 1 to 65535");
     return undefined;
   }
-  return { proto: proto === "udp" ? "udp" : "tcp", ...(hip && hip !== "0.0.0.0" ? { hostIp: hip } : {}), hostPort: hp, ...(gip ? { guestIp: gip } : {}), guestPort: gp };
+  return {
+    proto: proto === "udp" ? "udp" : "tcp",
+    ...(hip && hip !== "0.0.0.0" ? { hostIp: hip } : {}),
+    hostPort: hp,
+    ...(gip ? { guestIp: gip } : {}),
+    guestPort: gp,
+  };
 }
 
 /** A user-mode backend's options as one NAT adapter, or none (with the reason reported) when it cannot be one. */
@@ -339,11 +394,20 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
   if (netOpt) {
     const parsed = slirpNet(netOpt.key === "ip" ? `${netOpt.value}/24` : netOpt.value);
     if (!parsed) {
-      r.report("RCH011", at(netOpt), `${netOpt.key}=${netOpt.value} is not an IPv4 network (QEMU refuses it)`, "net=ADDRESS[/LEN or /MASK], e.g. net=10.0.5.0/24");
+      r.report(
+        "RCH011",
+        at(netOpt),
+        `${netOpt.key}=${netOpt.value} is not an IPv4 network (QEMU refuses it)`,
+        "net=ADDRESS[/LEN or /MASK], e.g. net=10.0.5.0/24",
+      );
       return { mode: "none" };
     }
     if (parsed.len > 27) {
-      r.warn(at(netOpt), `${netOpt.key}=${netOpt.value} makes a network smaller than /27, which the topology language cannot hold a NAT guest in; the NIC is left out`, "a network of /27 or larger");
+      r.warn(
+        at(netOpt),
+        `${netOpt.key}=${netOpt.value} makes a network smaller than /27, which the topology language cannot hold a NAT guest in; the NIC is left out`,
+        "a network of /27 or larger",
+      );
       return { mode: "none" };
     }
     net = parsed;
@@ -353,12 +417,21 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
   const hostMask = (1n << BigInt(32 - net.len)) - 1n;
   const network = `${V4(net.n)}/${net.len}`;
   if (net.len <= 22) {
-    r.warn(at(netOpt!), `in ${network} QEMU puts the guest at ${V4(net.n | (0x020fn & hostMask))} and the host alias at ${V4(net.n | (0x0202n & hostMask))}; the topology language puts them at ${V4(net.n + 15n)} and ${V4(net.n + 2n)}, which are imported instead`, "a network of /23 or smaller, e.g. net=10.0.5.0/24");
+    r.warn(
+      at(netOpt!),
+      `in ${network} QEMU puts the guest at ${V4(net.n | (0x020fn & hostMask))} and the host alias at ${V4(net.n | (0x0202n & hostMask))}; the topology language puts them at ${V4(net.n + 15n)} and ${V4(net.n + 2n)}, which are imported instead`,
+      "a network of /23 or smaller, e.g. net=10.0.5.0/24",
+    );
   }
   const expect = (key: string, k: bigint, what: string) => {
     const o = get(key);
     const want = V4(net.n + k);
-    if (o && o.value !== want) r.warn(at(o), `${key}=${o.value}: the topology language puts the ${what} at ${want}; this setting is left out`, `${key}=${want} or none`);
+    if (o && o.value !== want)
+      r.warn(
+        at(o),
+        `${key}=${o.value}: the topology language puts the ${what} at ${want}; this setting is left out`,
+        `${key}=${want} or none`,
+      );
   };
   expect("host", 2n, "host alias");
   expect("dhcpstart", 15n, "guest's DHCP address");
@@ -370,7 +443,11 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
   }
   const restrict = get("restrict");
   if (restrict && bool(restrict.value) !== false) {
-    r.warn(at(restrict), `restrict=${restrict.value} isolates the guest (no connections to the host or beyond, forwards still work), which the topology language cannot say: imported without the isolation`, "restrict=off");
+    r.warn(
+      at(restrict),
+      `restrict=${restrict.value} isolates the guest (no connections to the host or beyond, forwards still work), which the topology language cannot say: imported without the isolation`,
+      "restrict=off",
+    );
   }
   const forwards: ForwardDoc[] = [];
   const guest = V4(net.n + 15n);
@@ -383,12 +460,23 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
       if ((!f.guestIp || f.guestIp === guest) && !services.some((s) => s.proto === proto && s.port === f.guestPort)) {
         services.push({ name: `hostfwd ${o.value} (assumed)`, proto, port: f.guestPort });
       }
-    } else if (SLIRP_UNMODELLED[o.key]) r.warn(at(o), `${o.key}=${o.value}: ${SLIRP_UNMODELLED[o.key]!}`, "user-mode networking options net, host, dhcpstart, dns, restrict, hostfwd");
+    } else if (SLIRP_UNMODELLED[o.key])
+      r.warn(
+        at(o),
+        `${o.key}=${o.value}: ${SLIRP_UNMODELLED[o.key]!}`,
+        "user-mode networking options net, host, dhcpstart, dns, restrict, hostfwd",
+      );
     else if (!SLIRP_IGNORED.has(o.key) && !["net", "ip", "host", "dhcpstart", "dns", "ipv4", "restrict"].includes(o.key)) {
-      r.warn(at(o), `'${o.key}' is not a user-mode networking option this importer knows; left out`, "net, host, dhcpstart, dns, restrict, hostfwd (qemu-options.hx, -netdev user)");
+      r.warn(
+        at(o),
+        `'${o.key}' is not a user-mode networking option this importer knows; left out`,
+        "net, host, dhcpstart, dns, restrict, hostfwd (qemu-options.hx, -netdev user)",
+      );
     }
   }
-  r.note("QEMU's user-mode networking (libslirp) lets the guest reach the host's loopback through the host alias (.2): imported as localhostReachable: true (semantics.md section 6).");
+  r.note(
+    "QEMU's user-mode networking (libslirp) lets the guest reach the host's loopback through the host alias (.2): imported as localhostReachable: true (semantics.md section 6).",
+  );
   return { mode: "nat", network, localhostReachable: true, ...(forwards.length ? { forwards } : {}) };
 }
 
@@ -413,7 +501,24 @@ interface Netdev {
 const WITH_ARG = new Set(["netdev", "nic", "net", "device", "name", "readconfig"]);
 
 /** Common options that take no argument (qemu-options.hx); any other option takes the next word unless it starts with '-'. */
-const NO_ARG = new Set(["nodefaults", "enable-kvm", "nographic", "daemonize", "snapshot", "no-reboot", "no-shutdown", "S", "s", "full-screen", "no-user-config", "no-hpet", "no-acpi", "win2k-hack", "version", "help"]);
+const NO_ARG = new Set([
+  "nodefaults",
+  "enable-kvm",
+  "nographic",
+  "daemonize",
+  "snapshot",
+  "no-reboot",
+  "no-shutdown",
+  "S",
+  "s",
+  "full-screen",
+  "no-user-config",
+  "no-hpet",
+  "no-acpi",
+  "win2k-hack",
+  "version",
+  "help",
+]);
 
 function readCommand(r: Reader, args: readonly Word[], fallbackName: () => string): void {
   const netdevs = new Map<string, Netdev>();
@@ -444,7 +549,11 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       continue;
     }
     if (next.text.includes("$")) {
-      r.warn(r.at(next), `-${opt} ${next.text} uses a shell variable, whose value is not in the file; left out`, `-${opt} with literal values`);
+      r.warn(
+        r.at(next),
+        `-${opt} ${next.text} uses a shell variable, whose value is not in the file; left out`,
+        `-${opt} with literal values`,
+      );
       if (opt !== "name" && opt !== "device") networkOption = true;
       if (opt === "netdev") unresolved = true;
       continue;
@@ -458,7 +567,12 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       const model = opts.find((o) => o.key === "driver")?.value ?? "";
       const netdev = opts.find((o) => o.key === "netdev");
       if (netdev) nics.push({ kind: "netdev", id: netdev.value, word: next, index: netdev.index });
-      else if (NIC_MODEL.test(model)) r.warn(r.at(next), `network device ${model} has no netdev=: it is connected to nothing`, `-device ${model},netdev=ID with a matching -netdev user,id=ID`);
+      else if (NIC_MODEL.test(model))
+        r.warn(
+          r.at(next),
+          `network device ${model} has no netdev=: it is connected to nothing`,
+          `-device ${model},netdev=ID with a matching -netdev user,id=ID`,
+        );
       continue;
     }
     networkOption = true;
@@ -471,7 +585,8 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       }
       const id = opts.find((o) => o.key === "id");
       if (!id?.value) r.warn(r.at(next), `-netdev ${type} has no id=, so no device can use it (QEMU refuses it)`, `-netdev ${type},id=ID`);
-      else if (netdevs.has(id.value)) r.warn(r.at(next, id.index), `a second -netdev with id=${id.value} (QEMU refuses it)`, "unique netdev ids");
+      else if (netdevs.has(id.value))
+        r.warn(r.at(next, id.index), `a second -netdev with id=${id.value} (QEMU refuses it)`, "unique netdev ids");
       else netdevs.set(id.value, { type, word: next, opts, used: false });
     } else if (opt === "nic") {
       if (type === "none") noDefaults = true;
@@ -485,7 +600,8 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       const vlan = opts.find((o) => o.key === "vlan")?.value ?? "0";
       const netdev = opts.find((o) => o.key === "netdev");
       if (type === "none") noDefaults = true;
-      else if (type === "nic") nics.push(netdev ? { kind: "netdev", id: netdev.value, word: next, index: netdev.index } : { kind: "hub", vlan, word: next });
+      else if (type === "nic")
+        nics.push(netdev ? { kind: "netdev", id: netdev.value, word: next, index: netdev.index } : { kind: "hub", vlan, word: next });
       else hubBackends.push({ vlan, type, word: next, opts });
     }
   }
@@ -506,16 +622,28 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       const nd = netdevs.get(nic.id);
       if (!nd) {
         const hint = unresolved ? " (unless the -netdev given by a shell variable has)" : "";
-        r.warn(r.at(nic.word, nic.index), `netdev=${nic.id}: no -netdev has id=${nic.id}${hint}; the NIC is left out`, `-netdev user,id=${nic.id},...`);
+        r.warn(
+          r.at(nic.word, nic.index),
+          `netdev=${nic.id}: no -netdev has id=${nic.id}${hint}; the NIC is left out`,
+          `-netdev user,id=${nic.id},...`,
+        );
         adapters.push({ mode: "none" });
       } else if (nd.used) {
-        r.warn(r.at(nic.word, nic.index), `netdev=${nic.id} is already used by another NIC (QEMU refuses it); left out`, "one NIC per netdev");
+        r.warn(
+          r.at(nic.word, nic.index),
+          `netdev=${nic.id} is already used by another NIC (QEMU refuses it); left out`,
+          "one NIC per netdev",
+        );
         adapters.push({ mode: "none" });
       } else {
         nd.used = true;
         if (nd.type === "user") adapters.push(slirpAdapter(r, nd.word, nd.opts, services));
         else {
-          r.warn(r.at(nd.word), `-netdev ${nd.type}: a ${nd.type || "typeless"} backend is not modelled; its NIC is left out`, "-netdev user,...");
+          r.warn(
+            r.at(nd.word),
+            `-netdev ${nd.type}: a ${nd.type || "typeless"} backend is not modelled; its NIC is left out`,
+            "-netdev user,...",
+          );
           adapters.push({ mode: "none" });
         }
       }
@@ -523,8 +651,14 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
       const backends = hubs.get(nic.vlan) ?? [];
       const user = backends.find((b) => b.type === "user");
       if (hubUsed.has(nic.vlan) || !user) {
-        if (!backends.length) r.warn(r.at(nic.word), "-net nic without a -net backend on its hub: it is connected to nothing", "-net nic -net user,...");
-        else if (hubUsed.has(nic.vlan)) r.warn(r.at(nic.word), "a second -net nic on the same hub (all -net options share one hub) is not modelled; left out", "one -net nic per -net user");
+        if (!backends.length)
+          r.warn(r.at(nic.word), "-net nic without a -net backend on its hub: it is connected to nothing", "-net nic -net user,...");
+        else if (hubUsed.has(nic.vlan))
+          r.warn(
+            r.at(nic.word),
+            "a second -net nic on the same hub (all -net options share one hub) is not modelled; left out",
+            "one -net nic per -net user",
+          );
         adapters.push({ mode: "none" });
         continue;
       }
@@ -535,18 +669,27 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
   for (const [vlan, backends] of hubs) {
     const users = backends.filter((b) => b.type === "user");
     for (const b of backends) {
-      if (b.type !== "user") r.warn(r.at(b.word), `-net ${b.type}: a ${b.type || "typeless"} backend is not modelled; left out`, "-net user,...");
+      if (b.type !== "user")
+        r.warn(r.at(b.word), `-net ${b.type}: a ${b.type || "typeless"} backend is not modelled; left out`, "-net user,...");
       else if (!hubUsed.has(vlan)) r.warn(r.at(b.word), "-net user without a -net nic: no guest NIC uses it", "-net nic -net user,...");
-      else if (b !== users[0]) r.warn(r.at(b.word), "a second -net user on the same hub is not modelled; left out", "one -net user per -net nic");
+      else if (b !== users[0])
+        r.warn(r.at(b.word), "a second -net user on the same hub is not modelled; left out", "one -net user per -net nic");
     }
   }
   for (const [id, nd] of netdevs) {
     if (!nd.used) r.warn(r.at(nd.word), `-netdev ${nd.type},id=${id} is not used by any -device or -net nic`, `-device MODEL,netdev=${id}`);
   }
   while (adapters.length && adapters[adapters.length - 1]!.mode === "none") adapters.pop();
-  if (services.length) r.note(`${vm}: the command does not say what listens behind its host forwards; assumed a service on ${services.map((s) => `${String(s.port)}/${s.proto ?? "tcp"}`).join(", ")} bound to every address.`);
+  if (services.length)
+    r.note(
+      `${vm}: the command does not say what listens behind its host forwards; assumed a service on ${services.map((s) => `${String(s.port)}/${s.proto ?? "tcp"}`).join(", ")} bound to every address.`,
+    );
   if (r.machines[vm]) {
-    r.warn(r.at(args[0] ?? { text: "", offsets: [], offset: 0 }), `a second QEMU command names its VM '${vm}'; left out`, "-name NAME, different for each VM");
+    r.warn(
+      r.at(args[0] ?? { text: "", offsets: [], offset: 0 }),
+      `a second QEMU command names its VM '${vm}'; left out`,
+      "-name NAME, different for each VM",
+    );
     return;
   }
   r.machines[vm] = { vm: { on: r.options.host, adapters }, ...(services.length ? { services } : {}) };
@@ -570,7 +713,13 @@ export const importQemu: Importer = (sources: readonly Source[], options: Import
     diagnostics.push(...r.diagnostics);
     for (const n of r.notes) if (!notes.includes(n)) notes.push(n);
     for (const [name, m] of Object.entries(r.machines)) {
-      if (machines[name]) diagnostics.push(diagnostic("RCH053", spanAt(src, 0), `VM '${name}' is also described by another file; kept the first`, { expected: "different VM names (-name)", severity: "warning" }));
+      if (machines[name])
+        diagnostics.push(
+          diagnostic("RCH053", spanAt(src, 0), `VM '${name}' is also described by another file; kept the first`, {
+            expected: "different VM names (-name)",
+            severity: "warning",
+          }),
+        );
       else machines[name] = m;
     }
   }

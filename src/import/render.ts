@@ -36,14 +36,27 @@ function wrap(text: string, width = 96): string[] {
 export function renderTopology(input: RenderInput): string {
   const d = input.doc;
   // the order people write a topology in, whatever order the merge added keys
-  const ordered = { ...(d.description ? { description: d.description } : {}), ...(d.segments ? { segments: d.segments } : {}), ...(d.natnetworks ? { natnetworks: d.natnetworks } : {}), machines: d.machines, ...(d.expect ? { expect: d.expect } : {}) };
+  const ordered = {
+    ...(d.description ? { description: d.description } : {}),
+    ...(d.segments ? { segments: d.segments } : {}),
+    ...(d.natnetworks ? { natnetworks: d.natnetworks } : {}),
+    machines: d.machines,
+    ...(d.expect ? { expect: d.expect } : {}),
+  };
   const doc = new YAML.Document(ordered);
   YAML.visit(doc, {
     Map(_, node) {
-      if (isMap(node) && node.items.length && flowLength(node) <= FLOW_WIDTH && node.items.every((p) => !isCollection(p.value) || flowLength(p.value) <= 60)) node.flow = true;
+      if (
+        isMap(node) &&
+        node.items.length &&
+        flowLength(node) <= FLOW_WIDTH &&
+        node.items.every((p) => !isCollection(p.value) || flowLength(p.value) <= 60)
+      )
+        node.flow = true;
     },
     Seq(_, node) {
-      if (isSeq(node) && flowLength(node) <= FLOW_WIDTH && node.items.every((i) => !isMap(i) || flowLength(i) <= FLOW_WIDTH)) node.flow = true;
+      if (isSeq(node) && flowLength(node) <= FLOW_WIDTH && node.items.every((i) => !isMap(i) || flowLength(i) <= FLOW_WIDTH))
+        node.flow = true;
     },
   });
   const header = [`Imported by \`${input.command}\`.`, `Check it, then ask: reach ask FILE "A -> B:PORT/tcp".`];
@@ -54,7 +67,10 @@ export function renderTopology(input: RenderInput): string {
   }
   if (input.warnings.length) {
     lines.push("", "NOT imported, or assumed without support in the inputs (reach did not understand these exactly):");
-    for (const d of input.warnings) wrap(`${formatSpan({ ...d.span, file: shortPath(d.span.file) })}: ${d.code} ${d.message}`, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));
+    for (const d of input.warnings)
+      wrap(`${formatSpan({ ...d.span, file: shortPath(d.span.file) })}: ${d.code} ${d.message}`, 92).forEach((l, i) =>
+        lines.push(`${i ? "    " : "  - "}${l}`),
+      );
   }
   doc.commentBefore = lines.map((l) => (l ? ` ${l}` : "")).join("\n");
   return doc.toString({ lineWidth: 0, flowCollectionPadding: true });

@@ -117,7 +117,8 @@ export async function runImport(req: ImportRequest): Promise<ImportOutcome> {
     const { kind, path } = splitKind(f, req.kind);
     return path === f ? basename(f) : `${kind}:${basename(path)}`;
   };
-  const command = req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map(shown)].join(" ");
+  const command =
+    req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map(shown)].join(" ");
   const notes = [...(req.notes ?? []), ...merged.notes];
   const text = renderTopology({ doc: merged.doc, command, notes, warnings: diagnostics.filter((d) => d.severity === "warning") });
   // The result must be a topology reach accepts; if it is not, say where, in the generated text.

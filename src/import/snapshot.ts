@@ -41,11 +41,20 @@ export interface Snapshot {
 function run(argv: readonly string[], netns: string | undefined): { out: string } | { missing: true } | { failed: string } {
   const full = netns ? ["ip", "netns", "exec", netns, ...argv] : [...argv];
   try {
-    return { out: execFileSync(full[0]!, full.slice(1), { encoding: "utf8", timeout: 20_000, maxBuffer: 256 << 20, stdio: ["ignore", "pipe", "pipe"] }) };
+    return {
+      out: execFileSync(full[0]!, full.slice(1), {
+        encoding: "utf8",
+        timeout: 20_000,
+        maxBuffer: 256 << 20,
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    };
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number | null };
     if (err.code === "ENOENT") return { missing: true };
-    const why = (err.stderr ?? "").trim().split("\n")[0] || (err.status != null ? `exit status ${err.status}` : (err.message.split("\n")[0] ?? "failed"));
+    const why =
+      (err.stderr ?? "").trim().split("\n")[0] ||
+      (err.status != null ? `exit status ${err.status}` : (err.message.split("\n")[0] ?? "failed"));
     return { failed: why };
   }
 }
@@ -58,7 +67,15 @@ export function takeSnapshot(netns?: string): Snapshot {
     const r = run(["true"], netns);
     if (!("out" in r)) {
       const why = "failed" in r ? r.failed : "ip (iproute2) is not installed";
-      return { sources, notes, diagnostics: [diagnostic("RCH056", { file: "ip netns exec", line: 1, col: 1 }, `cannot enter network namespace ${netns}: ${why}`, { expected: "a namespace listed by `ip netns list`, and root" })] };
+      return {
+        sources,
+        notes,
+        diagnostics: [
+          diagnostic("RCH056", { file: "ip netns exec", line: 1, col: 1 }, `cannot enter network namespace ${netns}: ${why}`, {
+            expected: "a namespace listed by `ip netns list`, and root",
+          }),
+        ],
+      };
     }
   }
   for (const c of SNAPSHOT_COMMANDS) {
@@ -67,10 +84,15 @@ export function takeSnapshot(netns?: string): Snapshot {
     else if ("missing" in r) notes.push(`\`${c.name}\` is not installed here: what it would show is not in the snapshot.`);
     else
       diagnostics.push(
-        diagnostic("RCH056", { file: c.name, line: 1, col: 1 }, `\`${c.name}\` failed: ${r.failed}; what it would show is not in the snapshot`, {
-          expected: "the command to succeed (iptables-save and nft need root)",
-          severity: "warning",
-        }),
+        diagnostic(
+          "RCH056",
+          { file: c.name, line: 1, col: 1 },
+          `\`${c.name}\` failed: ${r.failed}; what it would show is not in the snapshot`,
+          {
+            expected: "the command to succeed (iptables-save and nft need root)",
+            severity: "warning",
+          },
+        ),
       );
   }
   return { sources, notes, diagnostics };

@@ -89,7 +89,15 @@ function stringText(node: Node): string | undefined {
 /** Ruby integer literal text: 8080, 8_080, 0x1f90, 0b1, 0o17, 017. */
 function integerOf(text: string): number | undefined {
   const t = text.replaceAll("_", "").toLowerCase();
-  const n = t.startsWith("0x") ? Number.parseInt(t.slice(2), 16) : t.startsWith("0b") ? Number.parseInt(t.slice(2), 2) : t.startsWith("0o") ? Number.parseInt(t.slice(2), 8) : t.length > 1 && t.startsWith("0") ? Number.parseInt(t.slice(1), 8) : Number(t);
+  const n = t.startsWith("0x")
+    ? Number.parseInt(t.slice(2), 16)
+    : t.startsWith("0b")
+      ? Number.parseInt(t.slice(2), 2)
+      : t.startsWith("0o")
+        ? Number.parseInt(t.slice(2), 8)
+        : t.length > 1 && t.startsWith("0")
+          ? Number.parseInt(t.slice(1), 8)
+          : Number(t);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
@@ -234,7 +242,9 @@ function constructName(node: Node): string {
       return "an assignment";
     case "call": {
       const method = node.childForFieldName("method")?.text ?? "";
-      return ["each", "each_with_index", "times", "map", "upto", "step", "each_pair"].includes(method) ? `a loop (.${method})` : `a method call (${method || "?"})`;
+      return ["each", "each_with_index", "times", "map", "upto", "step", "each_pair"].includes(method)
+        ? `a loop (.${method})`
+        : `a method call (${method || "?"})`;
     }
     default:
       return `a Ruby ${node.type.replaceAll("_", " ")}`;
@@ -286,9 +296,24 @@ const IGNORED: Record<NetworkType, readonly string[]> = {
 const NETWORKING = new Set(["network", "define", "provider", "customize", "configure"]);
 
 /** VBoxManage modifyvm options that change a VM's networking (VirtualBox manual, VBoxManage modifyvm). */
-const CUSTOMIZE_NET = ["--nic", "--natpf", "--natnet", "--nat-network", "--hostonlyadapter", "--host-only-adapter", "--hostonlynet", "--bridgeadapter", "--intnet", "--cableconnected", "--nat-localhostreachable", "--natbindip", "--macaddress"];
+const CUSTOMIZE_NET = [
+  "--nic",
+  "--natpf",
+  "--natnet",
+  "--nat-network",
+  "--hostonlyadapter",
+  "--host-only-adapter",
+  "--hostonlynet",
+  "--bridgeadapter",
+  "--intnet",
+  "--cableconnected",
+  "--nat-localhostreachable",
+  "--natbindip",
+  "--macaddress",
+];
 
-const EXPECTED_LITERAL = "a literal value (a string, a symbol, an integer, true or false): reach reads the Vagrantfile without running Ruby";
+const EXPECTED_LITERAL =
+  "a literal value (a string, a symbol, an integer, true or false): reach reads the Vagrantfile without running Ruby";
 
 class Reader {
   readonly diagnostics: Diagnostic[] = [];
@@ -324,7 +349,11 @@ class Reader {
   /** A statement reach does not follow: reported when it may hide networking or uses a config variable. */
   unknown(stmt: Node, vars: readonly string[]): void {
     if (!mentions(stmt, new Set([...NETWORKING, ...vars]))) return;
-    this.warn(stmt, `${constructName(stmt)} is not run (reach reads the Vagrantfile without running Ruby): the networks it may configure are not imported`, "literal config.vm.define and config.vm.network calls directly inside the Vagrant.configure block");
+    this.warn(
+      stmt,
+      `${constructName(stmt)} is not run (reach reads the Vagrantfile without running Ruby): the networks it may configure are not imported`,
+      "literal config.vm.define and config.vm.network calls directly inside the Vagrant.configure block",
+    );
   }
 
   // --- the top level
@@ -367,7 +396,11 @@ class Reader {
     const v = version && (version.type === "constant" ? this.constants.get(version.text) : literal(version));
     const block = blockOf(call);
     if (!block || block.params.length !== 1) {
-      this.warn(call, "Vagrant.configure without a block taking one config variable: not imported", 'Vagrant.configure("2") do |config| ... end');
+      this.warn(
+        call,
+        "Vagrant.configure without a block taking one config variable: not imported",
+        'Vagrant.configure("2") do |config| ... end',
+      );
       return;
     }
     const text = v?.kind === "integer" ? String(v.n) : textOf(v);
@@ -376,7 +409,11 @@ class Reader {
       return;
     }
     if (!version || text !== "2") {
-      this.warn(version ?? call, `the configuration version is ${version ? `'${version.text}', not a literal "2"` : "missing"}: the block is read as version 2`, 'Vagrant.configure("2")');
+      this.warn(
+        version ?? call,
+        `the configuration version is ${version ? `'${version.text}', not a literal "2"` : "missing"}: the block is read as version 2`,
+        'Vagrant.configure("2")',
+      );
     }
     this.read = true;
     this.body(block.body, block.params[0]!, this.root, "root");
@@ -393,7 +430,11 @@ class Reader {
     if (s.type === "call") {
       const chain = chainOf(s);
       if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine") {
-        this.warn(s, `${chain.join(".")} inside a block whose config variable is '${v}': it configures another config object than this machine's, not imported`, `${v}.vm.${chain[2]} ...`);
+        this.warn(
+          s,
+          `${chain.join(".")} inside a block whose config variable is '${v}': it configures another config object than this machine's, not imported`,
+          `${v}.vm.${chain[2]} ...`,
+        );
         return;
       }
       if (chain?.[0] === v && chain.length >= 2) {
@@ -404,7 +445,12 @@ class Reader {
             return;
           case "define":
             if (level === "root") this.define(s);
-            else this.warn(s, "config.vm.define inside a define block: Vagrant ignores machines defined there", "config.vm.define directly inside the Vagrant.configure block");
+            else
+              this.warn(
+                s,
+                "config.vm.define inside a define block: Vagrant ignores machines defined there",
+                "config.vm.define directly inside the Vagrant.configure block",
+              );
             return;
           case "provider":
             this.provider(s, cfg);
@@ -430,7 +476,8 @@ class Reader {
     const v = literal(right);
     if (name === "usable_port_range") {
       if (v?.kind === "range" && v.lo >= 1 && v.hi <= 65535 && v.lo <= v.hi) cfg.portRange = { lo: v.lo, hi: v.hi };
-      else this.warn(right, `config.vm.usable_port_range is not a literal port range (${right.text})`, "a literal range such as 2200..2250");
+      else
+        this.warn(right, `config.vm.usable_port_range is not a literal port range (${right.text})`, "a literal range such as 2200..2250");
       return;
     }
     const text = textOf(v);
@@ -446,7 +493,11 @@ class Reader {
     const [nameNode, ...opts] = argumentsOf(call);
     const name = nameNode && textOf(literal(nameNode));
     if (!nameNode || name === undefined || name === "") {
-      this.warn(nameNode ?? call, `the machine name of config.vm.define is not a literal (${nameNode?.text ?? "missing"}): the machine is not imported`, 'a literal name such as config.vm.define "web" or config.vm.define :web');
+      this.warn(
+        nameNode ?? call,
+        `the machine name of config.vm.define is not a literal (${nameNode?.text ?? "missing"}): the machine is not imported`,
+        'a literal name such as config.vm.define "web" or config.vm.define :web',
+      );
       return;
     }
     const had = this.machines.get(name);
@@ -464,7 +515,11 @@ class Reader {
     if (!block) return;
     const v = block.params[0];
     if (v === undefined) {
-      this.warn(block.node, `config.vm.define "${name}" has a block without a config variable: its settings are not imported`, `config.vm.define "${name}" do |${name.replaceAll(/\W/g, "") || "m"}| ... end`);
+      this.warn(
+        block.node,
+        `config.vm.define "${name}" has a block without a config variable: its settings are not imported`,
+        `config.vm.define "${name}" do |${name.replaceAll(/\W/g, "") || "m"}| ... end`,
+      );
       return;
     }
     this.body(block.body, v, cfg, "machine");
@@ -489,7 +544,11 @@ class Reader {
       if (override !== undefined && chain?.[0] === override) this.statement(s, override, cfg, "machine");
       else if (vb !== undefined && chain?.[0] === vb) {
         if (chain[1] === "customize" && s.type === "call") this.customize(s);
-      } else this.unknown(s, [vb, override].filter((x): x is string => x !== undefined));
+      } else
+        this.unknown(
+          s,
+          [vb, override].filter((x): x is string => x !== undefined),
+        );
     }
   }
 
@@ -503,7 +562,12 @@ class Reader {
     };
     for (const a of argumentsOf(call)) collect(a);
     const flag = strings.find((t) => CUSTOMIZE_NET.some((f) => t.startsWith(f)));
-    if (flag) this.warn(call, `vb.customize with ${flag} changes the VM's networking behind Vagrant's back: not imported`, "config.vm.network calls (forwarded_port, private_network, public_network)");
+    if (flag)
+      this.warn(
+        call,
+        `vb.customize with ${flag} changes the VM's networking behind Vagrant's back: not imported`,
+        "config.vm.network calls (forwarded_port, private_network, public_network)",
+      );
   }
 
   /** The `key: value` / `:key => value` pairs of an argument (a hash literal or keyword arguments). */
@@ -519,9 +583,18 @@ class Reader {
       }
       // `"key" => v` is a String key, which Vagrant's options[:key] does not read; `"key": v` is a Symbol.
       const arrow = p.children.some((c) => c.type === "=>");
-      const name = key.type === "hash_key_symbol" ? key.text : key.type === "simple_symbol" || key.type === "delimited_symbol" || (key.type === "string" && !arrow) ? textOf(literal(key)) : undefined;
+      const name =
+        key.type === "hash_key_symbol"
+          ? key.text
+          : key.type === "simple_symbol" || key.type === "delimited_symbol" || (key.type === "string" && !arrow)
+            ? textOf(literal(key))
+            : undefined;
       if (name === undefined) {
-        this.warn(key, `option key ${key.text} is not a symbol: Vagrant reads options by symbol`, "keys written as key: value or :key => value");
+        this.warn(
+          key,
+          `option key ${key.text} is not a symbol: Vagrant reads options by symbol`,
+          "keys written as key: value or :key => value",
+        );
         continue;
       }
       out.push({ key: name, value, node: p });
@@ -534,18 +607,30 @@ class Reader {
     const [typeNode, ...rest] = argumentsOf(call);
     const type = typeNode && textOf(literal(typeNode));
     if (!typeNode || type === undefined) {
-      this.warn(typeNode ?? call, `the network type is not a literal (${typeNode?.text ?? "missing"}): this network is not imported`, '"forwarded_port", "private_network" or "public_network"');
+      this.warn(
+        typeNode ?? call,
+        `the network type is not a literal (${typeNode?.text ?? "missing"}): this network is not imported`,
+        '"forwarded_port", "private_network" or "public_network"',
+      );
       return;
     }
     if (type !== "forwarded_port" && type !== "private_network" && type !== "public_network") {
-      this.warn(typeNode, `network type '${type}' is not one Vagrant 2 knows: not imported`, '"forwarded_port", "private_network" or "public_network"');
+      this.warn(
+        typeNode,
+        `network type '${type}' is not one Vagrant 2 knows: not imported`,
+        '"forwarded_port", "private_network" or "public_network"',
+      );
       return;
     }
     const options = new Map<string, Opt>();
     let ok = true;
     for (const a of rest) {
       if (a.type !== "pair" && a.type !== "hash") {
-        this.warn(a, `argument '${a.text}' of config.vm.network is not a key: value option: this network is not imported`, `${type} options written as key: value`);
+        this.warn(
+          a,
+          `argument '${a.text}' of config.vm.network is not a key: value option: this network is not imported`,
+          `${type} options written as key: value`,
+        );
         ok = false;
         continue;
       }
@@ -655,14 +740,27 @@ class Builder {
   private hostOnlyFor(subnet: Prefix, name: string | undefined, node: Node): HostOnlyNet | undefined {
     if (name !== undefined) {
       if (!/^vboxnet\d+$/.test(name)) {
-        this.r.warn(node, `host-only network name '${name}' is not a vboxnetN interface: this network is not imported`, "name: \"vboxnet0\", \"vboxnet1\", ... (Linux and macOS host-only interfaces)");
+        this.r.warn(
+          node,
+          `host-only network name '${name}' is not a vboxnetN interface: this network is not imported`,
+          'name: "vboxnet0", "vboxnet1", ... (Linux and macOS host-only interfaces)',
+        );
         return undefined;
       }
       const had = this.hostonly.find((h) => h.name === name);
       if (had) return had;
-      const net: HostOnlyNet = { name, subnet, hostAddress: `${formatIP({ v: subnet.v, n: subnet.n + 1n })}/${subnet.len}`, declared: name !== "vboxnet0" || subnet.n !== VBOXNET0.n || subnet.len !== VBOXNET0.len, nextLease: 3 };
+      const net: HostOnlyNet = {
+        name,
+        subnet,
+        hostAddress: `${formatIP({ v: subnet.v, n: subnet.n + 1n })}/${subnet.len}`,
+        declared: name !== "vboxnet0" || subnet.n !== VBOXNET0.n || subnet.len !== VBOXNET0.len,
+        nextLease: 3,
+      };
       this.hostonly.push(net);
-      if (net.declared) this.r.note(`The Vagrantfile names host-only network ${name} but not its address on the host: assumed ${net.hostAddress}, the first address of the guest's network.`);
+      if (net.declared)
+        this.r.note(
+          `The Vagrantfile names host-only network ${name} but not its address on the host: assumed ${net.hostAddress}, the first address of the guest's network.`,
+        );
       return net;
     }
     const had = this.hostonly.find((h) => h.subnet.v === subnet.v && h.subnet.n === subnet.n);
@@ -678,10 +776,18 @@ class Builder {
       nextLease: 3,
     };
     this.hostonly.push(net);
-    if (vboxnet0) this.r.note("192.168.56.0 is the network of vboxnet0, VirtualBox's default host-only network (192.168.56.1/24 on the host): assumed it exists with that address.");
-    else this.r.note(`Vagrant creates a host-only network for ${formatIP(subnet)}/${subnet.len} when none matches: assumed ${net.name} with the host at ${net.hostAddress} (the network's first address, as Vagrant sets it).`);
+    if (vboxnet0)
+      this.r.note(
+        "192.168.56.0 is the network of vboxnet0, VirtualBox's default host-only network (192.168.56.1/24 on the host): assumed it exists with that address.",
+      );
+    else
+      this.r.note(
+        `Vagrant creates a host-only network for ${formatIP(subnet)}/${subnet.len} when none matches: assumed ${net.name} with the host at ${net.hostAddress} (the network's first address, as Vagrant sets it).`,
+      );
     if (subnet.v === 4 && !contains(HOSTONLY_ALLOWED, { v: 4, n: subnet.n })) {
-      this.r.note(`${formatIP(subnet)}/${subnet.len} is outside 192.168.56.0/21: VirtualBox 6.1.28+ on Linux and macOS refuses it unless /etc/vbox/networks.conf allows it.`);
+      this.r.note(
+        `${formatIP(subnet)}/${subnet.len} is outside 192.168.56.0/21: VirtualBox 6.1.28+ on Linux and macOS refuses it unless /etc/vbox/networks.conf allows it.`,
+      );
     }
     return net;
   }
@@ -702,24 +808,38 @@ class Builder {
   machine(name: string, own: Config | undefined, at: Node): void {
     const r = this.r;
     if (name === this.options.host) {
-      r.report("RCH053", at, `Vagrant machine '${name}' has the name of the host machine`, "another --host name for the machine that runs VirtualBox");
+      r.report(
+        "RCH053",
+        at,
+        `Vagrant machine '${name}' has the name of the host machine`,
+        "another --host name for the machine that runs VirtualBox",
+      );
       return;
     }
     if (this.machines[name]) return; // a second Vagrantfile's machine of the same name (reported by the importer)
     const cfg = this.merged(own);
-    if (cfg.autostart?.value === false) r.note(`${name} has autostart: false, so a plain \`vagrant up\` does not start it: imported as if started.`);
+    if (cfg.autostart?.value === false)
+      r.note(`${name} has autostart: false, so a plain \`vagrant up\` does not start it: imported as if started.`);
     const networks = [...cfg.networks.values()];
     const forwards: Forward[] = [];
     const defaultId = cfg.communicator === "winrm" ? "winrm" : "ssh";
     for (const n of networks) if (n.type === "forwarded_port") this.forward(n, forwards);
     if (!cfg.networks.has(`forwarded_port-${defaultId}`)) {
-      const doc: ForwardDoc = defaultId === "ssh" ? { name: "ssh", proto: "tcp", hostIp: "127.0.0.1", hostPort: 2222, guestPort: 22 } : { name: "winrm", proto: "tcp", hostIp: "127.0.0.1", hostPort: 55985, guestPort: 5985 };
+      const doc: ForwardDoc =
+        defaultId === "ssh"
+          ? { name: "ssh", proto: "tcp", hostIp: "127.0.0.1", hostPort: 2222, guestPort: 22 }
+          : { name: "winrm", proto: "tcp", hostIp: "127.0.0.1", hostPort: 55985, guestPort: 5985 };
       forwards.push({ doc, autoCorrect: true, node: at });
-      r.note(`Vagrant adds its own ${defaultId} forward to every machine: 127.0.0.1:${doc.hostPort} -> ${doc.guestPort} (host_ip 127.0.0.1: only the host itself reaches it).`);
+      r.note(
+        `Vagrant adds its own ${defaultId} forward to every machine: 127.0.0.1:${doc.hostPort} -> ${doc.guestPort} (host_ip 127.0.0.1: only the host itself reaches it).`,
+      );
     }
     const placed = this.collisions(name, forwards, cfg.portRange ?? DEFAULT_PORT_RANGE);
     for (const f of placed) {
-      if (!f.doc.hostIp) r.note(`${name}: the forward ${f.doc.name} (host ${f.doc.hostPort} -> guest ${f.doc.guestPort}) has no host_ip, so it listens on every host address: the LAN reaches it.`);
+      if (!f.doc.hostIp)
+        r.note(
+          `${name}: the forward ${f.doc.name} (host ${f.doc.hostPort} -> guest ${f.doc.guestPort}) has no host_ip, so it listens on every host address: the LAN reaches it.`,
+        );
     }
     const adapters: AdapterDoc[] = [{ mode: "nat", ...(placed.length ? { forwards: placed.map((f) => f.doc) } : {}) }];
     for (const n of networks) {
@@ -727,7 +847,11 @@ class Builder {
       const slot = adapters.length + 1;
       const adapter = n.options.get("adapter");
       if (adapter && !(adapter.value.kind === "integer" && adapter.value.n === slot)) {
-        r.warn(adapter.node, `adapter: ${adapter.node.text} puts this network on another adapter than Vagrant's next free one (${slot}): not imported`, `no adapter: option, or adapter: ${slot}`);
+        r.warn(
+          adapter.node,
+          `adapter: ${adapter.node.text} puts this network on another adapter than Vagrant's next free one (${slot}): not imported`,
+          `no adapter: option, or adapter: ${slot}`,
+        );
         continue;
       }
       const a = n.type === "private_network" ? this.privateNetwork(name, n) : this.publicNetwork(name, n);
@@ -739,7 +863,10 @@ class Builder {
       if (services.some((s) => s.proto === proto && s.port === f.doc.guestPort)) continue;
       services.push({ name: `${f.doc.name ?? `${proto}${f.doc.hostPort}`} (assumed)`, proto, port: f.doc.guestPort });
     }
-    if (services.length) r.note("A Vagrantfile does not say what listens in the guest: a service is assumed on each forwarded guest port (named '... (assumed)', bound to every address).");
+    if (services.length)
+      r.note(
+        "A Vagrantfile does not say what listens in the guest: a service is assumed on each forwarded guest port (named '... (assumed)', bound to every address).",
+      );
     this.machines[name] = {
       ...(cfg.hostname !== undefined ? { description: `Vagrant machine (hostname ${cfg.hostname})` } : {}),
       vm: { on: this.options.host, adapters },
@@ -756,13 +883,21 @@ class Builder {
     if (disabled?.value.kind === "boolean" && disabled.value.b) return;
     const adapter = get("adapter");
     if (adapter && !(adapter.value.kind === "integer" && adapter.value.n === 1)) {
-      r.warn(adapter.node, `a forward on adapter ${adapter.node.text}: only forwards on the NAT adapter 1 are modelled, not imported`, "no adapter: option (adapter 1)");
+      r.warn(
+        adapter.node,
+        `a forward on adapter ${adapter.node.text}: only forwards on the NAT adapter 1 are modelled, not imported`,
+        "no adapter: option (adapter 1)",
+      );
       return;
     }
     const guest = get("guest");
     const host = get("host");
     if (!guest || !host) {
-      r.warn(n.node, `forwarded_port without ${!guest ? "guest" : "host"}: Vagrant refuses it ("Forwarded port definitions require a 'host' and 'guest' value")`, "forwarded_port with guest: PORT, host: PORT");
+      r.warn(
+        n.node,
+        `forwarded_port without ${!guest ? "guest" : "host"}: Vagrant refuses it ("Forwarded port definitions require a 'host' and 'guest' value")`,
+        "forwarded_port with guest: PORT, host: PORT",
+      );
       return;
     }
     const port = (x: Opt, what: string) => {
@@ -779,7 +914,11 @@ class Builder {
     const protoOpt = get("protocol");
     const proto = protoOpt ? textOf(protoOpt.value) : "tcp";
     if (proto !== "tcp" && proto !== "udp") {
-      r.warn(protoOpt?.node ?? n.node, `protocol ${protoOpt?.node.text} is neither tcp nor udp: this forward is not imported`, 'protocol: "tcp" or "udp"');
+      r.warn(
+        protoOpt?.node ?? n.node,
+        `protocol ${protoOpt?.node.text} is neither tcp nor udp: this forward is not imported`,
+        'protocol: "tcp" or "udp"',
+      );
       return;
     }
     const address = (k: "host_ip" | "guest_ip"): string | null | undefined => {
@@ -789,7 +928,12 @@ class Builder {
       if (text === "") return undefined;
       const ip = text === undefined ? undefined : parseIP(text);
       if (!ip || ip.v !== 4) {
-        r.report("RCH010", x.node, `${k} ${x.node.text} is not an IPv4 address${ip ? " (VirtualBox NAT forwards are IPv4 only: an IPv6 host_ip gives no IPv6 listener, hashicorp/vagrant#10782)" : ""}`, `an IPv4 address, or no ${k}`);
+        r.report(
+          "RCH010",
+          x.node,
+          `${k} ${x.node.text} is not an IPv4 address${ip ? " (VirtualBox NAT forwards are IPv4 only: an IPv6 host_ip gives no IPv6 listener, hashicorp/vagrant#10782)" : ""}`,
+          `an IPv4 address, or no ${k}`,
+        );
         return null;
       }
       return formatIP(ip);
@@ -814,13 +958,16 @@ class Builder {
    */
   private collisions(machine: string, forwards: readonly Forward[], range: { lo: number; hi: number }): Forward[] {
     const r = this.r;
-    const overlaps = (a: string | undefined, b: string | undefined) => a === undefined || b === undefined || a === b || a === "0.0.0.0" || b === "0.0.0.0";
+    const overlaps = (a: string | undefined, b: string | undefined) =>
+      a === undefined || b === undefined || a === b || a === "0.0.0.0" || b === "0.0.0.0";
     const inUse = (port: number, ip: string | undefined) => this.taken.find((t) => t.port === port && overlaps(t.ip, ip));
     const usable: number[] = [];
-    for (let p = range.lo; p <= range.hi; p++) if (!this.taken.some((t) => t.port === p) && !forwards.some((f) => f.doc.hostPort === p)) usable.push(p);
+    for (let p = range.lo; p <= range.hi; p++)
+      if (!this.taken.some((t) => t.port === p) && !forwards.some((f) => f.doc.hostPort === p)) usable.push(p);
     const placed: Forward[] = [];
     // Vagrant also leases each (host_ip, port) it checks while this machine comes up: the same pair twice collides
-    const leased = (port: number, ip: string | undefined) => placed.find((p) => (p.doc.proto ?? "tcp") === "tcp" && p.doc.hostPort === port && p.doc.hostIp === ip);
+    const leased = (port: number, ip: string | undefined) =>
+      placed.find((p) => (p.doc.proto ?? "tcp") === "tcp" && p.doc.hostPort === port && p.doc.hostIp === ip);
     for (const f of forwards) {
       const hostPort = Number(f.doc.hostPort);
       const own = (f.doc.proto ?? "tcp") === "tcp" ? leased(hostPort, f.doc.hostIp) : undefined;
@@ -839,14 +986,26 @@ class Builder {
       }
       if (moved !== undefined) {
         placed.push({ ...f, doc: { ...f.doc, hostPort: moved } });
-        r.note(`${machine}: host port ${hostPort} of the ${f.doc.name} forward is already taken by ${clash.machine}, so Vagrant's auto_correct moves it to ${moved} (assumed: the machines come up in the order of the Vagrantfile and nothing else on the host holds these ports).`);
+        r.note(
+          `${machine}: host port ${hostPort} of the ${f.doc.name} forward is already taken by ${clash.machine}, so Vagrant's auto_correct moves it to ${moved} (assumed: the machines come up in the order of the Vagrantfile and nothing else on the host holds these ports).`,
+        );
       } else if (f.autoCorrect) {
-        r.warn(f.node, `host port ${hostPort} of ${machine}'s ${f.doc.name} forward is taken by ${clash.machine} and usable_port_range has no free port left: not imported`, "a wider config.vm.usable_port_range");
+        r.warn(
+          f.node,
+          `host port ${hostPort} of ${machine}'s ${f.doc.name} forward is taken by ${clash.machine} and usable_port_range has no free port left: not imported`,
+          "a wider config.vm.usable_port_range",
+        );
       } else {
-        r.warn(f.node, `host port ${hostPort} of ${machine}'s ${f.doc.name} forward is already forwarded by ${clash.machine} (${r.at(clash.node)}): \`vagrant up\` stops with "Vagrant cannot forward the specified ports on this VM"; not imported`, "another host port, or auto_correct: true");
+        r.warn(
+          f.node,
+          `host port ${hostPort} of ${machine}'s ${f.doc.name} forward is already forwarded by ${clash.machine} (${r.at(clash.node)}): \`vagrant up\` stops with "Vagrant cannot forward the specified ports on this VM"; not imported`,
+          "another host port, or auto_correct: true",
+        );
       }
     }
-    for (const f of placed) if ((f.doc.proto ?? "tcp") === "tcp") this.taken.push({ port: Number(f.doc.hostPort), ...(f.doc.hostIp ? { ip: f.doc.hostIp } : {}), machine, node: f.node });
+    for (const f of placed)
+      if ((f.doc.proto ?? "tcp") === "tcp")
+        this.taken.push({ port: Number(f.doc.hostPort), ...(f.doc.hostIp ? { ip: f.doc.hostIp } : {}), machine, node: f.node });
     return placed;
   }
 
@@ -863,7 +1022,12 @@ class Builder {
     const mask = n.options.get("netmask");
     const len = mask ? prefixLength(mask.value, ip.v) : ip.v === 4 ? 24 : 64;
     if (len === undefined) {
-      this.r.report("RCH011", mask!.node, `netmask ${mask!.node.text} is not a netmask or prefix length for ${text}`, ip.v === 4 ? 'a netmask such as "255.255.255.0" or a prefix length such as 24' : "a prefix length such as 64");
+      this.r.report(
+        "RCH011",
+        mask!.node,
+        `netmask ${mask!.node.text} is not a netmask or prefix length for ${text}`,
+        ip.v === 4 ? 'a netmask such as "255.255.255.0" or a prefix length such as 24' : "a prefix length such as 64",
+      );
       return null;
     }
     return { ip, len, text: `${formatIP(ip)}/${len}` };
@@ -871,7 +1035,10 @@ class Builder {
 
   private autoConfig(machine: string, n: NetworkCall): void {
     const a = n.options.get("auto_config");
-    if (a?.value.kind === "boolean" && !a.value.b) this.r.note(`${machine}: a ${n.type} has auto_config: false, so Vagrant does not configure its address in the guest: assumed the guest uses the address written in the Vagrantfile.`);
+    if (a?.value.kind === "boolean" && !a.value.b)
+      this.r.note(
+        `${machine}: a ${n.type} has auto_config: false, so Vagrant does not configure its address in the guest: assumed the guest uses the address written in the Vagrantfile.`,
+      );
   }
 
   private privateNetwork(machine: string, n: NetworkCall): AdapterDoc | undefined {
@@ -881,7 +1048,11 @@ class Builder {
     const typeOpt = o.get("type");
     const type = typeOpt ? textOf(typeOpt.value) : "static";
     if (type !== "static" && type !== "dhcp") {
-      r.warn(typeOpt!.node, `private_network type ${typeOpt!.node.text} is not understood: not imported`, 'type: "dhcp" or an ip: without type');
+      r.warn(
+        typeOpt!.node,
+        `private_network type ${typeOpt!.node.text} is not understood: not imported`,
+        'type: "dhcp" or an ip: without type',
+      );
       return undefined;
     }
     const addr = this.guestAddress(n);
@@ -890,14 +1061,25 @@ class Builder {
     if (intnet && !(intnet.value.kind === "boolean" && !intnet.value.b)) {
       const network = intnet.value.kind === "boolean" ? "intnet" : textOf(intnet.value);
       if (!network) {
-        r.warn(intnet.node, `virtualbox__intnet ${intnet.node.text} is neither true nor a network name: not imported`, 'virtualbox__intnet: true or "name"');
+        r.warn(
+          intnet.node,
+          `virtualbox__intnet ${intnet.node.text} is neither true nor a network name: not imported`,
+          'virtualbox__intnet: true or "name"',
+        );
         return undefined;
       }
-      if (!addr) r.note(`${machine}: its internal network ${network} has no ip in the Vagrantfile and VirtualBox runs no DHCP server there: the guest's address is not known.`);
+      if (!addr)
+        r.note(
+          `${machine}: its internal network ${network} has no ip in the Vagrantfile and VirtualBox runs no DHCP server there: the guest's address is not known.`,
+        );
       return { mode: "internal", network, addresses: addr ? [addr.text] : [] };
     }
     if (!addr && type !== "dhcp") {
-      r.warn(n.node, "private_network without ip: Vagrant needs an ip or type: \"dhcp\"", 'private_network with ip: "192.168.56.10" or type: "dhcp"');
+      r.warn(
+        n.node,
+        'private_network without ip: Vagrant needs an ip or type: "dhcp"',
+        'private_network with ip: "192.168.56.10" or type: "dhcp"',
+      );
       return undefined;
     }
     const base = addr ?? { ip: parseIP(VAGRANT_DHCP_NET)!, len: 24, text: `${VAGRANT_DHCP_NET}/24` };
@@ -906,7 +1088,10 @@ class Builder {
     const net = this.hostOnlyFor(prefixOf(base.ip, base.len), name, nameOpt?.node ?? n.node);
     if (!net) return undefined;
     if (type === "static") {
-      if (base.ip.v === 4 && (base.ip.n & 0xffn) === 1n) r.note(`${machine}: ip ${formatIP(base.ip)} ends in .1, the address Vagrant gives the host on ${net.name} ("network_ip_ends_in_one"): the two clash.`);
+      if (base.ip.v === 4 && (base.ip.n & 0xffn) === 1n)
+        r.note(
+          `${machine}: ip ${formatIP(base.ip)} ends in .1, the address Vagrant gives the host on ${net.name} ("network_ip_ends_in_one"): the two clash.`,
+        );
       return { mode: "hostonly", network: net.name, addresses: [addr!.text] };
     }
     // Vagrant's DHCP server for the network: at .2, leases from dhcp_lower (default .3) up
@@ -916,7 +1101,9 @@ class Builder {
     let lease: IP = { v: net.subnet.v, n: net.subnet.n + BigInt(net.nextLease++) };
     while (this.statics.has(formatIP(lease))) lease = { v: net.subnet.v, n: net.subnet.n + BigInt(net.nextLease++) };
     const text = `${formatIP(lease)}/${net.subnet.len}`;
-    r.note(`${machine}: its private_network uses DHCP: assumed the lease ${text} from Vagrant's DHCP server on ${net.name} (the first free address of its pool, machines in Vagrantfile order).`);
+    r.note(
+      `${machine}: its private_network uses DHCP: assumed the lease ${text} from Vagrant's DHCP server on ${net.name} (the first free address of its pool, machines in Vagrantfile order).`,
+    );
     return { mode: "hostonly", network: net.name, addresses: [text] };
   }
 
@@ -927,16 +1114,22 @@ class Builder {
     if (addr === null) return undefined;
     const bridgeOpt = n.options.get("bridge");
     let bridge = "eth0";
-    if (!bridgeOpt) r.note(`${machine}: its public_network names no bridge, so Vagrant uses the host's only interface or asks which one: assumed eth0.`);
+    if (!bridgeOpt)
+      r.note(`${machine}: its public_network names no bridge, so Vagrant uses the host's only interface or asks which one: assumed eth0.`);
     else {
       const names = bridgeOpt.value.kind === "array" ? bridgeOpt.value.items.map(textOf) : [textOf(bridgeOpt.value)];
       const first = names[0];
       const iface = first === undefined ? undefined : bridgeInterface(first);
       if (names.some((x) => x === undefined) || iface === undefined) {
-        r.warn(bridgeOpt.node, `bridge ${bridgeOpt.node.text} gives no host interface name: this network is not imported`, 'bridge: "en0: Wi-Fi (AirPort)" or bridge: "eth0"');
+        r.warn(
+          bridgeOpt.node,
+          `bridge ${bridgeOpt.node.text} gives no host interface name: this network is not imported`,
+          'bridge: "en0: Wi-Fi (AirPort)" or bridge: "eth0"',
+        );
         return undefined;
       }
-      if (names.length > 1) r.note(`${machine}: Vagrant bridges to the first of ${names.join(", ")} that exists on the host: assumed ${iface}.`);
+      if (names.length > 1)
+        r.note(`${machine}: Vagrant bridges to the first of ${names.join(", ")} that exists on the host: assumed ${iface}.`);
       else if (iface !== first) r.note(`${machine}: bridge "${first}" is host interface ${iface}.`);
       bridge = iface;
     }
@@ -962,7 +1155,7 @@ class Builder {
 function firstError(root: Node): Node | undefined {
   let innermost = root.type === "ERROR" ? root : undefined;
   // down the path of first erroneous children (a loop, not recursion: generated Ruby can nest deeply)
-  for (let n: Node | undefined = root; n; ) {
+  for (let n: Node | undefined = root; n;) {
     if (n.isMissing) return n;
     n = n.children.find((c) => c.isMissing || c.type === "ERROR" || c.hasError);
     if (n?.type === "ERROR") innermost = n;
@@ -975,7 +1168,9 @@ function syntaxError(error: Node, text: string): string {
   if (error.isMissing) return `missing ${/^\w+$/.test(error.type) && error.type !== "end" ? error.type : `'${error.type}'`}`;
   const first = error.text.split("\n")[0]!.slice(0, 30);
   // an ERROR that runs to the end of the file is a construct the file never closes
-  return text.slice(error.endIndex).trim() === "" ? `'${first}' is not closed before the end of the file (truncated, or a missing 'end')` : `unexpected '${first}'`;
+  return text.slice(error.endIndex).trim() === ""
+    ? `'${first}' is not closed before the end of the file (truncated, or a missing 'end')`
+    : `unexpected '${first}'`;
 }
 
 async function importOne(source: Source, builder: Builder): Promise<Reader> {
@@ -983,7 +1178,11 @@ async function importOne(source: Source, builder: Builder): Promise<Reader> {
   const parser = await ruby();
   const tree = parser.parse(source.text);
   if (!tree) {
-    reader.diagnostics.push(diagnostic("RCH055", { file: source.file, line: 1, col: 1 }, "the Ruby parser could not read this file", { expected: "a Vagrantfile (Ruby)" }));
+    reader.diagnostics.push(
+      diagnostic("RCH055", { file: source.file, line: 1, col: 1 }, "the Ruby parser could not read this file", {
+        expected: "a Vagrantfile (Ruby)",
+      }),
+    );
     return reader;
   }
   try {
@@ -998,7 +1197,10 @@ async function importOne(source: Source, builder: Builder): Promise<Reader> {
     if (defined.length) for (const [name, m] of defined) builder.machine(name, m.config, m.node);
     else if (reader.read) builder.machine("default", undefined, tree.rootNode);
     const others = [...reader.providers].filter((p) => p !== "virtualbox");
-    if (others.length) reader.note(`The Vagrantfile also configures provider ${others.join(", ")}: this import models the VirtualBox provider, Vagrant's default.`);
+    if (others.length)
+      reader.note(
+        `The Vagrantfile also configures provider ${others.join(", ")}: this import models the VirtualBox provider, Vagrant's default.`,
+      );
   } finally {
     tree.delete();
   }
@@ -1028,7 +1230,14 @@ export const importVagrant: Importer = async (sources, options): Promise<ImportR
     diagnostics.push(...unique(reader.diagnostics));
     for (const name of before) {
       if (reader.machines.has(name) || (name === "default" && reader.read && !reader.machines.size)) {
-        diagnostics.push(diagnostic("RCH053", { file: source.file, line: 1, col: 1 }, `machine '${name}' is defined by two Vagrantfiles of this import: the first is kept`, { expected: "machine names unique across the Vagrantfiles" }));
+        diagnostics.push(
+          diagnostic(
+            "RCH053",
+            { file: source.file, line: 1, col: 1 },
+            `machine '${name}' is defined by two Vagrantfiles of this import: the first is kept`,
+            { expected: "machine names unique across the Vagrantfiles" },
+          ),
+        );
       }
     }
     for (const n of reader.notes) if (!notes.includes(n)) notes.push(n);

@@ -26,7 +26,8 @@ import { Findings, spanAt, spanLine, type Importer, type ImportOptions, type Imp
 
 type NatNetworkDoc = NonNullable<TopologyDoc["natnetworks"]>[string];
 
-const FORMATS = "VBoxManage showvminfo --machinereadable output, a .vbox machine settings file, VBoxManage list hostonlyifs output, or VBoxManage natnetwork list output";
+const FORMATS =
+  "VBoxManage showvminfo --machinereadable output, a .vbox machine settings file, VBoxManage list hostonlyifs output, or VBoxManage natnetwork list output";
 
 /** A Linux interface name as the topology language accepts it (IFNAMSIZ, no spaces, '/' or ':'). */
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -42,7 +43,6 @@ class Reader extends Findings {
   constructor(readonly options: ImportOptions) {
     super();
   }
-
 }
 
 // ---------------------------------------------------------------------------
@@ -99,14 +99,22 @@ function forwardDoc(r: Reader, f: RawForward, at: (field: Field) => Span): Forwa
 function bridgeName(r: Reader, text: string, span: Span): string | undefined {
   const first = text.split(":")[0]!.trim().split(/\s+/)[0] ?? "";
   if (IFNAME.test(first)) return first;
-  r.warn(span, `bridged adapter on host interface '${text}': no Linux-style interface name can be taken from it`, "a host interface name of 1 to 15 characters without spaces, '/' or ':' (e.g. en0, eth0, wlp2s0)");
+  r.warn(
+    span,
+    `bridged adapter on host interface '${text}': no Linux-style interface name can be taken from it`,
+    "a host interface name of 1 to 15 characters without spaces, '/' or ':' (e.g. en0, eth0, wlp2s0)",
+  );
   return undefined;
 }
 
 /** A host-only adapter's network; the topology language knows host-only networks named vboxnetN. */
 function hostOnlyName(r: Reader, text: string, span: Span): string | undefined {
   if (hostOnlyDefault(text)) return text;
-  r.warn(span, `host-only network '${text}' is not named vboxnetN, which is all the topology language describes`, "vboxnet0, vboxnet1, ... (Linux and macOS host-only interfaces)");
+  r.warn(
+    span,
+    `host-only network '${text}' is not named vboxnetN, which is all the topology language describes`,
+    "vboxnet0, vboxnet1, ... (Linux and macOS host-only interfaces)",
+  );
   return undefined;
 }
 
@@ -135,23 +143,37 @@ function addVm(r: Reader, name: string, span: Span, adapters: AdapterDoc[]): voi
     } else if (a.mode === "bridged") {
       r.note(`${where} is bridged to ${a.bridge}: the guest's LAN address (usually DHCP from the LAN) is not in VirtualBox's files.`);
     } else if (a.mode === "internal") {
-      r.note(`${where} is on internal network ${a.network ?? "intnet"}: VirtualBox runs no DHCP there, the guest's address is configured inside the guest and not in VirtualBox's files.`);
+      r.note(
+        `${where} is on internal network ${a.network ?? "intnet"}: VirtualBox runs no DHCP there, the guest's address is configured inside the guest and not in VirtualBox's files.`,
+      );
     } else if (a.mode === "natnetwork") {
-      r.note(`${where} is on NAT Network ${a.network}: the guest's address comes from the NAT Network's DHCP server and is not in VirtualBox's files.`);
+      r.note(
+        `${where} is on NAT Network ${a.network}: the guest's address comes from the NAT Network's DHCP server and is not in VirtualBox's files.`,
+      );
     } else if (a.mode === "hostonly") {
-      r.note(`${where} is on host-only network ${a.network ?? "vboxnet0"}: its address is not in VirtualBox's files; the host-only DHCP server's lease is assumed (the topology's default, from .101).`);
+      r.note(
+        `${where} is on host-only network ${a.network ?? "vboxnet0"}: its address is not in VirtualBox's files; the host-only DHCP server's lease is assumed (the topology's default, from .101).`,
+      );
     }
   });
-  if (assumed.length) r.note(`${name}: the inputs do not say what listens behind its port forwards; assumed a service on ${assumed.join(", ")} bound to every address.`);
+  if (assumed.length)
+    r.note(
+      `${name}: the inputs do not say what listens behind its port forwards; assumed a service on ${assumed.join(", ")} bound to every address.`,
+    );
   const machine: MachineDoc = { vm: { on: r.options.host, adapters }, ...(services.length ? { services } : {}) };
   const had = r.vms.get(name);
   if (!had) r.vms.set(name, { machine, span });
   else if (JSON.stringify(had.machine) !== JSON.stringify(machine)) {
     r.diagnostics.push(
-      diagnostic("RCH053", span, `VM '${name}' is described twice, differently; kept the description from ${had.span.file}:${had.span.line}`, {
-        expected: "one description per VM",
-        severity: "warning",
-      }),
+      diagnostic(
+        "RCH053",
+        span,
+        `VM '${name}' is described twice, differently; kept the description from ${had.span.file}:${had.span.line}`,
+        {
+          expected: "one description per VM",
+          severity: "warning",
+        },
+      ),
     );
   }
 }
@@ -212,11 +234,19 @@ function readShowvminfo(r: Reader, src: Source): void {
     const raw = m[2]!;
     const col = m[1]!.length + 2;
     const span = spanLine(src, i + 1, col);
-    const relevant = key === "name" || /^(nic|natnet|bridgeadapter|hostonlyadapter|intnet|nat-network|cableconnected)\d+$/.test(key) || /^Forwarding\(\d+\)$/.test(key);
+    const relevant =
+      key === "name" ||
+      /^(nic|natnet|bridgeadapter|hostonlyadapter|intnet|nat-network|cableconnected)\d+$/.test(key) ||
+      /^Forwarding\(\d+\)$/.test(key);
     if (!relevant) return;
     const value = unquote(raw);
     if (value === undefined) {
-      r.report("RCH055", span, `the value of ${key} is cut off (no closing quote)`, 'key="value" lines as VBoxManage showvminfo --machinereadable prints them');
+      r.report(
+        "RCH055",
+        span,
+        `the value of ${key} is cut off (no closing quote)`,
+        'key="value" lines as VBoxManage showvminfo --machinereadable prints them',
+      );
       return;
     }
     if (key === "name") {
@@ -224,7 +254,8 @@ function readShowvminfo(r: Reader, src: Source): void {
       return;
     }
     if (key.startsWith("Forwarding(")) {
-      if (lastNic === undefined) r.warn(span, `${key} before any nicN line: its adapter is unknown`, "Forwarding(i) lines after the nicN line of their NAT adapter");
+      if (lastNic === undefined)
+        r.warn(span, `${key} before any nicN line: its adapter is unknown`, "Forwarding(i) lines after the nicN line of their NAT adapter");
       else nic(lastNic).forwards.push({ value, line: i + 1, col: col + 1 });
       return;
     }
@@ -239,14 +270,21 @@ function readShowvminfo(r: Reader, src: Source): void {
     } else nic(n).detail[km[1]!] = { value, span };
   });
   if (!name) {
-    r.report("RCH055", spanLine(src, 1), 'no name="..." line: the VM has no name', "the complete output of VBoxManage showvminfo --machinereadable VM");
+    r.report(
+      "RCH055",
+      spanLine(src, 1),
+      'no name="..." line: the VM has no name',
+      "the complete output of VBoxManage showvminfo --machinereadable VM",
+    );
     return;
   }
   const count = Math.max(0, ...nics.keys());
   const adapters: AdapterDoc[] = [];
   for (let n = 1; n <= count; n++) adapters.push(showAdapter(r, src, n, nics.get(n)));
   if (adapters.some((a) => a.mode === "nat")) {
-    r.note("VBoxManage showvminfo --machinereadable does not print a NAT adapter's localhost-reachable setting: assumed off (VirtualBox 7's default for new VMs), so 10.0.x.2 does not reach the host's loopback.");
+    r.note(
+      "VBoxManage showvminfo --machinereadable does not print a NAT adapter's localhost-reachable setting: assumed off (VirtualBox 7's default for new VMs), so 10.0.x.2 does not reach the host's loopback.",
+    );
   }
   addVm(r, name.value, name.span, adapters);
 }
@@ -255,15 +293,29 @@ function showAdapter(r: Reader, src: Source, n: number, x: ShowNic | undefined):
   if (!x?.mode) return { mode: "none" };
   const mode = x.mode.value;
   if (!Object.hasOwn(SHOW_DETAIL, mode)) {
-    r.warn(x.mode.span, `adapter ${n} is attached as '${mode}', which the topology language does not describe; imported as not attached`, "nat, bridged, hostonly, intnet, natnetwork, null or none");
+    r.warn(
+      x.mode.span,
+      `adapter ${n} is attached as '${mode}', which the topology language does not describe; imported as not attached`,
+      "nat, bridged, hostonly, intnet, natnetwork, null or none",
+    );
     return { mode: "none" };
   }
   const key = SHOW_DETAIL[mode];
   if (key === undefined) return { mode: "none" };
-  if (x.cableOff) r.warn(x.cableOff, `adapter ${n}'s cable is disconnected; the topology language has no unplugged cable, imported as connected`, "cableconnected" + String(n) + '="on"');
+  if (x.cableOff)
+    r.warn(
+      x.cableOff,
+      `adapter ${n}'s cable is disconnected; the topology language has no unplugged cable, imported as connected`,
+      "cableconnected" + String(n) + '="on"',
+    );
   const detail = x.detail[key];
   if (!detail && mode !== "nat") {
-    r.report("RCH055", x.mode.span, `nic${n}="${mode}" without its ${key}${n} line`, `${key}${n}="..." before nic${n} (VBoxManage prints both)`);
+    r.report(
+      "RCH055",
+      x.mode.span,
+      `nic${n}="${mode}" without its ${key}${n} line`,
+      `${key}${n}="..." before nic${n} (VBoxManage prints both)`,
+    );
     return { mode: "none" };
   }
   switch (mode) {
@@ -271,7 +323,13 @@ function showAdapter(r: Reader, src: Source, n: number, x: ShowNic | undefined):
       let network: string | undefined;
       if (detail && detail.value !== "nat") {
         if (natAdapterNetwork(detail.value, n - 1)) network = detail.value;
-        else r.report("RCH011", detail.span, `NAT network '${detail.value}' is not an IPv4 network prefix of length 27 or less`, "NETWORK/LEN with zero host bits, e.g. 10.0.2.0/24");
+        else
+          r.report(
+            "RCH011",
+            detail.span,
+            `NAT network '${detail.value}' is not an IPv4 network prefix of length 27 or less`,
+            "NETWORK/LEN with zero host bits, e.g. 10.0.2.0/24",
+          );
       }
       const forwards = x.forwards.flatMap((f) => showForward(r, src, f) ?? []);
       return { mode: "nat", ...(network ? { network } : {}), ...(forwards.length ? { forwards } : {}) };
@@ -301,7 +359,11 @@ function showForward(r: Reader, src: Source, f: { value: string; line: number; c
   const parts = f.value.split(",");
   const at = (k: number): Span => spanLine(src, f.line, f.col + parts.slice(0, k).reduce((n, p) => n + p.length + 1, 0));
   if (parts.length !== 6) {
-    r.warn(at(0), `port forward "${f.value}" does not have the six fields name,proto,hostip,hostport,guestip,guestport`, "name,tcp|udp,[hostip],hostport,[guestip],guestport");
+    r.warn(
+      at(0),
+      `port forward "${f.value}" does not have the six fields name,proto,hostip,hostport,guestip,guestport`,
+      "name,tcp|udp,[hostip],hostport,[guestip],guestport",
+    );
     return undefined;
   }
   const [name, proto, hostIp, hostPort, guestIp, guestPort] = parts as [string, string, string, string, string, string];
@@ -339,7 +401,12 @@ function parseXml(r: Reader, src: Source): XmlElement | undefined {
   const local = (n: string) => n.slice(n.indexOf(":") + 1);
   parser.on("doctype", (doctype) => {
     if (doctype.includes("<!ENTITY")) {
-      r.report("RCH052", spanAt(src, Math.max(0, src.text.indexOf("<!DOCTYPE"))), "the XML declares entities in its DOCTYPE; refused without expanding them", "a .vbox file as VirtualBox writes it (no DOCTYPE)");
+      r.report(
+        "RCH052",
+        spanAt(src, Math.max(0, src.text.indexOf("<!DOCTYPE"))),
+        "the XML declares entities in its DOCTYPE; refused without expanding them",
+        "a .vbox file as VirtualBox writes it (no DOCTYPE)",
+      );
       throw new StopXml();
     }
   });
@@ -356,7 +423,12 @@ function parseXml(r: Reader, src: Source): XmlElement | undefined {
     stack.pop();
   });
   parser.on("error", (e) => {
-    r.report("RCH055", spanAt(src, parser.position), `the XML is not well-formed: ${e.message.replace(/^\d+:\d+: /, "")}`, "a complete, well-formed .vbox file");
+    r.report(
+      "RCH055",
+      spanAt(src, parser.position),
+      `the XML is not well-formed: ${e.message.replace(/^\d+:\d+: /, "")}`,
+      "a complete, well-formed .vbox file",
+    );
     throw new StopXml();
   });
   try {
@@ -403,7 +475,12 @@ function readVbox(r: Reader, src: Source): void {
   const machine = child(root, "Machine");
   if (!machine) {
     const encrypted = child(root, "MachineEncrypted");
-    r.report("RCH050", at(encrypted ?? root), encrypted ? "the machine settings are encrypted" : "the file has no <Machine> (VirtualBox.xml, the global settings, describes no VM)", "a VM's .vbox file (unencrypted)");
+    r.report(
+      "RCH050",
+      at(encrypted ?? root),
+      encrypted ? "the machine settings are encrypted" : "the file has no <Machine> (VirtualBox.xml, the global settings, describes no VM)",
+      "a VM's .vbox file (unencrypted)",
+    );
     return;
   }
   const name = machine.attrs["name"];
@@ -421,7 +498,12 @@ function readVbox(r: Reader, src: Source): void {
     const slotText = el.attrs["slot"] ?? "";
     const slot = /^\d{1,2}$/.test(slotText) ? Number(slotText) : NaN;
     if (!(slot >= 0 && slot < 36) || seen.has(slot)) {
-      r.report("RCH055", at(el), `<Adapter> has ${seen.has(slot) ? "a repeated" : "no valid"} slot '${slotText}'`, "slot=\"0\" to slot=\"35\", each once");
+      r.report(
+        "RCH055",
+        at(el),
+        `<Adapter> has ${seen.has(slot) ? "a repeated" : "no valid"} slot '${slotText}'`,
+        'slot="0" to slot="35", each once',
+      );
       continue;
     }
     seen.add(slot);
@@ -441,10 +523,16 @@ function vboxAdapter(r: Reader, file: VboxFile, el: XmlElement, slot: number): A
   if (xmlBool(el.attrs["enabled"]) !== true) return { mode: "none" };
   // Settings before format 1.16 (VirtualBox 5.0) wrote cable="true" and left a disconnected cable out
   const cable = xmlBool(el.attrs["cable"]) ?? (file.minor === undefined || file.minor >= 16);
-  if (!cable) r.warn(at(el), `adapter ${slot + 1}'s cable is disconnected; the topology language has no unplugged cable, imported as connected`, 'cable="true"');
+  if (!cable)
+    r.warn(
+      at(el),
+      `adapter ${slot + 1}'s cable is disconnected; the topology language has no unplugged cable, imported as connected`,
+      'cable="true"',
+    );
   const mode = modes[0];
   if (!mode) return { mode: "none" };
-  for (const extra of modes.slice(1)) r.warn(at(extra), `a second attachment <${extra.name}> in adapter ${slot + 1}`, "one attachment element besides <DisabledModes>");
+  for (const extra of modes.slice(1))
+    r.warn(at(extra), `a second attachment <${extra.name}> in adapter ${slot + 1}`, "one attachment element besides <DisabledModes>");
   const name = mode.attrs["name"] ?? "";
   switch (mode.name) {
     case "NAT":
@@ -468,7 +556,11 @@ function vboxAdapter(r: Reader, file: VboxFile, el: XmlElement, slot: number): A
       useNatNetwork(r, name, at(mode));
       return { mode: "natnetwork", network: name, addresses: [] };
     default:
-      r.warn(at(mode), `adapter ${slot + 1} is attached with <${mode.name}>, which the topology language does not describe; imported as not attached`, "<NAT>, <BridgedInterface>, <HostOnlyInterface>, <InternalNetwork> or <NATNetwork>");
+      r.warn(
+        at(mode),
+        `adapter ${slot + 1} is attached with <${mode.name}>, which the topology language does not describe; imported as not attached`,
+        "<NAT>, <BridgedInterface>, <HostOnlyInterface>, <InternalNetwork> or <NATNetwork>",
+      );
       return { mode: "none" };
   }
 }
@@ -485,9 +577,20 @@ function vboxNat(r: Reader, file: VboxFile, el: XmlElement, slot: number): Adapt
   const net = el.attrs["network"];
   if (net) {
     if (natAdapterNetwork(net, slot)) network = net;
-    else r.report("RCH011", at(el), `NAT network '${net}' is not an IPv4 network prefix of length 27 or less`, "NETWORK/LEN with zero host bits, e.g. 10.0.2.0/24");
+    else
+      r.report(
+        "RCH011",
+        at(el),
+        `NAT network '${net}' is not an IPv4 network prefix of length 27 or less`,
+        "NETWORK/LEN with zero host bits, e.g. 10.0.2.0/24",
+      );
   }
-  if (el.attrs["hostip"]) r.warn(at(el), `the NAT engine's outgoing address hostip="${el.attrs["hostip"]}" is not modelled: outgoing connections are taken to leave from the host's routed address`, "no hostip");
+  if (el.attrs["hostip"])
+    r.warn(
+      at(el),
+      `the NAT engine's outgoing address hostip="${el.attrs["hostip"]}" is not modelled: outgoing connections are taken to leave from the host's routed address`,
+      "no hostip",
+    );
   const lr = el.attrs["localhost-reachable"];
   let localhostReachable = xmlBool(lr);
   if (lr !== undefined && localhostReachable === undefined) r.warn(at(el), `localhost-reachable="${lr}" is not a boolean`, "true or false");
@@ -512,7 +615,14 @@ function vboxNat(r: Reader, file: VboxFile, el: XmlElement, slot: number): Adapt
     }
     const doc = forwardDoc(
       r,
-      { name: a["name"] ?? "", proto, hostIp: a["hostip"] ?? "", hostPort: a["hostport"] ?? "", guestIp: a["guestip"] ?? "", guestPort: a["guestport"] ?? "" },
+      {
+        name: a["name"] ?? "",
+        proto,
+        hostIp: a["hostip"] ?? "",
+        hostPort: a["hostport"] ?? "",
+        guestIp: a["guestip"] ?? "",
+        guestPort: a["guestport"] ?? "",
+      },
       () => at(f),
     );
     if (doc) forwards.push(doc);
@@ -543,7 +653,8 @@ function readHostonlyifs(r: Reader, src: Source): void {
   src.text.split(/\r?\n/).forEach((line, i) => {
     const m = /^([A-Za-z0-9]+):\s*(.*?)\s*$/.exec(line);
     if (!m) {
-      if (line.trim()) r.warn(spanLine(src, i + 1), `line not understood: '${line.trim()}'`, "Key: value lines of VBoxManage list hostonlyifs");
+      if (line.trim())
+        r.warn(spanLine(src, i + 1), `line not understood: '${line.trim()}'`, "Key: value lines of VBoxManage list hostonlyifs");
       return;
     }
     const span = spanLine(src, i + 1, line.length - line.slice(m[1]!.length + 1).trimStart().length + 1);
@@ -559,8 +670,15 @@ function readHostonlyifs(r: Reader, src: Source): void {
     const mask = b.fields.get("NetworkMask");
     if (ip4 && ip4.value !== "0.0.0.0") {
       const len = mask ? maskLength(mask.value) : undefined;
-      if (parseIP(ip4.value)?.v !== 4) r.report("RCH010", ip4.span, `'${ip4.value}' is not an IPv4 address`, "an IPv4 address such as 192.168.56.1");
-      else if (len === undefined) r.report("RCH011", mask?.span ?? ip4.span, `network mask '${mask?.value ?? ""}' is not a contiguous IPv4 mask`, "a mask such as 255.255.255.0");
+      if (parseIP(ip4.value)?.v !== 4)
+        r.report("RCH010", ip4.span, `'${ip4.value}' is not an IPv4 address`, "an IPv4 address such as 192.168.56.1");
+      else if (len === undefined)
+        r.report(
+          "RCH011",
+          mask?.span ?? ip4.span,
+          `network mask '${mask?.value ?? ""}' is not a contiguous IPv4 mask`,
+          "a mask such as 255.255.255.0",
+        );
       else addresses.push(`${ip4.value}/${len}`);
     }
     const ip6 = b.fields.get("IPV6Address");
@@ -568,12 +686,20 @@ function readHostonlyifs(r: Reader, src: Source): void {
     if (ip6?.value) {
       const ip = parseIP(ip6.value);
       const len = /^\d{1,3}$/.test(len6?.value ?? "") ? Number(len6!.value) : NaN;
-      if (ip?.v !== 6) r.report("RCH010", ip6.span, `'${ip6.value}' is not an IPv6 address`, "an IPv6 address such as fe80::800:27ff:fe00:0");
-      else if (!(len >= 1 && len <= 128)) r.report("RCH011", len6?.span ?? ip6.span, `IPv6 prefix length '${len6?.value ?? ""}' is not 1 to 128`, "a prefix length such as 64");
+      if (ip?.v !== 6)
+        r.report("RCH010", ip6.span, `'${ip6.value}' is not an IPv6 address`, "an IPv6 address such as fe80::800:27ff:fe00:0");
+      else if (!(len >= 1 && len <= 128))
+        r.report(
+          "RCH011",
+          len6?.span ?? ip6.span,
+          `IPv6 prefix length '${len6?.value ?? ""}' is not 1 to 128`,
+          "a prefix length such as 64",
+        );
       else addresses.push(`${formatIP(ip)}/${len}`);
     }
     if (!addresses.length) {
-      if (r.diagnostics.length === before) r.warn(b.span, `host-only interface ${net} has no address`, "IPAddress and NetworkMask of the interface");
+      if (r.diagnostics.length === before)
+        r.warn(b.span, `host-only interface ${net} has no address`, "IPAddress and NetworkMask of the interface");
       continue;
     }
     r.hostonly[net] = { addresses };
@@ -620,7 +746,8 @@ function readNatnetworks(r: Reader, src: Source): void {
     }
     list = undefined;
     const m = /^([A-Za-z][A-Za-z0-9 ]*?):\s*(.*)$/.exec(text);
-    if (m && (m[1] === "Name" || m[1] === "NetworkName")) blocks.push({ name: m[2]!, span, fields: new Map(), rules4: [], rules6: [], loopbacks: [] });
+    if (m && (m[1] === "Name" || m[1] === "NetworkName"))
+      blocks.push({ name: m[2]!, span, fields: new Map(), rules4: [], rules6: [], loopbacks: [] });
     else if (m && b) b.fields.set(m[1]!, { value: m[2]!, span });
     else r.warn(span, `line not understood: '${text}'`, "the output of VBoxManage natnetwork list");
   });
@@ -632,30 +759,53 @@ function readNatBlock(r: Reader, b: NatBlock): void {
   const netField = field("Network");
   const c = netField ? parseCidr(netField.value) : undefined;
   if (!netField || !c || c.ip.v !== 4 || c.len > 29 || prefixOf(c.ip, c.len).n !== c.ip.n) {
-    r.report("RCH011", netField?.span ?? b.span, `NAT Network ${b.name}'s network '${netField?.value ?? ""}' is not an IPv4 network prefix of length 29 or less`, "Network: NETWORK/LEN, e.g. 10.0.2.0/24");
+    r.report(
+      "RCH011",
+      netField?.span ?? b.span,
+      `NAT Network ${b.name}'s network '${netField?.value ?? ""}' is not an IPv4 network prefix of length 29 or less`,
+      "Network: NETWORK/LEN, e.g. 10.0.2.0/24",
+    );
     return;
   }
   const gateway = field("Gateway", "IP");
   const expectedGateway = formatIP({ v: 4, n: c.ip.n + BigInt(NATNET_GATEWAY) });
   if (gateway && gateway.value !== expectedGateway) {
-    r.warn(gateway.span, `NAT Network ${b.name}'s gateway is ${gateway.value}; the topology language puts it at ${expectedGateway}`, `the gateway ${expectedGateway}`);
+    r.warn(
+      gateway.span,
+      `NAT Network ${b.name}'s gateway is ${gateway.value}; the topology language puts it at ${expectedGateway}`,
+      `the gateway ${expectedGateway}`,
+    );
   }
   const yes = (f: { value: string } | undefined) => f?.value.toLowerCase() === "yes";
   const enabled = field("Enabled");
-  if (enabled && !yes(enabled)) r.warn(enabled.span, `NAT Network ${b.name} is disabled in VirtualBox; imported as running`, "Enabled: Yes");
+  if (enabled && !yes(enabled))
+    r.warn(enabled.span, `NAT Network ${b.name} is disabled in VirtualBox; imported as running`, "Enabled: Yes");
   const ipv6 = field("IPv6", "IPv6 Enabled");
   if (yes(ipv6)) r.warn(ipv6!.span, `NAT Network ${b.name}'s IPv6 is not modelled; only its IPv4 network is imported`, "IPv6: No");
   const dhcp = field("DHCP Server", "DHCP Enabled");
   if (dhcp && !yes(dhcp)) r.note(`NAT Network ${b.name} has no DHCP server: its guests configure their addresses themselves.`);
   if (!enabled && b.fields.has("Gateway")) {
-    r.warn(b.span, `NAT Network ${b.name} is listed without its port forwards and loopback mappings (the short form of VBoxManage list natnets)`, "the output of VBoxManage natnetwork list");
+    r.warn(
+      b.span,
+      `NAT Network ${b.name} is listed without its port forwards and loopback mappings (the short form of VBoxManage list natnets)`,
+      "the output of VBoxManage natnetwork list",
+    );
   } else {
     const mappings = b.loopbacks.map((l) => l.text);
     for (const l of b.loopbacks) {
-      if (l.text !== `127.0.0.1=${NATNET_LOOPBACK_OFFSET}`) r.warn(l.span, `loopback mapping ${l.text} of NAT Network ${b.name} is not modelled`, `the default mapping 127.0.0.1=${NATNET_LOOPBACK_OFFSET}`);
+      if (l.text !== `127.0.0.1=${NATNET_LOOPBACK_OFFSET}`)
+        r.warn(
+          l.span,
+          `loopback mapping ${l.text} of NAT Network ${b.name} is not modelled`,
+          `the default mapping 127.0.0.1=${NATNET_LOOPBACK_OFFSET}`,
+        );
     }
     if (!mappings.includes(`127.0.0.1=${NATNET_LOOPBACK_OFFSET}`)) {
-      r.warn(b.span, `NAT Network ${b.name} has no loopback mapping 127.0.0.1=${NATNET_LOOPBACK_OFFSET}, but the topology language always maps .${NATNET_LOOPBACK_OFFSET} to the host's 127.0.0.1`, `Loopback mappings (ipv4): 127.0.0.1=${NATNET_LOOPBACK_OFFSET}`);
+      r.warn(
+        b.span,
+        `NAT Network ${b.name} has no loopback mapping 127.0.0.1=${NATNET_LOOPBACK_OFFSET}, but the topology language always maps .${NATNET_LOOPBACK_OFFSET} to the host's 127.0.0.1`,
+        `Loopback mappings (ipv4): 127.0.0.1=${NATNET_LOOPBACK_OFFSET}`,
+      );
     }
   }
   for (const f of b.rules6) r.warn(f.span, `IPv6 port forward '${f.text}' of NAT Network ${b.name} is not modelled`, "IPv4 port forwards");
@@ -670,9 +820,19 @@ function readNatBlock(r: Reader, b: NatBlock): void {
       r.warn(f.span, `port forward '${m[1]!}' of NAT Network ${b.name} has no guest IP`, "[guestip] (mandatory for NAT Network forwards)");
       continue;
     }
-    const doc = forwardDoc(r, { name: m[1]!, proto: m[2]!.toLowerCase() as "tcp" | "udp", hostIp: m[3]!, hostPort: m[4]!, guestIp: m[5]!, guestPort: m[6]! }, () => f.span);
+    const doc = forwardDoc(
+      r,
+      { name: m[1]!, proto: m[2]!.toLowerCase() as "tcp" | "udp", hostIp: m[3]!, hostPort: m[4]!, guestIp: m[5]!, guestPort: m[6]! },
+      () => f.span,
+    );
     const guest = doc?.guestIp ? parseIP(doc.guestIp) : undefined;
-    if (guest && prefixOf(guest, c.len).n !== c.ip.n) r.report("RCH031", f.span, `port forward '${m[1]!}' goes to ${doc!.guestIp}, outside NAT Network ${b.name} (${netField.value})`, `a guest address inside ${netField.value}`);
+    if (guest && prefixOf(guest, c.len).n !== c.ip.n)
+      r.report(
+        "RCH031",
+        f.span,
+        `port forward '${m[1]!}' goes to ${doc!.guestIp}, outside NAT Network ${b.name} (${netField.value})`,
+        `a guest address inside ${netField.value}`,
+      );
     else if (doc) forwards.push(doc);
   }
   r.natnetworks[b.name] = { network: netField.value, ...(forwards.length ? { forwards } : {}) };
@@ -710,13 +870,19 @@ function completeNatNetworks(r: Reader): void {
   for (const [net, span] of r.natnetworkUses) {
     if (r.natnetworks[net]) continue;
     r.natnetworks[net] = {};
-    r.warn(span, `NAT Network ${net} is not described by the inputs: its network and port forwards are unknown; assumed 10.0.2.0/24 without port forwards`, "the output of VBoxManage natnetwork list among the inputs");
+    r.warn(
+      span,
+      `NAT Network ${net} is not described by the inputs: its network and port forwards are unknown; assumed 10.0.2.0/24 without port forwards`,
+      "the output of VBoxManage natnetwork list among the inputs",
+    );
   }
   for (const [net, nn] of Object.entries(r.natnetworks)) {
     if (!nn.forwards?.length) continue;
     const on = [...r.vms].filter(([, v]) => v.machine.vm?.adapters.some((a) => a.mode === "natnetwork" && a.network === net));
     if (on.length !== 1) {
-      r.note(`NAT Network ${net} forwards to ${[...new Set(nn.forwards.map((f) => f.guestIp))].join(", ")}; ${on.length ? "several VMs of the inputs are on it" : "no VM of the inputs is on it"}, so no listener is assumed behind its forwards.`);
+      r.note(
+        `NAT Network ${net} forwards to ${[...new Set(nn.forwards.map((f) => f.guestIp))].join(", ")}; ${on.length ? "several VMs of the inputs are on it" : "no VM of the inputs is on it"}, so no listener is assumed behind its forwards.`,
+      );
       continue;
     }
     const [name, v] = on[0]!;
@@ -730,7 +896,9 @@ function completeNatNetworks(r: Reader): void {
     }
     if (added.length) {
       v.machine.services = services;
-      r.note(`${name} is the only VM of the inputs on NAT Network ${net}: assumed it is the guest its forwards reach, with a service on ${added.join(", ")} (the inputs do not say what listens there).`);
+      r.note(
+        `${name} is the only VM of the inputs on NAT Network ${net}: assumed it is the guest its forwards reach, with a service on ${added.join(", ")} (the inputs do not say what listens there).`,
+      );
     }
   }
 }
@@ -740,7 +908,12 @@ export const importVirtualbox: Importer = (sources: readonly Source[], options: 
   for (const src of sources) {
     const format = detect(src.text);
     if (format === undefined || format === "human showvminfo") {
-      r.report("RCH050", spanLine(src, 1), format ? "this is VBoxManage showvminfo's human-readable output" : "not a VirtualBox file this importer knows", format ? "the output of VBoxManage showvminfo --machinereadable VM" : FORMATS);
+      r.report(
+        "RCH050",
+        spanLine(src, 1),
+        format ? "this is VBoxManage showvminfo's human-readable output" : "not a VirtualBox file this importer knows",
+        format ? "the output of VBoxManage showvminfo --machinereadable VM" : FORMATS,
+      );
       continue;
     }
     try {

@@ -28,31 +28,51 @@ function chainText(c: Chain): string[] {
 function natText(hook: string, rules: readonly NatRule[]): string[] {
   return rules.map((r) => {
     const a = r.action;
-    const act = a.kind === "dnat" ? `dnat to ${a.toPort !== undefined ? formatEndpoint(a.to, a.toPort) : formatIP(a.to)}` : a.kind === "snat" ? `snat to ${formatIP(a.to)}` : "masquerade";
+    const act =
+      a.kind === "dnat"
+        ? `dnat to ${a.toPort !== undefined ? formatEndpoint(a.to, a.toPort) : formatIP(a.to)}`
+        : a.kind === "snat"
+          ? `snat to ${formatIP(a.to)}`
+          : "masquerade";
     return `    nat ${hook}: ${matchText(r.match)} -> ${act}   # ${r.origin.what}, ${formatSpan(r.origin.span)}`;
   });
 }
 
 export function showNetwork(net: Network): string {
   const out: string[] = [`network from ${net.file}`, "", "segments:"];
-  for (const s of net.segments) out.push(`  ${s.name}  ${s.subnets.map(formatPrefix).join(", ") || "(no subnet declared)"}   # ${s.origin.what}, ${formatSpan(s.origin.span)}`);
+  for (const s of net.segments)
+    out.push(
+      `  ${s.name}  ${s.subnets.map(formatPrefix).join(", ") || "(no subnet declared)"}   # ${s.origin.what}, ${formatSpan(s.origin.span)}`,
+    );
   for (const m of net.machines) {
     out.push("", `${m.name} (${m.kind})  # ${formatSpan(m.origin.span)}`);
     out.push(`  sysctl: ip_forward=${m.ipForward ? 1 : 0} rp_filter=${m.rpFilter} route_localnet=${m.routeLocalnet ? 1 : 0}`);
-    if (m.engine) out.push(`  NAT engine of host ${m.engine.host}: gateway ${formatIP(m.engine.gateway)}; ${formatIP(m.engine.loopbackAddress)} -> host loopback ${m.engine.loopbackReachable ? "on" : "off"}; everything else re-sent by ${m.engine.host}`);
+    if (m.engine)
+      out.push(
+        `  NAT engine of host ${m.engine.host}: gateway ${formatIP(m.engine.gateway)}; ${formatIP(m.engine.loopbackAddress)} -> host loopback ${m.engine.loopbackReachable ? "on" : "off"}; everything else re-sent by ${m.engine.host}`,
+      );
     out.push("  interfaces:");
-    for (const i of m.interfaces) out.push(`    ${i.name.padEnd(10)} ${i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`).join(" ") || "-"}${i.segment ? `  on ${i.segment}` : ""}`);
+    for (const i of m.interfaces)
+      out.push(
+        `    ${i.name.padEnd(10)} ${i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`).join(" ") || "-"}${i.segment ? `  on ${i.segment}` : ""}`,
+      );
     out.push("  routes:");
     for (const r of m.routes) out.push(`    ${formatPrefix(r.dst)}${r.via ? ` via ${formatIP(r.via)}` : ""} dev ${r.dev || "?"} ${r.type}`);
     const fw = [...chainText(m.filter.input), ...chainText(m.filter.output), ...chainText(m.filter.forward)];
     if (fw.length) out.push("  filter:", ...fw);
-    const nat = [...natText("prerouting", m.nat.prerouting), ...natText("output", m.nat.output), ...natText("postrouting", m.nat.postrouting)];
+    const nat = [
+      ...natText("prerouting", m.nat.prerouting),
+      ...natText("output", m.nat.output),
+      ...natText("postrouting", m.nat.postrouting),
+    ];
     if (nat.length) out.push(...nat);
     if (m.sockets.length) out.push("  sockets:");
     for (const s of m.sockets) {
       const bind = s.bind.v === 6 ? `[${formatIP(s.bind)}]` : formatIP(s.bind);
       const role = s.role.kind === "relay" ? ` relay via ${s.role.engine} to ${formatEndpoint(s.role.to, s.role.toPort)}` : "";
-      out.push(`    ${s.proto} ${bind}:${s.port}${s.v6only ? " v6only" : ""}${s.device ? ` dev ${s.device}` : ""}  ${s.owner}${role}   # ${formatSpan(s.origin.span)}`);
+      out.push(
+        `    ${s.proto} ${bind}:${s.port}${s.v6only ? " v6only" : ""}${s.device ? ` dev ${s.device}` : ""}  ${s.owner}${role}   # ${formatSpan(s.origin.span)}`,
+      );
     }
   }
   return out.join("\n");

@@ -81,7 +81,11 @@ export function lower(topo: Topology): Network {
     if (!segments.has(name)) segments.set(name, { name, subnets, origin });
   };
   for (const [name, seg] of Object.entries(doc.segments ?? {})) {
-    addSegment(name, parseSegmentSubnets(seg).map((s) => must(parseMatchPrefix(s), s)), o(["segments", name], `segment '${name}'`));
+    addSegment(
+      name,
+      parseSegmentSubnets(seg).map((s) => must(parseMatchPrefix(s), s)),
+      o(["segments", name], `segment '${name}'`),
+    );
   }
 
   const newMachine = (name: string, kind: Machine["kind"], origin: Origin): MutableMachine => {
@@ -108,7 +112,12 @@ export function lower(topo: Topology): Network {
     const mp: Path = ["machines", name];
     const m = newMachine(name, md.vm ? "vm" : md.router ? "router" : "host", o(mp, `machine '${name}'`));
     for (const [iname, iface] of Object.entries(md.interfaces ?? {})) {
-      m.interfaces.push({ name: iname, segment: iface.segment, addrs: (iface.addresses ?? []).map(cidrOf), origin: o([...mp, "interfaces", iname], `interface ${iname}`) });
+      m.interfaces.push({
+        name: iname,
+        segment: iface.segment,
+        addrs: (iface.addresses ?? []).map(cidrOf),
+        origin: o([...mp, "interfaces", iname], `interface ${iname}`),
+      });
     }
     m.ipForward = md.ip_forward ?? md.router !== undefined;
     m.rpFilter = md.rp_filter ?? 0;
@@ -159,7 +168,11 @@ export function lower(topo: Topology): Network {
       const addrs = decl ? decl.addresses.map(cidrOf) : [must(hostOnlyDefault(net), net)];
       const origin = decl ? o(["machines", host, "hostonly", net], `host-only network ${net}`) : h.origin;
       h.interfaces.push({ name: net, segment: segmentNames.hostonly(host, net), addrs, origin });
-      addSegment(segmentNames.hostonly(host, net), addrs.map((a) => prefixOf(a.ip, a.len)), origin);
+      addSegment(
+        segmentNames.hostonly(host, net),
+        addrs.map((a) => prefixOf(a.ip, a.len)),
+        origin,
+      );
     }
     return h;
   };
@@ -187,25 +200,64 @@ export function lower(topo: Topology): Network {
           const gw = hostInNet(net, NAT_GATEWAY);
           const engineName = engineNames.nat(name, slot);
           const engine = newMachine(engineName, "nat-engine", o(ap, `VirtualBox NAT engine of ${adapterWhat}`));
-          engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: hostInNet(net, 3), len: net.len }], origin: engine.origin });
+          engine.interfaces.push({
+            name: "nat",
+            segment: seg,
+            addrs: [
+              { ip: gw, len: net.len },
+              { ip: hostInNet(net, 3), len: net.len },
+            ],
+            origin: engine.origin,
+          });
           engine.staticRoutes.push(engineOnLink(engine.origin));
           // The NAT engine's DNS proxy on .3 relays queries to the host's resolvers (assumed to answer).
           for (const proto of ["udp", "tcp"] as const) {
-            engine.sockets.push({ owner: "VirtualBox NAT DNS proxy", proto, bind: hostInNet(net, 3), port: 53, v6only: false, pktinfo: true, role: { kind: "service" }, origin: engine.origin });
+            engine.sockets.push({
+              owner: "VirtualBox NAT DNS proxy",
+              proto,
+              bind: hostInNet(net, 3),
+              port: 53,
+              v6only: false,
+              pktinfo: true,
+              role: { kind: "service" },
+              origin: engine.origin,
+            });
           }
-          engine.engine = { host: hostName, gateway: gw, loopbackAddress: gw, loopbackReachable: a.localhostReachable ?? false, origin: o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${adapterWhat}`) };
+          engine.engine = {
+            host: hostName,
+            gateway: gw,
+            loopbackAddress: gw,
+            loopbackReachable: a.localhostReachable ?? false,
+            origin: o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${adapterWhat}`),
+          };
           addSegment(seg, [net], engine.origin);
           const guest = hostInNet(net, NAT_GUEST);
           iface(seg, [{ ip: guest, len: net.len }]);
           defaultVia(gw, o(ap, `default route of ${adapterWhat} (DHCP from the NAT engine)`));
           // A forward below port 1024 never listens unless VirtualBox runs as root (the checker warns).
-          (a.forwards ?? []).forEach((f, k) => (md.vm!.asRoot || portOf(f.hostPort) >= FIRST_UNPRIVILEGED_PORT) && host.sockets.push(relaySocket(f, engineName, guest, gw, o([...ap, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of ${name}'s NAT adapter ${slot + 1}`))));
+          (a.forwards ?? []).forEach(
+            (f, k) =>
+              (md.vm!.asRoot || portOf(f.hostPort) >= FIRST_UNPRIVILEGED_PORT) &&
+              host.sockets.push(
+                relaySocket(
+                  f,
+                  engineName,
+                  guest,
+                  gw,
+                  o([...ap, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of ${name}'s NAT adapter ${slot + 1}`),
+                ),
+              ),
+          );
           break;
         }
         case "natnetwork": {
           const nn = must(doc.natnetworks?.[a.network], a.network);
           const net = prefixOf(cidrOf(nn.network ?? DEFAULT_NATNETWORK).ip, cidrOf(nn.network ?? DEFAULT_NATNETWORK).len);
-          const hosts = new Set(Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === a.network)).map((x) => x.vm!.on));
+          const hosts = new Set(
+            Object.values(doc.machines)
+              .filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === a.network))
+              .map((x) => x.vm!.on),
+          );
           const perHost = hosts.size > 1 ? hostName : undefined;
           const seg = segmentNames.natnetwork(a.network, perHost);
           const gw = hostInNet(net, NATNET_GATEWAY);
@@ -216,12 +268,28 @@ export function lower(topo: Topology): Network {
             // `VBoxManage natnetwork list` shows the default "loopback mappings (ipv4) 127.0.0.1=2":
             // offset 2 of the network stands for the host's loopback.
             const loop = hostInNet(net, NATNET_LOOPBACK_OFFSET);
-            engine.interfaces.push({ name: "nat", segment: seg, addrs: [{ ip: gw, len: net.len }, { ip: loop, len: net.len }], origin: engine.origin });
+            engine.interfaces.push({
+              name: "nat",
+              segment: seg,
+              addrs: [
+                { ip: gw, len: net.len },
+                { ip: loop, len: net.len },
+              ],
+              origin: engine.origin,
+            });
             engine.staticRoutes.push(engineOnLink(engine.origin));
             engine.engine = { host: hostName, gateway: gw, loopbackAddress: loop, loopbackReachable: true, origin: engine.origin };
             addSegment(seg, [net], engine.origin);
             (nn.forwards ?? []).forEach((f, k) =>
-              host.sockets.push(relaySocket(f, engineName, undefined, gw, o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`))),
+              host.sockets.push(
+                relaySocket(
+                  f,
+                  engineName,
+                  undefined,
+                  gw,
+                  o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`),
+                ),
+              ),
             );
             natNetEngines.set(engineName, engine);
           }
@@ -230,7 +298,10 @@ export function lower(topo: Topology): Network {
           break;
         }
         case "bridged": {
-          const hostIf = must(host.interfaces.find((i) => i.name === a.bridge), a.bridge);
+          const hostIf = must(
+            host.interfaces.find((i) => i.name === a.bridge),
+            a.bridge,
+          );
           iface(must(hostIf.segment ?? undefined, "bridge segment"), a.addresses.map(cidrOf));
           if (a.gateway !== undefined) defaultVia(ipOf(a.gateway), o([...ap, "gateway"], `gateway of ${adapterWhat}`));
           break;
@@ -238,17 +309,25 @@ export function lower(topo: Topology): Network {
         case "hostonly": {
           const net = a.network ?? "vboxnet0";
           const h = hostOnly(hostName, net);
-          const hostIf = must(h.interfaces.find((i) => i.name === net), net);
+          const hostIf = must(
+            h.interfaces.find((i) => i.name === net),
+            net,
+          );
           let addrs: IfAddr[];
           if (a.addresses) addrs = a.addresses.map(cidrOf);
           else {
-            const first = must(hostIf.addrs.find((x) => x.ip.v === 4), "host-only IPv4");
+            const first = must(
+              hostIf.addrs.find((x) => x.ip.v === 4),
+              "host-only IPv4",
+            );
             // The DHCP server hands out the next pool address that no VM on this network has set statically.
             const key = `${hostName}/${net}`;
             const p = prefixOf(first.ip, first.len);
             const taken = Object.values(doc.machines)
               .filter((x) => x.vm?.on === hostName)
-              .flatMap((x) => x.vm!.adapters.flatMap((y) => (y.mode === "hostonly" && (y.network ?? "vboxnet0") === net ? (y.addresses ?? []) : [])))
+              .flatMap((x) =>
+                x.vm!.adapters.flatMap((y) => (y.mode === "hostonly" && (y.network ?? "vboxnet0") === net ? (y.addresses ?? []) : [])),
+              )
               .map((t) => cidrOf(t).ip);
             let k = dhcpNext.get(key) ?? 0;
             while (taken.some((t) => t.n === hostInNet(p, HOSTONLY_DHCP_FIRST + k).n)) k++;
@@ -285,7 +364,12 @@ export function lower(topo: Topology): Network {
  * its connection to another of its addresses still gets the answer). Kernel-tested by
  * `reach emulate`, 2026-11-23.
  */
-const engineOnLink = (origin: Origin): Route => ({ dst: { v: 4, n: 0n, len: 0 }, dev: "nat", type: "static", origin: { ...origin, what: `${origin.what}: answers its guests on the link` } });
+const engineOnLink = (origin: Origin): Route => ({
+  dst: { v: 4, n: 0n, len: 0 },
+  dev: "nat",
+  type: "static",
+  origin: { ...origin, what: `${origin.what}: answers its guests on the link` },
+});
 
 function relaySocket(f: ForwardDoc, engine: string, defaultGuest: IP | undefined, gateway: IP, origin: Origin): Socket {
   return {
@@ -294,7 +378,13 @@ function relaySocket(f: ForwardDoc, engine: string, defaultGuest: IP | undefined
     bind: f.hostIp ? ipOf(f.hostIp) : ipOf("0.0.0.0"),
     port: portOf(f.hostPort),
     v6only: false,
-    role: { kind: "relay", engine, to: f.guestIp ? ipOf(f.guestIp) : must(defaultGuest, "guest ip of a NAT Network forward"), toPort: portOf(f.guestPort), gateway },
+    role: {
+      kind: "relay",
+      engine,
+      to: f.guestIp ? ipOf(f.guestIp) : must(defaultGuest, "guest ip of a NAT Network forward"),
+      toPort: portOf(f.guestPort),
+      gateway,
+    },
     origin,
   };
 }
@@ -319,7 +409,11 @@ function localPrefixes(m: MutableMachine): Prefix[] {
 }
 
 function expandLocal<R extends { readonly match: Match }>(rules: readonly R[], locals: readonly Prefix[]): R[] {
-  return rules.flatMap((r) => (DST_LOCAL.has(r) ? locals.filter((p) => !r.match.src || r.match.src.v === p.v).map((dst) => ({ ...r, match: { ...r.match, dst } })) : [r]));
+  return rules.flatMap((r) =>
+    DST_LOCAL.has(r)
+      ? locals.filter((p) => !r.match.src || r.match.src.v === p.v).map((dst) => ({ ...r, match: { ...r.match, dst } }))
+      : [r],
+  );
 }
 
 function lowerMatch(r: Omit<RuleDoc, "action">): Match {
@@ -339,11 +433,20 @@ function lowerMatch(r: Omit<RuleDoc, "action">): Match {
 function lowerChain(name: Chain["name"], c: ChainDoc | undefined, path: Path, o: (p: Path, what: string) => Origin): Chain {
   if (!c) return acceptAll(name);
   const rules: Rule[] = (c.rules ?? []).map((r, k) => {
-    const rule: Rule = { match: lowerMatch(r), action: r.action, origin: o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`) };
+    const rule: Rule = {
+      match: lowerMatch(r),
+      action: r.action,
+      origin: o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
+    };
     if (r.dst === "local") DST_LOCAL.add(rule);
     return rule;
   });
-  return { name, policy: c.policy ?? "accept", ...(c.policy !== undefined ? { policyOrigin: o([...path, "policy"], `${name} policy`) } : {}), rules };
+  return {
+    name,
+    policy: c.policy ?? "accept",
+    ...(c.policy !== undefined ? { policyOrigin: o([...path, "policy"], `${name} policy`) } : {}),
+    rules,
+  };
 }
 
 function natWhat(r: NatRuleDoc, k: number): string {
@@ -376,10 +479,17 @@ function lowerNatRule(r: NatRuleDoc, origin: Origin): NatRule {
 function lowerRouter(m: MutableMachine, md: MachineDoc, rp: Path, o: (p: Path, what: string) => Origin): void {
   const r = must(md.router, "router");
   const wan = r.wan;
-  const wanIf = must(m.interfaces.find((i) => i.name === wan), wan);
+  const wanIf = must(
+    m.interfaces.find((i) => i.name === wan),
+    wan,
+  );
   const lanIfs = m.interfaces.filter((i) => i.name !== wan && i.name !== "lo");
   const routerOrigin = o(rp, `home router '${m.name}'`);
-  m.nat.postrouting.push({ match: { out: wan, src: { v: 4, n: 0n, len: 0 } }, action: { kind: "masquerade" }, origin: o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`) });
+  m.nat.postrouting.push({
+    match: { out: wan, src: { v: 4, n: 0n, len: 0 } },
+    action: { kind: "masquerade" },
+    origin: o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`),
+  });
   const fwdAccepts: Rule[] = [];
   (r.forwards ?? []).forEach((f, k) => {
     const fp: Path = [...rp, "forwards", k];
@@ -391,13 +501,27 @@ function lowerRouter(m: MutableMachine, md: MachineDoc, rp: Path, o: (p: Path, w
     const origin = o(fp, what);
     for (const a of wanIf.addrs.filter((x) => x.ip.v === 4)) {
       const dst: Prefix = { v: 4, n: a.ip.n, len: 32 };
-      m.nat.prerouting.push({ match: { in: wan, proto, dst, dport: { lo: port, hi: port } }, action: { kind: "dnat", to, toPort }, origin });
+      m.nat.prerouting.push({
+        match: { in: wan, proto, dst, dport: { lo: port, hi: port } },
+        action: { kind: "dnat", to, toPort },
+        origin,
+      });
       if (r.hairpin) {
         for (const lan of lanIfs) {
-          m.nat.prerouting.push({ match: { in: lan.name, proto, dst, dport: { lo: port, hi: port } }, action: { kind: "dnat", to, toPort }, origin: { ...origin, what: `${what} (hairpin)` } });
+          m.nat.prerouting.push({
+            match: { in: lan.name, proto, dst, dport: { lo: port, hi: port } },
+            action: { kind: "dnat", to, toPort },
+            origin: { ...origin, what: `${what} (hairpin)` },
+          });
           for (const la of lan.addrs.filter((x) => x.ip.v === 4)) {
             m.nat.postrouting.unshift({
-              match: { out: lan.name, proto, src: prefixOf(la.ip, la.len), dst: { v: 4, n: to.n, len: 32 }, dport: { lo: toPort, hi: toPort } },
+              match: {
+                out: lan.name,
+                proto,
+                src: prefixOf(la.ip, la.len),
+                dst: { v: 4, n: to.n, len: 32 },
+                dport: { lo: toPort, hi: toPort },
+              },
               action: { kind: "masquerade" },
               origin: { ...origin, what: `${what} (hairpin SNAT)` },
             });
@@ -407,15 +531,38 @@ function lowerRouter(m: MutableMachine, md: MachineDoc, rp: Path, o: (p: Path, w
     }
   });
   // Only connections the forwards translated get in from the WAN (ct status dnat), to LAN machines or to the router itself.
-  if (r.forwards?.length) fwdAccepts.push({ match: { in: wan, ctDnat: true }, action: "accept", origin: { ...routerOrigin, what: `router default: accept port-forwarded (DNAT) from ${wan}` } });
+  if (r.forwards?.length)
+    fwdAccepts.push({
+      match: { in: wan, ctDnat: true },
+      action: "accept",
+      origin: { ...routerOrigin, what: `router default: accept port-forwarded (DNAT) from ${wan}` },
+    });
   if (!md.firewall) {
-    const established: Rule = { match: { state: ["established", "related"] }, action: "accept", origin: { ...routerOrigin, what: "router default: accept established,related" } };
+    const established: Rule = {
+      match: { state: ["established", "related"] },
+      action: "accept",
+      origin: { ...routerOrigin, what: "router default: accept established,related" },
+    };
     const fromLan = (chain: string): Rule[] =>
-      [...lanIfs.map((i) => i.name), ...(chain === "input" ? ["lo"] : [])].map((name) => ({ match: { in: name }, action: "accept" as const, origin: { ...routerOrigin, what: `router default: accept ${chain} from ${name}` } }));
+      [...lanIfs.map((i) => i.name), ...(chain === "input" ? ["lo"] : [])].map((name) => ({
+        match: { in: name },
+        action: "accept" as const,
+        origin: { ...routerOrigin, what: `router default: accept ${chain} from ${name}` },
+      }));
     m.filter = {
-      input: { name: "input", policy: "drop", policyOrigin: { ...routerOrigin, what: "router default input policy" }, rules: [established, ...fromLan("input"), ...fwdAccepts] },
+      input: {
+        name: "input",
+        policy: "drop",
+        policyOrigin: { ...routerOrigin, what: "router default input policy" },
+        rules: [established, ...fromLan("input"), ...fwdAccepts],
+      },
       output: acceptAll("output"),
-      forward: { name: "forward", policy: "drop", policyOrigin: { ...routerOrigin, what: "router default forward policy" }, rules: [established, ...fromLan("forward"), ...fwdAccepts] },
+      forward: {
+        name: "forward",
+        policy: "drop",
+        policyOrigin: { ...routerOrigin, what: "router default forward policy" },
+        rules: [established, ...fromLan("forward"), ...fwdAccepts],
+      },
     };
   }
 }
@@ -435,7 +582,9 @@ function finish(m: MutableMachine): Machine {
     if (r.dev) return r;
     const via = r.via;
     const onLinkStatic = m.staticRoutes.filter((x) => x.via === undefined && x.dev);
-    const dev = via ? (connected.find((c) => c.type === "connected" && contains(c.dst, via)) ?? onLinkStatic.find((c) => contains(c.dst, via)))?.dev : undefined;
+    const dev = via
+      ? (connected.find((c) => c.type === "connected" && contains(c.dst, via)) ?? onLinkStatic.find((c) => contains(c.dst, via)))?.dev
+      : undefined;
     return { ...r, dev: dev ?? "" };
   };
   const statics = m.staticRoutes.map(resolveDev);
@@ -457,10 +606,17 @@ function finish(m: MutableMachine): Machine {
     ipForward: m.ipForward,
     rpFilter: m.rpFilter,
     routeLocalnet: m.routeLocalnet,
-    filter: { input: { ...m.filter.input, rules: expandLocal(m.filter.input.rules, locals) }, output: { ...m.filter.output, rules: expandLocal(m.filter.output.rules, locals) }, forward: { ...m.filter.forward, rules: expandLocal(m.filter.forward.rules, locals) } },
-    nat: { prerouting: expandLocal(m.nat.prerouting, locals), output: expandLocal(m.nat.output, locals), postrouting: expandLocal(m.nat.postrouting, locals) },
+    filter: {
+      input: { ...m.filter.input, rules: expandLocal(m.filter.input.rules, locals) },
+      output: { ...m.filter.output, rules: expandLocal(m.filter.output.rules, locals) },
+      forward: { ...m.filter.forward, rules: expandLocal(m.filter.forward.rules, locals) },
+    },
+    nat: {
+      prerouting: expandLocal(m.nat.prerouting, locals),
+      output: expandLocal(m.nat.output, locals),
+      postrouting: expandLocal(m.nat.postrouting, locals),
+    },
     sockets: m.sockets,
     ...(m.engine ? { engine: m.engine } : {}),
   };
 }
-

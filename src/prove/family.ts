@@ -67,7 +67,13 @@ export type Assignment = readonly number[];
 
 const label = z.union([z.string(), z.number(), z.boolean()]);
 const CondSchema: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.boolean(), z.strictObject({ all: z.array(CondSchema) }), z.strictObject({ any: z.array(CondSchema) }), z.strictObject({ not: CondSchema }), z.record(z.string(), z.union([label, z.array(label)]))]),
+  z.union([
+    z.boolean(),
+    z.strictObject({ all: z.array(CondSchema) }),
+    z.strictObject({ any: z.array(CondSchema) }),
+    z.strictObject({ not: CondSchema }),
+    z.record(z.string(), z.union([label, z.array(label)])),
+  ]),
 );
 
 const ProofSchema = z.strictObject({
@@ -75,12 +81,13 @@ const ProofSchema = z.strictObject({
   source: z.string().optional(),
   note: z.string().optional(),
   holds: z.boolean().optional(),
-  params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/i), z.union([z.array(z.union([z.string(), z.number(), z.boolean()])).min(1), z.record(z.string(), z.unknown())])),
+  params: z.record(
+    z.string().regex(/^[a-z][a-z0-9_]*$/i),
+    z.union([z.array(z.union([z.string(), z.number(), z.boolean()])).min(1), z.record(z.string(), z.unknown())]),
+  ),
   where: CondSchema.optional(),
   topology: z.record(z.string(), z.unknown()),
-  theorems: z
-    .array(z.strictObject({ query: z.string(), reachable: CondSchema }))
-    .min(1),
+  theorems: z.array(z.strictObject({ query: z.string(), reachable: CondSchema })).min(1),
 });
 
 export function loadFamilyText(file: string, source: string): Family {
@@ -92,19 +99,28 @@ export function loadFamilyText(file: string, source: string): Family {
     throw new InputError(ds, sources);
   };
   if (doc.errors.length) {
-    fail(doc.errors.map((e) => {
-      const p = lc.linePos(e.pos[0]);
-      return diagnostic("RCH002", { file, line: p.line, col: p.col }, e.message.split("\n")[0]!, { expected: "valid YAML" });
-    }));
+    fail(
+      doc.errors.map((e) => {
+        const p = lc.linePos(e.pos[0]);
+        return diagnostic("RCH002", { file, line: p.line, col: p.col }, e.message.split("\n")[0]!, { expected: "valid YAML" });
+      }),
+    );
   }
   const parsed = ProofSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
   if (!parsed.success) {
-    fail(parsed.error.issues.map((i) => {
-      const path = i.path.filter((p): p is string | number => typeof p !== "symbol");
-      return diagnostic(i.code === "unrecognized_keys" ? "RCH003" : i.code === "invalid_type" && i.input === undefined ? "RCH005" : "RCH004", at(path), `${path.join(".") || "the file"}: ${i.message}`, {
-        expected: "a proof file: claim, params, topology, theorems (see proofs/README.md)",
-      });
-    }));
+    fail(
+      parsed.error.issues.map((i) => {
+        const path = i.path.filter((p): p is string | number => typeof p !== "symbol");
+        return diagnostic(
+          i.code === "unrecognized_keys" ? "RCH003" : i.code === "invalid_type" && i.input === undefined ? "RCH005" : "RCH004",
+          at(path),
+          `${path.join(".") || "the file"}: ${i.message}`,
+          {
+            expected: "a proof file: claim, params, topology, theorems (see proofs/README.md)",
+          },
+        );
+      }),
+    );
   }
   const p = parsed.data!;
   const params: Param[] = Object.entries(p.params).map(([name, d]) =>
@@ -112,40 +128,76 @@ export function loadFamilyText(file: string, source: string): Family {
   );
   const ds: Diagnostic[] = [];
   for (const q of params) {
-    if (!q.values.length) ds.push(diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has no values`, { expected: "a list of values, or label: value pairs (at least one)" }));
-    if (["all", "any", "not"].includes(q.name)) ds.push(diagnostic("RCH004", at(["params", q.name]), `a parameter cannot be named ${q.name}`, { expected: "another name: all, any and not combine conditions" }));
+    if (!q.values.length)
+      ds.push(
+        diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has no values`, {
+          expected: "a list of values, or label: value pairs (at least one)",
+        }),
+      );
+    if (["all", "any", "not"].includes(q.name))
+      ds.push(
+        diagnostic("RCH004", at(["params", q.name]), `a parameter cannot be named ${q.name}`, {
+          expected: "another name: all, any and not combine conditions",
+        }),
+      );
     const dup = q.labels.find((l, i) => q.labels.indexOf(l) !== i);
-    if (dup !== undefined) ds.push(diagnostic("RCH030", at(["params", q.name]), `parameter ${q.name} lists the value ${dup} twice`, { expected: "each value once (80 and \"80\" are the same value)" }));
+    if (dup !== undefined)
+      ds.push(
+        diagnostic("RCH030", at(["params", q.name]), `parameter ${q.name} lists the value ${dup} twice`, {
+          expected: 'each value once (80 and "80" are the same value)',
+        }),
+      );
   }
-  for (const q of params) if (q.values.length > 255) ds.push(diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has ${q.values.length} values`, { expected: "at most 255 values per parameter" }));
+  for (const q of params)
+    if (q.values.length > 255)
+      ds.push(
+        diagnostic("RCH004", at(["params", q.name]), `parameter ${q.name} has ${q.values.length} values`, {
+          expected: "at most 255 values per parameter",
+        }),
+      );
   const cond = (c: unknown, path: (string | number)[]): Cond => {
     if (typeof c === "boolean") return { k: "const", b: c };
     if (c === null || typeof c !== "object" || Array.isArray(c)) {
-      ds.push(diagnostic("RCH004", at(path), `${JSON.stringify(c)} is not a condition`, { expected: "true, false, { PARAM: value or [values] }, or all/any/not of conditions" }));
+      ds.push(
+        diagnostic("RCH004", at(path), `${JSON.stringify(c)} is not a condition`, {
+          expected: "true, false, { PARAM: value or [values] }, or all/any/not of conditions",
+        }),
+      );
       return { k: "const", b: false };
     }
     const o = c as Record<string, unknown>;
     const only = Object.keys(o).length === 1;
     // all/any/not are the combinators (a parameter cannot be named so: see the params check)
-    if (only && "all" in o && Array.isArray(o["all"])) return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
-    if (only && "any" in o && Array.isArray(o["any"])) return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
+    if (only && "all" in o && Array.isArray(o["all"]))
+      return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
+    if (only && "any" in o && Array.isArray(o["any"]))
+      return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
     if (only && "not" in o) return { k: "not", x: cond(o["not"], [...path, "not"]) };
     const keys = Object.keys(o);
     if (keys.length !== 1) {
-      ds.push(diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, { expected: "{ PARAM: value or [values] }, or all/any/not of conditions" }));
+      ds.push(
+        diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, {
+          expected: "{ PARAM: value or [values] }, or all/any/not of conditions",
+        }),
+      );
       return { k: "const", b: false };
     }
     const name = keys[0]!;
     const param = params.find((x) => x.name === name);
     if (!param) {
-      ds.push(diagnostic("RCH004", at([...path, name]), `no parameter ${name}`, { expected: `one of ${params.map((x) => x.name).join(", ")}` }));
+      ds.push(
+        diagnostic("RCH004", at([...path, name]), `no parameter ${name}`, { expected: `one of ${params.map((x) => x.name).join(", ")}` }),
+      );
       return { k: "const", b: false };
     }
     const wanted = ([] as unknown[]).concat(o[name]).map(String);
     const values: number[] = [];
     for (const w of wanted) {
       const i = param.labels.indexOf(w);
-      if (i < 0) ds.push(diagnostic("RCH004", at([...path, name]), `${w} is not a value of ${name}`, { expected: `one of ${param.labels.join(", ")}` }));
+      if (i < 0)
+        ds.push(
+          diagnostic("RCH004", at([...path, name]), `${w} is not a value of ${name}`, { expected: `one of ${param.labels.join(", ")}` }),
+        );
       else values.push(i);
     }
     return { k: "in", param: name, values };
@@ -157,7 +209,12 @@ export function loadFamilyText(file: string, source: string): Family {
       ds.push(diagnostic("RCH040", span, q.message, { expected: q.expected }));
       return { text: t.query, query: undefined as unknown as Query, reachable: { k: "const", b: false }, span };
     }
-    if (q.query.target.kind === "localhost") ds.push(diagnostic("RCH040", span, "a theorem's query names an address, not localhost", { expected: "127.0.0.1 or [::1] (localhost is both)" }));
+    if (q.query.target.kind === "localhost")
+      ds.push(
+        diagnostic("RCH040", span, "a theorem's query names an address, not localhost", {
+          expected: "127.0.0.1 or [::1] (localhost is both)",
+        }),
+      );
     return { text: t.query, query: q.query, reachable: cond(t.reachable, ["theorems", i, "reachable"]), span };
   });
   const where = p.where === undefined ? ({ k: "const", b: true } as const) : cond(p.where, ["where"]);
@@ -172,9 +229,21 @@ export function loadFamilyText(file: string, source: string): Family {
       const whole = /^\$\{([A-Za-z][A-Za-z0-9_]*)\}$/.test(x);
       for (const m of x.matchAll(PLACEHOLDER)) {
         const param = params.find((q) => q.name === m[1]);
-        if (!param) ds.push(diagnostic("RCH004", placeAt(m[0]), `\${${m[1]}} is not a parameter`, { expected: `one of ${params.map((q) => q.name).join(", ")}` }));
+        if (!param)
+          ds.push(
+            diagnostic("RCH004", placeAt(m[0]), `\${${m[1]}} is not a parameter`, {
+              expected: `one of ${params.map((q) => q.name).join(", ")}`,
+            }),
+          );
         else if (!whole && param.values.some((v) => v === null || typeof v === "object"))
-          ds.push(diagnostic("RCH004", placeAt(m[0]), `\${${m[1]}} stands inside a longer string, but some values of ${m[1]} are not text or numbers`, { expected: `the placeholder as the whole value ("\${${m[1]}}"), or scalar values` }));
+          ds.push(
+            diagnostic(
+              "RCH004",
+              placeAt(m[0]),
+              `\${${m[1]}} stands inside a longer string, but some values of ${m[1]} are not text or numbers`,
+              { expected: `the placeholder as the whole value ("\${${m[1]}}"), or scalar values` },
+            ),
+          );
       }
     } else if (Array.isArray(x)) x.forEach(checkPlaces);
     else if (x && typeof x === "object")
@@ -185,7 +254,18 @@ export function loadFamilyText(file: string, source: string): Family {
   };
   checkPlaces(p.topology);
   if (ds.length) fail(ds);
-  return { file, source, claim: p.claim, ...(p.source ? { origin: p.source } : {}), ...(p.note ? { note: p.note } : {}), holds: p.holds ?? true, params, where, template: p.topology, theorems };
+  return {
+    file,
+    source,
+    claim: p.claim,
+    ...(p.source ? { origin: p.source } : {}),
+    ...(p.note ? { note: p.note } : {}),
+    holds: p.holds ?? true,
+    params,
+    where,
+    template: p.topology,
+    theorems,
+  };
 }
 
 export function loadFamilyFile(file: string): Family {
@@ -193,7 +273,11 @@ export function loadFamilyFile(file: string): Family {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, { expected: "a readable proof file" })]);
+    throw new InputError([
+      diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, {
+        expected: "a readable proof file",
+      }),
+    ]);
   }
   return loadFamilyText(file, text);
 }
@@ -227,7 +311,12 @@ const REMOVED = Symbol("removed");
 export function instantiate(f: Family, a: Assignment): Record<string, unknown> {
   const value = (name: string): Value => {
     const i = f.params.findIndex((p) => p.name === name);
-    if (i < 0) throw new InputError([diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, `the topology uses \${${name}}, which is not a parameter`, { expected: `one of ${f.params.map((p) => p.name).join(", ")}` })]);
+    if (i < 0)
+      throw new InputError([
+        diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, `the topology uses \${${name}}, which is not a parameter`, {
+          expected: `one of ${f.params.map((p) => p.name).join(", ")}`,
+        }),
+      ]);
     return f.params[i]!.values[a[i]!];
   };
   const walk = (x: unknown): unknown => {

@@ -62,7 +62,15 @@ export class ProofDisagreement extends Error {}
 /** Loads and lowers every member; a member that is not a valid topology is an error in the proof file. */
 export function members(f: Family): Member[] {
   const all = assignments(f);
-  if (!all.length) throw new InputError([diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, "the family has no members (a parameter without values, or where: excludes every assignment)", { expected: "at least one assignment of the parameters" })]);
+  if (!all.length)
+    throw new InputError([
+      diagnostic(
+        "RCH004",
+        { file: f.file, line: 1, col: 1 },
+        "the family has no members (a parameter without values, or where: excludes every assignment)",
+        { expected: "at least one assignment of the parameters" },
+      ),
+    ]);
   return all.map((assignment) => {
     const doc = instantiate(f, assignment);
     const name = `${f.file} [${assignmentText(f, assignment)}]`;
@@ -73,16 +81,31 @@ export function members(f: Family): Member[] {
       if (!(e instanceof InputError)) throw e;
       const first = e.diagnostics.find((d) => d.severity === "error") ?? e.diagnostics[0];
       throw new InputError([
-        diagnostic("RCH004", { file: f.file, line: 1, col: 1 }, `the member ${assignmentText(f, assignment)} is not a valid topology: ${first ? `${first.code} ${first.message}` : "rejected"}`, {
-          expected: "a template that is a valid topology for every assignment (exclude the others with where:)",
-        }),
+        diagnostic(
+          "RCH004",
+          { file: f.file, line: 1, col: 1 },
+          `the member ${assignmentText(f, assignment)} is not a valid topology: ${first ? `${first.code} ${first.message}` : "rejected"}`,
+          {
+            expected: "a template that is a valid topology for every assignment (exclude the others with where:)",
+          },
+        ),
       ]);
     }
     // a theorem's machines must exist in every member (a missing one is a mistake, not "unreachable")
     const present = net.machines.filter((m) => m.kind !== "nat-engine").map((m) => m.name);
     for (const t of f.theorems) {
-      const missing = [t.query.from, ...(t.query.target.kind === "machine" ? [t.query.target.machine] : [])].filter((n) => !present.includes(n));
-      if (missing.length) throw new InputError([diagnostic("RCH041", t.span, `the query names ${missing.join(", ")}, which the member ${assignmentText(f, assignment)} does not have`, { expected: `machines of every member: ${present.join(", ")}` })]);
+      const missing = [t.query.from, ...(t.query.target.kind === "machine" ? [t.query.target.machine] : [])].filter(
+        (n) => !present.includes(n),
+      );
+      if (missing.length)
+        throw new InputError([
+          diagnostic(
+            "RCH041",
+            t.span,
+            `the query names ${missing.join(", ")}, which the member ${assignmentText(f, assignment)} does not have`,
+            { expected: `machines of every member: ${present.join(", ")}` },
+          ),
+        ]);
     }
     return { assignment, doc, net };
   });
@@ -158,7 +181,8 @@ export async function proveFamily(f: Family, opts: { readonly timeoutMs: number 
     const wrong: { i: number; decided: Decided }[] = [];
     for (const [i, m] of ms.entries()) {
       const d = await answerQuery(m.net, t.query, { engine: "sim", timeoutMs: opts.timeoutMs, explain: false });
-      if (d.answer.verdict === "unknown") throw new ProofDisagreement(`${f.file}: the simulator cannot decide ${t.text} for ${assignmentText(f, m.assignment)}`);
+      if (d.answer.verdict === "unknown")
+        throw new ProofDisagreement(`${f.file}: the simulator cannot decide ${t.text} for ${assignmentText(f, m.assignment)}`);
       if ((d.answer.verdict === "reachable") !== holds(f, t.reachable, m.assignment)) wrong.push({ i, decided: d });
     }
     const z = await proveWithZ3(f, ms, t, opts.timeoutMs);
@@ -169,7 +193,11 @@ export async function proveFamily(f: Family, opts: { readonly timeoutMs: number 
     }
     const enumStatus = wrong.length ? "refuted" : "proved";
     if (z.status !== enumStatus) {
-      const which = wrong[0] ? ` (the simulator: ${assignmentText(f, ms[wrong[0].i]!.assignment)})` : z.member !== undefined ? ` (Z3: ${assignmentText(f, ms[z.member]!.assignment)})` : "";
+      const which = wrong[0]
+        ? ` (the simulator: ${assignmentText(f, ms[wrong[0].i]!.assignment)})`
+        : z.member !== undefined
+          ? ` (Z3: ${assignmentText(f, ms[z.member]!.assignment)})`
+          : "";
       throw new ProofDisagreement(`${f.file}: ${t.text}: Z3 says ${z.status}, enumeration with the simulator says ${enumStatus}${which}`);
     }
     if (z.status === "proved") {
@@ -177,7 +205,9 @@ export async function proveFamily(f: Family, opts: { readonly timeoutMs: number 
       continue;
     }
     if (!wrong.some((w) => w.i === z.member)) {
-      throw new ProofDisagreement(`${f.file}: ${t.text}: Z3's counterexample ${assignmentText(f, ms[z.member!]!.assignment)} is not one by enumeration`);
+      throw new ProofDisagreement(
+        `${f.file}: ${t.text}: Z3's counterexample ${assignmentText(f, ms[z.member!]!.assignment)} is not one by enumeration`,
+      );
     }
     const member = ms[z.member!]!;
     results.push({ ...base, status: "refuted", counterexample: { member, claimed: holds(f, t.reachable, member.assignment) } });

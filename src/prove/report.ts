@@ -7,7 +7,11 @@ import { formatQuery } from "../query/parse.js";
 import { asRecorded, type Counterexample, type FamilyResult, type TheoremResult } from "./prove.js";
 import { assignmentText, condText, type Family } from "./family.js";
 
-const indent = (text: string, n: number) => text.split("\n").map((l) => " ".repeat(n) + l).join("\n");
+const indent = (text: string, n: number) =>
+  text
+    .split("\n")
+    .map((l) => " ".repeat(n) + l)
+    .join("\n");
 
 export function theoremText(f: Family, t: TheoremResult): string {
   return `${formatQuery(t.theorem.query)} is reachable iff ${condText(f, t.theorem.reachable)}`;
@@ -54,7 +58,12 @@ export function renderFamily(r: FamilyResult, written: ReadonlyMap<TheoremResult
   }
   const unknown = r.theorems.some((t) => t.status === "unknown");
   if (unknown) lines.push("  not decided: some theorems are unknown (a larger --timeout may decide them)");
-  else if (!f.holds) lines.push(asRecorded(r) ? "  as recorded: the claim as stated is false (see the note)" : "  NOT as recorded: the file says the claim as stated is false, but every theorem is proved");
+  else if (!f.holds)
+    lines.push(
+      asRecorded(r)
+        ? "  as recorded: the claim as stated is false (see the note)"
+        : "  NOT as recorded: the file says the claim as stated is false, but every theorem is proved",
+    );
   if (f.note) lines.push(indent(`note: ${f.note.trim()}`, 2));
   return lines.join("\n");
 }

@@ -41,7 +41,14 @@ export interface Answer {
 const UNPRIVILEGED = { lo: 1024, hi: 65535 };
 
 /** Every filter and NAT rule of a machine (for the port boundaries they draw). */
-export const rulesOf = (m: Machine) => [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules, ...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
+export const rulesOf = (m: Machine) => [
+  ...m.filter.input.rules,
+  ...m.filter.output.rules,
+  ...m.filter.forward.rules,
+  ...m.nat.prerouting,
+  ...m.nat.output,
+  ...m.nat.postrouting,
+];
 
 /** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
 export function sourcePorts(net: Network): number[] {
@@ -104,7 +111,11 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   if (portless) {
     const used = (p: number) => cuts.includes(p) || ports.includes(p) || net.machines.some((m) => m.sockets.some((x) => x.port === p));
     let free = 20000;
-    while (used(free) || net.machines.some((m) => rulesOf(m).some((r) => r.match.dport && free >= r.match.dport.lo && free <= r.match.dport.hi))) free++;
+    while (
+      used(free) ||
+      net.machines.some((m) => rulesOf(m).some((r) => r.match.dport && free >= r.match.dport.lo && free <= r.match.dport.hi))
+    )
+      free++;
     ports.push(free);
   }
   return ports;
@@ -113,11 +124,20 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
 const uniq = <T>(xs: readonly T[], eq: (a: T, b: T) => boolean): T[] => xs.filter((x, i) => xs.findIndex((y) => eq(x, y)) === i);
 
 function cost(a: Attempt): number {
-  return a.legs.reduce((n, l) => n + l.forward.steps.filter((s) => s.kind === "transmit" || s.kind === "receive").length, 0) + a.legs.length * 100;
+  return (
+    a.legs.reduce((n, l) => n + l.forward.steps.filter((s) => s.kind === "transmit" || s.kind === "receive").length, 0) +
+    a.legs.length * 100
+  );
 }
 
 /** Tries `dials` (each with every source port) and returns the attempts. */
-function run(net: Network, index: ReadonlyMap<string, Machine>, dials: readonly Omit<Dial, "sport">[], sports: readonly number[], good: (a: Attempt) => boolean) {
+function run(
+  net: Network,
+  index: ReadonlyMap<string, Machine>,
+  dials: readonly Omit<Dial, "sport">[],
+  sports: readonly number[],
+  good: (a: Attempt) => boolean,
+) {
   const tried: Attempt[] = [];
   const wins: { dial: Dial; attempt: Attempt }[] = [];
   for (const d of dials) {
@@ -150,7 +170,8 @@ function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto
     const onEngine = m.interfaces.some((i) => i.segment !== null && from.interfaces.some((j) => j.segment === i.segment));
     if (m.engine?.host === target.name && onEngine) ways.push({ dst: m.engine.loopbackAddress, dport: port, kind: "gateway" });
     for (const s of m.sockets) {
-      if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to))) continue;
+      if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to)))
+        continue;
       const listen = isAny(s.bind) ? [...(m === from ? [LOOPBACK4] : []), ...addressesOf(m).filter((x) => x.v === s.bind.v)] : [s.bind];
       for (const dst of listen) ways.push({ dst, dport: s.port, kind: "forward" });
     }
@@ -158,7 +179,8 @@ function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto
       const a = r.action;
       if (a.kind !== "dnat" || !own.some((x) => sameIP(x, a.to)) || (a.toPort ?? r.match.dport?.lo) !== port) continue;
       const d = r.match.dst;
-      if (d && d.len === (d.v === 4 ? 32 : 128) && r.match.dport) ways.push({ dst: { v: d.v, n: d.n }, dport: r.match.dport.lo, kind: "dnat" });
+      if (d && d.len === (d.v === 4 ? 32 : 128) && r.match.dport)
+        ways.push({ dst: { v: d.v, n: d.n }, dport: r.match.dport.lo, kind: "dnat" });
     }
   }
   return ways;
@@ -180,7 +202,8 @@ function closeness(a: Attempt, target: Machine, port: number | undefined): numbe
     if (leg.reply && "machine" in leg.forward.disposition && leg.forward.disposition.machine === target.name) score = Math.max(score, 4);
     if (i > 0 && targetAddrs.some((x) => sameIP(x, leg.packet.dst))) score = Math.max(score, 2);
     if (leg.forward.steps.some((s) => s.kind === "nat" && targetAddrs.some((x) => sameIP(x, s.after.dst)))) score = Math.max(score, 2);
-    if (i === 0 && targetAddrs.some((x) => sameIP(x, leg.packet.dst)) && (port === undefined || leg.packet.dport === port)) score = Math.max(score, 1);
+    if (i === 0 && targetAddrs.some((x) => sameIP(x, leg.packet.dst)) && (port === undefined || leg.packet.dport === port))
+      score = Math.max(score, 1);
   });
   return score;
 }
@@ -201,7 +224,18 @@ export function dialTargets(net: Network, q: Query): { addrs: IP[]; ports: numbe
   const targetAddrs = [...own, ...addressesOf(target)];
   if (q.proto === "icmp") return { addrs: uniq([...targetAddrs, ...allAddresses(net)], sameIP), ports: [0] };
   // 127.0.0.2 stands for the rest of 127/8 (a rule may single out 127.0.0.1)
-  const addrs = uniq([LOOPBACK4, LOOPBACK6, { v: 4, n: LOOPBACK4.n + 1n } as IP, ...loopBinds(from), ...targetAddrs, ...addressesOf(from), ...allAddresses(net)], sameIP);
+  const addrs = uniq(
+    [
+      LOOPBACK4,
+      LOOPBACK6,
+      { v: 4, n: LOOPBACK4.n + 1n } as IP,
+      ...loopBinds(from),
+      ...targetAddrs,
+      ...addressesOf(from),
+      ...allAddresses(net),
+    ],
+    sameIP,
+  );
   return { addrs, ports: uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b) };
 }
 
@@ -210,7 +244,10 @@ export function meetsQuery(q: Query, a: Attempt): boolean {
   if (!a.ok || a.outcome.kind !== "ok") return false;
   const t = q.target;
   if (t.kind !== "machine") return true;
-  return a.outcome.machine === t.machine && (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port));
+  return (
+    a.outcome.machine === t.machine &&
+    (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port))
+  );
 }
 
 export function ask(net: Network, q: Query): Answer {
@@ -220,13 +257,25 @@ export function ask(net: Network, q: Query): Answer {
   const sports = sourcePorts(net);
   const t = q.target;
   if (t.kind === "localhost") {
-    return localhostAnswer(q, [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } })));
+    return localhostAnswer(
+      q,
+      [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } })),
+    );
   }
   if (t.kind === "address") {
     const dials = [{ from: q.from, proto: q.proto, dst: t.ip, dport: q.port ?? 0 }];
     const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
     const win = wins[0];
-    if (win) return { query: q, verdict: "reachable", dial: win.dial, attempt: win.attempt, closest: [], reason: reachedReason(win.attempt, index), tried: tried.length };
+    if (win)
+      return {
+        query: q,
+        verdict: "reachable",
+        dial: win.dial,
+        attempt: win.attempt,
+        closest: [],
+        reason: reachedReason(win.attempt, index),
+        tried: tried.length,
+      };
     return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length };
   }
   const target = index.get(t.machine);
@@ -236,7 +285,15 @@ export function ask(net: Network, q: Query): Answer {
   const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
   if (wins.length) {
     const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
-    return { query: q, verdict: "reachable", dial: best.dial, attempt: best.attempt, closest: [], reason: reachedReason(best.attempt, index), tried: tried.length };
+    return {
+      query: q,
+      verdict: "reachable",
+      dial: best.dial,
+      attempt: best.attempt,
+      closest: [],
+      reason: reachedReason(best.attempt, index),
+      tried: tried.length,
+    };
   }
   // Explain by the ways into the target: its own addresses, forwards and DNATs leading to it.
   const ways = waysIn(net, from, target, q.proto, q.port);
@@ -257,10 +314,10 @@ export function ask(net: Network, q: Query): Answer {
       : relayHere && relayHere.role.kind === "relay"
         ? `${q.proto}/${q.port} on ${target.name} is ${relayHere.owner}, which relays to ${formatIP(relayHere.role.to)}:${relayHere.role.toPort}, not a service of ${target.name}: ask for the guest's service`
         : `nothing on ${target.name} listens on ${q.proto}/${q.port}`;
-  const reason = noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
+  const reason =
+    noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
   return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
 }
-
 
 /** "A -> localhost:P": one answer per address localhost resolves to, reachable when either is. */
 export function localhostAnswer(q: Query, perAddress: readonly Answer[]): Answer {

@@ -85,7 +85,11 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
         q,
         subs.map((s) => s.answer),
       ),
-      report: { engine: opts.engine, ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}), ...(opts.engine !== "smt" ? { exchanges } : {}) },
+      report: {
+        engine: opts.engine,
+        ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}),
+        ...(opts.engine !== "smt" ? { exchanges } : {}),
+      },
       smt2: subs.flatMap((s) => s.smt2),
     };
   }
@@ -104,7 +108,9 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
       timeoutMs: opts.timeoutMs,
       ...(opts.smt2 ? { smt2: true } : {}),
       // familiar addresses and ports come first in the list; a few dozen are enough to prefer one
-      ...(q.target.kind === "machine" ? { nice: (({ addrs, ports }) => ({ addrs: addrs.slice(0, 64), ports: ports.slice(0, 64) }))(dialTargets(net, q)) } : {}),
+      ...(q.target.kind === "machine"
+        ? { nice: (({ addrs, ports }) => ({ addrs: addrs.slice(0, 64), ports: ports.slice(0, 64) }))(dialTargets(net, q)) }
+        : {}),
       ...(heuristic.dial ? { hint: heuristic.dial } : {}),
     });
     if (fault() === "smt-verdict") smt = faulty(smt, heuristic);
@@ -120,7 +126,15 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
         { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
       ]);
     }
-    const answer: Answer = { query: q, verdict: "reachable", dial, attempt: replay, closest: [], reason: reachedReason(replay, index), tried: heuristic.tried };
+    const answer: Answer = {
+      query: q,
+      verdict: "reachable",
+      dial,
+      attempt: replay,
+      closest: [],
+      reason: reachedReason(replay, index),
+      tried: heuristic.tried,
+    };
     return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
   }
   if (smt && smt.verdict === "unreachable") {
@@ -132,15 +146,28 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
       ]);
     }
     const proof = (smt.cores ?? []).map(
-      (c) => `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${c.labels.filter((l) => !l.startsWith("the query")).join(" together with ") || "the query itself"}`,
+      (c) =>
+        `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${c.labels.filter((l) => !l.startsWith("the query")).join(" together with ") || "the query itself"}`,
     );
-    return { answer: { ...heuristic, ...(proof.length ? { proof } : {}) }, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+    return {
+      answer: { ...heuristic, ...(proof.length ? { proof } : {}) },
+      report: report(opts, smt, sim),
+      smt2,
+      smt,
+      ...(sim ? { sim } : {}),
+    };
   }
   // Z3 unknown (or not asked): the simulator's word, where a concrete dial is proof.
   if (sim?.verdict === "reachable" || (smt && heuristic.verdict === "reachable")) {
     const answer = heuristic.verdict === "reachable" ? heuristic : simAnswer(q, sim!, index);
     const note = smt ? `Z3: ${smt.reason}; the simulator's dial is proof` : undefined;
-    return { answer, report: { ...report(opts, smt, sim), ...(note ? { note } : {}) }, smt2, ...(smt ? { smt } : {}), ...(sim ? { sim } : {}) };
+    return {
+      answer,
+      report: { ...report(opts, smt, sim), ...(note ? { note } : {}) },
+      smt2,
+      ...(smt ? { smt } : {}),
+      ...(sim ? { sim } : {}),
+    };
   }
   if (smt) {
     const answer: Answer = { ...heuristic, verdict: "unknown", reason: `${smt.reason ?? "unknown"}; no dial the simulator tried works` };
@@ -156,7 +183,20 @@ async function verdictOnly(net: Network, q: Query, opts: EngineOptions): Promise
   const report = { engine: opts.engine, paths: smt.stats.paths, smt: smt.verdict };
   if (smt.verdict === "reachable") {
     const { dial, replay } = replayWitness(net, q, smt);
-    return { answer: { query: q, verdict: "reachable", dial, attempt: replay, closest: [], reason: reachedReason(replay, machineIndex(net)), tried: 0 }, report, smt2: [], smt };
+    return {
+      answer: {
+        query: q,
+        verdict: "reachable",
+        dial,
+        attempt: replay,
+        closest: [],
+        reason: reachedReason(replay, machineIndex(net)),
+        tried: 0,
+      },
+      report,
+      smt2: [],
+      smt,
+    };
   }
   const reason = smt.verdict === "unknown" ? (smt.reason ?? "unknown") : "no packet of this query gets there (Z3)";
   return { answer: { query: q, verdict: smt.verdict, closest: [], reason, tried: 0 }, report, smt2: [], smt };

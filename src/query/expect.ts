@@ -23,7 +23,14 @@ export function checkExpectations(net: Network, topo: Topology): ExpectationResu
     if (!q.ok) throw new Error(`internal: unchecked query ${e.query}`);
     const answer = ask(net, q.query);
     const expected = e.verdict ?? "reachable";
-    out.push({ query: e.query, expected, ...(e.because !== undefined ? { because: e.because } : {}), answer, holds: answer.verdict === expected, span: topo.loc.at(["expect", k]) });
+    out.push({
+      query: e.query,
+      expected,
+      ...(e.because !== undefined ? { because: e.because } : {}),
+      answer,
+      holds: answer.verdict === expected,
+      span: topo.loc.at(["expect", k]),
+    });
   });
   return out;
 }

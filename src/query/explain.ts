@@ -26,7 +26,8 @@ function refusedText(d: Disposition & { kind: "refused" }, forwarded: boolean): 
   const s = d.near[0];
   if (s) {
     const why = s.device !== undefined ? `is bound to device ${s.device}` : `is bound to ${bindText(s)}`;
-    const extra = isLoopback(s.bind) && !isLoopback(d.packet.dst) ? " (loopback only: bind 0.0.0.0 or the interface address to accept it)" : "";
+    const extra =
+      isLoopback(s.bind) && !isLoopback(d.packet.dst) ? " (loopback only: bind 0.0.0.0 or the interface address to accept it)" : "";
     return `${s.owner} on ${d.machine} ${why}, but ${conn} arrives at ${dst} (${at(s.origin)})${extra}`;
   }
   const hairpin = d.dnatOnlyOn
@@ -46,15 +47,25 @@ export function dispositionText(d: Disposition, forwarded = false): string {
         ? `dropped by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client times out`
         : `dropped by ${x.machine}'s ${x.chain.toUpperCase()} policy drop${x.policyOrigin ? ` (${at(x.policyOrigin)})` : ""}: the client times out`,
     )
-    .with({ kind: "rejected" }, (x) => `rejected by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client sees an error at once`)
+    .with(
+      { kind: "rejected" },
+      (x) =>
+        `rejected by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client sees an error at once`,
+    )
     .with({ kind: "no-route" }, (x) => `${x.machine} has no route to ${formatIP(x.dst)}`)
     .with({ kind: "no-neighbour" }, (x) =>
       x.segment === null
         ? `${x.machine}'s interface ${x.iface} is not attached to any network`
         : `nobody on segment ${x.segment} answers ARP/ND for ${formatIP(x.nextHop)} (${x.machine} sends out of ${x.iface}): no neighbour`,
     )
-    .with({ kind: "not-forwarding" }, (x) => `${x.machine} does not forward packets (ip_forward is off), so it drops the packet for ${formatIP(x.dst)}`)
-    .with({ kind: "rp-filter" }, (x) => `${x.machine} drops it by rp_filter=${x.mode}: the route back to ${formatIP(x.src)} does not leave by ${x.iface}`)
+    .with(
+      { kind: "not-forwarding" },
+      (x) => `${x.machine} does not forward packets (ip_forward is off), so it drops the packet for ${formatIP(x.dst)}`,
+    )
+    .with(
+      { kind: "rp-filter" },
+      (x) => `${x.machine} drops it by rp_filter=${x.mode}: the route back to ${formatIP(x.src)} does not leave by ${x.iface}`,
+    )
     .with({ kind: "martian" }, (x) => {
       const why = isLoopback(x.addr)
         ? `loopback addresses never cross a link${x.addr.v === 4 ? " unless route_localnet=1" : ""}`
@@ -94,7 +105,8 @@ export function failureReason(a: Attempt, withDial = true): string {
   const text = dispositionText(o.disposition, relayed);
   const dial = withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
-  if (o.direction === "ack") return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
+  if (o.direction === "ack")
+    return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
     return `${dial}${prev.socket.owner} accepts the connection, then closes it without data: ${text}`;
   }

@@ -9,9 +9,7 @@
 import { formatIP, parseIP, type IP } from "../net/addr.js";
 
 export type Target =
-  | { readonly kind: "machine"; readonly machine: string }
-  | { readonly kind: "address"; readonly ip: IP }
-  | { readonly kind: "localhost" };
+  { readonly kind: "machine"; readonly machine: string } | { readonly kind: "address"; readonly ip: IP } | { readonly kind: "localhost" };
 
 export interface Query {
   readonly text: string;
@@ -41,7 +39,10 @@ export function parseQuery(text: string): QueryParse {
   let proto: Query["proto"] = "tcp";
   const slash = rest.lastIndexOf("/");
   if (slash >= 0) {
-    const p = rest.slice(slash + 1).trim().toLowerCase();
+    const p = rest
+      .slice(slash + 1)
+      .trim()
+      .toLowerCase();
     if (p !== "tcp" && p !== "udp" && p !== "icmp") return fail(`unknown protocol '${p}'`, restOffset + slash + 1);
     proto = p;
     rest = rest.slice(0, slash).trim();
@@ -89,6 +90,13 @@ export function parseQuery(text: string): QueryParse {
 
 export function formatQuery(q: Query): string {
   const t = q.target;
-  const host = t.kind === "machine" ? t.machine : t.kind === "localhost" ? "localhost" : t.ip.v === 6 && q.port !== undefined ? `[${formatIP(t.ip)}]` : formatIP(t.ip);
+  const host =
+    t.kind === "machine"
+      ? t.machine
+      : t.kind === "localhost"
+        ? "localhost"
+        : t.ip.v === 6 && q.port !== undefined
+          ? `[${formatIP(t.ip)}]`
+          : formatIP(t.ip);
   return q.port === undefined ? `${q.from} -> ${host}/${q.proto}` : `${q.from} -> ${host}:${q.port}/${q.proto}`;
 }

@@ -27,7 +27,9 @@ function stepText(s: Step, shown: { packet?: string }): string | undefined {
       return text;
     })
     .with({ kind: "route" }, (x) =>
-      x.local ? undefined : `route ${formatPrefix(x.route.dst)}${x.route.via ? ` via ${formatIP(x.route.via)}` : ""} dev ${x.route.dev}${x.route.type === "static" ? ` (${at(x.route.origin)})` : ""}`,
+      x.local
+        ? undefined
+        : `route ${formatPrefix(x.route.dst)}${x.route.via ? ` via ${formatIP(x.route.via)}` : ""} dev ${x.route.dev}${x.route.type === "static" ? ` (${at(x.route.origin)})` : ""}`,
     )
     .with({ kind: "filter" }, (x) => {
       const by = x.rule ? `${x.rule.origin.what}, ${at(x.rule.origin)}` : x.policyOrigin ? `policy, ${at(x.policyOrigin)}` : "policy";
@@ -43,7 +45,9 @@ function stepText(s: Step, shown: { packet?: string }): string | undefined {
       return `conntrack un-NAT => ${packetText(x.after)}`;
     })
     .with({ kind: "transmit" }, (x) => `out ${x.iface} to ${x.to} (${formatIP(x.nextHop)} on ${x.segment})`)
-    .with({ kind: "deliver" }, (x) => (x.socket ? `delivered to ${socketLabel(x.socket)}, ${at(x.socket.origin)}` : `answered by the kernel (echo reply)`))
+    .with({ kind: "deliver" }, (x) =>
+      x.socket ? `delivered to ${socketLabel(x.socket)}, ${at(x.socket.origin)}` : `answered by the kernel (echo reply)`,
+    )
     .exhaustive();
 }
 
@@ -82,7 +86,8 @@ function replyText(legs: readonly Leg[]): string {
     .map((l) => {
       if (!l.reply) return undefined;
       const ms: string[] = [];
-      for (const s of l.reply.steps) if ((s.kind === "originate" || s.kind === "receive") && ms[ms.length - 1] !== s.machine) ms.push(s.machine);
+      for (const s of l.reply.steps)
+        if ((s.kind === "originate" || s.kind === "receive") && ms[ms.length - 1] !== s.machine) ms.push(s.machine);
       const ct = l.reply.steps.some((s) => s.kind === "unnat") ? " (conntrack un-NAT)" : "";
       return `${ms.length === 1 ? `${ms[0]} (loopback)` : ms.join(" -> ")}${ct}`;
     })
@@ -118,7 +123,8 @@ export function dialDescription(a: Attempt, machines: readonly Machine[]): strin
   const reached = machines.find((m) => "machine" in d && m.name === d.machine);
   const own = reached?.interfaces.find((i) => i.addrs.some((x) => sameIP(x.ip, dst)));
   if (reached && own) return `${reached.name}'s address on ${own.name}`;
-  for (const m of machines) for (const i of m.interfaces) if (i.addrs.some((x) => sameIP(x.ip, dst))) return `${m.name}'s address on ${i.name}`;
+  for (const m of machines)
+    for (const i of m.interfaces) if (i.addrs.some((x) => sameIP(x.ip, dst))) return `${m.name}'s address on ${i.name}`;
   return "";
 }
 
@@ -141,7 +147,11 @@ function renderBody(ans: Answer, machines: readonly Machine[]): string {
   const lines = [`${ans.verdict}: ${formatQuery(ans.query)}`];
   if (ans.perAddress) {
     for (const sub of ans.perAddress) {
-      lines.push(...renderBody(sub, machines).split("\n").map((l) => `  ${l}`));
+      lines.push(
+        ...renderBody(sub, machines)
+          .split("\n")
+          .map((l) => `  ${l}`),
+      );
     }
     lines.push(`  ${ans.reason}`);
     return lines.join("\n");
@@ -191,7 +201,15 @@ export function answerJson(ans: Answer, machines: readonly Machine[], report?: E
   const out = {
     query: formatQuery(ans.query),
     verdict: ans.verdict,
-    dial: dial && ans.verdict === "reachable" ? { address: formatIP(dial.dst), port: dial.proto === "icmp" ? null : dial.dport, proto: dial.proto, via: ans.attempt ? dialDescription(ans.attempt, machines) : undefined } : null,
+    dial:
+      dial && ans.verdict === "reachable"
+        ? {
+            address: formatIP(dial.dst),
+            port: dial.proto === "icmp" ? null : dial.dport,
+            proto: dial.proto,
+            via: ans.attempt ? dialDescription(ans.attempt, machines) : undefined,
+          }
+        : null,
     reason: ans.reason,
     trace: ans.attempt ? attemptJson(ans.attempt) : null,
     closest: ans.closest.map(attemptJson),

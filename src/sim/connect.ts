@@ -60,7 +60,9 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     if (!route || !src) {
       // connect() fails at once (ENETUNREACH): no packet is sent
       const packet: Packet = { proto: dial.proto, src: src ?? { v: dst.v, n: 0n }, dst, sport, dport };
-      const disposition = !route ? ({ kind: "no-route", machine: from.name, dst } as const) : ({ kind: "no-source", machine: from.name, iface: route.dev } as const);
+      const disposition = !route
+        ? ({ kind: "no-route", machine: from.name, dst } as const)
+        : ({ kind: "no-source", machine: from.name, iface: route.dev } as const);
       legs.push({ forward: { steps: [], disposition }, packet, from: from.name });
       return fail(i, "forward", disposition);
     }
@@ -89,7 +91,10 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       return fail(i, "reply", reply.disposition);
     }
     // TCP: the handshake's last ACK and all data travel the original direction as `established`.
-    const ack = dial.proto === "tcp" ? walk({ net, machines, ct, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet) : undefined;
+    const ack =
+      dial.proto === "tcp"
+        ? walk({ net, machines, ct, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet)
+        : undefined;
     legs.push({ forward, reply, ...(ack ? { ack } : {}), packet, from: from.name });
     if (ack && ack.disposition.kind !== "delivered") return fail(i, "ack", ack.disposition);
     if (d.kind === "engine-relay") {

@@ -96,7 +96,12 @@ export function evalChain(chain: Chain, p: Packet, ctx: MatchContext): ChainResu
 }
 
 /** First matching NAT rule of the packet's family; masquerade takes the outgoing interface's address. */
-export function applyNat(rules: readonly NatRule[], m: Machine, p: Packet, ctx: MatchContext): { packet: Packet; rule: NatRule } | undefined {
+export function applyNat(
+  rules: readonly NatRule[],
+  m: Machine,
+  p: Packet,
+  ctx: MatchContext,
+): { packet: Packet; rule: NatRule } | undefined {
   for (const rule of rules) {
     const a = rule.action;
     const family = a.kind === "masquerade" ? p.src.v : a.to.v;
@@ -110,7 +115,10 @@ export function applyNat(rules: readonly NatRule[], m: Machine, p: Packet, ctx: 
         // The outgoing interface's address chosen as for a new connection (scope-matched, never
         // loopback; out of `lo`, the machine's first universe-scope address).
         const hop = lookupRoute(m, p.dst);
-        const src = ctx.out && hop ? selectSource(m, { ...hop, dev: ctx.out, type: hop.type === "local" ? "connected" : hop.type }, p.dst) : undefined;
+        const src =
+          ctx.out && hop
+            ? selectSource(m, { ...hop, dev: ctx.out, type: hop.type === "local" ? "connected" : hop.type }, p.dst)
+            : undefined;
         if (!src || isLoopback(src)) continue;
         return { rule, packet: { ...p, src } };
       }
@@ -173,8 +181,13 @@ function arpTable(net: Network): ArpTable {
     for (const i of m.interfaces) {
       if (i.segment === null) continue;
       const answersFor = (ip: IP) =>
-        ip.v === 4 && m.kind !== "nat-engine" ? !isLoopback(ip) && m.interfaces.some((j) => j.addrs.some((a) => sameIP(a.ip, ip))) : i.addrs.some((a) => sameIP(a.ip, ip));
-      const candidates = [...i.addrs.map((a) => a.ip), ...(m.kind !== "nat-engine" ? m.interfaces.flatMap((j) => j.addrs.map((a) => a.ip)) : [])];
+        ip.v === 4 && m.kind !== "nat-engine"
+          ? !isLoopback(ip) && m.interfaces.some((j) => j.addrs.some((a) => sameIP(a.ip, ip)))
+          : i.addrs.some((a) => sameIP(a.ip, ip));
+      const candidates = [
+        ...i.addrs.map((a) => a.ip),
+        ...(m.kind !== "nat-engine" ? m.interfaces.flatMap((j) => j.addrs.map((a) => a.ip)) : []),
+      ];
       for (const ip of candidates) {
         if (!answersFor(ip)) continue;
         let seg = table.get(i.segment);

@@ -20,10 +20,33 @@ export type Step =
   | { readonly kind: "originate"; readonly machine: string; readonly packet: Packet; readonly note?: string }
   | { readonly kind: "receive"; readonly machine: string; readonly iface: string; readonly packet: Packet }
   | { readonly kind: "route"; readonly machine: string; readonly route: Route; readonly via?: IP; readonly local: boolean }
-  | { readonly kind: "filter"; readonly machine: string; readonly chain: Chain["name"]; readonly state: CtState; readonly action: "accept" | "drop" | "reject"; readonly rule?: Rule; readonly policyOrigin?: Origin }
-  | { readonly kind: "nat"; readonly machine: string; readonly hook: "prerouting" | "output" | "postrouting"; readonly rule: NatRule; readonly before: Packet; readonly after: Packet }
+  | {
+      readonly kind: "filter";
+      readonly machine: string;
+      readonly chain: Chain["name"];
+      readonly state: CtState;
+      readonly action: "accept" | "drop" | "reject";
+      readonly rule?: Rule;
+      readonly policyOrigin?: Origin;
+    }
+  | {
+      readonly kind: "nat";
+      readonly machine: string;
+      readonly hook: "prerouting" | "output" | "postrouting";
+      readonly rule: NatRule;
+      readonly before: Packet;
+      readonly after: Packet;
+    }
   | { readonly kind: "unnat"; readonly machine: string; readonly before: Packet; readonly after: Packet }
-  | { readonly kind: "transmit"; readonly machine: string; readonly iface: string; readonly segment: string; readonly to: string; readonly toIface: string; readonly nextHop: IP }
+  | {
+      readonly kind: "transmit";
+      readonly machine: string;
+      readonly iface: string;
+      readonly segment: string;
+      readonly to: string;
+      readonly toIface: string;
+      readonly nextHop: IP;
+    }
   | { readonly kind: "deliver"; readonly machine: string; readonly socket?: Socket; readonly packet: Packet };
 
 export type Disposition =
@@ -36,20 +59,52 @@ export type Disposition =
       /** A DNAT rule here that would have taken the packet had it arrived on another interface (no hairpin). */
       readonly dnatOnlyOn?: { readonly rule: NatRule; readonly iface: string };
     }
-  | { readonly kind: "dropped"; readonly machine: string; readonly chain: Chain["name"]; readonly rule?: Rule; readonly policyOrigin?: Origin }
+  | {
+      readonly kind: "dropped";
+      readonly machine: string;
+      readonly chain: Chain["name"];
+      readonly rule?: Rule;
+      readonly policyOrigin?: Origin;
+    }
   | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule }
   | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP }
-  | { readonly kind: "no-neighbour"; readonly machine: string; readonly iface: string; readonly segment: string | null; readonly nextHop: IP }
+  | {
+      readonly kind: "no-neighbour";
+      readonly machine: string;
+      readonly iface: string;
+      readonly segment: string | null;
+      readonly nextHop: IP;
+    }
   | { readonly kind: "not-forwarding"; readonly machine: string; readonly dst: IP }
   | { readonly kind: "rp-filter"; readonly machine: string; readonly iface: string; readonly src: IP; readonly mode: 1 | 2 }
-  | { readonly kind: "martian"; readonly machine: string; readonly iface: string; readonly addr: IP; readonly which: "source" | "destination" }
+  | {
+      readonly kind: "martian";
+      readonly machine: string;
+      readonly iface: string;
+      readonly addr: IP;
+      readonly which: "source" | "destination";
+    }
   | { readonly kind: "loop"; readonly machine: string }
   | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }
   | { readonly kind: "engine-no-connection"; readonly machine: string }
   | { readonly kind: "no-source"; readonly machine: string; readonly iface: string }
-  | { readonly kind: "reply-mismatch"; readonly machine: string; readonly expectedMachine: string; readonly expected: Packet; readonly got: Packet }
+  | {
+      readonly kind: "reply-mismatch";
+      readonly machine: string;
+      readonly expectedMachine: string;
+      readonly expected: Packet;
+      readonly got: Packet;
+    }
   /** A NAT engine took the packet and will re-send it from its host as a new connection. */
-  | { readonly kind: "engine-relay"; readonly machine: string; readonly host: string; readonly dst: IP; readonly dport: number; readonly packet: Packet; readonly origin: Origin };
+  | {
+      readonly kind: "engine-relay";
+      readonly machine: string;
+      readonly host: string;
+      readonly dst: IP;
+      readonly dport: number;
+      readonly packet: Packet;
+      readonly origin: Origin;
+    };
 
 /** One direction of one connection leg. */
 export interface Trace {

@@ -93,7 +93,8 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       // entry here already has gets another source port (kernel-tested by `reach emulate`)
       if (p.proto !== "icmp" && !samePacket(t.entry.orig, p)) {
         const back = swap(p);
-        if (tableOf(m).some((e) => e !== t.entry && (samePacket(e.orig, back) || samePacket(e.reply, back)))) p = { ...p, sport: NAT_REMAPPED_PORT };
+        if (tableOf(m).some((e) => e !== t.entry && (samePacket(e.orig, back) || samePacket(e.reply, back))))
+          p = { ...p, sport: NAT_REMAPPED_PORT };
       }
       t.entry.reply = swap(p);
       return p;
@@ -104,22 +105,48 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     return restored;
   };
 
-  const filter = (m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean }): Disposition | undefined => {
+  const filter = (
+    m: Machine,
+    chain: "input" | "output" | "forward",
+    p: Packet,
+    ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean },
+  ): Disposition | undefined => {
     if (m.engine) return undefined; // a user-space NAT engine has no netfilter
     const r = evalChain(m.filter[chain], p, ctx);
-    steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) });
+    steps.push({
+      kind: "filter",
+      machine: m.name,
+      chain,
+      state: ctx.state,
+      action: r.action,
+      ...(r.rule ? { rule: r.rule } : {}),
+      ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}),
+    });
     if (r.action === "accept") return undefined;
     if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule };
-    return { kind: "dropped", machine: m.name, chain, ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
+    return {
+      kind: "dropped",
+      machine: m.name,
+      chain,
+      ...(r.rule ? { rule: r.rule } : {}),
+      ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}),
+    };
   };
 
-  const expected = (m: Machine, p: Packet) => opts.expect !== undefined && opts.expect.machine === m.name && samePacket(p, opts.expect.packet);
+  const expected = (m: Machine, p: Packet) =>
+    opts.expect !== undefined && opts.expect.machine === m.name && samePacket(p, opts.expect.packet);
 
   /** Local delivery after INPUT accepted: the connection's reply, the kernel's echo reply, or a socket. */
   const deliverLocal = (m: Machine, p: Packet, inIf: string): Trace => {
     if (replying) {
       if (expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
-      return done({ kind: "reply-mismatch", machine: m.name, expectedMachine: opts.expect!.machine, expected: opts.expect!.packet, got: p });
+      return done({
+        kind: "reply-mismatch",
+        machine: m.name,
+        expectedMachine: opts.expect!.machine,
+        expected: opts.expect!.packet,
+        got: p,
+      });
     }
     if (p.proto === "icmp") {
       // The kernel (or the NAT engine, for its own addresses) answers an echo request itself.
@@ -128,16 +155,41 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     }
     if (m.engine && sameIP(p.dst, m.engine.loopbackAddress)) {
       if (!m.engine.loopbackReachable) return done({ kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
-      return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: { v: 4, n: LOOPBACK_NET4.n + 1n }, dport: p.dport, packet: p, origin: m.engine.origin });
+      return done({
+        kind: "engine-relay",
+        machine: m.name,
+        host: m.engine.host,
+        dst: { v: 4, n: LOOPBACK_NET4.n + 1n },
+        dport: p.dport,
+        packet: p,
+        origin: m.engine.origin,
+      });
     }
     // Local traffic is matched against SO_BINDTODEVICE by the device that owns the destination
     // (lo only for 127/8 and ::1), not by lo (kernel 4.13+; kernel-tested in review).
-    const sockIf = inIf === "lo" ? (isLoopback(p.dst) ? "lo" : (m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, p.dst)))?.name ?? "lo")) : inIf;
+    const sockIf =
+      inIf === "lo"
+        ? isLoopback(p.dst)
+          ? "lo"
+          : (m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, p.dst)))?.name ?? "lo")
+        : inIf;
     const socket = lookupSocket(m, p, sockIf);
     if (!socket) {
       const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
-      const other = m.nat.prerouting.find((r) => r.action.kind === "dnat" && r.match.in !== undefined && r.match.in !== inIf && matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }));
-      return done({ kind: "refused", machine: m.name, packet: p, near, ...(other ? { dnatOnlyOn: { rule: other, iface: other.match.in! } } : {}) });
+      const other = m.nat.prerouting.find(
+        (r) =>
+          r.action.kind === "dnat" &&
+          r.match.in !== undefined &&
+          r.match.in !== inIf &&
+          matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }),
+      );
+      return done({
+        kind: "refused",
+        machine: m.name,
+        packet: p,
+        near,
+        ...(other ? { dnatOnlyOn: { rule: other, iface: other.match.in! } } : {}),
+      });
     }
     steps.push({ kind: "deliver", machine: m.name, socket, packet: p });
     return done({ kind: "delivered", machine: m.name, socket, packet: p });
@@ -149,7 +201,15 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     if (!iface?.segment) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: null, nextHop });
     const nb = resolveNeighbour(opts.net, iface.segment, nextHop, m.name);
     if (!nb) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop });
-    steps.push({ kind: "transmit", machine: m.name, iface: dev, segment: iface.segment, to: nb.machine.name, toIface: nb.iface.name, nextHop });
+    steps.push({
+      kind: "transmit",
+      machine: m.name,
+      iface: dev,
+      segment: iface.segment,
+      to: nb.machine.name,
+      toIface: nb.iface.name,
+      nextHop,
+    });
     return arrive(nb.machine, nb.iface.name, p, hops + 1);
   };
 
@@ -160,7 +220,9 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     let p = t.p;
     /** ct status dnat: this machine translated the connection's destination (now, or on its first packet). */
     const dnat = () =>
-      t.isNew ? !sameIP(t.p.dst, p.dst) || t.p.dport !== p.dport : t.entry !== undefined && (!sameIP(t.entry.orig.dst, t.entry.reply.src) || t.entry.orig.dport !== t.entry.reply.sport);
+      t.isNew
+        ? !sameIP(t.p.dst, p.dst) || t.p.dport !== p.dport
+        : t.entry !== undefined && (!sameIP(t.entry.orig.dst, t.entry.reply.src) || t.entry.orig.dport !== t.entry.reply.sport);
     if (t.isNew && inIf !== "lo") {
       const n = applyNat(m.nat.prerouting, m, p, { in: inIf, state: "new" });
       if (n) {
@@ -171,17 +233,29 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     // Martians are judged by the routing decision, after PREROUTING: DNAT to 127/8 is one too (semantics.md 2).
     // An IPv4 packet claiming to come from one of this machine's own addresses is dropped (accept_local=0).
     if (inIf !== "lo") {
-      for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
+      for (const [which, addr] of [
+        ["source", p.src],
+        ["destination", p.dst],
+      ] as const) {
         const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
         const own = which === "source" && addr.v === 4 && !m.engine && !loop && isLocal(m, addr);
-        if (loop || own || (which === "destination" && isMartianDestination(addr))) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
+        if (loop || own || (which === "destination" && isMartianDestination(addr)))
+          return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
       }
     }
     if (m.engine && replying && expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
     if (m.engine && replying && !t.entry) return done({ kind: "engine-no-connection", machine: m.name });
     const local = isLocal(m, p.dst);
     if (m.engine && !local && !replying) {
-      return done({ kind: "engine-relay", machine: m.name, host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin });
+      return done({
+        kind: "engine-relay",
+        machine: m.name,
+        host: m.engine.host,
+        dst: p.dst,
+        dport: p.dport,
+        packet: p,
+        origin: m.engine.origin,
+      });
     }
     if (inIf !== "lo" && m.rpFilter > 0 && p.src.v === 4) {
       const back = lookupRoute(m, p.src);
@@ -197,7 +271,10 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
     }
     if (!m.ipForward) return done({ kind: "not-forwarding", machine: m.name, dst: p.dst });
     // IPv6 link-local addresses are never forwarded beyond their link (ICMPv6 "beyond scope").
-    for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
+    for (const [which, addr] of [
+      ["source", p.src],
+      ["destination", p.dst],
+    ] as const) {
       if (addr.v === 6 && isLinkLocal6(addr)) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
     }
     const route = lookupRoute(m, p.dst);
@@ -234,8 +311,12 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
   // A loopback address never leaves by a real interface, unless route_localnet (IPv4 only).
   if (route.type !== "local") {
-    for (const [which, addr] of [["source", p.src], ["destination", p.dst]] as const) {
-      if (isLoopback(addr) && !(addr.v === 4 && start.routeLocalnet)) return done({ kind: "martian", machine: start.name, iface: route.dev, addr, which });
+    for (const [which, addr] of [
+      ["source", p.src],
+      ["destination", p.dst],
+    ] as const) {
+      if (isLoopback(addr) && !(addr.v === 4 && start.routeLocalnet))
+        return done({ kind: "martian", machine: start.name, iface: route.dev, addr, which });
     }
   }
   const blocked = filter(start, "output", p, { out: route.dev, state: t.state });

@@ -70,7 +70,8 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                 answers.push([rc, base]);
                 continue;
               }
-              for (const [sc, from2] of selectSourceS(server, back, base.dst)) answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
+              for (const [sc, from2] of selectSourceS(server, back, base.dst))
+                answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
             }
           } else answers.push([{ t: "true" }, base]);
           x.fork(st3, answers, `${server.name}: the answer's source address`, (st4, answer) => {
@@ -93,14 +94,18 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                       [not(gw), client],
                     ],
                     `${engine.name}: the relay's source address`,
-                    (st7, relaySrc) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
+                    (st7, relaySrc) =>
+                      leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
                   );
                   return;
                 }
-                if (meets(goal, d.machine, d.socket, dial.proto)) found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                if (meets(goal, d.machine, d.socket, dial.proto))
+                  found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
               };
               if (dial.proto !== "tcp") return next(st5);
-              walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) => next(st6));
+              walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) =>
+                next(st6),
+              );
             });
           });
         });
@@ -109,4 +114,3 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
   };
   leg(st0, 0, from0, dst0, dial.dport, undefined, dial.sport, 0);
 }
-

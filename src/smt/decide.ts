@@ -135,7 +135,11 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const explored = explore(net, q, opts.budget ?? 200_000, Date.now() + timeoutMs);
   const { found, forks } = explored;
   if (explored.hit !== undefined) {
-    return { verdict: "unknown", reason: `bound hit: ${explored.hit}`, stats: { paths: found.length, forks, nodes: 0, exploreMs: performance.now() - t0, solveMs: 0 } };
+    return {
+      verdict: "unknown",
+      reason: `bound hit: ${explored.hit}`,
+      stats: { paths: found.length, forks, nodes: 0, exploreMs: performance.now() - t0, solveMs: 0 },
+    };
   }
   const exploreMs = performance.now() - t0;
   const alternatives = found.map((f) => and(...f.path.pc));
@@ -152,14 +156,24 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const prefer: F[][] = [];
   if (opts.hint) {
     const h = opts.hint;
-    prefer.push([and(eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst }), inPorts({ k: "v", name: "dport" }, h.dport, h.dport), q.proto === "icmp" ? { t: "true" } : inPorts({ k: "v", name: "sport" }, h.sport, h.sport))]);
+    prefer.push([
+      and(
+        eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst }),
+        inPorts({ k: "v", name: "dport" }, h.dport, h.dport),
+        q.proto === "icmp" ? { t: "true" } : inPorts({ k: "v", name: "sport" }, h.sport, h.sport),
+      ),
+    ]);
   }
   if (alternatives[0]) prefer.push([alternatives[0], ...nice]);
   if (nice.length) prefer.push(nice);
   // no path at all: the disjunction is empty (false); nothing for the solver to do unless the query is to be exported
   if (!found.length && !opts.smt2) return { verdict: "unreachable", stats: { paths: 0, forks, nodes: 0, exploreMs, solveMs: 0 } };
   const remaining = Math.max(1, timeoutMs - exploreMs);
-  const r = await solve(DOMAIN, alternatives, { timeoutMs: remaining, ...(opts.smt2 ? { smt2: true } : {}), prefer: opts.witness === "any" ? [] : prefer });
+  const r = await solve(DOMAIN, alternatives, {
+    timeoutMs: remaining,
+    ...(opts.smt2 ? { smt2: true } : {}),
+    prefer: opts.witness === "any" ? [] : prefer,
+  });
   const stats: SmtStats = { paths: found.length, forks, nodes, exploreMs, solveMs: r.ms };
   const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };
@@ -183,7 +197,12 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
  * (some path of a) and not (any path of b). `none`: every packet that works in
  * `a` works in `b` too.
  */
-export async function decideDifference(a: Network, b: Network, q: Query, opts: { timeoutMs?: number } = {}): Promise<{ verdict: "differs" | "none" | "unknown"; dial?: Dial; reason?: string }> {
+export async function decideDifference(
+  a: Network,
+  b: Network,
+  q: Query,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ verdict: "differs" | "none" | "unknown"; dial?: Dial; reason?: string }> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   const ea = explore(a, q, 200_000, deadline);

@@ -5,7 +5,22 @@
  * Written from semantics.md, not from the simulator's code: the two are checked
  * against each other on generated topologies (test/properties/differential).
  */
-import { bits, isAny, isLinkLocal6, isLoopback, isMapped, LOOPBACK4, LOOPBACK_NET4, LOOPBACK_NET6, prefixOf, sameIP, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
+import {
+  bits,
+  isAny,
+  isLinkLocal6,
+  isLoopback,
+  isMapped,
+  LOOPBACK4,
+  LOOPBACK_NET4,
+  LOOPBACK_NET6,
+  prefixOf,
+  sameIP,
+  unmap,
+  type Family,
+  type IP,
+  type Prefix,
+} from "../net/addr.js";
 import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Route, Socket } from "../ir/types.js";
 import { ac, and, bool, eqAddr, eqPort, FALSE, inPorts, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 
@@ -29,7 +44,13 @@ export const isLoopbackS = (a: AV): F => or(inPrefix(a, LOOPBACK_NET4), inPrefix
 export const isLinkLocal6S = (a: AV): F => inPrefix(a, LINK_LOCAL6);
 /** Never a valid destination on the wire: broadcast, multicast, 0/8; ::, ff00::/8. */
 export const isMartianDestinationS = (a: AV): F =>
-  or(inPrefix(a, full({ v: 4, n: 0xffffffffn })), inPrefix(a, MULTICAST4), inPrefix(a, ZERO_NET4), inPrefix(a, full({ v: 6, n: 0n })), inPrefix(a, MULTICAST6));
+  or(
+    inPrefix(a, full({ v: 4, n: 0xffffffffn })),
+    inPrefix(a, MULTICAST4),
+    inPrefix(a, ZERO_NET4),
+    inPrefix(a, full({ v: 6, n: 0n })),
+    inPrefix(a, MULTICAST6),
+  );
 
 /** One of this machine's addresses (weak host model), or anywhere in 127/8. */
 export function isLocalS(m: Machine, a: AV): F {
@@ -94,7 +115,13 @@ export function selectSourceS(m: Machine, route: Route, dst: AV): Cases<AV | und
   }
   const hop = route.via ? ac(route.via) : dst;
   const iface = m.interfaces.find((i) => i.name === route.dev);
-  const scopes: [F, boolean][] = fam === 4 ? [[TRUE, false]] : [[isLinkLocal6S(dst), true], [not(isLinkLocal6S(dst)), false]];
+  const scopes: [F, boolean][] =
+    fam === 4
+      ? [[TRUE, false]]
+      : [
+          [isLinkLocal6S(dst), true],
+          [not(isLinkLocal6S(dst)), false],
+        ];
   const out: [F, AV | undefined][] = [];
   for (const [scope, linkLocal] of scopes) {
     if (scope.t === "false") continue;
@@ -186,7 +213,10 @@ export function applyNatS(rules: readonly NatRule[], m: Machine, p: SPacket, ctx
     const mt = matchesS(rule.match, p, ctx);
     if (mt.t === "false") continue;
     if (a.kind === "dnat") {
-      out.push([and(none, mt), { rule, packet: { ...p, dst: ac(a.to), dport: a.toPort !== undefined && p.proto !== "icmp" ? { k: "c", n: a.toPort } : p.dport } }]);
+      out.push([
+        and(none, mt),
+        { rule, packet: { ...p, dst: ac(a.to), dport: a.toPort !== undefined && p.proto !== "icmp" ? { k: "c", n: a.toPort } : p.dport } },
+      ]);
       none = and(none, not(mt));
     } else if (a.kind === "snat") {
       out.push([and(none, mt), { rule, packet: { ...p, src: ac(a.to) } }]);
@@ -274,7 +304,8 @@ export class NeighbourIndex {
         if (!seg) this.bySegment.set(i.segment, (seg = new Map()));
         const own: IP[] = [];
         for (const a of i.addrs) if (a.ip.v === 6 || m.kind === "nat-engine") own.push(a.ip);
-        if (m.kind !== "nat-engine") for (const j of m.interfaces) for (const a of j.addrs) if (a.ip.v === 4 && !isLoopback(a.ip)) own.push(a.ip);
+        if (m.kind !== "nat-engine")
+          for (const j of m.interfaces) for (const a of j.addrs) if (a.ip.v === 4 && !isLoopback(a.ip)) own.push(a.ip);
         for (const ip of own) {
           const key = `${ip.v}:${ip.n}`;
           let e = seg.get(key);

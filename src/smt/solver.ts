@@ -42,7 +42,12 @@ export interface SolveOptions {
 }
 
 export type SolveResult =
-  | { readonly status: "sat"; readonly model: { readonly dst4: IP; readonly dst6: IP; readonly dport: number; readonly sport: number }; readonly smt2?: string; readonly ms: number }
+  | {
+      readonly status: "sat";
+      readonly model: { readonly dst4: IP; readonly dst6: IP; readonly dport: number; readonly sport: number };
+      readonly smt2?: string;
+      readonly ms: number;
+    }
   | { readonly status: "unsat"; readonly smt2?: string; readonly ms: number }
   | { readonly status: "unknown"; readonly reason: string; readonly smt2?: string; readonly ms: number };
 
@@ -145,7 +150,11 @@ function check(z: Context<"reach">, s: { readonly ptr: unknown }): "sat" | "unsa
  * witness a person would pick (the default source port, an address the user
  * knows); the verdict never depends on them.
  */
-export async function solve(domain: F, alternatives: readonly F[], opts: SolveOptions & { readonly prefer?: readonly F[][] }): Promise<SolveResult> {
+export async function solve(
+  domain: F,
+  alternatives: readonly F[],
+  opts: SolveOptions & { readonly prefer?: readonly F[][] },
+): Promise<SolveResult> {
   const t0 = performance.now();
   const z = await context();
   const tr = new Translator(z);
@@ -170,7 +179,12 @@ export async function solve(domain: F, alternatives: readonly F[], opts: SolveOp
   const num = (v: BitVec<number, "reach">) => BigInt((model.eval(v, true) as unknown as { value(): bigint }).value());
   return withText({
     status: "sat" as const,
-    model: { dst4: { v: 4 as Family, n: num(tr.dst4) }, dst6: { v: 6 as Family, n: num(tr.dst6) }, dport: Number(num(tr.dport)), sport: Number(num(tr.sport)) },
+    model: {
+      dst4: { v: 4 as Family, n: num(tr.dst4) },
+      dst6: { v: 6 as Family, n: num(tr.dst6) },
+      dport: Number(num(tr.dport)),
+      sport: Number(num(tr.sport)),
+    },
   });
 }
 
@@ -184,7 +198,16 @@ export async function solveFamily(
   domains: Readonly<Record<string, number>>,
   timeoutMs: number,
 ): Promise<
-  | { readonly status: "sat"; readonly model: { readonly dst4: IP; readonly dst6: IP; readonly dport: number; readonly sport: number; readonly cfg: Record<string, number> } }
+  | {
+      readonly status: "sat";
+      readonly model: {
+        readonly dst4: IP;
+        readonly dst6: IP;
+        readonly dport: number;
+        readonly sport: number;
+        readonly cfg: Record<string, number>;
+      };
+    }
   | { readonly status: "unsat" }
   | { readonly status: "unknown"; readonly reason: string }
 > {
@@ -204,7 +227,16 @@ export async function solveFamily(
   const num = (v: BitVec<number, "reach">) => BigInt((model.eval(v, true) as unknown as { value(): bigint }).value());
   const cfg: Record<string, number> = {};
   for (const [name, v] of tr.cfg) cfg[name] = Number(num(v));
-  return { status, model: { dst4: { v: 4 as Family, n: num(tr.dst4) }, dst6: { v: 6 as Family, n: num(tr.dst6) }, dport: Number(num(tr.dport)), sport: Number(num(tr.sport)), cfg } };
+  return {
+    status,
+    model: {
+      dst4: { v: 4 as Family, n: num(tr.dst4) },
+      dst6: { v: 6 as Family, n: num(tr.dst6) },
+      dport: Number(num(tr.dport)),
+      sport: Number(num(tr.sport)),
+      cfg,
+    },
+  };
 }
 
 /**
@@ -217,7 +249,11 @@ export async function optimizeFamily(
   soft: readonly { readonly f: F; readonly weight: number }[],
   domains: Readonly<Record<string, number>>,
   timeoutMs: number,
-): Promise<{ readonly status: "sat"; readonly cfg: Record<string, number> } | { readonly status: "unsat" } | { readonly status: "unknown"; readonly reason: string }> {
+): Promise<
+  | { readonly status: "sat"; readonly cfg: Record<string, number> }
+  | { readonly status: "unsat" }
+  | { readonly status: "unknown"; readonly reason: string }
+> {
   const z = await context();
   const tr = new Translator(z);
   const opt = new z.Optimize();
@@ -243,7 +279,12 @@ export async function optimizeFamily(
  * under the label of the element that imposed it. Undefined if the path is
  * feasible after all or the solver gives up.
  */
-export async function coreOf(domain: F, conditions: readonly F[], labels: readonly string[], timeoutMs: number): Promise<string[] | undefined> {
+export async function coreOf(
+  domain: F,
+  conditions: readonly F[],
+  labels: readonly string[],
+  timeoutMs: number,
+): Promise<string[] | undefined> {
   const z = await context();
   const tr = new Translator(z);
   const s = new z.Solver("QF_BV");

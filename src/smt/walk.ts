@@ -13,7 +13,19 @@
  */
 import { LOOPBACK4, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
-import { acceptsS, applyNatS, famOf, isLinkLocal6S, isLocalS, isLoopbackS, isMartianDestinationS, lookupRouteS, lookupSocketS, NeighbourIndex, type SPacket } from "./elements.js";
+import {
+  acceptsS,
+  applyNatS,
+  famOf,
+  isLinkLocal6S,
+  isLocalS,
+  isLoopbackS,
+  isMartianDestinationS,
+  lookupRouteS,
+  lookupSocketS,
+  NeighbourIndex,
+  type SPacket,
+} from "./elements.js";
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 import { judge, refine, single, type Dom } from "./domain.js";
 import type { Socket } from "../ir/types.js";
@@ -107,7 +119,14 @@ export const samePacketS = (a: SPacket, b: SPacket): F =>
 /** How a walk ended when it goes on: delivered to a socket or kernel, or taken by a NAT engine to relay. */
 export type SDisp =
   | { readonly kind: "delivered"; readonly machine: string; readonly socket?: Socket; readonly packet: SPacket }
-  | { readonly kind: "engine-relay"; readonly machine: string; readonly host: string; readonly dst: AV; readonly dport: PV; readonly packet: SPacket };
+  | {
+      readonly kind: "engine-relay";
+      readonly machine: string;
+      readonly host: string;
+      readonly dst: AV;
+      readonly dport: PV;
+      readonly packet: SPacket;
+    };
 
 export interface WalkSpec {
   readonly expect?: { readonly machine: string; readonly packet: SPacket };
@@ -182,7 +201,15 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       }
       if (clash.t === "false") return record(st, p);
       const remapped: SPacket = { ...p, sport: { k: "c", n: NAT_REMAPPED_PORT } };
-      x.fork(st, [[clash, remapped], [not(clash), p]], `${m.name}: NAT keeps conntrack tuples unique`, (st2, q) => record(st2, x.pk(st2, q)));
+      x.fork(
+        st,
+        [
+          [clash, remapped],
+          [not(clash), p],
+        ],
+        `${m.name}: NAT keeps conntrack tuples unique`,
+        (st2, q) => record(st2, x.pk(st2, q)),
+      );
       return;
     }
     if (acking) return k(st, x.pk(st, { ...p, src: e.reply.dst, sport: e.reply.dport }));
@@ -197,10 +224,16 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     return not(and(eqAddr(x.av(st, e.orig.dst), x.av(st, e.reply.src)), eqPort(x.pv(st, e.orig.dport), x.pv(st, e.reply.sport))));
   };
 
-  const filter = (st: St, m: Machine, chain: "input" | "output" | "forward", p: SPacket, ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F }): St | undefined =>
-    m.engine ? st : x.assume(st, acceptsS(m.filter[chain], p, ctx), `${m.name}: ${chain.toUpperCase()} chain`);
+  const filter = (
+    st: St,
+    m: Machine,
+    chain: "input" | "output" | "forward",
+    p: SPacket,
+    ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F },
+  ): St | undefined => (m.engine ? st : x.assume(st, acceptsS(m.filter[chain], p, ctx), `${m.name}: ${chain.toUpperCase()} chain`));
 
-  const expected = (st: St, m: Machine, p: SPacket): F => (spec.expect && spec.expect.machine === m.name ? samePacketS(p, x.pk(st, spec.expect.packet)) : FALSE);
+  const expected = (st: St, m: Machine, p: SPacket): F =>
+    spec.expect && spec.expect.machine === m.name ? samePacketS(p, x.pk(st, spec.expect.packet)) : FALSE;
 
   const deliverLocal = (st: St, m: Machine, p: SPacket, inIf: string): void => {
     if (replying) {
@@ -217,7 +250,15 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       const lb = eqAddr(p.dst, ac(engine.loopbackAddress));
       if (engine.loopbackReachable) {
         const s1 = x.assume(st, lb, `${m.name}: the NAT engine's loopback address`);
-        if (s1) k(s1, { kind: "engine-relay", machine: m.name, host: engine.host, dst: ac(LOOPBACK4), dport: x.pv(s1, p.dport), packet: x.pk(s1, p) });
+        if (s1)
+          k(s1, {
+            kind: "engine-relay",
+            machine: m.name,
+            host: engine.host,
+            dst: ac(LOOPBACK4),
+            dport: x.pv(s1, p.dport),
+            packet: x.pk(s1, p),
+          });
       }
       const s2 = x.assume(st, not(lb), `${m.name}: the NAT engine's loopback address`);
       if (!s2) return;
@@ -263,7 +304,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     if (hops > MAX_HOPS) return;
     track(st, m, p0, (st1, t) => {
       const pre: Cases<SPacket> =
-        t.isNew && inIf !== "lo" ? applyNatS(m.nat.prerouting, m, t.p, { in: inIf, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : t.p] as const) : [[TRUE, t.p]];
+        t.isNew && inIf !== "lo"
+          ? applyNatS(m.nat.prerouting, m, t.p, { in: inIf, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : t.p] as const)
+          : [[TRUE, t.p]];
       x.fork(st1, pre, `${m.name}: nat PREROUTING`, (st2, p1) => {
         const p = x.pk(st2, p1);
         // martians, judged after PREROUTING (a DNAT to 127/8 is one too)
@@ -294,7 +337,15 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     const local = isLocalS(m, p.dst);
     if (m.engine && !replying) {
       const s1 = x.assume(st, not(local), `${m.name}: local or not`);
-      if (s1) k(s1, { kind: "engine-relay", machine: m.name, host: m.engine.host, dst: x.av(s1, p.dst), dport: x.pv(s1, p.dport), packet: x.pk(s1, p) });
+      if (s1)
+        k(s1, {
+          kind: "engine-relay",
+          machine: m.name,
+          host: m.engine.host,
+          dst: x.av(s1, p.dst),
+          dport: x.pv(s1, p.dport),
+          packet: x.pk(s1, p),
+        });
       const s2 = x.assume(st, local, `${m.name}: local or not`);
       if (!s2) return;
       return rpf(s2, m, inIf, x.pk(s2, p), t, hops, true);
@@ -334,7 +385,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
       const s4 = filter(s3, m, "forward", q, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(s3, m, t, q) });
       if (!s4) return;
       const post: Cases<SPacket> = t.isNew
-        ? applyNatS(m.nat.postrouting, m, x.pk(s4, q), { in: inIf, out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
+        ? applyNatS(m.nat.postrouting, m, x.pk(s4, q), { in: inIf, out: route.dev, state: "new", dnat: FALSE }).map(
+            ([c, n]) => [c, n ? n.packet : q] as const,
+          )
         : [[TRUE, q]];
       x.fork(s4, post, `${m.name}: nat POSTROUTING`, (s5, p2) => {
         settle(s5, m, t, x.pk(s5, p2), (st6, q2) => transmit(st6, m, route.dev, route.via, q2, hops));
@@ -349,7 +402,11 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
           // routed before nat OUTPUT (so `out` matches there), rerouted after a DNAT
           const res: [F, SPacket][] = [];
           for (const [rc, first] of lookupRouteS(start, t.p.dst)) {
-            for (const [nc, n] of applyNatS(start.nat.output, start, t.p, { state: "new", dnat: FALSE, ...(first ? { out: first.dev } : {}) })) {
+            for (const [nc, n] of applyNatS(start.nat.output, start, t.p, {
+              state: "new",
+              dnat: FALSE,
+              ...(first ? { out: first.dev } : {}),
+            })) {
               res.push([and(rc, nc), n ? n.packet : t.p]);
             }
           }
@@ -371,7 +428,9 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
         s = filter(s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE });
         if (!s) return;
         const post: Cases<SPacket> = t.isNew
-          ? applyNatS(start.nat.postrouting, start, x.pk(s, q), { out: route.dev, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : q] as const)
+          ? applyNatS(start.nat.postrouting, start, x.pk(s, q), { out: route.dev, state: "new", dnat: FALSE }).map(
+              ([c, n]) => [c, n ? n.packet : q] as const,
+            )
           : [[TRUE, q]];
         x.fork(s, post, `${start.name}: nat POSTROUTING`, (s5, p2) => {
           settle(s5, start, t, x.pk(s5, p2), (st6, q2) => {
@@ -387,4 +446,3 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     });
   });
 }
-

@@ -5,11 +5,35 @@
  * Every problem becomes a Diagnostic at the offending node; all are collected.
  */
 import { diagnostic, type Code, type Diagnostic } from "../diagnostics/diagnostic.js";
-import { contains, formatIP, isAny, isLinkLocal6, isLoopback, isMapped, isMulticast, parseCidr, parseIP, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
+import {
+  contains,
+  formatIP,
+  isAny,
+  isLinkLocal6,
+  isLoopback,
+  isMapped,
+  isMulticast,
+  parseCidr,
+  parseIP,
+  prefixOf,
+  sameIP,
+  unmap,
+  type IP,
+  type Prefix,
+} from "../net/addr.js";
 import { parseQuery } from "../query/parse.js";
 import type { Locator, Path } from "./load.js";
 import type { MachineDoc, TopologyDoc } from "./schema.js";
-import { adapterInterfaceName, DEFAULT_NATNETWORK, engineNames, FIRST_UNPRIVILEGED_PORT, hostInNet, hostOnlyDefault, NAT_GUEST, natAdapterNetwork } from "./vbox.js";
+import {
+  adapterInterfaceName,
+  DEFAULT_NATNETWORK,
+  engineNames,
+  FIRST_UNPRIVILEGED_PORT,
+  hostInNet,
+  hostOnlyDefault,
+  NAT_GUEST,
+  natAdapterNetwork,
+} from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
 export interface Topology {
@@ -72,7 +96,12 @@ class Checker {
   ip4(text: string, path: Path, what: string): IP | undefined {
     const ip = this.ip(text, path, what);
     if (ip && ip.v !== 4) {
-      this.err("RCH010", path, `${what} '${text}' is IPv6, but VirtualBox NAT port forwards are IPv4 only (an IPv6 host IP does not give an IPv6 listener: hashicorp/vagrant#10782)`, "an IPv4 address, or empty for every host IPv4 address");
+      this.err(
+        "RCH010",
+        path,
+        `${what} '${text}' is IPv6, but VirtualBox NAT port forwards are IPv4 only (an IPv6 host IP does not give an IPv6 listener: hashicorp/vagrant#10782)`,
+        "an IPv4 address, or empty for every host IPv4 address",
+      );
       return undefined;
     }
     return ip;
@@ -85,13 +114,29 @@ class Checker {
   ifaddr(text: string, path: Path): { ip: IP; len: number } | undefined {
     const c = parseCidr(text);
     if (!c) {
-      this.err("RCH011", path, `'${text}' is not an interface address with a prefix length`, "ADDRESS/LEN, e.g. 192.168.1.10/24 or fd00::10/64");
+      this.err(
+        "RCH011",
+        path,
+        `'${text}' is not an interface address with a prefix length`,
+        "ADDRESS/LEN, e.g. 192.168.1.10/24 or fd00::10/64",
+      );
       return undefined;
     }
     // what the kernel refuses on an interface (EADDRNOTAVAIL): unspecified, multicast, ::1 off lo
-    const bad = isAny(c.ip) ? "the unspecified address" : isMulticast(c.ip) ? "a multicast address" : c.ip.v === 6 && isLoopback(c.ip) ? "::1, which belongs to lo" : undefined;
+    const bad = isAny(c.ip)
+      ? "the unspecified address"
+      : isMulticast(c.ip)
+        ? "a multicast address"
+        : c.ip.v === 6 && isLoopback(c.ip)
+          ? "::1, which belongs to lo"
+          : undefined;
     if (bad) {
-      this.err("RCH010", path, `'${text}' is ${bad}; the kernel refuses it on an interface`, "a unicast address of the interface's network");
+      this.err(
+        "RCH010",
+        path,
+        `'${text}' is ${bad}; the kernel refuses it on an interface`,
+        "a unicast address of the interface's network",
+      );
       return undefined;
     }
     return c;
@@ -101,7 +146,12 @@ class Checker {
     if (!p) {
       const c = parseCidr(text);
       const hostBits = c ? ` (host bits set: did you mean ${formatIP(prefixOf(c.ip, c.len))}/${c.len}?)` : "";
-      this.err("RCH011", path, `${what} '${text}' is not a CIDR prefix${hostBits}`, "an address or NETWORK/LEN with zero host bits, e.g. 10.0.0.0/8");
+      this.err(
+        "RCH011",
+        path,
+        `${what} '${text}' is not a CIDR prefix${hostBits}`,
+        "an address or NETWORK/LEN with zero host bits, e.g. 10.0.0.0/8",
+      );
     }
     return p;
   }
@@ -111,7 +161,13 @@ class Checker {
     return p;
   }
   portRange(v: number | string, path: Path, what: string): void {
-    if (!parsePortRange(v)) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port or port range`, 'a port 0-65535 or a range "LO-HI" with LO <= HI');
+    if (!parsePortRange(v))
+      this.err(
+        "RCH012",
+        path,
+        `${what} ${JSON.stringify(v)} is not a port or port range`,
+        'a port 0-65535 or a range "LO-HI" with LO <= HI',
+      );
   }
 }
 
@@ -181,17 +237,24 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   const asBound = (x: { ip: IP; v6only: boolean }) => (isMapped(x.ip) ? { ip: unmap(x.ip), v6only: false } : x);
   const overlaps = (a0: { ip: IP; v6only: boolean }, b0: { ip: IP; v6only: boolean }) => {
     const [a, b] = [asBound(a0), asBound(b0)];
-    return a.ip.v === b.ip.v ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip) : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
+    return a.ip.v === b.ip.v
+      ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip)
+      : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
   };
   const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string, v6only = false) => {
     const list = listeners.get(host) ?? [];
     const clash = list.find((l) => l.proto === proto && l.port === port && overlaps(l, { ip, v6only }));
     if (clash) {
       c.diags.push(
-        diagnostic("RCH032", loc.at(path), `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`, {
-          expected: "a different host port or host address (the second bind fails with EADDRINUSE)",
-          related: [{ message: `${clash.what} is here`, span: loc.at(clash.path) }],
-        }),
+        diagnostic(
+          "RCH032",
+          loc.at(path),
+          `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`,
+          {
+            expected: "a different host port or host address (the second bind fails with EADDRINUSE)",
+            related: [{ message: `${clash.what} is here`, span: loc.at(clash.path) }],
+          },
+        ),
       );
     } else list.push({ proto, ip, port, v6only, path, what });
     listeners.set(host, list);
@@ -203,26 +266,57 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     const text = nn.network ?? DEFAULT_NATNETWORK;
     const cc = parseCidr(text);
     const p = cc && cc.ip.v === 4 && cc.len <= 29 && prefixOf(cc.ip, cc.len).n === cc.ip.n ? prefixOf(cc.ip, cc.len) : undefined;
-    if (!p) c.err("RCH011", [...np, "network"], `NAT network '${text}' is not an IPv4 network prefix of length 29 or less`, "NETWORK/LEN, e.g. 10.0.2.0/24 (VBoxManage natnetwork add --network)");
+    if (!p)
+      c.err(
+        "RCH011",
+        [...np, "network"],
+        `NAT network '${text}' is not an IPv4 network prefix of length 29 or less`,
+        "NETWORK/LEN, e.g. 10.0.2.0/24 (VBoxManage natnetwork add --network)",
+      );
     else natnets.set(name, p);
     // its engine listens for the forwards on every host whose VMs use it
-    const hostsOf = new Set(Object.values(doc.machines).filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === name)).map((x) => x.vm!.on));
+    const hostsOf = new Set(
+      Object.values(doc.machines)
+        .filter((x) => x.vm?.adapters.some((y) => y.mode === "natnetwork" && y.network === name))
+        .map((x) => x.vm!.on),
+    );
     const names = new Set<string>();
     (nn.forwards ?? []).forEach((f, k) => {
       const fp: Path = [...np, "forwards", k];
       if (f.name !== undefined) {
-        if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on NAT network '${name}'`, "unique forward names per NAT network");
+        if (names.has(f.name))
+          c.err(
+            "RCH030",
+            [...fp, "name"],
+            `forward name '${f.name}' is used twice on NAT network '${name}'`,
+            "unique forward names per NAT network",
+          );
         names.add(f.name);
       }
       const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
       c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
 
       const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
-      if (hip && hp !== undefined) for (const h of hostsOf) if (doc.machines[h]) listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
-      if (!f.guestIp) c.err("RCH005", fp, `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`, "guestIp: the guest's address on the NAT network");
+      if (hip && hp !== undefined)
+        for (const h of hostsOf)
+          if (doc.machines[h])
+            listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
+      if (!f.guestIp)
+        c.err(
+          "RCH005",
+          fp,
+          `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`,
+          "guestIp: the guest's address on the NAT network",
+        );
       else {
         const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
-        if (gip && p && !contains(p, gip)) c.err("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`, `an address inside ${formatIP(p)}/${p.len}`);
+        if (gip && p && !contains(p, gip))
+          c.err(
+            "RCH031",
+            [...fp, "guestIp"],
+            `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`,
+            `an address inside ${formatIP(p)}/${p.len}`,
+          );
       }
     });
   }
@@ -242,11 +336,20 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     let ownUnknown = false;
     for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
       const ip: Path = [...mp, "interfaces", iname];
-      if (!IFNAME.test(iname)) c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
-      if (iname === "lo") c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
+      if (!IFNAME.test(iname))
+        c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
+      if (iname === "lo")
+        c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
       const subnets = segments.get(iface.segment);
       if (!subnets) {
-        c.err("RCH021", [...ip, "segment"], `segment '${iface.segment}' is not declared`, segments.size ? `one of ${[...segments.keys()].join(", ")} (or declare it under segments:)` : "a segment declared under segments:");
+        c.err(
+          "RCH021",
+          [...ip, "segment"],
+          `segment '${iface.segment}' is not declared`,
+          segments.size
+            ? `one of ${[...segments.keys()].join(", ")} (or declare it under segments:)`
+            : "a segment declared under segments:",
+        );
       }
       (iface.addresses ?? []).forEach((a, k) => {
         const ap: Path = [...ip, "addresses", k];
@@ -254,14 +357,28 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         if (!addr) return;
         connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
         own.push(addr.ip);
-        if (subnets && subnets.length && !inSubnets(addr.ip, subnets.filter((s) => s.v === addr.ip.v)) && subnets.some((s) => s.v === addr.ip.v)) {
-          c.err("RCH031", ap, `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
+        if (
+          subnets &&
+          subnets.length &&
+          !inSubnets(
+            addr.ip,
+            subnets.filter((s) => s.v === addr.ip.v),
+          ) &&
+          subnets.some((s) => s.v === addr.ip.v)
+        ) {
+          c.err(
+            "RCH031",
+            ap,
+            `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`,
+            `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`,
+          );
         }
         if (subnets) claim(iface.segment, addr.ip, ap);
       });
     }
     for (const [hname, h] of Object.entries(m.hostonly ?? {})) {
-      if (!hostOnlyDefault(hname)) c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
+      if (!hostOnlyDefault(hname))
+        c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
       h.addresses.forEach((a, k) => {
         const addr = c.ifaddr(a, [...mp, "hostonly", hname, "addresses", k]);
         if (addr) {
@@ -275,24 +392,55 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const vp: Path = [...mp, "vm"];
       const host = doc.machines[m.vm.on];
       if (!host) {
-        c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on '${m.vm.on}', which is not a machine in this file`, `one of ${Object.keys(doc.machines).filter((n) => n !== mname).join(", ")}`);
+        c.err(
+          "RCH023",
+          [...vp, "on"],
+          `VM '${mname}' is placed on '${m.vm.on}', which is not a machine in this file`,
+          `one of ${Object.keys(doc.machines)
+            .filter((n) => n !== mname)
+            .join(", ")}`,
+        );
       } else if (m.vm.on === mname) {
         c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on itself`, "the name of the physical host");
       } else if (host.vm) {
-        c.err("RCH035", [...vp, "on"], `VM '${mname}' is placed on '${m.vm.on}', which is itself a VM (nested virtualisation is not modelled)`, "a physical host");
+        c.err(
+          "RCH035",
+          [...vp, "on"],
+          `VM '${mname}' is placed on '${m.vm.on}', which is itself a VM (nested virtualisation is not modelled)`,
+          "a physical host",
+        );
       }
       const seenIf = new Set(Object.keys(m.interfaces ?? {}));
       m.vm.adapters.forEach((a, slot) => {
         const ap: Path = [...vp, "adapters", slot];
         if (a.mode !== "none") {
           const ifn = adapterInterfaceName(a, slot);
-          if (a.interface !== undefined && !IFNAME.test(a.interface)) c.err("RCH004", [...ap, "interface"], `'${a.interface}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)");
-          if (a.interface === "lo") c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
-          if (seenIf.has(ifn)) c.err("RCH030", a.interface ? [...ap, "interface"] : ap, `interface '${ifn}' of '${mname}' is defined twice`, "unique interface names per machine");
+          if (a.interface !== undefined && !IFNAME.test(a.interface))
+            c.err(
+              "RCH004",
+              [...ap, "interface"],
+              `'${a.interface}' is not a Linux interface name`,
+              "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)",
+            );
+          if (a.interface === "lo")
+            c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
+          if (seenIf.has(ifn))
+            c.err(
+              "RCH030",
+              a.interface ? [...ap, "interface"] : ap,
+              `interface '${ifn}' of '${mname}' is defined twice`,
+              "unique interface names per machine",
+            );
           seenIf.add(ifn);
         }
         /** Adapter addresses: parsed, inside the network's subnets, and unique on its segment (`key`, per host). */
-        const addrs = (list: readonly string[] | undefined, seg: string | undefined, key: string | undefined, subnets: readonly Prefix[] | undefined, outside: "error" | "warning") =>
+        const addrs = (
+          list: readonly string[] | undefined,
+          seg: string | undefined,
+          key: string | undefined,
+          subnets: readonly Prefix[] | undefined,
+          outside: "error" | "warning",
+        ) =>
           (list ?? []).forEach((t, k) => {
             const p: Path = [...ap, "addresses", k];
             const addr = c.ifaddr(t, p);
@@ -301,15 +449,28 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             own.push(addr.ip);
             if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
               const msg = `${t} is outside ${seg} (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`;
-              if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
-              else c.warn("RCH031", p, `${msg}: the host and this VM cannot talk over it (seed 004)`, "an address in the host-only network's subnet");
+              if (outside === "error")
+                c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
+              else
+                c.warn(
+                  "RCH031",
+                  p,
+                  `${msg}: the host and this VM cannot talk over it (seed 004)`,
+                  "an address in the host-only network's subnet",
+                );
             }
             if (key) claim(key, addr.ip, p);
           });
         switch (a.mode) {
           case "nat": {
             const net = natAdapterNetwork(a.network, slot);
-            if (!net) c.err("RCH011", [...ap, "network"], `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`, "e.g. 10.0.2.0/24");
+            if (!net)
+              c.err(
+                "RCH011",
+                [...ap, "network"],
+                `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`,
+                "e.g. 10.0.2.0/24",
+              );
             else {
               connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
               own.push(hostInNet(net, NAT_GUEST));
@@ -318,7 +479,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             (a.forwards ?? []).forEach((f, k) => {
               const fp: Path = [...ap, "forwards", k];
               if (f.name !== undefined) {
-                if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `forward name '${f.name}' is used twice on this adapter`, "unique forward names per adapter (VirtualBox refuses duplicates)");
+                if (names.has(f.name))
+                  c.err(
+                    "RCH030",
+                    [...fp, "name"],
+                    `forward name '${f.name}' is used twice on this adapter`,
+                    "unique forward names per adapter (VirtualBox refuses duplicates)",
+                  );
                 names.set(f.name, k);
               }
               const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
@@ -326,12 +493,23 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
               const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
               if (f.guestIp) {
                 const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
-                if (gip && net && !contains(net, gip)) c.warn("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`);
+                if (gip && net && !contains(net, gip))
+                  c.warn(
+                    "RCH031",
+                    [...fp, "guestIp"],
+                    `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`,
+                  );
               }
               if (hp !== undefined && hp < FIRST_UNPRIVILEGED_PORT && !m.vm!.asRoot) {
-                c.warn("RCH035", [...fp, "hostPort"], `host port ${hp} is below 1024: VirtualBox running as a normal user cannot listen there, so this forward does not exist (set vm.asRoot: true if VirtualBox runs as root)`, "a host port of 1024 or above");
+                c.warn(
+                  "RCH035",
+                  [...fp, "hostPort"],
+                  `host port ${hp} is below 1024: VirtualBox running as a normal user cannot listen there, so this forward does not exist (set vm.asRoot: true if VirtualBox runs as root)`,
+                  "a host port of 1024 or above",
+                );
               }
-              if (hip && hp !== undefined && host) listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
+              if (hip && hp !== undefined && host)
+                listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
             });
             break;
           }
@@ -345,7 +523,12 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
           }
           case "bridged":
             if (host && !(host.interfaces ?? {})[a.bridge]) {
-              c.err("RCH022", [...ap, "bridge"], `host '${m.vm!.on}' has no interface '${a.bridge}' to bridge to`, `one of ${Object.keys(host.interfaces ?? {}).join(", ") || "(none declared)"}`);
+              c.err(
+                "RCH022",
+                [...ap, "bridge"],
+                `host '${m.vm!.on}' has no interface '${a.bridge}' to bridge to`,
+                `one of ${Object.keys(host.interfaces ?? {}).join(", ") || "(none declared)"}`,
+              );
             }
             {
               const seg = host?.interfaces?.[a.bridge]?.segment;
@@ -358,12 +541,30 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             const decl = host?.hostonly?.[net];
             const def = hostOnlyDefault(net);
             const n = /^vboxnet(\d+)$/.exec(net)?.[1];
-            if (!decl && n !== undefined && Number(n) >= 8) c.warn("RCH035", [...ap, "network"], `${net} defaults to ${formatIP(def!.ip)}/24, outside 192.168.56.0/21, which VirtualBox 6.1.28+ refuses unless /etc/vbox/networks.conf allows it`, "declare the network's addresses under the host's hostonly:");
-            if (!decl && !def) c.err("RCH035", [...ap, "network"], `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`, "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:");
+            if (!decl && n !== undefined && Number(n) >= 8)
+              c.warn(
+                "RCH035",
+                [...ap, "network"],
+                `${net} defaults to ${formatIP(def!.ip)}/24, outside 192.168.56.0/21, which VirtualBox 6.1.28+ refuses unless /etc/vbox/networks.conf allows it`,
+                "declare the network's addresses under the host's hostonly:",
+              );
+            if (!decl && !def)
+              c.err(
+                "RCH035",
+                [...ap, "network"],
+                `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`,
+                "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:",
+              );
             const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
             const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
             if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, `${m.vm!.on}/${net}`, subnets, "warning");
-            else if (!hostAddrs.some((h) => h.ip.v === 4)) c.err("RCH035", ap, `host-only network '${net}' has no IPv4 address on '${m.vm!.on}', so its DHCP server cannot give this adapter one`, "addresses: [...] on the adapter, or an IPv4 address for the network on the host");
+            else if (!hostAddrs.some((h) => h.ip.v === 4))
+              c.err(
+                "RCH035",
+                ap,
+                `host-only network '${net}' has no IPv4 address on '${m.vm!.on}', so its DHCP server cannot give this adapter one`,
+                "addresses: [...] on the adapter, or an IPv4 address for the network on the host",
+              );
             else {
               connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
               ownUnknown = true;
@@ -371,7 +572,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
             break;
           }
           case "internal":
-            addrs(a.addresses, `internal network '${a.network ?? "intnet"}'`, `${m.vm!.on}/intnet:${a.network ?? "intnet"}`, undefined, "error");
+            addrs(
+              a.addresses,
+              `internal network '${a.network ?? "intnet"}'`,
+              `${m.vm!.on}/intnet:${a.network ?? "intnet"}`,
+              undefined,
+              "error",
+            );
             break;
           case "none":
             break;
@@ -398,7 +605,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       const dst = parseMatchPrefix(r.to);
       if (dst) {
         const key = `${dst.v} ${dst.n} ${dst.len}`;
-        if (routeSeen.has(key)) c.err("RCH030", [...mp, "routes", i, "to"], `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`, "one route per destination (metrics are not modelled)");
+        if (routeSeen.has(key))
+          c.err(
+            "RCH030",
+            [...mp, "routes", i, "to"],
+            `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`,
+            "one route per destination (metrics are not modelled)",
+          );
         else routeSeen.set(key, i);
       }
       const rp: Path = [...mp, "routes", i];
@@ -410,16 +623,21 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
         const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
         if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
-          c.err("RCH034", [...rp, "via"], `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`, `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`);
+          c.err(
+            "RCH034",
+            [...rp, "via"],
+            `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`,
+            `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`,
+          );
         }
       }
-
     }
     const svcNames = new Map<string, number>();
     (m.services ?? []).forEach((s, k) => {
       const sp: Path = [...mp, "services", k];
       if (s.name !== undefined) {
-        if (svcNames.has(s.name)) c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
+        if (svcNames.has(s.name))
+          c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
         svcNames.set(s.name, k);
       }
       const port = c.port(s.port, [...sp, "port"], "port");
@@ -427,16 +645,34 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
       knownIf(s.device, [...sp, "device"]);
       const local = bind ? unmap(bind) : undefined;
       if (local && !isAny(local) && !isLoopback(local) && !ownUnknown && !own.some((x) => sameIP(x, local))) {
-        c.err("RCH036", [...sp, "bind"], `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`, `one of ${own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`);
+        c.err(
+          "RCH036",
+          [...sp, "bind"],
+          `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`,
+          `one of ${own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`,
+        );
       }
-      if (bind && port !== undefined) listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
+      if (bind && port !== undefined)
+        listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
     });
     // Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING).
     const hookSees = (rp: Path, hook: string, r: { in?: string; out?: string }) => {
       const noIn = hook === "output" || hook === "postrouting";
       const noOut = hook === "input" || hook === "prerouting";
-      if (noIn && r.in !== undefined) c.err("RCH004", [...rp, "in"], `'in' cannot match in the ${hook} chain: packets there have no input interface`, "out: IFACE, or move the rule to another chain");
-      if (noOut && r.out !== undefined) c.err("RCH004", [...rp, "out"], `'out' cannot match in the ${hook} chain: the output interface is not known yet`, "in: IFACE, or move the rule to another chain");
+      if (noIn && r.in !== undefined)
+        c.err(
+          "RCH004",
+          [...rp, "in"],
+          `'in' cannot match in the ${hook} chain: packets there have no input interface`,
+          "out: IFACE, or move the rule to another chain",
+        );
+      if (noOut && r.out !== undefined)
+        c.err(
+          "RCH004",
+          [...rp, "out"],
+          `'out' cannot match in the ${hook} chain: the output interface is not known yet`,
+          "in: IFACE, or move the rule to another chain",
+        );
     };
     for (const chain of ["input", "output", "forward"] as const) {
       (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
@@ -467,30 +703,49 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         if (f.toPort !== undefined) c.port(f.toPort, [...fp, "toPort"], "toPort");
         c.ip(f.to, [...fp, "to"], "forward target");
         const key = `${f.proto ?? "tcp"}/${p}`;
-        if (p !== undefined && seen.has(key)) c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
+        if (p !== undefined && seen.has(key))
+          c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
         seen.set(key, k);
       });
     }
   }
   // Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts.
   for (const [mname, m] of Object.entries(doc.machines)) {
-    const engines = [
-      ...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : [])),
-    ];
+    const engines = [...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : []))];
     for (const e of engines) {
-      if (doc.machines[e]) c.err("RCH030", ["machines", e], `machine name '${e}' is the name of ${mname}'s VirtualBox NAT engine`, "another machine name", true);
+      if (doc.machines[e])
+        c.err(
+          "RCH030",
+          ["machines", e],
+          `machine name '${e}' is the name of ${mname}'s VirtualBox NAT engine`,
+          "another machine name",
+          true,
+        );
     }
     const hostOnlyNets = new Set(
-      vmsOn(doc, mname)
-        .flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
+      vmsOn(doc, mname).flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
     );
     {
       for (const net of hostOnlyNets) {
-        if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`, `hostonly: { ${net}: { addresses: [...] } }`, true);
+        if (m.interfaces?.[net])
+          c.err(
+            "RCH030",
+            ["machines", mname, "interfaces", net],
+            `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`,
+            `hostonly: { ${net}: { addresses: [...] } }`,
+            true,
+          );
       }
     }
     for (const net of Object.keys(m.hostonly ?? {})) {
-      if (m.interfaces?.[net]) c.err("RCH030", ["machines", mname, "interfaces", net], `interface '${net}' of '${mname}' is also declared under hostonly:`, "one declaration, under hostonly:", true);
+      if (m.interfaces?.[net])
+        c.err(
+          "RCH030",
+          ["machines", mname, "interfaces", net],
+          `interface '${net}' of '${mname}' is also declared under hostonly:`,
+          "one declaration, under hostonly:",
+          true,
+        );
     }
   }
   checkExpectList(c, doc);
@@ -506,7 +761,8 @@ function checkMatch(
   const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
   // dst: local = any address of this machine (addrtype LOCAL)
   const dst = r.dst !== undefined && r.dst !== "local" ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
-  if (src && dst && src.v !== dst.v) c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
+  if (src && dst && src.v !== dst.v)
+    c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
   if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
   if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");
   if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
@@ -516,14 +772,20 @@ function checkMatch(
   knownIf(r.out, [...rp, "out"]);
 }
 
-
 /** The expect: list against the machines of `doc` (also for a spec file that includes a topology). */
 function checkExpectList(c: Checker, doc: TopologyDoc): void {
   const machineNames = `one of ${Object.keys(doc.machines).join(", ")}`;
   (doc.expect ?? []).forEach((e, k) => {
     const kinds = (["query", "isolated", "exposes"] as const).filter((x) => e[x] !== undefined);
     if (kinds.length !== 1) {
-      c.err(kinds.length ? "RCH004" : "RCH005", ["expect", k], kinds.length ? `an expectation has ${kinds.join(" and ")}; it can be only one of them` : "an expectation needs query (with verdict), isolated or exposes", "query: \"A -> B:22/tcp\" with verdict, isolated: { between, and }, or exposes: { machine, from, exactly }");
+      c.err(
+        kinds.length ? "RCH004" : "RCH005",
+        ["expect", k],
+        kinds.length
+          ? `an expectation has ${kinds.join(" and ")}; it can be only one of them`
+          : "an expectation needs query (with verdict), isolated or exposes",
+        'query: "A -> B:22/tcp" with verdict, isolated: { between, and }, or exposes: { machine, from, exactly }',
+      );
       return;
     }
     const known = (n: string, path: Path) => {
@@ -531,18 +793,21 @@ function checkExpectList(c: Checker, doc: TopologyDoc): void {
     };
     if (e.query !== undefined) {
       const ep: Path = ["expect", k, "query"];
-      if (e.verdict === undefined) c.err("RCH005", ["expect", k], "missing required key 'verdict' next to query", "verdict: reachable | unreachable");
+      if (e.verdict === undefined)
+        c.err("RCH005", ["expect", k], "missing required key 'verdict' next to query", "verdict: reachable | unreachable");
       const q = parseQuery(e.query);
       if (!q.ok) {
         c.err("RCH040", ep, q.message, q.expected);
         return;
       }
       for (const name of [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined]) {
-        if (name !== undefined && !doc.machines[name]) c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, machineNames);
+        if (name !== undefined && !doc.machines[name])
+          c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, machineNames);
       }
       return;
     }
-    if (e.verdict !== undefined) c.err("RCH003", ["expect", k, "verdict"], "verdict belongs to a query expectation", "isolated and exposes state their own outcome");
+    if (e.verdict !== undefined)
+      c.err("RCH003", ["expect", k, "verdict"], "verdict belongs to a query expectation", "isolated and exposes state their own outcome");
     if (e.isolated) {
       for (const side of ["between", "and"] as const) e.isolated[side].forEach((n, i) => known(n, ["expect", k, "isolated", side, i]));
     }
@@ -550,7 +815,8 @@ function checkExpectList(c: Checker, doc: TopologyDoc): void {
       known(e.exposes.machine, ["expect", k, "exposes", "machine"]);
       known(e.exposes.from, ["expect", k, "exposes", "from"]);
       e.exposes.exactly.forEach((x, i) => {
-        if (!parseServicePort(x)) c.err("RCH012", ["expect", k, "exposes", "exactly", i], `'${x}' is not a port and protocol`, "PORT/PROTO, e.g. 22/tcp or 53/udp");
+        if (!parseServicePort(x))
+          c.err("RCH012", ["expect", k, "exposes", "exactly", i], `'${x}' is not a port and protocol`, "PORT/PROTO, e.g. 22/tcp or 53/udp");
       });
     }
   });

@@ -34,18 +34,31 @@ function inside(root: string, path: string): boolean {
  * Resolves and reads the file a spec includes, or throws RCH058/RCH001 located at `at`
  * (the spec's include value). `sources` are the spec's own texts, for the excerpt.
  */
-export function readInclude(specFile: string, include: string, at: Span, sources: ReadonlyMap<string, string>, opts: IncludeOptions = {}): { path: string; text: string } {
+export function readInclude(
+  specFile: string,
+  include: string,
+  at: Span,
+  sources: ReadonlyMap<string, string>,
+  opts: IncludeOptions = {},
+): { path: string; text: string } {
   const refuse = (why: string, expected: string): never => {
     throw new InputError([diagnostic("RCH058", at, `include '${printable(include)}' refused: ${why}`, { expected })], sources);
   };
-  const rootHint = opts.root === undefined ? "a path inside the spec file's folder (or name a wider folder with --root)" : `a path inside --root ${opts.root}`;
+  const rootHint =
+    opts.root === undefined
+      ? "a path inside the spec file's folder (or name a wider folder with --root)"
+      : `a path inside --root ${opts.root}`;
   if (include.includes("\0")) refuse("the path holds a NUL character", "a relative file path");
-  if (isAbsolute(include) || /^[A-Za-z]:[\\/]/.test(include) || include.startsWith("~")) refuse("an absolute path", `a path relative to the spec file, ${rootHint}`);
+  if (isAbsolute(include) || /^[A-Za-z]:[\\/]/.test(include) || include.startsWith("~"))
+    refuse("an absolute path", `a path relative to the spec file, ${rootHint}`);
   let root: string;
   try {
     root = realpathSync(resolve(opts.root ?? dirname(specFile)));
   } catch (e) {
-    return refuse(`the include root ${opts.root ?? dirname(specFile)} cannot be read (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, "--root naming an existing folder");
+    return refuse(
+      `the include root ${opts.root ?? dirname(specFile)} cannot be read (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`,
+      "--root naming an existing folder",
+    );
   }
   const target = resolve(dirname(specFile), include);
   let real: string;
@@ -53,20 +66,39 @@ export function readInclude(specFile: string, include: string, at: Span, sources
     real = realpathSync(target);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new InputError([diagnostic("RCH001", at, `cannot read the included file '${printable(include)}' (${code})`, { expected: "include: an existing topology file" })], sources);
+    throw new InputError(
+      [
+        diagnostic("RCH001", at, `cannot read the included file '${printable(include)}' (${code})`, {
+          expected: "include: an existing topology file",
+        }),
+      ],
+      sources,
+    );
   }
-  if (!inside(root, real)) refuse(target === real ? "it lies outside the include root" : "it leads outside the include root (through a symbolic link)", rootHint);
+  if (!inside(root, real))
+    refuse(target === real ? "it lies outside the include root" : "it leads outside the include root (through a symbolic link)", rootHint);
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below, as not a regular file)
     fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
-    throw new InputError([diagnostic("RCH001", at, `cannot read the included file '${printable(include)}' (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, { expected: "include: a readable topology file" })], sources);
+    throw new InputError(
+      [
+        diagnostic(
+          "RCH001",
+          at,
+          `cannot read the included file '${printable(include)}' (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`,
+          { expected: "include: a readable topology file" },
+        ),
+      ],
+      sources,
+    );
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) refuse("it is not a regular file", "include: a topology file (YAML or JSON)");
-    if (st.size > MAX_INPUT_BYTES) refuse(`it is ${st.size} bytes, more than the ${MAX_INPUT_BYTES} reach reads`, "a smaller topology file");
+    if (st.size > MAX_INPUT_BYTES)
+      refuse(`it is ${st.size} bytes, more than the ${MAX_INPUT_BYTES} reach reads`, "a smaller topology file");
     const buf = Buffer.alloc(st.size);
     let got = 0;
     while (got < st.size) {
@@ -112,11 +144,25 @@ export function expandInputs(path: string): string[] {
       const at = { file: entry, line: 1, col: 1 };
       try {
         const real = realpathSync(entry);
-        if (!inside(folder, real)) refused.push(diagnostic("RCH058", at, `${printable(entry)} refused: it is a symbolic link leading outside ${printable(path)}`, { expected: "the folder's own files (name the target on the command line to read it)" }));
-        else if (!statSync(real).isFile()) refused.push(diagnostic("RCH058", at, `${printable(entry)} refused: it is not a regular file`, { expected: "topology files (YAML or JSON)" }));
+        if (!inside(folder, real))
+          refused.push(
+            diagnostic("RCH058", at, `${printable(entry)} refused: it is a symbolic link leading outside ${printable(path)}`, {
+              expected: "the folder's own files (name the target on the command line to read it)",
+            }),
+          );
+        else if (!statSync(real).isFile())
+          refused.push(
+            diagnostic("RCH058", at, `${printable(entry)} refused: it is not a regular file`, {
+              expected: "topology files (YAML or JSON)",
+            }),
+          );
         else return true;
       } catch (e) {
-        refused.push(diagnostic("RCH001", at, `cannot read ${printable(entry)} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, { expected: "a readable topology file" }));
+        refused.push(
+          diagnostic("RCH001", at, `cannot read ${printable(entry)} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, {
+            expected: "a readable topology file",
+          }),
+        );
       }
       return false;
     });

@@ -72,7 +72,15 @@ export function makeLocator(file: string, doc: Document | undefined, lc: LineCou
 
 /** zod's type names in the words of a YAML user. */
 function expectedType(t: string): string {
-  const words: Record<string, string> = { record: "a mapping", object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false", int: "an integer" };
+  const words: Record<string, string> = {
+    record: "a mapping",
+    object: "a mapping",
+    array: "a list",
+    string: "a string",
+    number: "a number",
+    boolean: "true or false",
+    int: "an integer",
+  };
   return words[t] ?? t;
 }
 
@@ -122,12 +130,21 @@ function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Dia
       if (got === undefined) {
         const key = path[path.length - 1];
         return [
-          diagnostic("RCH005", loc.at(path.slice(0, -1)), `missing required key '${String(key)}' in ${path.slice(0, -1).join(".") || "the top level"}`, {
-            expected: `${String(key)}: ${EXPECTED_BY_KEY[String(key)] ?? expectedType(issue.expected)}`,
-          }),
+          diagnostic(
+            "RCH005",
+            loc.at(path.slice(0, -1)),
+            `missing required key '${String(key)}' in ${path.slice(0, -1).join(".") || "the top level"}`,
+            {
+              expected: `${String(key)}: ${EXPECTED_BY_KEY[String(key)] ?? expectedType(issue.expected)}`,
+            },
+          ),
         ];
       }
-      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? expectedType(issue.expected) })];
+      return [
+        diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, {
+          expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? expectedType(issue.expected),
+        }),
+      ];
     }
     case "invalid_value":
       return [
@@ -150,12 +167,21 @@ function fromZodIssue(issue: z.core.$ZodIssue, root: unknown, loc: Locator): Dia
       if (disc !== undefined && got !== null && typeof got === "object") {
         const dv = (got as Record<string, unknown>)[disc];
         return [
-          diagnostic(dv === undefined ? "RCH005" : "RCH004", loc.at(dv === undefined ? path : [...path, disc]), dv === undefined ? `missing required key '${disc}' in ${where}` : `${where}.${disc} is ${describe(dv)}`, {
-            expected: `${disc}: ${EXPECTED_BY_KEY[disc] ?? "one of the documented values"}`,
-          }),
+          diagnostic(
+            dv === undefined ? "RCH005" : "RCH004",
+            loc.at(dv === undefined ? path : [...path, disc]),
+            dv === undefined ? `missing required key '${disc}' in ${where}` : `${where}.${disc} is ${describe(dv)}`,
+            {
+              expected: `${disc}: ${EXPECTED_BY_KEY[disc] ?? "one of the documented values"}`,
+            },
+          ),
         ];
       }
-      return [diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, { expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? issue.message })];
+      return [
+        diagnostic("RCH004", loc.at(path), `${where} is ${describe(got)}`, {
+          expected: EXPECTED_BY_KEY[String(path[path.length - 1])] ?? issue.message,
+        }),
+      ];
     }
     default:
       return [diagnostic("RCH004", loc.at(path), `${where}: ${issue.message}`)];
@@ -182,7 +208,9 @@ function syntaxDiagnostic(file: string, source: string, code: string, message: s
   if (code === "DUPLICATE_KEY") {
     const key = /^("[^"]*"|'[^']*'|[^:\s,{}[\]]+)/.exec(source.slice(offset))?.[1] ?? "?";
     const p = lc.linePos(pos);
-    return diagnostic("RCH030", { file, line: p.line, col: p.col }, `duplicate key '${key.replace(/^["']|["']$/g, "")}' in a mapping`, { expected: "each key once" });
+    return diagnostic("RCH030", { file, line: p.line, col: p.col }, `duplicate key '${key.replace(/^["']|["']$/g, "")}' in a mapping`, {
+      expected: "each key once",
+    });
   }
   if (code === "MULTIPLE_DOCS") text = "multiple documents in one file: a topology is a single YAML document (remove the '---' line)";
   if (code === "MISSING_CHAR" && /quote/i.test(message)) {
@@ -212,15 +240,37 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     const why = e instanceof Error ? e.message.split("\n")[0]! : String(e);
     const alias = /alias/i.test(why) ? source.search(/\*[^\s,\]}]/) : -1;
     const p = lc.linePos(Math.max(0, alias));
-    throw new InputError([diagnostic("RCH002", { file, line: p.line, col: p.col }, `cannot build the document: ${why}`, { expected: "anchors (&name) defined before their aliases (*name), and at most 100 alias expansions" })], sources);
+    throw new InputError(
+      [
+        diagnostic("RCH002", { file, line: p.line, col: p.col }, `cannot build the document: ${why}`, {
+          expected: "anchors (&name) defined before their aliases (*name), and at most 100 alias expansions",
+        }),
+      ],
+      sources,
+    );
   }
   if (raw === null || raw === undefined) {
-    throw new InputError([diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", { expected: "machines: a mapping of machine names to machines" })], sources);
+    throw new InputError(
+      [
+        diagnostic("RCH005", { file, line: 1, col: 1 }, "the file is empty: a topology needs 'machines'", {
+          expected: "machines: a mapping of machine names to machines",
+        }),
+      ],
+      sources,
+    );
   }
   if (typeof raw === "object" && !Array.isArray(raw) && "include" in (raw as object)) {
     // a spec that includes a spec: refused before it is followed (no chains, no include loops)
     const from = opts.includedFrom;
-    if (from) throw new InputError([diagnostic("RCH004", from.at, `'${from.include}' is a spec file itself`, { expected: "include: a topology file (with machines:)" })], from.sources);
+    if (from)
+      throw new InputError(
+        [
+          diagnostic("RCH004", from.at, `'${from.include}' is a spec file itself`, {
+            expected: "include: a topology file (with machines:)",
+          }),
+        ],
+        from.sources,
+      );
     return loadSpec(file, raw, loc, sources, opts);
   }
   const parsed = TopologySchema.safeParse(raw);
@@ -229,7 +279,10 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     // source ranges of the malformed nodes: the checker's findings inside them are noise
     const broken = parsed.error.issues.flatMap((i) => {
       if (i.code === "unrecognized_keys") return []; // an extra key leaves the rest of its mapping well-formed
-      const n = doc.getIn(i.path.filter((p): p is string | number => typeof p !== "symbol"), true);
+      const n = doc.getIn(
+        i.path.filter((p): p is string | number => typeof p !== "symbol"),
+        true,
+      );
       return isNode(n) && n.range ? [[n.range[0], n.range[2]] as const] : [];
     });
     const offsetOf = (d: Diagnostic) => (lc.lineStarts[d.span.line - 1] ?? 0) + d.span.col - 1;
@@ -238,7 +291,10 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     let semantic: Diagnostic[] = [];
     try {
       semantic = checkTopology(raw as TopologyDoc, loc).diagnostics.filter(
-        (d) => d.severity === "error" && !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) && !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
+        (d) =>
+          d.severity === "error" &&
+          !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) &&
+          !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
       );
     } catch {
       semantic = [];
@@ -257,7 +313,10 @@ function loadSpec(file: string, raw: unknown, loc: Locator, sources: Map<string,
   if (!parsed.success) throw new InputError(sortDiagnostics(parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc))), sources);
   const at = loc.at(["include"]);
   const included = readInclude(file, parsed.data.include, at, sources, opts);
-  const inner = loadTopologyText(included.path, included.text, { ...(opts.root !== undefined ? { root: opts.root } : {}), includedFrom: { at, include: parsed.data.include, sources } });
+  const inner = loadTopologyText(included.path, included.text, {
+    ...(opts.root !== undefined ? { root: opts.root } : {}),
+    includedFrom: { at, include: parsed.data.include, sources },
+  });
   const doc: TopologyDoc = { ...inner.topology.doc, expect: parsed.data.expect };
   const diags = expectDiagnostics(doc, loc);
   if (diags.some((d) => d.severity === "error")) throw new InputError(sortDiagnostics(diags), sources);
@@ -270,7 +329,11 @@ export function loadTopologyFile(file: string, opts: IncludeOptions = {}): Loade
     source = readFileSync(file, "utf8");
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected: "a readable topology file (YAML or JSON)" })]);
+    throw new InputError([
+      diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, {
+        expected: "a readable topology file (YAML or JSON)",
+      }),
+    ]);
   }
   return loadTopologyText(file, source, opts);
 }

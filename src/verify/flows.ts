@@ -60,7 +60,12 @@ export function dialOf(a: Answer): string {
 }
 
 /** Every service of every other machine that `from` can connect to (and the undecided ones). */
-export async function exposure(net: Network, from: string, opts: EngineOptions, progress?: (done: number, total: number) => void): Promise<FlowAnswer[]> {
+export async function exposure(
+  net: Network,
+  from: string,
+  opts: EngineOptions,
+  progress?: (done: number, total: number) => void,
+): Promise<FlowAnswer[]> {
   const services = servicesIn(net).filter((s) => s.machine !== from);
   const out: FlowAnswer[] = [];
   for (const [i, s] of services.entries()) {
@@ -82,7 +87,12 @@ export function matrixCells(net: Network): Cell[] {
   return userMachines(net).flatMap((from) => services.filter((s) => s.machine !== from).map((service) => ({ from, service })));
 }
 
-export async function answerCells(net: Network, cells: readonly Cell[], opts: EngineOptions, progress?: (done: number) => void): Promise<FlowAnswer[]> {
+export async function answerCells(
+  net: Network,
+  cells: readonly Cell[],
+  opts: EngineOptions,
+  progress?: (done: number) => void,
+): Promise<FlowAnswer[]> {
   const out: FlowAnswer[] = [];
   for (const c of cells) {
     out.push(await answer(net, c.from, c.service, opts));
@@ -107,7 +117,12 @@ export interface Change {
  * (reachable in one, absent in the other).
  */
 /** A dial that works in one version only, both ways round, confirmed in the simulator; undefined when none exists. */
-async function packetsMoved(before: Network, after: Network, flow: FlowAnswer, opts: EngineOptions): Promise<{ what: string; detail: string } | undefined> {
+async function packetsMoved(
+  before: Network,
+  after: Network,
+  flow: FlowAnswer,
+  opts: EngineOptions,
+): Promise<{ what: string; detail: string } | undefined> {
   const q = parseQuery(flow.query);
   if (!q.ok) throw new Error(`internal: flow query does not parse: ${flow.query}`);
   const parts: string[] = [];
@@ -119,7 +134,11 @@ async function packetsMoved(before: Network, after: Network, flow: FlowAnswer, o
     if (d.verdict === "unknown") return { what: "undecided", detail: `whether the same packets get through: ${d.reason}` };
     if (d.verdict !== "differs" || !d.dial) continue;
     const works = (net: Network) => meetsQuery(q.query, attempt(net, machineIndex(net), d.dial!));
-    if (!works(from) || works(to)) throw new Disagreement(q.query, [{ engine: "Z3", verdict: "differs", detail: dialText(d.dial) }, { engine: "simulator (replay in both versions)", verdict: "same", detail: "" }]);
+    if (!works(from) || works(to))
+      throw new Disagreement(q.query, [
+        { engine: "Z3", verdict: "differs", detail: dialText(d.dial) },
+        { engine: "simulator (replay in both versions)", verdict: "same", detail: "" },
+      ]);
     parts.push(`${dialText(d.dial)} ${word}`);
   }
   return parts.length ? { what: "reachable by other packets", detail: parts.join("; ") } : undefined;
@@ -153,7 +172,16 @@ export async function diffFlows(before: Network, after: Network, opts: EngineOpt
       continue;
     }
     if (reachableA === reachableB && va !== "unknown" && vb !== "unknown") continue;
-    const what = va === "unknown" || vb === "unknown" ? `undecided` : reachableB ? (va === "absent" ? "new, reachable" : "now reachable") : vb === "absent" ? "gone (was reachable)" : "no longer reachable";
+    const what =
+      va === "unknown" || vb === "unknown"
+        ? `undecided`
+        : reachableB
+          ? va === "absent"
+            ? "new, reachable"
+            : "now reachable"
+          : vb === "absent"
+            ? "gone (was reachable)"
+            : "no longer reachable";
     changes.push({ query: text, before: fa, after: fb, what });
   }
   return changes.sort((x, y) => x.query.localeCompare(y.query));

@@ -11,7 +11,15 @@ const cells = matrixCells(net);
 for (const index of indices) {
   const [a] = await answerCells(net, [cells[index]!], engine);
   const c = cells[index]!;
-  parentPort!.postMessage({ index, result: { from: c.from, service: `${c.service.machine}:${c.service.port}/${c.service.proto}`, verdict: a!.answer.verdict, dial: dialOf(a!.answer) } });
+  parentPort!.postMessage({
+    index,
+    result: {
+      from: c.from,
+      service: `${c.service.machine}:${c.service.port}/${c.service.proto}`,
+      verdict: a!.answer.verdict,
+      dial: dialOf(a!.answer),
+    },
+  });
 }
 // the parent terminates this worker on `done` (Z3's own threads go with it)
 parentPort!.postMessage({ done: true });

@@ -32,12 +32,20 @@ const serviceName = (c: Cell) => `${c.service.machine}:${c.service.port}/${c.ser
 
 export async function matrix(net: Network, file: string, opts: MatrixOptions): Promise<CellResult[]> {
   const cells = matrixCells(net);
-  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))));
+  const workers = Math.max(
+    1,
+    Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))),
+  );
   // a matrix needs verdicts (and checked witnesses), not explanations
   const engine: EngineOptions = { engine: opts.engine, timeoutMs: opts.timeoutMs, explain: false };
   if (workers === 1 || cells.length < PARALLEL_FROM) {
     const answers = await answerCells(net, cells, engine, (done) => opts.progress?.(done, cells.length));
-    return answers.map((a) => ({ from: a.from, service: serviceName({ from: a.from, service: a.service }), verdict: a.answer.verdict, dial: dialOf(a.answer) }));
+    return answers.map((a) => ({
+      from: a.from,
+      service: serviceName({ from: a.from, service: a.service }),
+      verdict: a.answer.verdict,
+      dial: dialOf(a.answer),
+    }));
   }
   // interleaved shares: neighbouring cells (same source) cost alike, so the shares balance
   const shares = Array.from({ length: workers }, (_, w) => cells.map((_, i) => i).filter((i) => i % workers === w));
@@ -47,7 +55,9 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
     shares.map(
       (indices) =>
         new Promise<void>((resolve, reject) => {
-          const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), { workerData: { file, indices, engine, root: opts.root } });
+          const worker = new Worker(new URL("./matrix-worker.js", import.meta.url), {
+            workerData: { file, indices, engine, root: opts.root },
+          });
           let finished = false;
           worker.on("message", (m: { index: number; result: CellResult } | { done: true }) => {
             if ("done" in m) {

@@ -27,11 +27,16 @@ export function useColour(stream: { isTTY?: boolean }): boolean {
 
 export function summary(files: readonly FileResults[]): { holds: number; violated: number; unknown: number } {
   const all = files.flatMap((f) => f.results);
-  return { holds: all.filter((r) => r.status === "holds").length, violated: all.filter((r) => r.status === "violated").length, unknown: all.filter((r) => r.status === "unknown").length };
+  return {
+    holds: all.filter((r) => r.status === "holds").length,
+    violated: all.filter((r) => r.status === "violated").length,
+    unknown: all.filter((r) => r.status === "unknown").length,
+  };
 }
 
 export function renderText(files: readonly FileResults[], colour = false): string {
-  const paint = (status: VerifyResult["status"], s: string) => (!colour ? s : `\x1b[${status === "holds" ? 32 : status === "violated" ? 31 : 33}m${s}\x1b[0m`);
+  const paint = (status: VerifyResult["status"], s: string) =>
+    !colour ? s : `\x1b[${status === "holds" ? 32 : status === "violated" ? 31 : 33}m${s}\x1b[0m`;
   const lines: string[] = [];
   for (const f of files) {
     for (const r of f.results) {
@@ -39,7 +44,11 @@ export function renderText(files: readonly FileResults[], colour = false): strin
       if (r.because !== undefined && r.status !== "holds") lines.push(`       because: ${r.because}`);
       for (const x of r.status === "holds" ? [] : r.findings) {
         if (r.kind !== "query") lines.push(`       ${x.title}`);
-        lines.push(...renderAnswer(x.answer, f.machines, x.report).split("\n").map((l) => `         ${l}`));
+        lines.push(
+          ...renderAnswer(x.answer, f.machines, x.report)
+            .split("\n")
+            .map((l) => `         ${l}`),
+        );
       }
     }
   }
@@ -78,8 +87,12 @@ export function renderGithub(files: readonly FileResults[]): string {
     for (const r of f.results) {
       if (r.status === "holds") continue;
       const level = r.status === "violated" ? "error" : "warning";
-      const detail = [r.message, ...(r.because !== undefined ? [`because: ${r.because}`] : []), ...r.findings.map((x) => x.title)].join("\n");
-      lines.push(`::${level} file=${prop(f.file)},line=${r.span.line},col=${r.span.col},title=${prop(`reach: ${r.text}`)}::${data(detail)}`);
+      const detail = [r.message, ...(r.because !== undefined ? [`because: ${r.because}`] : []), ...r.findings.map((x) => x.title)].join(
+        "\n",
+      );
+      lines.push(
+        `::${level} file=${prop(f.file)},line=${r.span.line},col=${r.span.col},title=${prop(`reach: ${r.text}`)}::${data(detail)}`,
+      );
     }
   }
   const s = summary(files);
@@ -101,7 +114,10 @@ export function renderJunit(files: readonly FileResults[]): string {
     const suite = b.testSuite().name(f.file);
     for (const r of f.results) {
       const tc = suite.testCase().className(f.file).name(`line ${r.span.line}: ${r.text}`);
-      if (r.status === "violated") tc.failure(`${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}`, r.kind).standardOutput(evidence(r, f.machines));
+      if (r.status === "violated")
+        tc.failure(`${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}`, r.kind).standardOutput(
+          evidence(r, f.machines),
+        );
       else if (r.status === "unknown") tc.skipped().standardOutput(`unknown: ${r.message}`);
     }
   }
@@ -118,7 +134,8 @@ const RULES = {
 export function renderSarif(files: readonly FileResults[], version: string): string {
   const sarif = new SarifBuilder();
   const run = new SarifRunBuilder().initSimple({ toolDriverName: "reach", toolDriverVersion: version });
-  for (const [id, text] of Object.entries(RULES)) run.addRule(new SarifRuleBuilder().initSimple({ ruleId: `reach/${id}`, shortDescriptionText: text }));
+  for (const [id, text] of Object.entries(RULES))
+    run.addRule(new SarifRuleBuilder().initSimple({ ruleId: `reach/${id}`, shortDescriptionText: text }));
   for (const f of files) {
     for (const r of f.results) {
       if (r.status === "holds") continue;

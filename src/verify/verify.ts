@@ -81,7 +81,12 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
         kind: "query",
         text: `${e.query} is ${expected}`,
         status,
-        message: status === "holds" ? `${answer.verdict}` : status === "unknown" ? `unknown: ${answer.reason}` : `${answer.verdict}: ${answer.reason}`,
+        message:
+          status === "holds"
+            ? `${answer.verdict}`
+            : status === "unknown"
+              ? `unknown: ${answer.reason}`
+              : `${answer.verdict}: ${answer.reason}`,
         ...because,
         span,
         findings: status === "holds" ? [] : [{ title: `${e.query}: ${answer.verdict}`, answer, report }],
@@ -136,8 +141,10 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
         const wanted = expected.some((x) => x.proto === c.proto && x.port === c.port);
         const { answer, report } = await survey(text, (v) => v === "unknown" || (v === "reachable") !== wanted);
         if (answer.verdict === "unknown") unknown.push({ title: `${portText(c)}: unknown`, answer, report });
-        else if (answer.verdict === "reachable" && !wanted) extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
-        else if (answer.verdict !== "reachable" && wanted) missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
+        else if (answer.verdict === "reachable" && !wanted)
+          extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
+        else if (answer.verdict !== "reachable" && wanted)
+          missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
       }
       const status: Status = extra.length || missing.length ? "violated" : unknown.length ? "unknown" : "holds";
       const parts = [
@@ -148,7 +155,12 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
         kind: "exposes",
         text: `${machine} exposes exactly ${exactly.length ? exactly.join(", ") : "nothing"} to ${from}`,
         status,
-        message: status === "holds" ? `exactly ${expected.map(portText).join(", ") || "nothing"} (${candidates.length} ports checked)` : status === "unknown" ? `${unknown.length} ports undecided` : parts.join("; "),
+        message:
+          status === "holds"
+            ? `exactly ${expected.map(portText).join(", ") || "nothing"} (${candidates.length} ports checked)`
+            : status === "unknown"
+              ? `${unknown.length} ports undecided`
+              : parts.join("; "),
         ...because,
         span,
         findings: status === "violated" ? [...extra, ...missing] : unknown,

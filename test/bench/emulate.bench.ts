@@ -17,14 +17,26 @@ const queries = expectationQueries(loaded.topology);
 const root = emulationSupport().ok;
 
 describe.skipIf(!root)(`models/virtualbox-nat.yaml, its ${queries.length} expectation queries`, () => {
-  bench("kernel: build namespaces + probe every query + tear down", async () => {
-    const r = await emulate(net, queries);
-    if (!r.probes.every((p) => p.agree)) throw new Error("disagreement");
-  }, { iterations: 5, warmupIterations: 1 });
-  bench("kernel: build + tear down only", async () => {
-    await teardown(await build(net));
-  }, { iterations: 5, warmupIterations: 1 });
-  bench("reach: Z3 decides every query (--engine smt)", async () => {
-    for (const q of queries) await answerQuery(net, q, { engine: "smt", timeoutMs: 30_000 });
-  }, { iterations: 10, warmupIterations: 2 });
+  bench(
+    "kernel: build namespaces + probe every query + tear down",
+    async () => {
+      const r = await emulate(net, queries);
+      if (!r.probes.every((p) => p.agree)) throw new Error("disagreement");
+    },
+    { iterations: 5, warmupIterations: 1 },
+  );
+  bench(
+    "kernel: build + tear down only",
+    async () => {
+      await teardown(await build(net));
+    },
+    { iterations: 5, warmupIterations: 1 },
+  );
+  bench(
+    "reach: Z3 decides every query (--engine smt)",
+    async () => {
+      for (const q of queries) await answerQuery(net, q, { engine: "smt", timeoutMs: 30_000 });
+    },
+    { iterations: 10, warmupIterations: 2 },
+  );
 });

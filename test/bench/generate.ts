@@ -72,7 +72,15 @@ export function matrixLab(machines: number, servers: number): string {
               { name: "web", proto: "tcp", port: 80 },
               { name: "db", proto: "tcp", port: 5432, bind: i % 3 === 0 ? "127.0.0.1" : "0.0.0.0" },
             ],
-            firewall: { input: { policy: "drop", rules: [{ action: "accept", state: ["established"] }, { action: "accept", src: `10.${(i + 1) % 4}.0.0/16` }] } },
+            firewall: {
+              input: {
+                policy: "drop",
+                rules: [
+                  { action: "accept", state: ["established"] },
+                  { action: "accept", src: `10.${(i + 1) % 4}.0.0/16` },
+                ],
+              },
+            },
           }
         : {}),
     };

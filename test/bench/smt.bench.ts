@@ -160,9 +160,16 @@ beforeAll(async () => {
     if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
   }
   const newer = newerSources(join(ROOT, "src"), statSync(CLI).mtimeMs);
-  if (newer.length) console.log(`WARNING: dist/ is older than ${newer.length} file(s) under src/ (${newer.slice(0, 3).join(", ")}${newer.length > 3 ? ", ..." : ""}): the CLI figures measure the last build; run npm run build first`);
-  const cli = spawnSync(process.execPath, [CLI, "ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp"], { cwd: ROOT, encoding: "utf8" });
-  if (cli.status !== 0 || !cli.stdout.startsWith("reachable")) throw new Error(`CLI check failed (${cli.status}):\n${cli.stdout}\n${cli.stderr}`);
+  if (newer.length)
+    console.log(
+      `WARNING: dist/ is older than ${newer.length} file(s) under src/ (${newer.slice(0, 3).join(", ")}${newer.length > 3 ? ", ..." : ""}): the CLI figures measure the last build; run npm run build first`,
+    );
+  const cli = spawnSync(process.execPath, [CLI, "ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (cli.status !== 0 || !cli.stdout.startsWith("reachable"))
+    throw new Error(`CLI check failed (${cli.status}):\n${cli.stdout}\n${cli.stderr}`);
 
   // Z3's WASM initialisation (~0.35 s or more), paid once here and never inside a measurement
   const t0 = performance.now();
@@ -176,7 +183,9 @@ beforeAll(async () => {
     const net = lower(loadTopologyText(`lan-${n}.yaml`, text).topology);
     const loadMs = performance.now() - t;
     lans.set(n, { n, net, classes: packetClasses(net), loadMs });
-    console.log(`LAN ${n} machines x ${RULES_PER_MACHINE} rules: generate + load + lower ${(loadMs / 1000).toFixed(1)} s (not measured below)`);
+    console.log(
+      `LAN ${n} machines x ${RULES_PER_MACHINE} rules: generate + load + lower ${(loadMs / 1000).toFixed(1)} s (not measured below)`,
+    );
   }
 
   // the verdicts, once, so that the figures below are known to be answers (never unknown)
@@ -185,7 +194,9 @@ beforeAll(async () => {
     const d = await decide(net, q(text));
     if (d.verdict === "unknown") throw new Error(`${label} ${text}: unknown (${d.reason})`);
     verdicts.set(`${label} ${text}`, d.verdict);
-    lines.push(`  ${`${label} ${text}`.padEnd(44)} ${d.verdict.padEnd(12)} paths ${String(d.stats.paths).padStart(3)}  forks ${String(d.stats.forks).padStart(6)}  formula nodes ${d.stats.nodes}`);
+    lines.push(
+      `  ${`${label} ${text}`.padEnd(44)} ${d.verdict.padEnd(12)} paths ${String(d.stats.paths).padStart(3)}  forks ${String(d.stats.forks).padStart(6)}  formula nodes ${d.stats.nodes}`,
+    );
   };
   for (const n of LAN_SIZES) for (const text of [outsideQuery(n), lanQuery(n)]) await check(`LAN ${n}`, lan(n).net, text);
   for (const text of LAB_QUERIES) await check("lab", labNet, text);
@@ -202,17 +213,18 @@ beforeAll(async () => {
       // the same query REPEAT times in one process: the start-up cost is paid once and the per-solve time stands out of the noise
       writeFileSync(join(tmp, `x${REPEAT}-${c.file}`), Array.from({ length: REPEAT }, () => d.smt2).join("(reset)\n"));
       const z = spawnSync("z3", [join(tmp, c.file)], { encoding: "utf8" });
-      if (z.stdout.trim().split("\n")[0] !== c.expect) throw new Error(`${c.label}: native z3 says ${z.stdout.trim()}, expected ${c.expect}`);
+      if (z.stdout.trim().split("\n")[0] !== c.expect)
+        throw new Error(`${c.label}: native z3 says ${z.stdout.trim()}, expected ${c.expect}`);
     }
   } else {
     console.log(`native z3 not found (${z3Native.error?.message ?? z3Native.stderr}): the native-solver comparison is skipped`);
   }
   if (!BIG) {
-    console.log(
-      "10,000-machine LAN skipped (REACH_BENCH_10K=0).",
-    );
+    console.log("10,000-machine LAN skipped (REACH_BENCH_10K=0).");
   } else if (!ASK_10K) {
-    console.log("answerQuery on 10,000 machines skipped: it takes minutes (the usual dials are quadratic in machines); REACH_BENCH_10K_ASK=1 runs it once.");
+    console.log(
+      "answerQuery on 10,000 machines skipped: it takes minutes (the usual dials are quadratic in machines); REACH_BENCH_10K_ASK=1 runs it once.",
+    );
   }
 }, 1_800_000);
 
@@ -228,8 +240,16 @@ function spawnOk(key: string, cmd: string, args: string[]): void {
 }
 
 describe('1. CLI end to end: reach ask models/virtualbox-nat.yaml "host -> guest:22/tcp" (goal < 500 ms)', () => {
-  bench("child process `node dist/cli/main.js ask ...` (engine smt, Z3 init included)", () => spawnOk("cli", process.execPath, cliArgs), runs(5, 1));
-  bench("child process, --engine sim (no Z3: shows what Z3 init + solve add)", () => spawnOk("cli-sim", process.execPath, [...cliArgs, "--engine", "sim"]), runs(5, 1));
+  bench(
+    "child process `node dist/cli/main.js ask ...` (engine smt, Z3 init included)",
+    () => spawnOk("cli", process.execPath, cliArgs),
+    runs(5, 1),
+  );
+  bench(
+    "child process, --engine sim (no Z3: shows what Z3 init + solve add)",
+    () => spawnOk("cli-sim", process.execPath, [...cliArgs, "--engine", "sim"]),
+    runs(5, 1),
+  );
   bench("child process `node -e ''` (bare Node start, the floor)", () => spawnOk("node", process.execPath, ["-e", ""]), runs(5, 1));
 });
 
@@ -239,9 +259,22 @@ describe('1. CLI end to end: reach ask models/virtualbox-nat.yaml "host -> guest
 for (const n of [1000, 10_000]) {
   const title = `2. generated LAN ${n.toLocaleString("en")} machines x ${RULES_PER_MACHINE} input rules (${(n * RULES_PER_MACHINE).toLocaleString("en")} rules): one query, loaded and Z3 warm (goal < 2 s)`;
   describe.skipIf(n === 10_000 && !BIG)(title, () => {
-    bench(`decide() ${outsideQuery(n)} (through the router's port forward)`, timing(`decide ${n} outside`, () => decide(lan(n).net, q(outsideQuery(n)))), runs(5, 1));
-    bench(`decide() ${lanQuery(n)} (across the LAN; reachable)`, timing(`decide ${n} lan`, () => decide(lan(n).net, q(lanQuery(n)))), runs(5, 1));
-    if (n < 10_000 || ASK_10K) bench(`answerQuery(engine smt) ${lanQuery(n)} (all of \`reach ask\` after loading: usual dials, Z3, replay)${n >= 10_000 ? " (1 run)" : ""}`, timing(`answer ${n} lan`, () => answerQuery(lan(n).net, q(lanQuery(n)), { engine: "smt", timeoutMs: 600_000 })), runs(n >= 10_000 ? 1 : 3, 0));
+    bench(
+      `decide() ${outsideQuery(n)} (through the router's port forward)`,
+      timing(`decide ${n} outside`, () => decide(lan(n).net, q(outsideQuery(n)))),
+      runs(5, 1),
+    );
+    bench(
+      `decide() ${lanQuery(n)} (across the LAN; reachable)`,
+      timing(`decide ${n} lan`, () => decide(lan(n).net, q(lanQuery(n)))),
+      runs(5, 1),
+    );
+    if (n < 10_000 || ASK_10K)
+      bench(
+        `answerQuery(engine smt) ${lanQuery(n)} (all of \`reach ask\` after loading: usual dials, Z3, replay)${n >= 10_000 ? " (1 run)" : ""}`,
+        timing(`answer ${n} lan`, () => answerQuery(lan(n).net, q(lanQuery(n)), { engine: "smt", timeoutMs: 600_000 })),
+        runs(n >= 10_000 ? 1 : 3, 0),
+      );
   });
 }
 
@@ -250,27 +283,44 @@ for (const n of [1000, 10_000]) {
 
 describe.skipIf(!HAVE_Z3)("3. exported SMT-LIB: native z3 process vs in-process (z3-solver WASM)", () => {
   for (const c of smt2Cases) {
-    bench(`in-process decide() ${c.label} (summary uses stats.solveMs)`, async () => {
-      const d = await timed(`inproc ${c.label}`, () => decide(c.net(), q(c.query)));
-      record(`solveMs ${c.label}`, d.stats.solveMs);
-    }, runs(10, 2));
-    bench(`native \`z3 -st\` on its SMT-LIB export, ${c.label} (process wall)`, () => {
-      const t0 = performance.now();
-      const z = spawnSync("z3", ["-st", join(tmp, c.file)], { encoding: "utf8" });
-      record(`native ${c.label}`, performance.now() - t0);
-      if (z.status !== 0 || !z.stdout.startsWith(c.expect)) throw new Error(`z3: ${z.stdout}${z.stderr}`);
-      const stat = (k: string) => Number(new RegExp(`:${k}\\s+([0-9.]+)`).exec(z.stdout)?.[1] ?? NaN) * 1000;
-      if (recording) zStats.set(c.label, [...(zStats.get(c.label) ?? []), stat("time")]);
-    }, runs(10, 1));
-    bench(`native \`z3\` on ${REPEAT} copies of the export in one process, ${c.label} (process wall)`, () => {
-      const t0 = performance.now();
-      const z = spawnSync("z3", [join(tmp, `x${REPEAT}-${c.file}`)], { encoding: "utf8" });
-      record(`native x${REPEAT} ${c.label}`, performance.now() - t0);
-      const answers = z.stdout.trim().split("\n");
-      if (z.status !== 0 || answers.length !== REPEAT || answers.some((a) => a !== c.expect)) throw new Error(`z3: ${z.stdout}${z.stderr}`);
-    }, runs(5, 1));
+    bench(
+      `in-process decide() ${c.label} (summary uses stats.solveMs)`,
+      async () => {
+        const d = await timed(`inproc ${c.label}`, () => decide(c.net(), q(c.query)));
+        record(`solveMs ${c.label}`, d.stats.solveMs);
+      },
+      runs(10, 2),
+    );
+    bench(
+      `native \`z3 -st\` on its SMT-LIB export, ${c.label} (process wall)`,
+      () => {
+        const t0 = performance.now();
+        const z = spawnSync("z3", ["-st", join(tmp, c.file)], { encoding: "utf8" });
+        record(`native ${c.label}`, performance.now() - t0);
+        if (z.status !== 0 || !z.stdout.startsWith(c.expect)) throw new Error(`z3: ${z.stdout}${z.stderr}`);
+        const stat = (k: string) => Number(new RegExp(`:${k}\\s+([0-9.]+)`).exec(z.stdout)?.[1] ?? NaN) * 1000;
+        if (recording) zStats.set(c.label, [...(zStats.get(c.label) ?? []), stat("time")]);
+      },
+      runs(10, 1),
+    );
+    bench(
+      `native \`z3\` on ${REPEAT} copies of the export in one process, ${c.label} (process wall)`,
+      () => {
+        const t0 = performance.now();
+        const z = spawnSync("z3", [join(tmp, `x${REPEAT}-${c.file}`)], { encoding: "utf8" });
+        record(`native x${REPEAT} ${c.label}`, performance.now() - t0);
+        const answers = z.stdout.trim().split("\n");
+        if (z.status !== 0 || answers.length !== REPEAT || answers.some((a) => a !== c.expect))
+          throw new Error(`z3: ${z.stdout}${z.stderr}`);
+      },
+      runs(5, 1),
+    );
   }
-  bench("native `z3` on `(check-sat)` alone (process start + init: subtracted above)", () => spawnOk("native trivial", "z3", [join(tmp, "trivial.smt2")]), runs(10, 1));
+  bench(
+    "native `z3` on `(check-sat)` alone (process start + init: subtracted above)",
+    () => spawnOk("native trivial", "z3", [join(tmp, "trivial.smt2")]),
+    runs(10, 1),
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -281,11 +331,19 @@ describe("4a. models/lab-all-conditions.yaml (the largest model): exhaustive sim
   const classes = () => (labClasses ??= packetClasses(labNet!));
   for (const text of LAB_QUERIES) {
     const key = `lab ${text}`;
-    bench(`Z3 decide() ${key}`, timing(`z3 ${key}`, () => decide(labNet!, q(text))), runs(10, 2));
-    bench(`exhaustive simulator ${key}`, () => {
-      const r = timedSync(`sim ${key}`, () => exhaustive(labNet!, q(text), classes()));
-      keepSim(key, r, () => classCount(labNet!, q(text), classes()));
-    }, runs(10, 2));
+    bench(
+      `Z3 decide() ${key}`,
+      timing(`z3 ${key}`, () => decide(labNet!, q(text))),
+      runs(10, 2),
+    );
+    bench(
+      `exhaustive simulator ${key}`,
+      () => {
+        const r = timedSync(`sim ${key}`, () => exhaustive(labNet!, q(text), classes()));
+        keepSim(key, r, () => classCount(labNet!, q(text), classes()));
+      },
+      runs(10, 2),
+    );
   }
 });
 
@@ -304,11 +362,19 @@ for (const n of LAN_SIZES) {
   describe(`4b. generated LAN ${n} machines x ${RULES_PER_MACHINE} rules: exhaustive simulator vs Z3 (scaling)`, () => {
     for (const text of simQueries(n)) {
       const key = `LAN ${n} ${text}`;
-      bench(`Z3 decide() ${key}`, timing(`z3 ${key}`, () => decide(lan(n).net, q(text))), runs(5, 1));
-      bench(`exhaustive simulator ${key}`, () => {
-        const r = timedSync(`sim ${key}`, () => exhaustive(lan(n).net, q(text), lan(n).classes));
-        keepSim(key, r, () => classCount(lan(n).net, q(text), lan(n).classes));
-      }, runs(iterations, 0));
+      bench(
+        `Z3 decide() ${key}`,
+        timing(`z3 ${key}`, () => decide(lan(n).net, q(text))),
+        runs(5, 1),
+      );
+      bench(
+        `exhaustive simulator ${key}`,
+        () => {
+          const r = timedSync(`sim ${key}`, () => exhaustive(lan(n).net, q(text), lan(n).classes));
+          keepSim(key, r, () => classCount(lan(n).net, q(text), lan(n).classes));
+        },
+        runs(iterations, 0),
+      );
     }
   });
 }
@@ -316,8 +382,10 @@ for (const n of LAN_SIZES) {
 // ---------------------------------------------------------------------------
 // summary
 
-const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) ? "-" : `${(a / b).toFixed(a / b < 10 ? 2 : 0)}x`);
+const ms = (x: number | undefined) =>
+  x === undefined || Number.isNaN(x) ? "-" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !(b > 0) ? "-" : `${(a / b).toFixed(a / b < 10 ? 2 : 0)}x`;
 function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => "  " + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
@@ -347,7 +415,12 @@ afterAll(async () => {
     const num = (s: string) => (s.endsWith(" s") ? Number.parseFloat(s) * 1000 : Number.parseFloat(s));
     return num(v) <= num(g) ? "met" : "MISSED";
   };
-  out.push(table(["figure", "median", "goal", ""], goals.map((r) => [...r, verdictOf(r)])));
+  out.push(
+    table(
+      ["figure", "median", "goal", ""],
+      goals.map((r) => [...r, verdictOf(r)]),
+    ),
+  );
   out.push(`  (for reference: --engine sim ${ms(median("cli-sim"))}, bare \`node -e ''\` ${ms(median("node"))})`);
 
   if (HAVE_Z3) {
@@ -365,10 +438,39 @@ afterAll(async () => {
       const inproc = median(`solveMs ${c.label}`);
       const st = zStats.get(c.label);
       const netText = net !== undefined && net <= 0 ? "<0 (noise)" : ms(net);
-      return [c.label, `${c.decision?.stats.nodes ?? "-"}`, ms(wall), netText, ms(per), ms(medianOf(st)), ms(inproc), ms(median(`inproc ${c.label}`)), ratio(inproc, per), ratio(inproc, net)];
+      return [
+        c.label,
+        `${c.decision?.stats.nodes ?? "-"}`,
+        ms(wall),
+        netText,
+        ms(per),
+        ms(medianOf(st)),
+        ms(inproc),
+        ms(median(`inproc ${c.label}`)),
+        ratio(inproc, per),
+        ratio(inproc, net),
+      ];
     });
-    out.push(table(["query", "nodes", "z3 wall", "z3 net", "z3 per solve", "z3 -st :time", "in-proc solveMs", "in-proc decide", "solveMs/per solve", "solveMs/net"], rows));
-    out.push("  solveMs covers translating the formula into Z3 terms, check(), and (sat) up to 3 more checks for a familiar witness; the native run is one check-sat on the printed text.");
+    out.push(
+      table(
+        [
+          "query",
+          "nodes",
+          "z3 wall",
+          "z3 net",
+          "z3 per solve",
+          "z3 -st :time",
+          "in-proc solveMs",
+          "in-proc decide",
+          "solveMs/per solve",
+          "solveMs/net",
+        ],
+        rows,
+      ),
+    );
+    out.push(
+      "  solveMs covers translating the formula into Z3 terms, check(), and (sat) up to 3 more checks for a familiar witness; the native run is one check-sat on the printed text.",
+    );
   }
 
   out.push("", "Exhaustive simulator vs Z3 decide() (same query, same loaded network):");

@@ -17,7 +17,10 @@ const times: Record<string, number[]> = { "1": [], "2": [] };
 
 function run(workers: string) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", "matrix", file, "--workers", workers, "--format", "json"], { encoding: "utf8", env: { ...process.env, CI: "1" } });
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", "matrix", file, "--workers", workers, "--format", "json"], {
+    encoding: "utf8",
+    env: { ...process.env, CI: "1" },
+  });
   if (r.status !== 0) throw new Error(`reach matrix failed: ${r.stderr}`);
   times[workers]!.push(performance.now() - t0);
   return JSON.parse(r.stdout).flows.length as number;
@@ -27,7 +30,9 @@ afterAll(() => {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const one = median(times["1"]!);
   const two = median(times["2"]!);
-  console.log(`\nreach matrix, 200 machines x 20 services: 1 worker ${(one / 1000).toFixed(2)} s, 2 workers ${(two / 1000).toFixed(2)} s, speed-up ${(one / two).toFixed(2)}x`);
+  console.log(
+    `\nreach matrix, 200 machines x 20 services: 1 worker ${(one / 1000).toFixed(2)} s, 2 workers ${(two / 1000).toFixed(2)} s, speed-up ${(one / two).toFixed(2)}x`,
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 

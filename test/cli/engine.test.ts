@@ -37,7 +37,11 @@ const REACHABLE = "host -> guest:22/tcp";
 const UNREACHABLE = "web -> guest:22/tcp";
 
 const reach = (args: readonly string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8", cwd: root, env: { ...process.env, REACH_FAULT: undefined, ...env } });
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], {
+    encoding: "utf8",
+    cwd: root,
+    env: { ...process.env, REACH_FAULT: undefined, ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -56,7 +60,10 @@ const hasZ3 = (() => {
 
 /** dist/ is what the CLI tests run; rebuild it when some src/ file is newer than its output (as cli.test.ts assumes `npm ci` did). */
 function distIsStale(): boolean {
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+    );
   return walk(join(root, "src")).some((src) => {
     const out = join(root, "dist", relative(join(root, "src"), src).replace(/\.ts$/, ".js"));
     return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
@@ -88,7 +95,10 @@ describe("--engine both on every expectation of every model (in process)", () =>
             if (err instanceof Disagreement) expect.fail(`Disagreement: ${err.message}`);
             throw err;
           }
-          expect({ query: e.query, verdict: decided.answer.verdict, reason: decided.answer.reason }).toMatchObject({ query: e.query, verdict: e.verdict });
+          expect({ query: e.query, verdict: decided.answer.verdict, reason: decided.answer.reason }).toMatchObject({
+            query: e.query,
+            verdict: e.verdict,
+          });
           expect(decided.report.engine).toBe("both");
           expect(decided.report.paths).toEqual(expect.any(Number));
           expect(decided.report.exchanges).toEqual(expect.any(Number));
@@ -194,20 +204,24 @@ describe("--smt2 FILE", () => {
     expect(text).toContain('"host -> [::1]:2222/tcp"');
   });
 
-  it.skipIf(!hasZ3)(`the native z3 binary says sat for a reachable query, unsat for an unreachable one${hasZ3 ? "" : " (SKIPPED: no `z3` binary on PATH; the CI installs the Debian package z3)"}`, () => {
-    const sat = write("z3-sat", REACHABLE);
-    const unsat = write("z3-unsat", UNREACHABLE);
-    const run = (file: string) => spawnSync("z3", [file], { encoding: "utf8" });
-    const a = run(sat.file);
-    expect(a.status, a.stderr).toBe(0);
-    expect(a.stdout.trim()).toBe("sat");
-    const b = run(unsat.file);
-    expect(b.status, b.stderr).toBe(0);
-    expect(b.stdout.trim()).toBe("unsat");
-    // localhost on the NAT model: 127.0.0.1 forwards, ::1 does not
-    const both = write("z3-localhost", "host -> localhost:2222/tcp");
-    expect(run(both.file).stdout.trim().split(/\s+/)).toEqual(["sat", "unsat"]);
-  }, 90_000);
+  it.skipIf(!hasZ3)(
+    `the native z3 binary says sat for a reachable query, unsat for an unreachable one${hasZ3 ? "" : " (SKIPPED: no `z3` binary on PATH; the CI installs the Debian package z3)"}`,
+    () => {
+      const sat = write("z3-sat", REACHABLE);
+      const unsat = write("z3-unsat", UNREACHABLE);
+      const run = (file: string) => spawnSync("z3", [file], { encoding: "utf8" });
+      const a = run(sat.file);
+      expect(a.status, a.stderr).toBe(0);
+      expect(a.stdout.trim()).toBe("sat");
+      const b = run(unsat.file);
+      expect(b.status, b.stderr).toBe(0);
+      expect(b.stdout.trim()).toBe("unsat");
+      // localhost on the NAT model: 127.0.0.1 forwards, ::1 does not
+      const both = write("z3-localhost", "host -> localhost:2222/tcp");
+      expect(run(both.file).stdout.trim().split(/\s+/)).toEqual(["sat", "unsat"]);
+    },
+    90_000,
+  );
 
   it("pointing at the topology file itself: exit 2, RCH042, the topology untouched", () => {
     const d = fresh("self");

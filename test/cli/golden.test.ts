@@ -11,8 +11,6 @@ import { answerJson, renderAnswer } from "../../src/query/render.js";
 import { showNetwork } from "../../src/ir/show.js";
 import { golden } from "../golden.js";
 
-
-
 const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
 
 export const CASES: readonly [model: string, query: string][] = [

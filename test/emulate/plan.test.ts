@@ -22,7 +22,15 @@ import { InputError } from "../../src/diagnostics/diagnostic.js";
 import type { Iface, Machine, Match, NatRule, Network, Origin, Rule } from "../../src/ir/types.js";
 import { ip4 } from "../../src/net/addr.js";
 import { lower } from "../../src/lower/lower.js";
-import { assertKernelName, assertNamespaceName, kernelIfNames, nftRuleset, planBuild, unsupported, type BuildPlan } from "../../src/emulate/plan.js";
+import {
+  assertKernelName,
+  assertNamespaceName,
+  kernelIfNames,
+  nftRuleset,
+  planBuild,
+  unsupported,
+  type BuildPlan,
+} from "../../src/emulate/plan.js";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 import { MODEL_FILES, MODELS_DIR } from "../model-files.js";
 
@@ -124,7 +132,23 @@ describe("kernelIfNames: the one sanitiser of interface names", () => {
 describe("assertKernelName / assertNamespaceName", () => {
   it("assertKernelName accepts short plain names and throws on anything else", () => {
     for (const ok of ["eth0", "if_3", "br0", "p12", "t0", "a.b-c_d", "abcdefghijklmno"]) expect(assertKernelName(ok)).toBe(ok);
-    for (const bad of ["", ".", "..", "a b", 'a"b', "a;b", "$(x)", "`x`", "a/b", "a\nb", "a:b", "ü", "abcdefghijklmnop", "eth0\u0000", "eth0\n"]) {
+    for (const bad of [
+      "",
+      ".",
+      "..",
+      "a b",
+      'a"b',
+      "a;b",
+      "$(x)",
+      "`x`",
+      "a/b",
+      "a\nb",
+      "a:b",
+      "ü",
+      "abcdefghijklmnop",
+      "eth0\u0000",
+      "eth0\n",
+    ]) {
       expect(() => assertKernelName(bad), JSON.stringify(bad)).toThrow(/unsafe kernel name/);
     }
   });
@@ -175,7 +199,7 @@ const MACHINE = {
   path: "../../etc/passwd",
   vm: "vm 💥 $(reboot)",
 } as const;
-const SEGMENT = { a: "lan; ip netns del $(x)", b: "w`a`n\n\"" } as const;
+const SEGMENT = { a: "lan; ip netns del $(x)", b: 'w`a`n\n"' } as const;
 const SERVICE = ['ssh"; $(reboot) `id`', "web\n{ flush ruleset }"] as const;
 const COMMENT = '"; flush ruleset; $(reboot) `id`';
 const FORWARD = 'fw"; $(halt)';
@@ -221,7 +245,16 @@ const HOSTILE_DOC = {
       },
       nat: [
         { action: "masquerade", out: IF.pipe, comment: COMMENT },
-        { action: "dnat", chain: "prerouting", in: IF.dollar, proto: "tcp", dport: 8022, to: "192.168.50.10", toPort: 22, comment: COMMENT },
+        {
+          action: "dnat",
+          chain: "prerouting",
+          in: IF.dollar,
+          proto: "tcp",
+          dport: 8022,
+          to: "192.168.50.10",
+          toPort: 22,
+          comment: COMMENT,
+        },
         { action: "snat", out: IF.sq, to: "192.168.60.19", comment: COMMENT },
       ],
     },
@@ -318,7 +351,10 @@ describe("planBuild on the most hostile names the checker accepts", () => {
 
   it("names the checker rejects are rejected with RCH004, not sanitised", () => {
     for (const bad of ["lo0 ; rm", "a/b", "eth0:1", "eth0\nlink", "abcdefghijklmnop", "\t"]) {
-      const ds = rejected({ segments: { lan: "10.0.0.0/24" }, machines: { m: { interfaces: { [bad]: { segment: "lan", addresses: ["10.0.0.1/24"] } } } } });
+      const ds = rejected({
+        segments: { lan: "10.0.0.0/24" },
+        machines: { m: { interfaces: { [bad]: { segment: "lan", addresses: ["10.0.0.1/24"] } } } },
+      });
       expect(
         ds.some((d) => d.startsWith("RCH004 ") && d.endsWith("is not a Linux interface name")),
         `${JSON.stringify(bad)}: ${ds.join(" | ")}`,
@@ -333,7 +369,10 @@ describe("planBuild on the most hostile names the checker accepts", () => {
   // devices (sit0, tunl0 ...) exist in every new namespace; the sanitiser maps them all.
   it("an interface named all, default or like a tunnel fallback device never reaches the kernel under that name", () => {
     for (const bad of ["all", "default", "sit0", "tunl0", "gre0"]) {
-      const doc = { segments: { lan: "10.0.0.0/24" }, machines: { m: { interfaces: { [bad]: { segment: "lan", addresses: ["10.0.0.1/24"] } } } } };
+      const doc = {
+        segments: { lan: "10.0.0.0/24" },
+        machines: { m: { interfaces: { [bad]: { segment: "lan", addresses: ["10.0.0.1/24"] } } } },
+      };
       let net: Network;
       try {
         net = netOf(doc);
@@ -394,14 +433,23 @@ const FW_DOC = {
 function withPortlessRules(m: Machine): Machine {
   const rule = (match: Match, action: Rule["action"]): Rule => ({ match, action, origin: ORIGIN });
   const input = m.filter.input;
-  const dnat: NatRule = { match: { in: 'wan"0;x', dport: { lo: 8081, hi: 8081 } }, action: { kind: "dnat", to: ip4("10.1.0.6"), toPort: 81 }, origin: ORIGIN };
+  const dnat: NatRule = {
+    match: { in: 'wan"0;x', dport: { lo: 8081, hi: 8081 } },
+    action: { kind: "dnat", to: ip4("10.1.0.6"), toPort: 81 },
+    origin: ORIGIN,
+  };
   return {
     ...m,
     filter: {
       ...m.filter,
       input: {
         ...input,
-        rules: [...input.rules, rule({ dport: { lo: 5353, hi: 5353 } }, "drop"), rule({ sport: { lo: 3000, hi: 3999 }, in: 'wan"0;x' }, "reject"), rule({ sport: { lo: 7, hi: 7 }, dport: { lo: 9, hi: 10 } }, "accept")],
+        rules: [
+          ...input.rules,
+          rule({ dport: { lo: 5353, hi: 5353 } }, "drop"),
+          rule({ sport: { lo: 3000, hi: 3999 }, in: 'wan"0;x' }, "reject"),
+          rule({ sport: { lo: 7, hi: 7 }, dport: { lo: 9, hi: 10 } }, "accept"),
+        ],
       },
     },
     nat: { ...m.nat, prerouting: [...m.nat.prerouting, dnat] },
@@ -445,7 +493,10 @@ describe("nftRuleset", () => {
       `iifname "${wan}" meta l4proto { tcp, udp } th sport 3000-3999 reject`,
       "meta l4proto { tcp, udp } th sport 7 th dport 9-10 accept",
     ];
-    const lines = chain("input_f").split("\n").slice(2).map((l) => l.trim());
+    const lines = chain("input_f")
+      .split("\n")
+      .slice(2)
+      .map((l) => l.trim());
     expect(lines).toEqual(want);
   });
 
@@ -463,9 +514,12 @@ describe("nftRuleset", () => {
     expect(text).toContain("meta l4proto { tcp, udp } th dport 5353 drop");
     expect(text).toContain("meta l4proto { tcp, udp } th sport 3000-3999 reject");
     // a port-translating DNAT without a protocol names both for the translation too
-    expect(chain("pre_n")).toMatch(new RegExp(`iifname "${wan}" meta l4proto \\{ tcp, udp \\} th dport 8081 .*dnat ip to 10\\.1\\.0\\.6:81`));
+    expect(chain("pre_n")).toMatch(
+      new RegExp(`iifname "${wan}" meta l4proto \\{ tcp, udp \\} th dport 8081 .*dnat ip to 10\\.1\\.0\\.6:81`),
+    );
     // no th match without an l4proto before it
-    for (const l of text.split("\n")) if (/\bth [sd]port/.test(l)) expect(l, l).toMatch(/meta l4proto (tcp|udp|\{ tcp, udp \}) th [sd]port/);
+    for (const l of text.split("\n"))
+      if (/\bth [sd]port/.test(l)) expect(l, l).toMatch(/meta l4proto (tcp|udp|\{ tcp, udp \}) th [sd]port/);
   });
 
   it("is undefined for a machine with nothing to load", () => {
@@ -528,7 +582,10 @@ describe.skipIf(!canCheck)("every ruleset passes nft -c -f - (in a throwaway nam
   }
 
   it("nft -c itself rejects a broken ruleset here (the check is not vacuous)", () => {
-    const r = spawnSync("ip", ["netns", "exec", ns, "nft", "-c", "-f", "-"], { input: "table inet reach {\n  chain c {\n    frobnicate\n  }\n}\n", encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", ns, "nft", "-c", "-f", "-"], {
+      input: "table inet reach {\n  chain c {\n    frobnicate\n  }\n}\n",
+      encoding: "utf8",
+    });
     expect(r.status).not.toBe(0);
   });
 

@@ -44,12 +44,48 @@ async function works(file: string, q: Query, want: Want, data: unknown): Promise
 }
 
 const CASES: { file: string; query: string; want: Want; expected: RegExp[]; line: RegExp }[] = [
-  { file: "loopback-bind", query: "lan-pc -> guest:22/tcp", want: "reachable", expected: [/services\[0\] \(sshd\): bind: 127\.0\.0\.1 -> 0\.0\.0\.0/], line: /^ {6}- \{ name: sshd, proto: tcp, port: 22, bind: 0\.0\.0\.0 \} # the mistake$/m },
-  { file: "missing-forward", query: "lan-pc -> guest:80/tcp", want: "reachable", expected: [/adapters\[0\]\.forwards: add forward tcp host 8080 -> guest 80/], line: /forwards: \[ \{ name: tcp-80, proto: tcp, hostPort: 8080, guestPort: 80 \} \]/ },
-  { file: "overexposed", query: "lan -> default:80/tcp", want: "unreachable", expected: [/forwards\[1\] \(forward dev\): hostIp: \(empty\) -> 127\.0\.0\.1/], line: /hostIp: 127\.0\.0\.1 \} {2}# no host IP$/m },
-  { file: "firewall-drop", query: "lan-pc -> server:22/tcp", want: "reachable", expected: [/firewall\.input: remove input rule 2 \(drop tcp dport 22\)/], line: /dport: 25 \}\n {2}lan-pc:/ },
-  { file: "route", query: "pc -> labbox:22/tcp", want: "reachable", expected: [/pc\.routes: add route default via 10\.1\.0\.1 \(router\)/], line: /^ {4}routes: \[ \{ to: default, via: 10\.1\.0\.1 \} \]$/m },
-  { file: "two-edits", query: "lan-pc -> guest:3000/tcp", want: "reachable", expected: [/bind: 127\.0\.0\.1 -> 0\.0\.0\.0/, /add forward tcp host 3000 -> guest 3000/], line: /bind: 0\.0\.0\.0 \}/ },
+  {
+    file: "loopback-bind",
+    query: "lan-pc -> guest:22/tcp",
+    want: "reachable",
+    expected: [/services\[0\] \(sshd\): bind: 127\.0\.0\.1 -> 0\.0\.0\.0/],
+    line: /^ {6}- \{ name: sshd, proto: tcp, port: 22, bind: 0\.0\.0\.0 \} # the mistake$/m,
+  },
+  {
+    file: "missing-forward",
+    query: "lan-pc -> guest:80/tcp",
+    want: "reachable",
+    expected: [/adapters\[0\]\.forwards: add forward tcp host 8080 -> guest 80/],
+    line: /forwards: \[ \{ name: tcp-80, proto: tcp, hostPort: 8080, guestPort: 80 \} \]/,
+  },
+  {
+    file: "overexposed",
+    query: "lan -> default:80/tcp",
+    want: "unreachable",
+    expected: [/forwards\[1\] \(forward dev\): hostIp: \(empty\) -> 127\.0\.0\.1/],
+    line: /hostIp: 127\.0\.0\.1 \} {2}# no host IP$/m,
+  },
+  {
+    file: "firewall-drop",
+    query: "lan-pc -> server:22/tcp",
+    want: "reachable",
+    expected: [/firewall\.input: remove input rule 2 \(drop tcp dport 22\)/],
+    line: /dport: 25 \}\n {2}lan-pc:/,
+  },
+  {
+    file: "route",
+    query: "pc -> labbox:22/tcp",
+    want: "reachable",
+    expected: [/pc\.routes: add route default via 10\.1\.0\.1 \(router\)/],
+    line: /^ {4}routes: \[ \{ to: default, via: 10\.1\.0\.1 \} \]$/m,
+  },
+  {
+    file: "two-edits",
+    query: "lan-pc -> guest:3000/tcp",
+    want: "reachable",
+    expected: [/bind: 127\.0\.0\.1 -> 0\.0\.0\.0/, /add forward tcp host 3000 -> guest 3000/],
+    line: /bind: 0\.0\.0\.0 \}/,
+  },
 ];
 
 describe("reach fix", () => {
@@ -65,7 +101,11 @@ describe("reach fix", () => {
         expect(best, "a repair").toBeDefined();
         const texts = best.changes.map((x) => `${x.slot.where}: ${x.alternative.text}`);
         expect(texts).toHaveLength(c.expected.length);
-        for (const re of c.expected) expect(texts.some((t) => re.test(t)), texts.join("\n")).toBe(true);
+        for (const re of c.expected)
+          expect(
+            texts.some((t) => re.test(t)),
+            texts.join("\n"),
+          ).toBe(true);
         // the edited text: only the edited lines differ, comments kept, and it loads and answers as wanted
         expect(best.text).toMatch(c.line);
         const before = loaded.source.split("\n");

@@ -49,7 +49,9 @@ describe("spliceEdits", () => {
     expect(out).toContain("        bind: 127.0.0.1\n        proto: tcp\n      - { name: web");
   });
   it("prepends to a block list", () => {
-    const out = check([{ op: "prepend", path: ["machines", "server", "firewall", "input", "rules"], value: { action: "drop", proto: "tcp", dport: 25 } }]);
+    const out = check([
+      { op: "prepend", path: ["machines", "server", "firewall", "input", "rules"], value: { action: "drop", proto: "tcp", dport: 25 } },
+    ]);
     expect(out).toContain("        rules:\n          - { action: drop, proto: tcp, dport: 25 }\n          - { action: accept");
   });
   it("rewrites a flow mapping in its own (unpadded) style, creating what is missing", () => {

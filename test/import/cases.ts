@@ -23,7 +23,11 @@ export function importCases(): ImportCase[] {
   if (!existsSync(GOLDEN_DIR)) return [];
   return readdirSync(GOLDEN_DIR, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(GOLDEN_DIR, d.name, "case.json")))
-    .map((d) => ({ name: d.name, dir: join(GOLDEN_DIR, d.name), ...(JSON.parse(readFileSync(join(GOLDEN_DIR, d.name, "case.json"), "utf8")) as Omit<ImportCase, "name" | "dir">) }))
+    .map((d) => ({
+      name: d.name,
+      dir: join(GOLDEN_DIR, d.name),
+      ...(JSON.parse(readFileSync(join(GOLDEN_DIR, d.name, "case.json"), "utf8")) as Omit<ImportCase, "name" | "dir">),
+    }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

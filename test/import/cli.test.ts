@@ -95,7 +95,10 @@ describe("reach import: bad input", () => {
 
   it("something not understood: written without it, RCH051 listed at the top, exit 1", () => {
     const vf = join(dir, "Loop");
-    writeFileSync(vf, 'Vagrant.configure("2") do |config|\n  (1..2).each do |i|\n    config.vm.network "forwarded_port", guest: 80 + i, host: 8080 + i\n  end\nend\n');
+    writeFileSync(
+      vf,
+      'Vagrant.configure("2") do |config|\n  (1..2).each do |i|\n    config.vm.network "forwarded_port", guest: 80 + i, host: 8080 + i\n  end\nend\n',
+    );
     const r = reach("import", "vagrant", vf);
     expect(r.code).toBe(1);
     expect(r.err).toContain("warning RCH051");

@@ -109,11 +109,23 @@ describe("compose: published ports on the host", () => {
     expect(host.interfaces).toEqual({ "br-default": { segment: "host/docker:default", addresses: ["172.18.0.1/16"] } });
     expect(host.ip_forward).toBe(true);
     expect(host.nat).toEqual([
-      { action: "dnat", chain: "prerouting", proto: "tcp", src: "0.0.0.0/0", dst: "local", dport: 8080, to: "172.18.0.2", toPort: 80, comment: "docker: web 8080->80/tcp" },
+      {
+        action: "dnat",
+        chain: "prerouting",
+        proto: "tcp",
+        src: "0.0.0.0/0",
+        dst: "local",
+        dport: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+        comment: "docker: web 8080->80/tcp",
+      },
       { action: "masquerade", src: "172.18.0.0/16", comment: "docker: network default goes out" },
     ]);
     expect(host.firewall?.forward?.policy).toBe("drop");
-    expect(host.firewall?.forward?.rules?.map((x) => [x.action, x.in ?? "", x.out ?? "", x.dst ?? "", x.dport ?? "", (x.state ?? []).join(",")])).toEqual([
+    expect(
+      host.firewall?.forward?.rules?.map((x) => [x.action, x.in ?? "", x.out ?? "", x.dst ?? "", x.dport ?? "", (x.state ?? []).join(",")]),
+    ).toEqual([
       ["accept", "", "br-default", "", "", "established,related"],
       ["accept", "", "br-default", "172.18.0.2/32", 80, ""],
       ["drop", "", "br-default", "", "", ""],
@@ -135,7 +147,15 @@ describe("compose: published ports on the host", () => {
   });
 
   it("the LAN reaches the published port, not the unpublished one; containers reach each other", async () => {
-    expect(await verdicts(topology(compose(WEB_DB).fragment), ["lan -> web:80/tcp", "lan -> db:5432/tcp", "web -> db:5432/tcp", "web -> lan/icmp", "host -> localhost:8080/tcp"])).toEqual({
+    expect(
+      await verdicts(topology(compose(WEB_DB).fragment), [
+        "lan -> web:80/tcp",
+        "lan -> db:5432/tcp",
+        "web -> db:5432/tcp",
+        "web -> lan/icmp",
+        "host -> localhost:8080/tcp",
+      ]),
+    ).toEqual({
       "lan -> web:80/tcp": "reachable",
       "lan -> db:5432/tcp": "unreachable",
       "web -> db:5432/tcp": "reachable",
@@ -161,7 +181,11 @@ describe("compose: published ports on the host", () => {
       },
     };
     const r = compose(WEB_DB);
-    const doc = topology(r.fragment, { ...firewall, services: [...hostOf(r).services!, ...firewall.services!], firewall: { ...hostOf(r).firewall, ...firewall.firewall } });
+    const doc = topology(r.fragment, {
+      ...firewall,
+      services: [...hostOf(r).services!, ...firewall.services!],
+      firewall: { ...hostOf(r).firewall, ...firewall.firewall },
+    });
     expect(await verdicts(doc, ["lan -> host:22/tcp", "lan -> host:9100/tcp", "lan -> web:80/tcp", "lan -> db:5432/tcp"])).toEqual({
       "lan -> host:22/tcp": "reachable",
       "lan -> host:9100/tcp": "unreachable",
@@ -174,7 +198,9 @@ describe("compose: published ports on the host", () => {
     const r = compose(`services:\n  web:\n    image: nginx\n    ports: ["127.0.0.1:8080:80"]\n`);
     expect(r.diagnostics).toEqual([]);
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dst: "127.0.0.1/32", dport: 8080, to: "172.18.0.2", toPort: 80 });
-    expect(hostOf(r).services).toEqual([{ name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "127.0.0.1" }]);
+    expect(hostOf(r).services).toEqual([
+      { name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "127.0.0.1" },
+    ]);
     expect(await verdicts(topology(r.fragment), ["lan -> web:80/tcp", "host -> web:80/tcp", "host -> 127.0.0.1:8080/tcp"])).toEqual({
       "lan -> web:80/tcp": "unreachable",
       "host -> web:80/tcp": "reachable",
@@ -201,7 +227,13 @@ describe("compose: published ports on the host", () => {
       ["tcp", "local", 8001, 9001],
       ["tcp", "local", 8002, 9002],
     ]);
-    expect(r.fragment.machines["app"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["53/udp", "9000/tcp", "9001/tcp", "9002/tcp", "7000/tcp"]);
+    expect(r.fragment.machines["app"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual([
+      "53/udp",
+      "9000/tcp",
+      "9001/tcp",
+      "9002/tcp",
+      "7000/tcp",
+    ]);
     load(topology(r.fragment));
   });
 
@@ -236,7 +268,11 @@ describe("compose: published ports on the host", () => {
     expect(r.diagnostics[0]!.message).toContain("a free port of 8443-8450");
     expect(r.diagnostics[1]!.message).toContain("port key 'colour'");
     expect(r.diagnostics[2]!.message).toContain("on a free port it picks");
-    expect(hostOf(r).nat?.filter((x) => x.action === "dnat").map((x) => [x.proto, x.dst ?? "", x.dport])).toEqual([
+    expect(
+      hostOf(r)
+        .nat?.filter((x) => x.action === "dnat")
+        .map((x) => [x.proto, x.dst ?? "", x.dport]),
+    ).toEqual([
       ["tcp", "127.0.0.1/32", 8080],
       ["udp", "local", 5353],
     ]);
@@ -246,12 +282,19 @@ describe("compose: published ports on the host", () => {
   it("expose adds listeners without publishing", () => {
     const r = compose(`services:\n  api:\n    image: api\n    expose: ["3000", 9090, "5000-5001/udp"]\n`);
     expect(r.diagnostics).toEqual([]);
-    expect(r.fragment.machines["api"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["3000/tcp", "9090/tcp", "5000/udp", "5001/udp"]);
+    expect(r.fragment.machines["api"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual([
+      "3000/tcp",
+      "9090/tcp",
+      "5000/udp",
+      "5001/udp",
+    ]);
     expect(hostOf(r).nat).toEqual([{ action: "masquerade", src: "172.18.0.0/16", comment: "docker: network default goes out" }]);
   });
 
   it("bad ports are diagnosed where they are", () => {
-    const r = compose(`services:\n  web:\n    image: nginx\n    ports:\n      - "8080:99999"\n      - "1.2.3:80:80"\n      - "\${WEB_PORT:-8080}:80"\n      - "$$8080:80"\n    expose: ["80:80"]\n`);
+    const r = compose(
+      `services:\n  web:\n    image: nginx\n    ports:\n      - "8080:99999"\n      - "1.2.3:80:80"\n      - "\${WEB_PORT:-8080}:80"\n      - "$$8080:80"\n    expose: ["80:80"]\n`,
+    );
     expect(codes(r)).toEqual(["RCH012", "RCH010", "RCH051", "RCH012", "RCH012"]);
     expect(r.diagnostics.map(at)).toEqual(["5:9", "6:9", "7:9", "8:9", "9:14"]);
     expect(r.diagnostics[2]!.message).toContain("variable");
@@ -289,7 +332,11 @@ networks:
   front:
 `);
     expect(r.diagnostics).toEqual([]);
-    expect(r.fragment.segments).toEqual({ "host/docker:default": "172.18.0.0/16", "host/docker:back": "172.19.0.0/16", "host/docker:front": "172.20.0.0/16" });
+    expect(r.fragment.segments).toEqual({
+      "host/docker:default": "172.18.0.0/16",
+      "host/docker:back": "172.19.0.0/16",
+      "host/docker:front": "172.20.0.0/16",
+    });
     expect(r.fragment.machines["proxy"]?.interfaces).toEqual({
       eth0: { segment: "host/docker:front", addresses: ["172.20.0.2/16"] },
       eth1: { segment: "host/docker:default", addresses: ["172.18.0.2/16"] },
@@ -299,7 +346,15 @@ networks:
     expect(hostOf(r).nat?.[0]).toMatchObject({ dport: 80, to: "172.18.0.2" });
     expect(r.fragment.machines["db"]?.interfaces?.["eth0"]?.addresses).toEqual(["172.19.0.3/16"]);
     expect(r.fragment.machines["cache"]?.interfaces?.["eth0"]?.addresses).toEqual(["172.18.0.3/16"]);
-    expect(await verdicts(topology(r.fragment), ["proxy -> app:8000/tcp", "app -> db:5432/tcp", "proxy -> db:5432/tcp", "cache -> app:8000/tcp", "lan -> proxy:80/tcp"])).toEqual({
+    expect(
+      await verdicts(topology(r.fragment), [
+        "proxy -> app:8000/tcp",
+        "app -> db:5432/tcp",
+        "proxy -> db:5432/tcp",
+        "cache -> app:8000/tcp",
+        "lan -> proxy:80/tcp",
+      ]),
+    ).toEqual({
       "proxy -> app:8000/tcp": "reachable",
       "app -> db:5432/tcp": "reachable",
       "proxy -> db:5432/tcp": "unreachable",
@@ -394,7 +449,9 @@ networks:
     ]);
     expect(r.fragment.machines["app"]?.routes).toBeUndefined();
     expect(r.fragment.notes.join("\n")).toMatch(/app: its published ports have no effect/);
-    expect(await verdicts(topology(r.fragment), ["app -> db:5432/tcp", "lan -> app:80/tcp", "db -> lan/icmp", "host -> db:5432/tcp"])).toEqual({
+    expect(
+      await verdicts(topology(r.fragment), ["app -> db:5432/tcp", "lan -> app:80/tcp", "db -> lan/icmp", "host -> db:5432/tcp"]),
+    ).toEqual({
       "app -> db:5432/tcp": "reachable",
       "lan -> app:80/tcp": "unreachable",
       "db -> lan/icmp": "unreachable",
@@ -460,7 +517,18 @@ networks:
       com.docker.network.bridge.enable_ip_masquerade: "false"
 `);
     expect(r.diagnostics).toEqual([]);
-    expect(hostOf(r).nat).toEqual([{ action: "dnat", chain: "prerouting", proto: "tcp", dst: "127.0.0.1/32", dport: 8080, to: "172.18.0.2", toPort: 80, comment: "docker: web 127.0.0.1:8080->80/tcp" }]);
+    expect(hostOf(r).nat).toEqual([
+      {
+        action: "dnat",
+        chain: "prerouting",
+        proto: "tcp",
+        dst: "127.0.0.1/32",
+        dport: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+        comment: "docker: web 127.0.0.1:8080->80/tcp",
+      },
+    ]);
     expect(hostOf(r).services?.map((s) => s.bind)).toEqual(["127.0.0.1"]);
   });
 
@@ -554,7 +622,7 @@ colour: blue
 
 describe("compose: not a Compose file, malformed input", () => {
   it("nested merge keys do not blow up", () => {
-    const levels = ["a0: &a0 { ports: [\"8080:80\"] }"];
+    const levels = ['a0: &a0 { ports: ["8080:80"] }'];
     for (let i = 1; i <= 12; i++) levels.push(`a${i}: &a${i} { <<: [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(", ")}] }`);
     const text = `x-levels:\n${levels.map((l) => `  ${l}`).join("\n")}\nservices:\n  web:\n    <<: *a12\n    image: nginx\n`;
     const t0 = Date.now();
@@ -570,7 +638,7 @@ describe("compose: not a Compose file, malformed input", () => {
     ["machines:\n  a: {}\n", "RCH050", "1:1"],
     ["services:\n  web: [\n", "RCH055", "3:1"],
     ["services:\n  web:\n    image: x\n  web:\n    image: y\n", "RCH055", "4:3"],
-    ["\uFEFFservices:\n web:\n   ports: [\"8080:80\"\n", "RCH055", "4:1"],
+    ['\uFEFFservices:\n web:\n   ports: ["8080:80"\n', "RCH055", "4:1"],
   ])("%j", (text, code, where) => {
     const r = compose(text);
     expect(codes(r)).toEqual([code]);
@@ -589,10 +657,17 @@ describe("docker inspect", () => {
     expect(r.diagnostics[0]!.span.line).toBeGreaterThan(300);
     expect(r.fragment.segments).toEqual({ "host/docker:shop_default": "172.19.0.0/16" });
     expect(hostOf(r).interfaces).toEqual({ "br-5c0f6a1e2b3d": { segment: "host/docker:shop_default", addresses: ["172.19.0.1/16"] } });
-    expect(r.fragment.machines["shop-web-1"]?.interfaces).toEqual({ eth0: { segment: "host/docker:shop_default", addresses: ["172.19.0.3/16"] } });
+    expect(r.fragment.machines["shop-web-1"]?.interfaces).toEqual({
+      eth0: { segment: "host/docker:shop_default", addresses: ["172.19.0.3/16"] },
+    });
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dport: 8080, to: "172.19.0.3", toPort: 80 });
-    expect(hostOf(r).services?.map((s) => s.name)).toEqual(["docker-proxy 0.0.0.0:8080/tcp (relays to shop-web-1:80)", "docker-proxy [::]:8080/tcp (relays to shop-web-1:80)"]);
-    expect(await verdicts(topology(r.fragment), ["lan -> shop-web-1:80/tcp", "lan -> shop-db-1:5432/tcp", "shop-web-1 -> shop-db-1:5432/tcp"])).toEqual({
+    expect(hostOf(r).services?.map((s) => s.name)).toEqual([
+      "docker-proxy 0.0.0.0:8080/tcp (relays to shop-web-1:80)",
+      "docker-proxy [::]:8080/tcp (relays to shop-web-1:80)",
+    ]);
+    expect(
+      await verdicts(topology(r.fragment), ["lan -> shop-web-1:80/tcp", "lan -> shop-db-1:5432/tcp", "shop-web-1 -> shop-db-1:5432/tcp"]),
+    ).toEqual({
       "lan -> shop-web-1:80/tcp": "reachable",
       "lan -> shop-db-1:5432/tcp": "unreachable",
       "shop-web-1 -> shop-db-1:5432/tcp": "reachable",
@@ -613,16 +688,30 @@ describe("docker inspect", () => {
       { to: "default", via: "172.17.0.1" },
       { to: "default6", via: "fd00:17::1" },
     ]);
-    expect(hostOf(r).nat?.filter((x) => x.action === "dnat").map((x) => x.to)).toEqual(["172.17.0.2", "fd00:17::2"]);
-    expect(hostOf(r).nat?.filter((x) => x.action === "masquerade").map((x) => x.src)).toEqual(["172.17.0.0/16", "fd00:17::/64"]);
+    expect(
+      hostOf(r)
+        .nat?.filter((x) => x.action === "dnat")
+        .map((x) => x.to),
+    ).toEqual(["172.17.0.2", "fd00:17::2"]);
+    expect(
+      hostOf(r)
+        .nat?.filter((x) => x.action === "masquerade")
+        .map((x) => x.src),
+    ).toEqual(["172.17.0.0/16", "fd00:17::/64"]);
     load(topology(r.fragment));
   });
 
   it.each([
     [`"HostConfig": {"NetworkMode": "none"}, "NetworkSettings": {"Networks": {}}`, "only a loopback interface"],
     [`"HostConfig": {"NetworkMode": "container:abc"}, "NetworkSettings": {"Networks": {}}`, "another container's network namespace"],
-    [`"HostConfig": {"NetworkMode": "bridge"}, "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "", "IPPrefixLen": 0}}}`, "has no address on network 'bridge'"],
-    [`"HostConfig": {}, "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": ""}]}, "Networks": {"n": {"IPAddress": "10.1.0.2", "IPPrefixLen": 24, "Gateway": "10.1.0.1"}}}`, "routed gateway mode"],
+    [
+      `"HostConfig": {"NetworkMode": "bridge"}, "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "", "IPPrefixLen": 0}}}`,
+      "has no address on network 'bridge'",
+    ],
+    [
+      `"HostConfig": {}, "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": ""}]}, "Networks": {"n": {"IPAddress": "10.1.0.2", "IPPrefixLen": 24, "Gateway": "10.1.0.1"}}}`,
+      "routed gateway mode",
+    ],
     [`"HostConfig": {}, "NetworkSettings": {"Ports": {"80/sctp": null}, "Networks": {}}`, "SCTP"],
   ])("RCH051: %s", (extra, why) => {
     const r = inspect(container(extra));
@@ -631,7 +720,11 @@ describe("docker inspect", () => {
   });
 
   it("a created container without runtime ports: HostConfig.PortBindings, as requested", () => {
-    const r = inspect(container(`"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "127.0.0.1", "HostPort": ""}]}}, "NetworkSettings": {"Ports": {}, "Networks": {"n": {"IPAddress": "10.1.0.2", "IPPrefixLen": 24, "Gateway": "10.1.0.1"}}}`));
+    const r = inspect(
+      container(
+        `"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "127.0.0.1", "HostPort": ""}]}}, "NetworkSettings": {"Ports": {}, "Networks": {"n": {"IPAddress": "10.1.0.2", "IPPrefixLen": 24, "Gateway": "10.1.0.1"}}}`,
+      ),
+    );
     expect(codes(r)).toEqual(["RCH051"]);
     expect(r.diagnostics[0]!.message).toContain("Docker picks the host port");
     expect(hostOf(r).nat?.[0]).toMatchObject({ dport: 8080, to: "10.1.0.2", toPort: 80 });
@@ -646,7 +739,8 @@ describe("docker inspect", () => {
   });
 
   it("two containers disagreeing about a network, and a name used twice", () => {
-    const one = (name: string, gw: string) => `{"Name": "/${name}", "HostConfig": {}, "NetworkSettings": {"Networks": {"n": {"IPAddress": "10.1.0.${name.length}", "IPPrefixLen": 24, "Gateway": "${gw}"}}}}`;
+    const one = (name: string, gw: string) =>
+      `{"Name": "/${name}", "HostConfig": {}, "NetworkSettings": {"Networks": {"n": {"IPAddress": "10.1.0.${name.length}", "IPPrefixLen": 24, "Gateway": "${gw}"}}}}`;
     const r = inspect(`[${one("a", "10.1.0.1")}, ${one("bb", "10.1.0.254")}, ${one("a", "10.1.0.1")}]`);
     expect(codes(r)).toEqual(["RCH051", "RCH051"]);
     expect(r.diagnostics[0]!.message).toContain("another subnet or gateway");
@@ -677,7 +771,12 @@ describe("docker inspect", () => {
 });
 
 describe("never throws, always positioned", () => {
-  const samples = ["compose-web-db/docker-compose.yml", "compose-localhost/docker-compose.yml", "compose-input-firewall/docker-compose.yml", "docker-inspect/inspect.json"].map((f) => readFileSync(join(GOLDEN, f), "utf8"));
+  const samples = [
+    "compose-web-db/docker-compose.yml",
+    "compose-localhost/docker-compose.yml",
+    "compose-input-firewall/docker-compose.yml",
+    "docker-inspect/inspect.json",
+  ].map((f) => readFileSync(join(GOLDEN, f), "utf8"));
   const check = (r: ImportResult, text: string) => {
     const lines = text.split("\n").length;
     for (const d of r.diagnostics) {

@@ -31,14 +31,28 @@ async function importsSafely(kind: Kind, file: string, text: string): Promise<vo
 
 /** A sample with some characters replaced, deleted or inserted. */
 const edited = (text: string) =>
-  fc.array(fc.tuple(fc.nat({ max: Math.max(0, text.length) }), fc.constantFrom("del", "ins", "rep"), fc.string({ maxLength: 3, unit: "binary" })), { minLength: 1, maxLength: 6 }).map((edits) => {
-    let t = text;
-    for (const [at, op, s] of edits) {
-      const i = Math.min(at, t.length);
-      t = op === "del" ? t.slice(0, i) + t.slice(i + 1) : op === "ins" ? t.slice(0, i) + s + t.slice(i) : t.slice(0, i) + s + t.slice(i + s.length);
-    }
-    return t;
-  });
+  fc
+    .array(
+      fc.tuple(
+        fc.nat({ max: Math.max(0, text.length) }),
+        fc.constantFrom("del", "ins", "rep"),
+        fc.string({ maxLength: 3, unit: "binary" }),
+      ),
+      { minLength: 1, maxLength: 6 },
+    )
+    .map((edits) => {
+      let t = text;
+      for (const [at, op, s] of edits) {
+        const i = Math.min(at, t.length);
+        t =
+          op === "del"
+            ? t.slice(0, i) + t.slice(i + 1)
+            : op === "ins"
+              ? t.slice(0, i) + s + t.slice(i)
+              : t.slice(0, i) + s + t.slice(i + s.length);
+      }
+      return t;
+    });
 
 describe("importers never crash", () => {
   const inputs = importCases().flatMap((c) =>
@@ -66,7 +80,10 @@ describe("importers never crash", () => {
   for (const kind of Object.keys(IMPORTERS) as Kind[]) {
     it(`${kind}: garbage`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), fc.json(), fc.constantFrom("", "\n", "<", "{", "[", "\uFEFF", "\0")), (t) => importsSafely(kind, "garbage.txt", t)),
+        fc.asyncProperty(
+          fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), fc.json(), fc.constantFrom("", "\n", "<", "{", "[", "\uFEFF", "\0")),
+          (t) => importsSafely(kind, "garbage.txt", t),
+        ),
         { numRuns: runs, ...(seed !== undefined ? { seed } : {}) },
       );
     });

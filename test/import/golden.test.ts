@@ -32,8 +32,14 @@ describe("import golden cases", () => {
           command: ["reach import", c.kind, ...(c.base ? ["--into", c.base] : []), ...c.inputs].join(" "),
         });
         const shown = out.diagnostics.map((d) => renderDiagnostic(d, out.sources.get(d.span.file))).join("\n");
-        expect(out.diagnostics.filter((d) => d.severity === "error"), shown).toEqual([]);
-        expect(out.diagnostics.map((d) => d.code), shown).toEqual(c.warnings ?? []);
+        expect(
+          out.diagnostics.filter((d) => d.severity === "error"),
+          shown,
+        ).toEqual([]);
+        expect(
+          out.diagnostics.map((d) => d.code),
+          shown,
+        ).toEqual(c.warnings ?? []);
         const file = join(c.dir, "expected.yaml");
         if (update || !existsSync(file)) writeFileSync(file, out.text!);
         expect(out.text).toBe(readFileSync(file, "utf8"));
@@ -46,7 +52,10 @@ describe("import golden cases", () => {
           const parsed = parseQuery(q.query);
           if (!parsed.ok) throw new Error(parsed.message);
           const decided = await answerQuery(net, parsed.query, { engine: "both", timeoutMs: 30_000 });
-          expect({ query: q.query, verdict: decided.answer.verdict, reason: decided.answer.reason }).toMatchObject({ query: q.query, verdict: q.verdict });
+          expect({ query: q.query, verdict: decided.answer.verdict, reason: decided.answer.reason }).toMatchObject({
+            query: q.query,
+            verdict: q.verdict,
+          });
         });
       }
     });

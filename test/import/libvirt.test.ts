@@ -20,7 +20,10 @@ const run = (...sources: Source[]): Promise<ImportResult> => Promise.resolve(imp
 const at = (d: Diagnostic) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code}`;
 const codes = (r: ImportResult) => r.diagnostics.map(at);
 
-const network = (name: string, inner: string): Source => ({ file: `${name}.xml`, text: `<network>\n  <name>${name}</name>\n${inner}</network>\n` });
+const network = (name: string, inner: string): Source => ({
+  file: `${name}.xml`,
+  text: `<network>\n  <name>${name}</name>\n${inner}</network>\n`,
+});
 const domain = (name: string, ...interfaces: string[]): Source => ({
   file: `${name}.dom.xml`,
   text: `<domain type='kvm'>\n  <name>${name}</name>\n  <memory unit='KiB'>1048576</memory>\n  <devices>\n${interfaces.map((i) => `    ${i}\n`).join("")}  </devices>\n</domain>\n`,
@@ -47,7 +50,8 @@ const ROUTED = network(
   </ip>
 `,
 );
-const onNet = (net: string, mac?: string) => `<interface type='network'>${mac ? `<mac address='${mac}'/>` : ""}<source network='${net}'/><model type='virtio'/></interface>`;
+const onNet = (net: string, mac?: string) =>
+  `<interface type='network'>${mac ? `<mac address='${mac}'/>` : ""}<source network='${net}'/><model type='virtio'/></interface>`;
 
 /** The fragment plus the host's LAN uplink, a LAN router and a LAN machine whose route to `routes` goes via the host. */
 function withLan(r: ImportResult, routes: string[] = []): TopologyDoc {
@@ -57,7 +61,11 @@ function withLan(r: ImportResult, routes: string[] = []): TopologyDoc {
     segments: { ...f.segments, lan: "192.168.1.0/24" },
     machines: {
       ...f.machines,
-      host: { ...host, interfaces: { ...host.interfaces, eth0: { segment: "lan", addresses: ["192.168.1.10/24"] } }, routes: [...(host.routes ?? []), { to: "default", via: "192.168.1.1" }] },
+      host: {
+        ...host,
+        interfaces: { ...host.interfaces, eth0: { segment: "lan", addresses: ["192.168.1.10/24"] } },
+        routes: [...(host.routes ?? []), { to: "default", via: "192.168.1.1" }],
+      },
       lan: {
         interfaces: { eth0: { segment: "lan", addresses: ["192.168.1.20/24"] } },
         routes: [{ to: "default", via: "192.168.1.1" }, ...routes.map((to) => ({ to, via: "192.168.1.10" }))],
@@ -66,7 +74,16 @@ function withLan(r: ImportResult, routes: string[] = []): TopologyDoc {
       ...Object.fromEntries(
         Object.entries(f.machines)
           .filter(([, m]) => m.vm?.adapters.some((a) => a.mode === "bridged"))
-          .map(([n, m]) => [n, { ...m, vm: { ...m.vm!, adapters: m.vm!.adapters.map((a, i) => (a.mode === "bridged" ? { ...a, addresses: [`192.168.1.${100 + i}/24`] } : a)) } }]),
+          .map(([n, m]) => [
+            n,
+            {
+              ...m,
+              vm: {
+                ...m.vm!,
+                adapters: m.vm!.adapters.map((a, i) => (a.mode === "bridged" ? { ...a, addresses: [`192.168.1.${100 + i}/24`] } : a)),
+              },
+            },
+          ]),
       ),
     },
   };
@@ -93,7 +110,13 @@ describe("network XML: the host side per forward mode", () => {
         forward: {
           rules: [
             { action: "accept", in: "virbr0", out: "virbr0", comment: "libvirt default: guest to guest" },
-            { action: "accept", out: "virbr0", dst: "192.168.122.0/24", state: ["established", "related"], comment: "libvirt default: replies to the guests" },
+            {
+              action: "accept",
+              out: "virbr0",
+              dst: "192.168.122.0/24",
+              state: ["established", "related"],
+              comment: "libvirt default: replies to the guests",
+            },
             { action: "reject", out: "virbr0", dst: "0.0.0.0/0", comment: "libvirt default: nothing else to the guests" },
             { action: "accept", in: "virbr0", src: "192.168.122.0/24", comment: "libvirt default: from the guests" },
             { action: "reject", in: "virbr0", src: "0.0.0.0/0", comment: "libvirt default: nothing else from the guests" },
@@ -117,7 +140,11 @@ describe("network XML: the host side per forward mode", () => {
     const host = r.fragment.machines["host"]!;
     expect(host.ip_forward).toBe(true);
     expect(host.nat).toBeUndefined();
-    expect(host.firewall!.forward!.rules!.map((x) => `${x.action} ${x.in ?? "-"}>${x.out ?? "-"} ${x.src ?? x.dst ?? ""}${x.state ? " " + x.state.join(",") : ""}`)).toEqual([
+    expect(
+      host.firewall!.forward!.rules!.map(
+        (x) => `${x.action} ${x.in ?? "-"}>${x.out ?? "-"} ${x.src ?? x.dst ?? ""}${x.state ? " " + x.state.join(",") : ""}`,
+      ),
+    ).toEqual([
       "accept virbr1>virbr1 ",
       "accept virbr3>virbr3 ",
       "accept ->virbr1 10.20.0.0/24",
@@ -148,14 +175,18 @@ describe("network XML: the host side per forward mode", () => {
     expect(host.interfaces!["virbr5"]!.addresses).toEqual(["192.168.150.1/24", "fd00:150::1/64"]);
     expect(r.fragment.segments!["host/six"]).toEqual({ subnets: ["192.168.150.0/24", "fd00:150::/64"] });
     expect(host.firewall!.forward!.rules!.filter((x) => x.out === "virbr5" && x.in === undefined)).toEqual([
-      { action: "accept", out: "virbr5", dst: "192.168.150.0/24", state: ["established", "related"], comment: "libvirt six: replies to the guests" },
+      {
+        action: "accept",
+        out: "virbr5",
+        dst: "192.168.150.0/24",
+        state: ["established", "related"],
+        comment: "libvirt six: replies to the guests",
+      },
       { action: "accept", out: "virbr5", dst: "fd00:150::/64", comment: "libvirt six: to the guests (routed)" },
       { action: "reject", out: "virbr5", comment: "libvirt six: nothing else to the guests" },
     ]);
     expect(host.nat!.map((x) => x.src)).toEqual(["192.168.150.0/24"]);
-    expect(r.fragment.machines["guest"]!.routes).toEqual([
-      { to: "default6", via: "fd00:150::1" },
-    ]);
+    expect(r.fragment.machines["guest"]!.routes).toEqual([{ to: "default6", via: "fd00:150::1" }]);
     expect(r.fragment.machines["guest"]!.interfaces!["eth0"]!.addresses).toEqual(["fd00:150::100/64"]);
     const natted = await run(network("six", `  <forward mode='nat'><nat ipv6='yes'/></forward>\n${v6}`));
     expect(natted.fragment.machines["host"]!.nat!.map((x) => x.src)).toEqual(["192.168.150.0/24", "fd00:150::/64"]);
@@ -164,12 +195,24 @@ describe("network XML: the host side per forward mode", () => {
 
   it("forward dev restricts the rules and the masquerade to that host interface; <route> becomes a host route", async () => {
     const r = await run(
-      network("lab", "  <forward mode='nat' dev='eth0'/>\n  <bridge name='virbr7'/>\n  <ip address='10.7.0.1' netmask='255.255.0.0'/>\n  <route address='10.8.0.0' prefix='24' gateway='10.7.0.2'/>\n"),
+      network(
+        "lab",
+        "  <forward mode='nat' dev='eth0'/>\n  <bridge name='virbr7'/>\n  <ip address='10.7.0.1' netmask='255.255.0.0'/>\n  <route address='10.8.0.0' prefix='24' gateway='10.7.0.2'/>\n",
+      ),
     );
     const host = r.fragment.machines["host"]!;
-    expect(host.nat).toEqual([{ action: "masquerade", src: "10.7.0.0/16", out: "eth0", comment: "libvirt lab: NAT to the host's address" }]);
+    expect(host.nat).toEqual([
+      { action: "masquerade", src: "10.7.0.0/16", out: "eth0", comment: "libvirt lab: NAT to the host's address" },
+    ]);
     expect(host.firewall!.forward!.rules!.filter((x) => x.action === "accept" && x.comment?.includes("guests"))).toEqual([
-      { action: "accept", out: "virbr7", dst: "10.7.0.0/16", in: "eth0", state: ["established", "related"], comment: "libvirt lab: replies to the guests" },
+      {
+        action: "accept",
+        out: "virbr7",
+        dst: "10.7.0.0/16",
+        in: "eth0",
+        state: ["established", "related"],
+        comment: "libvirt lab: replies to the guests",
+      },
       { action: "accept", in: "virbr7", src: "10.7.0.0/16", out: "eth0", comment: "libvirt lab: from the guests" },
     ]);
     expect(host.routes).toEqual([{ to: "10.8.0.0/24", via: "10.7.0.2" }]);
@@ -177,9 +220,15 @@ describe("network XML: the host side per forward mode", () => {
   });
 
   it("<nat><address> of one address is SNAT to it; an address range is RCH051 and left untranslated", async () => {
-    const net = (addr: string) => network("pub", `  <forward mode='nat'>\n    <nat>\n      ${addr}\n    </nat>\n  </forward>\n  <bridge name='virbr6'/>\n  <ip address='10.6.0.1' prefix='24'/>\n`);
+    const net = (addr: string) =>
+      network(
+        "pub",
+        `  <forward mode='nat'>\n    <nat>\n      ${addr}\n    </nat>\n  </forward>\n  <bridge name='virbr6'/>\n  <ip address='10.6.0.1' prefix='24'/>\n`,
+      );
     const one = await run(net("<address start='192.168.1.10' end='192.168.1.10'/>"));
-    expect(one.fragment.machines["host"]!.nat).toEqual([{ action: "snat", src: "10.6.0.0/24", to: "192.168.1.10", comment: "libvirt pub: NAT to 192.168.1.10" }]);
+    expect(one.fragment.machines["host"]!.nat).toEqual([
+      { action: "snat", src: "10.6.0.0/24", to: "192.168.1.10", comment: "libvirt pub: NAT to 192.168.1.10" },
+    ]);
     const range = await run(net("<address start='192.168.1.10' end='192.168.1.19'/>"));
     expect(codes(range)).toEqual(["pub.xml:5:7 RCH051"]);
     expect(range.fragment.machines["host"]!.nat).toBeUndefined();
@@ -194,7 +243,12 @@ describe("network XML: the host side per forward mode", () => {
 
 describe("domains", () => {
   it("an interface on a network gets the DHCP host entry of its MAC, else the first free address of the range, and the router", async () => {
-    const r = await run(DEFAULT, domain("fixed", onNet("default", "52:54:00:AA:BB:01")), domain("a", onNet("default")), domain("b", onNet("default", "52:54:00:00:00:02")));
+    const r = await run(
+      DEFAULT,
+      domain("fixed", onNet("default", "52:54:00:AA:BB:01")),
+      domain("a", onNet("default")),
+      domain("b", onNet("default", "52:54:00:00:00:02")),
+    );
     expect(r.diagnostics).toEqual([]);
     const m = r.fragment.machines;
     expect(m["fixed"]).toEqual({
@@ -212,7 +266,10 @@ describe("domains", () => {
   });
 
   it("a host entry by name only is matched to the domain of that name, with a note", async () => {
-    const net = network("n", "  <bridge name='virbr4'/>\n  <ip address='10.4.0.1' prefix='24'>\n    <dhcp><host name='db' ip='10.4.0.9'/></dhcp>\n  </ip>\n");
+    const net = network(
+      "n",
+      "  <bridge name='virbr4'/>\n  <ip address='10.4.0.1' prefix='24'>\n    <dhcp><host name='db' ip='10.4.0.9'/></dhcp>\n  </ip>\n",
+    );
     const r = await run(net, domain("db", onNet("n")), domain("other", onNet("n")));
     expect(r.fragment.machines["db"]!.interfaces!["eth0"]!.addresses).toEqual(["10.4.0.9/24"]);
     // isolated: dnsmasq gives no router (dhcp-option=3)
@@ -227,7 +284,12 @@ describe("domains", () => {
     const r = await run(
       DEFAULT,
       br,
-      domain("vm", "<interface type='bridge'><source bridge='virbr0'/></interface>", "<interface type='bridge'><source bridge='br1'/></interface>", onNet("host-bridge")),
+      domain(
+        "vm",
+        "<interface type='bridge'><source bridge='virbr0'/></interface>",
+        "<interface type='bridge'><source bridge='br1'/></interface>",
+        onNet("host-bridge"),
+      ),
     );
     expect(r.diagnostics).toEqual([]);
     expect(r.fragment.machines["vm"]).toMatchObject({
@@ -252,7 +314,13 @@ describe("domains", () => {
   });
 
   it("type user is QEMU's user-mode NAT: a NAT adapter on 10.0.2.0/24 whose .2 reaches the host's loopback", async () => {
-    const r = await run(domain("slirp", "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>", "<interface type='user'><ip family='ipv4' address='172.17.2.0' prefix='24'/></interface>"));
+    const r = await run(
+      domain(
+        "slirp",
+        "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>",
+        "<interface type='user'><ip family='ipv4' address='172.17.2.0' prefix='24'/></interface>",
+      ),
+    );
     expect(r.diagnostics).toEqual([]);
     expect(r.fragment.machines["slirp"]!.vm).toEqual({
       on: "host",
@@ -277,7 +345,15 @@ describe("domains", () => {
         "<interface type='vhostuser'/>",
       ),
     );
-    expect(codes(r)).toEqual(["macvtap.xml:3:3 RCH051", "vm.dom.xml:5:5 RCH051", "vm.dom.xml:6:31 RCH051", "vm.dom.xml:7:31 RCH051", "vm.dom.xml:8:28 RCH051", "vm.dom.xml:9:58 RCH051", "vm.dom.xml:10:5 RCH051"]);
+    expect(codes(r)).toEqual([
+      "macvtap.xml:3:3 RCH051",
+      "vm.dom.xml:5:5 RCH051",
+      "vm.dom.xml:6:31 RCH051",
+      "vm.dom.xml:7:31 RCH051",
+      "vm.dom.xml:8:28 RCH051",
+      "vm.dom.xml:9:58 RCH051",
+      "vm.dom.xml:10:5 RCH051",
+    ]);
     expect(r.diagnostics.map((d) => d.message)).toEqual([
       "network 'macvtap' uses a macvtap bridge (forward interfaces): guests are attached to host NICs directly, which is not modelled; its domains' interfaces are not imported",
       "vm's interface eth0 is of type 'direct' (macvtap), which is not modelled: not imported",
@@ -288,12 +364,21 @@ describe("domains", () => {
       "vm's interface eth5 is of type 'vhostuser', which is not modelled: not imported",
     ]);
     expect(r.diagnostics[2]!.expected).toBe("the network's XML too (virsh net-dumpxml nowhere)");
-    expect(r.fragment.machines["vm"]).toEqual({ description: "libvirt domain", services: [{ name: "sshd (assumed)", proto: "tcp", port: 22 }] });
+    expect(r.fragment.machines["vm"]).toEqual({
+      description: "libvirt domain",
+      services: [{ name: "sshd (assumed)", proto: "tcp", port: 22 }],
+    });
   });
 
   it("nwfilter, VLANs and unknown network elements are RCH051; the rest is kept", async () => {
-    const net = network("n", "  <bridge name='virbr4'/>\n  <ip address='10.4.0.1' prefix='24'/>\n  <dnsmasq:options xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'/>\n");
-    const r = await run(net, domain("vm", "<interface type='network'><source network='n'/><filterref filter='clean-traffic'/></interface>"));
+    const net = network(
+      "n",
+      "  <bridge name='virbr4'/>\n  <ip address='10.4.0.1' prefix='24'/>\n  <dnsmasq:options xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'/>\n",
+    );
+    const r = await run(
+      net,
+      domain("vm", "<interface type='network'><source network='n'/><filterref filter='clean-traffic'/></interface>"),
+    );
     expect(codes(r)).toEqual(["n.xml:5:3 RCH051", "vm.dom.xml:5:52 RCH051"]);
     expect(r.fragment.machines["vm"]!.interfaces!["eth0"]!.segment).toBe("host/n");
   });
@@ -307,7 +392,14 @@ describe("domains", () => {
   });
 
   it("duplicates and names that clash are RCH053; a domain without a name is RCH055", async () => {
-    const r = await run(DEFAULT, { ...DEFAULT, file: "again.xml" }, domain("host"), domain("x"), { ...domain("x"), file: "x2.xml" }, { file: "anon.xml", text: "<domain><devices/></domain>" });
+    const r = await run(
+      DEFAULT,
+      { ...DEFAULT, file: "again.xml" },
+      domain("host"),
+      domain("x"),
+      { ...domain("x"), file: "x2.xml" },
+      { file: "anon.xml", text: "<domain><devices/></domain>" },
+    );
     expect(codes(r)).toEqual(["again.xml:1:1 RCH053", "host.dom.xml:1:1 RCH053", "x2.xml:1:1 RCH053", "anon.xml:1:1 RCH055"]);
     expect(r.diagnostics.map((d) => d.severity)).toEqual(["warning", "error", "warning", "error"]);
   });
@@ -329,7 +421,10 @@ describe("reachability through the imported networks", () => {
   });
 
   it("isolated: the host and the other guests only", async () => {
-    const net = network("private", "  <bridge name='virbr3'/>\n  <ip address='10.40.0.1' prefix='24'>\n    <dhcp><range start='10.40.0.2' end='10.40.0.9'/></dhcp>\n  </ip>\n");
+    const net = network(
+      "private",
+      "  <bridge name='virbr3'/>\n  <ip address='10.40.0.1' prefix='24'>\n    <dhcp><range start='10.40.0.2' end='10.40.0.9'/></dhcp>\n  </ip>\n",
+    );
     const doc = withLan(await run(net, domain("a", onNet("private")), domain("b", onNet("private"))), ["10.40.0.0/24"]);
     expect(await verdict(doc, "host -> a:22/tcp")).toBe("reachable");
     expect(await verdict(doc, "b -> a:22/tcp")).toBe("reachable");
@@ -356,7 +451,10 @@ describe("malformed and hostile XML", () => {
   });
 
   it("refuses external entities too", async () => {
-    const r = await run({ file: "xxe.xml", text: '<!DOCTYPE network [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<network><name>&xxe;</name></network>' });
+    const r = await run({
+      file: "xxe.xml",
+      text: '<!DOCTYPE network [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<network><name>&xxe;</name></network>',
+    });
     expect(codes(r)).toEqual(["xxe.xml:1:20 RCH052"]);
   });
 
@@ -375,7 +473,13 @@ describe("malformed and hostile XML", () => {
       { file: "vbox.xml", text: "<VirtualBox>\n  <Machine/>\n</VirtualBox>" },
       { file: "noname.xml", text: "<network>\n  <bridge name='virbr0'/>\n</network>" },
     );
-    expect(codes(r)).toEqual(["cut.xml:6:7 RCH055", "empty.xml:1:1 RCH055", "junk.xml:1:11 RCH055", "vbox.xml:1:1 RCH050", "noname.xml:1:1 RCH055"]);
+    expect(codes(r)).toEqual([
+      "cut.xml:6:7 RCH055",
+      "empty.xml:1:1 RCH055",
+      "junk.xml:1:11 RCH055",
+      "vbox.xml:1:1 RCH050",
+      "noname.xml:1:1 RCH055",
+    ]);
     expect(r.diagnostics[3]!.expected).toContain("virsh net-dumpxml");
   });
 

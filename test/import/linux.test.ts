@@ -16,11 +16,31 @@ import { ask } from "../../src/query/ask.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 
 type Link = { ifname: string; flags?: string[]; master?: string; link_type?: string; addr_info?: Record<string, unknown>[] };
-const inet = (local: string, prefixlen: number, extra: Record<string, unknown> = {}) => ({ family: local.includes(":") ? "inet6" : "inet", local, prefixlen, scope: local.startsWith("fe80") ? "link" : "global", ...extra });
-const link = (ifname: string, addrs: Record<string, unknown>[], extra: Partial<Link> = {}): Link => ({ ifname, flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], addr_info: addrs, ...extra });
-const LO: Link = { ifname: "lo", flags: ["LOOPBACK", "UP", "LOWER_UP"], link_type: "loopback", addr_info: [inet("127.0.0.1", 8, { scope: "host" }), inet("::1", 128, { scope: "host" })] };
+const inet = (local: string, prefixlen: number, extra: Record<string, unknown> = {}) => ({
+  family: local.includes(":") ? "inet6" : "inet",
+  local,
+  prefixlen,
+  scope: local.startsWith("fe80") ? "link" : "global",
+  ...extra,
+});
+const link = (ifname: string, addrs: Record<string, unknown>[], extra: Partial<Link> = {}): Link => ({
+  ifname,
+  flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+  addr_info: addrs,
+  ...extra,
+});
+const LO: Link = {
+  ifname: "lo",
+  flags: ["LOOPBACK", "UP", "LOWER_UP"],
+  link_type: "loopback",
+  addr_info: [inet("127.0.0.1", 8, { scope: "host" }), inet("::1", 128, { scope: "host" })],
+};
 
-const ADDR = JSON.stringify([LO, link("eth0", [inet("192.168.1.10", 24), inet("2001:db8:1::10", 64), inet("fe80::1", 64)]), link("wlan0", [inet("10.9.0.5", 16)])]);
+const ADDR = JSON.stringify([
+  LO,
+  link("eth0", [inet("192.168.1.10", 24), inet("2001:db8:1::10", 64), inet("fe80::1", 64)]),
+  link("wlan0", [inet("10.9.0.5", 16)]),
+]);
 const ROUTE = JSON.stringify([
   { dst: "default", gateway: "192.168.1.1", dev: "eth0", protocol: "dhcp", prefsrc: "192.168.1.10", metric: 100, flags: [] },
   { dst: "10.9.0.0/16", dev: "wlan0", protocol: "kernel", scope: "link", prefsrc: "10.9.0.5", flags: [] },
@@ -28,9 +48,19 @@ const ROUTE = JSON.stringify([
   { dst: "172.20.0.0/16", gateway: "10.9.0.1", dev: "wlan0", protocol: "static", flags: [] },
 ]);
 
-async function imp(sources: Record<string, string>, host = "host"): Promise<{ fragment: Fragment; diags: readonly Diagnostic[]; codes: string[] }> {
-  const r = await importLinux(Object.entries(sources).map(([file, text]) => ({ file, text })), { host });
-  return { fragment: r.fragment, diags: r.diagnostics, codes: r.diagnostics.map((d) => `${d.code} ${d.span.file}:${d.span.line}:${d.span.col}`) };
+async function imp(
+  sources: Record<string, string>,
+  host = "host",
+): Promise<{ fragment: Fragment; diags: readonly Diagnostic[]; codes: string[] }> {
+  const r = await importLinux(
+    Object.entries(sources).map(([file, text]) => ({ file, text })),
+    { host },
+  );
+  return {
+    fragment: r.fragment,
+    diags: r.diagnostics,
+    codes: r.diagnostics.map((d) => `${d.code} ${d.span.file}:${d.span.line}:${d.span.col}`),
+  };
 }
 
 /** The fragment as a topology file, with a machine `lan` on segment lan when there is one; must load without errors. */
@@ -53,7 +83,13 @@ const verdict = (net: ReturnType<typeof load>, q: string) => {
 
 describe("recognising inputs by content", () => {
   it("reads each format whatever the file is called", async () => {
-    const r = await imp({ a: ADDR, b: ROUTE, c: "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=1,fd=3))\n", d: "net.ipv4.ip_forward = 1\n", e: "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n" });
+    const r = await imp({
+      a: ADDR,
+      b: ROUTE,
+      c: 'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n',
+      d: "net.ipv4.ip_forward = 1\n",
+      e: "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n",
+    });
     expect(r.diags).toEqual([]);
     const m = r.fragment.machines["host"]!;
     expect(Object.keys(m.interfaces!)).toEqual(["eth0", "wlan0"]);
@@ -85,7 +121,7 @@ describe("recognising inputs by content", () => {
     expect(r.codes).toEqual(["RCH055 ip -j addr:2:12"]);
     const cut = await imp({ "ip -j addr": ADDR.slice(0, 100) });
     expect(cut.diags.map((d) => d.code)).toEqual(["RCH055"]);
-    const deep = await imp({ "x": "[".repeat(5000) });
+    const deep = await imp({ x: "[".repeat(5000) });
     expect(deep.diags.map((d) => d.code)).toEqual(["RCH055"]);
   });
   it("empty inputs (an empty ip6tables-save) add nothing", async () => {
@@ -137,7 +173,8 @@ describe("ip -j addr", () => {
     load(r.fragment);
   });
   it("a point-to-point peer is RCH051 at its address; a bad address is RCH010", async () => {
-    const text = '[{"ifname":"tun0","flags":["UP"],"addr_info":[{"family":"inet","local":"10.8.0.1","address":"10.8.0.2","prefixlen":32}]},\n{"ifname":"eth9","flags":["UP"],"addr_info":[{"family":"inet","local":"300.1.1.1","prefixlen":24}]}]';
+    const text =
+      '[{"ifname":"tun0","flags":["UP"],"addr_info":[{"family":"inet","local":"10.8.0.1","address":"10.8.0.2","prefixlen":32}]},\n{"ifname":"eth9","flags":["UP"],"addr_info":[{"family":"inet","local":"300.1.1.1","prefixlen":24}]}]';
     const r = await imp({ addr: text });
     expect(r.codes).toEqual(["RCH051 addr:1:47", "RCH010 addr:2:46"]);
     expect(r.fragment.machines["host"]!.interfaces!["tun0"]).toEqual({ segment: "host/tun0", addresses: ["10.8.0.1/32"] });
@@ -175,14 +212,29 @@ describe("ip -j route", () => {
       { type: "blackhole", dst: "10.66.0.0/16", flags: [] },
       { type: "unreachable", dst: "10.67.0.0/16", flags: [] },
       { dst: "10.70.0.0/16", table: "100", gateway: "192.168.1.2", dev: "eth0", flags: [] },
-      { dst: "10.71.0.0/16", nexthops: [{ gateway: "192.168.1.2", dev: "eth0" }, { gateway: "192.168.1.3", dev: "eth0" }], flags: [] },
+      {
+        dst: "10.71.0.0/16",
+        nexthops: [
+          { gateway: "192.168.1.2", dev: "eth0" },
+          { gateway: "192.168.1.3", dev: "eth0" },
+        ],
+        flags: [],
+      },
       { dst: "10.72.0.0/16", gateway: "172.30.0.1", dev: "eth0", flags: ["onlink"] },
       { dst: "10.73.0.0/16", gateway: "10.1.1.1", dev: "tun7", flags: [] },
       { dst: "10.74.0.0/16", gateway: "192.168.1.4", dev: "eth0", prefsrc: "10.9.0.5", flags: [] },
     ];
     const text = `[${routes.map((x) => JSON.stringify(x)).join(",\n")}]`;
     const r = await imp({ addr: ADDR, route: text });
-    expect(r.codes).toEqual(["RCH051 route:2:1", "RCH051 route:3:1", "RCH051 route:4:1", "RCH051 route:5:1", "RCH051 route:6:1", "RCH051 route:7:1", "RCH051 route:8:1"]);
+    expect(r.codes).toEqual([
+      "RCH051 route:2:1",
+      "RCH051 route:3:1",
+      "RCH051 route:4:1",
+      "RCH051 route:5:1",
+      "RCH051 route:6:1",
+      "RCH051 route:7:1",
+      "RCH051 route:8:1",
+    ]);
     expect(r.diags.map((d) => d.message.split(":")[0])).toEqual([
       "route 'blackhole 10.66.0.0/16' (type blackhole) is not modelled",
       "route 'unreachable 10.67.0.0/16' (type unreachable) is not modelled",
@@ -210,7 +262,8 @@ describe("ip -j route", () => {
     expect(r.fragment.segments!["lan"]).toBeDefined();
   });
   it("ip -j rule: the default rules are fine, policy routing is RCH051", async () => {
-    const rules = '[{"priority":0,"src":"all","table":"local"},\n{"priority":5209,"not":null,"src":"all","fwmark":"0xca6c","table":"51820"},\n{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]';
+    const rules =
+      '[{"priority":0,"src":"all","table":"local"},\n{"priority":5209,"not":null,"src":"all","fwmark":"0xca6c","table":"51820"},\n{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]';
     const r = await imp({ addr: ADDR, rules });
     expect(r.codes).toEqual(["RCH051 rules:2:1"]);
     expect(r.diags[0]!.message).toContain("fwmark 0xca6c");
@@ -232,7 +285,7 @@ describe("ss -ltnupH", () => {
     "tcp   LISTEN 0      4096      192.168.1.10:9100           0.0.0.0:*",
     'tcp   LISTEN 0      244      [::ffff:127.0.0.1]:6379         *:*    users:(("redis-server",pid=77,fd=6))',
     'udp   UNCONN 0      0      0.0.0.0%eth0:68            0.0.0.0:*    users:(("dhclient",pid=500,fd=7))',
-    "tcp   ESTAB  0      0         192.168.1.10:22       192.168.1.20:51234 users:((\"sshd\",pid=3000,fd=4))",
+    'tcp   ESTAB  0      0         192.168.1.10:22       192.168.1.20:51234 users:(("sshd",pid=3000,fd=4))',
   ].join("\n");
   it("listeners become services with the socket's bind, v6only and device", async () => {
     const r = await imp({ addr: ADDR, route: ROUTE, ss: SS });
@@ -274,7 +327,9 @@ describe("ss -ltnupH", () => {
     expect(r.fragment.machines["host"]!.services).toEqual([{ name: "port 631", proto: "tcp", port: 631, bind: "127.0.0.1" }]);
   });
   it("a header line and other socket types are tolerated", async () => {
-    const r = await imp({ ss: "Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\nu_str LISTEN 0 4096 /run/systemd/private 13020 * 0\ntcp LISTEN 0 128 127.0.0.1:631 0.0.0.0:*\n" });
+    const r = await imp({
+      ss: "Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\nu_str LISTEN 0 4096 /run/systemd/private 13020 * 0\ntcp LISTEN 0 128 127.0.0.1:631 0.0.0.0:*\n",
+    });
     expect(r.diags).toEqual([]);
     expect(r.fragment.notes.join(" ")).toContain("u_str");
   });
@@ -282,7 +337,10 @@ describe("ss -ltnupH", () => {
 
 describe("sysctl", () => {
   it("reads forwarding, rp_filter (the larger of all and default) and route_localnet", async () => {
-    const r = await imp({ sysctl: "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.default.rp_filter = 1\nnet.ipv4.conf.all.route_localnet = 1\nnet.ipv6.conf.all.forwarding = 1\nnet.ipv6.bindv6only = 1\nkernel.hostname = x\n" });
+    const r = await imp({
+      sysctl:
+        "net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.default.rp_filter = 1\nnet.ipv4.conf.all.route_localnet = 1\nnet.ipv6.conf.all.forwarding = 1\nnet.ipv6.bindv6only = 1\nkernel.hostname = x\n",
+    });
     expect(r.diags).toEqual([]);
     expect(r.fragment.machines["host"]).toEqual({ ip_forward: true, rp_filter: 1, route_localnet: true });
     expect(r.fragment.notes.join(" ")).toContain("bindv6only = 1");
@@ -296,7 +354,10 @@ describe("sysctl", () => {
     expect(v4only.fragment.notes.join(" ")).toContain("IPv6 forwarding (0) differs");
   });
   it("bad values and per-interface settings are RCH051", async () => {
-    const r = await imp({ sysctl: "net.ipv4.ip_forward = yes\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.default.rp_filter = 0\nnet.ipv4.conf.eth0.rp_filter = 1\nnet.ipv4.conf.eth1.rp_filter = 0\nthis is not sysctl\n" });
+    const r = await imp({
+      sysctl:
+        "net.ipv4.ip_forward = yes\nnet.ipv4.conf.all.rp_filter = 0\nnet.ipv4.conf.default.rp_filter = 0\nnet.ipv4.conf.eth0.rp_filter = 1\nnet.ipv4.conf.eth1.rp_filter = 0\nthis is not sysctl\n",
+    });
     expect(r.codes).toEqual(["RCH051 sysctl:1:23", "RCH051 sysctl:4:32", "RCH051 sysctl:6:1"]);
   });
 });
@@ -314,7 +375,8 @@ describe("the whole host", () => {
       "-A INPUT -s 192.168.1.0/24 -p tcp -m tcp --dport 22 -j ACCEPT",
       "COMMIT",
     ].join("\n");
-    const ss = "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:((\"sshd\",pid=1,fd=3))\ntcp LISTEN 0 128 0.0.0.0:80 0.0.0.0:* users:((\"nginx\",pid=2,fd=3))\n";
+    const ss =
+      'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\ntcp LISTEN 0 128 0.0.0.0:80 0.0.0.0:* users:(("nginx",pid=2,fd=3))\n';
     const r = await imp({ addr: ADDR, route: ROUTE, ss, "iptables-save": ipt, sysctl: "net.ipv4.ip_forward = 0\n" });
     expect(r.diags).toEqual([]);
     const net = load(r.fragment);
@@ -323,7 +385,20 @@ describe("the whole host", () => {
     expect(verdict(net, "host -> localhost:80/tcp")).toBe("reachable");
   });
   it("never throws, whatever it is given", async () => {
-    const inputs = ["{", "[", '{"nftables": 3}', '{"nftables": [{"rule": {}}]}', '[{"ifname": 3, "addr_info": "x"}]', '[{"dst": 7}]', "*filter\n-A", "*nat\n:X - [0:0]\n-A X -j DNAT\nCOMMIT", "tcp LISTEN 0 0 x y", "net.x =", "\0\0\0", "[" + '{"ifname":"a"},'.repeat(3) + "{}]"];
+    const inputs = [
+      "{",
+      "[",
+      '{"nftables": 3}',
+      '{"nftables": [{"rule": {}}]}',
+      '[{"ifname": 3, "addr_info": "x"}]',
+      '[{"dst": 7}]',
+      "*filter\n-A",
+      "*nat\n:X - [0:0]\n-A X -j DNAT\nCOMMIT",
+      "tcp LISTEN 0 0 x y",
+      "net.x =",
+      "\0\0\0",
+      "[" + '{"ifname":"a"},'.repeat(3) + "{}]",
+    ];
     for (const t of inputs) {
       const r = await importLinux([{ file: "f", text: t }], { host: "host" });
       for (const d of r.diagnostics) expect(d.span.line).toBeGreaterThanOrEqual(1);

@@ -31,9 +31,28 @@ const pfx = (t: string): Prefix => addressPrefix(t, t.includes(":") ? 6 : 4)!;
 
 /** Two interfaces and their addresses: the machine every ruleset runs on. */
 const IP_ADDR = JSON.stringify([
-  { ifname: "lo", flags: ["LOOPBACK", "UP"], link_type: "loopback", addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8, scope: "host" }] },
-  { ifname: "eth0", flags: ["BROADCAST", "UP", "LOWER_UP"], addr_info: [{ family: "inet", local: "10.1.2.1", prefixlen: 24, scope: "global" }, { family: "inet6", local: "fd00:1:2::1", prefixlen: 64, scope: "global" }] },
-  { ifname: "eth1", flags: ["BROADCAST", "UP", "LOWER_UP"], addr_info: [{ family: "inet", local: "192.168.5.1", prefixlen: 24, scope: "global" }, { family: "inet6", local: "fd00:5::1", prefixlen: 64, scope: "global" }] },
+  {
+    ifname: "lo",
+    flags: ["LOOPBACK", "UP"],
+    link_type: "loopback",
+    addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8, scope: "host" }],
+  },
+  {
+    ifname: "eth0",
+    flags: ["BROADCAST", "UP", "LOWER_UP"],
+    addr_info: [
+      { family: "inet", local: "10.1.2.1", prefixlen: 24, scope: "global" },
+      { family: "inet6", local: "fd00:1:2::1", prefixlen: 64, scope: "global" },
+    ],
+  },
+  {
+    ifname: "eth1",
+    flags: ["BROADCAST", "UP", "LOWER_UP"],
+    addr_info: [
+      { family: "inet", local: "192.168.5.1", prefixlen: 24, scope: "global" },
+      { family: "inet6", local: "fd00:5::1", prefixlen: 64, scope: "global" },
+    ],
+  },
 ]);
 const LOCAL = ["127.0.0.0/8", "10.1.2.1/32", "192.168.5.1/32", "::1/128", "fd00:1:2::1/128", "fd00:5::1/128"].map(pfx);
 
@@ -43,7 +62,11 @@ async function lowered(sources: Source[]): Promise<{ machine: IrMachine; yaml: s
   const doc = { ...(r.fragment.segments ? { segments: r.fragment.segments } : {}), machines: r.fragment.machines };
   const yaml = YAML.stringify(doc);
   const net = lower(loadTopologyText("flat.yaml", yaml).topology);
-  return { machine: net.machines.find((m) => m.name === "host")!, yaml, diagnostics: r.diagnostics.map((d) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code} ${d.message}`) };
+  return {
+    machine: net.machines.find((m) => m.name === "host")!,
+    yaml,
+    diagnostics: r.diagnostics.map((d) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code} ${d.message}`),
+  };
 }
 
 describe("match algebra", () => {
@@ -66,7 +89,12 @@ describe("match algebra", () => {
     }
   });
   it("address ranges become exact prefixes", () => {
-    expect(rangePrefixes(ip("10.0.0.1"), ip("10.0.0.6")).map((p) => `${formatIP(p)}/${p.len}`)).toEqual(["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]);
+    expect(rangePrefixes(ip("10.0.0.1"), ip("10.0.0.6")).map((p) => `${formatIP(p)}/${p.len}`)).toEqual([
+      "10.0.0.1/32",
+      "10.0.0.2/31",
+      "10.0.0.4/31",
+      "10.0.0.6/32",
+    ]);
     expect(rangePrefixes(ip("0.0.0.0"), ip("255.255.255.255")).map((p) => p.len)).toEqual([0]);
   });
   it("iptables address syntax: CIDR, dotted masks, host bits masked", () => {
@@ -78,7 +106,10 @@ describe("match algebra", () => {
   it("intersection field by field", () => {
     expect(intersect({ src: pfx("10.0.0.0/8") }, { src: pfx("10.1.0.0/16") })).toEqual({ family: 4, src: pfx("10.1.0.0/16") });
     expect(intersect({ src: pfx("10.0.0.0/8") }, { src: pfx("11.0.0.0/8") })).toBeUndefined();
-    expect(intersect({ proto: "tcp", dport: { lo: 1, hi: 100 } }, { proto: "tcp", dport: { lo: 50, hi: 200 } })).toEqual({ proto: "tcp", dport: { lo: 50, hi: 100 } });
+    expect(intersect({ proto: "tcp", dport: { lo: 1, hi: 100 } }, { proto: "tcp", dport: { lo: 50, hi: 200 } })).toEqual({
+      proto: "tcp",
+      dport: { lo: 50, hi: 100 },
+    });
     expect(intersect({ proto: "tcp" }, { proto: "udp" })).toBeUndefined();
     expect(intersect({ in: "eth0" }, { in: "eth1" })).toBeUndefined();
     expect(intersect({ state: ["new", "established"] }, { state: ["established", "related"] })).toEqual({ state: ["established"] });
@@ -91,7 +122,9 @@ describe("match algebra", () => {
     for (const proto of ["tcp", "udp", "icmp"] as const)
       for (const src of ["10.1.2.3", "10.9.9.9", "8.8.8.8"])
         for (const dport of [0, 22, 80, 65535])
-          for (const inn of u.ifaces) for (const state of ["new", "established"] as const) packets.push({ p: { proto, src: ip(src), dst: ip("1.1.1.1"), sport: 1, dport }, in: inn, state });
+          for (const inn of u.ifaces)
+            for (const state of ["new", "established"] as const)
+              packets.push({ p: { proto, src: ip(src), dst: ip("1.1.1.1"), sport: 1, dport }, in: inn, state });
     const ms: FMatch[] = [
       { proto: "tcp", dport: { lo: 22, hi: 80 } },
       { family: 4, src: pfx("10.1.0.0/16"), in: "eth0" },
@@ -112,7 +145,16 @@ describe("match algebra", () => {
     expect(and([{ proto: "tcp" }, { proto: "udp" }], [{ proto: "udp" }], 100)).toEqual([{ proto: "udp" }]);
   });
   it("tokenises iptables-save quoting", () => {
-    expect(tokenize('-A INPUT -m comment --comment "allow \\"ssh\\" in" -j ACCEPT')).toMatchObject([{ text: "-A" }, { text: "INPUT" }, { text: "-m" }, { text: "comment" }, { text: "--comment" }, { text: 'allow "ssh" in', col: 31 }, { text: "-j" }, { text: "ACCEPT" }]);
+    expect(tokenize('-A INPUT -m comment --comment "allow \\"ssh\\" in" -j ACCEPT')).toMatchObject([
+      { text: "-A" },
+      { text: "INPUT" },
+      { text: "-m" },
+      { text: "comment" },
+      { text: "--comment" },
+      { text: 'allow "ssh" in', col: 31 },
+      { text: "-j" },
+      { text: "ACCEPT" },
+    ]);
     expect(tokenize('-A X "unterminated')).toEqual({ col: 6 });
   });
 });
@@ -156,31 +198,54 @@ const arbRule = (below: readonly string[], table: "filter" | "nat", family: 4 | 
   const verdicts = table === "filter" ? ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "none"] : ["ACCEPT", "RETURN", "LOG", "none"];
   const targets: fc.Arbitrary<TRule["target"]>[] = [fc.constantFrom(...verdicts)];
   if (table === "nat") targets.push(fc.constantFrom("172.16.0.1", "172.16.0.2:8080", "172.16.0.3").map((dnat) => ({ dnat })));
-  if (below.length) targets.push(fc.constantFrom(...below).map((jump) => ({ jump })), fc.constantFrom(...below).map((goto) => ({ goto })));
-  return fc
-    .record(
-      {
-        s: fc.record({ neg, p: fc.constantFrom(...PREFIXES[family]) }),
-        d: fc.record({ neg, p: fc.constantFrom(...PREFIXES[family]) }),
-        p: fc.record({ neg, proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const) }),
-        port: fc.record({ neg, proto: fc.constantFrom("tcp" as const, "udp" as const), opt: fc.constantFrom("--dport" as const, "--sport" as const, "--dports" as const, "--ports" as const), ranges: fc.array(range, { minLength: 1, maxLength: 3 }) }),
-        i: fc.record({ neg, name: fc.constantFrom(...IFACES) }),
-        o: fc.record({ neg, name: fc.constantFrom(...IFACES) }),
-        state: fc.record({ neg, states: fc.subarray(STATE_NAMES, { minLength: 1 }) }),
-        // IPv6: the complement of three /128 addresses is some 380 prefixes; negate LOCAL for IPv4 only
-        local: fc.record({ neg: family === 4 ? neg : fc.constant(false), dir: fc.constantFrom("--dst-type" as const, "--src-type" as const) }),
-        target: fc.oneof(...targets),
-      },
-      { requiredKeys: ["target"] },
-    )
-    .map((r) => (r.port ? { ...r, p: { neg: false, proto: r.port.proto } } : r))
-    // iptables refuses a DNAT port without -p tcp or -p udp
-    .map((r) => (typeof r.target === "object" && "dnat" in r.target && (!r.p || r.p.neg || r.p.proto === "icmp") ? { ...r, target: { dnat: r.target.dnat.split(":")[0]! } } : r));
+  if (below.length)
+    targets.push(
+      fc.constantFrom(...below).map((jump) => ({ jump })),
+      fc.constantFrom(...below).map((goto) => ({ goto })),
+    );
+  return (
+    fc
+      .record(
+        {
+          s: fc.record({ neg, p: fc.constantFrom(...PREFIXES[family]) }),
+          d: fc.record({ neg, p: fc.constantFrom(...PREFIXES[family]) }),
+          p: fc.record({ neg, proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const) }),
+          port: fc.record({
+            neg,
+            proto: fc.constantFrom("tcp" as const, "udp" as const),
+            opt: fc.constantFrom("--dport" as const, "--sport" as const, "--dports" as const, "--ports" as const),
+            ranges: fc.array(range, { minLength: 1, maxLength: 3 }),
+          }),
+          i: fc.record({ neg, name: fc.constantFrom(...IFACES) }),
+          o: fc.record({ neg, name: fc.constantFrom(...IFACES) }),
+          state: fc.record({ neg, states: fc.subarray(STATE_NAMES, { minLength: 1 }) }),
+          // IPv6: the complement of three /128 addresses is some 380 prefixes; negate LOCAL for IPv4 only
+          local: fc.record({
+            neg: family === 4 ? neg : fc.constant(false),
+            dir: fc.constantFrom("--dst-type" as const, "--src-type" as const),
+          }),
+          target: fc.oneof(...targets),
+        },
+        { requiredKeys: ["target"] },
+      )
+      .map((r) => (r.port ? { ...r, p: { neg: false, proto: r.port.proto } } : r))
+      // iptables refuses a DNAT port without -p tcp or -p udp
+      .map((r) =>
+        typeof r.target === "object" && "dnat" in r.target && (!r.p || r.p.neg || r.p.proto === "icmp")
+          ? { ...r, target: { dnat: r.target.dnat.split(":")[0]! } }
+          : r,
+      )
+  );
 };
 const arbRuleset = (table: "filter" | "nat", family: 4 | 6 = 4, base?: string): fc.Arbitrary<TRuleset> =>
   fc
     .record({
-      base: base !== undefined ? fc.constant(base) : table === "filter" ? fc.constantFrom("INPUT", "FORWARD", "OUTPUT") : fc.constantFrom("PREROUTING", "OUTPUT"),
+      base:
+        base !== undefined
+          ? fc.constant(base)
+          : table === "filter"
+            ? fc.constantFrom("INPUT", "FORWARD", "OUTPUT")
+            : fc.constantFrom("PREROUTING", "OUTPUT"),
       policy: fc.constantFrom("ACCEPT" as const, "DROP" as const),
       main: fc.array(arbRule(["U1", "U2", "U3"], table, family), { maxLength: 6 }),
       u1: fc.array(arbRule(["U2", "U3"], table, family), { maxLength: 4 }),
@@ -218,7 +283,13 @@ function ruleText(chain: string, r: TRule, family: 4 | 6): string {
   if (r.local) w.push("-m", "addrtype", ...n(r.local), r.local.dir, "LOCAL");
   const t = r.target;
   if (typeof t === "string") {
-    if (t !== "none") w.push("-j", t, ...(t === "REJECT" ? ["--reject-with", "icmp-port-unreachable"] : []), ...(t === "LOG" ? ["--log-prefix", '"fw: "'] : []));
+    if (t !== "none")
+      w.push(
+        "-j",
+        t,
+        ...(t === "REJECT" ? ["--reject-with", "icmp-port-unreachable"] : []),
+        ...(t === "LOG" ? ["--log-prefix", '"fw: "'] : []),
+      );
   } else if ("jump" in t) w.push("-j", t.jump);
   else if ("goto" in t) w.push("-g", t.goto);
   else w.push("-j", "DNAT", "--to-destination", t.dnat);
@@ -252,18 +323,36 @@ const ADDRS = {
   6: ["fd00:1:2::3", "fd00:1:2::4", "fd00:1:2:0:8000::1", "fd00:1:3::1", "fd00:5::1", "fd00:1:2::1", "::1", "2001:db8::1"],
 };
 const arbPacket = (base: string, family: 4 | 6 = 4): fc.Arbitrary<TPacket> =>
-  fc.record({ proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const), src: fc.constantFrom(...ADDRS[family]), dst: fc.constantFrom(...ADDRS[family]), sport: fc.oneof(fc.constantFrom(...PORTS), fc.integer({ min: 0, max: 65535 })), dport: fc.oneof(fc.constantFrom(...PORTS), fc.integer({ min: 0, max: 65535 })), in: fc.constantFrom("eth0", "eth1", "lo"), out: fc.constantFrom("eth0", "eth1", "lo"), state: fc.constantFrom<CtState>("new", "established", "related", "invalid") }).map((x) => ({
-    p: { proto: x.proto, src: ip(x.src), dst: ip(x.dst), sport: x.proto === "icmp" ? 0 : x.sport, dport: x.proto === "icmp" ? 0 : x.dport },
-    ...(base === "OUTPUT" ? {} : { in: x.in }),
-    ...(base === "INPUT" || base === "PREROUTING" ? {} : { out: x.out }),
-    state: x.state,
-  }));
+  fc
+    .record({
+      proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const),
+      src: fc.constantFrom(...ADDRS[family]),
+      dst: fc.constantFrom(...ADDRS[family]),
+      sport: fc.oneof(fc.constantFrom(...PORTS), fc.integer({ min: 0, max: 65535 })),
+      dport: fc.oneof(fc.constantFrom(...PORTS), fc.integer({ min: 0, max: 65535 })),
+      in: fc.constantFrom("eth0", "eth1", "lo"),
+      out: fc.constantFrom("eth0", "eth1", "lo"),
+      state: fc.constantFrom<CtState>("new", "established", "related", "invalid"),
+    })
+    .map((x) => ({
+      p: {
+        proto: x.proto,
+        src: ip(x.src),
+        dst: ip(x.dst),
+        sport: x.proto === "icmp" ? 0 : x.sport,
+        dport: x.proto === "icmp" ? 0 : x.dport,
+      },
+      ...(base === "OUTPUT" ? {} : { in: x.in }),
+      ...(base === "INPUT" || base === "PREROUTING" ? {} : { out: x.out }),
+      state: x.state,
+    }));
 
 /** iptables(8) semantics, straight from the rule list. */
 function refMatches(r: TRule, x: TPacket): boolean {
   const p = x.p;
   const test = (c: { neg: boolean } | undefined, f: () => boolean) => c === undefined || f() !== c.neg;
-  const iface = (name: string, have: string | undefined) => have !== undefined && (name.endsWith("+") ? have.startsWith(name.slice(0, -1)) : have === name);
+  const iface = (name: string, have: string | undefined) =>
+    have !== undefined && (name.endsWith("+") ? have.startsWith(name.slice(0, -1)) : have === name);
   const hasPorts = p.proto === "tcp" || p.proto === "udp";
   return (
     test(r.s, () => contains(pfx(r.s!.p), p.src)) &&
@@ -356,9 +445,15 @@ function checkRuleset(table: "filter" | "nat") {
 
 /** An iptables-save and an ip6tables-save ruleset on one base chain: both families through one language chain. */
 const bothFamilies = fc.asyncProperty(
-  fc.constantFrom("INPUT", "FORWARD", "OUTPUT").chain((base) =>
-    fc.tuple(arbRuleset("filter", 4, base), arbRuleset("filter", 6, base), fc.array(fc.oneof(arbPacket(base, 4), arbPacket(base, 6)), { minLength: 60, maxLength: 60 })),
-  ),
+  fc
+    .constantFrom("INPUT", "FORWARD", "OUTPUT")
+    .chain((base) =>
+      fc.tuple(
+        arbRuleset("filter", 4, base),
+        arbRuleset("filter", 6, base),
+        fc.array(fc.oneof(arbPacket(base, 4), arbPacket(base, 6)), { minLength: 60, maxLength: 60 }),
+      ),
+    ),
   async ([rs4, rs6, packets]) => {
     const [t4, t6] = [saveText(rs4), saveText(rs6)];
     const { machine, yaml, diagnostics } = await lowered([
@@ -375,7 +470,9 @@ const bothFamilies = fc.asyncProperty(
       const expected = refEval(x.p.src.v === 4 ? rs4 : rs6, x);
       const got = reachEval(rs4, machine, x);
       if (got !== expected) {
-        throw new Error(`iptables says ${expected}, reach says ${got}\npacket: ${x.p.proto} ${formatIP(x.p.src)}:${x.p.sport} -> ${formatIP(x.p.dst)}:${x.p.dport} in=${x.in ?? "-"} out=${x.out ?? "-"} state=${x.state}\n--- iptables-save\n${t4}--- ip6tables-save\n${t6}--- flattened\n${yaml}`);
+        throw new Error(
+          `iptables says ${expected}, reach says ${got}\npacket: ${x.p.proto} ${formatIP(x.p.src)}:${x.p.sport} -> ${formatIP(x.p.dst)}:${x.p.dport} in=${x.in ?? "-"} out=${x.out ?? "-"} state=${x.state}\n--- iptables-save\n${t4}--- ip6tables-save\n${t6}--- flattened\n${yaml}`,
+        );
       }
     }
   },
@@ -406,29 +503,76 @@ const FILTER = [":INPUT DROP [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0
 const NAT = [":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]"];
 
 async function imported(sources: Record<string, string>) {
-  const r = await importLinux(Object.entries(sources).map(([file, text]) => ({ file, text })), { host: "host" });
-  return { machine: r.fragment.machines["host"]!, notes: r.fragment.notes, diags: r.diagnostics, codes: r.diagnostics.map((d) => `${d.code} ${d.span.line}:${d.span.col}`) };
+  const r = await importLinux(
+    Object.entries(sources).map(([file, text]) => ({ file, text })),
+    { host: "host" },
+  );
+  return {
+    machine: r.fragment.machines["host"]!,
+    notes: r.fragment.notes,
+    diags: r.diagnostics,
+    codes: r.diagnostics.map((d) => `${d.code} ${d.span.line}:${d.span.col}`),
+  };
 }
-const pk = (proto: Packet["proto"], src: string, dst: string, dport = 0, sport = 40000): Packet => ({ proto, src: ip(src), dst: ip(dst), sport: proto === "icmp" ? 0 : sport, dport: proto === "icmp" ? 0 : dport });
+const pk = (proto: Packet["proto"], src: string, dst: string, dport = 0, sport = 40000): Packet => ({
+  proto,
+  src: ip(src),
+  dst: ip(dst),
+  sport: proto === "icmp" ? 0 : sport,
+  dport: proto === "icmp" ? 0 : dport,
+});
 
 describe("iptables-save constructs", () => {
   it("a user chain with a conditional RETURN: the rest of the chain sees the complement", async () => {
-    const text = [HDR, table("filter", [...FILTER, ":SSH - [0:0]"], ["-A INPUT -p tcp -m tcp --dport 22 -j SSH", "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT", "-A SSH -s 10.0.0.0/8 -j RETURN", "-A SSH -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table(
+        "filter",
+        [...FILTER, ":SSH - [0:0]"],
+        [
+          "-A INPUT -p tcp -m tcp --dport 22 -j SSH",
+          "-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT",
+          "-A SSH -s 10.0.0.0/8 -j RETURN",
+          "-A SSH -j ACCEPT",
+        ],
+      ),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, "iptables-save": text });
     expect(r.diags).toEqual([]);
     const rules = r.machine.firewall!.input!.rules!;
     // the last rule is INPUT's IPv4 policy: no ip6tables-save here, so IPv6 meets no filter
-    expect(rules.map((x) => x.src)).toEqual(["128.0.0.0/1", "64.0.0.0/2", "32.0.0.0/3", "16.0.0.0/4", "0.0.0.0/5", "12.0.0.0/6", "8.0.0.0/7", "11.0.0.0/8", "0.0.0.0/0", "0.0.0.0/0"]);
+    expect(rules.map((x) => x.src)).toEqual([
+      "128.0.0.0/1",
+      "64.0.0.0/2",
+      "32.0.0.0/3",
+      "16.0.0.0/4",
+      "0.0.0.0/5",
+      "12.0.0.0/6",
+      "8.0.0.0/7",
+      "11.0.0.0/8",
+      "0.0.0.0/0",
+      "0.0.0.0/0",
+    ]);
     expect(rules[9]).toEqual({ action: "drop", src: "0.0.0.0/0", comment: "iptables-save:3 policy of INPUT (IPv4)" });
     expect(rules[0]).toEqual({ action: "accept", proto: "tcp", src: "128.0.0.0/1", dport: 22, comment: "iptables-save:10 (chain SSH)" });
     expect(rules[8]).toEqual({ action: "accept", proto: "tcp", src: "0.0.0.0/0", dport: 80, comment: "iptables-save:8" });
-    const { machine } = await lowered([{ file: "addr", text: IP_ADDR }, { file: "iptables-save", text }]);
+    const { machine } = await lowered([
+      { file: "addr", text: IP_ADDR },
+      { file: "iptables-save", text },
+    ]);
     expect(evalChain(machine.filter.input, pk("tcp", "10.9.9.9", "10.1.2.1", 22), { in: "eth0", state: "new" }).action).toBe("drop");
     expect(evalChain(machine.filter.input, pk("tcp", "11.9.9.9", "10.1.2.1", 22), { in: "eth0", state: "new" }).action).toBe("accept");
   });
   it("a goto does not come back; negated interfaces become the others; multiport is a union", async () => {
     const chains = [":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", ":WEB - [0:0]"];
-    const text = [HDR, table("filter", chains, ["-A FORWARD ! -i eth0 -g WEB", "-A FORWARD -s 10.0.0.0/8 -j ACCEPT", "-A WEB -p tcp -m multiport --dports 22,80,1000:2000 -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table("filter", chains, [
+        "-A FORWARD ! -i eth0 -g WEB",
+        "-A FORWARD -s 10.0.0.0/8 -j ACCEPT",
+        "-A WEB -p tcp -m multiport --dports 22,80,1000:2000 -j ACCEPT",
+      ]),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, "iptables-save": text });
     expect(r.diags).toEqual([]);
     const fwd = r.machine.firewall!.forward!;
@@ -460,20 +604,47 @@ describe("iptables-save constructs", () => {
     expect(r.diags).toEqual([]);
     const nat = r.machine.nat!;
     expect(nat.length).toBe(10);
-    expect(nat[0]).toEqual({ action: "dnat", chain: "prerouting", to: "10.1.2.50", toPort: 8080, proto: "tcp", src: "128.0.0.0/1", dport: 80, in: "eth1", comment: "iptables-save:8" });
+    expect(nat[0]).toEqual({
+      action: "dnat",
+      chain: "prerouting",
+      to: "10.1.2.50",
+      toPort: 8080,
+      proto: "tcp",
+      src: "128.0.0.0/1",
+      dport: 80,
+      in: "eth1",
+      comment: "iptables-save:8",
+    });
     expect(nat.slice(8)).toEqual([
       { action: "snat", to: "192.168.5.1", src: "10.1.2.0/24", out: "eth1", comment: "iptables-save:9" },
       { action: "masquerade", src: "0.0.0.0/0", out: "eth1", comment: "iptables-save:10" },
     ]);
-    const { machine } = await lowered([{ file: "addr", text: IP_ADDR }, { file: "iptables-save", text }]);
-    expect(applyNat(machine.nat.prerouting, machine, pk("tcp", "10.5.5.5", "192.168.5.1", 80), { in: "eth1", state: "new" })).toBeUndefined();
-    expect(applyNat(machine.nat.prerouting, machine, pk("tcp", "192.168.5.7", "192.168.5.1", 80), { in: "eth1", state: "new" })?.packet.dport).toBe(8080);
+    const { machine } = await lowered([
+      { file: "addr", text: IP_ADDR },
+      { file: "iptables-save", text },
+    ]);
+    expect(
+      applyNat(machine.nat.prerouting, machine, pk("tcp", "10.5.5.5", "192.168.5.1", 80), { in: "eth1", state: "new" }),
+    ).toBeUndefined();
+    expect(
+      applyNat(machine.nat.prerouting, machine, pk("tcp", "192.168.5.7", "192.168.5.1", 80), { in: "eth1", state: "new" })?.packet.dport,
+    ).toBe(8080);
   });
   it("addrtype LOCAL is the machine's own addresses", async () => {
-    const text = [HDR, table("filter", FILTER, ["-A INPUT -m addrtype ! --dst-type LOCAL -j DROP", "-A INPUT -m addrtype --dst-type LOCAL -p tcp --dport 22 -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table("filter", FILTER, [
+        "-A INPUT -m addrtype ! --dst-type LOCAL -j DROP",
+        "-A INPUT -m addrtype --dst-type LOCAL -p tcp --dport 22 -j ACCEPT",
+      ]),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, "iptables-save": text });
     expect(r.diags).toEqual([]);
-    expect(r.machine.firewall!.input!.rules!.filter((x) => x.action === "accept").map((x) => x.dst)).toEqual(["127.0.0.0/8", "10.1.2.1", "192.168.5.1"]);
+    expect(r.machine.firewall!.input!.rules!.filter((x) => x.action === "accept").map((x) => x.dst)).toEqual([
+      "127.0.0.0/8",
+      "10.1.2.1",
+      "192.168.5.1",
+    ]);
   });
   it("what is not modelled is RCH051 at the option, naming chain, rule and effect", async () => {
     const text = [
@@ -496,7 +667,11 @@ describe("iptables-save constructs", () => {
         "-A POSTROUTING -o eth1 -j SNAT --to-source 192.168.5.1:1000-2000",
         "-A INPUT -s 10.0.0.0/8 -j SNAT --to-source 10.1.2.1",
       ]),
-      table("mangle", [":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"], ["-A PREROUTING -i eth1 -j DROP", "-A PREROUTING -j LOG --log-prefix x", "-A OUTPUT -j MARK --set-mark 2"]),
+      table(
+        "mangle",
+        [":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"],
+        ["-A PREROUTING -i eth1 -j DROP", "-A PREROUTING -j LOG --log-prefix x", "-A OUTPUT -j MARK --set-mark 2"],
+      ),
     ].join("\n");
     const r = await imported({ addr: IP_ADDR, "iptables-save": text });
     expect(r.codes).toEqual([
@@ -518,7 +693,9 @@ describe("iptables-save constructs", () => {
       "RCH051 32:11",
     ]);
     const m = r.diags.map((d) => d.message);
-    expect(m[0]).toBe("-m recent is not modelled: rule 1 of chain INPUT (iptables-save table filter) is left out; it would DROP: the imported firewall lets more through than the real one");
+    expect(m[0]).toBe(
+      "-m recent is not modelled: rule 1 of chain INPUT (iptables-save table filter) is left out; it would DROP: the imported firewall lets more through than the real one",
+    );
     expect(m[1]).toContain("it would ACCEPT: the imported firewall refuses more than the real one");
     expect(m[4]).toContain("--icmp-type is not modelled");
     expect(m[5]).toContain("--ctstate UNTRACKED");
@@ -530,11 +707,21 @@ describe("iptables-save constructs", () => {
     expect(m[14]).toContain("table mangle is not modelled");
     expect(r.diags.every((d) => d.severity === "warning" && d.expected?.includes("ACCEPT DROP REJECT"))).toBe(true);
     // only what is understood remains: INPUT's policy (for IPv4: no ip6tables-save here)
-    expect(r.machine.firewall).toEqual({ input: { policy: "accept", rules: [{ action: "drop", src: "0.0.0.0/0", comment: "iptables-save:3 policy of INPUT (IPv4)" }] } });
+    expect(r.machine.firewall).toEqual({
+      input: { policy: "accept", rules: [{ action: "drop", src: "0.0.0.0/0", comment: "iptables-save:3 policy of INPUT (IPv4)" }] },
+    });
     expect(r.machine.nat).toBeUndefined();
   });
   it("interface and addrtype matches need ip -j addr among the inputs", async () => {
-    const text = [HDR, table("filter", FILTER, ["-A INPUT -i lo -j ACCEPT", "-A INPUT ! -i eth0 -j DROP", "-A INPUT -i eth1 -j ACCEPT", "-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table("filter", FILTER, [
+        "-A INPUT -i lo -j ACCEPT",
+        "-A INPUT ! -i eth0 -j DROP",
+        "-A INPUT -i eth1 -j ACCEPT",
+        "-A INPUT -m addrtype --dst-type LOCAL -j ACCEPT",
+      ]),
+    ].join("\n");
     const r = await imported({ "iptables-save": text });
     expect(r.codes).toEqual(["RCH051 7:1", "RCH051 8:1", "RCH051 9:1"]);
     expect(r.diags[0]!.message).toContain("! -i eth0 needs the machine's interfaces");
@@ -544,7 +731,14 @@ describe("iptables-save constructs", () => {
     ]);
   });
   it("a nat ACCEPT on an interface inside a user chain needs the interfaces: the chain is RCH051, never a crash", async () => {
-    const text = [HDR, table("nat", [...NAT, ":U - [0:0]"], ["-A PREROUTING -j U", "-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1", "-A U -i lo -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table(
+        "nat",
+        [...NAT, ":U - [0:0]"],
+        ["-A PREROUTING -j U", "-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1", "-A U -i lo -j ACCEPT"],
+      ),
+    ].join("\n");
     const r = await imported({ "iptables-save": text });
     expect(r.codes).toEqual(["RCH051 3:1"]);
     expect(r.diags[0]!.message).toContain("needs the machine's interfaces");
@@ -577,17 +771,31 @@ describe("iptables-save constructs", () => {
     }
   });
   it("iptables-save's warning about legacy tables is RCH051", async () => {
-    const r = await imported({ "iptables-save": `${HDR}\n${table("filter", FILTER, [])}\n# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n` });
+    const r = await imported({
+      "iptables-save": `${HDR}\n${table("filter", FILTER, [])}\n# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n`,
+    });
     expect(r.codes).toEqual(["RCH051 7:1"]);
   });
   it("a chain that flattens past the cap is RCH051 and left out", async () => {
-    const text = [HDR, table("filter", FILTER, ["-A INPUT ! -s 10.1.2.3/32 ! -d 10.1.2.4/32 -p tcp -m tcp ! --sport 5 -m multiport ! --dports 1,3,5,9 -j ACCEPT"])].join("\n");
+    const text = [
+      HDR,
+      table("filter", FILTER, [
+        "-A INPUT ! -s 10.1.2.3/32 ! -d 10.1.2.4/32 -p tcp -m tcp ! --sport 5 -m multiport ! --dports 1,3,5,9 -j ACCEPT",
+      ]),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, "iptables-save": text });
     expect(r.codes).toEqual(["RCH051 3:1"]);
     expect(r.diags[0]!.message).toContain("flattens to more than 10000 rules");
   });
   it("IPv6: ip6tables-save rules are pinned to IPv6, ipv6-icmp is icmp", async () => {
-    const v6 = ["# Generated by ip6tables-save v1.8.7 on Sat Nov 23 10:00:00 2024", table("filter", FILTER, ["-A INPUT -p ipv6-icmp -j ACCEPT", "-A INPUT -s fd00:1::/32 -p tcp -m tcp --dport 22 -j ACCEPT", "-A INPUT -p icmp -j ACCEPT"])].join("\n");
+    const v6 = [
+      "# Generated by ip6tables-save v1.8.7 on Sat Nov 23 10:00:00 2024",
+      table("filter", FILTER, [
+        "-A INPUT -p ipv6-icmp -j ACCEPT",
+        "-A INPUT -s fd00:1::/32 -p tcp -m tcp --dport 22 -j ACCEPT",
+        "-A INPUT -p icmp -j ACCEPT",
+      ]),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, "ip6tables-save": v6 });
     expect(r.diags).toEqual([]);
     expect(r.machine.firewall!.input).toEqual({
@@ -606,7 +814,14 @@ describe("iptables-save constructs", () => {
 // ---------------------------------------------------------------------------
 // nft -j list ruleset
 
-const nftRule = (family: string, tableName: string, chain: string, handle: number, expr: unknown[], extra: Record<string, unknown> = {}) => ({ rule: { family, table: tableName, chain, handle, expr, ...extra } });
+const nftRule = (
+  family: string,
+  tableName: string,
+  chain: string,
+  handle: number,
+  expr: unknown[],
+  extra: Record<string, unknown> = {},
+) => ({ rule: { family, table: tableName, chain, handle, expr, ...extra } });
 const m = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const payload = (protocol: string, field: string) => ({ payload: { protocol, field } });
 const meta = (key: string) => ({ meta: { key } });
@@ -616,22 +831,57 @@ const NFT = {
     { table: { family: "inet", name: "filter", handle: 1 } },
     { chain: { family: "inet", table: "filter", name: "input", handle: 1, type: "filter", hook: "input", prio: 0, policy: "drop" } },
     { chain: { family: "inet", table: "filter", name: "services", handle: 2 } },
-    { set: { family: "inet", table: "filter", name: "admins", type: "ipv4_addr", handle: 3, flags: ["interval"], elem: [{ prefix: { addr: "192.168.5.0", len: 28 } }, "10.8.0.5"] } },
+    {
+      set: {
+        family: "inet",
+        table: "filter",
+        name: "admins",
+        type: "ipv4_addr",
+        handle: 3,
+        flags: ["interval"],
+        elem: [{ prefix: { addr: "192.168.5.0", len: 28 } }, "10.8.0.5"],
+      },
+    },
     nftRule("inet", "filter", "input", 4, [m({ ct: { key: "state" } }, ["established", "related"], "in"), { accept: null }]),
     nftRule("inet", "filter", "input", 5, [m({ ct: { key: "state" } }, "invalid"), { drop: null }]),
     nftRule("inet", "filter", "input", 6, [m(meta("iifname"), "lo"), { accept: null }]),
     nftRule("inet", "filter", "input", 7, [m(meta("l4proto"), "icmp"), { accept: null }]),
-    nftRule("inet", "filter", "input", 8, [m(payload("icmpv6", "type"), "echo-request"), { limit: { rate: 5, per: "second" } }, { accept: null }]),
+    nftRule("inet", "filter", "input", 8, [
+      m(payload("icmpv6", "type"), "echo-request"),
+      { limit: { rate: 5, per: "second" } },
+      { accept: null },
+    ]),
     nftRule("inet", "filter", "input", 9, [{ jump: { target: "services" } }]),
-    nftRule("inet", "filter", "services", 10, [m(payload("tcp", "dport"), { set: [22, 443] }), { counter: { packets: 0, bytes: 0 } }, { accept: null }], { comment: "ssh and https" }),
+    nftRule(
+      "inet",
+      "filter",
+      "services",
+      10,
+      [m(payload("tcp", "dport"), { set: [22, 443] }), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
+      { comment: "ssh and https" },
+    ),
     nftRule("inet", "filter", "services", 11, [m(payload("ip", "saddr"), "@admins"), m(payload("tcp", "dport"), 5432), { accept: null }]),
-    nftRule("inet", "filter", "services", 12, [m(meta("iifname"), "eth0", "!="), m(payload("tcp", "dport"), { range: [8000, 8999] }), { accept: null }]),
+    nftRule("inet", "filter", "services", 12, [
+      m(meta("iifname"), "eth0", "!="),
+      m(payload("tcp", "dport"), { range: [8000, 8999] }),
+      { accept: null },
+    ]),
     nftRule("inet", "filter", "services", 13, [m(payload("th", "dport"), 53), { log: { prefix: "dns " } }, { accept: null }]),
     { table: { family: "ip", name: "nat", handle: 2 } },
     { chain: { family: "ip", table: "nat", name: "prerouting", handle: 1, type: "nat", hook: "prerouting", prio: -100, policy: "accept" } },
-    { chain: { family: "ip", table: "nat", name: "postrouting", handle: 2, type: "nat", hook: "postrouting", prio: 100, policy: "accept" } },
-    nftRule("ip", "nat", "prerouting", 3, [m(meta("iifname"), "eth1"), m(payload("tcp", "dport"), 8080), { dnat: { addr: "10.1.2.50", port: 80 } }]),
-    nftRule("ip", "nat", "postrouting", 4, [m(payload("ip", "saddr"), { prefix: { addr: "10.1.2.0", len: 24 } }), m(meta("oifname"), "eth1"), { masquerade: null }]),
+    {
+      chain: { family: "ip", table: "nat", name: "postrouting", handle: 2, type: "nat", hook: "postrouting", prio: 100, policy: "accept" },
+    },
+    nftRule("ip", "nat", "prerouting", 3, [
+      m(meta("iifname"), "eth1"),
+      m(payload("tcp", "dport"), 8080),
+      { dnat: { addr: "10.1.2.50", port: 80 } },
+    ]),
+    nftRule("ip", "nat", "postrouting", 4, [
+      m(payload("ip", "saddr"), { prefix: { addr: "10.1.2.0", len: 24 } }),
+      m(meta("oifname"), "eth1"),
+      { masquerade: null },
+    ]),
   ],
 };
 
@@ -640,8 +890,13 @@ describe("nft -j list ruleset", () => {
     const text = JSON.stringify(NFT);
     const r = await imported({ addr: IP_ADDR, nft: text });
     expect(r.codes).toEqual([`RCH051 1:${text.indexOf('{"payload":{"protocol":"icmpv6"') + 1}`]);
-    expect(r.diags[0]!.message).toBe("payload icmpv6 type is not modelled: rule handle 8 of chain input (nft table inet filter) is left out; it would ACCEPT: the imported firewall refuses more than the real one");
-    const { machine } = await lowered([{ file: "addr", text: IP_ADDR }, { file: "nft", text }]);
+    expect(r.diags[0]!.message).toBe(
+      "payload icmpv6 type is not modelled: rule handle 8 of chain input (nft table inet filter) is left out; it would ACCEPT: the imported firewall refuses more than the real one",
+    );
+    const { machine } = await lowered([
+      { file: "addr", text: IP_ADDR },
+      { file: "nft", text },
+    ]);
     const input = (p: Packet, inn = "eth1", state: CtState = "new") => evalChain(machine.filter.input, p, { in: inn, state }).action;
     expect(input(pk("tcp", "192.168.5.9", "192.168.5.1", 22))).toBe("accept");
     expect(input(pk("tcp", "fd00:5::9", "fd00:5::1", 443))).toBe("accept");
@@ -654,21 +909,36 @@ describe("nft -j list ruleset", () => {
     expect(input(pk("icmp", "10.1.2.9", "10.1.2.1"), "eth0")).toBe("accept");
     expect(input(pk("icmp", "fd00:1:2::9", "fd00:1:2::1"), "eth0")).toBe("drop");
     expect(input(pk("udp", "10.1.2.9", "10.1.2.1", 9), "eth0", "established")).toBe("accept");
-    expect(applyNat(machine.nat.prerouting, machine, pk("tcp", "192.168.5.9", "192.168.5.1", 8080), { in: "eth1", state: "new" })?.packet.dst).toEqual(ip("10.1.2.50"));
-    expect(applyNat(machine.nat.postrouting, machine, pk("tcp", "10.1.2.9", "192.168.5.9", 53), { out: "eth1", state: "new" })?.packet.src).toEqual(ip("192.168.5.1"));
+    expect(
+      applyNat(machine.nat.prerouting, machine, pk("tcp", "192.168.5.9", "192.168.5.1", 8080), { in: "eth1", state: "new" })?.packet.dst,
+    ).toEqual(ip("10.1.2.50"));
+    expect(
+      applyNat(machine.nat.postrouting, machine, pk("tcp", "10.1.2.9", "192.168.5.9", 53), { out: "eth1", state: "new" })?.packet.src,
+    ).toEqual(ip("192.168.5.1"));
   });
   it("iptables-nft's tables: xt placeholders are RCH051 with a note, or skipped when iptables-save is given", async () => {
     const xt = {
       nftables: [
         { table: { family: "ip", name: "filter", handle: 7 } },
         { chain: { family: "ip", table: "filter", name: "INPUT", handle: 1, type: "filter", hook: "input", prio: 0, policy: "accept" } },
-        nftRule("ip", "filter", "INPUT", 2, [m(payload("ip", "saddr"), { prefix: { addr: "10.0.0.0", len: 8 } }), { xt: { type: "match", name: "recent" } }, { counter: { packets: 0, bytes: 0 } }, { drop: null }]),
+        nftRule("ip", "filter", "INPUT", 2, [
+          m(payload("ip", "saddr"), { prefix: { addr: "10.0.0.0", len: 8 } }),
+          { xt: { type: "match", name: "recent" } },
+          { counter: { packets: 0, bytes: 0 } },
+          { drop: null },
+        ]),
       ],
     };
     const alone = await imported({ addr: IP_ADDR, nft: JSON.stringify(xt) });
-    expect(alone.diags.map((d) => d.message)).toEqual(["an iptables-nft placeholder (xt recent) is not modelled: rule handle 2 of chain INPUT (nft table ip filter) is left out; it would DROP: the imported firewall lets more through than the real one"]);
+    expect(alone.diags.map((d) => d.message)).toEqual([
+      "an iptables-nft placeholder (xt recent) is not modelled: rule handle 2 of chain INPUT (nft table ip filter) is left out; it would DROP: the imported firewall lets more through than the real one",
+    ]);
     expect(alone.notes.join(" ")).toContain("add the output of iptables-save");
-    const both = await imported({ addr: IP_ADDR, nft: JSON.stringify(xt), "iptables-save": [HDR, table("filter", [":INPUT ACCEPT [0:0]"], ["-A INPUT -s 10.0.0.0/8 -j DROP"])].join("\n") });
+    const both = await imported({
+      addr: IP_ADDR,
+      nft: JSON.stringify(xt),
+      "iptables-save": [HDR, table("filter", [":INPUT ACCEPT [0:0]"], ["-A INPUT -s 10.0.0.0/8 -j DROP"])].join("\n"),
+    });
     expect(both.diags).toEqual([]);
     expect(both.machine.firewall!.input!.rules).toEqual([{ action: "drop", src: "10.0.0.0/8", comment: "iptables-save:4" }]);
     expect(both.notes.join(" ")).toContain("nft table ip filter is iptables-nft's: read from iptables-save");
@@ -685,10 +955,17 @@ describe("nft -j list ruleset", () => {
       ],
     };
     const text = JSON.stringify(nft);
-    const legacy = [HDR, table("filter", [":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"], ["-A INPUT -s 10.1.2.3/32 -j DROP"])].join("\n");
+    const legacy = [
+      HDR,
+      table("filter", [":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"], ["-A INPUT -s 10.1.2.3/32 -j DROP"]),
+    ].join("\n");
     const r = await imported({ addr: IP_ADDR, nft: text, "iptables-save": legacy });
     expect(r.diags).toEqual([]);
-    const { machine } = await lowered([{ file: "addr", text: IP_ADDR }, { file: "nft", text }, { file: "iptables-save", text: legacy }]);
+    const { machine } = await lowered([
+      { file: "addr", text: IP_ADDR },
+      { file: "nft", text },
+      { file: "iptables-save", text: legacy },
+    ]);
     const input = (p: Packet) => evalChain(machine.filter.input, p, { in: "eth0", state: "new" }).action;
     expect(input(pk("tcp", "10.1.2.9", "10.1.2.1", 22))).toBe("accept");
     expect(input(pk("tcp", "10.1.2.9", "10.1.2.1", 23))).toBe("reject");
@@ -700,17 +977,34 @@ describe("nft -j list ruleset", () => {
     const nft = {
       nftables: [
         { table: { family: "netdev", name: "edge", handle: 1 } },
-        { chain: { family: "netdev", table: "edge", name: "ingress", handle: 1, type: "filter", hook: "ingress", prio: -500, dev: "eth0", policy: "accept" } },
+        {
+          chain: {
+            family: "netdev",
+            table: "edge",
+            name: "ingress",
+            handle: 1,
+            type: "filter",
+            hook: "ingress",
+            prio: -500,
+            dev: "eth0",
+            policy: "accept",
+          },
+        },
         nftRule("netdev", "edge", "ingress", 2, [m(payload("ip", "saddr"), "10.6.6.6"), { drop: null }]),
         { table: { family: "inet", name: "raw", handle: 2 } },
-        { chain: { family: "inet", table: "raw", name: "pre", handle: 1, type: "filter", hook: "prerouting", prio: -300, policy: "accept" } },
+        {
+          chain: { family: "inet", table: "raw", name: "pre", handle: 1, type: "filter", hook: "prerouting", prio: -300, policy: "accept" },
+        },
         nftRule("inet", "raw", "pre", 2, [m(payload("ip", "saddr"), "10.6.6.7"), { drop: null }]),
         { table: { family: "inet", name: "off", handle: 3, flags: ["dormant"] } },
         { chain: { family: "inet", table: "off", name: "input", handle: 1, type: "filter", hook: "input", prio: 0, policy: "drop" } },
       ],
     };
     const r = await imported({ addr: IP_ADDR, nft: JSON.stringify(nft) });
-    expect(r.diags.map((d) => d.message.split(":")[0])).toEqual(["nftables family netdev is not modelled", "a filter chain at hook prerouting is not modelled"]);
+    expect(r.diags.map((d) => d.message.split(":")[0])).toEqual([
+      "nftables family netdev is not modelled",
+      "a filter chain at hook prerouting is not modelled",
+    ]);
     expect(r.notes.join(" ")).toContain("nft table inet off is dormant");
     expect(r.machine.firewall).toBeUndefined();
   });

@@ -94,14 +94,18 @@ describe("user-mode networking", () => {
   });
 
   it("warns about restrict=on, guest forwards and options it does not know, and keeps the adapter", async () => {
-    const r = await run("qemu-system-x86_64 -name r -nic user,restrict=on,'guestfwd=tcp:10.0.2.100:1234-cmd:netcat 127.0.0.1 4321',smb=/srv,frobnicate=1\n");
+    const r = await run(
+      "qemu-system-x86_64 -name r -nic user,restrict=on,'guestfwd=tcp:10.0.2.100:1234-cmd:netcat 127.0.0.1 4321',smb=/srv,frobnicate=1\n",
+    );
     expect(adapters(r, "r")).toEqual([NAT]);
     expect(codes(r)).toEqual(["1:38 RCH051", "1:51 RCH051", "1:107 RCH051", "1:116 RCH051"]);
     expect(r.diagnostics[0]!.message).toMatch(/isolates the guest/);
   });
 
   it("warns about a netdev no device uses, a NIC device without netdev, and an unknown netdev id", async () => {
-    const r = await run("qemu-system-x86_64 -name n -netdev user,id=a -device virtio-net-pci -device e1000,netdev=b -device virtio-blk-pci,drive=d0\n");
+    const r = await run(
+      "qemu-system-x86_64 -name n -netdev user,id=a -device virtio-net-pci -device e1000,netdev=b -device virtio-blk-pci,drive=d0\n",
+    );
     expect(adapters(r, "n")).toEqual([]);
     expect(codes(r)).toEqual(["1:36 RCH051", "1:54 RCH051", "1:83 RCH051"]);
   });
@@ -115,7 +119,9 @@ describe("user-mode networking", () => {
 
 describe("host forwards", () => {
   it("reports a bad port, a bad address and a broken rule at the offending field", async () => {
-    const r = await run("qemu-system-x86_64 -netdev user,id=n0,hostfwd=tcp::70000-:22,hostfwd=tcp:10.1:2222-:22,hostfwd=tcp:2222:22 -device e1000,netdev=n0\n");
+    const r = await run(
+      "qemu-system-x86_64 -netdev user,id=n0,hostfwd=tcp::70000-:22,hostfwd=tcp:10.1:2222-:22,hostfwd=tcp:2222:22 -device e1000,netdev=n0\n",
+    );
     expect(codes(r)).toEqual(["1:52 RCH012", "1:74 RCH010", "1:96 RCH055"]);
     expect(r.diagnostics.every((d) => d.severity === "error")).toBe(true);
   });
@@ -129,7 +135,12 @@ describe("host forwards", () => {
 describe("command lines", () => {
   it("names VMs by -name guest=NAME, else by the file name, numbering further unnamed commands", async () => {
     const r = await run(
-      ["#!/bin/sh", "qemu-system-x86_64 -name guest=db,debug-threads=on -nic user &", "sudo qemu-system-x86_64 -nic user", "qemu-kvm -nic user # the third one"].join("\n"),
+      [
+        "#!/bin/sh",
+        "qemu-system-x86_64 -name guest=db,debug-threads=on -nic user &",
+        "sudo qemu-system-x86_64 -nic user",
+        "qemu-kvm -nic user # the third one",
+      ].join("\n"),
       "/home/ana/lab.sh",
     );
     expect(Object.keys(r.fragment.machines)).toEqual(["db", "lab", "lab-2"]);

@@ -25,9 +25,13 @@ const codes = (r: ImportResult) => r.diagnostics.map(at);
 /** The fragment with a host on a LAN and another LAN machine, as the merger's scaffold would add them. */
 function withHost(r: ImportResult): TopologyDoc {
   const f = r.fragment;
-  const bridges = new Set(Object.values(f.machines).flatMap((m) => (m.vm?.adapters ?? []).flatMap((a) => (a.mode === "bridged" ? [a.bridge] : []))));
+  const bridges = new Set(
+    Object.values(f.machines).flatMap((m) => (m.vm?.adapters ?? []).flatMap((a) => (a.mode === "bridged" ? [a.bridge] : []))),
+  );
   const host = f.machines["host"] ?? {};
-  const interfaces = Object.fromEntries([...(bridges.size ? bridges : ["eth0"])].map((b, i) => [b, { segment: "lan", addresses: [`192.168.1.${10 + i}/24`] }]));
+  const interfaces = Object.fromEntries(
+    [...(bridges.size ? bridges : ["eth0"])].map((b, i) => [b, { segment: "lan", addresses: [`192.168.1.${10 + i}/24`] }]),
+  );
   return {
     segments: { lan: "192.168.1.0/24" },
     machines: {
@@ -41,7 +45,8 @@ function withHost(r: ImportResult): TopologyDoc {
 /** Fills `addresses: []` of bridged adapters as the merger would. */
 function fillBridged(doc: TopologyDoc): TopologyDoc {
   let n = 100;
-  for (const m of Object.values(doc.machines)) for (const a of m.vm?.adapters ?? []) if (a.mode === "bridged" && !a.addresses.length) a.addresses = [`192.168.1.${n++}/24`];
+  for (const m of Object.values(doc.machines))
+    for (const a of m.vm?.adapters ?? []) if (a.mode === "bridged" && !a.addresses.length) a.addresses = [`192.168.1.${n++}/24`];
   return doc;
 }
 
@@ -111,7 +116,12 @@ describe("forwarded ports", () => {
         { name: "ssh", proto: "tcp", hostIp: "127.0.0.1", hostPort: 2222, guestPort: 22 },
       ],
     });
-    expect(r.fragment.machines["default"]!.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["53/udp", "443/tcp", "9000/tcp", "22/tcp"]);
+    expect(r.fragment.machines["default"]!.services?.map((s) => `${s.port}/${s.proto}`)).toEqual([
+      "53/udp",
+      "443/tcp",
+      "9000/tcp",
+      "22/tcp",
+    ]);
   });
 
   it("a forward with id 'ssh' replaces Vagrant's own; the same host port written twice is one forward (Vagrant's default id)", async () => {
@@ -133,7 +143,10 @@ describe("forwarded ports", () => {
 
   it("communicator winrm: Vagrant's own forward is winrm 127.0.0.1:55985 -> 5985", async () => {
     const r = await vagrant(configure('config.vm.communicator = "winrm"'));
-    expect(r.fragment.machines["default"]!.vm!.adapters[0]).toEqual({ mode: "nat", forwards: [{ name: "winrm", proto: "tcp", hostIp: "127.0.0.1", hostPort: 55985, guestPort: 5985 }] });
+    expect(r.fragment.machines["default"]!.vm!.adapters[0]).toEqual({
+      mode: "nat",
+      forwards: [{ name: "winrm", proto: "tcp", hostIp: "127.0.0.1", hostPort: 55985, guestPort: 5985 }],
+    });
   });
 
   it("bad ports and addresses are errors at the value", async () => {
@@ -177,10 +190,16 @@ describe("multi-machine", () => {
 
   it("Vagrant's ssh forwards (always the last forward) collide and auto_correct moves them to free ports in machine order", async () => {
     const r = await vagrant(text);
-    const ssh = (m: string) => r.fragment.machines[m]!.vm!.adapters[0]!.mode === "nat" && (r.fragment.machines[m]!.vm!.adapters[0] as { forwards?: { name?: string; hostPort: number | string }[] }).forwards?.find((f) => f.name === "ssh")?.hostPort;
+    const ssh = (m: string) =>
+      r.fragment.machines[m]!.vm!.adapters[0]!.mode === "nat" &&
+      (r.fragment.machines[m]!.vm!.adapters[0] as { forwards?: { name?: string; hostPort: number | string }[] }).forwards?.find(
+        (f) => f.name === "ssh",
+      )?.hostPort;
     // cache's inherited 9100 forward comes first and takes 2201
     expect([ssh("web"), ssh("db"), ssh("cache")]).toEqual([2222, 2200, 2202]);
-    expect(r.fragment.notes.join("\n")).toContain("db: host port 2222 of the ssh forward is already taken by web, so Vagrant's auto_correct moves it to 2200");
+    expect(r.fragment.notes.join("\n")).toContain(
+      "db: host port 2222 of the ssh forward is already taken by web, so Vagrant's auto_correct moves it to 2200",
+    );
   });
 
   it("a colliding forward without auto_correct is left out with RCH051 (vagrant up stops); with auto_correct it moves", async () => {
@@ -188,7 +207,8 @@ describe("multi-machine", () => {
     // db redefines host 9100 on 127.0.0.1 without auto_correct: web holds it
     expect(codes(r)).toEqual(["9:5 RCH051"]);
     expect(r.diagnostics[0]!.message).toContain("already forwarded by web (2:3)");
-    const forwards = (m: string) => (r.fragment.machines[m]!.vm!.adapters[0] as { forwards: { name?: string; hostPort: number | string }[] }).forwards;
+    const forwards = (m: string) =>
+      (r.fragment.machines[m]!.vm!.adapters[0] as { forwards: { name?: string; hostPort: number | string }[] }).forwards;
     expect(forwards("db").map((f) => f.name)).not.toContain("tcp9100");
     // cache inherits the top-level 9100 forward with auto_correct: moved to the first free port of 2200..2250
     expect(forwards("cache").find((f) => f.name === "tcp9100")?.hostPort).toBe(2201);
@@ -203,14 +223,18 @@ describe("multi-machine", () => {
 
   it("a forward of the machine itself holding 127.0.0.1:2222 moves Vagrant's ssh forward (Vagrant leases each port it checks)", async () => {
     const r = await vagrant(configure('config.vm.network "forwarded_port", guest: 8080, host: 2222, host_ip: "127.0.0.1"'));
-    expect((r.fragment.machines["default"]!.vm!.adapters[0] as { forwards: { name?: string; hostPort: number | string }[] }).forwards).toMatchObject([
+    expect(
+      (r.fragment.machines["default"]!.vm!.adapters[0] as { forwards: { name?: string; hostPort: number | string }[] }).forwards,
+    ).toMatchObject([
       { name: "tcp2222", hostPort: 2222 },
       { name: "ssh", hostPort: 2200 },
     ]);
   });
 
   it("brace blocks read like do blocks, and several Vagrant.configure blocks merge", async () => {
-    const r = await vagrant('Vagrant.configure("2") { |c| c.vm.define("x") { |m| m.vm.network "private_network", ip: "192.168.56.7" } }\nVagrant.configure("2") do |config|\n  config.vm.define "y"\nend\n');
+    const r = await vagrant(
+      'Vagrant.configure("2") { |c| c.vm.define("x") { |m| m.vm.network "private_network", ip: "192.168.56.7" } }\nVagrant.configure("2") do |config|\n  config.vm.define "y"\nend\n',
+    );
     expect(r.diagnostics).toEqual([]);
     expect(Object.keys(r.fragment.machines)).toEqual(["x", "y"]);
     expect(r.fragment.machines["x"]!.vm!.adapters[1]).toEqual({ mode: "hostonly", network: "vboxnet0", addresses: ["192.168.56.7/24"] });
@@ -218,7 +242,8 @@ describe("multi-machine", () => {
 
   it("usable_port_range is followed", async () => {
     const r = await vagrant(configure("config.vm.usable_port_range = (3000..3010)", 'config.vm.define "a"', 'config.vm.define "b"'));
-    const port = (m: string) => (r.fragment.machines[m]!.vm!.adapters[0] as { forwards: { hostPort: number | string }[] }).forwards[0]!.hostPort;
+    const port = (m: string) =>
+      (r.fragment.machines[m]!.vm!.adapters[0] as { forwards: { hostPort: number | string }[] }).forwards[0]!.hostPort;
     expect([port("a"), port("b")]).toEqual([2222, 3000]);
   });
 });
@@ -249,7 +274,11 @@ describe("private and public networks", () => {
       { mode: "hostonly", network: "vboxnet3", addresses: ["fd00:1::10/64"] },
     ]);
     expect(r.fragment.machines["host"]).toEqual({
-      hostonly: { vboxnet1: { addresses: ["10.0.5.1/24"] }, vboxnet2: { addresses: ["172.20.0.1/16"] }, vboxnet3: { addresses: ["fd00:1::1/64"] } },
+      hostonly: {
+        vboxnet1: { addresses: ["10.0.5.1/24"] },
+        vboxnet2: { addresses: ["172.20.0.1/16"] },
+        vboxnet3: { addresses: ["fd00:1::1/64"] },
+      },
     });
     expect(r.fragment.notes.join("\n")).toContain("10.0.5.0/24 is outside 192.168.56.0/21");
     loads(r);
@@ -298,7 +327,9 @@ describe("private and public networks", () => {
       { mode: "hostonly", network: "vboxnet1", addresses: ["10.7.0.2/24"] },
     ]);
     expect(r.fragment.machines["host"]!.hostonly!["vboxnet4"]).toEqual({ addresses: ["192.168.60.1/24"] });
-    expect(r.fragment.notes.join("\n")).toContain("names host-only network vboxnet4 but not its address on the host: assumed 192.168.60.1/24");
+    expect(r.fragment.notes.join("\n")).toContain(
+      "names host-only network vboxnet4 but not its address on the host: assumed 192.168.60.1/24",
+    );
     expect(r.fragment.notes.join("\n")).toContain("internal network dmz has no ip");
   });
 
@@ -323,7 +354,9 @@ describe("private and public networks", () => {
   });
 
   it("a network on an explicit adapter other than the next one, or without ip, is RCH051", async () => {
-    const r = await vagrant(configure('config.vm.network "private_network", ip: "192.168.56.9", adapter: 5', 'config.vm.network "private_network"'));
+    const r = await vagrant(
+      configure('config.vm.network "private_network", ip: "192.168.56.9", adapter: 5', 'config.vm.network "private_network"'),
+    );
     expect(codes(r)).toEqual(["2:69 RCH051", "3:3 RCH051"]);
     expect(r.fragment.machines["default"]!.vm!.adapters).toHaveLength(1);
   });
@@ -337,14 +370,17 @@ describe("private and public networks", () => {
         '  vb.customize ["modifyvm", :id, "--natpf1", "web,tcp,,8081,,80"]',
         '  override.vm.network "forwarded_port", guest: 80, host: 8080',
         "end",
-        'config.vm.provider :libvirt do |lv|',
+        "config.vm.provider :libvirt do |lv|",
         '  lv.management_network_address = "10.1.0.0/24"',
         "end",
       ),
     );
     expect(codes(r)).toEqual(["5:5 RCH051"]);
     expect(r.diagnostics[0]!.message).toContain("--natpf1");
-    expect((r.fragment.machines["default"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual(["tcp8080", "ssh"]);
+    expect((r.fragment.machines["default"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual([
+      "tcp8080",
+      "ssh",
+    ]);
     expect(r.fragment.notes.join("\n")).toContain("also configures provider libvirt");
   });
 });
@@ -363,7 +399,7 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
         "  end",
         '  config.vm.network "forwarded_port", guest: 82, host: 8082 if ENV["X"]',
         "  setup_networks(config)",
-        '  config.vm.define name do |m|',
+        "  config.vm.define name do |m|",
         "  end",
         '  config.vm.network kind, ip: "192.168.56.4"',
         '  config.vm.network "private_network", **opts',
@@ -404,7 +440,10 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
     expect(r.diagnostics.every((d) => d.severity === "warning")).toBe(true);
     // what was literal is imported: the forward with an unknown option, and machine x
     expect(Object.keys(r.fragment.machines)).toEqual(["x"]);
-    expect((r.fragment.machines["x"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual(["tcp8084", "ssh"]);
+    expect((r.fragment.machines["x"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual([
+      "tcp8084",
+      "ssh",
+    ]);
   });
 
   it("harmless Ruby is ignored: requires, constants, provisioners, plugin settings", async () => {
@@ -430,7 +469,9 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
   });
 
   it("Vagrant.configure inside a conditional is RCH051, not 'not a Vagrantfile'", async () => {
-    const r = await vagrant(['if Vagrant::VERSION >= "2.2"', '  Vagrant.configure("2") do |config|', '    config.vm.box = "x"', "  end", "end", ""].join("\n"));
+    const r = await vagrant(
+      ['if Vagrant::VERSION >= "2.2"', '  Vagrant.configure("2") do |config|', '    config.vm.box = "x"', "  end", "end", ""].join("\n"),
+    );
     expect(codes(r)).toEqual(["1:1 RCH051"]);
     expect(r.fragment.machines).toEqual({});
   });
@@ -453,7 +494,9 @@ describe("malformed and foreign input", () => {
   it("a truncated Vagrantfile (missing end) is RCH055", async () => {
     const r = await vagrant('Vagrant.configure("2") do |config|\n  config.vm.box = "x"\n');
     expect(codes(r)).toEqual(["1:24 RCH055"]);
-    expect(r.diagnostics[0]!.message).toBe("Ruby syntax error: 'do |config|' is not closed before the end of the file (truncated, or a missing 'end')");
+    expect(r.diagnostics[0]!.message).toBe(
+      "Ruby syntax error: 'do |config|' is not closed before the end of the file (truncated, or a missing 'end')",
+    );
   });
 
   it("a Ruby file without Vagrant.configure is RCH050", async () => {
@@ -482,7 +525,17 @@ describe("malformed and foreign input", () => {
   });
 
   it("never throws on garbage, and every position is inside the text", async () => {
-    const samples = ["\u0000\u0001", "do end end end", 'Vagrant.configure("2") do |c| c.vm.network', "🙂 = 1\n" + configure('config.vm.network "forwarded_port", guest: 1, host: 1e3'), "end\n".repeat(50), "Vagrant.configure(\"2\") { |c| c.vm.define 'x' }", "[".repeat(50_000), configure(`x = ${"[".repeat(50_000)}${"]".repeat(50_000)}`, "config.vm.network x"), configure(`config${".vm".repeat(20_000)}.network "y"`)];
+    const samples = [
+      "\u0000\u0001",
+      "do end end end",
+      'Vagrant.configure("2") do |c| c.vm.network',
+      "🙂 = 1\n" + configure('config.vm.network "forwarded_port", guest: 1, host: 1e3'),
+      "end\n".repeat(50),
+      "Vagrant.configure(\"2\") { |c| c.vm.define 'x' }",
+      "[".repeat(50_000),
+      configure(`x = ${"[".repeat(50_000)}${"]".repeat(50_000)}`, "config.vm.network x"),
+      configure(`config${".vm".repeat(20_000)}.network "y"`),
+    ];
     for (const text of samples) {
       const r = await vagrant(text);
       const lines = text.split("\n").length;

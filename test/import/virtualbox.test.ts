@@ -85,7 +85,16 @@ describe("VBoxManage showvminfo --machinereadable", () => {
   });
 
   it("gives a forward to the last nicN above it, and a NAT adapter without natnetN its slot's default network", async () => {
-    const r = await run(showvminfo(['name="a"', 'nic1="hostonly"', 'hostonlyadapter1="vboxnet1"', 'natnet2="nat"', 'nic2="nat"', 'Forwarding(0)="web,tcp,,8080,,80"']));
+    const r = await run(
+      showvminfo([
+        'name="a"',
+        'nic1="hostonly"',
+        'hostonlyadapter1="vboxnet1"',
+        'natnet2="nat"',
+        'nic2="nat"',
+        'Forwarding(0)="web,tcp,,8080,,80"',
+      ]),
+    );
     expect(r.fragment.machines["a"]?.vm?.adapters).toEqual([
       { mode: "hostonly", network: "vboxnet1" },
       { mode: "nat", forwards: [{ name: "web", proto: "tcp", hostPort: 8080, guestPort: 80 }] },
@@ -217,7 +226,10 @@ describe(".vbox settings files", () => {
   });
 
   it("reports XML that is not well-formed, at the problem", async () => {
-    const r = await run({ file: "m.vbox", text: '<VirtualBox version="1.19-linux">\n  <Machine name="m">\n    <Hardware>\n  </Machine>\n' });
+    const r = await run({
+      file: "m.vbox",
+      text: '<VirtualBox version="1.19-linux">\n  <Machine name="m">\n    <Hardware>\n  </Machine>\n',
+    });
     expect(codes(r)).toEqual(["m.vbox:4:13 RCH055"]);
   });
 
@@ -233,7 +245,9 @@ describe(".vbox settings files", () => {
   });
 
   it("says which files are not machine settings", async () => {
-    expect(codes(await run({ file: "g.xml", text: '<VirtualBox version="1.19-linux"><Global/></VirtualBox>' }))).toEqual(["g.xml:1:1 RCH050"]);
+    expect(codes(await run({ file: "g.xml", text: '<VirtualBox version="1.19-linux"><Global/></VirtualBox>' }))).toEqual([
+      "g.xml:1:1 RCH050",
+    ]);
     expect(codes(await run({ file: "p.xml", text: "<project/>" }))).toEqual(["p.xml:1:1 RCH050"]);
   });
 });
@@ -308,13 +322,31 @@ describe("VBoxManage natnetwork list", () => {
       "",
     ].join("\n");
     const r = await run({ file: "old.txt", text });
-    expect(r.fragment.natnetworks).toEqual({ NatNetwork: { network: "10.0.2.0/24", forwards: [{ name: "Rule 1", proto: "tcp", hostPort: 2222, guestIp: "10.0.2.7", guestPort: 22 }] } });
-    expect(codes(r)).toEqual(["old.txt:4:1 RCH051", "old.txt:10:9 RCH051", "old.txt:11:9 RCH031", "old.txt:13:9 RCH051", "old.txt:16:9 RCH051"]);
+    expect(r.fragment.natnetworks).toEqual({
+      NatNetwork: {
+        network: "10.0.2.0/24",
+        forwards: [{ name: "Rule 1", proto: "tcp", hostPort: 2222, guestIp: "10.0.2.7", guestPort: 22 }],
+      },
+    });
+    expect(codes(r)).toEqual([
+      "old.txt:4:1 RCH051",
+      "old.txt:10:9 RCH051",
+      "old.txt:11:9 RCH031",
+      "old.txt:13:9 RCH051",
+      "old.txt:16:9 RCH051",
+    ]);
     expect(r.fragment.notes.join("\n")).toMatch(/NatNetwork has no DHCP server/);
   });
 
   it("says when the short listing hides forwards, and when the loopback mapping is gone", async () => {
-    const short = ["Name:         NatNetwork", "Network:      10.0.2.0/24", "Gateway:      10.0.2.1", "DHCP Server:  Yes", "IPv6:         No", ""].join("\n");
+    const short = [
+      "Name:         NatNetwork",
+      "Network:      10.0.2.0/24",
+      "Gateway:      10.0.2.1",
+      "DHCP Server:  Yes",
+      "IPv6:         No",
+      "",
+    ].join("\n");
     expect(codes(await run({ file: "s.txt", text: short }))).toEqual(["s.txt:1:1 RCH051"]);
     const noLoop = ["Name:         lab", "Enabled:      Yes", "Network:      172.16.0.0/24", "Gateway:      172.16.0.1", ""].join("\n");
     expect(codes(await run({ file: "l.txt", text: noLoop }))).toEqual(["l.txt:1:1 RCH051"]);
@@ -326,7 +358,11 @@ describe("any file", () => {
     const r = await run({ file: "x.txt", text: "hello\nworld\n" }, { file: "empty.txt", text: "" });
     expect(codes(r)).toEqual(["x.txt:1:1 RCH050", "empty.txt:1:1 RCH050"]);
     expect(r.diagnostics[0]!.expected).toMatch(/showvminfo --machinereadable/);
-    expect(codes(await run({ file: "human.txt", text: "Name:            web\nGuest OS:        Ubuntu (64-bit)\nConfig file:     /x/web.vbox\n" }))).toEqual(["human.txt:1:1 RCH050"]);
+    expect(
+      codes(
+        await run({ file: "human.txt", text: "Name:            web\nGuest OS:        Ubuntu (64-bit)\nConfig file:     /x/web.vbox\n" }),
+      ),
+    ).toEqual(["human.txt:1:1 RCH050"]);
   });
 
   it("never throws on any prefix of the golden inputs", async () => {

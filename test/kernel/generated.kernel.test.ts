@@ -81,7 +81,9 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
     const failed = chains.map((details, i) => ({ details, seed: SEED + i })).filter((c) => c.details.failed);
     for (const { details, seed } of failed) {
       const ce = details.counterexample?.[0] as Scenario | undefined;
-      const yaml = ce ? `${ce.topology.yaml}# queries (reach emulate FILE --probe "QUERY"):\n${ce.queries.map((q) => `#   ${q}`).join("\n")}\n` : "(none)";
+      const yaml = ce
+        ? `${ce.topology.yaml}# queries (reach emulate FILE --probe "QUERY"):\n${ce.queries.map((q) => `#   ${q}`).join("\n")}\n`
+        : "(none)";
       const out = join(tmpdir(), `reach-kernel-counterexample-${seed}.yaml`);
       writeFileSync(out, yaml);
       throw new Error(

@@ -17,23 +17,27 @@ import { disagreementText, kernelSkip } from "./support.js";
 
 describe.skipIf(kernelSkip)("imported topologies: the kernel agrees with the golden verdicts", () => {
   for (const c of importCases()) {
-    it(c.name, async (ctx) => {
-      const net = lower(loadTopologyFile(join(c.dir, "expected.yaml")).topology);
-      const refused = unsupported(net);
-      if (refused.length) {
-        ctx.annotate(`not emulated: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
-        ctx.skip();
-      }
-      const queries = c.queries.map((q) => {
-        const p = parseQuery(q.query);
-        if (!p.ok) throw new Error(p.message);
-        return p.query;
-      });
-      const r = await emulate(net, queries);
-      expect(r.probes.filter((p) => !p.agree).map(disagreementText)).toEqual([]);
-      expect(r.probes.map((p) => [p.query.text, p.kernel])).toEqual(c.queries.map((q) => [q.query, q.verdict]));
-      expect(r.leftBehind).toEqual([]);
-      expect(r.listenErrors).toEqual([]);
-    }, 180_000);
+    it(
+      c.name,
+      async (ctx) => {
+        const net = lower(loadTopologyFile(join(c.dir, "expected.yaml")).topology);
+        const refused = unsupported(net);
+        if (refused.length) {
+          ctx.annotate(`not emulated: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+          ctx.skip();
+        }
+        const queries = c.queries.map((q) => {
+          const p = parseQuery(q.query);
+          if (!p.ok) throw new Error(p.message);
+          return p.query;
+        });
+        const r = await emulate(net, queries);
+        expect(r.probes.filter((p) => !p.agree).map(disagreementText)).toEqual([]);
+        expect(r.probes.map((p) => [p.query.text, p.kernel])).toEqual(c.queries.map((q) => [q.query, q.verdict]));
+        expect(r.leftBehind).toEqual([]);
+        expect(r.listenErrors).toEqual([]);
+      },
+      180_000,
+    );
   }
 });

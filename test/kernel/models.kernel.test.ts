@@ -16,19 +16,26 @@ import { disagreementText, kernelSkip } from "./support.js";
 
 describe.skipIf(kernelSkip).concurrent("every model: Z3, the simulator and the kernel agree", () => {
   for (const f of MODEL_FILES) {
-    it(f, async () => {
-      const loaded = loadTopologyFile(join(MODELS_DIR, f));
-      const topo = loaded.spec ?? loaded.topology;
-      const net = lower(loaded.topology);
-      const queries = expectationQueries(topo);
-      const expected = new Map((topo.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [[e.query, e.verdict ?? "reachable"] as const] : [])));
-      const r = await emulate(net, queries);
-      const wrong = r.probes.filter((p) => !p.agree);
-      expect(wrong.map(disagreementText)).toEqual([]);
-      for (const p of r.probes) expect({ q: p.query.text, kernel: p.kernel }).toEqual({ q: p.query.text, kernel: expected.get(p.query.text) });
-      expect(r.leftBehind).toEqual([]);
-      expect(r.listenErrors).toEqual([]);
-      expect(r.forwardErrors).toEqual([]);
-    }, 120_000);
+    it(
+      f,
+      async () => {
+        const loaded = loadTopologyFile(join(MODELS_DIR, f));
+        const topo = loaded.spec ?? loaded.topology;
+        const net = lower(loaded.topology);
+        const queries = expectationQueries(topo);
+        const expected = new Map(
+          (topo.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [[e.query, e.verdict ?? "reachable"] as const] : [])),
+        );
+        const r = await emulate(net, queries);
+        const wrong = r.probes.filter((p) => !p.agree);
+        expect(wrong.map(disagreementText)).toEqual([]);
+        for (const p of r.probes)
+          expect({ q: p.query.text, kernel: p.kernel }).toEqual({ q: p.query.text, kernel: expected.get(p.query.text) });
+        expect(r.leftBehind).toEqual([]);
+        expect(r.listenErrors).toEqual([]);
+        expect(r.forwardErrors).toEqual([]);
+      },
+      120_000,
+    );
   }
 });

@@ -14,7 +14,10 @@ if (!support.ok) console.warn(`kernel tests skipped: ${support.why} (run them as
 
 /** A disagreement in words: the query, both verdicts, and each dial where the simulator and the kernel differ. */
 export function disagreementText(p: QueryProbe): string {
-  const lines = [`${formatQuery(p.query)}: reach says ${p.reach}, the kernel ${p.kernel}${p.engineError ? ` (${p.engineError})` : ""}${p.notEmulated ? ` (${p.notEmulated})` : ""}`];
-  for (const d of p.dials.filter((x) => !x.agree)) lines.push(`  kernel: ${dialProbeText(d)}; simulator: ${d.sim.ok ? "works" : `fails: ${failureReason(d.sim, false)}`}`);
+  const lines = [
+    `${formatQuery(p.query)}: reach says ${p.reach}, the kernel ${p.kernel}${p.engineError ? ` (${p.engineError})` : ""}${p.notEmulated ? ` (${p.notEmulated})` : ""}`,
+  ];
+  for (const d of p.dials.filter((x) => !x.agree))
+    lines.push(`  kernel: ${dialProbeText(d)}; simulator: ${d.sim.ok ? "works" : `fails: ${failureReason(d.sim, false)}`}`);
   return lines.join("\n");
 }

@@ -34,7 +34,9 @@ import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 const support = emulationSupport();
 const root = support.ok;
 if (!support.ok) {
-  console.warn(`test/kernel/teardown.kernel.test.ts SKIPPED: ${support.why}. These tests build network namespaces; run them as root on Linux with iproute2, nftables, slirp4netns, iputils-ping and procps.`);
+  console.warn(
+    `test/kernel/teardown.kernel.test.ts SKIPPED: ${support.why}. These tests build network namespaces; run them as root on Linux with iproute2, nftables, slirp4netns, iputils-ping and procps.`,
+  );
 }
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -67,7 +69,10 @@ const ipNetnsList = () =>
 /** Namespaces of the emulator run by process `pid`. */
 const runOf = (pid: number) => netnsList().filter((n) => n.startsWith(`reach-${pid}-`));
 /** `ip netns list` without the namespaces of other processes' emulations and tests, which come and go on their own. */
-const netnsOfNobodyElse = () => ipNetnsList().filter((n) => !(/^reach(test)?-(\d+)-/.exec(n) && !n.startsWith(`reach-${process.pid}-`) && !n.startsWith(`reachtest-${process.pid}-`)));
+const netnsOfNobodyElse = () =>
+  ipNetnsList().filter(
+    (n) => !(/^reach(test)?-(\d+)-/.exec(n) && !n.startsWith(`reach-${process.pid}-`) && !n.startsWith(`reachtest-${process.pid}-`)),
+  );
 
 /** Root-namespace links: "index: name", from `ip -o link`. */
 const rootLinks = () =>
@@ -110,9 +115,12 @@ function descendants(pid: number, ps = processes()): Proc[] {
 }
 const isHelper = (p: Proc) => /\bslirp4netns\b|agent\.js/.test(p.args);
 /** Running slirp4netns processes attached to an emulation of process `pid` (its switch namespace is in their arguments), wherever they were reparented to. */
-const slirpsOf = (pid: number) => processes().filter((p) => !p.stat.startsWith("Z") && /\bslirp4netns\b/.test(p.args) && p.args.includes(`/run/netns/reach-${pid}-`));
+const slirpsOf = (pid: number) =>
+  processes().filter((p) => !p.stat.startsWith("Z") && /\bslirp4netns\b/.test(p.args) && p.args.includes(`/run/netns/reach-${pid}-`));
 /** The temporary directories (slirp4netns API sockets) of an emulation of process `pid`, from its slirp4netns arguments. */
-const apiDirsOf = (pid: number) => [...new Set(slirpsOf(pid).flatMap((p) => /--api-socket=(\/\S+)\/[^/\s]+\.sock/.exec(p.args)?.[1] ?? []))];
+const apiDirsOf = (pid: number) => [
+  ...new Set(slirpsOf(pid).flatMap((p) => /--api-socket=(\/\S+)\/[^/\s]+\.sock/.exec(p.args)?.[1] ?? [])),
+];
 
 /** Gone: no such process, or a zombie nobody reaped (an orphan's parent here is an init that does not reap). */
 function alive(pid: number): boolean {
@@ -128,7 +136,8 @@ function alive(pid: number): boolean {
 async function waitFor(what: string, f: () => boolean, child?: ChildProcess, ceilingMs = 45_000): Promise<void> {
   const start = Date.now();
   while (!f()) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`the CLI exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`the CLI exited (${child.exitCode ?? child.signalCode}) before ${what}`);
     if (Date.now() - start > ceilingMs) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -159,7 +168,10 @@ function removeNamespaces(names: readonly string[], owner: number): void {
 
 /** dist/ is what the CLI runs; rebuilt when some src/ file is newer than its output (as test/cli/engine.test.ts does). */
 function distIsStale(): boolean {
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : []));
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : [],
+    );
   return walk(join(REPO, "src")).some((src) => {
     const out = join(REPO, "dist", relative(join(REPO, "src"), src).replace(/\.ts$/, ".js"));
     return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
@@ -178,12 +190,18 @@ interface Cli {
 const children: Cli[] = [];
 
 function startCli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: undefined } });
+  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_OPTIONS: undefined },
+  });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
   child.stderr!.on("data", (d: Buffer) => (err += d.toString("utf8")));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
   const cli = { child, dirs: new Set<string>(), pid: child.pid!, out: () => out, err: () => err, exited };
   children.push(cli);
   return cli;
@@ -238,14 +256,22 @@ const HOSTILE_DOC = {
     [VM]: {
       vm: {
         on: SRV,
-        adapters: [{ mode: "nat", interface: "abcdefghijklmno", forwards: [{ name: 'fw"; $(halt)', proto: "tcp", hostPort: 2222, guestPort: 22 }] }],
+        adapters: [
+          { mode: "nat", interface: "abcdefghijklmno", forwards: [{ name: 'fw"; $(halt)', proto: "tcp", hostPort: 2222, guestPort: 22 }] },
+        ],
       },
       services: [{ name: "sshd`id`", proto: "tcp", port: 22, bind: "0.0.0.0" }],
     },
   },
 };
 /** Queries name machines the query parser would not accept, so they are made by hand. */
-const q = (from: string, to: string, port: number): Query => ({ text: `${JSON.stringify(from)} -> ${JSON.stringify(to)}:${port}/tcp`, from, target: { kind: "machine", machine: to }, proto: "tcp", port });
+const q = (from: string, to: string, port: number): Query => ({
+  text: `${JSON.stringify(from)} -> ${JSON.stringify(to)}:${port}/tcp`,
+  from,
+  target: { kind: "machine", machine: to },
+  proto: "tcp",
+  port,
+});
 
 // ------------------------------------------------------------------ the tests
 

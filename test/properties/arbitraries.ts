@@ -16,7 +16,17 @@
 import fc from "fast-check";
 import YAML from "yaml";
 import { contains, formatIP, parseCidr, prefixOf, type Prefix } from "../../src/net/addr.js";
-import type { AdapterDoc, ChainDoc, ForwardDoc, MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc, TopologyDoc } from "../../src/topology/schema.js";
+import type {
+  AdapterDoc,
+  ChainDoc,
+  ForwardDoc,
+  MachineDoc,
+  NatRuleDoc,
+  RouteDoc,
+  RuleDoc,
+  ServiceDoc,
+  TopologyDoc,
+} from "../../src/topology/schema.js";
 
 // ---------------------------------------------------------------- pools
 
@@ -66,7 +76,8 @@ export interface RawRule {
   state?: ("new" | "established" | "related" | "invalid")[];
 }
 /** Mostly absent: a rule with few conditions is the one that decides (and shows what a wrong match would change). */
-const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: a, weight: 1 });
+const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: a, weight: 1 });
 export const rawRuleArb: fc.Arbitrary<RawRule> = fc
   .record({
     action: fc.constantFrom("accept", "drop", "reject"),
@@ -94,10 +105,22 @@ export interface RawFirewall {
   output?: RawChain;
   forward?: RawChain;
 }
-export const rawFirewallArb: fc.Arbitrary<RawFirewall> = fc.record({ input: rawChainArb, output: rawChainArb, forward: rawChainArb }, { requiredKeys: [] });
+export const rawFirewallArb: fc.Arbitrary<RawFirewall> = fc.record(
+  { input: rawChainArb, output: rawChainArb, forward: rawChainArb },
+  { requiredKeys: [] },
+);
 
 export type RawNat =
-  | { action: "dnat"; chain: "prerouting" | "output"; proto: Proto; dport: number; in?: number; dstOwn: boolean; to: number; toPort?: number }
+  | {
+      action: "dnat";
+      chain: "prerouting" | "output";
+      proto: Proto;
+      dport: number;
+      in?: number;
+      dstOwn: boolean;
+      to: number;
+      toPort?: number;
+    }
   | { action: "masquerade"; out?: number; src?: number }
   | { action: "snat"; out?: number; src?: number; to: number };
 export const rawNatArb: fc.Arbitrary<RawNat> = fc.oneof(
@@ -122,7 +145,10 @@ export interface RawRoute {
   to: "default" | "default6" | number;
   via: number;
 }
-export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record({ to: fc.oneof(fc.constantFrom<"default" | "default6">("default", "default6"), fc.nat({ max: 3 })), via: small });
+export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record({
+  to: fc.oneof(fc.constantFrom<"default" | "default6">("default", "default6"), fc.nat({ max: 3 })),
+  via: small,
+});
 
 /** What every machine (physical or VM) may carry besides its interfaces. */
 export interface RawConfig {
@@ -186,11 +212,19 @@ export type RawAdapter =
   | { mode: "none" };
 export const rawAdapterArb: fc.Arbitrary<RawAdapter> = fc.oneof(
   fc.record(
-    { mode: fc.constant("nat" as const), forwards: fc.array(rawForwardArb, { maxLength: 3 }), localhostReachable: fc.boolean(), customNet: fc.boolean() },
+    {
+      mode: fc.constant("nat" as const),
+      forwards: fc.array(rawForwardArb, { maxLength: 3 }),
+      localhostReachable: fc.boolean(),
+      customNet: fc.boolean(),
+    },
     { requiredKeys: ["mode", "forwards", "customNet"] },
   ),
   fc.record({ mode: fc.constant("natnetwork" as const), net: fc.nat({ max: 1 }) }),
-  fc.record({ mode: fc.constant("bridged" as const), iface: small, v6: fc.boolean(), gateway: small }, { requiredKeys: ["mode", "iface", "v6"] }),
+  fc.record(
+    { mode: fc.constant("bridged" as const), iface: small, v6: fc.boolean(), gateway: small },
+    { requiredKeys: ["mode", "iface", "v6"] },
+  ),
   fc.record({ mode: fc.constant("hostonly" as const), net: fc.nat({ max: 1 }), withAddr: fc.boolean() }),
   fc.record({ mode: fc.constant("internal" as const), net: fc.nat({ max: 1 }) }),
   fc.record({ mode: fc.constant("none" as const) }),
@@ -201,7 +235,11 @@ export interface RawVm {
   adapters: RawAdapter[];
   config: RawConfig;
 }
-export const rawVmArb: fc.Arbitrary<RawVm> = fc.record({ on: small, adapters: fc.array(rawAdapterArb, { minLength: 1, maxLength: 2 }), config: rawConfigArb });
+export const rawVmArb: fc.Arbitrary<RawVm> = fc.record({
+  on: small,
+  adapters: fc.array(rawAdapterArb, { minLength: 1, maxLength: 2 }),
+  config: rawConfigArb,
+});
 
 export interface RawRouter {
   hairpin?: boolean;
@@ -213,7 +251,9 @@ export const rawRouterArb: fc.Arbitrary<RawRouter> = fc.record(
   {
     hairpin: fc.boolean(),
     secondLan: fc.boolean(),
-    forwards: fc.array(fc.record({ proto: protoArb, port: small, to: small, toPort: small }, { requiredKeys: ["proto", "port", "to"] }), { maxLength: 3 }),
+    forwards: fc.array(fc.record({ proto: protoArb, port: small, to: small, toPort: small }, { requiredKeys: ["proto", "port", "to"] }), {
+      maxLength: 3,
+    }),
     firewall: rawFirewallArb,
   },
   { requiredKeys: ["secondLan", "forwards"] },
@@ -279,11 +319,20 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     ifnames.set(m, l);
   };
 
-  const doc: { segments: Record<string, string | { subnets: string[] }>; natnetworks?: Record<string, { network?: string; forwards?: ForwardDoc[] }>; machines: Record<string, MachineDoc> } = {
+  const doc: {
+    segments: Record<string, string | { subnets: string[] }>;
+    natnetworks?: Record<string, { network?: string; forwards?: ForwardDoc[] }>;
+    machines: Record<string, MachineDoc>;
+  } = {
     segments: {},
     machines: {},
   };
-  const segs = raw.segments.map((s, i) => ({ name: segName(i), v4: `192.168.${10 + i}.0/24`, v6: s.v6 ? `fd0${i + 1}::/64` : undefined, i }));
+  const segs = raw.segments.map((s, i) => ({
+    name: segName(i),
+    v4: `192.168.${10 + i}.0/24`,
+    v6: s.v6 ? `fd0${i + 1}::/64` : undefined,
+    i,
+  }));
   for (const s of segs) doc.segments[s.name] = s.v6 ? { subnets: [s.v4, s.v6] } : s.v4;
   const withInternet = raw.router !== undefined;
   if (withInternet) doc.segments["internet"] = "203.0.113.0/24";
@@ -361,7 +410,12 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
         case "nat": {
           const net = a.customNet ? `10.0.${30 + slot}.0/24` : undefined;
           const third = a.customNet ? 30 + slot : 2 + slot;
-          adapters.push({ mode: "nat", ...(net ? { network: net } : {}), ...(a.localhostReachable !== undefined ? { localhostReachable: a.localhostReachable } : {}), forwards: [] });
+          adapters.push({
+            mode: "nat",
+            ...(net ? { network: net } : {}),
+            ...(a.localhostReachable !== undefined ? { localhostReachable: a.localhostReachable } : {}),
+            forwards: [],
+          });
           place(name, { cidr: `10.0.${third}.15/24`, ip: `10.0.${third}.15`, v: 4, seg: `${name}/nat${slot + 1}` });
           addIf(name, ifn);
           // forwards filled in below, once every host address is known
@@ -420,7 +474,8 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
           }
           addIf(name, ifn);
           addIf(host, net);
-          if (!placed.get(host)?.some((p) => p.seg === `${host}/${net}`)) place(host, { cidr: `192.168.${third}.1/24`, ip: `192.168.${third}.1`, v: 4, seg: `${host}/${net}`, dhcp: true });
+          if (!placed.get(host)?.some((p) => p.seg === `${host}/${net}`))
+            place(host, { cidr: `192.168.${third}.1/24`, ip: `192.168.${third}.1`, v: 4, seg: `${host}/${net}`, dhcp: true });
           break;
         }
         case "internal": {
@@ -470,7 +525,10 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
   const servicePorts: Record<string, { tcp: number[]; udp: number[] }> = {};
   const ports = { tcp: new Set<number>(), udp: new Set<number>() };
 
-  const configs: [string, RawConfig][] = [...raw.hosts.map((h, i) => [hostNames[i]!, h.config] as [string, RawConfig]), ...raw.vms.map((v, i) => [vmNames[i]!, v.config] as [string, RawConfig])];
+  const configs: [string, RawConfig][] = [
+    ...raw.hosts.map((h, i) => [hostNames[i]!, h.config] as [string, RawConfig]),
+    ...raw.vms.map((v, i) => [vmNames[i]!, v.config] as [string, RawConfig]),
+  ];
   for (const [name, cfg] of configs) {
     const own4 = (placed.get(name) ?? []).filter((p) => p.v === 4);
     const own6 = (placed.get(name) ?? []).filter((p) => p.v === 6);
@@ -480,20 +538,50 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const port = pick(SERVICE_PORTS, s.port)!;
       const mapped = `::ffff:${pick(own4, s.port)?.ip ?? "127.0.0.1"}`;
       const bind =
-        s.bind === "any4" ? "0.0.0.0" : s.bind === "lo4" ? "127.0.0.1" : s.bind === "any6" ? "::" : s.bind === "lo6" ? "::1" : s.bind === "lo2" ? "127.0.0.2" : s.bind === "own" ? pick(own4, s.port)?.ip : s.bind === "own6" ? pick(own6, s.port)?.ip : s.bind === "mapped" ? mapped : undefined;
+        s.bind === "any4"
+          ? "0.0.0.0"
+          : s.bind === "lo4"
+            ? "127.0.0.1"
+            : s.bind === "any6"
+              ? "::"
+              : s.bind === "lo6"
+                ? "::1"
+                : s.bind === "lo2"
+                  ? "127.0.0.2"
+                  : s.bind === "own"
+                    ? pick(own4, s.port)?.ip
+                    : s.bind === "own6"
+                      ? pick(own6, s.port)?.ip
+                      : s.bind === "mapped"
+                        ? mapped
+                        : undefined;
       if ((s.bind === "own" || s.bind === "own6") && bind === undefined) continue;
       const v6only = s.v6only && bind === "::";
       // an IPv4-mapped bind listens on the IPv4 address: it clashes as that address does
       const listenAs = bind?.startsWith("::ffff:") ? bind.slice(7) : (bind ?? "0.0.0.0");
       if (!tryListen(name, { proto: s.proto, ip: listenAs, port, v6only })) continue;
       const device = s.device !== undefined ? pick(ifnames.get(name) ?? [], s.device) : undefined;
-      services.push({ name: `svc${services.length}`, proto: s.proto, port, ...(bind !== undefined ? { bind } : {}), ...(v6only ? { v6only } : {}), ...(device ? { device } : {}) });
+      services.push({
+        name: `svc${services.length}`,
+        proto: s.proto,
+        port,
+        ...(bind !== undefined ? { bind } : {}),
+        ...(v6only ? { v6only } : {}),
+        ...(device ? { device } : {}),
+      });
       servicePorts[name]![s.proto].push(port);
       ports[s.proto].add(port);
     }
     if (services.length) doc.machines[name]!.services = services;
   }
-  const forwardDoc = (host: string, f: RawForward, guestIp: string | undefined, k: number, natnet = false, guest?: string): ForwardDoc | undefined => {
+  const forwardDoc = (
+    host: string,
+    f: RawForward,
+    guestIp: string | undefined,
+    k: number,
+    natnet = false,
+    guest?: string,
+  ): ForwardDoc | undefined => {
     const hostPort = pick(FORWARD_PORTS, f.hostPort)!;
     // forward host ports are globally unique per protocol: a NAT Network's forwards may land on several hosts
     const key = `${f.proto}/${hostPort}`;
@@ -507,7 +595,14 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     // mostly a port the guest listens on, so that the forward leads somewhere
     const listening = guest ? (servicePorts[guest]?.[f.proto] ?? []) : [];
     const guestPort = (f.guestPort % 4 !== 3 ? pick(listening, f.guestPort) : undefined) ?? pick(SERVICE_PORTS, f.guestPort)!;
-    return { name: `fw${k}`, proto: f.proto, ...(hostIp !== undefined ? { hostIp } : {}), hostPort, ...(guestIp ? { guestIp } : {}), guestPort };
+    return {
+      name: `fw${k}`,
+      proto: f.proto,
+      ...(hostIp !== undefined ? { hostIp } : {}),
+      hostPort,
+      ...(guestIp ? { guestIp } : {}),
+      guestPort,
+    };
   };
   raw.vms.forEach((vm, vi) => {
     const name = vmNames[vi]!;
@@ -530,7 +625,9 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       // the forward is a socket on every host that runs this NAT network: claim the port on each
       const gip = pick(guestIps, f.guestIp);
       const d = forwardDoc(hosts[0]!, f, gip, j, true, gip ? ownerOf(gip) : undefined);
-      if (d) for (const h of hosts.slice(1)) tryListen(h, { proto: f.proto, ip: d.hostIp ? d.hostIp : "0.0.0.0", port: d.hostPort as number, v6only: false });
+      if (d)
+        for (const h of hosts.slice(1))
+          tryListen(h, { proto: f.proto, ip: d.hostIp ? d.hostIp : "0.0.0.0", port: d.hostPort as number, v6only: false });
       return d ?? [];
     });
     for (const f of fwds) {
@@ -605,7 +702,10 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const md = doc.machines[name]!;
     const routes: RouteDoc[] = [];
     for (const r of cfg.routes) {
-      const to = typeof r.to === "number" ? pick(prefixPool.slice(0, segs.length + (segs.filter((s) => s.v6).length) + (withInternet ? 1 : 0)), r.to)! : r.to;
+      const to =
+        typeof r.to === "number"
+          ? pick(prefixPool.slice(0, segs.length + segs.filter((s) => s.v6).length + (withInternet ? 1 : 0)), r.to)!
+          : r.to;
       if (routes.some((x) => x.to === to)) continue;
       const via = pick(gatewaysOf(name, prefixFamily(to)), r.via);
       if (via === undefined) continue;
@@ -613,8 +713,11 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     }
     // behind a home router, a machine without a default route usually has one via the router (as DHCP gives it),
     // so that forwards from the internet and replies to it can work
-    const gwOnLan = (placed.get("gw") ?? []).find((g) => g.v === 4 && g.seg !== "internet" && (placed.get(name) ?? []).some((p) => p.v === 4 && p.seg === g.seg));
-    if (raw.router && gwOnLan && !routes.some((r) => r.to === "default") && cfg.routes.length % 3 !== 2) routes.push({ to: "default", via: gwOnLan.ip });
+    const gwOnLan = (placed.get("gw") ?? []).find(
+      (g) => g.v === 4 && g.seg !== "internet" && (placed.get(name) ?? []).some((p) => p.v === 4 && p.seg === g.seg),
+    );
+    if (raw.router && gwOnLan && !routes.some((r) => r.to === "default") && cfg.routes.length % 3 !== 2)
+      routes.push({ to: "default", via: gwOnLan.ip });
     if (routes.length) md.routes = routes;
     if (cfg.ipForward !== undefined) md.ip_forward = cfg.ipForward;
     if (cfg.rpFilter !== undefined) md.rp_filter = cfg.rpFilter;
@@ -625,7 +728,13 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const v4targets = everything.filter((p) => p.v === 4).map((p) => p.ip);
     const nat: NatRuleDoc[] = cfg.nat.flatMap((n): NatRuleDoc[] => {
       if (n.action === "masquerade" || n.action === "snat") {
-        const src = n.src !== undefined ? pick(prefixPool.filter((p) => prefixFamily(p) === 4), n.src) : undefined;
+        const src =
+          n.src !== undefined
+            ? pick(
+                prefixPool.filter((p) => prefixFamily(p) === 4),
+                n.src,
+              )
+            : undefined;
         const out = n.out !== undefined ? { out: pick(ifs, n.out)! } : {};
         if (n.action === "masquerade") return [{ action: "masquerade", ...(src ? { src } : {}), ...out }];
         const to = pick(own4, n.to)?.ip;
@@ -643,7 +752,13 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
           ...(dst ? { dst } : {}),
           ...(n.in !== undefined && n.chain === "prerouting" ? { in: pick(ifs, n.in)! } : {}),
           to,
-          ...(n.toPort !== undefined ? { toPort: (n.toPort % 4 !== 3 ? pick(servicePorts[ownerOf(to) ?? ""]?.[n.proto] ?? [], n.toPort) : undefined) ?? pick(SERVICE_PORTS, n.toPort)! } : {}),
+          ...(n.toPort !== undefined
+            ? {
+                toPort:
+                  (n.toPort % 4 !== 3 ? pick(servicePorts[ownerOf(to) ?? ""]?.[n.proto] ?? [], n.toPort) : undefined) ??
+                  pick(SERVICE_PORTS, n.toPort)!,
+              }
+            : {}),
         },
       ];
     });
@@ -662,7 +777,9 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       if (a.mode !== "bridged" || g === undefined) continue;
       delete (a as { gatewayPick?: number }).gatewayPick;
       const seg = everything.find((p) => p.ip === a.addresses[0]!.split("/")[0])?.seg;
-      const cands = everything.filter((p) => p.seg === seg && p.v === 4 && !a.addresses.some((x) => x.startsWith(`${p.ip}/`))).map((p) => p.ip);
+      const cands = everything
+        .filter((p) => p.seg === seg && p.v === 4 && !a.addresses.some((x) => x.startsWith(`${p.ip}/`)))
+        .map((p) => p.ip);
       const gw = pick(cands, g);
       if (gw) a.gateway = gw;
     }
@@ -670,7 +787,9 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
   // the router: forwards to LAN addresses, hairpin, optional firewall
   if (raw.router) {
     const md = doc.machines["gw"]!;
-    const lanSegs = Object.values(md.interfaces!).filter((i) => i.segment !== "internet").map((i) => i.segment);
+    const lanSegs = Object.values(md.interfaces!)
+      .filter((i) => i.segment !== "internet")
+      .map((i) => i.segment);
     const lanTargets = everything.filter((p) => p.v === 4 && lanSegs.includes(p.seg) && !p.ip.endsWith(".1")).map((p) => p.ip);
     const seen = new Set<string>();
     const forwards = raw.router.forwards.flatMap((f, k) => {
@@ -681,11 +800,18 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       ports[f.proto].add(port);
       const m = ownerOf(to);
       const listening = m ? (servicePorts[m]?.[f.proto] ?? []) : [];
-      const toPort = f.toPort !== undefined ? ((f.toPort % 4 !== 3 ? pick(listening, f.toPort) : undefined) ?? pick(SERVICE_PORTS, f.toPort)!) : undefined;
+      const toPort =
+        f.toPort !== undefined
+          ? ((f.toPort % 4 !== 3 ? pick(listening, f.toPort) : undefined) ?? pick(SERVICE_PORTS, f.toPort)!)
+          : undefined;
       if (m) entry({ machine: m, proto: f.proto, port: toPort ?? port });
       return [{ name: `pf${k}`, proto: f.proto, port, to, ...(toPort !== undefined ? { toPort } : {}) }];
     });
-    md.router = { wan: "wan0", ...(raw.router.hairpin !== undefined ? { hairpin: raw.router.hairpin } : {}), ...(forwards.length ? { forwards } : {}) };
+    md.router = {
+      wan: "wan0",
+      ...(raw.router.hairpin !== undefined ? { hairpin: raw.router.hairpin } : {}),
+      ...(forwards.length ? { forwards } : {}),
+    };
     if (raw.router.firewall) md.firewall = firewallDoc("gw", raw.router.firewall);
     servicePorts["gw"] = { tcp: [], udp: [] };
   }
@@ -742,7 +868,8 @@ export function resolveQuery(t: GeneratedTopology, s: QuerySeed): string {
   if (s.kind === "icmp") return `${from} -> ${to}/icmp`;
   // the protocol the target listens on, when it listens on only one
   const other: Proto = s.proto === "tcp" ? "udp" : "tcp";
-  const proto: Proto = s.kind === "localhost" ? "tcp" : !t.servicePorts[to]?.[s.proto].length && t.servicePorts[to]?.[other].length ? other : s.proto;
+  const proto: Proto =
+    s.kind === "localhost" ? "tcp" : !t.servicePorts[to]?.[s.proto].length && t.servicePorts[to]?.[other].length ? other : s.proto;
   const own = s.kind === "localhost" ? (t.servicePorts[from]?.tcp ?? []) : (t.servicePorts[to]?.[proto] ?? []);
   // mostly a port the target (or, for localhost, the source) listens on; sometimes any port in play
   const port = (s.port % 4 !== 3 ? pick(own, s.port) : undefined) ?? pick([...own, ...t.ports[proto]], s.port) ?? 80;
@@ -750,7 +877,8 @@ export function resolveQuery(t: GeneratedTopology, s: QuerySeed): string {
 }
 
 /** Queries over one given topology. */
-export const queryArb = (t: GeneratedTopology, kinds?: readonly QueryKind[]): fc.Arbitrary<string> => querySeedArb(kinds).map((s) => resolveQuery(t, s));
+export const queryArb = (t: GeneratedTopology, kinds?: readonly QueryKind[]): fc.Arbitrary<string> =>
+  querySeedArb(kinds).map((s) => resolveQuery(t, s));
 
 export interface Scenario {
   readonly topology: GeneratedTopology;

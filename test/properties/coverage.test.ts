@@ -17,7 +17,8 @@ function count(nets: readonly Network[]): Map<string, number> {
   const c = new Map<string, number>();
   const add = (k: string) => c.set(k, (c.get(k) ?? 0) + 1);
   const matchKinds = (m: Match, where: string) => {
-    for (const k of ["proto", "src", "dst", "sport", "dport", "in", "out", "state", "ctDnat"] as const) if (m[k] !== undefined) add(`${where} match ${k}`);
+    for (const k of ["proto", "src", "dst", "sport", "dport", "in", "out", "state", "ctDnat"] as const)
+      if (m[k] !== undefined) add(`${where} match ${k}`);
     if (m.src?.v === 6 || m.dst?.v === 6) add(`${where} match IPv6 prefix`);
   };
   for (const net of nets) {
@@ -48,7 +49,13 @@ function count(nets: readonly Network[]): Map<string, number> {
       for (const s of m.sockets) {
         add(`socket ${s.role.kind} ${s.proto}`);
         const b = s.bind;
-        const kind = isMapped(b) ? "mapped" : isAny(unmap(b)) ? `any IPv${b.v}` : isLoopback(unmap(b)) ? `loopback IPv${b.v}` : `address IPv${b.v}`;
+        const kind = isMapped(b)
+          ? "mapped"
+          : isAny(unmap(b))
+            ? `any IPv${b.v}`
+            : isLoopback(unmap(b))
+              ? `loopback IPv${b.v}`
+              : `address IPv${b.v}`;
         add(`bind ${kind}`);
         if (s.v6only) add("bind v6only");
         if (s.device !== undefined) add("bind to device");
@@ -124,10 +131,17 @@ const REQUIRED = [
 ];
 
 describe(`the generated topologies cover every IR element kind (${SAMPLE} sampled)`, () => {
-  const nets = fc.sample(topologyArb, { seed: 20261123, numRuns: SAMPLE }).map((t) => lower(loadTopologyText("generated.yaml", t.yaml).topology));
+  const nets = fc
+    .sample(topologyArb, { seed: 20261123, numRuns: SAMPLE })
+    .map((t) => lower(loadTopologyText("generated.yaml", t.yaml).topology));
   const counts = count(nets);
   it("prints the coverage counts", () => {
-    console.log([...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join("\n"));
+    console.log(
+      [...counts.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, n]) => `${k}: ${n}`)
+        .join("\n"),
+    );
     expect(counts.size).toBeGreaterThan(0);
   });
   for (const kind of REQUIRED) {

@@ -28,7 +28,9 @@ describe(`differential: Z3 against the exhaustive simulator (seed ${SEED}, ${RUN
       const t0 = performance.now();
       await runDifferential(SEED, RUNS, tally);
       const s = (performance.now() - t0) / 1000;
-      console.log(`differential: ${tally.topologies} topologies, ${tally.queries} queries (${tally.reachable} reachable, ${tally.unreachable} unreachable), 0 disagreements, ${s.toFixed(1)} s, ${(tally.topologies / s).toFixed(1)} topologies/s (simulator ${(tally.simMs / 1000).toFixed(1)} s, Z3 ${(tally.smtMs / 1000).toFixed(1)} s of which exploring ${(tally.exploreMs / 1000).toFixed(1)} s)`);
+      console.log(
+        `differential: ${tally.topologies} topologies, ${tally.queries} queries (${tally.reachable} reachable, ${tally.unreachable} unreachable), 0 disagreements, ${s.toFixed(1)} s, ${(tally.topologies / s).toFixed(1)} topologies/s (simulator ${(tally.simMs / 1000).toFixed(1)} s, Z3 ${(tally.smtMs / 1000).toFixed(1)} s of which exploring ${(tally.exploreMs / 1000).toFixed(1)} s)`,
+      );
       expect(tally.topologies).toBeGreaterThanOrEqual(RUNS);
       // both verdicts must be well represented, or the property says little
       expect(tally.reachable).toBeGreaterThan(tally.queries / 10);

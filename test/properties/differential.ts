@@ -25,19 +25,35 @@ const FILE = "generated.yaml";
 /** A scenario plus address queries: an address picked from the network, dialed on a port in play. */
 export interface DiffCase {
   readonly scenario: Scenario;
-  readonly addressPicks: readonly { readonly from: number; readonly addr: number; readonly port: number; readonly proto: "tcp" | "udp" | "icmp" }[];
+  readonly addressPicks: readonly {
+    readonly from: number;
+    readonly addr: number;
+    readonly port: number;
+    readonly proto: "tcp" | "udp" | "icmp";
+  }[];
 }
 
 export const caseArb: fc.Arbitrary<DiffCase> = fc.record({
   scenario: scenarioArb(["machine", "icmp", "localhost", "entry", "up"], 3),
-  addressPicks: fc.array(fc.record({ from: fc.nat({ max: 31 }), addr: fc.nat({ max: 63 }), port: fc.nat({ max: 31 }), proto: fc.constantFrom<"tcp" | "udp" | "icmp">("tcp", "udp", "icmp") }), { maxLength: 2 }),
+  addressPicks: fc.array(
+    fc.record({
+      from: fc.nat({ max: 31 }),
+      addr: fc.nat({ max: 63 }),
+      port: fc.nat({ max: 31 }),
+      proto: fc.constantFrom<"tcp" | "udp" | "icmp">("tcp", "udp", "icmp"),
+    }),
+    { maxLength: 2 },
+  ),
 });
 
 const host = (ip: IP) => (ip.v === 6 ? `[${formatIP(ip)}]` : formatIP(ip));
 
 function addressQueries(net: Network, c: DiffCase): string[] {
   const names = net.machines.filter((m) => m.kind !== "nat-engine").map((m) => m.name);
-  const addrs: IP[] = [{ v: 4, n: 0x7f000001n }, { v: 6, n: 1n }];
+  const addrs: IP[] = [
+    { v: 4, n: 0x7f000001n },
+    { v: 6, n: 1n },
+  ];
   for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo") addrs.push(a.ip);
   const ports = [...new Set(net.machines.flatMap((m) => m.sockets.map((s) => s.port)))];
   return c.addressPicks.map((p) => {
@@ -86,13 +102,21 @@ export async function checkCase(c: DiffCase, tally?: Tally): Promise<void> {
       if (sim.verdict === "reachable") tally.reachable++;
       else tally.unreachable++;
     }
-    const simView = sim.verdict === "reachable" && sim.dial ? `reachable by dialing ${host(sim.dial.dst)}:${sim.dial.dport} from port ${sim.dial.sport}` : `unreachable after ${sim.tried} exchanges`;
+    const simView =
+      sim.verdict === "reachable" && sim.dial
+        ? `reachable by dialing ${host(sim.dial.dst)}:${sim.dial.dport} from port ${sim.dial.sport}`
+        : `unreachable after ${sim.tried} exchanges`;
     if (smt.verdict !== sim.verdict) {
-      throw new Error(`${text}: Z3 says ${smt.verdict}${smt.dial ? ` (witness ${host(smt.dial.dst)}:${smt.dial.dport} from port ${smt.dial.sport})` : ""}${smt.reason ? ` (${smt.reason})` : ""}; the exhaustive simulator says ${simView}`);
+      throw new Error(
+        `${text}: Z3 says ${smt.verdict}${smt.dial ? ` (witness ${host(smt.dial.dst)}:${smt.dial.dport} from port ${smt.dial.sport})` : ""}${smt.reason ? ` (${smt.reason})` : ""}; the exhaustive simulator says ${simView}`,
+      );
     }
     if (smt.dial) {
       const replay = attempt(net, index, smt.dial);
-      if (!meetsQuery(q, replay)) throw new Error(`${text}: Z3's witness ${host(smt.dial.dst)}:${smt.dial.dport} from port ${smt.dial.sport} fails in the simulator: ${failureReason(replay)}`);
+      if (!meetsQuery(q, replay))
+        throw new Error(
+          `${text}: Z3's witness ${host(smt.dial.dst)}:${smt.dial.dport} from port ${smt.dial.sport} fails in the simulator: ${failureReason(replay)}`,
+        );
     }
   }
 }
@@ -131,4 +155,3 @@ export async function runDifferential(seed: number, runs: number, tally: Tally):
     ].join("\n"),
   );
 }
-

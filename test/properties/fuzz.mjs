@@ -13,7 +13,11 @@ const argv = yargs(hideBin(process.argv))
   .scriptName("npm run fuzz --")
   .option("count", { type: "number", default: 1000, describe: "generated topologies" })
   .option("seed", { type: "number", default: Date.now() % 2 ** 31, describe: "fast-check seed (printed, so a run can be replayed)" })
-  .check((a) => (Number.isInteger(a.count) && a.count > 0 && Number.isInteger(a.seed) ? true : "--count must be a positive integer and --seed an integer"))
+  .check((a) =>
+    Number.isInteger(a.count) && a.count > 0 && Number.isInteger(a.seed)
+      ? true
+      : "--count must be a positive integer and --seed an integer",
+  )
   .strict()
   .help()
   .parseSync();

@@ -53,7 +53,10 @@ describe("loader robustness (fast-check, seed printed on failure)", () => {
   });
 
   it("random text", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => void survive("random.yaml", text)), params);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => void survive("random.yaml", text)),
+      params,
+    );
   });
 
   it("a model with one value replaced by a random value", () => {
@@ -67,7 +70,21 @@ describe("loader robustness (fast-check, seed printed on failure)", () => {
       fc.integer({ min: -5, max: 70000 }),
       fc.boolean(),
       fc.constant(null),
-      fc.constantFrom("0.0.0.0", "::", "::1", "127.0.0.1", "10.0.2.2", "192.168.1.10/24", "10.0.0.0/8", "fd00::/64", "1-65535", "nat", "hostonly", "lo", "eth0"),
+      fc.constantFrom(
+        "0.0.0.0",
+        "::",
+        "::1",
+        "127.0.0.1",
+        "10.0.2.2",
+        "192.168.1.10/24",
+        "10.0.0.0/8",
+        "fd00::/64",
+        "1-65535",
+        "nat",
+        "hostonly",
+        "lo",
+        "eth0",
+      ),
       fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
     );
     fc.assert(
@@ -85,7 +102,15 @@ describe("loader robustness (fast-check, seed printed on failure)", () => {
   });
 
   it("an alias bomb and an unresolved alias are refused with RCH002, not expanded", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`), "machines: {}"].join("\n");
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`,
+      ),
+      "machines: {}",
+    ].join("\n");
     for (const text of [bomb, "machines:\n  a: *nowhere\n"]) {
       try {
         loadTopologyText("bomb.yaml", text);

@@ -65,7 +65,9 @@ function show(a: Answer): string {
   if (a.attempt) {
     const p = a.attempt.legs[0]!.packet;
     const o = a.attempt.outcome;
-    lines.push(`    dial ${p.proto} ${formatIP(p.src)}:${p.sport} -> ${host(p.dst)}:${p.dport}; legs ${a.attempt.legs.length}; outcome ${o.kind === "ok" ? `ok at ${o.machine}${o.socket ? ` socket ${o.socket.owner} ${formatIP(o.socket.bind)}:${o.socket.port} (${o.socket.role.kind})` : ""}` : failureReason(a.attempt)}`);
+    lines.push(
+      `    dial ${p.proto} ${formatIP(p.src)}:${p.sport} -> ${host(p.dst)}:${p.dport}; legs ${a.attempt.legs.length}; outcome ${o.kind === "ok" ? `ok at ${o.machine}${o.socket ? ` socket ${o.socket.owner} ${formatIP(o.socket.bind)}:${o.socket.port} (${o.socket.role.kind})` : ""}` : failureReason(a.attempt)}`,
+    );
   }
   for (const c of a.closest.slice(0, 3)) lines.push(`    closest: ${failureReason(c)}`);
   return lines.join("\n");
@@ -107,7 +109,9 @@ describe(`metamorphic properties of ask (fast-check seed ${SEED}, ${RUNS} runs)`
           } catch (e) {
             if (e instanceof InputError) {
               const errs = e.diagnostics.filter((d) => d.severity === "error");
-              throw new Error(`generator bug: the topology has error diagnostics:\n${errs.map((d) => `  ${d.span.line}:${d.span.col} ${d.code} ${d.message}`).join("\n")}`);
+              throw new Error(
+                `generator bug: the topology has error diagnostics:\n${errs.map((d) => `  ${d.span.line}:${d.span.col} ${d.code} ${d.message}`).join("\n")}`,
+              );
             }
             throw e;
           }
@@ -140,7 +144,10 @@ describe(`metamorphic properties of ask (fast-check seed ${SEED}, ${RUNS} runs)`
         const text = q.proto === "icmp" ? `${q.from} -> ${host(p.dst)}/icmp` : `${q.from} -> ${host(p.dst)}:${p.dport}/${q.proto}`;
         const b = ask(net, parse(text));
         const ok = b.verdict === "reachable" && b.attempt?.outcome.kind === "ok" && b.attempt.outcome.machine === q.target.machine;
-        if (!ok) throw new Error(`machine query reachable but its own dial is not (or ends elsewhere than ${q.target.machine}):\n${show(a)}\n${show(b)}`);
+        if (!ok)
+          throw new Error(
+            `machine query reachable but its own dial is not (or ends elsewhere than ${q.target.machine}):\n${show(a)}\n${show(b)}`,
+          );
       });
     },
     TIMEOUT,
@@ -157,7 +164,8 @@ describe(`metamorphic properties of ask (fast-check seed ${SEED}, ${RUNS} runs)`
         for (const x of addressesOf(net, target)) {
           const text = q.proto === "icmp" ? `${q.from} -> ${host(x)}/icmp` : `${q.from} -> ${host(x)}:${q.port}/${q.proto}`;
           const b = ask(net, parse(text));
-          if (endsAtService(b, target, q.port)) throw new Error(`machine query unreachable but dialing ${target}'s address reaches it:\n${show(a)}\n${show(b)}`);
+          if (endsAtService(b, target, q.port))
+            throw new Error(`machine query unreachable but dialing ${target}'s address reaches it:\n${show(a)}\n${show(b)}`);
         }
       });
     },
@@ -173,7 +181,8 @@ describe(`metamorphic properties of ask (fast-check seed ${SEED}, ${RUNS} runs)`
         const v4 = ask(net, parse(`${q.from} -> 127.0.0.1:${q.port}/${q.proto}`));
         const v6 = ask(net, parse(`${q.from} -> [::1]:${q.port}/${q.proto}`));
         const either = v4.verdict === "reachable" || v6.verdict === "reachable";
-        if ((a.verdict === "reachable") !== either) throw new Error(`localhost disagrees with its addresses:\n${show(a)}\n${show(v4)}\n${show(v6)}`);
+        if ((a.verdict === "reachable") !== either)
+          throw new Error(`localhost disagrees with its addresses:\n${show(a)}\n${show(v4)}\n${show(v6)}`);
       });
     },
     TIMEOUT,

@@ -37,7 +37,12 @@ describe("proof families", () => {
   const f = loadFamilyText("p.yaml", BASE);
 
   it("the members are the product of the domains", () => {
-    expect(assignments(f).map((a) => assignmentText(f, a))).toEqual(["bind=127.0.0.1, fw=open", "bind=127.0.0.1, fw=drop", "bind=0.0.0.0, fw=open", "bind=0.0.0.0, fw=drop"]);
+    expect(assignments(f).map((a) => assignmentText(f, a))).toEqual([
+      "bind=127.0.0.1, fw=open",
+      "bind=127.0.0.1, fw=drop",
+      "bind=0.0.0.0, fw=open",
+      "bind=0.0.0.0, fw=drop",
+    ]);
   });
 
   it("a whole-string placeholder takes the value (null removes the key); inside a string, its text", () => {
@@ -64,11 +69,13 @@ describe("proof families", () => {
   });
 
   it("an unknown parameter in a condition: RCH004 at its line", () => {
-    expect(diagnosticsOf(BASE.replace('{ fw: open }', '{ firewall: open }'))).toEqual([expect.stringMatching(/^17:\d+ RCH004 no parameter firewall/)]);
+    expect(diagnosticsOf(BASE.replace("{ fw: open }", "{ firewall: open }"))).toEqual([
+      expect.stringMatching(/^17:\d+ RCH004 no parameter firewall/),
+    ]);
   });
 
   it("a value not in the domain: RCH004 naming the domain", () => {
-    expect(diagnosticsOf(BASE.replace('{ fw: open }', '{ fw: closed }'))[0]).toMatch(/RCH004 closed is not a value of fw/);
+    expect(diagnosticsOf(BASE.replace("{ fw: open }", "{ fw: closed }"))[0]).toMatch(/RCH004 closed is not a value of fw/);
   });
 
   it("a bad query: RCH040; localhost is refused (it is two addresses)", () => {

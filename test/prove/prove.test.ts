@@ -19,11 +19,24 @@ const reach = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-const PROOFS = readdirSync("proofs").filter((f) => f.endsWith(".yaml")).sort();
+const PROOFS = readdirSync("proofs")
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 describe("proofs/", () => {
   it("has the issue's claims", () => {
-    for (const f of ["bind-loopback", "bind-any", "nat-invisible", "nat-forward-bind", "bridged", "hostonly-internal", "all-conditions", "loopback-stays", "seed004-subnet"]) expect(PROOFS).toContain(`${f}.yaml`);
+    for (const f of [
+      "bind-loopback",
+      "bind-any",
+      "nat-invisible",
+      "nat-forward-bind",
+      "bridged",
+      "hostonly-internal",
+      "all-conditions",
+      "loopback-stays",
+      "seed004-subnet",
+    ])
+      expect(PROOFS).toContain(`${f}.yaml`);
   });
   for (const f of PROOFS) {
     it(`${f} comes out as recorded, Z3 and the simulator agreeing`, { timeout: 120_000 }, async () => {
@@ -51,7 +64,10 @@ describe("reach prove (CLI)", () => {
     const file = join(dir, "false.yaml");
     writeFileSync(
       file,
-      readFileSync("proofs/bind-loopback.yaml", "utf8").replace('reachable: { not: { bind: ["127.0.0.1", "::1"] } }', 'reachable: { bind: ["0.0.0.0", "192.168.1.30"] }'),
+      readFileSync("proofs/bind-loopback.yaml", "utf8").replace(
+        'reachable: { not: { bind: ["127.0.0.1", "::1"] } }',
+        'reachable: { bind: ["0.0.0.0", "192.168.1.30"] }',
+      ),
     );
     const out = join(dir, "cx");
     const r = reach("prove", file, "--counterexamples", out);

@@ -30,7 +30,14 @@ describe("query syntax", () => {
     expect(p.port).toBeUndefined();
   });
   it("round-trips through formatQuery", () => {
-    for (const t of ["host -> guest:22/tcp", "a -> [::1]:8000/udp", "a -> b/icmp", "a -> fd56::1/icmp", "a -> localhost:80/tcp", "a -> 10.0.2.2:8080/tcp"]) {
+    for (const t of [
+      "host -> guest:22/tcp",
+      "a -> [::1]:8000/udp",
+      "a -> b/icmp",
+      "a -> fd56::1/icmp",
+      "a -> localhost:80/tcp",
+      "a -> 10.0.2.2:8080/tcp",
+    ]) {
       expect(formatQuery(ok(t))).toBe(t);
     }
   });

@@ -27,7 +27,11 @@ async function verdict(text: string, query: string): Promise<string> {
 
 describe("import review findings", () => {
   it("a Linux host without a default route keeps its own interfaces: no LAN is assumed for it", async () => {
-    const r = await runImport({ kind: "linux", files: [join(G, "linux-server/ip-addr.json"), join(G, "linux-server/ss.txt")], options: { host: "host", lan: "192.168.1.0/24" } });
+    const r = await runImport({
+      kind: "linux",
+      files: [join(G, "linux-server/ip-addr.json"), join(G, "linux-server/ss.txt")],
+      options: { host: "host", lan: "192.168.1.0/24" },
+    });
     expect(r.text).toBeDefined();
     expect(r.text).not.toContain("No input described host's own interfaces");
     expect(r.text).toMatch(/eth0: \{ segment: host\/eth0, addresses: \[ 192\.168\.1\.10\/24 \] \}/);
@@ -35,25 +39,36 @@ describe("import review findings", () => {
 
   it("--into: Docker's FORWARD rules come before the user's (Docker inserts its chains at the top)", async () => {
     const base = join(dir, "h2.yaml");
-    writeFileSync(base, `segments: { lan: 192.168.1.0/24 }
+    writeFileSync(
+      base,
+      `segments: { lan: 192.168.1.0/24 }
 machines:
   host:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
     firewall: { forward: { policy: drop, rules: [ { action: drop, in: eth0, comment: "no routing from the LAN" } ] } }
   lan: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } } }
-`);
-    const r = await runImport({ kind: "compose", files: [join(G, "compose-web-db/docker-compose.yml")], options: { host: "host", lan: "192.168.1.0/24" }, into: base });
+`,
+    );
+    const r = await runImport({
+      kind: "compose",
+      files: [join(G, "compose-web-db/docker-compose.yml")],
+      options: { host: "host", lan: "192.168.1.0/24" },
+      into: base,
+    });
     expect(await verdict(r.text!, "lan -> web:80/tcp")).toBe("reachable");
   });
 
   it("containers of two Docker networks reach each other only through published ports", async () => {
     const f = join(dir, "iso.yml");
-    writeFileSync(f, `services:
+    writeFileSync(
+      f,
+      `services:
   web: { image: nginx, networks: [front], ports: ["8080:80"] }
   api: { image: api, networks: [front], expose: ["9000"] }
   worker: { image: busybox, networks: [back] }
 networks: { front: {}, back: {} }
-`);
+`,
+    );
     const r = await runImport({ kind: "compose", files: [f], options: { host: "host", lan: "192.168.1.0/24" } });
     expect(r.text).toContain("docker: isolation of back from front");
     expect(await verdict(r.text!, "worker -> api:9000/tcp")).toBe("unreachable");
@@ -63,15 +78,23 @@ networks: { front: {}, back: {} }
 
   it("Docker's DNAT applies only to the host's own addresses (dst: local): a container reaches port 8080 of another machine", async () => {
     const base = join(dir, "lan8080.yaml");
-    writeFileSync(base, `segments: { lan: 192.168.1.0/24 }
+    writeFileSync(
+      base,
+      `segments: { lan: 192.168.1.0/24 }
 machines:
   host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
   nas:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.40/24] } }
     services: [ { name: admin, proto: tcp, port: 8080 } ]
-`);
-    const r = await runImport({ kind: "compose", files: [join(G, "compose-web-db/docker-compose.yml")], options: { host: "host", lan: "192.168.1.0/24" }, into: base });
-    expect(r.text).toContain('dst: local');
+`,
+    );
+    const r = await runImport({
+      kind: "compose",
+      files: [join(G, "compose-web-db/docker-compose.yml")],
+      options: { host: "host", lan: "192.168.1.0/24" },
+      into: base,
+    });
+    expect(r.text).toContain("dst: local");
     expect(await verdict(r.text!, "web -> nas:8080/tcp")).toBe("reachable");
     expect(await verdict(r.text!, "nas -> web:80/tcp")).toBe("reachable");
   });
@@ -80,10 +103,21 @@ machines:
     const vm = (name: string) => `name="${name}"\nnic1="natnetwork"\nnat-network1="labnet"\n`;
     writeFileSync(join(dir, "app.txt"), vm("app"));
     writeFileSync(join(dir, "db.txt"), vm("db"));
-    writeFileSync(join(dir, "nl.txt"), "Name:         labnet\nNetwork:      10.0.2.0/24\nGateway:      10.0.2.1\nDHCP Server:  Yes\nIPv6:         No\nIPv6 Prefix:  fd17:625c:f037:2::/64\nIPv6 Default: No\nEnabled:      Yes\nPort-forwarding (ipv4)\n        web:tcp:[]:8080:[10.0.2.9]:80\n\n");
+    writeFileSync(
+      join(dir, "nl.txt"),
+      "Name:         labnet\nNetwork:      10.0.2.0/24\nGateway:      10.0.2.1\nDHCP Server:  Yes\nIPv6:         No\nIPv6 Prefix:  fd17:625c:f037:2::/64\nIPv6 Default: No\nEnabled:      Yes\nPort-forwarding (ipv4)\n        web:tcp:[]:8080:[10.0.2.9]:80\n\n",
+    );
     const addrOf = (text: string, m: string) => new RegExp(`${m}:[\\s\\S]*?addresses: \\[ ([0-9./]+) \\]`).exec(text)?.[1];
-    const a = await runImport({ kind: "virtualbox", files: [join(dir, "app.txt"), join(dir, "db.txt"), join(dir, "nl.txt")], options: { host: "host", lan: "192.168.1.0/24" } });
-    const b = await runImport({ kind: "virtualbox", files: [join(dir, "db.txt"), join(dir, "app.txt"), join(dir, "nl.txt")], options: { host: "host", lan: "192.168.1.0/24" } });
+    const a = await runImport({
+      kind: "virtualbox",
+      files: [join(dir, "app.txt"), join(dir, "db.txt"), join(dir, "nl.txt")],
+      options: { host: "host", lan: "192.168.1.0/24" },
+    });
+    const b = await runImport({
+      kind: "virtualbox",
+      files: [join(dir, "db.txt"), join(dir, "app.txt"), join(dir, "nl.txt")],
+      options: { host: "host", lan: "192.168.1.0/24" },
+    });
     expect(a.text, JSON.stringify(a.diagnostics)).toBeDefined();
     // which VM the forward means is not in the inputs: both get DHCP leases, in argument order
     expect([addrOf(a.text!, "app"), addrOf(a.text!, "db")]).toEqual(["10.0.2.4/24", "10.0.2.5/24"]);
@@ -94,7 +128,10 @@ machines:
     const sub = join(dir, "kf");
     mkdirSync(sub);
     cpSync(join(G, "vagrant-exposed-forward/Vagrantfile"), join(sub, "vagrant:lab"));
-    const r = spawnSync(process.execPath, [join(process.cwd(), "dist/cli/main.js"), "import", "vagrant", "vagrant:lab"], { encoding: "utf8", cwd: sub });
+    const r = spawnSync(process.execPath, [join(process.cwd(), "dist/cli/main.js"), "import", "vagrant", "vagrant:lab"], {
+      encoding: "utf8",
+      cwd: sub,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("hostPort: 8080");
   });
@@ -102,14 +139,21 @@ machines:
   it("options a topology cannot honour are usage errors: --host not queryable, --lan narrower than /24, -o = --into or an input", () => {
     const vf = join(G, "vagrant-exposed-forward/Vagrantfile");
     const before = readFileSync(vf, "utf8");
-    for (const args of [["--host", "my laptop"], ["--lan", "10.0.0.0/28"], ["-o", vf, "--force"]]) {
+    for (const args of [
+      ["--host", "my laptop"],
+      ["--lan", "10.0.0.0/28"],
+      ["-o", vf, "--force"],
+    ]) {
       const r = reach("import", "vagrant", vf, ...args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr).toContain("RCH042");
     }
     expect(readFileSync(vf, "utf8")).toBe(before);
     const base = join(dir, "base.yaml");
-    writeFileSync(base, "machines:\n  host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }\nsegments: { lan: 192.168.1.0/24 }\n");
+    writeFileSync(
+      base,
+      "machines:\n  host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }\nsegments: { lan: 192.168.1.0/24 }\n",
+    );
     const r = reach("import", "vagrant", vf, "--into", base, "-o", base, "--force");
     expect(r.status).toBe(2);
     expect(readFileSync(base, "utf8")).toContain("192.168.1.10/24");

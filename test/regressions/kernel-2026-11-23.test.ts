@@ -49,11 +49,20 @@ machines:
     ["m -> 127.0.0.1:53/udp", "reachable"],
     ["m -> 192.168.1.10:54/udp", "reachable"],
   ] as const;
-  for (const [text, verdict] of cases) it(`${text} is ${verdict} (a wildcard UDP server answers a local client from the local route's source)`, () => engines(net, text, verdict));
-  it.skipIf(!root)("the kernel agrees", async () => {
-    const r = await emulate(net, cases.map(([t]) => q(t)));
-    expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
-  }, 60_000);
+  for (const [text, verdict] of cases)
+    it(`${text} is ${verdict} (a wildcard UDP server answers a local client from the local route's source)`, () =>
+      engines(net, text, verdict));
+  it.skipIf(!root)(
+    "the kernel agrees",
+    async () => {
+      const r = await emulate(
+        net,
+        cases.map(([t]) => q(t)),
+      );
+      expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+    },
+    60_000,
+  );
 });
 
 describe("a gap the kernel showed, refused by the emulator until the model has it (2026-11-23)", () => {
@@ -72,7 +81,9 @@ machines:
     firewall: { input: { policy: drop, rules: [ { action: accept, state: [established] } ] } }
 `);
   it("the emulator names the chain instead of building it", () => {
-    expect(unsupported(net).map((u) => `${u.machine}: ${u.what}`)).toEqual([expect.stringMatching(/^gw: its input chain may drop IPv6 neighbour discovery/)]);
+    expect(unsupported(net).map((u) => `${u.machine}: ${u.what}`)).toEqual([
+      expect.stringMatching(/^gw: its input chain may drop IPv6 neighbour discovery/),
+    ]);
   });
   const ok = build(`
 segments: { lan: { subnets: [fd01::/64] } }
@@ -85,13 +96,17 @@ machines:
   it("accepting ICMP first (as ip6tables guides advise) makes it buildable", () => {
     expect(unsupported(ok)).toEqual([]);
   });
-  it.skipIf(!root)("and then the kernel agrees with both engines", async () => {
-    const r = await emulate(ok, [q("gw -> a/icmp"), q("a -> gw/icmp")]);
-    expect(r.probes.map((p) => [p.query.text, p.reach, p.kernel, p.agree])).toEqual([
-      ["gw -> a/icmp", "reachable", "reachable", true],
-      ["a -> gw/icmp", "reachable", "reachable", true],
-    ]);
-  }, 60_000);
+  it.skipIf(!root)(
+    "and then the kernel agrees with both engines",
+    async () => {
+      const r = await emulate(ok, [q("gw -> a/icmp"), q("a -> gw/icmp")]);
+      expect(r.probes.map((p) => [p.query.text, p.reach, p.kernel, p.agree])).toEqual([
+        ["gw -> a/icmp", "reachable", "reachable", true],
+        ["a -> gw/icmp", "reachable", "reachable", true],
+      ]);
+    },
+    60_000,
+  );
 });
 
 describe("NAT engines answer their guests on the link, whatever the source (2026-11-23)", () => {
@@ -111,10 +126,14 @@ machines:
     nat: [ { action: snat, out: eth0, to: 172.16.0.5 } ]
 `);
   it("vm -> web:80/tcp is reachable through the NAT engine", () => engines(net, "vm -> web:80/tcp", "reachable"));
-  it.skipIf(!root)("and the kernel agrees", async () => {
-    const r = await emulate(net, [q("vm -> web:80/tcp")]);
-    expect(r.probes.map((p) => [p.reach, p.kernel, p.agree])).toEqual([["reachable", "reachable", true]]);
-  }, 60_000);
+  it.skipIf(!root)(
+    "and the kernel agrees",
+    async () => {
+      const r = await emulate(net, [q("vm -> web:80/tcp")]);
+      expect(r.probes.map((p) => [p.reach, p.kernel, p.agree])).toEqual([["reachable", "reachable", true]]);
+    },
+    60_000,
+  );
 });
 
 describe("NAT keeps conntrack tuples unique (2026-11-23)", () => {
@@ -138,11 +157,16 @@ machines:
     services: [ { name: svc, proto: udp, port: 443, bind: "::" } ]
     nat: [ { action: snat, to: 192.168.10.14, src: default } ]
 `);
-  it("h3 -> 192.168.10.14:443/udp is unreachable (the answer's source port is remapped)", () => engines(net, "h3 -> 192.168.10.14:443/udp", "unreachable"));
-  it.skipIf(!root)("the kernel says unreachable, and agrees dial by dial", async () => {
-    const r = await emulate(net, [q("h3 -> 192.168.10.14:443/udp")]);
-    expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([["unreachable", true]]);
-  }, 60_000);
+  it("h3 -> 192.168.10.14:443/udp is unreachable (the answer's source port is remapped)", () =>
+    engines(net, "h3 -> 192.168.10.14:443/udp", "unreachable"));
+  it.skipIf(!root)(
+    "the kernel says unreachable, and agrees dial by dial",
+    async () => {
+      const r = await emulate(net, [q("h3 -> 192.168.10.14:443/udp")]);
+      expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([["unreachable", true]]);
+    },
+    60_000,
+  );
 });
 
 describe("a UDP port forward answers from the route's source too (2026-11-23)", () => {
@@ -165,18 +189,31 @@ machines:
     ["host -> 127.0.0.1:8022/udp", "reachable"],
   ] as const;
   for (const [text, verdict] of cases) it(`${text} is ${verdict}`, () => engines(net, text, verdict));
-  it.skipIf(!root)("and the kernel agrees", async () => {
-    const r = await emulate(net, cases.map(([t]) => q(t)));
-    expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
-  }, 60_000);
+  it.skipIf(!root)(
+    "and the kernel agrees",
+    async () => {
+      const r = await emulate(
+        net,
+        cases.map(([t]) => q(t)),
+      );
+      expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+    },
+    60_000,
+  );
 
   // KNOWN GAP (same run, not yet modelled): with localhost-reachable off, libslirp drops the
   // guest's UDP answer to 10.0.2.2 even for a forward dialed from the host's loopback, so the
   // forward does not work from 127.0.0.1 at all; both engines say reachable. When they model
   // it, this passes: then drop `.fails`.
-  it.fails("localhost-reachable off: host -> 127.0.0.1:8022/udp is unreachable (libslirp)", () => engines(lab(false), "host -> 127.0.0.1:8022/udp", "unreachable"));
-  it.skipIf(!root)("localhost-reachable off: the kernel (libslirp) says unreachable", async () => {
-    const r = await emulate(lab(false), [q("host -> 127.0.0.1:8022/udp")]);
-    expect(r.probes.map((p) => p.kernel)).toEqual(["unreachable"]);
-  }, 60_000);
+  it.fails("localhost-reachable off: host -> 127.0.0.1:8022/udp is unreachable (libslirp)", () =>
+    engines(lab(false), "host -> 127.0.0.1:8022/udp", "unreachable"),
+  );
+  it.skipIf(!root)(
+    "localhost-reachable off: the kernel (libslirp) says unreachable",
+    async () => {
+      const r = await emulate(lab(false), [q("host -> 127.0.0.1:8022/udp")]);
+      expect(r.probes.map((p) => p.kernel)).toEqual(["unreachable"]);
+    },
+    60_000,
+  );
 });

@@ -50,8 +50,19 @@ theorems:
 
 describe("reach fix review findings", () => {
   it("a chain of 300 rules is one slot of 300 alternatives: the rule at position 300 is found", { timeout: 120_000 }, () => {
-    const rules = [...Array.from({ length: 299 }, (_, i) => `          - { action: drop, proto: tcp, dport: ${1000 + i} }`), "          - { action: drop, proto: tcp, dport: 22 }"].join("\n");
-    const r = reach("fix", file("fw300.yaml", SERVER.replace("RULES", rules)), "lan-pc -> server:22/tcp", "--want", "reachable", "--max-edits", "1");
+    const rules = [
+      ...Array.from({ length: 299 }, (_, i) => `          - { action: drop, proto: tcp, dport: ${1000 + i} }`),
+      "          - { action: drop, proto: tcp, dport: 22 }",
+    ].join("\n");
+    const r = reach(
+      "fix",
+      file("fw300.yaml", SERVER.replace("RULES", rules)),
+      "lan-pc -> server:22/tcp",
+      "--want",
+      "reachable",
+      "--max-edits",
+      "1",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("remove input rule 300 (drop tcp dport 22)");
   });
@@ -63,26 +74,44 @@ describe("reach fix review findings", () => {
   });
 
   it("files with YAML aliases are refused with the alias's position", () => {
-    const f = file("anch.yaml", SERVER.replace("RULES", "          - &ssh { action: drop, proto: tcp, dport: 22 }").replace("  lan-pc:", "  other:\n    interfaces: { eth0: { segment: lan, addresses: [192.168.1.31/24] } }\n    firewall: { input: { rules: [ *ssh ] } }\n  lan-pc:"));
+    const f = file(
+      "anch.yaml",
+      SERVER.replace("RULES", "          - &ssh { action: drop, proto: tcp, dport: 22 }").replace(
+        "  lan-pc:",
+        "  other:\n    interfaces: { eth0: { segment: lan, addresses: [192.168.1.31/24] } }\n    firewall: { input: { rules: [ *ssh ] } }\n  lan-pc:",
+      ),
+    );
     const r = reach("fix", f, "lan-pc -> server:22/tcp", "--want", "reachable");
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/anch\.yaml:12:35: error RCH004: reach fix does not edit files with YAML aliases/);
   });
 
-  it("the expectation being changed is recognised however it is written, and what breaks is shown at its line in the user's file", { timeout: 120_000 }, () => {
-    const text = readFileSync("test/fix/overexposed.yaml", "utf8").replace('expect:\n', 'expect:\n  - { query: "lan->default:80", verdict: reachable }\n');
-    const f = file("ov.yaml", text);
-    const r = reach("fix", f, "lan -> default:80/tcp", "--want", "unreachable");
-    expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toContain("hostIp: (empty) -> 127.0.0.1");
-    const lines = text.split("\n").length;
-    for (const m of r.stdout.matchAll(/would break [^:]+:(\d+):/g)) expect(Number(m[1])).toBeLessThanOrEqual(lines);
-  });
+  it(
+    "the expectation being changed is recognised however it is written, and what breaks is shown at its line in the user's file",
+    { timeout: 120_000 },
+    () => {
+      const text = readFileSync("test/fix/overexposed.yaml", "utf8").replace(
+        "expect:\n",
+        'expect:\n  - { query: "lan->default:80", verdict: reachable }\n',
+      );
+      const f = file("ov.yaml", text);
+      const r = reach("fix", f, "lan -> default:80/tcp", "--want", "unreachable");
+      expect(r.status, r.stdout).toBe(0);
+      expect(r.stdout).toContain("hostIp: (empty) -> 127.0.0.1");
+      const lines = text.split("\n").length;
+      for (const m of r.stdout.matchAll(/would break [^:]+:(\d+):/g)) expect(Number(m[1])).toBeLessThanOrEqual(lines);
+    },
+  );
 
   it("removing the only rule of a block list leaves `rules: []` and every other line as it was", () => {
     const src = SERVER.replace("RULES", "          - action: drop   # temporary\n            proto: tcp\n            dport: 22");
     const out = spliceEdits(src, [{ op: "delete", path: ["machines", "server", "firewall", "input", "rules", 0], was: {} }]);
-    expect(out).toBe(src.replace("        rules:\n          - action: drop   # temporary\n            proto: tcp\n            dport: 22\n", "        rules: []\n"));
+    expect(out).toBe(
+      src.replace(
+        "        rules:\n          - action: drop   # temporary\n            proto: tcp\n            dport: 22\n",
+        "        rules: []\n",
+      ),
+    );
   });
 
   it("replacing a block node keeps the comment lines after it", () => {
@@ -102,7 +131,10 @@ describe("reach prove review findings", () => {
   });
 
   it("a family without members is an error, not PROVED", () => {
-    for (const [name, text] of [["empty.yaml", PROOF.replace('bind: ["127.0.0.1", "0.0.0.0"]', "bind: {}").replace('{ bind: "0.0.0.0" }', "false")], ["where.yaml", PROOF.replace("topology:", "where: false\ntopology:")]]) {
+    for (const [name, text] of [
+      ["empty.yaml", PROOF.replace('bind: ["127.0.0.1", "0.0.0.0"]', "bind: {}").replace('{ bind: "0.0.0.0" }', "false")],
+      ["where.yaml", PROOF.replace("topology:", "where: false\ntopology:")],
+    ]) {
       const r = run(name!, text!);
       expect(r.status, name).toBe(2);
       expect(r.stdout).not.toContain("PROVED");
@@ -112,8 +144,16 @@ describe("reach prove review findings", () => {
   it("malformed conditions, reserved and duplicate names are positioned errors, not crashes", () => {
     const cases: [string, string, RegExp][] = [
       ["c1.yaml", PROOF.replace('{ bind: "0.0.0.0" }', '{ all: ["0.0.0.0"] }'), /RCH004: "0\.0\.0\.0" is not a condition/],
-      ["c2.yaml", PROOF.replace("  bind:", "  not:").replace("${bind}", "${not}").replace('{ bind: "0.0.0.0" }', "true"), /RCH004: a parameter cannot be named not/],
-      ["dup.yaml", PROOF.replace('["127.0.0.1", "0.0.0.0"]', '["127.0.0.1", "0.0.0.0", "0.0.0.0"]'), /RCH030: parameter bind lists the value 0\.0\.0\.0 twice/],
+      [
+        "c2.yaml",
+        PROOF.replace("  bind:", "  not:").replace("${bind}", "${not}").replace('{ bind: "0.0.0.0" }', "true"),
+        /RCH004: a parameter cannot be named not/,
+      ],
+      [
+        "dup.yaml",
+        PROOF.replace('["127.0.0.1", "0.0.0.0"]', '["127.0.0.1", "0.0.0.0", "0.0.0.0"]'),
+        /RCH030: parameter bind lists the value 0\.0\.0\.0 twice/,
+      ],
       ["ph.yaml", PROOF.replace('"${bind}"', '"${bnd}"'), /ph\.yaml:9:\d+: error RCH004: \$\{bnd\} is not a parameter/],
     ];
     for (const [name, text, re] of cases) {
@@ -124,10 +164,23 @@ describe("reach prove review findings", () => {
   });
 
   it("theorems dialing :: or an IPv4-mapped address are decided (no internal error)", () => {
-    const r = run("any6.yaml", PROOF.replace('"lan-pc -> server:80/tcp"', '"server -> [::ffff:192.168.1.30]:80/tcp"').replace('{ bind: "0.0.0.0" }', "{ bind: \"0.0.0.0\" }"));
+    const r = run(
+      "any6.yaml",
+      PROOF.replace('"lan-pc -> server:80/tcp"', '"server -> [::ffff:192.168.1.30]:80/tcp"').replace(
+        '{ bind: "0.0.0.0" }',
+        '{ bind: "0.0.0.0" }',
+      ),
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("PROVED");
-    const a = reach("ask", file("zt.yaml", "segments: { lan: { subnets: [192.168.1.0/24, \"fd00::/64\"] } }\nmachines:\n  server:\n    interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24, \"fd00::30/64\"] } }\n    services: [ { name: web, proto: tcp, port: 80, bind: \"::\" } ]\n"), "server -> [::]:80/tcp");
+    const a = reach(
+      "ask",
+      file(
+        "zt.yaml",
+        'segments: { lan: { subnets: [192.168.1.0/24, "fd00::/64"] } }\nmachines:\n  server:\n    interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24, "fd00::30/64"] } }\n    services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]\n',
+      ),
+      "server -> [::]:80/tcp",
+    );
     expect(a.status, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/^reachable/);
   });

@@ -10,18 +10,22 @@ const answer = (yaml: string, text: string) => query(build(yaml), text);
 
 describe("review 2026-11-23: wrong verdicts fixed", () => {
   it("a self-query finds a service bound to 127.0.0.53 (systemd-resolved)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
     services: [ { name: resolved, proto: udp, port: 53, bind: 127.0.0.53 } ]
-`, "host -> host:53/udp");
+`,
+      "host -> host:53/udp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("127.0.0.53");
   });
   it("a DNAT virtual IP that no interface holds is a dial target", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   dc: 10.0.0.0/24
 machines:
@@ -42,12 +46,15 @@ machines:
     interfaces: { eth0: { segment: dc, addresses: [10.0.0.5/24] } }
     routes: [ { to: default, via: 10.0.0.1 } ]
     services: [ { name: web, proto: tcp, port: 8080 } ]
-`, "client -> server:8080/tcp");
+`,
+      "client -> server:8080/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("198.51.100.7");
   });
   it("a ping reaches a machine through a protocol-less DNAT", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   internet: 203.0.113.0/24
 machines:
@@ -63,12 +70,15 @@ machines:
     routes: [ { to: default, via: 192.168.1.1 } ]
   remote:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
-`, "remote -> server/icmp");
+`,
+      "remote -> server/icmp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("203.0.113.2");
   });
   it("rp_filter is IPv4 only", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   s1: { subnets: ["2001:db8:1::/64", "2001:db8:5::/64"] }
   s2: 2001:db8:2::/64
 machines:
@@ -87,11 +97,14 @@ machines:
   c:
     interfaces: { eth0: { segment: s1, addresses: [2001:db8:5::20/64] } }
     routes: [ { to: "2001:db8:1::/64", dev: eth0 } ]
-`, "c -> [2001:db8:1::10]:80/tcp");
+`,
+      "c -> [2001:db8:1::10]:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
   it("a global IPv6 destination gets a global source, also via a fe80:: gateway", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: { subnets: ["2001:db8:1::/64", "fe80::/64"] }
   dc: 2001:db8:2::/64
 machines:
@@ -111,11 +124,14 @@ machines:
       input:
         policy: drop
         rules: [ { action: accept, src: "2001:db8:1::/64" } ]
-`, "host -> [2001:db8:2::50]:80/tcp");
+`,
+      "host -> [2001:db8:2::50]:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
   it("link-local sources are not forwarded; the global source has no route back", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: fe80::/64
   other: 2001:db8:9::/64
   dc: 2001:db8:2::/64
@@ -134,11 +150,14 @@ machines:
     interfaces: { eth0: { segment: dc, addresses: ["2001:db8:2::50/64"] } }
     routes: [ { to: "::/0", via: "2001:db8:2::1" } ]
     services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
-`, "host -> server:80/tcp");
+`,
+      "host -> server:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
   it("dialing 0.0.0.0 means this host", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -147,12 +166,15 @@ machines:
     services: [ { name: dev, proto: tcp, port: 8000, bind: 0.0.0.0 } ]
   router:
     interfaces: { lan0: { segment: lan, addresses: [192.168.1.1/24] } }
-`, "host -> 0.0.0.0:8000/tcp");
+`,
+      "host -> 0.0.0.0:8000/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("127.0.0.1");
   });
   it("dialing ::ffff:a.b.c.d sends IPv4 to a.b.c.d", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -161,13 +183,16 @@ machines:
     services: [ { name: dev, proto: tcp, port: 8000, bind: 0.0.0.0 } ]
   router:
     interfaces: { lan0: { segment: lan, addresses: [192.168.1.1/24] } }
-`, "host -> [::ffff:192.168.1.10]:8000/tcp");
+`,
+      "host -> [::ffff:192.168.1.10]:8000/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt && formatIP(a.attempt.legs[0]!.packet.dst)).toBe("192.168.1.10");
   });
 
   it("a DNAT port range whose ends are filtered is still tried in the middle", () => {
-    const a = answer(`segments: { lan: 192.168.1.0/24, dc: 10.0.0.0/24 }
+    const a = answer(
+      `segments: { lan: 192.168.1.0/24, dc: 10.0.0.0/24 }
 machines:
   client:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
@@ -182,13 +207,16 @@ machines:
     interfaces: { eth0: { segment: dc, addresses: [10.0.0.5/24] } }
     routes: [ { to: default, via: 10.0.0.1 } ]
     services: [ { name: web, port: 80 } ]
-`, "client -> server:80/tcp");
+`,
+      "client -> server:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(a.attempt!.legs[0]!.packet.dport).toBe(8001);
   });
 
   it("a NAT Network is per host: VMs of two hosts with one network name are not neighbours", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 natnetworks:
   labnet: { network: 10.0.2.0/24 }
@@ -202,12 +230,15 @@ machines:
   vm2:
     vm: { on: hostB, adapters: [ { mode: natnetwork, network: labnet, addresses: [10.0.2.6/24] } ] }
     services: [ { port: 22 } ]
-`, "vm1 -> vm2:22/tcp");
+`,
+      "vm1 -> vm2:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("a port forward on 127.0.0.2 is a dial target of its host", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -219,12 +250,15 @@ machines:
         - mode: nat
           forwards: [ { proto: tcp, hostIp: 127.0.0.2, hostPort: 2222, guestPort: 22 } ]
     services: [ { port: 22 } ]
-`, "host -> guest:22/tcp");
+`,
+      "host -> guest:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("the router's default firewall admits only DNATed connections from the WAN", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   internet: 203.0.113.0/24
 machines:
@@ -247,12 +281,15 @@ machines:
   remote:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
     routes: [ { to: 192.168.1.0/24, via: 203.0.113.2 } ]
-`, "remote -> 192.168.1.50:443/tcp");
+`,
+      "remote -> 192.168.1.50:443/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("the same router: through the forward it works", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   internet: 203.0.113.0/24
 machines:
@@ -275,12 +312,15 @@ machines:
   remote:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
     routes: [ { to: 192.168.1.0/24, via: 203.0.113.2 } ]
-`, "remote -> server:443/tcp");
+`,
+      "remote -> server:443/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("a router forward to the router itself passes its default INPUT chain", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   internet: 203.0.113.0/24
 machines:
@@ -294,12 +334,15 @@ machines:
     services: [ { name: webui, port: 80 } ]
   remote:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.99/24] } }
-`, "remote -> 203.0.113.2:8080/tcp");
+`,
+      "remote -> 203.0.113.2:8080/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("a firewall admitting only state new from the client drops the handshake ACK", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   wan: 203.0.113.0/24
 machines:
@@ -321,12 +364,15 @@ machines:
     interfaces: { eth0: { segment: wan, addresses: [203.0.113.10/24] } }
     routes: [ { to: default, via: 203.0.113.1 } ]
     services: [ { name: web, proto: tcp, port: 80 } ]
-`, "client -> server:80/tcp");
+`,
+      "client -> server:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("asymmetric routing: the request-side firewall never sees the SYN-ACK and drops the ACK as invalid", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 10.0.1.0/24
   srv: 10.0.2.0/24
 machines:
@@ -351,12 +397,15 @@ machines:
     interfaces: { eth0: { segment: srv, addresses: [10.0.2.10/24] } }
     routes: [ { to: default, via: 10.0.2.2 } ]
     services: [ { name: web, proto: tcp, port: 80 } ]
-`, "client -> server:80/tcp");
+`,
+      "client -> server:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("nat OUTPUT matches the route's output interface", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -366,12 +415,15 @@ machines:
   proxy:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24] } }
     services: [ { name: p, proto: tcp, port: 8080 } ]
-`, "host -> 192.168.1.99:80/tcp");
+`,
+      "host -> 192.168.1.99:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("IPv6 masquerade picks a global source for a global destination", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: fd00:1::/64
   wan: { subnets: ["2001:db8:1::/64", "fe80::/64"] }
   inet: 2001:db8:9::/64
@@ -396,12 +448,15 @@ machines:
     interfaces: { eth0: { segment: inet, addresses: ["2001:db8:9::10/64"] } }
     routes: [ { to: "::/0", via: "2001:db8:9::1" } ]
     services: [ { name: web, proto: tcp, port: 80, bind: "::" } ]
-`, "client -> server:80/tcp");
+`,
+      "client -> server:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("masquerade out of lo picks a universe-scope address, never 127.0.0.1", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -414,12 +469,15 @@ machines:
         rules:
           - { action: accept, src: 192.168.1.0/24 }
     services: [ { name: web, proto: tcp, port: 80 } ]
-`, "host -> 192.168.1.10:80/tcp");
+`,
+      "host -> 192.168.1.10:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("SO_BINDTODEVICE eth0 accepts local connections to eth0's address (kernel-tested)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -427,12 +485,15 @@ machines:
     services:
       - { name: devlo, port: 9000, device: lo }
       - { name: deveth, port: 9002, device: eth0 }
-`, "host -> host:9002/tcp");
+`,
+      "host -> host:9002/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("SO_BINDTODEVICE lo does not accept local connections to eth0's address (kernel-tested)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -440,12 +501,15 @@ machines:
     services:
       - { name: devlo, port: 9000, device: lo }
       - { name: deveth, port: 9002, device: eth0 }
-`, "host -> 192.168.1.10:9000/tcp");
+`,
+      "host -> 192.168.1.10:9000/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("a host-only guest with a DHCP address may route via the host (its lease is a connected subnet)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -459,12 +523,15 @@ machines:
   lan-pc:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
     services: [ { name: web, port: 80 } ]
-`, "guest -> lan-pc:80/tcp");
+`,
+      "guest -> lan-pc:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("host-only DHCP skips an address another VM has set statically", () => {
-    const a = answer(`machines:
+    const a = answer(
+      `machines:
   host:
     interfaces: {}
   a:
@@ -472,13 +539,16 @@ machines:
   b:
     vm: { on: host, adapters: [ { mode: hostonly } ] }
     services: [ { name: s, port: 22 } ]
-`, "host -> b:22/tcp");
+`,
+      "host -> b:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
     expect(formatIP(a.attempt!.legs[0]!.packet.dst)).toBe("192.168.56.102");
   });
 
   it("a UDP server on 0.0.0.0 answers from the route's source: a client that dialed the secondary address drops it (kernel-tested)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   a: 10.0.0.0/24
 machines:
   c:
@@ -486,12 +556,15 @@ machines:
   s:
     interfaces: { eth0: { segment: a, addresses: [10.0.0.1/24, 10.0.0.100/24] } }
     services: [ { proto: udp, port: 5353, bind: 0.0.0.0 } ]
-`, "c -> 10.0.0.100:5353/udp");
+`,
+      "c -> 10.0.0.100:5353/udp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("IPv6 source selection prefers the longest matching prefix behind a link-local gateway (kernel-tested)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: { subnets: ["2001:db8:1::/64", "fd00:1::/64", "fe80::/64"] }
   srv: { subnets: ["fd00:99::/64"] }
 machines:
@@ -509,12 +582,15 @@ machines:
     services: [ { proto: tcp, port: 22, bind: "::" } ]
     firewall:
       input: { policy: drop, rules: [ { action: accept, src: "fd00::/8" } ] }
-`, "c -> s:22/tcp");
+`,
+      "c -> s:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("a socket bound to ::ffff:0.0.0.0 is an IPv4 wildcard (kernel-tested)", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   a: 10.0.0.0/24
 machines:
   c:
@@ -525,12 +601,15 @@ machines:
       - { name: m0, proto: tcp, port: 81, bind: "::ffff:0.0.0.0" }
       - { name: m1, proto: tcp, port: 82, bind: "::ffff:10.0.0.1" }
       - { name: m2, proto: tcp, port: 83, bind: "::", v6only: true }
-`, "c -> 10.0.0.1:81/tcp");
+`,
+      "c -> 10.0.0.1:81/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("the VirtualBox NAT engine answers DNS on 10.0.2.3", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   lab: 172.16.0.0/24
 machines:
@@ -550,12 +629,15 @@ machines:
     routes: [ { to: 172.16.0.0/24, via: 192.168.1.10 } ]
   router:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] } }
-`, "vm -> 10.0.2.3:53/udp");
+`,
+      "vm -> 10.0.2.3:53/udp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("a reply that leaves a multi-homed VM by the other NIC goes to the wrong machine", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -570,12 +652,16 @@ machines:
     services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
   pc:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
-`, "pc -> 192.168.1.10:2222/tcp");
+`,
+      "pc -> 192.168.1.10:2222/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("a gateway must be on-link on the route's own dev (kernel-tested: Nexthop has invalid gateway)", () => {
-    expect(() => answer(`segments:
+    expect(() =>
+      answer(
+        `segments:
   a: 192.168.1.0/24
   b: 192.168.2.0/24
   c: 10.9.0.0/24
@@ -595,11 +681,15 @@ machines:
     interfaces: { eth0: { segment: c, addresses: [10.9.0.5/24] } }
     routes: [ { to: default, via: 10.9.0.1 } ]
     services: [ { proto: tcp, port: 80 } ]
-`, "h -> s:80/tcp")).toThrow(/RCH034/);
+`,
+        "h -> s:80/tcp",
+      ),
+    ).toThrow(/RCH034/);
   });
 
   it("a gateway reachable through an on-link dev route is accepted (kernel-tested)", () => {
-    expect(() => build(`segments:
+    expect(() =>
+      build(`segments:
   a: { subnets: [192.168.1.0/24, 10.5.0.0/24] }
 machines:
   h:
@@ -609,11 +699,13 @@ machines:
     interfaces: { eth0: { segment: a, addresses: [10.5.0.1/24] } }
     routes: [ { to: 192.168.1.0/24, dev: eth0 } ]
     services: [ { proto: tcp, port: 80 } ]
-`)).not.toThrow();
+`),
+    ).not.toThrow();
   });
 
   it("a DNAT without a port match is tried on a port no rule singles out", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
   wan: 203.0.113.0/24
 machines:
@@ -634,12 +726,15 @@ machines:
     routes: [ { to: default, via: 192.168.1.1 } ]
   client:
     interfaces: { eth0: { segment: wan, addresses: [203.0.113.99/24] } }
-`, "client -> server:22/tcp");
+`,
+      "client -> server:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("an unprivileged client may choose a non-ephemeral source port", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   server:
@@ -653,12 +748,15 @@ machines:
     services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
   client:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
-`, "client -> server:22/tcp");
+`,
+      "client -> server:22/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("127.0.0.2 reaches a 0.0.0.0 service when 127.0.0.1 is filtered", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   box:
@@ -670,12 +768,15 @@ machines:
           - { action: drop, proto: tcp, dport: 8080, dst: 127.0.0.1 }
           - { action: drop, proto: tcp, dport: 8080, dst: 192.168.1.50 }
     services: [ { name: app, proto: tcp, port: 8080, bind: 0.0.0.0 } ]
-`, "box -> box:8080/tcp");
+`,
+      "box -> box:8080/tcp",
+    );
     expect(a.verdict, a.reason).toBe("reachable");
   });
 
   it("the NAT engine's outbound connection does not keep the guest's source port", () => {
-    const a = answer(`segments:
+    const a = answer(
+      `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -691,12 +792,16 @@ machines:
           - { action: accept, state: [established, related] }
           - { action: accept, proto: tcp, dport: 80, sport: 50000 }
     services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
-`, "guest -> web:80/tcp");
+`,
+      "guest -> web:80/tcp",
+    );
     expect(a.verdict, a.reason).toBe("unreachable");
   });
 
   it("a VirtualBox forward with an IPv6 host IP is refused: forwards listen on IPv4 only", () => {
-    expect(() => answer(`segments:
+    expect(() =>
+      answer(
+        `segments:
   lan: { subnets: [192.168.1.0/24, "fd00::/64"] }
 machines:
   host:
@@ -710,11 +815,16 @@ machines:
     services: [ { name: sshd, proto: tcp, port: 22, bind: 0.0.0.0 } ]
   pc:
     interfaces: { eth0: { segment: lan, addresses: ["fd00::20/64"] } }
-`, "pc -> guest:22/tcp")).toThrow(/RCH010/);
+`,
+        "pc -> guest:22/tcp",
+      ),
+    ).toThrow(/RCH010/);
   });
 
   it("a VirtualBox forward on a host port below 1024 does not exist unless VirtualBox runs as root", () => {
-    expect(answer(`segments:
+    expect(
+      answer(
+        `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -728,8 +838,13 @@ machines:
     services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
   lan-pc:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
-`, "lan-pc -> guest:80/tcp").verdict).toBe("unreachable");
-    expect(answer(`segments:
+`,
+        "lan-pc -> guest:80/tcp",
+      ).verdict,
+    ).toBe("unreachable");
+    expect(
+      answer(
+        `segments:
   lan: 192.168.1.0/24
 machines:
   host:
@@ -744,6 +859,9 @@ machines:
     services: [ { name: httpd, proto: tcp, port: 80, bind: 0.0.0.0 } ]
   lan-pc:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
-`, "lan-pc -> guest:80/tcp").verdict).toBe("reachable");
+`,
+        "lan-pc -> guest:80/tcp",
+      ).verdict,
+    ).toBe("reachable");
   });
 });

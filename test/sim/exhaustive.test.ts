@@ -33,7 +33,11 @@ import { MODEL_FILES } from "../model-files.js";
 const files = MODEL_FILES;
 const models = files.map((f) => {
   const loaded = loadTopologyFile(join("models", f));
-  return { file: f, net: lower(loaded.topology), expect: (loaded.topology.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [{ ...e, query: e.query }] : [])) };
+  return {
+    file: f,
+    net: lower(loaded.topology),
+    expect: (loaded.topology.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [{ ...e, query: e.query }] : [])),
+  };
 });
 
 function q(text: string): Query {
@@ -114,9 +118,13 @@ machines:
     expect(r.attempt!.ok).toBe(true);
     expect(r.attempt!.outcome).toMatchObject({ kind: "ok", machine: "server" });
     // the direct way is closed: the router forwards from the WAN only what it DNATed
-    expect(attempt(net, machineIndex(net), { from: "client", proto: "tcp", dst: ip("10.0.0.10"), dport: 8080, sport: 40000 }).ok).toBe(false);
+    expect(attempt(net, machineIndex(net), { from: "client", proto: "tcp", dst: ip("10.0.0.10"), dport: 8080, sport: 40000 }).ok).toBe(
+      false,
+    );
     // any address of the prefix works, not only the representative
-    expect(attempt(net, machineIndex(net), { from: "client", proto: "tcp", dst: ip("198.51.100.77"), dport: 80, sport: 40000 }).ok).toBe(true);
+    expect(attempt(net, machineIndex(net), { from: "client", proto: "tcp", dst: ip("198.51.100.77"), dport: 80, sport: 40000 }).ok).toBe(
+      true,
+    );
   });
   it("the address query on a VIP agrees", () => {
     expect(exhaustive(net, q("client -> 198.51.100.200:80/tcp")).verdict).toBe("reachable");
@@ -252,7 +260,14 @@ function signature(a: Attempt): string {
       case "nat":
         return [s.kind, s.machine, s.hook, line(s.rule.origin)];
       case "route":
-        return [s.kind, s.machine, s.local, s.route.type, s.route.dev, s.route.type === "local" ? null : `${s.route.dst.n}/${s.route.dst.len}`];
+        return [
+          s.kind,
+          s.machine,
+          s.local,
+          s.route.type,
+          s.route.dev,
+          s.route.type === "local" ? null : `${s.route.dst.n}/${s.route.dst.len}`,
+        ];
       case "transmit":
         return [s.kind, s.machine, s.iface, s.to, s.toIface];
       case "receive":
@@ -301,7 +316,13 @@ function randomDial(c: PacketClasses, from: string, r: () => number): Dial {
 }
 
 /** Random dials whose attempt decides differently from their representative's (none, when the classes are exact). */
-function mismatches(net: Network, c: PacketClasses, seed: number, perMachine: number, sampleNear: PacketClasses = c): { dial: Dial; rep: Dial }[] {
+function mismatches(
+  net: Network,
+  c: PacketClasses,
+  seed: number,
+  perMachine: number,
+  sampleNear: PacketClasses = c,
+): { dial: Dial; rep: Dial }[] {
   const index = machineIndex(net);
   const r = rng(seed);
   const out: { dial: Dial; rep: Dial }[] = [];

@@ -67,7 +67,11 @@ machines:
     it("route_localnet=0: the translated packet is a martian on server and the client times out", () => {
       const net = build(yaml(false));
       const a = dial(net, "lan-pc", "tcp", "192.168.1.10", 8080);
-      expect(failure(a)).toMatchObject({ leg: 0, direction: "forward", disposition: { kind: "martian", machine: "server", iface: "eth0", which: "destination" } });
+      expect(failure(a)).toMatchObject({
+        leg: 0,
+        direction: "forward",
+        disposition: { kind: "martian", machine: "server", iface: "eth0", which: "destination" },
+      });
       const d = failure(a).disposition;
       if (d.kind === "martian") expect(formatIP(d.addr)).toBe("127.0.0.1");
       expect(query(net, "lan-pc -> server:8080/tcp").verdict).toBe("unreachable");
@@ -79,7 +83,12 @@ machines:
       const d = a.legs[0]!.forward.disposition;
       expect(d.kind === "delivered" && pkt(d.packet)).toMatchObject({ src: "192.168.1.20", dst: "127.0.0.1", dport: 8080 });
       const r = a.legs[0]!.reply!.disposition;
-      expect(r.kind === "delivered" && pkt(r.packet)).toMatchObject({ src: "192.168.1.10", dst: "192.168.1.20", sport: 8080, dport: 40000 });
+      expect(r.kind === "delivered" && pkt(r.packet)).toMatchObject({
+        src: "192.168.1.10",
+        dst: "192.168.1.20",
+        sport: 8080,
+        dport: 40000,
+      });
       expect(query(net, "lan-pc -> server:8080/tcp").verdict).toBe("reachable");
     });
   });

@@ -184,7 +184,12 @@ ${forwardDrop ? '          - { action: drop, proto: tcp, dport: 80, out: docker0
       const a = dial(build(yaml(false)), "lan-pc", "tcp", "192.168.1.30", 8003);
       const r = a.legs[0]!.reply!;
       expect(r.steps.some((s) => s.kind === "unnat" && s.machine === "docker-host")).toBe(true);
-      expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({ src: "192.168.1.30", sport: 8003, dst: "192.168.1.20", dport: 40000 });
+      expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({
+        src: "192.168.1.30",
+        sport: 8003,
+        dst: "192.168.1.20",
+        dport: 40000,
+      });
     });
     it("a FORWARD drop does block the DNATed connection", () => {
       const YAML = yaml(true);
@@ -194,10 +199,12 @@ ${forwardDrop ? '          - { action: drop, proto: tcp, dport: 80, out: docker0
       if (d.kind === "dropped") expect(d.rule?.origin.span.line).toBe(lineOf(YAML, "forward drop 80"));
     });
     it("the same INPUT drop does block a service of docker-host itself", () => {
-      const YAML = yaml(false).replace("    ip_forward: true\n", "    ip_forward: true\n    services: [ { name: own, proto: tcp, port: 8003 } ]\n").replace(
-        "{ action: dnat, chain: prerouting, proto: tcp, dport: 8003, in: eth0,",
-        "{ action: dnat, chain: prerouting, proto: tcp, dport: 8003, in: docker0,",
-      );
+      const YAML = yaml(false)
+        .replace("    ip_forward: true\n", "    ip_forward: true\n    services: [ { name: own, proto: tcp, port: 8003 } ]\n")
+        .replace(
+          "{ action: dnat, chain: prerouting, proto: tcp, dport: 8003, in: eth0,",
+          "{ action: dnat, chain: prerouting, proto: tcp, dport: 8003, in: docker0,",
+        );
       const f = failure(dial(build(YAML), "lan-pc", "tcp", "192.168.1.30", 8003));
       expect(f.disposition).toMatchObject({ kind: "dropped", machine: "docker-host", chain: "input" });
       const d = f.disposition;
@@ -210,13 +217,18 @@ ${forwardDrop ? '          - { action: drop, proto: tcp, dport: 80, out: docker0
       const steps = stepsOf(a, 0);
       const nat = steps.find((s) => s.kind === "nat" && s.machine === "docker-host");
       expect(nat?.kind === "nat" && nat.hook).toBe("postrouting");
-      expect(nat?.kind === "nat" && nat.rule.origin.span.line).toBe(lineOf(YAML, "comment: \"masq\""));
+      expect(nat?.kind === "nat" && nat.rule.origin.span.line).toBe(lineOf(YAML, 'comment: "masq"'));
       const d = a.legs[0]!.forward.disposition;
       expect(d.kind === "delivered" && pkt(d.packet)).toMatchObject({ src: "192.168.1.30", dst: "192.168.1.20", dport: 80 });
       const r = a.legs[0]!.reply!;
       const un = r.steps.find((s) => s.kind === "unnat" && s.machine === "docker-host");
       expect(un?.kind === "unnat" && pkt(un.after)).toMatchObject({ dst: "172.17.0.2", dport: 40000 });
-      expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({ src: "192.168.1.20", sport: 80, dst: "172.17.0.2", dport: 40000 });
+      expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({
+        src: "192.168.1.20",
+        sport: 80,
+        dst: "172.17.0.2",
+        dport: 40000,
+      });
     });
     it("the LAN cannot reach the container's own address (no route back and no forward)", () => {
       expect(query(build(yaml(false)), "lan-pc -> 172.17.0.2:80/tcp").verdict).toBe("unreachable");

@@ -42,23 +42,53 @@ describe("queries (src/query/ask.ts)", () => {
   describe("A -> localhost:P/tcp (semantics.md 2): one answer per address", () => {
     it("0.0.0.0: 127.0.0.1 reachable, ::1 not; overall reachable and the reason says which", () => {
       const r = perAddress("host -> localhost:8000/tcp");
-      expect(r).toEqual({ verdict: "reachable", per: [["127.0.0.1", "reachable"], ["::1", "unreachable"]] });
+      expect(r).toEqual({
+        verdict: "reachable",
+        per: [
+          ["127.0.0.1", "reachable"],
+          ["::1", "unreachable"],
+        ],
+      });
       const ans = query(net, "host -> localhost:8000/tcp");
       expect(ans.reason).toMatch(/127\.0\.0\.1: reachable/);
       expect(ans.reason).toMatch(/::1: unreachable/);
       expect(ans.dial && formatIP(ans.dial.dst)).toBe("127.0.0.1");
     });
     it(":: dual-stack: both addresses reachable", () => {
-      expect(perAddress("host -> localhost:8001/tcp")).toEqual({ verdict: "reachable", per: [["127.0.0.1", "reachable"], ["::1", "reachable"]] });
+      expect(perAddress("host -> localhost:8001/tcp")).toEqual({
+        verdict: "reachable",
+        per: [
+          ["127.0.0.1", "reachable"],
+          ["::1", "reachable"],
+        ],
+      });
     });
     it("::1: only ::1", () => {
-      expect(perAddress("host -> localhost:8002/tcp")).toEqual({ verdict: "reachable", per: [["127.0.0.1", "unreachable"], ["::1", "reachable"]] });
+      expect(perAddress("host -> localhost:8002/tcp")).toEqual({
+        verdict: "reachable",
+        per: [
+          ["127.0.0.1", "unreachable"],
+          ["::1", "reachable"],
+        ],
+      });
     });
     it("127.0.0.1: only 127.0.0.1", () => {
-      expect(perAddress("host -> localhost:8003/tcp")).toEqual({ verdict: "reachable", per: [["127.0.0.1", "reachable"], ["::1", "unreachable"]] });
+      expect(perAddress("host -> localhost:8003/tcp")).toEqual({
+        verdict: "reachable",
+        per: [
+          ["127.0.0.1", "reachable"],
+          ["::1", "unreachable"],
+        ],
+      });
     });
     it("nothing listening: both unreachable", () => {
-      expect(perAddress("host -> localhost:9999/tcp")).toEqual({ verdict: "unreachable", per: [["127.0.0.1", "unreachable"], ["::1", "unreachable"]] });
+      expect(perAddress("host -> localhost:9999/tcp")).toEqual({
+        verdict: "unreachable",
+        per: [
+          ["127.0.0.1", "unreachable"],
+          ["::1", "unreachable"],
+        ],
+      });
     });
     it("localhost is the querying machine's own: lan-pc -> localhost:8000 is unreachable", () => {
       expect(perAddress("lan-pc -> localhost:8000/tcp").verdict).toBe("unreachable");

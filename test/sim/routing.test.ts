@@ -163,7 +163,11 @@ machines:
     it("rp_filter=1 drops a packet arriving on an interface that is not the reverse path", () => {
       const net = build(yaml(1));
       const f = failure(dial(net, "client", "tcp", "10.1.0.10", 80));
-      expect(f).toMatchObject({ leg: 0, direction: "forward", disposition: { kind: "rp-filter", machine: "server", iface: "eth1", mode: 1 } });
+      expect(f).toMatchObject({
+        leg: 0,
+        direction: "forward",
+        disposition: { kind: "rp-filter", machine: "server", iface: "eth1", mode: 1 },
+      });
       const d = f.disposition;
       if (d.kind === "rp-filter") expect(formatIP(d.src)).toBe("10.2.0.5");
     });

@@ -40,7 +40,13 @@ describe("UDP", () => {
     const a = dial(net, "lan-pc", "udp", "192.168.1.10", 53);
     expectOk(a, "server", "dns");
     const r = a.legs[0]!.reply!;
-    expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({ proto: "udp", src: "192.168.1.10", sport: 53, dst: "192.168.1.20", dport: 40000 });
+    expect(r.disposition.kind === "delivered" && pkt(r.disposition.packet)).toMatchObject({
+      proto: "udp",
+      src: "192.168.1.10",
+      sport: 53,
+      dst: "192.168.1.20",
+      dport: 40000,
+    });
     const inStep = r.steps.find((s) => s.kind === "filter" && s.machine === "lan-pc" && s.chain === "input");
     expect(inStep).toMatchObject({ state: "established", action: "accept" });
     expect(query(net, "lan-pc -> server:53/udp").verdict).toBe("reachable");

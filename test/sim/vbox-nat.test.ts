@@ -216,7 +216,12 @@ machines:
       expectOk(dial(net, "vm1", "tcp", "10.0.2.15", 22), "vm1", "ssh1");
     });
     it("with a forward on vm2, vm1 reaches it through the host's address (VM -> host, then the forward)", () => {
-      const n = build(YAML.replace("vm: { on: host, adapters: [ { mode: nat } ] }\n    services: [ { name: ssh2", "vm: { on: host, adapters: [ { mode: nat, forwards: [ { hostPort: 2222, guestPort: 22 } ] } ] }\n    services: [ { name: ssh2"));
+      const n = build(
+        YAML.replace(
+          "vm: { on: host, adapters: [ { mode: nat } ] }\n    services: [ { name: ssh2",
+          "vm: { on: host, adapters: [ { mode: nat, forwards: [ { hostPort: 2222, guestPort: 22 } ] } ] }\n    services: [ { name: ssh2",
+        ),
+      );
       const a = dial(n, "vm1", "tcp", "192.168.1.10", 2222);
       expectOk(a, "vm2", "ssh2");
       expect(query(n, "vm1 -> vm2:22/tcp").verdict).toBe("reachable");

@@ -76,7 +76,10 @@ describe("include: stays inside the spec's folder or --root", () => {
   });
 
   it("../ out of the folder is refused by default and allowed inside --root", () => {
-    writeFileSync(join(repo, "specs", "up.spec.yaml"), "include: ../lab.yaml\nexpect:\n  - { query: \"a -> b:80/tcp\", verdict: reachable }\n");
+    writeFileSync(
+      join(repo, "specs", "up.spec.yaml"),
+      'include: ../lab.yaml\nexpect:\n  - { query: "a -> b:80/tcp", verdict: reachable }\n',
+    );
     const spec = join(repo, "specs", "up.spec.yaml");
     expect(codesOf(spec)).toEqual(["RCH058@repo/specs/up.spec.yaml:1:10"]);
     expect(codesOf(spec, repo)).toEqual([]);
@@ -84,7 +87,9 @@ describe("include: stays inside the spec's folder or --root", () => {
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     // and --root does not widen past itself
-    expect(codesOf(write("escape.spec.yaml", "include: ../outside/secret.yaml\nexpect: []\n"), repo)).toEqual(["RCH058@repo/escape.spec.yaml:1:10"]);
+    expect(codesOf(write("escape.spec.yaml", "include: ../outside/secret.yaml\nexpect: []\n"), repo)).toEqual([
+      "RCH058@repo/escape.spec.yaml:1:10",
+    ]);
   });
 
   it("a symbolic link inside the folder that leads out of it is refused", () => {

@@ -43,7 +43,10 @@ describe("reach exposure", () => {
   it("CSV parses back (csv-parse) with one row per reachable service", () => {
     const r = reach(["exposure", "test/verify/broken-lab.yaml", "--from", "lan-pc", "--format", "csv"]);
     const rows = parseCsv(r.out, { columns: true }) as Record<string, string>[];
-    expect(rows.map((x) => `${x.machine} ${x.port}/${x.proto} ${x.verdict} ${x.dial}`)).toEqual(["guest 5432/tcp reachable 192.168.1.10:5432", "web 80/tcp reachable 203.0.113.80:80"]);
+    expect(rows.map((x) => `${x.machine} ${x.port}/${x.proto} ${x.verdict} ${x.dial}`)).toEqual([
+      "guest 5432/tcp reachable 192.168.1.10:5432",
+      "web 80/tcp reachable 203.0.113.80:80",
+    ]);
   }, 30_000);
 
   it("an unknown vantage machine is a usage error (exit 2, RCH042)", () => {
@@ -59,7 +62,16 @@ describe("reach matrix", () => {
     const r = reach(["matrix", "models/virtualbox-nat.yaml"]);
     expect(r.code).toBe(0);
     expect(r.out).toBe(
-      ["FROM \\ TO  guest:22/tcp  web:80/tcp", "host       yes           yes", "guest                    yes", "lan-pc     yes           yes", "router     yes           yes", "web        -", "7 of 8 flows reachable", ""].join("\n"),
+      [
+        "FROM \\ TO  guest:22/tcp  web:80/tcp",
+        "host       yes           yes",
+        "guest                    yes",
+        "lan-pc     yes           yes",
+        "router     yes           yes",
+        "web        -",
+        "7 of 8 flows reachable",
+        "",
+      ].join("\n"),
     );
   }, 30_000);
 
@@ -108,8 +120,14 @@ describe("reach diff", () => {
     const r = reach(["diff", "models/virtualbox-nat.yaml", moved]);
     expect(r.code).toBe(1);
     const heads = r.out.split("\n").filter((l) => /^[a-z].*: /.test(l));
-    expect(heads).toEqual(["reachable by other packets: host -> guest:22/tcp", "reachable by other packets: lan-pc -> guest:22/tcp", "reachable by other packets: router -> guest:22/tcp"]);
-    expect(r.out).toMatch(/ {2}dial 192\.168\.1\.10:2222 from port \d+ no longer works; dial 192\.168\.1\.10:2223 from port \d+ works now\n/);
+    expect(heads).toEqual([
+      "reachable by other packets: host -> guest:22/tcp",
+      "reachable by other packets: lan-pc -> guest:22/tcp",
+      "reachable by other packets: router -> guest:22/tcp",
+    ]);
+    expect(r.out).toMatch(
+      / {2}dial 192\.168\.1\.10:2222 from port \d+ no longer works; dial 192\.168\.1\.10:2223 from port \d+ works now\n/,
+    );
   }, 60_000);
 
   it("a topology against itself: no flow changed, exit 0", () => {

@@ -21,9 +21,11 @@ import { golden } from "../golden.js";
 
 const BROKEN = "test/verify/broken-lab.yaml";
 
-
 function reach(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env } });
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -42,7 +44,9 @@ describe("reach verify on the bundled models", () => {
     expect(r.out).toMatch(/\n\d+ hold, 0 violated, 0 unknown\n$/);
     expect(r.out).not.toContain("FAIL");
     // the isolation and exposure expectations of the models are among them
-    expect(r.out).toMatch(/ok {3}models\/internal-network\.yaml:\d+ {2}vm-a, vm-b and host, host2, lan-pc, web, vm-c are isolated: no connection either way/);
+    expect(r.out).toMatch(
+      /ok {3}models\/internal-network\.yaml:\d+ {2}vm-a, vm-b and host, host2, lan-pc, web, vm-c are isolated: no connection either way/,
+    );
     expect(r.out).toMatch(/ok {3}models\/virtualbox-nat\.yaml:\d+ {2}guest exposes exactly 22\/tcp to lan-pc: exactly 22\/tcp/);
   }, 120_000);
 
@@ -85,7 +89,12 @@ describe("a broken lab: every violation at its line, with its counterexample", (
   it("isolation broken both ways is listed flow by flow, each with a working witness", () => {
     const r = at(35);
     expect(r).toMatchObject({ kind: "isolated", status: "violated" });
-    expect(r.findings.map((f) => f.title)).toEqual(["guest -> web:80/tcp works", "guest -> web/icmp works", "host -> web:80/tcp works", "host -> web/icmp works"]);
+    expect(r.findings.map((f) => f.title)).toEqual([
+      "guest -> web:80/tcp works",
+      "guest -> web/icmp works",
+      "host -> web:80/tcp works",
+      "host -> web/icmp works",
+    ]);
     for (const f of r.findings) {
       expect(f.answer.verdict).toBe("reachable");
       expect(f.answer.attempt?.ok).toBe(true);
@@ -131,7 +140,10 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     const xml = renderJunit([broken]);
     golden("verify__broken-lab.junit.xml", xml + "\n");
     // merging our report with an empty suite must keep our test cases and failures
-    const merged = await mergeToString([xml, '<?xml version="1.0"?><testsuites><testsuite name="other" tests="1"><testcase name="x"/></testsuite></testsuites>']);
+    const merged = await mergeToString([
+      xml,
+      '<?xml version="1.0"?><testsuites><testsuite name="other" tests="1"><testcase name="x"/></testsuite></testsuites>',
+    ]);
     expect(merged).toMatch(/<testsuites[^>]* tests="10"/);
     expect(merged).toMatch(/<testsuites[^>]* failures="4"/);
     expect((merged.match(/<testcase /g) ?? []).length).toBe(10);
@@ -145,7 +157,15 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     // sarif-v2.1.0 section 3.13 (sarifLog: version, runs), 3.14 (run: tool), 3.18-3.19 (tool.driver.name),
     // 3.27 (result: message; level one of none|note|warning|error), 3.11 (message: text or id),
     // 3.28-3.29 (locations, physicalLocation), 3.4 (artifactLocation.uri), 3.30 (region: startLine >= 1)
-    const region = { type: "object", properties: { startLine: { type: "integer", minimum: 1 }, startColumn: { type: "integer", minimum: 1 }, endColumn: { type: "integer", minimum: 1 } }, required: ["startLine"] };
+    const region = {
+      type: "object",
+      properties: {
+        startLine: { type: "integer", minimum: 1 },
+        startColumn: { type: "integer", minimum: 1 },
+        endColumn: { type: "integer", minimum: 1 },
+      },
+      required: ["startLine"],
+    };
     const schema = {
       type: "object",
       required: ["version", "runs"],
@@ -158,7 +178,17 @@ describe("a broken lab: every violation at its line, with its counterexample", (
             type: "object",
             required: ["tool"],
             properties: {
-              tool: { type: "object", required: ["driver"], properties: { driver: { type: "object", required: ["name"], properties: { name: { type: "string" }, rules: { type: "array", items: { type: "object", required: ["id"] } } } } } },
+              tool: {
+                type: "object",
+                required: ["driver"],
+                properties: {
+                  driver: {
+                    type: "object",
+                    required: ["name"],
+                    properties: { name: { type: "string" }, rules: { type: "array", items: { type: "object", required: ["id"] } } },
+                  },
+                },
+              },
               results: {
                 type: "array",
                 items: {
@@ -171,7 +201,17 @@ describe("a broken lab: every violation at its line, with its counterexample", (
                     locations: {
                       type: "array",
                       minItems: 1,
-                      items: { type: "object", required: ["physicalLocation"], properties: { physicalLocation: { type: "object", required: ["artifactLocation", "region"], properties: { artifactLocation: { type: "object", required: ["uri"] }, region } } } },
+                      items: {
+                        type: "object",
+                        required: ["physicalLocation"],
+                        properties: {
+                          physicalLocation: {
+                            type: "object",
+                            required: ["artifactLocation", "region"],
+                            properties: { artifactLocation: { type: "object", required: ["uri"] }, region },
+                          },
+                        },
+                      },
                     },
                   },
                 },
@@ -186,9 +226,16 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     expect(ajv.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
     const results = log.runs[0].results as { ruleId: string; locations: { physicalLocation: { region: { startLine: number } } }[] }[];
-    expect(results.map((r) => `${r.ruleId}@${r.locations[0]!.physicalLocation.region.startLine}`)).toEqual(["reach/query@31", "reach/query@32", "reach/isolated@35", "reach/exposes@40"]);
+    expect(results.map((r) => `${r.ruleId}@${r.locations[0]!.physicalLocation.region.startLine}`)).toEqual([
+      "reach/query@31",
+      "reach/query@32",
+      "reach/isolated@35",
+      "reach/exposes@40",
+    ]);
     // 3.30.10: a region on one line does not end before it starts
-    for (const r of log.runs[0].results as { locations: { physicalLocation: { region: { startLine: number; startColumn: number; endLine?: number; endColumn?: number } } }[] }[]) {
+    for (const r of log.runs[0].results as {
+      locations: { physicalLocation: { region: { startLine: number; startColumn: number; endLine?: number; endColumn?: number } } }[];
+    }[]) {
       const g = r.locations[0]!.physicalLocation.region;
       if (g.endLine === undefined || g.endLine === g.startLine) expect(g.endColumn ?? g.startColumn).toBeGreaterThanOrEqual(g.startColumn);
     }
@@ -231,12 +278,15 @@ expect:
       return e.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code}@${d.span.line}`);
     }
   };
-  it("two kinds in one expectation", () => expect(codes(`  - { query: "a -> b:80/tcp", verdict: reachable, isolated: { between: [a], and: [b] } }\n`)).toEqual(["RCH004@7"]));
+  it("two kinds in one expectation", () =>
+    expect(codes(`  - { query: "a -> b:80/tcp", verdict: reachable, isolated: { between: [a], and: [b] } }\n`)).toEqual(["RCH004@7"]));
   it("no kind at all", () => expect(codes(`  - { because: "why" }\n`)).toEqual(["RCH005@7"]));
   it("a query without its verdict", () => expect(codes(`  - { query: "a -> b:80/tcp" }\n`)).toEqual(["RCH005@7"]));
   it("an unknown machine in a group", () => expect(codes(`  - { isolated: { between: [a], and: [c] } }\n`)).toEqual(["RCH041@7"]));
-  it("a port that is not PORT/PROTO", () => expect(codes(`  - { exposes: { machine: b, from: a, exactly: ["80/tpc", "80/tcp"] } }\n`)).toEqual(["RCH012@7"]));
-  it("verdict on an isolation", () => expect(codes(`  - { isolated: { between: [a], and: [b] }, verdict: reachable }\n`)).toEqual(["RCH003@7"]));
+  it("a port that is not PORT/PROTO", () =>
+    expect(codes(`  - { exposes: { machine: b, from: a, exactly: ["80/tpc", "80/tcp"] } }\n`)).toEqual(["RCH012@7"]));
+  it("verdict on an isolation", () =>
+    expect(codes(`  - { isolated: { between: [a], and: [b] }, verdict: reachable }\n`)).toEqual(["RCH003@7"]));
   it("the CLI exits 2 and verifies nothing", () => {
     const dir = join(import.meta.dirname, "..", "..", ".ci");
     const f = join(dir, "bad-expect.tmp.yaml");
@@ -312,6 +362,8 @@ machines:
     const spec = write("s5.yaml", `include: lab.yaml\nexpect:\n  - { exposes: { machine: b, from: a, exactly: [] } }\n`);
     const r = reach(["verify", spec, "--format", "github"]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^::error file=[^,]*s5\.yaml,line=3,col=5,title=reach%3A b exposes exactly nothing to a::exposed but not listed: 80\/tcp/);
+    expect(r.out).toMatch(
+      /^::error file=[^,]*s5\.yaml,line=3,col=5,title=reach%3A b exposes exactly nothing to a::exposed but not listed: 80\/tcp/,
+    );
   }, 30_000);
 });
