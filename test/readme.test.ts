@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadTopologyFile, loadTopologyText } from "../src/topology/load.js";
 import { lower } from "../src/lower/lower.js";
 import { checkExpectations } from "../src/query/expect.js";
-import { parseQuery } from "../src/query/parse.js";
+import { parseQuery } from "../src/ir/query.js";
 import { answerQuery } from "../src/query/engine.js";
 import { engineLine, renderAnswer } from "../src/query/render.js";
 import { readdirSync } from "node:fs";

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
 import { lower } from "../lower/lower.js";
-import { MACHINE_NAME, parseQuery, type Query } from "../query/parse.js";
+import { MACHINE_NAME, parseQuery, type Query } from "../ir/query.js";
 import { loadTopologyFile, type Loaded } from "../topology/load.js";
 import { expandInputs, type IncludeOptions } from "../topology/include.js";
 import { emulationSupport, EmulateError } from "../emulate/build.js";
@@ -18,14 +18,14 @@ import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { showNetwork } from "../ir/show.js";
+import { copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { showNetwork } from "../lower/show.js";
 import { topologyJsonSchema } from "../topology/schema.js";
 import { verifyTopology } from "../verify/verify.js";
 import { diffFlows, exposure, userMachines } from "../verify/flows.js";
 import { matrix } from "../verify/matrix.js";
-import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/tables.js";
+import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/flows-render.js";
 import cliProgress from "cli-progress";
 import {
   renderGithub,
@@ -42,8 +42,9 @@ import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.j
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
 import { parseCidr } from "../net/addr.js";
 import { loadFamilyFile } from "../prove/family.js";
-import { asRecorded, explainCounterexample, ProofDisagreement, proveFamily, type TheoremResult } from "../prove/prove.js";
-import { counterexampleYaml, renderFamily, type Written } from "../prove/report.js";
+import { asRecorded, ProofDisagreement, proveFamily } from "../prove/prove.js";
+import { renderFamily } from "../prove/report.js";
+import { recordCounterexamples } from "../prove/counterexamples.js";
 import { fix } from "../fix/fix.js";
 import { renderFix } from "../fix/report.js";
 
@@ -628,22 +629,7 @@ await yargs(hideBin(process.argv))
       let code: number = EXIT.ok;
       for (const fam of families) {
         const r = await proveFamily(fam, { timeoutMs: argv.timeout * 1000 });
-        const written = new Map<TheoremResult, Written>();
-        for (const [i, t] of r.theorems.entries()) {
-          if (!t.counterexample) continue;
-          mkdirSync(argv.counterexamples, { recursive: true });
-          const stem = basename(fam.file).replace(/\.(ya?ml|json)$/, "");
-          let out = join(argv.counterexamples, `${stem}.${i + 1}.yaml`);
-          for (let k = 2; existsSync(out); k++) out = join(argv.counterexamples, `${stem}.${i + 1}-${k}.yaml`);
-          writeAtomically(out, counterexampleYaml(fam, t, t.counterexample));
-          const { decided, net } = await explainCounterexample(out, t.theorem, argv.timeout * 1000);
-          // the file must say what the proof says: its answer is the opposite of the theorem's
-          if ((decided.answer.verdict === "reachable") === t.counterexample.claimed)
-            throw new ProofDisagreement(
-              `${out}: reach answers ${decided.answer.verdict} on the written counterexample, as the theorem says`,
-            );
-          written.set(t, { file: out, decided, net });
-        }
+        const written = await recordCounterexamples(fam, r, argv.counterexamples, argv.timeout * 1000, writeAtomically);
         process.stdout.write(renderFamily(r, written) + "\n\n");
         if (r.theorems.some((t) => t.status === "unknown")) code = Math.max(code, EXIT.unknown);
         else if (!asRecorded(r)) code = code === EXIT.ok ? EXIT.violated : code;

@@ -5,9 +5,9 @@
 import type { Network } from "../ir/types.js";
 import { formatIP } from "../net/addr.js";
 import { failureReason } from "../query/explain.js";
-import { reachedReason } from "../query/ask.js";
-import { dialText } from "../query/engine.js";
-import { formatQuery, type Query } from "../query/parse.js";
+import { reachedReason } from "../query/dials.js";
+import { dialWords } from "../query/engine.js";
+import { formatQuery, type Query } from "../ir/query.js";
 import { machineIndex } from "../sim/connect.js";
 import { build, ourNamespaces, release, teardown, type BuildOptions } from "./build.js";
 import { dialProbeText, probeQueries, type DialProbe, type ProbeOptions, type QueryProbe } from "./probe.js";
@@ -94,7 +94,7 @@ export function renderEmulation(r: EmulationReport, net: Network): string {
   for (const p of r.probes) {
     out.push("", formatQuery(p.query));
     out.push(
-      `  reach:   ${p.reach.padEnd(11)}${p.reachDial ? ` ${dialText(p.reachDial)}` : ""}${p.engineError ? `  (${p.engineError})` : ""}`,
+      `  reach:   ${p.reach.padEnd(11)}${p.reachDial ? ` ${dialWords(p.reachDial)}` : ""}${p.engineError ? `  (${p.engineError})` : ""}`,
     );
     if (p.kernel === "not emulated") {
       out.push(`  kernel:  not emulated: ${p.notEmulated ?? ""}`);

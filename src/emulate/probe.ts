@@ -23,10 +23,11 @@
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
-import { dialTargets, rulesOf, sourcePorts, socketLabel, type VerdictKind } from "../query/ask.js";
+import { dialTargets, rulesOf, sourcePorts, socketLabel, type VerdictKind } from "../query/dials.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
-import type { Query } from "../query/parse.js";
-import { attempt, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
+import type { Query } from "../ir/query.js";
+import { attempt, machineIndex } from "../sim/connect.js";
+import { ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
 import { probeFrom, type AgentProbe, type AgentResult, type Emulation } from "./build.js";
 import { assignedAddresses, ttlSlot, vhostOf } from "./plan.js";

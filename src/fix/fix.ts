@@ -19,7 +19,7 @@ import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
 import { answerQuery, Disagreement, type Decided } from "../query/engine.js";
-import { formatQuery, parseQuery, type Query } from "../query/parse.js";
+import { formatQuery, parseQuery, type Query } from "../ir/query.js";
 import { carries, DOMAIN, explore, pathsFormula, type Found } from "../smt/decide.js";
 import { optimizeFamily, solveFamily } from "../smt/solver.js";
 import { and, cfgAll, cfgIs, not, or, type F } from "../smt/term.js";

@@ -1,7 +1,7 @@
 /** How `reach fix` reports: the repair as file:line edits and a diff of the user's file, the new answer, the next best. */
 import { createTwoFilesPatch } from "diff";
 import { formatSpan } from "../diagnostics/diagnostic.js";
-import { formatQuery } from "../query/parse.js";
+import { formatQuery } from "../ir/query.js";
 import { renderAnswer } from "../query/render.js";
 import { changeText, type FixResult, type Repair } from "./fix.js";
 

@@ -14,7 +14,7 @@
 import { isSeq, type Document } from "yaml";
 import { formatIP, isLoopback, nextFree, parseCidr, prefixOf, type IP } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
-import type { Query } from "../query/parse.js";
+import type { Query } from "../ir/query.js";
 import type { AdapterDoc, MachineDoc, TopologyDoc } from "../topology/schema.js";
 
 export type Path = readonly (string | number)[];

@@ -37,7 +37,7 @@ import {
   type IP,
   type Prefix,
 } from "../net/addr.js";
-import { parseMatchPrefix } from "../topology/check.js";
+import { parseMatchPrefix } from "../net/addr.js";
 import type { MachineDoc, RouteDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
 
 type InterfaceDoc = NonNullable<MachineDoc["interfaces"]>[string];

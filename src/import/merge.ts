@@ -17,7 +17,7 @@ import { formatIP, nextFree, parseCidr, prefixOf, type IP, type Prefix } from ".
 import type { AdapterDoc, ChainDoc, MachineDoc, TopologyDoc } from "../topology/schema.js";
 import { DEFAULT_NATNETWORK } from "../topology/vbox.js";
 import type { Fragment } from "./types.js";
-import { MACHINE_NAME } from "../query/parse.js";
+import { MACHINE_NAME } from "../ir/query.js";
 
 export interface Part {
   readonly fragment: Fragment;

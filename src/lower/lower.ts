@@ -14,9 +14,10 @@
  *   SNAT, and a default stateful firewall unless the file gives one.
  * The checker has run: parsing here cannot fail.
  */
-import { contains, LOOPBACK_NET4, parseCidr, parseIP, prefixOf, type IfAddr, type IP, type Prefix } from "../net/addr.js";
+import { contains, LOOPBACK_NET4, parseCidr, parseIP, parseMatchPrefix, prefixOf, type IfAddr, type IP, type Prefix } from "../net/addr.js";
 import type { Chain, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Segment, Socket } from "../ir/types.js";
-import { parseMatchPrefix, parsePort, parsePortRange, parseSegmentSubnets, type Topology } from "../topology/check.js";
+import { parseSegmentSubnets, type Topology } from "../topology/check.js";
+import { parsePort, parsePortRange } from "../net/port.js";
 import type { Path } from "../topology/load.js";
 import type { ChainDoc, ForwardDoc, MachineDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
 import {

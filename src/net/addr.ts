@@ -202,3 +202,15 @@ export function nextFree(p: Prefix, first: number, used: IP[]): string | undefin
   }
   return undefined;
 }
+
+/** "default", "default6", an address (as /32 or /128) or a CIDR prefix. Host bits must be zero. */
+export function parseMatchPrefix(text: string): Prefix | undefined {
+  if (text === "default" || text === "any") return { v: 4, n: 0n, len: 0 };
+  if (text === "default6" || text === "any6") return { v: 6, n: 0n, len: 0 };
+  const ip = parseIP(text);
+  if (ip) return { v: ip.v, n: ip.n, len: ip.v === 4 ? 32 : 128 };
+  const c = parseCidr(text);
+  if (!c) return undefined;
+  const p = prefixOf(c.ip, c.len);
+  return p.n === c.ip.n ? p : undefined;
+}

@@ -25,7 +25,7 @@ import YAML, { LineCounter } from "yaml";
 import { makeLocator } from "../topology/load.js";
 import { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
-import { parseQuery, type Query } from "../query/parse.js";
+import { parseQuery, type Query } from "../ir/query.js";
 
 export type Value = unknown;
 

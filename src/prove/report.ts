@@ -3,7 +3,7 @@ import YAML from "yaml";
 import type { Network } from "../ir/types.js";
 import type { Decided } from "../query/engine.js";
 import { renderAnswer } from "../query/render.js";
-import { formatQuery } from "../query/parse.js";
+import { formatQuery } from "../ir/query.js";
 import { asRecorded, type Counterexample, type FamilyResult, type TheoremResult } from "./prove.js";
 import { assignmentText, condText, type Family } from "./family.js";
 

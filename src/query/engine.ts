@@ -14,16 +14,16 @@
  * simulator found a working dial, the answer is reachable, not unknown.
  */
 import type { Network } from "../ir/types.js";
-import { attempt, machineIndex } from "../sim/connect.js";
+import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
 import { exhaustive, type ExhaustiveResult } from "../sim/exhaustive.js";
 import { decide, type SmtDecision } from "../smt/decide.js";
 import { formatEndpoint, LOOPBACK4, LOOPBACK6 } from "../net/addr.js";
-import type { Dial } from "../sim/connect.js";
+import type { Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
-import { ask, dialTargets, localhostAnswer, meetsQuery, reachedReason, type Answer } from "./ask.js";
+import { ask, dialTargets, localhostAnswer, reachedReason, type Answer } from "./dials.js";
 import { failureReason } from "./explain.js";
-import type { Query } from "./parse.js";
-import { formatQuery } from "./parse.js";
+import type { Query } from "../ir/query.js";
+import { formatQuery } from "../ir/query.js";
 
 export type EngineName = "smt" | "sim" | "both";
 
@@ -99,7 +99,7 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
   if (sim && sim.verdict === "unreachable" && heuristic.verdict === "reachable") {
     throw new Disagreement(q, [
       { engine: "simulator (exhaustive)", verdict: "unreachable", detail: `${sim.tried} exchanges` },
-      { engine: "simulator (usual dials)", verdict: "reachable", detail: heuristic.dial ? dialText(heuristic.dial) : "" },
+      { engine: "simulator (usual dials)", verdict: "reachable", detail: heuristic.dial ? dialWords(heuristic.dial) : "" },
     ]);
   }
   let smt: SmtDecision | undefined;
@@ -122,7 +122,7 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     const { dial, replay } = replayWitness(net, q, smt);
     if (sim && sim.verdict !== "reachable") {
       throw new Disagreement(q, [
-        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(dial)}, confirmed by replay` },
+        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(dial)}, confirmed by replay` },
         { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
       ]);
     }
@@ -142,7 +142,7 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     if (counter) {
       throw new Disagreement(q, [
         { engine: "Z3", verdict: "unreachable", detail: `${smt.stats.paths} candidate paths, all infeasible` },
-        { engine: "simulator", verdict: "reachable", detail: dialText(counter) },
+        { engine: "simulator", verdict: "reachable", detail: dialWords(counter) },
       ]);
     }
     const proof = (smt.cores ?? []).map(
@@ -203,7 +203,7 @@ async function verdictOnly(net: Network, q: Query, opts: EngineOptions): Promise
 }
 
 /** A dial in words, for disagreements and diffs: "dial 192.168.1.10:2222 from port 40000". */
-export const dialText = (d: Dial): string => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
+export const dialWords = (d: Dial): string => `dial ${formatEndpoint(d.dst, d.dport)} from port ${d.sport}`;
 
 /** Z3's witness replayed in the simulator; a witness that does not do what the query asks is a bug (Disagreement). */
 function replayWitness(net: Network, q: Query, smt: SmtDecision): { dial: Dial; replay: Attempt } {
@@ -211,7 +211,7 @@ function replayWitness(net: Network, q: Query, smt: SmtDecision): { dial: Dial; 
   const replay = attempt(net, machineIndex(net), smt.dial);
   if (!meetsQuery(q, replay)) {
     throw new Disagreement(q, [
-      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialText(smt.dial)}` },
+      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(smt.dial)}` },
       { engine: "simulator (replay of the witness)", verdict: "unreachable", detail: failureReason(replay) },
     ]);
   }

@@ -2,8 +2,8 @@
 import type { Span } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import type { Topology } from "../topology/check.js";
-import { ask, type Answer } from "./ask.js";
-import { parseQuery, type Query } from "./parse.js";
+import { ask, type Answer } from "./dials.js";
+import { parseQuery, type Query } from "../ir/query.js";
 
 export interface ExpectationResult {
   readonly query: string;

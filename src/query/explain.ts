@@ -97,13 +97,13 @@ export function failureReason(a: Attempt, withDial = true): string {
   const o = a.outcome;
   if (o.kind === "ok") {
     const to = o.socket ? ` ${o.socket.owner}` : "";
-    return `${withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : ""}reaches${to} on ${o.machine} instead`;
+    return `${withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : ""}reaches${to} on ${o.machine} instead`;
   }
   const leg = a.legs[o.leg];
   const prev = o.leg > 0 ? a.legs[o.leg - 1]?.forward.disposition : undefined;
   const relayed = prev?.kind === "delivered" && prev.socket?.role.kind === "relay";
   const text = dispositionText(o.disposition, relayed);
-  const dial = withDial && a.legs[0] ? `dial ${dialText(a.legs[0].packet)}: ` : "";
+  const dial = withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
   if (o.direction === "ack")
     return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
@@ -113,6 +113,6 @@ export function failureReason(a: Attempt, withDial = true): string {
   return `${dial}${text}`;
 }
 
-export function dialText(p: Packet): string {
+export function dialedText(p: Packet): string {
   return p.proto === "icmp" ? `${formatIP(p.dst)} (ping)` : `${formatEndpoint(p.dst, p.dport)}/${p.proto}`;
 }

@@ -7,10 +7,10 @@ import { match } from "ts-pattern";
 import { formatEndpoint, formatIP, formatPrefix, isLoopback, sameIP } from "../net/addr.js";
 import type { Machine } from "../ir/types.js";
 import type { Attempt, Leg, Step } from "../sim/types.js";
-import type { Answer } from "./ask.js";
-import { at, dialText, dispositionText, failureReason, packetText } from "./explain.js";
-import { formatQuery } from "./parse.js";
-import { socketLabel } from "./ask.js";
+import type { Answer } from "./dials.js";
+import { at, dialedText, dispositionText, failureReason, packetText } from "./explain.js";
+import { formatQuery } from "../ir/query.js";
+import { socketLabel } from "./dials.js";
 import type { EngineReport } from "./engine.js";
 
 function stepText(s: Step, shown: { packet?: string }): string | undefined {
@@ -167,7 +167,7 @@ function renderBody(ans: Answer, machines: readonly Machine[]): string {
   lines.push(`  reason: ${ans.reason}`);
   for (const p of ans.proof ?? []) lines.push(`  Z3: ${p}`);
   for (const a of ans.closest) {
-    lines.push(`  attempt: dial ${dialText(a.legs[0]!.packet)}`);
+    lines.push(`  attempt: dial ${dialedText(a.legs[0]!.packet)}`);
     lines.push(...traceLines(a).map((l) => `  ${l}`));
     lines.push(`      => ${failureReason(a, false)}`);
   }

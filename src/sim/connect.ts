@@ -13,27 +13,22 @@
  */
 import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
+import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
+import type { Query } from "../ir/query.js";
 import { lookupRoute, selectSource } from "./elements.js";
 import type { Attempt, Disposition, Leg, Packet } from "./types.js";
 import { swap, walk, type Conntrack } from "./walk.js";
 
-export interface Dial {
-  readonly from: string;
-  readonly proto: Packet["proto"];
-  readonly dst: IP;
-  /** 0 for icmp */
-  readonly dport: number;
-  /** source port, or the echo identifier for icmp */
-  readonly sport: number;
+/** The attempt does what the query asks: it ended at the queried machine, at a service on the queried port (or, for ping, anywhere the query names). */
+export function meetsQuery(q: Query, a: Attempt): boolean {
+  if (!a.ok || a.outcome.kind !== "ok") return false;
+  const t = q.target;
+  if (t.kind !== "machine") return true;
+  return (
+    a.outcome.machine === t.machine &&
+    (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port))
+  );
 }
-
-export const MAX_LEGS = 8;
-/** The source port the host's kernel gives a NAT engine's outbound socket (not the guest's choice). */
-export const HOST_EPHEMERAL = 41000;
-/** The source port a client dials from unless a rule makes another one matter. */
-export const DEFAULT_SPORT = 40000;
-/** The ICMP echo identifier of a ping (carried as its source port). */
-export const ECHO_ID = 1;
 
 export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
   return new Map(net.machines.map((m) => [m.name, m]));

@@ -84,10 +84,10 @@
  */
 import { bits, isMapped, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
 import type { Machine, Match, Network } from "../ir/types.js";
-import type { Query } from "../query/parse.js";
+import type { Query } from "../ir/query.js";
 import type { Attempt } from "./types.js";
-import { attempt, ECHO_ID, DEFAULT_SPORT, HOST_EPHEMERAL, machineIndex, type Dial } from "./connect.js";
-import { meetsQuery } from "../query/ask.js";
+import { attempt, machineIndex, meetsQuery } from "./connect.js";
+import { ECHO_ID, DEFAULT_SPORT, HOST_EPHEMERAL, type Dial } from "../ir/dial.js";
 
 export interface PacketClasses {
   /** One IPv4 destination per class, ascending. */

@@ -14,6 +14,7 @@
  */
 import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
+import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
 import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, resolveNeighbour } from "./elements.js";
 import type { Disposition, Packet, Step, Trace } from "./types.js";
 
@@ -30,10 +31,6 @@ export type Conntrack = Map<string, CtEntry[]>;
 export const swap = (p: Packet): Packet => ({ proto: p.proto, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport });
 export const samePacket = (a: Packet, b: Packet): boolean =>
   a.proto === b.proto && sameIP(a.src, b.src) && sameIP(a.dst, b.dst) && a.sport === b.sport && a.dport === b.dport;
-
-const MAX_HOPS = 64;
-/** The source port a clashing translation gets instead (the kernel picks another free one; any other port fails the same way). */
-export const NAT_REMAPPED_PORT = 0;
 
 export interface WalkOptions {
   readonly net: Network;

@@ -7,7 +7,7 @@
  */
 import { isAny, LOOPBACK4, unmap } from "../net/addr.js";
 import type { Machine, Socket } from "../ir/types.js";
-import { HOST_EPHEMERAL, MAX_LEGS } from "../sim/connect.js";
+import { HOST_EPHEMERAL, MAX_LEGS } from "../ir/dial.js";
 import { famOf, lookupRouteS, selectSourceS, type SPacket } from "./elements.js";
 import { ac, and, not, type AV, type F, type PV } from "./term.js";
 import { isLoopbackS } from "./elements.js";

@@ -13,8 +13,8 @@
  */
 import { LOOPBACK4, LOOPBACK6, type Family, type IP } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
-import type { Query } from "../query/parse.js";
-import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../sim/connect.js";
+import type { Query } from "../ir/query.js";
+import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
 import { coreOf, solve } from "./solver.js";
 import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";

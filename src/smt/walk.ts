@@ -29,10 +29,7 @@ import {
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 import { judge, refine, single, type Dom } from "./domain.js";
 import type { Socket } from "../ir/types.js";
-import { NAT_REMAPPED_PORT } from "../sim/walk.js";
-
-/** Hops before a packet is declared looping (the simulator's bound: the same verdict). */
-export const MAX_HOPS = 64;
+import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
 
 export interface SEntry {
   readonly orig: SPacket;
@@ -190,7 +187,7 @@ export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, pack
     if (t.isNew) {
       const record = (st2: St, q: SPacket) => k(withEntry(st2, m, t.idx, { ...e, reply: swap(q) }).st, q);
       // nf_nat keeps tuples unique: a translated connection whose reply tuple another entry here
-      // already has gets another source port (sim/walk.ts NAT_REMAPPED_PORT)
+      // already has gets another source port (ir/dial.ts NAT_REMAPPED_PORT)
       let clash: F = FALSE;
       if (p.proto !== "icmp") {
         const back = swap(p);

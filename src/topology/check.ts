@@ -15,13 +15,15 @@ import {
   isMulticast,
   parseCidr,
   parseIP,
+  parseMatchPrefix,
   prefixOf,
   sameIP,
   unmap,
   type IP,
   type Prefix,
 } from "../net/addr.js";
-import { parseQuery } from "../query/parse.js";
+import { parseQuery } from "../ir/query.js";
+import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
 import type { MachineDoc, TopologyDoc } from "./schema.js";
 import {
@@ -43,36 +45,6 @@ export interface Topology {
 
 /** A Linux interface name: 1 to 15 characters (IFNAMSIZ), no spaces, '/' or ':'. */
 const IFNAME = /^[^\s/:]{1,15}$/;
-
-/** A port: 1-65535 for what binds or forwards, 0-65535 in rule matches (`--dport 0:1023`). */
-export function parsePort(v: number | string, min = 1): number | undefined {
-  const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  return Number.isInteger(n) && n >= min && n <= 65535 ? n : undefined;
-}
-
-export function parsePortRange(v: number | string): { lo: number; hi: number } | undefined {
-  if (typeof v === "string" && v.includes("-")) {
-    const [a, b, ...more] = v.split("-");
-    if (more.length || a === undefined || b === undefined) return undefined;
-    const lo = parsePort(a, 0);
-    const hi = parsePort(b, 0);
-    return lo !== undefined && hi !== undefined && lo <= hi ? { lo, hi } : undefined;
-  }
-  const p = parsePort(v, 0);
-  return p === undefined ? undefined : { lo: p, hi: p };
-}
-
-/** "default", "default6", an address (as /32 or /128) or a CIDR prefix. Host bits must be zero. */
-export function parseMatchPrefix(text: string): Prefix | undefined {
-  if (text === "default" || text === "any") return { v: 4, n: 0n, len: 0 };
-  if (text === "default6" || text === "any6") return { v: 6, n: 0n, len: 0 };
-  const ip = parseIP(text);
-  if (ip) return { v: ip.v, n: ip.n, len: ip.v === 4 ? 32 : 128 };
-  const c = parseCidr(text);
-  if (!c) return undefined;
-  const p = prefixOf(c.ip, c.len);
-  return p.n === c.ip.n ? p : undefined;
-}
 
 export function parseSegmentSubnets(seg: string | { subnets: string[] }): string[] {
   return typeof seg === "string" ? [seg] : seg.subnets;
@@ -827,12 +799,4 @@ export function expectDiagnostics(doc: TopologyDoc, loc: Locator): Diagnostic[] 
   const c = new Checker(doc, loc);
   checkExpectList(c, doc);
   return c.diags;
-}
-
-/** "22/tcp" -> { port: 22, proto: "tcp" } (a port where something may accept connections). */
-export function parseServicePort(text: string): { port: number; proto: "tcp" | "udp" } | undefined {
-  const m = /^\s*(\d{1,5})\s*\/\s*(tcp|udp)\s*$/i.exec(text);
-  if (!m) return undefined;
-  const port = Number(m[1]);
-  return port >= 1 && port <= 65535 ? { port, proto: m[2]!.toLowerCase() as "tcp" | "udp" } : undefined;
 }

@@ -14,12 +14,12 @@
  */
 import type { Network } from "../ir/types.js";
 import { formatEndpoint } from "../net/addr.js";
-import type { Answer } from "../query/ask.js";
-import { answerQuery, dialText, Disagreement, type EngineOptions, type EngineReport } from "../query/engine.js";
-import { meetsQuery } from "../query/ask.js";
+import type { Answer } from "../query/dials.js";
+import { answerQuery, dialWords, Disagreement, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { meetsQuery } from "../sim/connect.js";
 import { attempt, machineIndex } from "../sim/connect.js";
 import { decideDifference } from "../smt/decide.js";
-import { parseQuery } from "../query/parse.js";
+import { parseQuery } from "../ir/query.js";
 import { servicesOf } from "./verify.js";
 
 export interface Service {
@@ -136,10 +136,10 @@ async function packetsMoved(
     const works = (net: Network) => meetsQuery(q.query, attempt(net, machineIndex(net), d.dial!));
     if (!works(from) || works(to))
       throw new Disagreement(q.query, [
-        { engine: "Z3", verdict: "differs", detail: dialText(d.dial) },
+        { engine: "Z3", verdict: "differs", detail: dialWords(d.dial) },
         { engine: "simulator (replay in both versions)", verdict: "same", detail: "" },
       ]);
-    parts.push(`${dialText(d.dial)} ${word}`);
+    parts.push(`${dialWords(d.dial)} ${word}`);
   }
   return parts.length ? { what: "reachable by other packets", detail: parts.join("; ") } : undefined;
 }

@@ -16,10 +16,11 @@
  */
 import type { Span } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
-import type { Answer } from "../query/ask.js";
+import type { Answer } from "../query/dials.js";
 import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
-import { parseQuery } from "../query/parse.js";
-import { parseServicePort, type Topology } from "../topology/check.js";
+import { parseQuery } from "../ir/query.js";
+import type { Topology } from "../topology/check.js";
+import { parseServicePort } from "../net/port.js";
 
 export interface Finding {
   /** one line: what this flow shows */

@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { bench, describe } from "vitest";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
-import { ask } from "../../src/query/ask.js";
+import { parseQuery } from "../../src/ir/query.js";
+import { ask } from "../../src/query/dials.js";
 import { lanTopology } from "./generate.js";
 
 const q = (text: string) => {

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, bench, describe } from "vitest";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { lower } from "../../src/lower/lower.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { caseArb, checkCase, type Tally } from "../properties/differential.js";

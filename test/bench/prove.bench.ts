@@ -12,7 +12,7 @@ import { lower } from "../../src/lower/lower.js";
 import { loadFamilyFile } from "../../src/prove/family.js";
 import { members, proveFamily } from "../../src/prove/prove.js";
 import { answerQuery } from "../../src/query/engine.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { importCases, inputPath } from "../import/cases.js";
 

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, bench, describe } from "vitest";
 import type { Network } from "../../src/ir/types.js";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery, type Query } from "../../src/query/parse.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { decide, type SmtDecision } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";

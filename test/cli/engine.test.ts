@@ -16,7 +16,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery, type Query } from "../../src/query/parse.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
 import { answerQuery, Disagreement } from "../../src/query/engine.js";
 import { renderAnswer } from "../../src/query/render.js";
 import { decide } from "../../src/smt/decide.js";

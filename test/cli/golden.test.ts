@@ -5,10 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { answerJson, renderAnswer } from "../../src/query/render.js";
-import { showNetwork } from "../../src/ir/show.js";
+import { showNetwork } from "../../src/lower/show.js";
 import { golden } from "../golden.js";
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");

@@ -16,8 +16,8 @@ import { InputError } from "../../src/diagnostics/diagnostic.js";
 import { choices, editsOf, fix, type Want } from "../../src/fix/fix.js";
 import { applyToData, repairSpace } from "../../src/fix/space.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery, type Query } from "../../src/query/parse.js";
-import { ask } from "../../src/query/ask.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
+import { ask } from "../../src/query/dials.js";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 import { verifyTopology } from "../../src/verify/verify.js";
 

@@ -13,7 +13,7 @@ import { importCompose, importDocker, parseShortPort } from "../../src/import/do
 import type { Fragment, ImportResult } from "../../src/import/types.js";
 import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import type { MachineDoc, TopologyDoc } from "../../src/topology/schema.js";
 

@@ -10,7 +10,7 @@ import { renderDiagnostic } from "../../src/diagnostics/diagnostic.js";
 import { runImport } from "../../src/import/run.js";
 import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { importCases, inputPath } from "./cases.js";
 

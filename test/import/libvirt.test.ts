@@ -12,7 +12,7 @@ import { mergeParts } from "../../src/import/merge.js";
 import type { ImportResult, Source } from "../../src/import/types.js";
 import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import type { MachineDoc, TopologyDoc } from "../../src/topology/schema.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 

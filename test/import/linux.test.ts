@@ -11,8 +11,8 @@ import type { Diagnostic } from "../../src/diagnostics/diagnostic.js";
 import { importLinux } from "../../src/import/linux.js";
 import type { Fragment } from "../../src/import/types.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
-import { ask } from "../../src/query/ask.js";
+import { parseQuery } from "../../src/ir/query.js";
+import { ask } from "../../src/query/dials.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 
 type Link = { ifname: string; flags?: string[]; master?: string; link_type?: string; addr_info?: Record<string, unknown>[] };

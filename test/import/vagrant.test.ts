@@ -10,7 +10,7 @@ import type { ImportResult } from "../../src/import/types.js";
 import { importVagrant } from "../../src/import/vagrant.js";
 import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import type { TopologyDoc } from "../../src/topology/schema.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 

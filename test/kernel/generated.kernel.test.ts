@@ -21,7 +21,7 @@ import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { unsupported } from "../../src/emulate/plan.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery, type Query } from "../../src/query/parse.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { scenarioArb, type Scenario } from "../properties/arbitraries.js";
 import { disagreementText, kernelSkip } from "./support.js";

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { unsupported } from "../../src/emulate/plan.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { importCases } from "../import/cases.js";
 import { disagreementText, kernelSkip } from "./support.js";

@@ -5,7 +5,7 @@
 import { emulationSupport } from "../../src/emulate/build.js";
 import type { QueryProbe } from "../../src/emulate/probe.js";
 import { dialProbeText } from "../../src/emulate/probe.js";
-import { formatQuery } from "../../src/query/parse.js";
+import { formatQuery } from "../../src/ir/query.js";
 import { failureReason } from "../../src/query/explain.js";
 
 const support = emulationSupport();

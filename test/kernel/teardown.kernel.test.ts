@@ -28,7 +28,7 @@ import { emulate } from "../../src/emulate/emulate.js";
 import { planBuild } from "../../src/emulate/plan.js";
 import type { Network } from "../../src/ir/types.js";
 import { lower } from "../../src/lower/lower.js";
-import type { Query } from "../../src/query/parse.js";
+import type { Query } from "../../src/ir/query.js";
 import { loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
 
 const support = emulationSupport();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatQuery, parseQuery } from "../../src/query/parse.js";
+import { formatQuery, parseQuery } from "../../src/ir/query.js";
 import { formatIP } from "../../src/net/addr.js";
 
 const ok = (text: string) => {

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/diagnostics/diagnostic.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
-import { ask } from "../../src/query/ask.js";
+import { parseQuery } from "../../src/ir/query.js";
+import { ask } from "../../src/query/dials.js";
 
 function codes(yaml: string): string[] {
   try {

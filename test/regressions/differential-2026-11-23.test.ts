@@ -4,12 +4,12 @@
  * decide (never `unknown`) on these small topologies.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
-import { meetsQuery } from "../../src/query/ask.js";
+import { meetsQuery } from "../../src/sim/connect.js";
 import type { Network } from "../../src/ir/types.js";
 import { build } from "../sim/helpers.js";
 

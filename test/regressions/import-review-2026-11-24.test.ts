@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runImport } from "../../src/import/run.js";
 import { lower } from "../../src/lower/lower.js";
-import { ask } from "../../src/query/ask.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { ask } from "../../src/query/dials.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 
 const dir = mkdtempSync(join(tmpdir(), "reach-import-review-"));

@@ -4,7 +4,7 @@
  * kernel's verdict; as root, the kernel is asked again.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { parseQuery, type Query } from "../../src/query/parse.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";

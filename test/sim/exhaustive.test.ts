@@ -11,9 +11,10 @@ import fc from "fast-check";
 import { scenarioArb } from "../properties/arbitraries.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { ask } from "../../src/query/ask.js";
-import { parseQuery, type Query } from "../../src/query/parse.js";
-import { attempt, machineIndex, type Dial } from "../../src/sim/connect.js";
+import { ask } from "../../src/query/dials.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
+import { attempt, machineIndex } from "../../src/sim/connect.js";
+import { type Dial } from "../../src/ir/dial.js";
 import {
   classCount,
   exhaustive,

@@ -6,8 +6,8 @@
 import { expect } from "vitest";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { ask, type Answer } from "../../src/query/ask.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { ask, type Answer } from "../../src/query/dials.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { formatIP, parseIP, type IP } from "../../src/net/addr.js";
 import type { Network } from "../../src/ir/types.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery } from "../../src/query/parse.js";
+import { parseQuery } from "../../src/ir/query.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";

@@ -12,10 +12,11 @@
  */
 import { formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
-import { attempt, DEFAULT_SPORT, ECHO_ID, machineIndex, type Dial } from "../sim/connect.js";
+import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
+import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
 import { failureReason } from "./explain.js";
-import type { Query } from "./parse.js";
+import type { Query } from "../ir/query.js";
 
 export type VerdictKind = "reachable" | "unreachable" | "unknown";
 
@@ -240,16 +241,6 @@ export function dialTargets(net: Network, q: Query): { addrs: IP[]; ports: numbe
 }
 
 /** Does an exchange answer the query: B's service on the port (ping: B's kernel), or for an address, anything that answers? */
-export function meetsQuery(q: Query, a: Attempt): boolean {
-  if (!a.ok || a.outcome.kind !== "ok") return false;
-  const t = q.target;
-  if (t.kind !== "machine") return true;
-  return (
-    a.outcome.machine === t.machine &&
-    (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port))
-  );
-}
-
 export function ask(net: Network, q: Query): Answer {
   const index = machineIndex(net);
   const from = index.get(q.from);

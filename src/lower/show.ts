@@ -1,7 +1,7 @@
 /** `reach show`: the IR as readable text, one block per machine, each element with its source line. */
 import { formatSpan } from "../diagnostics/diagnostic.js";
 import { formatEndpoint, formatIP, formatPrefix } from "../net/addr.js";
-import type { Chain, Match, Network, NatRule } from "./types.js";
+import type { Chain, Match, Network, NatRule } from "../ir/types.js";
 
 function matchText(m: Match): string {
   const parts: string[] = [];
