@@ -1,7 +1,9 @@
 /**
  * Diagnostics are values: every problem a user can cause is a Diagnostic with a
  * stable code from the catalogue below, a position, and what was expected.
- * Message text lives only here, so codes and wording are reviewed in one place.
+ * The catalogue holds each code's title (docs/topology.md lists them, checked by a
+ * test); the message itself is written where the problem is found, because it
+ * names that problem's facts (the address, the machine, the key).
  */
 
 export interface Span {
