@@ -1,0 +1,121 @@
+/**
+ * The state one lowering builds, passed explicitly to each stage of lower.ts: the machines and
+ * segments made so far (in the order the IR lists them), and the machines' parts still open to
+ * later stages (interfaces, routes and rules that finish.ts turns into the final Machine).
+ */
+import { LOOPBACK_NET4, parseCidr, parseIP, type IfAddr, type Prefix } from "../net/addr.js";
+import { parsePort } from "../net/port.js";
+import type { Chain, Iface, Machine, NatRule, Origin, Route, Rule, Segment, Socket } from "../ir/types.js";
+import type { Topology } from "../topology/check.js";
+import type { Path } from "../topology/load.js";
+import type { TopologyDoc } from "../topology/schema.js";
+
+export const must = <T>(v: T | undefined, what: string): T => {
+  if (v === undefined) throw new Error(`internal: unchecked ${what}`);
+  return v;
+};
+export const ipOf = (t: string) => must(parseIP(t), `address ${t}`);
+export const cidrOf = (t: string): IfAddr => must(parseCidr(t), `cidr ${t}`);
+export const portOf = (v: number | string) => must(parsePort(v), `port ${v}`);
+
+/**
+ * A filter or NAT rule as lowering holds it until finish(). `dstLocal`: written `dst: local`
+ * (any address of this machine: iptables `-m addrtype --dst-type LOCAL`, nft `fib daddr type
+ * local`); `rule` has no dst then, and finish() replaces it by one copy per local prefix once
+ * every interface of the machine is known (host-only interfaces arrive with the VMs' adapters).
+ */
+export interface PendingRule<R extends Rule | NatRule> {
+  readonly rule: R;
+  readonly dstLocal: boolean;
+}
+
+/** A rule that needs no expansion (everything lowering writes itself). */
+export const exact = <R extends Rule | NatRule>(rule: R): PendingRule<R> => ({ rule, dstLocal: false });
+
+/** A chain whose rules may still hold `dst: local`. */
+export interface PendingChain extends Omit<Chain, "rules"> {
+  readonly rules: readonly PendingRule<Rule>[];
+}
+
+export interface MutableMachine {
+  name: string;
+  kind: Machine["kind"];
+  origin: Origin;
+  interfaces: Iface[];
+  staticRoutes: Route[];
+  /** Default routes a DHCP lease would give (VM adapters); finish() keeps one per family. */
+  implicitDefaults: Route[];
+  ipForward: boolean;
+  rpFilter: 0 | 1 | 2;
+  routeLocalnet: boolean;
+  filter: { input: PendingChain; output: PendingChain; forward: PendingChain };
+  nat: { prerouting: PendingRule<NatRule>[]; output: PendingRule<NatRule>[]; postrouting: PendingRule<NatRule>[] };
+  sockets: Socket[];
+  engine?: Machine["engine"];
+}
+
+export interface LowerCtx {
+  readonly doc: TopologyDoc;
+  readonly file: string;
+  /** The origin of the element at `path` of the file. */
+  readonly o: (path: Path, what: string) => Origin;
+  /** Every machine, declared ones first, then NAT engines as adapters create them. */
+  readonly machines: Map<string, MutableMachine>;
+  readonly segments: Map<string, Segment>;
+  /** Next host-only DHCP lease offset, per `host/vboxnetN`. */
+  readonly dhcpNext: Map<string, number>;
+  /** NAT Network engines made so far (one per network, or per network and host). */
+  readonly natNetEngines: Map<string, MutableMachine>;
+}
+
+export function newContext(topo: Topology): LowerCtx {
+  const { doc, loc } = topo;
+  return {
+    doc,
+    file: loc.file,
+    o: (path, what) => ({ span: loc.at(path), what }),
+    machines: new Map(),
+    segments: new Map(),
+    dhcpNext: new Map(),
+    natNetEngines: new Map(),
+  };
+}
+
+/** The first declaration of a segment name wins. */
+export function addSegment(ctx: LowerCtx, name: string, subnets: Prefix[], origin: Origin): void {
+  if (!ctx.segments.has(name)) ctx.segments.set(name, { name, subnets, origin });
+}
+
+const LO: (origin: Origin) => Iface = (origin) => ({
+  name: "lo",
+  segment: null,
+  addrs: [
+    { ip: { v: 4, n: LOOPBACK_NET4.n + 1n }, len: 8 },
+    { ip: { v: 6, n: 1n }, len: 128 },
+  ],
+  origin,
+});
+
+export const acceptAll = (name: Chain["name"]): PendingChain => ({ name, policy: "accept", rules: [] });
+
+/** A machine with only `lo`, no routes or rules, everything accepted. */
+export function newMachine(ctx: LowerCtx, name: string, kind: Machine["kind"], origin: Origin): MutableMachine {
+  const m: MutableMachine = {
+    name,
+    kind,
+    origin,
+    interfaces: [LO(origin)],
+    staticRoutes: [],
+    implicitDefaults: [],
+    ipForward: false,
+    rpFilter: 0,
+    routeLocalnet: false,
+    filter: { input: acceptAll("input"), output: acceptAll("output"), forward: acceptAll("forward") },
+    nat: { prerouting: [], output: [], postrouting: [] },
+    sockets: [],
+  };
+  ctx.machines.set(name, m);
+  return m;
+}
+
+export const machineOf = (ctx: LowerCtx, name: string): MutableMachine => must(ctx.machines.get(name), name);

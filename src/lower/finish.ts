@@ -1,0 +1,83 @@
+/**
+ * Lowering's last stage, once every interface of every machine is known: the route table
+ * (connected, static with its device resolved, DHCP defaults) and `dst: local` expanded.
+ */
+import { contains, prefixOf, type Prefix } from "../net/addr.js";
+import type { Chain, Machine, NatRule, Route, Rule } from "../ir/types.js";
+import type { MutableMachine, PendingChain, PendingRule } from "./context.js";
+
+export function finish(m: MutableMachine): Machine {
+  const locals = localPrefixes(m);
+  const chain = (c: PendingChain): Chain => ({ ...c, rules: expandLocal(c.rules, locals) });
+  return {
+    name: m.name,
+    kind: m.kind,
+    origin: m.origin,
+    interfaces: m.interfaces,
+    routes: routeTable(m),
+    ipForward: m.ipForward,
+    rpFilter: m.rpFilter,
+    routeLocalnet: m.routeLocalnet,
+    filter: { input: chain(m.filter.input), output: chain(m.filter.output), forward: chain(m.filter.forward) },
+    nat: {
+      prerouting: expandLocal(m.nat.prerouting, locals),
+      output: expandLocal(m.nat.output, locals),
+      postrouting: expandLocal(m.nat.postrouting, locals),
+    },
+    sockets: m.sockets,
+    ...(m.engine ? { engine: m.engine } : {}),
+  };
+}
+
+/** Connected routes first (most specific wins anyway), then static, then implicit DHCP defaults. */
+function routeTable(m: MutableMachine): Route[] {
+  const connected: Route[] = [];
+  for (const i of m.interfaces) {
+    for (const a of i.addrs) {
+      const dst = prefixOf(a.ip, a.len);
+      if (!connected.some((r) => r.dev === i.name && r.dst.v === dst.v && r.dst.n === dst.n && r.dst.len === dst.len)) {
+        connected.push({ dst, dev: i.name, type: i.name === "lo" ? "local" : "connected", origin: i.origin });
+      }
+    }
+  }
+  const resolveDev = (r: Route): Route => {
+    if (r.dev) return r;
+    const via = r.via;
+    const onLinkStatic = m.staticRoutes.filter((x) => x.via === undefined && x.dev);
+    const dev = via
+      ? (connected.find((c) => c.type === "connected" && contains(c.dst, via)) ?? onLinkStatic.find((c) => contains(c.dst, via)))?.dev
+      : undefined;
+    return { ...r, dev: dev ?? "" };
+  };
+  const statics = m.staticRoutes.map(resolveDev);
+  // DHCP leases give one default route per family: the first adapter's, unless the file has its own.
+  const families = new Set<number>();
+  const defaults = m.implicitDefaults.filter((d) => {
+    if (families.has(d.dst.v) || statics.some((s) => s.dst.len === 0 && s.dst.v === d.dst.v)) return false;
+    families.add(d.dst.v);
+    return true;
+  });
+  return [...connected, ...statics, ...defaults];
+}
+
+/** This machine's local destinations: its addresses, 127.0.0.0/8 and ::1. */
+function localPrefixes(m: MutableMachine): Prefix[] {
+  const out: Prefix[] = [];
+  for (const i of m.interfaces)
+    for (const a of i.addrs) {
+      const p = i.name === "lo" ? prefixOf(a.ip, a.len) : prefixOf(a.ip, a.ip.v === 4 ? 32 : 128);
+      if (!out.some((x) => x.v === p.v && x.n === p.n && x.len === p.len)) out.push(p);
+    }
+  return out;
+}
+
+/**
+ * The rules as the IR holds them: a `dst: local` rule becomes one copy per local prefix (of
+ * its src's family when it has a src). The copies are consecutive and share the action, so
+ * together they match exactly the union.
+ */
+function expandLocal<R extends Rule | NatRule>(rules: readonly PendingRule<R>[], locals: readonly Prefix[]): R[] {
+  return rules.flatMap(({ rule: r, dstLocal }) =>
+    dstLocal ? locals.filter((p) => !r.match.src || r.match.src.v === p.v).map((dst) => ({ ...r, match: { ...r.match, dst } })) : [r],
+  );
+}

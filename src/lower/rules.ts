@@ -1,0 +1,75 @@
+/** Lowering stage: a declared machine's firewall chains and NAT rules, as the file writes them. */
+import { parseMatchPrefix } from "../net/addr.js";
+import { parsePortRange } from "../net/port.js";
+import type { Chain, Match, NatRule } from "../ir/types.js";
+import type { Path } from "../topology/load.js";
+import type { ChainDoc, MachineDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
+import { acceptAll, ipOf, must, portOf, type LowerCtx, type MutableMachine, type PendingChain, type PendingRule } from "./context.js";
+
+/** The file's `firewall:` (chains it leaves out accept everything) and `nat:` rules, each DNAT in the chain it names. */
+export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
+  if (md.firewall) {
+    m.filter = {
+      input: lowerChain(ctx, "input", md.firewall.input, [...mp, "firewall", "input"]),
+      output: lowerChain(ctx, "output", md.firewall.output, [...mp, "firewall", "output"]),
+      forward: lowerChain(ctx, "forward", md.firewall.forward, [...mp, "firewall", "forward"]),
+    };
+  }
+  (md.nat ?? []).forEach((r, k) => {
+    const rule = lowerNatRule(r, ctx.o([...mp, "nat", k], natWhat(r, k)));
+    if (r.action === "dnat") (r.chain === "output" ? m.nat.output : m.nat.prerouting).push(rule);
+    else m.nat.postrouting.push(rule);
+  });
+}
+
+/** The match of a rule; `dst: local` is left out here (see PendingRule). */
+function lowerMatch(r: Omit<RuleDoc, "action">): Match {
+  return {
+    ...(r.proto !== undefined ? { proto: r.proto } : {}),
+    ...(r.src !== undefined ? { src: must(parseMatchPrefix(r.src), r.src) } : {}),
+    ...(r.dst !== undefined && r.dst !== "local" ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
+    ...(r.sport !== undefined ? { sport: must(parsePortRange(r.sport), "sport") } : {}),
+    ...(r.dport !== undefined ? { dport: must(parsePortRange(r.dport), "dport") } : {}),
+    ...(r.in !== undefined ? { in: r.in } : {}),
+    ...(r.out !== undefined ? { out: r.out } : {}),
+    ...(r.state !== undefined ? { state: r.state } : {}),
+    ...(r.dnat !== undefined ? { ctDnat: r.dnat } : {}),
+  };
+}
+
+function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): PendingChain {
+  if (!c) return acceptAll(name);
+  const rules = (c.rules ?? []).map((r, k) => ({
+    rule: {
+      match: lowerMatch(r),
+      action: r.action,
+      origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
+    },
+    dstLocal: r.dst === "local",
+  }));
+  return {
+    name,
+    policy: c.policy ?? "accept",
+    ...(c.policy !== undefined ? { policyOrigin: ctx.o([...path, "policy"], `${name} policy`) } : {}),
+    rules,
+  };
+}
+
+function natWhat(r: NatRuleDoc, k: number): string {
+  return `nat rule ${k + 1} (${r.action}${r.comment ? ` "${r.comment}"` : ""})`;
+}
+
+function lowerNatRule(r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<NatRule> {
+  const match = lowerMatch(r);
+  const rule = ((): NatRule => {
+    switch (r.action) {
+      case "dnat":
+        return { match, action: { kind: "dnat", to: ipOf(r.to), ...(r.toPort !== undefined ? { toPort: portOf(r.toPort) } : {}) }, origin };
+      case "snat":
+        return { match, action: { kind: "snat", to: ipOf(r.to) }, origin };
+      case "masquerade":
+        return { match, action: { kind: "masquerade" }, origin };
+    }
+  })();
+  return { rule, dstLocal: r.dst === "local" };
+}
