@@ -1,0 +1,650 @@
+/**
+ * Compose files (compose-spec): services, their networks and network_mode, the
+ * top-level networks with their driver options and IPAM, and which networks and
+ * addresses Compose and Docker's IPAM give the containers. Ports are read in
+ * docker-compose-ports.ts; the host's side in docker-host.ts.
+ */
+import { diagnostic } from "../diagnostics/diagnostic.js";
+import { contains, formatIP, formatPrefix, isAny, parseCidr, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
+import { interpolates, readExpose, readPorts } from "./docker-compose-ports.js";
+import { gatewayAttach, hostAddr, IFNAME, type DockerHost } from "./docker-host.js";
+import type { Reader } from "./docker-reader.js";
+import type { Attach, Container, Entry, Mapping, Net } from "./docker-types.js";
+
+/** Top-level keys without network meaning here. */
+const COMPOSE_IGNORED = new Set(["version", "name", "volumes", "configs", "secrets", "models"]);
+
+interface NetDecl {
+  readonly key: string;
+  readonly node: unknown;
+  /** Created by Compose as a bridge network reach can model. */
+  readonly modelled: boolean;
+  readonly internal: boolean;
+  readonly subnet?: Prefix;
+  readonly gateway?: IP;
+  /** ipam ip_range: Docker allocates inside it; where exactly is not modelled. */
+  readonly ipRange: boolean;
+  readonly reserved: readonly IP[];
+  readonly bridge?: string;
+  readonly masquerade: boolean;
+  readonly hostBinding?: IP;
+}
+
+interface SvcNet {
+  readonly key: string;
+  readonly node: unknown;
+  readonly ipv4?: IP;
+  /** Where ipv4_address is written. */
+  readonly ipv4Node?: unknown;
+  readonly gwPriority: number;
+  readonly ifname?: string;
+}
+
+interface SvcDecl {
+  /** The service's key under services: (depends_on names these). */
+  readonly key: string;
+  /** The machine name: container_name, or the key. */
+  readonly name: string;
+  readonly deps: readonly string[];
+  readonly mode: "networks" | "bridge" | "host";
+  readonly nets: readonly SvcNet[];
+  readonly ports: readonly Mapping[];
+}
+
+/** Bridge driver options (Docker docs, bridge network driver "Options"). */
+const BRIDGE_OPTS = {
+  name: "com.docker.network.bridge.name",
+  masquerade: "com.docker.network.bridge.enable_ip_masquerade",
+  binding: "com.docker.network.bridge.host_binding_ipv4",
+  mtu: "com.docker.network.driver.mtu",
+  gatewayMode: "com.docker.network.bridge.gateway_mode_ipv4",
+} as const;
+
+/** A bridge network's `driver_opts`: its bridge's name, masquerade, default host binding (mtu and gateway mode nat change nothing here). */
+function readDriverOpts(r: Reader, key: string, node: unknown): { bridge?: string; masquerade: boolean; hostBinding?: IP } {
+  let bridge: string | undefined;
+  let masquerade = true;
+  let hostBinding: IP | undefined;
+  for (const o of r.entries(node) ?? []) {
+    const v = r.string(o.value);
+    if (o.key === BRIDGE_OPTS.name && v !== undefined && IFNAME.test(v)) bridge = v;
+    else if (o.key === BRIDGE_OPTS.masquerade && (v === "true" || v === "false")) masquerade = v === "true";
+    // 0.0.0.0 as the default binding means every IPv4 and IPv6 address, as without the option
+    else if (o.key === BRIDGE_OPTS.binding && v !== undefined && parseIP(v))
+      hostBinding = isAny(parseIP(v)!) && parseIP(v)!.v === 4 ? undefined : parseIP(v);
+    else if (o.key === BRIDGE_OPTS.mtu) continue;
+    else if (o.key === BRIDGE_OPTS.gatewayMode && v === "nat") continue;
+    else
+      r.warn(
+        o.keyNode,
+        `driver option ${o.key}${v !== undefined ? `=${v}` : ""} of network '${key}'`,
+        `${BRIDGE_OPTS.name}, ${BRIDGE_OPTS.masquerade}, ${BRIDGE_OPTS.binding} (an address), ${BRIDGE_OPTS.mtu}, ${BRIDGE_OPTS.gatewayMode}=nat`,
+      );
+  }
+  return { masquerade, ...(bridge !== undefined ? { bridge } : {}), ...(hostBinding ? { hostBinding } : {}) };
+}
+
+/** One network under the top-level `networks:` (compose-spec "networks"). */
+function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
+  const entries = r.scalar(node) === null ? [] : r.entries(node);
+  const base = { key, node, ipRange: false, reserved: [] as IP[], masquerade: true, internal: false };
+  if (!entries) {
+    r.warn(node, `network '${key}' is not a mapping`, "a mapping of network options, or nothing");
+    return { ...base, modelled: false };
+  }
+  let modelled = true;
+  let internal = false;
+  let ipam: ReturnType<typeof readIpam> = { ipRange: false, reserved: [] };
+  let opts: ReturnType<typeof readDriverOpts> = { masquerade: true };
+  for (const e of entries) {
+    switch (e.key) {
+      case "driver": {
+        const d = r.string(e.value);
+        if (d !== "bridge") {
+          r.warn(e.value, `network '${key}' uses driver '${d ?? "?"}', which is not modelled`, "driver: bridge (the default)");
+          modelled = false;
+        }
+        break;
+      }
+      case "external": {
+        if (r.scalar(e.value) === false) break;
+        r.warn(
+          e.keyNode,
+          `network '${key}' is external: Compose does not create it and its subnet is not in the Compose file; containers on it are imported without that network`,
+          "networks the file creates (for the real addresses, import `docker inspect` of the containers with kind docker)",
+        );
+        modelled = false;
+        break;
+      }
+      case "internal":
+        internal = r.scalar(e.value) === true;
+        break;
+      case "enable_ipv6":
+        if (r.scalar(e.value) === true)
+          r.warn(
+            e.value,
+            `network '${key}' enables IPv6: IPv6 addresses and NAT of Compose networks are not imported (IPv4 is)`,
+            "IPv4 networks (import `docker inspect` output for the addresses Docker assigned)",
+          );
+        break;
+      case "driver_opts":
+        opts = readDriverOpts(r, key, e.value);
+        break;
+      case "ipam":
+        ipam = readIpam(r, key, e.value);
+        break;
+      case "name":
+      case "labels":
+      case "attachable":
+        break;
+      default:
+        if (!e.key.startsWith("x-"))
+          r.warn(
+            e.keyNode,
+            `network key '${e.key}' of network '${key}'`,
+            "driver, driver_opts, ipam, internal, external, enable_ipv6, name, labels, attachable",
+          );
+    }
+  }
+  return { ...base, modelled, internal, ...ipam, ...opts };
+}
+
+/** `ipam: { driver, config: [{ subnet, gateway, ip_range, aux_addresses }] }` (compose-spec "ipam"). */
+function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gateway?: IP; ipRange: boolean; reserved: IP[] } {
+  let subnet: Prefix | undefined;
+  let gateway: IP | undefined;
+  let ipRange = false;
+  const reserved: IP[] = [];
+  for (const e of r.entries(node) ?? []) {
+    if (e.key === "driver") {
+      if (r.string(e.value) !== "default")
+        r.warn(e.value, `IPAM driver '${r.string(e.value) ?? "?"}' of network '${key}' is not modelled`, "driver: default");
+      continue;
+    }
+    if (e.key === "options") {
+      r.warn(e.keyNode, `IPAM options of network '${key}'`, "ipam: { config: [{ subnet, gateway, aux_addresses }] }");
+      continue;
+    }
+    if (e.key !== "config") continue;
+    for (const c of r.items(e.value) ?? []) {
+      const sText = r.string(r.get(c, "subnet"));
+      const parsed = sText !== undefined ? parseCidr(sText) : undefined;
+      const p = parsed ? prefixOf(parsed.ip, parsed.len) : undefined;
+      if (sText === undefined || !parsed || !p || p.n !== parsed.ip.n) {
+        r.error(
+          "RCH011",
+          r.get(c, "subnet") ?? c,
+          `subnet '${sText ?? ""}' of network '${key}' is not a CIDR prefix`,
+          "subnet: NETWORK/LEN with zero host bits, e.g. 172.28.0.0/16",
+        );
+        continue;
+      }
+      if (p.v === 6) {
+        r.warn(r.get(c, "subnet"), `IPv6 subnet ${sText} of network '${key}' is not imported`, "IPv4 subnets");
+        continue;
+      }
+      if (subnet) {
+        r.warn(
+          r.get(c, "subnet"),
+          `a second IPv4 subnet ${sText} of network '${key}' is not imported`,
+          "one IPv4 subnet per bridge network",
+        );
+        continue;
+      }
+      subnet = p;
+      for (const x of r.entries(c) ?? []) {
+        if (x.key === "gateway") {
+          const g = parseIP(r.string(x.value) ?? "");
+          if (!g || !contains(p, g))
+            r.error(
+              "RCH010",
+              x.value,
+              `gateway '${r.string(x.value) ?? ""}' of network '${key}' is not an address in ${sText}`,
+              `an address inside ${sText}`,
+            );
+          else gateway = g;
+        } else if (x.key === "ip_range") {
+          r.warn(
+            x.value,
+            `ip_range of network '${key}': where Docker allocates inside it is not modelled; its containers without ipv4_address get no address here`,
+            "ipv4_address on each service, or no ip_range",
+          );
+          ipRange = true;
+        } else if (x.key === "aux_addresses") {
+          for (const a of r.entries(x.value) ?? []) {
+            const ip = parseIP(r.string(a.value) ?? "");
+            if (ip) reserved.push(ip);
+            else
+              r.error(
+                "RCH010",
+                a.value,
+                `aux address '${r.string(a.value) ?? ""}' of network '${key}' is not an IP address`,
+                "an IPv4 address",
+              );
+          }
+        } else if (x.key !== "subnet" && !x.key.startsWith("x-")) {
+          r.warn(x.keyNode, `IPAM config key '${x.key}' of network '${key}'`, "subnet, gateway, ip_range, aux_addresses");
+        }
+      }
+    }
+  }
+  return { ipRange, reserved, ...(subnet ? { subnet } : {}), ...(gateway ? { gateway } : {}) };
+}
+
+/** A service's `networks:` (a list of names, or a mapping of names to attachment options). */
+function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[] {
+  const list = r.items(node);
+  if (list) {
+    return list.flatMap((item) => {
+      const k = r.string(item);
+      if (k === undefined) {
+        r.warn(item, `a network of service '${service}' that is not a name`, "a network name");
+        return [];
+      }
+      return [{ key: k, node: item, gwPriority: 0 }];
+    });
+  }
+  const entries = r.entries(node);
+  if (!entries) {
+    r.warn(
+      node,
+      `networks of service '${service}' is neither a list nor a mapping`,
+      "networks: [name, ...] or networks: { name: { ipv4_address } }",
+    );
+    return [];
+  }
+  return entries.map((e) => readServiceAttach(r, service, e));
+}
+
+/** One network of a service's `networks:` mapping, with its attachment options (ipv4_address, gw_priority, interface_name). */
+function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
+  let ipv4: IP | undefined;
+  let ipv4Node: unknown;
+  let gwPriority = 0;
+  let ifname: string | undefined;
+  for (const o of r.entries(e.value) ?? []) {
+    const v = r.string(o.value);
+    switch (o.key) {
+      case "ipv4_address": {
+        const ip = v !== undefined && !interpolates(v) ? parseIP(v) : undefined;
+        if (!ip || ip.v !== 4)
+          r.error(
+            "RCH010",
+            o.value,
+            `ipv4_address '${v ?? ""}' of service '${service}' is not an IPv4 address`,
+            "an IPv4 address inside the network's ipam subnet",
+          );
+        else {
+          ipv4 = ip;
+          ipv4Node = o.value;
+        }
+        break;
+      }
+      case "gw_priority": {
+        const n = r.scalar(o.value);
+        if (typeof n === "number" && Number.isInteger(n)) gwPriority = n;
+        else r.warn(o.value, `gw_priority of service '${service}' is not an integer`, "gw_priority: an integer");
+        break;
+      }
+      case "interface_name":
+        if (v !== undefined && IFNAME.test(v) && v !== "lo") ifname = v;
+        else
+          r.warn(
+            o.value,
+            `interface_name '${v ?? ""}' of service '${service}' is not a Linux interface name`,
+            "1 to 15 characters, no spaces, '/' or ':'",
+          );
+        break;
+      case "aliases":
+      case "priority":
+      case "mac_address":
+      case "driver_opts":
+        // DNS names, interface order and link-layer details: no reachability meaning here
+        break;
+      case "ipv6_address":
+      case "link_local_ips":
+        r.warn(o.keyNode, `${o.key} of service '${service}' is not imported`, "ipv4_address");
+        break;
+      default:
+        if (!o.key.startsWith("x-"))
+          r.warn(
+            o.keyNode,
+            `network option '${o.key}' of service '${service}'`,
+            "ipv4_address, gw_priority, interface_name, aliases, priority, mac_address",
+          );
+    }
+  }
+  if (e.value !== undefined && r.scalar(e.value) !== null && !r.entries(e.value))
+    r.warn(
+      e.value,
+      `options of network '${e.key}' of service '${service}' are not a mapping`,
+      "a mapping: { ipv4_address, gw_priority, interface_name }",
+    );
+  return { key: e.key, node: e.keyNode, gwPriority, ...(ipv4 ? { ipv4, ipv4Node } : {}), ...(ifname ? { ifname } : {}) };
+}
+
+/**
+ * The machine name of a service (container_name, or its key), after the checks that
+ * leave a service out (profiles, a name already taken) or import it partly (extends,
+ * more than one replica); undefined when it is left out.
+ */
+function serviceName(r: Reader, d: DockerHost, key: string, keyNode: unknown, entries: readonly Entry[]): string | undefined {
+  const get = (k: string) => entries.find((e) => e.key === k);
+  const profiles = get("profiles");
+  if (profiles && (r.items(profiles.value)?.length ?? 0) > 0) {
+    r.warn(
+      profiles.keyNode,
+      `service '${key}' has profiles: Compose starts it only when one of them is enabled, so it is left out`,
+      "services without profiles (or import the running containers with `docker inspect`)",
+    );
+    return undefined;
+  }
+  const cn = get("container_name");
+  const named = cn ? r.string(cn.value) : undefined;
+  if (cn && (named === undefined || interpolates(named)))
+    r.warn(cn.value, `container_name of service '${key}' is not a literal name`, "a literal container name");
+  const name = named !== undefined && !interpolates(named) ? named : key;
+  if (d.names.has(name)) {
+    r.warn(
+      cn?.value ?? keyNode,
+      `service '${key}' would be machine '${name}', a name already taken (Compose override files are not merged: import one file with everything)`,
+      "unique service and container names across the imported files",
+    );
+    return undefined;
+  }
+  const ext = get("extends");
+  if (ext)
+    r.warn(
+      ext.keyNode,
+      `service '${key}' extends another service: the extended service's settings are not imported`,
+      "services written out in full",
+    );
+  for (const count of [get("scale")?.value, r.get(get("deploy")?.value, "replicas")]) {
+    const n = r.scalar(count);
+    if (typeof n === "number" && n > 1)
+      r.warn(count, `service '${key}' runs ${n} containers: one is imported`, "one container per service");
+  }
+  return name;
+}
+
+/** One service; undefined when it is left out (with a warning saying why). */
+function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, node: unknown): SvcDecl | undefined {
+  const entries = r.entries(node);
+  if (!entries) {
+    r.warn(keyNode, `service '${key}' is not a mapping`, "a mapping of service options");
+    return undefined;
+  }
+  const name = serviceName(r, d, key, keyNode, entries);
+  if (name === undefined) return undefined;
+  const get = (k: string) => entries.find((e) => e.key === k);
+  const ports = get("ports") ? readPorts(r, get("ports")!.value, key) : [];
+  const exposed = get("expose") ? readExpose(r, get("expose")!.value, key) : [];
+  const all = [...ports, ...exposed];
+  const dependsOn = get("depends_on")?.value;
+  const deps = (r.items(dependsOn) ?? []).flatMap((x) => r.string(x) ?? []).concat((r.entries(dependsOn) ?? []).map((e) => e.key));
+  const base = { key, name, deps };
+  const nm = get("network_mode");
+  const networks = get("networks");
+  if (nm) {
+    const mode = r.string(nm.value);
+    if (mode === "host") {
+      if (ports.length)
+        r.warn(
+          get("ports")!.keyNode,
+          `ports of service '${key}' are ignored by Docker with network_mode: host (the service listens on the host's own ports); imported as listeners on ${d.host}`,
+          "expose, or no ports, with network_mode: host",
+        );
+      if (networks)
+        r.warn(
+          networks.keyNode,
+          `networks of service '${key}' cannot be combined with network_mode: host`,
+          "network_mode or networks, not both",
+        );
+      return { ...base, mode: "host", nets: [], ports: all };
+    }
+    if (mode === "bridge") {
+      if (networks)
+        r.warn(networks.keyNode, `networks of service '${key}' cannot be combined with network_mode`, "network_mode or networks, not both");
+      return { ...base, mode: "bridge", nets: [], ports: all };
+    }
+    const why =
+      mode === "none"
+        ? "it has only a loopback interface"
+        : mode?.startsWith("service:") || mode?.startsWith("container:")
+          ? "it shares another container's network namespace"
+          : "this mode is not modelled";
+    r.warn(nm.value, `service '${key}' has network_mode: ${mode ?? "?"}: ${why}; left out`, "network_mode: host or bridge, or networks:");
+    return undefined;
+  }
+  const nets = networks ? readServiceNetworks(r, key, networks.value) : [];
+  return { ...base, mode: "networks", nets: nets.length ? nets : [{ key: "default", node: keyNode, gwPriority: 0 }], ports: all };
+}
+
+const DEFAULT_NET = "default";
+
+/** Reads one Compose file into the host `d`. */
+export function readCompose(r: Reader, d: DockerHost): void {
+  if (r.syntaxErrors("YAML")) return;
+  const top = r.entries(r.doc.contents);
+  const looksLikeCompose = top?.some(
+    (e) => e.key === "services" || e.key === "networks" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key),
+  );
+  if (!top || !looksLikeCompose) {
+    const inspect = r.items(r.doc.contents) !== undefined;
+    r.out.diags.push(
+      diagnostic(
+        "RCH050",
+        r.span(r.doc.contents),
+        inspect
+          ? "this is a list, not a Compose file (docker inspect output is kind docker)"
+          : "not a Compose file: no services: or networks: at the top level",
+        {
+          expected: "a Compose file (compose.yaml, docker-compose.yml) with services:",
+        },
+      ),
+    );
+    return;
+  }
+  for (const e of top) {
+    if (e.key === "include")
+      r.warn(
+        e.keyNode,
+        "include: the included Compose files are not imported",
+        "one Compose file with everything (`docker compose config` prints it)",
+      );
+    else if (e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-"))
+      r.warn(e.keyNode, `top-level key '${e.key}'`, "services, networks, volumes, configs, secrets, name, version, x-*");
+  }
+  const decls = new Map<string, NetDecl>();
+  const netsNode = top.find((e) => e.key === "networks")?.value;
+  for (const e of r.entries(netsNode) ?? []) decls.set(e.key, readNetworkDecl(r, e.key, e.value));
+  if (netsNode !== undefined && r.scalar(netsNode) !== null && !r.entries(netsNode))
+    r.warn(netsNode, "networks is not a mapping", "networks: a mapping of network names to options");
+
+  const svcs: SvcDecl[] = [];
+  const svcNode = top.find((e) => e.key === "services")?.value;
+  const svcEntries = r.entries(svcNode) ?? [];
+  if (svcNode !== undefined && r.scalar(svcNode) !== null && !r.entries(svcNode))
+    r.warn(svcNode, "services is not a mapping", "services: a mapping of service names to services");
+  for (const e of svcEntries) {
+    const s = readService(r, d, e.key, e.keyNode, e.value);
+    if (!s) continue;
+    d.names.add(s.name);
+    svcs.push(s);
+  }
+
+  const nets = createNetworks(r, d, decls, svcs);
+  placeContainers(r, d, svcs, nets);
+}
+
+/**
+ * The networks Compose creates: the ones services use (`default` for a service
+ * without networks:), the default network first, then the declared ones in file
+ * order; each takes the next free default pool unless ipam sets its subnet.
+ */
+function createNetworks(r: Reader, d: DockerHost, decls: ReadonlyMap<string, NetDecl>, svcs: readonly SvcDecl[]): Map<string, Net> {
+  const used = new Set<string>();
+  for (const s of svcs) {
+    for (const n of s.nets) {
+      if (n.key !== DEFAULT_NET && !decls.has(n.key))
+        r.warn(
+          n.node,
+          `service network '${n.key}' is not declared under networks:`,
+          `one of ${[...decls.keys()].join(", ") || "the declared networks"}`,
+        );
+      else used.add(n.key);
+    }
+  }
+  const order = [...(used.has(DEFAULT_NET) ? [DEFAULT_NET] : []), ...[...decls.keys()].filter((k) => k !== DEFAULT_NET && used.has(k))];
+  const explicit = [...decls.values()].flatMap((x) => (x.subnet ? [x.subnet] : []));
+  const nets = new Map<string, Net>();
+  const assumed: string[] = [];
+  let namedHere = false;
+  for (const key of order) {
+    const decl: NetDecl = decls.get(key) ?? {
+      key,
+      node: undefined,
+      modelled: true,
+      internal: false,
+      ipRange: false,
+      reserved: [],
+      masquerade: true,
+    };
+    if (!decl.modelled) continue;
+    const subnet = decl.subnet ?? d.nextPool(explicit);
+    if (!subnet) {
+      r.warn(decl.node, `network '${key}': Docker's default address pools are used up`, "ipam: { config: [{ subnet }] }");
+      continue;
+    }
+    if (decl.subnet) d.takePool(subnet);
+    else assumed.push(`'${key}' ${formatPrefix(subnet)}`);
+    namedHere ||= decl.bridge === undefined;
+    const net = d.addNet(
+      {
+        name: key,
+        segment: d.segmentName(key),
+        bridge: d.bridgeName(decl.bridge ?? `br-${key}`),
+        subnet,
+        gateway: decl.gateway ?? hostAddr(subnet, 1n),
+        internal: decl.internal,
+        masquerade: decl.masquerade,
+        ...(decl.hostBinding ? { hostBinding: decl.hostBinding } : {}),
+        ...(decl.ipRange ? { ipRange: true } : {}),
+      },
+      decl.reserved,
+    );
+    nets.set(key, net);
+    if (decl.internal)
+      d.note(
+        `Network '${key}' is internal: its containers have no default route and nothing is forwarded in or out of it; the host keeps the gateway address on ${net.bridge} (Docker gives an internal bridge an address), and ports published only there have no effect.`,
+      );
+  }
+  if (assumed.length) {
+    d.note(
+      `Subnets assumed from Docker's default address pools (the Compose file does not set them): ${assumed.join(", ")}. Docker hands out 172.18.0.0/16, 172.19.0.0/16, ... in the order networks are created; assumed: the default network first, then the declared networks in file order, and no other Docker network on the host. Check with \`docker network inspect\`.`,
+    );
+  }
+  if (namedHere)
+    d.note(
+      `Bridge interfaces are named br-<network> here; Docker names them br-<first 12 hex digits of the network ID> unless driver option ${BRIDGE_OPTS.name} is set.`,
+    );
+  return nets;
+}
+
+/**
+ * Containers and their addresses: every ipv4_address first (Docker needs an ipam
+ * subnet for it), then the first free address for the others, in file order.
+ * Services with network_mode: host become listeners of the host.
+ */
+function placeContainers(r: Reader, d: DockerHost, svcs: readonly SvcDecl[], nets: ReadonlyMap<string, Net>): void {
+  const fixed = new Map<SvcNet, IP>();
+  for (const s of svcs) {
+    for (const sn of s.nets) {
+      const n = nets.get(sn.key);
+      if (!n || !sn.ipv4) continue;
+      if (d.poolAssumed(n))
+        r.warn(
+          sn.ipv4Node,
+          `ipv4_address of service '${s.name}' needs a subnet under ipam.config of network '${sn.key}' (Docker refuses it otherwise); the address is left out`,
+          "ipam: { config: [{ subnet }] } on the network",
+        );
+      else if (!contains(n.subnet!, sn.ipv4))
+        r.error(
+          "RCH010",
+          sn.ipv4Node,
+          `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is outside network '${sn.key}' (${formatPrefix(n.subnet!)})`,
+          `an address inside ${formatPrefix(n.subnet!)}`,
+        );
+      else if (!d.reserve(n, sn.ipv4))
+        r.error(
+          "RCH010",
+          sn.ipv4Node,
+          `ipv4_address ${formatIP(sn.ipv4)} of service '${s.name}' is already taken on network '${sn.key}'`,
+          "a free address of the network",
+        );
+      else fixed.set(sn, sn.ipv4);
+    }
+  }
+  // Addresses are handed out as containers start: dependencies first (depends_on), otherwise file order.
+  const addrs = new Map<SvcDecl, Map<Net, IP | undefined>>();
+  const assigned = new Map<Net, string[]>();
+  for (const s of startOrder(svcs)) {
+    const m = new Map<Net, IP | undefined>();
+    addrs.set(s, m);
+    const joined =
+      s.mode === "bridge"
+        ? [{ n: d.defaultBridge(), sn: undefined }]
+        : s.nets.flatMap((sn) => (nets.get(sn.key) ? [{ n: nets.get(sn.key)!, sn }] : []));
+    for (const { n, sn } of joined) {
+      if (sn && fixed.has(sn)) {
+        m.set(n, fixed.get(sn));
+        continue;
+      }
+      const addr = sn?.ipv4 || n.ipRange ? undefined : d.allocate(n);
+      m.set(n, addr);
+      (assigned.get(n) ?? assigned.set(n, []).get(n)!).push(`${s.name} ${addr ? formatIP(addr) : "unknown"}`);
+    }
+  }
+  for (const s of svcs) {
+    if (s.mode === "host") {
+      d.hostServices.push(...d.listeners(s.name, s.ports, d.host));
+      continue;
+    }
+    const attaches: Attach[] = [];
+    for (const [n, addr] of addrs.get(s)!) {
+      const sn = s.nets.find((x) => nets.get(x.key) === n);
+      const ifname = sn?.ifname ?? `eth${attaches.length}`;
+      if (attaches.some((a) => a.ifname === ifname))
+        r.warn(sn?.node, `interface ${ifname} of service '${s.name}' is used twice`, "unique interface_name per service");
+      else attaches.push({ net: n, ifname, gwPriority: sn?.gwPriority ?? 0, ...(addr ? { addr } : {}) });
+    }
+    const c: Container = { name: s.name, attaches, ports: s.ports };
+    d.containers.push(c);
+    if (attaches.filter((a) => !a.net.internal).length > 1)
+      d.note(
+        `${s.name}'s default route is assumed to go through '${gatewayAttach(c)?.net.name ?? "?"}' (libnetwork: highest gw_priority, then network name); its published ports are translated to its address there.`,
+      );
+  }
+  for (const [n, list] of assigned) {
+    d.note(
+      `Container addresses on '${n.name}' are assumed: Docker gives the first free address (.2, .3, ...) in the order containers start; assumed: dependencies (depends_on) first, otherwise file order (${list.join(", ")}).`,
+    );
+  }
+  if (d.containers.some((c) => c.attaches.some((a) => a.addr === undefined)))
+    d.note("Containers whose address is not known have `addresses: []` on that network.");
+}
+
+/** Services in the order Compose starts them: each after what it depends_on, otherwise in file order (a cycle keeps file order). */
+function startOrder(svcs: readonly SvcDecl[]): SvcDecl[] {
+  const keys = new Set(svcs.map((s) => s.key));
+  const done = new Set<string>();
+  const out: SvcDecl[] = [];
+  while (out.length < svcs.length) {
+    const next =
+      svcs.find((s) => !done.has(s.key) && s.deps.every((x) => done.has(x) || !keys.has(x) || x === s.key)) ??
+      svcs.find((s) => !done.has(s.key))!;
+    done.add(next.key);
+    out.push(next);
+  }
+  return out;
+}
