@@ -24,6 +24,7 @@ import { ask, dialTargets, localhostAnswer, reachedReason, type Answer } from ".
 import { failureReason } from "./explain.js";
 import type { Query } from "../ir/query.js";
 import { formatQuery } from "../ir/query.js";
+import { decisionText } from "../ir/decision.js";
 
 export type EngineName = "smt" | "sim" | "both";
 
@@ -145,10 +146,10 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
         { engine: "simulator", verdict: "reachable", detail: dialWords(counter) },
       ]);
     }
-    const proof = (smt.cores ?? []).map(
-      (c) =>
-        `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${c.labels.filter((l) => !l.startsWith("the query")).join(" together with ") || "the query itself"}`,
-    );
+    const proof = (smt.cores ?? []).map((c) => {
+      const by = c.decisions.filter((d) => d.kind !== "query").map(decisionText);
+      return `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${by.join(" together with ") || "the query itself"}`;
+    });
     return {
       answer: { ...heuristic, ...(proof.length ? { proof } : {}) },
       report: report(opts, smt, sim),

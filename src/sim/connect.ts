@@ -34,6 +34,7 @@ export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
   return new Map(net.machines.map((m) => [m.name, m]));
 }
 
+// Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
 export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, dial: Dial): Attempt {
   const ct: Conntrack = new Map();
   const legs: Leg[] = [];

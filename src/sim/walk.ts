@@ -11,12 +11,19 @@
  * translation (destination before routing, source after), with state
  * `established`. A machine without an entry sees a TCP or ICMP reply as
  * `invalid` and a UDP one as `new`.
+ *
+ * The walk is split into the same named stages as smt/walk.ts (there with an S
+ * suffix; docs/engines.md): originate/output (a local packet), arrive,
+ * prerouting, martian, localTable, rpFilter, then input/deliverLocal/socket
+ * (local delivery) or forward/postrouting/transmit (forwarding).
  */
 import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
+import type { Decision } from "../ir/decision.js";
 import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
 import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, resolveNeighbour } from "./elements.js";
 import type { Disposition, Packet, Step, Trace } from "./types.js";
+import type { IP } from "../net/addr.js";
 
 export interface CtEntry {
   /** The packet as this machine first saw it (before its NAT). */
@@ -45,267 +52,52 @@ export interface WalkOptions {
   readonly direction?: "reply" | "original";
 }
 
+/** One walk's fixed context (the twin of smt `WalkerS`): the options, the steps so far, the direction. */
+interface Walker {
+  readonly opts: WalkOptions;
+  readonly steps: Step[];
+  readonly replying: boolean;
+  readonly acking: boolean;
+}
+
+type Track = { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean };
+type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean };
+
+const done = (w: Walker, disposition: Disposition): Trace => ({ steps: w.steps, disposition });
+
+function tableOf(w: Walker, m: Machine): CtEntry[] {
+  let t = w.opts.ct.get(m.name);
+  if (!t) w.opts.ct.set(m.name, (t = []));
+  return t;
+}
+
 export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
-  const steps: Step[] = [];
   const replying = opts.expect !== undefined;
-  const acking = replying && opts.direction === "original";
-  const done = (disposition: Disposition): Trace => ({ steps, disposition });
-  const tableOf = (m: Machine) => {
-    let t = opts.ct.get(m.name);
-    if (!t) opts.ct.set(m.name, (t = []));
-    return t;
-  };
+  return originate({ opts, steps: [], replying, acking: replying && opts.direction === "original" }, start, packet);
+}
 
-  /** Conntrack: a reply matching an entry is established and its destination restored now. */
-  const track = (m: Machine, p: Packet): { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean } => {
-    if (acking) {
-      // Original direction of a known connection: the recorded translation applies; TCP is
-      // `established` only where the reply was seen (else conntrack calls the ACK invalid).
-      const entry = tableOf(m).find((e) => samePacket(e.orig, p));
-      if (entry) {
-        const translated: Packet = { ...p, dst: entry.reply.src, dport: entry.reply.sport };
-        return { p: translated, entry, state: entry.replySeen ? "established" : "invalid", isNew: false };
-      }
-      return { p, state: "new", isNew: false };
-    }
-    if (replying) {
-      const entry = tableOf(m).find((e) => samePacket(e.reply, p));
-      if (entry) {
-        entry.replySeen = true;
-        const restored: Packet = { ...p, dst: entry.orig.src, dport: entry.orig.sport };
-        if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
-        return { p: restored, entry, state: "established", isNew: false };
-      }
-      if (p.proto !== "udp") return { p, state: "invalid", isNew: false };
-    }
-    const entry: CtEntry = { orig: p, reply: swap(p) };
-    tableOf(m).push(entry);
-    return { p, entry, state: "new", isNew: true };
-  };
-  /** After this machine's NAT: remember the expected reply, or restore a reply's source. */
-  const settle = (m: Machine, t: { entry?: CtEntry; isNew: boolean }, p: Packet): Packet => {
-    if (!t.entry) return p;
-    if (t.isNew) {
-      // nf_nat keeps tuples unique: a translated connection whose reply would be a tuple another
-      // entry here already has gets another source port (kernel-tested by `reach emulate`)
-      if (p.proto !== "icmp" && !samePacket(t.entry.orig, p)) {
-        const back = swap(p);
-        if (tableOf(m).some((e) => e !== t.entry && (samePacket(e.orig, back) || samePacket(e.reply, back))))
-          p = { ...p, sport: NAT_REMAPPED_PORT };
-      }
-      t.entry.reply = swap(p);
-      return p;
-    }
-    if (acking) return { ...p, src: t.entry.reply.dst, sport: t.entry.reply.dport };
-    const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
-    if (!samePacket(restored, p)) steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
-    return restored;
-  };
-
-  const filter = (
-    m: Machine,
-    chain: "input" | "output" | "forward",
-    p: Packet,
-    ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean },
-  ): Disposition | undefined => {
-    if (m.engine) return undefined; // a user-space NAT engine has no netfilter
-    const r = evalChain(m.filter[chain], p, ctx);
-    steps.push({
-      kind: "filter",
-      machine: m.name,
-      chain,
-      state: ctx.state,
-      action: r.action,
-      ...(r.rule ? { rule: r.rule } : {}),
-      ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}),
-    });
-    if (r.action === "accept") return undefined;
-    if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule };
-    return {
-      kind: "dropped",
-      machine: m.name,
-      chain,
-      ...(r.rule ? { rule: r.rule } : {}),
-      ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}),
-    };
-  };
-
-  const expected = (m: Machine, p: Packet) =>
-    opts.expect !== undefined && opts.expect.machine === m.name && samePacket(p, opts.expect.packet);
-
-  /** Local delivery after INPUT accepted: the connection's reply, the kernel's echo reply, or a socket. */
-  const deliverLocal = (m: Machine, p: Packet, inIf: string): Trace => {
-    if (replying) {
-      if (expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
-      return done({
-        kind: "reply-mismatch",
-        machine: m.name,
-        expectedMachine: opts.expect!.machine,
-        expected: opts.expect!.packet,
-        got: p,
-      });
-    }
-    if (p.proto === "icmp") {
-      // The kernel (or the NAT engine, for its own addresses) answers an echo request itself.
-      steps.push({ kind: "deliver", machine: m.name, packet: p });
-      return done({ kind: "delivered", machine: m.name, packet: p });
-    }
-    if (m.engine && sameIP(p.dst, m.engine.loopbackAddress)) {
-      if (!m.engine.loopbackReachable) return done({ kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
-      return done({
-        kind: "engine-relay",
-        machine: m.name,
-        host: m.engine.host,
-        dst: { v: 4, n: LOOPBACK_NET4.n + 1n },
-        dport: p.dport,
-        packet: p,
-        origin: m.engine.origin,
-      });
-    }
-    // Local traffic is matched against SO_BINDTODEVICE by the device that owns the destination
-    // (lo only for 127/8 and ::1), not by lo (kernel 4.13+; kernel-tested in review).
-    const sockIf =
-      inIf === "lo"
-        ? isLoopback(p.dst)
-          ? "lo"
-          : (m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, p.dst)))?.name ?? "lo")
-        : inIf;
-    const socket = lookupSocket(m, p, sockIf);
-    if (!socket) {
-      const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
-      const other = m.nat.prerouting.find(
-        (r) =>
-          r.action.kind === "dnat" &&
-          r.match.in !== undefined &&
-          r.match.in !== inIf &&
-          matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }),
-      );
-      return done({
-        kind: "refused",
-        machine: m.name,
-        packet: p,
-        near,
-        ...(other ? { dnatOnlyOn: { rule: other, iface: other.match.in! } } : {}),
-      });
-    }
-    steps.push({ kind: "deliver", machine: m.name, socket, packet: p });
-    return done({ kind: "delivered", machine: m.name, socket, packet: p });
-  };
-
-  const transmit = (m: Machine, dev: string, via: Packet["dst"] | undefined, p: Packet, hops: number): Trace => {
-    const iface = ifaceOf(m, dev);
-    const nextHop = via ?? p.dst;
-    if (!iface?.segment) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: null, nextHop });
-    const nb = resolveNeighbour(opts.net, iface.segment, nextHop, m.name);
-    if (!nb) return done({ kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop });
-    steps.push({
-      kind: "transmit",
-      machine: m.name,
-      iface: dev,
-      segment: iface.segment,
-      to: nb.machine.name,
-      toIface: nb.iface.name,
-      nextHop,
-    });
-    return arrive(nb.machine, nb.iface.name, p, hops + 1);
-  };
-
-  const arrive = (m: Machine, inIf: string, p0: Packet, hops: number): Trace => {
-    if (hops > MAX_HOPS) return done({ kind: "loop", machine: m.name });
-    steps.push({ kind: "receive", machine: m.name, iface: inIf, packet: p0 });
-    const t = track(m, p0);
-    let p = t.p;
-    /** ct status dnat: this machine translated the connection's destination (now, or on its first packet). */
-    const dnat = () =>
-      t.isNew
-        ? !sameIP(t.p.dst, p.dst) || t.p.dport !== p.dport
-        : t.entry !== undefined && (!sameIP(t.entry.orig.dst, t.entry.reply.src) || t.entry.orig.dport !== t.entry.reply.sport);
-    if (t.isNew && inIf !== "lo") {
-      const n = applyNat(m.nat.prerouting, m, p, { in: inIf, state: "new" });
-      if (n) {
-        steps.push({ kind: "nat", machine: m.name, hook: "prerouting", rule: n.rule, before: p, after: n.packet });
-        p = n.packet;
-      }
-    }
-    // Martians are judged by the routing decision, after PREROUTING: DNAT to 127/8 is one too (semantics.md 2).
-    // An IPv4 packet claiming to come from one of this machine's own addresses is dropped (accept_local=0).
-    if (inIf !== "lo") {
-      for (const [which, addr] of [
-        ["source", p.src],
-        ["destination", p.dst],
-      ] as const) {
-        const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
-        const own = which === "source" && addr.v === 4 && !m.engine && !loop && isLocal(m, addr);
-        if (loop || own || (which === "destination" && isMartianDestination(addr)))
-          return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
-      }
-    }
-    if (m.engine && replying && expected(m, p)) return done({ kind: "delivered", machine: m.name, packet: p });
-    if (m.engine && replying && !t.entry) return done({ kind: "engine-no-connection", machine: m.name });
-    const local = isLocal(m, p.dst);
-    if (m.engine && !local && !replying) {
-      return done({
-        kind: "engine-relay",
-        machine: m.name,
-        host: m.engine.host,
-        dst: p.dst,
-        dport: p.dport,
-        packet: p,
-        origin: m.engine.origin,
-      });
-    }
-    if (inIf !== "lo" && m.rpFilter > 0 && p.src.v === 4) {
-      const back = lookupRoute(m, p.src);
-      const ok = m.rpFilter === 1 ? back !== undefined && back.dev === inIf : back !== undefined;
-      if (!ok) return done({ kind: "rp-filter", machine: m.name, iface: inIf, src: p.src, mode: m.rpFilter === 1 ? 1 : 2 });
-    }
-    if (local) {
-      const route = lookupRoute(m, p.dst)!;
-      steps.push({ kind: "route", machine: m.name, route, local: true });
-      const blocked = filter(m, "input", p, { in: inIf, state: t.state, dnat: dnat() });
-      if (blocked) return done(blocked);
-      return deliverLocal(m, settle(m, t, p), inIf);
-    }
-    if (!m.ipForward) return done({ kind: "not-forwarding", machine: m.name, dst: p.dst });
-    // IPv6 link-local addresses are never forwarded beyond their link (ICMPv6 "beyond scope").
-    for (const [which, addr] of [
-      ["source", p.src],
-      ["destination", p.dst],
-    ] as const) {
-      if (addr.v === 6 && isLinkLocal6(addr)) return done({ kind: "martian", machine: m.name, iface: inIf, addr, which });
-    }
-    const route = lookupRoute(m, p.dst);
-    if (!route) return done({ kind: "no-route", machine: m.name, dst: p.dst });
-    steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
-    const blocked = filter(m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnat() });
-    if (blocked) return done(blocked);
-    if (t.isNew) {
-      const n = applyNat(m.nat.postrouting, m, p, { in: inIf, out: route.dev, state: "new" });
-      if (n) {
-        steps.push({ kind: "nat", machine: m.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
-        p = n.packet;
-      }
-    }
-    p = settle(m, t, p);
-    return transmit(m, route.dev, route.via, p, hops);
-  };
-
-  // A packet sent by a process on `start`.
-  steps.push({ kind: "originate", machine: start.name, packet });
-  const t = track(start, packet);
+/** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
+function originate(w: Walker, start: Machine, packet: Packet): Trace {
+  w.steps.push({ kind: "originate", machine: start.name, packet });
+  const t = track(w, start, packet);
   let p = t.p;
   if (t.isNew) {
     // A local packet is routed before nat OUTPUT (so `out` matches there) and rerouted after a DNAT.
     const first = lookupRoute(start, p.dst);
     const n = applyNat(start.nat.output, start, p, { state: "new", ...(first ? { out: first.dev } : {}) });
     if (n) {
-      steps.push({ kind: "nat", machine: start.name, hook: "output", rule: n.rule, before: p, after: n.packet });
+      w.steps.push({ kind: "nat", machine: start.name, hook: "output", rule: n.rule, before: p, after: n.packet });
       p = n.packet;
     }
   }
+  return output(w, start, p, t);
+}
+
+/** A local packet after nat OUTPUT: route, loopback stays local, filter OUTPUT, nat POSTROUTING, then lo or the wire. */
+function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
   const route = lookupRoute(start, p.dst);
-  if (!route) return done({ kind: "no-route", machine: start.name, dst: p.dst });
-  steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
+  if (!route) return done(w, { kind: "no-route", machine: start.name, dst: p.dst });
+  w.steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
   // A loopback address never leaves by a real interface, unless route_localnet (IPv4 only).
   if (route.type !== "local") {
     for (const [which, addr] of [
@@ -313,25 +105,290 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
       ["destination", p.dst],
     ] as const) {
       if (isLoopback(addr) && !(addr.v === 4 && start.routeLocalnet))
-        return done({ kind: "martian", machine: start.name, iface: route.dev, addr, which });
+        return done(w, { kind: "martian", machine: start.name, iface: route.dev, addr, which });
     }
   }
-  const blocked = filter(start, "output", p, { out: route.dev, state: t.state });
-  if (blocked) return done(blocked);
+  const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state });
+  if (blocked) return done(w, blocked);
+  p = settle(w, start, t, postrouting(w, start, { out: route.dev }, p, t));
+  if (route.type === "local") return loopbackIn(w, start, p, t);
+  return transmit(w, start, route.dev, route.via, p, 0);
+}
+
+/** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
+function loopbackIn(w: Walker, m: Machine, p: Packet, t: Track): Trace {
+  w.steps.push({ kind: "receive", machine: m.name, iface: "lo", packet: p });
+  const blockedIn = filter(w, m, "input", p, { in: "lo", state: t.state });
+  if (blockedIn) return done(w, blockedIn);
+  return deliverLocal(w, m, p, "lo");
+}
+
+/** Conntrack: a reply matching an entry is established and its destination restored now. */
+function track(w: Walker, m: Machine, p: Packet): Track {
+  if (w.acking) {
+    // Original direction of a known connection: the recorded translation applies; TCP is
+    // `established` only where the reply was seen (else conntrack calls the ACK invalid).
+    const entry = tableOf(w, m).find((e) => samePacket(e.orig, p));
+    if (entry) {
+      const translated: Packet = { ...p, dst: entry.reply.src, dport: entry.reply.sport };
+      return { p: translated, entry, state: entry.replySeen ? "established" : "invalid", isNew: false };
+    }
+    return { p, state: "new", isNew: false };
+  }
+  if (w.replying) {
+    const entry = tableOf(w, m).find((e) => samePacket(e.reply, p));
+    if (entry) {
+      entry.replySeen = true;
+      const restored: Packet = { ...p, dst: entry.orig.src, dport: entry.orig.sport };
+      if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
+      return { p: restored, entry, state: "established", isNew: false };
+    }
+    if (p.proto !== "udp") return { p, state: "invalid", isNew: false };
+  }
+  const entry: CtEntry = { orig: p, reply: swap(p) };
+  tableOf(w, m).push(entry);
+  return { p, entry, state: "new", isNew: true };
+}
+
+/** After this machine's NAT: remember the expected reply, or restore a reply's source. */
+function settle(w: Walker, m: Machine, t: Track, p: Packet): Packet {
+  if (!t.entry) return p;
   if (t.isNew) {
-    const n = applyNat(start.nat.postrouting, start, p, { out: route.dev, state: "new" });
+    // nf_nat keeps tuples unique: a translated connection whose reply would be a tuple another
+    // entry here already has gets another source port (kernel-tested by `reach emulate`)
+    if (p.proto !== "icmp" && !samePacket(t.entry.orig, p)) {
+      const back = swap(p);
+      if (tableOf(w, m).some((e) => e !== t.entry && (samePacket(e.orig, back) || samePacket(e.reply, back))))
+        p = { ...p, sport: NAT_REMAPPED_PORT };
+    }
+    t.entry.reply = swap(p);
+    return p;
+  }
+  if (w.acking) return { ...p, src: t.entry.reply.dst, sport: t.entry.reply.dport };
+  const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
+  if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
+  return restored;
+}
+
+/** ct status dnat: this machine translated the connection's destination (now, or on its first packet). */
+function dnatOf(t: Track, p: Packet): boolean {
+  return t.isNew
+    ? !sameIP(t.p.dst, p.dst) || t.p.dport !== p.dport
+    : t.entry !== undefined && (!sameIP(t.entry.orig.dst, t.entry.reply.src) || t.entry.orig.dport !== t.entry.reply.sport);
+}
+
+/** A filter chain's verdict, recorded as a step; the disposition when it refuses. A NAT engine has no netfilter. */
+function filter(w: Walker, m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: FilterCtx): Disposition | undefined {
+  if (m.engine) return undefined;
+  const r = evalChain(m.filter[chain], p, ctx);
+  const cite = { ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
+  w.steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...cite });
+  if (r.action === "accept") return undefined;
+  if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule };
+  return { kind: "dropped", machine: m.name, chain, ...cite };
+}
+
+const expected = (w: Walker, m: Machine, p: Packet): boolean =>
+  w.opts.expect !== undefined && w.opts.expect.machine === m.name && samePacket(p, w.opts.expect.packet);
+
+/** Local delivery after INPUT accepted: the connection's reply, the kernel's echo reply, a NAT engine's loopback, or a socket. */
+function deliverLocal(w: Walker, m: Machine, p: Packet, inIf: string): Trace {
+  if (w.replying) {
+    if (expected(w, m, p)) return done(w, { kind: "delivered", machine: m.name, packet: p });
+    const expect = w.opts.expect!;
+    return done(w, { kind: "reply-mismatch", machine: m.name, expectedMachine: expect.machine, expected: expect.packet, got: p });
+  }
+  if (p.proto === "icmp") {
+    // The kernel (or the NAT engine, for its own addresses) answers an echo request itself.
+    w.steps.push({ kind: "deliver", machine: m.name, packet: p });
+    return done(w, { kind: "delivered", machine: m.name, packet: p });
+  }
+  if (m.engine && sameIP(p.dst, m.engine.loopbackAddress)) {
+    if (!m.engine.loopbackReachable) return done(w, { kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
+    const dst: IP = { v: 4, n: LOOPBACK_NET4.n + 1n };
+    return done(w, { kind: "engine-relay", machine: m.name, host: m.engine.host, dst, dport: p.dport, packet: p, origin: m.engine.origin });
+  }
+  return socket(w, m, p, inIf);
+}
+
+/** The listening socket: SO_BINDTODEVICE is matched against the device owning a local destination (lo for loopback ones). */
+function socket(w: Walker, m: Machine, p: Packet, inIf: string): Trace {
+  // Local traffic is matched against SO_BINDTODEVICE by the device that owns the destination
+  // (lo only for 127/8 and ::1), not by lo (kernel 4.13+; kernel-tested in review).
+  const sockIf =
+    inIf === "lo" ? (isLoopback(p.dst) ? "lo" : (m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, p.dst)))?.name ?? "lo")) : inIf;
+  const found = lookupSocket(m, p, sockIf);
+  if (!found) {
+    const near = m.sockets.filter((s) => s.proto === p.proto && s.port === p.dport);
+    const other = m.nat.prerouting.find(
+      (r) =>
+        r.action.kind === "dnat" &&
+        r.match.in !== undefined &&
+        r.match.in !== inIf &&
+        matches({ ...r.match, in: undefined }, p, { in: inIf, state: "new" }),
+    );
+    const dnatOnlyOn = other ? { dnatOnlyOn: { rule: other, iface: other.match.in! } } : {};
+    return done(w, { kind: "refused", machine: m.name, packet: p, near, ...dnatOnlyOn });
+  }
+  w.steps.push({ kind: "deliver", machine: m.name, socket: found, packet: p });
+  return done(w, { kind: "delivered", machine: m.name, socket: found, packet: p });
+}
+
+/** Out of `dev` to the next hop: whoever answers ARP/ND on the segment receives the packet. */
+function transmit(w: Walker, m: Machine, dev: string, via: IP | undefined, p: Packet, hops: number): Trace {
+  const iface = ifaceOf(m, dev);
+  const nextHop = via ?? p.dst;
+  if (!iface?.segment) return done(w, { kind: "no-neighbour", machine: m.name, iface: dev, segment: null, nextHop });
+  const nb = resolveNeighbour(w.opts.net, iface.segment, nextHop, m.name);
+  if (!nb) return done(w, { kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop });
+  const to = { to: nb.machine.name, toIface: nb.iface.name };
+  w.steps.push({ kind: "transmit", machine: m.name, iface: dev, segment: iface.segment, ...to, nextHop });
+  return arrive(w, nb.machine, nb.iface.name, p, hops + 1);
+}
+
+/** A packet arriving on `inIf`: the hop limit, then conntrack. */
+function arrive(w: Walker, m: Machine, inIf: string, p0: Packet, hops: number): Trace {
+  if (hops > MAX_HOPS) return done(w, { kind: "loop", machine: m.name });
+  w.steps.push({ kind: "receive", machine: m.name, iface: inIf, packet: p0 });
+  return prerouting(w, m, inIf, track(w, m, p0), hops);
+}
+
+/** nat PREROUTING on a connection's first packet (not for looped-back packets). */
+function prerouting(w: Walker, m: Machine, inIf: string, t: Track, hops: number): Trace {
+  let p = t.p;
+  if (t.isNew && inIf !== "lo") {
+    const n = applyNat(m.nat.prerouting, m, p, { in: inIf, state: "new" });
     if (n) {
-      steps.push({ kind: "nat", machine: start.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
+      w.steps.push({ kind: "nat", machine: m.name, hook: "prerouting", rule: n.rule, before: p, after: n.packet });
       p = n.packet;
     }
   }
-  p = settle(start, t, p);
-  if (route.type === "local") {
-    // Looped back: conntrack and NAT were done on the way out; INPUT sees the same state.
-    steps.push({ kind: "receive", machine: start.name, iface: "lo", packet: p });
-    const blockedIn = filter(start, "input", p, { in: "lo", state: t.state });
-    if (blockedIn) return done(blockedIn);
-    return deliverLocal(start, p, "lo");
+  return martian(w, m, inIf, p, t, hops);
+}
+
+/** Martians, judged after PREROUTING (a DNAT to 127/8 is one too); then a NAT engine's own connections. */
+function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number): Trace {
+  // Martians are judged by the routing decision, after PREROUTING: DNAT to 127/8 is one too (semantics.md 2).
+  // An IPv4 packet claiming to come from one of this machine's own addresses is dropped (accept_local=0).
+  if (inIf !== "lo") {
+    for (const [which, addr] of [
+      ["source", p.src],
+      ["destination", p.dst],
+    ] as const) {
+      const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
+      const own = which === "source" && addr.v === 4 && !m.engine && !loop && isLocal(m, addr);
+      if (loop || own || (which === "destination" && isMartianDestination(addr)))
+        return done(w, { kind: "martian", machine: m.name, iface: inIf, addr, which });
+    }
   }
-  return transmit(start, route.dev, route.via, p, 0);
+  if (m.engine && w.replying && expected(w, m, p)) return done(w, { kind: "delivered", machine: m.name, packet: p });
+  if (m.engine && w.replying && !t.entry) return done(w, { kind: "engine-no-connection", machine: m.name });
+  return localTable(w, m, inIf, p, t, hops);
+}
+
+/** The local table: is the destination this machine's? A NAT engine relays what is not. */
+function localTable(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number): Trace {
+  const local = isLocal(m, p.dst);
+  if (m.engine && !local && !w.replying) {
+    const relay = { host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin };
+    return done(w, { kind: "engine-relay", machine: m.name, ...relay });
+  }
+  return rpFilter(w, m, inIf, p, t, hops, local);
+}
+
+/** Reverse-path filtering (IPv4): strict wants the route back out of `inIf`, loose any route back. */
+function rpFilter(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number, local: boolean): Trace {
+  if (inIf !== "lo" && m.rpFilter > 0 && p.src.v === 4) {
+    const back = lookupRoute(m, p.src);
+    const ok = m.rpFilter === 1 ? back !== undefined && back.dev === inIf : back !== undefined;
+    if (!ok) return done(w, { kind: "rp-filter", machine: m.name, iface: inIf, src: p.src, mode: m.rpFilter === 1 ? 1 : 2 });
+  }
+  if (local) return input(w, m, inIf, p, t);
+  return forward(w, m, inIf, p, t, hops);
+}
+
+/** For this machine: filter INPUT, restore a reply's source, deliver. */
+function input(w: Walker, m: Machine, inIf: string, p: Packet, t: Track): Trace {
+  const route = lookupRoute(m, p.dst)!;
+  w.steps.push({ kind: "route", machine: m.name, route, local: true });
+  const blocked = filter(w, m, "input", p, { in: inIf, state: t.state, dnat: dnatOf(t, p) });
+  if (blocked) return done(w, blocked);
+  return deliverLocal(w, m, settle(w, m, t, p), inIf);
+}
+
+/** For another machine: ip_forward, IPv6 link-local stays, route, filter FORWARD, nat POSTROUTING, the wire. */
+function forward(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number): Trace {
+  if (!m.ipForward) return done(w, { kind: "not-forwarding", machine: m.name, dst: p.dst });
+  // IPv6 link-local addresses are never forwarded beyond their link (ICMPv6 "beyond scope").
+  for (const [which, addr] of [
+    ["source", p.src],
+    ["destination", p.dst],
+  ] as const) {
+    if (addr.v === 6 && isLinkLocal6(addr)) return done(w, { kind: "martian", machine: m.name, iface: inIf, addr, which });
+  }
+  const route = lookupRoute(m, p.dst);
+  if (!route) return done(w, { kind: "no-route", machine: m.name, dst: p.dst });
+  w.steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
+  const blocked = filter(w, m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(t, p) });
+  if (blocked) return done(w, blocked);
+  p = settle(w, m, t, postrouting(w, m, { in: inIf, out: route.dev }, p, t));
+  return transmit(w, m, route.dev, route.via, p, hops);
+}
+
+/** nat POSTROUTING on a connection's first packet: the packet as it leaves. */
+function postrouting(w: Walker, m: Machine, ifs: { in?: string; out: string }, p: Packet, t: Track): Packet {
+  if (!t.isNew) return p;
+  const n = applyNat(m.nat.postrouting, m, p, { ...ifs, state: "new" });
+  if (!n) return p;
+  w.steps.push({ kind: "nat", machine: m.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
+  return n.packet;
+}
+
+/**
+ * The decision point (ir/decision.ts) that ended a walk, for a disposition that is a
+ * failure: the same vocabulary the symbolic engine labels its conditions with.
+ * (A martian disposition does not say whether it was judged on arrival or on
+ * departure; link-local ones are told by their address.)
+ */
+export function decisionOf(d: Disposition, machines: ReadonlyMap<string, Machine>): Decision | undefined {
+  switch (d.kind) {
+    case "delivered":
+    case "engine-relay":
+      return undefined;
+    case "refused":
+      return { kind: "socket", machine: d.machine };
+    case "dropped":
+    case "rejected": {
+      const rule = d.rule;
+      if (!rule)
+        return {
+          kind: "filter",
+          machine: d.machine,
+          chain: d.chain,
+          policy: d.kind === "dropped" && d.policyOrigin ? { origin: d.policyOrigin } : {},
+        };
+      const index = (machines.get(d.machine)?.filter[d.chain].rules.indexOf(rule) ?? -1) + 1;
+      return { kind: "filter", machine: d.machine, chain: d.chain, rule: { index, origin: rule.origin } };
+    }
+    case "no-route":
+      return { kind: "route", machine: d.machine };
+    case "no-neighbour":
+      return { kind: "neighbour", machine: d.machine, segment: d.segment };
+    case "not-forwarding":
+      return { kind: "not-forwarding", machine: d.machine };
+    case "rp-filter":
+      return { kind: "rp-filter", machine: d.machine, mode: d.mode };
+    case "martian":
+      return { kind: "martian", machine: d.machine, check: d.addr.v === 6 && isLinkLocal6(d.addr) ? "link-local" : "arrival" };
+    case "loop":
+      return { kind: "loop", machine: d.machine, bound: "hops" };
+    case "engine-loopback-off":
+      return { kind: "engine-loopback", machine: d.machine, origin: d.origin };
+    case "engine-no-connection":
+      return { kind: "engine-no-connection", machine: d.machine };
+    case "no-source":
+      return { kind: "source-address", machine: d.machine, role: "client" };
+    case "reply-mismatch":
+      return { kind: "reply-mismatch", machine: d.machine };
+  }
 }

@@ -6,12 +6,13 @@
  * query's variables, and what it went through (for choosing a short witness).
  */
 import { isAny, LOOPBACK4, unmap } from "../net/addr.js";
-import type { Machine, Socket } from "../ir/types.js";
+import type { Machine, Route, Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS } from "../ir/dial.js";
 import { famOf, lookupRouteS, selectSourceS, type SPacket } from "./elements.js";
 import { ac, and, not, type AV, type F, type PV } from "./term.js";
 import { isLoopbackS } from "./elements.js";
 import { Explorer, swapS, walkS, type St } from "./walk.js";
+import type { Decision } from "../ir/decision.js";
 
 export interface SDial {
   readonly from: string;
@@ -23,7 +24,8 @@ export interface SDial {
 
 export interface Path {
   readonly pc: readonly F[];
-  readonly why: readonly string[];
+  /** for each condition, the decision point that imposed it */
+  readonly why: readonly Decision[];
   /** legs and the machines visited, for preferring short witnesses */
   readonly cost: number;
   readonly machine: string;
@@ -49,13 +51,15 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
   const wanted = (machine: string, socket: Socket | undefined) => socket?.role.kind === "relay" || meets(goal, machine, socket, dial.proto);
 
   const leg = (st: St, i: number, from: Machine, dst: AV, dport: PV, src: AV | undefined, sport: PV, cost: number): void => {
-    if (i >= MAX_LEGS) return;
+    if (i >= MAX_LEGS) return x.prune({ kind: "loop", machine: from.name, bound: "legs" });
     dst = x.av(st, dst);
-    x.fork(st, lookupRouteS(from, dst), `${from.name}: routes`, (st1, route) => {
-      if (!route) return;
+    const routeDecision = (route: Route | undefined): Decision => ({ kind: "route", machine: from.name, ...(route ? { route } : {}) });
+    x.fork(st, lookupRouteS(from, dst), routeDecision, (st1, route) => {
+      if (!route) return x.prune(routeDecision(route)); // connect() fails at once (ENETUNREACH)
       const srcs = src ? ([[{ t: "true" }, src]] as const) : selectSourceS(from, route, x.av(st1, dst));
-      x.fork(st1, srcs, `${from.name}: source address`, (st2, s) => {
-        if (!s) return;
+      const sourceDecision: Decision = { kind: "source-address", machine: from.name, role: "client" };
+      x.fork(st1, srcs, sourceDecision, (st2, s) => {
+        if (!s) return x.prune(sourceDecision);
         const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
         walkS(x, { wanted }, st2, from, packet, (st3, d) => {
           const server = x.machines.get(d.machine)!;
@@ -74,7 +78,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                 answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
             }
           } else answers.push([{ t: "true" }, base]);
-          x.fork(st3, answers, `${server.name}: the answer's source address`, (st4, answer) => {
+          x.fork(st3, answers, { kind: "source-address", machine: server.name, role: "answer" }, (st4, answer) => {
             walkS(x, { expect: { machine: from.name, packet: swapS(packet) } }, st4, server, x.pk(st4, answer), (st5) => {
               const next = (st6: St) => {
                 if (d.kind === "engine-relay") {
@@ -93,14 +97,15 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                       [gw, ac(role.gateway)],
                       [not(gw), client],
                     ],
-                    `${engine.name}: the relay's source address`,
+                    { kind: "source-address", machine: engine.name, role: "relay" },
                     (st7, relaySrc) =>
                       leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
                   );
                   return;
                 }
-                if (meets(goal, d.machine, d.socket, dial.proto))
-                  found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                if (!meets(goal, d.machine, d.socket, dial.proto))
+                  return x.prune({ kind: "goal", machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
               };
               if (dial.proto !== "tcp") return next(st5);
               walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) =>

@@ -16,6 +16,7 @@ import type { Network } from "../ir/types.js";
 import type { Query } from "../ir/query.js";
 import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import { attemptS, type Goal, type Path, type SDial } from "./connect.js";
+import { decisionText, type Decision } from "../ir/decision.js";
 import { coreOf, solve } from "./solver.js";
 import { and, eqAddr, evaluate, inPorts, not, or, size, type AV, type F, type PV } from "./term.js";
 import { BoundHit, Explorer, type St } from "./walk.js";
@@ -51,8 +52,15 @@ export interface SmtDecision {
   readonly reason?: string;
   readonly stats: SmtStats;
   readonly smt2?: string;
-  /** unreachable with candidate paths: for the cheapest few, the elements whose conditions contradict each other (unsat cores) */
-  readonly cores?: readonly { readonly machine: string; readonly socket?: string; readonly labels: readonly string[] }[];
+  /** unreachable with candidate paths: for the cheapest few, the decision points whose conditions contradict each other (unsat cores) */
+  readonly cores?: readonly Core[];
+}
+
+/** An unsat core: the decisions (ir/decision.ts) that together rule out one candidate path; `query` stands for the query's domain. */
+export interface Core {
+  readonly machine: string;
+  readonly socket?: string;
+  readonly decisions: readonly Decision[];
 }
 
 export interface Found {
@@ -178,10 +186,10 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const text = r.smt2 !== undefined ? { smt2: r.smt2 } : {};
   if (r.status === "unknown") return { verdict: "unknown", reason: `solver: ${r.reason}`, stats, ...text };
   if (r.status === "unsat") {
-    const cores: { machine: string; socket?: string; labels: string[] }[] = [];
+    const cores: Core[] = [];
     for (const f of found.slice(0, 3)) {
-      const labels = await coreOf(DOMAIN, f.path.pc, f.path.why, Math.max(1, timeoutMs - (performance.now() - t0)));
-      if (labels) cores.push({ machine: f.path.machine, ...(f.path.socket ? { socket: f.path.socket.owner } : {}), labels });
+      const decisions = await coreDecisions(f.path, Math.max(1, timeoutMs - (performance.now() - t0)));
+      if (decisions) cores.push({ machine: f.path.machine, ...(f.path.socket ? { socket: f.path.socket.owner } : {}), decisions });
     }
     return { verdict: "unreachable", stats, ...text, ...(cores.length ? { cores } : {}) };
   }
@@ -189,6 +197,23 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const dial = decodeDial(found, r.model);
   if (!dial) throw new Error("internal: the solver's model satisfies none of the paths it was given");
   return { verdict: "reachable", dial, stats, ...text };
+}
+
+/** The decisions of a path's unsat core, in path order, each once (the solver's labels are the conditions' indices). */
+async function coreDecisions(path: Path, timeoutMs: number): Promise<Decision[] | undefined> {
+  const labels = await coreOf(
+    DOMAIN,
+    path.pc,
+    path.pc.map((_, i) => String(i)),
+    timeoutMs,
+  );
+  if (!labels) return undefined;
+  const picked = labels.map((l) =>
+    /^\d+$/.test(l) ? { i: Number(l), d: path.why[Number(l)]! } : { i: -1, d: { kind: "query" } as const },
+  );
+  picked.sort((a, b) => a.i - b.i);
+  const seen = new Set<string>();
+  return picked.map((p) => p.d).filter((d) => !seen.has(decisionText(d)) && !!seen.add(decisionText(d)));
 }
 
 /**

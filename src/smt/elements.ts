@@ -21,7 +21,8 @@ import {
   type IP,
   type Prefix,
 } from "../net/addr.js";
-import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Route, Socket } from "../ir/types.js";
+import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Origin, Route, Socket } from "../ir/types.js";
+import type { RuleRef } from "../ir/decision.js";
 import { ac, and, bool, eqAddr, eqPort, FALSE, inPorts, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 
 export interface SPacket {
@@ -177,23 +178,73 @@ export function matchesS(match: Match, p: SPacket, ctx: SMatchContext): F {
   );
 }
 
-/** Does the chain accept the packet (first matching rule, else the policy)? Reject and drop both refuse. */
-export function acceptsS(chain: Chain, p: SPacket, ctx: SMatchContext): F {
-  const rules: { m: F; accept: boolean }[] = [];
-  let policy = chain.policy === "accept";
-  for (const r of chain.rules) {
+/** The chain's symbolic rules after folding: rules that cannot match go, a rule that always matches ends the chain as its policy. */
+interface FoldedChain {
+  readonly rules: readonly { readonly m: F; readonly accept: boolean; readonly ref: RuleRef }[];
+  readonly policy: boolean;
+  /** the rule that always matches and so decides in place of the policy */
+  readonly policyRule?: RuleRef;
+}
+
+function foldChain(chain: Chain, p: SPacket, ctx: SMatchContext): FoldedChain {
+  const rules: { m: F; accept: boolean; ref: RuleRef }[] = [];
+  for (const [i, r] of chain.rules.entries()) {
     const m = matchesS(r.match, p, ctx);
     if (m.t === "false") continue;
-    if (m.t === "true") {
-      policy = r.action === "accept";
-      break;
-    }
-    rules.push({ m, accept: r.action === "accept" });
+    const ref = { index: i + 1, origin: r.origin };
+    if (m.t === "true") return { rules, policy: r.action === "accept", policyRule: ref };
+    rules.push({ m, accept: r.action === "accept", ref });
   }
+  return { rules, policy: chain.policy === "accept" };
+}
+
+/** Does the chain accept the packet (first matching rule, else the policy)? Reject and drop both refuse. The twin of sim `evalChain`. */
+export function evalChainS(chain: Chain, p: SPacket, ctx: SMatchContext): F {
+  const { rules: folded, policy } = foldChain(chain, p, ctx);
+  const rules = folded.map(({ m, accept }) => ({ m, accept }));
   // rules that decide like the policy anyway can go from the end
   while (rules.length && rules[rules.length - 1]!.accept === policy) rules.pop();
   if (!rules.length) return bool(policy);
   return { t: "chain", rules, policy };
+}
+
+/** Chains with more symbolic rules than this are assumed whole (one condition), not rule by rule. */
+export const RULE_LEVEL_MAX = 64;
+
+/** One condition of a chain's acceptance and the rule (or policy) it stands for. */
+export interface ChainCondition {
+  readonly f: F;
+  readonly rule?: RuleRef;
+  /** the policy's condition: some accept rule is the first match */
+  readonly policy?: { readonly origin?: Origin };
+}
+
+/**
+ * The chain's acceptance as a conjunction of per-rule conditions, logically the same as
+ * `evalChainS`: for each drop/reject rule i, not (rule i matches and no earlier rule does);
+ * for a drop policy, one condition that some accept rule is the first match. Labelled
+ * this way an unsat core names the rule that rules a path out. A chain of more than
+ * RULE_LEVEL_MAX symbolic rules comes back as one unlabelled condition (`evalChainS`).
+ */
+export function evalChainByRuleS(chain: Chain, p: SPacket, ctx: SMatchContext): ChainCondition[] {
+  const { rules, policy, policyRule } = foldChain(chain, p, ctx);
+  if (rules.length > RULE_LEVEL_MAX) return [{ f: evalChainS(chain, p, ctx) }];
+  const out: ChainCondition[] = [];
+  rules.forEach((r, i) => {
+    if (r.accept) return;
+    // earlier rules as accepting and this one as refusing: false exactly when this rule is the first match
+    const f: F =
+      i === 0
+        ? not(r.m)
+        : { t: "chain", rules: [...rules.slice(0, i).map(({ m }) => ({ m, accept: true })), { m: r.m, accept: false }], policy: true };
+    out.push({ f, rule: r.ref });
+  });
+  if (!policy) {
+    const accepting = rules.some((r) => r.accept);
+    const f: F = accepting ? { t: "chain", rules: rules.map(({ m, accept }) => ({ m, accept })), policy: false } : FALSE;
+    out.push(policyRule ? { f, rule: policyRule } : { f, policy: chain.policyOrigin ? { origin: chain.policyOrigin } : {} });
+  }
+  return out;
 }
 
 export interface NatOutcome {
@@ -316,6 +367,7 @@ export class NeighbourIndex {
     }
   }
 
+  /** Who answers for `nextHop` on `segment`, as alternatives (see resolveNeighbourS). */
   resolve(segment: string, nextHop: AV, from: string): Cases<Owner | undefined> {
     const seg = this.bySegment.get(segment);
     if (!seg) return [[TRUE, undefined]];
@@ -338,3 +390,7 @@ export class NeighbourIndex {
     return out;
   }
 }
+
+/** The twin of sim `resolveNeighbour`: who answers ARP/ND for `nextHop` on `segment`, other than `from`. */
+export const resolveNeighbourS = (index: NeighbourIndex, segment: string, nextHop: AV, from: string): Cases<Owner | undefined> =>
+  index.resolve(segment, nextHop, from);

@@ -10,12 +10,19 @@
  * conditions. A decision on constants folds as it is built (term.ts), and an
  * equality that fixes a variable pins it for the rest of the path, so most of a
  * topology is explored without any symbolic work.
+ *
+ * The walk is split into the same named stages as sim/walk.ts, each with an S
+ * suffix (docs/engines.md): originateS/outputS (a local packet), arriveS,
+ * preroutingS, martianS, localTableS, rpFilterS, then inputS/deliverLocalS/
+ * socketS (local delivery) or forwardS/transmitS (forwarding). Every condition
+ * is assumed under a Decision (ir/decision.ts), and so is every prune.
  */
 import { LOOPBACK4, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import {
-  acceptsS,
   applyNatS,
+  evalChainByRuleS,
+  evalChainS,
   famOf,
   isLinkLocal6S,
   isLocalS,
@@ -24,14 +31,18 @@ import {
   lookupRouteS,
   lookupSocketS,
   NeighbourIndex,
+  type NatOutcome,
+  resolveNeighbourS,
   type SPacket,
 } from "./elements.js";
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 import { judge, refine, single, type Dom } from "./domain.js";
-import type { Socket } from "../ir/types.js";
+import type { NatRule, Route, Socket } from "../ir/types.js";
+import type { Decision, DecisionKind, NatHook } from "../ir/decision.js";
 import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
 
-export interface SEntry {
+/** A conntrack entry (the twin of sim `CtEntry`). */
+export interface CtEntryS {
   readonly orig: SPacket;
   readonly reply: SPacket;
   readonly replySeen: boolean;
@@ -40,11 +51,11 @@ export interface SEntry {
 /** One path's state: its condition, what it has fixed, and its conntrack tables. */
 export interface St {
   readonly pc: readonly F[];
-  /** for each condition, the element that imposed it (for explaining infeasible paths) */
-  readonly why: readonly string[];
+  /** for each condition, the decision point that imposed it (for explaining infeasible paths) */
+  readonly why: readonly Decision[];
   /** what the conditions so far allow each variable (domain.ts) */
   readonly dom: Dom;
-  readonly ct: ReadonlyMap<string, readonly SEntry[]>;
+  readonly ct: ReadonlyMap<string, readonly CtEntryS[]>;
 }
 
 /** The exploration ran out of its path budget or time: the answer is unknown, never unreachable. */
@@ -67,17 +78,33 @@ export class Explorer {
     this.machines = new Map(net.machines.map((m) => [m.name, m]));
   }
 
-  /** Follows each alternative whose condition is not already false on this path. */
-  fork<T>(st: St, cases: Cases<T>, why: string, f: (st: St, v: T) => void): void {
+  /** Paths ended without a condition (no route, refused, hop limit, ...), per decision kind: the silent prunes, counted. */
+  readonly prunes = new Map<DecisionKind, number>();
+
+  /** Follows each alternative whose condition is not already false on this path; `d` labels each alternative's condition. */
+  fork<T>(st: St, cases: Cases<T>, d: Decision | ((v: T) => Decision), f: (st: St, v: T) => void): void {
     for (const [c, v] of cases) {
       if (c.t === "false") continue;
-      const next = this.assume(st, c, why);
+      const next = this.assume(st, c, typeof d === "function" ? d(v) : d);
       if (next) f(next, v);
     }
   }
 
   /** The path with one more condition, or undefined when the condition contradicts the path. */
-  assume(st: St, c: F, why: string): St | undefined {
+  assume(st: St, c: F, d: Decision): St | undefined {
+    return this.add(st, c, [[c, d]]);
+  }
+
+  /**
+   * The path with a condition `whole` that is the conjunction of labelled `parts`: decided,
+   * pruned and counted exactly as `assume(st, whole)` would, but the path keeps the parts,
+   * so an unsat core names the part (a chain's rule) that rules it out.
+   */
+  assumeParts(st: St, whole: F, parts: readonly (readonly [F, Decision])[]): St | undefined {
+    return this.add(st, whole, parts);
+  }
+
+  private add(st: St, c: F, parts: readonly (readonly [F, Decision])[]): St | undefined {
     if (c.t === "false") return undefined;
     if (c.t === "true") return st;
     const known = judge(c, st.dom);
@@ -88,7 +115,14 @@ export class Explorer {
     if (!dom) return undefined;
     // a narrower domain may now contradict an earlier condition
     if (dom !== st.dom) for (const x of st.pc) if (judge(x, dom) === false) return undefined;
-    return { ...st, pc: [...st.pc, c], why: [...st.why, why], dom };
+    const kept = parts.filter(([f]) => f.t !== "true");
+    return { ...st, pc: [...st.pc, ...kept.map(([f]) => f)], why: [...st.why, ...kept.map(([, d]) => d)], dom };
+  }
+
+  /** A path that ends here without a condition (a silent prune), recorded under its decision. */
+  prune(d: Decision): undefined {
+    this.prunes.set(d.kind, (this.prunes.get(d.kind) ?? 0) + 1);
+    return undefined;
   }
 
   /** A value with what the path has fixed substituted: a variable left with one value is that constant. */
@@ -107,8 +141,7 @@ export class Explorer {
   }
 }
 
-const swap = (p: SPacket): SPacket => ({ proto: p.proto, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport });
-export const swapS = swap;
+export const swapS = (p: SPacket): SPacket => ({ proto: p.proto, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport });
 
 export const samePacketS = (a: SPacket, b: SPacket): F =>
   a.proto !== b.proto ? FALSE : and(eqAddr(a.src, b.src), eqAddr(a.dst, b.dst), eqPort(a.sport, b.sport), eqPort(a.dport, b.dport));
@@ -135,7 +168,7 @@ export interface WalkSpec {
 type Track = { p: SPacket; idx?: number; state: "new" | "established" | "invalid"; isNew: boolean };
 
 const tableOf = (st: St, m: Machine) => st.ct.get(m.name) ?? [];
-function withEntry(st: St, m: Machine, idx: number | undefined, e: SEntry): { st: St; idx: number } {
+function withEntry(st: St, m: Machine, idx: number | undefined, e: CtEntryS): { st: St; idx: number } {
   const t = [...tableOf(st, m)];
   const i = idx ?? t.length;
   t[i] = e;
@@ -144,302 +177,388 @@ function withEntry(st: St, m: Machine, idx: number | undefined, e: SEntry): { st
   return { st: { ...st, ct }, idx: i };
 }
 
+/** One walk's fixed context (the twin of sim `Walker`). */
+interface WalkerS {
+  readonly x: Explorer;
+  readonly spec: WalkSpec;
+  readonly replying: boolean;
+  readonly acking: boolean;
+  readonly k: (st: St, d: SDisp) => void;
+}
+
+type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F };
+
+/** The decision of a NAT hook: the rule that translated (1-based in its table), or none. */
+const natDecision = (m: Machine, rules: readonly NatRule[], hook: NatHook, n: NatOutcome | undefined): Decision => ({
+  kind: "nat",
+  machine: m.name,
+  hook,
+  ...(n ? { rule: { index: rules.indexOf(n.rule) + 1, origin: n.rule.origin } } : {}),
+});
+
+const routeDecision =
+  (m: Machine) =>
+  (route: Route | undefined): Decision => ({ kind: "route", machine: m.name, ...(route ? { route } : {}) });
+
 /** Symbolic walk of one packet from a process on `start`; `k` gets every way it arrives. */
 export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, packet: SPacket, k: (st: St, d: SDisp) => void): void {
   const replying = spec.expect !== undefined;
-  const acking = replying && spec.direction === "original";
+  originateS({ x, spec, replying, acking: replying && spec.direction === "original", k }, st0, start, packet);
+}
 
-  /** Conntrack: which entry (if any) the packet belongs to, as alternatives. */
-  const track = (st: St, m: Machine, p: SPacket, then: (st: St, t: Track) => void): void => {
-    // a connection's first packet always starts a new entry; replies and acks look theirs up
-    const table = replying ? tableOf(st, m) : [];
-    let none: F = TRUE;
-    const cases: [F, number | undefined][] = [];
-    table.forEach((e, i) => {
-      const c = samePacketS(x.pk(st, acking ? e.orig : e.reply), p);
-      cases.push([and(none, c), i]);
-      none = and(none, not(c));
-    });
-    cases.push([none, undefined]);
-    x.fork(st, cases, `${m.name}: conntrack`, (st1, i) => {
-      if (i !== undefined) {
-        const e = tableOf(st1, m)[i]!;
-        if (acking) {
-          const tp: SPacket = { ...p, dst: e.reply.src, dport: e.reply.sport };
-          then(st1, { p: x.pk(st1, tp), idx: i, state: e.replySeen ? "established" : "invalid", isNew: false });
-          return;
-        }
-        const { st: st2 } = withEntry(st1, m, i, { ...e, replySeen: true });
-        then(st2, { p: x.pk(st2, { ...p, dst: e.orig.src, dport: e.orig.sport }), idx: i, state: "established", isNew: false });
+/** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
+function originateS(w: WalkerS, st0: St, start: Machine, packet: SPacket): void {
+  const { x } = w;
+  trackS(w, st0, start, x.pk(st0, packet), (st1, t) => {
+    const out: [F, NatOutcome | undefined][] = [];
+    if (t.isNew) {
+      // routed before nat OUTPUT (so `out` matches there), rerouted after a DNAT
+      for (const [rc, first] of lookupRouteS(start, t.p.dst)) {
+        const ctx = { state: "new" as const, dnat: FALSE, ...(first ? { out: first.dev } : {}) };
+        for (const [nc, n] of applyNatS(start.nat.output, start, t.p, ctx)) out.push([and(rc, nc), n]);
+      }
+    } else out.push([TRUE, undefined]);
+    x.fork(
+      st1,
+      out,
+      (n) => natDecision(start, start.nat.output, "output", n),
+      (st2, n) => outputS(w, st2, start, x.pk(st2, n ? n.packet : t.p), t),
+    );
+  });
+}
+
+/** A local packet after nat OUTPUT: route, loopback stays local, filter OUTPUT, nat POSTROUTING, then lo or the wire. */
+function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void {
+  const { x } = w;
+  x.fork(st, lookupRouteS(start, p.dst), routeDecision(start), (st3, route) => {
+    if (!route) return x.prune(routeDecision(start)(route));
+    let q = x.pk(st3, p);
+    let s: St | undefined = st3;
+    if (route.type !== "local") {
+      const lb = (a: AV) => (start.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
+      s = x.assume(st3, and(not(lb(q.src)), not(lb(q.dst))), { kind: "martian", machine: start.name, check: "departure" });
+      if (!s) return;
+      q = x.pk(s, q);
+    }
+    s = filterS(w, s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE });
+    if (!s) return;
+    postroutingS(w, s, start, { out: route.dev }, x.pk(s, q), t, (s5, p2) =>
+      settleS(w, s5, start, t, x.pk(s5, p2), (st6, q2) => {
+        if (route.type === "local") return loopbackInS(w, st6, start, q2, t);
+        transmitS(w, st6, start, route.dev, route.via, q2, 0);
+      }),
+    );
+  });
+}
+
+/** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
+function loopbackInS(w: WalkerS, st: St, m: Machine, p: SPacket, t: Track): void {
+  const s = filterS(w, st, m, "input", p, { in: "lo", state: t.state, dnat: FALSE });
+  if (s) deliverLocalS(w, s, m, w.x.pk(s, p), "lo");
+}
+
+/** Conntrack: which entry (if any) the packet belongs to, as alternatives. */
+function trackS(w: WalkerS, st: St, m: Machine, p: SPacket, then: (st: St, t: Track) => void): void {
+  const { x, replying, acking } = w;
+  // a connection's first packet always starts a new entry; replies and acks look theirs up
+  const table = replying ? tableOf(st, m) : [];
+  let none: F = TRUE;
+  const cases: [F, number | undefined][] = [];
+  table.forEach((e, i) => {
+    const c = samePacketS(x.pk(st, acking ? e.orig : e.reply), p);
+    cases.push([and(none, c), i]);
+    none = and(none, not(c));
+  });
+  cases.push([none, undefined]);
+  x.fork(st, cases, { kind: "conntrack", machine: m.name }, (st1, i) => {
+    if (i !== undefined) {
+      const e = tableOf(st1, m)[i]!;
+      if (acking) {
+        const tp: SPacket = { ...p, dst: e.reply.src, dport: e.reply.sport };
+        then(st1, { p: x.pk(st1, tp), idx: i, state: e.replySeen ? "established" : "invalid", isNew: false });
         return;
       }
-      if (acking) return then(st1, { p, state: "new", isNew: false });
-      if (replying && p.proto !== "udp") return then(st1, { p, state: "invalid", isNew: false });
-      const { st: st2, idx } = withEntry(st1, m, undefined, { orig: p, reply: swap(p), replySeen: false });
-      then(st2, { p, idx, state: "new", isNew: true });
-    });
-  };
-
-  /** After the machine's NAT: record the expected reply, or restore a reply's (or ack's) source; `k` gets each outcome. */
-  const settle = (st: St, m: Machine, t: Track, p: SPacket, k: (st: St, p: SPacket) => void): void => {
-    if (t.idx === undefined) return k(st, p);
-    const e = tableOf(st, m)[t.idx]!;
-    if (t.isNew) {
-      const record = (st2: St, q: SPacket) => k(withEntry(st2, m, t.idx, { ...e, reply: swap(q) }).st, q);
-      // nf_nat keeps tuples unique: a translated connection whose reply tuple another entry here
-      // already has gets another source port (ir/dial.ts NAT_REMAPPED_PORT)
-      let clash: F = FALSE;
-      if (p.proto !== "icmp") {
-        const back = swap(p);
-        tableOf(st, m).forEach((o, i) => {
-          if (i !== t.idx) clash = or(clash, samePacketS(x.pk(st, o.orig), back), samePacketS(x.pk(st, o.reply), back));
-        });
-        clash = and(not(samePacketS(x.pk(st, e.orig), p)), clash);
-      }
-      if (clash.t === "false") return record(st, p);
-      const remapped: SPacket = { ...p, sport: { k: "c", n: NAT_REMAPPED_PORT } };
-      x.fork(
-        st,
-        [
-          [clash, remapped],
-          [not(clash), p],
-        ],
-        `${m.name}: NAT keeps conntrack tuples unique`,
-        (st2, q) => record(st2, x.pk(st2, q)),
-      );
+      const { st: st2 } = withEntry(st1, m, i, { ...e, replySeen: true });
+      then(st2, { p: x.pk(st2, { ...p, dst: e.orig.src, dport: e.orig.sport }), idx: i, state: "established", isNew: false });
       return;
     }
+    if (acking) return then(st1, { p, state: "new", isNew: false });
+    if (replying && p.proto !== "udp") return then(st1, { p, state: "invalid", isNew: false });
+    const { st: st2, idx } = withEntry(st1, m, undefined, { orig: p, reply: swapS(p), replySeen: false });
+    then(st2, { p, idx, state: "new", isNew: true });
+  });
+}
+
+/** After the machine's NAT: record the expected reply, or restore a reply's (or ack's) source; `k` gets each outcome. */
+function settleS(w: WalkerS, st: St, m: Machine, t: Track, p: SPacket, k: (st: St, p: SPacket) => void): void {
+  const { x, acking } = w;
+  if (t.idx === undefined) return k(st, p);
+  const e = tableOf(st, m)[t.idx]!;
+  if (!t.isNew) {
     if (acking) return k(st, x.pk(st, { ...p, src: e.reply.dst, sport: e.reply.dport }));
-    k(st, x.pk(st, { ...p, src: e.orig.dst, sport: e.orig.dport }));
-  };
-
-  /** ct status dnat: the connection's destination was translated here. */
-  const dnatOf = (st: St, m: Machine, t: Track, p: SPacket): F => {
-    if (t.isNew) return not(and(eqAddr(t.p.dst, p.dst), eqPort(t.p.dport, p.dport)));
-    if (t.idx === undefined) return FALSE;
-    const e = tableOf(st, m)[t.idx]!;
-    return not(and(eqAddr(x.av(st, e.orig.dst), x.av(st, e.reply.src)), eqPort(x.pv(st, e.orig.dport), x.pv(st, e.reply.sport))));
-  };
-
-  const filter = (
-    st: St,
-    m: Machine,
-    chain: "input" | "output" | "forward",
-    p: SPacket,
-    ctx: { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F },
-  ): St | undefined => (m.engine ? st : x.assume(st, acceptsS(m.filter[chain], p, ctx), `${m.name}: ${chain.toUpperCase()} chain`));
-
-  const expected = (st: St, m: Machine, p: SPacket): F =>
-    spec.expect && spec.expect.machine === m.name ? samePacketS(p, x.pk(st, spec.expect.packet)) : FALSE;
-
-  const deliverLocal = (st: St, m: Machine, p: SPacket, inIf: string): void => {
-    if (replying) {
-      const s1 = x.assume(st, expected(st, m, p), `${m.name}: the answer must belong to the connection`);
-      if (s1) k(s1, { kind: "delivered", machine: m.name, packet: x.pk(s1, p) });
-      return;
-    }
-    if (p.proto === "icmp") {
-      if (spec.wanted && !spec.wanted(m.name, undefined)) return;
-      return k(st, { kind: "delivered", machine: m.name, packet: p });
-    }
-    const engine = m.engine;
-    if (engine) {
-      const lb = eqAddr(p.dst, ac(engine.loopbackAddress));
-      if (engine.loopbackReachable) {
-        const s1 = x.assume(st, lb, `${m.name}: the NAT engine's loopback address`);
-        if (s1)
-          k(s1, {
-            kind: "engine-relay",
-            machine: m.name,
-            host: engine.host,
-            dst: ac(LOOPBACK4),
-            dport: x.pv(s1, p.dport),
-            packet: x.pk(s1, p),
-          });
-      }
-      const s2 = x.assume(st, not(lb), `${m.name}: the NAT engine's loopback address`);
-      if (!s2) return;
-      st = s2;
-      p = x.pk(st, p);
-    }
-    // SO_BINDTODEVICE is matched against the device owning a local destination (lo for loopback ones)
-    const owners: [F, string][] = [];
-    if (inIf === "lo") {
-      let none: F = TRUE;
-      const lb = isLoopbackS(p.dst);
-      owners.push([lb, "lo"]);
-      none = not(lb);
-      for (const i of m.interfaces) {
-        for (const a of i.addrs) {
-          const c = eqAddr(p.dst, ac(a.ip));
-          owners.push([and(none, c), i.name]);
-          none = and(none, not(c));
-        }
-      }
-      owners.push([none, "lo"]);
-    } else owners.push([TRUE, inIf]);
-    x.fork(st, owners, `${m.name}: the device of the local address`, (s1, sockIf) => {
-      const q = x.pk(s1, p);
-      x.fork(s1, lookupSocketS(m, q, sockIf), `${m.name}: listening sockets`, (s2, socket) => {
-        if (!socket) return; // refused
-        if (spec.wanted && !spec.wanted(m.name, socket)) return;
-        k(s2, { kind: "delivered", machine: m.name, socket, packet: x.pk(s2, q) });
-      });
+    return k(st, x.pk(st, { ...p, src: e.orig.dst, sport: e.orig.dport }));
+  }
+  const record = (st2: St, q: SPacket) => k(withEntry(st2, m, t.idx, { ...e, reply: swapS(q) }).st, q);
+  // nf_nat keeps tuples unique: a translated connection whose reply tuple another entry here
+  // already has gets another source port (ir/dial.ts NAT_REMAPPED_PORT)
+  let clash: F = FALSE;
+  if (p.proto !== "icmp") {
+    const back = swapS(p);
+    tableOf(st, m).forEach((o, i) => {
+      if (i !== t.idx) clash = or(clash, samePacketS(x.pk(st, o.orig), back), samePacketS(x.pk(st, o.reply), back));
     });
-  };
+    clash = and(not(samePacketS(x.pk(st, e.orig), p)), clash);
+  }
+  if (clash.t === "false") return record(st, p);
+  const remapped: SPacket = { ...p, sport: { k: "c", n: NAT_REMAPPED_PORT } };
+  const cases: Cases<SPacket> = [
+    [clash, remapped],
+    [not(clash), p],
+  ];
+  x.fork(st, cases, { kind: "nat-unique", machine: m.name }, (st2, q) => record(st2, x.pk(st2, q)));
+}
 
-  const transmit = (st: St, m: Machine, dev: string, via: IP | undefined, p: SPacket, hops: number): void => {
-    const iface = m.interfaces.find((i) => i.name === dev);
-    if (!iface?.segment) return;
-    const nextHop = via ? ac(via) : p.dst;
-    x.fork(st, x.neighbours.resolve(iface.segment, x.av(st, nextHop), m.name), `${m.name}: ARP/ND on ${iface.segment}`, (s1, nb) => {
-      if (nb) arrive(s1, nb.machine, nb.iface.name, x.pk(s1, p), hops + 1);
-    });
-  };
+/** ct status dnat: the connection's destination was translated here. */
+function dnatOfS(w: WalkerS, st: St, m: Machine, t: Track, p: SPacket): F {
+  const { x } = w;
+  if (t.isNew) return not(and(eqAddr(t.p.dst, p.dst), eqPort(t.p.dport, p.dport)));
+  if (t.idx === undefined) return FALSE;
+  const e = tableOf(st, m)[t.idx]!;
+  return not(and(eqAddr(x.av(st, e.orig.dst), x.av(st, e.reply.src)), eqPort(x.pv(st, e.orig.dport), x.pv(st, e.reply.sport))));
+}
 
-  const arrive = (st: St, m: Machine, inIf: string, p0: SPacket, hops: number): void => {
-    if (hops > MAX_HOPS) return;
-    track(st, m, p0, (st1, t) => {
-      const pre: Cases<SPacket> =
-        t.isNew && inIf !== "lo"
-          ? applyNatS(m.nat.prerouting, m, t.p, { in: inIf, state: "new", dnat: FALSE }).map(([c, n]) => [c, n ? n.packet : t.p] as const)
-          : [[TRUE, t.p]];
-      x.fork(st1, pre, `${m.name}: nat PREROUTING`, (st2, p1) => {
-        const p = x.pk(st2, p1);
-        // martians, judged after PREROUTING (a DNAT to 127/8 is one too)
-        let ok: F = TRUE;
-        if (inIf !== "lo") {
-          const lbOk = (a: AV) => (m.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
-          const ownSrc = famOf(p.src) === 4 && !m.engine ? and(not(lbOk(p.src)), isLocalS(m, p.src)) : FALSE;
-          ok = and(not(lbOk(p.src)), not(ownSrc), not(lbOk(p.dst)), not(isMartianDestinationS(p.dst)));
-        }
-        const st3 = x.assume(st2, ok, `${m.name}: martian addresses`);
-        if (!st3) return;
-        const q = x.pk(st3, p);
-        if (m.engine && replying) {
-          // a NAT engine answers its own connections itself
-          const exp = expected(st3, m, q);
-          const s4 = x.assume(st3, exp, `${m.name}: the NAT engine's own connection`);
-          if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
-          const s5 = x.assume(st3, not(exp), `${m.name}: the NAT engine's own connection`);
-          if (!s5 || t.idx === undefined) return;
-          return afterEngine(s5, m, inIf, x.pk(s5, q), t, hops);
-        }
-        afterEngine(st3, m, inIf, q, t, hops);
-      });
-    });
-  };
+/** A filter chain accepts the packet: assumed rule by rule (evalChainByRuleS), so a core names the rule. A NAT engine has none. */
+function filterS(w: WalkerS, st: St, m: Machine, chain: "input" | "output" | "forward", p: SPacket, ctx: FilterCtx): St | undefined {
+  if (m.engine) return st;
+  const parts = evalChainByRuleS(m.filter[chain], p, ctx).map(
+    (c) =>
+      [
+        c.f,
+        { kind: "filter", machine: m.name, chain, ...(c.rule ? { rule: c.rule } : {}), ...(c.policy ? { policy: c.policy } : {}) },
+      ] as const,
+  );
+  return w.x.assumeParts(st, evalChainS(m.filter[chain], p, ctx), parts);
+}
 
-  const afterEngine = (st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void => {
-    const local = isLocalS(m, p.dst);
-    if (m.engine && !replying) {
-      const s1 = x.assume(st, not(local), `${m.name}: local or not`);
-      if (s1)
-        k(s1, {
+const expectedS = (w: WalkerS, st: St, m: Machine, p: SPacket): F =>
+  w.spec.expect && w.spec.expect.machine === m.name ? samePacketS(p, w.x.pk(st, w.spec.expect.packet)) : FALSE;
+
+/** Local delivery after INPUT accepted: the connection's reply, the kernel's echo reply, a NAT engine's loopback, or a socket. */
+function deliverLocalS(w: WalkerS, st: St, m: Machine, p: SPacket, inIf: string): void {
+  const { x, spec, k } = w;
+  if (w.replying) {
+    const s1 = x.assume(st, expectedS(w, st, m, p), { kind: "reply-mismatch", machine: m.name });
+    if (s1) k(s1, { kind: "delivered", machine: m.name, packet: x.pk(s1, p) });
+    return;
+  }
+  if (p.proto === "icmp") {
+    if (spec.wanted && !spec.wanted(m.name, undefined)) return x.prune({ kind: "goal", machine: m.name });
+    return k(st, { kind: "delivered", machine: m.name, packet: p });
+  }
+  const engine = m.engine;
+  if (engine) {
+    const lb = eqAddr(p.dst, ac(engine.loopbackAddress));
+    const d: Decision = { kind: "engine-loopback", machine: m.name, origin: engine.origin };
+    if (engine.loopbackReachable) {
+      const s1 = x.assume(st, lb, d);
+      if (s1) {
+        const relay: SDisp = {
           kind: "engine-relay",
           machine: m.name,
-          host: m.engine.host,
-          dst: x.av(s1, p.dst),
+          host: engine.host,
+          dst: ac(LOOPBACK4),
           dport: x.pv(s1, p.dport),
           packet: x.pk(s1, p),
-        });
-      const s2 = x.assume(st, local, `${m.name}: local or not`);
-      if (!s2) return;
-      return rpf(s2, m, inIf, x.pk(s2, p), t, hops, true);
+        };
+        k(s1, relay);
+      }
     }
-    x.fork(
-      st,
-      [
-        [local, true],
-        [not(local), false],
-      ],
-      `${m.name}: local or not`,
-      (s1, isLocal) => rpf(s1, m, inIf, x.pk(s1, p), t, hops, isLocal),
-    );
-  };
-
-  const rpf = (st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number, local: boolean): void => {
-    let ok: F = TRUE;
-    if (inIf !== "lo" && m.rpFilter > 0 && famOf(p.src) === 4) {
-      const back = lookupRouteS(m, p.src);
-      ok = or(...back.filter(([, r]) => r !== undefined && (m.rpFilter === 2 || r.dev === inIf)).map(([c]) => c));
-    }
-    const s1 = x.assume(st, ok, `${m.name}: rp_filter`);
-    if (!s1) return;
-    p = x.pk(s1, p);
-    if (local) {
-      const s2 = filter(s1, m, "input", p, { in: inIf, state: t.state, dnat: dnatOf(s1, m, t, p) });
-      if (!s2) return;
-      return settle(s2, m, t, x.pk(s2, p), (st3, q) => deliverLocal(st3, m, q, inIf));
-    }
-    if (!m.ipForward) return;
-    const ll = or(isLinkLocal6S(p.src), isLinkLocal6S(p.dst));
-    const s2 = x.assume(s1, not(ll), `${m.name}: IPv6 link-local is not forwarded`);
+    const s2 = x.assume(st, not(lb), d);
     if (!s2) return;
-    x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), `${m.name}: routes`, (s3, route) => {
-      if (!route || route.type === "local") return;
-      const q = x.pk(s3, p);
-      const s4 = filter(s3, m, "forward", q, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(s3, m, t, q) });
-      if (!s4) return;
-      const post: Cases<SPacket> = t.isNew
-        ? applyNatS(m.nat.postrouting, m, x.pk(s4, q), { in: inIf, out: route.dev, state: "new", dnat: FALSE }).map(
-            ([c, n]) => [c, n ? n.packet : q] as const,
-          )
-        : [[TRUE, q]];
-      x.fork(s4, post, `${m.name}: nat POSTROUTING`, (s5, p2) => {
-        settle(s5, m, t, x.pk(s5, p2), (st6, q2) => transmit(st6, m, route.dev, route.via, q2, hops));
-      });
-    });
-  };
+    st = s2;
+    p = x.pk(st, p);
+  }
+  socketS(w, st, m, p, inIf);
+}
 
-  // A packet sent by a process on `start`.
-  track(st0, start, x.pk(st0, packet), (st1, t) => {
-    const out: Cases<SPacket> = t.isNew
-      ? (() => {
-          // routed before nat OUTPUT (so `out` matches there), rerouted after a DNAT
-          const res: [F, SPacket][] = [];
-          for (const [rc, first] of lookupRouteS(start, t.p.dst)) {
-            for (const [nc, n] of applyNatS(start.nat.output, start, t.p, {
-              state: "new",
-              dnat: FALSE,
-              ...(first ? { out: first.dev } : {}),
-            })) {
-              res.push([and(rc, nc), n ? n.packet : t.p]);
-            }
-          }
-          return res;
-        })()
-      : [[TRUE, t.p]];
-    x.fork(st1, out, `${start.name}: nat OUTPUT`, (st2, p1) => {
-      const p = x.pk(st2, p1);
-      x.fork(st2, lookupRouteS(start, p.dst), `${start.name}: routes`, (st3, route) => {
-        if (!route) return;
-        let q = x.pk(st3, p);
-        let s: St | undefined = st3;
-        if (route.type !== "local") {
-          const lb = (a: AV) => (start.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
-          s = x.assume(st3, and(not(lb(q.src)), not(lb(q.dst))), `${start.name}: loopback addresses stay local`);
-          if (!s) return;
-          q = x.pk(s, q);
-        }
-        s = filter(s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE });
-        if (!s) return;
-        const post: Cases<SPacket> = t.isNew
-          ? applyNatS(start.nat.postrouting, start, x.pk(s, q), { out: route.dev, state: "new", dnat: FALSE }).map(
-              ([c, n]) => [c, n ? n.packet : q] as const,
-            )
-          : [[TRUE, q]];
-        x.fork(s, post, `${start.name}: nat POSTROUTING`, (s5, p2) => {
-          settle(s5, start, t, x.pk(s5, p2), (st6, q2) => {
-            if (route.type === "local") {
-              const s6 = filter(st6, start, "input", q2, { in: "lo", state: t.state, dnat: FALSE });
-              if (s6) deliverLocal(s6, start, x.pk(s6, q2), "lo");
-              return;
-            }
-            transmit(st6, start, route.dev, route.via, q2, 0);
-          });
-        });
-      });
+/** The listening socket: SO_BINDTODEVICE is matched against the device owning a local destination (lo for loopback ones). */
+function socketS(w: WalkerS, st: St, m: Machine, p: SPacket, inIf: string): void {
+  const { x, spec, k } = w;
+  const owners: [F, string][] = [];
+  if (inIf === "lo") {
+    let none: F = TRUE;
+    const lb = isLoopbackS(p.dst);
+    owners.push([lb, "lo"]);
+    none = not(lb);
+    for (const i of m.interfaces) {
+      for (const a of i.addrs) {
+        const c = eqAddr(p.dst, ac(a.ip));
+        owners.push([and(none, c), i.name]);
+        none = and(none, not(c));
+      }
+    }
+    owners.push([none, "lo"]);
+  } else owners.push([TRUE, inIf]);
+  const socketDecision = (socket: Socket | undefined): Decision => ({ kind: "socket", machine: m.name, ...(socket ? { socket } : {}) });
+  x.fork(st, owners, { kind: "socket-device", machine: m.name }, (s1, sockIf) => {
+    const q = x.pk(s1, p);
+    x.fork(s1, lookupSocketS(m, q, sockIf), socketDecision, (s2, socket) => {
+      if (!socket) return x.prune(socketDecision(socket)); // refused
+      if (spec.wanted && !spec.wanted(m.name, socket)) return x.prune({ kind: "goal", machine: m.name, socket });
+      k(s2, { kind: "delivered", machine: m.name, socket, packet: x.pk(s2, q) });
     });
   });
+}
+
+/** Out of `dev` to the next hop: whoever answers ARP/ND on the segment receives the packet. */
+function transmitS(w: WalkerS, st: St, m: Machine, dev: string, via: IP | undefined, p: SPacket, hops: number): void {
+  const { x } = w;
+  const iface = m.interfaces.find((i) => i.name === dev);
+  const segment = iface?.segment;
+  if (!segment) return x.prune({ kind: "neighbour", machine: m.name, segment: null });
+  const nextHop = via ? ac(via) : p.dst;
+  const d = (nb: { machine: Machine } | undefined): Decision => ({
+    kind: "neighbour",
+    machine: m.name,
+    segment,
+    ...(nb ? { owner: nb.machine.name } : {}),
+  });
+  x.fork(st, resolveNeighbourS(x.neighbours, segment, x.av(st, nextHop), m.name), d, (s1, nb) => {
+    if (!nb) return x.prune(d(nb));
+    arriveS(w, s1, nb.machine, nb.iface.name, x.pk(s1, p), hops + 1);
+  });
+}
+
+/** A packet arriving on `inIf`: the hop limit, then conntrack. */
+function arriveS(w: WalkerS, st: St, m: Machine, inIf: string, p0: SPacket, hops: number): void {
+  if (hops > MAX_HOPS) return w.x.prune({ kind: "loop", machine: m.name, bound: "hops" });
+  trackS(w, st, m, p0, (st1, t) => preroutingS(w, st1, m, inIf, t, hops));
+}
+
+/** nat PREROUTING on a connection's first packet (not for looped-back packets). */
+function preroutingS(w: WalkerS, st: St, m: Machine, inIf: string, t: Track, hops: number): void {
+  const { x } = w;
+  const pre: Cases<NatOutcome | undefined> =
+    t.isNew && inIf !== "lo" ? applyNatS(m.nat.prerouting, m, t.p, { in: inIf, state: "new", dnat: FALSE }) : [[TRUE, undefined]];
+  x.fork(
+    st,
+    pre,
+    (n) => natDecision(m, m.nat.prerouting, "prerouting", n),
+    (st2, n) => martianS(w, st2, m, inIf, x.pk(st2, n ? n.packet : t.p), t, hops),
+  );
+}
+
+/** Martians, judged after PREROUTING (a DNAT to 127/8 is one too); then a NAT engine's own connections. */
+function martianS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
+  const { x, k } = w;
+  let ok: F = TRUE;
+  if (inIf !== "lo") {
+    const lbOk = (a: AV) => (m.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
+    const ownSrc = famOf(p.src) === 4 && !m.engine ? and(not(lbOk(p.src)), isLocalS(m, p.src)) : FALSE;
+    ok = and(not(lbOk(p.src)), not(ownSrc), not(lbOk(p.dst)), not(isMartianDestinationS(p.dst)));
+  }
+  const st3 = x.assume(st, ok, { kind: "martian", machine: m.name, check: "arrival" });
+  if (!st3) return;
+  const q = x.pk(st3, p);
+  if (m.engine && w.replying) {
+    // a NAT engine answers its own connections itself
+    const exp = expectedS(w, st3, m, q);
+    const d: Decision = { kind: "engine-no-connection", machine: m.name };
+    const s4 = x.assume(st3, exp, d);
+    if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
+    const s5 = x.assume(st3, not(exp), d);
+    if (!s5) return;
+    if (t.idx === undefined) return x.prune(d);
+    return localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
+  }
+  localTableS(w, st3, m, inIf, q, t, hops);
+}
+
+/** The local table: is the destination this machine's? A NAT engine relays what is not. */
+function localTableS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
+  const { x, k } = w;
+  const local = isLocalS(m, p.dst);
+  const d = (isLocal: boolean): Decision => ({ kind: "local", machine: m.name, local: isLocal });
+  if (m.engine && !w.replying) {
+    const s1 = x.assume(st, not(local), d(false));
+    if (s1) {
+      const relay: SDisp = {
+        kind: "engine-relay",
+        machine: m.name,
+        host: m.engine.host,
+        dst: x.av(s1, p.dst),
+        dport: x.pv(s1, p.dport),
+        packet: x.pk(s1, p),
+      };
+      k(s1, relay);
+    }
+    const s2 = x.assume(st, local, d(true));
+    if (!s2) return;
+    return rpFilterS(w, s2, m, inIf, x.pk(s2, p), t, hops, true);
+  }
+  const cases: Cases<boolean> = [
+    [local, true],
+    [not(local), false],
+  ];
+  x.fork(st, cases, d, (s1, isLocal) => rpFilterS(w, s1, m, inIf, x.pk(s1, p), t, hops, isLocal));
+}
+
+/** Reverse-path filtering (IPv4): strict wants the route back out of `inIf`, loose any route back. */
+function rpFilterS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number, local: boolean): void {
+  const { x } = w;
+  let ok: F = TRUE;
+  if (inIf !== "lo" && m.rpFilter > 0 && famOf(p.src) === 4) {
+    const back = lookupRouteS(m, p.src);
+    ok = or(...back.filter(([, r]) => r !== undefined && (m.rpFilter === 2 || r.dev === inIf)).map(([c]) => c));
+  }
+  const s1 = x.assume(st, ok, { kind: "rp-filter", machine: m.name, mode: m.rpFilter });
+  if (!s1) return;
+  if (local) return inputS(w, s1, m, inIf, x.pk(s1, p), t);
+  forwardS(w, s1, m, inIf, x.pk(s1, p), t, hops);
+}
+
+/** For this machine: filter INPUT, restore a reply's source, deliver. */
+function inputS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track): void {
+  const s2 = filterS(w, st, m, "input", p, { in: inIf, state: t.state, dnat: dnatOfS(w, st, m, t, p) });
+  if (!s2) return;
+  settleS(w, s2, m, t, w.x.pk(s2, p), (st3, q) => deliverLocalS(w, st3, m, q, inIf));
+}
+
+/** For another machine: ip_forward, IPv6 link-local stays, route, filter FORWARD, nat POSTROUTING, the wire. */
+function forwardS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
+  const { x } = w;
+  if (!m.ipForward) return x.prune({ kind: "not-forwarding", machine: m.name });
+  const ll = or(isLinkLocal6S(p.src), isLinkLocal6S(p.dst));
+  const s2 = x.assume(st, not(ll), { kind: "martian", machine: m.name, check: "link-local" });
+  if (!s2) return;
+  x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), routeDecision(m), (s3, route) => {
+    if (!route || route.type === "local") return x.prune(routeDecision(m)(route));
+    const q = x.pk(s3, p);
+    const s4 = filterS(w, s3, m, "forward", q, { in: inIf, out: route.dev, state: t.state, dnat: dnatOfS(w, s3, m, t, q) });
+    if (!s4) return;
+    postroutingS(w, s4, m, { in: inIf, out: route.dev }, x.pk(s4, q), t, (s5, p2) =>
+      settleS(w, s5, m, t, x.pk(s5, p2), (st6, q2) => transmitS(w, st6, m, route.dev, route.via, q2, hops)),
+    );
+  });
+}
+
+/** nat POSTROUTING on a connection's first packet; `then` gets each outcome. */
+function postroutingS(
+  w: WalkerS,
+  st: St,
+  m: Machine,
+  ifs: { in?: string; out: string },
+  q: SPacket,
+  t: Track,
+  then: (st: St, p: SPacket) => void,
+): void {
+  const post: Cases<NatOutcome | undefined> = t.isNew
+    ? applyNatS(m.nat.postrouting, m, q, { ...ifs, state: "new", dnat: FALSE })
+    : [[TRUE, undefined]];
+  w.x.fork(
+    st,
+    post,
+    (n) => natDecision(m, m.nat.postrouting, "postrouting", n),
+    (s5, n) => then(s5, n ? n.packet : q),
+  );
 }

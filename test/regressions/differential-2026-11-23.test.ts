@@ -12,6 +12,7 @@ import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { meetsQuery } from "../../src/sim/connect.js";
 import type { Network } from "../../src/ir/types.js";
 import { build } from "../sim/helpers.js";
+import { decisionText } from "../../src/ir/decision.js";
 
 afterAll(() => shutdown());
 
@@ -105,7 +106,7 @@ machines:
 });
 
 describe("Z3 explains an unreachable answer when candidate paths exist but none is feasible", () => {
-  it("two source-port rules that together cover every source port: the unsat core names the INPUT chain", async () => {
+  it("two source-port rules that together cover every source port: the unsat core names the two INPUT rules", async () => {
     const yaml = `
 segments: { lan: 192.168.1.0/24 }
 machines:
@@ -123,7 +124,10 @@ machines:
     const smt = await both(net, "pc -> server:22/tcp", "unreachable");
     expect(smt.stats.paths).toBeGreaterThan(0);
     expect(smt.cores?.[0]).toMatchObject({ machine: "server", socket: "sshd" });
-    expect(smt.cores?.[0]?.labels).toContain("server: INPUT chain");
+    // rule-level labels: the two rules together, each with its file:line:col (with the socket's port, when Z3 names it)
+    expect(smt.cores?.[0]?.decisions.map(decisionText)).toEqual(
+      expect.arrayContaining([`server's INPUT input rule 1 (${net.file}:11:13)`, `server's INPUT input rule 2 (${net.file}:12:13)`]),
+    );
     // one rule fewer and a source port gets through
     const open = build(yaml.replace("          - { action: drop, proto: tcp, sport: 30001-65535 }\n", ""));
     const ok = await both(open, "pc -> server:22/tcp", "reachable");
