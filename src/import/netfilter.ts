@@ -337,6 +337,7 @@ interface ParsedRule {
 }
 
 /** One `-A CHAIN ...` line (tokens after the chain name). */
+// Long: one flat switch over the iptables option names, with the small readers its cases share at its top; it reads best whole.
 function parseRuleTokens(tokens: readonly Token[], family: Family): ParsedRule {
   const r: ParsedRule = { atoms: [], targetCol: 1, goto: false, otherProtos: [] };
   const problem = (what: string, col: number) => {
@@ -526,98 +527,174 @@ function natTo(text: string, family: Family): { to: IP; port?: number } | undefi
   return { to, port: Number(port) };
 }
 
+/** One iptables-save file being read: the input, its family and tool, where problems go. */
+interface SaveFile {
+  readonly source: Source;
+  readonly family: Family;
+  readonly rep: Reporter;
+  /** iptables-save or ip6tables-save */
+  readonly tool: string;
+  /** the file's base name, for the rules' texts */
+  readonly name: string;
+}
+
+/** A rule read before its table's COMMIT: targets are resolved then, once every user chain is declared. */
+interface PendingRule {
+  readonly chain: NfChain;
+  readonly parsed: ParsedRule;
+  readonly line: number;
+  /** 1-based position in its chain */
+  readonly index: number;
+}
+
+/** A table between `*table` and COMMIT. */
+interface OpenTable {
+  readonly name: string;
+  readonly line: number;
+  readonly chains: Map<string, NfChain>;
+  readonly pending: PendingRule[];
+}
+
+type Problem = { what: string; col: number };
+
+function saveError(
+  f: SaveFile,
+  line: number,
+  col: number,
+  message: string,
+  expected = "iptables-save output: *table, :CHAIN POLICY [p:b], -A CHAIN ..., COMMIT",
+): void {
+  f.rep.diagnostics.push(diagnostic("RCH055", spanLine(f.source, line, col), message, { expected }));
+}
+
+/** A rule's target (-j, -g) once the table's chains are known, and the first thing about the rule not understood. */
+function resolveTarget(f: SaveFile, table: OpenTable, p: PendingRule): { target?: Target; problem?: Problem } {
+  const tname = p.parsed.targetName;
+  let target: Target | undefined;
+  let problem = p.parsed.problem;
+  if (tname === undefined) target = { kind: "continue" };
+  else if (table.chains.has(tname) && !table.chains.get(tname)!.base) target = { kind: p.parsed.goto ? "goto" : "jump", chain: tname };
+  else if (p.parsed.goto) problem ??= { what: `-g ${tname} (not a user chain)`, col: p.parsed.targetCol };
+  else if (VERDICTS[tname]) target = { kind: VERDICTS[tname]! };
+  else if (LOG_TARGETS.has(tname)) target = { kind: "continue" };
+  else if (tname === "MASQUERADE") target = { kind: "masquerade" };
+  else if (tname === "DNAT" || tname === "SNAT") {
+    const to = p.parsed.to ? natTo(p.parsed.to.text, f.family) : undefined;
+    if (!to)
+      problem ??= {
+        what: `-j ${tname} ${p.parsed.to ? `--to-${tname === "DNAT" ? "destination" : "source"} ${p.parsed.to.text} (only one address${tname === "DNAT" ? "[:port]" : ""} is understood)` : "without a target address"}`,
+        col: p.parsed.to?.col ?? p.parsed.targetCol,
+      };
+    else if (tname === "SNAT" && to.port !== undefined)
+      problem ??= { what: `-j SNAT --to-source ${p.parsed.to!.text} (a source port is not modelled)`, col: p.parsed.to!.col };
+    else
+      target =
+        tname === "DNAT" ? { kind: "dnat", to: to.to, ...(to.port !== undefined ? { toPort: to.port } : {}) } : { kind: "snat", to: to.to };
+  } else problem ??= { what: `-j ${tname}`, col: p.parsed.targetCol };
+  problem ??= p.parsed.targetOptionProblem;
+  if (!BUILTINS[table.name]) problem ??= { what: `table ${table.name}`, col: 1 };
+  return { ...(target ? { target } : {}), ...(problem ? { problem } : {}) };
+}
+
+/** The warning for a rule left out: what it would do, as far as it was understood, says what leaving it out changes. */
+function warnLeftOut(f: SaveFile, table: OpenTable, p: PendingRule, target: Target | undefined, problem: Problem, label: string): void {
+  const tname = p.parsed.targetName;
+  const shown: Target | undefined =
+    target ??
+    (tname !== undefined && table.chains.has(tname)
+      ? { kind: "jump", chain: tname }
+      : tname !== undefined && VERDICTS[tname]
+        ? { kind: VERDICTS[tname]! }
+        : undefined);
+  // a LOG (or no target) in a table the language does not have changes nothing
+  const harmless = !BUILTINS[table.name] && target?.kind === "continue" && !p.parsed.problem;
+  const effect = shown ? effectOf(shown) : `what -j ${tname} does is not modelled`;
+  if (!harmless)
+    warn(f.rep, spanLine(f.source, p.line, problem.col), `${problem.what} is not modelled: ${label} is left out; ${effect}`, UNDERSTOOD);
+}
+
+/** COMMIT: the table's rules with their targets resolved, into their chains. */
+function commitTable(f: SaveFile, table: OpenTable): NfTable {
+  for (const p of table.pending) {
+    const label = `rule ${p.index} of chain ${p.chain.name} (${f.tool} table ${table.name})`;
+    const { target, problem } = resolveTarget(f, table, p);
+    const text = `${f.name}:${p.line}${p.parsed.comment ? ` "${p.parsed.comment}"` : ""}`;
+    const rule: NfRule = {
+      atoms: p.parsed.atoms,
+      target: target ?? { kind: "continue" },
+      span: spanLine(f.source, p.line, 1),
+      label,
+      text,
+      ...(problem ? { unsupported: true } : {}),
+    };
+    if (problem) warnLeftOut(f, table, p, target, problem, label);
+    for (const proto of p.parsed.otherProtos) {
+      const what = f.family === 6 && /^(icmp|1)$/.test(proto) ? `${proto} (ICMP for IPv4) in ${f.tool}` : proto;
+      f.rep.notes.add(
+        `Firewall rules matching protocol ${what} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`,
+      );
+    }
+    p.chain.rules.push(rule);
+  }
+  return { family: f.family, what: `${f.tool} table ${table.name}`, chains: table.chains };
+}
+
+/** `:CHAIN POLICY [packets:bytes]`: a built-in chain with its policy, or a user chain (policy `-`). */
+function declareChain(f: SaveFile, table: OpenTable, trimmed: string, ln: number): void {
+  const m = /^:(\S+)\s+(\S+)(?:\s+\[\d+:\d+\])?$/.exec(trimmed);
+  if (!m) return saveError(f, ln, 1, `'${trimmed}' is not a chain declaration`, ":CHAIN POLICY [packets:bytes]");
+  const [, cname, policy] = m as unknown as [string, string, string];
+  const b = BUILTINS[table.name]?.[cname];
+  const builtin =
+    b ??
+    (OTHER_TABLES[table.name]?.includes(cname) || (!BUILTINS[table.name] && policy !== "-")
+      ? { hook: "input" as Hook, type: "other" as const, priority: 0 }
+      : undefined);
+  const span = spanLine(f.source, ln, 1);
+  if (!builtin) {
+    if (policy !== "-")
+      saveError(f, ln, cname.length + 3, `user chain ${cname} has a policy '${policy}'`, "- (user chains have no policy)");
+    table.chains.set(cname, { name: cname, rules: [], span });
+    return;
+  }
+  if (policy !== "ACCEPT" && policy !== "DROP")
+    return saveError(f, ln, cname.length + 3, `built-in chain ${cname} has policy '${policy}'`, "ACCEPT or DROP");
+  if (builtin.type === "other" && policy === "DROP")
+    warn(
+      f.rep,
+      span,
+      `the policy DROP of chain ${cname} in table ${table.name} is not modelled: left out (the imported firewall lets more through than the real one)`,
+      UNDERSTOOD,
+    );
+  const base: BaseChain = { ...builtin, policy: policy === "DROP" ? "drop" : "accept", policySpan: span };
+  table.chains.set(cname, { name: cname, rules: [], span, base });
+}
+
+/** `[p:b] -A CHAIN match... -j TARGET`: parsed now, its target resolved at COMMIT. */
+function appendRule(f: SaveFile, table: OpenTable, line: string, trimmed: string, ln: number): void {
+  const body = line.replace(/^\s*\[\d+:\d+\]\s*/, (s) => " ".repeat(s.length));
+  const tokens = tokenize(body);
+  if (!Array.isArray(tokens)) return saveError(f, ln, tokens.col, "unterminated quoted string");
+  const [a, c, ...rest] = tokens;
+  if (!a || (a.text !== "-A" && a.text !== "--append") || !c)
+    return saveError(f, ln, a?.col ?? 1, `'${trimmed.slice(0, 40)}' is not an iptables-save line`);
+  const chain = table.chains.get(c.text);
+  if (!chain)
+    return saveError(f, ln, c.col, `chain ${c.text} is not declared in table ${table.name}`, `a :${c.text} line before the rules`);
+  const parsed = parseRuleTokens(rest, f.family);
+  table.pending.push({ chain, parsed, line: ln, index: table.pending.filter((x) => x.chain === chain).length + 1 });
+}
+
 /**
  * Parses iptables-save (or ip6tables-save) output: `*table`, `:CHAIN POLICY [p:b]`,
  * `-A CHAIN match... -j TARGET`, `COMMIT` (iptables-save(8), iptables(8),
  * iptables-extensions(8)). Tables other than filter and nat are reported rule by rule.
  */
 export function parseIptablesSave(source: Source, family: Family, rep: Reporter): NfTable[] {
-  const tool = family === 4 ? "iptables-save" : "ip6tables-save";
-  const name = basename(source.file);
+  const f: SaveFile = { source, family, rep, tool: family === 4 ? "iptables-save" : "ip6tables-save", name: basename(source.file) };
   const tables: NfTable[] = [];
-  let cur:
-    | {
-        name: string;
-        line: number;
-        chains: Map<string, NfChain>;
-        pending: { chain: NfChain; parsed: ParsedRule; line: number; index: number }[];
-      }
-    | undefined;
+  let cur: OpenTable | undefined;
   const lines = source.text.split("\n");
-  const err = (
-    line: number,
-    col: number,
-    message: string,
-    expected = "iptables-save output: *table, :CHAIN POLICY [p:b], -A CHAIN ..., COMMIT",
-  ) => rep.diagnostics.push(diagnostic("RCH055", spanLine(source, line, col), message, { expected }));
-  const finish = () => {
-    if (!cur) return;
-    const table = cur;
-    const builtins = BUILTINS[table.name];
-    for (const p of table.pending) {
-      const span = spanLine(source, p.line, 1);
-      const label = `rule ${p.index} of chain ${p.chain.name} (${tool} table ${table.name})`;
-      const tname = p.parsed.targetName;
-      let target: Target | undefined;
-      let problem = p.parsed.problem;
-      if (tname === undefined) target = { kind: "continue" };
-      else if (table.chains.has(tname) && !table.chains.get(tname)!.base) target = { kind: p.parsed.goto ? "goto" : "jump", chain: tname };
-      else if (p.parsed.goto) problem ??= { what: `-g ${tname} (not a user chain)`, col: p.parsed.targetCol };
-      else if (VERDICTS[tname]) target = { kind: VERDICTS[tname]! };
-      else if (LOG_TARGETS.has(tname)) target = { kind: "continue" };
-      else if (tname === "MASQUERADE") target = { kind: "masquerade" };
-      else if (tname === "DNAT" || tname === "SNAT") {
-        const to = p.parsed.to ? natTo(p.parsed.to.text, family) : undefined;
-        if (!to)
-          problem ??= {
-            what: `-j ${tname} ${p.parsed.to ? `--to-${tname === "DNAT" ? "destination" : "source"} ${p.parsed.to.text} (only one address${tname === "DNAT" ? "[:port]" : ""} is understood)` : "without a target address"}`,
-            col: p.parsed.to?.col ?? p.parsed.targetCol,
-          };
-        else if (tname === "SNAT" && to.port !== undefined)
-          problem ??= { what: `-j SNAT --to-source ${p.parsed.to!.text} (a source port is not modelled)`, col: p.parsed.to!.col };
-        else
-          target =
-            tname === "DNAT"
-              ? { kind: "dnat", to: to.to, ...(to.port !== undefined ? { toPort: to.port } : {}) }
-              : { kind: "snat", to: to.to };
-      } else problem ??= { what: `-j ${tname}`, col: p.parsed.targetCol };
-      problem ??= p.parsed.targetOptionProblem;
-      if (!builtins) problem ??= { what: `table ${table.name}`, col: 1 };
-      const text = `${name}:${p.line}${p.parsed.comment ? ` "${p.parsed.comment}"` : ""}`;
-      const rule: NfRule = {
-        atoms: p.parsed.atoms,
-        target: target ?? { kind: "continue" },
-        span,
-        label,
-        text,
-        ...(problem ? { unsupported: true } : {}),
-      };
-      if (problem) {
-        // what the rule would do, as far as it was understood, to say what leaving it out changes
-        const shown: Target | undefined =
-          target ??
-          (tname !== undefined && table.chains.has(tname)
-            ? { kind: "jump", chain: tname }
-            : tname !== undefined && VERDICTS[tname]
-              ? { kind: VERDICTS[tname]! }
-              : undefined);
-        // a LOG (or no target) in a table the language does not have changes nothing
-        const harmless = !builtins && target?.kind === "continue" && !p.parsed.problem;
-        const effect = shown ? effectOf(shown) : `what -j ${tname} does is not modelled`;
-        if (!harmless)
-          warn(rep, spanLine(source, p.line, problem.col), `${problem.what} is not modelled: ${label} is left out; ${effect}`, UNDERSTOOD);
-      }
-      for (const proto of p.parsed.otherProtos) {
-        const what = family === 6 && /^(icmp|1)$/.test(proto) ? `${proto} (ICMP for IPv4) in ${tool}` : proto;
-        rep.notes.add(
-          `Firewall rules matching protocol ${what} match no packet the model has (it models tcp, udp and icmp), so they change nothing in the imported firewall.`,
-        );
-      }
-      p.chain.rules.push(rule);
-    }
-    tables.push({ family, what: `${tool} table ${table.name}`, chains: table.chains });
-    cur = undefined;
-  };
   for (let li = 0; li < lines.length; li++) {
     const line = lines[li]!.replace(/\r$/, "");
     const ln = li + 1;
@@ -628,85 +705,28 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
         warn(
           rep,
           spanLine(source, ln, 1),
-          `${tool} warns: "${trimmed.replace(/^#\s*/, "")}"; those rules are not in this output`,
+          `${f.tool} warns: "${trimmed.replace(/^#\s*/, "")}"; those rules are not in this output`,
           "the output of the tool the warning names, as another input",
         );
       continue;
     }
     if (trimmed.startsWith("*")) {
-      if (cur) err(cur.line, 1, `table ${cur.name} has no COMMIT before the next table: the output looks cut short`);
+      if (cur) saveError(f, cur.line, 1, `table ${cur.name} has no COMMIT before the next table: the output looks cut short`);
       cur = undefined;
       const tname = trimmed.slice(1).trim();
-      if (!/^[a-z_]+$/.test(tname)) {
-        err(ln, 2, `'${trimmed}' is not a table name`);
-        continue;
-      }
-      cur = { name: tname, line: ln, chains: new Map(), pending: [] };
+      if (!/^[a-z_]+$/.test(tname)) saveError(f, ln, 2, `'${trimmed}' is not a table name`);
+      else cur = { name: tname, line: ln, chains: new Map(), pending: [] };
       continue;
     }
     if (trimmed === "COMMIT") {
-      if (!cur) err(ln, 1, "COMMIT outside a table");
-      finish();
-      continue;
-    }
-    if (!cur) {
-      err(ln, 1, `'${trimmed.slice(0, 40)}' is outside a table (no *filter or *nat line before it)`);
-      continue;
-    }
-    if (trimmed.startsWith(":")) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[\d+:\d+\])?$/.exec(trimmed);
-      if (!m) {
-        err(ln, 1, `'${trimmed}' is not a chain declaration`, ":CHAIN POLICY [packets:bytes]");
-        continue;
-      }
-      const [, cname, policy] = m as unknown as [string, string, string];
-      const b = BUILTINS[cur.name]?.[cname];
-      const builtin =
-        b ??
-        (OTHER_TABLES[cur.name]?.includes(cname) || (!BUILTINS[cur.name] && policy !== "-")
-          ? { hook: "input" as Hook, type: "other" as const, priority: 0 }
-          : undefined);
-      const span = spanLine(source, ln, 1);
-      if (builtin) {
-        if (policy !== "ACCEPT" && policy !== "DROP") {
-          err(ln, cname.length + 3, `built-in chain ${cname} has policy '${policy}'`, "ACCEPT or DROP");
-          continue;
-        }
-        if (builtin.type === "other" && policy === "DROP")
-          warn(
-            rep,
-            span,
-            `the policy DROP of chain ${cname} in table ${cur.name} is not modelled: left out (the imported firewall lets more through than the real one)`,
-            UNDERSTOOD,
-          );
-        const base: BaseChain = { ...builtin, policy: policy === "DROP" ? "drop" : "accept", policySpan: span };
-        cur.chains.set(cname, { name: cname, rules: [], span, base });
-      } else {
-        if (policy !== "-") err(ln, cname.length + 3, `user chain ${cname} has a policy '${policy}'`, "- (user chains have no policy)");
-        cur.chains.set(cname, { name: cname, rules: [], span });
-      }
-      continue;
-    }
-    const body = line.replace(/^\s*\[\d+:\d+\]\s*/, (s) => " ".repeat(s.length));
-    const tokens = tokenize(body);
-    if (!Array.isArray(tokens)) {
-      err(ln, tokens.col, "unterminated quoted string");
-      continue;
-    }
-    const [a, c, ...rest] = tokens;
-    if (!a || (a.text !== "-A" && a.text !== "--append") || !c) {
-      err(ln, a?.col ?? 1, `'${trimmed.slice(0, 40)}' is not an iptables-save line`);
-      continue;
-    }
-    const chain = cur.chains.get(c.text);
-    if (!chain) {
-      err(ln, c.col, `chain ${c.text} is not declared in table ${cur.name}`, `a :${c.text} line before the rules`);
-      continue;
-    }
-    const parsed = parseRuleTokens(rest, family);
-    cur.pending.push({ chain, parsed, line: ln, index: cur.pending.filter((x) => x.chain === chain).length + 1 });
+      if (!cur) saveError(f, ln, 1, "COMMIT outside a table");
+      else tables.push(commitTable(f, cur));
+      cur = undefined;
+    } else if (!cur) saveError(f, ln, 1, `'${trimmed.slice(0, 40)}' is outside a table (no *filter or *nat line before it)`);
+    else if (trimmed.startsWith(":")) declareChain(f, cur, trimmed, ln);
+    else appendRule(f, cur, line, trimmed, ln);
   }
-  if (cur) err(cur.line, 1, `table ${cur.name} has no COMMIT: the output looks cut short`);
+  if (cur) saveError(f, cur.line, 1, `table ${cur.name} has no COMMIT: the output looks cut short`);
   return tables;
 }
 
@@ -911,6 +931,27 @@ function flattenChain(
 const HAS_IN: Record<Hook, boolean> = { prerouting: true, input: true, forward: true, output: false, postrouting: false };
 const HAS_OUT: Record<Hook, boolean> = { prerouting: false, input: false, forward: true, output: true, postrouting: true };
 
+/** A base chain at a hook (or of a type) the language has no chain for: each rule with an effect, and a drop policy, is reported. */
+function reportUnmodelledChain(table: NfTable, chain: NfChain, b: BaseChain, rep: Reporter): void {
+  for (const rule of chain.rules) {
+    if (!rule.unsupported && rule.target.kind !== "continue") {
+      warn(
+        rep,
+        rule.span,
+        `a ${b.type === "other" ? "" : `${b.type} `}chain at hook ${b.hookName ?? b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`,
+        UNDERSTOOD,
+      );
+    }
+  }
+  if (b.policy === "drop" && (b.type !== "other" || b.hookName !== undefined))
+    warn(
+      rep,
+      b.policySpan,
+      `the policy drop of ${chain.name} (${table.what}, at hook ${b.hookName ?? b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`,
+      UNDERSTOOD,
+    );
+}
+
 /** Every base chain of `tables`, flattened (those the language cannot hold are reported rule by rule). */
 export function flattenTables(tables: readonly NfTable[], machine: Machine, rep: Reporter): Contribution[] {
   const out: Contribution[] = [];
@@ -922,23 +963,7 @@ export function flattenTables(tables: readonly NfTable[], machine: Machine, rep:
       const filterHook = b.type === "filter" && (b.hook === "input" || b.hook === "output" || b.hook === "forward");
       const natHook = b.type === "nat" && (b.hook === "prerouting" || b.hook === "output" || b.hook === "postrouting");
       if (!filterHook && !natHook) {
-        for (const rule of chain.rules) {
-          if (!rule.unsupported && rule.target.kind !== "continue") {
-            warn(
-              rep,
-              rule.span,
-              `a ${b.type === "other" ? "" : `${b.type} `}chain at hook ${b.hookName ?? b.hook} is not modelled: ${rule.label} is left out; ${effectOf(rule.target)}`,
-              UNDERSTOOD,
-            );
-          }
-        }
-        if (b.policy === "drop" && (b.type !== "other" || b.hookName !== undefined))
-          warn(
-            rep,
-            b.policySpan,
-            `the policy drop of ${chain.name} (${table.what}, at hook ${b.hookName ?? b.hook}) is not modelled: left out (the imported firewall lets more through than the real one)`,
-            UNDERSTOOD,
-          );
+        reportUnmodelledChain(table, chain, b, rep);
         continue;
       }
       const type = filterHook ? "filter" : "nat";

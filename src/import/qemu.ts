@@ -385,33 +385,70 @@ function hostfwd(r: Reader, word: Word, o: Opt): ForwardDoc | undefined {
   };
 }
 
+/** The network of a user-mode backend (net= or ip=; 10.0.2.0/24 by default); undefined (reported) when the model cannot hold it. */
+function slirpNetwork(r: Reader, word: Word, netOpt: Opt | undefined): { n: bigint; len: number } | undefined {
+  if (!netOpt) return { n: 0x0a000200n, len: 24 };
+  const parsed = slirpNet(netOpt.key === "ip" ? `${netOpt.value}/24` : netOpt.value);
+  if (!parsed) {
+    r.report(
+      "RCH011",
+      r.at(word, netOpt.index),
+      `${netOpt.key}=${netOpt.value} is not an IPv4 network (QEMU refuses it)`,
+      "net=ADDRESS[/LEN or /MASK], e.g. net=10.0.5.0/24",
+    );
+    return undefined;
+  }
+  if (parsed.len > 27) {
+    r.warn(
+      r.at(word, netOpt.index),
+      `${netOpt.key}=${netOpt.value} makes a network smaller than /27, which the topology language cannot hold a NAT guest in; the NIC is left out`,
+      "a network of /27 or larger",
+    );
+    return undefined;
+  }
+  return parsed;
+}
+
+/**
+ * The hostfwd= forwards of a user-mode backend, each with an assumed service on the
+ * guest behind it; the other options the model has no place for are reported.
+ */
+function slirpForwards(r: Reader, word: Word, opts: readonly Opt[], guest: string, services: ServiceDoc[]): ForwardDoc[] {
+  const forwards: ForwardDoc[] = [];
+  for (const o of opts) {
+    const at = r.at(word, o.index);
+    if (o.key === "hostfwd") {
+      const f = hostfwd(r, word, o);
+      if (!f) continue;
+      forwards.push(f);
+      const proto = f.proto ?? "tcp";
+      if ((!f.guestIp || f.guestIp === guest) && !services.some((s) => s.proto === proto && s.port === f.guestPort)) {
+        services.push({ name: `hostfwd ${o.value} (assumed)`, proto, port: f.guestPort });
+      }
+    } else if (SLIRP_UNMODELLED[o.key])
+      r.warn(
+        at,
+        `${o.key}=${o.value}: ${SLIRP_UNMODELLED[o.key]!}`,
+        "user-mode networking options net, host, dhcpstart, dns, restrict, hostfwd",
+      );
+    else if (!SLIRP_IGNORED.has(o.key) && !["net", "ip", "host", "dhcpstart", "dns", "ipv4", "restrict"].includes(o.key)) {
+      r.warn(
+        at,
+        `'${o.key}' is not a user-mode networking option this importer knows; left out`,
+        "net, host, dhcpstart, dns, restrict, hostfwd (qemu-options.hx, -netdev user)",
+      );
+    }
+  }
+  return forwards;
+}
+
 /** A user-mode backend's options as one NAT adapter, or none (with the reason reported) when it cannot be one. */
 function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: ServiceDoc[]): AdapterDoc {
   const at = (o: Opt) => r.at(word, o.index);
   const get = (key: string) => opts.filter((o) => o.key === key).at(-1);
-  let net = { n: 0x0a000200n, len: 24 };
   const netOpt = get("net") ?? get("ip");
-  if (netOpt) {
-    const parsed = slirpNet(netOpt.key === "ip" ? `${netOpt.value}/24` : netOpt.value);
-    if (!parsed) {
-      r.report(
-        "RCH011",
-        at(netOpt),
-        `${netOpt.key}=${netOpt.value} is not an IPv4 network (QEMU refuses it)`,
-        "net=ADDRESS[/LEN or /MASK], e.g. net=10.0.5.0/24",
-      );
-      return { mode: "none" };
-    }
-    if (parsed.len > 27) {
-      r.warn(
-        at(netOpt),
-        `${netOpt.key}=${netOpt.value} makes a network smaller than /27, which the topology language cannot hold a NAT guest in; the NIC is left out`,
-        "a network of /27 or larger",
-      );
-      return { mode: "none" };
-    }
-    net = parsed;
-  }
+  const net = slirpNetwork(r, word, netOpt);
+  if (!net) return { mode: "none" };
   // libslirp puts the host alias, DNS and guest at .2, .3 and .15 of 10.0.2.0 masked into the network
   // (host = net | (0.0.2.2 & ~mask)); the topology language at network + 2, + 3 and + 15: the same from /23 up
   const hostMask = (1n << BigInt(32 - net.len)) - 1n;
@@ -449,31 +486,7 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
       "restrict=off",
     );
   }
-  const forwards: ForwardDoc[] = [];
-  const guest = V4(net.n + 15n);
-  for (const o of opts) {
-    if (o.key === "hostfwd") {
-      const f = hostfwd(r, word, o);
-      if (!f) continue;
-      forwards.push(f);
-      const proto = f.proto ?? "tcp";
-      if ((!f.guestIp || f.guestIp === guest) && !services.some((s) => s.proto === proto && s.port === f.guestPort)) {
-        services.push({ name: `hostfwd ${o.value} (assumed)`, proto, port: f.guestPort });
-      }
-    } else if (SLIRP_UNMODELLED[o.key])
-      r.warn(
-        at(o),
-        `${o.key}=${o.value}: ${SLIRP_UNMODELLED[o.key]!}`,
-        "user-mode networking options net, host, dhcpstart, dns, restrict, hostfwd",
-      );
-    else if (!SLIRP_IGNORED.has(o.key) && !["net", "ip", "host", "dhcpstart", "dns", "ipv4", "restrict"].includes(o.key)) {
-      r.warn(
-        at(o),
-        `'${o.key}' is not a user-mode networking option this importer knows; left out`,
-        "net, host, dhcpstart, dns, restrict, hostfwd (qemu-options.hx, -netdev user)",
-      );
-    }
-  }
+  const forwards = slirpForwards(r, word, opts, V4(net.n + 15n), services);
   r.note(
     "QEMU's user-mode networking (libslirp) lets the guest reach the host's loopback through the host alias (.2): imported as localhostReachable: true (semantics.md section 6).",
   );
@@ -520,14 +533,30 @@ const NO_ARG = new Set([
   "help",
 ]);
 
-function readCommand(r: Reader, args: readonly Word[], fallbackName: () => string): void {
-  const netdevs = new Map<string, Netdev>();
-  const nics: Nic[] = [];
-  const hubBackends: { vlan: string; type: string; word: Word; opts: readonly Opt[] }[] = [];
-  let name: string | undefined;
-  let networkOption = false;
-  let noDefaults = false;
-  let unresolved = false;
+/** A legacy `-net TYPE,vlan=N` backend on a hub. */
+interface HubBackend {
+  readonly vlan: string;
+  readonly type: string;
+  readonly word: Word;
+  readonly opts: readonly Opt[];
+}
+
+/** What one command's options say about networking, before each NIC is matched to its backend. */
+interface CommandScan {
+  readonly netdevs: Map<string, Netdev>;
+  readonly nics: Nic[];
+  readonly hubBackends: HubBackend[];
+  name?: string;
+  /** a network option is present, so QEMU adds no default NIC */
+  networkOption: boolean;
+  noDefaults: boolean;
+  /** a -netdev is given by a shell variable: a netdev id nothing declares may be that one */
+  unresolved: boolean;
+}
+
+/** Every option of the command: -name, -device, and the network options (-netdev, -nic, -net). */
+function scanOptions(r: Reader, args: readonly Word[]): CommandScan {
+  const s: CommandScan = { netdevs: new Map(), nics: [], hubBackends: [], networkOption: false, noDefaults: false, unresolved: false };
   for (let i = 0; i < args.length; i++) {
     const w = args[i]!;
     if (!w.text.startsWith("-") || w.text === "-") continue;
@@ -535,7 +564,7 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
     const next = args[i + 1];
     const takes = WITH_ARG.has(opt) || (!NO_ARG.has(opt) && next !== undefined && !next.text.startsWith("-"));
     if (!takes) {
-      if (opt === "nodefaults") noDefaults = true;
+      if (opt === "nodefaults") s.noDefaults = true;
       continue;
     }
     i++;
@@ -554,19 +583,19 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
         `-${opt} ${next.text} uses a shell variable, whose value is not in the file; left out`,
         `-${opt} with literal values`,
       );
-      if (opt !== "name" && opt !== "device") networkOption = true;
-      if (opt === "netdev") unresolved = true;
+      if (opt !== "name" && opt !== "device") s.networkOption = true;
+      if (opt === "netdev") s.unresolved = true;
       continue;
     }
     if (opt === "name") {
-      name = splitOpts(next.text, "guest").find((o) => o.key === "guest")?.value || name;
+      s.name = splitOpts(next.text, "guest").find((o) => o.key === "guest")?.value || s.name;
       continue;
     }
     if (opt === "device") {
       const opts = splitOpts(next.text, "driver");
       const model = opts.find((o) => o.key === "driver")?.value ?? "";
       const netdev = opts.find((o) => o.key === "netdev");
-      if (netdev) nics.push({ kind: "netdev", id: netdev.value, word: next, index: netdev.index });
+      if (netdev) s.nics.push({ kind: "netdev", id: netdev.value, word: next, index: netdev.index });
       else if (NIC_MODEL.test(model))
         r.warn(
           r.at(next),
@@ -575,97 +604,90 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
         );
       continue;
     }
-    networkOption = true;
-    const opts = splitOpts(next.text, "type");
-    const type = opts.find((o) => o.key === "type")?.value ?? "";
-    if (opt === "netdev") {
-      if (next.text.startsWith("{")) {
-        r.warn(r.at(next), "-netdev in JSON form is not read", "-netdev user,id=ID,...");
-        continue;
-      }
-      const id = opts.find((o) => o.key === "id");
-      if (!id?.value) r.warn(r.at(next), `-netdev ${type} has no id=, so no device can use it (QEMU refuses it)`, `-netdev ${type},id=ID`);
-      else if (netdevs.has(id.value))
-        r.warn(r.at(next, id.index), `a second -netdev with id=${id.value} (QEMU refuses it)`, "unique netdev ids");
-      else netdevs.set(id.value, { type, word: next, opts, used: false });
-    } else if (opt === "nic") {
-      if (type === "none") noDefaults = true;
-      else if (type === "user") nics.push({ kind: "inline", word: next, opts });
-      else {
-        r.warn(r.at(next), `-nic ${type}: a ${type || "typeless"} backend is not modelled; the NIC is left out`, "-nic user,...");
-        nics.push({ kind: "other" });
-      }
-    } else {
-      // -net: the legacy hub ("vlan") form; -net nic,netdev=ID attaches a netdev directly
-      const vlan = opts.find((o) => o.key === "vlan")?.value ?? "0";
-      const netdev = opts.find((o) => o.key === "netdev");
-      if (type === "none") noDefaults = true;
-      else if (type === "nic")
-        nics.push(netdev ? { kind: "netdev", id: netdev.value, word: next, index: netdev.index } : { kind: "hub", vlan, word: next });
-      else hubBackends.push({ vlan, type, word: next, opts });
+    s.networkOption = true;
+    scanNetworkOption(r, s, opt, next);
+  }
+  return s;
+}
+
+/** `-netdev TYPE,id=ID,...`, `-nic TYPE,...` or `-net TYPE,...` (the legacy hub form). */
+function scanNetworkOption(r: Reader, s: CommandScan, opt: string, next: Word): void {
+  const opts = splitOpts(next.text, "type");
+  const type = opts.find((o) => o.key === "type")?.value ?? "";
+  if (opt === "netdev") {
+    if (next.text.startsWith("{")) return r.warn(r.at(next), "-netdev in JSON form is not read", "-netdev user,id=ID,...");
+    const id = opts.find((o) => o.key === "id");
+    if (!id?.value) r.warn(r.at(next), `-netdev ${type} has no id=, so no device can use it (QEMU refuses it)`, `-netdev ${type},id=ID`);
+    else if (s.netdevs.has(id.value))
+      r.warn(r.at(next, id.index), `a second -netdev with id=${id.value} (QEMU refuses it)`, "unique netdev ids");
+    else s.netdevs.set(id.value, { type, word: next, opts, used: false });
+  } else if (opt === "nic") {
+    if (type === "none") s.noDefaults = true;
+    else if (type === "user") s.nics.push({ kind: "inline", word: next, opts });
+    else {
+      r.warn(r.at(next), `-nic ${type}: a ${type || "typeless"} backend is not modelled; the NIC is left out`, "-nic user,...");
+      s.nics.push({ kind: "other" });
     }
+  } else {
+    // -net: the legacy hub ("vlan") form; -net nic,netdev=ID attaches a netdev directly
+    const vlan = opts.find((o) => o.key === "vlan")?.value ?? "0";
+    const netdev = opts.find((o) => o.key === "netdev");
+    if (type === "none") s.noDefaults = true;
+    else if (type === "nic")
+      s.nics.push(netdev ? { kind: "netdev", id: netdev.value, word: next, index: netdev.index } : { kind: "hub", vlan, word: next });
+    else s.hubBackends.push({ vlan, type, word: next, opts });
   }
-  const vm = name ?? fallbackName();
-  const services: ServiceDoc[] = [];
-  const adapters: AdapterDoc[] = [];
-  if (!networkOption && !noDefaults) {
-    r.note(`${vm}: its command has no network option, so QEMU gives it the default NIC with user-mode networking (qemu-options.hx, -nic).`);
-    adapters.push(slirpAdapter(r, { text: "user", offsets: [], offset: 0 }, [], services));
+}
+
+/** The adapter of a NIC attached to a -netdev by id (each netdev drives one NIC). */
+function netdevAdapter(r: Reader, s: CommandScan, nic: Nic & { kind: "netdev" }, services: ServiceDoc[]): AdapterDoc {
+  const nd = s.netdevs.get(nic.id);
+  if (!nd) {
+    const hint = s.unresolved ? " (unless the -netdev given by a shell variable has)" : "";
+    r.warn(
+      r.at(nic.word, nic.index),
+      `netdev=${nic.id}: no -netdev has id=${nic.id}${hint}; the NIC is left out`,
+      `-netdev user,id=${nic.id},...`,
+    );
+    return { mode: "none" };
   }
-  const hubs = new Map<string, typeof hubBackends>();
-  for (const b of hubBackends) hubs.set(b.vlan, [...(hubs.get(b.vlan) ?? []), b]);
-  const hubUsed = new Set<string>();
-  for (const nic of nics) {
-    if (nic.kind === "other") adapters.push({ mode: "none" });
-    else if (nic.kind === "inline") adapters.push(slirpAdapter(r, nic.word, nic.opts, services));
-    else if (nic.kind === "netdev") {
-      const nd = netdevs.get(nic.id);
-      if (!nd) {
-        const hint = unresolved ? " (unless the -netdev given by a shell variable has)" : "";
-        r.warn(
-          r.at(nic.word, nic.index),
-          `netdev=${nic.id}: no -netdev has id=${nic.id}${hint}; the NIC is left out`,
-          `-netdev user,id=${nic.id},...`,
-        );
-        adapters.push({ mode: "none" });
-      } else if (nd.used) {
-        r.warn(
-          r.at(nic.word, nic.index),
-          `netdev=${nic.id} is already used by another NIC (QEMU refuses it); left out`,
-          "one NIC per netdev",
-        );
-        adapters.push({ mode: "none" });
-      } else {
-        nd.used = true;
-        if (nd.type === "user") adapters.push(slirpAdapter(r, nd.word, nd.opts, services));
-        else {
-          r.warn(
-            r.at(nd.word),
-            `-netdev ${nd.type}: a ${nd.type || "typeless"} backend is not modelled; its NIC is left out`,
-            "-netdev user,...",
-          );
-          adapters.push({ mode: "none" });
-        }
-      }
-    } else {
-      const backends = hubs.get(nic.vlan) ?? [];
-      const user = backends.find((b) => b.type === "user");
-      if (hubUsed.has(nic.vlan) || !user) {
-        if (!backends.length)
-          r.warn(r.at(nic.word), "-net nic without a -net backend on its hub: it is connected to nothing", "-net nic -net user,...");
-        else if (hubUsed.has(nic.vlan))
-          r.warn(
-            r.at(nic.word),
-            "a second -net nic on the same hub (all -net options share one hub) is not modelled; left out",
-            "one -net nic per -net user",
-          );
-        adapters.push({ mode: "none" });
-        continue;
-      }
-      hubUsed.add(nic.vlan);
-      adapters.push(slirpAdapter(r, user.word, user.opts, services));
-    }
+  if (nd.used) {
+    r.warn(r.at(nic.word, nic.index), `netdev=${nic.id} is already used by another NIC (QEMU refuses it); left out`, "one NIC per netdev");
+    return { mode: "none" };
   }
+  nd.used = true;
+  if (nd.type === "user") return slirpAdapter(r, nd.word, nd.opts, services);
+  r.warn(r.at(nd.word), `-netdev ${nd.type}: a ${nd.type || "typeless"} backend is not modelled; its NIC is left out`, "-netdev user,...");
+  return { mode: "none" };
+}
+
+/** The adapter of a `-net nic` on a hub: the hub's first user backend, for the hub's first NIC only. */
+function hubAdapter(
+  r: Reader,
+  nic: Nic & { kind: "hub" },
+  hubs: Map<string, HubBackend[]>,
+  hubUsed: Set<string>,
+  services: ServiceDoc[],
+): AdapterDoc {
+  const backends = hubs.get(nic.vlan) ?? [];
+  const user = backends.find((b) => b.type === "user");
+  if (hubUsed.has(nic.vlan) || !user) {
+    if (!backends.length)
+      r.warn(r.at(nic.word), "-net nic without a -net backend on its hub: it is connected to nothing", "-net nic -net user,...");
+    else if (hubUsed.has(nic.vlan))
+      r.warn(
+        r.at(nic.word),
+        "a second -net nic on the same hub (all -net options share one hub) is not modelled; left out",
+        "one -net nic per -net user",
+      );
+    return { mode: "none" };
+  }
+  hubUsed.add(nic.vlan);
+  return slirpAdapter(r, user.word, user.opts, services);
+}
+
+/** Backends no NIC uses, or that the model cannot attach (other hub backends, a second user backend). */
+function reportUnused(r: Reader, s: CommandScan, hubs: Map<string, HubBackend[]>, hubUsed: Set<string>): void {
   for (const [vlan, backends] of hubs) {
     const users = backends.filter((b) => b.type === "user");
     for (const b of backends) {
@@ -676,13 +698,35 @@ function readCommand(r: Reader, args: readonly Word[], fallbackName: () => strin
         r.warn(r.at(b.word), "a second -net user on the same hub is not modelled; left out", "one -net user per -net nic");
     }
   }
-  for (const [id, nd] of netdevs) {
+  for (const [id, nd] of s.netdevs) {
     if (!nd.used) r.warn(r.at(nd.word), `-netdev ${nd.type},id=${id} is not used by any -device or -net nic`, `-device MODEL,netdev=${id}`);
   }
+}
+
+/** One QEMU command: its options, then each NIC with its backend as an adapter, then the VM. */
+function readCommand(r: Reader, args: readonly Word[], fallbackName: () => string): void {
+  const s = scanOptions(r, args);
+  const vm = s.name ?? fallbackName();
+  const services: ServiceDoc[] = [];
+  const adapters: AdapterDoc[] = [];
+  if (!s.networkOption && !s.noDefaults) {
+    r.note(`${vm}: its command has no network option, so QEMU gives it the default NIC with user-mode networking (qemu-options.hx, -nic).`);
+    adapters.push(slirpAdapter(r, { text: "user", offsets: [], offset: 0 }, [], services));
+  }
+  const hubs = new Map<string, HubBackend[]>();
+  for (const b of s.hubBackends) hubs.set(b.vlan, [...(hubs.get(b.vlan) ?? []), b]);
+  const hubUsed = new Set<string>();
+  for (const nic of s.nics) {
+    if (nic.kind === "other") adapters.push({ mode: "none" });
+    else if (nic.kind === "inline") adapters.push(slirpAdapter(r, nic.word, nic.opts, services));
+    else if (nic.kind === "netdev") adapters.push(netdevAdapter(r, s, nic, services));
+    else adapters.push(hubAdapter(r, nic, hubs, hubUsed, services));
+  }
+  reportUnused(r, s, hubs, hubUsed);
   while (adapters.length && adapters[adapters.length - 1]!.mode === "none") adapters.pop();
   if (services.length)
     r.note(
-      `${vm}: the command does not say what listens behind its host forwards; assumed a service on ${services.map((s) => `${String(s.port)}/${s.proto ?? "tcp"}`).join(", ")} bound to every address.`,
+      `${vm}: the command does not say what listens behind its host forwards; assumed a service on ${services.map((svc) => `${String(svc.port)}/${svc.proto ?? "tcp"}`).join(", ")} bound to every address.`,
     );
   if (r.machines[vm]) {
     r.warn(
