@@ -236,19 +236,41 @@ export function slirpMac(ip: IP): string {
   return ["52", "55", ...b.map((x) => x.toString(16).padStart(2, "0"))].join(":");
 }
 
+/** One line of an `ip -batch` file and what it is for (shown when it fails). */
+interface BatchLine {
+  line: string;
+  what: string;
+}
+
+/** What every machine's plan shares: the switch namespace's batch and its next veth port. */
+interface SwitchState {
+  readonly switchBatch: BatchLine[];
+  readonly bridge: (seg: string) => string;
+  port: number;
+}
+
 export function planBuild(net: Network, nsName: (k: number | "sw") => string): BuildPlan {
   const segIndex = new Map(net.segments.map((s, j) => [s.name, j] as const));
-  const bridge = (seg: string) => assertKernelName(`br${segIndex.get(seg) ?? 0}`);
-  const switchBatch: { line: string; what: string }[] = [];
+  const sw: SwitchState = { switchBatch: switchBridges(net), bridge: (seg) => assertKernelName(`br${segIndex.get(seg) ?? 0}`), port: 0 };
+  const emulated = net.machines.filter((m) => m.kind !== "nat-engine");
+  const nsOf = new Map(emulated.map((m, k) => [m.name, k] as const));
+  const gatewayNeigh = gatewayNeighbours(net);
+  const machines = emulated.map((m, k) => machinePlan(m, k, nsName(k), sw, gatewayNeigh));
+  return { machines, switchBatch: sw.switchBatch, bridges: net.segments.length, slirps: slirpPlans(net, nsOf, sw.bridge) };
+}
+
+/** The switch namespace's bridges, one per segment. */
+function switchBridges(net: Network): BatchLine[] {
+  const switchBatch: BatchLine[] = [];
   for (const [j, s] of net.segments.entries()) {
     switchBatch.push({ line: `link add br${j} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`, what: `segment ${s.name}` });
     switchBatch.push({ line: `link set dev br${j} addrgenmode none up`, what: `segment ${s.name}` });
   }
-  const emulated = net.machines.filter((m) => m.kind !== "nat-engine");
-  const nsOf = new Map(emulated.map((m, k) => [m.name, k] as const));
-  let port = 0;
-  const machines: MachinePlan[] = [];
-  // slirp engines give their segment's guests a fixed neighbour for a gateway that is not slirp's own address
+  return switchBatch;
+}
+
+/** Per segment: the fixed neighbour slirp engines give their guests for a gateway that is not slirp's own address. */
+function gatewayNeighbours(net: Network): Map<string, { ip: IP; mac: string }> {
   const gatewayNeigh = new Map<string, { ip: IP; mac: string }>();
   for (const e of net.machines) {
     if (e.kind !== "nat-engine" || !e.engine) continue;
@@ -257,64 +279,102 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
     const vhost = vhostOf(prefixOf(v4.ip, v4.len));
     if (!sameIP(e.engine.gateway, vhost)) gatewayNeigh.set(seg.segment!, { ip: e.engine.gateway, mac: slirpMac(vhost) });
   }
-  for (const [k, m] of emulated.entries()) {
-    const ifNames = kernelIfNames(m);
-    const kn = (name: string) => assertKernelName(ifNames.get(name) ?? name);
-    const batch: { line: string; what: string }[] = [{ line: "link set dev lo up", what: "loopback" }];
-    const ns = nsName(k);
-    for (const i of m.interfaces) {
-      if (i.name === "lo") continue;
-      const name = kn(i.name);
-      const what = `interface ${i.name} of ${m.name}`;
-      if (i.segment !== null) {
-        const p = `p${port++}`;
-        switchBatch.push({ line: `link add ${p} type veth peer name ${name} netns ${ns}`, what });
-        switchBatch.push({ line: `link set dev ${p} addrgenmode none`, what });
-        switchBatch.push({ line: `link set dev ${p} master ${bridge(i.segment)} up`, what });
-      } else {
-        batch.push({ line: `link add ${name} type dummy`, what });
-      }
-      // keep the kernel's link-local address (as on any real machine): neighbour discovery for a
-      // forwarded packet is sent from it (without one, Linux sends no solicitation at all)
-      batch.push({ line: `link set dev ${name} up`, what });
-      for (const a of i.addrs) batch.push({ line: `addr add ${formatIP(a.ip)}/${a.len} dev ${name}${a.ip.v === 6 ? " nodad" : ""}`, what });
-      const neigh = i.segment !== null ? gatewayNeigh.get(i.segment) : undefined;
-      if (neigh && i.addrs.some((a) => a.ip.v === 4))
-        batch.push({
-          line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`,
-          what: `${what}: the NAT engine's gateway`,
-        });
+  return gatewayNeigh;
+}
+
+/** Machine `m` as namespace `k` (named `ns`): its links, addresses, routes, sysctls, ruleset and listeners. */
+function machinePlan(
+  m: Machine,
+  k: number,
+  ns: string,
+  sw: SwitchState,
+  gatewayNeigh: ReadonlyMap<string, { ip: IP; mac: string }>,
+): MachinePlan {
+  const ifNames = kernelIfNames(m);
+  const kn = (name: string) => assertKernelName(ifNames.get(name) ?? name);
+  const batch: BatchLine[] = [
+    { line: "link set dev lo up", what: "loopback" },
+    ...interfaceLines(m, ns, kn, sw, gatewayNeigh),
+    ...routeLines(m, kn),
+  ];
+  const sysctls = machineSysctls(m, k);
+  const listeners = listenersOf(m, k);
+  const nft = nftRuleset(m, kn);
+  return { index: k, name: m.name, ipBatch: batch, sysctls, ...(nft ? { nft } : {}), listeners, ifNames };
+}
+
+/** Each interface of `m`: a veth pair onto its segment's bridge (the switch end into `sw`) or a dummy, then its addresses. */
+function interfaceLines(
+  m: Machine,
+  ns: string,
+  kn: (name: string) => string,
+  sw: SwitchState,
+  gatewayNeigh: ReadonlyMap<string, { ip: IP; mac: string }>,
+): BatchLine[] {
+  const batch: BatchLine[] = [];
+  for (const i of m.interfaces) {
+    if (i.name === "lo") continue;
+    const name = kn(i.name);
+    const what = `interface ${i.name} of ${m.name}`;
+    if (i.segment !== null) {
+      const p = `p${sw.port++}`;
+      sw.switchBatch.push({ line: `link add ${p} type veth peer name ${name} netns ${ns}`, what });
+      sw.switchBatch.push({ line: `link set dev ${p} addrgenmode none`, what });
+      sw.switchBatch.push({ line: `link set dev ${p} master ${sw.bridge(i.segment)} up`, what });
+    } else {
+      batch.push({ line: `link add ${name} type dummy`, what });
     }
-    // Static routes after the connected ones the kernel made; a later route to the same prefix gets a higher metric (the IR's order).
-    const seen = new Map<string, number>();
-    for (const r of m.routes) {
-      if (r.type !== "static" || !r.dev) continue;
-      const key = formatPrefix(r.dst);
-      const n = seen.get(key) ?? 0;
-      seen.set(key, n + 1);
-      const via = r.via ? ` via ${formatIP(r.via)}` : "";
+    // keep the kernel's link-local address (as on any real machine): neighbour discovery for a
+    // forwarded packet is sent from it (without one, Linux sends no solicitation at all)
+    batch.push({ line: `link set dev ${name} up`, what });
+    for (const a of i.addrs) batch.push({ line: `addr add ${formatIP(a.ip)}/${a.len} dev ${name}${a.ip.v === 6 ? " nodad" : ""}`, what });
+    const neigh = i.segment !== null ? gatewayNeigh.get(i.segment) : undefined;
+    if (neigh && i.addrs.some((a) => a.ip.v === 4))
       batch.push({
-        line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`,
-        what: r.origin.what,
+        line: `neigh replace ${formatIP(neigh.ip)} lladdr ${neigh.mac} dev ${name} nud permanent`,
+        what: `${what}: the NAT engine's gateway`,
       });
-    }
-    const ttl = initialTtl(k);
-    const sysctls = [
-      ...SYSCTL_COMMON,
-      ...(ttl !== undefined
-        ? [`net.ipv4.ip_default_ttl=${ttl}`, ...["all", "default", "lo"].map((i) => `net.ipv6.conf.${i}.hop_limit=${ttl}`)]
-        : []),
-      `net.ipv4.ip_forward=${m.ipForward ? 1 : 0}`,
-      `net.ipv6.conf.all.forwarding=${m.ipForward ? 1 : 0}`,
-      `net.ipv4.conf.all.rp_filter=${m.rpFilter}`,
-      `net.ipv4.conf.default.rp_filter=${m.rpFilter}`,
-      `net.ipv4.conf.all.route_localnet=${m.routeLocalnet ? 1 : 0}`,
-      `net.ipv4.conf.default.route_localnet=${m.routeLocalnet ? 1 : 0}`,
-    ];
-    const listeners = listenersOf(m, k);
-    const nft = nftRuleset(m, kn);
-    machines.push({ index: k, name: m.name, ipBatch: batch, sysctls, ...(nft ? { nft } : {}), listeners, ifNames });
   }
+  return batch;
+}
+
+/** Static routes after the connected ones the kernel made; a later route to the same prefix gets a higher metric (the IR's order). */
+function routeLines(m: Machine, kn: (name: string) => string): BatchLine[] {
+  const batch: BatchLine[] = [];
+  const seen = new Map<string, number>();
+  for (const r of m.routes) {
+    if (r.type !== "static" || !r.dev) continue;
+    const key = formatPrefix(r.dst);
+    const n = seen.get(key) ?? 0;
+    seen.set(key, n + 1);
+    const via = r.via ? ` via ${formatIP(r.via)}` : "";
+    batch.push({
+      line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`,
+      what: r.origin.what,
+    });
+  }
+  return batch;
+}
+
+/** Namespace `k`'s sysctls: the common ones, its initial TTL slot, forwarding, rp_filter and route_localnet. */
+function machineSysctls(m: Machine, k: number): string[] {
+  const ttl = initialTtl(k);
+  return [
+    ...SYSCTL_COMMON,
+    ...(ttl !== undefined
+      ? [`net.ipv4.ip_default_ttl=${ttl}`, ...["all", "default", "lo"].map((i) => `net.ipv6.conf.${i}.hop_limit=${ttl}`)]
+      : []),
+    `net.ipv4.ip_forward=${m.ipForward ? 1 : 0}`,
+    `net.ipv6.conf.all.forwarding=${m.ipForward ? 1 : 0}`,
+    `net.ipv4.conf.all.rp_filter=${m.rpFilter}`,
+    `net.ipv4.conf.default.rp_filter=${m.rpFilter}`,
+    `net.ipv4.conf.all.route_localnet=${m.routeLocalnet ? 1 : 0}`,
+    `net.ipv4.conf.default.route_localnet=${m.routeLocalnet ? 1 : 0}`,
+  ];
+}
+
+/** One slirp4netns per NAT engine, in its host's namespace, with the host's relay sockets as its port forwards. */
+function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (seg: string) => string): SlirpPlan[] {
   const slirps: SlirpPlan[] = [];
   let tap = 0;
   for (const e of net.machines) {
@@ -346,7 +406,7 @@ export function planBuild(net: Network, nsName: (k: number | "sw") => string): B
       forwards,
     });
   }
-  return { machines, switchBatch, bridges: net.segments.length, slirps };
+  return slirps;
 }
 
 /**

@@ -211,212 +211,281 @@ function candidateDials(net: Network, q: Query, witness: Dial | undefined): { di
 export async function probeQueries(emu: Emulation, queries: readonly Query[], opts: ProbeOptions = {}): Promise<QueryProbe[]> {
   const net = emu.net;
   const index = machineIndex(net);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
-  const inside = insideEmulation(net);
+  const decided = await decideQueries(net, queries, opts.solverTimeoutMs ?? 30_000);
+  let ports = portsOf.get(emu);
+  if (!ports) portsOf.set(emu, (ports = new Ports(net)));
+  const plan = planDials(net, index, decided, ports);
+  const sending: Sending = { emu, index, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, results: new Map(), simOf: new Map() };
+  await sendRounds(sending, plan, ports);
+  await retryUnanswered(sending, ports);
   const emulatedIndex = new Map(emu.plan.machines.map((m) => [String(m.index), net.machines.find((x) => x.name === m.name)!] as const));
+  return decided.map((dq, qi) => compareQuery(dq, qi, plan, sending, emulatedIndex));
+}
 
-  // 1. reach's verdicts
-  const decided: { q: Query; started: number; d?: Decided; error?: string }[] = [];
+/** Reach's verdict on one query (Z3 and the simulator), or the engines' disagreement. */
+interface DecidedQuery {
+  readonly q: Query;
+  readonly started: number;
+  readonly d?: Decided;
+  readonly error?: string;
+}
+
+/** A dial planned for sending: `qi` is its query, `key` names it to the agent. */
+interface Planned {
+  readonly qi: number;
+  readonly dial: Dial;
+  readonly witness: boolean;
+  readonly key: string;
+}
+
+/** Stage 2's output: dials ready to send, dials waiting for a source port, and what is not sent, per query. */
+interface DialPlan {
+  readonly planned: Planned[];
+  readonly waiting: Planned[];
+  readonly skipped: { dial: Dial; why: string }[][];
+  readonly notEmulated: (string | undefined)[];
+}
+
+/** A dial's kernel result; `retried` when it is the long-timeout one. */
+interface Sent {
+  readonly p: Planned;
+  readonly r: AgentResult;
+  readonly retried: boolean;
+}
+
+/** Stages 3 and 4's state: every dial's kernel result and the simulator on the dial as sent, by key. */
+interface Sending {
+  readonly emu: Emulation;
+  readonly index: ReadonlyMap<string, Machine>;
+  readonly timeoutMs: number;
+  readonly results: Map<string, Sent>;
+  readonly simOf: Map<string, Attempt>;
+}
+
+/** 1. reach's verdicts, one query after another. */
+async function decideQueries(net: Network, queries: readonly Query[], solverTimeoutMs: number): Promise<DecidedQuery[]> {
+  const decided: DecidedQuery[] = [];
   for (const q of queries) {
     const started = performance.now();
     try {
-      decided.push({ q, started, d: await answerQuery(net, q, { engine: "both", timeoutMs: opts.solverTimeoutMs ?? 30_000 }) });
+      decided.push({ q, started, d: await answerQuery(net, q, { engine: "both", timeoutMs: solverTimeoutMs }) });
     } catch (e) {
       if (!(e instanceof Disagreement)) throw e;
       decided.push({ q, started, error: e.message });
     }
   }
+  return decided;
+}
 
-  // 2. the dials of every query, with their source ports
-  interface Planned {
-    qi: number;
-    dial: Dial;
-    witness: boolean;
-    key: string;
-  }
-  let ports = portsOf.get(emu);
-  if (!ports) portsOf.set(emu, (ports = new Ports(net)));
-  const planned: Planned[] = [];
-  const skipped: { dial: Dial; why: string }[][] = queries.map(() => []);
-  const notEmulated: (string | undefined)[] = queries.map(() => undefined);
-  const waiting: Planned[] = [];
+/** 2. the dials of every query, with their source ports. */
+function planDials(net: Network, index: ReadonlyMap<string, Machine>, decided: readonly DecidedQuery[], ports: Ports): DialPlan {
+  const inside = insideEmulation(net);
+  const plan: DialPlan = {
+    planned: [],
+    waiting: [],
+    skipped: decided.map(() => []),
+    notEmulated: decided.map(() => undefined),
+  };
   decided.forEach(({ q, d }, qi) => {
     const from = index.get(q.from)!;
     if (from.kind === "nat-engine") {
-      notEmulated[qi] = `${q.from} is a NAT engine (libslirp inside its host), not a machine that dials`;
+      plan.notEmulated[qi] = `${q.from} is a NAT engine (libslirp inside its host), not a machine that dials`;
       return;
     }
     for (const { dial, witness } of candidateDials(net, q, d?.answer.verdict === "reachable" ? d.answer.dial : undefined)) {
       const why = inside(dial.dst);
       if (why) {
-        skipped[qi]!.push({ dial, why });
+        plan.skipped[qi]!.push({ dial, why });
         continue;
       }
-      const p: Planned = { qi, dial, witness, key: `${qi}:${planned.length + waiting.length}` };
-      if (dial.proto === "icmp") planned.push(p);
+      const p: Planned = { qi, dial, witness, key: `${qi}:${plan.planned.length + plan.waiting.length}` };
+      if (dial.proto === "icmp") plan.planned.push(p);
       else {
-        const sport = ports!.take(q.from, dial.proto, dial.sport);
-        if (sport === undefined) waiting.push(p);
-        else planned.push({ ...p, dial: { ...dial, sport } });
+        const sport = ports.take(q.from, dial.proto, dial.sport);
+        if (sport === undefined) plan.waiting.push(p);
+        else plan.planned.push({ ...p, dial: { ...dial, sport } });
       }
     }
   });
+  return plan;
+}
 
-  // 3. send: every machine's probes at once, except that connections the simulator expects at a
-  // port forward (a relay socket: libslirp's hostfwd, which listens with a backlog of 1) go
-  // RELAY_LANE at a time per forward; dials that found no free port wait for the next round
-  const results = new Map<string, { p: Planned; r: AgentResult; retried: boolean }>();
-  const simOf = new Map<string, Attempt>();
-  const relayOf = (a: Attempt): string | undefined => {
-    for (const leg of a.legs) {
-      const d = leg.forward.disposition;
-      if (d.kind === "delivered" && d.socket?.role.kind === "relay") return `${d.machine}/${d.socket.proto}/${d.socket.port}`;
-    }
-    return undefined;
-  };
-  const sendNow = async (batch: Planned[], tmo: number) => {
-    const byFrom = new Map<string, Planned[]>();
-    for (const p of batch) byFrom.set(p.dial.from, [...(byFrom.get(p.dial.from) ?? []), p]);
-    await Promise.all(
-      [...byFrom].map(async ([from, ps]) => {
-        const probes: AgentProbe[] = ps.map((p) => ({
-          key: p.key,
-          proto: p.dial.proto,
-          dst: formatIP(p.dial.dst),
-          dport: p.dial.dport,
-          sport: p.dial.sport,
-          timeoutMs: tmo,
-        }));
-        const rs = await probeFrom(emu, from, probes);
-        for (const r of rs) {
-          const p = ps.find((x) => x.key === r.key)!;
-          results.set(r.key, { p, r, retried: tmo !== timeoutMs });
-        }
-      }),
-    );
-  };
-  const send = async (batch: Planned[], tmo: number, lane = RELAY_LANE) => {
-    const lanes = new Map<string, Planned[]>();
-    const free: Planned[] = [];
-    for (const p of batch) {
-      const a = attempt(net, index, p.dial);
-      simOf.set(p.key, a);
-      const lane = relayOf(a);
-      if (lane) lanes.set(lane, [...(lanes.get(lane) ?? []), p]);
-      else free.push(p);
-    }
-    await Promise.all([
-      sendNow(free, tmo),
-      ...[...lanes.values()].map(async (ps) => {
-        for (let i = 0; i < ps.length; i += lane) await sendNow(ps.slice(i, i + lane), tmo);
-      }),
-    ]);
-  };
-  let round = planned;
+/** The port forward (relay socket) the simulator expects a dial to reach, as a lane name. */
+function relayOf(a: Attempt): string | undefined {
+  for (const leg of a.legs) {
+    const d = leg.forward.disposition;
+    if (d.kind === "delivered" && d.socket?.role.kind === "relay") return `${d.machine}/${d.socket.proto}/${d.socket.port}`;
+  }
+  return undefined;
+}
+
+/** Every machine's dials of `batch` at once, each machine's through its agent; results recorded by key. */
+async function sendNow(s: Sending, batch: readonly Planned[], tmo: number): Promise<void> {
+  const byFrom = new Map<string, Planned[]>();
+  for (const p of batch) byFrom.set(p.dial.from, [...(byFrom.get(p.dial.from) ?? []), p]);
+  await Promise.all(
+    [...byFrom].map(async ([from, ps]) => {
+      const probes: AgentProbe[] = ps.map((p) => ({
+        key: p.key,
+        proto: p.dial.proto,
+        dst: formatIP(p.dial.dst),
+        dport: p.dial.dport,
+        sport: p.dial.sport,
+        timeoutMs: tmo,
+      }));
+      const rs = await probeFrom(s.emu, from, probes);
+      for (const r of rs) {
+        const p = ps.find((x) => x.key === r.key)!;
+        s.results.set(r.key, { p, r, retried: tmo !== s.timeoutMs });
+      }
+    }),
+  );
+}
+
+/**
+ * Sends `batch`: connections the simulator expects at a port forward (a relay socket: libslirp's
+ * hostfwd, which listens with a backlog of 1) go `lane` at a time per forward, the rest all at once.
+ */
+async function send(s: Sending, batch: readonly Planned[], tmo: number, lane = RELAY_LANE): Promise<void> {
+  const net = s.emu.net;
+  const lanes = new Map<string, Planned[]>();
+  const free: Planned[] = [];
+  for (const p of batch) {
+    const a = attempt(net, s.index, p.dial);
+    s.simOf.set(p.key, a);
+    const relay = relayOf(a);
+    if (relay) lanes.set(relay, [...(lanes.get(relay) ?? []), p]);
+    else free.push(p);
+  }
+  await Promise.all([
+    sendNow(s, free, tmo),
+    ...[...lanes.values()].map(async (ps) => {
+      for (let i = 0; i < ps.length; i += lane) await sendNow(s, ps.slice(i, i + lane), tmo);
+    }),
+  ]);
+}
+
+/** 3. send in rounds: dials that found no free port wait for ports the previous round released. */
+async function sendRounds(s: Sending, plan: DialPlan, ports: Ports): Promise<void> {
+  const waiting = plan.waiting;
+  let round = plan.planned;
   while (round.length) {
-    await send(round, timeoutMs);
-    for (const p of round) if (p.dial.proto !== "icmp") ports!.release(p.dial.from, p.dial.proto, p.dial.sport);
+    await send(s, round, s.timeoutMs);
+    for (const p of round) if (p.dial.proto !== "icmp") ports.release(p.dial.from, p.dial.proto, p.dial.sport);
     const next: Planned[] = [];
     for (const p of waiting.splice(0)) {
-      const sport = ports!.reuse(p.dial.from, p.dial.proto, p.dial.sport);
+      const sport = ports.reuse(p.dial.from, p.dial.proto, p.dial.sport);
       if (sport === undefined) waiting.push(p);
       else next.push({ ...p, dial: { ...p.dial, sport } });
     }
     round = next;
   }
-  for (const p of waiting) skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
+  for (const p of waiting) plan.skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
+}
 
-  // 4. retry, with a long timeout, what the simulator says works and the kernel did not answer
-  const retry = [...results.values()]
-    .filter(({ p, r }) => (simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error")
+/** 4. retry, with a long timeout, what the simulator says works and the kernel did not answer. */
+async function retryUnanswered(s: Sending, ports: Ports): Promise<void> {
+  const retry = [...s.results.values()]
+    .filter(({ p, r }) => (s.simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error")
     .map(({ p }) => p);
-  if (retry.length) {
-    const again: Planned[] = [];
-    for (const p of retry) {
-      if (p.dial.proto === "icmp") {
-        again.push(p);
-        continue;
-      }
-      const sport = ports!.take(p.dial.from, p.dial.proto, p.dial.sport) ?? ports!.reuse(p.dial.from, p.dial.proto, p.dial.sport);
-      if (sport !== undefined) again.push({ ...p, dial: { ...p.dial, sport } });
+  if (!retry.length) return;
+  const again: Planned[] = [];
+  for (const p of retry) {
+    if (p.dial.proto === "icmp") {
+      again.push(p);
+      continue;
     }
-    await send(again, RETRY_TIMEOUT_MS, 1);
+    const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport) ?? ports.reuse(p.dial.from, p.dial.proto, p.dial.sport);
+    if (sport !== undefined) again.push({ ...p, dial: { ...p.dial, sport } });
   }
+  await send(s, again, RETRY_TIMEOUT_MS, 1);
+}
 
-  // 5. compare
-  return decided.map(({ q, d, error, started }, qi) => {
-    const dials: DialProbe[] = [];
-    for (const { p, r, retried } of results.values()) {
-      if (p.qi !== qi) continue;
-      const sim = simOf.get(p.key)!;
-      const answeredBy = r.outcome === "answered" && p.dial.proto !== "icmp" ? bannerOwner(r.banner ?? "", emulatedIndex) : undefined;
-      const echoFrom = r.outcome === "answered" && p.dial.proto === "icmp" ? echoResponder(r.banner ?? "", emulatedIndex) : undefined;
-      if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine") {
-        skipped[qi]!.push({
-          dial: p.dial,
-          why: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)`,
-        });
-        continue;
-      }
-      if (r.outcome === "error") {
-        skipped[qi]!.push({ dial: p.dial, why: `the probe itself failed (${r.code ?? "?"}), not the network` });
-        continue;
-      }
-      const simOk = sim.ok && sim.outcome.kind === "ok";
-      const kernelOk = r.outcome === "answered";
-      const sameEnd =
-        !simOk ||
-        !kernelOk ||
-        (sim.outcome.kind === "ok" &&
-          (p.dial.proto === "icmp"
-            ? echoFrom === undefined || echoFrom === sim.outcome.machine
-            : answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket));
-      dials.push({
-        dial: p.dial,
-        sim,
-        kernel: r,
-        ...(answeredBy ? { answeredBy } : {}),
-        ...(echoFrom ? { echoFrom } : {}),
-        agree: simOk === kernelOk && sameEnd,
-        witness: p.witness,
-        retried,
-      });
-    }
-    const target = q.target.kind === "machine" ? index.get(q.target.machine) : undefined;
-    const meets = (dp: DialProbe): boolean => {
-      if (dp.kernel.outcome !== "answered") return false;
-      if (!target) return true;
-      // an echo reply is credited by its TTL; past the TTL slots, by the simulator's path
-      if (q.proto === "icmp") return (dp.echoFrom ?? (dp.sim.outcome.kind === "ok" ? dp.sim.outcome.machine : undefined)) === target.name;
-      return (
-        dp.answeredBy?.machine === target.name &&
-        dp.answeredBy.socket.role.kind === "service" &&
-        dp.answeredBy.socket.port === q.port &&
-        dp.answeredBy.socket.proto === q.proto
-      );
-    };
-    const kernelDial = dials.find(meets);
-    const reach: VerdictKind = d ? d.answer.verdict : "unknown";
-    const kernel = notEmulated[qi] ? "not emulated" : kernelDial ? "reachable" : dials.length ? "unreachable" : "not emulated";
-    const agree = !error && kernel !== "not emulated" && reach === kernel && dials.every((x) => x.agree);
-    return {
-      query: q,
-      reach,
-      ...(d?.answer.dial ? { reachDial: d.answer.dial } : {}),
-      ...(error ? { engineError: error } : {}),
-      kernel,
-      ...(kernelDial ? { kernelDial } : {}),
-      dials,
-      skipped: skipped[qi]!,
-      ...(notEmulated[qi]
-        ? { notEmulated: notEmulated[qi] }
-        : !dials.length
-          ? { notEmulated: "every dial of this query leaves the emulated network" }
-          : {}),
-      agree,
-      ms: performance.now() - started,
-    };
-  });
+/**
+ * 5a. one dial, the simulator against the kernel: a DialProbe, or why the dial does not count
+ * (the simulator ends at a NAT engine's own service, or the probe itself failed).
+ */
+function compareDial(
+  { p, r, retried }: Sent,
+  sim: Attempt,
+  index: ReadonlyMap<string, Machine>,
+  emulatedIndex: ReadonlyMap<string, Machine>,
+): DialProbe | { readonly skip: string } {
+  const answeredBy = r.outcome === "answered" && p.dial.proto !== "icmp" ? bannerOwner(r.banner ?? "", emulatedIndex) : undefined;
+  const echoFrom = r.outcome === "answered" && p.dial.proto === "icmp" ? echoResponder(r.banner ?? "", emulatedIndex) : undefined;
+  if (sim.ok && sim.outcome.kind === "ok" && index.get(sim.outcome.machine)?.kind === "nat-engine")
+    return { skip: `the simulator ends at ${sim.outcome.machine}'s own service (the NAT engine's DNS proxy is not emulated)` };
+  if (r.outcome === "error") return { skip: `the probe itself failed (${r.code ?? "?"}), not the network` };
+  const simOk = sim.ok && sim.outcome.kind === "ok";
+  const kernelOk = r.outcome === "answered";
+  const sameEnd =
+    !simOk ||
+    !kernelOk ||
+    (sim.outcome.kind === "ok" &&
+      (p.dial.proto === "icmp"
+        ? echoFrom === undefined || echoFrom === sim.outcome.machine
+        : answeredBy !== undefined && answeredBy.machine === sim.outcome.machine && answeredBy.socket === sim.outcome.socket));
+  return {
+    dial: p.dial,
+    sim,
+    kernel: r,
+    ...(answeredBy ? { answeredBy } : {}),
+    ...(echoFrom ? { echoFrom } : {}),
+    agree: simOk === kernelOk && sameEnd,
+    witness: p.witness,
+    retried,
+  };
+}
+
+/** 5b. whether a dial's answer is what the query asks for: B's service on P, or for ICMP an echo reply from B. */
+function meetsTarget(q: Query, target: Machine | undefined, dp: DialProbe): boolean {
+  if (dp.kernel.outcome !== "answered") return false;
+  if (!target) return true;
+  // an echo reply is credited by its TTL; past the TTL slots, by the simulator's path
+  if (q.proto === "icmp") return (dp.echoFrom ?? (dp.sim.outcome.kind === "ok" ? dp.sim.outcome.machine : undefined)) === target.name;
+  return (
+    dp.answeredBy?.machine === target.name &&
+    dp.answeredBy.socket.role.kind === "service" &&
+    dp.answeredBy.socket.port === q.port &&
+    dp.answeredBy.socket.proto === q.proto
+  );
+}
+
+/** 5. compare: query `qi`'s dials, its kernel verdict, and whether reach and the kernel agree. */
+function compareQuery(
+  { q, d, error, started }: DecidedQuery,
+  qi: number,
+  plan: DialPlan,
+  s: Sending,
+  emulatedIndex: ReadonlyMap<string, Machine>,
+): QueryProbe {
+  const skipped = plan.skipped[qi]!;
+  const dials: DialProbe[] = [];
+  for (const sent of s.results.values()) {
+    if (sent.p.qi !== qi) continue;
+    const dp = compareDial(sent, s.simOf.get(sent.p.key)!, s.index, emulatedIndex);
+    if ("skip" in dp) skipped.push({ dial: sent.p.dial, why: dp.skip });
+    else dials.push(dp);
+  }
+  const target = q.target.kind === "machine" ? s.index.get(q.target.machine) : undefined;
+  const kernelDial = dials.find((dp) => meetsTarget(q, target, dp));
+  const reach: VerdictKind = d ? d.answer.verdict : "unknown";
+  const notEmulated = plan.notEmulated[qi];
+  const kernel = notEmulated ? "not emulated" : kernelDial ? "reachable" : dials.length ? "unreachable" : "not emulated";
+  const agree = !error && kernel !== "not emulated" && reach === kernel && dials.every((x) => x.agree);
+  return {
+    query: q,
+    reach,
+    ...(d?.answer.dial ? { reachDial: d.answer.dial } : {}),
+    ...(error ? { engineError: error } : {}),
+    kernel,
+    ...(kernelDial ? { kernelDial } : {}),
+    dials,
+    skipped,
+    ...(notEmulated ? { notEmulated } : !dials.length ? { notEmulated: "every dial of this query leaves the emulated network" } : {}),
+    agree,
+    ms: performance.now() - started,
+  };
 }
 
 /** "REACH <token> <machine>.<socket> <peer> <port>" -> the IR socket that answered. */

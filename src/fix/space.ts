@@ -62,9 +62,21 @@ function freeHostPort(doc: TopologyDoc, host: string, guestPort: number): number
   return p;
 }
 
+/** The query as the repair space sees it: the target machine (by name or by address), its document, and the port asked for. */
+interface Sliced {
+  readonly doc: TopologyDoc;
+  readonly net: Network;
+  readonly q: Query;
+  readonly target: string | undefined;
+  readonly tm: MachineDoc | undefined;
+  readonly port: number | undefined;
+  /** undefined for ICMP */
+  readonly proto: "tcp" | "udp" | undefined;
+  readonly reachable: boolean;
+}
+
 /** Every slot for making `q` reachable or unreachable in `doc` (lowered as `net`). */
 export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "reachable" | "unreachable"): Slot[] {
-  const slots: Slot[] = [];
   const target =
     q.target.kind === "machine"
       ? q.target.machine
@@ -75,101 +87,124 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
               i.addrs.some((a) => a.ip.v === (q.target as { ip: IP }).ip.v && a.ip.n === (q.target as { ip: IP }).ip.n),
             ),
         )?.name;
-  const port = q.port;
-  const proto = q.proto === "icmp" ? undefined : q.proto;
-  const tm: MachineDoc | undefined = target ? doc.machines[target] : undefined;
-  const reachable = want === "reachable";
+  const s: Sliced = {
+    doc,
+    net,
+    q,
+    target,
+    tm: target ? doc.machines[target] : undefined,
+    port: q.port,
+    proto: q.proto === "icmp" ? undefined : q.proto,
+    reachable: want === "reachable",
+  };
+  const slots = [...bindSlots(s), ...forwardSlots(s), ...adapterModeSlots(s), ...firewallSlots(s)];
+  if (s.reachable) slots.push(...ipForwardSlots(s), ...defaultRouteSlots(s));
+  return slots.filter((x) => x.alternatives.length);
+}
 
-  // the target's listening sockets on the port: bind address, or a new service
-  if (target && tm && port !== undefined && proto) {
-    const mine = (tm.services ?? []).map((s, i) => ({ s, i })).filter(({ s }) => (s.proto ?? "tcp") === proto && Number(s.port) === port);
-    const binds = reachable ? ["0.0.0.0", "::", ...addressesOf(net, target).map(formatIP)] : ["127.0.0.1"];
-    for (const { s, i } of mine) {
-      const path = ["machines", target, "services", i, "bind"];
-      const now = s.bind ?? "0.0.0.0";
-      slots.push({
-        where: `${pathText(["machines", target, "services", i])}${s.name ? ` (${s.name})` : ""}`,
-        alternatives: [...new Set(binds)]
-          .filter((b) => b !== now)
-          .map((b) => ({ edit: { op: "set", path, value: b, was: s.bind }, text: `bind: ${show(s.bind ?? "0.0.0.0")} -> ${b}` })),
-      });
+/** The target's listening sockets on the port: bind address, or a new service. */
+function bindSlots({ net, target, tm, port, proto, reachable }: Sliced): Slot[] {
+  if (!target || !tm || port === undefined || !proto) return [];
+  const slots: Slot[] = [];
+  const mine = (tm.services ?? []).map((s, i) => ({ s, i })).filter(({ s }) => (s.proto ?? "tcp") === proto && Number(s.port) === port);
+  const binds = reachable ? ["0.0.0.0", "::", ...addressesOf(net, target).map(formatIP)] : ["127.0.0.1"];
+  for (const { s, i } of mine) {
+    const path = ["machines", target, "services", i, "bind"];
+    const now = s.bind ?? "0.0.0.0";
+    slots.push({
+      where: `${pathText(["machines", target, "services", i])}${s.name ? ` (${s.name})` : ""}`,
+      alternatives: [...new Set(binds)]
+        .filter((b) => b !== now)
+        .map((b) => ({ edit: { op: "set", path, value: b, was: s.bind }, text: `bind: ${show(s.bind ?? "0.0.0.0")} -> ${b}` })),
+    });
+  }
+  if (!mine.length && reachable) {
+    const value = { name: `${proto}-${port}`, proto, port };
+    slots.push({
+      where: pathText(["machines", target, "services"]),
+      alternatives: [
+        {
+          edit: { op: "append", path: ["machines", target, "services"], value },
+          text: `add a service listening on ${port}/${proto} (all addresses)`,
+        },
+      ],
+    });
+  }
+  return slots;
+}
+
+/** The target VM's NAT forwards to that port: open, narrow or remove them, or add one. */
+function forwardSlots({ doc, target, tm, port, proto, reachable }: Sliced): Slot[] {
+  if (!target || !tm?.vm || port === undefined || !proto) return [];
+  const vm = tm.vm;
+  const slots: Slot[] = [];
+  vm.adapters.forEach((a: AdapterDoc, k) => {
+    if (a.mode !== "nat") return;
+    const base = ["machines", target, "vm", "adapters", k];
+    const forwards = (a.forwards ?? [])
+      .map((f, j) => ({ f, j }))
+      .filter(({ f }) => (f.proto ?? "tcp") === proto && Number(f.guestPort) === port);
+    for (const { f, j } of forwards) {
+      const path = [...base, "forwards", j];
+      const alts: Alternative[] = [];
+      if (reachable && f.hostIp !== undefined && f.hostIp !== "" && f.hostIp !== "0.0.0.0")
+        alts.push({
+          edit: { op: "delete", path: [...path, "hostIp"], was: f.hostIp },
+          text: `hostIp: ${f.hostIp} -> (empty: every host address)`,
+        });
+      if (!reachable && f.hostIp !== "127.0.0.1")
+        alts.push({
+          edit: { op: "set", path: [...path, "hostIp"], value: "127.0.0.1", was: f.hostIp },
+          text: `hostIp: ${show(f.hostIp ?? "(empty)")} -> 127.0.0.1 (the host only)`,
+        });
+      if (!reachable)
+        alts.push({ edit: { op: "delete", path, was: f }, text: `remove forward ${f.name ?? `${f.hostPort} -> ${f.guestPort}`}` });
+      if (alts.length) slots.push({ where: `${pathText(path)}${f.name ? ` (forward ${f.name})` : ""}`, alternatives: alts });
     }
-    if (!mine.length && reachable) {
-      const value = { name: `${proto}-${port}`, proto, port };
+    if (!forwards.length && reachable) {
+      const value = { name: `${proto}-${port}`, proto, hostPort: freeHostPort(doc, vm.on, port), guestPort: port };
       slots.push({
-        where: pathText(["machines", target, "services"]),
+        where: pathText([...base, "forwards"]),
         alternatives: [
           {
-            edit: { op: "append", path: ["machines", target, "services"], value },
-            text: `add a service listening on ${port}/${proto} (all addresses)`,
+            edit: { op: "append", path: [...base, "forwards"], value },
+            text: `add forward ${proto} host ${value.hostPort} -> guest ${port}`,
           },
         ],
       });
     }
-  }
+  });
+  return slots;
+}
 
-  // the target VM's NAT forwards to that port
-  if (target && tm?.vm && port !== undefined && proto) {
-    tm.vm.adapters.forEach((a: AdapterDoc, k) => {
-      if (a.mode !== "nat") return;
-      const base = ["machines", target, "vm", "adapters", k];
-      const forwards = (a.forwards ?? [])
-        .map((f, j) => ({ f, j }))
-        .filter(({ f }) => (f.proto ?? "tcp") === proto && Number(f.guestPort) === port);
-      for (const { f, j } of forwards) {
-        const path = [...base, "forwards", j];
-        const alts: Alternative[] = [];
-        if (reachable && f.hostIp !== undefined && f.hostIp !== "" && f.hostIp !== "0.0.0.0")
-          alts.push({
-            edit: { op: "delete", path: [...path, "hostIp"], was: f.hostIp },
-            text: `hostIp: ${f.hostIp} -> (empty: every host address)`,
-          });
-        if (!reachable && f.hostIp !== "127.0.0.1")
-          alts.push({
-            edit: { op: "set", path: [...path, "hostIp"], value: "127.0.0.1", was: f.hostIp },
-            text: `hostIp: ${show(f.hostIp ?? "(empty)")} -> 127.0.0.1 (the host only)`,
-          });
-        if (!reachable)
-          alts.push({ edit: { op: "delete", path, was: f }, text: `remove forward ${f.name ?? `${f.hostPort} -> ${f.guestPort}`}` });
-        if (alts.length) slots.push({ where: `${pathText(path)}${f.name ? ` (forward ${f.name})` : ""}`, alternatives: alts });
-      }
-      if (!forwards.length && reachable) {
-        const value = { name: `${proto}-${port}`, proto, hostPort: freeHostPort(doc, tm.vm!.on, port), guestPort: port };
-        slots.push({
-          where: pathText([...base, "forwards"]),
-          alternatives: [
-            {
-              edit: { op: "append", path: [...base, "forwards"], value },
-              text: `add forward ${proto} host ${value.hostPort} -> guest ${port}`,
-            },
-          ],
-        });
-      }
-    });
-    // bridged instead of NAT, onto the host's first LAN interface
-    const host = doc.machines[tm.vm.on];
-    const hostIf = Object.entries(host?.interfaces ?? {})[0];
-    const first = tm.vm.adapters[0];
-    if (reachable && first?.mode === "nat" && hostIf) {
-      const [ifName, iface] = hostIf;
-      const cidr = iface.addresses?.find((x) => !x.includes(":"));
-      const free = cidr ? freeAddress(cidr, net) : undefined;
-      if (free) {
-        const value = { mode: "bridged", bridge: ifName, addresses: [free] };
-        slots.push({
-          where: pathText(["machines", target, "vm", "adapters", 0]),
-          alternatives: [
-            {
-              edit: { op: "set", path: ["machines", target, "vm", "adapters", 0], value, was: first },
-              text: `mode nat -> bridged on ${ifName} as ${free}`,
-            },
-          ],
-        });
-      }
-    }
-  }
+/** The target VM's first adapter bridged instead of NAT, onto the host's first LAN interface. */
+function adapterModeSlots({ doc, net, target, tm, port, proto, reachable }: Sliced): Slot[] {
+  if (!target || !tm?.vm || port === undefined || !proto) return [];
+  const host = doc.machines[tm.vm.on];
+  const hostIf = Object.entries(host?.interfaces ?? {})[0];
+  const first = tm.vm.adapters[0];
+  if (!reachable || first?.mode !== "nat" || !hostIf) return [];
+  const [ifName, iface] = hostIf;
+  const cidr = iface.addresses?.find((x) => !x.includes(":"));
+  const free = cidr ? freeAddress(cidr, net) : undefined;
+  if (!free) return [];
+  const value = { mode: "bridged", bridge: ifName, addresses: [free] };
+  return [
+    {
+      where: pathText(["machines", target, "vm", "adapters", 0]),
+      alternatives: [
+        {
+          edit: { op: "set", path: ["machines", target, "vm", "adapters", 0], value, was: first },
+          text: `mode nat -> bridged on ${ifName} as ${free}`,
+        },
+      ],
+    },
+  ];
+}
 
-  // firewalls of the machines involved: the target and its host (input), the client (output), forwarders (forward)
+/** Firewalls of the machines involved: the target and its host (input), the client (output), forwarders (forward). */
+function firewallSlots({ doc, net, q, target, tm, port, proto, reachable }: Sliced): Slot[] {
+  const slots: Slot[] = [];
   const involved = new Set<string>([q.from, ...(target ? [target] : []), ...(tm?.vm ? [tm.vm.on] : [])]);
   const forwarders = net.machines.filter((m) => m.ipForward && m.kind !== "nat-engine").map((m) => m.name);
   for (const name of [...involved, ...forwarders]) {
@@ -204,48 +239,55 @@ export function repairSpace(doc: TopologyDoc, net: Network, q: Query, want: "rea
       if (alts.length) slots.push({ where: pathText(base), alternatives: alts });
     }
   }
+  return slots;
+}
 
-  // forwarding and routes: a client or target without a default route gets one via a forwarding neighbour
-  if (reachable) {
-    for (const name of net.machines
-      .filter((m) => m.kind === "host" && !m.ipForward && m.interfaces.filter((i) => i.segment).length > 1)
-      .map((m) => m.name)) {
-      if (doc.machines[name])
-        slots.push({
-          where: pathText(["machines", name, "ip_forward"]),
-          alternatives: [
-            {
-              edit: { op: "set", path: ["machines", name, "ip_forward"], value: true, was: doc.machines[name]!.ip_forward },
-              text: "ip_forward: false -> true",
-            },
-          ],
-        });
-    }
-    // the client and the target: a default route through a neighbour that forwards (or could: a host with two networks)
-    for (const name of new Set([q.from, ...(target ? [target] : [])])) {
-      const md = doc.machines[name];
-      const m = net.machines.find((x) => x.name === name);
-      if (!md?.interfaces || !m || m.routes.some((r) => r.dst.len === 0 && r.dst.v === 4)) continue;
-      const mine = m.interfaces.filter((i) => i.segment);
-      const gateways = net.machines
-        .filter((x) => x.name !== name && x.kind !== "nat-engine" && (x.ipForward || x.interfaces.filter((i) => i.segment).length > 1))
-        .flatMap((x) =>
-          x.interfaces
-            .filter((i) => i.segment && mine.some((j) => j.segment === i.segment))
-            .flatMap((i) => i.addrs.filter((a) => a.ip.v === 4).map((a) => ({ via: formatIP(a.ip), owner: x.name }))),
-        )
-        .slice(0, 4);
-      if (gateways.length)
-        slots.push({
-          where: pathText(["machines", name, "routes"]),
-          alternatives: gateways.map((g) => ({
-            edit: { op: "append", path: ["machines", name, "routes"], value: { to: "default", via: g.via } },
-            text: `add route default via ${g.via} (${g.owner})`,
-          })),
-        });
-    }
+/** ip_forward on for every host with two networks that does not forward yet. */
+function ipForwardSlots({ doc, net }: Sliced): Slot[] {
+  const slots: Slot[] = [];
+  for (const name of net.machines
+    .filter((m) => m.kind === "host" && !m.ipForward && m.interfaces.filter((i) => i.segment).length > 1)
+    .map((m) => m.name)) {
+    if (doc.machines[name])
+      slots.push({
+        where: pathText(["machines", name, "ip_forward"]),
+        alternatives: [
+          {
+            edit: { op: "set", path: ["machines", name, "ip_forward"], value: true, was: doc.machines[name]!.ip_forward },
+            text: "ip_forward: false -> true",
+          },
+        ],
+      });
   }
-  return slots.filter((s) => s.alternatives.length);
+  return slots;
+}
+
+/** The client and the target without a default route: one through a neighbour that forwards (or could: a host with two networks). */
+function defaultRouteSlots({ doc, net, q, target }: Sliced): Slot[] {
+  const slots: Slot[] = [];
+  for (const name of new Set([q.from, ...(target ? [target] : [])])) {
+    const md = doc.machines[name];
+    const m = net.machines.find((x) => x.name === name);
+    if (!md?.interfaces || !m || m.routes.some((r) => r.dst.len === 0 && r.dst.v === 4)) continue;
+    const mine = m.interfaces.filter((i) => i.segment);
+    const gateways = net.machines
+      .filter((x) => x.name !== name && x.kind !== "nat-engine" && (x.ipForward || x.interfaces.filter((i) => i.segment).length > 1))
+      .flatMap((x) =>
+        x.interfaces
+          .filter((i) => i.segment && mine.some((j) => j.segment === i.segment))
+          .flatMap((i) => i.addrs.filter((a) => a.ip.v === 4).map((a) => ({ via: formatIP(a.ip), owner: x.name }))),
+      )
+      .slice(0, 4);
+    if (gateways.length)
+      slots.push({
+        where: pathText(["machines", name, "routes"]),
+        alternatives: gateways.map((g) => ({
+          edit: { op: "append", path: ["machines", name, "routes"], value: { to: "default", via: g.via } },
+          text: `add route default via ${g.via} (${g.owner})`,
+        })),
+      });
+  }
+  return slots;
 }
 
 /** An address of `cidr`'s subnet (IPv4, /24 or wider) that no machine uses, from .100 up, as CIDR text. */

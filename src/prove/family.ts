@@ -90,7 +90,42 @@ const ProofSchema = z.strictObject({
   theorems: z.array(z.strictObject({ query: z.string(), reachable: CondSchema })).min(1),
 });
 
+type ProofDoc = z.infer<typeof ProofSchema>;
+type At = (path: readonly (string | number)[]) => Span;
+
+/** What the sections after the claim read with: where a path is, and the diagnostics so far (reported together at the end). */
+interface Reading {
+  readonly file: string;
+  readonly source: string;
+  readonly lc: LineCounter;
+  readonly at: At;
+  readonly ds: Diagnostic[];
+}
+
 export function loadFamilyText(file: string, source: string): Family {
+  const { p, lc, at } = parseProof(file, source);
+  const r: Reading = { file, source, lc, at, ds: [] };
+  const params = paramsOf(r, p.params);
+  const theorems = theoremsOf(r, params, p.theorems);
+  const where = p.where === undefined ? ({ k: "const", b: true } as const) : condOf(r, params, p.where, ["where"]);
+  checkPlaces(r, params, p.topology);
+  if (r.ds.length) throw new InputError(r.ds, new Map([[file, source]]));
+  return {
+    file,
+    source,
+    claim: p.claim,
+    ...(p.source ? { origin: p.source } : {}),
+    ...(p.note ? { note: p.note } : {}),
+    holds: p.holds ?? true,
+    params,
+    where,
+    template: p.topology,
+    theorems,
+  };
+}
+
+/** The file as YAML, checked against the proof schema (claim, params, where, topology, theorems); throws on either failing. */
+function parseProof(file: string, source: string): { p: ProofDoc; lc: LineCounter; at: At } {
   const lc = new LineCounter();
   const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const at = makeLocator(file, doc, lc).at;
@@ -122,11 +157,14 @@ export function loadFamilyText(file: string, source: string): Family {
       }),
     );
   }
-  const p = parsed.data!;
-  const params: Param[] = Object.entries(p.params).map(([name, d]) =>
+  return { p: parsed.data!, lc, at };
+}
+
+/** params: a list of values or label: value pairs each; names and labels checked. */
+function paramsOf({ at, ds }: Reading, raw: ProofDoc["params"]): Param[] {
+  const params: Param[] = Object.entries(raw).map(([name, d]) =>
     Array.isArray(d) ? { name, labels: d.map(String), values: d } : { name, labels: Object.keys(d), values: Object.values(d) },
   );
-  const ds: Diagnostic[] = [];
   for (const q of params) {
     if (!q.values.length)
       ds.push(
@@ -155,54 +193,63 @@ export function loadFamilyText(file: string, source: string): Family {
           expected: "at most 255 values per parameter",
         }),
       );
-  const cond = (c: unknown, path: (string | number)[]): Cond => {
-    if (typeof c === "boolean") return { k: "const", b: c };
-    if (c === null || typeof c !== "object" || Array.isArray(c)) {
+  return params;
+}
+
+/** A condition (where:, a theorem's reachable:) at `path`; a bad one reads as false, with a diagnostic. */
+function condOf(r: Reading, params: readonly Param[], c: unknown, path: (string | number)[]): Cond {
+  const { at, ds } = r;
+  if (typeof c === "boolean") return { k: "const", b: c };
+  if (c === null || typeof c !== "object" || Array.isArray(c)) {
+    ds.push(
+      diagnostic("RCH004", at(path), `${JSON.stringify(c)} is not a condition`, {
+        expected: "true, false, { PARAM: value or [values] }, or all/any/not of conditions",
+      }),
+    );
+    return { k: "const", b: false };
+  }
+  const o = c as Record<string, unknown>;
+  const only = Object.keys(o).length === 1;
+  // all/any/not are the combinators (a parameter cannot be named so: see the params check)
+  if (only && "all" in o && Array.isArray(o["all"]))
+    return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => condOf(r, params, x, [...path, "all", i])) };
+  if (only && "any" in o && Array.isArray(o["any"]))
+    return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => condOf(r, params, x, [...path, "any", i])) };
+  if (only && "not" in o) return { k: "not", x: condOf(r, params, o["not"], [...path, "not"]) };
+  const keys = Object.keys(o);
+  if (keys.length !== 1) {
+    ds.push(
+      diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, {
+        expected: "{ PARAM: value or [values] }, or all/any/not of conditions",
+      }),
+    );
+    return { k: "const", b: false };
+  }
+  const name = keys[0]!;
+  const param = params.find((x) => x.name === name);
+  if (!param) {
+    ds.push(
+      diagnostic("RCH004", at([...path, name]), `no parameter ${name}`, { expected: `one of ${params.map((x) => x.name).join(", ")}` }),
+    );
+    return { k: "const", b: false };
+  }
+  const wanted = ([] as unknown[]).concat(o[name]).map(String);
+  const values: number[] = [];
+  for (const w of wanted) {
+    const i = param.labels.indexOf(w);
+    if (i < 0)
       ds.push(
-        diagnostic("RCH004", at(path), `${JSON.stringify(c)} is not a condition`, {
-          expected: "true, false, { PARAM: value or [values] }, or all/any/not of conditions",
-        }),
+        diagnostic("RCH004", at([...path, name]), `${w} is not a value of ${name}`, { expected: `one of ${param.labels.join(", ")}` }),
       );
-      return { k: "const", b: false };
-    }
-    const o = c as Record<string, unknown>;
-    const only = Object.keys(o).length === 1;
-    // all/any/not are the combinators (a parameter cannot be named so: see the params check)
-    if (only && "all" in o && Array.isArray(o["all"]))
-      return { k: "all", xs: (o["all"] as unknown[]).map((x, i) => cond(x, [...path, "all", i])) };
-    if (only && "any" in o && Array.isArray(o["any"]))
-      return { k: "any", xs: (o["any"] as unknown[]).map((x, i) => cond(x, [...path, "any", i])) };
-    if (only && "not" in o) return { k: "not", x: cond(o["not"], [...path, "not"]) };
-    const keys = Object.keys(o);
-    if (keys.length !== 1) {
-      ds.push(
-        diagnostic("RCH004", at(path), `a condition names one parameter, not ${keys.length}`, {
-          expected: "{ PARAM: value or [values] }, or all/any/not of conditions",
-        }),
-      );
-      return { k: "const", b: false };
-    }
-    const name = keys[0]!;
-    const param = params.find((x) => x.name === name);
-    if (!param) {
-      ds.push(
-        diagnostic("RCH004", at([...path, name]), `no parameter ${name}`, { expected: `one of ${params.map((x) => x.name).join(", ")}` }),
-      );
-      return { k: "const", b: false };
-    }
-    const wanted = ([] as unknown[]).concat(o[name]).map(String);
-    const values: number[] = [];
-    for (const w of wanted) {
-      const i = param.labels.indexOf(w);
-      if (i < 0)
-        ds.push(
-          diagnostic("RCH004", at([...path, name]), `${w} is not a value of ${name}`, { expected: `one of ${param.labels.join(", ")}` }),
-        );
-      else values.push(i);
-    }
-    return { k: "in", param: name, values };
-  };
-  const theorems: Theorem[] = p.theorems.map((t, i) => {
+    else values.push(i);
+  }
+  return { k: "in", param: name, values };
+}
+
+/** theorems: each query parsed (an address, not localhost) and its reachable: condition. */
+function theoremsOf(r: Reading, params: readonly Param[], raw: ProofDoc["theorems"]): Theorem[] {
+  const { at, ds } = r;
+  return raw.map((t, i) => {
     const q = parseQuery(t.query);
     const span = at(["theorems", i, "query"]);
     if (!q.ok) {
@@ -215,16 +262,18 @@ export function loadFamilyText(file: string, source: string): Family {
           expected: "127.0.0.1 or [::1] (localhost is both)",
         }),
       );
-    return { text: t.query, query: q.query, reachable: cond(t.reachable, ["theorems", i, "reachable"]), span };
+    return { text: t.query, query: q.query, reachable: condOf(r, params, t.reachable, ["theorems", i, "reachable"]), span };
   });
-  const where = p.where === undefined ? ({ k: "const", b: true } as const) : cond(p.where, ["where"]);
-  // placeholders: each names a parameter; inside a longer string, only scalar values can stand
+}
+
+/** The template's placeholders: each names a parameter; inside a longer string, only scalar values can stand. */
+function checkPlaces({ file, source, lc, at, ds }: Reading, params: readonly Param[], template: unknown): void {
   const placeAt = (text: string): Span => {
     const off = source.indexOf(text);
     const pos = lc.linePos(Math.max(0, off));
     return off < 0 ? at(["topology"]) : { file, line: pos.line, col: pos.col };
   };
-  const checkPlaces = (x: unknown): void => {
+  const check = (x: unknown): void => {
     if (typeof x === "string") {
       const whole = /^\$\{([A-Za-z][A-Za-z0-9_]*)\}$/.test(x);
       for (const m of x.matchAll(PLACEHOLDER)) {
@@ -245,27 +294,14 @@ export function loadFamilyText(file: string, source: string): Family {
             ),
           );
       }
-    } else if (Array.isArray(x)) x.forEach(checkPlaces);
+    } else if (Array.isArray(x)) x.forEach(check);
     else if (x && typeof x === "object")
       for (const [k, v] of Object.entries(x)) {
-        checkPlaces(k.includes("${") ? `${k} ` : k); // a key is text: never a whole-value placeholder
-        checkPlaces(v);
+        check(k.includes("${") ? `${k} ` : k); // a key is text: never a whole-value placeholder
+        check(v);
       }
   };
-  checkPlaces(p.topology);
-  if (ds.length) fail(ds);
-  return {
-    file,
-    source,
-    claim: p.claim,
-    ...(p.source ? { origin: p.source } : {}),
-    ...(p.note ? { note: p.note } : {}),
-    holds: p.holds ?? true,
-    params,
-    where,
-    template: p.topology,
-    theorems,
-  };
+  check(template);
 }
 
 export function loadFamilyFile(file: string): Family {

@@ -20,6 +20,7 @@ import type { Answer } from "../query/dials.js";
 import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
 import { parseQuery } from "../ir/query.js";
 import type { Topology } from "../topology/check.js";
+import type { ExpectDoc } from "../topology/schema.js";
 import { parseServicePort } from "../net/port.js";
 
 export interface Finding {
@@ -58,6 +59,18 @@ export function servicesOf(net: Network, machine: string): { proto: "tcp" | "udp
 
 const portText = (p: { proto: string; port: number }) => `${p.port}/${p.proto}`;
 
+/** Asking the engine: `ask` one flow (with explanations unless told not), or `survey` many and explain only the reported ones. */
+interface Asker {
+  ask(text: string, explain?: boolean): Promise<{ answer: Answer; report: EngineReport }>;
+  survey(text: string, reported: (verdict: Answer["verdict"]) => boolean): Promise<{ answer: Answer; report: EngineReport }>;
+}
+
+/** What every result of one expectation shares: where it is and its `because:`. */
+interface Place {
+  readonly span: Span;
+  readonly because: { because?: string };
+}
+
 export async function verifyTopology(net: Network, topo: Topology, opts: EngineOptions): Promise<VerifyResult[]> {
   const ask = async (text: string, explain = true) => {
     const q = parseQuery(text);
@@ -70,104 +83,114 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
     const quick = await ask(text, false);
     return reported(quick.answer.verdict) ? ask(text) : quick;
   };
+  const asker: Asker = { ask, survey };
   const results: VerifyResult[] = [];
   for (const [k, e] of (topo.doc.expect ?? []).entries()) {
-    const span = topo.loc.at(["expect", k]);
-    const because = e.because !== undefined ? { because: e.because } : {};
-    if (e.query !== undefined) {
-      const { answer, report } = await ask(e.query);
-      const expected = e.verdict ?? "reachable";
-      const status: Status = answer.verdict === "unknown" ? "unknown" : answer.verdict === expected ? "holds" : "violated";
-      results.push({
-        kind: "query",
-        text: `${e.query} is ${expected}`,
-        status,
-        message:
-          status === "holds"
-            ? `${answer.verdict}`
-            : status === "unknown"
-              ? `unknown: ${answer.reason}`
-              : `${answer.verdict}: ${answer.reason}`,
-        ...because,
-        span,
-        findings: status === "holds" ? [] : [{ title: `${e.query}: ${answer.verdict}`, answer, report }],
-        questions: 1,
-      });
-      continue;
-    }
-    if (e.isolated) {
-      const { between, and } = e.isolated;
-      const pairs: [string, string][] = [];
-      for (const a of between) for (const b of and) if (a !== b) pairs.push([a, b], [b, a]);
-      const findings: Finding[] = [];
-      const unknown: Finding[] = [];
-      let questions = 0;
-      for (const [from, to] of pairs) {
-        const flows = [...servicesOf(net, to).map((s) => `${from} -> ${to}:${s.port}/${s.proto}`), `${from} -> ${to}/icmp`];
-        for (const text of flows) {
-          const { answer, report } = await survey(text, (v) => v !== "unreachable");
-          questions++;
-          if (answer.verdict === "reachable") findings.push({ title: `${text} works`, answer, report });
-          if (answer.verdict === "unknown") unknown.push({ title: `${text}: unknown`, answer, report });
-        }
-      }
-      const status: Status = findings.length ? "violated" : unknown.length ? "unknown" : "holds";
-      results.push({
-        kind: "isolated",
-        text: `${between.join(", ")} and ${and.join(", ")} are isolated`,
-        status,
-        message:
-          status === "holds"
-            ? `no connection either way (${questions} flows: every service port and ping)`
-            : status === "unknown"
-              ? `${unknown.length} of ${questions} flows undecided`
-              : `${findings.length} flow${findings.length === 1 ? "" : "s"} get${findings.length === 1 ? "s" : ""} through: ${findings.map((f) => f.title.replace(/ works$/, "")).join("; ")}`,
-        ...because,
-        span,
-        findings: status === "violated" ? findings : unknown,
-        questions,
-      });
-      continue;
-    }
-    if (e.exposes) {
-      const { machine, from, exactly } = e.exposes;
-      const expected = exactly.map(parseServicePort).filter((x): x is { port: number; proto: "tcp" | "udp" } => x !== undefined);
-      const candidates = [...servicesOf(net, machine)];
-      for (const x of expected) if (!candidates.some((c) => c.proto === x.proto && c.port === x.port)) candidates.push(x);
-      const extra: Finding[] = [];
-      const missing: Finding[] = [];
-      const unknown: Finding[] = [];
-      for (const c of candidates) {
-        const text = `${from} -> ${machine}:${c.port}/${c.proto}`;
-        const wanted = expected.some((x) => x.proto === c.proto && x.port === c.port);
-        const { answer, report } = await survey(text, (v) => v === "unknown" || (v === "reachable") !== wanted);
-        if (answer.verdict === "unknown") unknown.push({ title: `${portText(c)}: unknown`, answer, report });
-        else if (answer.verdict === "reachable" && !wanted)
-          extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
-        else if (answer.verdict !== "reachable" && wanted)
-          missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
-      }
-      const status: Status = extra.length || missing.length ? "violated" : unknown.length ? "unknown" : "holds";
-      const parts = [
-        ...(extra.length ? [`exposed but not listed: ${extra.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
-        ...(missing.length ? [`listed but not reachable: ${missing.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
-      ];
-      results.push({
-        kind: "exposes",
-        text: `${machine} exposes exactly ${exactly.length ? exactly.join(", ") : "nothing"} to ${from}`,
-        status,
-        message:
-          status === "holds"
-            ? `exactly ${expected.map(portText).join(", ") || "nothing"} (${candidates.length} ports checked)`
-            : status === "unknown"
-              ? `${unknown.length} ports undecided`
-              : parts.join("; "),
-        ...because,
-        span,
-        findings: status === "violated" ? [...extra, ...missing] : unknown,
-        questions: candidates.length,
-      });
-    }
+    const at: Place = { span: topo.loc.at(["expect", k]), because: e.because !== undefined ? { because: e.because } : {} };
+    if (e.query !== undefined) results.push(await verifyQuery(asker, at, e.query, e.verdict ?? "reachable"));
+    else if (e.isolated) results.push(await verifyIsolated(net, asker, at, e.isolated));
+    else if (e.exposes) results.push(await verifyExposes(net, asker, at, e.exposes));
   }
   return results;
+}
+
+/** query: the flow has the expected verdict; otherwise the answer is the finding. */
+async function verifyQuery(asker: Asker, { span, because }: Place, query: string, expected: Answer["verdict"]): Promise<VerifyResult> {
+  const { answer, report } = await asker.ask(query);
+  const status: Status = answer.verdict === "unknown" ? "unknown" : answer.verdict === expected ? "holds" : "violated";
+  return {
+    kind: "query",
+    text: `${query} is ${expected}`,
+    status,
+    message:
+      status === "holds" ? `${answer.verdict}` : status === "unknown" ? `unknown: ${answer.reason}` : `${answer.verdict}: ${answer.reason}`,
+    ...because,
+    span,
+    findings: status === "holds" ? [] : [{ title: `${query}: ${answer.verdict}`, answer, report }],
+    questions: 1,
+  };
+}
+
+/** isolated: no service port and no ping works between the two groups, either way; every flow that works is a finding. */
+async function verifyIsolated(
+  net: Network,
+  asker: Asker,
+  { span, because }: Place,
+  { between, and }: NonNullable<ExpectDoc["isolated"]>,
+): Promise<VerifyResult> {
+  const pairs: [string, string][] = [];
+  for (const a of between) for (const b of and) if (a !== b) pairs.push([a, b], [b, a]);
+  const findings: Finding[] = [];
+  const unknown: Finding[] = [];
+  let questions = 0;
+  for (const [from, to] of pairs) {
+    const flows = [...servicesOf(net, to).map((s) => `${from} -> ${to}:${s.port}/${s.proto}`), `${from} -> ${to}/icmp`];
+    for (const text of flows) {
+      const { answer, report } = await asker.survey(text, (v) => v !== "unreachable");
+      questions++;
+      if (answer.verdict === "reachable") findings.push({ title: `${text} works`, answer, report });
+      if (answer.verdict === "unknown") unknown.push({ title: `${text}: unknown`, answer, report });
+    }
+  }
+  const status: Status = findings.length ? "violated" : unknown.length ? "unknown" : "holds";
+  return {
+    kind: "isolated",
+    text: `${between.join(", ")} and ${and.join(", ")} are isolated`,
+    status,
+    message:
+      status === "holds"
+        ? `no connection either way (${questions} flows: every service port and ping)`
+        : status === "unknown"
+          ? `${unknown.length} of ${questions} flows undecided`
+          : `${findings.length} flow${findings.length === 1 ? "" : "s"} get${findings.length === 1 ? "s" : ""} through: ${findings.map((f) => f.title.replace(/ works$/, "")).join("; ")}`,
+    ...because,
+    span,
+    findings: status === "violated" ? findings : unknown,
+    questions,
+  };
+}
+
+/** exposes: from the vantage machine exactly the listed ports connect; extra and missing ports are the findings. */
+async function verifyExposes(
+  net: Network,
+  asker: Asker,
+  { span, because }: Place,
+  { machine, from, exactly }: NonNullable<ExpectDoc["exposes"]>,
+): Promise<VerifyResult> {
+  const expected = exactly.map(parseServicePort).filter((x): x is { port: number; proto: "tcp" | "udp" } => x !== undefined);
+  const candidates = [...servicesOf(net, machine)];
+  for (const x of expected) if (!candidates.some((c) => c.proto === x.proto && c.port === x.port)) candidates.push(x);
+  const extra: Finding[] = [];
+  const missing: Finding[] = [];
+  const unknown: Finding[] = [];
+  for (const c of candidates) {
+    const text = `${from} -> ${machine}:${c.port}/${c.proto}`;
+    const wanted = expected.some((x) => x.proto === c.proto && x.port === c.port);
+    const { answer, report } = await asker.survey(text, (v) => v === "unknown" || (v === "reachable") !== wanted);
+    if (answer.verdict === "unknown") unknown.push({ title: `${portText(c)}: unknown`, answer, report });
+    else if (answer.verdict === "reachable" && !wanted)
+      extra.push({ title: `${portText(c)} is exposed to ${from}, but not listed`, answer, report });
+    else if (answer.verdict !== "reachable" && wanted)
+      missing.push({ title: `${portText(c)} is listed, but ${from} cannot connect to it`, answer, report });
+  }
+  const status: Status = extra.length || missing.length ? "violated" : unknown.length ? "unknown" : "holds";
+  const parts = [
+    ...(extra.length ? [`exposed but not listed: ${extra.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
+    ...(missing.length ? [`listed but not reachable: ${missing.map((f) => f.title.split(" ")[0]).join(", ")}`] : []),
+  ];
+  return {
+    kind: "exposes",
+    text: `${machine} exposes exactly ${exactly.length ? exactly.join(", ") : "nothing"} to ${from}`,
+    status,
+    message:
+      status === "holds"
+        ? `exactly ${expected.map(portText).join(", ") || "nothing"} (${candidates.length} ports checked)`
+        : status === "unknown"
+          ? `${unknown.length} ports undecided`
+          : parts.join("; "),
+    ...because,
+    span,
+    findings: status === "violated" ? [...extra, ...missing] : unknown,
+    questions: candidates.length,
+  };
 }
