@@ -234,6 +234,44 @@ class Reader extends Findings {
       }
     }
     const forward = child(e, "forward");
+    const bridge = child(e, "bridge")?.attrs["name"];
+    const { mode, unsupported: why } = this.forwardMode(e, name, forward);
+    let unsupported = why;
+    const dev = mode !== "bridge" ? forward?.attrs["dev"] : undefined;
+    if (dev !== undefined && !IFNAME.test(dev)) {
+      this.warn(
+        forward!.span,
+        `forward dev '${dev}' is not an interface name: the network is not imported`,
+        "<forward mode='nat' dev='eth0'/>",
+      );
+      unsupported ??= "a bad forward dev";
+    }
+    const nat = forward ? child(forward, "nat") : undefined;
+    const snat = this.snat(name, nat);
+    const ips = mode === "bridge" || unsupported ? [] : this.ips(e, name);
+    const dnsEl = child(e, "dns");
+    const routes = this.routes(e, name);
+    this.networks.set(name, {
+      name,
+      mode,
+      ...(bridge !== undefined ? { bridge } : {}),
+      ...(dev !== undefined ? { dev } : {}),
+      ips,
+      natIPv6: nat?.attrs["ipv6"] === "yes",
+      ...(snat !== undefined ? { snat } : {}),
+      dns: dnsEl?.attrs["enable"] !== "no",
+      routes: mode === "bridge" || unsupported ? [] : routes,
+      ...(unsupported ? { unsupported } : {}),
+      span: e.span,
+    });
+  }
+
+  /**
+   * A network's forward mode (formatnetwork.rst), and why the network is not imported when
+   * it is not: a mode that attaches guests to host NICs, no usable bridge, a bridge that
+   * another network of the inputs uses.
+   */
+  private forwardMode(e: Element, name: string, forward: Element | undefined): { mode: Mode; unsupported?: string } {
     // no <forward>: isolated; a <forward> without mode: nat (formatnetwork.rst)
     const modeText = forward ? (forward.attrs["mode"] ?? "nat") : undefined;
     const bridgeEl = child(e, "bridge");
@@ -271,17 +309,11 @@ class Reader extends Findings {
         "one bridge per libvirt network",
       );
     }
-    const dev = mode !== "bridge" ? forward?.attrs["dev"] : undefined;
-    if (dev !== undefined && !IFNAME.test(dev)) {
-      this.warn(
-        forward!.span,
-        `forward dev '${dev}' is not an interface name: the network is not imported`,
-        "<forward mode='nat' dev='eth0'/>",
-      );
-      unsupported ??= "a bad forward dev";
-    }
-    const nat = forward ? child(forward, "nat") : undefined;
-    // <nat><address start end/>: SNAT to those addresses instead of masquerading
+    return { mode, ...(unsupported ? { unsupported } : {}) };
+  }
+
+  /** `<nat><address start end/>`: SNAT to that one address instead of masquerading (null: a range, not modelled; undefined: masquerade). */
+  private snat(name: string, nat: Element | undefined): string | null | undefined {
     const natAddress = nat ? child(nat, "address") : undefined;
     let snat: string | null | undefined;
     if (natAddress) {
@@ -297,8 +329,11 @@ class Reader extends Findings {
         );
       }
     }
-    const ips = mode === "bridge" || unsupported ? [] : this.ips(e, name);
-    const dnsEl = child(e, "dns");
+    return snat;
+  }
+
+  /** A network's static `<route address prefix gateway/>`s. */
+  private routes(e: Element, name: string): RouteDoc[] {
     const routes: RouteDoc[] = [];
     for (const r of children(e, "route")) {
       const to = parseIP(r.attrs["address"] ?? "");
@@ -316,19 +351,7 @@ class Reader extends Findings {
       const l = len === "default" ? classfulPrefix(to) : len;
       routes.push({ to: `${formatIP(prefixOf(to, l))}/${l}`, via: formatIP(gw) });
     }
-    this.networks.set(name, {
-      name,
-      mode,
-      ...(bridge !== undefined ? { bridge } : {}),
-      ...(dev !== undefined ? { dev } : {}),
-      ips,
-      natIPv6: nat?.attrs["ipv6"] === "yes",
-      ...(snat !== undefined ? { snat } : {}),
-      dns: dnsEl?.attrs["enable"] !== "no",
-      routes: mode === "bridge" || unsupported ? [] : routes,
-      ...(unsupported ? { unsupported } : {}),
-      span: e.span,
-    });
+    return routes;
   }
 
   private ips(e: Element, name: string): NetIp[] {
@@ -586,7 +609,6 @@ class Builder {
   private iface(domain: string, i: Element, ifname: string, out: Placed): void {
     const r = this.r;
     const type = i.attrs["type"];
-    const source = child(i, "source");
     const where = `${domain}'s interface ${ifname}`;
     if (child(i, "link")?.attrs["state"] === "down") {
       r.warn(child(i, "link")!.span, `${where} has its link down: not imported`, "<link state='up'/> or no <link>");
@@ -601,79 +623,88 @@ class Builder {
           "an interface without nwfilter, VLAN or port isolation",
         );
     }
-    if (type === "network" || type === "bridge") {
-      const key = type === "network" ? source?.attrs["network"] : source?.attrs["bridge"];
-      if (!key) {
-        r.warn(source?.span ?? i.span, `${where} (type ${type}) has no <source ${type}=...>: not imported`, `<source ${type}='...'/>`);
-        return;
-      }
-      const n = type === "network" ? r.networks.get(key) : [...r.networks.values()].find((x) => x.bridge === key && x.mode !== "bridge");
-      if (!n && type === "network") {
-        r.warn(
-          source!.span,
-          `${where} is on network '${key}', which is not among the inputs: not imported`,
-          `the network's XML too (virsh net-dumpxml ${key})`,
-        );
-        return;
-      }
-      if (n?.unsupported) {
-        r.warn(
-          source!.span,
-          `${where} is on network '${key}', which uses ${n.unsupported}: not imported`,
-          "a network with forward mode nat, route, open, bridge or none",
-        );
-        return;
-      }
-      if (!n || n.mode === "bridge") {
-        const bridge = n?.bridge ?? key;
-        if (!IFNAME.test(bridge)) {
-          r.warn(source!.span, `${where} is on bridge '${bridge}', which is not an interface name: not imported`, "<source bridge='br0'/>");
-          return;
-        }
-        out.adapters.push({ mode: "bridged", interface: ifname, bridge, addresses: [] });
-        r.note(
-          `${where} is on the host's bridge ${bridge}: assumed ${bridge} is the host's LAN interface, and the guest's address comes from the LAN's DHCP server (not in libvirt's files).`,
-        );
-        return;
-      }
-      this.onNetwork(domain, i, ifname, n, out);
-      return;
-    }
-    if (type === "user") {
-      if (child(i, "backend")?.attrs["type"] === "passt" || child(i, "portForward")) {
-        r.warn(
-          (child(i, "backend") ?? child(i, "portForward"))!.span,
-          `${where} uses the passt backend (port forwards, the host's addresses): not modelled, not imported`,
-          "<interface type='user'> with QEMU's default user-mode (libslirp) backend",
-        );
-        return;
-      }
-      const ipEl = children(i, "ip").find((x) => (x.attrs["family"] ?? "ipv4") === "ipv4");
-      let network = "10.0.2.0/24";
-      if (ipEl) {
-        const ip = parseIP(ipEl.attrs["address"] ?? "");
-        const len = Number(ipEl.attrs["prefix"] ?? "24");
-        if (!ip || ip.v !== 4 || !Number.isInteger(len) || len < 1 || len > 27) {
-          r.report(
-            "RCH010",
-            ipEl.span,
-            `<ip> of ${where} is not an IPv4 network for user-mode networking`,
-            "<ip family='ipv4' address='172.17.2.0' prefix='24'/>",
-          );
-          return;
-        }
-        network = `${formatIP(prefixOf(ip, len))}/${len}`;
-      }
-      out.adapters.push({ mode: "nat", interface: ifname, network, localhostReachable: true });
-      r.note(
-        `${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default); nothing comes in, libvirt sets no port forwards for it.`,
-      );
-      return;
-    }
+    if (type === "network" || type === "bridge") return this.onSource(domain, i, ifname, type, out);
+    if (type === "user") return this.userMode(domain, i, ifname, out);
     r.warn(
       i.span,
       `${where} is of type '${type ?? "(none)"}'${type === "direct" ? " (macvtap)" : ""}, which is not modelled: not imported`,
       "interface type network, bridge or user",
+    );
+  }
+
+  /** An interface of type network or bridge: on a libvirt network of the inputs, or on a bridge of the host. */
+  private onSource(domain: string, i: Element, ifname: string, type: "network" | "bridge", out: Placed): void {
+    const r = this.r;
+    const source = child(i, "source");
+    const where = `${domain}'s interface ${ifname}`;
+    const key = type === "network" ? source?.attrs["network"] : source?.attrs["bridge"];
+    if (!key) {
+      r.warn(source?.span ?? i.span, `${where} (type ${type}) has no <source ${type}=...>: not imported`, `<source ${type}='...'/>`);
+      return;
+    }
+    const n = type === "network" ? r.networks.get(key) : [...r.networks.values()].find((x) => x.bridge === key && x.mode !== "bridge");
+    if (!n && type === "network") {
+      r.warn(
+        source!.span,
+        `${where} is on network '${key}', which is not among the inputs: not imported`,
+        `the network's XML too (virsh net-dumpxml ${key})`,
+      );
+      return;
+    }
+    if (n?.unsupported) {
+      r.warn(
+        source!.span,
+        `${where} is on network '${key}', which uses ${n.unsupported}: not imported`,
+        "a network with forward mode nat, route, open, bridge or none",
+      );
+      return;
+    }
+    if (!n || n.mode === "bridge") {
+      const bridge = n?.bridge ?? key;
+      if (!IFNAME.test(bridge)) {
+        r.warn(source!.span, `${where} is on bridge '${bridge}', which is not an interface name: not imported`, "<source bridge='br0'/>");
+        return;
+      }
+      out.adapters.push({ mode: "bridged", interface: ifname, bridge, addresses: [] });
+      r.note(
+        `${where} is on the host's bridge ${bridge}: assumed ${bridge} is the host's LAN interface, and the guest's address comes from the LAN's DHCP server (not in libvirt's files).`,
+      );
+      return;
+    }
+    this.onNetwork(domain, i, ifname, n, out);
+  }
+
+  /** An interface of type user: QEMU's user-mode networking (libslirp) as a NAT adapter. */
+  private userMode(domain: string, i: Element, ifname: string, out: Placed): void {
+    const r = this.r;
+    const where = `${domain}'s interface ${ifname}`;
+    if (child(i, "backend")?.attrs["type"] === "passt" || child(i, "portForward")) {
+      r.warn(
+        (child(i, "backend") ?? child(i, "portForward"))!.span,
+        `${where} uses the passt backend (port forwards, the host's addresses): not modelled, not imported`,
+        "<interface type='user'> with QEMU's default user-mode (libslirp) backend",
+      );
+      return;
+    }
+    const ipEl = children(i, "ip").find((x) => (x.attrs["family"] ?? "ipv4") === "ipv4");
+    let network = "10.0.2.0/24";
+    if (ipEl) {
+      const ip = parseIP(ipEl.attrs["address"] ?? "");
+      const len = Number(ipEl.attrs["prefix"] ?? "24");
+      if (!ip || ip.v !== 4 || !Number.isInteger(len) || len < 1 || len > 27) {
+        r.report(
+          "RCH010",
+          ipEl.span,
+          `<ip> of ${where} is not an IPv4 network for user-mode networking`,
+          "<ip family='ipv4' address='172.17.2.0' prefix='24'/>",
+        );
+        return;
+      }
+      network = `${formatIP(prefixOf(ip, len))}/${len}`;
+    }
+    out.adapters.push({ mode: "nat", interface: ifname, network, localhostReachable: true });
+    r.note(
+      `${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default); nothing comes in, libvirt sets no port forwards for it.`,
     );
   }
 

@@ -151,6 +151,7 @@ function comparePorts(op: string, r: PortRange, at: JValue): PortRange[] {
 }
 
 /** One `match` expression as atoms (a port match is also a positive protocol match). */
+// Long: one dispatch over what a match compares (payload, meta, ct state, fib), whose cases share op, neg and the right-hand values; it reads best whole.
 function matchAtoms(e: JValue, family: Family | "inet", sets: Sets, table: string): Atom[] {
   const op = str(member(e, "op")) ?? "==";
   const left = member(e, "left");
@@ -306,21 +307,22 @@ function ruleOf(exprs: readonly JValue[], family: Family | "inet", sets: Sets, t
   return { atoms, target };
 }
 
-/**
- * Reads the nftables tables of `nft -j list ruleset`. `iptablesFamilies` are the
- * families whose iptables-save output is also among the inputs.
- */
-export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: ReadonlySet<Family>, rep: Reporter): NfTable[] {
-  const at = (v: JValue) => spanAt(source, v.off);
-  const list = items(member(root, "nftables"));
-  type T = { family: Family | "inet"; name: string; chains: Map<string, NfChain>; skip: boolean; v: JValue };
-  const tables = new Map<string, T>();
+/** An nft table being read; `skip`: left out (dormant, or iptables-nft's with iptables-save among the inputs). */
+interface NftTable {
+  readonly family: Family | "inet";
+  readonly name: string;
+  readonly chains: Map<string, NfChain>;
+  skip: boolean;
+}
+
+const tableKey = (family: string, table: string) => `${family} ${table}`;
+const famOf = (s: string | undefined): Family | "inet" | undefined =>
+  s === "ip" ? 4 : s === "ip6" ? 6 : s === "inet" ? "inet" : undefined;
+
+/** The tables (of the families the model has) and the named sets, wherever the listing puts them. */
+function nftTablesAndSets(list: readonly JValue[], rep: Reporter): { tables: Map<string, NftTable>; sets: Map<string, readonly JValue[]> } {
+  const tables = new Map<string, NftTable>();
   const sets = new Map<string, readonly JValue[]>();
-  const key = (family: string, table: string) => `${family} ${table}`;
-  const famOf = (s: string | undefined): Family | "inet" | undefined =>
-    s === "ip" ? 4 : s === "ip6" ? 6 : s === "inet" ? "inet" : undefined;
-  let xtSeen = false;
-  // tables and sets first (nft lists them before their chains and rules, but do not rely on it)
   for (const obj of list) {
     const t = member(obj, "table");
     if (t) {
@@ -331,18 +333,24 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
       // a dormant table is loaded but not run (nft(8) TABLES: flags dormant)
       const dormant = items(member(t, "flags")).some((f) => str(f) === "dormant") || str(member(t, "flags")) === "dormant";
       if (dormant) rep.notes.add(`nft table ${family} ${name} is dormant (not run): left out.`);
-      tables.set(key(family, name), { family: fam, name, chains: new Map(), skip: dormant, v: t });
+      tables.set(tableKey(family, name), { family: fam, name, chains: new Map(), skip: dormant });
     }
     const s = member(obj, "set");
     if (s) sets.set(`${str(member(s, "family"))} ${str(member(s, "table"))} ${str(member(s, "name"))}`, items(member(s, "elem")));
   }
+  return { tables, sets };
+}
+
+/** Each chain into its table; a base chain with its hook, type, priority and policy. */
+function nftChains(source: Source, list: readonly JValue[], tables: ReadonlyMap<string, NftTable>, rep: Reporter): void {
+  const at = (v: JValue) => spanAt(source, v.off);
   for (const obj of list) {
     const c = member(obj, "chain");
     if (!c) continue;
     const family = str(member(c, "family")) ?? "";
     const tname = str(member(c, "table")) ?? "";
     const name = str(member(c, "name")) ?? "";
-    const t = tables.get(key(family, tname));
+    const t = tables.get(tableKey(family, tname));
     const hook = str(member(c, "hook"));
     if (!t) {
       if (hook) rep.notes.add(`nftables family ${family} (table ${tname}) is not modelled; its chains are reported rule by rule.`);
@@ -369,7 +377,10 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
     }
     t.chains.set(name, { name, rules: [], span: at(c), ...(base ? { base } : {}) });
   }
-  // iptables-nft's own tables: iptables-save shows them better
+}
+
+/** iptables-nft's own tables are left out when iptables-save of their family is among the inputs: it shows them better. */
+function skipIptablesNft(tables: ReadonlyMap<string, NftTable>, iptablesFamilies: ReadonlySet<Family>, rep: Reporter): void {
   for (const t of tables.values()) {
     if (t.family === "inet" || !IPTABLES_TABLES.has(t.name) || ![...t.chains.keys()].some((c) => IPTABLES_CHAINS.has(c))) continue;
     if (iptablesFamilies.has(t.family)) {
@@ -379,6 +390,18 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
       );
     }
   }
+}
+
+/** Each rule into its chain (left out, with a warning, when it is not understood); true when an iptables-nft xt placeholder was seen. */
+function nftRules(
+  source: Source,
+  list: readonly JValue[],
+  tables: ReadonlyMap<string, NftTable>,
+  sets: ReadonlyMap<string, readonly JValue[]>,
+  rep: Reporter,
+): boolean {
+  const at = (v: JValue) => spanAt(source, v.off);
+  let xtSeen = false;
   const counters = new Map<NfChain, number>();
   for (const obj of list) {
     const r = member(obj, "rule");
@@ -386,7 +409,7 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
     const family = str(member(r, "family")) ?? "";
     const tname = str(member(r, "table")) ?? "";
     const cname = str(member(r, "chain")) ?? "";
-    const t = tables.get(key(family, tname));
+    const t = tables.get(tableKey(family, tname));
     const handle = num(member(r, "handle"));
     const label = `rule${handle !== undefined ? ` handle ${handle}` : ""} of chain ${cname} (nft table ${family} ${tname})`;
     if (!t) {
@@ -418,7 +441,21 @@ export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: 
       chain.rules.push({ atoms: [], target: { kind: "continue" }, span: at(r), label, text, unsupported: true });
     }
   }
-  if (xtSeen)
+  return xtSeen;
+}
+
+/**
+ * Reads the nftables tables of `nft -j list ruleset`. `iptablesFamilies` are the
+ * families whose iptables-save output is also among the inputs. Tables and sets are
+ * read first, then chains, then rules (nft lists them in that order, but this does
+ * not rely on it).
+ */
+export function parseNftRuleset(source: Source, root: JValue, iptablesFamilies: ReadonlySet<Family>, rep: Reporter): NfTable[] {
+  const list = items(member(root, "nftables"));
+  const { tables, sets } = nftTablesAndSets(list, rep);
+  nftChains(source, list, tables, rep);
+  skipIptablesNft(tables, iptablesFamilies, rep);
+  if (nftRules(source, list, tables, sets, rep))
     rep.notes.add(
       "The nft ruleset holds iptables-nft rules as opaque xt placeholders, which lose matches and NAT targets: add the output of iptables-save (and ip6tables-save) to read those tables exactly.",
     );

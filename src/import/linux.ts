@@ -261,93 +261,117 @@ function readRoutes(c: Classified, ifaces: ReadonlyMap<string, Iface> | undefine
   )
     ? 6
     : 4;
-  const expected = "unicast routes of the main table with one next hop";
   for (const r of list) {
     if (r.t !== "obj" || !r.entries.size) continue;
-    const at = spanAt(c.source, r.off);
-    const dstText = str(member(r, "dst")) ?? "";
-    const gwText = str(member(r, "gateway"));
-    const dev = str(member(r, "dev"));
-    const type = str(member(r, "type"));
-    const table = member(r, "table");
-    const family: Family = dstText.includes(":") || (gwText ?? "").includes(":") ? 6 : dstText === "default" ? sourceFamily : 4;
-    const shown = `${type ? `${type} ` : ""}${dstText}${gwText ? ` via ${gwText}` : ""}${dev ? ` dev ${dev}` : ""}`;
-    if (type !== undefined && type !== "unicast") {
-      warn(rep, at, `route '${shown}' (type ${type}) is not modelled: left out`, expected);
-      continue;
-    }
-    if (table !== undefined && (str(table) ?? String(num(table))) !== "main") {
-      warn(rep, at, `route '${shown}' of table ${str(table) ?? num(table)} (policy routing) is not modelled: left out`, expected);
-      continue;
-    }
-    if (member(r, "nexthops")) {
-      warn(rep, at, `multipath route '${shown}' is not modelled: left out`, expected);
-      continue;
-    }
-    const dst = dstText === "default" ? ({ v: family, n: 0n, len: 0 } as Prefix) : parseMatchPrefix(dstText);
-    if (!dst) {
-      rep.diagnostics.push(
-        diagnostic("RCH011", at, `route destination '${dstText}' is not a prefix`, { expected: "default or NETWORK/LEN" }),
-      );
-      continue;
-    }
-    if (!dev) {
-      warn(rep, at, `route '${shown}' has no device: left out`, expected);
-      continue;
-    }
-    const iface = ifaces?.get(dev);
-    const connected = (iface?.addrs ?? []).map((a) => prefixOf(a.ip, a.len));
-    const isConnected = connected.some((p) => p.v === dst.v && p.n === dst.n && p.len === dst.len);
-    // connected routes are implied by the interface's addresses
-    if (!gwText && (isConnected || (str(member(r, "protocol")) === "kernel" && (str(member(r, "scope")) === "link" || family === 6))))
-      continue;
-    if (!iface) {
-      warn(
-        rep,
-        at,
-        `route '${shown}' goes through ${dev}, which is not imported (${ifaces ? "down, a bridge port, lo or absent from `ip -j addr`" : "no `ip -j addr` among the inputs"}): left out`,
-        "a route through an imported interface",
-      );
-      continue;
-    }
-    let via: IP | undefined;
-    if (gwText) {
-      via = parseIP(gwText);
-      if (!via || via.v !== dst.v) {
-        rep.diagnostics.push(
-          diagnostic("RCH010", at, `gateway '${gwText}' is not an IPv${dst.v} address`, { expected: "an address of the route's family" }),
-        );
-        continue;
-      }
-      if (!(via.v === 6 && isLinkLocal6(via)) && !connected.some((p) => contains(p, via!))) {
-        warn(
-          rep,
-          at,
-          `route '${shown}': gateway ${gwText} is not on a subnet of ${dev} (onlink) and is not modelled: left out`,
-          "a gateway inside a subnet of the route's interface",
-        );
-        continue;
-      }
-    }
-    const prefsrc = str(member(r, "prefsrc"));
-    if (prefsrc !== undefined && !iface.addrs.some((a) => formatIP(a.ip) === formatIP(parseIP(prefsrc) ?? { v: 4, n: -1n }))) {
-      warn(
-        rep,
-        at,
-        `the source hint 'src ${prefsrc}' of route '${shown}' is not modelled (the model picks an address of ${dev}): the route is imported without it`,
-        "prefsrc: an address of the route's interface",
-      );
-    }
-    const to = dst.len === 0 ? (dst.v === 4 ? "default" : "::/0") : dstText.includes("/") ? dstText : prefixText(dst);
-    out.push({
-      doc: { to, ...(via ? { via: gwText! } : {}), dev },
-      family: dst.v,
-      metric: num(member(r, "metric")) ?? 0,
-      span: at,
-      key: `${dst.v} ${dst.n} ${dst.len}`,
-    });
+    const route = readRoute(c, r, sourceFamily, ifaces, rep);
+    if (route) out.push(route);
   }
   return out;
+}
+
+/** One route of `ip -j route`; undefined (reported, or implied by an address) when it is not imported. */
+function readRoute(
+  c: Classified,
+  r: JValue,
+  sourceFamily: Family,
+  ifaces: ReadonlyMap<string, Iface> | undefined,
+  rep: Reporter,
+): RouteOut | undefined {
+  const expected = "unicast routes of the main table with one next hop";
+  const at = spanAt(c.source, r.off);
+  const dstText = str(member(r, "dst")) ?? "";
+  const gwText = str(member(r, "gateway"));
+  const dev = str(member(r, "dev"));
+  const type = str(member(r, "type"));
+  const table = member(r, "table");
+  const family: Family = dstText.includes(":") || (gwText ?? "").includes(":") ? 6 : dstText === "default" ? sourceFamily : 4;
+  const shown = `${type ? `${type} ` : ""}${dstText}${gwText ? ` via ${gwText}` : ""}${dev ? ` dev ${dev}` : ""}`;
+  if (type !== undefined && type !== "unicast") {
+    warn(rep, at, `route '${shown}' (type ${type}) is not modelled: left out`, expected);
+    return undefined;
+  }
+  if (table !== undefined && (str(table) ?? String(num(table))) !== "main") {
+    warn(rep, at, `route '${shown}' of table ${str(table) ?? num(table)} (policy routing) is not modelled: left out`, expected);
+    return undefined;
+  }
+  if (member(r, "nexthops")) {
+    warn(rep, at, `multipath route '${shown}' is not modelled: left out`, expected);
+    return undefined;
+  }
+  const dst = dstText === "default" ? ({ v: family, n: 0n, len: 0 } as Prefix) : parseMatchPrefix(dstText);
+  if (!dst) {
+    rep.diagnostics.push(
+      diagnostic("RCH011", at, `route destination '${dstText}' is not a prefix`, { expected: "default or NETWORK/LEN" }),
+    );
+    return undefined;
+  }
+  if (!dev) {
+    warn(rep, at, `route '${shown}' has no device: left out`, expected);
+    return undefined;
+  }
+  const iface = ifaces?.get(dev);
+  const connected = (iface?.addrs ?? []).map((a) => prefixOf(a.ip, a.len));
+  const isConnected = connected.some((p) => p.v === dst.v && p.n === dst.n && p.len === dst.len);
+  // connected routes are implied by the interface's addresses
+  if (!gwText && (isConnected || (str(member(r, "protocol")) === "kernel" && (str(member(r, "scope")) === "link" || family === 6))))
+    return undefined;
+  if (!iface) {
+    warn(
+      rep,
+      at,
+      `route '${shown}' goes through ${dev}, which is not imported (${ifaces ? "down, a bridge port, lo or absent from `ip -j addr`" : "no `ip -j addr` among the inputs"}): left out`,
+      "a route through an imported interface",
+    );
+    return undefined;
+  }
+  const via = gwText ? routeVia(gwText, dst, connected, `route '${shown}'`, dev, at, rep) : undefined;
+  if (via === null) return undefined;
+  const prefsrc = str(member(r, "prefsrc"));
+  if (prefsrc !== undefined && !iface.addrs.some((a) => formatIP(a.ip) === formatIP(parseIP(prefsrc) ?? { v: 4, n: -1n }))) {
+    warn(
+      rep,
+      at,
+      `the source hint 'src ${prefsrc}' of route '${shown}' is not modelled (the model picks an address of ${dev}): the route is imported without it`,
+      "prefsrc: an address of the route's interface",
+    );
+  }
+  const to = dst.len === 0 ? (dst.v === 4 ? "default" : "::/0") : dstText.includes("/") ? dstText : prefixText(dst);
+  return {
+    doc: { to, ...(via ? { via: gwText! } : {}), dev },
+    family: dst.v,
+    metric: num(member(r, "metric")) ?? 0,
+    span: at,
+    key: `${dst.v} ${dst.n} ${dst.len}`,
+  };
+}
+
+/** A route's gateway: an address of its family on a subnet of its interface (or IPv6 link-local); null (reported) otherwise. */
+function routeVia(
+  gwText: string,
+  dst: Prefix,
+  connected: readonly Prefix[],
+  what: string,
+  dev: string,
+  at: Span,
+  rep: Reporter,
+): IP | null {
+  const via = parseIP(gwText);
+  if (!via || via.v !== dst.v) {
+    rep.diagnostics.push(
+      diagnostic("RCH010", at, `gateway '${gwText}' is not an IPv${dst.v} address`, { expected: "an address of the route's family" }),
+    );
+    return null;
+  }
+  if (!(via.v === 6 && isLinkLocal6(via)) && !connected.some((p) => contains(p, via))) {
+    warn(
+      rep,
+      at,
+      `${what}: gateway ${gwText} is not on a subnet of ${dev} (onlink) and is not modelled: left out`,
+      "a gateway inside a subnet of the route's interface",
+    );
+    return null;
+  }
+  return via;
 }
 
 /** The rules every Linux has (ip-rule(8)): local, main and default tables for every source. */
@@ -589,8 +613,10 @@ interface Sysctls {
   route_localnet?: boolean;
 }
 
-/** `hasV6`: the machine has an IPv6 address in the model (else IPv6 forwarding cannot matter). */
-function readSysctl(c: Classified, hasV6: boolean, rep: Reporter): Sysctls {
+type SysctlValues = ReadonlyMap<string, { value: string; span: Span }>;
+
+/** `KEY = VALUE` lines (`sysctl -a`, sysctl.conf; `/` in keys read as `.`), the last one of a key winning. */
+function sysctlValues(c: Classified, rep: Reporter): SysctlValues {
   const values = new Map<string, { value: string; span: Span }>();
   c.source.text.split("\n").forEach((raw, i) => {
     const line = raw.replace(/\r$/, "").trim();
@@ -602,6 +628,12 @@ function readSysctl(c: Classified, hasV6: boolean, rep: Reporter): Sysctls {
     }
     values.set(m[1]!.replace(/\//g, "."), { value: m[2]!.trim(), span: spanLine(c.source, i + 1, raw.indexOf(m[2]!.trim()) + 1) });
   });
+  return values;
+}
+
+/** `hasV6`: the machine has an IPv6 address in the model (else IPv6 forwarding cannot matter). */
+function readSysctl(c: Classified, hasV6: boolean, rep: Reporter): Sysctls {
+  const values = sysctlValues(c, rep);
   const out: Sysctls = {};
   const bool = (key: string) => {
     const v = values.get(key);
@@ -660,8 +692,16 @@ function readSysctl(c: Classified, hasV6: boolean, rep: Reporter): Sysctls {
       "net.ipv6.bindv6only = 1: new IPv6 sockets are IPv6-only by default; ss shows each socket's own setting (`*` dual-stack, `[::]` IPv6-only), which is what is imported.",
     );
   }
-  // per-interface values the machine-wide ones do not cover (ip-sysctl: rp_filter uses max(all, IFACE),
-  // route_localnet all OR IFACE, forwarding the interface's own value)
+  perInterfaceSysctls(values, all, rl, out, rep);
+  return out;
+}
+
+/**
+ * Per-interface values the machine-wide ones do not cover (ip-sysctl: rp_filter uses
+ * max(all, IFACE), route_localnet all OR IFACE, forwarding the interface's own value)
+ * are reported: the model has one value per machine.
+ */
+function perInterfaceSysctls(values: SysctlValues, all: number | undefined, rl: boolean | undefined, out: Sysctls, rep: Reporter): void {
   for (const [key, v] of values) {
     const m = /^net\.ipv4\.conf\.([^.]+)\.(rp_filter|route_localnet|forwarding)$/.exec(key);
     if (!m || m[1] === "all" || m[1] === "default" || m[1] === "lo" || !/^[012]$/.test(v.value)) continue;
@@ -680,7 +720,6 @@ function readSysctl(c: Classified, hasV6: boolean, rep: Reporter): Sysctls {
         "the same value on every interface",
       );
   }
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -762,24 +801,8 @@ function build(
   );
   const lanIf = routes.find((r) => r.family === 4 && r.doc.to === "default")?.doc.dev;
 
-  if (ifaces) {
-    const interfaces: Record<string, InterfaceDoc> = {};
-    const hostonly: Record<string, { addresses: string[] }> = {};
-    for (const i of ifaces) {
-      const addresses = i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`);
-      // VirtualBox host-only interfaces are declared as `hostonly:` (as the VirtualBox importers do), so that VMs' host-only adapters find them
-      if (/^vboxnet\d+$/.test(i.name)) {
-        hostonly[i.name] = { addresses };
-        continue;
-      }
-      const segment = i.name === lanIf ? "lan" : `${host}/${i.name}`;
-      const subnets = [...new Set(i.addrs.map((a) => `${formatIP(prefixOf(a.ip, a.len))}/${a.len}`))];
-      segments[segment] = subnets.length === 1 ? subnets[0]! : { subnets };
-      interfaces[i.name] = { segment, addresses };
-    }
-    if (Object.keys(interfaces).length) machine.interfaces = interfaces;
-    if (Object.keys(hostonly).length) machine.hostonly = hostonly;
-  } else if (routeSources.length || inputs.has("ss")) {
+  if (ifaces) buildInterfaces(ifaces, lanIf, host, machine, segments);
+  else if (routeSources.length || inputs.has("ss")) {
     rep.notes.add(
       "No `ip -j addr` among the inputs: the machine's interfaces and addresses are not known, so routes, sockets bound to specific addresses and interface matches are left out.",
     );
@@ -810,19 +833,62 @@ function build(
       ]
     : undefined;
 
+  buildFirewall(inputs, ifnames, local, machine, rep);
+
+  const ss = one("ss");
+  if (ss) {
+    const svc = services(readSs(ss, rep), own, ifnames, rep);
+    if (svc.length) machine.services = svc;
+  }
+}
+
+/** The machine's interfaces, each on its own segment (the one with the IPv4 default route on `lan`); vboxnetN as `hostonly:`. */
+function buildInterfaces(
+  ifaces: readonly Iface[],
+  lanIf: string | undefined,
+  host: string,
+  machine: MachineDoc,
+  segments: NonNullable<TopologyDoc["segments"]>,
+): void {
+  const interfaces: Record<string, InterfaceDoc> = {};
+  const hostonly: Record<string, { addresses: string[] }> = {};
+  for (const i of ifaces) {
+    const addresses = i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`);
+    // VirtualBox host-only interfaces are declared as `hostonly:` (as the VirtualBox importers do), so that VMs' host-only adapters find them
+    if (/^vboxnet\d+$/.test(i.name)) {
+      hostonly[i.name] = { addresses };
+      continue;
+    }
+    const segment = i.name === lanIf ? "lan" : `${host}/${i.name}`;
+    const subnets = [...new Set(i.addrs.map((a) => `${formatIP(prefixOf(a.ip, a.len))}/${a.len}`))];
+    segments[segment] = subnets.length === 1 ? subnets[0]! : { subnets };
+    interfaces[i.name] = { segment, addresses };
+  }
+  if (Object.keys(interfaces).length) machine.interfaces = interfaces;
+  if (Object.keys(hostonly).length) machine.hostonly = hostonly;
+}
+
+/** The machine's firewall and NAT: iptables-save, ip6tables-save and nft tables, flattened and composed. */
+function buildFirewall(
+  inputs: ReadonlyMap<Kind, readonly Classified[]>,
+  ifnames: ReadonlySet<string> | undefined,
+  local: Prefix[] | undefined,
+  machine: MachineDoc,
+  rep: Reporter,
+): void {
   const tables: NfTable[] = [];
   const ipt: Family[] = [];
   for (const [kind, family] of [
     ["iptables4", 4],
     ["iptables6", 6],
   ] as const) {
-    const c = one(kind);
+    const c = inputs.get(kind)?.[0];
     if (!c) continue;
     const t = parseIptablesSave(c.source, family, rep);
     if (t.length) ipt.push(family);
     tables.push(...t);
   }
-  const nft = one("nft");
+  const nft = inputs.get("nft")?.[0];
   if (nft) tables.push(...parseNftRuleset(nft.source, nft.json!, new Set(ipt), rep));
   if (tables.length) {
     const contributions = flattenTables(tables, { ...(ifnames ? { ifaces: [...ifnames] } : {}), ...(local ? { local } : {}) }, rep);
@@ -836,11 +902,5 @@ function build(
         );
       }
     }
-  }
-
-  const ss = one("ss");
-  if (ss) {
-    const svc = services(readSs(ss, rep), own, ifnames, rep);
-    if (svc.length) machine.services = svc;
   }
 }

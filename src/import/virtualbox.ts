@@ -19,7 +19,7 @@
  */
 import { SaxesParser } from "saxes";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { formatIP, parseCidr, parseIP, prefixOf } from "../net/addr.js";
+import { formatIP, parseCidr, parseIP, prefixOf, type IP } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
 import { hostOnlyDefault, NATNET_GATEWAY, NATNET_LOOPBACK_OFFSET, natAdapterNetwork } from "../topology/vbox.js";
 import { Findings, spanAt, spanLine, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
@@ -809,6 +809,12 @@ function readNatBlock(r: Reader, b: NatBlock): void {
     }
   }
   for (const f of b.rules6) r.warn(f.span, `IPv6 port forward '${f.text}' of NAT Network ${b.name} is not modelled`, "IPv4 port forwards");
+  const forwards = natNetForwards(r, b, netField.value, c);
+  r.natnetworks[b.name] = { network: netField.value, ...(forwards.length ? { forwards } : {}) };
+}
+
+/** A NAT Network's IPv4 port forwards (`network`: its Network field, `c` that parsed); each must go to a guest address inside it. */
+function natNetForwards(r: Reader, b: NatBlock, network: string, c: { ip: IP; len: number }): ForwardDoc[] {
   const forwards: ForwardDoc[] = [];
   for (const f of b.rules4) {
     const m = NAT_RULE.exec(f.text);
@@ -830,12 +836,12 @@ function readNatBlock(r: Reader, b: NatBlock): void {
       r.report(
         "RCH031",
         f.span,
-        `port forward '${m[1]!}' goes to ${doc!.guestIp}, outside NAT Network ${b.name} (${netField.value})`,
-        `a guest address inside ${netField.value}`,
+        `port forward '${m[1]!}' goes to ${doc!.guestIp}, outside NAT Network ${b.name} (${network})`,
+        `a guest address inside ${network}`,
       );
     else if (doc) forwards.push(doc);
   }
-  r.natnetworks[b.name] = { network: netField.value, ...(forwards.length ? { forwards } : {}) };
+  return forwards;
 }
 
 // ---------------------------------------------------------------------------
