@@ -25,7 +25,7 @@ import {
 import { parseQuery } from "../ir/query.js";
 import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
-import type { MachineDoc, TopologyDoc } from "./schema.js";
+import type { AdapterDoc, ForwardDoc, MachineDoc, TopologyDoc } from "./schema.js";
 import {
   adapterInterfaceName,
   DEFAULT_NATNETWORK,
@@ -50,12 +50,77 @@ export function parseSegmentSubnets(seg: string | { subnets: string[] }): string
   return typeof seg === "string" ? [seg] : seg.subnets;
 }
 
+/** Something that holds a host's protocol, address and port: a service or a port forward. */
+interface Listener {
+  readonly proto: string;
+  readonly ip: IP;
+  readonly port: number;
+  readonly v6only: boolean;
+  readonly path: Path;
+  readonly what: string;
+}
+
+/** Linux refuses overlapping binds on one port: same address, a wildcard of the family, or `::` dual-stack vs IPv4. */
+// An IPv4-mapped bind (::ffff:a.b.c.d) clashes as IPv4 a.b.c.d does, so not with a v6only :: (ipv6_rcv_saddr_equal)
+function asBound(x: { ip: IP; v6only: boolean }): { ip: IP; v6only: boolean } {
+  return isMapped(x.ip) ? { ip: unmap(x.ip), v6only: false } : x;
+}
+function overlaps(a0: { ip: IP; v6only: boolean }, b0: { ip: IP; v6only: boolean }): boolean {
+  const [a, b] = [asBound(a0), asBound(b0)];
+  return a.ip.v === b.ip.v
+    ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip)
+    : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
+}
+
+/** The diagnostics found so far, the value parsers that report, and what the stages share. */
 class Checker {
   readonly diags: Diagnostic[] = [];
+  /** Segment name -> its subnets that parse. */
+  readonly segments = new Map<string, Prefix[]>();
+  /** NAT network name -> its prefix, when it is a valid one. */
+  readonly natnets = new Map<string, Prefix>();
+  /** "segment address" -> first place it was seen, per segment (after VirtualBox defaults). */
+  private readonly used = new Map<string, Path>();
+  /** Host machine -> its listeners (services, forwards). */
+  private readonly listeners = new Map<string, Listener[]>();
   constructor(
     readonly doc: TopologyDoc,
     readonly loc: Locator,
   ) {}
+
+  /** An address on a segment, once per segment. */
+  claim(segment: string, ip: IP, path: Path): void {
+    const key = `${segment} ${formatIP(ip)}`;
+    const first = this.used.get(key);
+    if (first) {
+      this.diags.push(
+        diagnostic("RCH033", this.loc.at(path), `address ${formatIP(ip)} is already used on segment '${segment}'`, {
+          expected: "each address once per segment",
+          related: [{ message: "first used here", span: this.loc.at(first) }],
+        }),
+      );
+    } else this.used.set(key, path);
+  }
+
+  /** A listener on `host`, unless one it overlaps holds the port already (the second bind fails). */
+  listen(host: string, proto: string, ip: IP, port: number, path: Path, what: string, v6only = false): void {
+    const list = this.listeners.get(host) ?? [];
+    const clash = list.find((l) => l.proto === proto && l.port === port && overlaps(l, { ip, v6only }));
+    if (clash) {
+      this.diags.push(
+        diagnostic(
+          "RCH032",
+          this.loc.at(path),
+          `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`,
+          {
+            expected: "a different host port or host address (the second bind fails with EADDRINUSE)",
+            related: [{ message: `${clash.what} is here`, span: this.loc.at(clash.path) }],
+          },
+        ),
+      );
+    } else list.push({ proto, ip, port, v6only, path, what });
+    this.listeners.set(host, list);
+  }
 
   err(code: Code, path: Path, message: string, expected?: string, onKey = false): void {
     this.diags.push(diagnostic(code, onKey ? this.loc.key(path) : this.loc.at(path), message, { expected }));
@@ -176,63 +241,38 @@ export function vmsOn(doc: TopologyDoc, host: string): readonly MachineDoc[] {
   return index.get(host) ?? [];
 }
 
+/**
+ * The checks, in stages: segments, NAT networks, then each machine (interfaces, host-only
+ * networks, VM placement and adapters, routes, services and binds, firewall and NAT, router),
+ * then the names the lowering reserves, then the expectations. The order is the order of the
+ * diagnostics before sorting (the loader sorts them stably by position and code).
+ */
 export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topology; diagnostics: Diagnostic[] } {
   const c = new Checker(doc, loc);
-  const segments = new Map<string, Prefix[]>();
-  for (const [name, seg] of Object.entries(doc.segments ?? {})) {
+  checkSegments(c);
+  checkNatNetworks(c);
+  for (const [mname, m] of Object.entries(doc.machines)) checkMachine(c, mname, m);
+  checkReservedNames(c);
+  checkExpectList(c, doc);
+  return { topology: { doc, loc }, diagnostics: c.diags };
+}
+
+/** Segments: their subnets parse as prefixes. */
+function checkSegments(c: Checker): void {
+  for (const [name, seg] of Object.entries(c.doc.segments ?? {})) {
     const subnets: Prefix[] = [];
     const list = parseSegmentSubnets(seg);
     list.forEach((s, i) => {
       const p = c.prefix(s, typeof seg === "string" ? ["segments", name] : ["segments", name, "subnets", i], "subnet");
       if (p) subnets.push(p);
     });
-    segments.set(name, subnets);
+    c.segments.set(name, subnets);
   }
-  // address -> first place it was seen, per segment (after VirtualBox defaults)
-  const used = new Map<string, Path>();
-  const claim = (segment: string, ip: IP, path: Path) => {
-    const key = `${segment} ${formatIP(ip)}`;
-    const first = used.get(key);
-    if (first) {
-      c.diags.push(
-        diagnostic("RCH033", loc.at(path), `address ${formatIP(ip)} is already used on segment '${segment}'`, {
-          expected: "each address once per segment",
-          related: [{ message: "first used here", span: loc.at(first) }],
-        }),
-      );
-    } else used.set(key, path);
-  };
-  // host machine -> "proto ip:port" -> path of the listener (services, forwards)
-  const listeners = new Map<string, { proto: string; ip: IP; port: number; v6only: boolean; path: Path; what: string }[]>();
-  /** Linux refuses overlapping binds on one port: same address, a wildcard of the family, or `::` dual-stack vs IPv4. */
-  // An IPv4-mapped bind (::ffff:a.b.c.d) clashes as IPv4 a.b.c.d does, so not with a v6only :: (ipv6_rcv_saddr_equal)
-  const asBound = (x: { ip: IP; v6only: boolean }) => (isMapped(x.ip) ? { ip: unmap(x.ip), v6only: false } : x);
-  const overlaps = (a0: { ip: IP; v6only: boolean }, b0: { ip: IP; v6only: boolean }) => {
-    const [a, b] = [asBound(a0), asBound(b0)];
-    return a.ip.v === b.ip.v
-      ? sameIP(a.ip, b.ip) || isAny(a.ip) || isAny(b.ip)
-      : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
-  };
-  const listen = (host: string, proto: string, ip: IP, port: number, path: Path, what: string, v6only = false) => {
-    const list = listeners.get(host) ?? [];
-    const clash = list.find((l) => l.proto === proto && l.port === port && overlaps(l, { ip, v6only }));
-    if (clash) {
-      c.diags.push(
-        diagnostic(
-          "RCH032",
-          loc.at(path),
-          `${what} listens on ${proto} ${formatIP(ip)}:${port} of '${host}', which ${clash.what} already holds`,
-          {
-            expected: "a different host port or host address (the second bind fails with EADDRINUSE)",
-            related: [{ message: `${clash.what} is here`, span: loc.at(clash.path) }],
-          },
-        ),
-      );
-    } else list.push({ proto, ip, port, v6only, path, what });
-    listeners.set(host, list);
-  };
-  const inSubnets = (ip: IP, subnets: readonly Prefix[]) => subnets.some((s) => contains(s, ip));
-  const natnets = new Map<string, Prefix>();
+}
+
+/** NAT networks: the network prefix, and the forwards its engine listens for. */
+function checkNatNetworks(c: Checker): void {
+  const doc = c.doc;
   for (const [name, nn] of Object.entries(doc.natnetworks ?? {})) {
     const np: Path = ["natnetworks", name];
     const text = nn.network ?? DEFAULT_NATNETWORK;
@@ -245,7 +285,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         `NAT network '${text}' is not an IPv4 network prefix of length 29 or less`,
         "NETWORK/LEN, e.g. 10.0.2.0/24 (VBoxManage natnetwork add --network)",
       );
-    else natnets.set(name, p);
+    else c.natnets.set(name, p);
     // its engine listens for the forwards on every host whose VMs use it
     const hostsOf = new Set(
       Object.values(doc.machines)
@@ -253,435 +293,548 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         .map((x) => x.vm!.on),
     );
     const names = new Set<string>();
-    (nn.forwards ?? []).forEach((f, k) => {
-      const fp: Path = [...np, "forwards", k];
-      if (f.name !== undefined) {
-        if (names.has(f.name))
-          c.err(
-            "RCH030",
-            [...fp, "name"],
-            `forward name '${f.name}' is used twice on NAT network '${name}'`,
-            "unique forward names per NAT network",
-          );
-        names.add(f.name);
-      }
-      const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
-      c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+    (nn.forwards ?? []).forEach((f, k) => checkNatNetworkForward(c, { name, p, hostsOf, names }, f, [...np, "forwards", k]));
+  }
+}
 
-      const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
-      if (hip && hp !== undefined)
-        for (const h of hostsOf)
-          if (doc.machines[h])
-            listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
-      if (!f.guestIp)
+/** One forward of NAT network `net.name` (prefix `net.p` when it parsed), listened for on `net.hostsOf`. */
+function checkNatNetworkForward(
+  c: Checker,
+  net: { name: string; p: Prefix | undefined; hostsOf: Set<string>; names: Set<string> },
+  f: ForwardDoc,
+  fp: Path,
+): void {
+  const { name, p, names } = net;
+  if (f.name !== undefined) {
+    if (names.has(f.name))
+      c.err(
+        "RCH030",
+        [...fp, "name"],
+        `forward name '${f.name}' is used twice on NAT network '${name}'`,
+        "unique forward names per NAT network",
+      );
+    names.add(f.name);
+  }
+  const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
+  c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+
+  const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+  if (hip && hp !== undefined)
+    for (const h of net.hostsOf)
+      if (c.doc.machines[h])
+        c.listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
+  if (!f.guestIp)
+    c.err(
+      "RCH005",
+      fp,
+      `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`,
+      "guestIp: the guest's address on the NAT network",
+    );
+  else {
+    const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
+    if (gip && p && !contains(p, gip))
+      c.err(
+        "RCH031",
+        [...fp, "guestIp"],
+        `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`,
+        `an address inside ${formatIP(p)}/${p.len}`,
+      );
+  }
+}
+
+/** One machine while it is checked: what its later stages learn from the earlier ones. */
+interface MachineCtx {
+  readonly name: string;
+  readonly m: MachineDoc;
+  readonly mp: Path;
+  /** Interface names it will have after lowering. */
+  readonly ifnames: Set<string>;
+  /** On-link prefixes and the interface they are on (a gateway must be on-link on the route's dev). */
+  readonly connected: { p: Prefix; dev: string }[];
+  /** This machine's own addresses, for bind(); unknown while a DHCP lease is not known here. */
+  readonly own: IP[];
+  ownUnknown: boolean;
+}
+
+function checkMachine(c: Checker, mname: string, m: MachineDoc): void {
+  const mc: MachineCtx = {
+    name: mname,
+    m,
+    mp: ["machines", mname],
+    ifnames: interfaceNames(c.doc, mname),
+    connected: [],
+    own: [],
+    ownUnknown: false,
+  };
+  checkInterfaces(c, mc);
+  checkHostOnlyNets(c, mc);
+  // VM adapters: NAT networks, bridges, host-only and internal nets
+  if (m.vm) checkVm(c, mc);
+  connectHostSide(c, mc);
+  checkRoutes(c, mc);
+  checkServices(c, mc);
+  checkFirewall(c, mc);
+  if (m.router) checkRouter(c, mc);
+}
+
+/** `name` (when given) is an interface the machine will have. */
+function knownIf(c: Checker, mc: MachineCtx, name: string | undefined, path: Path): void {
+  if (name !== undefined && !mc.ifnames.has(name)) {
+    c.err("RCH022", path, `machine '${mc.name}' has no interface '${name}'`, `one of ${[...mc.ifnames].join(", ")}`);
+  }
+}
+
+const inSubnets = (ip: IP, subnets: readonly Prefix[]) => subnets.some((s) => contains(s, ip));
+const subnetList = (subnets: readonly Prefix[], sep: string) => subnets.map((s) => `${formatIP(s)}/${s.len}`).join(sep);
+
+/** Declared interfaces: names, segments, addresses inside the segment's subnets and unique on it. */
+function checkInterfaces(c: Checker, mc: MachineCtx): void {
+  for (const [iname, iface] of Object.entries(mc.m.interfaces ?? {})) {
+    const ip: Path = [...mc.mp, "interfaces", iname];
+    if (!IFNAME.test(iname))
+      c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
+    if (iname === "lo")
+      c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
+    const subnets = c.segments.get(iface.segment);
+    if (!subnets) {
+      c.err(
+        "RCH021",
+        [...ip, "segment"],
+        `segment '${iface.segment}' is not declared`,
+        c.segments.size
+          ? `one of ${[...c.segments.keys()].join(", ")} (or declare it under segments:)`
+          : "a segment declared under segments:",
+      );
+    }
+    (iface.addresses ?? []).forEach((a, k) => {
+      const ap: Path = [...ip, "addresses", k];
+      const addr = c.ifaddr(a, ap);
+      if (!addr) return;
+      mc.connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
+      mc.own.push(addr.ip);
+      if (
+        subnets &&
+        subnets.length &&
+        !inSubnets(
+          addr.ip,
+          subnets.filter((s) => s.v === addr.ip.v),
+        ) &&
+        subnets.some((s) => s.v === addr.ip.v)
+      ) {
         c.err(
-          "RCH005",
-          fp,
-          `a NAT Network forward needs guestIp (VirtualBox: --port-forward-4 "name:tcp:[]:1022:[10.0.2.5]:22")`,
-          "guestIp: the guest's address on the NAT network",
+          "RCH031",
+          ap,
+          `${a} is outside segment '${iface.segment}' (${subnetList(subnets, ", ")})`,
+          `an address inside ${subnetList(subnets, " or ")}`,
         );
-      else {
-        const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
-        if (gip && p && !contains(p, gip))
-          c.err(
-            "RCH031",
-            [...fp, "guestIp"],
-            `guestIp ${f.guestIp} is outside NAT network '${name}' (${formatIP(p)}/${p.len})`,
-            `an address inside ${formatIP(p)}/${p.len}`,
-          );
+      }
+      if (subnets) c.claim(iface.segment, addr.ip, ap);
+    });
+  }
+}
+
+/** The host side of host-only networks declared under hostonly:. */
+function checkHostOnlyNets(c: Checker, mc: MachineCtx): void {
+  for (const [hname, h] of Object.entries(mc.m.hostonly ?? {})) {
+    if (!hostOnlyDefault(hname))
+      c.err("RCH035", [...mc.mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
+    h.addresses.forEach((a, k) => {
+      const addr = c.ifaddr(a, [...mc.mp, "hostonly", hname, "addresses", k]);
+      if (addr) {
+        mc.connected.push({ p: prefixOf(addr.ip, addr.len), dev: hname });
+        mc.own.push(addr.ip);
       }
     });
   }
+}
 
-  for (const [mname, m] of Object.entries(doc.machines)) {
-    const mp: Path = ["machines", mname];
-    const ifnames = interfaceNames(doc, mname);
-    const knownIf = (name: string | undefined, path: Path) => {
-      if (name !== undefined && !ifnames.has(name)) {
-        c.err("RCH022", path, `machine '${mname}' has no interface '${name}'`, `one of ${[...ifnames].join(", ")}`);
+/** A VM (`mc.m.vm` is set): placed on a physical host of this file, and each of its adapters. */
+function checkVm(c: Checker, mc: MachineCtx): void {
+  const { name: mname, m } = mc;
+  const vm = m.vm!;
+  const vp: Path = [...mc.mp, "vm"];
+  const host = c.doc.machines[vm.on];
+  if (!host) {
+    c.err(
+      "RCH023",
+      [...vp, "on"],
+      `VM '${mname}' is placed on '${vm.on}', which is not a machine in this file`,
+      `one of ${Object.keys(c.doc.machines)
+        .filter((n) => n !== mname)
+        .join(", ")}`,
+    );
+  } else if (vm.on === mname) {
+    c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on itself`, "the name of the physical host");
+  } else if (host.vm) {
+    c.err(
+      "RCH035",
+      [...vp, "on"],
+      `VM '${mname}' is placed on '${vm.on}', which is itself a VM (nested virtualisation is not modelled)`,
+      "a physical host",
+    );
+  }
+  const seenIf = new Set(Object.keys(m.interfaces ?? {}));
+  vm.adapters.forEach((a, slot) => {
+    const ad: AdapterCtx = { a, slot, ap: [...vp, "adapters", slot], host };
+    checkAdapterName(c, mc, ad, seenIf);
+    checkAdapterMode(c, mc, ad);
+  });
+}
+
+/** One VM adapter: the adapter, its slot, where it is, and the VM's host (when it exists). */
+interface AdapterCtx {
+  readonly a: AdapterDoc;
+  readonly slot: number;
+  readonly ap: Path;
+  readonly host: MachineDoc | undefined;
+}
+
+/** The adapter's interface name: valid, not lo, not taken (`seenIf`: the names so far). */
+function checkAdapterName(c: Checker, mc: MachineCtx, { a, slot, ap }: AdapterCtx, seenIf: Set<string>): void {
+  if (a.mode === "none") return;
+  const ifn = adapterInterfaceName(a, slot);
+  if (a.interface !== undefined && !IFNAME.test(a.interface))
+    c.err(
+      "RCH004",
+      [...ap, "interface"],
+      `'${a.interface}' is not a Linux interface name`,
+      "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)",
+    );
+  if (a.interface === "lo") c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
+  if (seenIf.has(ifn))
+    c.err(
+      "RCH030",
+      a.interface ? [...ap, "interface"] : ap,
+      `interface '${ifn}' of '${mc.name}' is defined twice`,
+      "unique interface names per machine",
+    );
+  seenIf.add(ifn);
+}
+
+/** What each attachment mode needs: its network, its addresses, its forwards. */
+function checkAdapterMode(c: Checker, mc: MachineCtx, ad: AdapterCtx): void {
+  const { a, ap, host } = ad;
+  const on = mc.m.vm!.on;
+  switch (a.mode) {
+    case "nat":
+      checkNatAdapter(c, mc, ad, a);
+      break;
+    case "natnetwork": {
+      const net = c.natnets.get(a.network);
+      if (!(c.doc.natnetworks ?? {})[a.network]) {
+        c.err("RCH021", [...ap, "network"], `NAT network '${a.network}' is not declared`, "a name declared under natnetworks:");
       }
-    };
-    /** On-link prefixes and the interface they are on (a gateway must be on-link on the route's dev). */
-    const connected: { p: Prefix; dev: string }[] = [];
-    /** This machine's own addresses, for bind(); unknown while a DHCP lease is not known here. */
-    const own: IP[] = [];
-    let ownUnknown = false;
-    for (const [iname, iface] of Object.entries(m.interfaces ?? {})) {
-      const ip: Path = [...mp, "interfaces", iname];
-      if (!IFNAME.test(iname))
-        c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
-      if (iname === "lo")
-        c.err("RCH030", ip, "interface 'lo' is implicit on every machine (127.0.0.1/8, ::1)", "another interface name", true);
-      const subnets = segments.get(iface.segment);
-      if (!subnets) {
+      adapterAddrs(c, mc, ad, a.addresses, `NAT network '${a.network}'`, `${on}/natnetwork:${a.network}`, net ? [net] : undefined, "error");
+      break;
+    }
+    case "bridged":
+      if (host && !(host.interfaces ?? {})[a.bridge]) {
         c.err(
-          "RCH021",
-          [...ip, "segment"],
-          `segment '${iface.segment}' is not declared`,
-          segments.size
-            ? `one of ${[...segments.keys()].join(", ")} (or declare it under segments:)`
-            : "a segment declared under segments:",
+          "RCH022",
+          [...ap, "bridge"],
+          `host '${on}' has no interface '${a.bridge}' to bridge to`,
+          `one of ${Object.keys(host.interfaces ?? {}).join(", ") || "(none declared)"}`,
         );
       }
-      (iface.addresses ?? []).forEach((a, k) => {
-        const ap: Path = [...ip, "addresses", k];
-        const addr = c.ifaddr(a, ap);
-        if (!addr) return;
-        connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
-        own.push(addr.ip);
-        if (
-          subnets &&
-          subnets.length &&
-          !inSubnets(
-            addr.ip,
-            subnets.filter((s) => s.v === addr.ip.v),
-          ) &&
-          subnets.some((s) => s.v === addr.ip.v)
-        ) {
-          c.err(
-            "RCH031",
-            ap,
-            `${a} is outside segment '${iface.segment}' (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`,
-            `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`,
-          );
-        }
-        if (subnets) claim(iface.segment, addr.ip, ap);
-      });
-    }
-    for (const [hname, h] of Object.entries(m.hostonly ?? {})) {
-      if (!hostOnlyDefault(hname))
-        c.err("RCH035", [...mp, "hostonly", hname], `host-only network '${hname}' is not named vboxnetN`, "vboxnet0, vboxnet1, ...", true);
-      h.addresses.forEach((a, k) => {
-        const addr = c.ifaddr(a, [...mp, "hostonly", hname, "addresses", k]);
-        if (addr) {
-          connected.push({ p: prefixOf(addr.ip, addr.len), dev: hname });
-          own.push(addr.ip);
-        }
-      });
-    }
-    // VM adapters: NAT networks, bridges, host-only and internal nets
-    if (m.vm) {
-      const vp: Path = [...mp, "vm"];
-      const host = doc.machines[m.vm.on];
-      if (!host) {
-        c.err(
-          "RCH023",
-          [...vp, "on"],
-          `VM '${mname}' is placed on '${m.vm.on}', which is not a machine in this file`,
-          `one of ${Object.keys(doc.machines)
-            .filter((n) => n !== mname)
-            .join(", ")}`,
-        );
-      } else if (m.vm.on === mname) {
-        c.err("RCH023", [...vp, "on"], `VM '${mname}' is placed on itself`, "the name of the physical host");
-      } else if (host.vm) {
-        c.err(
-          "RCH035",
-          [...vp, "on"],
-          `VM '${mname}' is placed on '${m.vm.on}', which is itself a VM (nested virtualisation is not modelled)`,
-          "a physical host",
-        );
+      {
+        const seg = host?.interfaces?.[a.bridge]?.segment;
+        adapterAddrs(c, mc, ad, a.addresses, seg ? `segment '${seg}'` : undefined, seg, seg ? c.segments.get(seg) : undefined, "error");
       }
-      const seenIf = new Set(Object.keys(m.interfaces ?? {}));
-      m.vm.adapters.forEach((a, slot) => {
-        const ap: Path = [...vp, "adapters", slot];
-        if (a.mode !== "none") {
-          const ifn = adapterInterfaceName(a, slot);
-          if (a.interface !== undefined && !IFNAME.test(a.interface))
-            c.err(
-              "RCH004",
-              [...ap, "interface"],
-              `'${a.interface}' is not a Linux interface name`,
-              "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)",
-            );
-          if (a.interface === "lo")
-            c.err("RCH030", [...ap, "interface"], "interface 'lo' is implicit on every machine", "another interface name");
-          if (seenIf.has(ifn))
-            c.err(
-              "RCH030",
-              a.interface ? [...ap, "interface"] : ap,
-              `interface '${ifn}' of '${mname}' is defined twice`,
-              "unique interface names per machine",
-            );
-          seenIf.add(ifn);
-        }
-        /** Adapter addresses: parsed, inside the network's subnets, and unique on its segment (`key`, per host). */
-        const addrs = (
-          list: readonly string[] | undefined,
-          seg: string | undefined,
-          key: string | undefined,
-          subnets: readonly Prefix[] | undefined,
-          outside: "error" | "warning",
-        ) =>
-          (list ?? []).forEach((t, k) => {
-            const p: Path = [...ap, "addresses", k];
-            const addr = c.ifaddr(t, p);
-            if (!addr) return;
-            connected.push({ p: prefixOf(addr.ip, addr.len), dev: adapterInterfaceName(a, slot) });
-            own.push(addr.ip);
-            if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
-              const msg = `${t} is outside ${seg} (${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(", ")})`;
-              if (outside === "error")
-                c.err("RCH031", p, msg, `an address inside ${subnets.map((s) => `${formatIP(s)}/${s.len}`).join(" or ")}`);
-              else
-                c.warn(
-                  "RCH031",
-                  p,
-                  `${msg}: the host and this VM cannot talk over it (seed 004)`,
-                  "an address in the host-only network's subnet",
-                );
-            }
-            if (key) claim(key, addr.ip, p);
-          });
-        switch (a.mode) {
-          case "nat": {
-            const net = natAdapterNetwork(a.network, slot);
-            if (!net)
-              c.err(
-                "RCH011",
-                [...ap, "network"],
-                `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`,
-                "e.g. 10.0.2.0/24",
-              );
-            else {
-              connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
-              own.push(hostInNet(net, NAT_GUEST));
-            }
-            const names = new Map<string, number>();
-            (a.forwards ?? []).forEach((f, k) => {
-              const fp: Path = [...ap, "forwards", k];
-              if (f.name !== undefined) {
-                if (names.has(f.name))
-                  c.err(
-                    "RCH030",
-                    [...fp, "name"],
-                    `forward name '${f.name}' is used twice on this adapter`,
-                    "unique forward names per adapter (VirtualBox refuses duplicates)",
-                  );
-                names.set(f.name, k);
-              }
-              const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
-              c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
-              const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
-              if (f.guestIp) {
-                const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
-                if (gip && net && !contains(net, gip))
-                  c.warn(
-                    "RCH031",
-                    [...fp, "guestIp"],
-                    `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`,
-                  );
-              }
-              if (hp !== undefined && hp < FIRST_UNPRIVILEGED_PORT && !m.vm!.asRoot) {
-                c.warn(
-                  "RCH035",
-                  [...fp, "hostPort"],
-                  `host port ${hp} is below 1024: VirtualBox running as a normal user cannot listen there, so this forward does not exist (set vm.asRoot: true if VirtualBox runs as root)`,
-                  "a host port of 1024 or above",
-                );
-              }
-              if (hip && hp !== undefined && host)
-                listen(m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mname}'`);
-            });
-            break;
-          }
-          case "natnetwork": {
-            const net = natnets.get(a.network);
-            if (!(doc.natnetworks ?? {})[a.network]) {
-              c.err("RCH021", [...ap, "network"], `NAT network '${a.network}' is not declared`, "a name declared under natnetworks:");
-            }
-            addrs(a.addresses, `NAT network '${a.network}'`, `${m.vm!.on}/natnetwork:${a.network}`, net ? [net] : undefined, "error");
-            break;
-          }
-          case "bridged":
-            if (host && !(host.interfaces ?? {})[a.bridge]) {
-              c.err(
-                "RCH022",
-                [...ap, "bridge"],
-                `host '${m.vm!.on}' has no interface '${a.bridge}' to bridge to`,
-                `one of ${Object.keys(host.interfaces ?? {}).join(", ") || "(none declared)"}`,
-              );
-            }
-            {
-              const seg = host?.interfaces?.[a.bridge]?.segment;
-              addrs(a.addresses, seg ? `segment '${seg}'` : undefined, seg, seg ? segments.get(seg) : undefined, "error");
-            }
-            if (a.gateway !== undefined) c.ip(a.gateway, [...ap, "gateway"], "gateway");
-            break;
-          case "hostonly": {
-            const net = a.network ?? "vboxnet0";
-            const decl = host?.hostonly?.[net];
-            const def = hostOnlyDefault(net);
-            const n = /^vboxnet(\d+)$/.exec(net)?.[1];
-            if (!decl && n !== undefined && Number(n) >= 8)
-              c.warn(
-                "RCH035",
-                [...ap, "network"],
-                `${net} defaults to ${formatIP(def!.ip)}/24, outside 192.168.56.0/21, which VirtualBox 6.1.28+ refuses unless /etc/vbox/networks.conf allows it`,
-                "declare the network's addresses under the host's hostonly:",
-              );
-            if (!decl && !def)
-              c.err(
-                "RCH035",
-                [...ap, "network"],
-                `host-only network '${net}' is neither declared on '${m.vm!.on}' nor named vboxnetN`,
-                "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:",
-              );
-            const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
-            const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
-            if (a.addresses) addrs(a.addresses, `host-only network '${net}'`, `${m.vm!.on}/${net}`, subnets, "warning");
-            else if (!hostAddrs.some((h) => h.ip.v === 4))
-              c.err(
-                "RCH035",
-                ap,
-                `host-only network '${net}' has no IPv4 address on '${m.vm!.on}', so its DHCP server cannot give this adapter one`,
-                "addresses: [...] on the adapter, or an IPv4 address for the network on the host",
-              );
-            else {
-              connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
-              ownUnknown = true;
-            }
-            break;
-          }
-          case "internal":
-            addrs(
-              a.addresses,
-              `internal network '${a.network ?? "intnet"}'`,
-              `${m.vm!.on}/intnet:${a.network ?? "intnet"}`,
-              undefined,
-              "error",
-            );
-            break;
-          case "none":
-            break;
-        }
-      });
+      if (a.gateway !== undefined) c.ip(a.gateway, [...ap, "gateway"], "gateway");
+      break;
+    case "hostonly":
+      checkHostOnlyAdapter(c, mc, ad, a);
+      break;
+    case "internal":
+      adapterAddrs(
+        c,
+        mc,
+        ad,
+        a.addresses,
+        `internal network '${a.network ?? "intnet"}'`,
+        `${on}/intnet:${a.network ?? "intnet"}`,
+        undefined,
+        "error",
+      );
+      break;
+    case "none":
+      break;
+  }
+}
+
+/** Adapter addresses: parsed, inside the network's subnets, and unique on its segment (`key`, per host). */
+function adapterAddrs(
+  c: Checker,
+  mc: MachineCtx,
+  { a, slot, ap }: AdapterCtx,
+  list: readonly string[] | undefined,
+  seg: string | undefined,
+  key: string | undefined,
+  subnets: readonly Prefix[] | undefined,
+  outside: "error" | "warning",
+): void {
+  (list ?? []).forEach((t, k) => {
+    const p: Path = [...ap, "addresses", k];
+    const addr = c.ifaddr(t, p);
+    if (!addr) return;
+    mc.connected.push({ p: prefixOf(addr.ip, addr.len), dev: adapterInterfaceName(a, slot) });
+    mc.own.push(addr.ip);
+    if (subnets && subnets.some((s) => s.v === addr.ip.v) && !inSubnets(addr.ip, subnets)) {
+      const msg = `${t} is outside ${seg} (${subnetList(subnets, ", ")})`;
+      if (outside === "error") c.err("RCH031", p, msg, `an address inside ${subnetList(subnets, " or ")}`);
+      else
+        c.warn("RCH031", p, `${msg}: the host and this VM cannot talk over it (seed 004)`, "an address in the host-only network's subnet");
     }
-    // the host side of host-only networks its VMs use, and on-link routes (`dev` without `via`)
-    for (const other of vmsOn(doc, mname)) {
-      for (const a of other.vm!.adapters) {
-        const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
-        const def = net && !m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
-        if (net && def) {
-          connected.push({ p: prefixOf(def.ip, def.len), dev: net });
-          own.push(def.ip);
-        }
+    if (key) c.claim(key, addr.ip, p);
+  });
+}
+
+/** A NAT adapter: its network, and its port forwards (which the VM's host listens for). */
+function checkNatAdapter(c: Checker, mc: MachineCtx, ad: AdapterCtx, a: Extract<AdapterDoc, { mode: "nat" }>): void {
+  const { slot, ap } = ad;
+  const net = natAdapterNetwork(a.network, slot);
+  if (!net)
+    c.err(
+      "RCH011",
+      [...ap, "network"],
+      `NAT network '${a.network}' is not an IPv4 prefix of length 27 or less (the guest is .15)`,
+      "e.g. 10.0.2.0/24",
+    );
+  else {
+    mc.connected.push({ p: net, dev: adapterInterfaceName(a, slot) });
+    mc.own.push(hostInNet(net, NAT_GUEST));
+  }
+  const names = new Map<string, number>();
+  (a.forwards ?? []).forEach((f, k) => checkNatForward(c, mc, ad, net, names, f, k));
+}
+
+/** Forward `k` of a NAT adapter whose network is `net` (when it parsed); `names`: forward names so far. */
+function checkNatForward(
+  c: Checker,
+  mc: MachineCtx,
+  { ap, host }: AdapterCtx,
+  net: Prefix | undefined,
+  names: Map<string, number>,
+  f: ForwardDoc,
+  k: number,
+): void {
+  const fp: Path = [...ap, "forwards", k];
+  if (f.name !== undefined) {
+    if (names.has(f.name))
+      c.err(
+        "RCH030",
+        [...fp, "name"],
+        `forward name '${f.name}' is used twice on this adapter`,
+        "unique forward names per adapter (VirtualBox refuses duplicates)",
+      );
+    names.set(f.name, k);
+  }
+  const hp = c.port(f.hostPort, [...fp, "hostPort"], "hostPort");
+  c.port(f.guestPort, [...fp, "guestPort"], "guestPort");
+  const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
+  if (f.guestIp) {
+    const gip = c.ip4(f.guestIp, [...fp, "guestIp"], "guestIp");
+    if (gip && net && !contains(net, gip))
+      c.warn("RCH031", [...fp, "guestIp"], `guestIp ${f.guestIp} is outside the adapter's NAT network ${formatIP(net)}/${net.len}`);
+  }
+  if (hp !== undefined && hp < FIRST_UNPRIVILEGED_PORT && !mc.m.vm!.asRoot) {
+    c.warn(
+      "RCH035",
+      [...fp, "hostPort"],
+      `host port ${hp} is below 1024: VirtualBox running as a normal user cannot listen there, so this forward does not exist (set vm.asRoot: true if VirtualBox runs as root)`,
+      "a host port of 1024 or above",
+    );
+  }
+  if (hip && hp !== undefined && host)
+    c.listen(mc.m.vm!.on, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of '${mc.name}'`);
+}
+
+/** A host-only adapter: its network exists on the host, and the adapter gets an address on it. */
+function checkHostOnlyAdapter(c: Checker, mc: MachineCtx, ad: AdapterCtx, a: Extract<AdapterDoc, { mode: "hostonly" }>): void {
+  const { ap, host, slot } = ad;
+  const on = mc.m.vm!.on;
+  const net = a.network ?? "vboxnet0";
+  const decl = host?.hostonly?.[net];
+  const def = hostOnlyDefault(net);
+  const n = /^vboxnet(\d+)$/.exec(net)?.[1];
+  if (!decl && n !== undefined && Number(n) >= 8)
+    c.warn(
+      "RCH035",
+      [...ap, "network"],
+      `${net} defaults to ${formatIP(def!.ip)}/24, outside 192.168.56.0/21, which VirtualBox 6.1.28+ refuses unless /etc/vbox/networks.conf allows it`,
+      "declare the network's addresses under the host's hostonly:",
+    );
+  if (!decl && !def)
+    c.err(
+      "RCH035",
+      [...ap, "network"],
+      `host-only network '${net}' is neither declared on '${on}' nor named vboxnetN`,
+      "vboxnet0, vboxnet1, ... or a network declared under the host's hostonly:",
+    );
+  const hostAddrs = decl ? decl.addresses.map((t) => parseCidr(t)).filter((x) => x !== undefined) : def ? [def] : [];
+  const subnets = hostAddrs.map((h) => prefixOf(h.ip, h.len));
+  if (a.addresses) adapterAddrs(c, mc, ad, a.addresses, `host-only network '${net}'`, `${on}/${net}`, subnets, "warning");
+  else if (!hostAddrs.some((h) => h.ip.v === 4))
+    c.err(
+      "RCH035",
+      ap,
+      `host-only network '${net}' has no IPv4 address on '${on}', so its DHCP server cannot give this adapter one`,
+      "addresses: [...] on the adapter, or an IPv4 address for the network on the host",
+    );
+  else {
+    mc.connected.push(...subnets.map((p) => ({ p, dev: adapterInterfaceName(a, slot) }))); // the DHCP lease is on the host-only subnet
+    mc.ownUnknown = true;
+  }
+}
+
+/** The host side of host-only networks its VMs use, and on-link routes (`dev` without `via`). */
+function connectHostSide(c: Checker, mc: MachineCtx): void {
+  for (const other of vmsOn(c.doc, mc.name)) {
+    for (const a of other.vm!.adapters) {
+      const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
+      const def = net && !mc.m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
+      if (net && def) {
+        mc.connected.push({ p: prefixOf(def.ip, def.len), dev: net });
+        mc.own.push(def.ip);
       }
-    }
-    for (const r of m.routes ?? []) {
-      const p = r.via === undefined && r.dev !== undefined ? parseMatchPrefix(r.to) : undefined;
-      if (p) connected.push({ p, dev: r.dev! });
-    }
-    const routeSeen = new Map<string, number>();
-    for (const [i, r] of (m.routes ?? []).entries()) {
-      const dst = parseMatchPrefix(r.to);
-      if (dst) {
-        const key = `${dst.v} ${dst.n} ${dst.len}`;
-        if (routeSeen.has(key))
-          c.err(
-            "RCH030",
-            [...mp, "routes", i, "to"],
-            `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`,
-            "one route per destination (metrics are not modelled)",
-          );
-        else routeSeen.set(key, i);
-      }
-      const rp: Path = [...mp, "routes", i];
-      c.prefix(r.to, [...rp, "to"], "route destination");
-      knownIf(r.dev, [...rp, "dev"]);
-      if (r.via !== undefined) {
-        const gw = c.ip(r.via, [...rp, "via"], "gateway");
-        const onLink = connected.filter((x) => r.dev === undefined || x.dev === r.dev);
-        // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
-        const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
-        if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
-          c.err(
-            "RCH034",
-            [...rp, "via"],
-            `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`,
-            `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`,
-          );
-        }
-      }
-    }
-    const svcNames = new Map<string, number>();
-    (m.services ?? []).forEach((s, k) => {
-      const sp: Path = [...mp, "services", k];
-      if (s.name !== undefined) {
-        if (svcNames.has(s.name))
-          c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
-        svcNames.set(s.name, k);
-      }
-      const port = c.port(s.port, [...sp, "port"], "port");
-      const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
-      knownIf(s.device, [...sp, "device"]);
-      const local = bind ? unmap(bind) : undefined;
-      if (local && !isAny(local) && !isLoopback(local) && !ownUnknown && !own.some((x) => sameIP(x, local))) {
-        c.err(
-          "RCH036",
-          [...sp, "bind"],
-          `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`,
-          `one of ${own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`,
-        );
-      }
-      if (bind && port !== undefined)
-        listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
-    });
-    // Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING).
-    const hookSees = (rp: Path, hook: string, r: { in?: string; out?: string }) => {
-      const noIn = hook === "output" || hook === "postrouting";
-      const noOut = hook === "input" || hook === "prerouting";
-      if (noIn && r.in !== undefined)
-        c.err(
-          "RCH004",
-          [...rp, "in"],
-          `'in' cannot match in the ${hook} chain: packets there have no input interface`,
-          "out: IFACE, or move the rule to another chain",
-        );
-      if (noOut && r.out !== undefined)
-        c.err(
-          "RCH004",
-          [...rp, "out"],
-          `'out' cannot match in the ${hook} chain: the output interface is not known yet`,
-          "in: IFACE, or move the rule to another chain",
-        );
-    };
-    for (const chain of ["input", "output", "forward"] as const) {
-      (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
-        const rp: Path = [...mp, "firewall", chain, "rules", k];
-        checkMatch(c, r, rp, knownIf);
-        hookSees(rp, chain, r);
-      });
-    }
-    (m.nat ?? []).forEach((r, k) => {
-      const rp: Path = [...mp, "nat", k];
-      checkMatch(c, r, rp, knownIf);
-      hookSees(rp, r.action === "dnat" ? r.chain : "postrouting", r);
-      if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
-      if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
-    });
-    if (m.router) {
-      const rp: Path = [...mp, "router"];
-      knownIf(m.router.wan, [...rp, "wan"]);
-      const names = new Set<string>();
-      const seen = new Map<string, number>();
-      (m.router.forwards ?? []).forEach((f, k) => {
-        const fp: Path = [...rp, "forwards", k];
-        if (f.name !== undefined) {
-          if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `router forward name '${f.name}' is used twice`, "unique forward names");
-          names.add(f.name);
-        }
-        const p = c.port(f.port, [...fp, "port"], "port");
-        if (f.toPort !== undefined) c.port(f.toPort, [...fp, "toPort"], "toPort");
-        c.ip(f.to, [...fp, "to"], "forward target");
-        const key = `${f.proto ?? "tcp"}/${p}`;
-        if (p !== undefined && seen.has(key))
-          c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
-        seen.set(key, k);
-      });
     }
   }
-  // Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts.
+  for (const r of mc.m.routes ?? []) {
+    const p = r.via === undefined && r.dev !== undefined ? parseMatchPrefix(r.to) : undefined;
+    if (p) mc.connected.push({ p, dev: r.dev! });
+  }
+}
+
+/** Routes: one per destination, a known dev, a gateway on a connected subnet. */
+function checkRoutes(c: Checker, mc: MachineCtx): void {
+  const { name: mname, mp } = mc;
+  const routeSeen = new Map<string, number>();
+  for (const [i, r] of (mc.m.routes ?? []).entries()) {
+    const dst = parseMatchPrefix(r.to);
+    if (dst) {
+      const key = `${dst.v} ${dst.n} ${dst.len}`;
+      if (routeSeen.has(key))
+        c.err(
+          "RCH030",
+          [...mp, "routes", i, "to"],
+          `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`,
+          "one route per destination (metrics are not modelled)",
+        );
+      else routeSeen.set(key, i);
+    }
+    const rp: Path = [...mp, "routes", i];
+    c.prefix(r.to, [...rp, "to"], "route destination");
+    knownIf(c, mc, r.dev, [...rp, "dev"]);
+    if (r.via !== undefined) {
+      const gw = c.ip(r.via, [...rp, "via"], "gateway");
+      const onLink = mc.connected.filter((x) => r.dev === undefined || x.dev === r.dev);
+      // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
+      const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
+      if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
+        c.err(
+          "RCH034",
+          [...rp, "via"],
+          `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`,
+          `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`,
+        );
+      }
+    }
+  }
+}
+
+/** Services: unique names, a port, a bind address the machine has, no clash with another listener. */
+function checkServices(c: Checker, mc: MachineCtx): void {
+  const { name: mname, mp } = mc;
+  const svcNames = new Map<string, number>();
+  (mc.m.services ?? []).forEach((s, k) => {
+    const sp: Path = [...mp, "services", k];
+    if (s.name !== undefined) {
+      if (svcNames.has(s.name))
+        c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
+      svcNames.set(s.name, k);
+    }
+    const port = c.port(s.port, [...sp, "port"], "port");
+    const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
+    knownIf(c, mc, s.device, [...sp, "device"]);
+    const local = bind ? unmap(bind) : undefined;
+    if (local && !isAny(local) && !isLoopback(local) && !mc.ownUnknown && !mc.own.some((x) => sameIP(x, local))) {
+      c.err(
+        "RCH036",
+        [...sp, "bind"],
+        `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`,
+        `one of ${mc.own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`,
+      );
+    }
+    if (bind && port !== undefined)
+      c.listen(mname, s.proto ?? "tcp", bind, port, sp, `service ${s.name ? `'${s.name}'` : `#${k + 1}`}`, s.v6only ?? false);
+  });
+}
+
+/** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
+function hookSees(c: Checker, rp: Path, hook: string, r: { in?: string; out?: string }): void {
+  const noIn = hook === "output" || hook === "postrouting";
+  const noOut = hook === "input" || hook === "prerouting";
+  if (noIn && r.in !== undefined)
+    c.err(
+      "RCH004",
+      [...rp, "in"],
+      `'in' cannot match in the ${hook} chain: packets there have no input interface`,
+      "out: IFACE, or move the rule to another chain",
+    );
+  if (noOut && r.out !== undefined)
+    c.err(
+      "RCH004",
+      [...rp, "out"],
+      `'out' cannot match in the ${hook} chain: the output interface is not known yet`,
+      "in: IFACE, or move the rule to another chain",
+    );
+}
+
+/** Firewall rules and NAT rules: their matches, the interfaces their hook can see, NAT targets. */
+function checkFirewall(c: Checker, mc: MachineCtx): void {
+  const { m, mp } = mc;
+  for (const chain of ["input", "output", "forward"] as const) {
+    (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
+      const rp: Path = [...mp, "firewall", chain, "rules", k];
+      checkMatch(c, r, rp, mc);
+      hookSees(c, rp, chain, r);
+    });
+  }
+  (m.nat ?? []).forEach((r, k) => {
+    const rp: Path = [...mp, "nat", k];
+    checkMatch(c, r, rp, mc);
+    hookSees(c, rp, r.action === "dnat" ? r.chain : "postrouting", r);
+    if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
+    if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
+  });
+}
+
+/** Home router sugar (`mc.m.router` is set): the WAN interface, forwards unique per protocol and port. */
+function checkRouter(c: Checker, mc: MachineCtx): void {
+  const router = mc.m.router!;
+  const rp: Path = [...mc.mp, "router"];
+  knownIf(c, mc, router.wan, [...rp, "wan"]);
+  const names = new Set<string>();
+  const seen = new Map<string, number>();
+  (router.forwards ?? []).forEach((f, k) => {
+    const fp: Path = [...rp, "forwards", k];
+    if (f.name !== undefined) {
+      if (names.has(f.name)) c.err("RCH030", [...fp, "name"], `router forward name '${f.name}' is used twice`, "unique forward names");
+      names.add(f.name);
+    }
+    const p = c.port(f.port, [...fp, "port"], "port");
+    if (f.toPort !== undefined) c.port(f.toPort, [...fp, "toPort"], "toPort");
+    c.ip(f.to, [...fp, "to"], "forward target");
+    const key = `${f.proto ?? "tcp"}/${p}`;
+    if (p !== undefined && seen.has(key))
+      c.err("RCH032", fp, `two router forwards for ${key} on the WAN address`, "one forward per protocol and port");
+    seen.set(key, k);
+  });
+}
+
+/** Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts. */
+function checkReservedNames(c: Checker): void {
+  const doc = c.doc;
   for (const [mname, m] of Object.entries(doc.machines)) {
     const engines = [...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : []))];
     for (const e of engines) {
@@ -697,17 +850,15 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
     const hostOnlyNets = new Set(
       vmsOn(doc, mname).flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
     );
-    {
-      for (const net of hostOnlyNets) {
-        if (m.interfaces?.[net])
-          c.err(
-            "RCH030",
-            ["machines", mname, "interfaces", net],
-            `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`,
-            `hostonly: { ${net}: { addresses: [...] } }`,
-            true,
-          );
-      }
+    for (const net of hostOnlyNets) {
+      if (m.interfaces?.[net])
+        c.err(
+          "RCH030",
+          ["machines", mname, "interfaces", net],
+          `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`,
+          `hostonly: { ${net}: { addresses: [...] } }`,
+          true,
+        );
     }
     for (const net of Object.keys(m.hostonly ?? {})) {
       if (m.interfaces?.[net])
@@ -720,15 +871,13 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
         );
     }
   }
-  checkExpectList(c, doc);
-  return { topology: { doc, loc }, diagnostics: c.diags };
 }
 
 function checkMatch(
   c: Checker,
   r: { src?: string; dst?: string; sport?: number | string; dport?: number | string; in?: string; out?: string; proto?: string },
   rp: Path,
-  knownIf: (name: string | undefined, path: Path) => void,
+  mc: MachineCtx,
 ): void {
   const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
   // dst: local = any address of this machine (addrtype LOCAL)
@@ -740,8 +889,8 @@ function checkMatch(
   if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
     c.err("RCH004", [...rp, r.dport !== undefined ? "dport" : "sport"], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
   }
-  knownIf(r.in, [...rp, "in"]);
-  knownIf(r.out, [...rp, "out"]);
+  knownIf(c, mc, r.in, [...rp, "in"]);
+  knownIf(c, mc, r.out, [...rp, "out"]);
 }
 
 /** The expect: list against the machines of `doc` (also for a spec file that includes a topology). */

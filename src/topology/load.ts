@@ -200,7 +200,6 @@ export interface Loaded {
   readonly spec?: Topology;
 }
 
-/** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
 /** YAML library errors, in the user's terms, positioned where the problem starts. */
 function syntaxDiagnostic(file: string, source: string, code: string, message: string, offset: number, lc: LineCounter): Diagnostic {
   let pos = offset;
@@ -223,6 +222,43 @@ function syntaxDiagnostic(file: string, source: string, code: string, message: s
   return diagnostic("RCH002", { file, line: p.line, col: p.col }, text, { expected: "valid YAML or JSON" });
 }
 
+/** A document of the wrong shape: its shape errors, and the checker's errors in its well-formed parts. */
+function shapeErrors(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  doc: Document,
+  lc: LineCounter,
+  loc: Locator,
+  sources: ReadonlyMap<string, string>,
+): InputError {
+  const shape = issues.flatMap((i) => fromZodIssue(i, raw, loc));
+  // source ranges of the malformed nodes: the checker's findings inside them are noise
+  const broken = issues.flatMap((i) => {
+    if (i.code === "unrecognized_keys") return []; // an extra key leaves the rest of its mapping well-formed
+    const n = doc.getIn(
+      i.path.filter((p): p is string | number => typeof p !== "symbol"),
+      true,
+    );
+    return isNode(n) && n.range ? [[n.range[0], n.range[2]] as const] : [];
+  });
+  const offsetOf = (d: Diagnostic) => (lc.lineStarts[d.span.line - 1] ?? 0) + d.span.col - 1;
+  // Report the semantic problems of the parts that are well-formed too; where the shape is too
+  // broken for the checker, its findings are left out, never guessed.
+  let semantic: Diagnostic[] = [];
+  try {
+    semantic = checkTopology(raw as TopologyDoc, loc).diagnostics.filter(
+      (d) =>
+        d.severity === "error" &&
+        !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) &&
+        !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
+    );
+  } catch {
+    semantic = [];
+  }
+  return new InputError(sortDiagnostics([...shape, ...semantic]), sources);
+}
+
+/** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
 export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
   // A byte order mark is not part of the first line's columns.
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
@@ -274,33 +310,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     return loadSpec(file, raw, loc, sources, opts);
   }
   const parsed = TopologySchema.safeParse(raw);
-  if (!parsed.success) {
-    const shape = parsed.error.issues.flatMap((i) => fromZodIssue(i, raw, loc));
-    // source ranges of the malformed nodes: the checker's findings inside them are noise
-    const broken = parsed.error.issues.flatMap((i) => {
-      if (i.code === "unrecognized_keys") return []; // an extra key leaves the rest of its mapping well-formed
-      const n = doc.getIn(
-        i.path.filter((p): p is string | number => typeof p !== "symbol"),
-        true,
-      );
-      return isNode(n) && n.range ? [[n.range[0], n.range[2]] as const] : [];
-    });
-    const offsetOf = (d: Diagnostic) => (lc.lineStarts[d.span.line - 1] ?? 0) + d.span.col - 1;
-    // Report the semantic problems of the parts that are well-formed too; where the shape is too
-    // broken for the checker, its findings are left out, never guessed.
-    let semantic: Diagnostic[] = [];
-    try {
-      semantic = checkTopology(raw as TopologyDoc, loc).diagnostics.filter(
-        (d) =>
-          d.severity === "error" &&
-          !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) &&
-          !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
-      );
-    } catch {
-      semantic = [];
-    }
-    throw new InputError(sortDiagnostics([...shape, ...semantic]), sources);
-  }
+  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, doc, lc, loc, sources);
   const checked = checkTopology(parsed.data as TopologyDoc, loc);
   const errors = checked.diagnostics.filter((d) => d.severity === "error");
   if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);
