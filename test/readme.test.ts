@@ -43,6 +43,7 @@ describe("README", () => {
     for (const [model, query] of [
       ["models/virtualbox-nat.yaml", "host -> guest:22/tcp"],
       ["models/ipv6-loopback-dualstack.yaml", "server -> localhost:8001/tcp"],
+      ["models/virtualbox-nat.yaml", "web -> guest:22/tcp"],
     ] as const) {
       const net = lower(loadTopologyFile(model).topology);
       const q = parseQuery(query);

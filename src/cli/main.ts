@@ -46,7 +46,10 @@ import { asRecorded, ProofDisagreement, proveFamily } from "../prove/prove.js";
 import { renderFamily } from "../prove/report.js";
 import { recordCounterexamples } from "../prove/counterexamples.js";
 import { fix } from "../fix/fix.js";
-import { renderFix } from "../fix/report.js";
+import { inlineFix, inlineFixJson, renderFix } from "../fix/report.js";
+
+/** The time an unreachable `reach ask` gives its inline repair search. */
+const INLINE_FIX_SECONDS = 5;
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -298,6 +301,11 @@ await yargs(hideBin(process.argv))
         })
         .option("timeout", { type: "number", default: 30, describe: "seconds before the answer is unknown (exit 3)" })
         .option("smt2", { type: "string", describe: "write the Z3 query as SMT-LIB 2 to this file (check it with any solver)" })
+        .option("fix", {
+          type: "boolean",
+          default: true,
+          describe: `an unreachable answer ends with the smallest repair reach fix finds within ${INLINE_FIX_SECONDS} s (--no-fix: skip it)`,
+        })
         .example('$0 ask models/virtualbox-nat.yaml "host -> guest:22/tcp"', "can the host ssh into the NAT guest?")
         .example(
           '$0 ask models/ipv6-loopback-dualstack.yaml "server -> localhost:8001/tcp" --json',
@@ -316,8 +324,20 @@ await yargs(hideBin(process.argv))
       const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
       if (argv.smt2 !== undefined)
         writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
+      // the repair, inline: cheap (bounded), and only for a topology file (a spec's topology is another file)
+      const repair =
+        argv.fix && ans.verdict === "unreachable" && !loaded.spec
+          ? await fix(loaded, q, "reachable", { maxEdits: 2, count: 1, timeoutMs: INLINE_FIX_SECONDS * 1000 })
+          : undefined;
       process.stdout.write(
-        argv.json ? JSON.stringify(answerJson(ans, net.machines, report), null, 2) + "\n" : renderAnswer(ans, net.machines, report) + "\n",
+        argv.json
+          ? JSON.stringify(
+              { ...(answerJson(ans, net.machines, report) as object), ...(repair ? { fix: inlineFixJson(repair) } : {}) },
+              null,
+              2,
+            ) + "\n"
+          : [renderAnswer(ans, net.machines, report), ...(repair ? inlineFix(repair, argv.file, INLINE_FIX_SECONDS) : [])].join("\n") +
+              "\n",
       );
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
     }),

@@ -59,3 +59,31 @@ export function renderFix(r: FixResult, file: string, source: string): string {
   lines.push(how);
   return lines.join("\n");
 }
+
+/** The repair an unreachable `reach ask` ends with: the best repair's edits at file:line, or why there is none. */
+export function inlineFix(r: FixResult, file: string, timeoutS: number): string[] {
+  const best = r.repairs[0];
+  const full = `reach fix ${file} "${formatQuery(r.query)}" --want ${r.want}`;
+  if (best) {
+    const n = best.expectations.length;
+    return [
+      `  fix (${edits(best.changes.length)}, checked with both engines${n ? `; the file's ${n} other expectation${n === 1 ? "" : "s"} still hold` : ""}):`,
+      ...best.changes.map((c) => `    ${formatSpan(c.span)}  ${changeText(c)}`),
+      `    (${full} --write applies it)`,
+    ];
+  }
+  if (r.unknown) return [`  fix: none found within ${timeoutS} s (${r.unknown}); run ${full} --timeout 120`];
+  return [`  fix: no repair of at most ${edits(r.maxEdits)} keeps the file's other expectations; ${full} shows which they break`];
+}
+
+/** The same as JSON. */
+export function inlineFixJson(r: FixResult): unknown {
+  const best = r.repairs[0];
+  if (best)
+    return {
+      status: "found",
+      changes: best.changes.map((c) => ({ location: formatSpan(c.span), where: c.slot.where, change: c.alternative.text })),
+      otherExpectationsHold: best.expectations.length,
+    };
+  return r.unknown ? { status: "unknown", reason: r.unknown } : { status: "none", maxEdits: r.maxEdits };
+}

@@ -29,6 +29,12 @@ export interface Segment {
   readonly name: string;
   readonly subnets: readonly Prefix[];
   readonly origin: Origin;
+  /**
+   * What the segment is in the user's terms (for explanations only; the engines ignore it):
+   * declared in segments:, a VirtualBox NAT adapter's or NAT Network's private network, a
+   * host-only network, or an internal network.
+   */
+  readonly kind?: "declared" | "vbox-nat" | "vbox-natnetwork" | "vbox-hostonly" | "vbox-internal";
 }
 
 export type MachineKind = "host" | "vm" | "router" | "nat-engine";

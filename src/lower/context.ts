@@ -82,8 +82,8 @@ export function newContext(topo: Topology): LowerCtx {
 }
 
 /** The first declaration of a segment name wins. */
-export function addSegment(ctx: LowerCtx, name: string, subnets: Prefix[], origin: Origin): void {
-  if (!ctx.segments.has(name)) ctx.segments.set(name, { name, subnets, origin });
+export function addSegment(ctx: LowerCtx, name: string, subnets: Prefix[], origin: Origin, kind: NonNullable<Segment["kind"]>): void {
+  if (!ctx.segments.has(name)) ctx.segments.set(name, { name, subnets, origin, kind });
 }
 
 const LO: (origin: Origin) => Iface = (origin) => ({

@@ -53,6 +53,7 @@ function lowerMachines(ctx: LowerCtx): void {
       name,
       parseSegmentSubnets(seg).map((s) => must(parseMatchPrefix(s), s)),
       ctx.o(["segments", name], `segment '${name}'`),
+      "declared",
     );
   }
   for (const [name, md] of Object.entries(ctx.doc.machines)) {

@@ -93,7 +93,7 @@ function lowerAdapter(ctx: LowerCtx, ad: Adapter): void {
       return hostOnlyAdapter(ctx, ad, a);
     case "internal": {
       const seg = segmentNames.internal(ad.md.vm!.on, a.network ?? "intnet");
-      addSegment(ctx, seg, [], ctx.o(adapterPath(ad), `internal network '${a.network ?? "intnet"}'`));
+      addSegment(ctx, seg, [], ctx.o(adapterPath(ad), `internal network '${a.network ?? "intnet"}'`), "vbox-internal");
       adapterIface(ctx, ad, seg, a.addresses.map(cidrOf));
       return;
     }
@@ -142,7 +142,7 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
     loopbackReachable: a.localhostReachable ?? false,
     origin: ctx.o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${what}`),
   };
-  addSegment(ctx, seg, [net], engine.origin);
+  addSegment(ctx, seg, [net], engine.origin, "vbox-nat");
   const guest = hostInNet(net, NAT_GUEST);
   adapterIface(ctx, ad, seg, [{ ip: guest, len: net.len }]);
   defaultVia(ad, gw, ctx.o(ap, `default route of ${what} (DHCP from the NAT engine)`));
@@ -192,7 +192,7 @@ function natNetworkAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"natnetwork">)
     });
     engine.staticRoutes.push(engineOnLink(engine.origin));
     engine.engine = { host: hostName, gateway: gw, loopbackAddress: loop, loopbackReachable: true, origin: engine.origin };
-    addSegment(ctx, seg, [net], engine.origin);
+    addSegment(ctx, seg, [net], engine.origin, "vbox-natnetwork");
     (nn.forwards ?? []).forEach((f, k) =>
       ad.host.sockets.push(
         relaySocket(
@@ -252,6 +252,7 @@ function hostOnly(ctx: LowerCtx, host: string, net: string): MutableMachine {
       segmentNames.hostonly(host, net),
       addrs.map((a) => prefixOf(a.ip, a.len)),
       origin,
+      "vbox-hostonly",
     );
   }
   return h;

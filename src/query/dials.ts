@@ -16,6 +16,7 @@ import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
 import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
 import { failureReason } from "./explain.js";
+import { diagnose, type Assumption, type Cause, type Diagnosis } from "./causes.js";
 import type { Query } from "../ir/query.js";
 
 export type VerdictKind = "reachable" | "unreachable" | "unknown";
@@ -36,6 +37,18 @@ export interface Answer {
   readonly tried: number;
   /** Unreachable, decided by Z3: for its cheapest candidate paths, the elements whose conditions contradict each other. */
   readonly proof?: readonly string[];
+  /** Unreachable: the root causes, most fundamental first, then every blocker of the intended dial in path order. */
+  readonly causes?: readonly Cause[];
+  /** The dial a person would make, on which the blockers were found. */
+  readonly intended?: Diagnosis["intended"];
+  /** Modelling choices the answer rests on. */
+  readonly assumptions?: readonly Assumption[];
+}
+
+/** An unreachable answer with its root causes (the reason stays the closest attempt's: the symptom the causes explain). */
+function withCauses(net: Network, a: Answer): Answer {
+  const d = diagnose(net, a.query, a.closest);
+  return { ...a, causes: d.causes, ...(d.intended ? { intended: d.intended } : {}), assumptions: d.assumptions };
 }
 
 /** Source ports an unprivileged client can use (it may bind any of them, e.g. `nc -p`). */
@@ -267,7 +280,7 @@ export function ask(net: Network, q: Query): Answer {
         reason: reachedReason(win.attempt, index),
         tried: tried.length,
       };
-    return { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length };
+    return withCauses(net, { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length });
   }
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
@@ -307,7 +320,7 @@ export function ask(net: Network, q: Query): Answer {
         : `nothing on ${target.name} listens on ${q.proto}/${q.port}`;
   const reason =
     noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
-  return { query: q, verdict: "unreachable", closest, reason, tried: tried.length };
+  return withCauses(net, { query: q, verdict: "unreachable", closest, reason, tried: tried.length });
 }
 
 /** "A -> localhost:P": one answer per address localhost resolves to, reachable when either is. */
@@ -323,6 +336,9 @@ export function localhostAnswer(q: Query, perAddress: readonly Answer[]): Answer
     ...(best?.dial ? { dial: best.dial } : {}),
     ...(best?.attempt ? { attempt: best.attempt } : {}),
     closest: ok.length ? [] : perAddress.flatMap((a) => a.closest),
+    ...(ok.length
+      ? {}
+      : { causes: perAddress.flatMap((a) => a.causes ?? []), assumptions: perAddress.flatMap((a) => a.assumptions ?? []) }),
     perAddress,
     reason,
     tried: perAddress.reduce((n, a) => n + a.tried, 0),

@@ -74,26 +74,7 @@ export class Disagreement extends Error {
 const fault = () => process.env.REACH_FAULT;
 
 export async function answerQuery(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
-  if (q.target.kind === "localhost") {
-    const subs = [];
-    for (const ip of [LOOPBACK4, LOOPBACK6]) subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, opts));
-    const paths = subs.reduce((n, s) => n + (s.report.paths ?? 0), 0);
-    const verdicts = subs.map((s) => s.report.smt);
-    const smtVerdict = verdicts.includes("reachable") ? "reachable" : verdicts.includes("unknown") ? "unknown" : "unreachable";
-    const exchanges = subs.reduce((n, s) => n + (s.report.exchanges ?? 0), 0);
-    return {
-      answer: localhostAnswer(
-        q,
-        subs.map((s) => s.answer),
-      ),
-      report: {
-        engine: opts.engine,
-        ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}),
-        ...(opts.engine !== "smt" ? { exchanges } : {}),
-      },
-      smt2: subs.flatMap((s) => s.smt2),
-    };
-  }
+  if (q.target.kind === "localhost") return answerLocalhost(net, q, opts);
   if (opts.explain === false && opts.engine === "smt") return verdictOnly(net, q, opts);
   const heuristic = ask(net, q);
   const sim = opts.engine !== "smt" ? exhaustive(net, q) : undefined;
@@ -103,78 +84,101 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
       { engine: "simulator (usual dials)", verdict: "reachable", detail: heuristic.dial ? dialWords(heuristic.dial) : "" },
     ]);
   }
-  let smt: SmtDecision | undefined;
-  if (opts.engine !== "sim") {
-    smt = await decide(net, q, {
-      timeoutMs: opts.timeoutMs,
-      ...(opts.smt2 ? { smt2: true } : {}),
-      // familiar addresses and ports come first in the list; a few dozen are enough to prefer one
-      ...(q.target.kind === "machine"
-        ? { nice: (({ addrs, ports }) => ({ addrs: addrs.slice(0, 64), ports: ports.slice(0, 64) }))(dialTargets(net, q)) }
-        : {}),
-      ...(heuristic.dial ? { hint: heuristic.dial } : {}),
-    });
-    if (fault() === "smt-verdict") smt = faulty(smt, heuristic);
-  }
+  const smt = opts.engine !== "sim" ? await askZ3(net, q, opts, heuristic) : undefined;
   const smt2 = smt?.smt2 !== undefined ? [{ query: formatQuery(q), text: smt.smt2 }] : [];
   const index = machineIndex(net);
-
-  if (smt && smt.verdict === "reachable") {
-    const { dial, replay } = replayWitness(net, q, smt);
-    if (sim && sim.verdict !== "reachable") {
-      throw new Disagreement(q, [
-        { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(dial)}, confirmed by replay` },
-        { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
-      ]);
-    }
-    const answer: Answer = {
-      query: q,
-      verdict: "reachable",
-      dial,
-      attempt: replay,
-      closest: [],
-      reason: reachedReason(replay, index),
-      tried: heuristic.tried,
-    };
-    return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
-  }
-  if (smt && smt.verdict === "unreachable") {
-    const counter = heuristic.verdict === "reachable" ? heuristic.dial : sim?.verdict === "reachable" ? sim.dial : undefined;
-    if (counter) {
-      throw new Disagreement(q, [
-        { engine: "Z3", verdict: "unreachable", detail: `${smt.stats.paths} candidate paths, all infeasible` },
-        { engine: "simulator", verdict: "reachable", detail: dialWords(counter) },
-      ]);
-    }
-    const proof = (smt.cores ?? []).map((c) => {
-      const by = c.decisions.filter((d) => d.kind !== "query").map(decisionText);
-      return `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${by.join(" together with ") || "the query itself"}`;
-    });
-    return {
-      answer: { ...heuristic, ...(proof.length ? { proof } : {}) },
-      report: report(opts, smt, sim),
-      smt2,
-      smt,
-      ...(sim ? { sim } : {}),
-    };
-  }
+  const decided = (answer: Answer, extra: Partial<EngineReport> = {}): Decided => ({
+    answer,
+    report: { ...report(opts, smt, sim), ...extra },
+    smt2,
+    ...(smt ? { smt } : {}),
+    ...(sim ? { sim } : {}),
+  });
+  if (smt && smt.verdict === "reachable") return decided(z3Reachable(net, q, smt, sim, heuristic));
+  if (smt && smt.verdict === "unreachable") return decided(z3Unreachable(q, smt, sim, heuristic));
   // Z3 unknown (or not asked): the simulator's word, where a concrete dial is proof.
   if (sim?.verdict === "reachable" || (smt && heuristic.verdict === "reachable")) {
     const answer = heuristic.verdict === "reachable" ? heuristic : simAnswer(q, sim!, index);
-    const note = smt ? `Z3: ${smt.reason}; the simulator's dial is proof` : undefined;
-    return {
-      answer,
-      report: { ...report(opts, smt, sim), ...(note ? { note } : {}) },
-      smt2,
-      ...(smt ? { smt } : {}),
-      ...(sim ? { sim } : {}),
-    };
+    return decided(answer, smt ? { note: `Z3: ${smt.reason}; the simulator's dial is proof` } : {});
   }
   if (smt) {
-    const answer: Answer = { ...heuristic, verdict: "unknown", reason: `${smt.reason ?? "unknown"}; no dial the simulator tried works` };
-    return { answer, report: report(opts, smt, sim), smt2, smt, ...(sim ? { sim } : {}) };
+    // undecided: no causes (they explain an unreachable answer, which this is not)
+    const { causes: _c, intended: _i, ...rest } = heuristic;
+    return decided({ ...rest, verdict: "unknown", reason: `${smt.reason ?? "unknown"}; no dial the simulator tried works` });
   }
-  return { answer: heuristic, report: report(opts, smt, sim), smt2, ...(sim ? { sim } : {}) };
+  return decided(heuristic);
+}
+
+/** "A -> localhost:P": the query for 127.0.0.1 and for ::1, one answer each. */
+async function answerLocalhost(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
+  const subs = [];
+  for (const ip of [LOOPBACK4, LOOPBACK6]) subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, opts));
+  const paths = subs.reduce((n, s) => n + (s.report.paths ?? 0), 0);
+  const verdicts = subs.map((s) => s.report.smt);
+  const smtVerdict = verdicts.includes("reachable") ? "reachable" : verdicts.includes("unknown") ? "unknown" : "unreachable";
+  const exchanges = subs.reduce((n, s) => n + (s.report.exchanges ?? 0), 0);
+  return {
+    answer: localhostAnswer(
+      q,
+      subs.map((s) => s.answer),
+    ),
+    report: {
+      engine: opts.engine,
+      ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}),
+      ...(opts.engine !== "smt" ? { exchanges } : {}),
+    },
+    smt2: subs.flatMap((s) => s.smt2),
+  };
+}
+
+/** Z3's decision, preferring the dials a person would make for its witness. */
+async function askZ3(net: Network, q: Query, opts: EngineOptions, heuristic: Answer): Promise<SmtDecision> {
+  const smt = await decide(net, q, {
+    timeoutMs: opts.timeoutMs,
+    ...(opts.smt2 ? { smt2: true } : {}),
+    // familiar addresses and ports come first in the list; a few dozen are enough to prefer one
+    ...(q.target.kind === "machine"
+      ? { nice: (({ addrs, ports }) => ({ addrs: addrs.slice(0, 64), ports: ports.slice(0, 64) }))(dialTargets(net, q)) }
+      : {}),
+    ...(heuristic.dial ? { hint: heuristic.dial } : {}),
+  });
+  return fault() === "smt-verdict" ? faulty(smt, heuristic) : smt;
+}
+
+/** Z3 says reachable: its witness, replayed; the exhaustive simulator must agree. */
+function z3Reachable(net: Network, q: Query, smt: SmtDecision, sim: ExhaustiveResult | undefined, heuristic: Answer): Answer {
+  const { dial, replay } = replayWitness(net, q, smt);
+  if (sim && sim.verdict !== "reachable") {
+    throw new Disagreement(q, [
+      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(dial)}, confirmed by replay` },
+      { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
+    ]);
+  }
+  return {
+    query: q,
+    verdict: "reachable",
+    dial,
+    attempt: replay,
+    closest: [],
+    reason: reachedReason(replay, machineIndex(net)),
+    tried: heuristic.tried,
+  };
+}
+
+/** Z3 says unreachable: no simulator dial may work; the unsat cores become the proof lines. */
+function z3Unreachable(q: Query, smt: SmtDecision, sim: ExhaustiveResult | undefined, heuristic: Answer): Answer {
+  const counter = heuristic.verdict === "reachable" ? heuristic.dial : sim?.verdict === "reachable" ? sim.dial : undefined;
+  if (counter) {
+    throw new Disagreement(q, [
+      { engine: "Z3", verdict: "unreachable", detail: `${smt.stats.paths} candidate paths, all infeasible` },
+      { engine: "simulator", verdict: "reachable", detail: dialWords(counter) },
+    ]);
+  }
+  const proof = (smt.cores ?? []).map((c) => {
+    const by = c.decisions.filter((d) => d.kind !== "query").map(decisionText);
+    return `no packet of any source port takes the path to ${c.socket ?? "the kernel"} on ${c.machine}: ruled out by ${by.join(" together with ") || "the query itself"}`;
+  });
+  return { ...heuristic, ...(proof.length ? { proof } : {}) };
 }
 
 /** Z3's verdict with its witness replayed, and nothing more (see EngineOptions.explain). */

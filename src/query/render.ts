@@ -12,6 +12,8 @@ import { at, dialedText, dispositionText, failureReason, packetText } from "./ex
 import { formatQuery } from "../ir/query.js";
 import { socketLabel } from "./dials.js";
 import type { EngineReport } from "./engine.js";
+import { formatSpan } from "../diagnostics/diagnostic.js";
+import { SYMPTOM_TEXT, type Cause } from "./causes.js";
 
 function stepText(s: Step, shown: { packet?: string }): string | undefined {
   return match(s)
@@ -164,16 +166,55 @@ function renderBody(ans: Answer, machines: readonly Machine[]): string {
     lines.push(`  reply path: ${replyText(ans.attempt.legs)}`);
     return lines.join("\n");
   }
-  lines.push(`  reason: ${ans.reason}`);
+  if (ans.causes?.length) {
+    lines[0] += ` (${ans.causes.map((c) => c.code).join(", ")})`;
+    lines.push(...causeLines(ans));
+  } else lines.push(`  reason: ${ans.reason}`);
   for (const p of ans.proof ?? []) lines.push(`  Z3: ${p}`);
-  for (const a of ans.closest) {
-    lines.push(`  attempt: dial ${dialedText(a.legs[0]!.packet)}`);
+  // the dial a person would make comes first, then the other ways that came closest
+  const intended = ans.intended?.attempt;
+  const same = (a: Attempt, b: Attempt) => dialedText(a.legs[0]!.packet) === dialedText(b.legs[0]!.packet);
+  const shown = intended ? [intended, ...ans.closest.filter((a) => !same(a, intended))] : ans.closest;
+  for (const a of shown) {
+    lines.push(
+      `  attempt: dial ${dialedText(a.legs[0]!.packet)}${a === intended && ans.intended ? ` (the dial a person would make: ${wayText[ans.intended.kind]})` : ""}`,
+    );
     lines.push(...traceLines(a).map((l) => `  ${l}`));
-    lines.push(`      => ${failureReason(a, false)}`);
+    lines.push(`      => ${a.ok ? failureReason(a, false) : failureReason(a, false)}`);
   }
   if (!ans.closest.length) lines.push(`  (${ans.tried} dial targets tried; none leads to the target)`);
   return lines.join("\n");
 }
+
+/** The causes in path order: the first is what the client meets now, each next one what it meets once the one before is fixed. */
+function causeLines(ans: Answer): string[] {
+  const lines: string[] = [];
+  const causes = ans.causes ?? [];
+  causes.forEach((c, i) => {
+    const lead = i === 0 ? "cause" : c.dial && causes[i - 1]?.dial === c.dial ? "then, once that is fixed" : "and";
+    lines.push(`  ${lead}: ${c.code} at ${formatSpan(c.at)} (${c.machine}): ${c.text}`);
+    if (i === 0 || c.dial !== causes[i - 1]?.dial) lines.push(`    ${ans.query.from} sees: ${SYMPTOM_TEXT[c.symptom]}`);
+  });
+  for (const a of ans.assumptions ?? []) lines.push(`  assumes (${a.code}, ${formatSpan(a.at)}): ${a.text}`);
+  return lines;
+}
+
+const wayText = {
+  own: "its address on a network they share",
+  forward: "the port forward",
+  "router-forward": "the router's port forward",
+  address: "its address",
+} as const;
+
+/** A cause as JSON: code, machine, location, symptom, sentence, and the dial it was met on. */
+export const causeJson = (c: Cause) => ({
+  code: c.code,
+  machine: c.machine,
+  location: formatSpan(c.at),
+  symptom: c.symptom,
+  text: c.text,
+  ...(c.dial ? { dial: c.dial } : {}),
+});
 
 // ---- JSON ----
 
@@ -211,6 +252,11 @@ export function answerJson(ans: Answer, machines: readonly Machine[], report?: E
           }
         : null,
     reason: ans.reason,
+    ...(ans.causes ? { causes: ans.causes.map(causeJson) } : {}),
+    ...(ans.assumptions?.length
+      ? { assumptions: ans.assumptions.map((a) => ({ code: a.code, location: formatSpan(a.at), text: a.text })) }
+      : {}),
+    ...(ans.intended ? { intended: { dial: dialedText(ans.intended.attempt.legs[0]!.packet), way: ans.intended.kind } } : {}),
     trace: ans.attempt ? attemptJson(ans.attempt) : null,
     closest: ans.closest.map(attemptJson),
     perAddress: ans.perAddress?.map((s) => answerJson(s, machines)),

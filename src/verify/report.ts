@@ -11,6 +11,11 @@ import type { Machine } from "../ir/types.js";
 import { answerJson, renderAnswer } from "../query/render.js";
 import type { VerifyResult } from "./verify.js";
 
+/** The root-cause codes of a result's counterexamples, in order, each once (docs/causes.md). */
+export function causeCodes(r: VerifyResult): string[] {
+  return [...new Set(r.findings.flatMap((x) => (x.answer.causes ?? []).map((c) => c.code)))];
+}
+
 export type Format = "text" | "json" | "github" | "junit" | "sarif";
 
 export interface FileResults {
@@ -71,6 +76,7 @@ export function renderJson(files: readonly FileResults[]): string {
         line: r.span.line,
         col: r.span.col,
         questions: r.questions,
+        causes: causeCodes(r),
         findings: r.findings.map((x) => ({ title: x.title, answer: answerJson(x.answer, f.machines, x.report) })),
       })),
     })),
@@ -114,10 +120,12 @@ export function renderJunit(files: readonly FileResults[]): string {
     const suite = b.testSuite().name(f.file);
     for (const r of f.results) {
       const tc = suite.testCase().className(f.file).name(`line ${r.span.line}: ${r.text}`);
+      const codes = causeCodes(r);
       if (r.status === "violated")
-        tc.failure(`${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}`, r.kind).standardOutput(
-          evidence(r, f.machines),
-        );
+        tc.failure(
+          `${r.message}${r.because !== undefined ? ` (because: ${r.because})` : ""}${codes.length ? ` [${codes.join(", ")}]` : ""}`,
+          codes[0] ?? r.kind,
+        ).standardOutput(evidence(r, f.machines));
       else if (r.status === "unknown") tc.skipped().standardOutput(`unknown: ${r.message}`);
     }
   }
@@ -150,6 +158,8 @@ export function renderSarif(files: readonly FileResults[], version: string): str
         endLine: r.span.line,
         endColumn: r.span.col + 1,
       });
+      const codes = causeCodes(r);
+      if (codes.length) result.result.properties = { causes: codes };
       run.addResult(result);
     }
   }

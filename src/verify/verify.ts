@@ -47,6 +47,9 @@ export interface VerifyResult {
   readonly questions: number;
 }
 
+/** One line for an answer: its first root cause with the code, or its reason. */
+const headline = (a: Answer): string => (a.causes?.[0] ? `${a.causes[0].code}: ${a.causes[0].text}` : a.reason);
+
 /** The (protocol, port) pairs a machine's services listen on, in file order. */
 export function servicesOf(net: Network, machine: string): { proto: "tcp" | "udp"; port: number }[] {
   const m = net.machines.find((x) => x.name === machine);
@@ -103,7 +106,11 @@ async function verifyQuery(asker: Asker, { span, because }: Place, query: string
     text: `${query} is ${expected}`,
     status,
     message:
-      status === "holds" ? `${answer.verdict}` : status === "unknown" ? `unknown: ${answer.reason}` : `${answer.verdict}: ${answer.reason}`,
+      status === "holds"
+        ? `${answer.verdict}`
+        : status === "unknown"
+          ? `unknown: ${answer.reason}`
+          : `${answer.verdict}: ${headline(answer)}`,
     ...because,
     span,
     findings: status === "holds" ? [] : [{ title: `${query}: ${answer.verdict}`, answer, report }],

@@ -29,11 +29,12 @@ describe("reach ask", () => {
     expect(r.out).toContain("reply path: guest -> guest-nat");
   });
 
-  it("exits 0 with an unreachable answer and its reason", () => {
+  it("exits 0 with an unreachable answer and its root cause", () => {
     const r = reach("ask", "models/virtualbox-nat.yaml", "web -> guest:22/tcp");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^unreachable: web -> guest:22\/tcp/);
-    expect(r.out).toContain("reason:");
+    expect(r.out).toMatch(
+      /^unreachable: web -> guest:22\/tcp \(ROUTER_NO_FORWARD\)\n {2}cause: ROUTER_NO_FORWARD at models\/virtualbox-nat\.yaml:22:5 \(router\): /,
+    );
   });
 
   it("usage errors exit 2 without a stack trace", () => {

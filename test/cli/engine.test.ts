@@ -145,7 +145,7 @@ describe("a disagreement between the engines exits 4 (REACH_FAULT=smt-verdict)",
     expect(a.err).toBe("");
     const b = reach(["ask", NAT, UNREACHABLE]);
     expect(b.code).toBe(0);
-    expect(b.out).toMatch(/^unreachable: web -> guest:22\/tcp\n/);
+    expect(b.out).toMatch(/^unreachable: web -> guest:22\/tcp \(ROUTER_NO_FORWARD\)\n/);
     expect(b.err).toBe("");
   }, 60_000);
 });
@@ -170,7 +170,7 @@ describe("--smt2 FILE", () => {
     const file = join(d, "query.smt2");
     const r = reach(["ask", NAT, q, "--smt2", file]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(new RegExp(`^(un)?reachable: ${q.replace(/[/]/g, "\\/")}\\n`));
+    expect(r.out).toMatch(new RegExp(`^(un)?reachable: ${q.replace(/[/]/g, "\\/")}( \\([A-Z_, ]+\\))?\\n`));
     // complete: renamed into place, no temporary file left next to it
     expect(readdirSync(d)).toEqual(["query.smt2"]);
     return { file, text: readFileSync(file, "utf8") };

@@ -82,8 +82,12 @@ describe("a broken lab: every violation at its line, with its counterexample", (
     broken = await verifyFile(BROKEN);
     const r = at(31);
     expect(r).toMatchObject({ kind: "query", status: "violated" });
-    expect(r.message).toContain("sshd on guest is bound to 127.0.0.1, but the forwarded connection arrives at 10.0.2.15");
+    expect(r.message).toContain("BIND_LOOPBACK: sshd on guest listens on 127.0.0.1:22, but the connection arrives at 10.0.2.15");
     expect(r.findings[0]!.answer.verdict).toBe("unreachable");
+    // the trace still says where the most obvious dial died
+    expect(r.findings[0]!.answer.reason).toContain(
+      "sshd on guest is bound to 127.0.0.1, but the forwarded connection arrives at 10.0.2.15",
+    );
   });
 
   it("isolation broken both ways is listed flow by flow, each with a working witness", () => {
