@@ -19,7 +19,7 @@ function codes(yaml: string): string[] {
   }
 }
 
-describe("checker review 2026-11-23", () => {
+describe("checker review (2026-11-23)", () => {
   it("a NAT Network given as a bare address is RCH011, not a crash", () => {
     expect(
       codes(`natnetworks:

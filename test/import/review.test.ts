@@ -25,7 +25,7 @@ async function verdict(text: string, query: string): Promise<string> {
   return ask(lower(loadTopologyText("t.yaml", text).topology), q.query).verdict;
 }
 
-describe("import review findings", () => {
+describe("import review findings (2026-11-24)", () => {
   it("a Linux host without a default route keeps its own interfaces: no LAN is assumed for it", async () => {
     const r = await runImport({
       kind: "linux",

@@ -105,7 +105,7 @@ machines:
   });
 });
 
-describe("Z3 explains an unreachable answer when candidate paths exist but none is feasible", () => {
+describe("Z3 explains an unreachable answer when candidate paths exist but none is feasible (2026-11-23)", () => {
   it("two source-port rules that together cover every source port: the unsat core names the two INPUT rules", async () => {
     const yaml = `
 segments: { lan: 192.168.1.0/24 }
@@ -135,7 +135,7 @@ machines:
   });
 });
 
-describe("rp_filter strict and loose differ in both engines (a mutant treating strict as loose survived the generator)", () => {
+describe("rp_filter strict and loose differ in both engines (a mutant treating strict as loose survived the generator; 2026-11-23)", () => {
   // the client sends out of an address-less eth1 with its eth0 address as source: the server
   // receives on eth1 a packet whose route back leaves by eth0
   const yaml = `

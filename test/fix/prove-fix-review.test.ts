@@ -48,7 +48,7 @@ theorems:
     reachable: { bind: "0.0.0.0" }
 `;
 
-describe("reach fix review findings", () => {
+describe("reach fix review findings (2026-11-24)", () => {
   it("a chain of 300 rules is one slot of 300 alternatives: the rule at position 300 is found", { timeout: 120_000 }, () => {
     const rules = [
       ...Array.from({ length: 299 }, (_, i) => `          - { action: drop, proto: tcp, dport: ${1000 + i} }`),
@@ -121,7 +121,7 @@ describe("reach fix review findings", () => {
   });
 });
 
-describe("reach prove review findings", () => {
+describe("reach prove review findings (2026-11-24)", () => {
   const run = (name: string, text: string) => reach("prove", file(name, text), "--counterexamples", join(dir, "cx"));
 
   it("a query naming a machine a member lacks: RCH041 at the query, exit 2", () => {

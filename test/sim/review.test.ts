@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { formatIP } from "../../src/net/addr.js";
-import { build, query } from "../sim/helpers.js";
+import { build, query } from "./helpers.js";
 
 const answer = (yaml: string, text: string) => query(build(yaml), text);
 
-describe("review 2026-11-23: wrong verdicts fixed", () => {
+describe("simulator review (2026-11-23): wrong verdicts fixed", () => {
   it("a self-query finds a service bound to 127.0.0.53 (systemd-resolved)", () => {
     const a = answer(
       `segments:

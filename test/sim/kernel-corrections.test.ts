@@ -12,7 +12,7 @@ import type { Network } from "../../src/ir/types.js";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
 import { unsupported } from "../../src/emulate/plan.js";
-import { build } from "../sim/helpers.js";
+import { build } from "./helpers.js";
 
 afterAll(() => shutdown());
 
