@@ -109,7 +109,7 @@ export interface Cause {
 
 /** A modelling choice the answer rests on (as AWS's ASSUMPTION_* details). */
 export interface Assumption {
-  readonly code: "ASSUMPTION_NAT_GUEST_ADDRESS" | "ASSUMPTION_NAT_DNS_PROXY";
+  readonly code: "ASSUMPTION_NAT_GUEST_ADDRESS";
   readonly text: string;
   readonly at: Span;
 }
