@@ -47,6 +47,7 @@ import { renderFamily } from "../prove/report.js";
 import { recordCounterexamples } from "../prove/counterexamples.js";
 import { fix } from "../fix/fix.js";
 import { inlineFix, inlineFixJson, renderFix } from "../fix/report.js";
+import { DRAW_FORMATS, drawQuery, drawTopology, type DrawFormat } from "../draw/draw.js";
 
 /** The time an unreachable `reach ask` gives its inline repair search. */
 const INLINE_FIX_SECONDS = 5;
@@ -473,6 +474,41 @@ await yargs(hideBin(process.argv))
           "\n",
       );
       process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+    }),
+  )
+  .command(
+    "draw <file>",
+    "Draw the topology (machines as frames with their VMs and NAT engines, segments, forwards, services, firewalls), or with --query the path of one answer (where it is blocked, why, and the repair).",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "topology file (YAML or JSON)" })
+        .option("query", { alias: "q", type: "string", describe: 'draw this query\'s path instead: "A -> B:PORT/tcp"' })
+        .option("format", {
+          choices: DRAW_FORMATS,
+          default: "svg" as const,
+          describe: "svg (Graphviz, built in), dot (lay it out yourself), mermaid (GitHub renders it), html (one self-contained page)",
+        })
+        .option("output", { alias: "o", type: "string", describe: "write the picture here (default: stdout)" })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption)
+        .example("$0 draw models/virtualbox-nat.yaml -o lab.svg", "the topology as SVG")
+        .example(
+          '$0 draw models/nat-guest-loopback-bind.yaml --query "host -> guest:22/tcp" -o why.svg',
+          "the blocked path, its cause and the repair",
+        ),
+    handler(async (argv) => {
+      const { net, loaded } = load(argv.file, argv);
+      if (argv.output !== undefined) checkOutputPath(argv.output, argv.file, "--output");
+      const format = argv.format as DrawFormat;
+      let text: string;
+      if (argv.query !== undefined) {
+        const q = queryArg(argv.query, loaded, argv.file);
+        const r = await drawQuery(loaded, net, q, engineOf(argv), format);
+        text = r.text;
+        process.exitCode = r.answer.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
+      } else text = await drawTopology(loaded, net, format);
+      if (argv.output === undefined) process.stdout.write(text);
+      else writeAtomically(argv.output, text);
     }),
   )
   .command(
