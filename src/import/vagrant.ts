@@ -36,11 +36,13 @@
  * conditionals, method calls) is an RCH051 warning at that node, never guessed.
  */
 import { createRequire } from "node:module";
+import { basename } from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 import { spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
+import { bindParams, Evaluator, LOOP_METHODS, MAX_DEPTH, Scope, toS, truthy, type Value } from "./vagrant-eval.js";
 
 // ---------------------------------------------------------------------------
 // The parser (one per process; tree-sitter's wasm runtime is loaded once)
@@ -61,99 +63,12 @@ function ruby(): Promise<Parser> {
 // ---------------------------------------------------------------------------
 // Ruby literals
 
-/** A value Ruby would have without running anything: a literal. */
-type Value =
-  | { readonly kind: "string"; readonly text: string }
-  | { readonly kind: "symbol"; readonly text: string }
-  | { readonly kind: "integer"; readonly n: number }
-  | { readonly kind: "boolean"; readonly b: boolean }
-  | { readonly kind: "nil" }
-  | { readonly kind: "array"; readonly items: readonly Value[] }
-  | { readonly kind: "range"; readonly lo: number; readonly hi: number };
+/** The literal a node is (no variables): for option keys. */
+const LITERALS = new Evaluator({ assumeEnv: () => undefined });
+const literal = (node: Node): Value | undefined => LITERALS.value(node, new Scope());
 
-/** Double-quoted escapes that can appear in names and addresses (Ruby's doc/syntax/literals.rdoc). */
-const ESCAPES: Record<string, string> = { "\\\\": "\\", '\\"': '"', "\\'": "'", "\\n": "\n", "\\t": "\t", "\\s": " ", "\\#": "#" };
-
-/** The characters of a string or symbol literal; undefined when it interpolates or uses other escapes. */
-function stringText(node: Node): string | undefined {
-  const single = node.text.startsWith("'") || node.text.startsWith(":'");
-  let out = "";
-  for (const c of node.namedChildren) {
-    if (c.type === "string_content") out += single ? c.text.replaceAll("\\\\", "\\").replaceAll("\\'", "'") : c.text;
-    else if (c.type === "escape_sequence" && ESCAPES[c.text] !== undefined) out += ESCAPES[c.text];
-    else return undefined;
-  }
-  return out;
-}
-
-/** Ruby integer literal text: 8080, 8_080, 0x1f90, 0b1, 0o17, 017. */
-function integerOf(text: string): number | undefined {
-  const t = text.replaceAll("_", "").toLowerCase();
-  const n = t.startsWith("0x")
-    ? Number.parseInt(t.slice(2), 16)
-    : t.startsWith("0b")
-      ? Number.parseInt(t.slice(2), 2)
-      : t.startsWith("0o")
-        ? Number.parseInt(t.slice(2), 8)
-        : t.length > 1 && t.startsWith("0")
-          ? Number.parseInt(t.slice(1), 8)
-          : Number(t);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** Array literals nested deeper than this are not read (Vagrant options are flat; the limit keeps the stack safe). */
-const MAX_LITERAL_DEPTH = 16;
-
-/** The literal a node is, or undefined when Ruby would have to compute it. */
-function literal(node: Node, depth = 0): Value | undefined {
-  if (depth > MAX_LITERAL_DEPTH) return undefined;
-  switch (node.type) {
-    case "string": {
-      const text = stringText(node);
-      return text === undefined ? undefined : { kind: "string", text };
-    }
-    case "simple_symbol":
-      return { kind: "symbol", text: node.text.slice(1) };
-    case "delimited_symbol": {
-      const text = stringText(node);
-      return text === undefined ? undefined : { kind: "symbol", text };
-    }
-    case "integer": {
-      const n = integerOf(node.text);
-      return n === undefined ? undefined : { kind: "integer", n };
-    }
-    case "true":
-    case "false":
-      return { kind: "boolean", b: node.type === "true" };
-    case "nil":
-      return { kind: "nil" };
-    case "array": {
-      const items: Value[] = [];
-      for (const c of node.namedChildren) {
-        if (c.type === "comment") continue;
-        const v = literal(c, depth + 1);
-        if (!v) return undefined;
-        items.push(v);
-      }
-      return { kind: "array", items };
-    }
-    case "range": {
-      const lo = node.childForFieldName("begin");
-      const hi = node.childForFieldName("end");
-      const op = node.childForFieldName("operator")?.text;
-      const a = lo && literal(lo, depth + 1);
-      const b = hi && literal(hi, depth + 1);
-      if (a?.kind !== "integer" || b?.kind !== "integer") return undefined;
-      return { kind: "range", lo: a.n, hi: op === "..." ? b.n - 1 : b.n };
-    }
-    case "parenthesized_statements": {
-      const inner = node.namedChildren.filter((c) => c.type !== "comment");
-      return inner.length === 1 ? literal(inner[0]!, depth + 1) : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
+/** A value as the notes show it. */
+const showValue = (v: Value): string => (v.kind === "string" ? JSON.stringify(v.text) : (toS(v) ?? v.kind));
 
 /** Text of a string or symbol literal. */
 const textOf = (v: Value | undefined): string | undefined => (v?.kind === "string" || v?.kind === "symbol" ? v.text : undefined);
@@ -324,8 +239,18 @@ class Reader {
   private anonymous = 0;
   /** Whether a version 2 configure block was read. */
   read = false;
-  /** Top-level `CONSTANT = literal` assignments (for `Vagrant.configure(VAGRANTFILE_API_VERSION)`). */
-  readonly constants = new Map<string, Value>();
+  /** The file's top-level variables and constants, as far as they can be computed without running Ruby. */
+  readonly top = new Scope();
+  /** A config.vm.define sits in Ruby that is not run: no machine `default` is invented then. */
+  hiddenDefine = false;
+  /** Loops being expanded, one inside another. */
+  private depth = 0;
+  readonly eval = new Evaluator({
+    assumeEnv: (node, name, dflt) =>
+      this.note(
+        `ENV["${name}"] is taken as unset, so its default ${showValue(dflt)} is used (${basename(this.source.file)}:${this.at(node)}); if you set ${name} when you run vagrant, edit the topology to match.`,
+      ),
+  });
 
   constructor(readonly source: Source) {}
 
@@ -349,6 +274,7 @@ class Reader {
   /** A statement reach does not follow: reported when it may hide networking or uses a config variable. */
   unknown(stmt: Node, vars: readonly string[]): void {
     if (!mentions(stmt, new Set([...NETWORKING, ...vars]))) return;
+    if (mentions(stmt, new Set(["define"]))) this.hiddenDefine = true;
     this.warn(
       stmt,
       `${constructName(stmt)} is not run (reach reads the Vagrantfile without running Ruby): the networks it may configure are not imported`,
@@ -360,28 +286,24 @@ class Reader {
 
   program(root: Node): void {
     const stmts = statements(root);
-    for (const s of stmts) {
-      if (s.type === "assignment") {
-        const left = s.childForFieldName("left");
-        const value = s.childForFieldName("right");
-        const v = value && literal(value);
-        if (left?.type === "constant" && v) this.constants.set(left.text, v);
-      }
-    }
     let configured = false;
+    const blocks: Node[] = [];
     for (const s of stmts) {
-      if (s.type === "call" && chainOf(s)?.join(".") === "Vagrant.configure") {
+      const chain = s.type === "call" ? chainOf(s)?.join(".") : undefined;
+      if (chain === "Vagrant.configure") {
         configured = true;
-        this.configure(s);
-      } else if (s.type === "call" && chainOf(s)?.join(".") === "Vagrant::Config.run") {
+        blocks.push(s);
+      } else if (chain === "Vagrant::Config.run") {
         configured = true;
         this.warn(s, "Vagrant::Config.run is the version 1 Vagrantfile format: not imported", 'Vagrant.configure("2") do |config| ... end');
-      } else if (s.type !== "assignment" || s.childForFieldName("left")?.type !== "constant") {
+      } else if (!this.assign(s, this.top, [])) {
         this.unknown(s, []);
         // Vagrant.configure inside Ruby that is not run: reported above, still a Vagrantfile
         configured ||= mentions(s, new Set(["configure"]));
       }
     }
+    // Vagrant keeps the configure blocks and runs them once the whole file is loaded
+    for (const s of blocks) this.configure(s);
     if (!configured) {
       this.diagnostics.push(
         diagnostic("RCH050", { file: this.source.file, line: 1, col: 1 }, "not a Vagrantfile: no Vagrant.configure block", {
@@ -393,7 +315,7 @@ class Reader {
 
   private configure(call: Node): void {
     const [version] = argumentsOf(call);
-    const v = version && (version.type === "constant" ? this.constants.get(version.text) : literal(version));
+    const v = version && this.eval.value(version, this.top);
     const block = blockOf(call);
     if (!block || block.params.length !== 1) {
       this.warn(
@@ -416,17 +338,17 @@ class Reader {
       );
     }
     this.read = true;
-    this.body(block.body, block.params[0]!, this.root, "root");
+    this.body(block.body, block.params[0]!, this.root, "root", new Scope(this.top));
   }
 
   // --- config blocks
 
   /** The statements of a config block whose config variable is `v`. */
-  private body(stmts: readonly Node[], v: string, cfg: Config, level: "root" | "machine"): void {
-    for (const s of stmts) this.statement(s, v, cfg, level);
+  private body(stmts: readonly Node[], v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
+    for (const s of stmts) this.statement(s, v, cfg, level, scope);
   }
 
-  private statement(s: Node, v: string, cfg: Config, level: "root" | "machine"): void {
+  private statement(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
     if (s.type === "call") {
       const chain = chainOf(s);
       if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine") {
@@ -441,10 +363,10 @@ class Reader {
         if (chain[1] !== "vm" || chain.length !== 3) return; // config.ssh, config.vagrant, plugins: not networking
         switch (chain[2]) {
           case "network":
-            this.network(s, cfg);
+            this.network(s, cfg, scope);
             return;
           case "define":
-            if (level === "root") this.define(s);
+            if (level === "root") this.define(s, scope);
             else
               this.warn(
                 s,
@@ -453,7 +375,7 @@ class Reader {
               );
             return;
           case "provider":
-            this.provider(s, cfg);
+            this.provider(s, cfg, scope);
             return;
           default:
             return; // box, synced_folder, provision, ...: not networking
@@ -463,17 +385,75 @@ class Reader {
       const chain = chainOf(s.childForFieldName("left") ?? s);
       const right = s.childForFieldName("right");
       if (chain?.[0] === v && chain.length >= 2 && right) {
-        if (chain[1] === "vm" && chain.length === 3) this.setting(chain[2]!, right, cfg);
+        if (chain[1] === "vm" && chain.length === 3) this.setting(chain[2]!, right, cfg, scope);
         return;
       }
+      if (this.assign(s, scope, [v])) return;
     }
+    if (this.loop(s, v, cfg, level, scope) || this.conditional(s, v, cfg, level, scope)) return;
     this.unknown(s, [v]);
   }
 
+  /** `name = expr` (a local, a constant or a global): its value when it can be computed; true when it is such an assignment. */
+  private assign(s: Node, scope: Scope, vars: readonly string[]): boolean {
+    const left = s.type === "assignment" ? s.childForFieldName("left") : null;
+    if (!left || !["identifier", "constant", "global_variable"].includes(left.type)) return false;
+    if (this.eval.value(s, scope) === undefined) this.unknown(s, vars);
+    return true;
+  }
+
+  /** `xs.each do |x| ... end` and the like over values the file computes: the body once per item. */
+  private loop(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): boolean {
+    const method = s.type === "call" ? s.childForFieldName("method")?.text : undefined;
+    const block = s.type === "call" ? blockOf(s) : undefined;
+    if (!block || !method || !LOOP_METHODS.has(method) || this.depth >= MAX_DEPTH) return false;
+    const params = block.node.childForFieldName("parameters")?.namedChildren ?? [];
+    if (params.some((p) => p.type !== "identifier")) return false;
+    const runs = this.eval.iterations(s, scope);
+    if (!runs) return false;
+    this.depth++;
+    for (const args of runs) {
+      const inner = new Scope(scope);
+      bindParams(inner, block.params, args);
+      this.body(block.body, v, cfg, level, inner);
+    }
+    this.depth--;
+    return true;
+  }
+
+  /** `if`/`unless` (and their modifier forms, `elsif`, `else`) whose conditions the file computes: the branch taken. */
+  private conditional(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): boolean {
+    if (s.type === "if_modifier" || s.type === "unless_modifier") {
+      const c = s.childForFieldName("condition");
+      const cv = c && this.eval.value(c, scope);
+      const body = s.childForFieldName("body");
+      if (!cv || !body) return false;
+      if (truthy(cv) === (s.type === "if_modifier")) this.statement(body, v, cfg, level, scope);
+      return true;
+    }
+    if (s.type !== "if" && s.type !== "unless") return false;
+    let negate = s.type === "unless";
+    for (let n: Node | null = s; n; n = n.childForFieldName("alternative")) {
+      if (n.type === "else") {
+        this.body(statements(n), v, cfg, level, scope);
+        return true;
+      }
+      const c = n.childForFieldName("condition");
+      const cv = c && this.eval.value(c, scope);
+      if (!cv) return false;
+      if (truthy(cv) !== negate) {
+        this.body(statements(n.childForFieldName("consequence")), v, cfg, level, scope);
+        return true;
+      }
+      negate = false;
+    }
+    return true;
+  }
+
   /** `config.vm.X = value` for the settings that matter to networking. */
-  private setting(name: string, right: Node, cfg: Config): void {
+  private setting(name: string, right: Node, cfg: Config, scope: Scope): void {
     if (!["hostname", "communicator", "usable_port_range"].includes(name)) return;
-    const v = literal(right);
+    const v = this.eval.value(right, scope);
     if (name === "usable_port_range") {
       if (v?.kind === "range" && v.lo >= 1 && v.hi <= 65535 && v.lo <= v.hi) cfg.portRange = { lo: v.lo, hi: v.hi };
       else
@@ -489,9 +469,9 @@ class Reader {
     else cfg.communicator = text;
   }
 
-  private define(call: Node): void {
+  private define(call: Node, scope: Scope): void {
     const [nameNode, ...opts] = argumentsOf(call);
-    const name = nameNode && textOf(literal(nameNode));
+    const name = nameNode && textOf(this.eval.value(nameNode, scope));
     if (!nameNode || name === undefined || name === "") {
       this.warn(
         nameNode ?? call,
@@ -506,7 +486,7 @@ class Reader {
     for (const opt of opts) {
       for (const pair of this.pairs(opt)) {
         if (pair.key !== "autostart") continue;
-        const v = literal(pair.value);
+        const v = this.eval.value(pair.value, scope);
         if (v?.kind === "boolean") cfg.autostart = { value: v.b, node: pair.value };
         else this.warn(pair.value, `autostart is not a literal (${pair.value.text})`, "autostart: true or false");
       }
@@ -522,13 +502,13 @@ class Reader {
       );
       return;
     }
-    this.body(block.body, v, cfg, "machine");
+    this.body(block.body, v, cfg, "machine", new Scope(scope));
   }
 
   /** `config.vm.provider "virtualbox" do |vb, override| ... end`. */
-  private provider(call: Node, cfg: Config): void {
+  private provider(call: Node, cfg: Config, scope: Scope): void {
     const [nameNode] = argumentsOf(call);
-    const name = nameNode && textOf(literal(nameNode));
+    const name = nameNode && textOf(this.eval.value(nameNode, scope));
     if (name === undefined) {
       this.unknown(call, []);
       return;
@@ -541,9 +521,9 @@ class Reader {
     for (const s of block.body) {
       const target = s.type === "assignment" ? s.childForFieldName("left") : s;
       const chain = target && chainOf(target);
-      if (override !== undefined && chain?.[0] === override) this.statement(s, override, cfg, "machine");
+      if (override !== undefined && chain?.[0] === override) this.statement(s, override, cfg, "machine", scope);
       else if (vb !== undefined && chain?.[0] === vb) {
-        if (chain[1] === "customize" && s.type === "call") this.customize(s);
+        if (chain[1] === "customize" && s.type === "call") this.customize(s, scope);
       } else
         this.unknown(
           s,
@@ -553,10 +533,10 @@ class Reader {
   }
 
   /** `vb.customize ["modifyvm", :id, "--natpf1", ...]`: networking changes are not followed. */
-  private customize(call: Node): void {
+  private customize(call: Node, scope: Scope): void {
     const strings: string[] = [];
     const collect = (n: Node) => {
-      const t = textOf(literal(n));
+      const t = textOf(this.eval.value(n, scope));
       if (t !== undefined) strings.push(t);
       else for (const c of n.namedChildren) collect(c);
     };
@@ -603,9 +583,9 @@ class Reader {
   }
 
   /** `X.vm.network TYPE, options`: recorded in the config as Vagrant's VMConfig#network does. */
-  private network(call: Node, cfg: Config): void {
+  private network(call: Node, cfg: Config, scope: Scope): void {
     const [typeNode, ...rest] = argumentsOf(call);
-    const type = typeNode && textOf(literal(typeNode));
+    const type = typeNode && textOf(this.eval.value(typeNode, scope));
     if (!typeNode || type === undefined) {
       this.warn(
         typeNode ?? call,
@@ -643,7 +623,7 @@ class Reader {
           this.warn(node, `option '${key}' of ${type} is not understood: left out`, `one of ${USED[type].join(", ")}`);
           continue;
         }
-        const v = literal(value);
+        const v = this.eval.value(value, scope);
         if (!v) {
           this.warn(value, `the value of ${key} is not a literal (${value.text}): this network is not imported`, EXPECTED_LITERAL);
           ok = false;
@@ -1195,7 +1175,11 @@ async function importOne(source: Source, builder: Builder): Promise<Reader> {
     builder.use(reader);
     const defined = [...reader.machines.entries()];
     if (defined.length) for (const [name, m] of defined) builder.machine(name, m.config, m.node);
-    else if (reader.read) builder.machine("default", undefined, tree.rootNode);
+    else if (reader.read && !reader.hiddenDefine) builder.machine("default", undefined, tree.rootNode);
+    else if (reader.read)
+      reader.note(
+        "No machine is imported from this Vagrantfile: its config.vm.define calls are inside Ruby reach does not run (the warnings say where); Vagrant would not make a machine named default.",
+      );
     const others = [...reader.providers].filter((p) => p !== "virtualbox");
     if (others.length)
       reader.note(

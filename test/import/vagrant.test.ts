@@ -415,32 +415,41 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
       ].join("\n"),
     );
     expect(codes(r)).toEqual([
-      "3:56 RCH051", // host: PORT
-      "4:56 RCH051", // interpolation
-      "5:3 RCH051", // the loop
-      "9:3 RCH051", // the if modifier
+      // host: PORT is computed (PORT = 8080), and the loop makes node1..node3: the top-level
+      // forwards reach every machine, so the second machine's 8080 and 8084 collide
+      "3:3 RCH051",
+      "3:3 RCH051",
+      "3:3 RCH051",
+      "4:56 RCH051", // interpolation of an unknown n
+      "9:3 RCH051", // the if modifier on ENV["X"] (no default)
       "10:3 RCH051", // a method call given config
       "11:20 RCH051", // define name
       "13:21 RCH051", // network kind
       "14:40 RCH051", // **opts
       "15:3 RCH051", // ... so that forward has no guest
       "15:39 RCH051", // a String key
+      "16:3 RCH051",
+      "16:3 RCH051",
+      "16:3 RCH051",
       "16:62 RCH051", // an unknown option (left out, the forward kept)
       "17:21 RCH051", // v1 network type
       "19:5 RCH051", // the outer config inside a define block
       "21:24 RCH051", // hostname
     ]);
     const byLine = (line: number) => r.diagnostics.find((d) => d.span.line === line)!;
-    expect(byLine(3).message).toBe("the value of host is not a literal (PORT): this network is not imported");
-    expect(byLine(3).expected).toContain("a literal value");
-    expect(byLine(5).message).toContain("a loop (.each) is not run");
+    expect(byLine(3).message).toContain("host port 8080 of node2's tcp8080 forward is already forwarded by node1");
+    expect(byLine(4).message).toBe('the value of host is not a literal ("80#{n}"): this network is not imported');
+    expect(byLine(4).expected).toContain("a literal value");
     expect(byLine(9).message).toContain("a conditional is not run");
-    expect(byLine(16).message).toBe("option 'hostname' of forwarded_port is not understood: left out");
-    expect(byLine(16).expected).toContain("guest, host, host_ip");
+    expect(r.diagnostics.find((d) => d.span.line === 16 && d.span.col === 62)!.message).toBe(
+      "option 'hostname' of forwarded_port is not understood: left out",
+    );
+    expect(r.diagnostics.find((d) => d.span.line === 16 && d.span.col === 62)!.expected).toContain("guest, host, host_ip");
     expect(r.diagnostics.every((d) => d.severity === "warning")).toBe(true);
-    // what was literal is imported: the forward with an unknown option, and machine x
-    expect(Object.keys(r.fragment.machines)).toEqual(["x"]);
-    expect((r.fragment.machines["x"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual([
+    // what the file computes is imported: the loop's machines, the forward with an unknown option, and machine x
+    expect(Object.keys(r.fragment.machines)).toEqual(["node1", "node2", "node3", "x"]);
+    expect((r.fragment.machines["node1"]!.vm!.adapters[0] as { forwards: { name?: string }[] }).forwards.map((f) => f.name)).toEqual([
+      "tcp8080",
       "tcp8084",
       "ssh",
     ]);
