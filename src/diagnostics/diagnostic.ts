@@ -47,6 +47,7 @@ export const CATALOGUE = {
   RCH034: "gateway not on a connected subnet",
   RCH035: "invalid VM adapter configuration",
   RCH036: "bind address not on this machine",
+  RCH037: "route via the machine's own address",
   RCH040: "bad query",
   RCH041: "query names an unknown machine",
   RCH042: "bad command-line option",

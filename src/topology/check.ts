@@ -730,7 +730,15 @@ function checkRoutes(c: Checker, mc: MachineCtx): void {
       const onLink = mc.connected.filter((x) => r.dev === undefined || x.dev === r.dev);
       // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
       const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
-      if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
+      const own = gw !== undefined && mc.own.some((x) => sameIP(x, unmap(gw)));
+      if (own)
+        c.err(
+          "RCH037",
+          [...rp, "via"],
+          `gateway ${r.via} is an address of '${mname}' itself (the kernel refuses: "Nexthop has invalid gateway")`,
+          "the address of a neighbour on a connected subnet (a router), or dev: IFNAME without via for an on-link route",
+        );
+      else if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
         c.err(
           "RCH034",
           [...rp, "via"],
