@@ -48,6 +48,8 @@ import { recordCounterexamples } from "../prove/counterexamples.js";
 import { fix } from "../fix/fix.js";
 import { inlineFix, inlineFixJson, renderFix } from "../fix/report.js";
 import { DRAW_FORMATS, drawQuery, drawTopology, type DrawFormat } from "../draw/draw.js";
+import { reportFile } from "../report/build.js";
+import { reportHtml, type ReportFile } from "../report/html.js";
 
 /** The time an unreachable `reach ask` gives its inline repair search. */
 const INLINE_FIX_SECONDS = 5;
@@ -363,10 +365,10 @@ await yargs(hideBin(process.argv))
       y
         .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
         .option("format", {
-          choices: ["text", "json", "github", "junit", "sarif"] as const,
+          choices: ["text", "json", "github", "junit", "sarif", "html"] as const,
           default: "text" as const,
           describe:
-            "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning",
+            "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning, html: the page reach report writes",
         })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
@@ -380,6 +382,15 @@ await yargs(hideBin(process.argv))
       // a spec file (include: + expect:) checks its own expectations against the topology it includes
       for (const { file, net, loaded } of loadedAll)
         all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
+      if (argv.format === "html") {
+        const pages: ReportFile[] = [];
+        for (const [i, { file, net, loaded }] of loadedAll.entries())
+          pages.push(await reportFile(file, loaded, net, opts, all[i]!.results));
+        process.stdout.write(reportHtml(pages));
+        const s = summary(all);
+        process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
+        return;
+      }
       const format = argv.format as Format;
       const text =
         format === "json"
@@ -509,6 +520,30 @@ await yargs(hideBin(process.argv))
       } else text = await drawTopology(loaded, net, format);
       if (argv.output === undefined) process.stdout.write(text);
       else writeAtomically(argv.output, text);
+    }),
+  )
+  .command(
+    "report <files..>",
+    "One self-contained HTML page (no network): the topology picture, every expectation with its verdict, causes and path picture, the exposure of each machine; collapsible, with a search box.",
+    (y) =>
+      y
+        .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
+        .option("output", { alias: "o", type: "string", demandOption: true, describe: "the HTML file to write, e.g. report.html" })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption)
+        .example("$0 report models/ -o report.html", "every bundled model in one page"),
+    handler(async (argv) => {
+      const opts = engineOf(argv);
+      const files = argv.files.flatMap(expandInputs);
+      for (const f of files) checkOutputPath(argv.output, f, "--output");
+      const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
+      const pages: ReportFile[] = [];
+      for (const { file, net, loaded } of loadedAll) pages.push(await reportFile(file, loaded, net, opts));
+      writeAtomically(argv.output, reportHtml(pages));
+      const n = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "violated").length, 0);
+      const u = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "unknown").length, 0);
+      process.stderr.write(`wrote ${argv.output} (${files.length} file${files.length === 1 ? "" : "s"}, ${n} violated, ${u} unknown)\n`);
+      process.exitCode = n ? EXIT.violated : u ? EXIT.unknown : EXIT.ok;
     }),
   )
   .command(
@@ -752,7 +787,10 @@ await yargs(hideBin(process.argv))
   .example("$0 show models/hostonly.yaml", "what a host-only adapter lowers to")
   .example("sudo $0 emulate models/virtualbox-nat.yaml", "the real kernel (network namespaces) as judge of every expectation")
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
-  .demandCommand(1, "name a command: ask, verify, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema")
+  .demandCommand(
+    1,
+    "name a command: ask, verify, report, draw, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
+  )
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once
