@@ -26,6 +26,7 @@ export const LAYERS: Record<string, number> = {
   fix: 6,
   emulate: 6,
   import: 6,
+  doctor: 6,
   draw: 6,
   report: 6,
   cli: 7,
