@@ -17,6 +17,115 @@ export function interpolates(text: string): boolean {
   return false;
 }
 
+/** A default Compose used for an unset variable (said in the notes). */
+export interface DefaultUsed {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** A text with its variables substituted, or the first variable it needs that is not set. */
+export type Resolved =
+  { readonly text: string; readonly defaults: readonly DefaultUsed[] } | { readonly missing: string; readonly why: string };
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/**
+ * Compose's interpolation (compose-spec "Interpolation"): `$$` is `$`; `$VAR` and `${VAR}` are
+ * the variable; `${VAR:-d}` is d when VAR is unset or empty, `${VAR-d}` when unset;
+ * `${VAR:?err}` / `${VAR?err}` stop Compose when VAR is unset (or empty); `${VAR:+a}` / `${VAR+a}`
+ * are a when VAR is set (and not empty), else empty. Defaults may themselves interpolate.
+ */
+// Long: one scan over the text with the six forms of a braced variable.
+export function resolveVars(text: string, env: ReadonlyMap<string, string>, depth = 0): Resolved {
+  let out = "";
+  const defaults: DefaultUsed[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== "$") {
+      out += c;
+      continue;
+    }
+    if (text[i + 1] === "$") {
+      out += "$";
+      i++;
+      continue;
+    }
+    if (text[i + 1] !== "{") {
+      const name = VAR_NAME.exec(text.slice(i + 1))?.[0];
+      if (!name) {
+        out += "$";
+        continue;
+      }
+      const v = env.get(name);
+      if (v === undefined) return { missing: name, why: "is not set" };
+      out += v;
+      i += name.length;
+      continue;
+    }
+    // ${...}: find the matching brace (defaults may nest ${...})
+    let level = 0;
+    let end = -1;
+    for (let j = i + 1; j < text.length; j++) {
+      if (text[j] === "{") level++;
+      else if (text[j] === "}" && --level === 0) {
+        end = j;
+        break;
+      }
+    }
+    const inner = end < 0 ? "" : text.slice(i + 2, end);
+    const name = VAR_NAME.exec(inner)?.[0];
+    if (end < 0 || !name || depth > 8) return { missing: inner || text.slice(i), why: "is not a variable Compose can substitute" };
+    const op = /^(:-|-|:\?|\?|:\+|\+)?/.exec(inner.slice(name.length))![0];
+    const rest = inner.slice(name.length + op.length);
+    if (!op && rest) return { missing: inner, why: "is not a variable Compose can substitute" };
+    const v = env.get(name);
+    const set = v !== undefined;
+    const full = set && v !== "";
+    let piece: string;
+    if (op === ":-" || op === "-") {
+      if (op === ":-" ? full : set) piece = v!;
+      else {
+        const d = resolveVars(rest, env, depth + 1);
+        if ("missing" in d) return d;
+        defaults.push({ name, value: d.text }, ...d.defaults);
+        piece = d.text;
+      }
+    } else if (op === ":?" || op === "?") {
+      if (!(op === ":?" ? full : set))
+        return { missing: name, why: `is not set, and Compose refuses to start without it (${rest || "required"})` };
+      piece = v!;
+    } else if (op === ":+" || op === "+") {
+      if (op === ":+" ? full : set) {
+        const a = resolveVars(rest, env, depth + 1);
+        if ("missing" in a) return a;
+        piece = a.text;
+      } else piece = "";
+    } else {
+      if (!set) return { missing: name, why: "is not set" };
+      piece = v;
+    }
+    out += piece;
+    i = end;
+  }
+  return { text: out, defaults };
+}
+
+/** A value after interpolation, with the defaults it used said once each; undefined (and a warning) when a variable is missing. */
+export function substituted(r: Reader, node: unknown, text: string, what: string): string | undefined {
+  const res = resolveVars(text, r.env);
+  if ("missing" in res) {
+    r.warn(
+      node,
+      `${what} uses \${${res.missing}}, which ${res.why}`,
+      "literal values, or name the file that sets the variable with --env-file (reach does not read the environment)",
+    );
+    return undefined;
+  }
+  for (const d of res.defaults)
+    r.note(`${d.name} is not set by the env files named (--env-file), so Compose uses its default '${d.value}' (${r.where(node)}).`);
+  return res.text;
+}
+
 function portRange(text: string): { lo: number; hi: number } | undefined {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
   if (!m) return undefined;
@@ -119,14 +228,9 @@ export function readPorts(r: Reader, list: unknown, service: string): Mapping[] 
 }
 
 function shortPort(r: Reader, node: unknown, text: string, published: boolean, what: string): Mapping[] {
-  if (interpolates(text)) {
-    r.warn(
-      node,
-      `${what} uses a variable that Compose takes from the environment`,
-      "literal ports (reach does not read the environment or .env)",
-    );
-    return [];
-  }
+  const resolved = substituted(r, node, text, what);
+  if (resolved === undefined) return [];
+  text = resolved;
   if (!published && text.includes(":")) {
     r.error(
       "RCH012",
@@ -136,7 +240,7 @@ function shortPort(r: Reader, node: unknown, text: string, published: boolean, w
     );
     return [];
   }
-  const spec = parseShortPort(text.trim().replaceAll("$$", "$"));
+  const spec = parseShortPort(text.trim());
   if ("error" in spec) {
     const code: Code = spec.error.startsWith("host IP") ? "RCH010" : "RCH012";
     r.error(code, node, `${what}: ${spec.error}`, '[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], e.g. "127.0.0.1:8080:80"');
@@ -166,15 +270,7 @@ function longPort(r: Reader, node: unknown, entries: Entry[], service: string): 
       r.error("RCH012", n, `${k} of a ${what} is not a value`, `${k}: a number or string`);
       return "\u0000";
     }
-    if (interpolates(s)) {
-      r.warn(
-        n,
-        `${k} of a ${what} uses a variable that Compose takes from the environment`,
-        "literal values (reach does not read the environment or .env)",
-      );
-      return "\u0000";
-    }
-    return s.replaceAll("$$", "$");
+    return substituted(r, n, s, `${k} of a ${what}`) ?? "\u0000";
   };
   const target = literal("target");
   const published = literal("published");

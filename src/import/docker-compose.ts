@@ -331,14 +331,17 @@ function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
 function serviceName(r: Reader, d: DockerHost, key: string, keyNode: unknown, entries: readonly Entry[]): string | undefined {
   const get = (k: string) => entries.find((e) => e.key === k);
   const profiles = get("profiles");
-  if (profiles && (r.items(profiles.value)?.length ?? 0) > 0) {
-    r.warn(
-      profiles.keyNode,
-      `service '${key}' has profiles: Compose starts it only when one of them is enabled, so it is left out`,
-      "services without profiles (or import the running containers with `docker inspect`)",
+  const names = profiles ? (r.items(profiles.value) ?? []).map((n) => r.string(n) ?? "") : [];
+  if (names.length && r.profiles && !names.some((p) => r.profiles!.includes(p))) {
+    r.note(
+      `Service '${key}' is left out: its profiles (${names.join(", ")}) are not among those enabled (--profile ${r.profiles.join(" --profile ")}).`,
     );
     return undefined;
   }
+  if (names.length && !r.profiles)
+    r.note(
+      `Service '${key}' has profiles (${names.join(", ")}): imported, as every service is unless --profile chooses (Compose starts it only when one of them is enabled).`,
+    );
   const cn = get("container_name");
   const named = cn ? r.string(cn.value) : undefined;
   if (cn && (named === undefined || interpolates(named)))

@@ -2,6 +2,7 @@
  * Reading the Docker importers' inputs (Compose YAML, `docker inspect` JSON) with the
  * `yaml` package (JSON is YAML 1.2), so every value has its position for diagnostics.
  */
+import { basename } from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { diagnostic, type Code, type Span } from "../diagnostics/diagnostic.js";
 import type { Entry, Out } from "./docker-types.js";
@@ -16,6 +17,10 @@ export class Reader {
   constructor(
     readonly src: Source,
     readonly out: Out,
+    /** Variables for Compose's interpolation: from the env files the user named, nothing else. */
+    readonly env: ReadonlyMap<string, string> = new Map(),
+    /** Compose profiles to enable; undefined: every service, whatever its profiles. */
+    readonly profiles?: readonly string[],
   ) {
     // a byte order mark is not part of the first line's columns
     this.text = src.text.startsWith("\uFEFF") ? src.text.slice(1) : src.text;
@@ -42,6 +47,17 @@ export class Reader {
       );
     }
     return this.doc.errors.length > 0;
+  }
+
+  /** A note said once. */
+  note(text: string): void {
+    if (!this.out.notes.includes(text)) this.out.notes.push(text);
+  }
+
+  /** `FILE:LINE:COL` of a node, for notes. */
+  where(node: unknown): string {
+    const s = this.span(node);
+    return `${basename(s.file)}:${s.line}:${s.col}`;
   }
 
   warn(node: unknown, message: string, expected: string): void {

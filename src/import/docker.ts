@@ -25,6 +25,9 @@
  * docker-types.ts (what they share). Both readers parse with the `yaml` package
  * (JSON is YAML 1.2), so every value has its position for diagnostics.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { diagnostic } from "../diagnostics/diagnostic.js";
 import { readCompose } from "./docker-compose.js";
 import { DockerHost } from "./docker-host.js";
 import { readInspect } from "./docker-inspect.js";
@@ -35,10 +38,62 @@ import type { ImportOptions, ImportResult, Importer, Source } from "./types.js";
 export { parseShortPort } from "./docker-compose-ports.js";
 export type { PortSpec } from "./docker-types.js";
 
+/** KEY=VALUE lines of an env file (Compose's .env format: `export`, comments, quotes). */
+export function parseEnvFile(text: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim().replace(/^export\s+/, "");
+    const m = /^([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line);
+    if (!m || line.startsWith("#")) continue;
+    let v = m[2]!;
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.lastIndexOf(q) > 0) v = v.slice(1, v.lastIndexOf(q));
+    else v = v.replace(/\s+#.*$/, "").trim();
+    env.set(m[1]!, q === '"' ? v.replaceAll("\\n", "\n") : v);
+  }
+  return env;
+}
+
+/** The variables of the env files the user named, in order; an unreadable one is an error naming it. */
+function envOf(options: ImportOptions, out: Out): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const f of options.envFiles ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
+      out.diags.push(
+        diagnostic("RCH001", { file: f, line: 1, col: 1 }, `cannot read env file ${f} (${why})`, {
+          expected: "a readable file named with --env-file",
+        }),
+      );
+      continue;
+    }
+    for (const [k, v] of parseEnvFile(text)) env.set(k, v);
+  }
+  return env;
+}
+
+/** A .env beside a compose file that the user did not name: said, never read (docs/security.md). */
+function unnamedDotEnv(src: Source, options: ImportOptions, out: Out): void {
+  const dotenv = join(dirname(src.file), ".env");
+  const named = (options.envFiles ?? []).some((f) => resolve(f) === resolve(dotenv));
+  if (!named && existsSync(dotenv))
+    out.notes.push(
+      `A .env beside ${basename(src.file)} holds variables; name it with --env-file ${relative(process.cwd(), dotenv) || ".env"} to use it.`,
+    );
+}
+
 function run(sources: readonly Source[], options: ImportOptions, read: (r: Reader, d: DockerHost) => void, summary: string): ImportResult {
   const out: Out = { diags: [], notes: [] };
   const d = new DockerHost(options.host, out);
-  for (const src of sources) read(new Reader(src, out), d);
+  const compose = read === readCompose;
+  const env = compose ? envOf(options, out) : new Map<string, string>();
+  for (const src of sources) {
+    if (compose) unnamedDotEnv(src, options, out);
+    read(new Reader(src, out, env, compose ? options.profiles : undefined), d);
+  }
   const published = d.containers.some((c) => c.ports.some((m) => m.published && m.hostPort !== undefined));
   const first = !published
     ? d.nets.length

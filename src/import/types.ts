@@ -45,6 +45,13 @@ export interface ImportResult {
 export interface ImportOptions {
   /** Name of the machine that runs the hypervisor or Docker (default "host"). */
   readonly host: string;
+  /**
+   * Compose: env files whose variables `${VAR}` take (the user names them: `--env-file`), in
+   * order, a later one overriding; reach reads no other environment and no `.env` on its own.
+   */
+  readonly envFiles?: readonly string[];
+  /** Compose: the profiles to enable (`--profile`); undefined imports every service. */
+  readonly profiles?: readonly string[];
 }
 
 export const DEFAULT_IMPORT_OPTIONS: ImportOptions = { host: "host" };

@@ -97,7 +97,7 @@ describe("reach import: bad input", () => {
     const vf = join(dir, "Loop");
     writeFileSync(
       vf,
-      'Vagrant.configure("2") do |config|\n  (1..2).each do |i|\n    config.vm.network "forwarded_port", guest: 80 + i, host: 8080 + i\n  end\nend\n',
+      'Vagrant.configure("2") do |config|\n  (1..File.size(\"n\")).each do |i|\n    config.vm.network "forwarded_port", guest: 80 + i, host: 8080 + i\n  end\nend\n',
     );
     const r = reach("import", "vagrant", vf);
     expect(r.code).toBe(1);
