@@ -40,6 +40,7 @@ import {
 } from "../verify/report.js";
 import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
+import { runDoctor, SOURCES, type SourceName } from "../doctor/cli.js";
 import { parseCidr } from "../net/addr.js";
 import { loadFamilyFile } from "../prove/family.js";
 import { asRecorded, ProofDisagreement, proveFamily } from "../prove/prove.js";
@@ -236,6 +237,19 @@ function checkImportOutput(out: string | undefined, force: boolean): void {
     ]);
 }
 
+/** Writes an output file checked by checkImportOutput: an existing one is kept as FILE.bak first. */
+function writeWithBackup(out: string, text: string): void {
+  if (existsSync(out)) {
+    if (statSync(out).isDirectory())
+      throw new InputError([diagnostic("RCH057", { file: out, line: 1, col: 1 }, `${out} is a folder`, { expected: "a file path" })]);
+    const bak = backupName(out);
+    copyFileSync(out, bak);
+    process.stderr.write(`kept the old ${out} as ${bak}\n`);
+  }
+  writeAtomically(out, text);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
 /** Prints an import's diagnostics, writes its topology, and sets the exit code: 0 clean, 1 written with omissions, 2 nothing written. */
 function finishImport(r: ImportOutcome, out: string | undefined, force: boolean): void {
   for (const d of r.diagnostics) process.stderr.write(renderDiagnostic(d, r.sources.get(d.span.file)) + "\n");
@@ -246,17 +260,7 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
     return;
   }
   if (out === undefined) process.stdout.write(r.text);
-  else {
-    if (existsSync(out)) {
-      if (statSync(out).isDirectory())
-        throw new InputError([diagnostic("RCH057", { file: out, line: 1, col: 1 }, `${out} is a folder`, { expected: "a file path" })]);
-      const bak = backupName(out);
-      copyFileSync(out, bak);
-      process.stderr.write(`kept the old ${out} as ${bak}\n`);
-    }
-    writeAtomically(out, r.text);
-    process.stderr.write(`wrote ${out}\n`);
-  }
+  else writeWithBackup(out, r.text);
   const left = r.diagnostics.filter((d) => d.severity === "warning").length;
   if (left)
     process.stderr.write(
@@ -634,6 +638,16 @@ await yargs(hideBin(process.argv))
         .option("into", { type: "string", describe: "your own topology file to merge the imports into (it is not modified)" })
         .option("host", { type: "string", default: "host", describe: "name of the machine running the VMs or containers" })
         .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN the host is assumed on when no input says" })
+        .option("env-file", {
+          type: "string",
+          array: true,
+          describe: "Compose: an env file whose variables ${VAR} take (repeatable, later ones win; reach reads no .env on its own)",
+        })
+        .option("profile", {
+          type: "string",
+          array: true,
+          describe: "Compose: import only the services without profiles and those of these profiles (default: every service)",
+        })
         .example("$0 import vagrant Vagrantfile -o lab.yaml", "the Vagrant machines, their forwards and private networks")
         .example(
           "$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml",
@@ -654,10 +668,50 @@ await yargs(hideBin(process.argv))
       const r = await runImport({
         kind: argv.kind as Kind,
         files: argv.files,
-        options: { host: argv.host, lan: argv.lan },
+        options: {
+          host: argv.host,
+          lan: argv.lan,
+          ...(argv["env-file"] ? { envFiles: argv["env-file"] } : {}),
+          ...(argv.profile ? { profiles: argv.profile } : {}),
+        },
         ...(argv.into ? { into: argv.into } : {}),
       });
       finishImport(r, argv.output, argv.force);
+    }),
+  )
+  .command(
+    "doctor",
+    "Read this machine's VMs, containers and firewall (read-only) into one topology and report named findings (docs/doctor.md).",
+    (y) =>
+      y
+        .option("output", { alias: "o", type: "string", describe: "also write the merged topology here" })
+        .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup" })
+        .option("json", { type: "boolean", default: false, describe: "print the findings as JSON" })
+        .option("netns", { type: "string", describe: "read this network namespace instead (ip netns exec; root)" })
+        .option("host", { type: "string", default: "host", describe: "the machine's name in the topology" })
+        .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN assumed when no source describes the host" })
+        .option("sources", { type: "string", array: true, choices: SOURCES, describe: "read only these sources (default: all)" })
+        .option("command-timeout", { type: "number", default: 5, describe: "seconds per command before it is killed" })
+        .option("engine", engineOption)
+        .option("timeout", timeoutOption)
+        .example("sudo $0 doctor -o lab.yaml", "what this machine exposes, and why"),
+    handler(async (argv) => {
+      checkImportOutput(argv.output, argv.force);
+      checkHost(argv.host);
+      checkLan(argv.lan);
+      const seconds = argv["command-timeout"];
+      if (!(seconds > 0)) throw usage("--command-timeout", `'${seconds}' is not a positive number of seconds`, "e.g. --command-timeout 5");
+      const r = await runDoctor({
+        host: argv.host,
+        lan: argv.lan,
+        ...(argv.netns !== undefined ? { netns: argv.netns } : {}),
+        ...(argv.sources !== undefined ? { sources: argv.sources as SourceName[] } : {}),
+        commandTimeoutMs: seconds * 1000,
+        engine: engineOf(argv),
+      });
+      if (argv.output !== undefined) writeWithBackup(argv.output, r.topologyYaml);
+      process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
+      process.exitCode = r.exitCode;
     }),
   )
   .command(
@@ -789,7 +843,7 @@ await yargs(hideBin(process.argv))
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
   .demandCommand(
     1,
-    "name a command: ask, verify, report, draw, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
+    "name a command: ask, verify, report, draw, doctor, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
   )
   .strict()
   .fail((msg, err) => {

@@ -70,3 +70,43 @@ describe("reach schema", () => {
     expect(s.required).toContain("machines");
   });
 });
+
+describe("reach doctor (the command; the sources and findings are in test/doctor)", () => {
+  it("bad options are usage errors (exit 2) before anything is read", () => {
+    const r = reach("doctor", "--command-timeout", "0");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/RCH042: --command-timeout: '0' is not a positive number of seconds/);
+    expect(reach("doctor", "--lan", "10.0.0.0/30").code).toBe(2);
+  });
+  it("reads only the sources named, and says what it read", () => {
+    const r = reach("doctor", "--sources", "qemu", "--json");
+    expect([0, 1]).toContain(r.code);
+    const j = JSON.parse(r.out) as { sources: { name: string }[] };
+    expect(j.sources.map((s) => s.name)).toEqual(["qemu"]);
+  }, 60_000);
+});
+
+describe("reach import compose --env-file / --profile", () => {
+  const fixture = "test/import/fixtures/compose-env";
+  it("takes the variables of the env file the user names", () => {
+    const r = spawnSync(
+      process.execPath,
+      ["../../../../dist/cli/main.js", "import", "compose", "docker-compose.yml", "--env-file", ".env"],
+      {
+        cwd: fixture,
+        encoding: "utf8",
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("port: 8081");
+    expect(r.stdout).toContain("dport: 3001");
+  });
+  it("without it, a .env beside the file is a note, and ${VAR:?} without a value leaves that port out", () => {
+    const r = spawnSync(process.execPath, ["../../../../dist/cli/main.js", "import", "compose", "docker-compose.yml"], {
+      cwd: fixture,
+      encoding: "utf8",
+    });
+    expect(r.stdout).toMatch(/\.env beside .*docker-compose\.yml holds variables; name it with --env-file/);
+    expect(r.stdout).not.toContain("port: 8081");
+  });
+});
