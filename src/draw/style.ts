@@ -42,19 +42,7 @@ export const html = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g
 /** A quoted Graphviz ID or string attribute. */
 export const quote = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 
-/** Splits a long line at spaces so no piece is over `width` characters (a word longer than that stays whole). */
-export function wrap(text: string, width = 64): string[] {
-  const out: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(line);
-  return out;
-}
+export { wrap } from "../diagnostics/text.js";
 
 /** The attributes every graph starts with. */
 export function graphHead(name: string, rankdir: "LR" | "TB"): string[] {

@@ -3,6 +3,7 @@
  * and lists in flow style (`{ to: default, via: 192.168.1.1 }`), the notes and
  * everything left out as comments at the top, so the file explains itself.
  */
+import { wrap } from "../diagnostics/text.js";
 import { isAbsolute, relative } from "node:path";
 import YAML, { isCollection, isMap, isSeq } from "yaml";
 import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
@@ -18,19 +19,6 @@ export interface RenderInput {
   readonly notes: readonly string[];
   /** Warnings: what was left out or assumed without support in the inputs. */
   readonly warnings: readonly Diagnostic[];
-}
-
-function wrap(text: string, width = 96): string[] {
-  const out: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(line);
-  return out;
 }
 
 export function renderTopology(input: RenderInput): string {
@@ -60,7 +48,7 @@ export function renderTopology(input: RenderInput): string {
     },
   });
   const header = [`Imported by \`${input.command}\`.`, `Check it, then ask: reach ask FILE "A -> B:PORT/tcp".`];
-  const lines = header.flatMap((h) => wrap(h));
+  const lines = header.flatMap((h) => wrap(h, 96));
   if (input.notes.length) {
     lines.push("", "Assumed (the inputs do not say; edit if wrong):");
     for (const n of input.notes) wrap(n, 92).forEach((l, i) => lines.push(`${i ? "    " : "  - "}${l}`));

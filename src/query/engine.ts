@@ -147,22 +147,20 @@ async function askZ3(net: Network, q: Query, opts: EngineOptions, heuristic: Ans
 
 /** Z3 says reachable: its witness, replayed; the exhaustive simulator must agree. */
 function z3Reachable(net: Network, q: Query, smt: SmtDecision, sim: ExhaustiveResult | undefined, heuristic: Answer): Answer {
-  const { dial, replay } = replayWitness(net, q, smt);
+  const answer = witnessAnswer(net, q, smt, heuristic.tried);
   if (sim && sim.verdict !== "reachable") {
     throw new Disagreement(q, [
-      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(dial)}, confirmed by replay` },
+      { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(answer.dial!)}, confirmed by replay` },
       { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
     ]);
   }
-  return {
-    query: q,
-    verdict: "reachable",
-    dial,
-    attempt: replay,
-    closest: [],
-    reason: reachedReason(replay, machineIndex(net)),
-    tried: heuristic.tried,
-  };
+  return answer;
+}
+
+/** A reachable answer from Z3's witness, replayed in the simulator (which must confirm it). */
+function witnessAnswer(net: Network, q: Query, smt: SmtDecision, tried: number): Answer {
+  const { dial, replay } = replayWitness(net, q, smt);
+  return { query: q, verdict: "reachable", dial, attempt: replay, closest: [], reason: reachedReason(replay, machineIndex(net)), tried };
 }
 
 /** Z3 says unreachable: no simulator dial may work; the unsat cores become the proof lines. */
@@ -186,23 +184,7 @@ async function verdictOnly(net: Network, q: Query, opts: EngineOptions): Promise
   let smt = await decide(net, q, { timeoutMs: opts.timeoutMs, witness: "any" });
   if (fault() === "smt-verdict") smt = faulty(smt, { query: q, verdict: "unreachable", closest: [], reason: "", tried: 0 });
   const report = { engine: opts.engine, paths: smt.stats.paths, smt: smt.verdict };
-  if (smt.verdict === "reachable") {
-    const { dial, replay } = replayWitness(net, q, smt);
-    return {
-      answer: {
-        query: q,
-        verdict: "reachable",
-        dial,
-        attempt: replay,
-        closest: [],
-        reason: reachedReason(replay, machineIndex(net)),
-        tried: 0,
-      },
-      report,
-      smt2: [],
-      smt,
-    };
-  }
+  if (smt.verdict === "reachable") return { answer: witnessAnswer(net, q, smt, 0), report, smt2: [], smt };
   const reason = smt.verdict === "unknown" ? (smt.reason ?? "unknown") : "no packet of this query gets there (Z3)";
   return { answer: { query: q, verdict: smt.verdict, closest: [], reason, tried: 0 }, report, smt2: [], smt };
 }
