@@ -403,6 +403,12 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
           `networks of service '${key}' cannot be combined with network_mode: host`,
           "network_mode or networks, not both",
         );
+      if (!all.length)
+        r.warn(
+          nm.value,
+          `service '${key}' runs in ${d.host}'s own network (network_mode: host) and says no port (no ports: or expose:): whatever it listens on is not imported`,
+          "expose: [PORT, ...] listing the ports it listens on",
+        );
       return { ...base, mode: "host", nets: [], ports: all };
     }
     if (mode === "bridge") {

@@ -298,7 +298,9 @@ describe("compose: published ports on the host", () => {
     // "${WEB_PORT:-8080}:80" is Compose's default (issue 17): 8080, said in the notes
     expect(codes(r)).toEqual(["RCH012", "RCH010", "RCH012", "RCH012"]);
     expect(r.diagnostics.map(at)).toEqual(["5:9", "6:9", "8:9", "9:14"]);
-    expect(r.fragment.notes.join("\n")).toContain("WEB_PORT is not set by the env files named (--env-file), so Compose uses its default '8080'");
+    expect(r.fragment.notes.join("\n")).toContain(
+      "WEB_PORT is not set by the env files named (--env-file), so Compose uses its default '8080'",
+    );
   });
 
   it("two publications of one host port: Docker refuses the second", () => {
@@ -561,6 +563,14 @@ describe("compose: network_mode and left-out services", () => {
     ]);
     expect(hostOf(r).nat).toBeUndefined();
     expect(await verdicts(topology(r.fragment), ["lan -> host:9100/tcp"])).toEqual({ "lan -> host:9100/tcp": "reachable" });
+  });
+
+  it("network_mode: host without ports or expose is never silently nothing: a warning says its ports are unknown (2026-12-06)", () => {
+    const r = compose(`services:\n  mon:\n    image: prom/node-exporter\n    network_mode: host\n`);
+    expect(codes(r)).toEqual(["RCH051"]);
+    expect(at(r.diagnostics[0])).toBe("4:19");
+    expect(r.diagnostics[0]!.message).toMatch(/network_mode: host\) and says no port .*not imported/);
+    expect(r.fragment.machines["host"]?.services ?? []).toEqual([]);
   });
 
   it.each([
