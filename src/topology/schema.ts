@@ -183,6 +183,12 @@ export const TopologySchema = strict({
   natnetworks: z.record(z.string(), NatNetworkSchema).optional(),
   machines: z.record(z.string(), MachineSchema),
   expect: z.array(ExpectSchema).optional(),
+  /**
+   * What the inputs held that is not in this file (written by reach import for each part it
+   * could not read): answers that could depend on it say so, and an exposes or isolated
+   * expectation that would hold is unknown instead.
+   */
+  incomplete: z.array(strict({ at: z.string().min(1), what: z.string().min(1) })).optional(),
 });
 
 export type TopologyDoc = z.infer<typeof TopologySchema>;
