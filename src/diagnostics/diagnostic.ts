@@ -33,6 +33,7 @@ export const CATALOGUE = {
   RCH003: "unknown key",
   RCH004: "wrong type or value",
   RCH005: "missing required key",
+  RCH006: "input too large",
   RCH010: "bad IP address",
   RCH011: "bad CIDR prefix",
   RCH012: "bad port or port range",

@@ -20,9 +20,8 @@
  * is replaced by the value's text. Conditions: true, false, { PARAM: label or
  * [labels] }, { all: [...] }, { any: [...] }, { not: ... }.
  */
-import { readFileSync } from "node:fs";
-import YAML, { LineCounter } from "yaml";
-import { makeLocator } from "../topology/load.js";
+import { LineCounter } from "yaml";
+import { checkValueSize, makeLocator, parseYamlBounded, readBounded, tooLarge } from "../topology/load.js";
 import { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { parseQuery, type Query } from "../ir/query.js";
@@ -91,6 +90,13 @@ const ProofSchema = z.strictObject({
 });
 
 type ProofDoc = z.infer<typeof ProofSchema>;
+
+/**
+ * What a proof file may ask for (docs/topology.md "Limits"; RCH006 past them): its text, and its
+ * members, the product of the parameters' domain sizes before where: (every member is loaded,
+ * lowered and simulated, and Z3 sees them all in one formula: the largest family of proofs/ has 64).
+ */
+export const PROOF_LIMITS = { textChars: 1024 * 1024, members: 1024 } as const;
 type At = (path: readonly (string | number)[]) => Span;
 
 /** What the sections after the claim read with: where a path is, and the diagnostics so far (reported together at the end). */
@@ -127,8 +133,9 @@ export function loadFamilyText(file: string, source: string): Family {
 /** The file as YAML, checked against the proof schema (claim, params, where, topology, theorems); throws on either failing. */
 function parseProof(file: string, source: string): { p: ProofDoc; lc: LineCounter; at: At } {
   const lc = new LineCounter();
-  const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const at = makeLocator(file, doc, lc).at;
+  const doc = parseYamlBounded(file, source, lc, PROOF_LIMITS.textChars);
+  const loc = makeLocator(file, doc, lc);
+  const at = loc.at;
   const sources = new Map([[file, source]]);
   const fail = (ds: Diagnostic[]): never => {
     throw new InputError(ds, sources);
@@ -141,7 +148,24 @@ function parseProof(file: string, source: string): { p: ProofDoc; lc: LineCounte
       }),
     );
   }
-  const parsed = ProofSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // unresolved aliases, alias bombs: the yaml library throws while building values
+    fail([
+      diagnostic(
+        "RCH002",
+        { file, line: 1, col: 1 },
+        `cannot build the document: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+        {
+          expected: "anchors (&name) defined before their aliases (*name), and at most 100 alias expansions",
+        },
+      ),
+    ]);
+  }
+  checkValueSize(file, raw, loc, sources);
+  const parsed = ProofSchema.safeParse(raw);
   if (!parsed.success) {
     fail(
       parsed.error.issues.map((i) => {
@@ -186,6 +210,15 @@ function paramsOf({ at, ds }: Reading, raw: ProofDoc["params"]): Param[] {
         }),
       );
   }
+  const members = params.reduce((n, q) => n * Math.max(1, q.values.length), 1);
+  if (members > PROOF_LIMITS.members)
+    ds.push(
+      tooLarge(
+        at(["params"]),
+        `the family has ${members > 1e15 ? members.toExponential(2) : members} members (the product of ${params.map((q) => q.values.length).join(" x ")} values)`,
+        `at most ${PROOF_LIMITS.members} members: fewer parameters or values (where: excludes members only after they are counted)`,
+      ),
+    );
   for (const q of params)
     if (q.values.length > 255)
       ds.push(
@@ -305,17 +338,7 @@ function checkPlaces({ file, source, lc, at, ds }: Reading, params: readonly Par
 }
 
 export function loadFamilyFile(file: string): Family {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputError([
-      diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`, {
-        expected: "a readable proof file",
-      }),
-    ]);
-  }
-  return loadFamilyText(file, text);
+  return loadFamilyText(file, readBounded(file, PROOF_LIMITS.textChars, "a readable proof file"));
 }
 
 /** Every assignment of the family (the cartesian product of the domains), `where` applied. */

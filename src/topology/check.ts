@@ -257,6 +257,58 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   return { topology: { doc, loc }, diagnostics: c.diags };
 }
 
+/**
+ * How many of each element a topology may have (docs/topology.md "Limits"): the lowering and
+ * the simulator walk every rule of a chain for every packet they try, so a chain of a million
+ * rules (a few MB with aliases) costs minutes; every expectation is at least one question.
+ */
+export const SIZE_LIMITS = {
+  machines: 20_000,
+  /** rules of one firewall chain, NAT rules of one machine */
+  rulesPerChain: 10_000,
+  /** entries of any other list of a machine (interfaces, addresses, routes, services, adapters, forwards) */
+  listEntries: 10_000,
+  expectations: 10_000,
+} as const;
+
+/**
+ * The element counts of a document before its shape is checked (it may be malformed: only lists
+ * and mappings that are there are counted), as RCH006 at the list that is too long.
+ */
+export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : v !== null && typeof v === "object" ? Object.keys(v).length : 0);
+  const over = (v: unknown, limit: number, path: Path, what: string) => {
+    if (count(v) > limit)
+      out.push(
+        diagnostic("RCH006", loc.key(path), `${count(v)} ${what}, more than the ${limit} reach takes`, {
+          expected: `at most ${limit} ${what}`,
+        }),
+      );
+  };
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const doc = obj(raw);
+  over(doc["machines"], SIZE_LIMITS.machines, ["machines"], "machines");
+  over(doc["expect"], SIZE_LIMITS.expectations, ["expect"], "expectations");
+  for (const [name, m0] of Object.entries(obj(doc["machines"]))) {
+    const m = obj(m0);
+    const mp: Path = ["machines", name];
+    for (const chain of ["input", "output", "forward"])
+      over(obj(obj(m["firewall"])[chain])["rules"], SIZE_LIMITS.rulesPerChain, [...mp, "firewall", chain, "rules"], `rules in one chain`);
+    over(m["nat"], SIZE_LIMITS.rulesPerChain, [...mp, "nat"], "NAT rules");
+    for (const key of ["interfaces", "routes", "services", "hostonly"])
+      over(m[key], SIZE_LIMITS.listEntries, [...mp, key], `${key} entries`);
+    const adapters = obj(m["vm"])["adapters"];
+    over(adapters, SIZE_LIMITS.listEntries, [...mp, "vm", "adapters"], "adapters");
+    if (Array.isArray(adapters))
+      adapters.forEach((a, i) => over(obj(a)["forwards"], SIZE_LIMITS.listEntries, [...mp, "vm", "adapters", i, "forwards"], "forwards"));
+    for (const [iname, i] of Object.entries(obj(m["interfaces"])))
+      over(obj(i)["addresses"], SIZE_LIMITS.listEntries, [...mp, "interfaces", iname, "addresses"], "addresses");
+  }
+  return out;
+}
+
 /** Segments: their subnets parse as prefixes. */
 function checkSegments(c: Checker): void {
   for (const [name, seg] of Object.entries(c.doc.segments ?? {})) {

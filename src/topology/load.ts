@@ -3,13 +3,43 @@
  * positions, shape validation with zod, then the semantic checks of check.ts.
  * All problems are collected; nothing stops at the first one.
  */
-import { readFileSync } from "node:fs";
-import YAML, { isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Document } from "yaml";
+import { closeSync, openSync, readSync } from "node:fs";
+import {
+  Composer,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  Parser,
+  YAMLParseError,
+  type Document,
+  type CST,
+} from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
-import { checkTopology, expectDiagnostics, type Topology } from "./check.js";
+import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from "./check.js";
 import { readInclude, type IncludeOptions } from "./include.js";
+
+/**
+ * What reach reads at most (docs/topology.md "Limits"): past one of these an input is refused
+ * with RCH006 before it costs minutes or gigabytes. Loading takes about 1 s and 100 MB per MB of
+ * YAML, so the text limit keeps a topology at about 16 s and 2 GB (10,000 machines with 10
+ * firewall rules each are 13 MB); the nesting limit keeps the YAML composer's recursion far from
+ * the stack's end (a 10,000-deep `[[[...]]]` used to kill the process); the value limit bounds what
+ * aliases expand to.
+ */
+export const LIMITS = {
+  /** characters of a topology or spec file */
+  textChars: 16 * 1024 * 1024,
+  /** levels of nesting (mappings and lists inside each other), in the text and after aliases */
+  depth: 64,
+  /** values (mappings, lists, scalars) of the document after aliases are expanded */
+  values: 2_000_000,
+} as const;
 
 /** How a file is loaded: the include root for spec files, and (inside) the spec that includes it. */
 export interface LoadOptions extends IncludeOptions {
@@ -258,12 +288,97 @@ function shapeErrors(
   return new InputError(sortDiagnostics([...shape, ...semantic]), sources);
 }
 
+/** An RCH006 diagnostic: the input is past one of the LIMITS. */
+export function tooLarge(span: Span, message: string, expected: string): Diagnostic {
+  return diagnostic("RCH006", span, message, { expected });
+}
+
+/**
+ * YAML.parseDocument with the limits applied while it parses: more than `maxChars` characters,
+ * or nesting deeper than LIMITS.depth (the parser's stack, checked after every token, so a deep
+ * input stops at its first too-deep token), is RCH006 thrown as InputError.
+ */
+export function parseYamlBounded(file: string, source: string, lc: LineCounter, maxChars: number): Document.Parsed {
+  const sources = new Map([[file, source]]);
+  const refuse = (span: Span, message: string, expected: string): never => {
+    throw new InputError([tooLarge(span, message, expected)], sources);
+  };
+  if (source.length > maxChars)
+    refuse(
+      { file, line: 1, col: 1 },
+      `the file has ${source.length} characters, more than the ${maxChars} reach reads`,
+      `at most ${maxChars} characters (split the topology, or leave out what the questions do not need)`,
+    );
+  const parser = new Parser(lc.addNewLine);
+  const tokens: CST.Token[] = [];
+  lc.addNewLine(0); // as Parser.parse does: line 1 starts at offset 0
+  for (const lexeme of new Lexer().lex(source)) {
+    for (const t of parser.next(lexeme)) tokens.push(t);
+    if (parser.stack.length > LIMITS.depth) {
+      const p = lc.linePos(parser.offset);
+      refuse(
+        { file, line: p.line, col: p.col },
+        `nesting deeper than ${LIMITS.depth} levels`,
+        `at most ${LIMITS.depth} levels of mappings and lists inside each other (a topology needs about 8)`,
+      );
+    }
+  }
+  for (const t of parser.end()) tokens.push(t);
+  let doc: Document.Parsed | undefined;
+  const composer = new Composer({ uniqueKeys: true, prettyErrors: false });
+  for (const d of composer.compose(tokens, true, source.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"));
+      break;
+    }
+  }
+  return doc!;
+}
+
+/**
+ * The document's value after aliases: at most LIMITS.depth levels and LIMITS.values values
+ * (counted without recursion, so that an input past them cannot exhaust the stack either).
+ */
+export function checkValueSize(file: string, value: unknown, loc: Locator, sources: ReadonlyMap<string, string>): void {
+  const stack: { v: unknown; d: number; path: Path }[] = [{ v: value, d: 0, path: [] }];
+  let count = 0;
+  while (stack.length) {
+    const { v, d, path } = stack.pop()!;
+    if (++count > LIMITS.values)
+      throw new InputError(
+        [
+          tooLarge(
+            loc.at(path),
+            `the document holds more than ${LIMITS.values} values once its aliases are expanded`,
+            `at most ${LIMITS.values} values (mappings, lists and scalars)`,
+          ),
+        ],
+        sources,
+      );
+    if (v === null || typeof v !== "object") continue;
+    if (d >= LIMITS.depth)
+      throw new InputError(
+        [
+          tooLarge(
+            loc.at(path),
+            `nesting deeper than ${LIMITS.depth} levels once aliases are expanded`,
+            `at most ${LIMITS.depth} levels of mappings and lists inside each other`,
+          ),
+        ],
+        sources,
+      );
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, d: d + 1, path: d < 8 ? [...path, i] : path }));
+    else for (const [k, x] of Object.entries(v as object)) stack.push({ v: x, d: d + 1, path: d < 8 ? [...path, k] : path });
+  }
+}
+
 /** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
 export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
   // A byte order mark is not part of the first line's columns.
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
   const lc = new LineCounter();
-  const doc = YAML.parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const doc = parseYamlBounded(file, source, lc, LIMITS.textChars);
   const loc = makeLocator(file, doc, lc);
   const sources = new Map([[file, source]]);
   const syntax = doc.errors.map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
@@ -285,6 +400,9 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
       sources,
     );
   }
+  checkValueSize(file, raw, loc, sources);
+  const sizes = sizeDiagnostics(raw, loc);
+  if (sizes.length) throw new InputError(sortDiagnostics(sizes), sources);
   if (raw === null || raw === undefined) {
     throw new InputError(
       [
@@ -334,18 +452,49 @@ function loadSpec(file: string, raw: unknown, loc: Locator, sources: Map<string,
 }
 
 export function loadTopologyFile(file: string, opts: IncludeOptions = {}): Loaded {
-  let source: string;
-  try {
-    source = readFileSync(file, "utf8");
-  } catch (e) {
+  return loadTopologyText(file, readBounded(file, LIMITS.textChars, "a readable topology file (YAML or JSON)"), opts);
+}
+
+/**
+ * A file's text, read up to `maxChars` bytes and one more: a longer file (or /dev/zero, or a pipe
+ * that never ends) is RCH006 without reading the rest; an unreadable one is RCH001.
+ */
+export function readBounded(file: string, maxChars: number, expected: string): string {
+  const cannot = (e: unknown): never => {
     const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new InputError([
-      diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, {
-        expected: "a readable topology file (YAML or JSON)",
-      }),
-    ]);
+    throw new InputError([diagnostic("RCH001", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected })]);
+  };
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    return cannot(e);
   }
-  return loadTopologyText(file, source, opts);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(1 << 20, maxChars + 1 - total));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+      if (total > maxChars)
+        throw new InputError([
+          tooLarge(
+            { file, line: 1, col: 1 },
+            `${file} is more than ${maxChars} bytes, more than reach reads`,
+            `at most ${maxChars} bytes (split the input, or leave out what the questions do not need)`,
+          ),
+        ]);
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    cannot(e);
+  } finally {
+    closeSync(fd);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {

@@ -1,0 +1,190 @@
+/**
+ * Resources are bounded (docs/topology.md "Limits"): an input that would take minutes or
+ * gigabytes is refused with RCH006 at the place it goes past a limit, quickly; one class per test.
+ * Inputs are generated small in text where they can be (aliases, flow style), so that the test
+ * itself stays fast.
+ */
+import { mkdtempSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { InputError, type Diagnostic } from "../../src/diagnostics/diagnostic.js";
+import { LIMITS, loadTopologyFile, loadTopologyText } from "../../src/topology/load.js";
+import { SIZE_LIMITS } from "../../src/topology/check.js";
+import { loadFamilyFile, loadFamilyText, PROOF_LIMITS } from "../../src/prove/family.js";
+import { lower } from "../../src/lower/lower.js";
+import { parseQuery } from "../../src/ir/query.js";
+import { answerQuery } from "../../src/query/engine.js";
+
+const dir = mkdtempSync(join(tmpdir(), "reach-bounds-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The diagnostics `load` throws, and how long it took; a load that succeeds fails the test. */
+function refused(load: () => unknown): { ds: readonly Diagnostic[]; ms: number } {
+  const t0 = performance.now();
+  try {
+    load();
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return { ds: e.diagnostics, ms: performance.now() - t0 };
+  }
+  throw new Error("loaded");
+}
+const where = (d: Diagnostic) => [d.code, d.span.line, d.span.col];
+
+const HEAD = "segments:\n  lan: 10.0.0.0/8\nmachines:\n  a:\n    interfaces: { eth0: { segment: lan, addresses: [10.0.0.1/8] } }\n";
+
+describe("nesting", () => {
+  it("a 100,000-deep flow list stops at level 65, at its position, in well under a second", () => {
+    const { ds, ms } = refused(() => loadTopologyText("deep.yaml", "machines: " + "[".repeat(100_000) + "]".repeat(100_000)));
+    expect(ds.map(where)).toEqual([["RCH006", 1, 11 + LIMITS.depth - 1]]);
+    expect(ds[0]!.message).toBe("nesting deeper than 64 levels");
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it("deep block mappings and compact block lists", () => {
+    const block = Array.from({ length: 1000 }, (_, i) => " ".repeat(i) + "a:").join("\n");
+    expect(refused(() => loadTopologyText("block.yaml", block)).ds.map((d) => [d.code, d.span.line])).toEqual([["RCH006", 64]]);
+    const compact = "- ".repeat(200_000) + "x\n";
+    const r = refused(() => loadTopologyText("compact.yaml", compact));
+    expect(r.ds.map((d) => d.code)).toEqual(["RCH006"]);
+    expect(r.ms).toBeLessThan(1000);
+  });
+
+  it("nesting built by aliases is counted after they are expanded", () => {
+    const lines = ["x0: &x0 [1]", ...Array.from({ length: 70 }, (_, i) => `x${i + 1}: &x${i + 1} [*x${i}]`), "machines: {}"];
+    const { ds } = refused(() => loadTopologyText("aliases.yaml", lines.join("\n")));
+    expect(ds.map((d) => d.code)).toEqual([ds[0]!.code === "RCH002" ? "RCH002" : "RCH006"]);
+  });
+
+  it("a proof file's condition nested 5,000 deep", () => {
+    const text = `claim: x\nparams: { a: [1] }\ntopology: { machines: {} }\ntheorems: [ { query: "a -> b:1/tcp", reachable: ${"{not: ".repeat(5000)}true${"}".repeat(5000)} } ]`;
+    expect(refused(() => loadFamilyText("p.yaml", text)).ds.map((d) => d.code)).toEqual(["RCH006"]);
+  });
+});
+
+describe("size of the text", () => {
+  it("a 64 MB file is refused after reading 16 MiB of it, not all of it", () => {
+    const big = join(dir, "big.yaml");
+    const fd = openSync(big, "w");
+    ftruncateSync(fd, 64 * 1000 * 1000);
+    closeSync(fd);
+    const { ds, ms } = refused(() => loadTopologyFile(big));
+    expect(ds.map(where)).toEqual([["RCH006", 1, 1]]);
+    expect(ds[0]!.message).toContain(`more than ${LIMITS.textChars} bytes`);
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it("/dev/zero (endless) is refused, not read forever", () => {
+    expect(refused(() => loadTopologyFile("/dev/zero")).ds.map(where)).toEqual([["RCH006", 1, 1]]);
+  });
+
+  it("text over 16 MiB handed to the loader directly", () => {
+    const { ds, ms } = refused(() => loadTopologyText("t.yaml", "#".repeat(LIMITS.textChars + 1)));
+    expect(ds.map(where)).toEqual([["RCH006", 1, 1]]);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it("a proof file over 1 MiB", () => {
+    const f = join(dir, "big-proof.yaml");
+    writeFileSync(f, "#".repeat(PROOF_LIMITS.textChars + 10));
+    expect(refused(() => loadFamilyFile(f)).ds.map(where)).toEqual([["RCH006", 1, 1]]);
+  });
+});
+
+describe("element counts", () => {
+  const aliasChain = (anchors: number, uses: number) => {
+    const defs = Array.from({ length: anchors }, (_, i) => `r${i}: &r${i} { action: drop, dport: ${(i % 60000) + 1}, proto: tcp }`);
+    const refs = Array.from({ length: anchors }, (_, i) => Array.from({ length: uses }, () => `*r${i}`).join(", ")).join(", ");
+    return `${defs.join("\n")}\n${HEAD}    firewall: { input: { rules: [${refs}] } }\n`;
+  };
+
+  it("a million-rule chain written with aliases (7 MB) is refused as any 7 MB file is, within seconds", () => {
+    const t0 = performance.now();
+    const { ds } = refused(() => loadTopologyText("million.yaml", aliasChain(10_000, 100)));
+    expect(["RCH002", "RCH006"]).toContain(ds[0]!.code);
+    expect(performance.now() - t0).toBeLessThan(40_000);
+  }, 60_000);
+
+  it(`a chain of ${SIZE_LIMITS.rulesPerChain + 1} rules, plainly written: RCH006 at rules:`, () => {
+    const rules = Array.from(
+      { length: SIZE_LIMITS.rulesPerChain + 1 },
+      (_, k) => `{ action: drop, proto: tcp, dport: ${(k % 65000) + 1} }`,
+    );
+    const text = `${HEAD}    firewall:\n      input:\n        rules: [${rules.join(", ")}]\n`;
+    const { ds } = refused(() => loadTopologyText("chain.yaml", text));
+    expect(ds.map(where)).toEqual([["RCH006", 8, 9]]);
+    expect(ds[0]!.message).toBe(
+      `${SIZE_LIMITS.rulesPerChain + 1} rules in one chain, more than the ${SIZE_LIMITS.rulesPerChain} reach takes`,
+    );
+  });
+
+  it(`${SIZE_LIMITS.machines + 1} machines, and ${SIZE_LIMITS.expectations + 1} expectations`, () => {
+    const ms = Array.from({ length: SIZE_LIMITS.machines + 1 }, (_, i) => `m${i}: {}`).join(", ");
+    expect(refused(() => loadTopologyText("many.yaml", `machines: { ${ms} }`)).ds.map(where)).toEqual([["RCH006", 1, 1]]);
+    const ex = Array.from({ length: SIZE_LIMITS.expectations + 1 }, () => `{ query: "a -> a:22/tcp", verdict: reachable }`).join(", ");
+    expect(refused(() => loadTopologyText("ex.yaml", `${HEAD}expect: [${ex}]\n`)).ds.map(where)).toEqual([["RCH006", 6, 1]]);
+  });
+
+  it("many aliases of a big node: refused (the alias limit), not expanded", () => {
+    const big = `big: &big [${Array.from({ length: 1000 }, (_, i) => i).join(", ")}]`;
+    const text = `${big}\nmore: [${Array.from({ length: 5000 }, () => "*big").join(", ")}]\nmachines: {}\n`;
+    const { ds, ms } = refused(() => loadTopologyText("aliases.yaml", text));
+    expect(ds.map((d) => d.code)).toEqual(["RCH002"]);
+    expect(ms).toBeLessThan(2000);
+  });
+});
+
+describe("proof families", () => {
+  it("an astronomical parameter product is refused at params:, before any member is built", () => {
+    const params = Array.from({ length: 30 }, (_, i) => `  p${i}: [${Array.from({ length: 200 }, (_, k) => k).join(", ")}]`).join("\n");
+    const text = `claim: x\nparams:\n${params}\ntopology: { machines: {} }\ntheorems: [ { query: "a -> b:1/tcp", reachable: true } ]\n`;
+    const { ds, ms } = refused(() => loadFamilyText("product.yaml", text));
+    expect(ds.map(where)).toEqual([["RCH006", 3, 3]]);
+    expect(ds[0]!.message).toMatch(/^the family has 1\.07e\+69 members/);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it(`${PROOF_LIMITS.members} members are fine, ${PROOF_LIMITS.members * 2} are not`, () => {
+    const fam = (n: number) =>
+      `claim: x\nparams:\n${Array.from({ length: Math.log2(n) }, (_, i) => `  p${i}: [a, b]`).join("\n")}\ntopology: { machines: {} }\ntheorems: [ { query: "a -> b:1/tcp", reachable: true } ]\n`;
+    expect(loadFamilyText("ok.yaml", fam(PROOF_LIMITS.members)).params.length).toBe(10);
+    expect(refused(() => loadFamilyText("no.yaml", fam(PROOF_LIMITS.members * 2))).ds.map((d) => d.code)).toEqual(["RCH006"]);
+  });
+});
+
+describe("huge port and address ranges: Z3 decides within the timeout", () => {
+  it("2,000 rules of port ranges and /0-/16 sources between hosts on a 0.0.0.0/1 and ::/1 segment", async () => {
+    const rules = Array.from(
+      { length: 2000 },
+      (_, k) =>
+        `        - { action: ${k % 2 ? "accept" : "drop"}, proto: tcp, sport: "${(k * 7) % 60000}-${((k * 7) % 60000) + 5000}", dport: "${(k * 13) % 60000}-${((k * 13) % 60000) + 3}", src: "${k % 3 ? "0.0.0.0/0" : `10.${k % 256}.0.0/16`}" }`,
+    );
+    const text = [
+      "segments:",
+      '  any: { subnets: [0.0.0.0/1, "::/1"] }',
+      "machines:",
+      "  a:",
+      '    interfaces: { eth0: { segment: any, addresses: [10.0.0.1/1, "::1:1/1"] } }',
+      "  b:",
+      '    interfaces: { eth0: { segment: any, addresses: [10.0.0.2/1, "::1:2/1"] } }',
+      "    services: [ { port: 8080 } ]",
+      "    firewall:",
+      "      input:",
+      "        policy: drop",
+      "        rules:",
+      ...rules,
+    ].join("\n");
+    const net = lower(loadTopologyText("ranges.yaml", text).topology);
+    const q = parseQuery("a -> b:8080/tcp");
+    if (!q.ok) throw new Error(q.message);
+    const t0 = performance.now();
+    const r = await answerQuery(net, q.query, { engine: "smt", timeoutMs: 2000, explain: false });
+    expect(["reachable", "unreachable", "unknown"]).toContain(r.answer.verdict);
+    expect(performance.now() - t0).toBeLessThan(2000 + 3000);
+  }, 60_000);
+
+  // Known gap, reported in issue 13: the explanation of an answer (smt mode) and --engine sim do not
+  // stop at --timeout: the chain above takes 48 s to explain and minutes with the simulator (src/query, src/sim).
+  it.todo("the simulator's explanation and --engine sim stop at --timeout");
+});
