@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
 import { lower } from "../lower/lower.js";
+import type { Network } from "../ir/types.js";
 import { MACHINE_NAME, parseQuery, type Query } from "../ir/query.js";
 import { loadTopologyFile, type Loaded } from "../topology/load.js";
 import { expandInputs, type IncludeOptions } from "../topology/include.js";
@@ -16,7 +17,7 @@ import { emulationSupport, EmulateError } from "../emulate/build.js";
 import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
 import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
-import { answerJson, renderAnswer } from "../query/render.js";
+import { answerJson, incompleteLine, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
 import { copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -51,6 +52,16 @@ import { inlineFix, inlineFixJson, renderFix } from "../fix/report.js";
 import { DRAW_FORMATS, drawQuery, drawTopology, type DrawFormat } from "../draw/draw.js";
 import { reportFile } from "../report/build.js";
 import { reportHtml, type ReportFile } from "../report/html.js";
+
+/** The caveat line of an answer over an incomplete topology (none for a complete one). */
+const withCaveat = (net: Network): string[] => {
+  const l = incompleteLine(net);
+  return l ? [l] : [];
+};
+
+/** A JSON output with the topology's incomplete parts added. */
+const withIncomplete = (json: string, net: Network): string =>
+  net.incomplete?.length ? JSON.stringify({ ...(JSON.parse(json) as object), incomplete: net.incomplete }, null, 2) : json;
 
 /** The time an unreachable `reach ask` gives its inline repair search. */
 const INLINE_FIX_SECONDS = 5;
@@ -339,12 +350,19 @@ await yargs(hideBin(process.argv))
       process.stdout.write(
         argv.json
           ? JSON.stringify(
-              { ...(answerJson(ans, net.machines, report) as object), ...(repair ? { fix: inlineFixJson(repair) } : {}) },
+              {
+                ...(answerJson(ans, net.machines, report) as object),
+                ...(repair ? { fix: inlineFixJson(repair) } : {}),
+                ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+              },
               null,
               2,
             ) + "\n"
-          : [renderAnswer(ans, net.machines, report), ...(repair ? inlineFix(repair, argv.file, INLINE_FIX_SECONDS) : [])].join("\n") +
-              "\n",
+          : [
+              renderAnswer(ans, net.machines, report),
+              ...(repair ? inlineFix(repair, argv.file, INLINE_FIX_SECONDS) : []),
+              ...withCaveat(net),
+            ].join("\n") + "\n",
       );
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
     }),
@@ -385,7 +403,12 @@ await yargs(hideBin(process.argv))
       const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
       // a spec file (include: + expect:) checks its own expectations against the topology it includes
       for (const { file, net, loaded } of loadedAll)
-        all.push({ file, machines: net.machines, results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts) });
+        all.push({
+          file,
+          machines: net.machines,
+          results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts),
+          ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+        });
       if (argv.format === "html") {
         const pages: ReportFile[] = [];
         for (const [i, { file, net, loaded }] of loadedAll.entries())
@@ -435,11 +458,12 @@ await yargs(hideBin(process.argv))
       const f = argv.format;
       process.stdout.write(
         (f === "json"
-          ? exposureJson(argv.from, flows, net.machines)
+          ? withIncomplete(exposureJson(argv.from, flows, net.machines), net)
           : f === "csv"
             ? exposureCsv(flows, net.machines)
-            : exposureText(argv.from, flows, net.machines)) + "\n",
+            : [exposureText(argv.from, flows, net.machines), ...withCaveat(net)].join("\n")) + "\n",
       );
+      if (f === "csv") for (const l of withCaveat(net)) process.stderr.write(l + "\n");
       process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
     }),
   )
@@ -466,7 +490,14 @@ await yargs(hideBin(process.argv))
       });
       bar?.stop();
       const f = argv.format;
-      process.stdout.write((f === "json" ? matrixJson(cells) : f === "csv" ? matrixCsv(cells) : matrixText(cells)) + "\n");
+      const text =
+        f === "json"
+          ? withIncomplete(matrixJson(cells), net)
+          : f === "csv"
+            ? matrixCsv(cells)
+            : [matrixText(cells), ...withCaveat(net)].join("\n");
+      process.stdout.write(text + "\n");
+      if (f === "csv") for (const l of withCaveat(net)) process.stderr.write(l + "\n");
       process.exitCode = cells.some((c) => c.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
     }),
   )

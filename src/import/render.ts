@@ -30,6 +30,15 @@ export function renderTopology(input: RenderInput): string {
     ...(d.natnetworks ? { natnetworks: d.natnetworks } : {}),
     machines: d.machines,
     ...(d.expect ? { expect: d.expect } : {}),
+    // what was not read travels with the topology, so every answer over it can say so
+    ...(input.warnings.length || d.incomplete?.length
+      ? {
+          incomplete: [
+            ...(d.incomplete ?? []),
+            ...input.warnings.map((w) => ({ at: formatSpan({ ...w.span, file: shortPath(w.span.file) }), what: w.message })),
+          ],
+        }
+      : {}),
   };
   const doc = new YAML.Document(ordered);
   YAML.visit(doc, {

@@ -23,6 +23,8 @@ export interface Network {
   readonly file: string;
   readonly machines: readonly Machine[];
   readonly segments: readonly Segment[];
+  /** Parts of the inputs the file was imported without (`incomplete:`): answers say so. */
+  readonly incomplete?: readonly { readonly at: string; readonly what: string }[];
 }
 
 export interface Segment {

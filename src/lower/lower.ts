@@ -42,7 +42,13 @@ export function lower(topo: Topology): Network {
   for (const [name, md] of Object.entries(ctx.doc.machines)) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
-  return { file: ctx.file, machines: [...ctx.machines.values()].map(finish), segments: [...ctx.segments.values()] };
+  const incomplete = ctx.doc.incomplete;
+  return {
+    file: ctx.file,
+    machines: [...ctx.machines.values()].map(finish),
+    segments: [...ctx.segments.values()],
+    ...(incomplete?.length ? { incomplete } : {}),
+  };
 }
 
 /** Stage 1: the declared segments, then each declared machine with its own interfaces, sysctls and services. */

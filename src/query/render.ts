@@ -5,7 +5,7 @@
  */
 import { match } from "ts-pattern";
 import { formatEndpoint, formatIP, formatPrefix, isLoopback, sameIP } from "../net/addr.js";
-import type { Machine } from "../ir/types.js";
+import type { Machine, Network } from "../ir/types.js";
 import type { Attempt, Leg, Step } from "../sim/types.js";
 import type { Answer } from "./dials.js";
 import { at, dialedText, dispositionText, failureReason, packetText } from "./explain.js";
@@ -205,6 +205,18 @@ const wayText = {
   "router-forward": "the router's port forward",
   address: "its address",
 } as const;
+
+/** The caveat of every answer over a topology imported without some parts of its inputs, or undefined. */
+export function incompleteLine(net: Pick<Network, "incomplete">): string | undefined {
+  const parts = net.incomplete ?? [];
+  if (!parts.length) return undefined;
+  const n = parts.length;
+  const where = parts
+    .slice(0, 3)
+    .map((p) => p.at)
+    .join(", ");
+  return `incomplete: ${n} part${n === 1 ? "" : "s"} of the inputs ${n === 1 ? "was" : "were"} not read (${where}${n > 3 ? ", ..." : ""}); the answer covers only what was read`;
+}
 
 /** A cause as JSON: code, machine, location, symptom, sentence, and the dial it was met on. */
 export const causeJson = (c: Cause) => ({

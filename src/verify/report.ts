@@ -7,8 +7,8 @@
  */
 import junitModule, { type Builder as JunitBuilder } from "junit-report-builder";
 import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from "node-sarif-builder";
-import type { Machine } from "../ir/types.js";
-import { answerJson, renderAnswer } from "../query/render.js";
+import type { Machine, Network } from "../ir/types.js";
+import { answerJson, incompleteLine, renderAnswer } from "../query/render.js";
 import type { VerifyResult } from "./verify.js";
 
 /** The root-cause codes of a result's counterexamples, in order, each once (docs/causes.md). */
@@ -22,6 +22,8 @@ export interface FileResults {
   readonly file: string;
   readonly machines: readonly Machine[];
   readonly results: readonly VerifyResult[];
+  /** Parts of the inputs the topology was imported without (its `incomplete:`). */
+  readonly incomplete?: Network["incomplete"];
 }
 
 const MARK = { holds: "ok  ", violated: "FAIL", unknown: "????" } as const;
@@ -44,6 +46,8 @@ export function renderText(files: readonly FileResults[], colour = false): strin
     !colour ? s : `\x1b[${status === "holds" ? 32 : status === "violated" ? 31 : 33}m${s}\x1b[0m`;
   const lines: string[] = [];
   for (const f of files) {
+    const caveat = incompleteLine(f);
+    if (caveat) lines.push(`${paint("unknown", "NOTE")} ${f.file}: ${caveat}`);
     for (const r of f.results) {
       lines.push(`${paint(r.status, MARK[r.status])} ${f.file}:${r.span.line}  ${r.text}: ${r.message}`);
       if (r.because !== undefined && r.status !== "holds") lines.push(`       because: ${r.because}`);
@@ -67,6 +71,7 @@ export function renderJson(files: readonly FileResults[]): string {
     summary: summary(files),
     files: files.map((f) => ({
       file: f.file,
+      ...(f.incomplete?.length ? { incomplete: f.incomplete } : {}),
       expectations: f.results.map((r) => ({
         kind: r.kind,
         expectation: r.text,
@@ -159,7 +164,11 @@ export function renderSarif(files: readonly FileResults[], version: string): str
         endColumn: r.span.col + 1,
       });
       const codes = causeCodes(r);
-      if (codes.length) result.result.properties = { causes: codes };
+      result.result.properties = {
+        ...(codes.length ? { causes: codes } : {}),
+        ...(f.incomplete?.length ? { incomplete: f.incomplete } : {}),
+      };
+      if (!Object.keys(result.result.properties).length) delete result.result.properties;
       run.addResult(result);
     }
   }

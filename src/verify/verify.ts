@@ -91,10 +91,28 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
   for (const [k, e] of (topo.doc.expect ?? []).entries()) {
     const at: Place = { span: topo.loc.at(["expect", k]), because: e.because !== undefined ? { because: e.because } : {} };
     if (e.query !== undefined) results.push(await verifyQuery(asker, at, e.query, e.verdict ?? "reachable"));
-    else if (e.isolated) results.push(await verifyIsolated(net, asker, at, e.isolated));
-    else if (e.exposes) results.push(await verifyExposes(net, asker, at, e.exposes));
+    else if (e.isolated) results.push(notOverIncomplete(net, await verifyIsolated(net, asker, at, e.isolated)));
+    else if (e.exposes) results.push(notOverIncomplete(net, await verifyExposes(net, asker, at, e.exposes)));
   }
   return results;
+}
+
+/**
+ * "Exactly these" and "nothing between" are claims about everything: over a topology imported
+ * without some parts of its inputs (`incomplete:`), one that holds on what was read is unknown.
+ */
+function notOverIncomplete(net: Network, r: VerifyResult): VerifyResult {
+  const parts = net.incomplete ?? [];
+  if (r.status !== "holds" || !parts.length) return r;
+  const where = parts
+    .slice(0, 3)
+    .map((p) => p.at)
+    .join(", ");
+  return {
+    ...r,
+    status: "unknown",
+    message: `unknown: it holds on what was read, but ${parts.length} part${parts.length === 1 ? "" : "s"} of the inputs ${parts.length === 1 ? "was" : "were"} not read (${where}${parts.length > 3 ? ", ..." : ""})`,
+  };
 }
 
 /** query: the flow has the expected verdict; otherwise the answer is the finding. */

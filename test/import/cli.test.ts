@@ -138,3 +138,35 @@ expect:
     expect(JSON.parse(a.out)).toMatchObject({ verdict: "reachable", dial: { address: "192.168.0.5", port: 8080 } });
   });
 });
+
+describe("an import with omissions stays incomplete in every answer over it (issue 17)", () => {
+  const vf = join(dir, "partial", "Vagrantfile");
+  const out = join(dir, "partial", "lab.yaml");
+  it("the topology records what was not read (incomplete:), and exposure, ask and verify say so", () => {
+    spawnSync("mkdir", ["-p", join(dir, "partial")]);
+    // a forward whose host port comes from a method call reach does not run
+    writeFileSync(
+      vf,
+      `Vagrant.configure("2") do |config|\n  config.vm.box = "debian/bookworm64"\n  config.vm.network "forwarded_port", guest: 80, host: 8080\n  config.vm.network "forwarded_port", guest: 22, host: pick_port()\nend\n`,
+    );
+    const r = reach("import", "vagrant", vf, "-o", out);
+    expect(r.code).toBe(1);
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(/^incomplete:\n {2}- at: .*Vagrantfile:4:\d+\n {4}what: /m);
+
+    const e = reach("exposure", out, "--from", "lan");
+    expect(e.out).toMatch(/incomplete: 1 part of the inputs was not read \(.*Vagrantfile:4:\d+\); the answer covers only what was read/);
+    const j = JSON.parse(reach("exposure", out, "--from", "lan", "--format", "json").out) as { incomplete: { at: string }[] };
+    expect(j.incomplete).toHaveLength(1);
+
+    expect(reach("ask", out, "lan -> default:80/tcp", "--no-fix").out).toContain("incomplete: 1 part of the inputs was not read");
+
+    // an "exactly" claim that holds on what was read is unknown (exit 3), never holds
+    const spec = join(dir, "partial", "lab.spec.yaml");
+    writeFileSync(spec, `include: lab.yaml\nexpect:\n  - exposes: { machine: default, from: lan, exactly: ["80/tcp"] }\n`);
+    const v = reach("verify", spec);
+    expect(v.code).toBe(3);
+    expect(v.out).toMatch(/^NOTE .*lab\.spec\.yaml: incomplete: 1 part/m);
+    expect(v.out).toMatch(/\? .*lab\.spec\.yaml:3 .*unknown: it holds on what was read, but 1 part of the inputs was not read/);
+  }, 60_000);
+});
