@@ -309,9 +309,12 @@ export function parseYamlBounded(file: string, source: string, lc: LineCounter, 
       `the file has ${source.length} characters, more than the ${maxChars} reach reads`,
       `at most ${maxChars} characters (split the topology, or leave out what the questions do not need)`,
     );
-  const parser = new Parser(lc.addNewLine);
+  // Line starts from the text itself: the parser reports no newline inside a token it cannot read
+  // (an error token spanning lines), which put later diagnostics on the wrong line.
+  lc.addNewLine(0);
+  for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1)) lc.addNewLine(i + 1);
+  const parser = new Parser();
   const tokens: CST.Token[] = [];
-  lc.addNewLine(0); // as Parser.parse does: line 1 starts at offset 0
   for (const lexeme of new Lexer().lex(source)) {
     for (const t of parser.next(lexeme)) tokens.push(t);
     if (parser.stack.length > LIMITS.depth) {
