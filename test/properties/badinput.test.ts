@@ -225,16 +225,18 @@ function survive(
     body();
     return "ok";
   } catch (e) {
-    // the whole input, to reproduce the case by hand
-    const dump = join(tmpdir(), `reach-badinput-${kind}-${SEED}-${n}.txt`);
-    writeFileSync(dump, text);
-    const where = `${kind} case ${n} (BADINPUT_SEED=${SEED}, input in ${dump}): ${JSON.stringify(text.length > 500 ? text.slice(0, 500) + "..." : text)}`;
-    if (!(e instanceof InputError)) throw new Error(`crash on ${where}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    if (!e.diagnostics.length) throw new Error(`no diagnostic on ${where}`);
+    const where = () => {
+      // the whole input, to reproduce the case by hand
+      const dump = join(tmpdir(), `reach-badinput-${kind}-${SEED}-${n}.txt`);
+      writeFileSync(dump, text);
+      return `${kind} case ${n} (BADINPUT_SEED=${SEED}, input in ${dump}): ${JSON.stringify(text.length > 500 ? text.slice(0, 500) + "..." : text)}`;
+    };
+    if (!(e instanceof InputError)) throw new Error(`crash on ${where()}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (!e.diagnostics.length) throw new Error(`no diagnostic on ${where()}`);
     const sources = new Map([...extraSources, ...e.sources]);
     for (const d of e.diagnostics) {
-      if (!/^RCH\d{3}$/.test(d.code) || !d.message) throw new Error(`bad diagnostic ${JSON.stringify(d)} on ${where}`);
-      if (!inside(d, sources)) throw new Error(`diagnostic outside its file: ${JSON.stringify(d)} on ${where}`);
+      if (!/^RCH\d{3}$/.test(d.code) || !d.message) throw new Error(`bad diagnostic ${JSON.stringify(d)} on ${where()}`);
+      if (!inside(d, sources)) throw new Error(`diagnostic outside its file: ${JSON.stringify(d)} on ${where()}`);
     }
     return "rejected";
   }
@@ -348,7 +350,7 @@ const PATHS = ["../outside/x.yaml", "../outside", "/dev/null", "/dev/zero", "non
 
 function argValue(r: R, kind: string, files: readonly string[], proofs: readonly string[], imports: readonly string[]): string {
   const k = r();
-  if (k < 0.1) return garbage(r, 12);
+  if (k < 0.1) return garbage(r, 12).replaceAll("\0", "");
   if (k < 0.15) return pick(r, kind === "IMPORT" ? PATHS.filter((p) => p !== "/dev/zero") : PATHS);
   switch (kind) {
     case "FILE":
@@ -356,7 +358,7 @@ function argValue(r: R, kind: string, files: readonly string[], proofs: readonly
     case "PROOF":
       return r() < 0.8 ? pick(r, proofs) : ".";
     case "QUERY":
-      return r() < 0.7 ? pick(r, QUERIES) : mutate(r, pick(r, QUERIES));
+      return r() < 0.7 ? pick(r, QUERIES) : mutate(r, pick(r, QUERIES)).replaceAll("\0", "");
     case "KIND":
       return pick(r, KINDS);
     default:
@@ -366,7 +368,8 @@ function argValue(r: R, kind: string, files: readonly string[], proofs: readonly
 
 /** An argument vector: a real command (or garbage), its positionals, some options with values. */
 function argv(r: R, files: readonly string[], proofs: readonly string[], imports: readonly string[]): string[] {
-  if (r() < 0.05) return Array.from({ length: int(r, 4) }, () => garbage(r, 10));
+  // an argument vector cannot hold a NUL character (execve ends the string there)
+  if (r() < 0.05) return Array.from({ length: int(r, 4) }, () => garbage(r, 10).replaceAll("\0", ""));
   const name = pick(r, Object.keys(COMMANDS));
   const cmd = COMMANDS[name]!;
   const args = [name, ...cmd.positionals.map((p) => argValue(r, name === "import" && p === "FILE" ? "IMPORT" : p, files, proofs, imports))];
@@ -377,7 +380,9 @@ function argv(r: R, files: readonly string[], proofs: readonly string[], imports
     if (["--json", "--no-fix", "--fix", "--force", "--write", "--help", "--version"].includes(o)) continue;
     const path = ["--smt2", "--output", "-o", "--into", "--save", "--counterexamples", "--root"].includes(o);
     args.push(
-      path ? pick(r, ["out.smt2", "out.yaml", "cex", "saved", "../outside/leak", "bad0.yaml", ".", "imports"]) : pick(r, VALUES[o] ?? JUNK),
+      path
+        ? pick(r, ["out.smt2", "out.yaml", "cex", "saved", "../outside/leak", "bad0.yaml", ".", "imports"])
+        : pick(r, VALUES[o] ?? JUNK).replaceAll("\0", ""),
     );
   }
   // the inline fix of an unreachable answer takes 5 s: usually skipped
@@ -472,6 +477,11 @@ describe(`bad input, the CLI (${CLI_RUNS} argument vectors, seed ${SEED})`, () =
             ...(readdirSync(root).length !== 2 ? [`wrote beside work/: ${readdirSync(root).join(", ")}`] : []),
           ];
           if (why.length) failures.push(`reach ${JSON.stringify(x.args)}: ${why.join("; ")}\n${x.stderr.slice(0, 3000)}`);
+          if (process.env.BADINPUT_LOG)
+            appendFileSync(
+              process.env.BADINPUT_LOG,
+              `=> exit ${x.code}, ${Math.round(x.ms)} ms${why.length ? `, FAILED: ${why.join("; ")}` : ""}\n`,
+            );
         }
       }
       if (process.env.BADINPUT_REPORT)
