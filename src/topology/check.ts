@@ -43,6 +43,14 @@ export interface Topology {
   readonly loc: Locator;
 }
 
+/**
+ * A name looked up in a mapping of the file: only its own keys (a name like `__proto__` or
+ * `constructor` must not find Object.prototype's members, which let a bridge to `__proto__` through).
+ */
+export function own<T>(rec: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return rec !== undefined && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
 /** A Linux interface name: 1 to 15 characters (IFNAMSIZ), no spaces, '/' or ':'. */
 const IFNAME = /^[^\s/:]{1,15}$/;
 
@@ -210,7 +218,7 @@ class Checker {
 
 /** Interface names a machine will have after lowering (declared, VM adapters, host-only nets, lo). */
 export function interfaceNames(doc: TopologyDoc, name: string): Set<string> {
-  const m = doc.machines[name];
+  const m = own(doc.machines, name);
   const names = new Set<string>(["lo"]);
   if (!m) return names;
   for (const i of Object.keys(m.interfaces ?? {})) names.add(i);
@@ -373,7 +381,7 @@ function checkNatNetworkForward(
   const hip = f.hostIp ? c.ip4(f.hostIp, [...fp, "hostIp"], "hostIp") : { v: 4 as const, n: 0n };
   if (hip && hp !== undefined)
     for (const h of net.hostsOf)
-      if (c.doc.machines[h])
+      if (own(c.doc.machines, h))
         c.listen(h, f.proto ?? "tcp", hip, hp, fp, `port forward ${f.name ? `"${f.name}" ` : ""}of NAT network '${name}'`);
   if (!f.guestIp)
     c.err(
@@ -505,7 +513,7 @@ function checkVm(c: Checker, mc: MachineCtx): void {
   const { name: mname, m } = mc;
   const vm = m.vm!;
   const vp: Path = [...mc.mp, "vm"];
-  const host = c.doc.machines[vm.on];
+  const host = own(c.doc.machines, vm.on);
   if (!host) {
     c.err(
       "RCH023",
@@ -573,14 +581,14 @@ function checkAdapterMode(c: Checker, mc: MachineCtx, ad: AdapterCtx): void {
       break;
     case "natnetwork": {
       const net = c.natnets.get(a.network);
-      if (!(c.doc.natnetworks ?? {})[a.network]) {
+      if (!own(c.doc.natnetworks, a.network)) {
         c.err("RCH021", [...ap, "network"], `NAT network '${a.network}' is not declared`, "a name declared under natnetworks:");
       }
       adapterAddrs(c, mc, ad, a.addresses, `NAT network '${a.network}'`, `${on}/natnetwork:${a.network}`, net ? [net] : undefined, "error");
       break;
     }
     case "bridged":
-      if (host && !(host.interfaces ?? {})[a.bridge]) {
+      if (host && !own(host.interfaces, a.bridge)) {
         c.err(
           "RCH022",
           [...ap, "bridge"],
@@ -589,7 +597,7 @@ function checkAdapterMode(c: Checker, mc: MachineCtx, ad: AdapterCtx): void {
         );
       }
       {
-        const seg = host?.interfaces?.[a.bridge]?.segment;
+        const seg = own(host?.interfaces, a.bridge)?.segment;
         adapterAddrs(c, mc, ad, a.addresses, seg ? `segment '${seg}'` : undefined, seg, seg ? c.segments.get(seg) : undefined, "error");
       }
       if (a.gateway !== undefined) c.ip(a.gateway, [...ap, "gateway"], "gateway");
@@ -706,7 +714,7 @@ function checkHostOnlyAdapter(c: Checker, mc: MachineCtx, ad: AdapterCtx, a: Ext
   const { ap, host, slot } = ad;
   const on = mc.m.vm!.on;
   const net = a.network ?? "vboxnet0";
-  const decl = host?.hostonly?.[net];
+  const decl = own(host?.hostonly, net);
   const def = hostOnlyDefault(net);
   const n = /^vboxnet(\d+)$/.exec(net)?.[1];
   if (!decl && n !== undefined && Number(n) >= 8)
@@ -744,7 +752,7 @@ function connectHostSide(c: Checker, mc: MachineCtx): void {
   for (const other of vmsOn(c.doc, mc.name)) {
     for (const a of other.vm!.adapters) {
       const net = a.mode === "hostonly" ? (a.network ?? "vboxnet0") : undefined;
-      const def = net && !mc.m.hostonly?.[net] ? hostOnlyDefault(net) : undefined;
+      const def = net && !own(mc.m.hostonly, net) ? hostOnlyDefault(net) : undefined;
       if (net && def) {
         mc.connected.push({ p: prefixOf(def.ip, def.len), dev: net });
         mc.own.push(def.ip);
@@ -898,7 +906,7 @@ function checkReservedNames(c: Checker): void {
   for (const [mname, m] of Object.entries(doc.machines)) {
     const engines = [...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : []))];
     for (const e of engines) {
-      if (doc.machines[e])
+      if (own(doc.machines, e))
         c.err(
           "RCH030",
           ["machines", e],
@@ -911,7 +919,7 @@ function checkReservedNames(c: Checker): void {
       vmsOn(doc, mname).flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
     );
     for (const net of hostOnlyNets) {
-      if (m.interfaces?.[net])
+      if (own(m.interfaces, net))
         c.err(
           "RCH030",
           ["machines", mname, "interfaces", net],
@@ -921,7 +929,7 @@ function checkReservedNames(c: Checker): void {
         );
     }
     for (const net of Object.keys(m.hostonly ?? {})) {
-      if (m.interfaces?.[net])
+      if (own(m.interfaces, net))
         c.err(
           "RCH030",
           ["machines", mname, "interfaces", net],
@@ -970,7 +978,7 @@ function checkExpectList(c: Checker, doc: TopologyDoc): void {
       return;
     }
     const known = (n: string, path: Path) => {
-      if (!doc.machines[n]) c.err("RCH041", path, `expectation names machine '${n}', which is not in this file`, machineNames);
+      if (!own(doc.machines, n)) c.err("RCH041", path, `expectation names machine '${n}', which is not in this file`, machineNames);
     };
     if (e.query !== undefined) {
       const ep: Path = ["expect", k, "query"];
@@ -982,7 +990,7 @@ function checkExpectList(c: Checker, doc: TopologyDoc): void {
         return;
       }
       for (const name of [q.query.from, q.query.target.kind === "machine" ? q.query.target.machine : undefined]) {
-        if (name !== undefined && !doc.machines[name])
+        if (name !== undefined && !own(doc.machines, name))
           c.err("RCH041", ep, `query names machine '${name}', which is not in this file`, machineNames);
       }
       return;

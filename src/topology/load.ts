@@ -341,7 +341,8 @@ export function parseYamlBounded(file: string, source: string, lc: LineCounter, 
 
 /**
  * The document's value after aliases: at most LIMITS.depth levels and LIMITS.values values
- * (counted without recursion, so that an input past them cannot exhaust the stack either).
+ * (counted without recursion, so that an input past them cannot exhaust the stack either), and
+ * no key `__proto__`.
  */
 export function checkValueSize(file: string, value: unknown, loc: Locator, sources: ReadonlyMap<string, string>): void {
   const stack: { v: unknown; d: number; path: Path }[] = [{ v: value, d: 0, path: [] }];
@@ -368,6 +369,16 @@ export function checkValueSize(file: string, value: unknown, loc: Locator, sourc
             `nesting deeper than ${LIMITS.depth} levels once aliases are expanded`,
             `at most ${LIMITS.depth} levels of mappings and lists inside each other`,
           ),
+        ],
+        sources,
+      );
+    if (Object.hasOwn(v, "__proto__"))
+      // the shape check would drop it without a word (it sets an object's prototype in JavaScript)
+      throw new InputError(
+        [
+          diagnostic("RCH004", loc.key([...path, "__proto__"]), "'__proto__' cannot be a name or key", {
+            expected: "another name (__proto__ is special to JavaScript, which reach is written in)",
+          }),
         ],
         sources,
       );
