@@ -103,8 +103,9 @@ describe("element counts", () => {
     const t0 = performance.now();
     const { ds } = refused(() => loadTopologyText("million.yaml", aliasChain(10_000, 100)));
     expect(["RCH002", "RCH006"]).toContain(ds[0]!.code);
-    expect(performance.now() - t0).toBeLessThan(40_000);
-  }, 60_000);
+    // about 15 s on an idle machine: the cost of parsing any 7 MB of YAML
+    expect(performance.now() - t0).toBeLessThan(90_000);
+  }, 180_000);
 
   it(`a chain of ${SIZE_LIMITS.rulesPerChain + 1} rules, plainly written: RCH006 at rules:`, () => {
     const rules = Array.from(
@@ -124,7 +125,7 @@ describe("element counts", () => {
     expect(refused(() => loadTopologyText("many.yaml", `machines: { ${ms} }`)).ds.map(where)).toEqual([["RCH006", 1, 1]]);
     const ex = Array.from({ length: SIZE_LIMITS.expectations + 1 }, () => `{ query: "a -> a:22/tcp", verdict: reachable }`).join(", ");
     expect(refused(() => loadTopologyText("ex.yaml", `${HEAD}expect: [${ex}]\n`)).ds.map(where)).toEqual([["RCH006", 6, 1]]);
-  });
+  }, 120_000);
 
   it("many aliases of a big node: refused (the alias limit), not expanded", () => {
     const big = `big: &big [${Array.from({ length: 1000 }, (_, i) => i).join(", ")}]`;
