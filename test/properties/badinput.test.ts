@@ -9,7 +9,8 @@
  *
  * The CLI: `node dist/cli/main.js` spawned with argument vectors drawn from the real commands and
  * options plus garbage, in a temporary folder holding the inputs (`work/`), beside an `outside/`
- * folder that garbage paths point at: no stack trace or internal error on stderr, an exit code in
+ * folder that garbage input paths point at (output options always name paths in work/, since
+ * writing where -o says is what reach should do): no stack trace or internal error on stderr, an exit code in
  * 0-4, nothing written outside `work/`, every diagnostic on stderr inside its file. `reach emulate`
  * is left out: as root it builds namespaces (its bad-input paths are covered by test/emulate).
  *
@@ -419,7 +420,7 @@ function argv(r: R, files: readonly string[], proofs: readonly string[], imports
     const path = ["--smt2", "--output", "-o", "--into", "--save", "--counterexamples", "--root"].includes(o);
     args.push(
       path
-        ? pick(r, ["out.smt2", "out.yaml", "cex", "saved", "../outside/leak", "bad0.yaml", ".", "imports"])
+        ? pick(r, ["out.smt2", "out.yaml", "cex", "saved", "bad0.yaml", ".", "imports", "nofolder/out.yaml"])
         : pick(r, VALUES[o] ?? JUNK).replaceAll("\0", ""),
     );
   }
