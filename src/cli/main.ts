@@ -178,7 +178,7 @@ function queryArg(text: string, loaded: Loaded, file: string): Query {
     { n: q.query.from, col: text.indexOf(q.query.from) + 1 },
     ...(q.query.target.kind === "machine" ? [{ n: q.query.target.machine, col: text.indexOf(q.query.target.machine, arrow + 2) + 1 }] : []),
   ];
-  const unknown = names.filter(({ n }) => !loaded.topology.doc.machines[n]);
+  const unknown = names.filter(({ n }) => !Object.hasOwn(loaded.topology.doc.machines, n));
   if (unknown.length) {
     throw new InputError(
       unknown.map(({ n, col }) =>
@@ -290,6 +290,35 @@ function checkLan(lan: string): void {
   const c = parseCidr(lan);
   if (!c || c.ip.v !== 4 || c.len > 24 || c.len < 8)
     throw usage("--lan", `'${lan}' is not an IPv4 subnet from /8 to /24`, "e.g. --lan 192.168.0.0/24");
+}
+
+/** Options that take one value: given twice, yargs makes a list of them, which no handler expects (RCH042 instead). */
+const SINGLE_VALUED = [
+  "output",
+  "smt2",
+  "save",
+  "counterexamples",
+  "timeout",
+  "engine",
+  "format",
+  "from",
+  "host",
+  "lan",
+  "into",
+  "netns",
+  "root",
+  "want",
+  "max-edits",
+  "alternatives",
+  "workers",
+  "command-timeout",
+  "probe-timeout",
+  "query",
+];
+
+function refuseRepeated(argv: Record<string, unknown>): void {
+  for (const k of SINGLE_VALUED)
+    if (Array.isArray(argv[k])) throw usage(`--${k}`, `given ${(argv[k] as unknown[]).length} times`, `--${k} once`);
 }
 
 await yargs(hideBin(process.argv))
@@ -801,6 +830,9 @@ await yargs(hideBin(process.argv))
     handler(async (argv) => {
       checkTimeout(argv.timeout);
       const files = argv.paths.flatMap(expandInputs);
+      const cx = argv.counterexamples;
+      if (existsSync(cx) && !statSync(cx).isDirectory())
+        throw usage("--counterexamples", `'${cx}' is a file, not a folder`, "a folder (created when a theorem is refuted)");
       const families = files.map((f) => loadFamilyFile(f));
       let code: number = EXIT.ok;
       for (const fam of families) {
@@ -876,6 +908,7 @@ await yargs(hideBin(process.argv))
     1,
     "name a command: ask, verify, report, draw, doctor, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
   )
+  .check((argv) => (refuseRepeated(argv), true), true)
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once

@@ -110,3 +110,24 @@ describe("reach import compose --env-file / --profile", () => {
     expect(r.stdout).not.toContain("port: 8081");
   });
 });
+
+describe("bad arguments the fuzz found are usage errors, not crashes (2026-12-06)", () => {
+  it("an option that takes one value, given twice: RCH042, exit 2, no stack trace", () => {
+    const r = reach("ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp", "--timeout", "5", "--timeout", "6");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("RCH042: --timeout: given 2 times");
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+  it("a query naming an Object member (constructor, __proto__) is an unknown machine", () => {
+    for (const name of ["constructor", "__proto__"]) {
+      const r = reach("ask", "models/virtualbox-nat.yaml", `host -> ${name}:22/tcp`);
+      expect(r.code, name).toBe(2);
+      expect(r.err).toContain(`RCH041: query names machine '${name}'`);
+    }
+  });
+  it("--counterexamples naming a file: RCH042 before anything is proved", () => {
+    const r = reach("prove", "proofs/", "--counterexamples", "package.json");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("RCH042: --counterexamples: 'package.json' is a file, not a folder");
+  });
+});
