@@ -25,9 +25,10 @@
  * docker-types.ts (what they share). Both readers parse with the `yaml` package
  * (JSON is YAML 1.2), so every value has its position for diagnostics.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { diagnostic } from "../diagnostics/diagnostic.js";
+import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
+import { LIMITS, readBounded } from "../topology/load.js";
 import { readCompose } from "./docker-compose.js";
 import { DockerHost } from "./docker-host.js";
 import { readInspect } from "./docker-inspect.js";
@@ -60,14 +61,10 @@ function envOf(options: ImportOptions, out: Out): Map<string, string> {
   for (const f of options.envFiles ?? []) {
     let text: string;
     try {
-      text = readFileSync(f, "utf8");
+      text = readBounded(f, LIMITS.textChars, "a readable file named with --env-file");
     } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
-      out.diags.push(
-        diagnostic("RCH001", { file: f, line: 1, col: 1 }, `cannot read env file ${f} (${why})`, {
-          expected: "a readable file named with --env-file",
-        }),
-      );
+      if (!(e instanceof InputError)) throw e;
+      out.diags.push(...e.diagnostics);
       continue;
     }
     for (const [k, v] of parseEnvFile(text)) env.set(k, v);

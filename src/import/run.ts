@@ -3,10 +3,10 @@
  * merge the fragments (into the user's own topology with --into), complete the
  * host scaffold, render YAML, and check the result loads like any topology file.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { diagnostic, type Diagnostic, InputError } from "../diagnostics/diagnostic.js";
-import { loadTopologyFile, loadTopologyText } from "../topology/load.js";
+import { LIMITS, loadTopologyFile, loadTopologyText, readBounded } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
 import { importCompose, importDocker } from "./docker.js";
 import { importLibvirt } from "./libvirt.js";
@@ -68,12 +68,13 @@ function splitKind(arg: string, kind: Kind): { kind: Kind; path: string } {
   return isKind(k) ? { kind: k, path: arg.slice(i + 1) } : { kind, path: arg };
 }
 
+/** An input file, read no further than the topology text limit (a named /dev/zero or pipe is RCH006, not an out-of-memory). */
 function readSource(path: string): Source | Diagnostic {
   try {
-    return { file: path, text: readFileSync(path, "utf8") };
+    return { file: path, text: readBounded(path, LIMITS.textChars, "a readable file") };
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? "unreadable";
-    return diagnostic("RCH001", { file: path, line: 1, col: 1 }, `cannot read ${path} (${why})`, { expected: "a readable file" });
+    if (e instanceof InputError && e.diagnostics[0]) return e.diagnostics[0];
+    throw e;
   }
 }
 

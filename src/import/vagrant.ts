@@ -39,6 +39,7 @@ import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { tooLarge } from "../topology/load.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 import { spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
@@ -1153,8 +1154,24 @@ function syntaxError(error: Node, text: string): string {
     : `unexpected '${first}'`;
 }
 
+/**
+ * The longest Vagrantfile handed to the Ruby parser: its WebAssembly heap aborts the process
+ * (std::bad_alloc) somewhere past 8 MB; a real Vagrantfile is a few kilobytes.
+ */
+export const MAX_VAGRANTFILE_CHARS = 4 * 1024 * 1024;
+
 async function importOne(source: Source, builder: Builder): Promise<Reader> {
   const reader = new Reader(source);
+  if (source.text.length > MAX_VAGRANTFILE_CHARS) {
+    reader.diagnostics.push(
+      tooLarge(
+        { file: source.file, line: 1, col: 1 },
+        `the file has ${source.text.length} characters, more than the ${MAX_VAGRANTFILE_CHARS} reach gives the Ruby parser`,
+        `a Vagrantfile of at most ${MAX_VAGRANTFILE_CHARS} characters`,
+      ),
+    );
+    return reader;
+  }
   const parser = await ruby();
   const tree = parser.parse(source.text);
   if (!tree) {

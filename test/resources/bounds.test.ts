@@ -15,6 +15,8 @@ import { loadFamilyFile, loadFamilyText, PROOF_LIMITS } from "../../src/prove/fa
 import { lower } from "../../src/lower/lower.js";
 import { parseQuery } from "../../src/ir/query.js";
 import { answerQuery } from "../../src/query/engine.js";
+import { KINDS, runImport } from "../../src/import/run.js";
+import { MAX_VAGRANTFILE_CHARS } from "../../src/import/vagrant.js";
 
 const dir = mkdtempSync(join(tmpdir(), "reach-bounds-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -188,4 +190,27 @@ describe("huge port and address ranges: Z3 decides within the timeout", () => {
   // Known gap, reported in issue 13: the explanation of an answer (smt mode) and --engine sim do not
   // stop at --timeout: the chain above takes 48 s to explain and minutes with the simulator (src/query, src/sim).
   it.todo("the simulator's explanation and --engine sim stop at --timeout");
+});
+
+describe("imports", () => {
+  // `reach import linux /dev/zero` used to read until the heap was gone; every importer's input
+  // now goes through the same bounded read as a topology.
+  it.each(KINDS)("%s: /dev/zero is RCH006 at 1:1, nothing imported", async (kind) => {
+    const r = await runImport({ kind, files: ["/dev/zero"], options: { lan: "192.168.1.0/24" } });
+    expect(r.text).toBeUndefined();
+    expect(r.diagnostics.map(where)).toEqual([["RCH006", 1, 1]]);
+  });
+
+  it("an --env-file that never ends is RCH006, not an out-of-memory", async () => {
+    const compose = join(dir, "compose.yaml");
+    writeFileSync(compose, "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n");
+    const r = await runImport({ kind: "compose", files: [compose], options: { lan: "192.168.1.0/24", envFiles: ["/dev/zero"] } });
+    expect(r.diagnostics.filter((d) => d.severity === "error").map((d) => [d.code, d.span.file])).toEqual([["RCH006", "/dev/zero"]]);
+  });
+
+  it("a Vagrantfile longer than the Ruby parser is given is RCH006 (its WebAssembly heap aborts the process past 8 MB)", async () => {
+    const text = "# " + "x".repeat(MAX_VAGRANTFILE_CHARS) + "\n";
+    const r = await runImport({ kind: "vagrant", files: [], sources: [{ file: "Vagrantfile", text }], options: { lan: "192.168.1.0/24" } });
+    expect(r.diagnostics.map(where)).toEqual([["RCH006", 1, 1]]);
+  });
 });
