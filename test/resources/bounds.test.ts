@@ -196,7 +196,7 @@ describe("imports", () => {
   // `reach import linux /dev/zero` used to read until the heap was gone; every importer's input
   // now goes through the same bounded read as a topology.
   it.each(KINDS)("%s: /dev/zero is RCH006 at 1:1, nothing imported", async (kind) => {
-    const r = await runImport({ kind, files: ["/dev/zero"], options: { lan: "192.168.1.0/24" } });
+    const r = await runImport({ kind, files: ["/dev/zero"], options: { host: "host", lan: "192.168.1.0/24" } });
     expect(r.text).toBeUndefined();
     expect(r.diagnostics.map(where)).toEqual([["RCH006", 1, 1]]);
   });
@@ -204,13 +204,22 @@ describe("imports", () => {
   it("an --env-file that never ends is RCH006, not an out-of-memory", async () => {
     const compose = join(dir, "compose.yaml");
     writeFileSync(compose, "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n");
-    const r = await runImport({ kind: "compose", files: [compose], options: { lan: "192.168.1.0/24", envFiles: ["/dev/zero"] } });
+    const r = await runImport({
+      kind: "compose",
+      files: [compose],
+      options: { host: "host", lan: "192.168.1.0/24", envFiles: ["/dev/zero"] },
+    });
     expect(r.diagnostics.filter((d) => d.severity === "error").map((d) => [d.code, d.span.file])).toEqual([["RCH006", "/dev/zero"]]);
   });
 
   it("a Vagrantfile longer than the Ruby parser is given is RCH006 (its WebAssembly heap aborts the process past 8 MB)", async () => {
     const text = "# " + "x".repeat(MAX_VAGRANTFILE_CHARS) + "\n";
-    const r = await runImport({ kind: "vagrant", files: [], sources: [{ file: "Vagrantfile", text }], options: { lan: "192.168.1.0/24" } });
+    const r = await runImport({
+      kind: "vagrant",
+      files: [],
+      sources: [{ file: "Vagrantfile", text }],
+      options: { host: "host", lan: "192.168.1.0/24" },
+    });
     expect(r.diagnostics.map(where)).toEqual([["RCH006", 1, 1]]);
   });
 });
