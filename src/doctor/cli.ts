@@ -9,8 +9,11 @@ import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
 
 const formatDiagnostic = (d: Diagnostic) => `${formatSpan(d.span)}: ${d.severity} ${d.code}: ${d.message}`;
 import type { EngineOptions } from "../query/engine.js";
+import { lower } from "../lower/lower.js";
+import type { Loaded } from "../topology/load.js";
+import { DRIFT, exposureDrift, fileDrift, renderDifference } from "./drift.js";
 import { findings, FINDINGS, type Finding } from "./findings.js";
-import { buildModel } from "./model.js";
+import { buildModel, type Model } from "./model.js";
 import { readDocker, readHost, readLibvirt, readQemu, readVirtualbox, type SourceRead } from "./sources.js";
 
 export const SOURCES = ["host", "virtualbox", "docker", "libvirt", "qemu"] as const;
@@ -42,6 +45,8 @@ export interface DoctorResult {
   readonly topologyYaml: string;
 }
 
+const DEFAULT_ENGINE: EngineOptions = { engine: "smt", timeoutMs: 20_000 };
+
 async function readAll(o: DoctorOptions): Promise<SourceRead[]> {
   const run = { timeoutMs: o.commandTimeoutMs ?? 5000, env: o.env ?? process.env, netns: o.netns };
   const want = new Set(o.sources ?? SOURCES);
@@ -52,6 +57,16 @@ async function readAll(o: DoctorOptions): Promise<SourceRead[]> {
   if (want.has("libvirt")) jobs.push(readLibvirt(run));
   if (want.has("qemu")) jobs.push(Promise.resolve(readQemu(run, { procRoot: o.procRoot ?? "/proc", netns: o.netns })));
   return Promise.all(jobs);
+}
+
+/** What the machine's tools report (each source that is there), merged into one topology. */
+export async function liveModel(opts: DoctorOptions): Promise<{ reads: SourceRead[]; model: Model }> {
+  const reads = await readAll(opts);
+  return { reads, model: await buildModel(reads, opts.host ?? "host", opts.lan ?? "192.168.1.0/24") };
+}
+
+export function sourceLines(reads: readonly SourceRead[]): string[] {
+  return ["sources:", ...reads.map(sourceLine)];
 }
 
 function renderFinding(f: Finding, i: number): string[] {
@@ -79,17 +94,15 @@ function sourceLine(r: SourceRead): string {
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult> {
   const host = opts.host ?? "host";
   const t0 = Date.now();
-  const reads = await readAll(opts);
+  const { reads, model } = await liveModel(opts);
   const tRead = Date.now() - t0;
-  const model = await buildModel(reads, host, opts.lan ?? "192.168.1.0/24");
-  const engine = opts.engine ?? { engine: "smt" as const, timeoutMs: 20_000 };
+  const engine = opts.engine ?? DEFAULT_ENGINE;
   const found = model.errors.length ? [] : await findings(model, host, engine);
   const tTotal = Date.now() - t0;
   const exitCode = model.errors.length ? 2 : found.length ? 1 : 0;
   const text = [
     `reach doctor${opts.netns ? ` (network namespace ${opts.netns})` : ""}: read-only`,
-    "sources:",
-    ...reads.map(sourceLine),
+    ...sourceLines(reads),
     ...(model.notes.length ? ["notes:", ...model.notes.map((n) => `  - ${n}`)] : []),
     ...(model.warnings.length ? ["warnings:", ...model.warnings.map((d) => `  ${formatDiagnostic(d)}`)] : []),
     ...(model.errors.length ? ["the topology did not come out:", ...model.errors.map((d) => `  ${formatDiagnostic(d)}`)] : []),
@@ -107,4 +120,67 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult>
     timings: { readMs: tRead, totalMs: tTotal },
   };
   return { text: text + "\n", json, exitCode, topologyYaml: model.text };
+}
+
+export interface DriftResult {
+  readonly text: string;
+  readonly json: unknown;
+  /** 0 nothing exposed beyond the file, 1 the live machine exposes what the file does not say, 2 a side did not load */
+  readonly exitCode: number;
+}
+
+/**
+ * `reach drift FILE`: the declared topology (already loaded by the caller, so its errors are the
+ * usual diagnostics) against the doctor's live model of this machine (drift.ts).
+ */
+export async function runDrift(declared: Loaded, opts: DoctorOptions & { readonly from?: string } = {}): Promise<DriftResult> {
+  const from = opts.from ?? "lan";
+  const t0 = Date.now();
+  const { reads, model } = await liveModel(opts);
+  const head = [
+    `reach drift ${declared.file} against this machine${opts.netns ? ` (network namespace ${opts.netns})` : ""}: read-only`,
+    ...sourceLines(reads),
+  ];
+  if (!model.doc || !model.net) {
+    const text = [...head, "the live topology did not come out:", ...model.errors.map((d) => `  ${formatDiagnostic(d)}`)].join("\n");
+    return { text: text + "\n", json: { errors: model.errors, differences: [] }, exitCode: 2 };
+  }
+  const notes = [...model.notes];
+  const both = [declared.topology.doc.machines, model.doc.machines].every((ms) => Object.hasOwn(ms, from));
+  const files = fileDrift(declared, model.doc, from);
+  const decided = both
+    ? await exposureDrift({
+        declared,
+        declaredNet: lower(declared.topology),
+        live: model.doc,
+        liveNet: model.net,
+        from,
+        engine: opts.engine ?? DEFAULT_ENGINE,
+      })
+    : { differences: [], undecided: [] };
+  if (!both) notes.push(`exposure not compared: the declared topology has no machine ${from} (name the LAN vantage with --from)`);
+  const differences = [...decided.differences, ...files];
+  const exposes = differences.filter((d) => d.exposes).length;
+  const text = [
+    ...head,
+    ...(notes.length ? ["notes:", ...notes.map((n) => `  - ${n}`)] : []),
+    ...(model.warnings.length ? ["warnings:", ...model.warnings.map((d) => `  ${formatDiagnostic(d)}`)] : []),
+    differences.length ? `${differences.length} difference${differences.length === 1 ? "" : "s"}:` : "no differences",
+    ...differences.flatMap((d, i) => renderDifference(d, i + 1)),
+    ...(decided.undecided.length ? ["not compared (undecided):", ...decided.undecided.map((u) => `  ${u}`)] : []),
+    exposes
+      ? `the live machine exposes ${exposes} thing${exposes === 1 ? "" : "s"} ${declared.file} does not say`
+      : `the live machine exposes nothing ${declared.file} does not say`,
+    `read and decided in ${Date.now() - t0} ms`,
+  ].join("\n");
+  const json = {
+    declared: declared.file,
+    from,
+    notes,
+    warnings: model.warnings,
+    differences,
+    undecided: decided.undecided,
+    catalogue: DRIFT,
+  };
+  return { text: text + "\n", json, exitCode: exposes ? 1 : 0 };
 }

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { runDoctor, type DoctorOptions } from "../../src/doctor/cli.js";
 import { FINDINGS } from "../../src/doctor/findings.js";
+import { DRIFT } from "../../src/doctor/drift.js";
 import { standIns, type Fault, type StandIns } from "./standins.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -37,6 +38,13 @@ async function doctor(faults: Partial<Record<string, Fault>> = {}, extra: Partia
   return { ...r, findings: json.findings.map((f) => `${f.code} ${f.machine}`), j: json };
 }
 
+/** The `| \`CODE\` | title |` rows of one section of docs/doctor.md. */
+function catalogueRows(heading: string): string[][] {
+  const doc = readFileSync(join(import.meta.dirname, "../../docs/doctor.md"), "utf8");
+  const section = doc.slice(doc.indexOf(heading)).split(/\n## /)[0]!;
+  return [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]);
+}
+
 const ALL = [
   "LAN_EXPOSED_FORWARD web",
   "LAN_EXPOSED_FORWARD shop",
@@ -65,9 +73,11 @@ describe("reach doctor on replayed outputs", () => {
   }, 120_000);
 
   it("the catalogue in docs/doctor.md is FINDINGS", () => {
-    const doc = readFileSync(join(import.meta.dirname, "../../docs/doctor.md"), "utf8");
-    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2]!.trim()]);
-    expect(rows).toEqual(Object.entries(FINDINGS));
+    expect(catalogueRows("## Catalogue")).toEqual(Object.entries(FINDINGS));
+  });
+
+  it("the drift catalogue in docs/doctor.md is DRIFT", () => {
+    expect(catalogueRows("## reach drift")).toEqual(Object.entries(DRIFT));
   });
 });
 
