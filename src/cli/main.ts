@@ -4,7 +4,7 @@
  * Exit codes: 0 answered / all hold, 1 an expectation violated, 2 bad input or
  * usage, 3 unknown, 4 internal error.
  */
-import yargs from "yargs";
+import yargs, { type Argv } from "yargs";
 import { createRequire } from "node:module";
 import { hideBin } from "yargs/helpers";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
@@ -41,7 +41,7 @@ import {
 } from "../verify/report.js";
 import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
-import { runDoctor, SOURCES, type SourceName } from "../doctor/cli.js";
+import { runDoctor, runDrift, SOURCES, type DoctorOptions, type SourceName } from "../doctor/cli.js";
 import { parseCidr } from "../net/addr.js";
 import { loadFamilyFile } from "../prove/family.js";
 import { asRecorded, ProofDisagreement, proveFamily } from "../prove/prove.js";
@@ -284,6 +284,55 @@ function finishImport(r: ImportOutcome, out: string | undefined, force: boolean)
 function checkHost(host: string): void {
   if (!MACHINE_NAME.test(host))
     throw usage("--host", `'${host}' is not a name a query can use`, "letters, digits, '_', '.', '-' (e.g. --host laptop)");
+}
+
+/** The live machine's options, shared by doctor and drift. */
+function liveOptions<T>(y: Argv<T>) {
+  return y
+    .option("netns", { type: "string", describe: "read this network namespace instead (ip netns exec; root)" })
+    .option("host", { type: "string", default: "host", describe: "the machine's name in the topology" })
+    .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN assumed when no source describes the host" })
+    .option("sources", { type: "string", array: true, choices: SOURCES, describe: "read only these sources (default: all)" })
+    .option("command-timeout", { type: "number", default: 5, describe: "seconds per command before it is killed" })
+    .option("replay", {
+      type: "string",
+      describe: "run nothing: read each command's recorded output from this folder (another machine's, e.g. from reach snapshot --save)",
+    })
+    .option("engine", engineOption)
+    .option("timeout", timeoutOption);
+}
+
+/** The doctor's options of a parsed command line (RCH042 for a bad one). */
+function doctorOptionsOf(argv: {
+  host: string;
+  lan: string;
+  netns?: string | undefined;
+  sources?: string[] | undefined;
+  replay?: string | undefined;
+  "command-timeout": number;
+  engine: string;
+  timeout: number;
+}): DoctorOptions {
+  checkHost(argv.host);
+  checkLan(argv.lan);
+  const seconds = argv["command-timeout"];
+  if (!(seconds > 0)) throw usage("--command-timeout", `'${seconds}' is not a positive number of seconds`, "e.g. --command-timeout 5");
+  return {
+    host: argv.host,
+    lan: argv.lan,
+    ...(argv.netns !== undefined ? { netns: argv.netns } : {}),
+    ...(argv.sources !== undefined ? { sources: argv.sources as SourceName[] } : {}),
+    ...(argv.replay !== undefined ? { replay: replayFolder(argv.replay) } : {}),
+    commandTimeoutMs: seconds * 1000,
+    engine: engineOf(argv),
+  };
+}
+
+/** --replay: a folder of recorded outputs (RCH042 otherwise). */
+function replayFolder(dir: string): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw usage("--replay", `'${dir}' is not a folder`, "a folder of recorded outputs named after their commands (e.g. ip_-j_addr)");
+  return dir;
 }
 
 function checkLan(lan: string): void {
@@ -743,33 +792,31 @@ await yargs(hideBin(process.argv))
     "doctor",
     "Read this machine's VMs, containers and firewall (read-only) into one topology and report named findings (docs/doctor.md).",
     (y) =>
-      y
+      liveOptions(y)
         .option("output", { alias: "o", type: "string", describe: "also write the merged topology here" })
         .option("force", { type: "boolean", default: false, describe: "replace an existing --output file, keeping a backup" })
         .option("json", { type: "boolean", default: false, describe: "print the findings as JSON" })
-        .option("netns", { type: "string", describe: "read this network namespace instead (ip netns exec; root)" })
-        .option("host", { type: "string", default: "host", describe: "the machine's name in the topology" })
-        .option("lan", { type: "string", default: "192.168.1.0/24", describe: "the LAN assumed when no source describes the host" })
-        .option("sources", { type: "string", array: true, choices: SOURCES, describe: "read only these sources (default: all)" })
-        .option("command-timeout", { type: "number", default: 5, describe: "seconds per command before it is killed" })
-        .option("engine", engineOption)
-        .option("timeout", timeoutOption)
         .example("sudo $0 doctor -o lab.yaml", "what this machine exposes, and why"),
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
-      checkHost(argv.host);
-      checkLan(argv.lan);
-      const seconds = argv["command-timeout"];
-      if (!(seconds > 0)) throw usage("--command-timeout", `'${seconds}' is not a positive number of seconds`, "e.g. --command-timeout 5");
-      const r = await runDoctor({
-        host: argv.host,
-        lan: argv.lan,
-        ...(argv.netns !== undefined ? { netns: argv.netns } : {}),
-        ...(argv.sources !== undefined ? { sources: argv.sources as SourceName[] } : {}),
-        commandTimeoutMs: seconds * 1000,
-        engine: engineOf(argv),
-      });
+      const r = await runDoctor(doctorOptionsOf(argv));
       if (argv.output !== undefined) writeWithBackup(argv.output, r.topologyYaml);
+      process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
+      process.exitCode = r.exitCode;
+    }),
+  )
+  .command(
+    "drift <file>",
+    "The declared topology against this machine as reach doctor reads it: what differs, both sides; exit 1 when the machine exposes what the file does not say.",
+    (y) =>
+      liveOptions(y)
+        .positional("file", { type: "string", demandOption: true })
+        .option("from", { type: "string", default: "lan", describe: "the LAN vantage machine both topologies have" })
+        .option("json", { type: "boolean", default: false, describe: "print the differences as JSON" })
+        .example("sudo $0 drift lab.yaml", "what this machine exposes that lab.yaml does not say"),
+    handler(async (argv) => {
+      const { loaded } = load(argv.file, argv);
+      const r = await runDrift(loaded, { ...doctorOptionsOf(argv), from: argv.from });
       process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
       process.exitCode = r.exitCode;
     }),
@@ -906,7 +953,7 @@ await yargs(hideBin(process.argv))
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
   .demandCommand(
     1,
-    "name a command: ask, verify, report, draw, doctor, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
+    "name a command: ask, verify, report, draw, doctor, drift, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
   )
   .check((argv) => (refuseRepeated(argv), true), true)
   .strict()

@@ -5,6 +5,7 @@
  * with -o, and exits with `exitCode`: 0 nothing found, 1 findings, 2 no topology came out.
  * Read-only: every command is a listing (docs/doctor.md).
  */
+import { join } from "node:path";
 import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
 
 const formatDiagnostic = (d: Diagnostic) => `${formatSpan(d.span)}: ${d.severity} ${d.code}: ${d.message}`;
@@ -30,8 +31,10 @@ export interface DoctorOptions {
   readonly commandTimeoutMs?: number;
   /** The commands' environment (PATH decides which tools are there; default process.env). */
   readonly env?: NodeJS.ProcessEnv;
-  /** Where /proc is (default /proc). */
+  /** Where /proc is (default /proc; with replay, REPLAY/proc). */
   readonly procRoot?: string;
+  /** Read recorded outputs from this folder instead of running anything (exec.ts `replayed`). */
+  readonly replay?: string;
   /** Which sources to read (default all). */
   readonly sources?: readonly SourceName[];
   /** How the findings' queries are decided (default Z3, 20 s each). */
@@ -48,14 +51,19 @@ export interface DoctorResult {
 const DEFAULT_ENGINE: EngineOptions = { engine: "smt", timeoutMs: 20_000 };
 
 async function readAll(o: DoctorOptions): Promise<SourceRead[]> {
-  const run = { timeoutMs: o.commandTimeoutMs ?? 5000, env: o.env ?? process.env, netns: o.netns };
+  const run = { timeoutMs: o.commandTimeoutMs ?? 5000, env: o.env ?? process.env, netns: o.netns, replay: o.replay };
   const want = new Set(o.sources ?? SOURCES);
   const jobs: Promise<SourceRead>[] = [];
   if (want.has("host")) jobs.push(readHost(run));
   if (want.has("virtualbox")) jobs.push(readVirtualbox(run));
   if (want.has("docker")) jobs.push(readDocker(run));
   if (want.has("libvirt")) jobs.push(readLibvirt(run));
-  if (want.has("qemu")) jobs.push(Promise.resolve(readQemu(run, { procRoot: o.procRoot ?? "/proc", netns: o.netns })));
+  if (want.has("qemu"))
+    jobs.push(
+      Promise.resolve(
+        readQemu(run, { procRoot: o.procRoot ?? (o.replay !== undefined ? join(o.replay, "proc") : "/proc"), netns: o.netns }),
+      ),
+    );
   return Promise.all(jobs);
 }
 
@@ -64,6 +72,12 @@ export async function liveModel(opts: DoctorOptions): Promise<{ reads: SourceRea
   const reads = await readAll(opts);
   return { reads, model: await buildModel(reads, opts.host ?? "host", opts.lan ?? "192.168.1.0/24") };
 }
+
+/** How the machine was read, for the first line of an answer. */
+const readingWhat = (o: DoctorOptions): string =>
+  o.replay !== undefined
+    ? ` (replaying the outputs recorded in ${o.replay}): nothing run`
+    : `${o.netns ? ` (network namespace ${o.netns})` : ""}: read-only`;
 
 export function sourceLines(reads: readonly SourceRead[]): string[] {
   return ["sources:", ...reads.map(sourceLine)];
@@ -85,7 +99,9 @@ function sourceLine(r: SourceRead): string {
   const missing = r.ran.some((x) => x.outcome === "missing");
   const state =
     missing && !ok
-      ? "tool not installed"
+      ? r.opts.replay !== undefined
+        ? "not recorded"
+        : "tool not installed"
       : `${ok} read${bad.length ? `, ${bad.length} not (${bad.map((b) => b.outcome).join(", ")})` : ""}`;
   return `  ${r.name.padEnd(10)} ${state}`;
 }
@@ -101,7 +117,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult>
   const tTotal = Date.now() - t0;
   const exitCode = model.errors.length ? 2 : found.length ? 1 : 0;
   const text = [
-    `reach doctor${opts.netns ? ` (network namespace ${opts.netns})` : ""}: read-only`,
+    `reach doctor${readingWhat(opts)}`,
     ...sourceLines(reads),
     ...(model.notes.length ? ["notes:", ...model.notes.map((n) => `  - ${n}`)] : []),
     ...(model.warnings.length ? ["warnings:", ...model.warnings.map((d) => `  ${formatDiagnostic(d)}`)] : []),
@@ -137,10 +153,7 @@ export async function runDrift(declared: Loaded, opts: DoctorOptions & { readonl
   const from = opts.from ?? "lan";
   const t0 = Date.now();
   const { reads, model } = await liveModel(opts);
-  const head = [
-    `reach drift ${declared.file} against this machine${opts.netns ? ` (network namespace ${opts.netns})` : ""}: read-only`,
-    ...sourceLines(reads),
-  ];
+  const head = [`reach drift ${declared.file} against this machine${readingWhat(opts)}`, ...sourceLines(reads)];
   if (!model.doc || !model.net) {
     const text = [...head, "the live topology did not come out:", ...model.errors.map((d) => `  ${formatDiagnostic(d)}`)].join("\n");
     return { text: text + "\n", json: { errors: model.errors, differences: [] }, exitCode: 2 };

@@ -6,7 +6,7 @@
  * read, missing, refused (permission), failed, or hung.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type Outcome =
@@ -21,6 +21,32 @@ export interface RunOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Run inside this network namespace (`ip netns exec`). */
   readonly netns?: string | undefined;
+  /**
+   * Run nothing: answer each command with its recorded output in this folder (`reach doctor
+   * --replay DIR`): the file named after the command line with spaces and slashes as `_`
+   * (`ip_-j_addr`), else after the tool alone; neither is a tool that is not there.
+   */
+  readonly replay?: string | undefined;
+}
+
+/** The largest recorded output replayed (a real `iptables-save` of a busy Docker host is a few hundred kB). */
+const MAX_REPLAYED = 16 * 1024 * 1024;
+
+/** A recorded output of `argv` in `dir`, as if the tool had printed it; only regular files inside `dir` are read. */
+function replayed(argv: readonly string[], dir: string): Outcome {
+  for (const name of [argv.join(" ").replace(/[ /]/g, "_"), argv[0]!.replace(/\//g, "_")]) {
+    const p = join(dir, name);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) return { kind: "failed", why: `${p} is not a regular file`, ms: 0 };
+    if (st.size > MAX_REPLAYED) return { kind: "failed", why: `${p} is larger than ${MAX_REPLAYED} bytes`, ms: 0 };
+    return { kind: "ok", out: readFileSync(p, "utf8"), ms: 0 };
+  }
+  return { kind: "missing", ms: 0 };
 }
 
 /** The executable `tool` resolves to on the environment's PATH, or undefined. */
@@ -58,6 +84,7 @@ function whyFailed(stderr: string, code: number | null, signal: string | null): 
 export function runCommand(argv: readonly string[], o: RunOptions): Promise<Outcome> {
   const start = Date.now();
   const ms = () => Date.now() - start;
+  if (o.replay !== undefined) return Promise.resolve(replayed(argv, o.replay));
   if (!which(argv[0]!, o.env)) return Promise.resolve({ kind: "missing", ms: 0 });
   const full = o.netns ? ["ip", "netns", "exec", o.netns, ...argv] : [...argv];
   if (o.netns && !which("ip", o.env)) return Promise.resolve({ kind: "missing", ms: 0 });

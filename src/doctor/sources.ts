@@ -41,6 +41,11 @@ export class SourceRead {
     const r = await runCommand(argv, this.opts);
     this.ran.push({ source: this.name, command, outcome: r.kind, ms: r.ms });
     if (r.kind === "ok") return r.out;
+    if (r.kind === "missing" && this.opts.replay !== undefined) {
+      this.notes.push(`${this.name}: no recorded output of \`${command}\` in ${this.opts.replay}: ${what} not read.`);
+      this.unread.push(`${command} (not recorded)`);
+      return undefined;
+    }
     if (r.kind === "missing") {
       this.notes.push(`${this.name}: \`${argv[0]}\` is not installed here: ${what} not read.`);
       this.unread.push(`${command} (not installed)`);

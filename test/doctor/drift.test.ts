@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor, runDrift } from "../../src/doctor/cli.js";
 import { loadTopologyText } from "../../src/topology/load.js";
@@ -85,5 +89,31 @@ describe("reach drift against the replayed lab", () => {
     const r = await drift(withoutMachine("lan"));
     expect(r.j.notes).toContain("exposure not compared: the declared topology has no machine lan (name the LAN vantage with --from)");
     expect(r.codes).toEqual([]);
+  }, 120_000);
+});
+
+describe("reach drift on the command line", () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [join(import.meta.dirname, "../../dist/cli/main.js"), ...args], { encoding: "utf8" });
+  const lab = join(import.meta.dirname, "fixtures/lab");
+
+  it("exit 1 and both sides when the machine exposes what the file does not say; RCH042 for a replay folder that is not one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "reach-drift-"));
+    try {
+      const file = join(dir, "lab.yaml");
+      writeFileSync(
+        file,
+        live.replace("{ name: http, proto: tcp, hostPort: 8080", "{ name: http, proto: tcp, hostIp: 127.0.0.1, hostPort: 8080"),
+      );
+      const r = cli(["drift", file, "--replay", lab, "--engine", "sim"]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stdout).toContain(`reach drift ${file} against this machine (replaying the outputs recorded in ${lab}): nothing run`);
+      expect(r.stdout).toContain("FORWARD_DIFFERS web tcp/8080 (exposes more than declared)");
+      const bad = cli(["drift", file, "--replay", join(dir, "nope")]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain("RCH042: --replay:");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
