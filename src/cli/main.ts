@@ -363,6 +363,8 @@ const SINGLE_VALUED = [
   "command-timeout",
   "probe-timeout",
   "query",
+  "diff",
+  "replay",
 ];
 
 function refuseRepeated(argv: Record<string, unknown>): void {
@@ -642,16 +644,28 @@ await yargs(hideBin(process.argv))
       y
         .positional("files", { type: "string", array: true, demandOption: true, describe: "topology files or folders" })
         .option("output", { alias: "o", type: "string", demandOption: true, describe: "the HTML file to write, e.g. report.html" })
+        .option("diff", {
+          type: "string",
+          describe: "an older version of the one topology file: draw what changed (added, removed, changed)",
+        })
         .option("engine", engineOption)
         .option("timeout", timeoutOption)
-        .example("$0 report models/ -o report.html", "every bundled model in one page"),
+        .example("$0 report models/ -o report.html", "every bundled model in one page")
+        .example("$0 report lab.yaml --diff old-lab.yaml -o report.html", "the lab and what changed since old-lab.yaml"),
     handler(async (argv) => {
       const opts = engineOf(argv);
       const files = argv.files.flatMap(expandInputs);
       for (const f of files) checkOutputPath(argv.output, f, "--output");
+      if (argv.diff !== undefined && files.length !== 1)
+        throw usage(
+          "--diff",
+          `compares one topology file with an older version, but ${files.length} files were given`,
+          "reach report NEW --diff OLD -o report.html",
+        );
+      const old = argv.diff !== undefined ? { file: argv.diff, net: load(argv.diff, argv).net } : undefined;
       const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
       const pages: ReportFile[] = [];
-      for (const { file, net, loaded } of loadedAll) pages.push(await reportFile(file, loaded, net, opts));
+      for (const { file, net, loaded } of loadedAll) pages.push(await reportFile(file, loaded, net, opts, undefined, old));
       writeAtomically(argv.output, reportHtml(pages));
       const n = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "violated").length, 0);
       const u = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "unknown").length, 0);

@@ -9,7 +9,7 @@ import type { Network } from "../ir/types.js";
 import type { Loaded } from "../topology/load.js";
 import { answerQuery, type EngineOptions } from "../query/engine.js";
 import { verifyTopology, type VerifyResult } from "../verify/verify.js";
-import { exposure, userMachines } from "../verify/flows.js";
+import { diffFlows, exposure, servicesIn, userMachines } from "../verify/flows.js";
 import { drawAnswer } from "../draw/draw.js";
 import { hostsOf, topologyDot, topologyPicture } from "../draw/topology.js";
 import { dotToSvg } from "../draw/svg.js";
@@ -39,6 +39,7 @@ export async function reportFile(
   net: Network,
   opts: EngineOptions,
   given?: readonly VerifyResult[],
+  old?: { readonly file: string; readonly net: Network },
 ): Promise<ReportFile> {
   const topo = loaded.spec ?? loaded.topology;
   const results = given ?? (await verifyTopology(net, topo, opts));
@@ -48,12 +49,23 @@ export async function reportFile(
   const hosts = hostsOf(net, loaded.topology);
   const exposures: ReportFile["exposure"][number][] = [];
   for (const from of userMachines(net)) exposures.push({ from, flows: await exposure(net, from, opts) });
+  const matrix = { from: userMachines(net), services: servicesIn(net) };
   return {
     file,
     net,
     hosts,
+    matrix,
+    ...(old ? { diff: { old: old.file, changes: await diffFlows(old.net, net, opts), matrix: unionMatrix(old.net, net) } } : {}),
     topologySvg: await dotToSvg(topologyDot(topologyPicture(net, hosts))),
     expectations,
     exposure: exposures,
   };
+}
+
+/** The rows and columns of two versions together (a machine or service of either). */
+function unionMatrix(a: Network, b: Network) {
+  const from = [...new Set([...userMachines(a), ...userMachines(b)])];
+  const key = (s: { machine: string; port: number; proto: string }) => `${s.machine}:${s.port}/${s.proto}`;
+  const services = [...new Map([...servicesIn(a), ...servicesIn(b)].map((s) => [key(s), s])).values()];
+  return { from, services };
 }

@@ -12,11 +12,12 @@ import type { Network } from "../ir/types.js";
 import { formatIP } from "../net/addr.js";
 import type { Answer } from "../query/dials.js";
 import type { VerifyResult } from "../verify/verify.js";
-import type { FlowAnswer } from "../verify/flows.js";
+import type { Change, FlowAnswer } from "../verify/flows.js";
 import { dialOf } from "../verify/flows.js";
 import { causeCodes } from "../verify/report.js";
 import { inlineSvg } from "../draw/svg.js";
 import { html } from "../draw/style.js";
+import { diffMatrixHtml, heatmapHtml, MATRIX_CSS, type MatrixInput } from "./matrix.js";
 
 export interface ReportFile {
   readonly file: string;
@@ -26,6 +27,10 @@ export interface ReportFile {
   readonly topologySvg: string;
   readonly expectations: readonly ReportExpectation[];
   readonly exposure: readonly { readonly from: string; readonly flows: readonly FlowAnswer[] }[];
+  /** The heatmap's rows (user machines) and columns (their services). */
+  readonly matrix: MatrixInput;
+  /** With --diff OLD: the flows that changed from OLD to this file, on the rows and columns of both. */
+  readonly diff?: { readonly old: string; readonly changes: readonly Change[]; readonly matrix: MatrixInput };
 }
 
 export interface ReportExpectation {
@@ -129,6 +134,24 @@ function exposureHtml(f: ReportFile): string {
     .join("\n");
 }
 
+/** A table kept out of the page until its section is opened (a 200-machine matrix is 40,000 cells). */
+const lazyTable = (table: string) => `<div class="lazy"><template>${table}</template></div>`;
+
+function diffHtml(f: ReportFile): string {
+  const d = f.diff;
+  if (!d) return "";
+  const rows = d.changes.map(
+    (c) =>
+      `<tr${search(c.query, c.what)}><td class="mono">${html(c.query)}</td><td>${html(c.what)}</td><td class="muted">${html(c.detail ?? "")}</td></tr>`,
+  );
+  return [
+    `<details class="diff" open><summary><b>changes since ${html(d.old)}</b>: ${d.changes.length} flow${d.changes.length === 1 ? "" : "s"} changed</summary>`,
+    diffMatrixHtml(d.matrix, d.changes),
+    rows.length ? `<table><thead><tr><th>flow</th><th>change</th><th>detail</th></tr></thead><tbody>${rows.join("")}</tbody></table>` : "",
+    "</details>",
+  ].join("\n");
+}
+
 const count = (f: ReportFile, s: VerifyResult["status"]) => f.expectations.filter((e) => e.result.status === s).length;
 
 function fileHtml(f: ReportFile): string {
@@ -138,10 +161,12 @@ function fileHtml(f: ReportFile): string {
     `<details class="topology"><summary>topology picture</summary>${lazy(f.topologySvg)}</details>`,
     `<h3>machines</h3>`,
     machinesHtml(f),
+    diffHtml(f),
     `<h3>expectations</h3>`,
     ...f.expectations.map(expectationHtml),
     `<h3>exposure per vantage machine</h3>`,
     exposureHtml(f),
+    `<details class="heatmap"><summary>matrix: ${f.matrix.from.length} machines × ${f.matrix.services.length} services</summary>${lazyTable(heatmapHtml(f.matrix, f.exposure))}</details>`,
     "</details>",
   ].join("\n");
 }
@@ -155,7 +180,7 @@ export function reportHtml(files: readonly ReportFile[], title = "reach report")
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">",
     `<title>${html(title)}</title>`,
-    `<style>${CSS}</style>`,
+    `<style>${CSS}${MATRIX_CSS}</style>`,
     "</head><body>",
     "<header>",
     `<h1>${html(title)}</h1>`,

@@ -104,6 +104,17 @@ describe.skipIf(!have)("reach report in headless Chromium", () => {
     expect(pic).toContain("guest-nat");
   });
 
+  it("opening the matrix puts its heatmap in the page: one row per machine, a cell per service, each titled in words", async () => {
+    const heat = page.locator("details.heatmap");
+    expect(await heat.locator("table.matrix").count()).toBe(0);
+    await heat.locator("summary").click();
+    await heat.locator("table.matrix").waitFor({ state: "visible" });
+    expect(await heat.locator("table.matrix tr").count()).toBe(file.matrix.from.length + 1);
+    expect(await heat.locator("td.c").count()).toBe(file.matrix.from.length * file.matrix.services.length);
+    expect(await heat.locator("td.c.reachable").first().getAttribute("title")).toMatch(/ -> .*: reachable$/);
+    await heat.locator("summary").click();
+  });
+
   it("the search box filters the expectations", async () => {
     await page.fill("#search", "lan-pc -> guest:80");
     await expect.poll(() => page.locator("details.exp.hidden").count()).toBe(2);
