@@ -12,7 +12,7 @@ import { MACHINE_NAME, parseQuery, type Query } from "../ir/query.js";
 import type { Loaded } from "../topology/load.js";
 import { expandInputs, type IncludeOptions } from "../topology/include.js";
 import type { EngineName, EngineOptions } from "../query/engine.js";
-import { copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { FileResults, Format } from "../verify/report.js";
 import { KINDS, type Kind } from "../import/kinds.js";
@@ -22,6 +22,7 @@ import { SOURCES, type SourceName } from "../doctor/names.js";
 import { parseCidr } from "../net/addr.js";
 import { DRAW_FORMATS, type DrawFormat } from "../draw/formats.js";
 import type { ReportFile } from "../report/html.js";
+import { MAX_SHARDS, parseShard, type Shard } from "../verify/shard.js";
 
 /** Commands that always solve (unless --engine sim). */
 const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove"]);
@@ -111,6 +112,24 @@ async function load(file: string, argv: { root?: string | undefined }) {
 
 const engineOption = { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" };
 const timeoutOption = { type: "number" as const, default: 30, describe: "seconds per question before it is unknown" };
+
+const shardOption = {
+  type: "string" as const,
+  describe: "I/N: check only shard I of N (the same split on every runner); reach merge joins the shards' json, junit or sarif outputs",
+};
+
+/** --shard I/N (RCH042 otherwise). */
+function shardOf(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const s = parseShard(text);
+  if (!s) throw usage("--shard", `'${text}' is not a shard I/N`, `I/N with 1 <= I <= N <= ${MAX_SHARDS}, e.g. --shard 2/4`);
+  return s;
+}
+
+/** A shard's JSON output with its manifest (for reach merge). */
+async function sharded(json: string, units: import("./sharding.js").Units | undefined): Promise<string> {
+  return units ? (await import("./sharding.js")).withManifest(json, "json", units) : json;
+}
 
 /** --timeout: seconds above 0 (RCH042 otherwise). */
 function checkTimeout(seconds: number): void {
@@ -317,6 +336,7 @@ const SINGLE_VALUED = [
   "command-timeout",
   "probe-timeout",
   "query",
+  "shard",
 ];
 
 function refuseRepeated(argv: Record<string, unknown>): void {
@@ -437,25 +457,19 @@ await yargs(hideBin(process.argv))
             "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning, html: the page reach report writes",
         })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
-        .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
+        .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" })
+        .option("shard", shardOption),
     handler(async (argv) => {
       checkTimeout(argv.timeout);
+      const shard = shardOf(argv.shard);
       const files = argv.files.flatMap(expandInputs);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
       if (argv.engine !== "sim") prepareSolver();
-      const [{ verifyTopology }, { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour }] =
-        await Promise.all([import("../verify/verify.js"), import("../verify/report.js")]);
-      const all: FileResults[] = [];
+      const [{ verifyFiles, withManifest }, { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour }] =
+        await Promise.all([import("./sharding.js"), import("../verify/report.js")]);
       // load every file first: bad input is reported (exit 2) before anything is verified
       const loadedAll = await Promise.all(files.map(async (file) => ({ file, ...(await load(file, argv)) })));
-      // a spec file (include: + expect:) checks its own expectations against the topology it includes
-      for (const { file, net, loaded } of loadedAll)
-        all.push({
-          file,
-          machines: net.machines,
-          results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts),
-          ...(net.incomplete ? { incomplete: net.incomplete } : {}),
-        });
+      const { all, units } = await verifyFiles(loadedAll, opts, shard);
       if (argv.format === "html") {
         const [{ reportFile }, { reportHtml }] = await Promise.all([import("../report/build.js"), import("../report/html.js")]);
         const pages: ReportFile[] = [];
@@ -477,7 +491,7 @@ await yargs(hideBin(process.argv))
               : format === "sarif"
                 ? renderSarif(all, VERSION)
                 : renderText(all, useColour(process.stdout));
-      process.stdout.write(text + "\n");
+      process.stdout.write(withManifest(text, format, units) + "\n");
       const s = summary(all);
       process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
     }),
@@ -495,22 +509,25 @@ await yargs(hideBin(process.argv))
         })
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("engine", engineOption)
-        .option("timeout", timeoutOption),
+        .option("timeout", timeoutOption)
+        .option("shard", shardOption),
     handler(async (argv) => {
-      const { net } = await load(argv.file, argv);
+      const shard = shardOf(argv.shard);
+      const { net, loaded } = await load(argv.file, argv);
       await checkMachine(net, argv.from, "--from");
+      const share = shard ? (await import("./sharding.js")).exposureShare({ file: argv.file, net, loaded }, argv.from, shard) : undefined;
       const [{ exposure }, { exposureCsv, exposureJson, exposureText }] = await Promise.all([
         import("../verify/flows.js"),
         import("../verify/flows-render.js"),
       ]);
       const opts = engineOf(argv);
       const bar = await progressBar();
-      const flows = await exposure(net, argv.from, opts, bar?.update);
+      const flows = await exposure(net, argv.from, opts, bar?.update, share?.select);
       bar?.stop();
       const f = argv.format;
       process.stdout.write(
         (f === "json"
-          ? withIncomplete(exposureJson(argv.from, flows, net.machines), net)
+          ? await sharded(withIncomplete(exposureJson(argv.from, flows, net.machines), net), share?.units(flows.map((x) => x.service)))
           : f === "csv"
             ? exposureCsv(flows, net.machines)
             : [exposureText(argv.from, flows, net.machines), ...(await withCaveat(net))].join("\n")) + "\n",
@@ -528,9 +545,12 @@ await yargs(hideBin(process.argv))
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("workers", { type: "number", describe: "worker threads (default: one per core)" })
         .option("engine", engineOption)
-        .option("timeout", timeoutOption),
+        .option("timeout", timeoutOption)
+        .option("shard", shardOption),
     handler(async (argv) => {
-      const { net } = await load(argv.file, argv);
+      const shard = shardOf(argv.shard);
+      const { net, loaded } = await load(argv.file, argv);
+      const share = shard ? (await import("./sharding.js")).matrixShare({ file: argv.file, net, loaded }, shard) : undefined;
       if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1))
         throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
       const bar = await progressBar();
@@ -543,12 +563,13 @@ await yargs(hideBin(process.argv))
         ...rootOf(argv),
         ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
         ...(bar ? { progress: bar.update } : {}),
+        ...(share ? { select: share.select } : {}),
       });
       bar?.stop();
       const f = argv.format;
       const text =
         f === "json"
-          ? withIncomplete(matrixJson(cells), net)
+          ? await sharded(withIncomplete(matrixJson(cells), net), share?.units)
           : f === "csv"
             ? matrixCsv(cells)
             : [matrixText(cells), ...(await withCaveat(net))].join("\n");
@@ -580,6 +601,33 @@ await yargs(hideBin(process.argv))
           "\n",
       );
       process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+    }),
+  )
+  .command(
+    "merge <files..>",
+    "Merge the json, junit or sarif outputs of a run's shards (--shard I/N) into the output of the unsharded run, with its exit status.",
+    (y) =>
+      y
+        .positional("files", { type: "string", array: true, demandOption: true, describe: "every shard's output file (any order)" })
+        .option("output", { alias: "o", type: "string", describe: "write the merged output here (default: stdout)" })
+        .example("$0 merge shard-*.json", "the four shards of `reach verify lab.yaml --format json --shard I/4`"),
+    handler(async (argv) => {
+      if (argv.output !== undefined) for (const f of argv.files) checkOutputPath(argv.output, f, "--output");
+      const { mergeShards } = await import("../verify/merge.js");
+      const inputs = argv.files.map((file) => {
+        try {
+          return { file, text: readFileSync(file, "utf8") };
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code ?? String(e);
+          throw new InputError([
+            diagnostic("RCH060", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected: "a shard's output file" }),
+          ]);
+        }
+      });
+      const merged = mergeShards(inputs);
+      if (argv.output === undefined) process.stdout.write(merged.text + "\n");
+      else writeAtomically(argv.output, merged.text + "\n");
+      process.exitCode = merged.exitCode;
     }),
   )
   .command(
@@ -961,7 +1009,7 @@ await yargs(hideBin(process.argv))
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
   .demandCommand(
     1,
-    "name a command: ask, verify, report, draw, doctor, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
+    "name a command: ask, verify, report, draw, doctor, exposure, matrix, merge, diff, emulate, import, snapshot, prove, fix, show or schema",
   )
   .check((argv) => (refuseRepeated(argv), true), true)
   .strict()
