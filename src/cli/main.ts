@@ -4,57 +4,50 @@
  * Exit codes: 0 answered / all hold, 1 an expectation violated, 2 bad input or
  * usage, 3 unknown, 4 internal error.
  */
-import yargs, { type Argv } from "yargs";
+import type { Argv } from "yargs";
 import { createRequire } from "node:module";
-import { hideBin } from "yargs/helpers";
+import { prepareSolver } from "../smt/solver.js";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
-import { lower } from "../lower/lower.js";
 import type { Network } from "../ir/types.js";
 import { MACHINE_NAME, parseQuery, type Query } from "../ir/query.js";
-import { loadTopologyFile, type Loaded } from "../topology/load.js";
+import type { Loaded } from "../topology/load.js";
 import { expandInputs, type IncludeOptions } from "../topology/include.js";
-import { emulationSupport, EmulateError } from "../emulate/build.js";
-import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
-import { unsupported } from "../emulate/plan.js";
-import { expectationQueries } from "../query/expect.js";
-import { answerJson, incompleteLine, renderAnswer } from "../query/render.js";
-import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
-import { copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { EngineName, EngineOptions } from "../query/engine.js";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { showNetwork } from "../lower/show.js";
-import { topologyJsonSchema } from "../topology/schema.js";
-import { verifyTopology } from "../verify/verify.js";
-import { diffFlows, exposure, userMachines } from "../verify/flows.js";
-import { matrix } from "../verify/matrix.js";
-import { diffJson, diffText, exposureCsv, exposureJson, exposureText, matrixCsv, matrixJson, matrixText } from "../verify/flows-render.js";
-import cliProgress from "cli-progress";
-import {
-  renderGithub,
-  renderJson,
-  renderJunit,
-  renderSarif,
-  renderText,
-  summary,
-  useColour,
-  type FileResults,
-  type Format,
-} from "../verify/report.js";
-import { KINDS, runImport, type ImportOutcome, type Kind } from "../import/run.js";
+import type { FileResults, Format } from "../verify/report.js";
+import { KINDS, type Kind } from "../import/kinds.js";
+import type { ImportOutcome } from "../import/run.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
-import { runDoctor, runDrift, SOURCES, type DoctorOptions, type SourceName } from "../doctor/cli.js";
+import { SOURCES, type SourceName } from "../doctor/names.js";
+import type { DoctorOptions } from "../doctor/cli.js";
 import { parseCidr } from "../net/addr.js";
-import { loadFamilyFile } from "../prove/family.js";
-import { asRecorded, ProofDisagreement, proveFamily } from "../prove/prove.js";
-import { renderFamily } from "../prove/report.js";
-import { recordCounterexamples } from "../prove/counterexamples.js";
-import { fix } from "../fix/fix.js";
-import { inlineFix, inlineFixJson, renderFix } from "../fix/report.js";
-import { DRAW_FORMATS, drawQuery, drawTopology, type DrawFormat } from "../draw/draw.js";
-import { reportFile } from "../report/build.js";
-import { reportHtml, type ReportFile } from "../report/html.js";
+import { DRAW_FORMATS, type DrawFormat } from "../draw/formats.js";
+import type { ReportFile } from "../report/html.js";
+import { MAX_SHARDS, parseShard, type Shard } from "../verify/shard.js";
+
+/** Commands that always solve (unless --engine sim). */
+const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove"]);
+
+/**
+ * Z3 takes longest to get ready, and compiles its WASM on another core: for a command that will
+ * solve, it starts before anything else is imported (yargs included), from a first look at the
+ * arguments. Only a head start: each such command calls prepareSolver() again (a no-op then).
+ */
+function solverAhead(args: readonly string[]): void {
+  const help = args.some((a) => a === "--help" || a === "-h" || a === "--version");
+  const sim = args.some((a, i) => a === "--engine=sim" || (a === "--engine" && args[i + 1] === "sim"));
+  if (SOLVING.has(args[0] ?? "") && !help && !sim) prepareSolver();
+}
+solverAhead(process.argv.slice(2));
+
+// Each command imports the modules it needs when it runs (import(...) in its handler), so that
+// --help, --version and a one-query `ask` do not load the parser, the engines, the importers, the
+// emulator and the renderers of every other command (docs/benchmarks.md, "Half-second CLI").
 
 /** The caveat line of an answer over an incomplete topology (none for a complete one). */
-const withCaveat = (net: Network): string[] => {
+const withCaveat = async (net: Network): Promise<string[]> => {
+  const { incompleteLine } = await import("../query/render.js");
   const l = incompleteLine(net);
   return l ? [l] : [];
 };
@@ -70,8 +63,13 @@ const VERSION: string = (createRequire(import.meta.url)("../../package.json") as
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
-/** Writes what went wrong to stderr and returns the exit code it means. */
-function report(e: unknown): number {
+/**
+ * Writes what went wrong to stderr and returns the exit code it means. The engines' and the
+ * prover's error classes are imported only when something that is not bad input went wrong.
+ */
+async function report(e: unknown): Promise<number> {
+  if (e instanceof InputError || !(e instanceof Error)) return reportInput(e);
+  const [{ Disagreement }, { ProofDisagreement }] = await Promise.all([import("../query/engine.js"), import("../prove/prove.js")]);
   if (e instanceof Disagreement) {
     process.stderr.write(`reach: internal error (a bug, please report it): the engines disagree on ${e.query.text}\n`);
     for (const v of e.views) process.stderr.write(`  ${v.engine}: ${v.verdict}${v.detail ? ` (${v.detail})` : ""}\n`);
@@ -81,6 +79,11 @@ function report(e: unknown): number {
     process.stderr.write(`reach: internal error (a bug, please report it): ${e.message}\n`);
     return EXIT.internal;
   }
+  return reportInput(e);
+}
+
+/** Writes bad input's diagnostics (exit 2), or anything else as an internal error (exit 4). */
+function reportInput(e: unknown): number {
   if (e instanceof InputError) {
     for (const d of e.diagnostics) process.stderr.write(renderDiagnostic(d, e.sources.get(d.span.file)) + "\n");
     const n = e.diagnostics.filter((d) => d.severity === "error").length;
@@ -102,7 +105,8 @@ function rootOf(argv: { root?: string | undefined }): IncludeOptions {
   return argv.root !== undefined ? { root: argv.root } : {};
 }
 
-function load(file: string, argv: { root?: string | undefined }) {
+async function load(file: string, argv: { root?: string | undefined }) {
+  const [{ loadTopologyFile }, { lower }] = await Promise.all([import("../topology/load.js"), import("../lower/lower.js")]);
   const loaded = loadTopologyFile(file, rootOf(argv));
   for (const w of loaded.warnings) process.stderr.write(renderDiagnostic(w, loaded.source) + "\n");
   return { loaded, net: lower(loaded.topology) };
@@ -110,6 +114,24 @@ function load(file: string, argv: { root?: string | undefined }) {
 
 const engineOption = { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" };
 const timeoutOption = { type: "number" as const, default: 30, describe: "seconds per question before it is unknown" };
+
+const shardOption = {
+  type: "string" as const,
+  describe: "I/N: check only shard I of N (the same split on every runner); reach merge joins the shards' json, junit or sarif outputs",
+};
+
+/** --shard I/N (RCH042 otherwise). */
+function shardOf(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const s = parseShard(text);
+  if (!s) throw usage("--shard", `'${text}' is not a shard I/N`, `I/N with 1 <= I <= N <= ${MAX_SHARDS}, e.g. --shard 2/4`);
+  return s;
+}
+
+/** A shard's JSON output with its manifest (for reach merge). */
+async function sharded(json: string, units: import("./sharding.js").Units | undefined): Promise<string> {
+  return units ? (await import("./sharding.js")).withManifest(json, "json", units) : json;
+}
 
 /** --timeout: seconds above 0 (RCH042 otherwise). */
 function checkTimeout(seconds: number): void {
@@ -122,14 +144,16 @@ function engineOf(argv: { engine: string; timeout: number }): EngineOptions {
   return { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
 }
 
-function checkMachine(net: { machines: readonly { name: string; kind: string }[] }, name: string, option: string): void {
-  if (!net.machines.some((m) => m.name === name && m.kind !== "nat-engine"))
-    throw usage(option, `'${name}' is not a machine of this topology`, `one of ${userMachines(net as never).join(", ")}`);
+async function checkMachine(net: Network, name: string, option: string): Promise<void> {
+  if (net.machines.some((m) => m.name === name && m.kind !== "nat-engine")) return;
+  const { userMachines } = await import("../verify/flows.js");
+  throw usage(option, `'${name}' is not a machine of this topology`, `one of ${userMachines(net).join(", ")}`);
 }
 
 /** A progress bar on stderr when it is a terminal (never in CI logs or pipes). */
-function progressBar(): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+async function progressBar(): Promise<{ update: (done: number, total: number) => void; stop: () => void } | undefined> {
   if (!process.stderr.isTTY || process.env.CI) return undefined;
+  const { default: cliProgress } = await import("cli-progress");
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: "{bar} {value}/{total} flows", hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -155,7 +179,7 @@ function handler<A>(body: (argv: A) => Promise<void>): (argv: A) => Promise<void
     try {
       await body(argv);
     } catch (e) {
-      process.exitCode = report(e);
+      process.exitCode = await report(e);
     }
     await exit(typeof process.exitCode === "number" ? process.exitCode : 0);
   };
@@ -365,12 +389,15 @@ const SINGLE_VALUED = [
   "query",
   "diff",
   "replay",
+  "shard",
 ];
 
 function refuseRepeated(argv: Record<string, unknown>): void {
   for (const k of SINGLE_VALUED)
     if (Array.isArray(argv[k])) throw usage(`--${k}`, `given ${(argv[k] as unknown[]).length} times`, `--${k} once`);
 }
+
+const [{ default: yargs }, { hideBin }] = await Promise.all([import("yargs"), import("yargs/helpers")]);
 
 await yargs(hideBin(process.argv))
   .scriptName("reach")
@@ -410,7 +437,10 @@ await yargs(hideBin(process.argv))
           "answers for each address localhost resolves to",
         ),
     handler(async (argv) => {
-      const { net, loaded } = load(argv.file, argv);
+      // Z3 compiles and starts its timer thread while the file is read, checked and lowered
+      if (argv.engine !== "sim") prepareSolver();
+      const engineP = import("../query/engine.js");
+      const { net, loaded } = await load(argv.file, argv);
       if (argv.smt2 !== undefined) checkOutputPath(argv.smt2, argv.file, "--smt2");
       checkTimeout(argv.timeout);
       const q = queryArg(argv.query, loaded, argv.file);
@@ -419,7 +449,13 @@ await yargs(hideBin(process.argv))
         timeoutMs: argv.timeout * 1000,
         ...(argv.smt2 !== undefined ? { smt2: true } : {}),
       };
+      const { answerQuery } = await engineP;
       const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
+      const [{ answerJson, renderAnswer }, { fix }, { inlineFix, inlineFixJson }] = await Promise.all([
+        import("../query/render.js"),
+        import("../fix/fix.js"),
+        import("../fix/report.js"),
+      ]);
       if (argv.smt2 !== undefined)
         writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
       // the repair, inline: cheap (bounded), and only for a topology file (a spec's topology is another file)
@@ -441,7 +477,7 @@ await yargs(hideBin(process.argv))
           : [
               renderAnswer(ans, net.machines, report),
               ...(repair ? inlineFix(repair, argv.file, INLINE_FIX_SECONDS) : []),
-              ...withCaveat(net),
+              ...(await withCaveat(net)),
             ].join("\n") + "\n",
       );
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
@@ -451,12 +487,13 @@ await yargs(hideBin(process.argv))
     "show <file>",
     "Print the network IR the topology lowers to (VirtualBox modes and routers expanded).",
     (y) => y.positional("file", { type: "string", demandOption: true }),
-    (argv) => {
+    async (argv) => {
       // no solver here: the process ends by itself once the output is written
       try {
-        process.stdout.write(showNetwork(load(argv.file, argv).net) + "\n");
+        const { showNetwork } = await import("../lower/show.js");
+        process.stdout.write(showNetwork((await load(argv.file, argv)).net) + "\n");
       } catch (e) {
-        process.exitCode = report(e);
+        process.exitCode = await report(e);
       }
     },
   )
@@ -473,23 +510,21 @@ await yargs(hideBin(process.argv))
             "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning, html: the page reach report writes",
         })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
-        .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" }),
+        .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" })
+        .option("shard", shardOption),
     handler(async (argv) => {
       checkTimeout(argv.timeout);
+      const shard = shardOf(argv.shard);
       const files = argv.files.flatMap(expandInputs);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
-      const all: FileResults[] = [];
+      if (argv.engine !== "sim") prepareSolver();
+      const [{ verifyFiles, withManifest }, { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour }] =
+        await Promise.all([import("./sharding.js"), import("../verify/report.js")]);
       // load every file first: bad input is reported (exit 2) before anything is verified
-      const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
-      // a spec file (include: + expect:) checks its own expectations against the topology it includes
-      for (const { file, net, loaded } of loadedAll)
-        all.push({
-          file,
-          machines: net.machines,
-          results: await verifyTopology(net, loaded.spec ?? loaded.topology, opts),
-          ...(net.incomplete ? { incomplete: net.incomplete } : {}),
-        });
+      const loadedAll = await Promise.all(files.map(async (file) => ({ file, ...(await load(file, argv)) })));
+      const { all, units } = await verifyFiles(loadedAll, opts, shard);
       if (argv.format === "html") {
+        const [{ reportFile }, { reportHtml }] = await Promise.all([import("../report/build.js"), import("../report/html.js")]);
         const pages: ReportFile[] = [];
         for (const [i, { file, net, loaded }] of loadedAll.entries())
           pages.push(await reportFile(file, loaded, net, opts, all[i]!.results));
@@ -509,7 +544,7 @@ await yargs(hideBin(process.argv))
               : format === "sarif"
                 ? renderSarif(all, VERSION)
                 : renderText(all, useColour(process.stdout));
-      process.stdout.write(text + "\n");
+      process.stdout.write(withManifest(text, format, units) + "\n");
       const s = summary(all);
       process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
     }),
@@ -527,23 +562,30 @@ await yargs(hideBin(process.argv))
         })
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("engine", engineOption)
-        .option("timeout", timeoutOption),
+        .option("timeout", timeoutOption)
+        .option("shard", shardOption),
     handler(async (argv) => {
-      const { net } = load(argv.file, argv);
-      checkMachine(net, argv.from, "--from");
+      const shard = shardOf(argv.shard);
+      const { net, loaded } = await load(argv.file, argv);
+      await checkMachine(net, argv.from, "--from");
+      const share = shard ? (await import("./sharding.js")).exposureShare({ file: argv.file, net, loaded }, argv.from, shard) : undefined;
+      const [{ exposure }, { exposureCsv, exposureJson, exposureText }] = await Promise.all([
+        import("../verify/flows.js"),
+        import("../verify/flows-render.js"),
+      ]);
       const opts = engineOf(argv);
-      const bar = progressBar();
-      const flows = await exposure(net, argv.from, opts, bar?.update);
+      const bar = await progressBar();
+      const flows = await exposure(net, argv.from, opts, bar?.update, share?.select);
       bar?.stop();
       const f = argv.format;
       process.stdout.write(
         (f === "json"
-          ? withIncomplete(exposureJson(argv.from, flows, net.machines), net)
+          ? await sharded(withIncomplete(exposureJson(argv.from, flows, net.machines), net), share?.units(flows.map((x) => x.service)))
           : f === "csv"
             ? exposureCsv(flows, net.machines)
-            : [exposureText(argv.from, flows, net.machines), ...withCaveat(net)].join("\n")) + "\n",
+            : [exposureText(argv.from, flows, net.machines), ...(await withCaveat(net))].join("\n")) + "\n",
       );
-      if (f === "csv") for (const l of withCaveat(net)) process.stderr.write(l + "\n");
+      if (f === "csv") for (const l of await withCaveat(net)) process.stderr.write(l + "\n");
       process.exitCode = flows.some((x) => x.answer.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
     }),
   )
@@ -556,28 +598,36 @@ await yargs(hideBin(process.argv))
         .option("format", { choices: ["text", "json", "csv"] as const, default: "text" as const })
         .option("workers", { type: "number", describe: "worker threads (default: one per core)" })
         .option("engine", engineOption)
-        .option("timeout", timeoutOption),
+        .option("timeout", timeoutOption)
+        .option("shard", shardOption),
     handler(async (argv) => {
-      const { net } = load(argv.file, argv);
+      const shard = shardOf(argv.shard);
+      const { net, loaded } = await load(argv.file, argv);
+      const share = shard ? (await import("./sharding.js")).matrixShare({ file: argv.file, net, loaded }, shard) : undefined;
       if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1))
         throw usage("--workers", `'${argv.workers}' is not a number of threads`, "a whole number of at least 1");
-      const bar = progressBar();
+      const bar = await progressBar();
+      const [{ matrix }, { matrixCsv, matrixJson, matrixText }] = await Promise.all([
+        import("../verify/matrix.js"),
+        import("../verify/flows-render.js"),
+      ]);
       const cells = await matrix(net, argv.file, {
         ...engineOf(argv),
         ...rootOf(argv),
         ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
         ...(bar ? { progress: bar.update } : {}),
+        ...(share ? { select: share.select } : {}),
       });
       bar?.stop();
       const f = argv.format;
       const text =
         f === "json"
-          ? withIncomplete(matrixJson(cells), net)
+          ? await sharded(withIncomplete(matrixJson(cells), net), share?.units)
           : f === "csv"
             ? matrixCsv(cells)
-            : [matrixText(cells), ...withCaveat(net)].join("\n");
+            : [matrixText(cells), ...(await withCaveat(net))].join("\n");
       process.stdout.write(text + "\n");
-      if (f === "csv") for (const l of withCaveat(net)) process.stderr.write(l + "\n");
+      if (f === "csv") for (const l of await withCaveat(net)) process.stderr.write(l + "\n");
       process.exitCode = cells.some((c) => c.verdict === "unknown") ? EXIT.unknown : EXIT.ok;
     }),
   )
@@ -592,14 +642,45 @@ await yargs(hideBin(process.argv))
         .option("engine", engineOption)
         .option("timeout", timeoutOption),
     handler(async (argv) => {
-      const before = load(argv.old, argv).net;
-      const after = load(argv.new, argv).net;
+      const before = await (await load(argv.old, argv)).net;
+      const after = await (await load(argv.new, argv)).net;
+      const [{ diffFlows }, { diffJson, diffText }] = await Promise.all([
+        import("../verify/flows.js"),
+        import("../verify/flows-render.js"),
+      ]);
       const changes = await diffFlows(before, after, engineOf(argv));
       process.stdout.write(
         (argv.format === "json" ? diffJson(changes, before.machines, after.machines) : diffText(changes, before.machines, after.machines)) +
           "\n",
       );
       process.exitCode = changes.some((c) => c.what === "undecided") ? EXIT.unknown : changes.length ? EXIT.violated : EXIT.ok;
+    }),
+  )
+  .command(
+    "merge <files..>",
+    "Merge the json, junit or sarif outputs of a run's shards (--shard I/N) into the output of the unsharded run, with its exit status.",
+    (y) =>
+      y
+        .positional("files", { type: "string", array: true, demandOption: true, describe: "every shard's output file (any order)" })
+        .option("output", { alias: "o", type: "string", describe: "write the merged output here (default: stdout)" })
+        .example("$0 merge shard-*.json", "the four shards of `reach verify lab.yaml --format json --shard I/4`"),
+    handler(async (argv) => {
+      if (argv.output !== undefined) for (const f of argv.files) checkOutputPath(argv.output, f, "--output");
+      const { mergeShards } = await import("../verify/merge.js");
+      const inputs = argv.files.map((file) => {
+        try {
+          return { file, text: readFileSync(file, "utf8") };
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code ?? String(e);
+          throw new InputError([
+            diagnostic("RCH060", { file, line: 1, col: 1 }, `cannot read ${file} (${why})`, { expected: "a shard's output file" }),
+          ]);
+        }
+      });
+      const merged = mergeShards(inputs);
+      if (argv.output === undefined) process.stdout.write(merged.text + "\n");
+      else writeAtomically(argv.output, merged.text + "\n");
+      process.exitCode = merged.exitCode;
     }),
   )
   .command(
@@ -623,9 +704,10 @@ await yargs(hideBin(process.argv))
           "the blocked path, its cause and the repair",
         ),
     handler(async (argv) => {
-      const { net, loaded } = load(argv.file, argv);
+      const { net, loaded } = await load(argv.file, argv);
       if (argv.output !== undefined) checkOutputPath(argv.output, argv.file, "--output");
       const format = argv.format as DrawFormat;
+      const { drawQuery, drawTopology } = await import("../draw/draw.js");
       let text: string;
       if (argv.query !== undefined) {
         const q = queryArg(argv.query, loaded, argv.file);
@@ -662,8 +744,9 @@ await yargs(hideBin(process.argv))
           `compares one topology file with an older version, but ${files.length} files were given`,
           "reach report NEW --diff OLD -o report.html",
         );
-      const old = argv.diff !== undefined ? { file: argv.diff, net: load(argv.diff, argv).net } : undefined;
-      const loadedAll = files.map((file) => ({ file, ...load(file, argv) }));
+      const [{ reportFile }, { reportHtml }] = await Promise.all([import("../report/build.js"), import("../report/html.js")]);
+      const old = argv.diff !== undefined ? { file: argv.diff, net: (await load(argv.diff, argv)).net } : undefined;
+      const loadedAll = await Promise.all(files.map(async (file) => ({ file, ...(await load(file, argv)) })));
       const pages: ReportFile[] = [];
       for (const { file, net, loaded } of loadedAll) pages.push(await reportFile(file, loaded, net, opts, undefined, old));
       writeAtomically(argv.output, reportHtml(pages));
@@ -701,8 +784,19 @@ await yargs(hideBin(process.argv))
           "the kernel's verdict beside reach's, then everything is torn down",
         ),
     handler(async (argv) => {
-      const { net, loaded } = load(argv.file, argv);
+      const { net, loaded } = await load(argv.file, argv);
       checkTimeout(argv.timeout);
+      const [
+        { expectationQueries },
+        { emulationSupport, EmulateError },
+        { emulate, emulationAgrees, emulationJson, renderEmulation },
+        { unsupported },
+      ] = await Promise.all([
+        import("../query/expect.js"),
+        import("../emulate/build.js"),
+        import("../emulate/emulate.js"),
+        import("../emulate/plan.js"),
+      ]);
       const pt = argv["probe-timeout"];
       if (!(Number.isFinite(pt) && pt >= 10 && pt <= 60_000))
         throw usage("--probe-timeout", `'${pt}' is not a number of milliseconds from 10 to 60000`, "e.g. --probe-timeout 500");
@@ -788,6 +882,7 @@ await yargs(hideBin(process.argv))
         if (argv.output && resolve(argv.output) === resolve(f))
           throw usage("--output", `'${argv.output}' is one of the inputs`, "another file name");
       checkHost(argv.host);
+      const { runImport } = await import("../import/run.js");
       const r = await runImport({
         kind: argv.kind as Kind,
         files: argv.files,
@@ -813,6 +908,7 @@ await yargs(hideBin(process.argv))
         .example("sudo $0 doctor -o lab.yaml", "what this machine exposes, and why"),
     handler(async (argv) => {
       checkImportOutput(argv.output, argv.force);
+      const { runDoctor } = await import("../doctor/cli.js");
       const r = await runDoctor(doctorOptionsOf(argv));
       if (argv.output !== undefined) writeWithBackup(argv.output, r.topologyYaml);
       process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
@@ -829,7 +925,8 @@ await yargs(hideBin(process.argv))
         .option("json", { type: "boolean", default: false, describe: "print the differences as JSON" })
         .example("sudo $0 drift lab.yaml", "what this machine exposes that lab.yaml does not say"),
     handler(async (argv) => {
-      const { loaded } = load(argv.file, argv);
+      const { loaded } = await load(argv.file, argv);
+      const { runDrift } = await import("../doctor/cli.js");
       const r = await runDrift(loaded, { ...doctorOptionsOf(argv), from: argv.from });
       process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
       process.exitCode = r.exitCode;
@@ -863,6 +960,7 @@ await yargs(hideBin(process.argv))
         return;
       }
       const command = `reach snapshot${argv.netns ? ` --netns ${argv.netns}` : ""}`;
+      const { runImport } = await import("../import/run.js");
       const r = await runImport({
         kind: "linux",
         files: [],
@@ -894,6 +992,12 @@ await yargs(hideBin(process.argv))
       const cx = argv.counterexamples;
       if (existsSync(cx) && !statSync(cx).isDirectory())
         throw usage("--counterexamples", `'${cx}' is a file, not a folder`, "a folder (created when a theorem is refuted)");
+      const [{ loadFamilyFile }, { asRecorded, proveFamily }, { renderFamily }, { recordCounterexamples }] = await Promise.all([
+        import("../prove/family.js"),
+        import("../prove/prove.js"),
+        import("../prove/report.js"),
+        import("../prove/counterexamples.js"),
+      ]);
       const families = files.map((f) => loadFamilyFile(f));
       let code: number = EXIT.ok;
       for (const fam of families) {
@@ -935,9 +1039,10 @@ await yargs(hideBin(process.argv))
       const alts = argv.alternatives;
       if (!Number.isInteger(alts) || alts < 0 || alts > 10)
         throw usage("--alternatives", `'${alts}' is not a number from 0 to 10`, "e.g. --alternatives 2");
-      const { loaded } = load(argv.file, argv);
+      const { loaded } = await load(argv.file, argv);
       if (loaded.spec) throw usage("<file>", `${argv.file} is a spec file`, "the topology file it includes (fix edits the topology)");
       const q = queryArg(argv.query, loaded, argv.file);
+      const [{ fix }, { renderFix }] = await Promise.all([import("../fix/fix.js"), import("../fix/report.js")]);
       const r = await fix(loaded, q, argv.want, { maxEdits: k, count: 1 + alts, timeoutMs: argv.timeout * 1000 });
       process.stdout.write(renderFix(r, argv.file, loaded.source) + "\n");
       const best = r.repairs[0];
@@ -954,7 +1059,8 @@ await yargs(hideBin(process.argv))
     "schema",
     "Print the JSON Schema of the topology format (for editors).",
     (y) => y,
-    () => {
+    async () => {
+      const { topologyJsonSchema } = await import("../topology/schema.js");
       process.stdout.write(JSON.stringify(topologyJsonSchema(), null, 2) + "\n");
     },
   )
@@ -967,19 +1073,19 @@ await yargs(hideBin(process.argv))
   .epilogue("Exit codes: 0 answered / all hold, 1 an expectation does not hold, 2 bad input or usage, 3 unknown, 4 internal error.")
   .demandCommand(
     1,
-    "name a command: ask, verify, report, draw, doctor, drift, exposure, matrix, diff, emulate, import, snapshot, prove, fix, show or schema",
+    "name a command: ask, verify, report, draw, doctor, drift, exposure, matrix, merge, diff, emulate, import, snapshot, prove, fix, show or schema",
   )
   .check((argv) => (refuseRepeated(argv), true), true)
   .strict()
   .fail((msg, err) => {
     // a usage error: the command must not run (yargs would go on); the message is short, so it is written at once
-    const code = err ? report(err) : (process.stderr.write(`reach: ${msg}\nRun 'reach --help' for usage.\n`), EXIT.input);
+    const code = err ? reportInput(err) : (process.stderr.write(`reach: ${msg}\nRun 'reach --help' for usage.\n`), EXIT.input);
     process.exit(code);
   })
   .help()
   .version()
   .parseAsync()
-  .catch((e: unknown) => {
+  .catch(async (e: unknown) => {
     // after .fail() has reported a usage error, yargs still rejects: keep that exit code
-    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = report(e);
+    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = await report(e);
   });

@@ -62,6 +62,8 @@ export const CATALOGUE = {
   RCH056: "snapshot command failed",
   RCH057: "cannot write the output file",
   RCH058: "include refused",
+  RCH059: "shard outputs do not fit together",
+  RCH060: "not a shard's output",
 } as const;
 
 export type Code = keyof typeof CATALOGUE;

@@ -17,8 +17,8 @@ import { findings, FINDINGS, type Finding } from "./findings.js";
 import { buildModel, type Model } from "./model.js";
 import { readDocker, readHost, readLibvirt, readQemu, readVirtualbox, type SourceRead } from "./sources.js";
 
-export const SOURCES = ["host", "virtualbox", "docker", "libvirt", "qemu"] as const;
-export type SourceName = (typeof SOURCES)[number];
+export { SOURCES, type SourceName } from "./names.js";
+import { SOURCES, type SourceName } from "./names.js";
 
 export interface DoctorOptions {
   /** The host's name in the topology (default "host"). */

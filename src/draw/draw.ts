@@ -15,8 +15,8 @@ import { pathDot, pathMermaid, pathPicture, type RepairNote } from "./path.js";
 import { dotToSvg, inlineSvg } from "./svg.js";
 import { html } from "./style.js";
 
-export type DrawFormat = "svg" | "dot" | "mermaid" | "html";
-export const DRAW_FORMATS: readonly DrawFormat[] = ["svg", "dot", "mermaid", "html"];
+export { DRAW_FORMATS, type DrawFormat } from "./formats.js";
+import type { DrawFormat } from "./formats.js";
 
 /** The time `reach draw --query` gives its repair search (as `reach ask` does). */
 export const DRAW_FIX_SECONDS = 5;

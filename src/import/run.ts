@@ -15,6 +15,7 @@ import { mergeParts, type Part } from "./merge.js";
 import { importQemu } from "./qemu.js";
 import { renderTopology } from "./render.js";
 import type { Importer, ImportOptions, Source } from "./types.js";
+import { KINDS, type Kind } from "./kinds.js";
 import { importVagrant } from "./vagrant.js";
 import { importVirtualbox } from "./virtualbox.js";
 
@@ -26,10 +27,9 @@ export const IMPORTERS = {
   compose: importCompose,
   docker: importDocker,
   linux: importLinux,
-} as const satisfies Record<string, Importer>;
+} as const satisfies Record<Kind, Importer>;
 
-export type Kind = keyof typeof IMPORTERS;
-export const KINDS = Object.keys(IMPORTERS) as Kind[];
+export { KINDS, type Kind };
 
 export const isKind = (s: string): s is Kind => Object.hasOwn(IMPORTERS, s);
 

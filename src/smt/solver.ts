@@ -83,8 +83,37 @@ function newContext(Z: Z3Core): Z3_context {
 
 /** Loaded on first use: commands that never solve do not pay for the WASM module. */
 function engine(): Promise<Engine> {
-  engineP ??= import("z3-solver").then((m) => m.init()).then((z3) => ({ Z: z3.Z3, em: z3.em as Em, c: newContext(z3.Z3), calls: 0 }));
+  engineP ??= import("z3-solver")
+    .then((m) => m.init())
+    .then(async (z3) => {
+      const em = z3.em as Em;
+      await timerThread(em);
+      return { Z: z3.Z3, em, c: newContext(z3.Z3), calls: 0 };
+    });
   return engineP;
+}
+
+/**
+ * Starts the worker thread Z3's timeout timer will run on, and waits (without blocking) until it
+ * has loaded the module. The build has no thread pool: otherwise the first check with a timeout
+ * creates the worker, and the main thread spins in Z3's timer until that worker has started
+ * (0.2-0.4 s of a one-query command). A worker that fails to load is left to Z3 to make again.
+ */
+async function timerThread(em: Em): Promise<void> {
+  const pt = em.PThread as
+    (Em["PThread"] & { allocateUnusedWorker?(): void; loadWasmModuleToWorker?(w: unknown): Promise<void> }) | undefined;
+  if (!pt?.allocateUnusedWorker || !pt.loadWasmModuleToWorker || pt.unusedWorkers.length) return;
+  pt.allocateUnusedWorker();
+  await pt.loadWasmModuleToWorker(pt.unusedWorkers[pt.unusedWorkers.length - 1]);
+}
+
+/**
+ * Starts loading Z3 now, so that its WASM module compiles and its timer thread starts while the
+ * caller reads and lowers its input (a command that will solve calls this first). Errors surface
+ * at the first solver call, which retries on a new instance.
+ */
+export function prepareSolver(): void {
+  engine().catch(() => undefined);
 }
 
 /** Drops a WASM instance that threw: its threads are stopped, nothing of it is used again. */

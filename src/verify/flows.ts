@@ -65,8 +65,9 @@ export async function exposure(
   from: string,
   opts: EngineOptions,
   progress?: (done: number, total: number) => void,
+  select?: (service: Service, index: number) => boolean,
 ): Promise<FlowAnswer[]> {
-  const services = servicesIn(net).filter((s) => s.machine !== from);
+  const services = exposureServices(net, from).filter((s, i) => !select || select(s, i));
   const out: FlowAnswer[] = [];
   for (const [i, s] of services.entries()) {
     const a = await answer(net, from, s, opts);
@@ -75,6 +76,9 @@ export async function exposure(
   }
   return out;
 }
+
+/** The services exposure asks about, in its order: every service of another machine. */
+export const exposureServices = (net: Network, from: string): Service[] => servicesIn(net).filter((s) => s.machine !== from);
 
 /** One question of the matrix: which source, which service. */
 export interface Cell {

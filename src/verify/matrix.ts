@@ -23,6 +23,8 @@ export interface MatrixOptions extends EngineOptions, IncludeOptions {
   /** worker threads; 1 answers in this thread */
   readonly workers?: number;
   readonly progress?: (done: number, total: number) => void;
+  /** only the cells this takes (by their index in matrixCells), e.g. a shard's; results keep matrixCells' order */
+  readonly select?: (cell: Cell, index: number) => boolean;
 }
 
 /** Cells below this count are answered in this thread: starting a worker (and its Z3) costs about a second. */
@@ -31,7 +33,9 @@ const PARALLEL_FROM = 64;
 const serviceName = (c: Cell) => `${c.service.machine}:${c.service.port}/${c.service.proto}`;
 
 export async function matrix(net: Network, file: string, opts: MatrixOptions): Promise<CellResult[]> {
-  const cells = matrixCells(net);
+  const all = matrixCells(net);
+  const chosen = all.map((_, i) => i).filter((i) => !opts.select || opts.select(all[i]!, i));
+  const cells = chosen.map((i) => all[i]!);
   const workers = Math.max(
     1,
     Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))),
@@ -48,7 +52,8 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
     }));
   }
   // interleaved shares: neighbouring cells (same source) cost alike, so the shares balance
-  const shares = Array.from({ length: workers }, (_, w) => cells.map((_, i) => i).filter((i) => i % workers === w));
+  const shares = Array.from({ length: workers }, (_, w) => chosen.filter((_, i) => i % workers === w));
+  const at = new Map(chosen.map((cell, i) => [cell, i]));
   const results: CellResult[] = new Array(cells.length);
   let done = 0;
   await Promise.all(
@@ -65,7 +70,7 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
               void worker.terminate().then(() => resolve());
               return;
             }
-            results[m.index] = m.result;
+            results[at.get(m.index)!] = m.result;
             opts.progress?.(++done, cells.length);
           });
           worker.on("error", reject);

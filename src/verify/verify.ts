@@ -74,7 +74,13 @@ interface Place {
   readonly because: { because?: string };
 }
 
-export async function verifyTopology(net: Network, topo: Topology, opts: EngineOptions): Promise<VerifyResult[]> {
+/** Checks the expectations (only those `select` takes, by their index in `expect:`, when given: a shard's). */
+export async function verifyTopology(
+  net: Network,
+  topo: Topology,
+  opts: EngineOptions,
+  select?: (index: number) => boolean,
+): Promise<VerifyResult[]> {
   const ask = async (text: string, explain = true) => {
     const q = parseQuery(text);
     if (!q.ok) throw new Error(`internal: generated query does not parse: ${text}`);
@@ -89,6 +95,7 @@ export async function verifyTopology(net: Network, topo: Topology, opts: EngineO
   const asker: Asker = { ask, survey };
   const results: VerifyResult[] = [];
   for (const [k, e] of (topo.doc.expect ?? []).entries()) {
+    if (select && !select(k)) continue;
     const at: Place = { span: topo.loc.at(["expect", k]), because: e.because !== undefined ? { because: e.because } : {} };
     if (e.query !== undefined) results.push(await verifyQuery(asker, at, e.query, e.verdict ?? "reachable"));
     else if (e.isolated) results.push(notOverIncomplete(net, await verifyIsolated(net, asker, at, e.isolated)));
