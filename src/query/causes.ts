@@ -498,6 +498,8 @@ interface Failure {
   readonly proto: string;
   readonly dport: number;
   readonly v: 4 | 6;
+  /** the machine that dialed */
+  readonly client: string;
   /** the client's next packet (the handshake's ACK, data) failed, after the handshake */
   readonly ack: boolean;
 }
@@ -540,6 +542,7 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     proto: a.legs[o.leg]?.packet.proto ?? "",
     dport: a.legs[o.leg]?.packet.dport ?? 0,
     v: a.legs[o.leg]?.packet.dst.v ?? 4,
+    client: a.legs[0]?.from ?? "",
     ack: o.direction === "ack",
   };
   switch (d.kind) {
@@ -645,11 +648,13 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
     return found(f, f.reply ? "RETURN_PATH" : "NO_NEIGHBOUR", place, "no-route", text, true);
   }
   const gw = f.m ? gatewayTowards(f.net, f.m, d.dst) : undefined;
+  // the client's own kernel has no route: connect() and send() fail with ENETUNREACH at once
+  const seen: Symptom = f.client === d.machine && !f.reply && f.proto !== "icmp" ? "net-unreachable" : "no-route";
   const head = `${d.machine} has no route to ${formatIP(d.dst)}${f.reply ? " for the reply" : ""}${f.via}`;
   const text = gw
     ? `${head}: add one on ${d.machine} via ${gw.machine.name} (${formatIP(gw.via)}), which is connected to it`
     : `${head}, and no machine on its networks is connected to ${formatIP(d.dst)}: that address cannot be reached from ${d.machine}'s side`;
-  return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), "no-route", text, gw === undefined);
+  return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), seen, text, gw === undefined);
 }
 
 /** The kernel's own drops and the NAT engines' refusals. */
@@ -859,6 +864,9 @@ export function diagnose(net: Network, q: Query, closest: readonly Attempt[]): D
     assumptions,
   };
 }
+
+/** What the client sees of one dial's attempt (its first blocker's symptom); undefined when it gets through or has no cause. */
+export const dialSymptom = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? undefined : classify(net, a)?.cause.symptom);
 
 /** What the client sees of the dial it would make: a structural cause takes this symptom. */
 const seenOn = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? "other-peer" : classify(net, a)?.cause.symptom);

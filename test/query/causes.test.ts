@@ -236,6 +236,8 @@ function symptomOfTrace(a: Attempt): Symptom {
     case "engine-loopback-off":
       return packet.proto === "tcp" ? "net-unreachable" : "timeout";
     case "no-route":
+      // on the client itself: connect() or send() fails with ENETUNREACH
+      return d.machine === a.legs[0]!.from && packet.proto !== "icmp" ? "net-unreachable" : "no-route";
     case "no-neighbour":
     case "no-source":
       return "no-route";
