@@ -78,6 +78,7 @@ const ERRNO_SYMPTOM = {
   ENETUNREACH: "net-unreachable",
   EACCES: "permission-denied",
   ECONNRESET: "reset",
+  EPERM: "not-permitted",
 };
 
 /**

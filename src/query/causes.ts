@@ -560,6 +560,9 @@ function classify(net: Network, a: Attempt): Classified | undefined {
 }
 
 function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
+  // the client's own OUTPUT chain refusing its UDP datagram: send() fails with EPERM (a TCP SYN is retried: a timeout)
+  const own = !f.reply && !f.ack && !f.relayed && d.chain === "output" && d.machine === f.client && f.proto === "udp";
+  if (own) return ownOutputCause(f, d);
   const what = d.rule ? d.rule.origin.what : `${d.chain.toUpperCase()} policy (drop)`;
   const them = f.reply ? "the reply" : "the packets";
   const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
@@ -582,6 +585,21 @@ function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejecte
     place,
     "timeout",
     `${d.machine}'s ${what} drops ${them}${f.via}: ${advice}`,
+    false,
+  );
+}
+
+function ownOutputCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
+  const what = d.rule ? d.rule.origin.what : "OUTPUT policy (drop)";
+  const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
+  const advice = d.rule ? `accept udp/${f.dport} before that rule, or remove it` : `add a rule accepting udp/${f.dport} to output`;
+  const verb = d.kind === "rejected" ? "rejects" : "drops";
+  return found(
+    f,
+    d.kind === "rejected" ? "FIREWALL_REJECT" : "FIREWALL_DROP",
+    place,
+    "not-permitted",
+    `${d.machine}'s ${what} ${verb} its own packets: ${advice}`,
     false,
   );
 }

@@ -46,6 +46,8 @@ const tally = {
 };
 /** Failed dials whose client saw another class than the symptom reach states (the first few, for the log). */
 const symptomsDiffer: string[] = [];
+/** How often reach's symptom met each other class in the kernel ("refused -> timeout": 12). */
+const symptomPairs = new Map<string, number>();
 
 async function check(s: Scenario): Promise<void> {
   const net = lower(loadTopologyText("generated.yaml", s.topology.yaml).topology);
@@ -70,7 +72,10 @@ async function check(s: Scenario): Promise<void> {
     for (const d of p.dials) {
       if (!d.symptom) continue;
       tally.symptoms++;
-      if (!d.symptom.agree) symptomsDiffer.push(`${p.query.text}: ${dialProbeText(d)}`);
+      if (d.symptom.agree) continue;
+      symptomsDiffer.push(`${p.query.text}: ${dialProbeText(d)}`);
+      const pair = `${d.symptom.reach} -> ${d.symptom.kernel}`;
+      symptomPairs.set(pair, (symptomPairs.get(pair) ?? 0) + 1);
     }
   }
   if (r.leftBehind.length) throw new Error(`left behind: ${r.leftBehind.join(" ")}`);
@@ -95,7 +100,7 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
     console.log(
       `kernel, seeds ${SEED}..${SEED + CHAINS - 1}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
         `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology; ` +
-        `${tally.symptoms} failed dials' symptoms compared, ${symptomsDiffer.length} differ${symptomsDiffer.length ? `:\n  ${symptomsDiffer.slice(0, 20).join("\n  ")}` : ""}`,
+        `${tally.symptoms} failed dials' symptoms compared, ${symptomsDiffer.length} differ (reach -> kernel: ${[...symptomPairs].map(([k, n]) => `${k} ${n}`).join(", ") || "none"})${symptomsDiffer.length ? `:\n  ${symptomsDiffer.slice(0, 20).join("\n  ")}` : ""}`,
     );
     const failed = chains.map((details, i) => ({ details, seed: SEED + i })).filter((c) => c.details.failed);
     for (const { details, seed } of failed) {

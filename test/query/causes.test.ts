@@ -224,6 +224,8 @@ function symptomOfTrace(a: Attempt): Symptom {
     return prev.socket.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
   if (o.direction === "ack") return rst ? "reset" : "connected-then-hang";
   if (o.direction !== "forward") return "timeout";
+  if ((d.kind === "dropped" || d.kind === "rejected") && d.chain === "output" && d.machine === a.legs[0]!.from && packet.proto === "udp")
+    return "not-permitted";
   switch (d.kind) {
     case "refused":
       return "refused";

@@ -119,3 +119,28 @@ describe("reject types: what the client sees", () => {
     expect(ask(net, q.query).reason).toMatch(/sends back ICMPv6 administratively prohibited: the client sees 'Permission denied'/);
   });
 });
+
+describe("the sender's own OUTPUT chain", () => {
+  const own = (action: string) => y`
+segments:
+  lan: 192.168.1.0/24
+machines:
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    firewall: { output: { rules: [ { action: ${action} } ] } }
+  server:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services: [ { name: web, port: 80 }, { name: dns, proto: udp, port: 53 } ]
+`;
+  const seen = (action: string, query: string) => {
+    const q = parseQuery(query);
+    if (!q.ok) throw new Error(q.message);
+    return ask(lower(loadTopologyText("t.yaml", own(action)).topology), q.query).causes?.[0]?.symptom;
+  };
+  it("a UDP datagram it drops or rejects fails at send() with EPERM; a TCP SYN it drops is retried (timeout)", () => {
+    expect(seen("drop", "pc -> server:53/udp")).toBe("not-permitted");
+    expect(seen("reject", "pc -> server:53/udp")).toBe("not-permitted");
+    expect(seen("drop", "pc -> server:80/tcp")).toBe("timeout");
+    expect(seen("reject", "pc -> server:80/tcp")).toBe("refused");
+  });
+});
