@@ -8,7 +8,7 @@
  *   {"id":1,"op":"listen","token":"T","sockets":[{tag,proto,host,port,v6only,reuse}]}
  *     -> {"id":1,"ok":true,"result":[{tag,error?}]}
  *   {"id":2,"op":"probe","token":"T","probes":[{key,proto,dst,dport,sport,timeoutMs}]}
- *     -> {"id":2,"ok":true,"result":[{key,outcome,banner?,code?,connected,ms}]}
+ *     -> {"id":2,"ok":true,"result":[{key,outcome,symptom,banner?,code?,connected,ms}]}
  * A listener answers every connection or datagram with one line
  * "REACH <token> <tag> <peer address> <peer port>" and closes: a probe counts as
  * answered only when that line comes back (a relay that accepts and then closes is
@@ -67,8 +67,46 @@ function listen(token, s) {
 
 /**
  * @typedef {{key: string, proto: "tcp" | "udp" | "icmp", dst: string, dport: number, sport: number, timeoutMs: number}} Probe
- * @typedef {{key: string, outcome: "answered" | "refused" | "unreachable" | "timeout" | "closed" | "error", banner?: string, code?: string, connected: boolean, ms: number}} ProbeResult
+ * @typedef {{key: string, outcome: "answered" | "refused" | "unreachable" | "timeout" | "closed" | "error", banner?: string, code?: string, connected: boolean, ms: number}} Raw
+ * @typedef {Raw & {symptom: string}} ProbeResult
  */
+
+/** @type {Record<string, string>} */
+const ERRNO_SYMPTOM = {
+  ECONNREFUSED: "refused",
+  EHOSTUNREACH: "host-unreachable",
+  ENETUNREACH: "net-unreachable",
+  EACCES: "permission-denied",
+  ECONNRESET: "reset",
+  EPERM: "not-permitted",
+};
+
+/**
+ * What the client saw, in the classes of src/query/symptom.ts: the errno of a failed connect or
+ * datagram, a timeout, or, once connected, end of file (accepted-then-eof), a reset, or nothing
+ * within the bound (accepted-then-hang: a hang is told from EOF by the probe's timeout).
+ * @param {Raw} r
+ * @param {string} proto
+ */
+function symptomOf(r, proto) {
+  if (r.outcome === "answered") return "answered";
+  // ping: its own kernel without a route says so at connect; an ICMP error from the way is counted in "+N errors"
+  if (proto === "icmp")
+    return r.outcome === "unreachable"
+      ? /Network is unreachable/.test(r.code ?? "")
+        ? "net-unreachable"
+        : "icmp-error"
+      : r.outcome === "timeout"
+        ? "timeout"
+        : "error";
+  if (r.connected && proto === "tcp") {
+    if (r.outcome === "timeout") return "accepted-then-hang";
+    if (r.code === "ECONNRESET") return "reset";
+    return "accepted-then-eof";
+  }
+  if (r.outcome === "timeout") return "timeout";
+  return (r.code && ERRNO_SYMPTOM[r.code]) ?? "error";
+}
 
 /** @param {string} code */
 function failureOf(code) {
@@ -90,13 +128,14 @@ function probe(token, p) {
     let done = false;
     /** @type {() => void} */
     let cleanup = () => {};
-    /** @param {Omit<ProbeResult, "key" | "ms">} r */
+    /** @param {Omit<Raw, "key" | "ms">} r */
     const finish = (r) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       cleanup();
-      resolve({ key: p.key, ms: ms(), ...r });
+      const raw = { key: p.key, ms: ms(), ...r };
+      resolve({ ...raw, symptom: symptomOf(raw, p.proto) });
     };
     const timer = setTimeout(() => finish({ outcome: "timeout", connected }), p.timeoutMs);
     let connected = false;

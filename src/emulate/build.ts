@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Network } from "../ir/types.js";
+import type { Symptom } from "../query/symptom.js";
 import {
   assertKernelName,
   assertNamespaceName,
@@ -99,9 +100,12 @@ export interface AgentProbe {
   readonly sport: number;
   readonly timeoutMs: number;
 }
+export type KernelSymptom = "answered" | "error" | Exclude<Symptom, "no-route" | "connected-then-hang" | "other-peer">;
 export interface AgentResult {
   readonly key: string;
   readonly outcome: "answered" | "refused" | "unreachable" | "timeout" | "closed" | "error";
+  /** What the client saw, in the classes of src/query/symptom.ts ("answered" when answered; "error" for the probe's own trouble). */
+  readonly symptom: KernelSymptom;
   readonly banner?: string;
   readonly code?: string;
   readonly connected: boolean;

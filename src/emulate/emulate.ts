@@ -117,6 +117,9 @@ export function renderEmulation(r: EmulationReport, net: Network): string {
         out.push(`      simulator: ${d.sim.ok ? "works" : "fails"}: ${simText(d, index)}`);
       }
     }
+    const odd = p.dials.filter((d) => d.symptom && !d.symptom.agree);
+    if (odd.length) out.push(`  SYMPTOM  ${plural(odd.length, "dial")}: the client saw other than reach says:`);
+    for (const d of odd.slice(0, 8)) out.push(`    ${dialProbeText(d)}`);
   }
   const agree = r.probes.filter((p) => p.agree).length;
   const off = r.probes.filter((p) => p.kernel === "not emulated").length;
@@ -139,6 +142,8 @@ export function emulationJson(r: EmulationReport): unknown {
     dport: d.dial.dport,
     sport: d.dial.sport,
     kernel: d.kernel.outcome,
+    symptom: d.kernel.symptom,
+    ...(d.symptom ? { reachSymptom: d.symptom.reach, symptomAgree: d.symptom.agree } : {}),
     ...(d.kernel.code ? { code: d.kernel.code } : {}),
     ...(d.answeredBy ? { answeredBy: { machine: d.answeredBy.machine, socket: d.answeredBy.socket.owner } } : {}),
     simulator: d.sim.ok ? "works" : "fails",

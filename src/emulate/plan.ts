@@ -19,7 +19,7 @@
  * Namespaces, bridges and switch ports are named by index only.
  */
 import { formatIP, formatPrefix, isAny, isLoopback, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
-import type { Chain, Machine, Match, NatRule, Network } from "../ir/types.js";
+import type { Chain, Machine, Match, NatRule, Network, RejectWith } from "../ir/types.js";
 
 /** What one emulation calls itself: `reach-<pid>-<n>`; namespaces add `-<k>` or `-sw`. */
 export const RUN_PREFIX = "reach-";
@@ -464,12 +464,36 @@ function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
   return parts.join(" ");
 }
 
+/**
+ * nft's reject statement for each reject type, in an inet table: icmpx types send ICMP to IPv4 and
+ * ICMPv6 to IPv6 (host-unreachable is ICMPv6 address-unreachable, net-unreachable no-route); the two
+ * IPv4-only codes are `icmp type`, on rules the checker keeps IPv4-only.
+ */
+function rejectText(w: RejectWith | undefined): string {
+  switch (w) {
+    case undefined:
+    case "port-unreachable":
+      return "reject with icmpx type port-unreachable";
+    case "tcp-reset":
+      return "reject with tcp reset";
+    case "host-unreachable":
+      return "reject with icmpx type host-unreachable";
+    case "net-unreachable":
+      return "reject with icmpx type no-route";
+    case "admin-prohibited":
+      return "reject with icmpx type admin-prohibited";
+    case "host-prohibited":
+    case "net-prohibited":
+      return `reject with icmp type ${w}`;
+  }
+}
+
 function chainText(c: Chain, kn: (n: string) => string): string[] {
   const out = [`  chain ${c.name}_f {`, `    type filter hook ${c.name} priority 0; policy ${c.policy};`];
   for (const r of c.rules) {
     const e = matchExpr(r.match, kn);
     if (e === undefined) continue;
-    out.push(`    ${e} ${r.action === "reject" ? "reject" : r.action}`);
+    out.push(`    ${e} ${r.action === "reject" ? rejectText(r.with) : r.action}`);
   }
   out.push("  }");
   return out;

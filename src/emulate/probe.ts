@@ -29,7 +29,9 @@ import type { Query } from "../ir/query.js";
 import { attempt, machineIndex } from "../sim/connect.js";
 import { ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
-import { probeFrom, type AgentProbe, type AgentResult, type Emulation } from "./build.js";
+import { dialSymptom } from "../query/causes.js";
+import type { Symptom } from "../query/symptom.js";
+import { probeFrom, type AgentProbe, type AgentResult, type Emulation, type KernelSymptom } from "./build.js";
 import { assignedAddresses, ttlSlot, vhostOf } from "./plan.js";
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 300;
@@ -53,6 +55,37 @@ export interface DialProbe {
   readonly witness: boolean;
   /** answered only when tried again with a long timeout */
   readonly retried: boolean;
+  /** both failed: what reach says the client sees, what the kernel's client saw, and whether that is one class */
+  readonly symptom?: { readonly reach: Symptom; readonly kernel: KernelSymptom; readonly agree: boolean };
+}
+
+/** Symptoms reach states that the client meets at once, without a timeout: a timed-out probe of one is tried again with a long bound. */
+const PROMPT: ReadonlySet<Symptom> = new Set<Symptom>([
+  "refused",
+  "host-unreachable",
+  "net-unreachable",
+  "permission-denied",
+  "icmp-error",
+  "accepted-then-eof",
+  "reset",
+]);
+
+/**
+ * Whether the kernel's client saw what reach says. "no-route" stands for either unreachable errno,
+ * a ping's ICMP error, or a timeout (ICMP may be filtered); a connection whose data gets no answer looks, to a client that
+ * only reads, like a relay that hangs; "other-peer" is judged by the verdict, not here.
+ */
+export function sameSymptom(reach: Symptom, kernel: KernelSymptom): boolean {
+  switch (reach) {
+    case "no-route":
+      return kernel === "host-unreachable" || kernel === "net-unreachable" || kernel === "timeout" || kernel === "icmp-error";
+    case "connected-then-hang":
+      return kernel === "accepted-then-hang";
+    case "other-peer":
+      return true;
+    default:
+      return reach === kernel;
+  }
 }
 
 export interface QueryProbe {
@@ -385,8 +418,10 @@ async function sendRounds(s: Sending, plan: DialPlan, ports: Ports): Promise<voi
 
 /** 4. retry, with a long timeout, what the simulator says works and the kernel did not answer. */
 async function retryUnanswered(s: Sending, ports: Ports): Promise<void> {
+  const prompt = (p: Planned, r: AgentResult) =>
+    (r.symptom === "timeout" || r.symptom === "accepted-then-hang") && PROMPT.has(dialSymptom(s.emu.net, s.simOf.get(p.key)!) ?? "timeout");
   const retry = [...s.results.values()]
-    .filter(({ p, r }) => (s.simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error")
+    .filter(({ p, r }) => (s.simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error" || prompt(p, r))
     .map(({ p }) => p);
   if (!retry.length) return;
   const again: Planned[] = [];
@@ -408,6 +443,7 @@ async function retryUnanswered(s: Sending, ports: Ports): Promise<void> {
 function compareDial(
   { p, r, retried }: Sent,
   sim: Attempt,
+  net: Network,
   index: ReadonlyMap<string, Machine>,
   emulatedIndex: ReadonlyMap<string, Machine>,
 ): DialProbe | { readonly skip: string } {
@@ -418,6 +454,7 @@ function compareDial(
   if (r.outcome === "error") return { skip: `the probe itself failed (${r.code ?? "?"}), not the network` };
   const simOk = sim.ok && sim.outcome.kind === "ok";
   const kernelOk = r.outcome === "answered";
+  const seen = !simOk && !kernelOk ? dialSymptom(net, sim) : undefined;
   const sameEnd =
     !simOk ||
     !kernelOk ||
@@ -434,6 +471,7 @@ function compareDial(
     agree: simOk === kernelOk && sameEnd,
     witness: p.witness,
     retried,
+    ...(seen ? { symptom: { reach: seen, kernel: r.symptom, agree: sameSymptom(seen, r.symptom) } } : {}),
   };
 }
 
@@ -463,7 +501,7 @@ function compareQuery(
   const dials: DialProbe[] = [];
   for (const sent of s.results.values()) {
     if (sent.p.qi !== qi) continue;
-    const dp = compareDial(sent, s.simOf.get(sent.p.key)!, s.index, emulatedIndex);
+    const dp = compareDial(sent, s.simOf.get(sent.p.key)!, s.emu.net, s.index, emulatedIndex);
     if ("skip" in dp) skipped.push({ dial: sent.p.dial, why: dp.skip });
     else dials.push(dp);
   }
@@ -514,7 +552,7 @@ export function dialProbeText(dp: DialProbe): string {
       ? dp.answeredBy
         ? `answered by ${socketLabel(dp.answeredBy.socket)} on ${dp.answeredBy.machine} (it saw ${bannerPeer(k.banner ?? "")})`
         : `echo reply${dp.echoFrom ? ` from ${dp.echoFrom}` : ""} (ttl ${k.banner?.split(" ")[2] ?? "?"})`
-      : `${k.outcome}${k.code ? ` (${k.code})` : ""}`;
+      : `${k.symptom}${k.code ? ` (${k.code})` : ""}${dp.symptom && !dp.symptom.agree ? ` where reach says ${dp.symptom.reach}` : ""}`;
   const dst = dp.dial.proto === "icmp" ? formatIP(dp.dial.dst) : formatEndpoint(dp.dial.dst, dp.dial.dport);
   return `${dp.dial.proto} ${dst}${dp.dial.proto === "icmp" ? "" : ` from port ${dp.dial.sport}`}: ${what} in ${k.ms.toFixed(1)} ms${dp.retried ? " (on retry)" : ""}`;
 }

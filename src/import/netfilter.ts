@@ -32,7 +32,7 @@
 import { basename } from "node:path";
 import { diagnostic, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { bits, formatIP, mask, parseIP, type Family, type IP, type Prefix } from "../net/addr.js";
-import type { CtState, PortRange, Proto } from "../ir/types.js";
+import type { CtState, PortRange, Proto, RejectWith } from "../ir/types.js";
 import type { ChainDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
 import { spanLine, type Source } from "./types.js";
 import {
@@ -64,7 +64,8 @@ export type NatTarget =
   | { readonly kind: "snat"; readonly to: IP }
   | { readonly kind: "masquerade" };
 export type Target =
-  | { readonly kind: Verdict }
+  /** `with`: a reject's type (--reject-with, nft reject with); absent = port-unreachable */
+  | { readonly kind: Verdict; readonly with?: RejectWith }
   /** RETURN */
   | { readonly kind: "return" }
   /** no verdict: LOG, NFLOG, counters, no target */
@@ -296,6 +297,41 @@ const NEUTRAL_MODULES = new Set([
 ]);
 const LOG_TARGETS = new Set(["LOG", "NFLOG", "ULOG"]);
 const VERDICTS: Record<string, Verdict | "return"> = { ACCEPT: "accept", DROP: "drop", REJECT: "reject", RETURN: "return" };
+/**
+ * REJECT's --reject-with names (iptables-extensions(8), libxt_REJECT and libip6t_REJECT: the long
+ * names iptables-save prints and their short aliases) in the language's reject types. Names not
+ * here (proto-unreachable, policy-fail, reject-route) are not modelled: such a rule is left out.
+ */
+const REJECT_WITH_NAMES: Record<Family, Record<string, RejectWith>> = {
+  4: {
+    "icmp-net-unreachable": "net-unreachable",
+    "net-unreach": "net-unreachable",
+    "icmp-host-unreachable": "host-unreachable",
+    "host-unreach": "host-unreachable",
+    "icmp-port-unreachable": "port-unreachable",
+    "port-unreach": "port-unreachable",
+    "icmp-net-prohibited": "net-prohibited",
+    "net-prohib": "net-prohibited",
+    "icmp-host-prohibited": "host-prohibited",
+    "host-prohib": "host-prohibited",
+    "icmp-admin-prohibited": "admin-prohibited",
+    "admin-prohib": "admin-prohibited",
+    "tcp-reset": "tcp-reset",
+    "tcp-rst": "tcp-reset",
+  },
+  6: {
+    "icmp6-no-route": "net-unreachable",
+    "no-route": "net-unreachable",
+    "icmp6-adm-prohibited": "admin-prohibited",
+    "adm-prohibited": "admin-prohibited",
+    "icmp6-addr-unreachable": "host-unreachable",
+    "addr-unreach": "host-unreachable",
+    "icmp6-port-unreachable": "port-unreachable",
+    "port-unreach": "port-unreachable",
+    "tcp-reset": "tcp-reset",
+    "tcp-rst": "tcp-reset",
+  },
+};
 const TARGET_FLAGS = new Set([
   "--random",
   "--random-fully",
@@ -334,6 +370,8 @@ interface ParsedRule {
   comment?: string;
   /** protocols named by -p that the model does not have */
   otherProtos: string[];
+  /** REJECT's --reject-with */
+  rejectWith?: { text: string; col: number };
 }
 
 /** One `-A CHAIN ...` line (tokens after the chain name). */
@@ -490,7 +528,8 @@ function parseRuleTokens(tokens: readonly Token[], family: Family): ParsedRule {
       default:
         if (TARGET_FLAGS.has(t.text)) break;
         if (TARGET_OPTIONS.has(t.text)) {
-          value(t);
+          const o = value(t);
+          if (o && t.text === "--reject-with") r.rejectWith = { text: o.text, col: o.col };
           break;
         }
         if (r.targetName !== undefined) r.targetOptionProblem ??= { what: t.text, col: t.col };
@@ -575,7 +614,12 @@ function resolveTarget(f: SaveFile, table: OpenTable, p: PendingRule): { target?
   if (tname === undefined) target = { kind: "continue" };
   else if (table.chains.has(tname) && !table.chains.get(tname)!.base) target = { kind: p.parsed.goto ? "goto" : "jump", chain: tname };
   else if (p.parsed.goto) problem ??= { what: `-g ${tname} (not a user chain)`, col: p.parsed.targetCol };
-  else if (VERDICTS[tname]) target = { kind: VERDICTS[tname]! };
+  else if (tname === "REJECT") {
+    const w = p.parsed.rejectWith;
+    const type = w ? REJECT_WITH_NAMES[f.family][w.text] : undefined;
+    if (w && !type) problem ??= { what: `-j REJECT --reject-with ${w.text}`, col: w.col };
+    else target = { kind: "reject", ...(type && type !== "port-unreachable" ? { with: type } : {}) };
+  } else if (VERDICTS[tname]) target = { kind: VERDICTS[tname]! };
   else if (LOG_TARGETS.has(tname)) target = { kind: "continue" };
   else if (tname === "MASQUERADE") target = { kind: "masquerade" };
   else if (tname === "DNAT" || tname === "SNAT") {
@@ -736,6 +780,8 @@ export function parseIptablesSave(source: Source, family: Family, rep: Reporter)
 export interface FlatRule {
   readonly m: FMatch;
   readonly action: Verdict | NatTarget;
+  /** a reject's type (absent: port-unreachable) */
+  readonly with?: RejectWith;
   readonly comment: string;
 }
 
@@ -921,7 +967,8 @@ function flattenChain(
       continue;
     }
     const comment = commentOf(rule, chain, base);
-    for (const m of hit) out.push({ m, action, comment });
+    const type = t.kind === "reject" && t.with ? { with: t.with } : {};
+    for (const m of hit) out.push({ m, action, ...type, comment });
     ctx.count += hit.length;
     if (ctx.count > FLAT_CAP) throw new TooLarge();
   }
@@ -1122,7 +1169,7 @@ function simplify(c: Chain): Chain {
 function unpinned(r: FlatRule): string | undefined {
   if (r.m.family === undefined || r.m.src || r.m.dst) return undefined;
   const { family: _, ...rest } = r.m;
-  return JSON.stringify([r.action, rest.proto, rest.sport, rest.dport, rest.in, rest.out, rest.state]);
+  return JSON.stringify([r.action, r.with, rest.proto, rest.sport, rest.dport, rest.in, rest.out, rest.state]);
 }
 
 /**
@@ -1157,7 +1204,8 @@ function mergeFamilies(rules: readonly FlatRule[]): FlatRule[] {
     while (i < v4.length || j < v6.length) {
       if (i < v4.length && j < v6.length && k4[i] !== undefined && k4[i] === k6[j]) {
         const { family: _, ...m } = v4[i]!.m;
-        out.push({ m, action: v4[i]!.action, comment: `${v4[i]!.comment}; ${v6[j]!.comment}` });
+        const type = v4[i]!.with ? { with: v4[i]!.with } : {};
+        out.push({ m, action: v4[i]!.action, ...type, comment: `${v4[i]!.comment}; ${v6[j]!.comment}` });
         i++;
         j++;
       } else if (j >= v6.length || (i < v4.length && lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!)) out.push(v4[i++]!);
@@ -1189,7 +1237,13 @@ function matchFields(m: FMatch): Omit<RuleDoc, "action"> {
 }
 
 function ruleDoc(r: FlatRule): RuleDoc {
-  return { action: r.action as Verdict, ...matchFields(r.m), ...(r.m.state ? { state: [...r.m.state] } : {}), comment: r.comment };
+  return {
+    action: r.action as Verdict,
+    ...(r.with ? { with: r.with } : {}),
+    ...matchFields(r.m),
+    ...(r.m.state ? { state: [...r.m.state] } : {}),
+    comment: r.comment,
+  };
 }
 
 function natDoc(r: FlatRule, hook: Hook): NatRuleDoc {

@@ -96,9 +96,30 @@ export interface Match {
 
 export type Verdict = "accept" | "drop" | "reject";
 
+/**
+ * What a reject rule sends back (iptables `--reject-with`, nft `reject with`): a TCP reset, or an
+ * ICMP/ICMPv6 destination-unreachable error of one code. Absent means port-unreachable, the default
+ * of iptables REJECT and nft `reject` (docs/semantics.md section 4). host-prohibited and
+ * net-prohibited exist for IPv4 only; the checker keeps them on IPv4 rules.
+ */
+export type RejectWith =
+  "tcp-reset" | "port-unreachable" | "host-unreachable" | "net-unreachable" | "admin-prohibited" | "host-prohibited" | "net-prohibited";
+
+export const REJECT_WITH: readonly RejectWith[] = [
+  "tcp-reset",
+  "port-unreachable",
+  "host-unreachable",
+  "net-unreachable",
+  "admin-prohibited",
+  "host-prohibited",
+  "net-prohibited",
+];
+
 export interface Rule {
   readonly match: Match;
   readonly action: Verdict;
+  /** reject only: what is sent back; absent = port-unreachable */
+  readonly with?: RejectWith;
   readonly origin: Origin;
 }
 

@@ -43,6 +43,7 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
     rule: {
       match: lowerMatch(r),
       action: r.action,
+      ...(r.with !== undefined ? { with: r.with } : {}),
       origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
     },
     dstLocal: r.dst === "local",

@@ -34,12 +34,13 @@ import {
   unmap,
   type IP,
 } from "../net/addr.js";
-import type { Chain, Machine, Network, Origin, Segment, Socket } from "../ir/types.js";
+import type { Chain, Machine, Network, Origin, Proto, Segment, Socket } from "../ir/types.js";
 import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { attempt, machineIndex } from "../sim/connect.js";
 import type { Attempt, Disposition } from "../sim/types.js";
 import { dialedText } from "./explain.js";
+import { rejectSymptom, type Symptom } from "./symptom.js";
 
 /** The catalogue: code -> title. Codes are permanent; docs/causes.md documents each (a test keeps them equal). */
 export const CAUSES = {
@@ -77,23 +78,7 @@ export const CAUSES = {
 
 export type CauseCode = keyof typeof CAUSES;
 
-/** What the client sees (docs/causes.md). */
-export type Symptom =
-  | "refused" // RST at once: ECONNREFUSED (UDP: ICMP port unreachable)
-  | "timeout" // silently dropped: the client retries until it gives up
-  | "error" // an ICMP error at once (a reject rule)
-  | "no-route" // ENETUNREACH / EHOSTUNREACH (a router's ICMP error, or no route on the client itself)
-  | "accepted-then-closed" // a relay accepts, then its own connection fails and it closes
-  | "other-peer"; // something else answers
-
-export const SYMPTOM_TEXT: Record<Symptom, string> = {
-  refused: "connection refused at once",
-  timeout: "the client waits, then times out",
-  error: "an error at once (ICMP unreachable)",
-  "no-route": "'No route to host' or 'Network is unreachable' (or a timeout where ICMP is filtered)",
-  "accepted-then-closed": "the connection is accepted, then closed without data",
-  "other-peer": "another machine or service answers",
-};
+export { SYMPTOM_TEXT, type Symptom } from "./symptom.js";
 
 export interface Cause {
   readonly code: CauseCode;
@@ -512,13 +497,28 @@ interface Failure {
   /** The packet of the failing leg. */
   readonly proto: string;
   readonly dport: number;
+  readonly v: 4 | 6;
+  /** the machine that dialed */
+  readonly client: string;
+  /** the client's next packet (the handshake's ACK, data) failed, after the handshake */
+  readonly ack: boolean;
 }
 
-/** What the client sees of a failure whose own symptom is `s`: after a relay, an accepted then closed connection. */
-const seenAs = (f: Failure, s: Symptom): Symptom => (f.relayed ? "accepted-then-closed" : f.reply ? "timeout" : s);
+/**
+ * What the client sees of a failure whose own symptom is `s` (`rst`: the failing packet was
+ * answered by a TCP reset). After a relay (a libslirp port forward) the client was accepted: a
+ * reset makes the relay close at once, anything else (an ICMP error, which libslirp ignores, or
+ * silence) leaves it hanging until slirp gives up; a UDP client just waits. After the handshake, a
+ * reset is a reset and anything else leaves the data unanswered. A failed reply is silence.
+ */
+const seenAs = (f: Failure, s: Symptom, rst: boolean): Symptom => {
+  if (f.relayed) return f.relayed.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
+  if (f.ack) return rst ? "reset" : "connected-then-hang";
+  return f.reply ? "timeout" : s;
+};
 const where = (f: Failure): Span => at(f.m?.origin ?? f.net.machines[0]!.origin);
-const found = (f: Failure, code: CauseCode, place: Span, s: Symptom, text: string, terminal: boolean): Classified => ({
-  cause: { code, machine: (f.d as { machine: string }).machine, at: place, symptom: seenAs(f, s), text },
+const found = (f: Failure, code: CauseCode, place: Span, s: Symptom, text: string, terminal: boolean, rst = false): Classified => ({
+  cause: { code, machine: (f.d as { machine: string }).machine, at: place, symptom: seenAs(f, s, rst), text },
   terminal,
 });
 
@@ -541,6 +541,9 @@ function classify(net: Network, a: Attempt): Classified | undefined {
         : "",
     proto: a.legs[o.leg]?.packet.proto ?? "",
     dport: a.legs[o.leg]?.packet.dport ?? 0,
+    v: a.legs[o.leg]?.packet.dst.v ?? 4,
+    client: a.legs[0]?.from ?? "",
+    ack: o.direction === "ack",
   };
   switch (d.kind) {
     case "dropped":
@@ -557,6 +560,9 @@ function classify(net: Network, a: Attempt): Classified | undefined {
 }
 
 function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
+  // the client's own OUTPUT chain refusing its UDP datagram: send() fails with EPERM (a TCP SYN is retried: a timeout)
+  const own = !f.reply && !f.ack && !f.relayed && d.chain === "output" && d.machine === f.client && f.proto === "udp";
+  if (own) return ownOutputCause(f, d);
   const what = d.rule ? d.rule.origin.what : `${d.chain.toUpperCase()} policy (drop)`;
   const them = f.reply ? "the reply" : "the packets";
   const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
@@ -565,9 +571,10 @@ function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejecte
       f,
       "FIREWALL_REJECT",
       place,
-      "error",
+      rejectSymptom(d.rule.with, (f.proto || "tcp") as Proto, f.v),
       `${d.machine}'s ${what} rejects ${them}${f.via}: accept them before that rule, or remove it`,
       false,
+      d.rule.with === "tcp-reset",
     );
   const advice = d.rule
     ? `accept ${f.proto}/${f.dport} before that rule, or remove it`
@@ -578,6 +585,21 @@ function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejecte
     place,
     "timeout",
     `${d.machine}'s ${what} drops ${them}${f.via}: ${advice}`,
+    false,
+  );
+}
+
+function ownOutputCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
+  const what = d.rule ? d.rule.origin.what : "OUTPUT policy (drop)";
+  const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
+  const advice = d.rule ? `accept udp/${f.dport} before that rule, or remove it` : `add a rule accepting udp/${f.dport} to output`;
+  const verb = d.kind === "rejected" ? "rejects" : "drops";
+  return found(
+    f,
+    d.kind === "rejected" ? "FIREWALL_REJECT" : "FIREWALL_DROP",
+    place,
+    "not-permitted",
+    `${d.machine}'s ${what} ${verb} its own packets: ${advice}`,
     false,
   );
 }
@@ -593,6 +615,7 @@ function refusedCause(f: Failure, d: Disposition & { kind: "refused" }): Classif
       "refused",
       `${d.dnatOnlyOn.rule.origin.what} applies only to packets arriving on ${d.dnatOnlyOn.iface}: from inside, dial the server's own address, or turn on hairpin NAT`,
       true,
+      f.proto === "tcp",
     );
   if (!s)
     return found(
@@ -602,6 +625,7 @@ function refusedCause(f: Failure, d: Disposition & { kind: "refused" }): Classif
       "refused",
       `nothing on ${d.machine} listens on ${d.packet.proto} ${formatEndpoint(dst, d.packet.dport)}${f.via}: start the service, or point the ${f.relayed ? "forward" : "dial"} at the port it listens on`,
       true,
+      f.proto === "tcp",
     );
   const relay = s.role.kind === "relay";
   const bind = unmap(s.bind);
@@ -622,7 +646,7 @@ function refusedCause(f: Failure, d: Disposition & { kind: "refused" }): Classif
         ? `set the forward's host IP to ${formatIP(dst)} or leave it empty (every host address)`
         : `bind it to 0.0.0.0 (or ${formatIP(dst)})`;
   const text = `${s.owner} on ${d.machine} listens on ${bound}:${s.port}, but the connection arrives at ${formatIP(dst)}${f.via}: ${advice}`;
-  return found(f, code, at(s.origin), "refused", text, false);
+  return found(f, code, at(s.origin), "refused", text, false, f.proto === "tcp");
 }
 
 function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbour" }): Classified {
@@ -642,11 +666,13 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
     return found(f, f.reply ? "RETURN_PATH" : "NO_NEIGHBOUR", place, "no-route", text, true);
   }
   const gw = f.m ? gatewayTowards(f.net, f.m, d.dst) : undefined;
+  // the client's own kernel has no route: connect() and send() fail with ENETUNREACH at once
+  const seen: Symptom = f.client === d.machine && !f.reply && f.proto !== "icmp" ? "net-unreachable" : "no-route";
   const head = `${d.machine} has no route to ${formatIP(d.dst)}${f.reply ? " for the reply" : ""}${f.via}`;
   const text = gw
     ? `${head}: add one on ${d.machine} via ${gw.machine.name} (${formatIP(gw.via)}), which is connected to it`
     : `${head}, and no machine on its networks is connected to ${formatIP(d.dst)}: that address cannot be reached from ${d.machine}'s side`;
-  return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), "no-route", text, gw === undefined);
+  return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), seen, text, gw === undefined);
 }
 
 /** The kernel's own drops and the NAT engines' refusals. */
@@ -697,7 +723,7 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         f,
         "LOCALHOST_UNREACHABLE",
         at(d.origin),
-        "timeout",
+        f.proto === "tcp" ? "net-unreachable" : "timeout",
         `${d.machine} maps its gateway to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7): turn it on for that adapter, or bind the host's service to an address the guest can route to`,
         false,
       );
@@ -856,6 +882,9 @@ export function diagnose(net: Network, q: Query, closest: readonly Attempt[]): D
     assumptions,
   };
 }
+
+/** What the client sees of one dial's attempt (its first blocker's symptom); undefined when it gets through or has no cause. */
+export const dialSymptom = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? undefined : classify(net, a)?.cause.symptom);
 
 /** What the client sees of the dial it would make: a structural cause takes this symptom. */
 const seenOn = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? "other-peer" : classify(net, a)?.cause.symptom);

@@ -8,6 +8,7 @@ import { formatSpan } from "../diagnostics/diagnostic.js";
 import { formatEndpoint, formatIP, isLinkLocal6, isLoopback } from "../net/addr.js";
 import type { Origin, Socket } from "../ir/types.js";
 import type { Attempt, Disposition, Packet } from "../sim/types.js";
+import { rejectSends, rejectSymptom, SYMPTOM_TEXT } from "./symptom.js";
 
 export const at = (o: Origin): string => formatSpan(o.span);
 
@@ -50,7 +51,7 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     .with(
       { kind: "rejected" },
       (x) =>
-        `rejected by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}): the client sees an error at once`,
+        `rejected by ${x.machine}'s ${x.chain.toUpperCase()} ${x.rule.origin.what} (${at(x.rule.origin)}), which sends back ${rejectSends(x.rule.with, x.packet.dst.v)}${forwarded ? "" : `: the client sees ${SYMPTOM_TEXT[rejectSymptom(x.rule.with, x.packet.proto, x.packet.dst.v)]}`}`,
     )
     .with({ kind: "no-route" }, (x) => `${x.machine} has no route to ${formatIP(x.dst)}`)
     .with({ kind: "no-neighbour" }, (x) =>
@@ -102,13 +103,21 @@ export function failureReason(a: Attempt, withDial = true): string {
   const leg = a.legs[o.leg];
   const prev = o.leg > 0 ? a.legs[o.leg - 1]?.forward.disposition : undefined;
   const relayed = prev?.kind === "delivered" && prev.socket?.role.kind === "relay";
-  const text = dispositionText(o.disposition, relayed);
+  const text = dispositionText(o.disposition, relayed || o.direction !== "forward");
   const dial = withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
   if (o.direction === "ack")
     return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
-    return `${dial}${prev.socket.owner} accepts the connection, then closes it without data: ${text}`;
+    const d = o.disposition;
+    const rst = leg.packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+    const then =
+      leg.packet.proto === "udp"
+        ? "but nothing comes back"
+        : rst
+          ? "then closes it without data"
+          : "then hangs until its TCP gives up (libslirp ignores ICMP errors), and closes";
+    return `${dial}${prev.socket.owner} accepts the connection, ${then}: ${text}`;
   }
   return `${dial}${text}`;
 }

@@ -66,7 +66,8 @@ export type Disposition =
       readonly rule?: Rule;
       readonly policyOrigin?: Origin;
     }
-  | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule }
+  /** `packet`: the rejected packet, as the chain saw it */
+  | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule; readonly packet: Packet }
   | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP }
   | {
       readonly kind: "no-neighbour";

@@ -184,7 +184,7 @@ function filter(w: Walker, m: Machine, chain: "input" | "output" | "forward", p:
   const cite = { ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
   w.steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...cite });
   if (r.action === "accept") return undefined;
-  if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule };
+  if (r.action === "reject" && r.rule) return { kind: "rejected", machine: m.name, chain, rule: r.rule, packet: p };
   return { kind: "dropped", machine: m.name, chain, ...cite };
 }
 

@@ -25,7 +25,7 @@ import {
 import { parseQuery } from "../ir/query.js";
 import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
-import type { AdapterDoc, ForwardDoc, MachineDoc, TopologyDoc } from "./schema.js";
+import type { AdapterDoc, ForwardDoc, MachineDoc, RuleDoc, TopologyDoc } from "./schema.js";
 import {
   adapterInterfaceName,
   DEFAULT_NATNETWORK,
@@ -866,6 +866,7 @@ function checkFirewall(c: Checker, mc: MachineCtx): void {
       const rp: Path = [...mp, "firewall", chain, "rules", k];
       checkMatch(c, r, rp, mc);
       hookSees(c, rp, chain, r);
+      checkRejectWith(c, r, rp);
     });
   }
   (m.nat ?? []).forEach((r, k) => {
@@ -875,6 +876,35 @@ function checkFirewall(c: Checker, mc: MachineCtx): void {
     if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
     if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
   });
+}
+
+/**
+ * A reject rule's `with`: only on reject; a TCP reset only for TCP (iptables refuses
+ * `--reject-with tcp-reset` without `-p tcp`, nft "cannot use tcp reset with this protocol");
+ * host-prohibited and net-prohibited are ICMP (IPv4) codes with no ICMPv6 twin, so the rule must
+ * match IPv4 only (nft's `reject with icmp type` in an inet table skips IPv6 packets).
+ */
+function checkRejectWith(c: Checker, r: RuleDoc, rp: Path): void {
+  if (r.with === undefined) return;
+  if (r.action !== "reject") {
+    c.err(
+      "RCH004",
+      [...rp, "with"],
+      `'with' says what a reject sends back; this rule's action is ${r.action}`,
+      "action: reject, or no with",
+    );
+    return;
+  }
+  if (r.with === "tcp-reset" && r.proto !== "tcp")
+    c.err("RCH004", [...rp, "with"], "a TCP reset answers TCP only: the rule needs proto: tcp", "proto: tcp, or another reject type");
+  const v4 = [r.src, r.dst].some((x) => x !== undefined && x !== "local" && parseMatchPrefix(x)?.v === 4);
+  if ((r.with === "host-prohibited" || r.with === "net-prohibited") && !v4)
+    c.err(
+      "RCH004",
+      [...rp, "with"],
+      `${r.with} is an ICMP (IPv4) code with no ICMPv6 twin: the rule must match IPv4 only`,
+      "an IPv4 src or dst (0.0.0.0/0 for any), or admin-prohibited, which has both",
+    );
 }
 
 /** Home router sugar (`mc.m.router` is set): the WAN interface, forwards unique per protocol and port. */

@@ -39,6 +39,10 @@ const matchKeys = {
 
 export const RuleSchema = strict({
   action: z.enum(["accept", "drop", "reject"]),
+  /** reject only: what is sent back (iptables --reject-with, nft reject with); default port-unreachable */
+  with: z
+    .enum(["tcp-reset", "port-unreachable", "host-unreachable", "net-unreachable", "admin-prohibited", "host-prohibited", "net-prohibited"])
+    .optional(),
   ...matchKeys,
   state: z.array(ctState).optional(),
   /** conntrack status DNAT: true = the connection was destination-translated on this machine (nft `ct status dnat`), false = it was not */

@@ -487,10 +487,10 @@ describe("nftRuleset", () => {
       "ct state { established, related } accept",
       "meta l4proto udp th dport 53 drop",
       "ip saddr 10.1.0.0/24 meta l4proto tcp th dport 22 accept",
-      `iifname "${wan}" meta l4proto tcp th sport 1000-2000 reject`,
+      `iifname "${wan}" meta l4proto tcp th sport 1000-2000 reject with icmpx type port-unreachable`,
       "meta l4proto { icmp, ipv6-icmp } accept",
       "meta l4proto { tcp, udp } th dport 5353 drop",
-      `iifname "${wan}" meta l4proto { tcp, udp } th sport 3000-3999 reject`,
+      `iifname "${wan}" meta l4proto { tcp, udp } th sport 3000-3999 reject with icmpx type port-unreachable`,
       "meta l4proto { tcp, udp } th sport 7 th dport 9-10 accept",
     ];
     const lines = chain("input_f")
@@ -520,6 +520,26 @@ describe("nftRuleset", () => {
     // no th match without an l4proto before it
     for (const l of text.split("\n"))
       if (/\bth [sd]port/.test(l)) expect(l, l).toMatch(/meta l4proto (tcp|udp|\{ tcp, udp \}) th [sd]port/);
+  });
+
+  it("each reject type as nft says it (icmpx for both families, icmp for the IPv4-only codes; models/reject-types.yaml)", () => {
+    const server = lower(loadTopologyFile(join(MODELS_DIR, "reject-types.yaml")).topology).machines.find((m) => m.name === "server")!;
+    const rules = nftRuleset(server, (n) => n)!
+      .split("\n")
+      .filter((l) => /reject|drop/.test(l) && !l.includes("policy"))
+      .map((l) => l.trim().replace(/^.* (reject|drop)/, "$1"));
+    expect(rules).toEqual([
+      "reject with tcp reset",
+      "reject with icmpx type port-unreachable",
+      "reject with icmpx type host-unreachable",
+      "reject with icmpx type no-route",
+      "reject with icmpx type admin-prohibited",
+      "reject with icmp type host-prohibited",
+      "reject with icmp type net-prohibited",
+      "drop",
+      "reject with icmpx type host-unreachable",
+      "reject with icmpx type admin-prohibited",
+    ]);
   });
 
   it("is undefined for a machine with nothing to load", () => {

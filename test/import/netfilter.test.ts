@@ -287,7 +287,7 @@ function ruleText(chain: string, r: TRule, family: 4 | 6): string {
       w.push(
         "-j",
         t,
-        ...(t === "REJECT" ? ["--reject-with", "icmp-port-unreachable"] : []),
+        ...(t === "REJECT" ? ["--reject-with", family === 6 ? "icmp6-port-unreachable" : "icmp-port-unreachable"] : []),
         ...(t === "LOG" ? ["--log-prefix", '"fw: "'] : []),
       );
   } else if ("jump" in t) w.push("-j", t.jump);

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
+import { dialProbeText } from "../../src/emulate/probe.js";
 import { unsupported } from "../../src/emulate/plan.js";
 import { lower } from "../../src/lower/lower.js";
 import { parseQuery, type Query } from "../../src/ir/query.js";
@@ -32,7 +33,21 @@ const CHAINS = Math.max(1, Number(process.env.KERNEL_CHAINS ?? 4));
 /** Each shrinking step builds a network (about a second): shrinking stops after this long, reporting the smallest failure so far. */
 const SHRINK_LIMIT_MS = 20 * 60_000;
 
-const tally = { topologies: 0, queries: 0, dials: 0, reachable: 0, notEmulated: 0, skippedTopologies: 0, buildMs: 0, probeMs: 0 };
+const tally = {
+  topologies: 0,
+  queries: 0,
+  dials: 0,
+  reachable: 0,
+  notEmulated: 0,
+  skippedTopologies: 0,
+  buildMs: 0,
+  probeMs: 0,
+  symptoms: 0,
+};
+/** Failed dials whose client saw another class than the symptom reach states (the first few of each kind, for the log). */
+const symptomsDiffer: string[] = [];
+/** How often reach's symptom met each other class in the kernel ("refused -> timeout": 12). */
+const symptomPairs = new Map<string, number>();
 
 async function check(s: Scenario): Promise<void> {
   const net = lower(loadTopologyText("generated.yaml", s.topology.yaml).topology);
@@ -54,6 +69,16 @@ async function check(s: Scenario): Promise<void> {
     tally.dials += p.dials.length;
     if (p.kernel === "reachable") tally.reachable++;
     if (p.kernel === "not emulated") tally.notEmulated++;
+    for (const d of p.dials) {
+      if (!d.symptom) continue;
+      tally.symptoms++;
+      if (d.symptom.agree) continue;
+      const pair = `${d.symptom.reach} -> ${d.symptom.kernel}`;
+      const n = (symptomPairs.get(pair) ?? 0) + 1;
+      symptomPairs.set(pair, n);
+      // a few of each kind for the log
+      if (n <= 3) symptomsDiffer.push(`${p.query.text}: ${dialProbeText(d)}`);
+    }
   }
   if (r.leftBehind.length) throw new Error(`left behind: ${r.leftBehind.join(" ")}`);
   const wrong = r.probes.filter((p) => !p.agree && p.kernel !== "not emulated");
@@ -76,7 +101,8 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
     );
     console.log(
       `kernel, seeds ${SEED}..${SEED + CHAINS - 1}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
-        `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology`,
+        `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology; ` +
+        `${tally.symptoms} failed dials' symptoms compared, ${[...symptomPairs.values()].reduce((a, b) => a + b, 0)} differ (reach -> kernel: ${[...symptomPairs].map(([k, n]) => `${k} ${n}`).join(", ") || "none"})${symptomsDiffer.length ? `; for example:\n  ${symptomsDiffer.join("\n  ")}` : ""}`,
     );
     const failed = chains.map((details, i) => ({ details, seed: SEED + i })).filter((c) => c.details.failed);
     for (const { details, seed } of failed) {

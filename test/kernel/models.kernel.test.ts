@@ -3,11 +3,14 @@
  * network namespaces, every query of its expect: list is probed with real
  * connects, and Z3, the exhaustive simulator and the kernel must give the same
  * verdict (which must also be the one the file expects), every dial must end
- * where the simulator says, and nothing may be left behind.
+ * where the simulator says, every failed dial's client must see the symptom
+ * reach states (refused, timeout, EHOSTUNREACH, accepted-then-hang, ...), and
+ * nothing may be left behind.
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
+import { dialProbeText } from "../../src/emulate/probe.js";
 import { lower } from "../../src/lower/lower.js";
 import { expectationQueries } from "../../src/query/expect.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
@@ -29,6 +32,10 @@ describe.skipIf(kernelSkip).concurrent("every model: Z3, the simulator and the k
         const r = await emulate(net, queries);
         const wrong = r.probes.filter((p) => !p.agree);
         expect(wrong.map(disagreementText)).toEqual([]);
+        const seen = r.probes.flatMap((p) =>
+          p.dials.flatMap((d) => (d.symptom && !d.symptom.agree ? [`${p.query.text}: ${dialProbeText(d)}`] : [])),
+        );
+        expect(seen).toEqual([]);
         for (const p of r.probes)
           expect({ q: p.query.text, kernel: p.kernel }).toEqual({ q: p.query.text, kernel: expected.get(p.query.text) });
         expect(r.leftBehind).toEqual([]);

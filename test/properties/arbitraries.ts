@@ -16,6 +16,7 @@
 import fc from "fast-check";
 import YAML from "yaml";
 import { contains, formatIP, parseCidr, prefixOf, type Prefix } from "../../src/net/addr.js";
+import { REJECT_WITH } from "../../src/ir/types.js";
 import type {
   AdapterDoc,
   ChainDoc,
@@ -66,6 +67,8 @@ export const rawServiceArb: fc.Arbitrary<RawService> = fc.record(
 
 export interface RawRule {
   action: "accept" | "drop" | "reject";
+  /** a reject's type, an index into REJECT_WITH (kept to the rules it fits) */
+  with?: number;
   proto?: "tcp" | "udp" | "icmp";
   src?: number;
   dst?: number;
@@ -81,6 +84,7 @@ const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
 export const rawRuleArb: fc.Arbitrary<RawRule> = fc
   .record({
     action: fc.constantFrom("accept", "drop", "reject"),
+    with: sometimes(fc.nat({ max: REJECT_WITH.length - 1 })),
     proto: sometimes(fc.constantFrom("tcp", "udp", "icmp")),
     src: sometimes(small),
     dst: sometimes(small),
@@ -685,6 +689,12 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       if (r.in !== undefined && chain !== "output") rule.in = pick(ifs, r.in)!;
       if (r.out !== undefined && chain !== "input") rule.out = pick(ifs, r.out)!;
       if (r.state) rule.state = r.state;
+      if (r.action === "reject" && r.with !== undefined) {
+        // tcp-reset only on a TCP rule, the IPv4-only codes only on an IPv4 rule (the checker's RCH004)
+        const w = REJECT_WITH[r.with]!;
+        const v4 = [rule.src, rule.dst].some((x) => x !== undefined && prefixFamily(x) === 4);
+        if (w === "tcp-reset" ? proto === "tcp" : w === "host-prohibited" || w === "net-prohibited" ? v4 : true) rule.with = w;
+      }
       return rule;
     });
     return { ...(c.policy ? { policy: c.policy } : {}), ...(rules.length ? { rules } : {}) };

@@ -35,6 +35,7 @@ function count(nets: readonly Network[]): Map<string, number> {
         add(`${chain.name} policy ${chain.policy}`);
         for (const r of chain.rules) {
           add(`${chain.name} rule ${r.action}`);
+          if (r.action === "reject") add(`reject with ${r.with ?? "default"}`);
           matchKinds(r.match, "filter");
           for (const s of r.match.state ?? []) add(`state ${s}`);
         }
@@ -92,6 +93,14 @@ const REQUIRED = [
   "input rule accept",
   "input rule drop",
   "input rule reject",
+  "reject with default",
+  "reject with tcp-reset",
+  "reject with port-unreachable",
+  "reject with host-unreachable",
+  "reject with net-unreachable",
+  "reject with admin-prohibited",
+  "reject with host-prohibited",
+  "reject with net-prohibited",
   "forward rule accept",
   "output rule drop",
   "filter match proto",

@@ -197,23 +197,49 @@ machines:
 `);
     const a = answer(net, "lan-pc -> 192.168.1.10:8080/tcp");
     expect(codes(a)).toEqual(["FORWARD_TO_NOTHING"]);
-    expect(a.causes![0]!.symptom).toBe("accepted-then-closed");
+    expect(a.causes![0]!.symptom).toBe("accepted-then-eof");
   });
 });
+
+/** The errno class of each reject type on a direct TCP or UDP dial, as measured (docs/semantics.md section 10); written apart from symptom.ts. */
+const REJECT_SEEN: Record<string, { tcp: Symptom; udp: Symptom; tcp6?: Symptom; udp6?: Symptom }> = {
+  "tcp-reset": { tcp: "refused", udp: "refused" },
+  "port-unreachable": { tcp: "refused", udp: "refused" },
+  "host-unreachable": { tcp: "host-unreachable", udp: "timeout" },
+  "net-unreachable": { tcp: "net-unreachable", udp: "timeout" },
+  "admin-prohibited": { tcp: "host-unreachable", udp: "host-unreachable", tcp6: "permission-denied", udp6: "permission-denied" },
+  "host-prohibited": { tcp: "host-unreachable", udp: "host-unreachable" },
+  "net-prohibited": { tcp: "net-unreachable", udp: "net-unreachable" },
+};
 
 /** What the client sees of an attempt, read off the simulator's trace (written apart from causes.ts). */
 function symptomOfTrace(a: Attempt): Symptom {
   if (a.outcome.kind === "ok") return "other-peer";
   const o = a.outcome;
+  const d = o.disposition;
+  const packet = a.legs[o.leg]!.packet;
+  const rst = packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   const prev = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
-  if (prev?.kind === "delivered" && prev.socket?.role.kind === "relay") return "accepted-then-closed";
+  if (prev?.kind === "delivered" && prev.socket?.role.kind === "relay")
+    return prev.socket.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
+  if (o.direction === "ack") return rst ? "reset" : "connected-then-hang";
   if (o.direction !== "forward") return "timeout";
-  switch (o.disposition.kind) {
+  if ((d.kind === "dropped" || d.kind === "rejected") && d.chain === "output" && d.machine === a.legs[0]!.from && packet.proto === "udp")
+    return "not-permitted";
+  switch (d.kind) {
     case "refused":
       return "refused";
-    case "rejected":
-      return "error";
+    case "rejected": {
+      if (packet.proto === "icmp") return "icmp-error";
+      const seen = REJECT_SEEN[d.rule.with ?? "port-unreachable"]!;
+      const v6 = packet.dst.v === 6;
+      return packet.proto === "tcp" ? (v6 ? (seen.tcp6 ?? seen.tcp) : seen.tcp) : v6 ? (seen.udp6 ?? seen.udp) : seen.udp;
+    }
+    case "engine-loopback-off":
+      return packet.proto === "tcp" ? "net-unreachable" : "timeout";
     case "no-route":
+      // on the client itself: connect() or send() fails with ENETUNREACH
+      return d.machine === a.legs[0]!.from && packet.proto !== "icmp" ? "net-unreachable" : "no-route";
     case "no-neighbour":
     case "no-source":
       return "no-route";

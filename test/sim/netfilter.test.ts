@@ -67,11 +67,13 @@ machines:
       expect(ans.reason).toMatch(/times out/);
       expect(ans.reason).not.toMatch(/refused/);
     });
-    it("reject gives a rejected disposition (error at once), drop a dropped one (timeout)", () => {
+    it("reject gives a rejected disposition (port-unreachable by default: refused), drop a dropped one (timeout)", () => {
       const r = failure(dial(net, "pc", "tcp", "192.168.1.10", 82));
       expect(r.disposition).toMatchObject({ kind: "rejected", machine: "server", chain: "input" });
       expect(ruleLine(r.disposition as never)).toBe(lineOf(YAML, "R5 reject 82"));
-      expect(query(net, "pc -> 192.168.1.10:82/tcp").reason).toMatch(/error at once/);
+      expect(query(net, "pc -> 192.168.1.10:82/tcp").reason).toMatch(
+        /sends back ICMP port-unreachable: the client sees .Connection refused/,
+      );
       expect(query(net, "pc -> 192.168.1.10:81/tcp").reason).toMatch(/times out/);
     });
     it("reject works for UDP too", () => {
