@@ -19,7 +19,16 @@
  * Namespaces, bridges and switch ports are named by index only.
  */
 import { formatIP, formatPrefix, isAny, isLoopback, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
-import type { Chain, Machine, Match, NatRule, Network, RejectWith } from "../ir/types.js";
+import {
+  routeMetric,
+  type Chain,
+  type Machine,
+  type Match,
+  type NatRule,
+  type NegatableMatch,
+  type Network,
+  type RejectWith,
+} from "../ir/types.js";
 
 /** What one emulation calls itself: `reach-<pid>-<n>`; namespaces add `-<k>` or `-sw`. */
 export const RUN_PREFIX = "reach-";
@@ -219,9 +228,16 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
   for (const r of c.rules) {
     const m = r.match;
     if (m.state || m.sport || m.dport || (m.proto !== undefined && m.proto !== "icmp") || m.ctDnat === true) continue;
+    // ports need TCP or UDP, conntrack's original tuple needs an entry (ND is untracked), negated or not
+    if (m.origDst || m.origDport || m.not?.sport || m.not?.dport || m.not?.origDst || m.not?.origDport) continue;
     if ((m.src && m.src.v !== 6) || (m.dst && m.dst.v !== 6)) continue;
     const all =
-      m.in === undefined && m.out === undefined && (!m.src || m.src.len === 0) && (!m.dst || m.dst.len === 0) && m.ctDnat === undefined;
+      m.in === undefined &&
+      m.out === undefined &&
+      (!m.src || m.src.len === 0) &&
+      (!m.dst || m.dst.len === 0) &&
+      m.ctDnat === undefined &&
+      m.not === undefined;
     if (r.action !== "accept") return true;
     if (all) return false;
   }
@@ -338,18 +354,26 @@ function interfaceLines(
   return batch;
 }
 
-/** Static routes after the connected ones the kernel made; a later route to the same prefix gets a higher metric (the IR's order). */
+/**
+ * Static routes after the connected ones the kernel made, each with its metric (the file's, else
+ * the kernel's default: routeMetric). A route the kernel would refuse as a duplicate (same prefix
+ * and metric: the checker reports it, lowering's own routes may still meet one) gets the next free
+ * metric, so that the IR's order decides as the simulator's tie-break does.
+ */
 function routeLines(m: Machine, kn: (name: string) => string): BatchLine[] {
   const batch: BatchLine[] = [];
-  const seen = new Map<string, number>();
+  const used = new Map<string, Set<number>>();
+  const taken = (key: string) => used.get(key) ?? used.set(key, new Set()).get(key)!;
+  for (const r of m.routes) if (r.type === "connected") taken(formatPrefix(r.dst)).add(routeMetric(r));
   for (const r of m.routes) {
     if (r.type !== "static" || !r.dev) continue;
-    const key = formatPrefix(r.dst);
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
+    const metrics = taken(formatPrefix(r.dst));
+    let metric = routeMetric(r);
+    while (metrics.has(metric)) metric++;
+    metrics.add(metric);
     const via = r.via ? ` via ${formatIP(r.via)}` : "";
     batch.push({
-      line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${1024 + n}`,
+      line: `route add ${formatPrefix(prefixOf(r.dst, r.dst.len))}${via} dev ${kn(r.dev)}${r.via ? " onlink" : ""} metric ${metric}`,
       what: r.origin.what,
     });
   }
@@ -443,21 +467,40 @@ function listenersOf(m: Machine, k: number): Listener[] {
 const range = (r: { lo: number; hi: number }) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`);
 const family = (p: Prefix) => (p.v === 4 ? "ip" : "ip6");
 
+/** Interfaces and addresses as nftables expressions (`!=` when negated). */
+function headExprs(m: NegatableMatch, kn: (n: string) => string, op: string): string[] {
+  const parts: string[] = [];
+  if (m.in !== undefined) parts.push(`iifname ${op}"${kn(m.in)}"`);
+  if (m.out !== undefined) parts.push(`oifname ${op}"${kn(m.out)}"`);
+  if (m.src) parts.push(`${family(m.src)} saddr ${op}${formatPrefix(prefixOf(m.src, m.src.len))}`);
+  if (m.dst) parts.push(`${family(m.dst)} daddr ${op}${formatPrefix(prefixOf(m.dst, m.dst.len))}`);
+  return parts;
+}
+
+/** Ports and conntrack's original tuple (what the client dialed; no entry: no match, as in the IR), after the protocol. */
+function tailExprs(m: NegatableMatch, op: string): string[] {
+  const parts: string[] = [];
+  if (m.sport) parts.push(`th sport ${op}${range(m.sport)}`);
+  if (m.dport) parts.push(`th dport ${op}${range(m.dport)}`);
+  if (m.origDst) parts.push(`ct original ${family(m.origDst)} daddr ${op}${formatPrefix(prefixOf(m.origDst, m.origDst.len))}`);
+  if (m.origDport) parts.push(`ct original proto-dst ${op}${range(m.origDport)}`);
+  return parts;
+}
+
 /** One IR match as nftables expressions; undefined when it can never match (a v4 source with a v6 destination). */
 function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
-  const parts: string[] = [];
   if (m.src && m.dst && m.src.v !== m.dst.v) return undefined;
-  if (m.in !== undefined) parts.push(`iifname "${kn(m.in)}"`);
-  if (m.out !== undefined) parts.push(`oifname "${kn(m.out)}"`);
-  if (m.src) parts.push(`${family(m.src)} saddr ${formatPrefix(prefixOf(m.src, m.src.len))}`);
-  if (m.dst) parts.push(`${family(m.dst)} daddr ${formatPrefix(prefixOf(m.dst, m.dst.len))}`);
+  const ports = [m.sport, m.dport, m.not?.sport, m.not?.dport].some((r) => r !== undefined);
+  if (ports && m.proto === "icmp") return undefined;
+  // nft types `ct original proto-dst` by the protocol matched before it (the checker insists on one)
+  if ((m.origDport || m.not?.origDport) && m.proto !== "tcp" && m.proto !== "udp")
+    throw new Error("internal: an original destination port match without proto tcp or udp");
+  const parts = [...headExprs(m, kn, ""), ...(m.not ? headExprs(m.not, kn, "!= ") : [])];
   // Ports match TCP and UDP alike (the IR: any protocol but ICMP).
   if (m.proto === "icmp") parts.push("meta l4proto { icmp, ipv6-icmp }");
   else if (m.proto) parts.push(`meta l4proto ${m.proto}`);
-  else if (m.sport || m.dport) parts.push("meta l4proto { tcp, udp }");
-  if (m.sport && m.proto !== "icmp") parts.push(`th sport ${range(m.sport)}`);
-  if (m.dport && m.proto !== "icmp") parts.push(`th dport ${range(m.dport)}`);
-  if ((m.sport || m.dport) && m.proto === "icmp") return undefined;
+  else if (ports) parts.push("meta l4proto { tcp, udp }");
+  parts.push(...tailExprs(m, ""), ...(m.not ? tailExprs(m.not, "!= ") : []));
   if (m.state) parts.push(`ct state { ${m.state.join(", ")} }`);
   if (m.ctDnat === true) parts.push("ct status dnat");
   if (m.ctDnat === false) parts.push("ct status != dnat");
@@ -505,6 +548,8 @@ function natText(rules: readonly NatRule[], kn: (n: string) => string): string[]
     const e = matchExpr(r.match, kn);
     if (e === undefined) continue;
     const a = r.action;
+    // a translation to the other family never applies (the IR's applyNat; e.g. `dst: local`'s ::1 copy of an IPv4 DNAT)
+    if (a.kind !== "masquerade" && [r.match.src, r.match.dst].some((p) => p !== undefined && p.v !== a.to.v)) continue;
     switch (a.kind) {
       case "dnat": {
         const fam = a.to.v === 4 ? "ip" : "ip6";

@@ -31,6 +31,8 @@ export interface FMatch {
   /** only with proto tcp or udp */
   readonly sport?: PortRange;
   readonly dport?: PortRange;
+  /** conntrack's original destination port (only with proto tcp or udp; implies a conntrack entry) */
+  readonly origDport?: PortRange;
   readonly in?: string;
   readonly out?: string;
   /** a non-empty proper subset of STATES, in STATES order */
@@ -87,17 +89,19 @@ export function intersect(a: FMatch, b: FMatch): FMatch | undefined {
   const dst = interPrefix(a.dst, b.dst);
   const sport = interRange(a.sport, b.sport);
   const dport = interRange(a.dport, b.dport);
+  const origDport = interRange(a.origDport, b.origDport);
   const inn = interEq(a.in, b.in);
   const out = interEq(a.out, b.out);
   if (family === null || proto === null || src === null || dst === null || sport === null || dport === null || inn === null || out === null)
     return undefined;
+  if (origDport === null) return undefined;
   if (
     (src && family !== undefined && src.v !== family) ||
     (dst && family !== undefined && dst.v !== family) ||
     (src && dst && src.v !== dst.v)
   )
     return undefined;
-  if ((sport || dport) && proto === "icmp") return undefined;
+  if ((sport || dport || origDport) && proto === "icmp") return undefined;
   let state: readonly CtState[] | undefined = a.state ?? b.state;
   if (a.state && b.state) {
     state = a.state.filter((s) => b.state!.includes(s));
@@ -111,6 +115,7 @@ export function intersect(a: FMatch, b: FMatch): FMatch | undefined {
     ...(dst ? { dst } : {}),
     ...(sport ? { sport } : {}),
     ...(dport ? { dport } : {}),
+    ...(origDport ? { origDport } : {}),
     ...(inn !== undefined ? { in: inn } : {}),
     ...(out !== undefined ? { out } : {}),
     ...(state && state.length < STATES.length ? { state } : {}),
@@ -204,6 +209,11 @@ export function complement(m: FMatch, u: Universe): FMatch[] {
       rangeComplement(m.dport).map((dport) => ({ dport })),
       { dport: m.dport },
     );
+  // a packet without a conntrack entry (state invalid) matches no original port, so it is in the complement too
+  if (m.origDport)
+    step([...rangeComplement(m.origDport).map((origDport) => ({ origDport })), { state: ["invalid"] as const }], {
+      origDport: m.origDport,
+    });
   for (const key of ["in", "out"] as const) {
     const name = m[key];
     if (name === undefined) continue;
@@ -261,6 +271,7 @@ export function subsumes(outer: FMatch, inner: FMatch): boolean {
     (!outer.dst || (inner.dst !== undefined && prefixContains(outer.dst, inner.dst))) &&
     range(outer.sport, inner.sport) &&
     range(outer.dport, inner.dport) &&
+    range(outer.origDport, inner.origDport) &&
     (outer.in === undefined || outer.in === inner.in) &&
     (outer.out === undefined || outer.out === inner.out) &&
     (!outer.state || (inner.state !== undefined && inner.state.every((s) => outer.state!.includes(s))))
@@ -288,6 +299,7 @@ export function keyOf(m: FMatch): string {
     p(m.dst),
     r(m.sport),
     r(m.dport),
+    r(m.origDport),
     m.in ?? "",
     m.out ?? "",
     m.state?.join(",") ?? "",

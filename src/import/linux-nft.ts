@@ -17,7 +17,7 @@ import { diagnostic } from "../diagnostics/diagnostic.js";
 import { parseIP, prefixOf, type Family, type IP, type Prefix } from "../net/addr.js";
 import type { CtState, PortRange, Proto, RejectWith } from "../ir/types.js";
 import { items, member, num, plain, str, type JValue } from "./linux-json.js";
-import { ALL, type Cond, type FMatch, stateSet } from "./linux-match.js";
+import { ALL, type Cond, type FMatch, rangeComplement, stateSet } from "./linux-match.js";
 import {
   effectOf,
   rangePrefixes,
@@ -33,7 +33,7 @@ import {
 import { spanAt, type Source } from "./types.js";
 
 const NFT_UNDERSTOOD =
-  "tables ip, ip6, inet; filter chains at input/output/forward, nat chains at prerouting/output/postrouting; matches ip/ip6 saddr daddr, tcp/udp/th sport dport, meta l4proto nfproto iifname oifname, ct state, fib daddr type local, with == != in < > and sets; accept drop reject jump goto return continue counter log dnat snat masquerade";
+  "tables ip, ip6, inet; filter chains at input/output/forward, nat chains at prerouting/output/postrouting; matches ip/ip6 saddr daddr, tcp/udp/th sport dport, meta l4proto nfproto iifname oifname, ct state, ct original proto-dst, fib daddr type local, with == != in < > and sets; accept drop reject jump goto return continue counter log dnat snat masquerade";
 
 const IPTABLES_TABLES = new Set(["filter", "nat", "mangle", "raw", "security"]);
 const IPTABLES_CHAINS = new Set(["INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"]);
@@ -151,6 +151,20 @@ function comparePorts(op: string, r: PortRange, at: JValue): PortRange[] {
 }
 
 /** One `match` expression as atoms (a port match is also a positive protocol match). */
+/** The ports in none of the ranges. */
+function portComplement(ranges: readonly PortRange[]): PortRange[] {
+  let rest: PortRange[] = [{ lo: 0, hi: 65535 }];
+  for (const r of ranges)
+    rest = rest.flatMap((x) =>
+      rangeComplement(r).flatMap((c) => {
+        const lo = Math.max(x.lo, c.lo);
+        const hi = Math.min(x.hi, c.hi);
+        return lo <= hi ? [{ lo, hi }] : [];
+      }),
+    );
+  return rest;
+}
+
 // Long: one dispatch over what a match compares (payload, meta, ct state, fib), whose cases share op, neg and the right-hand values; it reads best whole.
 function matchAtoms(e: JValue, family: Family | "inet", sets: Sets, table: string): Atom[] {
   const op = str(member(e, "op")) ?? "==";
@@ -227,6 +241,12 @@ function matchAtoms(e: JValue, family: Family | "inet", sets: Sets, table: strin
       );
     }
     throw new NotUnderstood(`meta ${key ?? "?"}`, left);
+  }
+  if (ct && str(member(ct, "key")) === "proto-dst" && str(member(ct, "dir")) === "original") {
+    // conntrack's original destination port; negated: another port, still with an entry (none matches neither form)
+    const given = () => values(right, sets, table).map(portValue);
+    const list = op === "==" || op === "in" ? given() : op === "!=" ? portComplement(given()) : comparePorts(op, portValue(right), e);
+    return [{ kind: "m", neg: false, cond: (["tcp", "udp"] as const).flatMap((proto) => list.map((origDport) => ({ proto, origDport }))) }];
   }
   if (ct && str(member(ct, "key")) === "state") {
     if (!eq) throw new NotUnderstood(`operator ${op} on ct state`, e);

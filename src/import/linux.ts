@@ -400,30 +400,26 @@ function readRules(c: Classified, rep: Reporter): void {
   }
 }
 
-/** One route per destination: the kernel uses the lowest metric; the others are fallbacks. */
+/**
+ * The routes with their metrics (the language's own after the longest prefix: the lowest wins),
+ * `metric:` written where it is not the kernel's default for a route added without one (IPv4 0,
+ * IPv6 1024). Two routes to one destination with one metric (the kernel refuses that for `ip
+ * route add`) keep the first listed.
+ */
 function bestRoutes(routes: readonly RouteOut[], rep: Reporter): RouteOut[] {
   const out: RouteOut[] = [];
   for (const r of routes) {
-    const i = out.findIndex((x) => x.key === r.key);
-    if (i < 0) {
-      out.push(r);
-      continue;
-    }
-    const had = out[i]!;
-    if (had.metric === r.metric) {
+    if (out.some((x) => x.key === r.key && x.metric === r.metric)) {
       warn(
         rep,
         r.span,
         `a second route to ${r.doc.to} with the same metric ${r.metric}: not modelled, left out (the first one listed is kept)`,
-        "one route per destination",
+        "one route per destination and metric",
       );
       continue;
     }
-    const [keep, drop] = had.metric <= r.metric ? [had, r] : [r, had];
-    out[i] = keep;
-    rep.notes.add(
-      `The route to ${drop.doc.to} via ${drop.doc.via ?? drop.doc.dev} (metric ${drop.metric}) is left out: the kernel uses the one with metric ${keep.metric} while both exist.`,
-    );
+    const plain = r.metric === (r.family === 4 ? 0 : 1024);
+    out.push(plain ? r : { ...r, doc: { ...r.doc, metric: r.metric } });
   }
   return out;
 }
@@ -799,7 +795,8 @@ function build(
     routeSources.flatMap((c) => readRoutes(c, ifmap, rep)),
     rep,
   );
-  const lanIf = routes.find((r) => r.family === 4 && r.doc.to === "default")?.doc.dev;
+  const defaults = routes.filter((r) => r.family === 4 && r.doc.to === "default");
+  const lanIf = defaults.reduce<RouteOut | undefined>((best, r) => (!best || r.metric < best.metric ? r : best), undefined)?.doc.dev;
 
   if (ifaces) buildInterfaces(ifaces, lanIf, host, machine, segments);
   else if (routeSources.length || inputs.has("ss")) {

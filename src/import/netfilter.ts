@@ -48,6 +48,7 @@ import {
   NOTHING,
   prefixSetComplement,
   prefixText,
+  rangeComplement,
   rangeText,
   stateSet,
   TooLarge,
@@ -139,7 +140,7 @@ export function warn(r: Reporter, span: Span, message: string, expected: string)
 }
 
 export const UNDERSTOOD =
-  "filter and nat tables; matches -s -d -p (tcp, udp, icmp) -i -o (with + and !), tcp/udp/multiport ports, conntrack/state NEW,ESTABLISHED,RELATED,INVALID, addrtype LOCAL, iprange; targets ACCEPT DROP REJECT RETURN LOG NFLOG, user chains (-j, -g), DNAT to one address[:port], SNAT to one address, MASQUERADE";
+  "filter and nat tables; matches -s -d -p (tcp, udp, icmp) -i -o (with + and !), tcp/udp/multiport ports, conntrack/state NEW,ESTABLISHED,RELATED,INVALID, conntrack --ctorigdstport (with -p tcp or udp), addrtype LOCAL, iprange; targets ACCEPT DROP REJECT RETURN LOG NFLOG, user chains (-j, -g), DNAT to one address[:port], SNAT to one address, MASQUERADE";
 
 /** What leaving a rule out does, for the warning. */
 export function effectOf(t: Target): string {
@@ -468,6 +469,18 @@ function parseRuleTokens(tokens: readonly Token[], family: Family): ParsedRule {
         break;
       case "--ports":
         if ((v = value(t))) ports(t, v, ["sport", "dport"], true);
+        break;
+      case "--ctorigdstport":
+        if ((v = value(t))) {
+          const p = portProto(t);
+          const range = portRange(v.text);
+          if (!range) problem(`${t.text} ${v.text} (not a port or port range)`, v.col);
+          else if (p) {
+            // negated: another original port, still with a conntrack entry (no entry matches neither form)
+            const ranges = neg ? rangeComplement(range) : [range];
+            push({ kind: "m", neg: false, cond: ranges.map((x) => ({ proto: p, origDport: x })) });
+          }
+        }
         break;
       case "--state":
       case "--ctstate":
@@ -1231,9 +1244,19 @@ function matchFields(m: FMatch): Omit<RuleDoc, "action"> {
     ...(m.dst ? { dst: prefixText(m.dst) } : {}),
     ...(m.sport ? { sport: rangeText(m.sport) } : {}),
     ...(m.dport ? { dport: rangeText(m.dport) } : {}),
+    ...(m.origDport ? { origDport: rangeText(m.origDport) } : {}),
     ...(m.in !== undefined ? { in: m.in } : {}),
     ...(m.out !== undefined ? { out: m.out } : {}),
   };
+}
+
+/** A NAT rule at prerouting or output sees a connection's untranslated first packet: origDport is dport there. */
+function firstPacket(m: FMatch): FMatch {
+  const { origDport, ...rest } = m;
+  if (!origDport) return m;
+  const lo = Math.max(origDport.lo, m.dport?.lo ?? 0);
+  const hi = Math.min(origDport.hi, m.dport?.hi ?? 65535);
+  return { ...rest, dport: { lo, hi } };
 }
 
 function ruleDoc(r: FlatRule): RuleDoc {
@@ -1248,7 +1271,9 @@ function ruleDoc(r: FlatRule): RuleDoc {
 
 function natDoc(r: FlatRule, hook: Hook): NatRuleDoc {
   const a = r.action as NatTarget;
-  const fields = { ...matchFields(r.m), comment: r.comment };
+  // a connection's first packet before any DNAT: its original destination port is its destination port
+  const m = hook !== "postrouting" && r.m.origDport ? firstPacket(r.m) : r.m;
+  const fields = { ...matchFields(m), comment: r.comment };
   switch (a.kind) {
     case "dnat":
       return {

@@ -73,7 +73,24 @@ export interface Route {
   readonly dev: string;
   /** local: the destination is this machine (local table); connected: on-link */
   readonly type: "local" | "connected" | "static";
+  /**
+   * The route's metric when the file gave one; otherwise the kernel's default (`routeMetric`).
+   * After the longest prefix, the lowest metric wins; equal metrics: the route listed first.
+   */
+  readonly metric?: number;
   readonly origin: Origin;
+}
+
+/**
+ * The metric the kernel keeps for a route (measured with `ip route add` in a namespace,
+ * semantics.md 10): the one given, except that IPv6 stores 0 as 1024; without one, IPv4 routes
+ * 0 (connected ones too), IPv6 connected (prefix) routes 256, other IPv6 routes 1024.
+ */
+export function routeMetric(r: Pick<Route, "dst" | "type" | "metric">): number {
+  if (r.dst.v === 6 && r.metric === 0) return 1024;
+  if (r.metric !== undefined) return r.metric;
+  if (r.dst.v === 4) return 0;
+  return r.type === "static" ? 1024 : 256;
 }
 
 export interface PortRange {
@@ -81,17 +98,31 @@ export interface PortRange {
   readonly hi: number;
 }
 
-export interface Match {
-  readonly proto?: Proto;
+/** The conditions of a match that can be negated (iptables `!`, nft `!=`). */
+export interface NegatableMatch {
   readonly src?: Prefix;
   readonly dst?: Prefix;
   readonly sport?: PortRange;
   readonly dport?: PortRange;
   readonly in?: string;
   readonly out?: string;
+  /** conntrack's original destination (`--ctorigdst`, nft `ct original ip daddr`): the address the client dialed, before any DNAT */
+  readonly origDst?: Prefix;
+  /** conntrack's original destination port (`--ctorigdstport`, nft `ct original proto-dst`): the port the client dialed */
+  readonly origDport?: PortRange;
+}
+
+/**
+ * Every condition present must hold. `not`: each condition there must fail (iptables `!` on
+ * one option); a negated port still needs a TCP or UDP packet and a negated original
+ * destination still needs a conntrack entry, as in the kernel.
+ */
+export interface Match extends NegatableMatch {
+  readonly proto?: Proto;
   readonly state?: readonly CtState[];
   /** conntrack status dnat: the connection was destination-translated on this machine */
   readonly ctDnat?: boolean;
+  readonly not?: NegatableMatch;
 }
 
 export type Verdict = "accept" | "drop" | "reject";

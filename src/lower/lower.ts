@@ -105,7 +105,11 @@ function lowerStaticRoutes(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
       ...(r.via !== undefined ? { via: ipOf(r.via) } : {}),
       dev: r.dev ?? "",
       type: "static",
-      origin: ctx.o([...mp, "routes", k], `route ${r.to}${r.via ? ` via ${r.via}` : ""}`),
+      ...(r.metric !== undefined ? { metric: r.metric } : {}),
+      origin: ctx.o(
+        [...mp, "routes", k],
+        `route ${r.to}${r.via ? ` via ${r.via}` : ""}${r.metric !== undefined ? ` metric ${r.metric}` : ""}`,
+      ),
     });
   });
 }

@@ -1,9 +1,9 @@
 /** Lowering stage: a declared machine's firewall chains and NAT rules, as the file writes them. */
 import { parseMatchPrefix } from "../net/addr.js";
 import { parsePortRange } from "../net/port.js";
-import type { Chain, Match, NatRule } from "../ir/types.js";
+import type { Chain, Match, NatRule, NegatableMatch } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
-import type { ChainDoc, MachineDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
+import type { ChainDoc, MachineDoc, Negatable, NatRuleDoc, RuleDoc } from "../topology/schema.js";
 import { acceptAll, ipOf, must, portOf, type LowerCtx, type MutableMachine, type PendingChain, type PendingRule } from "./context.js";
 
 /** The file's `firewall:` (chains it leaves out accept everything) and `nat:` rules, each DNAT in the chain it names. */
@@ -22,18 +22,41 @@ export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
   });
 }
 
+type MatchDoc = Omit<RuleDoc, "action">;
+type Lowered = { -readonly [K in keyof NegatableMatch]: NegatableMatch[K] };
+
+/** The negatable conditions of a rule, split into the plain ones and those written `{ not: ... }`. */
+function lowerNegatable(r: MatchDoc): { yes: Lowered; no: Lowered } {
+  const yes: Lowered = {};
+  const no: Lowered = {};
+  const put = <K extends keyof Lowered, V>(key: K, v: Negatable<V> | undefined, f: (x: V) => Lowered[K]) => {
+    if (v === undefined) return;
+    if (typeof v === "object" && v !== null && "not" in v) no[key] = f(v.not);
+    else yes[key] = f(v as V);
+  };
+  const prefix = (t: string) => must(parseMatchPrefix(t), t);
+  const ports = (what: string) => (v: number | string) => must(parsePortRange(v), what);
+  put("src", r.src, prefix);
+  // `dst: local` is expanded later (finish.ts); the checker refuses it negated
+  if (r.dst !== "local") put("dst", r.dst, prefix);
+  put("sport", r.sport, ports("sport"));
+  put("dport", r.dport, ports("dport"));
+  put("in", r.in, (x: string) => x);
+  put("out", r.out, (x: string) => x);
+  put("origDst", r.origDst, prefix);
+  put("origDport", r.origDport, ports("origDport"));
+  return { yes, no };
+}
+
 /** The match of a rule; `dst: local` is left out here (see PendingRule). */
-function lowerMatch(r: Omit<RuleDoc, "action">): Match {
+function lowerMatch(r: MatchDoc): Match {
+  const { yes, no } = lowerNegatable(r);
   return {
     ...(r.proto !== undefined ? { proto: r.proto } : {}),
-    ...(r.src !== undefined ? { src: must(parseMatchPrefix(r.src), r.src) } : {}),
-    ...(r.dst !== undefined && r.dst !== "local" ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
-    ...(r.sport !== undefined ? { sport: must(parsePortRange(r.sport), "sport") } : {}),
-    ...(r.dport !== undefined ? { dport: must(parsePortRange(r.dport), "dport") } : {}),
-    ...(r.in !== undefined ? { in: r.in } : {}),
-    ...(r.out !== undefined ? { out: r.out } : {}),
+    ...yes,
     ...(r.state !== undefined ? { state: r.state } : {}),
     ...(r.dnat !== undefined ? { ctDnat: r.dnat } : {}),
+    ...(Object.keys(no).length ? { not: no } : {}),
   };
 }
 

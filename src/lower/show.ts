@@ -1,17 +1,28 @@
 /** `reach show`: the IR as readable text, one block per machine, each element with its source line. */
 import { formatSpan } from "../diagnostics/diagnostic.js";
 import { formatEndpoint, formatIP, formatPrefix } from "../net/addr.js";
-import type { Chain, Match, Network, NatRule } from "../ir/types.js";
+import { routeMetric, type Chain, type Match, type NegatableMatch, type Network, type NatRule, type PortRange } from "../ir/types.js";
+
+const rangeText = (r: PortRange) => `${r.lo}${r.hi !== r.lo ? `-${r.hi}` : ""}`;
+
+/** The negatable conditions, each after `neg` ("" or "not "). */
+function conditionText(m: NegatableMatch, neg: string): string[] {
+  const parts: string[] = [];
+  if (m.src) parts.push(`${neg}src ${formatPrefix(m.src)}`);
+  if (m.dst) parts.push(`${neg}dst ${formatPrefix(m.dst)}`);
+  if (m.sport) parts.push(`${neg}sport ${rangeText(m.sport)}`);
+  if (m.dport) parts.push(`${neg}dport ${rangeText(m.dport)}`);
+  if (m.in) parts.push(`${neg}in ${m.in}`);
+  if (m.out) parts.push(`${neg}out ${m.out}`);
+  if (m.origDst) parts.push(`${neg}ct original dst ${formatPrefix(m.origDst)}`);
+  if (m.origDport) parts.push(`${neg}ct original dport ${rangeText(m.origDport)}`);
+  return parts;
+}
 
 function matchText(m: Match): string {
   const parts: string[] = [];
   if (m.proto) parts.push(m.proto);
-  if (m.src) parts.push(`src ${formatPrefix(m.src)}`);
-  if (m.dst) parts.push(`dst ${formatPrefix(m.dst)}`);
-  if (m.sport) parts.push(`sport ${m.sport.lo}${m.sport.hi !== m.sport.lo ? `-${m.sport.hi}` : ""}`);
-  if (m.dport) parts.push(`dport ${m.dport.lo}${m.dport.hi !== m.dport.lo ? `-${m.dport.hi}` : ""}`);
-  if (m.in) parts.push(`in ${m.in}`);
-  if (m.out) parts.push(`out ${m.out}`);
+  parts.push(...conditionText(m, ""), ...(m.not ? conditionText(m.not, "not ") : []));
   if (m.state) parts.push(`ct state ${m.state.join(",")}`);
   if (m.ctDnat !== undefined) parts.push(m.ctDnat ? "ct status dnat" : "not ct status dnat");
   return parts.length ? parts.join(" ") : "any";
@@ -57,7 +68,11 @@ export function showNetwork(net: Network): string {
         `    ${i.name.padEnd(10)} ${i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`).join(" ") || "-"}${i.segment ? `  on ${i.segment}` : ""}`,
       );
     out.push("  routes:");
-    for (const r of m.routes) out.push(`    ${formatPrefix(r.dst)}${r.via ? ` via ${formatIP(r.via)}` : ""} dev ${r.dev || "?"} ${r.type}`);
+    for (const r of m.routes) {
+      // the metric when the file gave one (the kernel's defaults: semantics.md 3)
+      const metric = r.metric !== undefined ? ` metric ${routeMetric(r)}` : "";
+      out.push(`    ${formatPrefix(r.dst)}${r.via ? ` via ${formatIP(r.via)}` : ""} dev ${r.dev || "?"} ${r.type}${metric}`);
+    }
     const fw = [...chainText(m.filter.input), ...chainText(m.filter.output), ...chainText(m.filter.forward)];
     if (fw.length) out.push("  filter:", ...fw);
     const nat = [

@@ -69,9 +69,10 @@ export function sourcePorts(net: Network): number[] {
   const ports = new Set([DEFAULT_SPORT]);
   for (const m of net.machines) {
     for (const r of rulesOf(m)) {
-      const s = r.match.sport;
-      if (!s) continue;
-      for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
+      for (const s of [r.match.sport, r.match.not?.sport]) {
+        if (!s) continue;
+        for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
+      }
     }
   }
   return [...ports];
@@ -109,7 +110,8 @@ function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   for (const m of net.machines) {
     for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
     for (const r of rulesOf(m)) {
-      if (r.match.dport) cuts.push(r.match.dport.lo - 1, r.match.dport.lo, r.match.dport.hi, r.match.dport.hi + 1);
+      const ranges = [r.match.dport, r.match.origDport, r.match.not?.dport, r.match.not?.origDport];
+      for (const d of ranges) if (d) cuts.push(d.lo - 1, d.lo, d.hi, d.hi + 1);
     }
   }
   let portless = false;

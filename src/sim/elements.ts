@@ -5,7 +5,22 @@
  * address (1), and neighbour resolution on a segment (3).
  */
 import { contains, isLinkLocal6, isLoopback, isMapped, isAny, prefixOf, sameIP, unmap, type IfAddr, type IP } from "../net/addr.js";
-import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Socket } from "../ir/types.js";
+import {
+  routeMetric,
+  type Chain,
+  type CtState,
+  type Iface,
+  type Machine,
+  type Match,
+  type NatRule,
+  type NegatableMatch,
+  type Network,
+  type Origin,
+  type PortRange,
+  type Route,
+  type Rule,
+  type Socket,
+} from "../ir/types.js";
 import type { Packet } from "./types.js";
 
 /** Is `ip` an address of this machine (any interface: weak host model), incl. all of 127/8? */
@@ -18,7 +33,7 @@ export function ifaceOf(m: Machine, name: string): Iface | undefined {
   return m.interfaces.find((i) => i.name === name);
 }
 
-/** The local table first (any local address routes to lo), then longest prefix, first listed on a tie. */
+/** The local table first (any local address routes to lo), then longest prefix, then lowest metric, first listed on a tie. */
 export function lookupRoute(m: Machine, dst: IP): Route | undefined {
   if (isLocal(m, dst)) {
     const owner = m.interfaces.find((i) => i.addrs.some((a) => sameIP(a.ip, dst))) ?? m.interfaces[0];
@@ -27,7 +42,7 @@ export function lookupRoute(m: Machine, dst: IP): Route | undefined {
   let best: Route | undefined;
   for (const r of m.routes) {
     if (r.type === "local" || !r.dev || !contains(r.dst, dst)) continue;
-    if (!best || r.dst.len > best.dst.len) best = r;
+    if (!best || r.dst.len > best.dst.len || (r.dst.len === best.dst.len && routeMetric(r) < routeMetric(best))) best = r;
   }
   return best;
 }
@@ -66,19 +81,39 @@ export interface MatchContext {
   readonly state: CtState;
   /** the packet's connection was DNATed on this machine */
   readonly dnat?: boolean;
+  /** The connection's original direction as conntrack recorded it (before any NAT here); none without an entry. */
+  readonly orig?: Packet;
 }
 
 export function matches(match: Match, p: Packet, ctx: MatchContext): boolean {
   if (match.proto !== undefined && match.proto !== p.proto) return false;
-  if (match.src && !contains(match.src, p.src)) return false;
-  if (match.dst && !contains(match.dst, p.dst)) return false;
-  if (match.sport && (p.proto === "icmp" || p.sport < match.sport.lo || p.sport > match.sport.hi)) return false;
-  if (match.dport && (p.proto === "icmp" || p.dport < match.dport.lo || p.dport > match.dport.hi)) return false;
-  if (match.in !== undefined && match.in !== ctx.in) return false;
-  if (match.out !== undefined && match.out !== ctx.out) return false;
+  if (!conditions(match, p, ctx, true)) return false;
   if (match.state && !match.state.includes(ctx.state)) return false;
   if (match.ctDnat !== undefined && match.ctDnat !== (ctx.dnat ?? false)) return false;
+  if (match.not && !conditions(match.not, p, ctx, false)) return false;
   return true;
+}
+
+/**
+ * Each condition present comes out as `want` (true: plain, false: negated). Either way a
+ * condition needs its field: an address of the prefix's family, TCP or UDP ports, the input or
+ * output interface, a conntrack entry; without it the rule does not match (nft: the expression
+ * breaks; iptables: the protocol module or conntrack match fails first).
+ */
+function conditions(m: NegatableMatch, p: Packet, ctx: MatchContext, want: boolean): boolean {
+  const o = ctx.orig;
+  const inRange = (r: PortRange, n: number) => n >= r.lo && n <= r.hi;
+  const checks: [boolean, boolean, () => boolean][] = [
+    [m.src !== undefined, m.src?.v === p.src.v, () => contains(m.src!, p.src)],
+    [m.dst !== undefined, m.dst?.v === p.dst.v, () => contains(m.dst!, p.dst)],
+    [m.sport !== undefined, p.proto !== "icmp", () => inRange(m.sport!, p.sport)],
+    [m.dport !== undefined, p.proto !== "icmp", () => inRange(m.dport!, p.dport)],
+    [m.in !== undefined, ctx.in !== undefined, () => m.in === ctx.in],
+    [m.out !== undefined, ctx.out !== undefined, () => m.out === ctx.out],
+    [m.origDst !== undefined, o !== undefined && m.origDst?.v === o.dst.v, () => contains(m.origDst!, o!.dst)],
+    [m.origDport !== undefined, o !== undefined && o.proto !== "icmp", () => inRange(m.origDport!, o!.dport)],
+  ];
+  return checks.every(([present, has, test]) => !present || (has && test() === want));
 }
 
 export interface ChainResult {

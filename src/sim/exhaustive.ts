@@ -137,10 +137,11 @@ class Cuts {
     this.port.add(lo).add(hi + 1);
   }
   match(m: Match): void {
-    if (m.src) this.prefix(m.src);
-    if (m.dst) this.prefix(m.dst);
-    if (m.sport) this.range(m.sport.lo, m.sport.hi);
-    if (m.dport) this.range(m.dport.lo, m.dport.hi);
+    // negated conditions cut where the plain ones do; the original destination is the dialed one
+    for (const x of [m, ...(m.not ? [m.not] : [])]) {
+      for (const p of [x.src, x.dst, x.origDst]) if (p) this.prefix(p);
+      for (const r of [x.sport, x.dport, x.origDport]) if (r) this.range(r.lo, r.hi);
+    }
   }
 }
 
@@ -361,6 +362,9 @@ function independentOf(a: Attempt, use: ReadonlyMap<string, PortUse>): "ports" |
   return sportFree && dportFree ? "ports" : sportFree ? "sport" : undefined;
 }
 
+/** Does the match test this field, plainly or negated? */
+const looksAt = (m: Match, k: "sport" | "dport" | "origDport"): boolean => m[k] !== undefined || m.not?.[k] !== undefined;
+
 /** Which kinds of rule of a machine look at ports. */
 interface PortUse {
   readonly filterSport: boolean;
@@ -374,10 +378,10 @@ function portUseOf(net: Network): ReadonlyMap<string, PortUse> {
     const filter = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules];
     const nat = [...m.nat.prerouting, ...m.nat.output, ...m.nat.postrouting];
     out.set(m.name, {
-      filterSport: filter.some((r) => r.match.sport !== undefined),
-      filterDport: filter.some((r) => r.match.dport !== undefined),
-      natSport: nat.some((r) => r.match.sport !== undefined),
-      natDport: nat.some((r) => r.match.dport !== undefined),
+      filterSport: filter.some((r) => looksAt(r.match, "sport")),
+      filterDport: filter.some((r) => looksAt(r.match, "dport") || looksAt(r.match, "origDport")),
+      natSport: nat.some((r) => looksAt(r.match, "sport")),
+      natDport: nat.some((r) => looksAt(r.match, "dport") || looksAt(r.match, "origDport")),
     });
   }
   return out;

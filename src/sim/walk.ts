@@ -61,7 +61,10 @@ interface Walker {
 }
 
 type Track = { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean };
-type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean };
+type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean; orig?: Packet };
+
+/** The connection's original direction as conntrack keeps it (the client's dialed address and port); none for an invalid packet. */
+const origOf = (t: Track): { orig?: Packet } => (t.entry && t.state !== "invalid" ? { orig: t.entry.orig } : {});
 
 const done = (w: Walker, disposition: Disposition): Trace => ({ steps: w.steps, disposition });
 
@@ -108,7 +111,7 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
         return done(w, { kind: "martian", machine: start.name, iface: route.dev, addr, which });
     }
   }
-  const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state });
+  const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state, ...origOf(t) });
   if (blocked) return done(w, blocked);
   p = settle(w, start, t, postrouting(w, start, { out: route.dev }, p, t));
   if (route.type === "local") return loopbackIn(w, start, p, t);
@@ -118,7 +121,7 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
 /** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
 function loopbackIn(w: Walker, m: Machine, p: Packet, t: Track): Trace {
   w.steps.push({ kind: "receive", machine: m.name, iface: "lo", packet: p });
-  const blockedIn = filter(w, m, "input", p, { in: "lo", state: t.state });
+  const blockedIn = filter(w, m, "input", p, { in: "lo", state: t.state, ...origOf(t) });
   if (blockedIn) return done(w, blockedIn);
   return deliverLocal(w, m, p, "lo");
 }
@@ -311,7 +314,7 @@ function rpFilter(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops
 function input(w: Walker, m: Machine, inIf: string, p: Packet, t: Track): Trace {
   const route = lookupRoute(m, p.dst)!;
   w.steps.push({ kind: "route", machine: m.name, route, local: true });
-  const blocked = filter(w, m, "input", p, { in: inIf, state: t.state, dnat: dnatOf(t, p) });
+  const blocked = filter(w, m, "input", p, { in: inIf, state: t.state, dnat: dnatOf(t, p), ...origOf(t) });
   if (blocked) return done(w, blocked);
   return deliverLocal(w, m, settle(w, m, t, p), inIf);
 }
@@ -329,7 +332,7 @@ function forward(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
   const route = lookupRoute(m, p.dst);
   if (!route) return done(w, { kind: "no-route", machine: m.name, dst: p.dst });
   w.steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
-  const blocked = filter(w, m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(t, p) });
+  const blocked = filter(w, m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(t, p), ...origOf(t) });
   if (blocked) return done(w, blocked);
   p = settle(w, m, t, postrouting(w, m, { in: inIf, out: route.dev }, p, t));
   return transmit(w, m, route.dev, route.via, p, hops);

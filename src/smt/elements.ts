@@ -21,7 +21,21 @@ import {
   type IP,
   type Prefix,
 } from "../net/addr.js";
-import type { Chain, CtState, Iface, Machine, Match, NatRule, Network, Origin, Route, Socket } from "../ir/types.js";
+import {
+  routeMetric,
+  type Chain,
+  type CtState,
+  type Iface,
+  type Machine,
+  type Match,
+  type NatRule,
+  type NegatableMatch,
+  type Network,
+  type Origin,
+  type PortRange,
+  type Route,
+  type Socket,
+} from "../ir/types.js";
 import type { RuleRef } from "../ir/decision.js";
 import { ac, and, bool, eqAddr, eqPort, FALSE, inPorts, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 
@@ -65,13 +79,15 @@ export function localRoute(m: Machine): Route {
   return { dst: { v: 4, n: 0n, len: 0 }, dev: "lo", type: "local", origin: m.origin };
 }
 
-/** Longest-prefix match after the local table; on equal lengths the route listed first. */
+/** Longest-prefix match after the local table; on equal lengths the lowest metric, then the route listed first. */
 export function lookupRouteS(m: Machine, a: AV): Cases<Route | undefined> {
   const local = isLocalS(m, a);
   const out: [F, Route | undefined][] = [[local, localRoute(m)]];
   const fam = famOf(a);
   const cands = m.routes.filter((r) => r.type !== "local" && r.dev && r.dst.v === fam);
-  const ordered = cands.map((r, i) => ({ r, i })).sort((x, y) => y.r.dst.len - x.r.dst.len || x.i - y.i);
+  const ordered = cands
+    .map((r, i) => ({ r, i }))
+    .sort((x, y) => y.r.dst.len - x.r.dst.len || routeMetric(x.r) - routeMetric(y.r) || x.i - y.i);
   let none = not(local);
   for (const { r } of ordered) {
     if (none.t === "false") break;
@@ -161,20 +177,39 @@ export interface SMatchContext {
   readonly state: CtState;
   /** the connection was destination-translated on this machine */
   readonly dnat: F;
+  /** the connection's original direction in conntrack (what the client dialed); none without an entry */
+  readonly orig?: SPacket;
 }
 
 export function matchesS(match: Match, p: SPacket, ctx: SMatchContext): F {
   if (match.proto !== undefined && match.proto !== p.proto) return FALSE;
-  if (match.in !== undefined && match.in !== ctx.in) return FALSE;
-  if (match.out !== undefined && match.out !== ctx.out) return FALSE;
   if (match.state && !match.state.includes(ctx.state)) return FALSE;
-  if ((match.sport || match.dport) && p.proto === "icmp") return FALSE;
   return and(
-    match.src ? inPrefix(p.src, match.src) : TRUE,
-    match.dst ? inPrefix(p.dst, match.dst) : TRUE,
-    match.sport ? inPorts(p.sport, match.sport.lo, match.sport.hi) : TRUE,
-    match.dport ? inPorts(p.dport, match.dport.lo, match.dport.hi) : TRUE,
+    conditionsS(match, p, ctx, true),
     match.ctDnat === undefined ? TRUE : match.ctDnat ? ctx.dnat : not(ctx.dnat),
+    match.not ? conditionsS(match.not, p, ctx, false) : TRUE,
+  );
+}
+
+/**
+ * Each condition present holds (`want`) or fails (negated); either way it needs its field: an
+ * address of the prefix's family, TCP or UDP ports, the interface, a conntrack entry.
+ */
+function conditionsS(m: NegatableMatch, p: SPacket, ctx: SMatchContext, want: boolean): F {
+  const o = ctx.orig;
+  const is = (f: F) => (want ? f : not(f));
+  const addr = (pre: Prefix, a: AV): F => (pre.v === famOf(a) ? is(inPrefix(a, pre)) : FALSE);
+  const ports = (r: PortRange, v: PV, proto: SPacket["proto"]): F => (proto === "icmp" ? FALSE : is(inPorts(v, r.lo, r.hi)));
+  const iface = (name: string, have: string | undefined): F => (have === undefined ? FALSE : is(bool(name === have)));
+  return and(
+    m.src ? addr(m.src, p.src) : TRUE,
+    m.dst ? addr(m.dst, p.dst) : TRUE,
+    m.sport ? ports(m.sport, p.sport, p.proto) : TRUE,
+    m.dport ? ports(m.dport, p.dport, p.proto) : TRUE,
+    m.in !== undefined ? iface(m.in, ctx.in) : TRUE,
+    m.out !== undefined ? iface(m.out, ctx.out) : TRUE,
+    m.origDst ? (o ? addr(m.origDst, o.dst) : FALSE) : TRUE,
+    m.origDport ? (o ? ports(m.origDport, o.dport, o.proto) : FALSE) : TRUE,
   );
 }
 

@@ -186,7 +186,13 @@ interface WalkerS {
   readonly k: (st: St, d: SDisp) => void;
 }
 
-type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F };
+type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F; orig?: SPacket };
+
+/** The connection's original direction as conntrack keeps it (the client's dialed address and port); none for an invalid packet. */
+function origOfS(w: WalkerS, st: St, m: Machine, t: Track): { orig?: SPacket } {
+  if (t.idx === undefined || t.state === "invalid") return {};
+  return { orig: w.x.pk(st, tableOf(st, m)[t.idx]!.orig) };
+}
 
 /** The decision of a NAT hook: the rule that translated (1-based in its table), or none. */
 const natDecision = (m: Machine, rules: readonly NatRule[], hook: NatHook, n: NatOutcome | undefined): Decision => ({
@@ -240,7 +246,7 @@ function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void
       if (!s) return;
       q = x.pk(s, q);
     }
-    s = filterS(w, s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE });
+    s = filterS(w, s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE, ...origOfS(w, s, start, t) });
     if (!s) return;
     postroutingS(w, s, start, { out: route.dev }, x.pk(s, q), t, (s5, p2) =>
       settleS(w, s5, start, t, x.pk(s5, p2), (st6, q2) => {
@@ -253,7 +259,7 @@ function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void
 
 /** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
 function loopbackInS(w: WalkerS, st: St, m: Machine, p: SPacket, t: Track): void {
-  const s = filterS(w, st, m, "input", p, { in: "lo", state: t.state, dnat: FALSE });
+  const s = filterS(w, st, m, "input", p, { in: "lo", state: t.state, dnat: FALSE, ...origOfS(w, st, m, t) });
   if (s) deliverLocalS(w, s, m, w.x.pk(s, p), "lo");
 }
 
@@ -519,7 +525,7 @@ function rpFilterS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: 
 
 /** For this machine: filter INPUT, restore a reply's source, deliver. */
 function inputS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track): void {
-  const s2 = filterS(w, st, m, "input", p, { in: inIf, state: t.state, dnat: dnatOfS(w, st, m, t, p) });
+  const s2 = filterS(w, st, m, "input", p, { in: inIf, state: t.state, dnat: dnatOfS(w, st, m, t, p), ...origOfS(w, st, m, t) });
   if (!s2) return;
   settleS(w, s2, m, t, w.x.pk(s2, p), (st3, q) => deliverLocalS(w, st3, m, q, inIf));
 }
@@ -534,7 +540,8 @@ function forwardS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: T
   x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), routeDecision(m), (s3, route) => {
     if (!route || route.type === "local") return x.prune(routeDecision(m)(route));
     const q = x.pk(s3, p);
-    const s4 = filterS(w, s3, m, "forward", q, { in: inIf, out: route.dev, state: t.state, dnat: dnatOfS(w, s3, m, t, q) });
+    const ctx = { in: inIf, out: route.dev, state: t.state, dnat: dnatOfS(w, s3, m, t, q), ...origOfS(w, s3, m, t) };
+    const s4 = filterS(w, s3, m, "forward", q, ctx);
     if (!s4) return;
     postroutingS(w, s4, m, { in: inIf, out: route.dev }, x.pk(s4, q), t, (s5, p2) =>
       settleS(w, s5, m, t, x.pk(s5, p2), (st6, q2) => transmitS(w, st6, m, route.dev, route.via, q2, hops)),

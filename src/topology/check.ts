@@ -23,9 +23,10 @@ import {
   type Prefix,
 } from "../net/addr.js";
 import { parseQuery } from "../ir/query.js";
+import { routeMetric } from "../ir/types.js";
 import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
-import type { AdapterDoc, ForwardDoc, MachineDoc, RuleDoc, TopologyDoc } from "./schema.js";
+import type { AdapterDoc, ForwardDoc, MachineDoc, Negatable, RuleDoc, TopologyDoc } from "./schema.js";
 import {
   adapterInterfaceName,
   DEFAULT_NATNETWORK,
@@ -410,7 +411,8 @@ interface MachineCtx {
   /** Interface names it will have after lowering. */
   readonly ifnames: Set<string>;
   /** On-link prefixes and the interface they are on (a gateway must be on-link on the route's dev). */
-  readonly connected: { p: Prefix; dev: string }[];
+  /** Connected subnets (an on-link route's is marked `route`: the kernel's own connected routes are the others). */
+  readonly connected: { p: Prefix; dev: string; route?: true }[];
   /** This machine's own addresses, for bind(); unknown while a DHCP lease is not known here. */
   readonly own: IP[];
   ownUnknown: boolean;
@@ -761,26 +763,32 @@ function connectHostSide(c: Checker, mc: MachineCtx): void {
   }
   for (const r of mc.m.routes ?? []) {
     const p = r.via === undefined && r.dev !== undefined ? parseMatchPrefix(r.to) : undefined;
-    if (p) mc.connected.push({ p, dev: r.dev! });
+    if (p) mc.connected.push({ p, dev: r.dev!, route: true });
   }
 }
 
 /** Routes: one per destination, a known dev, a gateway on a connected subnet. */
 function checkRoutes(c: Checker, mc: MachineCtx): void {
   const { name: mname, mp } = mc;
-  const routeSeen = new Map<string, number>();
+  // the kernel refuses a second route to one prefix with the same metric (dev and via do not matter),
+  // also one clashing with a connected route (IPv4 metric 0, IPv6 256): measured, semantics.md 10
+  const routeSeen = new Map<string, string>();
+  for (const x of mc.connected)
+    if (!x.route) routeSeen.set(`${x.p.v} ${x.p.n} ${x.p.len} ${x.p.v === 4 ? 0 : 256}`, `the connected route of ${x.dev}`);
   for (const [i, r] of (mc.m.routes ?? []).entries()) {
     const dst = parseMatchPrefix(r.to);
     if (dst) {
-      const key = `${dst.v} ${dst.n} ${dst.len}`;
-      if (routeSeen.has(key))
+      const metric = routeMetric({ dst, type: "static", ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+      const key = `${dst.v} ${dst.n} ${dst.len} ${metric}`;
+      const clash = routeSeen.get(key);
+      if (clash !== undefined)
         c.err(
           "RCH030",
-          [...mp, "routes", i, "to"],
-          `a second route to ${r.to} on '${mname}' (the kernel refuses: "RTNETLINK answers: File exists")`,
-          "one route per destination (metrics are not modelled)",
+          [...mp, "routes", i, r.metric !== undefined ? "metric" : "to"],
+          `a second route to ${r.to} with metric ${metric} on '${mname}', after ${clash} (the kernel refuses: "RTNETLINK answers: File exists")`,
+          "another metric: after the longest prefix, the lowest metric wins",
         );
-      else routeSeen.set(key, i);
+      else routeSeen.set(key, `route ${i + 1}`);
     }
     const rp: Path = [...mp, "routes", i];
     c.prefix(r.to, [...rp, "to"], "route destination");
@@ -839,7 +847,7 @@ function checkServices(c: Checker, mc: MachineCtx): void {
 }
 
 /** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
-function hookSees(c: Checker, rp: Path, hook: string, r: { in?: string; out?: string }): void {
+function hookSees(c: Checker, rp: Path, hook: string, r: { in?: unknown; out?: unknown }): void {
   const noIn = hook === "output" || hook === "postrouting";
   const noOut = hook === "input" || hook === "prerouting";
   if (noIn && r.in !== undefined)
@@ -897,7 +905,11 @@ function checkRejectWith(c: Checker, r: RuleDoc, rp: Path): void {
   }
   if (r.with === "tcp-reset" && r.proto !== "tcp")
     c.err("RCH004", [...rp, "with"], "a TCP reset answers TCP only: the rule needs proto: tcp", "proto: tcp, or another reject type");
-  const v4 = [r.src, r.dst].some((x) => x !== undefined && x !== "local" && parseMatchPrefix(x)?.v === 4);
+  // a negated address still needs a packet of its family: { not: 10.0.0.0/8 } matches IPv4 only
+  const v4 = [r.src, r.dst].some((x) => {
+    const a = typeof x === "object" ? x.not : x;
+    return a !== undefined && a !== "local" && parseMatchPrefix(a)?.v === 4;
+  });
   if ((r.with === "host-prohibited" || r.with === "net-prohibited") && !v4)
     c.err(
       "RCH004",
@@ -971,24 +983,54 @@ function checkReservedNames(c: Checker): void {
   }
 }
 
-function checkMatch(
-  c: Checker,
-  r: { src?: string; dst?: string; sport?: number | string; dport?: number | string; in?: string; out?: string; proto?: string },
-  rp: Path,
-  mc: MachineCtx,
-): void {
-  const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
-  // dst: local = any address of this machine (addrtype LOCAL)
-  const dst = r.dst !== undefined && r.dst !== "local" ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
+type MatchDocLike = {
+  src?: Negatable<string>;
+  dst?: Negatable<string>;
+  sport?: Negatable<number | string>;
+  dport?: Negatable<number | string>;
+  in?: Negatable<string>;
+  out?: Negatable<string>;
+  origDst?: Negatable<string>;
+  origDport?: Negatable<number | string>;
+  proto?: string;
+};
+
+/** A match key's value and where it is, looking inside `{ not: ... }`; a `!`-prefixed string is refused with the form to write. */
+function matchValue<T>(c: Checker, v: Negatable<T> | undefined, p: Path): { v: T; p: Path; not: boolean } | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "object" && v !== null && "not" in v) return { v: v.not, p: [...p, "not"], not: true };
+  if (typeof v === "string" && v.startsWith("!")) {
+    c.err("RCH004", p, `'${v}': a negation is written as an object`, `{ not: ${v.slice(1).trim() || "VALUE"} }`);
+    return undefined;
+  }
+  return { v: v as T, p, not: false };
+}
+
+function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void {
+  const at = <K extends keyof MatchDocLike>(k: K) => matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
+  const [src, dst] = (["src", "dst", "origDst"] as const).map((k) => {
+    const x = at(k) as { v: string; p: Path; not: boolean } | undefined;
+    if (!x) return undefined;
+    // dst: local = any address of this machine (addrtype LOCAL)
+    if (k === "dst" && x.v === "local") {
+      if (x.not) c.err("RCH004", x.p, "dst: { not: local } cannot be written", "the addresses to exclude as dst: { not: PREFIX } rules");
+      return undefined;
+    }
+    return c.prefix(x.v, x.p, k);
+  });
   if (src && dst && src.v !== dst.v)
     c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
-  if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");
-  if (r.dport !== undefined) c.portRange(r.dport, [...rp, "dport"], "dport");
-  if ((r.sport !== undefined || r.dport !== undefined) && r.proto !== "tcp" && r.proto !== "udp") {
-    c.err("RCH004", [...rp, r.dport !== undefined ? "dport" : "sport"], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
+  const ports = (["sport", "dport", "origDport"] as const).filter((k) => {
+    const x = at(k) as { v: number | string; p: Path } | undefined;
+    if (x) c.portRange(x.v, x.p, k);
+    return r[k] !== undefined;
+  });
+  if (ports.length && r.proto !== "tcp" && r.proto !== "udp")
+    c.err("RCH004", [...rp, ports.at(-1)!], "a port match needs proto: tcp or proto: udp", "proto: tcp | udp");
+  for (const k of ["in", "out"] as const) {
+    const x = at(k) as { v: string; p: Path } | undefined;
+    if (x) knownIf(c, mc, x.v, x.p);
   }
-  knownIf(c, mc, r.in, [...rp, "in"]);
-  knownIf(c, mc, r.out, [...rp, "out"]);
 }
 
 /** The expect: list against the machines of `doc` (also for a spec file that includes a topology). */

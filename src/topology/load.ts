@@ -241,6 +241,13 @@ function syntaxDiagnostic(file: string, source: string, code: string, message: s
       expected: "each key once",
     });
   }
+  if (code === "TAG_RESOLVE_FAILED") {
+    const tag = /^![^\s,{}[\]]*/.exec(source.slice(offset))?.[0] ?? "!";
+    const p = lc.linePos(pos);
+    return diagnostic("RCH002", { file, line: p.line, col: p.col }, `'${tag}' is a YAML tag, which reach does not read`, {
+      expected: `a negation as { not: ${tag.slice(1) || "VALUE"} }, or the text quoted: "${tag}"`,
+    });
+  }
   if (code === "MULTIPLE_DOCS") text = "multiple documents in one file: a topology is a single YAML document (remove the '---' line)";
   if (code === "MISSING_CHAR" && /quote/i.test(message)) {
     const q = message.includes('"') ? '"' : "'";
@@ -395,7 +402,9 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
   const doc = parseYamlBounded(file, source, lc, LIMITS.textChars);
   const loc = makeLocator(file, doc, lc);
   const sources = new Map([[file, source]]);
-  const syntax = doc.errors.map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
+  // an unknown tag (`in: !docker0`) would silently read as an empty value
+  const tags = doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED");
+  const syntax = [...doc.errors, ...tags].map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
   if (syntax.length) throw new InputError(sortDiagnostics(syntax), sources);
   let raw: unknown;
   try {

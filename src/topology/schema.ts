@@ -25,15 +25,19 @@ const proto = z.enum(["tcp", "udp"]);
 const protoAny = z.enum(["tcp", "udp", "icmp"]);
 const ctState = z.enum(["new", "established", "related", "invalid"]);
 
+/** A match value, or `{ not: value }` for its negation (iptables `! -i docker0`, nft `iifname != "docker0"`). */
+const negatable = <T extends z.ZodType>(t: T) => z.union([t, strict({ not: t })]);
+export type Negatable<T> = T | { not: T };
+
 /** Match keys shared by filter rules and NAT rules. */
 const matchKeys = {
   proto: protoAny.optional(),
-  src: z.string().optional(),
-  dst: z.string().optional(),
-  sport: portRange.optional(),
-  dport: portRange.optional(),
-  in: name.optional(),
-  out: name.optional(),
+  src: negatable(z.string()).optional(),
+  dst: negatable(z.string()).optional(),
+  sport: negatable(portRange).optional(),
+  dport: negatable(portRange).optional(),
+  in: negatable(name).optional(),
+  out: negatable(name).optional(),
   comment: z.string().optional(),
 };
 
@@ -47,6 +51,10 @@ export const RuleSchema = strict({
   state: z.array(ctState).optional(),
   /** conntrack status DNAT: true = the connection was destination-translated on this machine (nft `ct status dnat`), false = it was not */
   dnat: z.boolean().optional(),
+  /** conntrack's original destination port: the port the client dialed, before any DNAT (iptables `--ctorigdstport`, nft `ct original proto-dst`) */
+  origDport: negatable(portRange).optional(),
+  /** conntrack's original destination address, before any DNAT (iptables `--ctorigdst`, nft `ct original ip daddr`) */
+  origDst: negatable(z.string()).optional(),
 });
 
 export const ChainSchema = strict({
@@ -75,6 +83,8 @@ export const RouteSchema = strict({
   to: z.string(),
   via: z.string().optional(),
   dev: name.optional(),
+  /** The route's metric (`ip route add ... metric N`): after the longest prefix, the lowest wins. Default: the kernel's (IPv4 0, IPv6 1024). */
+  metric: z.number().int().min(0).max(4294967295).optional(),
 });
 
 export const ServiceSchema = strict({

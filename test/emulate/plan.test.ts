@@ -338,7 +338,7 @@ describe("planBuild on the most hostile names the checker accepts", () => {
     for (const i of Object.values(IF)) expect(srv.ifNames.get(i)).toMatch(/^if_\d+$/);
     const q = srv.ifNames.get(IF.quote)!;
     expect(srv.ipBatch.map((l) => l.line)).toContain(`addr add 192.168.50.10/24 dev ${q}`);
-    expect(srv.ipBatch.map((l) => l.line)).toContain(`route add 10.99.0.0/16 via 192.168.50.1 dev ${q} onlink metric 1024`);
+    expect(srv.ipBatch.map((l) => l.line)).toContain(`route add 10.99.0.0/16 via 192.168.50.1 dev ${q} onlink metric 0`);
     expect(srv.nft).toContain(`iifname "${q}" meta l4proto tcp th dport 22 accept`);
     expect(plan.switchBatch.map((l) => l.line)).toContain(`link add p0 type veth peer name ${q} netns ${NS(plan.machines.indexOf(srv))}`);
   });

@@ -185,7 +185,7 @@ describe("ip -j route", () => {
   it("imports default and static routes, skips connected ones", async () => {
     const r = await imp({ addr: ADDR, route: ROUTE });
     expect(r.fragment.machines["host"]!.routes).toEqual([
-      { to: "default", via: "192.168.1.1", dev: "eth0" },
+      { to: "default", via: "192.168.1.1", dev: "eth0", metric: 100 },
       { to: "172.20.0.0/16", via: "10.9.0.1", dev: "wlan0" },
     ]);
   });
@@ -199,10 +199,10 @@ describe("ip -j route", () => {
     const r = await imp({ addr: ADDR, route: ROUTE, route6: r6 });
     expect(r.diags).toEqual([]);
     expect(r.fragment.machines["host"]!.routes).toEqual([
-      { to: "default", via: "192.168.1.1", dev: "eth0" },
+      { to: "default", via: "192.168.1.1", dev: "eth0", metric: 100 },
       { to: "172.20.0.0/16", via: "10.9.0.1", dev: "wlan0" },
       { to: "2001:db8:99::/64", dev: "wlan0" },
-      { to: "::/0", via: "fe80::1", dev: "eth0" },
+      { to: "::/0", via: "fe80::1", dev: "eth0", metric: 100 },
     ]);
     load(r.fragment);
   });
@@ -245,20 +245,23 @@ describe("ip -j route", () => {
       "the source hint 'src 10.9.0.5' of route '10.74.0.0/16 via 192.168.1.4 dev eth0' is not modelled (the model picks an address of eth0)",
     ]);
     expect(r.fragment.machines["host"]!.routes).toEqual([
-      { to: "default", via: "192.168.1.1", dev: "eth0" },
+      { to: "default", via: "192.168.1.1", dev: "eth0", metric: 100 },
       { to: "10.74.0.0/16", via: "192.168.1.4", dev: "eth0" },
     ]);
     load(r.fragment);
   });
-  it("two default routes: the lowest metric is kept, the other noted", async () => {
+  it("two default routes: both kept with their metrics (the lowest wins in the model as in the kernel)", async () => {
     const text = JSON.stringify([
       { dst: "default", gateway: "10.9.0.1", dev: "wlan0", metric: 600, flags: [] },
       { dst: "default", gateway: "192.168.1.1", dev: "eth0", metric: 100, flags: [] },
     ]);
     const r = await imp({ addr: ADDR, route: text });
     expect(r.diags).toEqual([]);
-    expect(r.fragment.machines["host"]!.routes).toEqual([{ to: "default", via: "192.168.1.1", dev: "eth0" }]);
-    expect(r.fragment.notes.join(" ")).toContain("via 10.9.0.1 (metric 600) is left out");
+    expect(r.fragment.machines["host"]!.routes).toEqual([
+      { to: "default", via: "10.9.0.1", dev: "wlan0", metric: 600 },
+      { to: "default", via: "192.168.1.1", dev: "eth0", metric: 100 },
+    ]);
+    load(r.fragment);
     expect(r.fragment.segments!["lan"]).toBeDefined();
   });
   it("ip -j rule: the default rules are fine, policy routing is RCH051", async () => {

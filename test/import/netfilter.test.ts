@@ -1009,3 +1009,58 @@ describe("nft -j list ruleset", () => {
     expect(r.machine.firewall).toBeUndefined();
   });
 });
+
+describe("conntrack's original destination port (issue 20)", () => {
+  it("--ctorigdstport and its negation flatten exactly: packets with and without a conntrack entry", async () => {
+    const save = [
+      "*filter",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD DROP [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":DOCKER-USER - [0:0]",
+      "-A FORWARD -j DOCKER-USER",
+      "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 -j DROP",
+      "-A DOCKER-USER -p tcp -m conntrack ! --ctorigdstport 8000:8100 -j ACCEPT",
+      "-A DOCKER-USER -s 10.0.0.0/8 -j ACCEPT",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const { machine, diagnostics } = await lowered([{ file: "iptables-save.txt", text: save }]);
+    expect(diagnostics).toEqual([]);
+    const fwd = machine.filter.forward;
+    const p = (src: string, dport: number): Packet => ({ proto: "tcp", src: ip(src), dst: ip("172.17.0.2"), sport: 40000, dport });
+    // iptables: no entry (invalid) matches neither --ctorigdstport nor its negation
+    const cases: [Packet, number | undefined, "accept" | "drop"][] = [
+      [p("192.168.1.5", 80), 8080, "drop"],
+      [p("10.1.1.1", 80), 8080, "drop"],
+      [p("192.168.1.5", 80), 9000, "accept"],
+      [p("192.168.1.5", 80), 8050, "drop"],
+      [p("10.1.1.1", 80), 8050, "accept"],
+      [p("192.168.1.5", 8080), undefined, "drop"],
+      [p("10.1.1.1", 8080), undefined, "accept"],
+    ];
+    for (const [pk, orig, verdict] of cases) {
+      const ctx = orig === undefined ? { state: "invalid" as const } : { state: "new" as const, orig: { ...pk, dport: orig } };
+      expect({ src: formatIP(pk.src), orig, got: evalChain(fwd, pk, ctx).action }).toEqual({ src: formatIP(pk.src), orig, got: verdict });
+    }
+  });
+  it("nft `ct original proto-dst` and `!=` flatten the same way", async () => {
+    const tcp = { match: { op: "==", left: { meta: { key: "l4proto" } }, right: "tcp" } };
+    const orig = (op: string, right: unknown) => ({ match: { op, left: { ct: { key: "proto-dst", dir: "original" } }, right } });
+    const ruleset = {
+      nftables: [
+        { table: { family: "inet", name: "t", handle: 1 } },
+        { chain: { family: "inet", table: "t", name: "f", handle: 1, type: "filter", hook: "forward", prio: 0, policy: "drop" } },
+        { rule: { family: "inet", table: "t", chain: "f", handle: 2, expr: [tcp, orig("==", 8080), { drop: null }] } },
+        { rule: { family: "inet", table: "t", chain: "f", handle: 3, expr: [tcp, orig("!=", { range: [8000, 8100] }), { accept: null }] } },
+      ],
+    };
+    const { machine, diagnostics } = await lowered([{ file: "nft.json", text: JSON.stringify(ruleset) }]);
+    expect(diagnostics).toEqual([]);
+    const pk: Packet = { proto: "tcp", src: ip("192.168.1.5"), dst: ip("172.17.0.2"), sport: 40000, dport: 80 };
+    const at = (orig?: number) =>
+      evalChain(machine.filter.forward, pk, orig === undefined ? { state: "invalid" } : { state: "new", orig: { ...pk, dport: orig } })
+        .action;
+    expect([at(8080), at(9000), at(8050), at(undefined)]).toEqual(["drop", "accept", "drop", "drop"]);
+  });
+});

@@ -15,8 +15,8 @@
  */
 import fc from "fast-check";
 import YAML from "yaml";
-import { contains, formatIP, parseCidr, prefixOf, type Prefix } from "../../src/net/addr.js";
-import { REJECT_WITH } from "../../src/ir/types.js";
+import { contains, formatIP, formatPrefix, parseCidr, parseMatchPrefix, prefixOf, type Prefix } from "../../src/net/addr.js";
+import { REJECT_WITH, routeMetric } from "../../src/ir/types.js";
 import type {
   AdapterDoc,
   ChainDoc,
@@ -77,6 +77,10 @@ export interface RawRule {
   in?: number;
   out?: number;
   state?: ("new" | "established" | "related" | "invalid")[];
+  /** the port the client dialed, before any DNAT (conntrack's original destination port) */
+  origDport?: number;
+  /** the conditions written negated (`{ not: ... }`) */
+  not?: ("src" | "dst" | "dport" | "in" | "out" | "origDport")[];
 }
 /** Mostly absent: a rule with few conditions is the one that decides (and shows what a wrong match would change). */
 const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
@@ -93,6 +97,8 @@ export const rawRuleArb: fc.Arbitrary<RawRule> = fc
     in: sometimes(small),
     out: sometimes(small),
     state: sometimes(fc.subarray(["new", "established", "related", "invalid"] as const, { minLength: 1 })),
+    origDport: sometimes(small),
+    not: sometimes(fc.subarray(["src", "dst", "dport", "in", "out", "origDport"] as const, { minLength: 1 })),
   })
   .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RawRule);
 
@@ -148,11 +154,17 @@ export const rawNatArb: fc.Arbitrary<RawNat> = fc.oneof(
 export interface RawRoute {
   to: "default" | "default6" | number;
   via: number;
+  /** `metric:`; absent: the kernel's default (IPv4 0, IPv6 1024) */
+  metric?: number;
 }
-export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record({
-  to: fc.oneof(fc.constantFrom<"default" | "default6">("default", "default6"), fc.nat({ max: 3 })),
-  via: small,
-});
+export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record(
+  {
+    to: fc.oneof(fc.constantFrom<"default" | "default6">("default", "default6"), fc.nat({ max: 3 })),
+    via: small,
+    metric: fc.constantFrom(0, 10, 100, 256, 1024),
+  },
+  { requiredKeys: ["to", "via"] },
+);
 
 /** What every machine (physical or VM) may carry besides its interfaces. */
 export interface RawConfig {
@@ -672,27 +684,32 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const rules: RuleDoc[] = c.rules.map((r) => {
       const rule: RuleDoc = { action: r.action };
       // a port match needs a protocol that has ports: drawn ports make the rule tcp unless it is udp
-      const proto = (r.sport !== undefined || r.dport !== undefined) && r.proto !== "udp" ? "tcp" : r.proto;
+      const hasPorts = r.sport !== undefined || r.dport !== undefined || r.origDport !== undefined;
+      const proto = hasPorts && r.proto !== "udp" ? "tcp" : r.proto;
       if (proto) rule.proto = proto;
-      if (r.src !== undefined) rule.src = pick(prefixPool, r.src)!;
+      const neg = new Set(r.not ?? []);
+      const put = <T>(k: NonNullable<RawRule["not"]>[number], v: T): T | { not: T } => (neg.has(k) ? { not: v } : v);
+      const src = r.src !== undefined ? pick(prefixPool, r.src)! : undefined;
+      if (src !== undefined) rule.src = put("src", src);
       if (r.dst !== undefined) {
         const d = pick(prefixPool, r.dst)!;
-        if (rule.src === undefined || prefixFamily(rule.src) === prefixFamily(d)) rule.dst = d;
+        if (src === undefined || prefixFamily(src) === prefixFamily(d)) rule.dst = put("dst", d);
       }
       if (proto === "tcp" || proto === "udp") {
         if (r.dport) {
           const lo = pick(ALL_PORTS, r.dport.port)!;
-          rule.dport = r.dport.span ? `${lo}-${Math.min(65535, lo + r.dport.span)}` : lo;
+          rule.dport = put("dport", r.dport.span ? `${lo}-${Math.min(65535, lo + r.dport.span)}` : lo);
         }
         if (r.sport !== undefined) rule.sport = ["40000", "32768-40000", "40001-60999", "1-1023"][r.sport]!;
+        if (r.origDport !== undefined) rule.origDport = put("origDport", pick(ALL_PORTS, r.origDport)!);
       }
-      if (r.in !== undefined && chain !== "output") rule.in = pick(ifs, r.in)!;
-      if (r.out !== undefined && chain !== "input") rule.out = pick(ifs, r.out)!;
+      if (r.in !== undefined && chain !== "output") rule.in = put("in", pick(ifs, r.in)!);
+      if (r.out !== undefined && chain !== "input") rule.out = put("out", pick(ifs, r.out)!);
       if (r.state) rule.state = r.state;
       if (r.action === "reject" && r.with !== undefined) {
         // tcp-reset only on a TCP rule, the IPv4-only codes only on an IPv4 rule (the checker's RCH004)
         const w = REJECT_WITH[r.with]!;
-        const v4 = [rule.src, rule.dst].some((x) => x !== undefined && prefixFamily(x) === 4);
+        const v4 = [rule.src, rule.dst].some((x) => x !== undefined && prefixFamily(typeof x === "object" ? x.not : x) === 4);
         if (w === "tcp-reset" ? proto === "tcp" : w === "host-prohibited" || w === "net-prohibited" ? v4 : true) rule.with = w;
       }
       return rule;
@@ -711,23 +728,33 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
   for (const [name, cfg] of configs) {
     const md = doc.machines[name]!;
     const routes: RouteDoc[] = [];
+    // the kernel refuses a second route to one prefix with the same metric, a connected one's too (IPv4 0, IPv6 256)
+    const taken = new Set(
+      (placed.get(name) ?? []).flatMap((p) => {
+        const c = parseCidr(p.cidr);
+        return c ? [`${formatPrefix(prefixOf(c.ip, c.len))} ${c.ip.v === 4 ? 0 : 256}`] : [];
+      }),
+    );
     for (const r of cfg.routes) {
       const to =
         typeof r.to === "number"
           ? pick(prefixPool.slice(0, segs.length + segs.filter((s) => s.v6).length + (withInternet ? 1 : 0)), r.to)!
           : r.to;
-      if (routes.some((x) => x.to === to)) continue;
+      const dst = parseMatchPrefix(to);
+      const key =
+        dst && `${formatPrefix(dst)} ${routeMetric({ dst, type: "static", ...(r.metric !== undefined ? { metric: r.metric } : {}) })}`;
+      if (!key || taken.has(key)) continue;
       const via = pick(gatewaysOf(name, prefixFamily(to)), r.via);
       if (via === undefined) continue;
-      routes.push({ to, via });
+      taken.add(key);
+      routes.push({ to, via, ...(r.metric !== undefined ? { metric: r.metric } : {}) });
     }
     // behind a home router, a machine without a default route usually has one via the router (as DHCP gives it),
     // so that forwards from the internet and replies to it can work
     const gwOnLan = (placed.get("gw") ?? []).find(
       (g) => g.v === 4 && g.seg !== "internet" && (placed.get(name) ?? []).some((p) => p.v === 4 && p.seg === g.seg),
     );
-    if (raw.router && gwOnLan && !routes.some((r) => r.to === "default") && cfg.routes.length % 3 !== 2)
-      routes.push({ to: "default", via: gwOnLan.ip });
+    if (raw.router && gwOnLan && !taken.has("0.0.0.0/0 0") && cfg.routes.length % 3 !== 2) routes.push({ to: "default", via: gwOnLan.ip });
     if (routes.length) md.routes = routes;
     if (cfg.ipForward !== undefined) md.ip_forward = cfg.ipForward;
     if (cfg.rpFilter !== undefined) md.rp_filter = cfg.rpFilter;

@@ -17,8 +17,10 @@ function count(nets: readonly Network[]): Map<string, number> {
   const c = new Map<string, number>();
   const add = (k: string) => c.set(k, (c.get(k) ?? 0) + 1);
   const matchKinds = (m: Match, where: string) => {
-    for (const k of ["proto", "src", "dst", "sport", "dport", "in", "out", "state", "ctDnat"] as const)
+    for (const k of ["proto", "src", "dst", "sport", "dport", "in", "out", "state", "ctDnat", "origDport"] as const)
       if (m[k] !== undefined) add(`${where} match ${k}`);
+    for (const k of ["src", "dst", "dport", "in", "out", "origDport"] as const)
+      if (m.not?.[k] !== undefined) add(`${where} match not ${k}`);
     if (m.src?.v === 6 || m.dst?.v === 6) add(`${where} match IPv6 prefix`);
   };
   for (const net of nets) {
@@ -31,6 +33,7 @@ function count(nets: readonly Network[]): Map<string, number> {
       if (m.engine) add(`NAT engine loopback ${m.engine.loopbackReachable ? "reachable" : "off"}`);
       for (const i of m.interfaces) for (const a of i.addrs) add(`interface address IPv${a.ip.v}`);
       for (const r of m.routes) add(`route ${r.type}${r.via ? " via" : ""} IPv${r.dst.v}`);
+      if (m.routes.some((r) => r.metric !== undefined)) add("route metric");
       for (const chain of [m.filter.input, m.filter.output, m.filter.forward]) {
         add(`${chain.name} policy ${chain.policy}`);
         for (const r of chain.rules) {
@@ -112,6 +115,12 @@ const REQUIRED = [
   "filter match out",
   "filter match state",
   "filter match ctDnat",
+  "filter match origDport",
+  "filter match not src",
+  "filter match not dport",
+  "filter match not in",
+  "filter match not origDport",
+  "route metric",
   "filter match IPv6 prefix",
   "state new",
   "state established",

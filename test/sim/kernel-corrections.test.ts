@@ -217,3 +217,47 @@ machines:
     60_000,
   );
 });
+
+describe("conntrack's original tuple belongs to the connection: the reply matches it too (issue 20)", () => {
+  // Found while building models/docker-user-ctorigdstport.yaml: a DOCKER-USER drop of
+  // `--ctorigdstport 8080 ! -s 192.168.1.0/24` written without `-i eth0` also dropped the
+  // container's answer to a LAN client (source 172.17.0.2, original destination port 8080).
+  // Both engines said so; the kernel agreed. With `in: eth0` the answer passes.
+  const topo = (inEth0: boolean) =>
+    build(`
+segments: { lan: 192.168.1.0/24, docker0: 172.17.0.0/16 }
+machines:
+  dockerhost:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24] }
+      docker0: { segment: docker0, addresses: [172.17.0.1/16] }
+    ip_forward: true
+    nat: [ { action: dnat, chain: prerouting, proto: tcp, dport: 8080, in: eth0, to: 172.17.0.2, toPort: 80 } ]
+    firewall:
+      forward:
+        rules: [ { action: drop, ${inEth0 ? "in: eth0, " : ""}proto: tcp, origDport: 8080, src: { not: 192.168.1.0/24 } } ]
+  web:
+    interfaces: { eth0: { segment: docker0, addresses: [172.17.0.2/16] } }
+    routes: [ { to: default, via: 172.17.0.1 } ]
+    services: [ { name: httpd, proto: tcp, port: 80 } ]
+  laptop:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.50/24] } }
+`);
+  const cases = [
+    [false, "unreachable"],
+    [true, "reachable"],
+  ] as const;
+  for (const [inEth0, verdict] of cases)
+    it(`laptop -> 192.168.1.10:8080/tcp is ${verdict} ${inEth0 ? "with" : "without"} in: eth0`, () =>
+      engines(topo(inEth0), "laptop -> 192.168.1.10:8080/tcp", verdict));
+  it.skipIf(!root)(
+    "and the kernel agrees",
+    async () => {
+      for (const [inEth0, verdict] of cases) {
+        const r = await emulate(topo(inEth0), [q("laptop -> 192.168.1.10:8080/tcp")]);
+        expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([[verdict, true]]);
+      }
+    },
+    60_000,
+  );
+});

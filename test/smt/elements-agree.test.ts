@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ip4, ip6, isLinkLocal6, isLoopback, isMartianDestination, prefixOf, sameIP, type IP, type Prefix } from "../../src/net/addr.js";
-import type { Chain, Iface, Machine, Match, NatRule, Network, Origin, Route, Rule, Socket } from "../../src/ir/types.js";
+import type { Chain, Iface, Machine, Match, NatRule, NegatableMatch, Network, Origin, Route, Rule, Socket } from "../../src/ir/types.js";
 import {
   applyNat,
   bindAccepts,
@@ -73,20 +73,33 @@ const portRangeArb = fc
 const IFACES = ["lo", "eth0", "eth1"];
 const STATES = ["new", "established", "invalid"] as const;
 
-const matchArb: fc.Arbitrary<Match> = fc.record(
+const negatableArb: fc.Arbitrary<NegatableMatch> = fc.record(
   {
-    proto: fc.constantFrom("tcp", "udp", "icmp"),
     src: prefixArb,
     dst: prefixArb,
     sport: portRangeArb,
     dport: portRangeArb,
     in: fc.constantFrom(...IFACES),
     out: fc.constantFrom(...IFACES),
-    state: fc.subarray([...STATES, "related" as const], { minLength: 1 }),
-    ctDnat: fc.boolean(),
+    origDst: prefixArb,
+    origDport: portRangeArb,
   },
   { requiredKeys: [] },
 );
+const matchArb: fc.Arbitrary<Match> = fc
+  .tuple(
+    negatableArb,
+    fc.record(
+      {
+        proto: fc.constantFrom("tcp", "udp", "icmp"),
+        state: fc.subarray([...STATES, "related" as const], { minLength: 1 }),
+        ctDnat: fc.boolean(),
+        not: negatableArb,
+      },
+      { requiredKeys: [] },
+    ),
+  )
+  .map(([yes, rest]) => ({ ...yes, ...rest }));
 const ruleArb: fc.Arbitrary<Rule> = fc
   .tuple(matchArb, fc.constantFrom("accept", "drop", "reject"), fc.nat(99))
   .map(([match, action, i]) => ({ match, action, origin: origin(`input rule ${i}`) }));
@@ -102,8 +115,21 @@ const ifaceArb = (name: string): fc.Arbitrary<Iface> =>
     origin: origin(`interface ${name}`),
   }));
 const routeArb: fc.Arbitrary<Route> = fc
-  .tuple(prefixArb, fc.option(ipArb(), { nil: undefined }), fc.constantFrom("eth0", "eth1"), fc.constantFrom("connected", "static"))
-  .map(([dst, via, dev, type]) => ({ dst, dev, type, ...(via && via.v === dst.v ? { via } : {}), origin: origin(`route ${dev}`) }));
+  .tuple(
+    prefixArb,
+    fc.option(ipArb(), { nil: undefined }),
+    fc.constantFrom("eth0", "eth1"),
+    fc.constantFrom("connected", "static"),
+    fc.option(fc.constantFrom(0, 1, 100, 256, 1024), { nil: undefined }),
+  )
+  .map(([dst, via, dev, type, metric]) => ({
+    dst,
+    dev,
+    type,
+    ...(via && via.v === dst.v ? { via } : {}),
+    ...(metric !== undefined ? { metric } : {}),
+    origin: origin(`route ${dev}`),
+  }));
 const socketArb: fc.Arbitrary<Socket> = fc
   .record({
     proto: fc.constantFrom("tcp", "udp"),
@@ -182,7 +208,13 @@ const packetArb: fc.Arbitrary<Packet> = fc
     return { proto, src: pool[a % pool.length]!, dst: pool[b % pool.length]!, sport, dport };
   });
 const ctxArb: fc.Arbitrary<MatchContext> = fc.record(
-  { in: fc.constantFrom(...IFACES), out: fc.constantFrom(...IFACES), state: fc.constantFrom(...STATES), dnat: fc.boolean() },
+  {
+    in: fc.constantFrom(...IFACES),
+    out: fc.constantFrom(...IFACES),
+    state: fc.constantFrom(...STATES),
+    dnat: fc.boolean(),
+    orig: packetArb,
+  },
   { requiredKeys: ["state"] },
 );
 
@@ -195,7 +227,22 @@ const sym = (p: Packet): SPacket => ({
   dport: { k: "v", name: "dport" },
 });
 const assign = (p: Packet): Assignment => ({ dst: p.dst, dport: p.dport, sport: p.sport });
-const symCtx = (c: MatchContext): SMatchContext => ({ ...c, dnat: bool(c.dnat ?? false) });
+/** The context's conntrack entry stays constant (the packet's fields are the variables). */
+const symCtx = ({ orig, ...c }: MatchContext): SMatchContext => ({
+  ...c,
+  dnat: bool(c.dnat ?? false),
+  ...(orig
+    ? {
+        orig: {
+          ...orig,
+          src: { k: "c", ip: orig.src },
+          dst: { k: "c", ip: orig.dst },
+          sport: { k: "c", n: orig.sport },
+          dport: { k: "c", n: orig.dport },
+        },
+      }
+    : {}),
+});
 const dstVar = (a: IP): AV => ({ k: "v", v: a.v });
 const av = (a: AV, x: Assignment): IP => (a.k === "c" ? a.ip : x.dst);
 const pv = (p: PV, x: Assignment): number => (p.k === "c" ? p.n : x[p.name]);
