@@ -485,6 +485,7 @@ async function startSlirp(s: SlirpPlan, hostNs: string, sw: string, sock: string
     `--cidr=${s.cidr}`,
     "--disable-dns",
     ...(s.hostLoopback ? [] : ["--disable-host-loopback"]),
+    ...(s.ipv6 ? ["--enable-ipv6"] : []),
     "--ready-fd=3",
     `/run/netns/${assertNamespaceName(sw)}`,
     assertKernelName(s.tap),

@@ -101,6 +101,8 @@ export interface SlirpPlan {
   /** slirp's own address (network + 2): the gateway and loopback mapping libslirp answers for */
   readonly vhost: IP;
   readonly hostLoopback: boolean;
+  /** IPv6 on (`--enable-ipv6`): fd00::/64, slirp at fd00::2 standing for the host's ::1 */
+  readonly ipv6: boolean;
   readonly forwards: readonly HostForward[];
 }
 
@@ -176,19 +178,33 @@ export function unsupported(net: Network): Unsupported[] {
         });
       }
     }
-    if (m.kind === "nat-engine") {
-      const seg = m.interfaces.find((i) => i.segment !== null);
-      const v4 = seg?.addrs.find((a) => a.ip.v === 4);
-      if (!m.engine || !seg || !v4) out.push({ machine: m.name, what: "a NAT engine without an IPv4 network" });
-      else if (v4.len > 30 || v4.len < 8) out.push({ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` });
-      else if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len))))
-        out.push({
-          machine: m.name,
-          what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2`,
-        });
-    }
+    if (m.kind === "nat-engine") out.push(...natEngineUnsupported(m));
   }
   return out;
+}
+
+/** slirp4netns `--enable-ipv6` fixes the guests' IPv6 network at fd00::/64, its own address at fd00::2 (QEMU's default is fec0::/64). */
+export const SLIRP4NETNS_IPV6: Prefix = { v: 6, n: 0xfd00n << 112n, len: 64 };
+
+/** What slirp4netns cannot be for this NAT engine: an IPv4 network of /8../30 with the host's loopback at .2; IPv6 only on fd00::/64. */
+function natEngineUnsupported(m: Machine): Unsupported[] {
+  const seg = m.interfaces.find((i) => i.segment !== null);
+  const v4 = seg?.addrs.find((a) => a.ip.v === 4);
+  const v6 = seg?.addrs.find((a) => a.ip.v === 6);
+  if (!m.engine || !seg || !v4) return [{ machine: m.name, what: "a NAT engine without an IPv4 network" }];
+  if (v4.len > 30 || v4.len < 8) return [{ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` }];
+  if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len))))
+    return [
+      { machine: m.name, what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2` },
+    ];
+  if (v6 && (v6.len !== 64 || prefixOf(v6.ip, 64).n !== SLIRP4NETNS_IPV6.n))
+    return [
+      {
+        machine: m.name,
+        what: `IPv6 network ${formatPrefix(prefixOf(v6.ip, v6.len))}: slirp4netns --enable-ipv6 has fd00::/64 fixed (write ipv6Network: fd00::/64, QEMU's ipv6-prefix=fd00::)`,
+      },
+    ];
+  return [];
 }
 
 /**
@@ -228,7 +244,8 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
   return c.policy === "drop";
 }
 
-export const vhostOf = (p: Prefix): IP => ({ v: 4, n: p.n + 2n });
+/** slirp's own address on a network of either family: its .2 (::2) */
+export const vhostOf = (p: Prefix): IP => ({ v: p.v, n: p.n + 2n });
 
 /** slirp's MAC for one of its addresses: 52:55 then the IPv4 address (libslirp's special_ethaddr). */
 export function slirpMac(ip: IP): string {
@@ -403,6 +420,7 @@ function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (se
       cidr: formatPrefix(p),
       vhost: vhostOf(p),
       hostLoopback: e.engine.loopbackReachable,
+      ipv6: seg.addrs.some((a) => a.ip.v === 6),
       forwards,
     });
   }

@@ -649,6 +649,27 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
   return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), "no-route", text, gw === undefined);
 }
 
+/** A NAT engine's gateway with the host's loopback closed: libslirp (QEMU, slirp4netns) answers "network unreachable" at once; VirtualBox drops silently. */
+function loopbackOffCause(f: Failure, d: Disposition & { kind: "engine-loopback-off" }): Classified {
+  return f.m?.engine?.kind === "qemu"
+    ? found(
+        f,
+        "LOCALHOST_UNREACHABLE",
+        at(d.origin),
+        "no-route",
+        `${d.machine} (libslirp) maps its gateway to the host's loopback only without disable_host_loopback (slirp4netns --disable-host-loopback): drop that option, or bind the host's service to an address the guest can route to`,
+        false,
+      )
+    : found(
+        f,
+        "LOCALHOST_UNREACHABLE",
+        at(d.origin),
+        "timeout",
+        `${d.machine} maps its gateway to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7): turn it on for that adapter, or bind the host's service to an address the guest can route to`,
+        false,
+      );
+}
+
 /** The kernel's own drops and the NAT engines' refusals. */
 function kernelCause(f: Failure, d: Disposition): Classified | undefined {
   switch (d.kind) {
@@ -693,14 +714,7 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         true,
       );
     case "engine-loopback-off":
-      return found(
-        f,
-        "LOCALHOST_UNREACHABLE",
-        at(d.origin),
-        "timeout",
-        `${d.machine} maps its gateway to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7): turn it on for that adapter, or bind the host's service to an address the guest can route to`,
-        false,
-      );
+      return loopbackOffCause(f, d);
     case "engine-no-connection":
     case "reply-mismatch":
       return found(
@@ -920,7 +934,7 @@ function assumptionsFor(net: Network, q: Query): Assumption[] {
     out.push({
       code: "ASSUMPTION_NAT_GUEST_ADDRESS",
       at: m.engine.origin.span,
-      text: `behind ${seg?.origin.what ?? m.name}, the guest has the address VirtualBox's DHCP gives (${guestIfs
+      text: `behind ${seg?.origin.what ?? m.name}, the guest has the address ${m.engine.kind === "qemu" ? "QEMU's DHCP and router advertisement give" : "VirtualBox's DHCP gives"} (${guestIfs
         .flatMap((i) => i.addrs.map((a) => formatIP(a.ip)))
         .join(", ")}), with the gateway ${formatIP(m.engine.gateway)}`,
     });
