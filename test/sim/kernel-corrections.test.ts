@@ -217,3 +217,50 @@ machines:
     60_000,
   );
 });
+
+describe("QEMU's user network maps its IPv6 gateway to the host's ::1 (2026-12-06)", () => {
+  // Measured with slirp4netns --enable-ipv6 (libslirp 4.7): a guest dialing the IPv6 network's
+  // ::2 reaches a host server bound to [::1] only; 10.0.2.2 leads to 127.0.0.1 and is refused
+  // there. The NAT adapter had no IPv6 at all, so both engines said unreachable for the first.
+  // With ipv6=off the guest has no IPv6 and the [::1] server is out of reach.
+  const yaml = (ipv6: string) => `
+segments: { lan: 192.168.1.0/24 }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services: [ { name: vite, port: 5173, bind: "::1" } ]
+  guest:
+    vm: { on: host, adapters: [ { mode: nat, engine: qemu, ${ipv6} } ] }
+`;
+  const on = build(yaml("ipv6Network: fd00::/64"));
+  const off = build(yaml("ipv6: false"));
+  const cases = [
+    [on, "guest -> [fd00::2]:5173/tcp", "reachable"],
+    [on, "guest -> host:5173/tcp", "reachable"],
+    [on, "guest -> 10.0.2.2:5173/tcp", "unreachable"],
+    [off, "guest -> host:5173/tcp", "unreachable"],
+  ] as const;
+  for (const [net, text, verdict] of cases)
+    it(`${text} is ${verdict} with IPv6 ${net === on ? "on" : "off"}`, () => engines(net, text, verdict));
+  it("the default IPv6 network is fec0::/64, its ::2 standing for ::1", () =>
+    engines(build(yaml("ipv6: true")), "guest -> [fec0::2]:5173/tcp", "reachable"));
+  it("the emulator refuses an IPv6 network slirp4netns cannot have", () => {
+    expect(unsupported(build(yaml("ipv6: true"))).map((u) => u.what)).toEqual([
+      expect.stringContaining("slirp4netns --enable-ipv6 has fd00::/64 fixed"),
+    ]);
+  });
+  it.skipIf(!root)(
+    "the kernel agrees",
+    async () => {
+      for (const net of [on, off]) {
+        const mine = cases.filter((c) => c[0] === net);
+        const r = await emulate(
+          net,
+          mine.map(([, t]) => q(t)),
+        );
+        expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(mine.map(([, t, v]) => [t, v, true]));
+      }
+    },
+    60_000,
+  );
+});
