@@ -18,6 +18,7 @@
  * result is then checked once more by `assertKernelName` at the point of use.
  * Namespaces, bridges and switch ports are named by index only.
  */
+import { slirp6Renaming } from "./slirp6.js";
 import { formatIP, formatPrefix, isAny, isLoopback, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
 import type { Chain, Machine, Match, NatRule, Network } from "../ir/types.js";
 
@@ -180,13 +181,12 @@ export function unsupported(net: Network): Unsupported[] {
     }
     if (m.kind === "nat-engine") out.push(...natEngineUnsupported(m));
   }
+  const v6 = slirp6Renaming(net).problem;
+  if (v6) out.push({ what: v6 });
   return out;
 }
 
-/** slirp4netns `--enable-ipv6` fixes the guests' IPv6 network at fd00::/64, its own address at fd00::2 (QEMU's default is fec0::/64). */
-export const SLIRP4NETNS_IPV6: Prefix = { v: 6, n: 0xfd00n << 112n, len: 64 };
-
-/** What slirp4netns cannot be for this NAT engine: an IPv4 network of /8../30 with the host's loopback at .2; IPv6 only on fd00::/64. */
+/** What slirp4netns cannot be for this NAT engine: an IPv4 network of /8../30 with the host's loopback at .2 (IPv6: slirp6.ts). */
 function natEngineUnsupported(m: Machine): Unsupported[] {
   const seg = m.interfaces.find((i) => i.segment !== null);
   const v4 = seg?.addrs.find((a) => a.ip.v === 4);
@@ -197,13 +197,7 @@ function natEngineUnsupported(m: Machine): Unsupported[] {
     return [
       { machine: m.name, what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2` },
     ];
-  if (v6 && (v6.len !== 64 || prefixOf(v6.ip, 64).n !== SLIRP4NETNS_IPV6.n))
-    return [
-      {
-        machine: m.name,
-        what: `IPv6 network ${formatPrefix(prefixOf(v6.ip, v6.len))}: slirp4netns --enable-ipv6 has fd00::/64 fixed (write ipv6Network: fd00::/64, QEMU's ipv6-prefix=fd00::)`,
-      },
-    ];
+  if (v6 && v6.len !== 64) return [{ machine: m.name, what: `IPv6 network /${v6.len}: slirp4netns --enable-ipv6 has a /64` }];
   return [];
 }
 

@@ -12,7 +12,9 @@ import type { Network } from "../../src/ir/types.js";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
 import { unsupported } from "../../src/emulate/plan.js";
-import { build } from "./helpers.js";
+import { renameSlirp6, renameSlirp6IP, slirp6Renaming } from "../../src/emulate/slirp6.js";
+import { formatIP } from "../../src/net/addr.js";
+import { build, ip } from "./helpers.js";
 
 afterAll(() => shutdown());
 
@@ -244,14 +246,28 @@ machines:
     it(`${text} is ${verdict} with IPv6 ${net === on ? "on" : "off"}`, () => engines(net, text, verdict));
   it("the default IPv6 network is fec0::/64, its ::2 standing for ::1", () =>
     engines(build(yaml("ipv6: true")), "guest -> [fec0::2]:5173/tcp", "reachable"));
-  it("the emulator refuses an IPv6 network slirp4netns cannot have", () => {
-    expect(unsupported(build(yaml("ipv6: true"))).map((u) => u.what)).toEqual([
-      expect.stringContaining("slirp4netns --enable-ipv6 has fd00::/64 fixed"),
-    ]);
+  const byDefault = build(yaml("ipv6: true"));
+  it("QEMU's default fec0::/64 is built as slirp4netns's fd00::/64, host parts kept", () => {
+    expect(unsupported(byDefault)).toEqual([]);
+    const from = slirp6Renaming(byDefault).from!;
+    expect(formatIP(renameSlirp6IP(ip("fec0::5054:ff:fe12:3456"), from))).toBe("fd00::5054:ff:fe12:3456");
+    const g = renameSlirp6(byDefault, from).machines.find((m) => m.name === "guest")!;
+    expect(g.interfaces.flatMap((i) => i.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`))).toContain("fd00::5054:ff:fe12:3456/64");
+  });
+  it("refused when the renaming would change a decision: fd00::/64 in use elsewhere, or a shorter prefix holding only one", () => {
+    const clash = build(`${yaml("ipv6: true").replace("lan: 192.168.1.0/24", "lan: { subnets: [192.168.1.0/24, fd00::/64] }")}`);
+    expect(unsupported(clash).map((u) => u.what)).toEqual([expect.stringContaining("the network uses fd00::/64")]);
+    const fw = build(
+      `${yaml("ipv6: true")}    firewall: { forward: { rules: [ { action: drop, dst: "fec0::/10" } ] } }
+`,
+    );
+    expect(unsupported(fw).map((u) => u.what)).toEqual([expect.stringContaining("fec0::/10 holds one of fec0::/64 and fd00::/64")]);
   });
   it.skipIf(!root)(
     "the kernel agrees",
     async () => {
+      const dflt = await emulate(byDefault, [q("guest -> [fec0::2]:5173/tcp")]);
+      expect(dflt.probes.map((p) => [p.kernel, p.agree])).toEqual([["reachable", true]]);
       for (const net of [on, off]) {
         const mine = cases.filter((c) => c[0] === net);
         const r = await emulate(
