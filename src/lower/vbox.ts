@@ -32,6 +32,7 @@ import {
   natGuest6,
   natIpv6Network,
   natIpv6On,
+  natLocalhostReachable,
   NATNET_GATEWAY,
   NATNET_LOOPBACK_OFFSET,
   natAdapterNetwork,
@@ -133,7 +134,7 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
   // The NAT engine's DNS proxy on .3 (::3) relays queries to the host's resolvers (assumed to answer).
   for (const p of served)
     for (const proto of ["udp", "tcp"] as const) engine.sockets.push(dnsProxy(words.dns, proto, hostInNet(p, NAT_DNS), engine.origin));
-  const reach = a.localhostReachable ?? kind === "qemu";
+  const reach = natLocalhostReachable(a);
   engine.engine = {
     kind,
     host: ad.md.vm!.on,

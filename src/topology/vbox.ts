@@ -32,6 +32,10 @@ export function natAdapterNetwork(network: string | undefined, slot: number, eng
 /** QEMU's user network: `ipv6-prefix=fec0::`, `ipv6-prefixlen=64` unless given (qemu-options.hx). */
 export const QEMU_IPV6_NETWORK = "fec0::/64";
 
+/** Does the NAT gateway reach the host's loopback: VirtualBox 7 only with localhost-reachable on; libslirp (QEMU) by default. */
+export const natLocalhostReachable = (a: { engine?: NatEngineKind; localhostReachable?: boolean }): boolean =>
+  a.localhostReachable ?? a.engine === "qemu";
+
 /** Is IPv6 on for this NAT adapter: QEMU unless `ipv6=off`; VirtualBox's NAT mode has no IPv6 (the checker refuses `ipv6: true`). */
 export const natIpv6On = (a: { engine?: NatEngineKind; ipv6?: boolean }): boolean => a.ipv6 ?? a.engine === "qemu";
 
