@@ -147,8 +147,8 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
   addSegment(ctx, seg, served, engine.origin, "vbox-nat");
   const guest = hostInNet(net, NAT_GUEST);
   adapterIface(ctx, ad, seg, [{ ip: guest, len: net.len }, ...(net6 ? [{ ip: natGuest6(net6, ad.slot), len: net6.len }] : [])]);
-  defaultVia(ad, gw, ctx.o(ap, `default route of ${what} (DHCP from the ${words.engine})`));
-  if (gw6) defaultVia(ad, gw6, ctx.o(ap, `IPv6 default route of ${what} (router advertisement of the ${words.engine})`));
+  defaultVia(ad, gw, ctx.o(ap, `default route of ${what} (DHCP from the NAT engine)`));
+  if (gw6) defaultVia(ad, gw6, ctx.o(ap, `IPv6 default route of ${what} (router advertisement of the NAT engine)`));
   // A forward below port 1024 never listens unless VirtualBox runs as root (the checker warns).
   (a.forwards ?? []).forEach(
     (f, k) =>
