@@ -14,6 +14,7 @@ import { answerQuery, type EngineOptions } from "../query/engine.js";
 import type { Answer } from "../query/dials.js";
 import { loadTopologyText } from "../topology/load.js";
 import type { MachineDoc, TopologyDoc } from "../topology/schema.js";
+import { natLocalhostReachable } from "../topology/vbox.js";
 import { dialOf, exposure } from "../verify/flows.js";
 import { renderTopology } from "../import/render.js";
 import type { Source } from "../import/types.js";
@@ -234,7 +235,7 @@ async function guestLoopback(c: Ctx): Promise<Finding[]> {
   const out: Finding[] = [];
   const services = loopbackServices(doc.machines[c.host]);
   const guests = Object.entries(doc.machines).filter(
-    ([, m]) => m.vm?.on === c.host && m.vm.adapters.some((a) => a.mode === "nat" && a.localhostReachable === true),
+    ([, m]) => m.vm?.on === c.host && m.vm.adapters.some((a) => a.mode === "nat" && natLocalhostReachable(a)),
   );
   for (const [g] of guests) {
     const off = variant(doc, (d) => {

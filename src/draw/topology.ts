@@ -24,6 +24,8 @@ export interface DrawnMachine {
 export interface DrawnSegment {
   readonly name: string;
   readonly kind: SegmentKind;
+  /** the kind's word when the segment says more (a NAT run by QEMU, not VirtualBox) */
+  readonly word?: string;
   readonly subnets: string;
 }
 
@@ -172,12 +174,21 @@ export function topologyPicture(net: Network, hosts: ReadonlyMap<string, string>
   return {
     title: net.file,
     machines: net.machines.map(drawnMachine),
-    segments: net.segments.map((s) => ({ name: s.name, kind: s.kind ?? "declared", subnets: s.subnets.map(formatPrefix).join(" ") })),
+    segments: net.segments.map((s) => ({
+      name: s.name,
+      kind: s.kind ?? "declared",
+      ...(qemuSegment(net, s.name) ? { word: "QEMU user network" } : {}),
+      subnets: s.subnets.map(formatPrefix).join(" "),
+    })),
     frames: framesOf(net, hosts, links),
     links,
     forwards: [...portForwards(net), ...routerForwards(net)],
   };
 }
+
+/** Is the segment a NAT adapter's network run by QEMU's user network (libslirp)? */
+const qemuSegment = (net: Network, seg: string): boolean =>
+  net.machines.some((m) => m.engine?.kind === "qemu" && m.interfaces.some((i) => i.segment === seg));
 
 /** Each segment kind: a word, a tint and a line style (so the kind reads without colour). */
 export const SEGMENT_STYLE: Record<SegmentKind, { word: string; fill: string; style: string }> = {
@@ -218,7 +229,7 @@ function machineNode(m: DrawnMachine, indent: string): string {
 
 function segmentNode(s: DrawnSegment, indent: string): string {
   const st = SEGMENT_STYLE[s.kind];
-  const label = `<<B>${html(s.name)}</B>  <FONT POINT-SIZE="9">${html(s.subnets)}  (${st.word})</FONT>>`;
+  const label = `<<B>${html(s.name)}</B>  <FONT POINT-SIZE="9">${html(s.subnets)}  (${s.word ?? st.word})</FONT>>`;
   return `${indent}${segId(s.name)} [shape=box, height=0.25, margin="0.25,0.02", style=${quote(st.style)}, fillcolor="${st.fill}", color="${OKABE_ITO.blue}", penwidth=2, label=${label}];`;
 }
 
@@ -267,7 +278,7 @@ export function topologyMermaid(p: TopologyPicture): string {
     return m.kind === "vm" ? `${id}(${text})` : m.kind === "router" ? `${id}{{${text}}}` : `${id}[${text}]`;
   };
   const sNode = (s: DrawnSegment) =>
-    `${mermaidId("s", s.name)}[/"${mermaidText(`${s.name} ${s.subnets} (${SEGMENT_STYLE[s.kind].word})`)}"/]`;
+    `${mermaidId("s", s.name)}[/"${mermaidText(`${s.name} ${s.subnets} (${s.word ?? SEGMENT_STYLE[s.kind].word})`)}"/]`;
   const lines = ["flowchart TB"];
   p.frames.forEach((f, k) => {
     lines.push(`  subgraph F${k}["${mermaidText(f.host)} (physical machine)"]`);

@@ -21,6 +21,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Network } from "../ir/types.js";
 import type { Symptom } from "../query/symptom.js";
+import type { IP } from "../net/addr.js";
+import { renameSlirp6, renameSlirp6IP, slirp6Renaming } from "./slirp6.js";
 import {
   assertKernelName,
   assertNamespaceName,
@@ -167,7 +169,10 @@ class Agent {
 
 export interface Emulation {
   readonly name: string;
+  /** the network as built: a NAT engine's IPv6 network renamed to slirp4netns's fd00::/64 (slirp6.ts) */
   readonly net: Network;
+  /** an address of the network given to `build`, as built */
+  readonly rename: (ip: IP) => IP;
   readonly plan: BuildPlan;
   /** names the agent's banners carry, so that no stray answer is taken for ours */
   readonly token: string;
@@ -367,14 +372,21 @@ export interface BuildOptions {
   readonly failAfter?: "namespaces" | "links" | "nft" | "slirp" | "agents";
 }
 
+/** The network as it will be built (a NAT engine's IPv6 network as fd00::/64, slirp6.ts), or EmulateError when it cannot be. */
+function asBuilt(given: Network): { net: Network; rename: (ip: IP) => IP } {
+  const refused = unsupported(given);
+  if (refused.length)
+    throw new EmulateError(`cannot emulate faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+  const from = slirp6Renaming(given).from;
+  return { net: from ? renameSlirp6(given, from) : given, rename: (ip: IP) => renameSlirp6IP(ip, from) };
+}
+
 /**
  * Builds `net` for real. Throws EmulateError when the network cannot be built
  * (after tearing down everything it made).
  */
-export async function build(net: Network, opts: BuildOptions = {}): Promise<Emulation> {
-  const refused = unsupported(net);
-  if (refused.length)
-    throw new EmulateError(`cannot emulate faithfully: ${refused.map((u) => (u.machine ? `${u.machine}: ${u.what}` : u.what)).join("; ")}`);
+export async function build(given: Network, opts: BuildOptions = {}): Promise<Emulation> {
+  const { net, rename } = asBuilt(given);
   ensureExitHook();
   const started = performance.now();
   await cleanStale();
@@ -437,6 +449,7 @@ export async function build(net: Network, opts: BuildOptions = {}): Promise<Emul
     return {
       name,
       net,
+      rename,
       plan,
       token,
       namespaceOf: new Map(plan.machines.map((m) => [m.name, machineNs[m.index]!])),
@@ -489,6 +502,7 @@ async function startSlirp(s: SlirpPlan, hostNs: string, sw: string, sock: string
     `--cidr=${s.cidr}`,
     "--disable-dns",
     ...(s.hostLoopback ? [] : ["--disable-host-loopback"]),
+    ...(s.ipv6 ? ["--enable-ipv6"] : []),
     "--ready-fd=3",
     `/run/netns/${assertNamespaceName(sw)}`,
     assertKernelName(s.tap),

@@ -42,7 +42,9 @@ export async function emulate(net: Network, queries: readonly Query[], opts: Emu
   let teardownMs: number | undefined;
   try {
     const started = performance.now();
-    probes = await probeQueries(emu, queries, opts);
+    // a query naming an address of a NAT engine's IPv6 network names it as built (slirp6.ts)
+    const asBuilt = queries.map((q) => (q.target.kind === "address" ? { ...q, target: { ...q.target, ip: emu.rename(q.target.ip) } } : q));
+    probes = await probeQueries(emu, asBuilt, opts);
     probeMs = performance.now() - started;
   } finally {
     if (opts.keep) release(emu);

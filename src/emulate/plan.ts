@@ -18,6 +18,7 @@
  * result is then checked once more by `assertKernelName` at the point of use.
  * Namespaces, bridges and switch ports are named by index only.
  */
+import { slirp6Renaming } from "./slirp6.js";
 import { formatIP, formatPrefix, isAny, isLoopback, prefixOf, sameIP, unmap, type IP, type Prefix } from "../net/addr.js";
 import {
   routeMetric,
@@ -110,6 +111,8 @@ export interface SlirpPlan {
   /** slirp's own address (network + 2): the gateway and loopback mapping libslirp answers for */
   readonly vhost: IP;
   readonly hostLoopback: boolean;
+  /** IPv6 on (`--enable-ipv6`): fd00::/64, slirp at fd00::2 standing for the host's ::1 */
+  readonly ipv6: boolean;
   readonly forwards: readonly HostForward[];
 }
 
@@ -185,19 +188,26 @@ export function unsupported(net: Network): Unsupported[] {
         });
       }
     }
-    if (m.kind === "nat-engine") {
-      const seg = m.interfaces.find((i) => i.segment !== null);
-      const v4 = seg?.addrs.find((a) => a.ip.v === 4);
-      if (!m.engine || !seg || !v4) out.push({ machine: m.name, what: "a NAT engine without an IPv4 network" });
-      else if (v4.len > 30 || v4.len < 8) out.push({ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` });
-      else if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len))))
-        out.push({
-          machine: m.name,
-          what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2`,
-        });
-    }
+    if (m.kind === "nat-engine") out.push(...natEngineUnsupported(m));
   }
+  const v6 = slirp6Renaming(net).problem;
+  if (v6) out.push({ what: v6 });
   return out;
+}
+
+/** What slirp4netns cannot be for this NAT engine: an IPv4 network of /8../30 with the host's loopback at .2 (IPv6: slirp6.ts). */
+function natEngineUnsupported(m: Machine): Unsupported[] {
+  const seg = m.interfaces.find((i) => i.segment !== null);
+  const v4 = seg?.addrs.find((a) => a.ip.v === 4);
+  const v6 = seg?.addrs.find((a) => a.ip.v === 6);
+  if (!m.engine || !seg || !v4) return [{ machine: m.name, what: "a NAT engine without an IPv4 network" }];
+  if (v4.len > 30 || v4.len < 8) return [{ machine: m.name, what: `NAT network /${v4.len}: slirp4netns needs /8../30` }];
+  if (!sameIP(m.engine.loopbackAddress, vhostOf(prefixOf(v4.ip, v4.len))))
+    return [
+      { machine: m.name, what: `host loopback mapped at ${formatIP(m.engine.loopbackAddress)}: libslirp maps it at the network's .2` },
+    ];
+  if (v6 && v6.len !== 64) return [{ machine: m.name, what: `IPv6 network /${v6.len}: slirp4netns --enable-ipv6 has a /64` }];
+  return [];
 }
 
 /**
@@ -244,7 +254,8 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
   return c.policy === "drop";
 }
 
-export const vhostOf = (p: Prefix): IP => ({ v: 4, n: p.n + 2n });
+/** slirp's own address on a network of either family: its .2 (::2) */
+export const vhostOf = (p: Prefix): IP => ({ v: p.v, n: p.n + 2n });
 
 /** slirp's MAC for one of its addresses: 52:55 then the IPv4 address (libslirp's special_ethaddr). */
 export function slirpMac(ip: IP): string {
@@ -427,6 +438,7 @@ function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (se
       cidr: formatPrefix(p),
       vhost: vhostOf(p),
       hostLoopback: e.engine.loopbackReachable,
+      ipv6: seg.addrs.some((a) => a.ip.v === 6),
       forwards,
     });
   }

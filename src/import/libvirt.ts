@@ -30,7 +30,7 @@
  */
 import { SaxesParser } from "saxes";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { contains, formatIP, parseIP, prefixOf, type IP } from "../net/addr.js";
+import { contains, formatIP, parseCidr, parseIP, prefixOf, type IP } from "../net/addr.js";
 import type { AdapterDoc, MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
@@ -702,9 +702,25 @@ class Builder {
       }
       network = `${formatIP(prefixOf(ip, len))}/${len}`;
     }
-    out.adapters.push({ mode: "nat", interface: ifname, network, localhostReachable: true });
+    const ip6 = children(i, "ip").find((x) => x.attrs["family"] === "ipv6");
+    const net6 = ip6 ? `${ip6.attrs["address"] ?? ""}/${ip6.attrs["prefix"] ?? "64"}` : undefined;
+    const c6 = net6 !== undefined ? parseCidr(net6) : undefined;
+    const v6ok = c6 !== undefined && c6.ip.v === 6 && c6.len === 64 && prefixOf(c6.ip, 64).n === c6.ip.n;
+    if (ip6 && !v6ok)
+      r.warn(
+        ip6.span,
+        `<ip family='ipv6'> of ${where} (${net6}) is not an IPv6 /64, which the guest's SLAAC needs: imported with IPv6 off`,
+        "<ip family='ipv6' address='fd00::' prefix='64'/>",
+      );
+    out.adapters.push({
+      mode: "nat",
+      interface: ifname,
+      engine: "qemu",
+      network,
+      ...(ip6 ? (v6ok ? { ipv6Network: `${formatIP(c6!.ip)}/64` } : { ipv6: false }) : {}),
+    });
     r.note(
-      `${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default); nothing comes in, libvirt sets no port forwards for it.`,
+      `${where} is QEMU user-mode networking (libslirp): a private NAT on ${network}, the guest at .15, the host's loopback reachable as .2 (libslirp's default)${ip6 && !v6ok ? "" : `, and IPv6 on (QEMU's default) on ${v6ok ? formatIP(c6!.ip) : "fec0::"}/64 with ::2 standing for the host's ::1`}; nothing comes in, libvirt sets no port forwards for it.`,
     );
   }
 

@@ -20,8 +20,10 @@
 import { basename, extname } from "node:path";
 import { parse as shellParse, type ParseEntry } from "shell-quote";
 import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { formatIP, parseIP } from "../net/addr.js";
+import { formatIP, parseCidr, parseIP, prefixOf } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
+
+type NatAdapterDoc = Extract<AdapterDoc, { mode: "nat" }>;
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 const FORMATS =
@@ -292,25 +294,7 @@ function slirpNet(text: string): { n: bigint; len: number } | undefined {
 }
 
 /** Options of a user-mode backend that change nothing the topology language describes. */
-const SLIRP_IGNORED = new Set([
-  "id",
-  "type",
-  "hostname",
-  "bootfile",
-  "dnssearch",
-  "domainname",
-  "ipv6",
-  "ipv6-net",
-  "ipv6-prefix",
-  "ipv6-prefixlen",
-  "ipv6-host",
-  "ipv6-dns",
-  "model",
-  "mac",
-  "macaddr",
-  "vlan",
-  "name",
-]);
+const SLIRP_IGNORED = new Set(["id", "type", "hostname", "bootfile", "dnssearch", "domainname", "model", "mac", "macaddr", "vlan", "name"]);
 
 /** Options of a user-mode backend that add something for the guest the language does not model. */
 const SLIRP_UNMODELLED: Record<string, string> = {
@@ -431,7 +415,10 @@ function slirpForwards(r: Reader, word: Word, opts: readonly Opt[], guest: strin
         `${o.key}=${o.value}: ${SLIRP_UNMODELLED[o.key]!}`,
         "user-mode networking options net, host, dhcpstart, dns, restrict, hostfwd",
       );
-    else if (!SLIRP_IGNORED.has(o.key) && !["net", "ip", "host", "dhcpstart", "dns", "ipv4", "restrict"].includes(o.key)) {
+    else if (
+      !SLIRP_IGNORED.has(o.key) &&
+      !["net", "ip", "host", "dhcpstart", "dns", "ipv4", "restrict", ...SLIRP_IPV6_KEYS].includes(o.key)
+    ) {
       r.warn(
         at,
         `'${o.key}' is not a user-mode networking option this importer knows; left out`,
@@ -440,6 +427,47 @@ function slirpForwards(r: Reader, word: Word, opts: readonly Opt[], guest: strin
     }
   }
   return forwards;
+}
+
+const SLIRP_IPV6_KEYS = ["ipv6", "ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns"];
+
+/**
+ * IPv6 of a user-mode backend (qemu-options.hx): on unless `ipv6=off`, on `ipv6-net=` or
+ * `ipv6-prefix=`/`ipv6-prefixlen=` (default fec0::/64). The guest takes its address by SLAAC,
+ * so a prefix that is not a /64 leaves it without one: imported as IPv6 off.
+ */
+function slirpIpv6(r: Reader, word: Word, get: (key: string) => Opt | undefined): Pick<NatAdapterDoc, "ipv6" | "ipv6Network"> {
+  const at = (o: Opt) => r.at(word, o.index);
+  const on = get("ipv6");
+  if (on && bool(on.value) === false) return { ipv6: false };
+  const netOpt = get("ipv6-net");
+  const prefix = get("ipv6-prefix");
+  const len = get("ipv6-prefixlen");
+  const text = netOpt ? netOpt.value : prefix ? `${prefix.value}/${len?.value ?? "64"}` : len ? `fec0::/${len.value}` : undefined;
+  const where = netOpt ?? prefix ?? len;
+  for (const [key, host] of [
+    ["ipv6-host", 2],
+    ["ipv6-dns", 3],
+  ] as const) {
+    const o = get(key);
+    if (o)
+      r.warn(
+        at(o),
+        `${key}=${o.value}: the topology language puts it at ::${host} of the IPv6 network; this setting is left out`,
+        `${key} left out`,
+      );
+  }
+  if (text === undefined || !where) return {};
+  const c = parseCidr(text);
+  if (!c || c.ip.v !== 6 || c.len !== 64 || prefixOf(c.ip, 64).n !== c.ip.n) {
+    r.warn(
+      at(where),
+      `IPv6 network ${text}: the guest takes its address by SLAAC, which needs a /64; imported with IPv6 off`,
+      "a /64, e.g. ipv6-net=fd00::/64",
+    );
+    return { ipv6: false };
+  }
+  return { ipv6Network: `${formatIP(c.ip)}/64` };
 }
 
 /** A user-mode backend's options as one NAT adapter, or none (with the reason reported) when it cannot be one. */
@@ -487,10 +515,11 @@ function slirpAdapter(r: Reader, word: Word, opts: readonly Opt[], services: Ser
     );
   }
   const forwards = slirpForwards(r, word, opts, V4(net.n + 15n), services);
+  const v6 = slirpIpv6(r, word, get);
   r.note(
-    "QEMU's user-mode networking (libslirp) lets the guest reach the host's loopback through the host alias (.2): imported as localhostReachable: true (semantics.md section 6).",
+    `QEMU's user-mode networking (libslirp) lets the guest reach the host's loopback through the host alias (.2${v6.ipv6 === false ? "" : ", and ::2 the host's ::1"}): imported as engine: qemu, whose localhostReachable is true (semantics.md section 6).`,
   );
-  return { mode: "nat", network, localhostReachable: true, ...(forwards.length ? { forwards } : {}) };
+  return { mode: "nat", engine: "qemu", network, ...v6, ...(forwards.length ? { forwards } : {}) };
 }
 
 // ---------------------------------------------------------------------------

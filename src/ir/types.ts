@@ -206,13 +206,18 @@ export interface Socket {
 /**
  * A user-space NAT engine. Whatever reaches it for an address that is not its own
  * is re-sent by the host process as a new connection from the host;
- * `loopbackAddress` maps to the host's loopback when `loopbackReachable`.
+ * `loopbackAddress` maps to the host's 127.0.0.1 and `loopbackAddress6` to its ::1 when
+ * `loopbackReachable`.
  */
 export interface NatEngine {
+  /** Who runs it: VirtualBox's NAT engine or QEMU's user network (libslirp); answers name it. */
+  readonly kind: "virtualbox" | "qemu";
   readonly host: string;
   readonly gateway: IP;
   /** The address that stands for the host's 127.0.0.1 (NAT: the gateway .2; NAT Network: offset 2). */
   readonly loopbackAddress: IP;
+  /** With IPv6 on (QEMU): the address that stands for the host's ::1 (the IPv6 network's ::2). */
+  readonly loopbackAddress6?: IP;
   readonly loopbackReachable: boolean;
   readonly origin: Origin;
 }

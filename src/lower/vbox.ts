@@ -4,7 +4,8 @@
  * and NAT Network the engine machine and the host's relay sockets of the port forwards.
  *
  * - NAT: a private segment `VM/natN` with a NAT engine machine (`VM-nat`, 10.0.x.2 and DNS .3)
- *   and the guest at .15 with a default route via .2. The engine is a user-space process of the
+ *   and the guest at .15 with a default route via .2; with IPv6 on (QEMU's user network unless
+ *   `ipv6=off`) also fec0::2 and ::3, the guest's SLAAC address and a default route via ::2. The engine is a user-space process of the
  *   host: what the guest sends through it leaves as a new connection of the host, and each port
  *   forward is a listening socket of the host that relays to the guest from the engine
  *   (semantics.md section 5). A NAT Network is the same, shared, gateway .1.
@@ -24,8 +25,14 @@ import {
   hostInNet,
   HOSTONLY_DHCP_FIRST,
   hostOnlyDefault,
+  NAT_DNS,
+  NAT_ENGINE_WORDS,
   NAT_GATEWAY,
   NAT_GUEST,
+  natGuest6,
+  natIpv6Network,
+  natIpv6On,
+  natLocalhostReachable,
   NATNET_GATEWAY,
   NATNET_LOOPBACK_OFFSET,
   natAdapterNetwork,
@@ -107,45 +114,41 @@ type ModeDoc<M extends AdapterDoc["mode"]> = Extract<AdapterDoc, { mode: M }>;
 function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
   const ap = adapterPath(ad);
   const what = adapterWhat(ad);
-  const net = must(natAdapterNetwork(a.network, ad.slot), "nat network");
+  const kind = a.engine ?? "virtualbox";
+  const words = NAT_ENGINE_WORDS[kind];
+  const net = must(natAdapterNetwork(a.network, ad.slot, kind), "nat network");
+  const net6 = natIpv6On(a) ? must(natIpv6Network(a.ipv6Network), "nat IPv6 network") : undefined;
   const seg = segmentNames.nat(ad.name, ad.slot);
   const gw = hostInNet(net, NAT_GATEWAY);
+  const gw6 = net6 && hostInNet(net6, NAT_GATEWAY);
   const engineName = engineNames.nat(ad.name, ad.slot);
-  const engine = newMachine(ctx, engineName, "nat-engine", ctx.o(ap, `VirtualBox NAT engine of ${what}`));
+  const engine = newMachine(ctx, engineName, "nat-engine", ctx.o(ap, `${words.engine} of ${what}`));
+  const served = [net, ...(net6 ? [net6] : [])];
   engine.interfaces.push({
     name: "nat",
     segment: seg,
-    addrs: [
-      { ip: gw, len: net.len },
-      { ip: hostInNet(net, 3), len: net.len },
-    ],
+    addrs: served.flatMap((p) => [NAT_GATEWAY, NAT_DNS].map((h) => ({ ip: hostInNet(p, h), len: p.len }))),
     origin: engine.origin,
   });
-  engine.staticRoutes.push(engineOnLink(engine.origin));
-  // The NAT engine's DNS proxy on .3 relays queries to the host's resolvers (assumed to answer).
-  for (const proto of ["udp", "tcp"] as const) {
-    engine.sockets.push({
-      owner: "VirtualBox NAT DNS proxy",
-      proto,
-      bind: hostInNet(net, 3),
-      port: 53,
-      v6only: false,
-      pktinfo: true,
-      role: { kind: "service" },
-      origin: engine.origin,
-    });
-  }
+  for (const v of [4, 6] as const) if (v === 4 || net6) engine.staticRoutes.push(engineOnLink(engine.origin, v));
+  // The NAT engine's DNS proxy on .3 (::3) relays queries to the host's resolvers (assumed to answer).
+  for (const p of served)
+    for (const proto of ["udp", "tcp"] as const) engine.sockets.push(dnsProxy(words.dns, proto, hostInNet(p, NAT_DNS), engine.origin));
+  const reach = natLocalhostReachable(a);
   engine.engine = {
+    kind,
     host: ad.md.vm!.on,
     gateway: gw,
     loopbackAddress: gw,
-    loopbackReachable: a.localhostReachable ?? false,
+    ...(gw6 ? { loopbackAddress6: gw6 } : {}),
+    loopbackReachable: reach,
     origin: ctx.o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${what}`),
   };
-  addSegment(ctx, seg, [net], engine.origin, "vbox-nat");
+  addSegment(ctx, seg, served, engine.origin, "vbox-nat");
   const guest = hostInNet(net, NAT_GUEST);
-  adapterIface(ctx, ad, seg, [{ ip: guest, len: net.len }]);
+  adapterIface(ctx, ad, seg, [{ ip: guest, len: net.len }, ...(net6 ? [{ ip: natGuest6(net6, ad.slot), len: net6.len }] : [])]);
   defaultVia(ad, gw, ctx.o(ap, `default route of ${what} (DHCP from the NAT engine)`));
+  if (gw6) defaultVia(ad, gw6, ctx.o(ap, `IPv6 default route of ${what} (router advertisement of the NAT engine)`));
   // A forward below port 1024 never listens unless VirtualBox runs as root (the checker warns).
   (a.forwards ?? []).forEach(
     (f, k) =>
@@ -153,14 +156,28 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
       ad.host.sockets.push(
         relaySocket(
           f,
-          engineName,
+          { engine: engineName, owner: words.forward },
           guest,
           gw,
-          ctx.o([...ap, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of ${ad.name}'s NAT adapter ${ad.slot + 1}`),
+          ctx.o(
+            [...ap, "forwards", k],
+            `${kind === "qemu" ? "hostfwd" : "port forward"} ${f.name ? `"${f.name}" ` : ""}of ${ad.name}'s NAT adapter ${ad.slot + 1}`,
+          ),
         ),
       ),
   );
 }
+
+const dnsProxy = (owner: string, proto: "udp" | "tcp", bind: IP, origin: Origin): Socket => ({
+  owner,
+  proto,
+  bind,
+  port: 53,
+  v6only: false,
+  pktinfo: true,
+  role: { kind: "service" },
+  origin,
+});
 
 function natNetworkAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"natnetwork">): void {
   const nn = must(ctx.doc.natnetworks?.[a.network], a.network);
@@ -190,14 +207,21 @@ function natNetworkAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"natnetwork">)
       ],
       origin: engine.origin,
     });
-    engine.staticRoutes.push(engineOnLink(engine.origin));
-    engine.engine = { host: hostName, gateway: gw, loopbackAddress: loop, loopbackReachable: true, origin: engine.origin };
+    engine.staticRoutes.push(engineOnLink(engine.origin, 4));
+    engine.engine = {
+      kind: "virtualbox",
+      host: hostName,
+      gateway: gw,
+      loopbackAddress: loop,
+      loopbackReachable: true,
+      origin: engine.origin,
+    };
     addSegment(ctx, seg, [net], engine.origin, "vbox-natnetwork");
     (nn.forwards ?? []).forEach((f, k) =>
       ad.host.sockets.push(
         relaySocket(
           f,
-          engineName,
+          { engine: engineName, owner: NAT_ENGINE_WORDS.virtualbox.forward },
           undefined,
           gw,
           ctx.o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`),
@@ -264,23 +288,29 @@ function hostOnly(ctx: LowerCtx, host: string, net: string): MutableMachine {
  * its connection to another of its addresses still gets the answer). Kernel-tested by
  * `reach emulate`, 2026-11-23.
  */
-const engineOnLink = (origin: Origin): Route => ({
-  dst: { v: 4, n: 0n, len: 0 },
+const engineOnLink = (origin: Origin, v: 4 | 6): Route => ({
+  dst: { v, n: 0n, len: 0 },
   dev: "nat",
   type: "static",
   origin: { ...origin, what: `${origin.what}: answers its guests on the link` },
 });
 
-function relaySocket(f: ForwardDoc, engine: string, defaultGuest: IP | undefined, gateway: IP, origin: Origin): Socket {
+function relaySocket(
+  f: ForwardDoc,
+  by: { engine: string; owner: string },
+  defaultGuest: IP | undefined,
+  gateway: IP,
+  origin: Origin,
+): Socket {
   return {
-    owner: `VirtualBox NAT forward${f.name ? ` "${f.name}"` : ""}`,
+    owner: `${by.owner}${f.name ? ` "${f.name}"` : ""}`,
     proto: f.proto ?? "tcp",
     bind: f.hostIp ? ipOf(f.hostIp) : ipOf("0.0.0.0"),
     port: portOf(f.hostPort),
     v6only: false,
     role: {
       kind: "relay",
-      engine,
+      engine: by.engine,
       to: f.guestIp ? ipOf(f.guestIp) : must(defaultGuest, "guest ip of a NAT Network forward"),
       toPort: portOf(f.guestPort),
       gateway,

@@ -38,6 +38,7 @@ import type { Chain, Machine, Network, Origin, Proto, Segment, Socket } from "..
 import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { attempt, machineIndex } from "../sim/connect.js";
+import { lookupRoute } from "../sim/elements.js";
 import type { Attempt, Disposition } from "../sim/types.js";
 import { dialedText } from "./explain.js";
 import { rejectSymptom, type Symptom } from "./symptom.js";
@@ -74,6 +75,8 @@ export const CAUSES = {
   NAT_PRIVATE_ADDRESS: "the address is private to a VirtualBox NAT engine; its port forward is the way in",
   INTERNAL_OTHER_HOST: "internal networks of the same name on two hosts are separate networks",
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
+  NAT_IPV6_OFF: "the guest's QEMU user network has IPv6 off, and the host's service listens on ::1 only",
+  REPLY_OTHER_INTERFACE: "the server's reply leaves by another interface than the request came in on, and a firewall there refuses it",
 } as const;
 
 export type CauseCode = keyof typeof CAUSES;
@@ -548,7 +551,7 @@ function classify(net: Network, a: Attempt): Classified | undefined {
   switch (d.kind) {
     case "dropped":
     case "rejected":
-      return firewallCause(f, d);
+      return replyRouteCause(f, a, o) ?? firewallCause(f, d);
     case "refused":
       return refusedCause(f, d);
     case "no-route":
@@ -557,6 +560,33 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     default:
       return kernelCause(f, d);
   }
+}
+
+/**
+ * A reply a firewall refuses because the server sent it out of another interface than the
+ * request came in on: the server's route back (typically its default route, pointing at a NAT
+ * network while the connection came in on another NIC) is the root cause. libvirt's NAT rules,
+ * for one, reject what leaves the NAT bridge with a source outside the NAT subnet.
+ */
+function replyRouteCause(f: Failure, a: Attempt, o: Attempt["outcome"] & { kind: "failed" }): Classified | undefined {
+  const served = a.legs[o.leg]?.forward.disposition;
+  if (o.direction !== "reply" || served?.kind !== "delivered" || (f.d.kind !== "dropped" && f.d.kind !== "rejected")) return undefined;
+  const server = machineIndex(f.net).get(served.machine);
+  const { src, dst } = served.packet;
+  const inIf = server && nonLo(server).find((i) => i.addrs.some((x) => sameIP(x.ip, dst)));
+  const back = server && lookupRoute(server, src);
+  if (!server || !inIf || !back || back.dev === inIf.name || back.dev === "lo") return undefined;
+  const rule = f.d.rule ? f.d.rule.origin.what : `${f.d.chain.toUpperCase()} policy (drop)`;
+  return {
+    cause: {
+      code: "REPLY_OTHER_INTERFACE",
+      machine: server.name,
+      at: at(back.origin),
+      symptom: seenAs(f, "timeout", false),
+      text: `${server.name} sends its reply to ${formatIP(src)} out of ${back.dev} (${back.origin.what}), not out of ${inIf.name} where the connection came in, so it leaves with source ${formatIP(dst)} on the wrong network, and ${f.d.machine}'s ${rule} ${f.d.kind === "rejected" ? "rejects" : "drops"} it there: give ${server.name} a route to ${formatIP(src)} via ${inIf.name}'s network (or route by source address), or make that network its default route`,
+    },
+    terminal: false,
+  };
 }
 
 function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
@@ -675,6 +705,28 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
   return found(f, f.reply ? "RETURN_PATH" : "NO_ROUTE", where(f), seen, text, gw === undefined);
 }
 
+/** A NAT engine's gateway with the host's loopback closed: libslirp (QEMU, slirp4netns) answers "network unreachable" at once; VirtualBox drops silently. */
+function loopbackOffCause(f: Failure, d: Disposition & { kind: "engine-loopback-off" }): Classified {
+  return f.m?.engine?.kind === "qemu"
+    ? found(
+        f,
+        "LOCALHOST_UNREACHABLE",
+        at(d.origin),
+        f.proto === "tcp" ? "net-unreachable" : "timeout",
+        `${d.machine} (libslirp) maps its gateway to the host's loopback only without disable_host_loopback (slirp4netns --disable-host-loopback): drop that option, or bind the host's service to an address the guest can route to`,
+        false,
+      )
+    : found(
+        f,
+        "LOCALHOST_UNREACHABLE",
+        at(d.origin),
+        // measured through libslirp, which the emulator runs for VirtualBox NAT too: ENETUNREACH at once over TCP
+        f.proto === "tcp" ? "net-unreachable" : "timeout",
+        `${d.machine} maps its gateway to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7): turn it on for that adapter, or bind the host's service to an address the guest can route to`,
+        false,
+      );
+}
+
 /** The kernel's own drops and the NAT engines' refusals. */
 function kernelCause(f: Failure, d: Disposition): Classified | undefined {
   switch (d.kind) {
@@ -719,14 +771,7 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         true,
       );
     case "engine-loopback-off":
-      return found(
-        f,
-        "LOCALHOST_UNREACHABLE",
-        at(d.origin),
-        f.proto === "tcp" ? "net-unreachable" : "timeout",
-        `${d.machine} maps its gateway to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7): turn it on for that adapter, or bind the host's service to an address the guest can route to`,
-        false,
-      );
+      return loopbackOffCause(f, d);
     case "engine-no-connection":
     case "reply-mismatch":
       return found(
@@ -862,6 +907,7 @@ export function diagnose(net: Network, q: Query, closest: readonly Attempt[]): D
       symptom: "refused",
       text: `nothing on ${target.name} listens on ${q.proto}/${q.port}: start the service or ask for the port it listens on`,
     });
+  structural.push(...ipv6OffCauses(net, q, client, target));
   // the dial a person would make: the first of the intended ways (through a home router's WAN side when there is one)
   const router = routerCause(net, q, client, target, intendedDials(net, q, client, target));
   if (router.cause) structural.push(router.cause);
@@ -885,6 +931,33 @@ export function diagnose(net: Network, q: Query, closest: readonly Attempt[]): D
 
 /** What the client sees of one dial's attempt (its first blocker's symptom); undefined when it gets through or has no cause. */
 export const dialSymptom = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? undefined : classify(net, a)?.cause.symptom);
+
+/**
+ * A guest behind QEMU's user network with IPv6 off asking for a service of the engine's host that
+ * listens on ::1 only: with IPv6 on, the gateway ::2 would lead there (semantics.md 6).
+ */
+function ipv6OffCauses(net: Network, q: Query, client: Machine, target: Machine): Cause[] {
+  const sock = target.sockets.find((s) => s.role.kind === "service" && s.proto === q.proto && s.port === q.port);
+  if (!sock || sock.bind.v !== 6 || !isLoopback(sock.bind)) return [];
+  const segs = segmentsOf(client);
+  const engine = net.machines.find(
+    (m) =>
+      m.engine?.kind === "qemu" &&
+      m.engine.host === target.name &&
+      !m.engine.loopbackAddress6 &&
+      [...segmentsOf(m)].some((x) => segs.has(x)),
+  );
+  if (!engine) return [];
+  return [
+    {
+      code: "NAT_IPV6_OFF",
+      machine: client.name,
+      at: at(engine.origin),
+      symptom: "refused",
+      text: `the ${engine.origin.what} has IPv6 off (ipv6=off), and ${sock.owner} on ${target.name} listens on [::1]:${sock.port} only: with IPv6 on, the gateway ::2 leads to the host's ::1 (10.0.2.2 leads to 127.0.0.1); drop ipv6=off, or have ${sock.owner} listen on 127.0.0.1 too`,
+    },
+  ];
+}
 
 /** What the client sees of the dial it would make: a structural cause takes this symptom. */
 const seenOn = (net: Network, a: Attempt): Symptom | undefined => (a.ok ? "other-peer" : classify(net, a)?.cause.symptom);
@@ -949,7 +1022,7 @@ function assumptionsFor(net: Network, q: Query): Assumption[] {
     out.push({
       code: "ASSUMPTION_NAT_GUEST_ADDRESS",
       at: m.engine.origin.span,
-      text: `behind ${seg?.origin.what ?? m.name}, the guest has the address VirtualBox's DHCP gives (${guestIfs
+      text: `behind ${seg?.origin.what ?? m.name}, the guest has the address ${m.engine.kind === "qemu" ? "QEMU's DHCP and router advertisement give" : "VirtualBox's DHCP gives"} (${guestIfs
         .flatMap((i) => i.addrs.map((a) => formatIP(a.ip)))
         .join(", ")}), with the gateway ${formatIP(m.engine.gateway)}`,
     });

@@ -182,9 +182,11 @@ function waysIn(net: Network, from: Machine, target: Machine, proto: Dial["proto
   const ways: Way[] = own.map((dst) => ({ dst, dport: port ?? 0, kind: "own" }));
   if (proto === "icmp" || port === undefined) return ways;
   for (const m of net.machines) {
-    // a NAT engine's loopback address (10.0.x.2) stands for its host's 127.0.0.1
+    // a NAT engine's loopback address (10.0.x.2) stands for its host's 127.0.0.1, its IPv6 one (fec0::2) for ::1
     const onEngine = m.interfaces.some((i) => i.segment !== null && from.interfaces.some((j) => j.segment === i.segment));
-    if (m.engine?.host === target.name && onEngine) ways.push({ dst: m.engine.loopbackAddress, dport: port, kind: "gateway" });
+    if (m.engine?.host === target.name && onEngine)
+      for (const dst of [m.engine.loopbackAddress, ...(m.engine.loopbackAddress6 ? [m.engine.loopbackAddress6] : [])])
+        ways.push({ dst, dport: port, kind: "gateway" });
     for (const s of m.sockets) {
       if (s.role.kind !== "relay" || s.proto !== proto || s.role.toPort !== port || !own.some((x) => sameIP(x, (s.role as { to: IP }).to)))
         continue;

@@ -191,6 +191,7 @@ function machineCuts(c: Cuts, m: Machine): void {
   if (m.engine) {
     c.ip(m.engine.gateway);
     c.ip(m.engine.loopbackAddress);
+    if (m.engine.loopbackAddress6) c.ip(m.engine.loopbackAddress6);
   }
 }
 

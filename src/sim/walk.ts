@@ -17,7 +17,7 @@
  * prerouting, martian, localTable, rpFilter, then input/deliverLocal/socket
  * (local delivery) or forward/postrouting/transmit (forwarding).
  */
-import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, sameIP } from "../net/addr.js";
+import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, LOOPBACK6, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import type { Decision } from "../ir/decision.js";
 import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
@@ -206,9 +206,11 @@ function deliverLocal(w: Walker, m: Machine, p: Packet, inIf: string): Trace {
     w.steps.push({ kind: "deliver", machine: m.name, packet: p });
     return done(w, { kind: "delivered", machine: m.name, packet: p });
   }
-  if (m.engine && sameIP(p.dst, m.engine.loopbackAddress)) {
+  const lb6 = m.engine?.loopbackAddress6;
+  if (m.engine && (sameIP(p.dst, m.engine.loopbackAddress) || (lb6 && sameIP(p.dst, lb6)))) {
     if (!m.engine.loopbackReachable) return done(w, { kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
-    const dst: IP = { v: 4, n: LOOPBACK_NET4.n + 1n };
+    // the gateway stands for the host's loopback of its family: 127.0.0.1, or ::1 (libslirp)
+    const dst: IP = p.dst.v === 4 ? { v: 4, n: LOOPBACK_NET4.n + 1n } : LOOPBACK6;
     return done(w, { kind: "engine-relay", machine: m.name, host: m.engine.host, dst, dport: p.dport, packet: p, origin: m.engine.origin });
   }
   return socket(w, m, p, inIf);

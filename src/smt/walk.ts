@@ -17,7 +17,7 @@
  * socketS (local delivery) or forwardS/transmitS (forwarding). Every condition
  * is assumed under a Decision (ir/decision.ts), and so is every prune.
  */
-import { LOOPBACK4, type IP } from "../net/addr.js";
+import { LOOPBACK4, LOOPBACK6, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import {
   applyNatS,
@@ -363,23 +363,26 @@ function deliverLocalS(w: WalkerS, st: St, m: Machine, p: SPacket, inIf: string)
   }
   const engine = m.engine;
   if (engine) {
-    const lb = eqAddr(p.dst, ac(engine.loopbackAddress));
+    // the gateway stands for the host's loopback of its family: 127.0.0.1, or ::1 (libslirp)
+    const maps = [
+      { at: engine.loopbackAddress, to: LOOPBACK4 },
+      ...(engine.loopbackAddress6 ? [{ at: engine.loopbackAddress6, to: LOOPBACK6 }] : []),
+    ].map((l) => ({ lb: eqAddr(p.dst, ac(l.at)), to: l.to }));
     const d: Decision = { kind: "engine-loopback", machine: m.name, origin: engine.origin };
-    if (engine.loopbackReachable) {
+    for (const { lb, to } of engine.loopbackReachable ? maps : []) {
       const s1 = x.assume(st, lb, d);
-      if (s1) {
-        const relay: SDisp = {
-          kind: "engine-relay",
-          machine: m.name,
-          host: engine.host,
-          dst: ac(LOOPBACK4),
-          dport: x.pv(s1, p.dport),
-          packet: x.pk(s1, p),
-        };
-        k(s1, relay);
-      }
+      if (!s1) continue;
+      const relay: SDisp = {
+        kind: "engine-relay",
+        machine: m.name,
+        host: engine.host,
+        dst: ac(to),
+        dport: x.pv(s1, p.dport),
+        packet: x.pk(s1, p),
+      };
+      k(s1, relay);
     }
-    const s2 = x.assume(st, not(lb), d);
+    const s2 = x.assume(st, not(or(...maps.map((l) => l.lb))), d);
     if (!s2) return;
     st = s2;
     p = x.pk(st, p);

@@ -36,6 +36,9 @@ import {
   hostOnlyDefault,
   NAT_GUEST,
   natAdapterNetwork,
+  natGuest6,
+  natIpv6Network,
+  natIpv6On,
 } from "./vbox.js";
 
 /** A checked topology: the document, and where each of its nodes is. */
@@ -654,7 +657,8 @@ function adapterAddrs(
 /** A NAT adapter: its network, and its port forwards (which the VM's host listens for). */
 function checkNatAdapter(c: Checker, mc: MachineCtx, ad: AdapterCtx, a: Extract<AdapterDoc, { mode: "nat" }>): void {
   const { slot, ap } = ad;
-  const net = natAdapterNetwork(a.network, slot);
+  const net = natAdapterNetwork(a.network, slot, a.engine);
+  checkNatIpv6(c, mc, ad, a);
   if (!net)
     c.err(
       "RCH011",
@@ -668,6 +672,34 @@ function checkNatAdapter(c: Checker, mc: MachineCtx, ad: AdapterCtx, a: Extract<
   }
   const names = new Map<string, number>();
   (a.forwards ?? []).forEach((f, k) => checkNatForward(c, mc, ad, net, names, f, k));
+}
+
+/** IPv6 of a NAT adapter: QEMU's user network only (VirtualBox's NAT mode has none), on a /64 (SLAAC). */
+function checkNatIpv6(c: Checker, mc: MachineCtx, { slot, ap }: AdapterCtx, a: Extract<AdapterDoc, { mode: "nat" }>): void {
+  if ((a.engine ?? "virtualbox") === "virtualbox") {
+    for (const key of ["ipv6", "ipv6Network"] as const)
+      if (a[key] !== undefined && (key !== "ipv6" || a.ipv6))
+        c.err(
+          "RCH035",
+          [...ap, key],
+          `VirtualBox's NAT mode gives the guest no IPv6 (only a NAT Network has an IPv6 switch, off by default)`,
+          "engine: qemu for QEMU's user network, or no IPv6 on this adapter",
+        );
+    return;
+  }
+  if (!natIpv6On(a)) return;
+  const net6 = natIpv6Network(a.ipv6Network);
+  if (!net6) {
+    c.err(
+      "RCH011",
+      [...ap, "ipv6Network"],
+      `IPv6 network '${a.ipv6Network}' is not an IPv6 /64 prefix (the guest takes its address by SLAAC)`,
+      "e.g. fec0::/64 (QEMU's default) or fd00::/64",
+    );
+    return;
+  }
+  mc.connected.push({ p: net6, dev: adapterInterfaceName(a, slot) });
+  mc.own.push(natGuest6(net6, slot));
 }
 
 /** Forward `k` of a NAT adapter whose network is `net` (when it parsed); `names`: forward names so far. */

@@ -116,8 +116,14 @@ export const AdapterSchema = z.discriminatedUnion("mode", [
   strict({
     mode: z.literal("nat"),
     ...adapterCommon,
+    /** Who runs the NAT: VirtualBox's NAT engine (default) or QEMU's user network (libslirp, `-netdev user`). */
+    engine: z.enum(["virtualbox", "qemu"]).optional(),
     network: z.string().optional(),
     localhostReachable: z.boolean().optional(),
+    /** IPv6 on the NAT network (QEMU: on unless `ipv6=off`; VirtualBox's NAT mode has none). */
+    ipv6: z.boolean().optional(),
+    /** QEMU `ipv6-prefix=`/`ipv6-prefixlen=`: the guest's IPv6 network, fec0::/64 by default. */
+    ipv6Network: z.string().optional(),
     forwards: z.array(ForwardSchema).optional(),
   }),
   strict({ mode: z.literal("natnetwork"), ...adapterCommon, network: name, addresses: z.array(z.string()) }),

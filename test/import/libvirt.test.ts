@@ -325,10 +325,25 @@ describe("domains", () => {
     expect(r.fragment.machines["slirp"]!.vm).toEqual({
       on: "host",
       adapters: [
-        { mode: "nat", interface: "eth0", network: "10.0.2.0/24", localhostReachable: true },
-        { mode: "nat", interface: "eth1", network: "172.17.2.0/24", localhostReachable: true },
+        { mode: "nat", interface: "eth0", engine: "qemu", network: "10.0.2.0/24" },
+        { mode: "nat", interface: "eth1", engine: "qemu", network: "172.17.2.0/24" },
       ],
     });
+  });
+
+  it("type user with an IPv6 <ip>: QEMU's IPv6 network on that /64 (on by default, fec0::/64, without one)", async () => {
+    const r = await run(
+      domain(
+        "slirp6",
+        "<interface type='user'><ip family='ipv6' address='fd00::' prefix='64'/></interface>",
+        "<interface type='user'><ip family='ipv6' address='fd00::' prefix='48'/></interface>",
+      ),
+    );
+    expect(r.fragment.machines["slirp6"]!.vm!.adapters).toEqual([
+      { mode: "nat", interface: "eth0", engine: "qemu", network: "10.0.2.0/24", ipv6Network: "fd00::/64" },
+      { mode: "nat", interface: "eth1", engine: "qemu", network: "10.0.2.0/24", ipv6: false },
+    ]);
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
   });
 
   it("what is not modelled is RCH051 at the element, and left out", async () => {

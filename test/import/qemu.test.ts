@@ -23,7 +23,7 @@ function loads(r: ImportResult): void {
   expect(() => loadTopologyText("imported.yaml", YAML.stringify(merged.doc))).not.toThrow();
 }
 
-const NAT = { mode: "nat", network: "10.0.2.0/24", localhostReachable: true };
+const NAT = { mode: "nat", engine: "qemu", network: "10.0.2.0/24" };
 
 describe("user-mode networking", () => {
   it("reads -netdev user with its device: libslirp's network, loopback reachable, repeated hostfwd", async () => {
@@ -56,7 +56,7 @@ describe("user-mode networking", () => {
       ],
     });
     expect(r.diagnostics).toEqual([]);
-    expect(r.fragment.notes.join("\n")).toMatch(/localhostReachable: true/);
+    expect(r.fragment.notes.join("\n")).toMatch(/engine: qemu, whose localhostReachable is true/);
     loads(r);
   });
 
@@ -100,6 +100,25 @@ describe("user-mode networking", () => {
     expect(adapters(r, "r")).toEqual([NAT]);
     expect(codes(r)).toEqual(["1:38 RCH051", "1:51 RCH051", "1:107 RCH051", "1:116 RCH051"]);
     expect(r.diagnostics[0]!.message).toMatch(/isolates the guest/);
+  });
+
+  it("reads IPv6: on by default, ipv6=off, ipv6-net / ipv6-prefix as the network; a prefix that is not a /64 is IPv6 off, with a warning", async () => {
+    const r = await run(
+      [
+        "qemu-system-x86_64 -name a -nic user,ipv6=off",
+        "qemu-system-x86_64 -name b -nic user,ipv6-net=fd00::/64",
+        "qemu-system-x86_64 -name c -nic user,ipv6-prefix=fd01::,ipv6-prefixlen=48",
+        "qemu-system-x86_64 -name d -nic user,ipv6=on,ipv6-host=fec0::5",
+        "",
+      ].join("\n"),
+    );
+    expect(adapters(r, "a")).toEqual([{ ...NAT, ipv6: false }]);
+    expect(adapters(r, "b")).toEqual([{ ...NAT, ipv6Network: "fd00::/64" }]);
+    expect(adapters(r, "c")).toEqual([{ ...NAT, ipv6: false }]);
+    expect(adapters(r, "d")).toEqual([NAT]);
+    expect(codes(r)).toEqual(["3:38 RCH051", "4:46 RCH051"]);
+    expect(r.diagnostics[0]!.message).toMatch(/SLAAC, which needs a \/64/);
+    loads(r);
   });
 
   it("warns about a netdev no device uses, a NIC device without netdev, and an unknown netdev id", async () => {

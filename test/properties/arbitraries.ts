@@ -220,7 +220,7 @@ export const rawForwardArb: fc.Arbitrary<RawForward> = fc.record({
 });
 
 export type RawAdapter =
-  | { mode: "nat"; forwards: RawForward[]; localhostReachable?: boolean; customNet: boolean }
+  | { mode: "nat"; forwards: RawForward[]; localhostReachable?: boolean; customNet: boolean; qemu?: { ipv6: boolean } }
   | { mode: "natnetwork"; net: number }
   | { mode: "bridged"; iface: number; v6: boolean; gateway?: number }
   | { mode: "hostonly"; net: number; withAddr: boolean }
@@ -233,6 +233,7 @@ export const rawAdapterArb: fc.Arbitrary<RawAdapter> = fc.oneof(
       forwards: fc.array(rawForwardArb, { maxLength: 3 }),
       localhostReachable: fc.boolean(),
       customNet: fc.boolean(),
+      qemu: fc.record({ ipv6: fc.boolean() }),
     },
     { requiredKeys: ["mode", "forwards", "customNet"] },
   ),
@@ -424,15 +425,22 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const hp = 100 + vi * 2 + slot;
       switch (a.mode) {
         case "nat": {
-          const net = a.customNet ? `10.0.${30 + slot}.0/24` : undefined;
+          // QEMU (libslirp): every adapter defaults to 10.0.2.0/24, so later slots name theirs; IPv6
+          // (QEMU's default fec0::/64) on the first adapter only, one IPv6 network per guest
+          const qemu = a.qemu;
+          const net = a.customNet ? `10.0.${30 + slot}.0/24` : qemu && slot > 0 ? `10.0.${2 + slot}.0/24` : undefined;
           const third = a.customNet ? 30 + slot : 2 + slot;
+          const v6 = qemu !== undefined && slot === 0 && qemu.ipv6;
           adapters.push({
             mode: "nat",
+            ...(qemu ? { engine: "qemu" as const } : {}),
             ...(net ? { network: net } : {}),
             ...(a.localhostReachable !== undefined ? { localhostReachable: a.localhostReachable } : {}),
+            ...(qemu && !v6 ? { ipv6: false } : {}),
             forwards: [],
           });
           place(name, { cidr: `10.0.${third}.15/24`, ip: `10.0.${third}.15`, v: 4, seg: `${name}/nat${slot + 1}` });
+          if (v6) place(name, { cidr: "fec0::5054:ff:fe12:3456/64", ip: "fec0::5054:ff:fe12:3456", v: 6, seg: `${name}/nat${slot + 1}` });
           addIf(name, ifn);
           // forwards filled in below, once every host address is known
           (adapters[adapters.length - 1] as { raw?: RawForward[] }).raw = a.forwards;

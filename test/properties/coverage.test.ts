@@ -31,6 +31,7 @@ function count(nets: readonly Network[]): Map<string, number> {
       add(`rp_filter ${m.rpFilter}`);
       if (m.routeLocalnet) add("route_localnet on");
       if (m.engine) add(`NAT engine loopback ${m.engine.loopbackReachable ? "reachable" : "off"}`);
+      if (m.engine) add(`NAT engine ${m.engine.kind}${m.engine.loopbackAddress6 ? " with IPv6" : ""}`);
       for (const i of m.interfaces) for (const a of i.addrs) add(`interface address IPv${a.ip.v}`);
       for (const r of m.routes) add(`route ${r.type}${r.via ? " via" : ""} IPv${r.dst.v}`);
       if (m.routes.some((r) => r.metric !== undefined)) add("route metric");
@@ -82,6 +83,9 @@ const REQUIRED = [
   "route_localnet on",
   "NAT engine loopback reachable",
   "NAT engine loopback off",
+  "NAT engine virtualbox",
+  "NAT engine qemu",
+  "NAT engine qemu with IPv6",
   "interface address IPv4",
   "interface address IPv6",
   "route connected IPv4",
