@@ -125,16 +125,24 @@ export type SocketRole =
   | { readonly kind: "service" }
   | {
       /**
-       * A relay (VirtualBox NAT port forward): the connection is accepted here and a
-       * new one is opened from `engine` to `to:toPort`, with source address
-       * `gateway` when the client came from a loopback address, the client's own
-       * address otherwise.
+       * A relay: the connection is accepted here and a new one is opened from `engine`
+       * to `to:toPort`. Two kinds, by `gateway`:
+       * - with `gateway` (libslirp: a VirtualBox or QEMU NAT port forward, `engine` the
+       *   NAT engine machine): the new connection keeps the client's address and port,
+       *   `gateway` standing in for a loopback client or one of the other family;
+       * - without (a relay process of an ordinary machine: docker-proxy, socat; `engine`
+       *   the machine itself): the new connection is the machine's own, leaving through
+       *   its OUTPUT chain with the kernel's source address (or `from`, when the process
+       *   binds one) and an ephemeral port. Its listening side crossed INPUT; FORWARD
+       *   sees neither side.
        */
       readonly kind: "relay";
       readonly engine: string;
       readonly to: IP;
       readonly toPort: number;
-      readonly gateway: IP;
+      readonly gateway?: IP;
+      /** Only without `gateway`: the source address the relay binds before it connects. */
+      readonly from?: IP;
     };
 
 export interface Socket {

@@ -2,7 +2,7 @@
  * Lowering: Topology (the user's language) -> Network IR (plain elements), in stages over one
  * explicit LowerCtx (context.ts), each reading the file and adding to the machines and segments:
  *
- * 1. machines and interfaces: declared segments, machines, their interfaces, sysctls, services;
+ * 1. machines and interfaces: declared segments, machines, their interfaces, sysctls, services, relays;
  * 2. chains and NAT rules the file writes (rules.ts);
  * 3. routes the file writes;
  * 4. VirtualBox: host-only interfaces, VM adapters, NAT engines and their relays (vbox.ts);
@@ -13,7 +13,7 @@
  * bridged adapter the host's interface, a router its interfaces, finish everything).
  * The checker has run: parsing here cannot fail.
  */
-import { parseMatchPrefix } from "../net/addr.js";
+import { parseMatchPrefix, unmap } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
 import { parseSegmentSubnets, type Topology } from "../topology/check.js";
 import type { Path } from "../topology/load.js";
@@ -77,6 +77,7 @@ function lowerMachines(ctx: LowerCtx): void {
     m.rpFilter = md.rp_filter ?? 0;
     m.routeLocalnet = md.route_localnet ?? false;
     lowerServices(ctx, m, md, mp);
+    lowerRelays(ctx, m, md, mp);
   }
 }
 
@@ -93,6 +94,29 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
       ...(s.pktinfo !== undefined ? { pktinfo: s.pktinfo } : {}),
       role: { kind: "service" },
       origin: ctx.o([...mp, "services", k], `service ${s.name ?? `#${k + 1}`}`),
+    });
+  });
+}
+
+/** A machine's relay processes (docker-proxy, socat): listening sockets whose connections the machine itself relays on. */
+function lowerRelays(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
+  (md.relays ?? []).forEach((r, k) => {
+    const bind = r.bind === undefined || r.bind === "*" ? ipOf("0.0.0.0") : ipOf(r.bind);
+    const proto = r.proto ?? "tcp";
+    m.sockets.push({
+      owner: r.name ?? `relay ${proto}/${portOf(r.port)} -> ${r.to}:${portOf(r.toPort)}`,
+      proto,
+      bind,
+      port: portOf(r.port),
+      v6only: r.v6only ?? false,
+      role: {
+        kind: "relay",
+        engine: m.name,
+        to: unmap(ipOf(r.to)),
+        toPort: portOf(r.toPort),
+        ...(r.from !== undefined ? { from: unmap(ipOf(r.from)) } : {}),
+      },
+      origin: ctx.o([...mp, "relays", k], `relay ${r.name ?? `#${k + 1}`}`),
     });
   });
 }

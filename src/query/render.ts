@@ -76,7 +76,12 @@ function hops(leg: Leg, legIndex: number, prev: Leg | undefined): { machine: str
 function legLead(prev: Leg): string {
   const d = prev.forward.disposition;
   if (d.kind === "delivered" && d.socket?.role.kind === "relay") {
-    const src = isLoopback(d.packet.src) ? "from the gateway address, as the client came from loopback" : "keeping the client's address";
+    const src =
+      d.socket.role.gateway === undefined
+        ? `its own connection, from ${d.socket.role.engine}`
+        : isLoopback(d.packet.src)
+          ? "from the gateway address, as the client came from loopback"
+          : "keeping the client's address";
     return `relays (${src}):`;
   }
   if (d.kind === "engine-relay") return `for ${d.machine}:`;

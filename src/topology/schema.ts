@@ -84,6 +84,24 @@ export const ServiceSchema = strict({
   pktinfo: z.boolean().optional(),
 });
 
+/**
+ * A relay process of the machine (docker-proxy, socat, ssh -L): it listens like a service and,
+ * for each connection (or UDP client), opens its own connection to `to`:`toPort`. Its listening
+ * side crosses the machine's INPUT chain; its own connection leaves through OUTPUT and
+ * POSTROUTING, from `from` when it binds one, else from the address the kernel picks, with an
+ * ephemeral port. FORWARD sees neither side.
+ */
+export const RelaySchema = strict({
+  name: name.optional(),
+  proto: proto.optional(),
+  bind: z.string().optional(),
+  port,
+  v6only: z.boolean().optional(),
+  to: z.string(),
+  toPort: port,
+  from: z.string().optional(),
+});
+
 /** A VirtualBox NAT port forward (`--natpf<N> name,proto,hostip,hostport,guestip,guestport`). */
 export const ForwardSchema = strict({
   name: name.optional(),
@@ -151,6 +169,7 @@ export const MachineSchema = strict({
   firewall: FirewallSchema.optional(),
   nat: z.array(NatRuleSchema).optional(),
   services: z.array(ServiceSchema).optional(),
+  relays: z.array(RelaySchema).optional(),
   vm: VmSchema.optional(),
   router: RouterSchema.optional(),
   hostonly: z.record(z.string(), HostOnlySchema).optional(),
@@ -206,6 +225,7 @@ export type RuleDoc = z.infer<typeof RuleSchema>;
 export type ChainDoc = z.infer<typeof ChainSchema>;
 export type NatRuleDoc = z.infer<typeof NatRuleSchema>;
 export type ServiceDoc = z.infer<typeof ServiceSchema>;
+export type RelayDoc = z.infer<typeof RelaySchema>;
 export type RouteDoc = z.infer<typeof RouteSchema>;
 export type RouterDoc = z.infer<typeof RouterSchema>;
 export type ExpectDoc = z.infer<typeof ExpectSchema>;
