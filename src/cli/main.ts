@@ -708,6 +708,12 @@ await yargs(hideBin(process.argv))
           array: true,
           describe: "Compose: import only the services without profiles and those of these profiles (default: every service)",
         })
+        .option("userland-proxy", {
+          type: "boolean",
+          default: true,
+          describe:
+            'Docker: docker-proxy relays published ports (daemon.json "userland-proxy", on by default; --no-userland-proxy when it says false)',
+        })
         .example("$0 import vagrant Vagrantfile -o lab.yaml", "the Vagrant machines, their forwards and private networks")
         .example(
           "$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml",
@@ -733,6 +739,7 @@ await yargs(hideBin(process.argv))
           lan: argv.lan,
           ...(argv["env-file"] ? { envFiles: argv["env-file"] } : {}),
           ...(argv.profile ? { profiles: argv.profile } : {}),
+          userlandProxy: argv["userland-proxy"],
         },
         ...(argv.into ? { into: argv.into } : {}),
       });

@@ -87,7 +87,7 @@ function unnamedDotEnv(src: Source, options: ImportOptions, out: Out): void {
 
 function run(sources: readonly Source[], options: ImportOptions, read: (r: Reader, d: DockerHost) => void, summary: string): ImportResult {
   const out: Out = { diags: [], notes: [] };
-  const d = new DockerHost(options.host, out);
+  const d = new DockerHost(options.host, out, options.userlandProxy ?? true);
   const compose = read === readCompose;
   const env = compose ? envOf(options, out) : new Map<string, string>();
   for (const src of sources) {

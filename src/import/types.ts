@@ -52,6 +52,8 @@ export interface ImportOptions {
   readonly envFiles?: readonly string[];
   /** Compose: the profiles to enable (`--profile`); undefined imports every service. */
   readonly profiles?: readonly string[];
+  /** Docker: daemon.json's `userland-proxy` (default true: docker-proxy relays what the DNAT does not catch). */
+  readonly userlandProxy?: boolean;
 }
 
 export const DEFAULT_IMPORT_OPTIONS: ImportOptions = { host: "host" };

@@ -1,9 +1,9 @@
 /** Lowering stage: a declared machine's firewall chains and NAT rules, as the file writes them. */
 import { parseMatchPrefix } from "../net/addr.js";
 import { parsePortRange } from "../net/port.js";
-import type { Chain, Match, NatRule } from "../ir/types.js";
+import type { Chain, Match, NatRule, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
-import type { ChainDoc, MachineDoc, NatRuleDoc, RuleDoc } from "../topology/schema.js";
+import { LOCAL_NONLOOPBACK, type ChainDoc, type MachineDoc, type NatRuleDoc, type RuleDoc } from "../topology/schema.js";
 import { acceptAll, ipOf, must, portOf, type LowerCtx, type MutableMachine, type PendingChain, type PendingRule } from "./context.js";
 
 /** The file's `firewall:` (chains it leaves out accept everything) and `nat:` rules, each DNAT in the chain it names. */
@@ -22,12 +22,16 @@ export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
   });
 }
 
+/** `dst: local` and `dst: local-nonloopback`, expanded by finish() (see PendingRule). */
+const dstLocalOf = (dst: string | undefined): PendingRule<Rule>["dstLocal"] =>
+  dst === "local" ? true : dst === LOCAL_NONLOOPBACK ? "nonloopback" : false;
+
 /** The match of a rule; `dst: local` is left out here (see PendingRule). */
 function lowerMatch(r: Omit<RuleDoc, "action">): Match {
   return {
     ...(r.proto !== undefined ? { proto: r.proto } : {}),
     ...(r.src !== undefined ? { src: must(parseMatchPrefix(r.src), r.src) } : {}),
-    ...(r.dst !== undefined && r.dst !== "local" ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
+    ...(r.dst !== undefined && dstLocalOf(r.dst) === false ? { dst: must(parseMatchPrefix(r.dst), r.dst) } : {}),
     ...(r.sport !== undefined ? { sport: must(parsePortRange(r.sport), "sport") } : {}),
     ...(r.dport !== undefined ? { dport: must(parsePortRange(r.dport), "dport") } : {}),
     ...(r.in !== undefined ? { in: r.in } : {}),
@@ -45,7 +49,7 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
       action: r.action,
       origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
     },
-    dstLocal: r.dst === "local",
+    dstLocal: dstLocalOf(r.dst),
   }));
   return {
     name,
@@ -71,5 +75,5 @@ function lowerNatRule(r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<Nat
         return { match, action: { kind: "masquerade" }, origin };
     }
   })();
-  return { rule, dstLocal: r.dst === "local" };
+  return { rule, dstLocal: dstLocalOf(r.dst) };
 }

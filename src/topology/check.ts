@@ -25,7 +25,7 @@ import {
 import { parseQuery } from "../ir/query.js";
 import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
-import type { AdapterDoc, ForwardDoc, MachineDoc, TopologyDoc } from "./schema.js";
+import { LOCAL_NONLOOPBACK, type AdapterDoc, type ForwardDoc, type MachineDoc, type TopologyDoc } from "./schema.js";
 import {
   adapterInterfaceName,
   DEFAULT_NATNETWORK,
@@ -1007,7 +1007,7 @@ function checkMatch(
 ): void {
   const src = r.src !== undefined ? c.prefix(r.src, [...rp, "src"], "src") : undefined;
   // dst: local = any address of this machine (addrtype LOCAL)
-  const dst = r.dst !== undefined && r.dst !== "local" ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
+  const dst = r.dst !== undefined && r.dst !== "local" && r.dst !== LOCAL_NONLOOPBACK ? c.prefix(r.dst, [...rp, "dst"], "dst") : undefined;
   if (src && dst && src.v !== dst.v)
     c.err("RCH004", [...rp, "dst"], "src and dst of one rule are of different IP families", "both IPv4 or both IPv6");
   if (r.sport !== undefined) c.portRange(r.sport, [...rp, "sport"], "sport");

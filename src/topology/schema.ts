@@ -25,6 +25,12 @@ const proto = z.enum(["tcp", "udp"]);
 const protoAny = z.enum(["tcp", "udp", "icmp"]);
 const ctState = z.enum(["new", "established", "related", "invalid"]);
 
+/**
+ * `dst:` value for the machine's own addresses except loopback's (iptables `! -d 127.0.0.0/8 -m
+ * addrtype --dst-type LOCAL`: Docker's nat OUTPUT jump, which leaves 127.0.0.1 to docker-proxy).
+ */
+export const LOCAL_NONLOOPBACK = "local-nonloopback";
+
 /** Match keys shared by filter rules and NAT rules. */
 const matchKeys = {
   proto: protoAny.optional(),

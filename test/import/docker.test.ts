@@ -120,6 +120,17 @@ describe("compose: published ports on the host", () => {
         toPort: 80,
         comment: "docker: web 8080->80/tcp",
       },
+      {
+        action: "dnat",
+        chain: "output",
+        proto: "tcp",
+        src: "0.0.0.0/0",
+        dst: "local-nonloopback",
+        dport: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+        comment: "docker: web 8080->80/tcp (the host's own connections)",
+      },
       { action: "masquerade", src: "172.18.0.0/16", comment: "docker: network default goes out" },
     ]);
     expect(host.firewall?.forward?.policy).toBe("drop");
@@ -131,10 +142,20 @@ describe("compose: published ports on the host", () => {
       ["drop", "", "br-default", "", "", ""],
       ["accept", "br-default", "", "", "", ""],
     ]);
-    expect(host.services).toEqual([
-      { name: "docker-proxy 8080/tcp (relays to web:80)", proto: "tcp", port: 8080 },
-      { name: "docker-proxy [::]:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "::", v6only: true },
+    // the container has no IPv6: docker-proxy on [::]:8080 relays to its IPv4 address
+    expect(host.relays).toEqual([
+      { name: "docker-proxy 8080/tcp (relays to web:80)", proto: "tcp", port: 8080, to: "172.18.0.2", toPort: 80 },
+      {
+        name: "docker-proxy [::]:8080/tcp (relays to web:80)",
+        proto: "tcp",
+        bind: "::",
+        port: 8080,
+        v6only: true,
+        to: "172.18.0.2",
+        toPort: 80,
+      },
     ]);
+    expect(host.services).toBeUndefined();
     expect(r.fragment.machines["web"]).toEqual({
       interfaces: { eth0: { segment: "host/docker:default", addresses: ["172.18.0.2/16"] } },
       routes: [{ to: "default", via: "172.18.0.1" }],
@@ -183,7 +204,8 @@ describe("compose: published ports on the host", () => {
     const r = compose(WEB_DB);
     const doc = topology(r.fragment, {
       ...firewall,
-      services: [...hostOf(r).services!, ...firewall.services!],
+      services: firewall.services!,
+      relays: hostOf(r).relays!,
       firewall: { ...hostOf(r).firewall, ...firewall.firewall },
     });
     expect(await verdicts(doc, ["lan -> host:22/tcp", "lan -> host:9100/tcp", "lan -> web:80/tcp", "lan -> db:5432/tcp"])).toEqual({
@@ -198,9 +220,18 @@ describe("compose: published ports on the host", () => {
     const r = compose(`services:\n  web:\n    image: nginx\n    ports: ["127.0.0.1:8080:80"]\n`);
     expect(r.diagnostics).toEqual([]);
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dst: "127.0.0.1/32", dport: 8080, to: "172.18.0.2", toPort: 80 });
-    expect(hostOf(r).services).toEqual([
-      { name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "127.0.0.1" },
+    expect(hostOf(r).relays).toEqual([
+      {
+        name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)",
+        proto: "tcp",
+        bind: "127.0.0.1",
+        port: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+      },
     ]);
+    // Docker's nat OUTPUT jump leaves 127.0.0.0/8 to docker-proxy: no output DNAT for a loopback publication
+    expect(hostOf(r).nat?.filter((x) => x.action === "dnat" && x.chain === "output")).toEqual([]);
     expect(await verdicts(topology(r.fragment), ["lan -> web:80/tcp", "host -> web:80/tcp", "host -> 127.0.0.1:8080/tcp"])).toEqual({
       "lan -> web:80/tcp": "unreachable",
       "host -> web:80/tcp": "reachable",
@@ -220,7 +251,7 @@ describe("compose: published ports on the host", () => {
     expect(codes(r)).toEqual(["RCH051"]);
     expect(at(r.diagnostics[0])).toBe("7:9");
     expect(r.diagnostics[0]!.message).toContain("picks when the container starts");
-    const nat = hostOf(r).nat!.filter((x) => x.action === "dnat");
+    const nat = hostOf(r).nat!.filter((x) => x.action === "dnat" && x.chain === "prerouting");
     expect(nat.map((x) => [x.proto, x.dst ?? "", x.dport, "toPort" in x ? x.toPort : ""])).toEqual([
       ["udp", "192.168.1.10/32", 5353, 53],
       ["tcp", "local", 8000, 9000],
@@ -240,9 +271,9 @@ describe("compose: published ports on the host", () => {
   it("an IPv6 host address is only docker-proxy's (the container has no IPv6)", () => {
     const r = compose(`services:\n  web:\n    image: nginx\n    ports:\n      - "[::1]:8080:80"\n      - "::1:8443:443"\n`);
     expect(hostOf(r).nat?.filter((x) => x.action === "dnat")).toEqual([]);
-    expect(hostOf(r).services?.map((s) => [s.name, s.bind])).toEqual([
-      ["docker-proxy [::1]:8080/tcp (relays to web:80)", "::1"],
-      ["docker-proxy [::1]:8443/tcp (relays to web:443)", "::1"],
+    expect(hostOf(r).relays?.map((s) => [s.name, s.bind, s.to])).toEqual([
+      ["docker-proxy [::1]:8080/tcp (relays to web:80)", "::1", "172.18.0.2"],
+      ["docker-proxy [::1]:8443/tcp (relays to web:443)", "::1", "172.18.0.2"],
     ]);
     load(topology(r.fragment));
   });
@@ -270,7 +301,7 @@ describe("compose: published ports on the host", () => {
     expect(r.diagnostics[2]!.message).toContain("on a free port it picks");
     expect(
       hostOf(r)
-        .nat?.filter((x) => x.action === "dnat")
+        .nat?.filter((x) => x.action === "dnat" && x.chain === "prerouting")
         .map((x) => [x.proto, x.dst ?? "", x.dport]),
     ).toEqual([
       ["tcp", "127.0.0.1/32", 8080],
@@ -532,7 +563,7 @@ networks:
         comment: "docker: web 127.0.0.1:8080->80/tcp",
       },
     ]);
-    expect(hostOf(r).services?.map((s) => s.bind)).toEqual(["127.0.0.1"]);
+    expect(hostOf(r).relays?.map((s) => s.bind)).toEqual(["127.0.0.1"]);
   });
 
   it("network_mode: bridge puts the container on docker0", () => {
@@ -673,7 +704,7 @@ describe("docker inspect", () => {
       eth0: { segment: "host/docker:shop_default", addresses: ["172.19.0.3/16"] },
     });
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dport: 8080, to: "172.19.0.3", toPort: 80 });
-    expect(hostOf(r).services?.map((s) => s.name)).toEqual([
+    expect(hostOf(r).relays?.map((s) => s.name)).toEqual([
       "docker-proxy 0.0.0.0:8080/tcp (relays to shop-web-1:80)",
       "docker-proxy [::]:8080/tcp (relays to shop-web-1:80)",
     ]);
@@ -703,8 +734,8 @@ describe("docker inspect", () => {
     expect(
       hostOf(r)
         .nat?.filter((x) => x.action === "dnat")
-        .map((x) => x.to),
-    ).toEqual(["172.17.0.2", "fd00:17::2"]);
+        .map((x) => `${x.chain} ${x.to}`),
+    ).toEqual(["prerouting 172.17.0.2", "output 172.17.0.2", "prerouting fd00:17::2", "output fd00:17::2"]);
     expect(
       hostOf(r)
         .nat?.filter((x) => x.action === "masquerade")
