@@ -17,7 +17,7 @@ import { emulationSupport, EmulateError } from "../emulate/build.js";
 import { emulate, emulationAgrees, emulationJson, renderEmulation } from "../emulate/emulate.js";
 import { unsupported } from "../emulate/plan.js";
 import { expectationQueries } from "../query/expect.js";
-import { answerJson, incompleteLine, renderAnswer } from "../query/render.js";
+import { answerJson, assumptionLines, incompleteLine, renderAnswer } from "../query/render.js";
 import { answerQuery, Disagreement, type EngineName, type EngineOptions } from "../query/engine.js";
 import { copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -56,7 +56,7 @@ import { reportHtml, type ReportFile } from "../report/html.js";
 /** The caveat line of an answer over an incomplete topology (none for a complete one). */
 const withCaveat = (net: Network): string[] => {
   const l = incompleteLine(net);
-  return l ? [l] : [];
+  return [...assumptionLines(net), ...(l ? [l] : [])];
 };
 
 /** A JSON output with the topology's incomplete parts added. */
@@ -383,6 +383,7 @@ await yargs(hideBin(process.argv))
                 ...(answerJson(ans, net.machines, report) as object),
                 ...(repair ? { fix: inlineFixJson(repair) } : {}),
                 ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+                ...(assumptionLines(net).length ? { assumes: assumptionLines(net) } : {}),
               },
               null,
               2,
@@ -708,6 +709,12 @@ await yargs(hideBin(process.argv))
           array: true,
           describe: "Compose: import only the services without profiles and those of these profiles (default: every service)",
         })
+        .option("docker-version", {
+          type: "number",
+          choices: [27, 28],
+          default: 28,
+          describe: "Docker: the Docker Engine whose rules the host runs (28 drops packets routed straight to containers; 27 does not)",
+        })
         .option("userland-proxy", {
           type: "boolean",
           default: true,
@@ -740,6 +747,7 @@ await yargs(hideBin(process.argv))
           ...(argv["env-file"] ? { envFiles: argv["env-file"] } : {}),
           ...(argv.profile ? { profiles: argv.profile } : {}),
           userlandProxy: argv["userland-proxy"],
+          dockerVersion: argv["docker-version"] === 27 ? 27 : 28,
         },
         ...(argv.into ? { into: argv.into } : {}),
       });

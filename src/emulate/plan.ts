@@ -469,7 +469,9 @@ function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
   if ((m.sport || m.dport) && m.proto === "icmp") return undefined;
   if (m.state) parts.push(`ct state { ${m.state.join(", ")} }`);
   if (m.ctDnat === true) parts.push("ct status dnat");
-  if (m.ctDnat === false) parts.push("ct status != dnat");
+  // not `ct status != dnat`: nft compiles that to an exact comparison of the whole status word
+  // (measured with --debug=netlink), which every DNATed connection with another bit set passes
+  if (m.ctDnat === false) parts.push("ct status & dnat == 0");
   return parts.join(" ");
 }
 

@@ -70,6 +70,8 @@ export class DockerHost {
     readonly out: Out,
     /** Docker's `userland-proxy` (daemon.json; on by default): docker-proxy relays what the DNAT does not catch */
     readonly userlandProxy = true,
+    /** the Docker Engine whose rules the host runs: 28 drops routing straight to containers (raw table), 27 does not */
+    readonly version: 27 | 28 = 28,
   ) {
     this.names.add(host);
   }
@@ -168,7 +170,9 @@ export class DockerHost {
       this.assumed.push(
         `${owner} ${listen.map((p) => `${p.port}/${p.proto}`).join(", ")}${on ? ` (network mode host: on ${on} itself)` : ""}`,
       );
-    return listen.map((p) => assumedService(owner, p));
+    const published = (p: { proto: Proto; port: number }) =>
+      ports.some((m) => m.published && m.hostPort !== undefined && m.proto === p.proto && m.containerPort === p.port);
+    return listen.map((p) => ({ ...assumedService(owner, p), ...(on === undefined && !published(p) ? { exposed: true } : {}) }));
   }
 
   fragment(): Fragment {
@@ -452,6 +456,7 @@ class HostRules {
       ...(nat.length ? { nat } : {}),
       ...(services.length ? { services } : {}),
       ...(this.proxies.length ? { relays: this.proxies } : {}),
+      ...(bridged.length ? { docker: { version: this.d.version, bridges: bridged.map((n) => n.bridge) } } : {}),
     };
     return Object.keys(doc).length ? doc : undefined;
   }

@@ -41,7 +41,7 @@ type Chains = NonNullable<MachineDoc["firewall"]>;
 const CHAINS = ["input", "output", "forward"] as const;
 
 /** Keys whose values must agree when two inputs both set them. */
-const SCALARS = ["ip_forward", "rp_filter", "route_localnet", "vm", "router"] as const;
+const SCALARS = ["ip_forward", "rp_filter", "route_localnet", "vm", "router", "docker"] as const;
 
 class Merger {
   readonly machines: Record<string, MachineDoc> = {};

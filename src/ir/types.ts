@@ -57,6 +57,8 @@ export interface Machine {
   readonly sockets: readonly Socket[];
   /** A user-space NAT engine (VirtualBox NAT / NAT Network) that relays what it receives through a host. */
   readonly engine?: NatEngine;
+  /** The Docker Engine whose rules this machine runs (`docker:`), for answers to say which they assume. */
+  readonly docker?: { readonly version: 27 | 28; readonly origin: Origin };
 }
 
 export interface Iface {
@@ -155,6 +157,8 @@ export interface Socket {
   readonly device?: string;
   /** UDP on a wildcard bind answers from the dialed address (IP_PKTINFO); otherwise from the route's source. */
   readonly pktinfo?: boolean;
+  /** A container's port that is exposed (EXPOSE, compose `expose:`) and not published: for explanations only. */
+  readonly exposed?: boolean;
   readonly role: SocketRole;
   readonly origin: Origin;
 }

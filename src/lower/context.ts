@@ -55,6 +55,7 @@ export interface MutableMachine {
   nat: { prerouting: PendingRule<NatRule>[]; output: PendingRule<NatRule>[]; postrouting: PendingRule<NatRule>[] };
   sockets: Socket[];
   engine?: Machine["engine"];
+  docker?: Machine["docker"];
 }
 
 export interface LowerCtx {

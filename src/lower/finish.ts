@@ -26,6 +26,7 @@ export function finish(m: MutableMachine): Machine {
     },
     sockets: m.sockets,
     ...(m.engine ? { engine: m.engine } : {}),
+    ...(m.docker ? { docker: m.docker } : {}),
   };
 }
 

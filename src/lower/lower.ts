@@ -7,6 +7,7 @@
  * 3. routes the file writes;
  * 4. VirtualBox: host-only interfaces, VM adapters, NAT engines and their relays (vbox.ts);
  * 5. router defaults: masquerade, DNAT per forward, hairpin, default firewall (router.ts);
+ *    then Docker 28's drop of routing straight to containers (docker.ts);
  * 6. finish: route tables and `dst: local` expanded, once every interface is known (finish.ts).
  *
  * The stages run in this order because each later one reads what the earlier ones made (a
@@ -34,6 +35,7 @@ import { finish } from "./finish.js";
 import { lowerRouters } from "./router.js";
 import { lowerRules } from "./rules.js";
 import { lowerVirtualBox } from "./vbox.js";
+import { lowerDocker } from "./docker.js";
 
 export function lower(topo: Topology): Network {
   const ctx = newContext(topo);
@@ -42,6 +44,7 @@ export function lower(topo: Topology): Network {
   for (const [name, md] of Object.entries(ctx.doc.machines)) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
+  lowerDocker(ctx);
   const incomplete = ctx.doc.incomplete;
   return {
     file: ctx.file,
@@ -92,6 +95,7 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
       v6only: s.v6only ?? false,
       ...(s.device !== undefined ? { device: s.device } : {}),
       ...(s.pktinfo !== undefined ? { pktinfo: s.pktinfo } : {}),
+      ...(s.exposed ? { exposed: true } : {}),
       role: { kind: "service" },
       origin: ctx.o([...mp, "services", k], `service ${s.name ?? `#${k + 1}`}`),
     });

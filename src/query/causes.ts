@@ -73,6 +73,7 @@ export const CAUSES = {
   NAT_PRIVATE_ADDRESS: "the address is private to a VirtualBox NAT engine; its port forward is the way in",
   INTERNAL_OTHER_HOST: "internal networks of the same name on two hosts are separate networks",
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
+  EXPOSED_NOT_PUBLISHED: "the container exposes the port but does not publish it: only its own networks reach it",
 } as const;
 
 export type CauseCode = keyof typeof CAUSES;
@@ -250,6 +251,37 @@ function routerBetween(
   return undefined;
 }
 
+/**
+ * "Exposed, not published" (compose `expose:`, Dockerfile EXPOSE without `ports:`): the target's
+ * service on the port is marked `exposed`, the client shares none of the target's networks, and
+ * no relay (docker-proxy) and no DNAT anywhere leads to it. EXPOSE is documentation to Docker: it
+ * opens nothing on the host, so the client's dial of the host's port is refused.
+ */
+function exposedNotPublished(net: Network, q: Query, client: Machine, target: Machine): Cause | undefined {
+  if (q.proto === "icmp" || q.port === undefined) return undefined;
+  const s = target.sockets.find((x) => x.exposed && x.role.kind === "service" && x.proto === q.proto && x.port === q.port);
+  if (!s) return undefined;
+  const clientSegs = segmentsOf(client);
+  if (nonLo(target).some((i) => i.segment !== null && clientSegs.has(i.segment))) return undefined;
+  const own = addressesOf(target);
+  const dnat = net.machines.some((m) =>
+    [...m.nat.prerouting, ...m.nat.output].some(
+      (r) =>
+        r.action.kind === "dnat" &&
+        own.some((x) => sameIP(x, (r.action as { to: IP }).to)) &&
+        (r.action.toPort ?? r.match.dport?.lo) === q.port,
+    ),
+  );
+  if (dnat || relays(net, target, q.proto, q.port).length) return undefined;
+  return {
+    code: "EXPOSED_NOT_PUBLISHED",
+    machine: target.name,
+    at: at(s.origin),
+    symptom: "refused",
+    text: `${target.name} exposes ${q.port}/${q.proto} (compose expose: or Dockerfile EXPOSE) but does not publish it: only containers on its own networks reach it, and nothing listens on the host's port; publish it (ports: ["${q.port}:${q.port}"], or "127.0.0.1:${q.port}:${q.port}" for this machine only)`,
+  };
+}
+
 /** The host-only adapters of `m` whose address lies outside their network's subnet (seed 004). */
 function hostonlyMismatches(net: Network, m: Machine): Cause[] {
   const out: Cause[] = [];
@@ -300,6 +332,8 @@ function structuralCauses(net: Network, q: Query, client: Machine, target: Machi
           text: `${m.name} has no network interface attached to anything (${m.kind === "vm" ? "its adapters are 'none' or absent" : "no interfaces"}): give ${m.name} an adapter or an interface on a segment`,
         },
       ];
+  const exposed = exposedNotPublished(net, q, client, target);
+  if (exposed) return [exposed];
   const causes: Cause[] = [...hostonlyMismatches(net, target), ...(client.kind === "vm" ? hostonlyMismatches(net, client) : [])];
   const clientSegs = segmentsOf(client);
   const shares = (i: { segment: string | null }) => i.segment !== null && clientSegs.has(i.segment);

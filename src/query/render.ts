@@ -211,6 +211,21 @@ const wayText = {
   address: "its address",
 } as const;
 
+/** What every answer over a topology with a Docker host assumes: which Docker Engine's rules (`docker:`). */
+export function assumptionLines(net: Pick<Network, "machines">): string[] {
+  return net.machines.flatMap((m) =>
+    m.docker
+      ? [
+          `assumes: Docker Engine ${m.docker.version}'s rules on ${m.name} (${at(m.docker.origin)}): ${
+            m.docker.version >= 28
+              ? "packets routed straight to a container's address from outside its bridge are dropped (raw table); 27 and older let them through (docker: {version: 27})"
+              : "packets routed straight to a container's address are not dropped as Docker 28 does (docker: {version: 28})"
+          }`,
+        ]
+      : [],
+  );
+}
+
 /** The caveat of every answer over a topology imported without some parts of its inputs, or undefined. */
 export function incompleteLine(net: Pick<Network, "incomplete">): string | undefined {
   const parts = net.incomplete ?? [];

@@ -434,6 +434,7 @@ function checkMachine(c: Checker, mname: string, m: MachineDoc): void {
   checkRoutes(c, mc);
   checkServices(c, mc);
   checkRelays(c, mc);
+  (m.docker?.bridges ?? []).forEach((b, k) => knownIf(c, mc, b, [...mc.mp, "docker", "bridges", k]));
   checkFirewall(c, mc);
   if (m.router) checkRouter(c, mc);
 }

@@ -88,6 +88,8 @@ export const ServiceSchema = strict({
   device: name.optional(),
   /** UDP on a wildcard bind: answers from the address it was asked on (IP_PKTINFO: bind, dnsmasq, unbound). */
   pktinfo: z.boolean().optional(),
+  /** A container's port exposed (Dockerfile EXPOSE, compose `expose:`) and not published: answers name that as the cause. */
+  exposed: z.boolean().optional(),
 });
 
 /**
@@ -165,6 +167,16 @@ export const HostOnlySchema = strict({
   addresses: z.array(z.string()),
 });
 
+/**
+ * The Docker Engine whose rules the machine runs (written by reach import): 28 (the default) adds a
+ * raw-table drop of packets routed straight to a container's address from outside its bridge;
+ * 27 and older do not. `bridges` are the machine's Docker bridge interfaces.
+ */
+export const DockerSchema = strict({
+  version: z.union([z.literal(27), z.literal(28)]).optional(),
+  bridges: z.array(name),
+});
+
 export const MachineSchema = strict({
   description: z.string().optional(),
   interfaces: z.record(z.string(), InterfaceSchema).optional(),
@@ -176,6 +188,7 @@ export const MachineSchema = strict({
   nat: z.array(NatRuleSchema).optional(),
   services: z.array(ServiceSchema).optional(),
   relays: z.array(RelaySchema).optional(),
+  docker: DockerSchema.optional(),
   vm: VmSchema.optional(),
   router: RouterSchema.optional(),
   hostonly: z.record(z.string(), HostOnlySchema).optional(),

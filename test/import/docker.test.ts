@@ -310,6 +310,22 @@ describe("compose: published ports on the host", () => {
     expect(r.fragment.machines["web"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["80/tcp", "53/udp", "443/tcp", "22/tcp"]);
   });
 
+  it("an exposed, unpublished port is a cause of its own (EXPOSED_NOT_PUBLISHED) from outside the container's networks", async () => {
+    const r = compose(WEB_DB);
+    expect(r.fragment.machines["db"]?.services).toEqual([{ name: "db 5432/tcp (assumed)", proto: "tcp", port: 5432, exposed: true }]);
+    expect(r.fragment.machines["web"]?.services?.[0]?.exposed).toBeUndefined();
+    const net = lower(load(topology(r.fragment)).topology);
+    const ask = async (text: string) => {
+      const p = parseQuery(text);
+      if (!p.ok) throw new Error(p.message);
+      return (await answerQuery(net, p.query, { engine: "both", timeoutMs: 30_000 })).answer;
+    };
+    const outside = await ask("lan -> db:5432/tcp");
+    expect(outside.verdict).toBe("unreachable");
+    expect(outside.causes?.[0]?.code).toBe("EXPOSED_NOT_PUBLISHED");
+    expect((await ask("web -> db:5432/tcp")).verdict).toBe("reachable");
+  });
+
   it("expose adds listeners without publishing", () => {
     const r = compose(`services:\n  api:\n    image: api\n    expose: ["3000", 9090, "5000-5001/udp"]\n`);
     expect(r.diagnostics).toEqual([]);

@@ -13,6 +13,7 @@ import { shutdown } from "../../src/smt/solver.js";
 import type { Network } from "../../src/ir/types.js";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
+import { nftRuleset } from "../../src/emulate/plan.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { InputError } from "../../src/diagnostics/diagnostic.js";
 import { build, dial, failure, expectOk, pkt } from "./helpers.js";
@@ -146,6 +147,42 @@ machines:
       ["{ port: 80, to: 192.168.1.20, toPort: 80 }, { port: 80, to: 192.168.1.21, toPort: 80 }", "RCH032", "{ port: 80, to: 192.168.1.21"],
     ];
     for (const [relay, code, token] of cases) expect(codes(relay)).toEqual([at(relay, code, token)]);
+  });
+
+  it("dst: local-nonloopback is every local address but 127.0.0.0/8 and ::1; docker: {version: 28} puts its drops first, 27 none", () => {
+    const doc = (version: number) => `
+segments: { lan: 192.168.1.0/24, br: 172.17.0.0/16 }
+machines:
+  host:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24] }
+      docker0: { segment: br, addresses: [172.17.0.1/16] }
+    firewall: { forward: { policy: drop, rules: [ { action: accept, out: docker0 } ] } }
+    nat: [ { action: dnat, chain: output, dst: local-nonloopback, proto: tcp, dport: 8080, to: 172.17.0.2, toPort: 80 } ]
+    docker: { version: ${version}, bridges: [docker0] }
+  web:
+    interfaces: { eth0: { segment: br, addresses: [172.17.0.2/16] } }
+`;
+    const host = (v: number) => build(doc(v)).machines.find((m) => m.name === "host")!;
+    const h28 = host(28);
+    expect(h28.nat.output.map((r) => `${r.match.dst!.v}/${r.match.dst!.len}`)).toEqual(["4/32", "4/32"]);
+    expect(h28.docker?.version).toBe(28);
+    expect(h28.filter.forward.rules.map((r) => [r.action, r.match.dst && `${r.match.dst.len}`, r.match.ctDnat, r.match.state])).toEqual([
+      ["drop", "32", false, ["new", "invalid"]],
+      ["accept", undefined, undefined, undefined],
+    ]);
+    expect(host(27).filter.forward.rules).toHaveLength(1);
+    expect(() => build(doc(28).replace("bridges: [docker0]", "bridges: [nope]"))).toThrow(/RCH022/);
+  });
+
+  it("the emulator writes `dnat: false` as a bit test: nft's `ct status != dnat` compares the whole status word (found with docker-published.yaml)", () => {
+    const net = world({ forwarding: true, forward: "{ action: drop, dnat: false }" });
+    const text = nftRuleset(
+      net.machines.find((m) => m.name === "host")!,
+      (n) => n,
+    )!;
+    expect(text).toContain("ct status & dnat == 0 drop");
+    expect(text).not.toContain("!= dnat");
   });
 
   it.skipIf(!root)(
