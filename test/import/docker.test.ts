@@ -15,6 +15,8 @@ import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
+import { emulate } from "../../src/emulate/emulate.js";
+import { emulationSupport } from "../../src/emulate/build.js";
 import type { MachineDoc, TopologyDoc } from "../../src/topology/schema.js";
 
 const HOST = { host: "host" };
@@ -325,6 +327,33 @@ describe("compose: published ports on the host", () => {
     expect(outside.causes?.[0]?.code).toBe("EXPOSED_NOT_PUBLISHED");
     expect((await ask("web -> db:5432/tcp")).verdict).toBe("reachable");
   });
+
+  it("--no-userland-proxy: no docker-proxy; the OUTPUT DNAT takes loopback, route_localnet, 127/8 masqueraded; the kernel agrees", async () => {
+    const text = `services:\n  web:\n    image: nginx\n    ports: ["8080:80", "127.0.0.1:8081:80"]\n`;
+    const r = importCompose([{ file: "docker-compose.yml", text }], { ...HOST, userlandProxy: false, dockerVersion: 27 }) as ImportResult;
+    const host = hostOf(r);
+    expect(host.relays).toBeUndefined();
+    expect(host.route_localnet).toBe(true);
+    expect(host.docker).toEqual({ version: 27, bridges: ["br-default"] });
+    expect(host.nat?.filter((x) => x.action === "dnat" && x.chain === "output").map((x) => x.dst)).toEqual(["local", "127.0.0.1/32"]);
+    expect(host.nat?.filter((x) => x.action === "masquerade").map((x) => [x.src, x.out])).toEqual([
+      ["172.18.0.0/16", undefined],
+      ["127.0.0.0/8", "br-default"],
+    ]);
+    const queries = ["host -> 127.0.0.1:8081/tcp", "host -> 127.0.0.1:8080/tcp", "lan -> web:80/tcp"];
+    expect(await verdicts(topology(r.fragment), queries)).toEqual(Object.fromEntries(queries.map((q) => [q, "reachable"])));
+    if (!emulationSupport().ok) return;
+    const net = lower(load(topology(r.fragment)).topology);
+    const k = await emulate(
+      net,
+      queries.map((q) => {
+        const p = parseQuery(q);
+        if (!p.ok) throw new Error(p.message);
+        return p.query;
+      }),
+    );
+    expect(k.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(queries.map((q) => [q, "reachable", true]));
+  }, 60_000);
 
   it("expose adds listeners without publishing", () => {
     const r = compose(`services:\n  api:\n    image: api\n    expose: ["3000", 9090, "5000-5001/udp"]\n`);
