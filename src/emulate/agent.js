@@ -67,6 +67,8 @@ function relayTcp(c, r) {
 function relayUdp(sock, r) {
   /** @type {Map<string, import("node:dgram").Socket>} */
   const peers = new Map();
+  /** @type {Map<import("node:dgram").Socket, (m: Buffer) => void>} */
+  const relayed = new Map();
   sock.on("message", (m, rinfo) => {
     const key = `${rinfo.address} ${rinfo.port}`;
     let up = peers.get(key);
@@ -74,12 +76,21 @@ function relayUdp(sock, r) {
       const u = dgram.createSocket({ type: r.host.includes(":") ? "udp6" : "udp4" });
       u.on("error", () => {});
       u.on("message", (back) => sock.send(back, rinfo.port, rinfo.address, () => {}));
-      u.bind({ ...(r.from ? { address: r.from } : {}), port: 0 }, () => u.connect(r.port, r.host, () => u.send(m, () => {})));
+      // a connect that fails (no route) leaves the socket unconnected: nothing is sent, as docker-proxy sends nothing
+      const sendUp = (/** @type {Buffer} */ msg) => {
+        try {
+          u.send(msg, () => {});
+        } catch {
+          /* not connected */
+        }
+      };
+      u.bind({ ...(r.from ? { address: r.from } : {}), port: 0 }, () => u.connect(r.port, r.host, () => sendUp(m)));
+      relayed.set(u, sendUp);
       peers.set(key, u);
       open.push(u);
       return;
     }
-    up.send(m, () => {});
+    relayed.get(up)?.(m);
   });
 }
 

@@ -93,6 +93,13 @@ const CASES: [string, Parameters<typeof world>[0], string, "reachable" | "unreac
   ["an app bound to the container's loopback is not reached", { webBind: "127.0.0.1" }, "lan -> web:80/tcp", "unreachable"],
   ["a UDP relay", { relay: "{ name: udp-proxy, proto: udp, port: 5353, to: 172.17.0.2, toPort: 53 }" }, "lan -> web:53/udp", "reachable"],
   [
+    // found by the generated kernel test (seed 20261126): the agent's UDP relay sent on a socket whose connect had failed, and died
+    "a UDP relay whose target has no route: nothing answers",
+    { relay: "{ name: udp-proxy, proto: udp, port: 5353, to: 10.9.9.9, toPort: 53 }" },
+    "lan -> 192.168.1.10:5353/udp",
+    "unreachable",
+  ],
+  [
     "a relay bound to a source address: the container sees that one",
     {
       relay: "{ name: proxy, port: 8080, to: 172.17.0.2, toPort: 80, from: 172.17.0.1 }",
