@@ -47,9 +47,9 @@ solverAhead(process.argv.slice(2));
 
 /** The caveat line of an answer over an incomplete topology (none for a complete one). */
 const withCaveat = async (net: Network): Promise<string[]> => {
-  const { incompleteLine } = await import("../query/render.js");
+  const { assumptionLines, incompleteLine } = await import("../query/render.js");
   const l = incompleteLine(net);
-  return l ? [l] : [];
+  return [...assumptionLines(net), ...(l ? [l] : [])];
 };
 
 /** A JSON output with the topology's incomplete parts added. */
@@ -451,7 +451,7 @@ await yargs(hideBin(process.argv))
       };
       const { answerQuery } = await engineP;
       const { answer: ans, report, smt2 } = await answerQuery(net, q, opts);
-      const [{ answerJson, renderAnswer }, { fix }, { inlineFix, inlineFixJson }] = await Promise.all([
+      const [{ answerJson, assumptionLines, renderAnswer }, { fix }, { inlineFix, inlineFixJson }] = await Promise.all([
         import("../query/render.js"),
         import("../fix/fix.js"),
         import("../fix/report.js"),
@@ -470,6 +470,7 @@ await yargs(hideBin(process.argv))
                 ...(answerJson(ans, net.machines, report) as object),
                 ...(repair ? { fix: inlineFixJson(repair) } : {}),
                 ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+                ...(assumptionLines(net).length ? { assumes: assumptionLines(net) } : {}),
               },
               null,
               2,
@@ -865,6 +866,18 @@ await yargs(hideBin(process.argv))
           array: true,
           describe: "Compose: import only the services without profiles and those of these profiles (default: every service)",
         })
+        .option("docker-version", {
+          type: "number",
+          choices: [27, 28],
+          default: 28,
+          describe: "Docker: the Docker Engine whose rules the host runs (28 drops packets routed straight to containers; 27 does not)",
+        })
+        .option("userland-proxy", {
+          type: "boolean",
+          default: true,
+          describe:
+            'Docker: docker-proxy relays published ports (daemon.json "userland-proxy", on by default; --no-userland-proxy when it says false)',
+        })
         .example("$0 import vagrant Vagrantfile -o lab.yaml", "the Vagrant machines, their forwards and private networks")
         .example(
           "$0 import virtualbox web.vminfo hostonlyifs.txt -o lab.yaml",
@@ -891,6 +904,8 @@ await yargs(hideBin(process.argv))
           lan: argv.lan,
           ...(argv["env-file"] ? { envFiles: argv["env-file"] } : {}),
           ...(argv.profile ? { profiles: argv.profile } : {}),
+          userlandProxy: argv["userland-proxy"],
+          dockerVersion: argv["docker-version"] === 27 ? 27 : 28,
         },
         ...(argv.into ? { into: argv.into } : {}),
       });

@@ -82,7 +82,7 @@ function stepLine(s: Step): string | undefined {
 function relayLead(prev: Leg | undefined): string {
   const d = prev?.forward.disposition;
   if (d?.kind === "delivered" && d.socket?.role.kind === "relay")
-    return `relay: new connection${isLoopback(d.packet.src) ? " from the gateway address" : ""}`;
+    return `relay: new connection${d.socket.role.gateway === undefined ? ` of ${d.socket.role.engine}` : isLoopback(d.packet.src) ? " from the gateway address" : ""}`;
   if (d?.kind === "engine-relay") return `${d.host} re-sends it`;
   return "new connection";
 }

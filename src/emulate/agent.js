@@ -5,14 +5,16 @@
  * creates lives in that machine's network namespace.
  *
  * It speaks newline-delimited JSON on stdin/stdout, one request per line:
- *   {"id":1,"op":"listen","token":"T","sockets":[{tag,proto,host,port,v6only,reuse}]}
+ *   {"id":1,"op":"listen","token":"T","sockets":[{tag,proto,host,port,v6only,reuse,relay?}]}
  *     -> {"id":1,"ok":true,"result":[{tag,error?}]}
  *   {"id":2,"op":"probe","token":"T","probes":[{key,proto,dst,dport,sport,timeoutMs}]}
  *     -> {"id":2,"ok":true,"result":[{key,outcome,symptom,banner?,code?,connected,ms}]}
  * A listener answers every connection or datagram with one line
  * "REACH <token> <tag> <peer address> <peer port>" and closes: a probe counts as
  * answered only when that line comes back (a relay that accepts and then closes is
- * not an answer). The agent exits when its stdin closes. It never reads anything
+ * not an answer). A socket with `relay` {host, port, from?} is a relay process
+ * (docker-proxy): it answers nothing itself and copies each connection (or UDP
+ * client) to and from its own connection to host:port. The agent exits when its stdin closes. It never reads anything
  * but its own requests, and it only connects where a request tells it to.
  *
  * Plain JavaScript on purpose: it runs under bare `node` in a namespace, from the
@@ -32,8 +34,69 @@ function send(msg) {
 }
 
 /**
+ * @typedef {{host: string, port: number, from?: string}} Relay
+ * @typedef {{tag: string, proto: "tcp" | "udp", host: string, port: number, v6only: boolean, reuse?: boolean, relay?: Relay}} ListenSpec
+ */
+
+/**
+ * A relay process's TCP connection (docker-proxy): the client's connection is
+ * accepted, then the relay opens its own to the target and copies both ways; when
+ * its own fails, it closes the client's (accepted, then closed without data).
+ * @param {import("node:net").Socket} c
+ * @param {Relay} r
+ */
+function relayTcp(c, r) {
+  c.pause();
+  const up = net.connect({ host: r.host, port: r.port, ...(r.from ? { localAddress: r.from } : {}) });
+  up.on("connect", () => {
+    c.pipe(up);
+    up.pipe(c);
+    c.resume();
+  });
+  up.on("error", () => c.end());
+  c.on("error", () => up.destroy());
+  c.on("close", () => up.destroy());
+}
+
+/**
+ * A relay process's UDP side: one socket of its own per client, connected to the
+ * target; what comes back is sent to the client from the listening socket.
+ * @param {import("node:dgram").Socket} sock
+ * @param {Relay} r
+ */
+function relayUdp(sock, r) {
+  /** @type {Map<string, import("node:dgram").Socket>} */
+  const peers = new Map();
+  /** @type {Map<import("node:dgram").Socket, (m: Buffer) => void>} */
+  const relayed = new Map();
+  sock.on("message", (m, rinfo) => {
+    const key = `${rinfo.address} ${rinfo.port}`;
+    let up = peers.get(key);
+    if (!up) {
+      const u = dgram.createSocket({ type: r.host.includes(":") ? "udp6" : "udp4" });
+      u.on("error", () => {});
+      u.on("message", (back) => sock.send(back, rinfo.port, rinfo.address, () => {}));
+      // a connect that fails (no route) leaves the socket unconnected: nothing is sent, as docker-proxy sends nothing
+      const sendUp = (/** @type {Buffer} */ msg) => {
+        try {
+          u.send(msg, () => {});
+        } catch {
+          /* not connected */
+        }
+      };
+      u.bind({ ...(r.from ? { address: r.from } : {}), port: 0 }, () => u.connect(r.port, r.host, () => sendUp(m)));
+      relayed.set(u, sendUp);
+      peers.set(key, u);
+      open.push(u);
+      return;
+    }
+    relayed.get(up)?.(m);
+  });
+}
+
+/**
  * @param {string} token
- * @param {{tag: string, proto: "tcp" | "udp", host: string, port: number, v6only: boolean, reuse?: boolean}} s
+ * @param {ListenSpec} s
  * @returns {Promise<{tag: string, error?: string}>}
  */
 function listen(token, s) {
@@ -43,7 +106,8 @@ function listen(token, s) {
     if (s.proto === "tcp") {
       const server = net.createServer((c) => {
         c.on("error", () => {});
-        c.end(banner(c.remoteAddress, c.remotePort));
+        if (s.relay) relayTcp(c, s.relay);
+        else c.end(banner(c.remoteAddress, c.remotePort));
       });
       server.once("error", (e) => resolve({ tag: s.tag, error: /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e) }));
       server.listen({ host: s.host, port: s.port, ipv6Only: s.v6only, exclusive: true, backlog: 511 }, () => {
@@ -53,7 +117,8 @@ function listen(token, s) {
     } else {
       const v6 = s.host.includes(":");
       const sock = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: s.v6only, reuseAddr: s.reuse === true });
-      sock.on("message", (_m, rinfo) => sock.send(banner(rinfo.address, rinfo.port), rinfo.port, rinfo.address, () => {}));
+      if (s.relay) relayUdp(sock, s.relay);
+      else sock.on("message", (_m, rinfo) => sock.send(banner(rinfo.address, rinfo.port), rinfo.port, rinfo.address, () => {}));
       sock.once("error", (e) => resolve({ tag: s.tag, error: /** @type {NodeJS.ErrnoException} */ (e).code ?? String(e) }));
       sock.bind({ address: s.host, port: s.port, exclusive: true }, () => {
         sock.removeAllListeners("error");

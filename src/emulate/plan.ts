@@ -11,6 +11,8 @@
  *                      (port forward) is an `add_hostfwd` on its API socket
  *   filter chains, NAT one nftables table `inet reach` per machine
  *   services           listeners of the machine's agent (emulate/agent.js)
+ *   relays of a machine relay listeners of its agent: each client's connection (or
+ *                      UDP client) gets the agent's own onward connection
  *
  * Names. Nothing from the topology file reaches a command line unchecked: every
  * interface name passes `kernelIfName`, which keeps a plain name (letters and
@@ -87,6 +89,8 @@ export interface Listener {
   readonly port: number;
   readonly v6only: boolean;
   readonly reuse?: boolean;
+  /** a relay process (docker-proxy): what it connects to for each client, and the source it binds */
+  readonly relay?: { readonly host: string; readonly port: number; readonly from?: string };
 }
 
 export interface HostForward {
@@ -168,7 +172,7 @@ export function unsupported(net: Network): Unsupported[] {
     for (const s of m.sockets) {
       if (s.device !== undefined)
         out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
-      if (s.role.kind === "relay" && s.bind.v !== 4)
+      if (s.role.kind === "relay" && s.role.gateway !== undefined && s.bind.v !== 4)
         out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
     for (const r of m.routes) {
@@ -454,8 +458,13 @@ function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (se
 function listenersOf(m: Machine, k: number): Listener[] {
   const out: Listener[] = [];
   m.sockets.forEach((s, si) => {
-    if (s.role.kind !== "service") return;
     const tag = `${k}.${si}`;
+    if (s.role.kind === "relay" && s.role.gateway === undefined) {
+      const relay = { host: formatIP(s.role.to), port: s.role.toPort, ...(s.role.from ? { from: formatIP(s.role.from) } : {}) };
+      out.push({ tag, proto: s.proto, host: formatIP(s.bind), port: s.port, v6only: s.v6only, relay });
+      return;
+    }
+    if (s.role.kind !== "service") return;
     const host = formatIP(s.bind);
     if (s.proto === "udp" && s.pktinfo && isAny(unmap(s.bind))) {
       out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true });
@@ -515,7 +524,9 @@ function matchExpr(m: Match, kn: (n: string) => string): string | undefined {
   parts.push(...tailExprs(m, ""), ...(m.not ? tailExprs(m.not, "!= ") : []));
   if (m.state) parts.push(`ct state { ${m.state.join(", ")} }`);
   if (m.ctDnat === true) parts.push("ct status dnat");
-  if (m.ctDnat === false) parts.push("ct status != dnat");
+  // not `ct status != dnat`: nft compiles that to an exact comparison of the whole status word
+  // (measured with --debug=netlink), which every DNATed connection with another bit set passes
+  if (m.ctDnat === false) parts.push("ct status & dnat == 0");
   return parts.join(" ");
 }
 

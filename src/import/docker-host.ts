@@ -18,8 +18,16 @@
  * container addresses, bridge and segment names.
  */
 import { diagnostic } from "../diagnostics/diagnostic.js";
-import { contains, formatEndpoint, formatIP, formatPrefix, isAny, type IP, type Prefix } from "../net/addr.js";
-import type { MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc } from "../topology/schema.js";
+import { contains, formatEndpoint, formatIP, formatPrefix, isAny, isLoopback, type IP, type Prefix } from "../net/addr.js";
+import {
+  LOCAL_NONLOOPBACK,
+  type MachineDoc,
+  type NatRuleDoc,
+  type RelayDoc,
+  type RouteDoc,
+  type RuleDoc,
+  type ServiceDoc,
+} from "../topology/schema.js";
 import type { Attach, Container, Mapping, Net, Out, Proto } from "./docker-types.js";
 import type { Fragment } from "./types.js";
 
@@ -60,6 +68,10 @@ export class DockerHost {
   constructor(
     readonly host: string,
     readonly out: Out,
+    /** Docker's `userland-proxy` (daemon.json; on by default): docker-proxy relays what the DNAT does not catch */
+    readonly userlandProxy = true,
+    /** the Docker Engine whose rules the host runs: 28 drops routing straight to containers (raw table), 27 does not */
+    readonly version: 27 | 28 = 28,
   ) {
     this.names.add(host);
   }
@@ -158,7 +170,9 @@ export class DockerHost {
       this.assumed.push(
         `${owner} ${listen.map((p) => `${p.port}/${p.proto}`).join(", ")}${on ? ` (network mode host: on ${on} itself)` : ""}`,
       );
-    return listen.map((p) => assumedService(owner, p));
+    const published = (p: { proto: Proto; port: number }) =>
+      ports.some((m) => m.published && m.hostPort !== undefined && m.proto === p.proto && m.containerPort === p.port);
+    return listen.map((p) => ({ ...assumedService(owner, p), ...(on === undefined && !published(p) ? { exposed: true } : {}) }));
   }
 
   fragment(): Fragment {
@@ -250,7 +264,7 @@ interface Binding {
 class HostRules {
   private readonly nat: NatRuleDoc[] = [];
   private readonly accepts: RuleDoc[] = [];
-  private readonly proxies: ServiceDoc[] = [];
+  private readonly proxies: RelayDoc[] = [];
   private readonly bindings: Binding[] = [];
   private readonly acceptKeys = new Set<string>();
   private readonly proxied: string[] = [];
@@ -276,7 +290,9 @@ class HostRules {
         if (!this.bind(c.name, m, ip)) continue;
         const target = v === 4 ? gw.addr : gw.addr6;
         const label = `${c.name} ${explicit ? formatEndpoint(ip, m.hostPort!) : m.hostPort}->${m.containerPort}/${m.proto}`;
-        this.proxy(c.name, m, ip, explicit !== undefined);
+        // docker-proxy connects to the container's address of the family, else (IPv6 to a container without IPv6) its IPv4 one
+        const proxyTo = target ?? gw.addr;
+        if (this.d.userlandProxy && proxyTo) this.proxy(c.name, m, ip, explicit !== undefined, proxyTo);
         if (!target) {
           if (v === 4 || gw.addr === undefined)
             this.d.note(`${c.name}: port ${label} is not translated: the container's IPv${v} address on '${gw.net.name}' is not known.`);
@@ -293,6 +309,7 @@ class HostRules {
           toPort: m.containerPort,
           comment: `docker: ${label}`,
         });
+        this.outputDnat(m, ip, v, target, label);
         const key = `${formatIP(target)} ${m.proto} ${m.containerPort}`;
         if (!this.acceptKeys.has(key)) {
           this.acceptKeys.add(key);
@@ -332,15 +349,40 @@ class HostRules {
     return true;
   }
 
-  /** docker-proxy's listener on the host port. */
-  private proxy(owner: string, m: Mapping, ip: IP, explicit: boolean): void {
+  /**
+   * The host's own connections to a published port: Docker's nat OUTPUT jump DNATs those to the
+   * host's addresses, but not to 127.0.0.0/8 or ::1 while docker-proxy runs (those reach the
+   * proxy); with the proxy off it DNATs loopback too (and Docker sets route_localnet).
+   */
+  private outputDnat(m: Mapping, ip: IP, v: 4 | 6, target: IP, label: string): void {
+    const proxy = this.d.userlandProxy;
+    if (!isAny(ip) && proxy && (isLoopback(ip) || (ip.v === 6 && ip.n === 1n))) return;
+    const dst = isAny(ip)
+      ? { src: v === 4 ? "0.0.0.0/0" : "::/0", dst: proxy ? LOCAL_NONLOOPBACK : "local" }
+      : { dst: `${formatIP(ip)}/${v === 4 ? 32 : 128}` };
+    this.nat.push({
+      action: "dnat",
+      chain: "output",
+      proto: m.proto,
+      ...dst,
+      dport: m.hostPort!,
+      to: formatIP(target),
+      toPort: m.containerPort,
+      comment: `docker: ${label} (the host's own connections)`,
+    });
+  }
+
+  /** docker-proxy's relay on the host port, to the container's address `to`. */
+  private proxy(owner: string, m: Mapping, ip: IP, explicit: boolean, to: IP): void {
     const where = explicit || ip.v === 6 ? formatEndpoint(ip, m.hostPort!) : String(m.hostPort);
     this.proxies.push({
       name: `docker-proxy ${where}/${m.proto} (relays to ${owner}:${m.containerPort})`,
       proto: m.proto,
-      port: m.hostPort!,
       ...(explicit || ip.v === 6 ? { bind: formatIP(ip) } : {}),
+      port: m.hostPort!,
       ...(ip.v === 6 && isAny(ip) ? { v6only: true } : {}),
+      to: formatIP(to),
+      toPort: m.containerPort,
     });
     this.proxied.push(`${where}/${m.proto}`);
   }
@@ -394,15 +436,27 @@ class HostRules {
     const nat = [...this.nat, ...masq];
     if (this.proxied.length) {
       this.d.note(
-        `docker-proxy on '${this.d.host}' listens on the published host ports (${this.proxied.join(", ")}) and relays what the DNAT does not translate (connections from '${this.d.host}' itself, e.g. to 127.0.0.1, and IPv6 to a container without IPv6) to the container; reach does not follow that relay.`,
+        `docker-proxy on '${this.d.host}' (userland-proxy, on by default; --no-userland-proxy if daemon.json says "userland-proxy": false) listens on the published host ports (${this.proxied.join(", ")}) and relays what the DNAT does not translate (connections from '${this.d.host}' itself to 127.0.0.1 or ::1, and IPv6 to a container without IPv6) to the container: those cross the INPUT chain of '${this.d.host}', not FORWARD (DOCKER-USER), and the container sees them from the bridge's address.`,
       );
     }
-    const services = [...this.d.hostServices, ...this.proxies];
+    const loopbackNat = !this.d.userlandProxy && this.nat.some((r) => r.action === "dnat" && r.chain === "output");
+    if (loopbackNat) {
+      this.d.note(
+        `userland-proxy is off: the own connections of '${this.d.host}' to 127.0.0.1 are DNATed too; Docker sets route_localnet on the bridges (here the whole host) and masquerades 127.0.0.0/8 out of them.`,
+      );
+      for (const n of open)
+        nat.push({ action: "masquerade", src: "127.0.0.0/8", out: n.bridge, comment: `docker: loopback to network ${n.name}` });
+    }
+    const services = this.d.hostServices;
     const doc: MachineDoc = {
       ...(Object.keys(interfaces).length ? { interfaces } : {}),
-      ...(bridged.length ? { ip_forward: true, firewall: { forward: { policy: "drop", rules: forward } } } : {}),
+      ...(bridged.length ? { ip_forward: true } : {}),
+      ...(loopbackNat ? { route_localnet: true } : {}),
+      ...(bridged.length ? { firewall: { forward: { policy: "drop", rules: forward } } } : {}),
       ...(nat.length ? { nat } : {}),
       ...(services.length ? { services } : {}),
+      ...(this.proxies.length ? { relays: this.proxies } : {}),
+      ...(bridged.length ? { docker: { version: this.d.version, bridges: bridged.map((n) => n.bridge) } } : {}),
     };
     return Object.keys(doc).length ? doc : undefined;
   }

@@ -84,7 +84,7 @@ function unnamedDotEnv(src: Source, options: ImportOptions, out: Out): void {
 
 function run(sources: readonly Source[], options: ImportOptions, read: (r: Reader, d: DockerHost) => void, summary: string): ImportResult {
   const out: Out = { diags: [], notes: [] };
-  const d = new DockerHost(options.host, out);
+  const d = new DockerHost(options.host, out, options.userlandProxy ?? true, options.dockerVersion ?? 28);
   const compose = read === readCompose;
   const env = compose ? envOf(options, out) : new Map<string, string>();
   for (const src of sources) {
@@ -98,7 +98,9 @@ function run(sources: readonly Source[], options: ImportOptions, read: (r: Reade
       : []
     : [
         `${summary} Published ports are DNAT in nat PREROUTING on '${options.host}' and then cross the filter FORWARD chain, not INPUT: a host firewall that filters only INPUT (ufw's default) does not protect them.`,
-        "Docker 28 also drops packets routed straight to a container's address from outside the host (raw table); that is not modelled, and matters only for machines with a route to the container subnets.",
+        d.version >= 28
+          ? "Docker Engine 28's rules (docker: {version: 28}; --docker-version 27 for older engines): packets routed straight to a container's address from outside its bridge are dropped (raw table), which matters only for machines with a route to the container subnets."
+          : "Docker Engine 27's rules (docker: {version: 27}, --docker-version 27): packets routed straight to a container's published port from a machine with a route to the container subnets get through; Docker 28 drops them.",
       ];
   out.notes.unshift(...first);
   return { fragment: d.fragment(), diagnostics: out.diags };
@@ -110,7 +112,7 @@ export const importCompose: Importer = (sources, options) =>
     sources,
     options,
     readCompose,
-    `Docker Compose: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`,
+    `Docker Compose: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine ${options.dockerVersion ?? 28} behaviour).`,
   );
 
 /** `docker inspect CONTAINER...` JSON: the addresses, networks and port bindings Docker really assigned. */
@@ -119,5 +121,5 @@ export const importDocker: Importer = (sources, options) =>
     sources,
     options,
     readInspect,
-    `docker inspect: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine 28 behaviour).`,
+    `docker inspect: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine ${options.dockerVersion ?? 28} behaviour).`,
   );

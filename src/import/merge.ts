@@ -41,7 +41,7 @@ type Chains = NonNullable<MachineDoc["firewall"]>;
 const CHAINS = ["input", "output", "forward"] as const;
 
 /** Keys whose values must agree when two inputs both set them. */
-const SCALARS = ["ip_forward", "rp_filter", "route_localnet", "vm", "router"] as const;
+const SCALARS = ["ip_forward", "rp_filter", "route_localnet", "vm", "router", "docker"] as const;
 
 class Merger {
   readonly machines: Record<string, MachineDoc> = {};
@@ -125,7 +125,14 @@ class Merger {
         (x.bind ?? "") === (y.bind ?? "") &&
         x.device === y.device,
     );
-    if (services) out.services = services;
+    // A relay process (docker-proxy) is the listener a host's `ss` output shows on its port: the relay wins.
+    const relays = union(had.relays, m.relays, isDeepStrictEqual);
+    const listenKey = (x: { proto?: string; port: number | string; bind?: string }) =>
+      `${x.proto ?? "tcp"} ${x.bind === undefined || x.bind === "*" ? "0.0.0.0" : x.bind} ${String(x.port)}`;
+    const relayed = new Set((relays ?? []).map(listenKey));
+    if (relays) out.relays = relays;
+    if (services) out.services = services.filter((s) => !relayed.has(listenKey(s)));
+    if (out.services && !out.services.length) delete out.services;
     // NAT and filter rules keep input order (earlier inputs' rules first), except Docker's, which it inserts at the top
     const nat = first ? union(m.nat, had.nat, () => false) : union(had.nat, m.nat, () => false);
     if (nat) out.nat = nat;

@@ -52,6 +52,10 @@ export interface ImportOptions {
   readonly envFiles?: readonly string[];
   /** Compose: the profiles to enable (`--profile`); undefined imports every service. */
   readonly profiles?: readonly string[];
+  /** Docker: daemon.json's `userland-proxy` (default true: docker-proxy relays what the DNAT does not catch). */
+  readonly userlandProxy?: boolean;
+  /** Docker: the Docker Engine whose rules the host runs (`--docker-version`, default 28). */
+  readonly dockerVersion?: 27 | 28;
 }
 
 export const DEFAULT_IMPORT_OPTIONS: ImportOptions = { host: "host" };

@@ -57,6 +57,8 @@ export interface Machine {
   readonly sockets: readonly Socket[];
   /** A user-space NAT engine (VirtualBox NAT / NAT Network) that relays what it receives through a host. */
   readonly engine?: NatEngine;
+  /** The Docker Engine whose rules this machine runs (`docker:`), for answers to say which they assume. */
+  readonly docker?: { readonly version: 27 | 28; readonly origin: Origin };
 }
 
 export interface Iface {
@@ -177,16 +179,24 @@ export type SocketRole =
   | { readonly kind: "service" }
   | {
       /**
-       * A relay (VirtualBox NAT port forward): the connection is accepted here and a
-       * new one is opened from `engine` to `to:toPort`, with source address
-       * `gateway` when the client came from a loopback address, the client's own
-       * address otherwise.
+       * A relay: the connection is accepted here and a new one is opened from `engine`
+       * to `to:toPort`. Two kinds, by `gateway`:
+       * - with `gateway` (libslirp: a VirtualBox or QEMU NAT port forward, `engine` the
+       *   NAT engine machine): the new connection keeps the client's address and port,
+       *   `gateway` standing in for a loopback client or one of the other family;
+       * - without (a relay process of an ordinary machine: docker-proxy, socat; `engine`
+       *   the machine itself): the new connection is the machine's own, leaving through
+       *   its OUTPUT chain with the kernel's source address (or `from`, when the process
+       *   binds one) and an ephemeral port. Its listening side crossed INPUT; FORWARD
+       *   sees neither side.
        */
       readonly kind: "relay";
       readonly engine: string;
       readonly to: IP;
       readonly toPort: number;
-      readonly gateway: IP;
+      readonly gateway?: IP;
+      /** Only without `gateway`: the source address the relay binds before it connects. */
+      readonly from?: IP;
     };
 
 export interface Socket {
@@ -199,6 +209,8 @@ export interface Socket {
   readonly device?: string;
   /** UDP on a wildcard bind answers from the dialed address (IP_PKTINFO); otherwise from the route's source. */
   readonly pktinfo?: boolean;
+  /** A container's port that is exposed (EXPOSE, compose `expose:`) and not published: for explanations only. */
+  readonly exposed?: boolean;
   readonly role: SocketRole;
   readonly origin: Origin;
 }

@@ -23,10 +23,13 @@ export const portOf = (v: number | string) => must(parsePort(v), `port ${v}`);
  * (any address of this machine: iptables `-m addrtype --dst-type LOCAL`, nft `fib daddr type
  * local`); `rule` has no dst then, and finish() replaces it by one copy per local prefix once
  * every interface of the machine is known (host-only interfaces arrive with the VMs' adapters).
+ * `dst: local-nonloopback` is the same without the loopback prefixes (iptables `! -d 127.0.0.0/8
+ * -m addrtype --dst-type LOCAL`, Docker's nat OUTPUT jump).
  */
 export interface PendingRule<R extends Rule | NatRule> {
   readonly rule: R;
-  readonly dstLocal: boolean;
+  /** "nonloopback": written `dst: local-nonloopback`, the local addresses but 127.0.0.0/8 and ::1 (Docker's OUTPUT jump) */
+  readonly dstLocal: boolean | "nonloopback";
 }
 
 /** A rule that needs no expansion (everything lowering writes itself). */
@@ -52,6 +55,7 @@ export interface MutableMachine {
   nat: { prerouting: PendingRule<NatRule>[]; output: PendingRule<NatRule>[]; postrouting: PendingRule<NatRule>[] };
   sockets: Socket[];
   engine?: Machine["engine"];
+  docker?: Machine["docker"];
 }
 
 export interface LowerCtx {

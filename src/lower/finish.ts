@@ -26,6 +26,7 @@ export function finish(m: MutableMachine): Machine {
     },
     sockets: m.sockets,
     ...(m.engine ? { engine: m.engine } : {}),
+    ...(m.docker ? { docker: m.docker } : {}),
   };
 }
 
@@ -60,6 +61,9 @@ function routeTable(m: MutableMachine): Route[] {
   return [...connected, ...statics, ...defaults];
 }
 
+/** 127.0.0.0/8 or ::1/128 (lo's own prefixes). */
+const isLoopbackPrefix = (p: Prefix): boolean => (p.v === 4 ? p.len === 8 && p.n === 0x7f000000n : p.len === 128 && p.n === 1n);
+
 /** This machine's local destinations: its addresses, 127.0.0.0/8 and ::1. */
 function localPrefixes(m: MutableMachine): Prefix[] {
   const out: Prefix[] = [];
@@ -78,6 +82,10 @@ function localPrefixes(m: MutableMachine): Prefix[] {
  */
 function expandLocal<R extends Rule | NatRule>(rules: readonly PendingRule<R>[], locals: readonly Prefix[]): R[] {
   return rules.flatMap(({ rule: r, dstLocal }) =>
-    dstLocal ? locals.filter((p) => !r.match.src || r.match.src.v === p.v).map((dst) => ({ ...r, match: { ...r.match, dst } })) : [r],
+    dstLocal
+      ? locals
+          .filter((p) => (!r.match.src || r.match.src.v === p.v) && (dstLocal === true || !isLoopbackPrefix(p)))
+          .map((dst) => ({ ...r, match: { ...r.match, dst } }))
+      : [r],
   );
 }

@@ -2,18 +2,19 @@
  * Lowering: Topology (the user's language) -> Network IR (plain elements), in stages over one
  * explicit LowerCtx (context.ts), each reading the file and adding to the machines and segments:
  *
- * 1. machines and interfaces: declared segments, machines, their interfaces, sysctls, services;
+ * 1. machines and interfaces: declared segments, machines, their interfaces, sysctls, services, relays;
  * 2. chains and NAT rules the file writes (rules.ts);
  * 3. routes the file writes;
  * 4. VirtualBox: host-only interfaces, VM adapters, NAT engines and their relays (vbox.ts);
  * 5. router defaults: masquerade, DNAT per forward, hairpin, default firewall (router.ts);
+ *    then Docker 28's drop of routing straight to containers (docker.ts);
  * 6. finish: route tables and `dst: local` expanded, once every interface is known (finish.ts).
  *
  * The stages run in this order because each later one reads what the earlier ones made (a
  * bridged adapter the host's interface, a router its interfaces, finish everything).
  * The checker has run: parsing here cannot fail.
  */
-import { parseMatchPrefix } from "../net/addr.js";
+import { parseMatchPrefix, unmap } from "../net/addr.js";
 import type { Network } from "../ir/types.js";
 import { parseSegmentSubnets, type Topology } from "../topology/check.js";
 import type { Path } from "../topology/load.js";
@@ -34,6 +35,7 @@ import { finish } from "./finish.js";
 import { lowerRouters } from "./router.js";
 import { lowerRules } from "./rules.js";
 import { lowerVirtualBox } from "./vbox.js";
+import { lowerDocker } from "./docker.js";
 
 export function lower(topo: Topology): Network {
   const ctx = newContext(topo);
@@ -42,6 +44,7 @@ export function lower(topo: Topology): Network {
   for (const [name, md] of Object.entries(ctx.doc.machines)) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
+  lowerDocker(ctx);
   const incomplete = ctx.doc.incomplete;
   return {
     file: ctx.file,
@@ -77,6 +80,7 @@ function lowerMachines(ctx: LowerCtx): void {
     m.rpFilter = md.rp_filter ?? 0;
     m.routeLocalnet = md.route_localnet ?? false;
     lowerServices(ctx, m, md, mp);
+    lowerRelays(ctx, m, md, mp);
   }
 }
 
@@ -91,8 +95,32 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
       v6only: s.v6only ?? false,
       ...(s.device !== undefined ? { device: s.device } : {}),
       ...(s.pktinfo !== undefined ? { pktinfo: s.pktinfo } : {}),
+      ...(s.exposed ? { exposed: true } : {}),
       role: { kind: "service" },
       origin: ctx.o([...mp, "services", k], `service ${s.name ?? `#${k + 1}`}`),
+    });
+  });
+}
+
+/** A machine's relay processes (docker-proxy, socat): listening sockets whose connections the machine itself relays on. */
+function lowerRelays(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
+  (md.relays ?? []).forEach((r, k) => {
+    const bind = r.bind === undefined || r.bind === "*" ? ipOf("0.0.0.0") : ipOf(r.bind);
+    const proto = r.proto ?? "tcp";
+    m.sockets.push({
+      owner: r.name ?? `relay ${proto}/${portOf(r.port)} -> ${r.to}:${portOf(r.toPort)}`,
+      proto,
+      bind,
+      port: portOf(r.port),
+      v6only: r.v6only ?? false,
+      role: {
+        kind: "relay",
+        engine: m.name,
+        to: unmap(ipOf(r.to)),
+        toPort: portOf(r.toPort),
+        ...(r.from !== undefined ? { from: unmap(ipOf(r.from)) } : {}),
+      },
+      origin: ctx.o([...mp, "relays", k], `relay ${r.name ?? `#${k + 1}`}`),
     });
   });
 }

@@ -1,9 +1,9 @@
 /** Lowering stage: a declared machine's firewall chains and NAT rules, as the file writes them. */
 import { parseMatchPrefix } from "../net/addr.js";
 import { parsePortRange } from "../net/port.js";
-import type { Chain, Match, NatRule, NegatableMatch } from "../ir/types.js";
+import type { Chain, Match, NatRule, NegatableMatch, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
-import type { ChainDoc, MachineDoc, Negatable, NatRuleDoc, RuleDoc } from "../topology/schema.js";
+import { LOCAL_NONLOOPBACK, type ChainDoc, type MachineDoc, type Negatable, type NatRuleDoc, type RuleDoc } from "../topology/schema.js";
 import { acceptAll, ipOf, must, portOf, type LowerCtx, type MutableMachine, type PendingChain, type PendingRule } from "./context.js";
 
 /** The file's `firewall:` (chains it leaves out accept everything) and `nat:` rules, each DNAT in the chain it names. */
@@ -37,8 +37,8 @@ function lowerNegatable(r: MatchDoc): { yes: Lowered; no: Lowered } {
   const prefix = (t: string) => must(parseMatchPrefix(t), t);
   const ports = (what: string) => (v: number | string) => must(parsePortRange(v), what);
   put("src", r.src, prefix);
-  // `dst: local` is expanded later (finish.ts); the checker refuses it negated
-  if (r.dst !== "local") put("dst", r.dst, prefix);
+  // `dst: local` and `local-nonloopback` are expanded later (finish.ts); the checker refuses them negated
+  if (dstLocalOf(r.dst) === false) put("dst", r.dst, prefix);
   put("sport", r.sport, ports("sport"));
   put("dport", r.dport, ports("dport"));
   put("in", r.in, (x: string) => x);
@@ -47,6 +47,10 @@ function lowerNegatable(r: MatchDoc): { yes: Lowered; no: Lowered } {
   put("origDport", r.origDport, ports("origDport"));
   return { yes, no };
 }
+
+/** `dst: local` and `dst: local-nonloopback`, expanded by finish() (see PendingRule). */
+const dstLocalOf = (dst: Negatable<string> | undefined): PendingRule<Rule>["dstLocal"] =>
+  dst === "local" ? true : dst === LOCAL_NONLOOPBACK ? "nonloopback" : false;
 
 /** The match of a rule; `dst: local` is left out here (see PendingRule). */
 function lowerMatch(r: MatchDoc): Match {
@@ -69,7 +73,7 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
       ...(r.with !== undefined ? { with: r.with } : {}),
       origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
     },
-    dstLocal: r.dst === "local",
+    dstLocal: dstLocalOf(r.dst),
   }));
   return {
     name,
@@ -95,5 +99,5 @@ function lowerNatRule(r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<Nat
         return { match, action: { kind: "masquerade" }, origin };
     }
   })();
-  return { rule, dstLocal: r.dst === "local" };
+  return { rule, dstLocal: dstLocalOf(r.dst) };
 }

@@ -77,6 +77,7 @@ export const CAUSES = {
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
   NAT_IPV6_OFF: "the guest's QEMU user network has IPv6 off, and the host's service listens on ::1 only",
   REPLY_OTHER_INTERFACE: "the server's reply leaves by another interface than the request came in on, and a firewall there refuses it",
+  EXPOSED_NOT_PUBLISHED: "the container exposes the port but does not publish it: only its own networks reach it",
 } as const;
 
 export type CauseCode = keyof typeof CAUSES;
@@ -238,6 +239,37 @@ function routerBetween(
   return undefined;
 }
 
+/**
+ * "Exposed, not published" (compose `expose:`, Dockerfile EXPOSE without `ports:`): the target's
+ * service on the port is marked `exposed`, the client shares none of the target's networks, and
+ * no relay (docker-proxy) and no DNAT anywhere leads to it. EXPOSE is documentation to Docker: it
+ * opens nothing on the host, so the client's dial of the host's port is refused.
+ */
+function exposedNotPublished(net: Network, q: Query, client: Machine, target: Machine): Cause | undefined {
+  if (q.proto === "icmp" || q.port === undefined) return undefined;
+  const s = target.sockets.find((x) => x.exposed && x.role.kind === "service" && x.proto === q.proto && x.port === q.port);
+  if (!s) return undefined;
+  const clientSegs = segmentsOf(client);
+  if (nonLo(target).some((i) => i.segment !== null && clientSegs.has(i.segment))) return undefined;
+  const own = addressesOf(target);
+  const dnat = net.machines.some((m) =>
+    [...m.nat.prerouting, ...m.nat.output].some(
+      (r) =>
+        r.action.kind === "dnat" &&
+        own.some((x) => sameIP(x, (r.action as { to: IP }).to)) &&
+        (r.action.toPort ?? r.match.dport?.lo) === q.port,
+    ),
+  );
+  if (dnat || relays(net, target, q.proto, q.port).length) return undefined;
+  return {
+    code: "EXPOSED_NOT_PUBLISHED",
+    machine: target.name,
+    at: at(s.origin),
+    symptom: "refused",
+    text: `${target.name} exposes ${q.port}/${q.proto} (compose expose: or Dockerfile EXPOSE) but does not publish it: only containers on its own networks reach it, and nothing listens on the host's port; publish it (ports: ["${q.port}:${q.port}"], or "127.0.0.1:${q.port}:${q.port}" for this machine only)`,
+  };
+}
+
 /** The host-only adapters of `m` whose address lies outside their network's subnet (seed 004). */
 function hostonlyMismatches(net: Network, m: Machine): Cause[] {
   const out: Cause[] = [];
@@ -288,6 +320,8 @@ function structuralCauses(net: Network, q: Query, client: Machine, target: Machi
           text: `${m.name} has no network interface attached to anything (${m.kind === "vm" ? "its adapters are 'none' or absent" : "no interfaces"}): give ${m.name} an adapter or an interface on a segment`,
         },
       ];
+  const exposed = exposedNotPublished(net, q, client, target);
+  if (exposed) return [exposed];
   const causes: Cause[] = [...hostonlyMismatches(net, target), ...(client.kind === "vm" ? hostonlyMismatches(net, client) : [])];
   const clientSegs = segmentsOf(client);
   const shares = (i: { segment: string | null }) => i.segment !== null && clientSegs.has(i.segment);
@@ -505,6 +539,8 @@ interface Failure {
   readonly client: string;
   /** the client's next packet (the handshake's ACK, data) failed, after the handshake */
   readonly ack: boolean;
+  /** the reset or ICMP error of a refusal never gets back (sim `errorBack`): the client only waits */
+  readonly errorLost: boolean;
 }
 
 /**
@@ -515,6 +551,7 @@ interface Failure {
  * reset is a reset and anything else leaves the data unanswered. A failed reply is silence.
  */
 const seenAs = (f: Failure, s: Symptom, rst: boolean): Symptom => {
+  if (f.errorLost) [s, rst] = ["timeout", false];
   if (f.relayed) return f.relayed.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
   if (f.ack) return rst ? "reset" : "connected-then-hang";
   return f.reply ? "timeout" : s;
@@ -547,6 +584,7 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     v: a.legs[o.leg]?.packet.dst.v ?? 4,
     client: a.legs[0]?.from ?? "",
     ack: o.direction === "ack",
+    errorLost: (a.legs[o.leg]?.errorBack?.disposition.kind ?? "delivered") !== "delivered",
   };
   switch (d.kind) {
     case "dropped":

@@ -76,7 +76,12 @@ function hops(leg: Leg, legIndex: number, prev: Leg | undefined): { machine: str
 function legLead(prev: Leg): string {
   const d = prev.forward.disposition;
   if (d.kind === "delivered" && d.socket?.role.kind === "relay") {
-    const src = isLoopback(d.packet.src) ? "from the gateway address, as the client came from loopback" : "keeping the client's address";
+    const src =
+      d.socket.role.gateway === undefined
+        ? `its own connection, from ${d.socket.role.engine}`
+        : isLoopback(d.packet.src)
+          ? "from the gateway address, as the client came from loopback"
+          : "keeping the client's address";
     return `relays (${src}):`;
   }
   if (d.kind === "engine-relay") return `for ${d.machine}:`;
@@ -205,6 +210,21 @@ const wayText = {
   "router-forward": "the router's port forward",
   address: "its address",
 } as const;
+
+/** What every answer over a topology with a Docker host assumes: which Docker Engine's rules (`docker:`). */
+export function assumptionLines(net: Pick<Network, "machines">): string[] {
+  return net.machines.flatMap((m) =>
+    m.docker
+      ? [
+          `assumes: Docker Engine ${m.docker.version}'s rules on ${m.name} (${at(m.docker.origin)}): ${
+            m.docker.version >= 28
+              ? "packets routed straight to a container's address from outside its bridge are dropped (raw table); 27 and older let them through (docker: {version: 27})"
+              : "packets routed straight to a container's address are not dropped as Docker 28 does (docker: {version: 28})"
+          }`,
+        ]
+      : [],
+  );
+}
 
 /** The caveat of every answer over a topology imported without some parts of its inputs, or undefined. */
 export function incompleteLine(net: Pick<Network, "incomplete">): string | undefined {

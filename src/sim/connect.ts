@@ -6,16 +6,17 @@
  * reply walks back against the conntrack state the first packet left. A relay
  * socket (VirtualBox NAT port forward) accepts the client's connection and opens
  * a second leg from its NAT engine to the guest, with source 10.0.x.2 when the
- * client came from loopback and the client's own address otherwise. A NAT engine
+ * client came from loopback and the client's own address otherwise; a machine's
+ * relay process (docker-proxy) opens it from the machine itself. A NAT engine
  * answers the guest itself and re-sends what it got as a new connection of the
  * host (semantics.md 5). The attempt succeeds when every leg's first packet and
  * reply made it and the last leg ended at a service (or, for ICMP, a kernel).
  */
-import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
+import { isAny, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
-import { lookupRoute, selectSource } from "./elements.js";
+import { lookupRoute, relaySource, selectSource } from "./elements.js";
 import type { Attempt, Disposition, Leg, Packet } from "./types.js";
 import { swap, walk, type Conntrack } from "./walk.js";
 
@@ -35,6 +36,19 @@ export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
 }
 
 // Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
+/**
+ * The reset or ICMP error a refused or rejected packet draws, walked back to the client as the
+ * connection's reply (kernel-forced: where the way back has no route or a filter drops it, the
+ * client times out instead of hearing "refused"). None when the client refused it itself.
+ */
+function errorBack(net: Network, machines: ReadonlyMap<string, Machine>, ct: Conntrack, from: Machine, packet: Packet, d: Disposition) {
+  if ((d.kind !== "refused" && d.kind !== "rejected") || d.machine === from.name) return {};
+  const at = machines.get(d.machine);
+  if (!at) return {};
+  return { errorBack: walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };
+}
+
+// Long: one connection leg by leg (route, walk, reply, ACK, relay), each step a call; the smt twin is walkS
 export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, dial: Dial): Attempt {
   const ct: Conntrack = new Map();
   const legs: Leg[] = [];
@@ -66,7 +80,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const forward = walk({ net, machines, ct }, from, packet);
     const d = forward.disposition;
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
-      legs.push({ forward, packet, from: from.name });
+      legs.push({ forward, packet, from: from.name, ...errorBack(net, machines, ct, from, packet, d) });
       return fail(i, "forward", d);
     }
     const server = machines.get(d.machine)!;
@@ -105,8 +119,9 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const role = d.socket?.role;
     if (role?.kind === "relay") {
       from = machines.get(role.engine)!;
-      // An IPv6 client of an IPv4 guest cannot keep its address: the relay then uses the gateway's.
-      src = isLoopback(d.packet.src) || d.packet.src.v !== role.to.v ? role.gateway : d.packet.src;
+      // A libslirp forward keeps the client's address (an IPv6 client of an IPv4 guest cannot: the
+      // gateway's then); a machine's relay process (docker-proxy) connects with its own socket.
+      ({ src, sport } = relaySource(role, d.packet.src, sport, HOST_EPHEMERAL));
       dst = role.to;
       dport = role.toPort;
       continue;

@@ -236,3 +236,17 @@ function arpTable(net: Network): ArpTable {
   arpTables.set(net, table);
   return table;
 }
+
+/** A relay socket's role (a `relay` SocketRole). */
+export type RelayRole = Extract<Socket["role"], { kind: "relay" }>;
+
+/**
+ * Where a relay's own connection starts (semantics.md 5 and 6): a libslirp forward
+ * (with `gateway`) keeps the client's address and port, the gateway standing in for
+ * a loopback client or one of the other family; a relay process of a machine opens
+ * its own socket: the bound `from` or the kernel's choice (undefined), an ephemeral port.
+ */
+export function relaySource(role: RelayRole, client: IP, clientPort: number, ephemeral: number): { src: IP | undefined; sport: number } {
+  if (role.gateway === undefined) return { src: role.from, sport: ephemeral };
+  return { src: isLoopback(client) || client.v !== role.to.v ? role.gateway : client, sport: clientPort };
+}

@@ -184,7 +184,8 @@ function machineCuts(c: Cuts, m: Machine): void {
     c.range(s.port, s.port);
     if (s.role.kind === "relay") {
       c.ip(s.role.to);
-      c.ip(s.role.gateway);
+      if (s.role.gateway) c.ip(s.role.gateway);
+      if (s.role.from) c.ip(s.role.from);
       c.range(s.role.toPort, s.role.toPort);
     }
   }

@@ -122,6 +122,11 @@ export interface Leg {
   readonly reply?: Trace;
   /** TCP: the client's next packet (handshake ACK, data) along the connection. */
   readonly ack?: Trace;
+  /**
+   * A refused or rejected first packet: the answer's trip back (the TCP reset or the ICMP error,
+   * walked as the connection's reply). Not delivered: the client never hears it and times out.
+   */
+  readonly errorBack?: Trace;
   /** The packet as it left the originating machine (before any NAT). */
   readonly packet: Packet;
   readonly from: string;

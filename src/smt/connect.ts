@@ -8,9 +8,8 @@
 import { isAny, LOOPBACK4, unmap } from "../net/addr.js";
 import type { Machine, Route, Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS } from "../ir/dial.js";
-import { famOf, lookupRouteS, selectSourceS, type SPacket } from "./elements.js";
-import { ac, and, not, type AV, type F, type PV } from "./term.js";
-import { isLoopbackS } from "./elements.js";
+import { lookupRouteS, relaySourceS, selectSourceS, type SPacket } from "./elements.js";
+import { ac, and, type AV, type F, type PV } from "./term.js";
 import { Explorer, swapS, walkS, type St } from "./walk.js";
 import type { Decision } from "../ir/decision.js";
 
@@ -88,18 +87,13 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                 const role = d.socket?.role;
                 if (role?.kind === "relay") {
                   const engine = x.machines.get(role.engine)!;
-                  const client = x.av(st6, d.packet.src);
-                  // an IPv6 client of an IPv4 guest cannot keep its address: the relay then uses the gateway's
-                  const gw: F = famOf(client) !== role.to.v ? { t: "true" } : isLoopbackS(client);
+                  // a libslirp forward keeps the client (its gateway for a loopback client or one of the
+                  // other family); a machine's relay process (docker-proxy) connects with its own socket
                   x.fork(
                     st6,
-                    [
-                      [gw, ac(role.gateway)],
-                      [not(gw), client],
-                    ],
+                    relaySourceS(role, x.av(st6, d.packet.src), x.pv(st6, sport), HOST_EPHEMERAL),
                     { kind: "source-address", machine: engine.name, role: "relay" },
-                    (st7, relaySrc) =>
-                      leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, relaySrc, x.pv(st7, sport), cost + 100 + hops),
+                    (st7, r) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, r.src, r.sport, cost + 100 + hops),
                   );
                   return;
                 }

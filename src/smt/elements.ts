@@ -429,3 +429,21 @@ export class NeighbourIndex {
 /** The twin of sim `resolveNeighbour`: who answers ARP/ND for `nextHop` on `segment`, other than `from`. */
 export const resolveNeighbourS = (index: NeighbourIndex, segment: string, nextHop: AV, from: string): Cases<Owner | undefined> =>
   index.resolve(segment, nextHop, from);
+
+/** A relay socket's role (a `relay` SocketRole). */
+export type RelayRoleS = Extract<Socket["role"], { kind: "relay" }>;
+
+/**
+ * The source of a relay's own connection, by its kind (semantics.md 5 and 6): a
+ * libslirp forward keeps the client (its gateway for a loopback client or one of
+ * the other family, with the client's port); a machine's relay process connects
+ * from its bound `from` or the kernel's choice (undefined) and an ephemeral port.
+ */
+export function relaySourceS(role: RelayRoleS, client: AV, clientPort: PV, ephemeral: number): Cases<{ src: AV | undefined; sport: PV }> {
+  if (role.gateway === undefined) return [[TRUE, { src: role.from ? ac(role.from) : undefined, sport: { k: "c", n: ephemeral } }]];
+  const gw: F = famOf(client) !== role.to.v ? TRUE : isLoopbackS(client);
+  return [
+    [gw, { src: ac(role.gateway), sport: clientPort }],
+    [not(gw), { src: client, sport: clientPort }],
+  ];
+}

@@ -26,7 +26,15 @@ import { parseQuery } from "../ir/query.js";
 import { routeMetric } from "../ir/types.js";
 import { parsePort, parsePortRange, parseServicePort } from "../net/port.js";
 import type { Locator, Path } from "./load.js";
-import type { AdapterDoc, ForwardDoc, MachineDoc, Negatable, RuleDoc, TopologyDoc } from "./schema.js";
+import {
+  LOCAL_NONLOOPBACK,
+  type AdapterDoc,
+  type ForwardDoc,
+  type MachineDoc,
+  type Negatable,
+  type RuleDoc,
+  type TopologyDoc,
+} from "./schema.js";
 import {
   adapterInterfaceName,
   DEFAULT_NATNETWORK,
@@ -309,7 +317,7 @@ export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
     for (const chain of ["input", "output", "forward"])
       over(obj(obj(m["firewall"])[chain])["rules"], SIZE_LIMITS.rulesPerChain, [...mp, "firewall", chain, "rules"], `rules in one chain`);
     over(m["nat"], SIZE_LIMITS.rulesPerChain, [...mp, "nat"], "NAT rules");
-    for (const key of ["interfaces", "routes", "services", "hostonly"])
+    for (const key of ["interfaces", "routes", "services", "relays", "hostonly"])
       over(m[key], SIZE_LIMITS.listEntries, [...mp, key], `${key} entries`);
     const adapters = obj(m["vm"])["adapters"];
     over(adapters, SIZE_LIMITS.listEntries, [...mp, "vm", "adapters"], "adapters");
@@ -438,6 +446,8 @@ function checkMachine(c: Checker, mname: string, m: MachineDoc): void {
   connectHostSide(c, mc);
   checkRoutes(c, mc);
   checkServices(c, mc);
+  checkRelays(c, mc);
+  (m.docker?.bridges ?? []).forEach((b, k) => knownIf(c, mc, b, [...mc.mp, "docker", "bridges", k]));
   checkFirewall(c, mc);
   if (m.router) checkRouter(c, mc);
 }
@@ -878,6 +888,63 @@ function checkServices(c: Checker, mc: MachineCtx): void {
   });
 }
 
+/** An address bind() accepts on this machine: a wildcard, a loopback address or one of its own (else RCH036). */
+function ownBind(c: Checker, mc: MachineCtx, ip: IP | undefined, text: string | undefined, path: Path): void {
+  const local = ip ? unmap(ip) : undefined;
+  if (local && !isAny(local) && !isLoopback(local) && !mc.ownUnknown && !mc.own.some((x) => sameIP(x, local)))
+    c.err(
+      "RCH036",
+      path,
+      `'${mc.name}' has no address ${text}: bind() fails with EADDRNOTAVAIL`,
+      `one of ${mc.own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`,
+    );
+}
+
+/** Relays: unique names, a listener like a service's, a unicast target, a source address of the machine in the target's family. */
+function checkRelays(c: Checker, mc: MachineCtx): void {
+  const names = new Set<string>();
+  (mc.m.relays ?? []).forEach((r, k) => {
+    const rp: Path = [...mc.mp, "relays", k];
+    if (r.name !== undefined) {
+      if (names.has(r.name))
+        c.err("RCH030", [...rp, "name"], `relay name '${r.name}' is used twice on '${mc.name}'`, "unique relay names per machine");
+      names.add(r.name);
+    }
+    const port = c.port(r.port, [...rp, "port"], "port");
+    c.port(r.toPort, [...rp, "toPort"], "toPort");
+    const bind = r.bind === undefined || r.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(r.bind, [...rp, "bind"], "bind address");
+    ownBind(c, mc, bind, r.bind, [...rp, "bind"]);
+    const to = c.ip(r.to, [...rp, "to"], "relay target");
+    if (to && isAny(unmap(to)))
+      c.err(
+        "RCH004",
+        [...rp, "to"],
+        `a relay connects to one address, not to ${r.to}`,
+        "the address the relay connects to, e.g. 172.17.0.2",
+      );
+    if (r.from !== undefined) {
+      const from = c.ip(r.from, [...rp, "from"], "relay source address");
+      if (from && isAny(unmap(from)))
+        c.err(
+          "RCH004",
+          [...rp, "from"],
+          `${r.from} is no source address; leave 'from' out for the kernel's choice`,
+          "one address of the machine",
+        );
+      else ownBind(c, mc, from, r.from, [...rp, "from"]);
+      if (from && to && unmap(from).v !== unmap(to).v)
+        c.err(
+          "RCH004",
+          [...rp, "from"],
+          `source ${r.from} and target ${r.to} are of different families: connect() fails`,
+          `an IPv${unmap(to).v} address`,
+        );
+    }
+    if (bind && port !== undefined)
+      c.listen(mc.name, r.proto ?? "tcp", bind, port, rp, `relay ${r.name ? `'${r.name}'` : `#${k + 1}`}`, r.v6only ?? false);
+  });
+}
+
 /** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
 function hookSees(c: Checker, rp: Path, hook: string, r: { in?: unknown; out?: unknown }): void {
   const noIn = hook === "output" || hook === "postrouting";
@@ -1044,8 +1111,8 @@ function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void
     const x = at(k) as { v: string; p: Path; not: boolean } | undefined;
     if (!x) return undefined;
     // dst: local = any address of this machine (addrtype LOCAL)
-    if (k === "dst" && x.v === "local") {
-      if (x.not) c.err("RCH004", x.p, "dst: { not: local } cannot be written", "the addresses to exclude as dst: { not: PREFIX } rules");
+    if (k === "dst" && (x.v === "local" || x.v === LOCAL_NONLOOPBACK)) {
+      if (x.not) c.err("RCH004", x.p, `dst: { not: ${x.v} } cannot be written`, "the addresses to exclude as dst: { not: PREFIX } rules");
       return undefined;
     }
     return c.prefix(x.v, x.p, k);

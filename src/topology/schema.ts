@@ -29,6 +29,12 @@ const ctState = z.enum(["new", "established", "related", "invalid"]);
 const negatable = <T extends z.ZodType>(t: T) => z.union([t, strict({ not: t })]);
 export type Negatable<T> = T | { not: T };
 
+/**
+ * `dst:` value for the machine's own addresses except loopback's (iptables `! -d 127.0.0.0/8 -m
+ * addrtype --dst-type LOCAL`: Docker's nat OUTPUT jump, which leaves 127.0.0.1 to docker-proxy).
+ */
+export const LOCAL_NONLOOPBACK = "local-nonloopback";
+
 /** Match keys shared by filter rules and NAT rules. */
 const matchKeys = {
   proto: protoAny.optional(),
@@ -96,6 +102,26 @@ export const ServiceSchema = strict({
   device: name.optional(),
   /** UDP on a wildcard bind: answers from the address it was asked on (IP_PKTINFO: bind, dnsmasq, unbound). */
   pktinfo: z.boolean().optional(),
+  /** A container's port exposed (Dockerfile EXPOSE, compose `expose:`) and not published: answers name that as the cause. */
+  exposed: z.boolean().optional(),
+});
+
+/**
+ * A relay process of the machine (docker-proxy, socat, ssh -L): it listens like a service and,
+ * for each connection (or UDP client), opens its own connection to `to`:`toPort`. Its listening
+ * side crosses the machine's INPUT chain; its own connection leaves through OUTPUT and
+ * POSTROUTING, from `from` when it binds one, else from the address the kernel picks, with an
+ * ephemeral port. FORWARD sees neither side.
+ */
+export const RelaySchema = strict({
+  name: name.optional(),
+  proto: proto.optional(),
+  bind: z.string().optional(),
+  port,
+  v6only: z.boolean().optional(),
+  to: z.string(),
+  toPort: port,
+  from: z.string().optional(),
 });
 
 /** A VirtualBox NAT port forward (`--natpf<N> name,proto,hostip,hostport,guestip,guestport`). */
@@ -161,6 +187,16 @@ export const HostOnlySchema = strict({
   addresses: z.array(z.string()),
 });
 
+/**
+ * The Docker Engine whose rules the machine runs (written by reach import): 28 (the default) adds a
+ * raw-table drop of packets routed straight to a container's address from outside its bridge;
+ * 27 and older do not. `bridges` are the machine's Docker bridge interfaces.
+ */
+export const DockerSchema = strict({
+  version: z.union([z.literal(27), z.literal(28)]).optional(),
+  bridges: z.array(name),
+});
+
 export const MachineSchema = strict({
   description: z.string().optional(),
   interfaces: z.record(z.string(), InterfaceSchema).optional(),
@@ -171,6 +207,8 @@ export const MachineSchema = strict({
   firewall: FirewallSchema.optional(),
   nat: z.array(NatRuleSchema).optional(),
   services: z.array(ServiceSchema).optional(),
+  relays: z.array(RelaySchema).optional(),
+  docker: DockerSchema.optional(),
   vm: VmSchema.optional(),
   router: RouterSchema.optional(),
   hostonly: z.record(z.string(), HostOnlySchema).optional(),
@@ -226,6 +264,7 @@ export type RuleDoc = z.infer<typeof RuleSchema>;
 export type ChainDoc = z.infer<typeof ChainSchema>;
 export type NatRuleDoc = z.infer<typeof NatRuleSchema>;
 export type ServiceDoc = z.infer<typeof ServiceSchema>;
+export type RelayDoc = z.infer<typeof RelaySchema>;
 export type RouteDoc = z.infer<typeof RouteSchema>;
 export type RouterDoc = z.infer<typeof RouterSchema>;
 export type ExpectDoc = z.infer<typeof ExpectSchema>;

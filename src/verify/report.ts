@@ -8,7 +8,7 @@
 import junitModule, { type Builder as JunitBuilder } from "junit-report-builder";
 import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } from "node-sarif-builder";
 import type { Machine, Network } from "../ir/types.js";
-import { answerJson, incompleteLine, renderAnswer } from "../query/render.js";
+import { answerJson, assumptionLines, incompleteLine, renderAnswer } from "../query/render.js";
 import type { VerifyResult } from "./verify.js";
 
 /** The root-cause codes of a result's counterexamples, in order, each once (docs/causes.md). */
@@ -47,6 +47,7 @@ export function renderText(files: readonly FileResults[], colour = false): strin
   const lines: string[] = [];
   for (const f of files) {
     const caveat = incompleteLine(f);
+    for (const a of assumptionLines(f)) lines.push(`${paint("unknown", "NOTE")} ${f.file}: ${a}`);
     if (caveat) lines.push(`${paint("unknown", "NOTE")} ${f.file}: ${caveat}`);
     for (const r of f.results) {
       lines.push(`${paint(r.status, MARK[r.status])} ${f.file}:${r.span.line}  ${r.text}: ${r.message}`);

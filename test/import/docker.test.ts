@@ -15,6 +15,8 @@ import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { parseQuery } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
+import { emulate } from "../../src/emulate/emulate.js";
+import { emulationSupport } from "../../src/emulate/build.js";
 import type { MachineDoc, TopologyDoc } from "../../src/topology/schema.js";
 
 const HOST = { host: "host" };
@@ -120,6 +122,17 @@ describe("compose: published ports on the host", () => {
         toPort: 80,
         comment: "docker: web 8080->80/tcp",
       },
+      {
+        action: "dnat",
+        chain: "output",
+        proto: "tcp",
+        src: "0.0.0.0/0",
+        dst: "local-nonloopback",
+        dport: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+        comment: "docker: web 8080->80/tcp (the host's own connections)",
+      },
       { action: "masquerade", src: "172.18.0.0/16", comment: "docker: network default goes out" },
     ]);
     expect(host.firewall?.forward?.policy).toBe("drop");
@@ -131,10 +144,20 @@ describe("compose: published ports on the host", () => {
       ["drop", "", "br-default", "", "", ""],
       ["accept", "br-default", "", "", "", ""],
     ]);
-    expect(host.services).toEqual([
-      { name: "docker-proxy 8080/tcp (relays to web:80)", proto: "tcp", port: 8080 },
-      { name: "docker-proxy [::]:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "::", v6only: true },
+    // the container has no IPv6: docker-proxy on [::]:8080 relays to its IPv4 address
+    expect(host.relays).toEqual([
+      { name: "docker-proxy 8080/tcp (relays to web:80)", proto: "tcp", port: 8080, to: "172.18.0.2", toPort: 80 },
+      {
+        name: "docker-proxy [::]:8080/tcp (relays to web:80)",
+        proto: "tcp",
+        bind: "::",
+        port: 8080,
+        v6only: true,
+        to: "172.18.0.2",
+        toPort: 80,
+      },
     ]);
+    expect(host.services).toBeUndefined();
     expect(r.fragment.machines["web"]).toEqual({
       interfaces: { eth0: { segment: "host/docker:default", addresses: ["172.18.0.2/16"] } },
       routes: [{ to: "default", via: "172.18.0.1" }],
@@ -183,7 +206,8 @@ describe("compose: published ports on the host", () => {
     const r = compose(WEB_DB);
     const doc = topology(r.fragment, {
       ...firewall,
-      services: [...hostOf(r).services!, ...firewall.services!],
+      services: firewall.services!,
+      relays: hostOf(r).relays!,
       firewall: { ...hostOf(r).firewall, ...firewall.firewall },
     });
     expect(await verdicts(doc, ["lan -> host:22/tcp", "lan -> host:9100/tcp", "lan -> web:80/tcp", "lan -> db:5432/tcp"])).toEqual({
@@ -198,9 +222,18 @@ describe("compose: published ports on the host", () => {
     const r = compose(`services:\n  web:\n    image: nginx\n    ports: ["127.0.0.1:8080:80"]\n`);
     expect(r.diagnostics).toEqual([]);
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dst: "127.0.0.1/32", dport: 8080, to: "172.18.0.2", toPort: 80 });
-    expect(hostOf(r).services).toEqual([
-      { name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)", proto: "tcp", port: 8080, bind: "127.0.0.1" },
+    expect(hostOf(r).relays).toEqual([
+      {
+        name: "docker-proxy 127.0.0.1:8080/tcp (relays to web:80)",
+        proto: "tcp",
+        bind: "127.0.0.1",
+        port: 8080,
+        to: "172.18.0.2",
+        toPort: 80,
+      },
     ]);
+    // Docker's nat OUTPUT jump leaves 127.0.0.0/8 to docker-proxy: no output DNAT for a loopback publication
+    expect(hostOf(r).nat?.filter((x) => x.action === "dnat" && x.chain === "output")).toEqual([]);
     expect(await verdicts(topology(r.fragment), ["lan -> web:80/tcp", "host -> web:80/tcp", "host -> 127.0.0.1:8080/tcp"])).toEqual({
       "lan -> web:80/tcp": "unreachable",
       "host -> web:80/tcp": "reachable",
@@ -220,7 +253,7 @@ describe("compose: published ports on the host", () => {
     expect(codes(r)).toEqual(["RCH051"]);
     expect(at(r.diagnostics[0])).toBe("7:9");
     expect(r.diagnostics[0]!.message).toContain("picks when the container starts");
-    const nat = hostOf(r).nat!.filter((x) => x.action === "dnat");
+    const nat = hostOf(r).nat!.filter((x) => x.action === "dnat" && x.chain === "prerouting");
     expect(nat.map((x) => [x.proto, x.dst ?? "", x.dport, "toPort" in x ? x.toPort : ""])).toEqual([
       ["udp", "192.168.1.10/32", 5353, 53],
       ["tcp", "local", 8000, 9000],
@@ -240,9 +273,9 @@ describe("compose: published ports on the host", () => {
   it("an IPv6 host address is only docker-proxy's (the container has no IPv6)", () => {
     const r = compose(`services:\n  web:\n    image: nginx\n    ports:\n      - "[::1]:8080:80"\n      - "::1:8443:443"\n`);
     expect(hostOf(r).nat?.filter((x) => x.action === "dnat")).toEqual([]);
-    expect(hostOf(r).services?.map((s) => [s.name, s.bind])).toEqual([
-      ["docker-proxy [::1]:8080/tcp (relays to web:80)", "::1"],
-      ["docker-proxy [::1]:8443/tcp (relays to web:443)", "::1"],
+    expect(hostOf(r).relays?.map((s) => [s.name, s.bind, s.to])).toEqual([
+      ["docker-proxy [::1]:8080/tcp (relays to web:80)", "::1", "172.18.0.2"],
+      ["docker-proxy [::1]:8443/tcp (relays to web:443)", "::1", "172.18.0.2"],
     ]);
     load(topology(r.fragment));
   });
@@ -270,7 +303,7 @@ describe("compose: published ports on the host", () => {
     expect(r.diagnostics[2]!.message).toContain("on a free port it picks");
     expect(
       hostOf(r)
-        .nat?.filter((x) => x.action === "dnat")
+        .nat?.filter((x) => x.action === "dnat" && x.chain === "prerouting")
         .map((x) => [x.proto, x.dst ?? "", x.dport]),
     ).toEqual([
       ["tcp", "127.0.0.1/32", 8080],
@@ -278,6 +311,49 @@ describe("compose: published ports on the host", () => {
     ]);
     expect(r.fragment.machines["web"]?.services?.map((s) => `${s.port}/${s.proto}`)).toEqual(["80/tcp", "53/udp", "443/tcp", "22/tcp"]);
   });
+
+  it("an exposed, unpublished port is a cause of its own (EXPOSED_NOT_PUBLISHED) from outside the container's networks", async () => {
+    const r = compose(WEB_DB);
+    expect(r.fragment.machines["db"]?.services).toEqual([{ name: "db 5432/tcp (assumed)", proto: "tcp", port: 5432, exposed: true }]);
+    expect(r.fragment.machines["web"]?.services?.[0]?.exposed).toBeUndefined();
+    const net = lower(load(topology(r.fragment)).topology);
+    const ask = async (text: string) => {
+      const p = parseQuery(text);
+      if (!p.ok) throw new Error(p.message);
+      return (await answerQuery(net, p.query, { engine: "both", timeoutMs: 30_000 })).answer;
+    };
+    const outside = await ask("lan -> db:5432/tcp");
+    expect(outside.verdict).toBe("unreachable");
+    expect(outside.causes?.[0]?.code).toBe("EXPOSED_NOT_PUBLISHED");
+    expect((await ask("web -> db:5432/tcp")).verdict).toBe("reachable");
+  });
+
+  it("--no-userland-proxy: no docker-proxy; the OUTPUT DNAT takes loopback, route_localnet, 127/8 masqueraded; the kernel agrees", async () => {
+    const text = `services:\n  web:\n    image: nginx\n    ports: ["8080:80", "127.0.0.1:8081:80"]\n`;
+    const r = importCompose([{ file: "docker-compose.yml", text }], { ...HOST, userlandProxy: false, dockerVersion: 27 }) as ImportResult;
+    const host = hostOf(r);
+    expect(host.relays).toBeUndefined();
+    expect(host.route_localnet).toBe(true);
+    expect(host.docker).toEqual({ version: 27, bridges: ["br-default"] });
+    expect(host.nat?.filter((x) => x.action === "dnat" && x.chain === "output").map((x) => x.dst)).toEqual(["local", "127.0.0.1/32"]);
+    expect(host.nat?.filter((x) => x.action === "masquerade").map((x) => [x.src, x.out])).toEqual([
+      ["172.18.0.0/16", undefined],
+      ["127.0.0.0/8", "br-default"],
+    ]);
+    const queries = ["host -> 127.0.0.1:8081/tcp", "host -> 127.0.0.1:8080/tcp", "lan -> web:80/tcp"];
+    expect(await verdicts(topology(r.fragment), queries)).toEqual(Object.fromEntries(queries.map((q) => [q, "reachable"])));
+    if (!emulationSupport().ok) return;
+    const net = lower(load(topology(r.fragment)).topology);
+    const k = await emulate(
+      net,
+      queries.map((q) => {
+        const p = parseQuery(q);
+        if (!p.ok) throw new Error(p.message);
+        return p.query;
+      }),
+    );
+    expect(k.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(queries.map((q) => [q, "reachable", true]));
+  }, 60_000);
 
   it("expose adds listeners without publishing", () => {
     const r = compose(`services:\n  api:\n    image: api\n    expose: ["3000", 9090, "5000-5001/udp"]\n`);
@@ -532,7 +608,7 @@ networks:
         comment: "docker: web 127.0.0.1:8080->80/tcp",
       },
     ]);
-    expect(hostOf(r).services?.map((s) => s.bind)).toEqual(["127.0.0.1"]);
+    expect(hostOf(r).relays?.map((s) => s.bind)).toEqual(["127.0.0.1"]);
   });
 
   it("network_mode: bridge puts the container on docker0", () => {
@@ -673,7 +749,7 @@ describe("docker inspect", () => {
       eth0: { segment: "host/docker:shop_default", addresses: ["172.19.0.3/16"] },
     });
     expect(hostOf(r).nat?.[0]).toMatchObject({ action: "dnat", dport: 8080, to: "172.19.0.3", toPort: 80 });
-    expect(hostOf(r).services?.map((s) => s.name)).toEqual([
+    expect(hostOf(r).relays?.map((s) => s.name)).toEqual([
       "docker-proxy 0.0.0.0:8080/tcp (relays to shop-web-1:80)",
       "docker-proxy [::]:8080/tcp (relays to shop-web-1:80)",
     ]);
@@ -703,8 +779,8 @@ describe("docker inspect", () => {
     expect(
       hostOf(r)
         .nat?.filter((x) => x.action === "dnat")
-        .map((x) => x.to),
-    ).toEqual(["172.17.0.2", "fd00:17::2"]);
+        .map((x) => `${x.chain} ${x.to}`),
+    ).toEqual(["prerouting 172.17.0.2", "output 172.17.0.2", "prerouting fd00:17::2", "output fd00:17::2"]);
     expect(
       hostOf(r)
         .nat?.filter((x) => x.action === "masquerade")

@@ -68,7 +68,7 @@ describe("VirtualBox NAT adapter", () => {
     const relays = machine(net, "host").sockets.filter((s) => s.role.kind === "relay");
     expect(relays.map((s) => `${s.proto} ${ip(s.bind)}:${s.port}`)).toEqual(["tcp 0.0.0.0:2222", "tcp 127.0.0.1:9000", "udp 0.0.0.0:5353"]);
     for (const s of relays) {
-      expect(s.role.kind === "relay" && { engine: s.role.engine, to: ip(s.role.to), gateway: ip(s.role.gateway) }).toEqual({
+      expect(s.role.kind === "relay" && { engine: s.role.engine, to: ip(s.role.to), gateway: ip(s.role.gateway!) }).toEqual({
         engine: "guest-nat",
         to: "10.0.2.15",
         gateway: "10.0.2.2",

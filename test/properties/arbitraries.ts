@@ -24,6 +24,7 @@ import type {
   MachineDoc,
   NatRuleDoc,
   RouteDoc,
+  RelayDoc,
   RuleDoc,
   ServiceDoc,
   TopologyDoc,
@@ -166,9 +167,29 @@ export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record(
   { requiredKeys: ["to", "via"] },
 );
 
+/** A relay process of the machine (`relays:`): where it listens, what it connects to, whether it binds its source. */
+export interface RawRelay {
+  proto: Proto;
+  port: number;
+  bind: "any4" | "any6" | "lo4" | "own";
+  /** an index into every placed address (any machine's, the relay's own included) */
+  to: number;
+  toPort: number;
+  from: boolean;
+}
+export const rawRelayArb: fc.Arbitrary<RawRelay> = fc.record({
+  proto: protoArb,
+  port: small,
+  bind: fc.constantFrom<RawRelay["bind"]>("any4", "any6", "lo4", "own"),
+  to: small,
+  toPort: small,
+  from: fc.boolean(),
+});
+
 /** What every machine (physical or VM) may carry besides its interfaces. */
 export interface RawConfig {
   services: RawService[];
+  relays?: readonly RawRelay[];
   firewall?: RawFirewall | undefined;
   nat: RawNat[];
   routes: RawRoute[];
@@ -186,6 +207,11 @@ export const rawConfigArb: fc.Arbitrary<RawConfig> = fc.record(
     ipForward: fc.boolean(),
     rpFilter: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
     routeLocalnet: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, { arbitrary: fc.constant(true), weight: 1 }),
+    // a relay process (docker-proxy's kind) on one machine in four
+    relays: fc.oneof(
+      { arbitrary: fc.constant([]), weight: 3 },
+      { arbitrary: fc.array(rawRelayArb, { minLength: 1, maxLength: 2 }), weight: 1 },
+    ),
   },
   { requiredKeys: ["services", "firewall", "nat", "routes"] },
 );
@@ -597,6 +623,36 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       ports[s.proto].add(port);
     }
     if (services.length) doc.machines[name]!.services = services;
+  }
+  // --- relay processes, after every service has its port: each listens on a forward port and
+  // connects to any placed address (often a service's), from its own address when it binds one
+  for (const [name, cfg] of configs) {
+    const relays: RelayDoc[] = [];
+    const all = allAddrs();
+    for (const r of cfg.relays ?? []) {
+      const target = pick(all, r.to);
+      if (!target) continue;
+      const port = pick(FORWARD_PORTS, r.port)!;
+      const own = (placed.get(name) ?? []).filter((p) => p.v === target.v);
+      const bind = r.bind === "any4" ? "0.0.0.0" : r.bind === "any6" ? "::" : r.bind === "lo4" ? "127.0.0.1" : pick(own, r.port)?.ip;
+      if (bind === undefined || !tryListen(name, { proto: r.proto, ip: bind, port, v6only: false })) continue;
+      const owner = ownerOf(target.ip);
+      const listening = owner ? (servicePorts[owner]?.[r.proto] ?? []) : [];
+      const toPort = (r.toPort % 4 !== 3 ? pick(listening, r.toPort) : undefined) ?? pick(SERVICE_PORTS, r.toPort)!;
+      const from = r.from ? pick(own, r.toPort)?.ip : undefined;
+      relays.push({
+        name: `relay${relays.length}`,
+        proto: r.proto,
+        ...(bind !== "0.0.0.0" ? { bind } : {}),
+        port,
+        to: target.ip,
+        toPort,
+        ...(from ? { from } : {}),
+      });
+      ports[r.proto].add(port);
+      if (owner) entry({ machine: owner, proto: r.proto, port: toPort, host: name });
+    }
+    if (relays.length) doc.machines[name]!.relays = relays;
   }
   const forwardDoc = (
     host: string,

@@ -53,6 +53,8 @@ function count(nets: readonly Network[]): Map<string, number> {
       }
       for (const s of m.sockets) {
         add(`socket ${s.role.kind} ${s.proto}`);
+        if (s.role.kind === "relay" && s.role.gateway === undefined) add(`relay process ${s.proto}`);
+        if (s.role.kind === "relay" && s.role.from) add("relay process bound source");
         const b = s.bind;
         const kind = isMapped(b)
           ? "mapped"
@@ -141,6 +143,9 @@ const REQUIRED = [
   "socket service udp",
   "socket relay tcp",
   "socket relay udp",
+  "relay process tcp",
+  "relay process udp",
+  "relay process bound source",
   "bind any IPv4",
   "bind any IPv6",
   "bind loopback IPv4",

@@ -218,10 +218,13 @@ function symptomOfTrace(a: Attempt): Symptom {
   const o = a.outcome;
   const d = o.disposition;
   const packet = a.legs[o.leg]!.packet;
-  const rst = packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+  // the reset or ICMP error walked back and not delivered: nothing reaches the client
+  const lost = (a.legs[o.leg]!.errorBack?.disposition.kind ?? "delivered") !== "delivered";
+  const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   const prev = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
   if (prev?.kind === "delivered" && prev.socket?.role.kind === "relay")
     return prev.socket.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
+  if (lost) return "timeout";
   if (o.direction === "ack") return rst ? "reset" : "connected-then-hang";
   if (o.direction !== "forward") return "timeout";
   if ((d.kind === "dropped" || d.kind === "rejected") && d.chain === "output" && d.machine === a.legs[0]!.from && packet.proto === "udp")

@@ -21,9 +21,11 @@ import {
   lookupRoute,
   lookupSocket,
   matches,
+  relaySource,
   resolveNeighbour,
   selectSource,
   type MatchContext,
+  type RelayRole,
 } from "../../src/sim/elements.js";
 import type { Packet } from "../../src/sim/types.js";
 import {
@@ -39,6 +41,7 @@ import {
   lookupSocketS,
   matchesS,
   NeighbourIndex,
+  relaySourceS,
   resolveNeighbourS,
   RULE_LEVEL_MAX,
   selectSourceS,
@@ -371,6 +374,34 @@ describe(`sim elements and their symbolic twins agree on concrete packets (seed 
           const k = pick(resolveNeighbourS(index, seg, { k: "c", ip: hop }, from), x);
           expect(k && k.machine.name).toEqual(c && c.machine.name);
         }
+      }),
+      opts,
+    );
+  });
+
+  it("a relay's own connection: relaySource / relaySourceS (libslirp forwards and a machine's relay process)", () => {
+    const roleArb = fc.record(
+      {
+        to: ipArb(),
+        gateway: fc.option(ipArb(), { nil: undefined }),
+        from: fc.option(ipArb(), { nil: undefined }),
+        toPort: fc.constantFrom(...PORTS),
+      },
+      { requiredKeys: ["to", "toPort"] },
+    );
+    fc.assert(
+      fc.property(roleArb, ipArb(), fc.constantFrom(...PORTS), (r, client, cport) => {
+        const role: RelayRole = {
+          kind: "relay",
+          engine: "e",
+          to: r.to,
+          toPort: r.toPort,
+          ...(r.gateway ? { gateway: r.gateway } : r.from ? { from: r.from } : {}),
+        };
+        const x: Assignment = { dst: client, dport: 1, sport: cport };
+        const c = relaySource(role, client, cport, 41000);
+        const s = pick(relaySourceS(role, dstVar(client), { k: "v", name: "sport" }, 41000), x);
+        expect({ src: s.src && av(s.src, x), sport: pv(s.sport, x) }).toEqual(c);
       }),
       opts,
     );
