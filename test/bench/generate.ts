@@ -7,7 +7,13 @@
  */
 import YAML from "yaml";
 
-export function lanTopology(machines: number, rulesPerMachine: number): string {
+export function lanTopology(machines: number, rulesPerMachine: number, format: "yaml" | "json" = "yaml"): string {
+  const doc = lanDoc(machines, rulesPerMachine);
+  return format === "json" ? JSON.stringify(doc, null, 1) : YAML.stringify(doc);
+}
+
+/** The LAN of lanTopology as a value (machines up to 62,000: addresses 10.0.0.11-10.0.248.250). */
+export function lanDoc(machines: number, rulesPerMachine: number): Record<string, unknown> {
   const doc: Record<string, unknown> = {
     segments: { lan: "10.0.0.0/16", internet: "203.0.113.0/24" },
     machines: {} as Record<string, unknown>,
@@ -42,7 +48,7 @@ export function lanTopology(machines: number, rulesPerMachine: number): string {
     vm: { on: "m0", adapters: [{ mode: "nat", forwards: [{ name: "ssh", proto: "tcp", hostPort: 2222, guestPort: 22 }] }] },
     services: [{ name: "sshd", proto: "tcp", port: 22 }],
   };
-  return YAML.stringify(doc);
+  return doc;
 }
 
 /**
