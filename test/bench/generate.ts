@@ -52,6 +52,22 @@ export function lanDoc(machines: number, rulesPerMachine: number): Record<string
 }
 
 /**
+ * The LAN with `expectations` expect: entries for `reach verify` (issue 19): machine i to machine
+ * (i * 7919) mod n, on 8080 (reachable) or, every fourth, on 9999 (unreachable: nothing listens).
+ */
+export function lanWithExpectations(machines: number, rulesPerMachine: number, expectations: number): string {
+  const doc = lanDoc(machines, rulesPerMachine);
+  doc.expect = Array.from({ length: expectations }, (_, i) => {
+    const from = i % machines;
+    const to = (from * 7919 + 1 + Math.floor(i / machines)) % machines;
+    return i % 4 === 3
+      ? { query: `m${from} -> m${to}:9999/tcp`, verdict: "unreachable" }
+      : { query: `m${from} -> m${to === from ? (to + 1) % machines : to}:8080/tcp`, verdict: "reachable" };
+  });
+  return YAML.stringify(doc);
+}
+
+/**
  * For `reach matrix`: `machines` clients and servers on four LAN segments
  * joined by a router, `servers` of them with two services each and a firewall
  * that admits one segment only. Every client against every service:
