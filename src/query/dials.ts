@@ -64,38 +64,123 @@ export const rulesOf = (m: Machine) => [
   ...m.nat.postrouting,
 ];
 
+/** Calls `f` on every filter and NAT rule of a machine (rulesOf without building the list). */
+function eachRule(m: Machine, f: (r: ReturnType<typeof rulesOf>[number]) => void): void {
+  for (const rs of [m.filter.input.rules, m.filter.output.rules, m.filter.forward.rules, m.nat.prerouting, m.nat.output, m.nat.postrouting])
+    for (const r of rs) f(r);
+}
+
+/** What a network's dial targets are built from, computed once per network (a verify asks many queries of one). */
+function perNetwork<T>(): (net: Network, make: () => T) => T {
+  const cache = new WeakMap<Network, T>();
+  return (net, make) => {
+    let v = cache.get(net);
+    if (v === undefined) cache.set(net, (v = make()));
+    return v;
+  };
+}
+const sportsOf = perNetwork<readonly number[]>();
+
 /** Source ports worth trying: the default plus every sport boundary a rule mentions (unprivileged ports). */
 export function sourcePorts(net: Network): number[] {
-  const ports = new Set([DEFAULT_SPORT]);
-  for (const m of net.machines) {
-    for (const r of rulesOf(m)) {
-      for (const s of [r.match.sport, r.match.not?.sport]) {
-        if (!s) continue;
-        for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
-      }
-    }
-  }
-  return [...ports];
+  return [
+    ...sportsOf(net, () => {
+      const ports = new Set([DEFAULT_SPORT]);
+      for (const m of net.machines)
+        eachRule(m, (r) => {
+          for (const s of [r.match.sport, r.match.not?.sport]) {
+            if (!s) continue;
+            for (const p of [s.lo - 1, s.lo, s.hi, s.hi + 1]) if (p >= UNPRIVILEGED.lo && p <= UNPRIVILEGED.hi) ports.add(p);
+          }
+        });
+      return [...ports];
+    }),
+  ];
 }
 
 /**
  * Every address a dial can usefully target: each interface address, and each
  * fixed destination of a DNAT rule (a virtual IP that no interface holds).
  */
-function allAddresses(net: Network): IP[] {
-  const out: IP[] = [];
-  const add = (ip: IP) => {
-    if (!out.some((x) => sameIP(x, ip))) out.push(ip);
-  };
-  for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo") add(a.ip);
-  for (const m of net.machines) {
-    for (const r of [...m.nat.prerouting, ...m.nat.output]) {
-      const d = r.match.dst;
-      if (r.action.kind === "dnat" && d && d.len === (d.v === 4 ? 32 : 128)) add({ v: d.v, n: d.n });
+const addressesOfNet = perNetwork<readonly IP[]>();
+function allAddresses(net: Network): readonly IP[] {
+  return addressesOfNet(net, () => {
+    const out: IP[] = [];
+    const seen = new Set<string>();
+    const add = (ip: IP) => {
+      const k = ipKey(ip);
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push(ip);
+      }
+    };
+    for (const m of net.machines) for (const i of m.interfaces) for (const a of i.addrs) if (i.name !== "lo") add(a.ip);
+    for (const m of net.machines) {
+      for (const r of [...m.nat.prerouting, ...m.nat.output]) {
+        const d = r.match.dst;
+        if (r.action.kind === "dnat" && d && d.len === (d.v === 4 ? 32 : 128)) add({ v: d.v, n: d.n });
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
+
+const ipKey = (ip: IP) => `${ip.v}:${ip.n}`;
+
+/** The addresses in first-seen order, each once (sameIP), in one pass. */
+const uniqIPs = (xs: readonly IP[]): IP[] => {
+  const seen = new Set<string>();
+  return xs.filter((x) => {
+    const k = ipKey(x);
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+};
+
+/**
+ * Dial targets that cannot lead anywhere but the machine that holds them (issue 19: a LAN of
+ * 10,000 machines has 10,000 of them, and dialing each was most of a query's time): an address
+ * that no DNAT rule of the network may rewrite (no rule with that destination or without one),
+ * held only by machines that relay nothing (no port forward) and are no NAT engine, no loopback
+ * address (each machine's own), and not one of the target's or a way into it. A packet to it is delivered to its holder or nowhere,
+ * never to the target, so dialing it cannot answer the query nor come close to the target
+ * (closeness 0): it is counted among the targets tried without being simulated.
+ */
+function inertAddresses(net: Network, keep: readonly IP[]): { readonly any: boolean; has(ip: IP): boolean } {
+  const candidates = inertCandidates(net, () => {
+    const dnatDsts: IP[] = [];
+    let dnatAny = false;
+    for (const m of net.machines)
+      for (const r of [...m.nat.prerouting, ...m.nat.output]) {
+        if (r.action.kind !== "dnat") continue;
+        const d = r.match.dst;
+        if (d && d.len === (d.v === 4 ? 32 : 128)) dnatDsts.push({ v: d.v, n: d.n });
+        else dnatAny = true;
+      }
+    const out = new Set<string>();
+    if (dnatAny) return out;
+    const held = new Map<string, boolean>(); // address -> every holder relays nothing and is no engine
+    for (const m of net.machines) {
+      const quiet = m.engine === undefined && !m.sockets.some((s) => s.role.kind === "relay");
+      for (const i of m.interfaces)
+        for (const a of i.addrs) {
+          const k = ipKey(a.ip);
+          held.set(k, (held.get(k) ?? true) && quiet);
+        }
+    }
+    const rewritten = new Set(dnatDsts.map(ipKey));
+    for (const m of net.machines)
+      for (const i of m.interfaces)
+        for (const a of i.addrs) {
+          const k = ipKey(a.ip);
+          // loopback addresses are every machine's own: a dial to one ends at the dialer
+          if (held.get(k) && !rewritten.has(k) && i.name !== "lo" && !isLoopback(unmap(a.ip))) out.add(k);
+        }
+    return out;
+  });
+  const lively = new Set(keep.map(ipKey));
+  return { any: candidates.size > lively.size, has: (ip) => candidates.has(ipKey(ip)) && !lively.has(ipKey(ip)) };
+}
+const inertCandidates = perNetwork<ReadonlySet<string>>();
 
 const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== "lo").flatMap((i) => i.addrs.map((a) => a.ip));
 
@@ -105,27 +190,40 @@ const addressesOf = (m: Machine): IP[] => m.interfaces.filter((i) => i.name !== 
  * range whose ends are filtered but whose middle is open is still tried).
  */
 function entryPorts(net: Network, proto: "tcp" | "udp"): number[] {
+  const byProto = entryPortsOf(net, () => new Map());
+  let ports = byProto.get(proto);
+  if (!ports) byProto.set(proto, (ports = computeEntryPorts(net, proto)));
+  return [...ports];
+}
+const entryPortsOf = perNetwork<Map<string, readonly number[]>>();
+
+function computeEntryPorts(net: Network, proto: "tcp" | "udp"): number[] {
   const ports: number[] = [];
-  const cuts: number[] = [];
-  for (const m of net.machines) {
-    for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
-    for (const r of rulesOf(m)) {
-      const ranges = [r.match.dport, r.match.origDport, r.match.not?.dport, r.match.not?.origDport];
-      for (const d of ranges) if (d) cuts.push(d.lo - 1, d.lo, d.hi, d.hi + 1);
-    }
-  }
+  let cutList: number[] | undefined;
+  // every dport boundary of every rule: only a DNAT port range needs them, so only then are they collected
+  const cuts = () => {
+    if (cutList) return cutList;
+    cutList = [];
+    for (const m of net.machines)
+      eachRule(m, (r) => {
+        for (const d of [r.match.dport, r.match.origDport, r.match.not?.dport, r.match.not?.origDport])
+          if (d) cutList!.push(d.lo - 1, d.lo, d.hi, d.hi + 1);
+      });
+    return cutList;
+  };
+  for (const m of net.machines) for (const s of m.sockets) if (s.role.kind === "relay" && s.proto === proto) ports.push(s.port);
   let portless = false;
   for (const m of net.machines) {
     for (const r of [...m.nat.prerouting, ...m.nat.output]) {
       const d = r.match.dport;
       if (r.action.kind !== "dnat" || (r.match.proto !== undefined && r.match.proto !== proto)) continue;
       if (!d) portless = true;
-      else ports.push(d.lo, d.hi, ...cuts.filter((c) => c > d.lo && c < d.hi));
+      else ports.push(d.lo, d.hi, ...(d.hi - d.lo > 1 ? cuts().filter((c) => c > d.lo && c < d.hi) : []));
     }
   }
   // A DNAT without a port match takes every port: add one that no rule or socket singles out.
   if (portless) {
-    const used = (p: number) => cuts.includes(p) || ports.includes(p) || net.machines.some((m) => m.sockets.some((x) => x.port === p));
+    const used = (p: number) => cuts().includes(p) || ports.includes(p) || net.machines.some((m) => m.sockets.some((x) => x.port === p));
     let free = 20000;
     while (
       used(free) ||
@@ -240,25 +338,22 @@ export function dialTargets(net: Network, q: Query): { addrs: IP[]; ports: numbe
   const loopBinds = (m: Machine) => m.sockets.filter((s) => !isAny(s.bind) && isLoopback(unmap(s.bind))).map((s) => unmap(s.bind));
   const own = target === from ? [LOOPBACK4, LOOPBACK6, ...loopBinds(target)] : [];
   const targetAddrs = [...own, ...addressesOf(target)];
-  if (q.proto === "icmp") return { addrs: uniq([...targetAddrs, ...allAddresses(net)], sameIP), ports: [0] };
+  if (q.proto === "icmp") return { addrs: uniqIPs([...targetAddrs, ...allAddresses(net)]), ports: [0] };
   // 127.0.0.2 stands for the rest of 127/8 (a rule may single out 127.0.0.1)
-  const addrs = uniq(
-    [
-      LOOPBACK4,
-      LOOPBACK6,
-      { v: 4, n: LOOPBACK4.n + 1n } as IP,
-      ...loopBinds(from),
-      ...targetAddrs,
-      ...addressesOf(from),
-      ...allAddresses(net),
-    ],
-    sameIP,
-  );
-  return { addrs, ports: uniq([q.port!, ...entryPorts(net, q.proto)], (a, b) => a === b) };
+  const addrs = uniqIPs([
+    LOOPBACK4,
+    LOOPBACK6,
+    { v: 4, n: LOOPBACK4.n + 1n } as IP,
+    ...loopBinds(from),
+    ...targetAddrs,
+    ...addressesOf(from),
+    ...allAddresses(net),
+  ]);
+  return { addrs, ports: [...new Set([q.port!, ...entryPorts(net, q.proto)])] };
 }
 
 /** Does an exchange answer the query: B's service on the port (ping: B's kernel), or for an address, anything that answers? */
-export function ask(net: Network, q: Query): Answer {
+export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean } = {}): Answer {
   const index = machineIndex(net);
   const from = index.get(q.from);
   if (!from) throw new Error(`internal: unchecked query machine ${q.from}`);
@@ -267,7 +362,7 @@ export function ask(net: Network, q: Query): Answer {
   if (t.kind === "localhost") {
     return localhostAnswer(
       q,
-      [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } })),
+      [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } }, opts)),
     );
   }
   if (t.kind === "address") {
@@ -289,8 +384,14 @@ export function ask(net: Network, q: Query): Answer {
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
   const { addrs, ports } = dialTargets(net, q);
-  const dials: Omit<Dial, "sport">[] = ports.flatMap((dport) => addrs.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
-  const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
+  // Explain by the ways into the target: its own addresses, forwards and DNATs leading to it.
+  const ways = waysIn(net, from, target, q.proto, q.port);
+  const inert = opts.skipInert === false ? undefined : inertAddresses(net, [...addressesOf(target), ...ways.map((w) => w.dst)]);
+  const dialsTo = (as: readonly IP[]): Omit<Dial, "sport">[] =>
+    ports.flatMap((dport) => as.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
+  const dials = dialsTo(inert?.any ? addrs.filter((a) => !inert.has(a)) : addrs);
+  const { tried: live, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
+  const triedCount = addrs.length * ports.length;
   if (wins.length) {
     const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
     return {
@@ -300,14 +401,19 @@ export function ask(net: Network, q: Query): Answer {
       attempt: best.attempt,
       closest: [],
       reason: reachedReason(best.attempt, index),
-      tried: tried.length,
+      tried: triedCount,
     };
   }
-  // Explain by the ways into the target: its own addresses, forwards and DNATs leading to it.
-  const ways = waysIn(net, from, target, q.proto, q.port);
   const wayOf = (a: Attempt) => ways.find((w) => sameIP(w.dst, a.legs[0]!.packet.dst) && w.dport === a.legs[0]!.packet.dport);
-  const viaWays = tried.filter((a) => wayOf(a) !== undefined);
-  const pool = viaWays.length ? viaWays : tried.filter((a) => closeness(a, target, q.port) > 0);
+  let viaWays = live.filter((a) => wayOf(a) !== undefined);
+  let simulated = live;
+  if (!viaWays.length && inert?.any) {
+    // no way into the target was dialed (it has no address of its own): the closest attempts come
+    // from every dial, and one to an inert address may still fail on the target (a router on its path)
+    simulated = run(net, index, dialsTo(addrs), sports, (a) => meetsQuery(q, a)).tried;
+    viaWays = simulated.filter((a) => wayOf(a) !== undefined);
+  }
+  const pool = viaWays.length ? viaWays : simulated.filter((a) => closeness(a, target, q.port) > 0);
   // Rank: reached the target > went through a configured way in (forward, DNAT, NAT gateway) > its own address;
   // an exchange that worked but ended elsewhere explains least.
   const rank = (a: Attempt) => (a.ok ? -1 : Math.max(closeness(a, target, q.port), (wayOf(a)?.kind ?? "own") !== "own" ? 2 : 0));
@@ -324,7 +430,7 @@ export function ask(net: Network, q: Query): Answer {
         : `nothing on ${target.name} listens on ${q.proto}/${q.port}`;
   const reason =
     noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
-  return withCauses(net, { query: q, verdict: "unreachable", closest, reason, tried: tried.length });
+  return withCauses(net, { query: q, verdict: "unreachable", closest, reason, tried: triedCount });
 }
 
 /** "A -> localhost:P": one answer per address localhost resolves to, reachable when either is. */

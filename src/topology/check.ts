@@ -283,7 +283,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
  * rules (a few MB with aliases) costs minutes; every expectation is at least one question.
  */
 export const SIZE_LIMITS = {
-  machines: 20_000,
+  machines: 50_000,
   /** rules of one firewall chain, NAT rules of one machine */
   rulesPerChain: 10_000,
   /** entries of any other list of a machine (interfaces, addresses, routes, services, adapters, forwards) */

@@ -16,8 +16,8 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realp
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 
-/** The largest included file reach reads: the loader's own limit (LIMITS.textChars in load.ts, 16 Mi characters). */
-export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+/** The largest included file reach reads: the loader's own limit (LIMITS.textChars in load.ts, 64 Mi characters). */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 export interface IncludeOptions {
   /** The folder includes must stay inside; default: the including spec file's folder. */

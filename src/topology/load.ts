@@ -23,22 +23,27 @@ import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnosti
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
 import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from "./check.js";
 import { readInclude, type IncludeOptions } from "./include.js";
+import { child, lineStarts, parsePlain, spanAt, type Pos } from "./plain.js";
 
 /**
  * What reach reads at most (docs/topology.md "Limits"): past one of these an input is refused
- * with RCH006 before it costs minutes or gigabytes. Loading takes about 1 s and 100 MB per MB of
- * YAML, so the text limit keeps a topology at about 16 s and 2 GB (10,000 machines with 10
- * firewall rules each are 13 MB); the nesting limit keeps the YAML composer's recursion far from
- * the stack's end (a 10,000-deep `[[[...]]]` used to kill the process); the value limit bounds what
- * aliases expand to.
+ * with RCH006 before it costs minutes or gigabytes. Plain YAML and JSON (src/topology/plain.ts:
+ * no anchors, aliases, tags or multi-line scalars) load at about 0.1 s and 60 MB per MB, so the
+ * text limit keeps a topology at a few seconds and under 3 GB (30,000 machines with 10 firewall
+ * rules each are 39 MB of YAML); YAML beyond that subset goes through the yaml library, which
+ * costs about 1 s and 100 MB per MB, so it is read up to `yamlChars`; the nesting limit keeps the
+ * YAML composer's recursion far from the stack's end (a 10,000-deep `[[[...]]]` used to kill the
+ * process); the value limit bounds what aliases expand to.
  */
 export const LIMITS = {
-  /** characters of a topology or spec file */
-  textChars: 16 * 1024 * 1024,
+  /** characters of a topology or spec file in plain YAML or JSON */
+  textChars: 64 * 1024 * 1024,
+  /** characters of a topology or spec file that uses YAML beyond the plain subset */
+  yamlChars: 16 * 1024 * 1024,
   /** levels of nesting (mappings and lists inside each other), in the text and after aliases */
   depth: 64,
   /** values (mappings, lists, scalars) of the document after aliases are expanded */
-  values: 2_000_000,
+  values: 4_000_000,
 } as const;
 
 /** How a file is loaded: the include root for spec files, and (inside) the spec that includes it. */
@@ -98,6 +103,71 @@ export function makeLocator(file: string, doc: Document | undefined, lc: LineCou
       return off !== undefined ? spanOf(off) : at(path);
     },
   };
+}
+
+/** A locator that also knows where a node ends, and the offset of a span (to tell which diagnostics fall inside a malformed node). */
+export interface SourceMap extends Locator {
+  range(path: Path): readonly [number, number] | undefined;
+  offset(span: Span): number;
+}
+
+/** The library's document as a SourceMap. */
+function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceMap {
+  return {
+    ...makeLocator(file, doc, lc),
+    range(path) {
+      const n = doc.getIn(path, true);
+      return isNode(n) && n.range ? [n.range[0], n.range[2]] : undefined;
+    },
+    offset: (span) => (lc.lineStarts[span.line - 1] ?? 0) + span.col - 1,
+  };
+}
+
+/**
+ * Positions from the fast reader's offset tree (src/topology/plain.ts): a path is followed down
+ * the tree when it is asked for, and its line:col computed from the offset then, so loading
+ * indexes nothing by path. A path that does not exist falls back to its nearest existing ancestor.
+ */
+export function plainSourceMap(file: string, source: string, root: Pos): SourceMap {
+  let starts: Int32Array | undefined;
+  const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
+  const walk = (path: Path, n: number): Pos => {
+    let node = root;
+    for (let i = 0; i < n; i++) {
+      const next = child(node, path[i]!);
+      if (!next) break;
+      node = next.pos;
+    }
+    return node;
+  };
+  const start = (p: Pos) => (typeof p === "number" ? p : p.o);
+  const at = (path: Path) => spanOf(start(walk(path, path.length)));
+  return {
+    file,
+    at,
+    key(path) {
+      const parent = path.length ? walkExact(root, path.slice(0, -1)) : undefined;
+      const c = parent === undefined ? undefined : child(parent, path[path.length - 1]!);
+      return c?.keyAt !== undefined ? spanOf(c.keyAt) : at(path);
+    },
+    range(path) {
+      const p = walkExact(root, path);
+      if (p === undefined) return undefined;
+      return typeof p === "number" ? [p, p] : [p.o, p.end];
+    },
+    offset: (span) => (starts ??= lineStarts(source))[span.line - 1]! + span.col - 1,
+  };
+}
+
+/** The node at exactly `path`, or undefined. */
+function walkExact(root: Pos, path: Path): Pos | undefined {
+  let node = root;
+  for (const seg of path) {
+    const next = child(node, seg);
+    if (!next) return undefined;
+    node = next.pos;
+  }
+  return node;
 }
 
 /** zod's type names in the words of a YAML user. */
@@ -260,25 +330,14 @@ function syntaxDiagnostic(file: string, source: string, code: string, message: s
 }
 
 /** A document of the wrong shape: its shape errors, and the checker's errors in its well-formed parts. */
-function shapeErrors(
-  issues: readonly z.core.$ZodIssue[],
-  raw: unknown,
-  doc: Document,
-  lc: LineCounter,
-  loc: Locator,
-  sources: ReadonlyMap<string, string>,
-): InputError {
+function shapeErrors(issues: readonly z.core.$ZodIssue[], raw: unknown, loc: SourceMap, sources: ReadonlyMap<string, string>): InputError {
   const shape = issues.flatMap((i) => fromZodIssue(i, raw, loc));
   // source ranges of the malformed nodes: the checker's findings inside them are noise
   const broken = issues.flatMap((i) => {
     if (i.code === "unrecognized_keys") return []; // an extra key leaves the rest of its mapping well-formed
-    const n = doc.getIn(
-      i.path.filter((p): p is string | number => typeof p !== "symbol"),
-      true,
-    );
-    return isNode(n) && n.range ? [[n.range[0], n.range[2]] as const] : [];
+    const r = loc.range(i.path.filter((p): p is string | number => typeof p !== "symbol"));
+    return r ? [r] : [];
   });
-  const offsetOf = (d: Diagnostic) => (lc.lineStarts[d.span.line - 1] ?? 0) + d.span.col - 1;
   // Report the semantic problems of the parts that are well-formed too; where the shape is too
   // broken for the checker, its findings are left out, never guessed.
   let semantic: Diagnostic[] = [];
@@ -287,7 +346,7 @@ function shapeErrors(
       (d) =>
         d.severity === "error" &&
         !shape.some((x) => x.span.line === d.span.line && x.span.col === d.span.col) &&
-        !broken.some(([a, b]) => offsetOf(d) >= a && offsetOf(d) <= b),
+        !broken.some(([a, b]) => loc.offset(d.span) >= a && loc.offset(d.span) <= b),
     );
   } catch {
     semantic = [];
@@ -394,14 +453,49 @@ export function checkValueSize(file: string, value: unknown, loc: Locator, sourc
   }
 }
 
-/** Parses and checks topology text. Throws InputError with every diagnostic when it is not valid. */
+/**
+ * Parses and checks topology text. Throws InputError with every diagnostic when it is not valid.
+ * Plain YAML and JSON are read by the fast reader; anything else (up to LIMITS.yamlChars), and
+ * every syntax error, by the yaml library, whose syntax diagnostics are the reference.
+ */
 export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
   // A byte order mark is not part of the first line's columns.
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  const lc = new LineCounter();
-  const doc = parseYamlBounded(file, source, lc, LIMITS.textChars);
-  const loc = makeLocator(file, doc, lc);
   const sources = new Map([[file, source]]);
+  const refuse = (span: Span, message: string, expected: string): never => {
+    throw new InputError([tooLarge(span, message, expected)], sources);
+  };
+  if (source.length > LIMITS.textChars)
+    refuse(
+      { file, line: 1, col: 1 },
+      `the file has ${source.length} characters, more than the ${LIMITS.textChars} reach reads`,
+      `at most ${LIMITS.textChars} characters (split the topology, or leave out what the questions do not need)`,
+    );
+  const plain = parsePlain(source);
+  const large = source.length > LIMITS.yamlChars;
+  // the positions of the fast reader are the library's (test/topology/plain.test.ts): its diagnostics are final
+  if (plain.ok && plain.values <= LIMITS.values)
+    return checkValue(file, plain.value, plainSourceMap(file, source, plain.pos), sources, opts);
+  if (large) {
+    const p = plain.ok ? { line: 1, col: 1 } : spanAt(file, lineStarts(source), plain.at);
+    refuse(
+      { file, ...p },
+      plain.ok
+        ? `the document holds more than ${LIMITS.values} values`
+        : `the file has ${source.length} characters, and past ${LIMITS.yamlChars} reach reads plain YAML or JSON only: here, ${plain.why}`,
+      plain.ok
+        ? `at most ${LIMITS.values} values (mappings, lists and scalars)`
+        : `plain YAML (mappings, lists, one-line scalars; no anchors, aliases, tags or block scalars) or JSON, or at most ${LIMITS.yamlChars} characters`,
+    );
+  }
+  return loadWithLibrary(file, source, sources, opts);
+}
+
+/** The yaml library's reading: the whole of YAML 1.2, with its exact syntax diagnostics. */
+function loadWithLibrary(file: string, source: string, sources: Map<string, string>, opts: LoadOptions): Loaded {
+  const lc = new LineCounter();
+  const doc = parseYamlBounded(file, source, lc, LIMITS.yamlChars);
+  const loc = librarySourceMap(file, doc, lc);
   // an unknown tag (`in: !docker0`) would silently read as an empty value
   const tags = doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED");
   const syntax = [...doc.errors, ...tags].map((e) => syntaxDiagnostic(file, source, e.code, e.message, e.pos[0], lc));
@@ -424,6 +518,12 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     );
   }
   checkValueSize(file, raw, loc, sources);
+  return checkValue(file, raw, loc, sources, opts);
+}
+
+/** The document's value: its sizes, then a spec or a topology, shape and semantics. */
+function checkValue(file: string, raw: unknown, loc: SourceMap, sources: Map<string, string>, opts: LoadOptions): Loaded {
+  const source = sources.get(file)!;
   const sizes = sizeDiagnostics(raw, loc);
   if (sizes.length) throw new InputError(sortDiagnostics(sizes), sources);
   if (raw === null || raw === undefined) {
@@ -451,7 +551,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
     return loadSpec(file, raw, loc, sources, opts);
   }
   const parsed = TopologySchema.safeParse(raw);
-  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, doc, lc, loc, sources);
+  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, loc, sources);
   const checked = checkTopology(parsed.data as TopologyDoc, loc);
   const errors = checked.diagnostics.filter((d) => d.severity === "error");
   if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);

@@ -7,7 +7,13 @@
  */
 import YAML from "yaml";
 
-export function lanTopology(machines: number, rulesPerMachine: number): string {
+export function lanTopology(machines: number, rulesPerMachine: number, format: "yaml" | "json" = "yaml"): string {
+  const doc = lanDoc(machines, rulesPerMachine);
+  return format === "json" ? JSON.stringify(doc, null, 1) : YAML.stringify(doc);
+}
+
+/** The LAN of lanTopology as a value (machines up to 62,000: addresses 10.0.0.11-10.0.248.250). */
+export function lanDoc(machines: number, rulesPerMachine: number): Record<string, unknown> {
   const doc: Record<string, unknown> = {
     segments: { lan: "10.0.0.0/16", internet: "203.0.113.0/24" },
     machines: {} as Record<string, unknown>,
@@ -42,6 +48,22 @@ export function lanTopology(machines: number, rulesPerMachine: number): string {
     vm: { on: "m0", adapters: [{ mode: "nat", forwards: [{ name: "ssh", proto: "tcp", hostPort: 2222, guestPort: 22 }] }] },
     services: [{ name: "sshd", proto: "tcp", port: 22 }],
   };
+  return doc;
+}
+
+/**
+ * The LAN with `expectations` expect: entries for `reach verify` (issue 19): machine i to machine
+ * (i * 7919) mod n, on 8080 (reachable) or, every fourth, on 9999 (unreachable: nothing listens).
+ */
+export function lanWithExpectations(machines: number, rulesPerMachine: number, expectations: number): string {
+  const doc = lanDoc(machines, rulesPerMachine);
+  doc.expect = Array.from({ length: expectations }, (_, i) => {
+    const from = i % machines;
+    const to = (from * 7919 + 1 + Math.floor(i / machines)) % machines;
+    return i % 4 === 3
+      ? { query: `m${from} -> m${to}:9999/tcp`, verdict: "unreachable" }
+      : { query: `m${from} -> m${to === from ? (to + 1) % machines : to}:8080/tcp`, verdict: "reachable" };
+  });
   return YAML.stringify(doc);
 }
 

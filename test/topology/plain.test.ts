@@ -1,0 +1,185 @@
+/**
+ * The fast reader (src/topology/plain.ts) against the yaml library: on every document it
+ * accepts, the value and the position of every value and key are the library's. Checked on every
+ * YAML and JSON file of the repository and on random documents written in several styles; it must
+ * also accept the plain files topologies are written as (so the fast path is really taken).
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import YAML, { LineCounter } from "yaml";
+import { describe, expect, it } from "vitest";
+import { makeLocator, parseYamlBounded, plainSourceMap, type Path } from "../../src/topology/load.js";
+import { parsePlain } from "../../src/topology/plain.js";
+import { lanTopology } from "../bench/generate.js";
+
+const root = join(import.meta.dirname, "..", "..");
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (n === "node_modules" || n.startsWith(".")) return [];
+    return statSync(p).isDirectory() ? files(p) : /\.(ya?ml|json)$/.test(n) ? [p] : [];
+  });
+}
+
+/** Every path of a value, the root included. */
+function paths(v: unknown, path: Path = [], out: Path[] = []): Path[] {
+  out.push(path);
+  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...path, i], out));
+  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) paths(x, [...path, k], out);
+  return out;
+}
+
+/** Compares the fast reader with the library on one text; returns whether the fast reader took it. */
+function agree(text: string): boolean {
+  const plain = parsePlain(text);
+  if (!plain.ok) return false;
+  const lc = new LineCounter();
+  const doc = parseYamlBounded("f.yaml", text, lc, Infinity);
+  expect(
+    doc.errors.map((e) => e.message),
+    "the library finds no error in what the fast reader takes",
+  ).toEqual([]);
+  const value = doc.toJS();
+  expect(plain.value).toStrictEqual(value);
+  const lib = makeLocator("f.yaml", doc, lc);
+  const fast = plainSourceMap("f.yaml", text, plain.pos);
+  for (const p of paths(value)) {
+    expect(fast.at(p), JSON.stringify(p)).toEqual(lib.at(p));
+    expect(fast.key(p), JSON.stringify(p)).toEqual(lib.key(p));
+    expect(fast.at([...p, "missing", 0]), JSON.stringify(p)).toEqual(lib.at([...p, "missing", 0]));
+  }
+  return true;
+}
+
+describe("the fast reader equals the yaml library", () => {
+  it("on every YAML and JSON file of the repository (values and every position)", () => {
+    const all = [...files(join(root, "models")), ...files(join(root, "test")), ...files(join(root, "proofs"))];
+    let taken = 0;
+    for (const f of all) if (agree(readFileSync(f, "utf8").replace(/^\uFEFF/, ""))) taken++;
+    // most of the repository's files are plain; the rest use anchors, block scalars, errors on purpose
+    expect(taken).toBeGreaterThan(all.length / 2);
+  });
+
+  it("takes the generated LAN in YAML and JSON", () => {
+    expect(agree(lanTopology(20, 4))).toBe(true);
+    expect(agree(lanTopology(20, 4, "json"))).toBe(true);
+    expect(agree(JSON.stringify(YAML.parse(lanTopology(5, 3))))).toBe(true);
+  });
+
+  it("on random documents in block, flow and JSON styles", () => {
+    const scalar = fc.oneof(
+      fc.string({
+        unit: fc.constantFrom(
+          "a",
+          "b",
+          "0",
+          "1",
+          ".",
+          "-",
+          ":",
+          " ",
+          "#",
+          "'",
+          '"',
+          "/",
+          ",",
+          "x",
+          "\\",
+          "é",
+          "[",
+          "{",
+          "~",
+          "e",
+          "\n",
+          "\t",
+        ),
+      }),
+      fc.integer(),
+      fc.constantFrom(
+        true,
+        false,
+        null,
+        1.5,
+        -0.25,
+        1e21,
+        "null",
+        "True",
+        "0x1F",
+        "0o17",
+        ".inf",
+        "-.5",
+        "1e3",
+        "::1",
+        "10.0.0.1/24",
+        "a: b",
+        "- x",
+      ),
+    );
+    // not the empty key: the library locator files path [""] under the same index entry as the root
+    const key = fc.string({ unit: fc.constantFrom("a", "b", "1", "-", " ", ".", ":", "#", "_", "x"), minLength: 1, maxLength: 4 });
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: "small" }, scalar, fc.array(tie("v"), { maxLength: 4 }), fc.dictionary(key, tie("v"), { maxKeys: 4 })),
+    })).v;
+    let taken = 0;
+    fc.assert(
+      fc.property(value, fc.constantFrom("block", "flow", "json", "json1", "indentSeq"), (v, style) => {
+        const text =
+          style === "json"
+            ? JSON.stringify(v)
+            : style === "json1"
+              ? JSON.stringify(v, null, 1)
+              : YAML.stringify(v, style === "flow" ? { collectionStyle: "flow" } : { indentSeq: style !== "indentSeq" });
+        if (text !== undefined && agree(text)) taken++;
+      }),
+      { numRuns: 2000, seed: 19, verbose: true },
+    );
+    expect(taken).toBeGreaterThan(500);
+  }, 120_000);
+
+  it("on damaged documents: what it takes, the library takes the same way (it gives up on every error)", () => {
+    const base = [
+      readFileSync(join(root, "models", "virtualbox-nat.yaml"), "utf8"),
+      lanTopology(3, 3),
+      lanTopology(2, 3, "json"),
+      YAML.stringify(YAML.parse(lanTopology(2, 3)), { collectionStyle: "flow" }),
+    ];
+    const edit = fc.record({
+      at: fc.nat(),
+      del: fc.nat({ max: 3 }),
+      ins: fc.string({ unit: fc.constantFrom(" ", "\n", ":", "-", "#", "[", "]", "{", "}", ",", '"', "'", "a", "1", "\\"), maxLength: 3 }),
+    });
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.nat({ max: base.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 3 }), (b, edits) => {
+        let text = base[b]!;
+        for (const e of edits) {
+          const at = e.at % (text.length + 1);
+          text = text.slice(0, at) + e.ins + text.slice(at + e.del);
+        }
+        if (agree(text)) taken++;
+      }),
+      { numRuns: 3000, seed: 19, verbose: true },
+    );
+    expect(taken).toBeGreaterThan(300);
+  }, 120_000);
+
+  it("gives up, with where, on what it does not read", () => {
+    for (const [text, at] of [
+      ["a: &x 1\nb: *x\n", 3],
+      ["a: |\n  text\n", 3],
+      ["a: 1\na: 2\n", 5],
+      ["a: b\n  c\n", 7],
+      ["a:\nb: 1\n", 2],
+      ["a: 1.5\n", 3],
+      ['a: "x\\x41"\n', 3],
+      ["a: [1, 2,]\n", 9],
+      ["--- \na: 1\n", 0],
+    ] as const) {
+      const r = parsePlain(text);
+      expect(r.ok, text).toBe(false);
+      if (!r.ok) expect(r.at, text).toBe(at);
+    }
+  });
+});
