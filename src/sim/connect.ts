@@ -37,12 +37,15 @@ export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
 
 // Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
 /**
- * The reset or ICMP error a refused or rejected packet draws, walked back to the client as the
- * connection's reply (kernel-forced: where the way back has no route or a filter drops it, the
- * client times out instead of hearing "refused"). None when the client refused it itself.
+ * The TCP reset a refused or `tcp-reset`-rejected packet draws, walked back to the client as the
+ * connection's reply, which conntrack counts as established (kernel-forced: where the way back
+ * has no route or a filter drops it, the client times out instead of hearing "refused"). None
+ * when the client refused it itself, and none for ICMP errors: conntrack counts those as
+ * related, a state the simulator does not track, so they are taken as heard (docs/semantics.md 10).
  */
 function errorBack(net: Network, machines: ReadonlyMap<string, Machine>, ct: Conntrack, from: Machine, packet: Packet, d: Disposition) {
-  if ((d.kind !== "refused" && d.kind !== "rejected") || d.machine === from.name) return {};
+  const reset = d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
+  if (!reset || packet.proto !== "tcp" || d.machine === from.name) return {};
   const at = machines.get(d.machine);
   if (!at) return {};
   return { errorBack: walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };

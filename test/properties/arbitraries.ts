@@ -691,7 +691,13 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const rawF = (a as { raw?: RawForward[] }).raw;
       if (a.mode !== "nat" || !rawF) continue;
       delete (a as { raw?: RawForward[] }).raw;
-      const fwds = rawF.flatMap((f, k) => forwardDoc(host, f, undefined, k, false, name) ?? []);
+      // KNOWN GAP, left out here: with the host's loopback unreachable, libslirp drops the guest's UDP
+      // answer to a host-loopback client of a forward; both engines say reachable (pinned by the
+      // it.fails case in test/sim/kernel-corrections.test.ts, docs/semantics.md 10)
+      const ad = a as { engine?: string; localhostReachable?: boolean };
+      const loopbackOff = ad.engine === "qemu" ? ad.localhostReachable === false : ad.localhostReachable !== true;
+      const kept = rawF.filter((f) => !(loopbackOff && f.proto === "udp"));
+      const fwds = kept.flatMap((f, k) => forwardDoc(host, f, undefined, k, false, name) ?? []);
       for (const f of fwds) entry({ machine: name, proto: f.proto as Proto, port: Number(f.guestPort), host });
       if (fwds.length) a.forwards = fwds;
       else delete a.forwards;
@@ -704,11 +710,11 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const fwds = raw.natnets[k]!.forwards.flatMap((f, j) => {
       // the forward is a socket on every host that runs this NAT network: claim the port on each
       const gip = pick(guestIps, f.guestIp);
+      // (a host whose port is taken, e.g. by a relay process, drops the forward: RCH032 otherwise)
       const d = forwardDoc(hosts[0]!, f, gip, j, true, gip ? ownerOf(gip) : undefined);
-      if (d)
-        for (const h of hosts.slice(1))
-          tryListen(h, { proto: f.proto, ip: d.hostIp ? d.hostIp : "0.0.0.0", port: d.hostPort as number, v6only: false });
-      return d ?? [];
+      const free = (h: string) =>
+        tryListen(h, { proto: f.proto, ip: d!.hostIp ? d!.hostIp : "0.0.0.0", port: d!.hostPort as number, v6only: false });
+      return d && hosts.slice(1).every(free) ? d : [];
     });
     for (const f of fwds) {
       const m = f.guestIp ? ownerOf(f.guestIp) : undefined;
