@@ -940,9 +940,9 @@ await yargs(hideBin(process.argv))
         .option("json", { type: "boolean", default: false, describe: "print the differences as JSON" })
         .example("sudo $0 drift lab.yaml", "what this machine exposes that lab.yaml does not say"),
     handler(async (argv) => {
-      const { loaded } = await load(argv.file, argv);
+      const { loaded, net } = await load(argv.file, argv);
       const { runDrift } = await import("../doctor/cli.js");
-      const r = await runDrift(loaded, { ...doctorOptionsOf(argv), from: argv.from });
+      const r = await runDrift(loaded, net, { ...doctorOptionsOf(argv), from: argv.from });
       process.stdout.write(argv.json ? JSON.stringify(r.json, null, 2) + "\n" : r.text);
       process.exitCode = r.exitCode;
     }),

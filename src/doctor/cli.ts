@@ -10,7 +10,7 @@ import { formatSpan, type Diagnostic } from "../diagnostics/diagnostic.js";
 
 const formatDiagnostic = (d: Diagnostic) => `${formatSpan(d.span)}: ${d.severity} ${d.code}: ${d.message}`;
 import type { EngineOptions } from "../query/engine.js";
-import { lower } from "../lower/lower.js";
+import type { Network } from "../ir/types.js";
 import type { Loaded } from "../topology/load.js";
 import { DRIFT, exposureDrift, fileDrift, renderDifference } from "./drift.js";
 import { findings, FINDINGS, type Finding } from "./findings.js";
@@ -149,7 +149,11 @@ export interface DriftResult {
  * `reach drift FILE`: the declared topology (already loaded by the caller, so its errors are the
  * usual diagnostics) against the doctor's live model of this machine (drift.ts).
  */
-export async function runDrift(declared: Loaded, opts: DoctorOptions & { readonly from?: string } = {}): Promise<DriftResult> {
+export async function runDrift(
+  declared: Loaded,
+  declaredNet: Network,
+  opts: DoctorOptions & { readonly from?: string } = {},
+): Promise<DriftResult> {
   const from = opts.from ?? "lan";
   const t0 = Date.now();
   const { reads, model } = await liveModel(opts);
@@ -164,8 +168,7 @@ export async function runDrift(declared: Loaded, opts: DoctorOptions & { readonl
   const decided = both
     ? await exposureDrift({
         declared,
-        declaredNet: lower(declared.topology),
-        live: model.doc,
+        declaredNet,
         liveNet: model.net,
         from,
         engine: opts.engine ?? DEFAULT_ENGINE,

@@ -52,7 +52,6 @@ export interface Difference {
 export interface DriftInput {
   readonly declared: Loaded;
   readonly declaredNet: Network;
-  readonly live: TopologyDoc;
   readonly liveNet: Network;
   /** The LAN vantage both topologies have (default `lan`). */
   readonly from: string;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor, runDrift } from "../../src/doctor/cli.js";
 import { loadTopologyText } from "../../src/topology/load.js";
+import { lower } from "../../src/lower/lower.js";
 import { standIns, type StandIns } from "./standins.js";
 
 const QEMU = ["qemu-system-x86_64", "-name", "dev", "-netdev", "user,id=n0,hostfwd=tcp::2222-:22", "-device", "virtio-net-pci,netdev=n0"];
@@ -20,7 +21,13 @@ afterAll(() => s.cleanup());
 /** reach drift of `text` (the declared file) against the replayed lab. */
 async function drift(text: string, from?: string) {
   const declared = loadTopologyText("lab.yaml", text);
-  const r = await runDrift(declared, { env: s.env, procRoot: s.proc, commandTimeoutMs: 1500, engine: ENGINE, from });
+  const r = await runDrift(declared, lower(declared.topology), {
+    env: s.env,
+    procRoot: s.proc,
+    commandTimeoutMs: 1500,
+    engine: ENGINE,
+    from,
+  });
   const j = r.json as {
     differences: { code: string; machine: string; what: string; exposes: boolean; at?: { line: number } }[];
     notes: string[];
