@@ -41,6 +41,18 @@ const meets = (goal: Goal, machine: string, socket: Socket | undefined, proto: S
   (goal.machine === undefined || goal.machine === machine) &&
   (goal.machine === undefined || proto === "icmp" || (socket?.role.kind === "service" && socket.port === goal.port));
 
+/**
+ * Can a packet arriving at `m` from a wire still end at the goal? Only at the goal machine, or
+ * through one that forwards, relays (a port-forward or proxy socket) or is a NAT engine; any
+ * other machine delivers it to one of its own sockets (not the goal) or drops it.
+ */
+export const passesOn = (goal: Goal, m: Machine): boolean =>
+  goal.machine === undefined ||
+  goal.machine === m.name ||
+  m.ipForward ||
+  m.engine !== undefined ||
+  m.sockets.some((s) => s.role.kind === "relay");
+
 export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (p: Path) => void): void {
   const from0 = x.machines.get(dial.from);
   if (!from0) throw new Error(`internal: unknown machine ${dial.from}`);
@@ -48,6 +60,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
   let dst0 = dial.dst;
   if (dst0.k === "c") dst0 = ac(isAny(dst0.ip) ? (dst0.ip.v === 4 ? LOOPBACK4 : { v: 6, n: 1n }) : unmap(dst0.ip));
   const wanted = (machine: string, socket: Socket | undefined) => socket?.role.kind === "relay" || meets(goal, machine, socket, dial.proto);
+  const passes = (m: Machine) => passesOn(goal, m);
 
   const leg = (st: St, i: number, from: Machine, dst: AV, dport: PV, src: AV | undefined, sport: PV, cost: number): void => {
     if (i >= MAX_LEGS) return x.prune({ kind: "loop", machine: from.name, bound: "legs" });
@@ -60,7 +73,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
       x.fork(st1, srcs, sourceDecision, (st2, s) => {
         if (!s) return x.prune(sourceDecision);
         const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
-        walkS(x, { wanted }, st2, from, packet, (st3, d) => {
+        walkS(x, { wanted, passes }, st2, from, packet, (st3, d) => {
           const server = x.machines.get(d.machine)!;
           const hops = st3.pc.length;
           const answers: (readonly [F, SPacket])[] = [];

@@ -402,33 +402,43 @@ export class NeighbourIndex {
     }
   }
 
-  /** Who answers for `nextHop` on `segment`, as alternatives (see resolveNeighbourS). */
-  resolve(segment: string, nextHop: AV, from: string): Cases<Owner | undefined> {
+  /**
+   * Who answers for `nextHop` on `segment`, as alternatives (see resolveNeighbourS). With `keep`,
+   * only the owners it keeps: the other alternatives (and nobody answering) are left out, for a
+   * walk that would end there anyway.
+   */
+  resolve(segment: string, nextHop: AV, from: string, keep?: (m: Machine) => boolean): Cases<Owner | undefined> {
     const seg = this.bySegment.get(segment);
     if (!seg) return [[TRUE, undefined]];
     const first = (e: { owners: Owner[] }) => e.owners.find((o) => o.machine.name !== from);
     if (nextHop.k === "c") {
       const e = seg.get(`${nextHop.ip.v}:${nextHop.ip.n}`);
-      return [[TRUE, e ? first(e) : undefined]];
+      const o = e ? first(e) : undefined;
+      return keep && !(o && keep(o.machine)) ? [] : [[TRUE, o]];
     }
     const out: [F, Owner | undefined][] = [];
     const known: F[] = [];
     for (const e of seg.values()) {
       if (e.ip.v !== nextHop.v) continue;
       const owner = first(e);
-      if (!owner) continue;
+      if (!owner || (keep && !keep(owner.machine))) continue;
       const c = eqAddr(nextHop, ac(e.ip));
       out.push([c, owner]);
       known.push(c);
     }
-    out.push([not(or(...known)), undefined]);
+    if (!keep) out.push([not(or(...known)), undefined]);
     return out;
   }
 }
 
 /** The twin of sim `resolveNeighbour`: who answers ARP/ND for `nextHop` on `segment`, other than `from`. */
-export const resolveNeighbourS = (index: NeighbourIndex, segment: string, nextHop: AV, from: string): Cases<Owner | undefined> =>
-  index.resolve(segment, nextHop, from);
+export const resolveNeighbourS = (
+  index: NeighbourIndex,
+  segment: string,
+  nextHop: AV,
+  from: string,
+  keep?: (m: Machine) => boolean,
+): Cases<Owner | undefined> => index.resolve(segment, nextHop, from, keep);
 
 /** A relay socket's role (a `relay` SocketRole). */
 export type RelayRoleS = Extract<Socket["role"], { kind: "relay" }>;

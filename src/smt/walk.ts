@@ -163,6 +163,12 @@ export interface WalkSpec {
   readonly direction?: "reply" | "original";
   /** Called when a forward walk delivers to a socket: false prunes paths that cannot meet the goal. */
   readonly wanted?: (machine: string, socket: Socket | undefined) => boolean;
+  /**
+   * With `wanted`: can a packet that reaches this machine from a wire still meet the goal? False
+   * prunes the hop before it is walked (a plain host that neither forwards, relays nor runs a NAT
+   * engine ends every packet it receives), so a query's walk does not visit the whole LAN.
+   */
+  readonly passes?: (m: Machine) => boolean;
 }
 
 type Track = { p: SPacket; idx?: number; state: "new" | "established" | "invalid"; isNew: boolean };
@@ -432,7 +438,7 @@ function transmitS(w: WalkerS, st: St, m: Machine, dev: string, via: IP | undefi
     segment,
     ...(nb ? { owner: nb.machine.name } : {}),
   });
-  x.fork(st, resolveNeighbourS(x.neighbours, segment, x.av(st, nextHop), m.name), d, (s1, nb) => {
+  x.fork(st, resolveNeighbourS(x.neighbours, segment, x.av(st, nextHop), m.name, w.spec.passes), d, (s1, nb) => {
     if (!nb) return x.prune(d(nb));
     arriveS(w, s1, nb.machine, nb.iface.name, x.pk(s1, p), hops + 1);
   });
