@@ -30,6 +30,14 @@ export interface Model {
   /** Which kind of source described each machine, and the outputs it came from. */
   readonly origin: ReadonlyMap<string, { readonly kind: Kind; readonly sources: readonly Source[] }>;
   readonly sources: ReadonlyMap<string, string>;
+  /** Containers in network mode host (docker inspect), with the ports they listen on as the host. */
+  readonly hostMode: readonly HostMode[];
+}
+
+export interface HostMode {
+  readonly container: string;
+  readonly proto: "tcp" | "udp";
+  readonly port: number;
 }
 
 export const MODEL_FILE = "doctor.yaml";
@@ -133,6 +141,7 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
       byKind.set(i.kind, [...(byKind.get(i.kind) ?? []), i.source]);
     }
   const parts: Part[] = [];
+  const hostMode: HostMode[] = [];
   const origin = new Map<string, { kind: Kind; sources: readonly Source[] }>();
   // each QEMU process alone: its VM is named after its process, not after the file `cmdline`
   const groups: [Kind, Source[]][] = [...byKind].flatMap(([kind, list]): [Kind, Source[]][] =>
@@ -147,7 +156,8 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const forwards = new Set(fragments.flatMap(([, , f]) => forwardPorts(f)));
   for (const [kind, list, fragment] of fragments) {
     let f = fragment;
-    if (kind === "linux") f = withoutForwarders(f, host, forwards, notes);
+    if (kind === "linux") f = withHostMode(withoutForwarders(f, host, forwards, notes), host, fragments);
+    if (kind === "docker") hostMode.push(...hostModeOf(f, host));
     if (kind === "docker" && hostFragment) {
       f = containersOnly(f, host, hostFragment);
       notes.push(
@@ -164,7 +174,7 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const text =
     header(reads) +
     renderTopology({ doc: merged.doc, command: "reach doctor", notes, warnings: warnings.filter((d) => d.severity === "warning") });
-  const base = { text, notes, warnings, origin, sources };
+  const base = { text, notes, warnings, origin, sources, hostMode };
   try {
     const loaded = loadTopologyText(MODEL_FILE, text);
     return { ...base, doc: merged.doc, loaded, net: lower(loaded.topology), errors: [] };
@@ -172,6 +182,26 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
     if (!(e instanceof InputError)) throw e;
     return { ...base, errors: e.diagnostics };
   }
+}
+
+/** The host with the listeners of containers in network mode host that ss did not show (or was not read). */
+function withHostMode(f: Fragment, host: string, fragments: readonly [Kind, Source[], Fragment][]): Fragment {
+  const own = f.machines[host];
+  if (!own) return f;
+  const heard = new Set((own.services ?? []).map((s) => `${s.proto ?? "tcp"}/${s.port}`));
+  const extra = fragments
+    .filter(([k]) => k === "docker")
+    .flatMap(([, , d]) => d.machines[host]?.services ?? [])
+    .filter((s) => !heard.has(`${s.proto ?? "tcp"}/${s.port}`));
+  return extra.length ? { ...f, machines: { ...f.machines, [host]: { ...own, services: [...(own.services ?? []), ...extra] } } } : f;
+}
+
+/** The docker importer's listeners of the host: the containers in network mode host (named "NAME PORT/PROTO (assumed)"). */
+function hostModeOf(f: Fragment, host: string): HostMode[] {
+  return (f.machines[host]?.services ?? []).flatMap((s) => {
+    const m = /^(.+) \d+\/(tcp|udp) \(assumed\)$/.exec(s.name ?? "");
+    return m && typeof s.port === "number" ? [{ container: m[1]!, proto: s.proto ?? "tcp", port: s.port }] : [];
+  });
 }
 
 /** The qemu importer names a VM without -name after its file (`cmdline`): name it after its process (qemu-PID) instead. */

@@ -155,3 +155,16 @@ describe("faults, one source at a time", () => {
     expect(r.text).toContain("no findings");
   }, 120_000);
 });
+
+describe("containers in network mode host", () => {
+  it("HOST_NETWORK_EXPOSED for the one whose port the host's INPUT accepts (prometheus), not for node-exporter (dropped)", async () => {
+    current = standIns("hostnet", {}, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    const json = r.json as { findings: { code: string; machine: string; evidence: { at: string; text: string }[]; dial?: string }[] };
+    const hn = json.findings.filter((f) => f.code === "HOST_NETWORK_EXPOSED");
+    expect(hn.map((f) => `${f.machine} ${f.dial}`)).toEqual(["prometheus 192.168.1.10:9090"]);
+    expect(hn[0]!.evidence.map((e) => e.at)).toEqual(["docker inspect:95", "ss -ltnupH:7", "iptables-save:29"]);
+    // node-exporter's port is on the host (ss did not show it): the written topology has it
+    expect(r.topologyYaml).toContain("node-exporter 9100/tcp (assumed)");
+  }, 120_000);
+});
