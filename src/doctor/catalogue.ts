@@ -8,7 +8,7 @@ export const FINDINGS = {
   HOSTONLY_OUTSIDE_ALLOWED_RANGE: "a host-only network is outside the range VirtualBox 6.1.28+ allows (192.168.56.0/21)",
   DOCKER_BYPASSES_INPUT: "a Docker published port gets through although the host's INPUT firewall would drop it",
   NIC_OUTSIDE_SUBNET: "a VM's second NIC has an address outside its host-only network's subnet: the host cannot reach the VM over it",
-  HAIRPIN_MISSING: "a router's port forward works from the internet but not for LAN clients dialing the public address (no hairpin NAT)",
+  HAIRPIN_MISSING: "a router's port forward cannot be used from its own LAN at the public address (no hairpin NAT)",
   HOST_NETWORK_EXPOSED: "a container in network mode host listens on the host's own addresses: the LAN reaches it without any publish",
   SUBNET_SHADOWED: "a bridge's subnet on the host covers another machine's address: the host sends its traffic into the bridge",
 } as const;

@@ -57,7 +57,7 @@ export async function nicOutsideSubnet(c: Ctx, host: string): Promise<Finding[]>
         });
         const after = fixed && (await ask(fixed, `${host} -> ${formatIP(moved)}/icmp`, c.opts));
         if (after?.verdict !== "reachable") continue;
-        const subnet = `${formatIP(p.ip)}/${p.len}`;
+        const subnet = `${formatIP(prefixOf(p.ip, p.len))}/${p.len}`;
         out.push({
           code: "NIC_OUTSIDE_SUBNET",
           machine: vm,
