@@ -39,6 +39,8 @@ export interface DoctorOptions {
   readonly sources?: readonly SourceName[];
   /** How the findings' queries are decided (default Z3, 20 s each). */
   readonly engine?: EngineOptions;
+  /** Decide the LAN exposure with one explained solver query per service (the way before the simulator-first search). */
+  readonly solverOnly?: boolean;
 }
 
 export interface DoctorResult {
@@ -113,7 +115,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult>
   const { reads, model } = await liveModel(opts);
   const tRead = Date.now() - t0;
   const engine = opts.engine ?? DEFAULT_ENGINE;
-  const found = model.errors.length ? [] : await findings(model, host, engine);
+  const found = model.errors.length ? [] : await findings(model, host, engine, opts.solverOnly);
   const tTotal = Date.now() - t0;
   const exitCode = model.errors.length ? 2 : found.length ? 1 : 0;
   const text = [

@@ -8,7 +8,7 @@ import type { TopologyDoc } from "../topology/schema.js";
 import { hostOnlyDefault } from "../topology/vbox.js";
 import { dialOf } from "../verify/flows.js";
 import { FINDINGS, type Finding } from "./catalogue.js";
-import { ask, docEvidence, evidenceOr, esc, machineEvidence, outputEvidence, variant, type Ctx, type Evidence } from "./kit.js";
+import { ask, quick, docEvidence, evidenceOr, esc, machineEvidence, outputEvidence, variant, type Ctx, type Evidence } from "./kit.js";
 
 const TITLES = FINDINGS;
 
@@ -55,7 +55,7 @@ export async function nicOutsideSubnet(c: Ctx, host: string): Promise<Finding[]>
           const ad = d.machines[vm]!.vm!.adapters[slot]!;
           if (ad.mode === "hostonly") ad.addresses![k] = `${formatIP(moved)}/${p.len}`;
         });
-        const after = fixed && (await ask(fixed, `${host} -> ${formatIP(moved)}/icmp`, c.opts));
+        const after = fixed && (await ask(fixed, `${host} -> ${formatIP(moved)}/icmp`, quick(c)));
         if (after?.verdict !== "reachable") continue;
         const subnet = `${formatIP(prefixOf(p.ip, p.len))}/${p.len}`;
         out.push({
@@ -120,7 +120,7 @@ export async function hairpinMissing(c: Ctx): Promise<Finding[]> {
       const query = `${client} -> ${wan}:${f.port}/${f.proto ?? "tcp"}`;
       const before = await ask(c.net, query, c.opts);
       if (before?.verdict !== "unreachable") continue;
-      const after = await ask(on!, query, c.opts);
+      const after = await ask(on!, query, quick(c));
       if (after?.verdict !== "reachable") continue;
       out.push({
         code: "HAIRPIN_MISSING",
@@ -150,7 +150,7 @@ export async function hostNetworkExposed(c: Ctx, host: string): Promise<Finding[
   const out: Finding[] = [];
   for (const hm of c.hostMode ?? []) {
     const query = `${c.lan} -> ${host}:${hm.port}/${hm.proto}`;
-    const a = await ask(c.net, query, c.opts);
+    const a = await ask(c.net, query, quick(c));
     if (a?.verdict !== "reachable") continue;
     const rules = c.doc.machines[host]?.firewall?.input?.rules ?? [];
     const k = rules.findIndex((r) => r.action === "accept" && String(r.dport) === String(hm.port) && (r.proto ?? hm.proto) === hm.proto);
@@ -243,7 +243,7 @@ export async function subnetShadowed(c: Ctx): Promise<Finding[]> {
     const before = await ask(c.net, query, c.opts);
     if (before?.verdict !== "unreachable") continue;
     const without = variant(c.doc, (d) => void (d.machines[s.host]!.interfaces![s.iface]!.addresses = []));
-    const after = without && (await ask(without, query, c.opts));
+    const after = without && (await ask(without, query, quick(c)));
     if (after?.verdict !== "reachable") continue;
     const seg = c.doc.machines[s.host]!.interfaces![s.iface]!.segment;
     out.push({

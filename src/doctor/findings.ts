@@ -7,11 +7,17 @@
  */
 import { formatIP, parseCidr, parseIP } from "../net/addr.js";
 import type { Dial } from "../ir/dial.js";
-import { attempt, machineIndex } from "../sim/connect.js";
+import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
+import { parseQuery } from "../ir/query.js";
+import type { Answer } from "../query/dials.js";
 import type { EngineOptions } from "../query/engine.js";
 import type { MachineDoc } from "../topology/schema.js";
 import { natLocalhostReachable } from "../topology/vbox.js";
-import { dialOf, exposure } from "../verify/flows.js";
+import { dialOf } from "../verify/flows.js";
+import { failureReason } from "../query/explain.js";
+import type { Network } from "../ir/types.js";
+import { formatEndpoint } from "../net/addr.js";
+import { lanHits, type LanHit } from "./witness.js";
 import type { Model } from "./model.js";
 import { FINDINGS, NEEDS_LAN, type Finding } from "./catalogue.js";
 import {
@@ -23,6 +29,8 @@ import {
   outputEvidence,
   ownAddresses,
   variant,
+  quick,
+  plain,
   type Ctx,
   type Evidence,
   type FindingsInput,
@@ -92,14 +100,12 @@ async function lanExposure(c: Ctx): Promise<Finding[]> {
   if (!c.hasLan) return [];
   const hostOf = new Map(c.hosts.flatMap((h) => [...ownAddresses(c.doc, h)].map((a): [string, string] => [a, h])));
   const out: Finding[] = [];
-  for (const f of await exposure(c.net, c.lan, c.opts)) {
-    const m = f.service.machine;
-    if (c.hosts.includes(m) || f.answer.verdict !== "reachable") continue;
-    const dial = dialOf(f.answer);
-    const dst = f.answer.attempt?.legs[0]?.packet.dst;
-    const host = dst && hostOf.get(formatIP(dst));
+  for (const hit of await lanHits(c, c.solverOnly)) {
+    const m = hit.service.machine;
+    const host = hostOf.get(formatIP(hit.dst));
     if (!host) continue; // reached on its own address, not through a host
-    const hostPort = dial.slice(dial.lastIndexOf(":") + 1);
+    const dial = formatEndpoint(hit.dst, hit.dport);
+    const hostPort = String(hit.dport);
     const kind = forwardKind(c, m);
     const ev = forwardEvidence(c, m, hostPort, host);
     out.push({
@@ -107,27 +113,25 @@ async function lanExposure(c: Ctx): Promise<Finding[]> {
       machine: m,
       title: FINDINGS.LAN_EXPOSED_FORWARD,
       evidence: ev,
-      consequence: `any machine on the LAN reaches ${m}'s ${f.service.port}/${f.service.proto} by dialing ${dial}`,
-      fix: fixForward(kind, m, hostPort, f.service.port),
-      query: f.query,
-      verdict: f.answer.verdict,
+      consequence: `any machine on the LAN reaches ${m}'s ${hit.service.port}/${hit.service.proto} by dialing ${dial}`,
+      fix: fixForward(kind, m, hostPort, hit.service.port),
+      query: hit.query,
+      verdict: "reachable",
       dial,
     });
-    if (kind === "docker") out.push(...(await dockerBypass(c, host, f.query, m, dial, ev)));
+    if (kind === "docker") out.push(...(await dockerBypass(c, host, hit, dial, ev)));
   }
   return out;
 }
 
 /** The host's INPUT chain filters (a drop policy or rules), yet the published port stays reachable with INPUT dropping everything. */
-async function dockerBypass(c: Ctx, host: string, query: string, m: string, dial: string, ev: readonly Evidence[]): Promise<Finding[]> {
+async function dockerBypass(c: Ctx, host: string, hit: LanHit, dial: string, ev: readonly Evidence[]): Promise<Finding[]> {
   const input = c.doc.machines[host]?.firewall?.input;
   if (!input || (input.policy !== "drop" && !(input.rules ?? []).length)) return [];
-  const strict = variant(c.doc, (d) => {
-    const h = d.machines[host]!;
-    h.firewall = { ...h.firewall, input: { policy: "drop", rules: [] } };
-  });
-  const a = strict && (await ask(strict, query, c.opts));
-  if (a?.verdict !== "reachable") return [];
+  const strict = strictInput(c, host);
+  if (!strict || !(await stillReaches(c, strict, hit))) return [];
+  const { query, service } = hit;
+  const m = service.machine;
   const hostPort = dial.slice(dial.lastIndexOf(":") + 1);
   return [
     {
@@ -150,6 +154,29 @@ async function dockerBypass(c: Ctx, host: string, query: string, m: string, dial
       dial,
     },
   ];
+}
+
+/** A copy of the topology whose host drops everything in INPUT (one per host). */
+function strictInput(c: Ctx, host: string): Network | undefined {
+  const k = `strict-input:${host}`;
+  if (!c.memo.has(k))
+    c.memo.set(
+      k,
+      variant(c.doc, (d) => {
+        const h = d.machines[host]!;
+        h.firewall = { ...h.firewall, input: { policy: "drop", rules: [] } };
+      }),
+    );
+  return c.memo.get(k);
+}
+
+/** The LAN's dial still reaches the service in `net`: the same concrete dial (simulated), else the engine (verdict only). */
+async function stillReaches(c: Ctx, net: Network, hit: LanHit): Promise<boolean> {
+  const dial: Dial = { from: c.lan, proto: hit.service.proto, dst: hit.dst, dport: hit.dport, sport: 40000 };
+  const a = attempt(net, machineIndex(net), dial);
+  if (a.ok && a.outcome.kind === "ok" && a.outcome.machine === hit.service.machine) return true;
+  if (!c.solverOnly) return false;
+  return (await ask(net, hit.query, c.opts))?.verdict === "reachable";
 }
 
 const loopbackServices = (h: MachineDoc | undefined) => (h?.services ?? []).filter((s) => s.bind !== undefined && LOOPBACK.test(s.bind));
@@ -218,7 +245,39 @@ async function forwardToLoopback(c: Ctx, host: string): Promise<Finding[]> {
   return out;
 }
 
+/** The dial that started an attempt's first leg. */
+const dialFromLeg = (l: { from: string; packet: { proto: Dial["proto"]; dst: Dial["dst"]; dport: number; sport: number } }): Dial => ({
+  from: l.from,
+  proto: l.packet.proto,
+  dst: l.packet.dst,
+  dport: l.packet.dport,
+  sport: l.packet.sport,
+});
+
 const LOOPBACK_WIDE = (bind: string | undefined) => (bind?.includes(":") ? "::" : "0.0.0.0");
+
+/**
+ * The guest's dial at its NAT engine's host-loopback address (10.0.2.2) and the service's port,
+ * simulated: an answer with that attempt when it reaches the host's service (a concrete witness).
+ */
+function loopbackWitness(
+  c: Ctx,
+  guest: string,
+  host: string,
+  s: { port: number | string; proto?: "tcp" | "udp" | undefined },
+): Answer | undefined {
+  if (c.solverOnly) return undefined;
+  const proto = s.proto ?? "tcp";
+  const port = Number(s.port);
+  const q = parseQuery(`${guest} -> ${host}:${port}/${proto}`);
+  if (!q.ok) return undefined;
+  const index = machineIndex(c.net);
+  for (const e of c.net.machines.flatMap((m) => (m.engine?.host === host ? [m.engine] : []))) {
+    const a = attempt(c.net, index, { from: guest, proto, dst: e.loopbackAddress, dport: port, sport: 40000 });
+    if (meetsQuery(q.query, a)) return { query: q.query, verdict: "reachable", attempt: a, closest: [], reason: "", tried: 1 };
+  }
+  return undefined;
+}
 
 /** GUEST_REACHES_HOST_LOOPBACK: reachable as modelled, unreachable with localhost-reachable off. */
 async function guestLoopback(c: Ctx, host: string): Promise<Finding[]> {
@@ -233,10 +292,13 @@ async function guestLoopback(c: Ctx, host: string): Promise<Finding[]> {
     });
     for (const s of off ? services : []) {
       const query = `${g} -> ${host}:${s.port}/${s.proto ?? "tcp"}`;
-      const on = await ask(c.net, query, c.opts);
+      const on = loopbackWitness(c, g, host, s) ?? (await ask(c.net, query, quick(c)));
       if (on?.verdict !== "reachable") continue;
-      const without = await ask(off!, query, c.opts);
+      const without = await ask(off!, query, quick(c));
       if (without?.verdict !== "unreachable") continue;
+      // why it fails without: the same dial, simulated in the copy
+      const d = on.attempt?.legs[0];
+      const reason = plain(d ? failureReason(attempt(off!, machineIndex(off!), dialFromLeg(d))) : without.reason);
       const kind = forwardKind(c, g);
       const slot = c.doc.machines[g]!.vm!.adapters.findIndex((a) => a.mode === "nat");
       out.push({
@@ -252,7 +314,7 @@ async function guestLoopback(c: Ctx, host: string): Promise<Finding[]> {
           ),
           ...listenerEvidence(c, host, s),
         ],
-        consequence: `${g} reaches ${s.name ?? "the service"} on the host's ${s.bind}:${s.port} (dial ${dialOf(on)}), which the host meant for itself; with localhost-reachable off it would not (${without.reason})`,
+        consequence: `${g} reaches ${s.name ?? "the service"} on the host's ${s.bind}:${s.port} (dial ${dialOf(on)}), which the host meant for itself; with localhost-reachable off it would not (${reason})`,
         fix:
           kind === "qemu"
             ? `QEMU's user networking always maps the host alias to the host's loopback: add restrict=on to ${g}'s -netdev user (forwards keep working), or use -netdev tap/bridge`
@@ -309,7 +371,7 @@ export interface FindingsResult {
 /** Every finding of the model, in catalogue order; the LAN findings are skipped (and said so) without the LAN vantage. */
 export async function decideFindings(input: FindingsInput, opts: EngineOptions): Promise<FindingsResult> {
   const lan = input.lan ?? "lan";
-  const c: Ctx = { ...input, lan, opts, hasLan: input.net.machines.some((m) => m.name === lan) };
+  const c: Ctx = { ...input, lan, opts, hasLan: input.net.machines.some((m) => m.name === lan), memo: new Map() };
   const all: Finding[] = [...(await lanExposure(c)), ...(await hairpinMissing(c)), ...(await subnetShadowed(c))];
   for (const h of c.hosts) {
     all.push(...(await forwardToLoopback(c, h)), ...(await guestLoopback(c, h)), ...hostonlyRange(c, h));
@@ -328,7 +390,7 @@ export async function decideFindings(input: FindingsInput, opts: EngineOptions):
 }
 
 /** The doctor's findings on its live model. */
-export async function findings(model: Model, host: string, opts: EngineOptions): Promise<Finding[]> {
+export async function findings(model: Model, host: string, opts: EngineOptions, solverOnly = false): Promise<Finding[]> {
   if (!model.doc || !model.net) return [];
   const input: FindingsInput = {
     doc: model.doc,
@@ -337,6 +399,7 @@ export async function findings(model: Model, host: string, opts: EngineOptions):
     sources: model.sources,
     hosts: [host],
     hostMode: model.hostMode,
+    solverOnly,
     ...(model.loaded ? { loc: model.loaded.topology.loc } : {}),
   };
   return (await decideFindings(input, opts)).findings;

@@ -39,6 +39,11 @@ export interface FindingsInput {
    * ports they listen on, on the host.
    */
   readonly hostMode?: readonly { readonly container: string; readonly proto: "tcp" | "udp"; readonly port: number }[];
+  /**
+   * Decide every LAN exposure with the engine (explained), as before the simulator-first search
+   * (witness.ts); the cross-check of the fast path and the benchmark's "old".
+   */
+  readonly solverOnly?: boolean;
 }
 
 export interface Ctx extends FindingsInput {
@@ -46,6 +51,8 @@ export interface Ctx extends FindingsInput {
   readonly opts: EngineOptions;
   /** Whether the LAN vantage is a machine of the model. */
   readonly hasLan: boolean;
+  /** Changed copies of the topology built once per run (by what was changed). */
+  readonly memo: Map<string, Network | undefined>;
 }
 
 export async function ask(net: Network, text: string, opts: EngineOptions): Promise<Answer | undefined> {
@@ -92,3 +99,9 @@ export const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export function ownAddresses(doc: TopologyDoc, machine: string): Set<string> {
   return new Set(Object.values(doc.machines[machine]?.interfaces ?? {}).flatMap((i) => (i.addresses ?? []).map((a) => a.split("/")[0]!)));
 }
+
+/** The engine for a verdict and a witness only (no explanations), unless the solver-only way is asked for. */
+export const quick = (c: Ctx): EngineOptions => (c.solverOnly ? c.opts : { ...c.opts, explain: false });
+
+/** An answer's words without positions in a changed copy (they point into no file the user has). */
+export const plain = (reason: string): string => reason.replace(/ \(doctor-variant\.yaml:\d+:\d+\)|; doctor-variant\.yaml:\d+:\d+/g, "");

@@ -168,3 +168,26 @@ describe("containers in network mode host", () => {
     expect(r.topologyYaml).toContain("node-exporter 9100/tcp (assumed)");
   }, 120_000);
 });
+
+describe("the simulator-first search against the solver for every service", () => {
+  it("the same findings, dials and evidence on the replayed lab and on the busy machine of the benchmark", async () => {
+    const { busyMachine } = await import("../bench/doctor-machine.js");
+    const busy = busyMachine();
+    try {
+      for (const replay of [join(import.meta.dirname, "fixtures/lab"), busy.dir]) {
+        const [fast, slow] = await Promise.all([false, true].map((solverOnly) => runDoctor({ replay, engine: ENGINE, solverOnly })));
+        const shape = (r: typeof fast) =>
+          (r!.json as { findings: { code: string; machine: string; dial?: string; evidence: unknown }[] }).findings.map((f) => [
+            f.code,
+            f.machine,
+            f.dial,
+            f.evidence,
+          ]);
+        expect(shape(fast).length, replay).toBeGreaterThanOrEqual(8);
+        expect(shape(fast), replay).toEqual(shape(slow));
+      }
+    } finally {
+      busy.cleanup();
+    }
+  }, 180_000);
+});
