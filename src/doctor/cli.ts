@@ -15,6 +15,7 @@ import type { Loaded } from "../topology/load.js";
 import { DRIFT, exposureDrift, fileDrift, renderDifference } from "./drift.js";
 import { findings, FINDINGS, type Finding } from "./findings.js";
 import { buildModel, type Model } from "./model.js";
+import { readPodman } from "./podman.js";
 import { readDocker, readHost, readLibvirt, readQemu, readVirtualbox, type SourceRead } from "./sources.js";
 
 export { SOURCES, type SourceName } from "./names.js";
@@ -66,6 +67,7 @@ async function readAll(o: DoctorOptions): Promise<SourceRead[]> {
         readQemu(run, { procRoot: o.procRoot ?? (o.replay !== undefined ? join(o.replay, "proc") : "/proc"), netns: o.netns }),
       ),
     );
+  if (want.has("podman")) jobs.push(readPodman(run));
   return Promise.all(jobs);
 }
 

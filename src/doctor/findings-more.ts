@@ -264,3 +264,34 @@ export async function subnetShadowed(c: Ctx): Promise<Finding[]> {
   }
   return out;
 }
+
+/**
+ * LAN_EXPOSED_FORWARD for rootless Podman: the published port is a listener of the host
+ * (rootlessport or pasta) that leads into the container; the LAN's dial at the host reaches it
+ * (the witness), through the host's INPUT chain.
+ */
+export async function rootlessExposed(c: Ctx, host: string): Promise<Finding[]> {
+  if (!c.hasLan) return [];
+  const out: Finding[] = [];
+  for (const r of c.rootless ?? []) {
+    const query = `${c.lan} -> ${host}:${r.hostPort}/${r.proto}`;
+    const a = await ask(c.net, query, quick(c));
+    if (a?.verdict !== "reachable") continue;
+    const inspect = outputEvidence(
+      [{ file: "podman inspect", text: c.sources?.get("podman inspect") ?? "" }],
+      new RegExp(`"HostPort":\\s*"${r.hostPort}"`),
+    );
+    out.push({
+      code: "LAN_EXPOSED_FORWARD",
+      machine: r.container,
+      title: FINDINGS.LAN_EXPOSED_FORWARD,
+      evidence: [...inspect, ...machineEvidence(c, host, new RegExp(`:${r.hostPort}\\s`)).slice(0, 1)],
+      consequence: `any machine on the LAN reaches ${r.container}'s ${r.port}/${r.proto} by dialing ${dialOf(a)}: rootless Podman (${r.mode}) publishes it as a listener of ${host} on ${r.hostIp}:${r.hostPort}, which passes the connection into the container`,
+      fix: `publish on the loopback only: podman run -p 127.0.0.1:${r.hostPort}:${r.port} ... (then recreate the container); or drop it at the host: iptables -I INPUT -i <LAN interface> -p ${r.proto} --dport ${r.hostPort} -j DROP (rootless ports cross INPUT)`,
+      query,
+      verdict: "reachable",
+      dial: dialOf(a),
+    });
+  }
+  return out;
+}

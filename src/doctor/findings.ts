@@ -35,7 +35,7 @@ import {
   type Evidence,
   type FindingsInput,
 } from "./kit.js";
-import { hairpinMissing, hostNetworkExposed, nicOutsideSubnet, subnetShadowed } from "./findings-more.js";
+import { hairpinMissing, hostNetworkExposed, nicOutsideSubnet, rootlessExposed, subnetShadowed } from "./findings-more.js";
 
 export type { Evidence, FindingsInput } from "./kit.js";
 
@@ -375,7 +375,7 @@ export async function decideFindings(input: FindingsInput, opts: EngineOptions):
   const all: Finding[] = [...(await lanExposure(c)), ...(await hairpinMissing(c)), ...(await subnetShadowed(c))];
   for (const h of c.hosts) {
     all.push(...(await forwardToLoopback(c, h)), ...(await guestLoopback(c, h)), ...hostonlyRange(c, h));
-    all.push(...(await nicOutsideSubnet(c, h)), ...(await hostNetworkExposed(c, h)));
+    all.push(...(await nicOutsideSubnet(c, h)), ...(await hostNetworkExposed(c, h)), ...(await rootlessExposed(c, h)));
   }
   const order = Object.keys(FINDINGS);
   const skipped = [
@@ -399,6 +399,7 @@ export async function findings(model: Model, host: string, opts: EngineOptions, 
     sources: model.sources,
     hosts: [host],
     hostMode: model.hostMode,
+    rootless: model.rootless,
     solverOnly,
     ...(model.loaded ? { loc: model.loaded.topology.loc } : {}),
   };

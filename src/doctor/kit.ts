@@ -39,6 +39,15 @@ export interface FindingsInput {
    * ports they listen on, on the host.
    */
   readonly hostMode?: readonly { readonly container: string; readonly proto: "tcp" | "udp"; readonly port: number }[];
+  /** The doctor's: rootless Podman's published ports (listeners of the host leading into a container). */
+  readonly rootless?: readonly {
+    readonly container: string;
+    readonly mode: string;
+    readonly proto: "tcp" | "udp";
+    readonly hostIp: string;
+    readonly hostPort: number;
+    readonly port: number;
+  }[];
   /**
    * Decide every LAN exposure with the engine (explained), as before the simulator-first search
    * (witness.ts); the cross-check of the fast path and the benchmark's "old".

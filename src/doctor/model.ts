@@ -16,6 +16,7 @@ import { lower } from "../lower/lower.js";
 import { loadTopologyText, type Loaded } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
 import type { SourceRead } from "./sources.js";
+import { PodmanRead, type RootlessPort } from "./podman.js";
 
 export interface Model {
   /** The topology, with what was read, assumed and not read at its top. */
@@ -32,6 +33,8 @@ export interface Model {
   readonly sources: ReadonlyMap<string, string>;
   /** Containers in network mode host (docker inspect), with the ports they listen on as the host. */
   readonly hostMode: readonly HostMode[];
+  /** Rootless Podman's published ports: listeners of the host that lead into a container (podman.ts). */
+  readonly rootless: readonly RootlessPort[];
 }
 
 export interface HostMode {
@@ -135,6 +138,8 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const notes: string[] = reads.flatMap((r) => r.notes);
   const sources = new Map<string, string>();
   const byKind = new Map<Kind, Source[]>();
+  const rootless = reads.flatMap((r) => (r instanceof PodmanRead ? r.rootless : []));
+  for (const r of reads) for (const x of r.extra) sources.set(x.file, x.text);
   for (const r of reads)
     for (const i of r.inputs) {
       sources.set(i.source.file, i.source.text);
@@ -156,7 +161,7 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const forwards = new Set(fragments.flatMap(([, , f]) => forwardPorts(f)));
   for (const [kind, list, fragment] of fragments) {
     let f = fragment;
-    if (kind === "linux") f = withHostMode(withoutForwarders(f, host, forwards, notes), host, fragments);
+    if (kind === "linux") f = withRootless(withHostMode(withoutForwarders(f, host, forwards, notes), host, fragments), host, rootless);
     if (kind === "docker") hostMode.push(...hostModeOf(f, host));
     if (kind === "docker" && hostFragment) {
       f = containersOnly(f, host, hostFragment);
@@ -174,7 +179,7 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const text =
     header(reads) +
     renderTopology({ doc: merged.doc, command: "reach doctor", notes, warnings: warnings.filter((d) => d.severity === "warning") });
-  const base = { text, notes, warnings, origin, sources, hostMode };
+  const base = { text, notes, warnings, origin, sources, hostMode, rootless };
   try {
     const loaded = loadTopologyText(MODEL_FILE, text);
     return { ...base, doc: merged.doc, loaded, net: lower(loaded.topology), errors: [] };
@@ -193,6 +198,17 @@ function withHostMode(f: Fragment, host: string, fragments: readonly [Kind, Sour
     .filter(([k]) => k === "docker")
     .flatMap(([, , d]) => d.machines[host]?.services ?? [])
     .filter((s) => !heard.has(`${s.proto ?? "tcp"}/${s.port}`));
+  return extra.length ? { ...f, machines: { ...f.machines, [host]: { ...own, services: [...(own.services ?? []), ...extra] } } } : f;
+}
+
+/** The host with rootless Podman's published ports as its listeners, where ss did not show them (or was not read). */
+function withRootless(f: Fragment, host: string, rootless: readonly RootlessPort[]): Fragment {
+  const own = f.machines[host];
+  if (!own || !rootless.length) return f;
+  const heard = new Set((own.services ?? []).map((s) => `${s.proto ?? "tcp"}/${s.port}`));
+  const extra = rootless
+    .filter((r) => !heard.has(`${r.proto}/${r.hostPort}`))
+    .map((r) => ({ name: `${r.mode} for podman ${r.container} ${r.port}/${r.proto}`, proto: r.proto, port: r.hostPort, bind: r.hostIp }));
   return extra.length ? { ...f, machines: { ...f.machines, [host]: { ...own, services: [...(own.services ?? []), ...extra] } } } : f;
 }
 

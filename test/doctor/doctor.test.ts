@@ -191,3 +191,26 @@ describe("the simulator-first search against the solver for every service", () =
     }
   }, 180_000);
 });
+
+describe("rootless podman (pasta), replayed", () => {
+  it("the published port on every address is a LAN_EXPOSED_FORWARD of the container; the one on 127.0.0.1 is not", async () => {
+    current = standIns("podman", {}, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    const json = r.json as { findings: { code: string; machine: string; evidence: { at: string }[]; dial?: string }[]; notes: string[] };
+    const podman = json.findings.filter((f) => f.machine === "wiki" || f.machine === "notes");
+    expect(podman.map((f) => `${f.code} ${f.machine} ${f.dial}`)).toEqual(["LAN_EXPOSED_FORWARD wiki 192.168.1.10:8880"]);
+    expect(podman[0]!.evidence.map((e) => e.at)).toEqual(["podman inspect:56", "podman inspect:78", "ss -ltnupH:7"]);
+    expect(json.notes).toContainEqual(expect.stringMatching(/^podman: rootless containers \(wiki: pasta, notes: pasta\)/));
+    expect(r.text).toMatch(/^ {2}podman {5}2 read$/m);
+  }, 120_000);
+
+  it("podman answers garbage, or is missing: a warning or a note, and the rest is still decided", async () => {
+    const bad = await doctor({ podman: "garbage" });
+    expect(bad.j.warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/not container IDs/));
+    expect(bad.findings).toContain("LAN_EXPOSED_FORWARD web");
+    current?.cleanup();
+    current = standIns("podman", { podman: "missing" }, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    expect((r.json as { notes: string[] }).notes).toContainEqual(expect.stringMatching(/^podman: `podman` is not installed/));
+  }, 120_000);
+});
