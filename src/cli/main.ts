@@ -27,7 +27,7 @@ import type { ReportFile } from "../report/html.js";
 import { MAX_SHARDS, parseShard, type Shard } from "../verify/shard.js";
 
 /** Commands that always solve (unless --engine sim). */
-const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove"]);
+const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove", "doctor", "drift"]);
 
 /**
  * Z3 takes longest to get ready, and compiles its WASM on another core: for a command that will
