@@ -526,13 +526,13 @@ await yargs(hideBin(process.argv))
             "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning, html: the page reach report writes",
         })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
+        .option("findings", findingsOption)
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" })
-        .option("shard", shardOption)
-        .option("findings", findingsOption),
+        .option("shard", shardOption),
     handler(async (argv) => {
+      const lintLevel = findingsLevel(argv.findings, argv.shard);
       checkTimeout(argv.timeout);
       const shard = shardOf(argv.shard);
-      const lintLevel = findingsLevel(argv.findings, argv.shard);
       const files = argv.files.flatMap(expandInputs);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
       if (argv.engine !== "sim") prepareSolver();
