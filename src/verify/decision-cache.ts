@@ -108,12 +108,18 @@ function recorder(net: Network): { view: Network; reads: () => Read[]; stop: () 
       seen.add(id);
       reads.push({ path: key === undefined ? path : [...path, key], kind, digest: digest() });
     };
+    // what each field gave, so that the hot loops of the engines pay one lookup per read after the first
+    const given = new Map<string, unknown>();
     const p = new Proxy(target, {
       get(t, key, receiver) {
+        if (typeof key === "symbol") return Reflect.get(t, key, receiver);
+        if (given.has(key)) return given.get(key);
         const v: unknown = Reflect.get(t, key, receiver);
-        if (typeof key === "symbol" || typeof v === "function") return v;
-        note("get", key, () => readDigest("get", v, key));
-        return viewed(v) ? view(v, [...path, key]) : v;
+        if (typeof v !== "function") note("get", key, () => readDigest("get", v, key));
+        const out = typeof v !== "function" && viewed(v) ? view(v, [...path, key]) : v;
+        // a read after stop() is not noted: keep it out of the memo, so that it is not skipped later
+        if (live) given.set(key, out);
+        return out;
       },
       has(t, key) {
         if (typeof key !== "symbol") note("has", key, () => readDigest("has", t, key));
