@@ -219,6 +219,8 @@ export async function watchVerify(inputs: readonly string[], o: WatchOptions): P
   };
 
   for (const f of expand(inputs, o)) files.set(f, { file: f, reads: new Set([resolve(f)]) });
+  // watching starts before the first run, so that a save during it is not missed
+  rewatch();
   for (const w of files.values()) await verify(w);
   rewatch();
   o.out(watchingLine(files));
