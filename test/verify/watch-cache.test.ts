@@ -3,8 +3,15 @@
  * (test/properties/arbitraries.ts) with random edits (a host's or a VM's whole configuration
  * replaced, a segment's family flipped, the home router replaced, or nothing), verifying the
  * edited topology through a cache primed on the original gives the same output as verifying it
- * afresh, byte for byte (text and JSON reports), errors included.
- * Seed: FC_SEED (default 20261206); runs: FC_RUNS (default 25). A failure prints fast-check's
+ * afresh, errors included:
+ *   --engine sim  byte for byte, text and JSON reports;
+ *   --engine smt  every expectation's status and message. Not byte for byte: which witness Z3
+ *                 picks among several valid ones depends on what the process asked it before
+ *                 (one shared context), so two fresh runs in one process may already differ in
+ *                 the dial shown (seed 7 of this test found it: "v0 -> h0/icmp" pings
+ *                 192.168.10.10 on the first call and 192.168.56.1 on later ones).
+ * Seed: FC_SEED (default 20261206); runs: FC_RUNS (default 25; a quarter of them with --engine
+ * sim, whose exhaustive runs take seconds per generated topology). A failure prints fast-check's
  * report, the seed and the shrunk pair of topologies.
  */
 import fc from "fast-check";
@@ -30,7 +37,6 @@ import {
 
 const SEED = Number(process.env.FC_SEED ?? 20261206);
 const RUNS = Number(process.env.FC_RUNS ?? 25);
-const OPTS: EngineOptions = { engine: "smt", timeoutMs: 30_000 };
 
 type Edit =
   | { kind: "none" }
@@ -71,70 +77,89 @@ function withExpectations(raw: RawTopology, queries: readonly string[]): { text:
 interface Outcome {
   readonly text: string;
   readonly json: string;
+  /** each expectation's status and message */
+  readonly statuses: string;
 }
 
 async function verifyText(
   text: string,
+  opts: EngineOptions,
   decide: (net: Network, q: Query, o: EngineOptions) => ReturnType<typeof answerQuery>,
 ): Promise<Outcome> {
   const loaded = loadTopologyText("generated.json", text);
   const net = lower(loaded.topology);
   try {
-    const results = await verifyTopology(net, loaded.topology, OPTS, undefined, decide);
+    const results = await verifyTopology(net, loaded.topology, opts, undefined, decide);
     const files = [{ file: "generated.json", machines: net.machines, results }];
-    return { text: renderText(files), json: renderJson(files) };
+    return { text: renderText(files), json: renderJson(files), statuses: results.map((r) => `${r.status}: ${r.message}`).join("\n") };
   } catch (e) {
     const why = `threw: ${e instanceof Error ? e.message : String(e)}`;
-    return { text: why, json: why };
+    return { text: why, json: why, statuses: why };
   }
 }
 
-describe("the decision cache: cached verify output equals a fresh one", () => {
-  it(`on ${RUNS} generated topologies with random edits`, async () => {
-    let reused = 0;
-    let decided = 0;
-    const prop = fc.asyncProperty(
-      rawTopologyArb,
-      editArb,
-      fc.array(querySeedArb(["machine", "icmp", "localhost", "entry"]), { minLength: 1, maxLength: 3 }),
-      async (raw, edit, seeds) => {
-        const queries = seeds.map((s) => resolveQuery(buildTopology(raw), s));
-        const before = withExpectations(raw, queries);
-        const after = withExpectations(applyEdit(raw, edit), queries);
-        // an edit that removes a machine an expectation names makes no topology to compare
-        fc.pre(queries.every((q) => after.machines.some((m) => q.startsWith(`${m} `))) && before.machines.join() === after.machines.join());
-        const cache = new DecisionCache();
-        const decide = (n: Network, q: Query, o: EngineOptions) => cache.answer(n, q, o);
-        await verifyText(before.text, decide);
-        cache.take();
-        const cached = await verifyText(after.text, decide);
-        const stats = cache.take();
-        reused += stats.reused;
-        decided += stats.decided;
-        const fresh = await verifyText(after.text, answerQuery);
-        expect(cached.text).toBe(fresh.text);
-        expect(cached.json).toBe(fresh.json);
-      },
-    );
-    const details = await fc.check(prop, { seed: SEED, numRuns: RUNS });
-    if (details.failed) {
-      const ce = details.counterexample;
-      throw new Error(
-        [
-          fc.defaultReportMessage(details) ?? "property failed",
-          `seed: ${SEED} (replay with FC_SEED=${SEED} FC_RUNS=${RUNS}; fast-check path ${details.counterexamplePath ?? "?"})`,
-          "shrunk case:",
-          ce
-            ? `edit: ${JSON.stringify(ce[1])}\nqueries: ${JSON.stringify(ce[2])}\ntopology before the edit:\n${buildTopology(ce[0]).yaml}`
-            : "(none)",
-        ].join("\n"),
+describe.each([
+  { engine: "sim" as const, exact: true },
+  { engine: "smt" as const, exact: false },
+])("the decision cache (--engine $engine): cached verify output equals a fresh one", ({ engine, exact }) => {
+  const OPTS: EngineOptions = { engine, timeoutMs: 30_000 };
+  const runs = exact ? Math.max(1, Math.ceil(RUNS / 4)) : RUNS;
+  it(
+    `on ${runs} generated topologies with random edits${exact ? ", byte for byte" : ", status and message"}`,
+    async () => {
+      let reused = 0;
+      let decided = 0;
+      const prop = fc.asyncProperty(
+        rawTopologyArb,
+        editArb,
+        fc.array(querySeedArb(["machine", "icmp", "localhost", "entry"]), { minLength: 1, maxLength: 3 }),
+        async (raw, edit, seeds) => {
+          const queries = seeds.map((s) => resolveQuery(buildTopology(raw), s));
+          const before = withExpectations(raw, queries);
+          const after = withExpectations(applyEdit(raw, edit), queries);
+          // an edit that removes a machine an expectation names makes no topology to compare
+          fc.pre(
+            queries.every((q) => after.machines.some((m) => q.startsWith(`${m} `))) && before.machines.join() === after.machines.join(),
+          );
+          const cache = new DecisionCache();
+          const decide = (n: Network, q: Query, o: EngineOptions) => cache.answer(n, q, o);
+          await verifyText(before.text, OPTS, decide);
+          cache.take();
+          const cached = await verifyText(after.text, OPTS, decide);
+          const stats = cache.take();
+          reused += stats.reused;
+          decided += stats.decided;
+          const fresh = await verifyText(after.text, OPTS, answerQuery);
+          expect(cached.statuses).toBe(fresh.statuses);
+          if (exact) {
+            expect(cached.text).toBe(fresh.text);
+            expect(cached.json).toBe(fresh.json);
+          }
+        },
       );
-    }
-    // the property says something only if decisions were both reused and made again
-    console.log(`decision cache property: seed ${SEED}, ${RUNS} runs, ${reused} decisions reused, ${decided} decided again`);
-    expect(reused).toBeGreaterThan(0);
-    expect(decided).toBeGreaterThan(0);
-  }, 600_000);
+      const details = await fc.check(prop, { seed: SEED, numRuns: runs });
+      if (details.failed) {
+        const ce = details.counterexample;
+        throw new Error(
+          [
+            fc.defaultReportMessage(details) ?? "property failed",
+            `seed: ${SEED} (replay with FC_SEED=${SEED} FC_RUNS=${RUNS}, --engine ${engine}; fast-check path ${details.counterexamplePath ?? "?"})`,
+            "shrunk case:",
+            ce
+              ? `edit: ${JSON.stringify(ce[1])}\nqueries: ${JSON.stringify(ce[2])}\ntopology before the edit:\n${buildTopology(ce[0]).yaml}`
+              : "(none)",
+          ].join("\n"),
+        );
+      }
+      // the property says something only if decisions were both reused and made again
+      console.log(
+        `decision cache property (--engine ${engine}): seed ${SEED}, ${runs} runs, ${reused} decisions reused, ${decided} decided again`,
+      );
+      expect(reused).toBeGreaterThan(0);
+      expect(decided).toBeGreaterThan(0);
+    },
+    60_000 + runs * 15_000,
+  );
 });
 
 describe("digests", () => {
