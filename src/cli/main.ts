@@ -528,14 +528,25 @@ await yargs(hideBin(process.argv))
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
         .option("findings", findingsOption)
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" })
-        .option("shard", shardOption),
+        .option("shard", shardOption)
+        .option("watch", {
+          type: "boolean",
+          default: false,
+          describe: "verify again on every save of the files and their includes, re-deciding only what the edit touched (Ctrl-C stops)",
+        }),
     handler(async (argv) => {
       const lintLevel = findingsLevel(argv.findings, argv.shard);
       checkTimeout(argv.timeout);
       const shard = shardOf(argv.shard);
-      const files = argv.files.flatMap(expandInputs);
       const opts: EngineOptions = { engine: argv.engine as EngineName, timeoutMs: argv.timeout * 1000 };
       if (argv.engine !== "sim") prepareSolver();
+      if (argv.watch) {
+        if (argv.format !== "text" || shard) throw usage("--watch", "prints text for people", "--watch without --format or --shard");
+        const { watchVerify } = await import("../verify/watch.js");
+        const write = (s: NodeJS.WriteStream) => (text: string) => void s.write(text);
+        return watchVerify(argv.files, { engine: opts, include: rootOf(argv), out: write(process.stdout), err: write(process.stderr) });
+      }
+      const files = argv.files.flatMap(expandInputs);
       const [{ verifyFiles, withManifest }, { renderGithub, renderJson, renderJunit, renderSarif, renderText, summary, useColour }] =
         await Promise.all([import("./sharding.js"), import("../verify/report.js")]);
       // load every file first: bad input is reported (exit 2) before anything is verified

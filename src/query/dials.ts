@@ -43,6 +43,8 @@ export interface Answer {
   readonly intended?: Diagnosis["intended"];
   /** Modelling choices the answer rests on. */
   readonly assumptions?: readonly Assumption[];
+  /** The dials were cut short at the deadline (--timeout): how many of them were simulated, in words. */
+  readonly cut?: string;
 }
 
 /** An unreachable answer with its root causes (the reason stays the closest attempt's: the symptom the causes explain). */
@@ -244,19 +246,25 @@ function cost(a: Attempt): number {
   );
 }
 
-/** Tries `dials` (each with every source port) and returns the attempts. */
+/** Tries `dials` (each with every source port) and returns the attempts; past `deadline` (Date.now() ms) it stops with `cut`. */
 function run(
   net: Network,
   index: ReadonlyMap<string, Machine>,
   dials: readonly Omit<Dial, "sport">[],
   sports: readonly number[],
   good: (a: Attempt) => boolean,
+  deadline?: number,
 ) {
   const tried: Attempt[] = [];
   const wins: { dial: Dial; attempt: Attempt }[] = [];
+  let cut = false;
   for (const d of dials) {
     let first: Attempt | undefined;
     for (const sport of d.proto === "icmp" ? [ECHO_ID] : sports) {
+      if (deadline !== undefined && Date.now() > deadline) {
+        cut = true;
+        break;
+      }
       const dial = { ...d, sport };
       const a = attempt(net, index, dial);
       first ??= a;
@@ -265,10 +273,14 @@ function run(
         break;
       }
     }
-    tried.push(first!);
+    if (first) tried.push(first);
+    if (cut) break;
   }
-  return { tried, wins };
+  return { tried, wins, cut };
 }
+
+/** What an answer says when its dials were cut at the deadline. */
+const cutText = (done: number, all: number): string => `explanation cut at --timeout (${done} of ${all} dials simulated)`;
 
 /**
  * The ways into `target` for proto/port: its own addresses on that port, every
@@ -352,8 +364,29 @@ export function dialTargets(net: Network, q: Query): { addrs: IP[]; ports: numbe
   return { addrs, ports: [...new Set([q.port!, ...entryPorts(net, q.proto)])] };
 }
 
+/** "A -> ADDR:P": the one dial, with every source port. */
+function askAddress(net: Network, q: Query, ip: IP, deadline: number | undefined): Answer {
+  const index = machineIndex(net);
+  const dials = [{ from: q.from, proto: q.proto, dst: ip, dport: q.port ?? 0 }];
+  const { tried, wins, cut } = run(net, index, dials, sourcePorts(net), (a) => meetsQuery(q, a), deadline);
+  const win = wins[0];
+  if (win)
+    return {
+      query: q,
+      verdict: "reachable",
+      dial: win.dial,
+      attempt: win.attempt,
+      closest: [],
+      reason: reachedReason(win.attempt, index),
+      tried: tried.length,
+    };
+  const reason = tried[0] ? failureReason(tried[0]) : "no dial was simulated before --timeout";
+  const cutShort = cut ? { cut: cutText(tried.length, dials.length) } : {};
+  return withCauses(net, { query: q, verdict: "unreachable", closest: tried, reason, tried: tried.length, ...cutShort });
+}
+
 /** Does an exchange answer the query: B's service on the port (ping: B's kernel), or for an address, anything that answers? */
-export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean } = {}): Answer {
+export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean; readonly deadline?: number } = {}): Answer {
   const index = machineIndex(net);
   const from = index.get(q.from);
   if (!from) throw new Error(`internal: unchecked query machine ${q.from}`);
@@ -365,22 +398,7 @@ export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean
       [LOOPBACK4, LOOPBACK6].map((ip) => ask(net, { ...q, target: { kind: "address", ip } }, opts)),
     );
   }
-  if (t.kind === "address") {
-    const dials = [{ from: q.from, proto: q.proto, dst: t.ip, dport: q.port ?? 0 }];
-    const { tried, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
-    const win = wins[0];
-    if (win)
-      return {
-        query: q,
-        verdict: "reachable",
-        dial: win.dial,
-        attempt: win.attempt,
-        closest: [],
-        reason: reachedReason(win.attempt, index),
-        tried: tried.length,
-      };
-    return withCauses(net, { query: q, verdict: "unreachable", closest: tried, reason: failureReason(tried[0]!), tried: tried.length });
-  }
+  if (t.kind === "address") return askAddress(net, q, t.ip, opts.deadline);
   const target = index.get(t.machine);
   if (!target) throw new Error(`internal: unchecked query machine ${t.machine}`);
   const { addrs, ports } = dialTargets(net, q);
@@ -390,7 +408,7 @@ export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean
   const dialsTo = (as: readonly IP[]): Omit<Dial, "sport">[] =>
     ports.flatMap((dport) => as.map((dst) => ({ from: q.from, proto: q.proto, dst, dport })));
   const dials = dialsTo(inert?.any ? addrs.filter((a) => !inert.has(a)) : addrs);
-  const { tried: live, wins } = run(net, index, dials, sports, (a) => meetsQuery(q, a));
+  const { tried: live, wins, cut } = run(net, index, dials, sports, (a) => meetsQuery(q, a), opts.deadline);
   const triedCount = addrs.length * ports.length;
   if (wins.length) {
     const best = wins.reduce((b, w) => (cost(w.attempt) < cost(b.attempt) ? w : b));
@@ -402,15 +420,19 @@ export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean
       closest: [],
       reason: reachedReason(best.attempt, index),
       tried: triedCount,
+      ...(cut ? { cut: cutText(live.length, dials.length) } : {}),
     };
   }
   const wayOf = (a: Attempt) => ways.find((w) => sameIP(w.dst, a.legs[0]!.packet.dst) && w.dport === a.legs[0]!.packet.dport);
   let viaWays = live.filter((a) => wayOf(a) !== undefined);
   let simulated = live;
-  if (!viaWays.length && inert?.any) {
+  let cutShort = cut ? { cut: cutText(live.length, dials.length) } : {};
+  if (!viaWays.length && inert?.any && !cut) {
     // no way into the target was dialed (it has no address of its own): the closest attempts come
     // from every dial, and one to an inert address may still fail on the target (a router on its path)
-    simulated = run(net, index, dialsTo(addrs), sports, (a) => meetsQuery(q, a)).tried;
+    const all = run(net, index, dialsTo(addrs), sports, (a) => meetsQuery(q, a), opts.deadline);
+    simulated = all.tried;
+    if (all.cut) cutShort = { cut: cutText(all.tried.length, triedCount) };
     viaWays = simulated.filter((a) => wayOf(a) !== undefined);
   }
   const pool = viaWays.length ? viaWays : simulated.filter((a) => closeness(a, target, q.port) > 0);
@@ -430,7 +452,7 @@ export function ask(net: Network, q: Query, opts: { readonly skipInert?: boolean
         : `nothing on ${target.name} listens on ${q.proto}/${q.port}`;
   const reason =
     noService ?? (closest[0] ? failureReason(closest[0]) : `no address or forward that ${q.from} can dial leads to ${target.name}`);
-  return withCauses(net, { query: q, verdict: "unreachable", closest, reason, tried: triedCount });
+  return withCauses(net, { query: q, verdict: "unreachable", closest, reason, tried: triedCount, ...cutShort });
 }
 
 /** "A -> localhost:P": one answer per address localhost resolves to, reachable when either is. */
@@ -452,6 +474,7 @@ export function localhostAnswer(q: Query, perAddress: readonly Answer[]): Answer
     perAddress,
     reason,
     tried: perAddress.reduce((n, a) => n + a.tried, 0),
+    ...(perAddress.some((a) => a.cut) ? { cut: perAddress.find((a) => a.cut)!.cut! } : {}),
   };
 }
 

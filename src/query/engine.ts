@@ -75,28 +75,35 @@ export class Disagreement extends Error {
 /** Test hook: REACH_FAULT=smt-verdict makes Z3's answer wrong on purpose, so that the disagreement path can be tested end to end. */
 const fault = () => process.env.REACH_FAULT;
 
+/**
+ * --timeout bounds the whole answer: the usual dials (the explanation) may take the first half of it,
+ * then the exhaustive simulator (sim: all that is left; both: half of it), then Z3 what remains.
+ */
 export async function answerQuery(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
   if (q.target.kind === "localhost") return answerLocalhost(net, q, opts);
   if (opts.explain === false && opts.engine === "smt") return verdictOnly(net, q, opts);
-  const heuristic = ask(net, q);
-  const sim = opts.engine !== "smt" ? exhaustive(net, q) : undefined;
+  const deadline = Date.now() + opts.timeoutMs;
+  const until = (share: number) => deadline - (1 - share) * (deadline - Date.now());
+  const heuristic = ask(net, q, { deadline: until(0.5) });
+  const sim = opts.engine !== "smt" ? exhaustive(net, q, undefined, true, until(opts.engine === "sim" ? 1 : 0.5)) : undefined;
   if (sim && sim.verdict === "unreachable" && heuristic.verdict === "reachable") {
     throw new Disagreement(q, [
       { engine: "simulator (exhaustive)", verdict: "unreachable", detail: `${sim.tried} exchanges` },
       { engine: "simulator (usual dials)", verdict: "reachable", detail: heuristic.dial ? dialWords(heuristic.dial) : "" },
     ]);
   }
-  const smt = opts.engine !== "sim" ? await askZ3(net, q, opts, heuristic) : undefined;
+  const smt =
+    opts.engine !== "sim" ? await askZ3(net, q, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()) }, heuristic) : undefined;
   const smt2 = smt?.smt2 !== undefined ? [{ query: formatQuery(q), text: smt.smt2 }] : [];
   const index = machineIndex(net);
   const decided = (answer: Answer, extra: Partial<EngineReport> = {}): Decided => ({
     answer,
-    report: { ...report(opts, smt, sim), ...extra },
+    report: withCut({ ...report(opts, smt, sim), ...extra }, answer.cut),
     smt2,
     ...(smt ? { smt } : {}),
     ...(sim ? { sim } : {}),
   });
-  if (smt && smt.verdict === "reachable") return decided(z3Reachable(net, q, smt, sim, heuristic));
+  if (smt && smt.verdict === "reachable") return decided({ ...z3Reachable(net, q, smt, sim, heuristic), ...cutOf(heuristic) });
   if (smt && smt.verdict === "unreachable") return decided(z3Unreachable(q, smt, sim, heuristic));
   // Z3 unknown (or not asked): the simulator's word, where a concrete dial is proof.
   if (sim?.verdict === "reachable" || (smt && heuristic.verdict === "reachable")) {
@@ -108,13 +115,28 @@ export async function answerQuery(net: Network, q: Query, opts: EngineOptions): 
     const { causes: _c, intended: _i, ...rest } = heuristic;
     return decided({ ...rest, verdict: "unknown", reason: `${smt.reason ?? "unknown"}; no dial the simulator tried works` });
   }
+  if (sim?.verdict === "unknown") {
+    const { causes: _c, intended: _i, ...rest } = heuristic;
+    const reason = `the simulator was cut at --timeout after ${sim.tried} exchanges, and no dial it tried works`;
+    return decided({ ...rest, verdict: "unknown", reason });
+  }
   return decided(heuristic);
 }
+
+const cutOf = (a: Answer): { cut?: string } => (a.cut ? { cut: a.cut } : {});
+
+/** An answer whose dials were cut at the deadline says so on its engine line. */
+const withCut = (r: EngineReport, cut: string | undefined): EngineReport => (cut ? { ...r, note: r.note ? `${r.note}; ${cut}` : cut } : r);
 
 /** "A -> localhost:P": the query for 127.0.0.1 and for ::1, one answer each. */
 async function answerLocalhost(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
   const subs = [];
-  for (const ip of [LOOPBACK4, LOOPBACK6]) subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, opts));
+  // the timeout is shared: the first address may take half of it, the second what is left
+  const deadline = Date.now() + opts.timeoutMs;
+  for (const [k, ip] of [LOOPBACK4, LOOPBACK6].entries()) {
+    const timeoutMs = Math.max(1, (deadline - Date.now()) / (2 - k));
+    subs.push(await answerQuery(net, { ...q, target: { kind: "address", ip } }, { ...opts, timeoutMs }));
+  }
   const paths = subs.reduce((n, s) => n + (s.report.paths ?? 0), 0);
   const verdicts = subs.map((s) => s.report.smt);
   const smtVerdict = verdicts.includes("reachable") ? "reachable" : verdicts.includes("unknown") ? "unknown" : "unreachable";
@@ -126,11 +148,14 @@ async function answerLocalhost(net: Network, q: Query, opts: EngineOptions): Pro
       q,
       subs.map((s) => s.answer),
     ),
-    report: {
-      engine: opts.engine,
-      ...(opts.engine !== "sim" ? { paths, smt: smtVerdict, ...(certified ? { certified } : {}) } : {}),
-      ...(opts.engine !== "smt" ? { exchanges } : {}),
-    },
+    report: withCut(
+      {
+        engine: opts.engine,
+        ...(opts.engine !== "sim" ? { paths, smt: smtVerdict, ...(certified ? { certified } : {}) } : {}),
+        ...(opts.engine !== "smt" ? { exchanges } : {}),
+      },
+      subs.find((s) => s.answer.cut)?.answer.cut,
+    ),
     smt2: subs.flatMap((s) => s.smt2),
   };
 }
@@ -152,7 +177,8 @@ async function askZ3(net: Network, q: Query, opts: EngineOptions, heuristic: Ans
 /** Z3 says reachable: its witness, replayed; the exhaustive simulator must agree. */
 function z3Reachable(net: Network, q: Query, smt: SmtDecision, sim: ExhaustiveResult | undefined, heuristic: Answer): Answer {
   const answer = witnessAnswer(net, q, smt, heuristic.tried);
-  if (sim && sim.verdict !== "reachable") {
+  // a simulator cut at --timeout (unknown) has not contradicted the replayed witness
+  if (sim && sim.verdict === "unreachable") {
     throw new Disagreement(q, [
       { engine: "Z3", verdict: "reachable", detail: `witness: ${dialWords(answer.dial!)}, confirmed by replay` },
       { engine: "simulator (exhaustive)", verdict: sim.verdict, detail: `${sim.tried} exchanges` },
@@ -223,9 +249,15 @@ function simAnswer(q: Query, sim: ExhaustiveResult, index: ReturnType<typeof mac
 }
 
 function report(opts: EngineOptions, smt: SmtDecision | undefined, sim: ExhaustiveResult | undefined): EngineReport {
+  // a simulator cut at --timeout decided nothing: its exchanges are a note, not a party to the verdict
+  const simPart = !sim
+    ? {}
+    : sim.verdict === "unknown"
+      ? { note: `the simulator was cut at --timeout after ${sim.tried} exchanges` }
+      : { exchanges: sim.tried };
   return {
     engine: opts.engine,
     ...(smt ? { paths: smt.stats.paths, smt: smt.verdict, ...(smt.stats.certified ? { certified: true } : {}) } : {}),
-    ...(sim ? { exchanges: sim.tried } : {}),
+    ...simPart,
   };
 }

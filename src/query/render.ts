@@ -144,6 +144,7 @@ export function engineLine(r: EngineReport): string {
     parts.push(`the simulator's dial, satisfying ${r.paths === 1 ? "the only symbolic path" : `one of ${r.paths} symbolic paths`}`);
   else if (r.paths !== undefined) parts.push(`Z3 over ${r.paths} candidate path${r.paths === 1 ? "" : "s"}`);
   if (r.exchanges !== undefined) parts.push(`simulator over ${r.exchanges} exchange${r.exchanges === 1 ? "" : "s"} (every packet class)`);
+  if (!parts.length) return `  not decided${r.note ? `: ${r.note}` : ""}`;
   return `  decided by ${parts.join(", agreeing with the ")}${r.note ? `; ${r.note}` : ""}`;
 }
 

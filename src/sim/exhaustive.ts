@@ -101,7 +101,8 @@ export interface PacketClasses {
 }
 
 export interface ExhaustiveResult {
-  readonly verdict: "reachable" | "unreachable";
+  /** unknown: the deadline came before every class was dialed */
+  readonly verdict: "reachable" | "unreachable" | "unknown";
   readonly dial?: Dial;
   readonly attempt?: Attempt;
   /** attempt() calls made */
@@ -239,11 +240,15 @@ export function packetClasses(net: Network): PacketClasses {
  * plus dport and dport+1 where they are unprivileged, so that a sport in
  * dport's own class is tried both equal to it and not.
  */
-export function sportsFor(classes: PacketClasses, dport: number): number[] {
-  const extra = [dport, dport + 1].filter((p) => p >= SPORT.lo && p <= SPORT.hi && !classes.sports.includes(p));
+export function sportsFor(classes: PacketClasses, dport: number, has = (p: number) => classes.sports.includes(p)): number[] {
+  const extra = extraSports(dport, has);
   if (!extra.length) return [...classes.sports];
   return [...classes.sports, ...extra].sort((a, b) => a - b);
 }
+
+/** dport and dport+1 where they are unprivileged source ports not among the classes' own (`has`). */
+const extraSports = (dport: number, has: (p: number) => boolean): number[] =>
+  [dport, dport + 1].filter((p) => p >= SPORT.lo && p <= SPORT.hi && !has(p));
 
 /** The largest element of ascending `xs` that is <= x (xs[0] when none is). */
 function floorOf<T extends number | bigint>(xs: readonly T[], x: T): T {
@@ -309,16 +314,19 @@ function plans(net: Network, q: Query, classes: PacketClasses): Plan[] {
   if (!net.machines.some((m) => m.name === t.machine)) throw new Error(`internal: unknown machine ${t.machine}`);
   const dsts = [...classes.dst4, ...classes.dst6];
   const ports = icmp ? [0] : classes.ports;
-  const sportLists = ports.map((d) => (icmp ? [ECHO_ID] : sportsFor(classes, d)));
-  const perDst = sportLists.reduce((n, s) => n + s.length, 0);
+  // each port's source ports are made when they are dialed (thousands of ports by thousands of sports do not fit at once)
+  const own = new Set(classes.sports);
+  const has = (p: number) => own.has(p);
+  const sportsOf = (d: number) => (icmp ? [ECHO_ID] : sportsFor(classes, d, has));
+  const perDst = ports.reduce((n, d) => n + (icmp ? 1 : classes.sports.length + extraSports(d, has).length), 0);
   return [
     {
       count: dsts.length * perDst,
       good: (a) => meetsQuery(q, a),
       *dials() {
         for (const dst of dsts) {
-          for (let k = 0; k < ports.length; k++) {
-            for (const sport of sportLists[k]!) yield { from: q.from, proto: q.proto, dst, dport: ports[k]!, sport };
+          for (const dport of ports) {
+            for (const sport of sportsOf(dport)) yield { from: q.from, proto: q.proto, dst, dport, sport };
           }
         }
       },
@@ -389,8 +397,17 @@ function portUseOf(net: Network): ReadonlyMap<string, PortUse> {
   return out;
 }
 
-/** The simulator's verdict on `q` over every packet class; the first dial that works is the witness. */
-export function exhaustive(net: Network, q: Query, classes: PacketClasses = packetClasses(net), skip = true): ExhaustiveResult {
+/**
+ * The simulator's verdict on `q` over every packet class; the first dial that works is the witness.
+ * Past `deadline` (Date.now() ms) the verdict is unknown, with the count of classes dialed so far.
+ */
+export function exhaustive(
+  net: Network,
+  q: Query,
+  classes: PacketClasses = packetClasses(net),
+  skip = true,
+  deadline?: number,
+): ExhaustiveResult {
   if (!net.machines.some((m) => m.name === q.from)) throw new Error(`internal: unknown machine ${q.from}`);
   const index = machineIndex(net);
   const portUse = portUseOf(net);
@@ -405,6 +422,7 @@ export function exhaustive(net: Network, q: Query, classes: PacketClasses = pack
         skipped++;
         continue;
       }
+      if (deadline !== undefined && Date.now() > deadline) return { verdict: "unknown", tried, skipped };
       const a = attempt(net, index, dial);
       tried++;
       if (plan.good(a)) return { verdict: "reachable", dial, attempt: a, tried, skipped };

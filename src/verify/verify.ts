@@ -17,7 +17,8 @@
 import type { Span } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import type { Answer } from "../query/dials.js";
-import { answerQuery, type EngineOptions, type EngineReport } from "../query/engine.js";
+import { answerQuery, type Decided, type EngineOptions, type EngineReport } from "../query/engine.js";
+import type { Query } from "../ir/query.js";
 import { parseQuery } from "../ir/query.js";
 import type { Topology } from "../topology/check.js";
 import type { ExpectDoc } from "../topology/schema.js";
@@ -74,17 +75,22 @@ interface Place {
   readonly because: { because?: string };
 }
 
-/** Checks the expectations (only those `select` takes, by their index in `expect:`, when given: a shard's). */
+/**
+ * Checks the expectations (only those `select` takes, by their index in `expect:`, when given: a
+ * shard's), in order: `select(k)` is called just before expectation k is checked. `decide` answers
+ * each question (watch mode passes one that remembers its decisions: decision-cache.ts).
+ */
 export async function verifyTopology(
   net: Network,
   topo: Topology,
   opts: EngineOptions,
   select?: (index: number) => boolean,
+  decide: (net: Network, q: Query, opts: EngineOptions) => Promise<Decided> = answerQuery,
 ): Promise<VerifyResult[]> {
   const ask = async (text: string, explain = true) => {
     const q = parseQuery(text);
     if (!q.ok) throw new Error(`internal: generated query does not parse: ${text}`);
-    const { answer, report } = await answerQuery(net, q.query, explain ? opts : { ...opts, explain: false });
+    const { answer, report } = await decide(net, q.query, explain ? opts : { ...opts, explain: false });
     return { answer, report };
   };
   /** Many flows, few findings: decide each without explanations, then explain only the ones reported. */
