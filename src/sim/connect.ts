@@ -31,8 +31,12 @@ export function meetsQuery(q: Query, a: Attempt): boolean {
   );
 }
 
+const indexes = new WeakMap<Network, ReadonlyMap<string, Machine>>();
+/** The machines by name (built once per network: a lowered network is never changed). */
 export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
-  return new Map(net.machines.map((m) => [m.name, m]));
+  let ix = indexes.get(net);
+  if (!ix) indexes.set(net, (ix = new Map(net.machines.map((m) => [m.name, m]))));
+  return ix;
 }
 
 // Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too

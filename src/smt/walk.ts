@@ -65,6 +65,9 @@ export class BoundHit extends Error {
   }
 }
 
+/** Built once per network (a lowered network is never changed): a query's walk starts without rebuilding them. */
+const indexes = new WeakMap<Network, { neighbours: NeighbourIndex; machines: ReadonlyMap<string, Machine> }>();
+
 export class Explorer {
   readonly neighbours: NeighbourIndex;
   readonly machines: ReadonlyMap<string, Machine>;
@@ -74,8 +77,10 @@ export class Explorer {
     readonly budget: number,
     readonly deadline: number,
   ) {
-    this.neighbours = new NeighbourIndex(net);
-    this.machines = new Map(net.machines.map((m) => [m.name, m]));
+    let ix = indexes.get(net);
+    if (!ix) indexes.set(net, (ix = { neighbours: new NeighbourIndex(net), machines: new Map(net.machines.map((m) => [m.name, m])) }));
+    this.neighbours = ix.neighbours;
+    this.machines = ix.machines;
   }
 
   /** Forks made below a scope's entry (see scoped), per scope key; forks outside every scope are the rest of `forks`. */

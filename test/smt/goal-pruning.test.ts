@@ -59,3 +59,17 @@ it("a forwarding host with a DNAT and a relay process on a plain host are still 
     expect({ t, smt: r.verdict, sim: exhaustive(net, query(t)).verdict }).toEqual({ t, smt: "reachable", sim: "reachable" });
   }
 });
+
+it("a hint dial that satisfies a symbolic path is the witness without a solver call; one that does not is ignored", async () => {
+  const net = build(lan(20));
+  const q = query("h0 -> h1:8080/tcp");
+  const good = { from: "h0", proto: "tcp" as const, dst: { v: 4 as const, n: 0x0a00000bn }, dport: 8080, sport: 40000 };
+  const r1 = await decide(net, q, { hint: good });
+  expect({ verdict: r1.verdict, dial: r1.dial, solveMs: r1.stats.solveMs }).toEqual({ verdict: "reachable", dial: good, solveMs: 0 });
+  // a hint to a port nobody listens on satisfies no path: Z3 finds the real witness
+  const r2 = await decide(net, q, { hint: { ...good, dport: 9999 } });
+  expect({ verdict: r2.verdict, dport: r2.dial?.dport }).toEqual({ verdict: "reachable", dport: 8080 });
+  // and a hint never turns an unreachable query reachable
+  const r3 = await decide(net, query("h0 -> h1:9999/tcp"), { hint: { ...good, dport: 9999 } });
+  expect(r3.verdict).toBe("unreachable");
+});
