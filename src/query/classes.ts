@@ -53,6 +53,13 @@ const queryOf = (from: string, s: ServiceRef): Query => ({
   port: s.port,
 });
 
+const indexCache = new WeakMap<Network, ReturnType<typeof machineIndex>>();
+const indexOf = (net: Network): ReturnType<typeof machineIndex> => {
+  let c = indexCache.get(net);
+  if (!c) indexCache.set(net, (c = machineIndex(net)));
+  return c;
+};
+
 const classCache = new WeakMap<Network, PacketClasses>();
 const classesOf = (net: Network): PacketClasses => {
   let c = classCache.get(net);
@@ -68,6 +75,7 @@ export async function sourceAnswers(
   opts: EngineOptions,
   progress?: () => void,
 ): Promise<CellAnswer[]> {
+  await turn();
   const out: CellAnswer[] = [];
   const byProto = new Map<"tcp" | "udp", { smt?: ServicesExplored; sim?: ServicesReached }>();
   const machines = new Set(services.map((s) => s.machine));
@@ -78,6 +86,14 @@ export async function sourceAnswers(
     progress?.();
   }
   return out;
+}
+
+let lastTurn = performance.now();
+/** Lets the event loop turn now and then (a progress bar, timers): deciding by classes rarely waits for anything. */
+async function turn(): Promise<void> {
+  if (performance.now() - lastTurn < 50) return;
+  await new Promise((r) => setImmediate(r));
+  lastTurn = performance.now();
 }
 
 function explore(
@@ -115,7 +131,7 @@ async function cellAnswer(
     ...(sim ? { exchanges: sim.tried } : {}),
   };
   if (smt && sim) agree(q, smt, sim);
-  const index = machineIndex(net);
+  const index = indexOf(net);
   const dial = smt?.verdict === "reachable" ? smt.dial! : sim?.reached?.dial;
   if (dial) {
     const replay = sim?.reached && !smt?.dial ? sim.reached.attempt : attempt(net, index, dial);

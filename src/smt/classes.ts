@@ -177,7 +177,7 @@ const sorted = (s: Set<bigint>): bigint[] => [...s].sort((a, b) => (a < b ? -1 :
  * A model of one path's condition found among its classes' representatives, "unsat" when none
  * satisfies it, or undefined when the classes are too many (or not covered): Z3 decides.
  */
-export function classModel(found: Found, preferPort?: number): Dial | "unsat" | undefined {
+export function classModel(found: Found, preferPort?: number, maxClasses = MAX_CLASSES): Dial | "unsat" | undefined {
   const { dial, path } = found;
   if (dial.dst.k !== "v" || dial.dport.k !== "v" || dial.sport.k !== "v") return undefined;
   const v = dial.dst.v;
@@ -187,12 +187,12 @@ export function classModel(found: Found, preferPort?: number): Dial | "unsat" | 
   const acc = { dst: new Set<bigint>(), ports: new Set<bigint>(), peq: false };
   if (!collect(f, v, acc, new Set())) return undefined;
   const cuts: Cuts = { dst: sorted(acc.dst), ports: sorted(acc.ports), peq: acc.peq };
-  const dsts = reps(v === 4 ? dom.dst4 : dom.dst6, cuts.dst, MAX_CLASSES);
-  const dports = reps(dom.dport, cuts.ports, MAX_CLASSES, preferPort !== undefined ? BigInt(preferPort) : undefined);
-  const sports = reps(dom.sport, cuts.ports, MAX_CLASSES, BigInt(DEFAULT_SPORT));
+  const dsts = reps(v === 4 ? dom.dst4 : dom.dst6, cuts.dst, maxClasses);
+  const dports = reps(dom.dport, cuts.ports, maxClasses, preferPort !== undefined ? BigInt(preferPort) : undefined);
+  const sports = reps(dom.sport, cuts.ports, maxClasses, BigInt(DEFAULT_SPORT));
   if (!dsts || !dports || !sports) return undefined;
   const perPort = sports.length + (cuts.peq ? 2 : 0);
-  if (dsts.length * dports.length * perPort > MAX_CLASSES) return undefined;
+  if (dsts.length * dports.length * perPort > maxClasses) return undefined;
   const inSport = (p: bigint) => dom.sport.some(([lo, hi]) => p >= lo && p <= hi);
   for (const dst of dsts) {
     for (const dport of dports) {
@@ -232,13 +232,13 @@ export async function decideService(
   explored: ServicesExplored,
   key: string,
   port: number,
-  opts: { readonly budget?: number; readonly timeoutMs: number },
+  opts: { readonly budget?: number; readonly timeoutMs: number; readonly maxClasses?: number },
 ): Promise<ServiceDecision | undefined> {
   if (explored.hit !== undefined || flowForksAtMost(explored, key) > (opts.budget ?? FLOW_BUDGET)) return undefined;
   const found = explored.paths.get(key) ?? [];
   const open: Found[] = [];
   for (const f of found) {
-    const m = classModel(f, port);
+    const m = classModel(f, port, opts.maxClasses);
     if (m === undefined) open.push(f);
     else if (m !== "unsat") return { verdict: "reachable", dial: m, paths: found.length, by: "classes" };
   }
