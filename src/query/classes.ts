@@ -190,3 +190,15 @@ export async function explainCell(net: Network, from: string, cell: CellAnswer, 
   const d = await answerQuery(net, queryOf(from, cell.service), opts);
   return { service: cell.service, answer: d.answer, report: d.report };
 }
+
+/**
+ * The answer to a query whose verdict is already decided (an expectation `reach verify` found to
+ * hold), explained as answerQuery explains it, without deciding it again: the usual dials when
+ * they give that verdict (a reachable answer's dial is Z3's witness when it satisfies a path; an
+ * unreachable answer's attempts and causes are theirs), otherwise per flow.
+ */
+export async function explainDecided(net: Network, q: Query, verdict: "reachable" | "unreachable", opts: EngineOptions): Promise<Answer> {
+  const usual = ask(net, q);
+  if (usual.verdict === verdict) return usual;
+  return (await answerQuery(net, q, opts)).answer;
+}
