@@ -27,7 +27,7 @@ import type { ReportFile } from "../report/html.js";
 import { MAX_SHARDS, parseShard, type Shard } from "../verify/shard.js";
 
 /** Commands that always solve (unless --engine sim). */
-const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove"]);
+const SOLVING = new Set(["ask", "verify", "check", "exposure", "matrix", "diff", "report", "fix", "prove", "doctor", "drift"]);
 
 /**
  * Z3 takes longest to get ready, and compiles its WASM on another core: for a command that will
@@ -121,6 +121,21 @@ const shardOption = {
 };
 
 /** --shard I/N (RCH042 otherwise). */
+const findingsOption = {
+  type: "string",
+  describe:
+    "also decide the named findings of docs/doctor.md on each topology (from the machine lan): warnings, or with --findings=error violations (exit 1)",
+} as const;
+
+/** --findings (bare: warnings), --findings=warn or --findings=error; not with --shard (findings are per file, not per expectation). */
+function findingsLevel(value: string | undefined, shard: string | undefined): "warning" | "error" | undefined {
+  if (value === undefined) return undefined;
+  if (shard !== undefined) throw usage("--findings", "cannot be combined with --shard", "--findings on the unsharded run");
+  if (value === "" || value === "warn" || value === "warning") return "warning";
+  if (value === "error") return "error";
+  throw usage("--findings", `'${value}' is not a level`, "--findings, --findings=warn or --findings=error");
+}
+
 function shardOf(text: string | undefined): Shard | undefined {
   if (text === undefined) return undefined;
   const s = parseShard(text);
@@ -511,9 +526,11 @@ await yargs(hideBin(process.argv))
             "text for people, json for tools, github for Actions annotations on the expectation's line, junit (XML) for CI test tabs, sarif (2.1.0) for code scanning, html: the page reach report writes",
         })
         .option("engine", { choices: ["smt", "sim", "both"] as const, default: "smt" as const, describe: "which engine decides (see ask)" })
+        .option("findings", findingsOption)
         .option("timeout", { type: "number", default: 30, describe: "seconds per question before it is unknown" })
         .option("shard", shardOption),
     handler(async (argv) => {
+      const lintLevel = findingsLevel(argv.findings, argv.shard);
       checkTimeout(argv.timeout);
       const shard = shardOf(argv.shard);
       const files = argv.files.flatMap(expandInputs);
@@ -524,11 +541,16 @@ await yargs(hideBin(process.argv))
       // load every file first: bad input is reported (exit 2) before anything is verified
       const loadedAll = await Promise.all(files.map(async (file) => ({ file, ...(await load(file, argv)) })));
       const { all, units } = await verifyFiles(loadedAll, opts, shard);
+      if (lintLevel) {
+        const { lintTopology } = await import("../doctor/lint.js");
+        for (const [i, { loaded, net }] of loadedAll.entries())
+          all[i] = { ...all[i]!, lint: await lintTopology(loaded, net, opts, lintLevel) };
+      }
       if (argv.format === "html") {
         const [{ reportFile }, { reportHtml }] = await Promise.all([import("../report/build.js"), import("../report/html.js")]);
         const pages: ReportFile[] = [];
         for (const [i, { file, net, loaded }] of loadedAll.entries())
-          pages.push(await reportFile(file, loaded, net, opts, all[i]!.results));
+          pages.push({ ...(await reportFile(file, loaded, net, opts, all[i]!.results)), ...(all[i]!.lint ? { lint: all[i]!.lint } : {}) });
         process.stdout.write(reportHtml(pages));
         const s = summary(all);
         process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
@@ -547,7 +569,8 @@ await yargs(hideBin(process.argv))
                 : renderText(all, useColour(process.stdout));
       process.stdout.write(withManifest(text, format, units) + "\n");
       const s = summary(all);
-      process.exitCode = s.violated ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
+      const lintErrors = all.filter((f) => f.lint?.level === "error").reduce((n, f) => n + f.lint!.findings.length, 0);
+      process.exitCode = s.violated || lintErrors ? EXIT.violated : s.unknown ? EXIT.unknown : EXIT.ok;
     }),
   )
   .command(
@@ -733,6 +756,7 @@ await yargs(hideBin(process.argv))
         })
         .option("engine", engineOption)
         .option("timeout", timeoutOption)
+        .option("findings", findingsOption)
         .example("$0 report models/ -o report.html", "every bundled model in one page")
         .example("$0 report lab.yaml --diff old-lab.yaml -o report.html", "the lab and what changed since old-lab.yaml"),
     handler(async (argv) => {
@@ -749,7 +773,12 @@ await yargs(hideBin(process.argv))
       const old = argv.diff !== undefined ? { file: argv.diff, net: (await load(argv.diff, argv)).net } : undefined;
       const loadedAll = await Promise.all(files.map(async (file) => ({ file, ...(await load(file, argv)) })));
       const pages: ReportFile[] = [];
-      for (const { file, net, loaded } of loadedAll) pages.push(await reportFile(file, loaded, net, opts, undefined, old));
+      const lintLevel = findingsLevel(argv.findings, undefined);
+      const { lintTopology } = await import("../doctor/lint.js");
+      for (const { file, net, loaded } of loadedAll) {
+        const page = await reportFile(file, loaded, net, opts, undefined, old);
+        pages.push(lintLevel ? { ...page, lint: await lintTopology(loaded, net, opts, lintLevel) } : page);
+      }
       writeAtomically(argv.output, reportHtml(pages));
       const n = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "violated").length, 0);
       const u = pages.reduce((k, p) => k + p.expectations.filter((e) => e.result.status === "unknown").length, 0);

@@ -15,6 +15,7 @@ import type { Loaded } from "../topology/load.js";
 import { DRIFT, exposureDrift, fileDrift, renderDifference } from "./drift.js";
 import { findings, FINDINGS, type Finding } from "./findings.js";
 import { buildModel, type Model } from "./model.js";
+import { readPodman } from "./podman.js";
 import { readDocker, readHost, readLibvirt, readQemu, readVirtualbox, type SourceRead } from "./sources.js";
 
 export { SOURCES, type SourceName } from "./names.js";
@@ -39,6 +40,8 @@ export interface DoctorOptions {
   readonly sources?: readonly SourceName[];
   /** How the findings' queries are decided (default Z3, 20 s each). */
   readonly engine?: EngineOptions;
+  /** Decide the LAN exposure with one explained solver query per service (the way before the simulator-first search). */
+  readonly solverOnly?: boolean;
 }
 
 export interface DoctorResult {
@@ -64,6 +67,7 @@ async function readAll(o: DoctorOptions): Promise<SourceRead[]> {
         readQemu(run, { procRoot: o.procRoot ?? (o.replay !== undefined ? join(o.replay, "proc") : "/proc"), netns: o.netns }),
       ),
     );
+  if (want.has("podman")) jobs.push(readPodman(run));
   return Promise.all(jobs);
 }
 
@@ -113,7 +117,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult>
   const { reads, model } = await liveModel(opts);
   const tRead = Date.now() - t0;
   const engine = opts.engine ?? DEFAULT_ENGINE;
-  const found = model.errors.length ? [] : await findings(model, host, engine);
+  const found = model.errors.length ? [] : await findings(model, host, engine, opts.solverOnly);
   const tTotal = Date.now() - t0;
   const exitCode = model.errors.length ? 2 : found.length ? 1 : 0;
   const text = [

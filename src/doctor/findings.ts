@@ -1,90 +1,61 @@
 /**
  * The doctor's findings, each decided on the model by answering queries (the same engine as
- * `reach ask`), never by matching text: the outputs are searched only to show the evidence
- * (the line that declares what the answer found). The catalogue is FINDINGS, kept equal to
- * docs/doctor.md by a test.
+ * `reach ask`) or simulating a concrete dial, never by matching text: the outputs are searched
+ * only to show the evidence (the line that declares what the answer found). The catalogue is
+ * FINDINGS, kept equal to docs/doctor.md by a test. The model is the doctor's live topology or,
+ * for `reach verify --findings`, a topology file (kit.ts FindingsInput).
  */
 import { formatIP, parseCidr, parseIP } from "../net/addr.js";
 import type { Dial } from "../ir/dial.js";
-import { attempt, machineIndex } from "../sim/connect.js";
+import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
 import { parseQuery } from "../ir/query.js";
-import type { Network } from "../ir/types.js";
-import { lower } from "../lower/lower.js";
-import { answerQuery, type EngineOptions } from "../query/engine.js";
 import type { Answer } from "../query/dials.js";
-import { loadTopologyText } from "../topology/load.js";
-import type { MachineDoc, TopologyDoc } from "../topology/schema.js";
+import type { EngineOptions } from "../query/engine.js";
+import type { MachineDoc } from "../topology/schema.js";
 import { natLocalhostReachable } from "../topology/vbox.js";
-import { dialOf, exposure } from "../verify/flows.js";
-import { renderTopology } from "../import/render.js";
-import type { Source } from "../import/types.js";
+import { dialOf } from "../verify/flows.js";
+import { failureReason } from "../query/explain.js";
+import type { Network } from "../ir/types.js";
+import { formatEndpoint } from "../net/addr.js";
+import { lanHits, type LanHit } from "./witness.js";
 import type { Model } from "./model.js";
+import { FINDINGS, NEEDS_LAN, type Finding } from "./catalogue.js";
+import {
+  ask,
+  docEvidence,
+  esc,
+  evidenceOr,
+  machineEvidence,
+  outputEvidence,
+  ownAddresses,
+  variant,
+  quick,
+  plain,
+  type Ctx,
+  type Evidence,
+  type FindingsInput,
+} from "./kit.js";
+import { hairpinMissing, hostNetworkExposed, nicOutsideSubnet, rootlessExposed, subnetShadowed } from "./findings-more.js";
 
-export const FINDINGS = {
-  LAN_EXPOSED_FORWARD: "a port forward or published port listens on every host address: the LAN reaches the guest's service",
-  FORWARD_TO_LOOPBACK_SERVICE: "a forward leads to a service that listens on loopback only: the connection is refused",
-  GUEST_REACHES_HOST_LOOPBACK: "a guest reaches a service on the host's loopback only because localhost-reachable is on",
-  HOSTONLY_OUTSIDE_ALLOWED_RANGE: "a host-only network is outside the range VirtualBox 6.1.28+ allows (192.168.56.0/21)",
-  DOCKER_BYPASSES_INPUT: "a Docker published port gets through although the host's INPUT firewall would drop it",
-} as const;
-export type FindingCode = keyof typeof FINDINGS;
+export type { Evidence, FindingsInput } from "./kit.js";
 
-export interface Evidence {
-  /** file:line of a command's output (or /proc/PID/cmdline), or of the doctor's topology */
-  readonly at: string;
-  readonly text: string;
-}
-
-export interface Finding {
-  readonly code: FindingCode;
-  readonly machine: string;
-  readonly title: string;
-  readonly evidence: readonly Evidence[];
-  /** What happens, as the answer says it. */
-  readonly consequence: string;
-  /** The edit or the command that removes it. */
-  readonly fix: string;
-  /** The query that decided it, and its verdict. */
-  readonly query: string;
-  readonly verdict: string;
-  readonly dial?: string;
-  readonly causes?: readonly string[];
-}
-
-interface Ctx {
-  readonly model: Model & { readonly doc: TopologyDoc; readonly net: Network };
-  readonly host: string;
-  readonly opts: EngineOptions;
-}
-
-async function ask(net: Network, text: string, opts: EngineOptions): Promise<Answer | undefined> {
-  const q = parseQuery(text);
-  if (!q.ok) return undefined;
-  return (await answerQuery(net, q.query, opts)).answer;
-}
-
-/** The network of a changed copy of the doctor's topology. */
-function variant(doc: TopologyDoc, change: (d: TopologyDoc) => void): Network {
-  const d = structuredClone(doc);
-  change(d);
-  const text = renderTopology({ doc: d, command: "reach doctor (variant)", notes: [], warnings: [] });
-  return lower(loadTopologyText("doctor-variant.yaml", text).topology);
-}
-
-/** The lines of the outputs that match `re`, as evidence (file:line and the line). */
-function evidence(sources: readonly Source[], re: RegExp): Evidence[] {
-  return sources.flatMap((s) =>
-    s.text.split("\n").flatMap((line, i) => (re.test(line) ? [{ at: `${s.file}:${i + 1}`, text: line.trim().slice(0, 200) }] : [])),
-  );
-}
+export { FINDINGS, NEEDS_LAN, type Finding, type FindingCode } from "./catalogue.js";
 
 const LOOPBACK = /^(127\.|::1$)/;
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Where the forward to `port` of `machine` is declared, in the outputs that described it. */
-function forwardEvidence(c: Ctx, machine: string, hostPort: string): Evidence[] {
-  const o = c.model.origin.get(machine);
-  if (!o) return [];
+/** The kind of the thing that forwards to `machine` (what its fix is written for): the doctor's source, else its VM's engine, else Docker. */
+function forwardKind(c: Ctx, machine: string): string {
+  const o = c.origin?.get(machine)?.kind;
+  if (o) return o;
+  const vm = c.doc.machines[machine]?.vm;
+  if (vm) return vm.adapters.some((a) => a.mode === "nat" && a.engine === "qemu") ? "qemu" : "virtualbox";
+  return "docker";
+}
+
+/** Where the forward to `port` of `machine` is declared, in the outputs that described it (or the topology). */
+function forwardEvidence(c: Ctx, machine: string, hostPort: string, host: string): Evidence[] {
+  const o = c.origin?.get(machine);
+  if (!o) return topologyForward(c, machine, hostPort, host);
   const p = esc(hostPort);
   const re = {
     qemu: new RegExp(`hostfwd=(tcp|udp)?:[^-,]*:${p}-`),
@@ -95,7 +66,20 @@ function forwardEvidence(c: Ctx, machine: string, hostPort: string): Evidence[] 
     compose: new RegExp(p),
     linux: new RegExp(`--dport ${p}\\b`),
   }[o.kind];
-  return evidence(o.sources, re);
+  return outputEvidence(o.sources, re);
+}
+
+/** The forward's place in a topology file: the VM adapter's forward, or the host's DNAT rule. */
+function topologyForward(c: Ctx, machine: string, hostPort: string, host: string): Evidence[] {
+  const adapters = c.doc.machines[machine]?.vm?.adapters ?? [];
+  for (const [i, a] of adapters.entries()) {
+    if (a.mode !== "nat") continue;
+    const k = (a.forwards ?? []).findIndex((f) => String(f.hostPort) === hostPort);
+    if (k >= 0)
+      return docEvidence(c, ["machines", machine, "vm", "adapters", i, "forwards", k], `forward to ${machine}, host port ${hostPort}`);
+  }
+  const k = (c.doc.machines[host]?.nat ?? []).findIndex((r) => r.action === "dnat" && String(r.dport) === hostPort);
+  return k >= 0 ? docEvidence(c, ["machines", host, "nat", k], `DNAT ${hostPort} on ${host}`) : [];
 }
 
 function fixForward(kind: string | undefined, machine: string, hostPort: string, guestPort: number): string {
@@ -111,49 +95,43 @@ function fixForward(kind: string | undefined, machine: string, hostPort: string,
   }
 }
 
-/** LAN_EXPOSED_FORWARD and DOCKER_BYPASSES_INPUT: what the LAN machine reaches through the host. */
+/** LAN_EXPOSED_FORWARD and DOCKER_BYPASSES_INPUT: what the LAN machine reaches at a host's address, on another machine. */
 async function lanExposure(c: Ctx): Promise<Finding[]> {
-  const { net, doc } = c.model;
-  if (!net.machines.some((m) => m.name === "lan")) return [];
-  const hostAddrs = new Set(
-    Object.values(doc.machines[c.host]?.interfaces ?? {}).flatMap((i) => (i.addresses ?? []).map((a) => a.split("/")[0]!)),
-  );
+  if (!c.hasLan) return [];
+  const hostOf = new Map(c.hosts.flatMap((h) => [...ownAddresses(c.doc, h)].map((a): [string, string] => [a, h])));
   const out: Finding[] = [];
-  for (const f of await exposure(net, "lan", c.opts)) {
-    const m = f.service.machine;
-    if (m === c.host || f.answer.verdict !== "reachable") continue;
-    const dial = dialOf(f.answer);
-    const dst = f.answer.attempt?.legs[0]?.packet.dst;
-    if (!dst || !hostAddrs.has(formatIP(dst))) continue; // reached on its own address, not through the host
-    const hostPort = dial.slice(dial.lastIndexOf(":") + 1);
-    const kind = c.model.origin.get(m)?.kind;
-    const ev = forwardEvidence(c, m, hostPort);
+  for (const hit of await lanHits(c, c.solverOnly)) {
+    const m = hit.service.machine;
+    const host = hostOf.get(formatIP(hit.dst));
+    if (!host) continue; // reached on its own address, not through a host
+    const dial = formatEndpoint(hit.dst, hit.dport);
+    const hostPort = String(hit.dport);
+    const kind = forwardKind(c, m);
+    const ev = forwardEvidence(c, m, hostPort, host);
     out.push({
       code: "LAN_EXPOSED_FORWARD",
       machine: m,
       title: FINDINGS.LAN_EXPOSED_FORWARD,
       evidence: ev,
-      consequence: `any machine on the LAN reaches ${m}'s ${f.service.port}/${f.service.proto} by dialing ${dial}`,
-      fix: fixForward(kind, m, hostPort, f.service.port),
-      query: f.query,
-      verdict: f.answer.verdict,
+      consequence: `any machine on the LAN reaches ${m}'s ${hit.service.port}/${hit.service.proto} by dialing ${dial}`,
+      fix: fixForward(kind, m, hostPort, hit.service.port),
+      query: hit.query,
+      verdict: "reachable",
       dial,
     });
-    if (kind === "docker") out.push(...(await dockerBypass(c, f.query, m, dial, ev)));
+    if (kind === "docker") out.push(...(await dockerBypass(c, host, hit, dial, ev)));
   }
   return out;
 }
 
 /** The host's INPUT chain filters (a drop policy or rules), yet the published port stays reachable with INPUT dropping everything. */
-async function dockerBypass(c: Ctx, query: string, m: string, dial: string, ev: readonly Evidence[]): Promise<Finding[]> {
-  const input = c.model.doc.machines[c.host]?.firewall?.input;
+async function dockerBypass(c: Ctx, host: string, hit: LanHit, dial: string, ev: readonly Evidence[]): Promise<Finding[]> {
+  const input = c.doc.machines[host]?.firewall?.input;
   if (!input || (input.policy !== "drop" && !(input.rules ?? []).length)) return [];
-  const strict = variant(c.model.doc, (d) => {
-    const h = d.machines[c.host]!;
-    h.firewall = { ...h.firewall, input: { policy: "drop", rules: [] } };
-  });
-  const a = await ask(strict, query, c.opts);
-  if (a?.verdict !== "reachable") return [];
+  const strict = strictInput(c, host);
+  if (!strict || !(await stillReaches(c, strict, hit))) return [];
+  const { query, service } = hit;
+  const m = service.machine;
   const hostPort = dial.slice(dial.lastIndexOf(":") + 1);
   return [
     {
@@ -162,7 +140,12 @@ async function dockerBypass(c: Ctx, query: string, m: string, dial: string, ev: 
       title: FINDINGS.DOCKER_BYPASSES_INPUT,
       evidence: [
         ...ev,
-        ...evidence(c.model.origin.get(c.host)?.sources ?? [], /^:INPUT DROP|-A INPUT .*-j (DROP|REJECT)|ufw-/).slice(0, 3),
+        ...evidenceOr(
+          machineEvidence(c, host, /^:INPUT DROP|-A INPUT .*-j (DROP|REJECT)|ufw-/).slice(0, 3),
+          c,
+          ["machines", host, "firewall", "input"],
+          `${host}'s INPUT chain (policy ${input.policy ?? "accept"})`,
+        ),
       ],
       consequence: `published ports are DNAT in PREROUTING and cross FORWARD, not INPUT: even with INPUT dropping everything, ${query} stays reachable (dial ${dial})`,
       fix: `filter in DOCKER-USER, which Docker keeps before its own rules: iptables -I DOCKER-USER -i <LAN interface> -p tcp -m conntrack --ctorigdstport ${hostPort} -j DROP; or publish on 127.0.0.1 only (-p 127.0.0.1:${hostPort}:...)`,
@@ -173,18 +156,56 @@ async function dockerBypass(c: Ctx, query: string, m: string, dial: string, ev: 
   ];
 }
 
+/** A copy of the topology whose host drops everything in INPUT (one per host). */
+function strictInput(c: Ctx, host: string): Network | undefined {
+  const k = `strict-input:${host}`;
+  if (!c.memo.has(k))
+    c.memo.set(
+      k,
+      variant(c.doc, (d) => {
+        const h = d.machines[host]!;
+        h.firewall = { ...h.firewall, input: { policy: "drop", rules: [] } };
+      }),
+    );
+  return c.memo.get(k);
+}
+
+/** The LAN's dial still reaches the service in `net`: the same concrete dial (simulated), else the engine (verdict only). */
+async function stillReaches(c: Ctx, net: Network, hit: LanHit): Promise<boolean> {
+  const dial: Dial = { from: c.lan, proto: hit.service.proto, dst: hit.dst, dport: hit.dport, sport: 40000 };
+  const a = attempt(net, machineIndex(net), dial);
+  if (a.ok && a.outcome.kind === "ok" && a.outcome.machine === hit.service.machine) return true;
+  if (!c.solverOnly) return false;
+  return (await ask(net, hit.query, c.opts))?.verdict === "reachable";
+}
+
 const loopbackServices = (h: MachineDoc | undefined) => (h?.services ?? []).filter((s) => s.bind !== undefined && LOOPBACK.test(s.bind));
 
 /** The host's DNAT rules that lead to its own address and a port where a service listens on loopback only. */
-function dnatsToLoopback(c: Ctx) {
-  const h = c.model.doc.machines[c.host];
-  const own = new Set(Object.values(h?.interfaces ?? {}).flatMap((i) => (i.addresses ?? []).map((a) => a.split("/")[0]!)));
-  return (h?.nat ?? []).flatMap((r) => {
+function dnatsToLoopback(c: Ctx, host: string) {
+  const h = c.doc.machines[host];
+  const own = ownAddresses(c.doc, host);
+  return (h?.nat ?? []).flatMap((r, k) => {
     if (r.action !== "dnat" || r.chain !== "prerouting" || !own.has(r.to) || r.dport === undefined) return [];
     const port = r.toPort ?? Number(r.dport);
     const s = loopbackServices(h).find((x) => x.port === port && (x.proto ?? "tcp") === (r.proto ?? "tcp"));
-    return s && /^\d+$/.test(String(r.dport)) ? [{ rule: r, service: s, dport: Number(r.dport), to: r.to }] : [];
+    return s && /^\d+$/.test(String(r.dport)) ? [{ rule: r, k, service: s, dport: Number(r.dport), to: r.to }] : [];
   });
+}
+
+/** The `ss` line of a loopback listener, or the service in the topology. */
+function listenerEvidence(
+  c: Ctx,
+  host: string,
+  s: { bind?: string | undefined; port: number | string; name?: string | undefined },
+): Evidence[] {
+  const k = (c.doc.machines[host]?.services ?? []).findIndex((x) => x.port === s.port && x.bind === s.bind);
+  return evidenceOr(
+    machineEvidence(c, host, new RegExp(`${esc(s.bind!)}\\]?:${s.port}\\s`)),
+    c,
+    ["machines", host, "services", Math.max(k, 0)],
+    `${s.name ?? "service"} on ${s.bind}:${s.port}`,
+  );
 }
 
 /**
@@ -192,33 +213,30 @@ function dnatsToLoopback(c: Ctx) {
  * service's bind is widened (the removal that proves BIND_LOOPBACK is the blocker), decided by the
  * simulator on that concrete dial.
  */
-async function forwardToLoopback(c: Ctx): Promise<Finding[]> {
-  const { net } = c.model;
-  if (!net.machines.some((m) => m.name === "lan")) return [];
+async function forwardToLoopback(c: Ctx, host: string): Promise<Finding[]> {
+  if (!c.hasLan) return [];
   const out: Finding[] = [];
-  for (const { rule, service: s, dport, to } of dnatsToLoopback(c)) {
+  for (const { rule, k, service: s, dport, to } of dnatsToLoopback(c, host)) {
     const proto = s.proto ?? "tcp";
-    const dst = parseIP(to)!;
-    const dial: Dial = { from: "lan", proto, dst, dport, sport: 40000 };
-    const before = attempt(net, machineIndex(net), dial);
-    if (before.ok) continue;
-    const wide = variant(c.model.doc, (d) => {
-      for (const x of d.machines[c.host]!.services ?? []) if (x.port === s.port && x.bind === s.bind) x.bind = LOOPBACK_WIDE(x.bind);
+    const dial: Dial = { from: c.lan, proto, dst: parseIP(to)!, dport, sport: 40000 };
+    if (attempt(c.net, machineIndex(c.net), dial).ok) continue;
+    const wide = variant(c.doc, (d) => {
+      for (const x of d.machines[host]!.services ?? []) if (x.port === s.port && x.bind === s.bind) x.bind = LOOPBACK_WIDE(x.bind);
     });
-    const after = attempt(wide, machineIndex(wide), dial);
-    if (!after.ok || after.outcome.kind !== "ok" || after.outcome.machine !== c.host) continue;
+    const after = wide && attempt(wide, machineIndex(wide), dial);
+    if (!after?.ok || after.outcome.kind !== "ok" || after.outcome.machine !== host) continue;
     const via = `${to}:${dport}`;
     out.push({
       code: "FORWARD_TO_LOOPBACK_SERVICE",
-      machine: c.host,
+      machine: host,
       title: FINDINGS.FORWARD_TO_LOOPBACK_SERVICE,
       evidence: [
-        ...forwardEvidence(c, c.host, String(dport)),
-        ...evidence(c.model.origin.get(c.host)?.sources ?? [], new RegExp(`${esc(s.bind!)}\\]?:${s.port}\\s`)),
+        ...evidenceOr(forwardEvidence(c, host, String(dport), host), c, ["machines", host, "nat", k], `DNAT ${dport} -> ${to}:${s.port}`),
+        ...listenerEvidence(c, host, s),
       ],
       consequence: `the LAN dials ${via}; DNAT (${rule.comment ?? "nat rule"}) sends it to ${to}:${s.port}, where ${s.name ?? "the service"} listens on ${s.bind} only: connection refused (BIND_LOOPBACK); with the bind widened the same dial gets through`,
       fix: `bind ${s.name ?? "the service"} to ${to} or 0.0.0.0 (e.g. its listen address setting), or DNAT to ${s.bind} with net.ipv4.conf.<LAN interface>.route_localnet=1`,
-      query: `lan dials ${proto} ${via}`,
+      query: `${c.lan} dials ${proto} ${via}`,
       verdict: "refused",
       dial: via,
       causes: ["BIND_LOOPBACK"],
@@ -227,36 +245,76 @@ async function forwardToLoopback(c: Ctx): Promise<Finding[]> {
   return out;
 }
 
+/** The dial that started an attempt's first leg. */
+const dialFromLeg = (l: { from: string; packet: { proto: Dial["proto"]; dst: Dial["dst"]; dport: number; sport: number } }): Dial => ({
+  from: l.from,
+  proto: l.packet.proto,
+  dst: l.packet.dst,
+  dport: l.packet.dport,
+  sport: l.packet.sport,
+});
+
 const LOOPBACK_WIDE = (bind: string | undefined) => (bind?.includes(":") ? "::" : "0.0.0.0");
 
+/**
+ * The guest's dial at its NAT engine's host-loopback address (10.0.2.2) and the service's port,
+ * simulated: an answer with that attempt when it reaches the host's service (a concrete witness).
+ */
+function loopbackWitness(
+  c: Ctx,
+  guest: string,
+  host: string,
+  s: { port: number | string; proto?: "tcp" | "udp" | undefined },
+): Answer | undefined {
+  if (c.solverOnly) return undefined;
+  const proto = s.proto ?? "tcp";
+  const port = Number(s.port);
+  const q = parseQuery(`${guest} -> ${host}:${port}/${proto}`);
+  if (!q.ok) return undefined;
+  const index = machineIndex(c.net);
+  for (const e of c.net.machines.flatMap((m) => (m.engine?.host === host ? [m.engine] : []))) {
+    const a = attempt(c.net, index, { from: guest, proto, dst: e.loopbackAddress, dport: port, sport: 40000 });
+    if (meetsQuery(q.query, a)) return { query: q.query, verdict: "reachable", attempt: a, closest: [], reason: "", tried: 1 };
+  }
+  return undefined;
+}
+
 /** GUEST_REACHES_HOST_LOOPBACK: reachable as modelled, unreachable with localhost-reachable off. */
-async function guestLoopback(c: Ctx): Promise<Finding[]> {
-  const { doc, net } = c.model;
+async function guestLoopback(c: Ctx, host: string): Promise<Finding[]> {
   const out: Finding[] = [];
-  const services = loopbackServices(doc.machines[c.host]);
-  const guests = Object.entries(doc.machines).filter(
-    ([, m]) => m.vm?.on === c.host && m.vm.adapters.some((a) => a.mode === "nat" && natLocalhostReachable(a)),
+  const services = loopbackServices(c.doc.machines[host]);
+  const guests = Object.entries(c.doc.machines).filter(
+    ([, m]) => m.vm?.on === host && m.vm.adapters.some((a) => a.mode === "nat" && natLocalhostReachable(a)),
   );
-  for (const [g] of guests) {
-    const off = variant(doc, (d) => {
+  for (const [g] of services.length ? guests : []) {
+    const off = variant(c.doc, (d) => {
       for (const a of d.machines[g]!.vm!.adapters) if (a.mode === "nat") a.localhostReachable = false;
     });
-    for (const s of services) {
-      const query = `${g} -> ${c.host}:${s.port}/${s.proto ?? "tcp"}`;
-      const on = await ask(net, query, c.opts);
+    for (const s of off ? services : []) {
+      const query = `${g} -> ${host}:${s.port}/${s.proto ?? "tcp"}`;
+      const on = loopbackWitness(c, g, host, s) ?? (await ask(c.net, query, quick(c)));
       if (on?.verdict !== "reachable") continue;
-      const without = await ask(off, query, c.opts);
+      const without = await ask(off!, query, quick(c));
       if (without?.verdict !== "unreachable") continue;
-      const kind = c.model.origin.get(g)?.kind;
+      // why it fails without: the same dial, simulated in the copy
+      const d = on.attempt?.legs[0];
+      const reason = plain(d ? failureReason(attempt(off!, machineIndex(off!), dialFromLeg(d))) : without.reason);
+      const kind = forwardKind(c, g);
+      const slot = c.doc.machines[g]!.vm!.adapters.findIndex((a) => a.mode === "nat");
       out.push({
         code: "GUEST_REACHES_HOST_LOOPBACK",
         machine: g,
         title: FINDINGS.GUEST_REACHES_HOST_LOOPBACK,
         evidence: [
-          ...evidence(c.model.origin.get(g)?.sources ?? [], kind === "qemu" ? /user/ : /localhost|nat/i).slice(0, 1),
-          ...evidence(c.model.origin.get(c.host)?.sources ?? [], new RegExp(`${esc(s.bind!)}\\]?:${s.port}\\s`)),
+          ...evidenceOr(
+            machineEvidence(c, g, kind === "qemu" ? /user/ : /localhost|nat/i).slice(0, 1),
+            c,
+            ["machines", g, "vm", "adapters", slot],
+            `${g}'s NAT adapter`,
+          ),
+          ...listenerEvidence(c, host, s),
         ],
-        consequence: `${g} reaches ${s.name ?? "the service"} on the host's ${s.bind}:${s.port} (dial ${dialOf(on)}), which the host meant for itself; with localhost-reachable off it would not (${without.reason})`,
+        consequence: `${g} reaches ${s.name ?? "the service"} on the host's ${s.bind}:${s.port} (dial ${dialOf(on)}), which the host meant for itself; with localhost-reachable off it would not (${reason})`,
         fix:
           kind === "qemu"
             ? `QEMU's user networking always maps the host alias to the host's loopback: add restrict=on to ${g}'s -netdev user (forwards keep working), or use -netdev tap/bridge`
@@ -271,24 +329,28 @@ async function guestLoopback(c: Ctx): Promise<Finding[]> {
 }
 
 /** HOSTONLY_OUTSIDE_ALLOWED_RANGE: the host-only networks of the model outside 192.168.56.0/21. */
-function hostonlyRange(c: Ctx): Finding[] {
-  const allowed = parseCidr("192.168.56.0/21");
+function hostonlyRange(c: Ctx, host: string): Finding[] {
+  const allowed = parseCidr("192.168.56.0/21")!;
   const out: Finding[] = [];
-  for (const [name, h] of Object.entries(c.model.doc.machines[c.host]?.hostonly ?? {})) {
-    for (const a of h.addresses) {
+  for (const [name, h] of Object.entries(c.doc.machines[host]?.hostonly ?? {})) {
+    for (const [k, a] of h.addresses.entries()) {
       const p = parseCidr(a);
-      if (!p || !allowed || p.ip.v !== 4) continue;
+      if (!p || p.ip.v !== 4) continue;
       const mask = (1n << 32n) - (1n << BigInt(32 - 21));
       if ((p.ip.n & mask) === allowed.ip.n && p.len >= 21) continue;
+      const listing = c.sources?.get("VBoxManage list hostonlyifs");
       out.push({
         code: "HOSTONLY_OUTSIDE_ALLOWED_RANGE",
-        machine: c.host,
+        machine: host,
         title: FINDINGS.HOSTONLY_OUTSIDE_ALLOWED_RANGE,
-        evidence: evidence(
-          c.model.sources.has("VBoxManage list hostonlyifs")
-            ? [{ file: "VBoxManage list hostonlyifs", text: c.model.sources.get("VBoxManage list hostonlyifs")! }]
-            : [],
-          new RegExp(`^Name:\\s+${esc(name)}$|^IPAddress:\\s+${esc(a.split("/")[0]!)}$`),
+        evidence: evidenceOr(
+          outputEvidence(
+            listing !== undefined ? [{ file: "VBoxManage list hostonlyifs", text: listing }] : [],
+            new RegExp(`^Name:\\s+${esc(name)}$|^IPAddress:\\s+${esc(a.split("/")[0]!)}$`),
+          ),
+          c,
+          ["machines", host, "hostonly", name, "addresses", k],
+          `${name}: ${a}`,
         ),
         consequence: `${name} (${a}): VirtualBox 6.1.28 and later refuse to configure or start a host-only adapter there (E_ACCESSDENIED) unless /etc/vbox/networks.conf allows it`,
         fix: `move it into the range: VBoxManage hostonlyif ipconfig ${name} --ip 192.168.56.1 --netmask 255.255.255.0; or allow it: echo "* ${formatIP({ v: 4, n: p.ip.n & ((1n << 32n) - (1n << BigInt(32 - p.len))) })}/${p.len}" | sudo tee -a /etc/vbox/networks.conf`,
@@ -300,11 +362,46 @@ function hostonlyRange(c: Ctx): Finding[] {
   return out;
 }
 
-/** Every finding of the model, in catalogue order. */
-export async function findings(model: Model, host: string, opts: EngineOptions): Promise<Finding[]> {
+/** What findings() decided, and which findings it could not decide (with why). */
+export interface FindingsResult {
+  readonly findings: Finding[];
+  readonly skipped: readonly string[];
+}
+
+/** Every finding of the model, in catalogue order; the LAN findings are skipped (and said so) without the LAN vantage. */
+export async function decideFindings(input: FindingsInput, opts: EngineOptions): Promise<FindingsResult> {
+  const lan = input.lan ?? "lan";
+  const c: Ctx = { ...input, lan, opts, hasLan: input.net.machines.some((m) => m.name === lan), memo: new Map() };
+  const all: Finding[] = [...(await lanExposure(c)), ...(await hairpinMissing(c)), ...(await subnetShadowed(c))];
+  for (const h of c.hosts) {
+    all.push(...(await forwardToLoopback(c, h)), ...(await guestLoopback(c, h)), ...hostonlyRange(c, h));
+    all.push(...(await nicOutsideSubnet(c, h)), ...(await hostNetworkExposed(c, h)), ...(await rootlessExposed(c, h)));
+  }
+  const order = Object.keys(FINDINGS);
+  const skipped = [
+    ...(c.hasLan ? [] : [`${NEEDS_LAN.join(", ")}: not decided: no machine '${lan}' (the LAN vantage their witness dial starts from)`]),
+    ...(input.hostMode
+      ? []
+      : [
+          "HOST_NETWORK_EXPOSED: not decided: a topology does not say which listeners are containers in network mode host (reach doctor reads it from docker inspect)",
+        ]),
+  ];
+  return { findings: all.sort((a, b) => order.indexOf(a.code) - order.indexOf(b.code)), skipped };
+}
+
+/** The doctor's findings on its live model. */
+export async function findings(model: Model, host: string, opts: EngineOptions, solverOnly = false): Promise<Finding[]> {
   if (!model.doc || !model.net) return [];
-  const c: Ctx = { model: model as Ctx["model"], host, opts };
-  return [...(await lanExposure(c)), ...(await forwardToLoopback(c)), ...(await guestLoopback(c)), ...hostonlyRange(c)].sort(
-    (a, b) => Object.keys(FINDINGS).indexOf(a.code) - Object.keys(FINDINGS).indexOf(b.code),
-  );
+  const input: FindingsInput = {
+    doc: model.doc,
+    net: model.net,
+    origin: model.origin,
+    sources: model.sources,
+    hosts: [host],
+    hostMode: model.hostMode,
+    rootless: model.rootless,
+    solverOnly,
+    ...(model.loaded ? { loc: model.loaded.topology.loc } : {}),
+  };
+  return (await decideFindings(input, opts)).findings;
 }

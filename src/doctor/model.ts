@@ -16,6 +16,7 @@ import { lower } from "../lower/lower.js";
 import { loadTopologyText, type Loaded } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
 import type { SourceRead } from "./sources.js";
+import { PodmanRead, type RootlessPort } from "./podman.js";
 
 export interface Model {
   /** The topology, with what was read, assumed and not read at its top. */
@@ -30,6 +31,16 @@ export interface Model {
   /** Which kind of source described each machine, and the outputs it came from. */
   readonly origin: ReadonlyMap<string, { readonly kind: Kind; readonly sources: readonly Source[] }>;
   readonly sources: ReadonlyMap<string, string>;
+  /** Containers in network mode host (docker inspect), with the ports they listen on as the host. */
+  readonly hostMode: readonly HostMode[];
+  /** Rootless Podman's published ports: listeners of the host that lead into a container (podman.ts). */
+  readonly rootless: readonly RootlessPort[];
+}
+
+export interface HostMode {
+  readonly container: string;
+  readonly proto: "tcp" | "udp";
+  readonly port: number;
 }
 
 export const MODEL_FILE = "doctor.yaml";
@@ -127,12 +138,15 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const notes: string[] = reads.flatMap((r) => r.notes);
   const sources = new Map<string, string>();
   const byKind = new Map<Kind, Source[]>();
+  const rootless = reads.flatMap((r) => (r instanceof PodmanRead ? r.rootless : []));
+  for (const r of reads) for (const x of r.extra) sources.set(x.file, x.text);
   for (const r of reads)
     for (const i of r.inputs) {
       sources.set(i.source.file, i.source.text);
       byKind.set(i.kind, [...(byKind.get(i.kind) ?? []), i.source]);
     }
   const parts: Part[] = [];
+  const hostMode: HostMode[] = [];
   const origin = new Map<string, { kind: Kind; sources: readonly Source[] }>();
   // each QEMU process alone: its VM is named after its process, not after the file `cmdline`
   const groups: [Kind, Source[]][] = [...byKind].flatMap(([kind, list]): [Kind, Source[]][] =>
@@ -147,7 +161,8 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const forwards = new Set(fragments.flatMap(([, , f]) => forwardPorts(f)));
   for (const [kind, list, fragment] of fragments) {
     let f = fragment;
-    if (kind === "linux") f = withoutForwarders(f, host, forwards, notes);
+    if (kind === "linux") f = withRootless(withHostMode(withoutForwarders(f, host, forwards, notes), host, fragments), host, rootless);
+    if (kind === "docker") hostMode.push(...hostModeOf(f, host));
     if (kind === "docker" && hostFragment) {
       f = containersOnly(f, host, hostFragment);
       notes.push(
@@ -164,7 +179,7 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
   const text =
     header(reads) +
     renderTopology({ doc: merged.doc, command: "reach doctor", notes, warnings: warnings.filter((d) => d.severity === "warning") });
-  const base = { text, notes, warnings, origin, sources };
+  const base = { text, notes, warnings, origin, sources, hostMode, rootless };
   try {
     const loaded = loadTopologyText(MODEL_FILE, text);
     return { ...base, doc: merged.doc, loaded, net: lower(loaded.topology), errors: [] };
@@ -172,6 +187,37 @@ export async function buildModel(reads: readonly SourceRead[], host: string, lan
     if (!(e instanceof InputError)) throw e;
     return { ...base, errors: e.diagnostics };
   }
+}
+
+/** The host with the listeners of containers in network mode host that ss did not show (or was not read). */
+function withHostMode(f: Fragment, host: string, fragments: readonly [Kind, Source[], Fragment][]): Fragment {
+  const own = f.machines[host];
+  if (!own) return f;
+  const heard = new Set((own.services ?? []).map((s) => `${s.proto ?? "tcp"}/${s.port}`));
+  const extra = fragments
+    .filter(([k]) => k === "docker")
+    .flatMap(([, , d]) => d.machines[host]?.services ?? [])
+    .filter((s) => !heard.has(`${s.proto ?? "tcp"}/${s.port}`));
+  return extra.length ? { ...f, machines: { ...f.machines, [host]: { ...own, services: [...(own.services ?? []), ...extra] } } } : f;
+}
+
+/** The host with rootless Podman's published ports as its listeners, where ss did not show them (or was not read). */
+function withRootless(f: Fragment, host: string, rootless: readonly RootlessPort[]): Fragment {
+  const own = f.machines[host];
+  if (!own || !rootless.length) return f;
+  const heard = new Set((own.services ?? []).map((s) => `${s.proto ?? "tcp"}/${s.port}`));
+  const extra = rootless
+    .filter((r) => !heard.has(`${r.proto}/${r.hostPort}`))
+    .map((r) => ({ name: `${r.mode} for podman ${r.container} ${r.port}/${r.proto}`, proto: r.proto, port: r.hostPort, bind: r.hostIp }));
+  return extra.length ? { ...f, machines: { ...f.machines, [host]: { ...own, services: [...(own.services ?? []), ...extra] } } } : f;
+}
+
+/** The docker importer's listeners of the host: the containers in network mode host (named "NAME PORT/PROTO (assumed)"). */
+function hostModeOf(f: Fragment, host: string): HostMode[] {
+  return (f.machines[host]?.services ?? []).flatMap((s) => {
+    const m = /^(.+) \d+\/(tcp|udp) \(assumed\)$/.exec(s.name ?? "");
+    return m && typeof s.port === "number" ? [{ container: m[1]!, proto: s.proto ?? "tcp", port: s.port }] : [];
+  });
 }
 
 /** The qemu importer names a VM without -name after its file (`cmdline`): name it after its process (qemu-PID) instead. */

@@ -29,6 +29,8 @@ export class SourceRead {
   readonly ran: Ran[] = [];
   /** Commands (or files) whose contents are not in the topology, with why. */
   readonly unread: string[] = [];
+  /** Outputs kept for the evidence only (no importer reads them). */
+  readonly extra: Source[] = [];
 
   constructor(
     readonly name: string,

@@ -45,6 +45,8 @@ export interface EngineReport {
   readonly engine: EngineName;
   /** Z3: candidate paths handed to the solver */
   readonly paths?: number;
+  /** the simulator's dial satisfies one of the candidate paths: no solver call was needed */
+  readonly certified?: boolean;
   /** what Z3 concluded (unknown: it did not decide) */
   readonly smt?: "reachable" | "unreachable" | "unknown";
   /** simulator: exchanges simulated */
@@ -117,6 +119,8 @@ async function answerLocalhost(net: Network, q: Query, opts: EngineOptions): Pro
   const verdicts = subs.map((s) => s.report.smt);
   const smtVerdict = verdicts.includes("reachable") ? "reachable" : verdicts.includes("unknown") ? "unknown" : "unreachable";
   const exchanges = subs.reduce((n, s) => n + (s.report.exchanges ?? 0), 0);
+  // without a solver call only when every address was settled so: a dial that satisfies a path, or no path at all
+  const certified = subs.some((s) => s.report.certified) && subs.every((s) => s.report.certified || s.report.paths === 0);
   return {
     answer: localhostAnswer(
       q,
@@ -124,7 +128,7 @@ async function answerLocalhost(net: Network, q: Query, opts: EngineOptions): Pro
     ),
     report: {
       engine: opts.engine,
-      ...(opts.engine !== "sim" ? { paths, smt: smtVerdict } : {}),
+      ...(opts.engine !== "sim" ? { paths, smt: smtVerdict, ...(certified ? { certified } : {}) } : {}),
       ...(opts.engine !== "smt" ? { exchanges } : {}),
     },
     smt2: subs.flatMap((s) => s.smt2),
@@ -219,5 +223,9 @@ function simAnswer(q: Query, sim: ExhaustiveResult, index: ReturnType<typeof mac
 }
 
 function report(opts: EngineOptions, smt: SmtDecision | undefined, sim: ExhaustiveResult | undefined): EngineReport {
-  return { engine: opts.engine, ...(smt ? { paths: smt.stats.paths, smt: smt.verdict } : {}), ...(sim ? { exchanges: sim.tried } : {}) };
+  return {
+    engine: opts.engine,
+    ...(smt ? { paths: smt.stats.paths, smt: smt.verdict, ...(smt.stats.certified ? { certified: true } : {}) } : {}),
+    ...(sim ? { exchanges: sim.tried } : {}),
+  };
 }

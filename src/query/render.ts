@@ -140,6 +140,8 @@ export function engineLine(r: EngineReport): string {
   const parts: string[] = [];
   if (r.smt === "unknown") parts.push("the simulator's dials (Z3 could not decide)");
   else if (r.paths === 0) parts.push("the symbolic encoding (no path can carry any packet of this query)");
+  else if (r.certified)
+    parts.push(`the simulator's dial, satisfying ${r.paths === 1 ? "the only symbolic path" : `one of ${r.paths} symbolic paths`}`);
   else if (r.paths !== undefined) parts.push(`Z3 over ${r.paths} candidate path${r.paths === 1 ? "" : "s"}`);
   if (r.exchanges !== undefined) parts.push(`simulator over ${r.exchanges} exchange${r.exchanges === 1 ? "" : "s"} (every packet class)`);
   return `  decided by ${parts.join(", agreeing with the ")}${r.note ? `; ${r.note}` : ""}`;

@@ -15,6 +15,7 @@ import type { VerifyResult } from "../verify/verify.js";
 import type { Change, FlowAnswer } from "../verify/flows.js";
 import { dialOf } from "../verify/flows.js";
 import { causeCodes } from "../verify/report.js";
+import type { FileLint } from "../verify/lint.js";
 import { inlineSvg } from "../draw/svg.js";
 import { html } from "../draw/style.js";
 import { diffMatrixHtml, heatmapHtml, MATRIX_CSS, type MatrixInput } from "./matrix.js";
@@ -31,6 +32,8 @@ export interface ReportFile {
   readonly matrix: MatrixInput;
   /** With --diff OLD: the flows that changed from OLD to this file, on the rows and columns of both. */
   readonly diff?: { readonly old: string; readonly changes: readonly Change[]; readonly matrix: MatrixInput };
+  /** With --findings: the named findings (docs/doctor.md), decided by the CLI's caller. */
+  readonly lint?: FileLint;
 }
 
 export interface ReportExpectation {
@@ -152,6 +155,18 @@ function diffHtml(f: ReportFile): string {
   ].join("\n");
 }
 
+/** The findings section (only with --findings): each finding with its evidence, consequence and fix. */
+function lintHtml(f: ReportFile): string {
+  const l = f.lint;
+  if (!l) return "";
+  const items = l.findings.map(
+    (x) =>
+      `<details class="exp ${l.level === "error" ? "violated" : "unknown"}"${search(x.code, x.machine, x.title, x.query)}><summary><span class="code">${html(x.code)}</span> ${html(x.machine)}: ${html(x.title)}</summary>${x.evidence.map((e) => `<p class="mono">${html(`${e.at}: ${e.text}`)}</p>`).join("")}<p>${html(x.consequence)}</p><p>fix: <span class="mono">${html(x.fix)}</span></p><p class="muted mono">${html(`${x.query} -> ${x.verdict}${x.dial ? ` (dial ${x.dial})` : ""}`)}</p></details>`,
+  );
+  const skipped = l.skipped.map((s) => `<p class="muted">${html(s)}</p>`);
+  return [`<h3>findings: ${l.findings.length}</h3>`, ...skipped, ...items].join("\n");
+}
+
 const count = (f: ReportFile, s: VerifyResult["status"]) => f.expectations.filter((e) => e.result.status === s).length;
 
 function fileHtml(f: ReportFile): string {
@@ -164,6 +179,7 @@ function fileHtml(f: ReportFile): string {
     diffHtml(f),
     `<h3>expectations</h3>`,
     ...f.expectations.map(expectationHtml),
+    lintHtml(f),
     `<h3>exposure per vantage machine</h3>`,
     exposureHtml(f),
     `<details class="heatmap"><summary>matrix: ${f.matrix.from.length} machines × ${f.matrix.services.length} services</summary>${lazyTable(heatmapHtml(f.matrix, f.exposure))}</details>`,

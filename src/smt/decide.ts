@@ -43,6 +43,8 @@ export interface SmtStats {
   readonly nodes: number;
   readonly exploreMs: number;
   readonly solveMs: number;
+  /** reachable: the hint satisfies a path (no solver call) */
+  readonly certified?: boolean;
 }
 
 export interface SmtDecision {
@@ -206,7 +208,8 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   if (nice.length) prefer.push(nice);
   // a known dial that satisfies a path is a model already: the verdict needs no search
   const certified = opts.hint && !opts.smt2 ? certify(found, opts.hint) : undefined;
-  if (certified) return { verdict: "reachable", dial: certified, stats: { paths: found.length, forks, nodes, exploreMs, solveMs: 0 } };
+  if (certified)
+    return { verdict: "reachable", dial: certified, stats: { paths: found.length, forks, nodes, exploreMs, solveMs: 0, certified: true } };
   // no path at all: the disjunction is empty (false); nothing for the solver to do unless the query is to be exported
   if (!found.length && !opts.smt2) return { verdict: "unreachable", stats: { paths: 0, forks, nodes: 0, exploreMs, solveMs: 0 } };
   const remaining = Math.max(1, timeoutMs - exploreMs);

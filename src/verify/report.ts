@@ -10,6 +10,7 @@ import { SarifBuilder, SarifResultBuilder, SarifRuleBuilder, SarifRunBuilder } f
 import type { Machine, Network } from "../ir/types.js";
 import { answerJson, assumptionLines, incompleteLine, renderAnswer } from "../query/render.js";
 import type { VerifyResult } from "./verify.js";
+import { lintCount, lintJson, lintSpan, lintText, type FileLint } from "./lint.js";
 
 /** The root-cause codes of a result's counterexamples, in order, each once (docs/causes.md). */
 export function causeCodes(r: VerifyResult): string[] {
@@ -24,6 +25,15 @@ export interface FileResults {
   readonly results: readonly VerifyResult[];
   /** Parts of the inputs the topology was imported without (its `incomplete:`). */
   readonly incomplete?: Network["incomplete"];
+  /** With --findings: the named findings of the topology (lint.ts). */
+  readonly lint?: FileLint;
+}
+
+/** The summary line's findings part, when --findings asked for them. */
+function lintSummary(files: readonly FileResults[]): string {
+  if (!files.some((f) => f.lint)) return "";
+  const n = lintCount(files.map((f) => f.lint)).findings;
+  return `, ${n} finding${n === 1 ? "" : "s"}`;
 }
 
 const MARK = { holds: "ok  ", violated: "FAIL", unknown: "????" } as const;
@@ -61,9 +71,10 @@ export function renderText(files: readonly FileResults[], colour = false): strin
         );
       }
     }
+    if (f.lint) lines.push(...lintText(f.file, f.lint, (m) => paint(f.lint!.level === "error" ? "violated" : "unknown", m)));
   }
   const s = summary(files);
-  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown`);
+  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown${lintSummary(files)}`);
   return lines.join("\n");
 }
 
@@ -85,6 +96,7 @@ export function renderJson(files: readonly FileResults[]): string {
         causes: causeCodes(r),
         findings: r.findings.map((x) => ({ title: x.title, answer: answerJson(x.answer, f.machines, x.report) })),
       })),
+      ...(f.lint ? { findings: lintJson(f.file, f.lint) } : {}),
     })),
   };
   return JSON.stringify(out, null, 2);
@@ -106,9 +118,15 @@ export function renderGithub(files: readonly FileResults[]): string {
         `::${level} file=${prop(f.file)},line=${r.span.line},col=${r.span.col},title=${prop(`reach: ${r.text}`)}::${data(detail)}`,
       );
     }
+    for (const x of f.lint?.findings ?? []) {
+      const at = lintSpan(x, f.file);
+      lines.push(
+        `::${f.lint!.level} file=${prop(f.file)},line=${at.line},col=${at.col},title=${prop(`reach: ${x.code} ${x.machine}`)}::${data(`${x.title}\n${x.consequence}\nfix: ${x.fix}`)}`,
+      );
+    }
   }
   const s = summary(files);
-  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown`);
+  lines.push(`${s.holds} hold, ${s.violated} violated, ${s.unknown} unknown${lintSummary(files)}`);
   return lines.join("\n");
 }
 
@@ -134,6 +152,16 @@ export function renderJunit(files: readonly FileResults[]): string {
         ).standardOutput(evidence(r, f.machines));
       else if (r.status === "unknown") tc.skipped().standardOutput(`unknown: ${r.message}`);
     }
+    for (const x of f.lint?.findings ?? []) {
+      const tc = suite
+        .testCase()
+        .className(f.file)
+        .name(`line ${lintSpan(x, f.file).line}: finding ${x.code} ${x.machine}`);
+      const body = lintText(f.file, { ...f.lint!, findings: [x], skipped: [] }).join("\n");
+      // a warning has no JUnit kind of its own: skipped (shown apart from passing tests), an error a failure
+      if (f.lint!.level === "error") tc.failure(`${x.title}: ${x.consequence}`, x.code).standardOutput(body);
+      else tc.skipped().standardOutput(`warning: ${body}`);
+    }
   }
   return b.build();
 }
@@ -150,6 +178,9 @@ export function renderSarif(files: readonly FileResults[], version: string): str
   const run = new SarifRunBuilder().initSimple({ toolDriverName: "reach", toolDriverVersion: version });
   for (const [id, text] of Object.entries(RULES))
     run.addRule(new SarifRuleBuilder().initSimple({ ruleId: `reach/${id}`, shortDescriptionText: text }));
+  const codes = new Map(files.flatMap((f) => (f.lint?.findings ?? []).map((x): [string, string] => [x.code, x.title])));
+  for (const [code, title] of codes)
+    run.addRule(new SarifRuleBuilder().initSimple({ ruleId: `reach/finding/${code}`, shortDescriptionText: title }));
   for (const f of files) {
     for (const r of f.results) {
       if (r.status === "holds") continue;
@@ -172,7 +203,25 @@ export function renderSarif(files: readonly FileResults[], version: string): str
       if (!Object.keys(result.result.properties).length) delete result.result.properties;
       run.addResult(result);
     }
+    for (const x of f.lint?.findings ?? []) run.addResult(lintSarif(x, f.file, f.lint!.level));
   }
   sarif.addRun(run);
   return sarif.buildSarifJsonString({ indent: true });
+}
+
+/** One finding as a SARIF result at its evidence position. */
+function lintSarif(x: FileLint["findings"][number], file: string, level: FileLint["level"]) {
+  const at = lintSpan(x, file);
+  const result = new SarifResultBuilder().initSimple({
+    level,
+    messageText: `${x.code} ${x.machine}: ${x.title}. ${x.consequence}. Fix: ${x.fix}`,
+    ruleId: `reach/finding/${x.code}`,
+    fileUri: file,
+    startLine: at.line,
+    startColumn: at.col,
+    endLine: at.line,
+    endColumn: at.col + 1,
+  });
+  result.result.properties = { query: x.query, verdict: x.verdict, ...(x.dial ? { dial: x.dial } : {}) };
+  return result;
 }

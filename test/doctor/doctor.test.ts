@@ -155,3 +155,62 @@ describe("faults, one source at a time", () => {
     expect(r.text).toContain("no findings");
   }, 120_000);
 });
+
+describe("containers in network mode host", () => {
+  it("HOST_NETWORK_EXPOSED for the one whose port the host's INPUT accepts (prometheus), not for node-exporter (dropped)", async () => {
+    current = standIns("hostnet", {}, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    const json = r.json as { findings: { code: string; machine: string; evidence: { at: string; text: string }[]; dial?: string }[] };
+    const hn = json.findings.filter((f) => f.code === "HOST_NETWORK_EXPOSED");
+    expect(hn.map((f) => `${f.machine} ${f.dial}`)).toEqual(["prometheus 192.168.1.10:9090"]);
+    expect(hn[0]!.evidence.map((e) => e.at)).toEqual(["docker inspect:95", "ss -ltnupH:7", "iptables-save:29"]);
+    // node-exporter's port is on the host (ss did not show it): the written topology has it
+    expect(r.topologyYaml).toContain("node-exporter 9100/tcp (assumed)");
+  }, 120_000);
+});
+
+describe("the simulator-first search against the solver for every service", () => {
+  it("the same findings, dials and evidence on the replayed lab and on the busy machine of the benchmark", async () => {
+    const { busyMachine } = await import("../bench/doctor-machine.js");
+    const busy = busyMachine();
+    try {
+      for (const replay of [join(import.meta.dirname, "fixtures/lab"), busy.dir]) {
+        const [fast, slow] = await Promise.all([false, true].map((solverOnly) => runDoctor({ replay, engine: ENGINE, solverOnly })));
+        const shape = (r: typeof fast) =>
+          (r!.json as { findings: { code: string; machine: string; dial?: string; evidence: unknown }[] }).findings.map((f) => [
+            f.code,
+            f.machine,
+            f.dial,
+            f.evidence,
+          ]);
+        expect(shape(fast).length, replay).toBeGreaterThanOrEqual(8);
+        expect(shape(fast), replay).toEqual(shape(slow));
+      }
+    } finally {
+      busy.cleanup();
+    }
+  }, 180_000);
+});
+
+describe("rootless podman (pasta), replayed", () => {
+  it("the published port on every address is a LAN_EXPOSED_FORWARD of the container; the one on 127.0.0.1 is not", async () => {
+    current = standIns("podman", {}, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    const json = r.json as { findings: { code: string; machine: string; evidence: { at: string }[]; dial?: string }[]; notes: string[] };
+    const podman = json.findings.filter((f) => f.machine === "wiki" || f.machine === "notes");
+    expect(podman.map((f) => `${f.code} ${f.machine} ${f.dial}`)).toEqual(["LAN_EXPOSED_FORWARD wiki 192.168.1.10:8880"]);
+    expect(podman[0]!.evidence.map((e) => e.at)).toEqual(["podman inspect:56", "podman inspect:78", "ss -ltnupH:7"]);
+    expect(json.notes).toContainEqual(expect.stringMatching(/^podman: rootless containers \(wiki: pasta, notes: pasta\)/));
+    expect(r.text).toMatch(/^ {2}podman {5}2 read$/m);
+  }, 120_000);
+
+  it("podman answers garbage, or is missing: a warning or a note, and the rest is still decided", async () => {
+    const bad = await doctor({ podman: "garbage" });
+    expect(bad.j.warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/not container IDs/));
+    expect(bad.findings).toContain("LAN_EXPOSED_FORWARD web");
+    current?.cleanup();
+    current = standIns("podman", { podman: "missing" }, [QEMU]);
+    const r = await runDoctor({ env: current.env, procRoot: current.proc, commandTimeoutMs: 1500, engine: ENGINE });
+    expect((r.json as { notes: string[] }).notes).toContainEqual(expect.stringMatching(/^podman: `podman` is not installed/));
+  }, 120_000);
+});

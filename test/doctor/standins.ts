@@ -4,7 +4,7 @@
  * (the file named after the command line, spaces as '_', or after the tool alone), or is made
  * to fail the way real tools fail: refused (permission), garbage, hung.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -12,7 +12,7 @@ export const FIXTURES = join(import.meta.dirname, "fixtures");
 
 export type Fault = "replay" | "refused" | "garbage" | "hung" | "missing";
 
-export const TOOLS = ["ip", "ss", "iptables-save", "ip6tables-save", "nft", "sysctl", "VBoxManage", "docker", "virsh"] as const;
+export const TOOLS = ["ip", "ss", "iptables-save", "ip6tables-save", "nft", "sysctl", "VBoxManage", "docker", "virsh", "podman"] as const;
 
 const SCRIPTS: Record<Exclude<Fault, "missing">, (tool: string, dir: string) => string> = {
   replay: (tool, dir) => `#!/bin/sh
@@ -41,7 +41,7 @@ export interface StandIns {
   cleanup(): void;
 }
 
-/** A PATH with a stand-in for each tool: the scenario's replay unless `faults` says otherwise; `nft` is missing unless asked for. */
+/** A PATH with a stand-in for each tool: the scenario's replay unless `faults` says otherwise; `nft` (and podman without recordings) missing unless asked for. */
 export function standIns(scenario: string, faults: Partial<Record<string, Fault>> = {}, qemu: readonly string[][] = []): StandIns {
   const root = mkdtempSync(join(tmpdir(), "reach-doctor-"));
   const bin = join(root, "bin");
@@ -49,7 +49,9 @@ export function standIns(scenario: string, faults: Partial<Record<string, Fault>
   mkdirSync(bin);
   mkdirSync(proc);
   for (const tool of TOOLS) {
-    const fault = faults[tool] ?? (tool === "nft" ? "missing" : "replay");
+    // nft, and podman where the scenario recorded none, are not installed unless a test asks
+    const absent = tool === "nft" || (tool === "podman" && !existsSync(join(FIXTURES, scenario, "podman_ps_-q")));
+    const fault = faults[tool] ?? (absent ? "missing" : "replay");
     if (fault === "missing") continue;
     const p = join(bin, tool);
     writeFileSync(p, SCRIPTS[fault](tool, join(FIXTURES, scenario)));
