@@ -23,7 +23,16 @@ import type { Query } from "../ir/query.js";
 import { attempt, machineIndex, meetsQuery } from "../sim/connect.js";
 import { packetClasses, type PacketClasses } from "../sim/exhaustive.js";
 import { reachedServices, type ServicesReached, type Witness } from "../sim/classes.js";
-import { decideService, exploreServices, FLOW_BUDGET, serviceKey, type ServiceDecision, type ServicesExplored } from "../smt/classes.js";
+import {
+  decideService,
+  exploreServices,
+  FLOW_BUDGET,
+  satisfiedBy,
+  serviceKey,
+  type ServiceDecision,
+  type ServicesExplored,
+} from "../smt/classes.js";
+import type { Found } from "../smt/decide.js";
 import { ask, reachedReason, type Answer } from "./dials.js";
 import { answerQuery, dialWords, Disagreement, type EngineOptions, type EngineReport } from "./engine.js";
 import { failureReason } from "./explain.js";
@@ -40,6 +49,8 @@ export interface CellAnswer {
   readonly service: ServiceRef;
   readonly answer: Answer;
   readonly report: EngineReport;
+  /** Z3's candidate paths, when decided by classes (to certify an explanation's dial) */
+  readonly found?: readonly Found[];
 }
 
 /** The all-services exploration's cap: this many per-flow budgets (it is one exploration for all of a source's services). */
@@ -150,7 +161,7 @@ async function cellAnswer(
       reason: reachedReason(replay, index),
       tried: 0,
     };
-    return { service: s, answer, report };
+    return { service: s, answer, report, ...(e.smt ? { found: e.smt.paths.get(key) ?? [] } : {}) };
   }
   const unknown = smt?.verdict === "unknown";
   const reason = unknown
@@ -185,7 +196,10 @@ export async function explainCell(net: Network, from: string, cell: CellAnswer, 
   if (cell.answer.verdict === "unreachable") return cell;
   if (cell.answer.verdict === "reachable") {
     const usual = ask(net, cell.answer.query);
-    if (usual.verdict === "reachable") return { ...cell, answer: usual };
+    // Z3's witness per flow is the usual dial when it satisfies a path (decided without a solver call: certified)
+    if (usual.verdict === "reachable" && !cell.found) return { ...cell, answer: usual };
+    if (usual.verdict === "reachable" && satisfiedBy(cell.found!, usual.dial!))
+      return { ...cell, answer: usual, report: { ...cell.report, certified: true } };
   }
   const d = await answerQuery(net, queryOf(from, cell.service), opts);
   return { service: cell.service, answer: d.answer, report: d.report };

@@ -246,6 +246,19 @@ export async function decideService(
   return { ...(await z3Decision(open, opts.timeoutMs)), paths: found.length, by: "z3" };
 }
 
+/** Does a concrete dial satisfy one of the paths (of its own family)? As decide.ts certifies the simulator's dial. */
+export function satisfiedBy(found: readonly Found[], dial: Dial): boolean {
+  const a = { dst: dial.dst, dport: dial.dport, sport: dial.sport };
+  return found.some(
+    (f) =>
+      f.dial.from === dial.from &&
+      f.dial.proto === dial.proto &&
+      f.dial.dst.k === "v" &&
+      f.dial.dst.v === dial.dst.v &&
+      evaluate(and(DOMAIN, ...f.path.pc), a),
+  );
+}
+
 /** An upper bound of the per-flow exploration's forks for a service (see the file comment). */
 export const flowForksAtMost = (explored: ServicesExplored, key: string): number => explored.common + (explored.scoped.get(key) ?? 0);
 

@@ -90,19 +90,20 @@ describe("every cell of the bundled models equals its per-flow decision", () => 
     expect(checked).toBeGreaterThan(50);
   }, 300_000);
 
-  it("exposure shows the flows the per-flow exposure shows, with the same verdicts, dials and reasons", async () => {
+  it("exposure shows the flows the per-flow exposure shows, with the same verdicts, dials, reasons and engine reports", async () => {
     const opts: EngineOptions = { engine: "smt", timeoutMs: 60_000 };
     for (const name of ["virtualbox-nat.yaml", "home-router-hairpin.yaml", "lab-all-conditions.yaml", "docker-published.yaml"]) {
       const net = modelNet(name);
       for (const from of userMachines(net)) {
         const old = [];
         for (const s of exposureServices(net, from)) {
-          const { answer } = await answerQuery(net, flowQuery(from, s), opts);
+          const { answer, report } = await answerQuery(net, flowQuery(from, s), opts);
           if (answer.verdict !== "unreachable")
-            old.push(`${s.machine}:${s.port}/${s.proto} ${answer.verdict} ${dialOf(answer)} ${answer.reason}`);
+            old.push(`${s.machine}:${s.port}/${s.proto} ${answer.verdict} ${dialOf(answer)} ${answer.reason} ${JSON.stringify(report)}`);
         }
         const now = (await exposure(net, from, opts)).map(
-          (f) => `${f.service.machine}:${f.service.port}/${f.service.proto} ${f.answer.verdict} ${dialOf(f.answer)} ${f.answer.reason}`,
+          (f) =>
+            `${f.service.machine}:${f.service.port}/${f.service.proto} ${f.answer.verdict} ${dialOf(f.answer)} ${f.answer.reason} ${JSON.stringify(f.report)}`,
         );
         expect(now, `${name} from ${from}`).toEqual(old);
       }
