@@ -7,7 +7,8 @@
 import { parseQuery } from "../ir/query.js";
 import type { Network } from "../ir/types.js";
 import type { Loaded } from "../topology/load.js";
-import { answerQuery, type EngineOptions } from "../query/engine.js";
+import type { EngineOptions } from "../query/engine.js";
+import { explainDecided } from "../query/classes.js";
 import { verifyTopology, type VerifyResult } from "../verify/verify.js";
 import { diffFlows, exposure, servicesIn, userMachines } from "../verify/flows.js";
 import { drawAnswer } from "../draw/draw.js";
@@ -18,14 +19,21 @@ import type { ReportExpectation, ReportFile } from "./html.js";
 /** Findings drawn per expectation (an `isolated` over many machines may have dozens). */
 export const PICTURES_PER_EXPECTATION = 3;
 
-async function pictures(r: VerifyResult, query: string | undefined, net: Network, opts: EngineOptions): Promise<ReportExpectation> {
+async function pictures(
+  r: VerifyResult,
+  e: { readonly query?: string; readonly verdict?: "reachable" | "unreachable" } | undefined,
+  net: Network,
+  opts: EngineOptions,
+): Promise<ReportExpectation> {
+  const query = e?.query;
   const out: ReportExpectation["pictures"][number][] = [];
   for (const f of r.findings.slice(0, PICTURES_PER_EXPECTATION))
     out.push({ title: f.title, answer: f.answer, svg: await drawAnswer(f.answer, "svg") });
   if (!r.findings.length && r.status === "holds" && query !== undefined) {
     const q = parseQuery(query);
     if (q.ok) {
-      const { answer } = await answerQuery(net, q.query, opts);
+      // verify decided it (it holds): explained without deciding it again
+      const answer = await explainDecided(net, q.query, e?.verdict ?? "reachable", opts);
       out.push({ title: `${query}: ${answer.verdict}`, answer, svg: await drawAnswer(answer, "svg") });
     }
   }
@@ -45,7 +53,7 @@ export async function reportFile(
   const results = given ?? (await verifyTopology(net, topo, opts));
   const expect = topo.doc.expect ?? [];
   const expectations: ReportExpectation[] = [];
-  for (const [k, r] of results.entries()) expectations.push(await pictures(r, expect[k]?.query, net, opts));
+  for (const [k, r] of results.entries()) expectations.push(await pictures(r, expect[k], net, opts));
   const hosts = hostsOf(net, loaded.topology);
   const exposures: ReportFile["exposure"][number][] = [];
   for (const from of userMachines(net)) exposures.push({ from, flows: await exposure(net, from, opts) });

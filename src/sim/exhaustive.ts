@@ -351,7 +351,7 @@ export function classCount(net: Network, q: Query, classes: PacketClasses = pack
  *   "ports": no other destination or source port can succeed;
  *   "sport": no other source port can succeed.
  */
-function independentOf(a: Attempt, use: ReadonlyMap<string, PortUse>): "ports" | "sport" | undefined {
+export function independentOf(a: Attempt, use: ReadonlyMap<string, PortUse>): "ports" | "sport" | undefined {
   const o = a.outcome;
   if (o.kind !== "failed" || o.leg !== 0 || o.direction !== "forward") return undefined;
   const leg = a.legs[0]!;
@@ -376,13 +376,13 @@ function independentOf(a: Attempt, use: ReadonlyMap<string, PortUse>): "ports" |
 const looksAt = (m: Match, k: "sport" | "dport" | "origDport"): boolean => m[k] !== undefined || m.not?.[k] !== undefined;
 
 /** Which kinds of rule of a machine look at ports. */
-interface PortUse {
+export interface PortUse {
   readonly filterSport: boolean;
   readonly filterDport: boolean;
   readonly natSport: boolean;
   readonly natDport: boolean;
 }
-function portUseOf(net: Network): ReadonlyMap<string, PortUse> {
+export function portUseOf(net: Network): ReadonlyMap<string, PortUse> {
   const out = new Map<string, PortUse>();
   for (const m of net.machines) {
     const filter = [...m.filter.input.rules, ...m.filter.output.rules, ...m.filter.forward.rules];

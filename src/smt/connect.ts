@@ -10,7 +10,7 @@ import type { Machine, Route, Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS } from "../ir/dial.js";
 import { lookupRouteS, relaySourceS, selectSourceS, type SPacket } from "./elements.js";
 import { ac, and, type AV, type F, type PV } from "./term.js";
-import { Explorer, swapS, walkS, type St } from "./walk.js";
+import { Explorer, swapS, walkS, type SDisp, type St } from "./walk.js";
 import type { Decision } from "../ir/decision.js";
 
 export interface SDial {
@@ -35,11 +35,26 @@ export interface Path {
 export interface Goal {
   readonly machine?: string;
   readonly port?: number;
+  /**
+   * Every service of these machines at once (all pairs by classes, smt/classes.ts), instead of
+   * `machine` and `port`: the forks made below each service's delivery are counted apart
+   * (Explorer.scoped, keyed by serviceKey).
+   */
+  readonly services?: ReadonlySet<string>;
 }
 
+/** The key of a service in an all-services exploration: "machine:port". */
+export const serviceKey = (machine: string, port: number): string => `${machine}:${port}`;
+
 const meets = (goal: Goal, machine: string, socket: Socket | undefined, proto: SDial["proto"]): boolean =>
-  (goal.machine === undefined || goal.machine === machine) &&
-  (goal.machine === undefined || proto === "icmp" || (socket?.role.kind === "service" && socket.port === goal.port));
+  goal.services
+    ? socket?.role.kind === "service" && goal.services.has(machine)
+    : (goal.machine === undefined || goal.machine === machine) &&
+      (goal.machine === undefined || proto === "icmp" || (socket?.role.kind === "service" && socket.port === goal.port));
+
+/** The scope a delivery's continuation is counted in: its service, in an all-services exploration. */
+const scopeOf = (goal: Goal, d: SDisp): string | undefined =>
+  goal.services && d.kind === "delivered" && d.socket?.role.kind === "service" ? serviceKey(d.machine, d.socket.port) : undefined;
 
 /**
  * Can a packet arriving at `m` from a wire still end at the goal? Only at the goal machine, or
@@ -47,8 +62,7 @@ const meets = (goal: Goal, machine: string, socket: Socket | undefined, proto: S
  * other machine delivers it to one of its own sockets (not the goal) or drops it.
  */
 export const passesOn = (goal: Goal, m: Machine): boolean =>
-  goal.machine === undefined ||
-  goal.machine === m.name ||
+  (goal.services ? goal.services.has(m.name) : goal.machine === undefined || goal.machine === m.name) ||
   m.ipForward ||
   m.engine !== undefined ||
   m.sockets.some((s) => s.role.kind === "relay");
@@ -73,54 +87,56 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
       x.fork(st1, srcs, sourceDecision, (st2, s) => {
         if (!s) return x.prune(sourceDecision);
         const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
-        walkS(x, { wanted, passes }, st2, from, packet, (st3, d) => {
-          const server = x.machines.get(d.machine)!;
-          const hops = st3.pc.length;
-          const answers: (readonly [F, SPacket])[] = [];
-          const base = swapS(x.pk(st3, d.packet));
-          const sock = d.kind === "delivered" ? d.socket : undefined;
-          if (dial.proto === "udp" && sock && isAny(unmap(sock.bind)) && !sock.pktinfo) {
-            // a wildcard-bound UDP server answers from the route's source address
-            for (const [rc, back] of lookupRouteS(server, base.dst)) {
-              if (!back) {
-                answers.push([rc, base]);
-                continue;
+        walkS(x, { wanted, passes }, st2, from, packet, (st3, d) =>
+          x.scoped(scopeOf(goal, d), () => {
+            const server = x.machines.get(d.machine)!;
+            const hops = st3.pc.length;
+            const answers: (readonly [F, SPacket])[] = [];
+            const base = swapS(x.pk(st3, d.packet));
+            const sock = d.kind === "delivered" ? d.socket : undefined;
+            if (dial.proto === "udp" && sock && isAny(unmap(sock.bind)) && !sock.pktinfo) {
+              // a wildcard-bound UDP server answers from the route's source address
+              for (const [rc, back] of lookupRouteS(server, base.dst)) {
+                if (!back) {
+                  answers.push([rc, base]);
+                  continue;
+                }
+                for (const [sc, from2] of selectSourceS(server, back, base.dst))
+                  answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
               }
-              for (const [sc, from2] of selectSourceS(server, back, base.dst))
-                answers.push([and(rc, sc), from2 ? { ...base, src: from2 } : base]);
-            }
-          } else answers.push([{ t: "true" }, base]);
-          x.fork(st3, answers, { kind: "source-address", machine: server.name, role: "answer" }, (st4, answer) => {
-            walkS(x, { expect: { machine: from.name, packet: swapS(packet) } }, st4, server, x.pk(st4, answer), (st5) => {
-              const next = (st6: St) => {
-                if (d.kind === "engine-relay") {
-                  const host = x.machines.get(d.host)!;
-                  return leg(st6, i + 1, host, d.dst, d.dport, undefined, { k: "c", n: HOST_EPHEMERAL }, cost + 100 + hops);
-                }
-                const role = d.socket?.role;
-                if (role?.kind === "relay") {
-                  const engine = x.machines.get(role.engine)!;
-                  // a libslirp forward keeps the client (its gateway for a loopback client or one of the
-                  // other family); a machine's relay process (docker-proxy) connects with its own socket
-                  x.fork(
-                    st6,
-                    relaySourceS(role, x.av(st6, d.packet.src), x.pv(st6, sport), HOST_EPHEMERAL),
-                    { kind: "source-address", machine: engine.name, role: "relay" },
-                    (st7, r) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, r.src, r.sport, cost + 100 + hops),
-                  );
-                  return;
-                }
-                if (!meets(goal, d.machine, d.socket, dial.proto))
-                  return x.prune({ kind: "goal", machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
-                found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
-              };
-              if (dial.proto !== "tcp") return next(st5);
-              walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) =>
-                next(st6),
-              );
+            } else answers.push([{ t: "true" }, base]);
+            x.fork(st3, answers, { kind: "source-address", machine: server.name, role: "answer" }, (st4, answer) => {
+              walkS(x, { expect: { machine: from.name, packet: swapS(packet) } }, st4, server, x.pk(st4, answer), (st5) => {
+                const next = (st6: St) => {
+                  if (d.kind === "engine-relay") {
+                    const host = x.machines.get(d.host)!;
+                    return leg(st6, i + 1, host, d.dst, d.dport, undefined, { k: "c", n: HOST_EPHEMERAL }, cost + 100 + hops);
+                  }
+                  const role = d.socket?.role;
+                  if (role?.kind === "relay") {
+                    const engine = x.machines.get(role.engine)!;
+                    // a libslirp forward keeps the client (its gateway for a loopback client or one of the
+                    // other family); a machine's relay process (docker-proxy) connects with its own socket
+                    x.fork(
+                      st6,
+                      relaySourceS(role, x.av(st6, d.packet.src), x.pv(st6, sport), HOST_EPHEMERAL),
+                      { kind: "source-address", machine: engine.name, role: "relay" },
+                      (st7, r) => leg(st7, i + 1, engine, ac(role.to), { k: "c", n: role.toPort }, r.src, r.sport, cost + 100 + hops),
+                    );
+                    return;
+                  }
+                  if (!meets(goal, d.machine, d.socket, dial.proto))
+                    return x.prune({ kind: "goal", machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                  found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                };
+                if (dial.proto !== "tcp") return next(st5);
+                walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) =>
+                  next(st6),
+                );
+              });
             });
-          });
-        });
+          }),
+        );
       });
     });
   };

@@ -70,7 +70,7 @@ export interface Found {
   readonly dial: SDial;
 }
 
-function dialsOf(q: Query): SDial[] {
+export function dialsOf(q: Query): SDial[] {
   const port: PV = q.proto === "icmp" ? { k: "c", n: 0 } : { k: "v", name: "dport" };
   const sport: PV = q.proto === "icmp" ? { k: "c", n: ECHO_ID } : { k: "v", name: "sport" };
   const t = q.target;

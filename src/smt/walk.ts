@@ -83,6 +83,30 @@ export class Explorer {
     this.machines = ix.machines;
   }
 
+  /** Forks made below a scope's entry (see scoped), per scope key; forks outside every scope are the rest of `forks`. */
+  readonly scopedForks = new Map<string, number>();
+  private nested = 0;
+
+  /**
+   * Runs `f`, counting the forks it makes under `key` (the forks of a scope nested inside go to
+   * that scope, not to this one); no key: `f` runs uncounted. An all-services exploration
+   * (connect.ts Goal.services) scopes each service's delivery, so that a service's own
+   * exploration is the forks outside every scope plus its own scope's.
+   */
+  scoped(key: string | undefined, f: () => void): void {
+    if (key === undefined) return f();
+    const before = this.forks;
+    const outer = this.nested;
+    this.nested = 0;
+    try {
+      f();
+    } finally {
+      const spent = this.forks - before;
+      this.scopedForks.set(key, (this.scopedForks.get(key) ?? 0) + spent - this.nested);
+      this.nested = outer + spent;
+    }
+  }
+
   /** Paths ended without a condition (no route, refused, hop limit, ...), per decision kind: the silent prunes, counted. */
   readonly prunes = new Map<DecisionKind, number>();
 

@@ -1,6 +1,7 @@
 /**
- * Whole-topology questions built from single queries, each decided by the
- * chosen engine (Z3 by default):
+ * Whole-topology questions, decided by the chosen engine (Z3 by default);
+ * exposure and matrix by classes, source by source (query/classes.ts), each
+ * verdict equal to its single query's:
  *
  *   exposure  every service (machine, proto, port) a vantage machine can
  *             connect to, and what it dials to get there;
@@ -21,6 +22,7 @@ import { attempt, machineIndex } from "../sim/connect.js";
 import { decideDifference } from "../smt/decide.js";
 import { parseQuery } from "../ir/query.js";
 import { servicesOf } from "./verify.js";
+import { explainCell, sourceAnswers } from "../query/classes.js";
 
 export interface Service {
   readonly machine: string;
@@ -59,7 +61,11 @@ export function dialOf(a: Answer): string {
   return a.verdict === "reachable" && p ? formatEndpoint(p.dst, p.dport) : "";
 }
 
-/** Every service of every other machine that `from` can connect to (and the undecided ones). */
+/**
+ * Every service of every other machine that `from` can connect to (and the undecided ones): the
+ * verdicts of all of them by classes (query/classes.ts: one exploration, each verdict equal to
+ * the flow's own), then the shown ones explained.
+ */
 export async function exposure(
   net: Network,
   from: string,
@@ -68,11 +74,13 @@ export async function exposure(
   select?: (service: Service, index: number) => boolean,
 ): Promise<FlowAnswer[]> {
   const services = exposureServices(net, from).filter((s, i) => !select || select(s, i));
+  let done = 0;
+  const cells = await sourceAnswers(net, from, services, opts, () => progress?.(++done, services.length));
   const out: FlowAnswer[] = [];
-  for (const [i, s] of services.entries()) {
-    const a = await answer(net, from, s, opts);
-    if (a.answer.verdict !== "unreachable") out.push(a);
-    progress?.(i + 1, services.length);
+  for (const c of cells) {
+    if (c.answer.verdict === "unreachable") continue;
+    const { answer: a, report } = await explainCell(net, from, c, opts);
+    if (a.verdict !== "unreachable") out.push({ from, service: c.service, query: flowQuery(from, c.service), answer: a, report });
   }
   return out;
 }
@@ -91,17 +99,44 @@ export function matrixCells(net: Network): Cell[] {
   return userMachines(net).flatMap((from) => services.filter((s) => s.machine !== from).map((service) => ({ from, service })));
 }
 
+/**
+ * The verdicts of `cells` (verdict-only answers: reachable with a replayed witness), decided by
+ * classes source by source (query/classes.ts), in the cells' order.
+ */
 export async function answerCells(
   net: Network,
   cells: readonly Cell[],
   opts: EngineOptions,
   progress?: (done: number) => void,
 ): Promise<FlowAnswer[]> {
-  const out: FlowAnswer[] = [];
-  for (const c of cells) {
-    out.push(await answer(net, c.from, c.service, opts));
-    progress?.(out.length);
+  const bySource = new Map<string, number[]>();
+  cells.forEach((c, i) => {
+    let list = bySource.get(c.from);
+    if (!list) bySource.set(c.from, (list = []));
+    list.push(i);
+  });
+  const out: FlowAnswer[] = new Array(cells.length);
+  let done = 0;
+  for (const [from, indices] of bySource) {
+    const answers = await sourceAnswers(
+      net,
+      from,
+      indices.map((i) => cells[i]!.service),
+      opts,
+    );
+    answers.forEach((c, k) => {
+      const cell = cells[indices[k]!]!;
+      out[indices[k]!] = { from, service: cell.service, query: flowQuery(from, cell.service), answer: c.answer, report: c.report };
+      progress?.(++done);
+    });
   }
+  return out;
+}
+
+/** The verdicts of `cells` flow by flow (the decision the classes must equal; for tests and benchmarks). */
+export async function answerCellsPerFlow(net: Network, cells: readonly Cell[], opts: EngineOptions): Promise<FlowAnswer[]> {
+  const out: FlowAnswer[] = [];
+  for (const c of cells) out.push(await answer(net, c.from, c.service, opts));
   return out;
 }
 

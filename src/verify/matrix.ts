@@ -1,8 +1,9 @@
 /**
- * `reach matrix`: every machine against every service. On a large topology
- * the cells are split over worker threads (one per core, at most `workers`),
- * each loading the topology itself and answering its share; a progress bar
- * shows on a terminal.
+ * `reach matrix`: every machine against every service, decided by classes
+ * source by source (query/classes.ts). On a large topology the sources are
+ * split over worker threads (one per core, at most `workers`), each loading the
+ * topology itself and answering its sources' cells; a progress bar shows on a
+ * terminal.
  */
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
@@ -27,7 +28,7 @@ export interface MatrixOptions extends EngineOptions, IncludeOptions {
   readonly select?: (cell: Cell, index: number) => boolean;
 }
 
-/** Cells below this count are answered in this thread: starting a worker (and its Z3) costs about a second. */
+/** Cells below this count are answered in this thread: a worker loads the topology again (and Z3, if it needs it). */
 const PARALLEL_FROM = 64;
 
 const serviceName = (c: Cell) => `${c.service.machine}:${c.service.port}/${c.service.proto}`;
@@ -36,9 +37,10 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
   const all = matrixCells(net);
   const chosen = all.map((_, i) => i).filter((i) => !opts.select || opts.select(all[i]!, i));
   const cells = chosen.map((i) => all[i]!);
+  const sources = [...new Set(cells.map((c) => c.from))];
   const workers = Math.max(
     1,
-    Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2))),
+    Math.min(opts.workers ?? availableParallelism(), availableParallelism(), Math.ceil(cells.length / (PARALLEL_FROM / 2)), sources.length),
   );
   // a matrix needs verdicts (and checked witnesses), not explanations
   const engine: EngineOptions = { engine: opts.engine, timeoutMs: opts.timeoutMs, explain: false };
@@ -51,8 +53,9 @@ export async function matrix(net: Network, file: string, opts: MatrixOptions): P
       dial: dialOf(a.answer),
     }));
   }
-  // interleaved shares: neighbouring cells (same source) cost alike, so the shares balance
-  const shares = Array.from({ length: workers }, (_, w) => chosen.filter((_, i) => i % workers === w));
+  // whole sources per worker (one exploration answers a source's cells), interleaved: neighbouring sources cost alike
+  const share = new Map(sources.map((from, k) => [from, k % workers]));
+  const shares = Array.from({ length: workers }, (_, w) => chosen.filter((i) => share.get(all[i]!.from) === w));
   const at = new Map(chosen.map((cell, i) => [cell, i]));
   const results: CellResult[] = new Array(cells.length);
   let done = 0;

@@ -2,7 +2,10 @@
  * The differential check shared by the property test (differential.test.ts),
  * `npm run fuzz` and the fuzz-throughput benchmark: on a generated topology and
  * its queries, Z3's verdict must equal the exhaustive simulator's, and every Z3
- * witness must replay in the simulator.
+ * witness must replay in the simulator. Matrix cells too (issue 19), in one
+ * case of MATRIX_EVERY: from the source of the case's first query, every service of another machine decided
+ * by classes with both engines (query/classes.ts: they must agree, and every
+ * witness replays); a cell that is one of the case's queries has its verdict.
  */
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,11 +16,13 @@ import { lower } from "../../src/lower/lower.js";
 import { formatIP, type IP } from "../../src/net/addr.js";
 import { meetsQuery } from "../../src/sim/connect.js";
 import { failureReason } from "../../src/query/explain.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
+import { formatQuery, parseQuery, type Query } from "../../src/ir/query.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { loadTopologyText } from "../../src/topology/load.js";
+import { sourceAnswers } from "../../src/query/classes.js";
+import { servicesIn } from "../../src/verify/flows.js";
 import { scenarioArb, type Scenario } from "./arbitraries.js";
 
 const FILE = "generated.yaml";
@@ -78,6 +83,37 @@ export interface Tally {
   simMs: number;
   smtMs: number;
   exploreMs: number;
+  /** matrix cells decided by classes and compared */
+  cells?: number;
+  cellsMs?: number;
+}
+
+/** One case in MATRIX_EVERY has its matrix row checked, chosen by its topology's text (a case is always checked alike: a seed replays). */
+const MATRIX_EVERY = 8;
+function matrixRow(c: DiffCase): boolean {
+  let h = 0;
+  for (const ch of c.scenario.topology.yaml) h = (h * 31 + ch.charCodeAt(0)) | 0;
+  return (h >>> 0) % MATRIX_EVERY === 0;
+}
+
+/**
+ * One matrix row: every service of another machine from the source of the case's first query,
+ * decided by classes with both engines (they must agree, and every witness replays); each cell
+ * that is also one of the case's queries must have the per-flow verdict found for it.
+ */
+async function checkCells(net: Network, from: string, perFlow: ReadonlyMap<string, string>, tally?: Tally): Promise<void> {
+  const t0 = performance.now();
+  const services = servicesIn(net).filter((s) => s.machine !== from);
+  const cells = await sourceAnswers(net, from, services, { engine: "both", timeoutMs: 60_000, explain: false });
+  for (const cell of cells) {
+    const flow = perFlow.get(cell.answer.query.text);
+    if (flow !== undefined && flow !== cell.answer.verdict)
+      throw new Error(`matrix cell ${cell.answer.query.text}: by classes ${cell.answer.verdict}; per flow ${flow}`);
+  }
+  if (tally) {
+    tally.cells = (tally.cells ?? 0) + cells.length;
+    tally.cellsMs = (tally.cellsMs ?? 0) + performance.now() - t0;
+  }
 }
 
 /** Checks one case; throws with both engines' views on a disagreement. */
@@ -85,6 +121,7 @@ export async function checkCase(c: DiffCase, tally?: Tally): Promise<void> {
   const net = lower(loadTopologyText(FILE, c.scenario.topology.yaml).topology);
   const index = machineIndex(net);
   if (tally) tally.topologies++;
+  const perFlow = new Map<string, string>();
   for (const text of [...c.scenario.queries, ...addressQueries(net, c)]) {
     const q = parse(text);
     const t0 = performance.now();
@@ -106,6 +143,7 @@ export async function checkCase(c: DiffCase, tally?: Tally): Promise<void> {
       sim.verdict === "reachable" && sim.dial
         ? `reachable by dialing ${host(sim.dial.dst)}:${sim.dial.dport} from port ${sim.dial.sport}`
         : `unreachable after ${sim.tried} exchanges`;
+    perFlow.set(formatQuery(q), sim.verdict);
     if (smt.verdict !== sim.verdict) {
       throw new Error(
         `${text}: Z3 says ${smt.verdict}${smt.dial ? ` (witness ${host(smt.dial.dst)}:${smt.dial.dport} from port ${smt.dial.sport})` : ""}${smt.reason ? ` (${smt.reason})` : ""}; the exhaustive simulator says ${simView}`,
@@ -119,6 +157,7 @@ export async function checkCase(c: DiffCase, tally?: Tally): Promise<void> {
         );
     }
   }
+  if (matrixRow(c)) await checkCells(net, parse(c.scenario.queries[0]!).from, perFlow, tally);
 }
 
 export const caseYaml = (c: DiffCase): string => {
