@@ -24,6 +24,7 @@ import { formatIP, parseCidr, parseIP, prefixOf } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 
 type NatAdapterDoc = Extract<AdapterDoc, { mode: "nat" }>;
+import { ShellVars } from "./qemu-shell.js";
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 const FORMATS =
@@ -124,10 +125,10 @@ type Token = Word | { readonly op: string; readonly offset: number };
  * quoting and escapes; each word is located in the file by reading the raw
  * word where the previous token ended. `$VAR` is kept as written.
  */
-function tokens(r: Reader, line: Logical): Token[] | undefined {
+function tokens(r: Reader, line: Logical, vars: ShellVars): Token[] | undefined {
   let parsed: ParseEntry[];
   try {
-    parsed = shellParse(line.text, (key: string) => `$${key}`) as ParseEntry[];
+    parsed = shellParse(line.text, (key: string) => vars.expand(key, spanAt(r.src, line.map[0] ?? 0))) as ParseEntry[];
   } catch (e) {
     r.report(
       "RCH055",
@@ -153,6 +154,12 @@ function tokens(r: Reader, line: Logical): Token[] | undefined {
     }
     const text = typeof p === "string" ? p : p.pattern;
     const raw = rawWord(line.text, from);
+    // an unquoted $VAR alone is split into words by the shell (e.g. ARGS="-netdev user,id=n0 -device e1000,netdev=n0")
+    if (/^\$(\{\w+\}|\w+)$/.test(line.text.slice(from, raw.end)) && /\s/.test(text.trim())) {
+      for (const w of text.trim().split(/\s+/)) out.push({ text: w, offsets: [], offset: fileOffset(from) });
+      cursor = raw.end;
+      continue;
+    }
     if (raw.text.startsWith(text) && text) {
       out.push({ text, offsets: raw.at.slice(0, text.length).map(fileOffset), offset: fileOffset(from) });
       cursor = raw.text === text ? raw.end : raw.at[text.length]!;
@@ -173,12 +180,14 @@ const REDIRECTS = new Set([">", ">>", "<", ">&", "<("]);
 /** The argument words of every QEMU command in the file. */
 function commands(r: Reader): Word[][] {
   const out: Word[][] = [];
+  const vars = new ShellVars(r);
   for (const line of logicalLines(r.src.text)) {
     if (!line.text.trim() || line.text.trimStart().startsWith("#")) continue;
-    const toks = tokens(r, line);
+    const toks = tokens(r, line, vars);
     if (!toks) continue;
     let cmd: Word[] = [];
     const flush = () => {
+      vars.command(cmd);
       const i = cmd.findIndex((w) => QEMU_BINARY.test(basename(w.text)));
       const net = cmd.find((w) => /^--?(netdev|nic|net)$/.test(w.text));
       if (i >= 0) out.push(cmd.slice(i + 1));
