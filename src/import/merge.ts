@@ -375,6 +375,8 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
     machines: merger.machines,
     ...(base?.expect ? { expect: base.expect } : {}),
   };
+  const assumed = [...(base?.assumed ?? []), ...parts.flatMap((p) => p.fragment.assumed ?? [])];
+  if (assumed.length) doc.assumed = assumed;
   queryableNames(doc, notes, [options.host, "lan"]);
   const used = usedAddresses(doc);
   scaffold(doc, options, notes, used, merger.described);
