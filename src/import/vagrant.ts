@@ -38,7 +38,7 @@
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
-import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { diagnostic, formatSpan, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { tooLarge } from "../topology/load.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
@@ -698,6 +698,8 @@ class Builder {
   readonly machines: Record<string, MachineDoc> = {};
   /** Host TCP ports earlier machines' forwards hold: what `vagrant up` of the next machine sees. */
   readonly taken: { port: number; ip?: string; machine: string; node: Node }[] = [];
+  /** Static addresses of public networks (on the host's LAN), with where each is written. */
+  readonly lanAddresses: { address: string; at: string }[] = [];
 
   /** The reader of the Vagrantfile being built (one builder serves every file of one host). */
   r!: Reader;
@@ -1115,6 +1117,7 @@ class Builder {
       bridge = iface;
     }
     if (!addr) r.note(`${machine}: its public_network gets its address from the LAN's DHCP server, which the Vagrantfile does not give.`);
+    else this.lanAddresses.push({ address: addr.text, at: formatSpan(r.span(n.options.get("ip")!.node)) });
     return { mode: "bridged", bridge, addresses: addr ? [addr.text] : [] };
   }
 
@@ -1246,5 +1249,6 @@ export const importVagrant: Importer = async (sources, options): Promise<ImportR
   const machines: Record<string, MachineDoc> = { ...builder.machines };
   const host = builder.hostDoc();
   if (host) machines[options.host] = host;
-  return { fragment: { machines, notes }, diagnostics };
+  const lanAddresses = builder.lanAddresses;
+  return { fragment: { machines, notes, ...(lanAddresses.length ? { lanAddresses } : {}) }, diagnostics };
 };
