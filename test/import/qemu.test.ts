@@ -197,6 +197,23 @@ describe("shell variables of the script (issue 17)", () => {
     expect(r.diagnostics[0]!.message).toContain("${DBG_PORT}");
   });
 
+  it("commands in two branches of one if are alternatives: imported once; with other network options, a warning", async () => {
+    const same = await run(
+      'P="user,hostfwd=tcp::10022-:22"\nif grep -q vmx /proc/cpuinfo; then\n  qemu-system-x86_64 -enable-kvm -nic "$P"\nelse\n  qemu-system-x86_64 -nic "$P"\nfi\n',
+      "vm.sh",
+    );
+    expect(same.diagnostics).toEqual([]);
+    expect(Object.keys(same.fragment.machines)).toEqual(["vm"]);
+    expect(same.fragment.notes).toContain(
+      "The QEMU command at line 5 is another branch of an if with the same network options: imported once.",
+    );
+    const other = await run(
+      'if [ -n "$X" ]; then\n  qemu-system-x86_64 -nic user,hostfwd=tcp::1-:1\nelse\n  qemu-system-x86_64 -nic user\nfi\n',
+    );
+    expect(codes(other)).toEqual(["4:22 RCH051"]);
+    expect(Object.keys(other.fragment.machines)).toEqual(["vm"]);
+  });
+
   it("the other expansions: ${VAR-d}, ${VAR:=d} sets it, ${VAR:+alt}, a command substitution is unknown", async () => {
     const r = await run(
       [
