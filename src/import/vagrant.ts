@@ -863,7 +863,8 @@ class Builder {
     const o = n.options;
     const get = (k: string) => o.get(k);
     const disabled = get("disabled");
-    if (disabled?.value.kind === "boolean" && disabled.value.b) return;
+    // Vagrant tests the option as Ruby does: any value but nil and false disables it (disabled: "true" too)
+    if (disabled && truthy(disabled.value)) return;
     const adapter = get("adapter");
     if (adapter && !(adapter.value.kind === "integer" && adapter.value.n === 1)) {
       r.warn(

@@ -103,6 +103,8 @@ describe("forwarded ports", () => {
         'config.vm.network("forwarded_port", { guest: "443", host: 8_443, id: :https, auto_correct: true })',
         'config.vm.network "forwarded_port", "guest": 9000, host: 0x2329',
         "config.vm.network 'forwarded_port', guest: 3000, host: 3000, disabled: true",
+        // Ruby's truthiness: a string disables too (found in the corpus, issue 17)
+        'config.vm.network "forwarded_port", guest: 3001, host: 3001, disabled: "true"',
       ),
     );
     expect(r.diagnostics).toEqual([]);
