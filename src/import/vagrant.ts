@@ -515,8 +515,9 @@ class Reader {
       return;
     }
     this.providers.add(name);
-    if (name !== "virtualbox") return; // another provider's settings: not what this import models
     const block = blockOf(call);
+    if (name === "docker" && block) return this.dockerProvider(block);
+    if (name !== "virtualbox") return; // another provider's settings: not what this import models
     if (!block) return;
     const [vb, override] = block.params;
     for (const s of block.body) {
@@ -529,6 +530,24 @@ class Reader {
         this.unknown(
           s,
           [vb, override].filter((x): x is string => x !== undefined),
+        );
+    }
+  }
+
+  /**
+   * `config.vm.provider "docker" do |d| d.ports = [...] end`: the docker provider publishes
+   * container ports on the host, which this import (of the VirtualBox provider) does not model;
+   * said, never silently nothing (found in the corpus, issue 17).
+   */
+  private dockerProvider(block: NonNullable<ReturnType<typeof blockOf>>): void {
+    const [d] = block.params;
+    for (const s of block.body) {
+      const chain = s.type === "assignment" ? chainOf(s.childForFieldName("left")!) : undefined;
+      if (d !== undefined && chain?.[0] === d && chain[1] === "ports")
+        this.warn(
+          s,
+          "the docker provider's ports (published on the host) are not imported: this import models the VirtualBox provider",
+          "import the running containers with kind docker (docker inspect), or a Compose file with kind compose",
         );
     }
   }

@@ -70,7 +70,7 @@ function networkLines(kind, text) {
   const count = (re) => lines.filter((l) => re.test(l)).length;
   switch (kind) {
     case "vagrant":
-      return count(/\.vm\.network\b/);
+      return count(/\.vm\.network\b|\.ports\s*=/);
     case "compose":
       return count(/^\s*(ports|expose)\s*:/) + count(/^\s*network_mode\s*:\s*["']?host/);
     case "qemu":

@@ -166,6 +166,14 @@ describe("forwarded ports", () => {
   });
 });
 
+describe("the docker provider (issue 17, corpus)", () => {
+  it("its ports are published on the host and not modelled: a warning at the line, never silently nothing", async () => {
+    const r = await vagrant(configure('config.vm.provider "docker" do |d|', '  d.build_dir = "."', '  d.ports = ["8080:80"]', "end"));
+    expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.code}`)).toEqual(["4:5 RCH051"]);
+    expect(r.diagnostics[0]!.message).toContain("the docker provider's ports");
+  });
+});
+
 describe("multi-machine", () => {
   const text = configure(
     'config.vm.network "forwarded_port", guest: 9100, host: 9100, host_ip: "127.0.0.1", auto_correct: true',
