@@ -217,7 +217,9 @@ function commands(r: Reader): Command[] {
       branches.command(cmd);
       const i = cmd.findIndex((w) => QEMU_BINARY.test(basename(w.text)));
       const net = cmd.find((w) => /^--?(netdev|nic|net)$/.test(w.text));
-      if (i >= 0) out.push({ args: cmd.slice(i + 1), ...branches.where() });
+      // `qemu-system-x86_64 -device X -help` (a script probing what QEMU supports) prints and exits: no VM
+      const probe = cmd.slice(i + 1).some((w) => /^--?(help|version|h)$/.test(w.text));
+      if (i >= 0 && !probe) out.push({ args: cmd.slice(i + 1), ...branches.where() });
       else if (net)
         r.warn(
           r.at(cmd[0]!),

@@ -87,7 +87,7 @@ function outputFacts(text) {
   const body = text.replace(/^#.*$/gm, "");
   return (
     (body.match(/hostPort:/g) ?? []).length +
-    (body.match(/mode: (hostonly|bridged|intnet|natnetwork|generic)/g) ?? []).length +
+    (body.match(/mode: (nat|hostonly|bridged|intnet|natnetwork|generic)\b/g) ?? []).length +
     (body.match(/action: dnat/g) ?? []).length +
     (body.match(/segment: (?!lan\b)/g) ?? []).length
   );

@@ -214,6 +214,14 @@ describe("shell variables of the script (issue 17)", () => {
     expect(Object.keys(other.fragment.machines)).toEqual(["vm"]);
   });
 
+  it("a command that only asks QEMU for help or its version runs no VM", async () => {
+    const r = await run(
+      "if qemu-system-x86_64 -display gtk,gl=on -help >/dev/null; then G=1; fi\nqemu-system-x86_64 --version\nqemu-system-x86_64 -nic user,hostfwd=tcp::2222-:22\n",
+    );
+    expect(Object.keys(r.fragment.machines)).toEqual(["vm"]);
+    expect(r.diagnostics).toEqual([]);
+  });
+
   it("the other expansions: ${VAR-d}, ${VAR:=d} sets it, ${VAR:+alt}, a command substitution is unknown", async () => {
     const r = await run(
       [
