@@ -561,7 +561,10 @@ class Reader {
       else for (const c of n.namedChildren) collect(c);
     };
     for (const a of argumentsOf(call)) collect(a);
-    const flag = strings.find((t) => CUSTOMIZE_NET.some((f) => t.startsWith(f)));
+    // a new random MAC (--macaddressN auto) changes nothing reachability depends on
+    const flag = strings.find(
+      (t, i) => CUSTOMIZE_NET.some((f) => t.startsWith(f)) && !(t.startsWith("--macaddress") && strings[i + 1] === "auto"),
+    );
     if (flag)
       this.warn(
         call,

@@ -166,6 +166,15 @@ describe("forwarded ports", () => {
   });
 });
 
+describe("vb.customize (issue 17, corpus)", () => {
+  it("a new random MAC (--macaddress1 auto) is no networking change; a fixed one still is", async () => {
+    const vb = (mac: string) =>
+      vagrant(configure('config.vm.provider "virtualbox" do |vb|', `  vb.customize ["modifyvm", :id, "--macaddress1", "${mac}"]`, "end"));
+    expect((await vb("auto")).diagnostics).toEqual([]);
+    expect((await vb("080027AABBCC")).diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+  });
+});
+
 describe("the docker provider (issue 17, corpus)", () => {
   it("its ports are published on the host and not modelled: a warning at the line, never silently nothing", async () => {
     const r = await vagrant(configure('config.vm.provider "docker" do |d|', '  d.build_dir = "."', '  d.ports = ["8080:80"]', "end"));
