@@ -134,6 +134,13 @@ function mentions(node: Node, names: ReadonlySet<string>): boolean {
   return false;
 }
 
+/** True when a call in `node` takes one of `names` as an argument (a method of the file may configure it). */
+function passes(node: Node, names: ReadonlySet<string>): boolean {
+  for (const n of descendants(node))
+    if (n.type === "argument_list" && n.namedChildren.some((a) => a.type === "identifier" && names.has(a.text))) return true;
+  return false;
+}
+
 /** Words for the Ruby construct a statement is, for messages. */
 function constructName(node: Node): string {
   switch (node.type) {
@@ -274,7 +281,9 @@ class Reader {
 
   /** A statement reach does not follow: reported when it may hide networking or uses a config variable. */
   unknown(stmt: Node, vars: readonly string[]): void {
-    if (!mentions(stmt, new Set([...NETWORKING, ...vars]))) return;
+    // a statement that names no networking method and hands no config variable to a method of its own
+    // (e.g. `if needsDisk then vb.memory = 2048 end`) cannot configure networks
+    if (!mentions(stmt, NETWORKING) && !passes(stmt, new Set(vars))) return;
     if (mentions(stmt, new Set(["define"]))) this.hiddenDefine = true;
     this.warn(
       stmt,
@@ -352,7 +361,9 @@ class Reader {
   private statement(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
     if (s.type === "call") {
       const chain = chainOf(s);
-      if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine") {
+      // another config object's provision, box, hostname...: nothing of this machine's networking
+      const networking = chain?.[2] === "network" || chain?.[2] === "define" || mentions(s, new Set(["customize", "network"]));
+      if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine" && networking) {
         this.warn(
           s,
           `${chain.join(".")} inside a block whose config variable is '${v}': it configures another config object than this machine's, not imported`,

@@ -175,6 +175,35 @@ describe("vb.customize (issue 17, corpus)", () => {
   });
 });
 
+describe("Ruby that cannot configure networks is not an omission (issue 17, corpus)", () => {
+  it("a conditional of provisioning and memory only, and the outer config's provision inside a define, are silent", async () => {
+    const r = await vagrant(
+      configure(
+        'config.vm.define "a" do |a|',
+        '  config.vm.provision "shell", path: "common.sh"',
+        '  a.vm.provider "virtualbox" do |vb, override|',
+        '    if ENV["BIG"] then vb.memory = 4096 else override.vm.provision "shell", path: "small.sh" end',
+        "  end",
+        "end",
+      ),
+    );
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it("one that names a network, or hands the config to a method of the file, is still RCH051", async () => {
+    const net = await vagrant(
+      configure('config.vm.define "a" do |a|', '  if ENV["X"] then a.vm.network "private_network", ip: "10.0.0.5" end', "end"),
+    );
+    expect(net.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+    const handed = await vagrant(configure('config.vm.define "a" do |a|', '  if ENV["X"] then setup(a) end', "end"));
+    expect(handed.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+    const outer = await vagrant(
+      configure('config.vm.define "a" do |a|', '  config.vm.network "forwarded_port", guest: 80, host: 8080', "end"),
+    );
+    expect(outer.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+  });
+});
+
 describe("the docker provider (issue 17, corpus)", () => {
   it("its ports are published on the host and not modelled: a warning at the line, never silently nothing", async () => {
     const r = await vagrant(configure('config.vm.provider "docker" do |d|', '  d.build_dir = "."', '  d.ports = ["8080:80"]', "end"));
