@@ -96,7 +96,8 @@ function chainOf(node: Node): string[] | undefined {
     names.push(method.text);
     n = receiver;
   }
-  return n.type === "identifier" || n.type === "constant" ? [n.text, ...names.reverse()] : undefined;
+  // `Vagrant::Config.run`: a scoped constant is one name
+  return n.type === "identifier" || n.type === "constant" || n.type === "scope_resolution" ? [n.text, ...names.reverse()] : undefined;
 }
 
 /** Every node under `root`, depth first in document order (iteratively: generated Ruby can nest deeply). */

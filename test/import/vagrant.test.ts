@@ -204,6 +204,14 @@ describe("Ruby that cannot configure networks is not an omission (issue 17, corp
   });
 });
 
+describe("a version 1 Vagrantfile (issue 17, corpus)", () => {
+  it("is a warning at its Vagrant::Config.run, not a refusal saying it is no Vagrantfile", async () => {
+    const r = await vagrant("Vagrant::Config.run do |config|\n  config.vm.forward_port 8160, 8160\nend\n");
+    expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.code} ${d.severity}`)).toEqual(["1:1 RCH051 warning"]);
+    expect(r.diagnostics[0]!.message).toBe("Vagrant::Config.run is the version 1 Vagrantfile format: not imported");
+  });
+});
+
 describe("the docker provider (issue 17, corpus)", () => {
   it("its ports are published on the host and not modelled: a warning at the line, never silently nothing", async () => {
     const r = await vagrant(configure('config.vm.provider "docker" do |d|', '  d.build_dir = "."', '  d.ports = ["8080:80"]', "end"));
