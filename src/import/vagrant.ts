@@ -474,6 +474,8 @@ class Reader {
       return;
     }
     const text = textOf(v);
+    // the hostname only describes the machine (its description); the communicator decides the ssh forward
+    if (text === undefined && name === "hostname") return;
     if (text === undefined) {
       this.warn(right, `config.vm.${name} is not a literal (${right.text})`, EXPECTED_LITERAL);
       return;

@@ -204,6 +204,14 @@ describe("Ruby that cannot configure networks is not an omission (issue 17, corp
   });
 });
 
+describe("a computed hostname (issue 17, corpus)", () => {
+  it("only describes the machine: no warning, and no description", async () => {
+    const r = await vagrant(configure("config.vm.hostname = `hostname`.strip"));
+    expect(r.diagnostics).toEqual([]);
+    expect(r.fragment.machines["default"]?.description).toBeUndefined();
+  });
+});
+
 describe("a version 1 Vagrantfile (issue 17, corpus)", () => {
   it("is a warning at its Vagrant::Config.run, not a refusal saying it is no Vagrantfile", async () => {
     const r = await vagrant("Vagrant::Config.run do |config|\n  config.vm.forward_port 8160, 8160\nend\n");
@@ -490,7 +498,7 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
       "16:62 RCH051", // an unknown option (left out, the forward kept)
       "17:21 RCH051", // v1 network type
       "19:5 RCH051", // the outer config inside a define block
-      "21:24 RCH051", // hostname
+      // line 21, a computed hostname, only describes the machine: no warning (issue 17)
     ]);
     const byLine = (line: number) => r.diagnostics.find((d) => d.span.line === line)!;
     expect(byLine(3).message).toContain("host port 8080 of node2's tcp8080 forward is already forwarded by node1");
