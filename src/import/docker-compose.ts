@@ -4,10 +4,12 @@
  * addresses Compose and Docker's IPAM give the containers. Ports are read in
  * docker-compose-ports.ts; the host's side in docker-host.ts.
  */
+import { basename, resolve } from "node:path";
 import { diagnostic } from "../diagnostics/diagnostic.js";
 import { contains, formatIP, formatPrefix, isAny, parseCidr, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
-import { interpolates, readExpose, readPorts } from "./docker-compose-ports.js";
+import { interpolates, readExpose, readPorts, substituted } from "./docker-compose-ports.js";
 import { gatewayAttach, hostAddr, IFNAME, type DockerHost } from "./docker-host.js";
+import { Extends, mergeFiles } from "./docker-compose-merge.js";
 import type { Reader } from "./docker-reader.js";
 import type { Attach, Container, Entry, Mapping, Net } from "./docker-types.js";
 
@@ -28,6 +30,8 @@ interface NetDecl {
   readonly bridge?: string;
   readonly masquerade: boolean;
   readonly hostBinding?: IP;
+  /** Its ipam subnet uses a variable that is not set: the services on it are left out. */
+  readonly unresolved?: boolean;
 }
 
 interface SvcNet {
@@ -38,6 +42,8 @@ interface SvcNet {
   readonly ipv4Node?: unknown;
   readonly gwPriority: number;
   readonly ifname?: string;
+  /** Its ipv4_address uses a variable that is not set: the service is left out (said where). */
+  readonly unresolved?: boolean;
 }
 
 interface SvcDecl {
@@ -94,7 +100,7 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
   }
   let modelled = true;
   let internal = false;
-  let ipam: ReturnType<typeof readIpam> = { ipRange: false, reserved: [] };
+  let ipam: ReturnType<typeof readIpam> = { ipRange: false, reserved: [], unresolved: false };
   let opts: ReturnType<typeof readDriverOpts> = { masquerade: true };
   for (const e of entries) {
     switch (e.key) {
@@ -150,7 +156,12 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
 }
 
 /** `ipam: { driver, config: [{ subnet, gateway, ip_range, aux_addresses }] }` (compose-spec "ipam"). */
-function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gateway?: IP; ipRange: boolean; reserved: IP[] } {
+function readIpam(
+  r: Reader,
+  key: string,
+  node: unknown,
+): { subnet?: Prefix; gateway?: IP; ipRange: boolean; reserved: IP[]; unresolved: boolean } {
+  let unresolved = false;
   let subnet: Prefix | undefined;
   let gateway: IP | undefined;
   let ipRange = false;
@@ -167,7 +178,13 @@ function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gat
     }
     if (e.key !== "config") continue;
     for (const c of r.items(e.value) ?? []) {
-      const sText = r.string(r.get(c, "subnet"));
+      const raw = r.string(r.get(c, "subnet"));
+      const sText =
+        raw !== undefined ? substituted(r, r.get(c, "subnet"), raw, `subnet of network '${key}' (its services are left out)`) : undefined;
+      if (raw !== undefined && sText === undefined) {
+        unresolved = true;
+        continue;
+      }
       const parsed = sText !== undefined ? parseCidr(sText) : undefined;
       const p = parsed ? prefixOf(parsed.ip, parsed.len) : undefined;
       if (sText === undefined || !parsed || !p || p.n !== parsed.ip.n) {
@@ -192,43 +209,57 @@ function readIpam(r: Reader, key: string, node: unknown): { subnet?: Prefix; gat
         continue;
       }
       subnet = p;
-      for (const x of r.entries(c) ?? []) {
-        if (x.key === "gateway") {
-          const g = parseIP(r.string(x.value) ?? "");
-          if (!g || !contains(p, g))
-            r.error(
-              "RCH010",
-              x.value,
-              `gateway '${r.string(x.value) ?? ""}' of network '${key}' is not an address in ${sText}`,
-              `an address inside ${sText}`,
-            );
-          else gateway = g;
-        } else if (x.key === "ip_range") {
-          r.warn(
-            x.value,
-            `ip_range of network '${key}': where Docker allocates inside it is not modelled; its containers without ipv4_address get no address here`,
-            "ipv4_address on each service, or no ip_range",
-          );
-          ipRange = true;
-        } else if (x.key === "aux_addresses") {
-          for (const a of r.entries(x.value) ?? []) {
-            const ip = parseIP(r.string(a.value) ?? "");
-            if (ip) reserved.push(ip);
-            else
-              r.error(
-                "RCH010",
-                a.value,
-                `aux address '${r.string(a.value) ?? ""}' of network '${key}' is not an IP address`,
-                "an IPv4 address",
-              );
-          }
-        } else if (x.key !== "subnet" && !x.key.startsWith("x-")) {
-          r.warn(x.keyNode, `IPAM config key '${x.key}' of network '${key}'`, "subnet, gateway, ip_range, aux_addresses");
-        }
-      }
+      const extras = readIpamConfig(r, key, c, p, sText);
+      gateway = extras.gateway;
+      ipRange = extras.ipRange;
+      reserved.push(...extras.reserved);
     }
   }
-  return { ipRange, reserved, ...(subnet ? { subnet } : {}), ...(gateway ? { gateway } : {}) };
+  return { ipRange, reserved, unresolved, ...(subnet ? { subnet } : {}), ...(gateway ? { gateway } : {}) };
+}
+
+/** The rest of the IPAM config entry whose subnet is `p`: gateway, ip_range, aux_addresses. */
+function readIpamConfig(r: Reader, key: string, c: unknown, p: Prefix, sText: string): { gateway?: IP; ipRange: boolean; reserved: IP[] } {
+  let gateway: IP | undefined;
+  let ipRange = false;
+  const reserved: IP[] = [];
+  for (const x of r.entries(c) ?? []) {
+    if (x.key === "gateway") {
+      const gText = substituted(r, x.value, r.string(x.value) ?? "", `gateway of network '${key}' (the first address is assumed)`);
+      if (gText === undefined) continue;
+      const g = parseIP(gText);
+      if (!g || !contains(p, g))
+        r.error(
+          "RCH010",
+          x.value,
+          `gateway '${r.string(x.value) ?? ""}' of network '${key}' is not an address in ${sText}`,
+          `an address inside ${sText}`,
+        );
+      else gateway = g;
+    } else if (x.key === "ip_range") {
+      r.warn(
+        x.value,
+        `ip_range of network '${key}': where Docker allocates inside it is not modelled; its containers without ipv4_address get no address here`,
+        "ipv4_address on each service, or no ip_range",
+      );
+      ipRange = true;
+    } else if (x.key === "aux_addresses") {
+      for (const a of r.entries(x.value) ?? []) {
+        const ip = parseIP(r.string(a.value) ?? "");
+        if (ip) reserved.push(ip);
+        else
+          r.error(
+            "RCH010",
+            a.value,
+            `aux address '${r.string(a.value) ?? ""}' of network '${key}' is not an IP address`,
+            "an IPv4 address",
+          );
+      }
+    } else if (x.key !== "subnet" && !x.key.startsWith("x-")) {
+      r.warn(x.keyNode, `IPAM config key '${x.key}' of network '${key}'`, "subnet, gateway, ip_range, aux_addresses");
+    }
+  }
+  return { ipRange, reserved, ...(gateway ? { gateway } : {}) };
 }
 
 /** A service's `networks:` (a list of names, or a mapping of names to attachment options). */
@@ -258,6 +289,7 @@ function readServiceNetworks(r: Reader, service: string, node: unknown): SvcNet[
 
 /** One network of a service's `networks:` mapping, with its attachment options (ipv4_address, gw_priority, interface_name). */
 function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
+  let unresolved = false;
   let ipv4: IP | undefined;
   let ipv4Node: unknown;
   let gwPriority = 0;
@@ -266,7 +298,13 @@ function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
     const v = r.string(o.value);
     switch (o.key) {
       case "ipv4_address": {
-        const ip = v !== undefined && !interpolates(v) ? parseIP(v) : undefined;
+        const text =
+          v !== undefined ? substituted(r, o.value, v, `ipv4_address of service '${service}' (the service is left out)`) : undefined;
+        if (v !== undefined && text === undefined) {
+          unresolved = true;
+          break;
+        }
+        const ip = text !== undefined ? parseIP(text) : undefined;
         if (!ip || ip.v !== 4)
           r.error(
             "RCH010",
@@ -320,7 +358,14 @@ function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
       `options of network '${e.key}' of service '${service}' are not a mapping`,
       "a mapping: { ipv4_address, gw_priority, interface_name }",
     );
-  return { key: e.key, node: e.keyNode, gwPriority, ...(ipv4 ? { ipv4, ipv4Node } : {}), ...(ifname ? { ifname } : {}) };
+  return {
+    key: e.key,
+    node: e.keyNode,
+    gwPriority,
+    ...(ipv4 ? { ipv4, ipv4Node } : {}),
+    ...(ifname ? { ifname } : {}),
+    ...(unresolved ? { unresolved } : {}),
+  };
 }
 
 /**
@@ -350,18 +395,11 @@ function serviceName(r: Reader, d: DockerHost, key: string, keyNode: unknown, en
   if (d.names.has(name)) {
     r.warn(
       cn?.value ?? keyNode,
-      `service '${key}' would be machine '${name}', a name already taken (Compose override files are not merged: import one file with everything)`,
-      "unique service and container names across the imported files",
+      `service '${key}' would be machine '${name}', a name already taken (another service's container_name, or a machine of an earlier import)`,
+      "unique container names",
     );
     return undefined;
   }
-  const ext = get("extends");
-  if (ext)
-    r.warn(
-      ext.keyNode,
-      `service '${key}' extends another service: the extended service's settings are not imported`,
-      "services written out in full",
-    );
   for (const count of [get("scale")?.value, r.get(get("deploy")?.value, "replicas")]) {
     const n = r.scalar(count);
     if (typeof n === "number" && n > 1)
@@ -382,7 +420,12 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
   const get = (k: string) => entries.find((e) => e.key === k);
   const ports = get("ports") ? readPorts(r, get("ports")!.value, key) : [];
   const exposed = get("expose") ? readExpose(r, get("expose")!.value, key) : [];
-  const all = [...ports, ...exposed];
+  // a port written in two merged files (or twice) is one mapping (compose-spec "Merge": ports are unique)
+  const seen = new Set<string>();
+  const all = [...ports, ...exposed].filter((m) => {
+    const id = `${m.proto}/${m.containerPort}/${m.published}/${m.hostIp ? formatIP(m.hostIp) : ""}/${m.hostPort ?? ""}`;
+    return !seen.has(id) && seen.add(id) !== undefined;
+  });
   const dependsOn = get("depends_on")?.value;
   const deps = (r.items(dependsOn) ?? []).flatMap((x) => r.string(x) ?? []).concat((r.entries(dependsOn) ?? []).map((e) => e.key));
   const base = { key, name, deps };
@@ -431,35 +474,65 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
 
 const DEFAULT_NET = "default";
 
-/** Reads one Compose file into the host `d`. */
-export function readCompose(r: Reader, d: DockerHost): void {
-  if (r.syntaxErrors("YAML")) return;
+/** A service whose address is not known (a variable in its ipv4_address, or in its network's subnet): left out, and said. */
+function unknownNetwork(r: Reader, s: SvcDecl, decls: ReadonlyMap<string, NetDecl>): boolean {
+  if (s.nets.some((n) => n.unresolved)) return true;
+  const n = s.nets.find((x) => decls.get(x.key)?.unresolved);
+  if (!n) return false;
+  r.warn(
+    n.node,
+    `service '${s.key}' is left out: the subnet of its network '${n.key}' uses a variable that is not set`,
+    "a literal subnet, or name the file that sets the variable with --env-file",
+  );
+  return true;
+}
+
+/** A file's top level, when it is a Compose file; otherwise RCH050 (or its syntax errors) and undefined. */
+function composeTop(r: Reader): Entry[] | undefined {
+  if (r.syntaxErrors("YAML")) return undefined;
   const top = r.entries(r.doc.contents);
   const looksLikeCompose = top?.some(
     (e) => e.key === "services" || e.key === "networks" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key),
   );
-  if (!top || !looksLikeCompose) {
-    const inspect = r.items(r.doc.contents) !== undefined;
-    r.out.diags.push(
-      diagnostic(
-        "RCH050",
-        r.span(r.doc.contents),
-        inspect
-          ? "this is a list, not a Compose file (docker inspect output is kind docker)"
-          : "not a Compose file: no services: or networks: at the top level",
-        {
-          expected: "a Compose file (compose.yaml, docker-compose.yml) with services:",
-        },
-      ),
+  if (top && looksLikeCompose) return top;
+  const inspect = r.items(r.doc.contents) !== undefined;
+  r.out.diags.push(
+    diagnostic(
+      "RCH050",
+      r.span(r.doc.contents),
+      inspect
+        ? "this is a list, not a Compose file (docker inspect output is kind docker)"
+        : "not a Compose file: no services: or networks: at the top level",
+      { expected: "a Compose file (compose.yaml, docker-compose.yml) with services:" },
+    ),
+  );
+  return undefined;
+}
+
+/**
+ * Reads the Compose files of one project into the host `d`: merged in order as `docker compose
+ * -f a -f b` merges them, each service's `extends` resolved (docker-compose-merge.ts).
+ */
+export function readComposeFiles(readers: readonly Reader[], d: DockerHost): void {
+  if (!readers.length || readers.map(composeTop).some((t) => t === undefined)) return;
+  const r = readers[0]!;
+  r.root = mergeFiles(readers);
+  if (readers.length > 1)
+    r.note(
+      `The Compose files are merged in the order given, as \`docker compose ${readers.map((x) => `-f ${basename(x.src.file)}`).join(" ")}\` merges them.`,
     );
-    return;
-  }
+  readCompose(r, d, new Extends(r, new Map(readers.map((x) => [resolve(x.src.file), x]))));
+}
+
+/** Reads the (merged) Compose model of `r.root` into the host `d`. */
+function readCompose(r: Reader, d: DockerHost, ext: Extends): void {
+  const top = r.entries(r.root) ?? [];
   for (const e of top) {
     if (e.key === "include")
       r.warn(
         e.keyNode,
         "include: the included Compose files are not imported",
-        "one Compose file with everything (`docker compose config` prints it)",
+        "one Compose file with everything (`docker compose config` prints it), or name each file with its own argument",
       );
     else if (e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-"))
       r.warn(e.keyNode, `top-level key '${e.key}'`, "services, networks, volumes, configs, secrets, name, version, x-*");
@@ -476,8 +549,8 @@ export function readCompose(r: Reader, d: DockerHost): void {
   if (svcNode !== undefined && r.scalar(svcNode) !== null && !r.entries(svcNode))
     r.warn(svcNode, "services is not a mapping", "services: a mapping of service names to services");
   for (const e of svcEntries) {
-    const s = readService(r, d, e.key, e.keyNode, e.value);
-    if (!s) continue;
+    const s = readService(r, d, e.key, e.keyNode, ext.service({ reader: r, services: svcEntries }, e.key, e.value));
+    if (!s || unknownNetwork(r, s, decls)) continue;
     d.names.add(s.name);
     svcs.push(s);
   }

@@ -3,16 +3,34 @@
  * `yaml` package (JSON is YAML 1.2), so every value has its position for diagnostics.
  */
 import { basename } from "node:path";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { diagnostic, type Code, type Span } from "../diagnostics/diagnostic.js";
 import type { Entry, Out } from "./docker-types.js";
 import type { Source } from "./types.js";
+
+/**
+ * The reader each node was parsed by: Compose files merged from several files (and the files
+ * `extends:` names) mix nodes of several documents, and a node's position and aliases are those
+ * of its own document. Nodes the merge builds are registered with the reader of their first part.
+ */
+const OWNERS = new WeakMap<object, Reader>();
+
+/** Registers a node built from parts of parsed documents with the reader of `like` (its position, its aliases). */
+export function adopt<T extends object>(node: T, like: unknown): T {
+  const owner = like !== null && typeof like === "object" ? OWNERS.get(like) : undefined;
+  if (owner) OWNERS.set(node, owner);
+  const range = like !== null && typeof like === "object" ? (like as { range?: [number, number, number] }).range : undefined;
+  if (range) (node as { range?: [number, number, number] }).range = range;
+  return node;
+}
 
 /** One parsed source: node access that follows aliases and `<<` merge keys, and positions. */
 export class Reader {
   private readonly lc = new LineCounter();
   private readonly text: string;
   readonly doc: Document.Parsed;
+  /** The mapping read as the file's top level: the document's, or the merge of several files (docker-compose-merge.ts). */
+  root: unknown;
 
   constructor(
     readonly src: Source,
@@ -25,6 +43,20 @@ export class Reader {
     // a byte order mark is not part of the first line's columns
     this.text = src.text.startsWith("\uFEFF") ? src.text.slice(1) : src.text;
     this.doc = parseDocument(this.text, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
+    this.root = this.doc.contents;
+    visit(this.doc, {
+      Node: (_, n) => {
+        OWNERS.set(n, this);
+      },
+      Pair: (_, p) => {
+        if (p.key !== null && typeof p.key === "object") OWNERS.set(p.key, this);
+      },
+    });
+  }
+
+  /** The reader that parsed `node` (this one for a node of no registered document). */
+  ownerOf(node: unknown): Reader {
+    return (node !== null && typeof node === "object" ? OWNERS.get(node) : undefined) ?? this;
   }
 
   spanOf(offset: number): Span {
@@ -33,6 +65,8 @@ export class Reader {
   }
 
   span(node: unknown): Span {
+    const owner = this.ownerOf(node);
+    if (owner !== this) return owner.span(node);
     const range = node !== null && typeof node === "object" ? (node as { range?: readonly number[] }).range : undefined;
     return this.spanOf(range?.[0] ?? 0);
   }
@@ -61,6 +95,12 @@ export class Reader {
   }
 
   warn(node: unknown, message: string, expected: string): void {
+    const span = this.span(node);
+    // a node read twice (a merged file's top level) is said once
+    if (
+      this.out.diags.some((d) => d.message === message && d.span.line === span.line && d.span.col === span.col && d.span.file === span.file)
+    )
+      return;
     this.out.diags.push(diagnostic("RCH051", this.span(node), message, { expected, severity: "warning" }));
   }
 
@@ -71,7 +111,7 @@ export class Reader {
   /** The node an alias stands for (aliases of aliases too); undefined when it names no anchor. */
   deref(node: unknown): unknown {
     let n = node;
-    for (let i = 0; i < 16 && isAlias(n); i++) n = n.resolve(this.doc);
+    for (let i = 0; i < 16 && isAlias(n); i++) n = n.resolve(this.ownerOf(n).doc);
     return n;
   }
 

@@ -29,7 +29,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { diagnostic, InputError } from "../diagnostics/diagnostic.js";
 import { LIMITS, readBounded } from "../topology/load.js";
-import { readCompose } from "./docker-compose.js";
+import { readComposeFiles } from "./docker-compose.js";
 import { DockerHost } from "./docker-host.js";
 import { readInspect } from "./docker-inspect.js";
 import { Reader } from "./docker-reader.js";
@@ -82,15 +82,27 @@ function unnamedDotEnv(src: Source, options: ImportOptions, out: Out): void {
     );
 }
 
-function run(sources: readonly Source[], options: ImportOptions, read: (r: Reader, d: DockerHost) => void, summary: string): ImportResult {
+/** Compose files are one project, merged in order; `docker inspect` outputs are read one by one. */
+const readCompose = (readers: readonly Reader[], d: DockerHost) => readComposeFiles(readers, d);
+const readInspects = (readers: readonly Reader[], d: DockerHost) => {
+  for (const r of readers) readInspect(r, d);
+};
+
+function run(
+  sources: readonly Source[],
+  options: ImportOptions,
+  read: (readers: readonly Reader[], d: DockerHost) => void,
+  summary: string,
+): ImportResult {
   const out: Out = { diags: [], notes: [] };
   const d = new DockerHost(options.host, out, options.userlandProxy ?? true, options.dockerVersion ?? 28);
   const compose = read === readCompose;
   const env = compose ? envOf(options, out) : new Map<string, string>();
-  for (const src of sources) {
-    if (compose) unnamedDotEnv(src, options, out);
-    read(new Reader(src, out, env, compose ? options.profiles : undefined), d);
-  }
+  if (compose) for (const src of sources) unnamedDotEnv(src, options, out);
+  read(
+    sources.map((src) => new Reader(src, out, env, compose ? options.profiles : undefined)),
+    d,
+  );
   const published = d.containers.some((c) => c.ports.some((m) => m.published && m.hostPort !== undefined));
   const first = !published
     ? d.nets.length
@@ -120,6 +132,6 @@ export const importDocker: Importer = (sources, options) =>
   run(
     sources,
     options,
-    readInspect,
+    readInspects,
     `docker inspect: each container is a machine on a Linux bridge of '${options.host}', which forwards and masquerades for it (Docker Engine ${options.dockerVersion ?? 28} behaviour).`,
   );

@@ -29,7 +29,7 @@
  * hardware modes are RCH051. DOCTYPEs declaring entities are refused (RCH052).
  */
 import { SaxesParser } from "saxes";
-import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { diagnostic, formatSpan, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { contains, formatIP, parseCidr, parseIP, prefixOf, type IP } from "../net/addr.js";
 import type { AdapterDoc, MachineDoc, NatRuleDoc, RouteDoc, RuleDoc, ServiceDoc, TopologyDoc } from "../topology/schema.js";
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
@@ -766,16 +766,52 @@ class Builder {
 // ---------------------------------------------------------------------------
 // The importer
 
+/**
+ * libvirt's stock `default` network, as the libvirt packages install it
+ * (/usr/share/libvirt/networks/default.xml, formatnetwork.rst): NAT on bridge virbr0,
+ * 192.168.122.1/24, DHCP from .2 to .254.
+ */
+const STOCK_DEFAULT = {
+  file: "libvirt's stock default network (assumed)",
+  text: `<network><name>default</name><forward mode='nat'/><bridge name='virbr0'/><ip address='192.168.122.1' netmask='255.255.255.0'><dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp></ip></network>`,
+};
+
+/** The first `<source network='default'/>` of a domain's interfaces, when no input is the default network itself. */
+function namesStockDefault(r: Reader): Span | undefined {
+  if (r.networks.has("default") || [...r.networks.values()].some((n) => n.bridge === "virbr0")) return undefined;
+  for (const d of r.domains) {
+    for (const i of children(child(d, "devices") ?? d, "interface")) {
+      const src = child(i, "source");
+      if (i.attrs["type"] === "network" && src?.attrs["network"] === "default") return src.span;
+    }
+  }
+  return undefined;
+}
+
 export const importLibvirt: Importer = (sources, options): ImportResult => {
   const r = new Reader(options);
   for (const s of sources) r.read(s);
+  const stock = namesStockDefault(r);
+  const assumed: { at: string; what: string }[] = [];
+  if (stock) {
+    r.read(STOCK_DEFAULT);
+    const what =
+      "network 'default' is not among the inputs: assumed libvirt's stock default network (NAT on virbr0, 192.168.122.1/24, DHCP 192.168.122.2-254, as the libvirt packages install it); import `virsh net-dumpxml default` with the domain to be exact";
+    r.note(`${formatSpan(stock)}: ${what}.`);
+    assumed.push({ at: formatSpan(stock), what });
+  }
   const b = new Builder(r, options);
   b.networks();
   b.domains();
   const machines: Record<string, MachineDoc> = { ...b.machines };
   if (Object.keys(b.host).length) machines[options.host] = b.host;
   return {
-    fragment: { ...(Object.keys(b.segments).length ? { segments: b.segments } : {}), machines, notes: r.notes },
+    fragment: {
+      ...(Object.keys(b.segments).length ? { segments: b.segments } : {}),
+      machines,
+      notes: r.notes,
+      ...(assumed.length ? { assumed } : {}),
+    },
     diagnostics: r.diagnostics,
   };
 };

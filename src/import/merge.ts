@@ -13,7 +13,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { diagnostic, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
-import { formatIP, nextFree, parseCidr, prefixOf, type IP, type Prefix } from "../net/addr.js";
+import { formatIP, formatPrefix, nextFree, parseCidr, prefixContains, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ChainDoc, MachineDoc, TopologyDoc } from "../topology/schema.js";
 import { DEFAULT_NATNETWORK } from "../topology/vbox.js";
 import type { Fragment } from "./types.js";
@@ -189,6 +189,35 @@ function usedAddresses(doc: TopologyDoc): IP[] {
 function subnetOf(text: string): Prefix | undefined {
   const c = parseCidr(text);
   return c ? prefixOf(c.ip, c.len) : undefined;
+}
+
+/**
+ * The LAN the scaffold assumes: `--lan`, unless static addresses the inputs give machines on the
+ * LAN (a Vagrant public_network's ip) lie outside it; then the LAN is the smallest prefix holding
+ * all their subnets, stated as an assumption at the first address outside `--lan` (a prefix
+ * shorter than /8 is not assumed: the addresses are then left to the topology check).
+ */
+function lanFor(
+  given: string,
+  statics: readonly { readonly address: string; readonly at: string }[],
+  notes: string[],
+  assumed: { at: string; what: string }[],
+): string {
+  const lan = subnetOf(given)!;
+  const nets = statics.flatMap((s) => {
+    const p = subnetOf(s.address);
+    return p && p.v === 4 ? [{ ...s, p }] : [];
+  });
+  const outside = nets.find((s) => !prefixContains(lan, s.p));
+  if (!outside) return given;
+  let len = Math.min(...nets.map((s) => s.p.len));
+  while (len >= 8 && !nets.every((s) => prefixOf({ v: 4, n: s.p.n }, len).n === prefixOf({ v: 4, n: outside.p.n }, len).n)) len--;
+  if (len < 8) return given;
+  const widened = formatPrefix(prefixOf({ v: 4, n: outside.p.n }, len));
+  const what = `the LAN is assumed to be ${widened}, which holds the static address ${outside.address} (outside --lan ${given}); name the LAN with --lan if it is wider`;
+  notes.push(`${outside.at}: ${what}.`);
+  assumed.push({ at: outside.at, what });
+  return widened;
 }
 
 /**
@@ -375,9 +404,17 @@ export function mergeParts(parts: readonly Part[], options: MergeOptions, base?:
     machines: merger.machines,
     ...(base?.expect ? { expect: base.expect } : {}),
   };
+  const assumed = [...(base?.assumed ?? []), ...parts.flatMap((p) => p.fragment.assumed ?? [])];
   queryableNames(doc, notes, [options.host, "lan"]);
   const used = usedAddresses(doc);
-  scaffold(doc, options, notes, used, merger.described);
+  const lan = lanFor(
+    options.lan,
+    parts.flatMap((p) => p.fragment.lanAddresses ?? []),
+    notes,
+    assumed,
+  );
+  scaffold(doc, { ...options, lan }, notes, used, merger.described);
+  if (assumed.length) doc.assumed = assumed;
   assignAddresses(doc, notes, merger.diagnostics, used, baseSpan);
   return { doc, notes, diagnostics: merger.diagnostics };
 }

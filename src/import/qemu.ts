@@ -24,6 +24,7 @@ import { formatIP, parseCidr, parseIP, prefixOf } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 
 type NatAdapterDoc = Extract<AdapterDoc, { mode: "nat" }>;
+import { ShellVars } from "./qemu-shell.js";
 import { Findings, spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
 
 const FORMATS =
@@ -124,10 +125,10 @@ type Token = Word | { readonly op: string; readonly offset: number };
  * quoting and escapes; each word is located in the file by reading the raw
  * word where the previous token ended. `$VAR` is kept as written.
  */
-function tokens(r: Reader, line: Logical): Token[] | undefined {
+function tokens(r: Reader, line: Logical, vars: ShellVars): Token[] | undefined {
   let parsed: ParseEntry[];
   try {
-    parsed = shellParse(line.text, (key: string) => `$${key}`) as ParseEntry[];
+    parsed = shellParse(line.text, (key: string) => vars.expand(key, spanAt(r.src, line.map[0] ?? 0))) as ParseEntry[];
   } catch (e) {
     r.report(
       "RCH055",
@@ -153,6 +154,12 @@ function tokens(r: Reader, line: Logical): Token[] | undefined {
     }
     const text = typeof p === "string" ? p : p.pattern;
     const raw = rawWord(line.text, from);
+    // an unquoted $VAR alone is split into words by the shell (e.g. ARGS="-netdev user,id=n0 -device e1000,netdev=n0")
+    if (/^\$(\{\w+\}|\w+)$/.test(line.text.slice(from, raw.end)) && /\s/.test(text.trim())) {
+      for (const w of text.trim().split(/\s+/)) out.push({ text: w, offsets: [], offset: fileOffset(from) });
+      cursor = raw.end;
+      continue;
+    }
     if (raw.text.startsWith(text) && text) {
       out.push({ text, offsets: raw.at.slice(0, text.length).map(fileOffset), offset: fileOffset(from) });
       cursor = raw.text === text ? raw.end : raw.at[text.length]!;
@@ -170,18 +177,49 @@ const QEMU_BINARY = /^qemu-(system-[A-Za-z0-9_]+|kvm)(\.exe)?$/;
 /** Operators that end a command; redirections take the next word and do not. */
 const REDIRECTS = new Set([">", ">>", "<", ">&", "<("]);
 
+/** A QEMU command's arguments, and which branch of which `if` it is in (commands in two branches of one `if` are alternatives). */
+interface Command {
+  readonly args: Word[];
+  readonly ifId?: number;
+  readonly branch?: number;
+}
+
+/** The `if`/`elif`/`else`/`fi` a script's commands are in (the innermost). */
+class Branches {
+  private readonly stack: { id: number; branch: number }[] = [];
+  private next = 0;
+
+  command(words: readonly Word[]): void {
+    const first = words[0]?.text;
+    if (first === "if") this.stack.push({ id: this.next++, branch: 0 });
+    else if ((first === "elif" || first === "else") && this.stack.length) this.stack.at(-1)!.branch++;
+    else if (first === "fi") this.stack.pop();
+  }
+
+  where(): { ifId?: number; branch?: number } {
+    const top = this.stack.at(-1);
+    return top ? { ifId: top.id, branch: top.branch } : {};
+  }
+}
+
 /** The argument words of every QEMU command in the file. */
-function commands(r: Reader): Word[][] {
-  const out: Word[][] = [];
+function commands(r: Reader): Command[] {
+  const out: Command[] = [];
+  const vars = new ShellVars(r);
+  const branches = new Branches();
   for (const line of logicalLines(r.src.text)) {
     if (!line.text.trim() || line.text.trimStart().startsWith("#")) continue;
-    const toks = tokens(r, line);
+    const toks = tokens(r, line, vars);
     if (!toks) continue;
     let cmd: Word[] = [];
     const flush = () => {
+      vars.command(cmd);
+      branches.command(cmd);
       const i = cmd.findIndex((w) => QEMU_BINARY.test(basename(w.text)));
       const net = cmd.find((w) => /^--?(netdev|nic|net)$/.test(w.text));
-      if (i >= 0) out.push(cmd.slice(i + 1));
+      // `qemu-system-x86_64 -device X -help` (a script probing what QEMU supports) prints and exits: no VM
+      const probe = cmd.slice(i + 1).some((w) => /^--?(help|version|h)$/.test(w.text));
+      if (i >= 0 && !probe) out.push({ args: cmd.slice(i + 1), ...branches.where() });
       else if (net)
         r.warn(
           r.at(cmd[0]!),
@@ -779,7 +817,16 @@ export const importQemu: Importer = (sources: readonly Source[], options: Import
       if (!cmds.length) r.report("RCH050", spanAt(src, 0), "no qemu-system-* command in this file", FORMATS);
       const stem = basename(src.file, extname(src.file)) || "qemu-vm";
       let unnamed = 0;
-      for (const args of cmds) readCommand(r, args, () => (unnamed++ ? `${stem}-${unnamed}` : stem));
+      const taken = new Map<number, Command>();
+      for (const c of cmds) {
+        const first = c.ifId !== undefined ? taken.get(c.ifId) : undefined;
+        if (first && first.branch !== c.branch) {
+          alternative(r, first, c);
+          continue;
+        }
+        if (c.ifId !== undefined) taken.set(c.ifId, c);
+        readCommand(r, c.args, () => (unnamed++ ? `${stem}-${unnamed}` : stem));
+      }
     } catch (e) {
       r.report("RCH055", spanAt(src, 0), `cannot read this file: ${e instanceof Error ? e.message : String(e)}`, FORMATS);
     }
@@ -798,6 +845,27 @@ export const importQemu: Importer = (sources: readonly Source[], options: Import
   }
   return { fragment: { machines, notes }, diagnostics: byPosition(sources, diagnostics) };
 };
+
+/** The network options of a command, as written, to compare alternatives. */
+const networkWords = (args: readonly Word[]): string =>
+  args.flatMap((w, i) => (/^--?(netdev|nic|net|device|name)$/.test(w.text) ? [`${w.text} ${args[i + 1]?.text ?? ""}`] : [])).join(" ");
+
+/**
+ * A QEMU command in another branch of the same `if` as one already read: only one of them runs.
+ * With the same network options it changes nothing (a note); with others, which one runs depends
+ * on the run, so it is left out and said (RCH051).
+ */
+function alternative(r: Reader, first: Command, c: Command): void {
+  const where = r.at(c.args[0] ?? { text: "", offsets: [], offset: 0 });
+  if (networkWords(first.args) === networkWords(c.args))
+    r.note(`The QEMU command at line ${where.line} is another branch of an if with the same network options: imported once.`);
+  else
+    r.warn(
+      where,
+      "a QEMU command in another branch of the same if, with other network options: which branch runs is not known; the first branch's command is imported",
+      "one QEMU command, or branches with the same network options",
+    );
+}
 
 /** Diagnostics in file order, then line and column. */
 function byPosition(sources: readonly Source[], ds: readonly Diagnostic[]): Diagnostic[] {

@@ -30,6 +30,8 @@ export function renderTopology(input: RenderInput): string {
     ...(d.natnetworks ? { natnetworks: d.natnetworks } : {}),
     machines: d.machines,
     ...(d.expect ? { expect: d.expect } : {}),
+    // what the inputs do not say and answers depend on
+    ...(d.assumed?.length ? { assumed: d.assumed } : {}),
     // what was not read travels with the topology, so every answer over it can say so
     ...(input.warnings.length || d.incomplete?.length
       ? {

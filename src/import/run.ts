@@ -78,6 +78,39 @@ function readSource(path: string): Source | Diagnostic {
   }
 }
 
+/** The word of `text` at a 1-based line and column: what an error of the generated topology is about. */
+function wordAt(text: string, line: number, col: number): string {
+  const l = text.split("\n")[line - 1] ?? "";
+  const m = /^[^\s,{}[\]]+/.exec(l.slice(Math.max(0, col - 1)));
+  return (m?.[0] ?? "").replace(/:$/, "");
+}
+
+/**
+ * An error of the generated topology, moved to the input line its value came from (the first
+ * input holding that value, or the address without its length), else to the first input; the
+ * flags that change what the importer assumes are named.
+ */
+function inInputs(d: Diagnostic, text: string, sources: ReadonlyMap<string, string>, req: ImportRequest): Diagnostic {
+  const word = wordAt(text, d.span.line, d.span.col);
+  const needles = [word, word.split("/")[0] ?? ""].filter((w) => w.length >= 2);
+  let at: Diagnostic["span"] | undefined;
+  for (const needle of needles) {
+    for (const [file, src] of sources) {
+      const i = src.indexOf(needle);
+      if (i < 0) continue;
+      const before = src.slice(0, i).split("\n");
+      at = { file, line: before.length, col: before.at(-1)!.length + 1 };
+      break;
+    }
+    if (at) break;
+  }
+  const first = splitKind(req.files[0] ?? "", req.kind).path;
+  return diagnostic(d.code, at ?? { file: first || "(import)", line: 1, col: 1 }, `the imported topology would not load: ${d.message}`, {
+    expected: `${d.expected ?? "a value the topology accepts"} (the importer's assumptions change with --lan CIDR and --host NAME; or merge into a topology of your own with --into FILE)`,
+    ...(d.severity ? { severity: d.severity } : {}),
+  });
+}
+
 export async function runImport(req: ImportRequest): Promise<ImportOutcome> {
   const diagnostics: Diagnostic[] = [...(req.diagnostics ?? [])];
   const sources = new Map<string, string>();
@@ -122,14 +155,13 @@ export async function runImport(req: ImportRequest): Promise<ImportOutcome> {
     req.command ?? ["reach import", req.kind, ...(req.into ? ["--into", basename(req.into)] : []), ...req.files.map(shown)].join(" ");
   const notes = [...(req.notes ?? []), ...merged.notes];
   const text = renderTopology({ doc: merged.doc, command, notes, warnings: diagnostics.filter((d) => d.severity === "warning") });
-  // The result must be a topology reach accepts; if it is not, say where, in the generated text.
+  // The result must be a topology reach accepts; if it is not, say where in the inputs the value came from.
   const out = "(imported topology)";
   try {
     loadTopologyText(out, text);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    sources.set(out, text);
-    return { notes, diagnostics: [...diagnostics, ...e.diagnostics], sources };
+    return { notes, diagnostics: [...diagnostics, ...e.diagnostics.map((d) => inInputs(d, text, sources, req))], sources };
   }
   return { text, doc: merged.doc, notes, diagnostics, sources };
 }

@@ -28,6 +28,13 @@ export interface Fragment {
   readonly machines: Record<string, MachineDoc>;
   /** Assumptions and facts worth telling the user; written as comments at the top of the output. */
   readonly notes: readonly string[];
+  /**
+   * Static addresses the inputs give machines on the host's LAN (a Vagrant public_network's ip),
+   * with where each is written: the assumed LAN is made to hold them (merge.ts).
+   */
+  readonly lanAddresses?: readonly { readonly address: string; readonly at: string }[];
+  /** Assumptions answers depend on, written as the topology's `assumed:` (each at the input line that needed it). */
+  readonly assumed?: readonly { readonly at: string; readonly what: string }[];
   /** The fragment describes the host's own interfaces (a Linux snapshot): no LAN scaffold is assumed for it. */
   readonly describesHost?: boolean;
   /**

@@ -38,7 +38,7 @@
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
-import { diagnostic, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { diagnostic, formatSpan, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
 import { tooLarge } from "../topology/load.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
@@ -96,7 +96,8 @@ function chainOf(node: Node): string[] | undefined {
     names.push(method.text);
     n = receiver;
   }
-  return n.type === "identifier" || n.type === "constant" ? [n.text, ...names.reverse()] : undefined;
+  // `Vagrant::Config.run`: a scoped constant is one name
+  return n.type === "identifier" || n.type === "constant" || n.type === "scope_resolution" ? [n.text, ...names.reverse()] : undefined;
 }
 
 /** Every node under `root`, depth first in document order (iteratively: generated Ruby can nest deeply). */
@@ -131,6 +132,13 @@ function argumentsOf(call: Node): Node[] {
 /** Identifiers a statement's code calls or names (to tell harmless Ruby from hidden networking). */
 function mentions(node: Node, names: ReadonlySet<string>): boolean {
   for (const n of descendants(node)) if ((n.type === "identifier" || n.type === "constant") && names.has(n.text)) return true;
+  return false;
+}
+
+/** True when a call in `node` takes one of `names` as an argument (a method of the file may configure it). */
+function passes(node: Node, names: ReadonlySet<string>): boolean {
+  for (const n of descendants(node))
+    if (n.type === "argument_list" && n.namedChildren.some((a) => a.type === "identifier" && names.has(a.text))) return true;
   return false;
 }
 
@@ -274,7 +282,9 @@ class Reader {
 
   /** A statement reach does not follow: reported when it may hide networking or uses a config variable. */
   unknown(stmt: Node, vars: readonly string[]): void {
-    if (!mentions(stmt, new Set([...NETWORKING, ...vars]))) return;
+    // a statement that names no networking method and hands no config variable to a method of its own
+    // (e.g. `if needsDisk then vb.memory = 2048 end`) cannot configure networks
+    if (!mentions(stmt, NETWORKING) && !passes(stmt, new Set(vars))) return;
     if (mentions(stmt, new Set(["define"]))) this.hiddenDefine = true;
     this.warn(
       stmt,
@@ -352,7 +362,9 @@ class Reader {
   private statement(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
     if (s.type === "call") {
       const chain = chainOf(s);
-      if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine") {
+      // another config object's provision, box, hostname...: nothing of this machine's networking
+      const networking = chain?.[2] === "network" || chain?.[2] === "define" || mentions(s, new Set(["customize", "network"]));
+      if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine" && networking) {
         this.warn(
           s,
           `${chain.join(".")} inside a block whose config variable is '${v}': it configures another config object than this machine's, not imported`,
@@ -462,6 +474,8 @@ class Reader {
       return;
     }
     const text = textOf(v);
+    // the hostname only describes the machine (its description); the communicator decides the ssh forward
+    if (text === undefined && name === "hostname") return;
     if (text === undefined) {
       this.warn(right, `config.vm.${name} is not a literal (${right.text})`, EXPECTED_LITERAL);
       return;
@@ -515,8 +529,9 @@ class Reader {
       return;
     }
     this.providers.add(name);
-    if (name !== "virtualbox") return; // another provider's settings: not what this import models
     const block = blockOf(call);
+    if (name === "docker" && block) return this.dockerProvider(block);
+    if (name !== "virtualbox") return; // another provider's settings: not what this import models
     if (!block) return;
     const [vb, override] = block.params;
     for (const s of block.body) {
@@ -533,6 +548,24 @@ class Reader {
     }
   }
 
+  /**
+   * `config.vm.provider "docker" do |d| d.ports = [...] end`: the docker provider publishes
+   * container ports on the host, which this import (of the VirtualBox provider) does not model;
+   * said, never silently nothing (found in the corpus, issue 17).
+   */
+  private dockerProvider(block: NonNullable<ReturnType<typeof blockOf>>): void {
+    const [d] = block.params;
+    for (const s of block.body) {
+      const chain = s.type === "assignment" ? chainOf(s.childForFieldName("left")!) : undefined;
+      if (d !== undefined && chain?.[0] === d && chain[1] === "ports")
+        this.warn(
+          s,
+          "the docker provider's ports (published on the host) are not imported: this import models the VirtualBox provider",
+          "import the running containers with kind docker (docker inspect), or a Compose file with kind compose",
+        );
+    }
+  }
+
   /** `vb.customize ["modifyvm", :id, "--natpf1", ...]`: networking changes are not followed. */
   private customize(call: Node, scope: Scope): void {
     const strings: string[] = [];
@@ -542,7 +575,10 @@ class Reader {
       else for (const c of n.namedChildren) collect(c);
     };
     for (const a of argumentsOf(call)) collect(a);
-    const flag = strings.find((t) => CUSTOMIZE_NET.some((f) => t.startsWith(f)));
+    // a new random MAC (--macaddressN auto) changes nothing reachability depends on
+    const flag = strings.find(
+      (t, i) => CUSTOMIZE_NET.some((f) => t.startsWith(f)) && !(t.startsWith("--macaddress") && strings[i + 1] === "auto"),
+    );
     if (flag)
       this.warn(
         call,
@@ -698,6 +734,8 @@ class Builder {
   readonly machines: Record<string, MachineDoc> = {};
   /** Host TCP ports earlier machines' forwards hold: what `vagrant up` of the next machine sees. */
   readonly taken: { port: number; ip?: string; machine: string; node: Node }[] = [];
+  /** Static addresses of public networks (on the host's LAN), with where each is written. */
+  readonly lanAddresses: { address: string; at: string }[] = [];
 
   /** The reader of the Vagrantfile being built (one builder serves every file of one host). */
   r!: Reader;
@@ -861,7 +899,8 @@ class Builder {
     const o = n.options;
     const get = (k: string) => o.get(k);
     const disabled = get("disabled");
-    if (disabled?.value.kind === "boolean" && disabled.value.b) return;
+    // Vagrant tests the option as Ruby does: any value but nil and false disables it (disabled: "true" too)
+    if (disabled && truthy(disabled.value)) return;
     const adapter = get("adapter");
     if (adapter && !(adapter.value.kind === "integer" && adapter.value.n === 1)) {
       r.warn(
@@ -1115,6 +1154,7 @@ class Builder {
       bridge = iface;
     }
     if (!addr) r.note(`${machine}: its public_network gets its address from the LAN's DHCP server, which the Vagrantfile does not give.`);
+    else this.lanAddresses.push({ address: addr.text, at: formatSpan(r.span(n.options.get("ip")!.node)) });
     return { mode: "bridged", bridge, addresses: addr ? [addr.text] : [] };
   }
 
@@ -1246,5 +1286,6 @@ export const importVagrant: Importer = async (sources, options): Promise<ImportR
   const machines: Record<string, MachineDoc> = { ...builder.machines };
   const host = builder.hostDoc();
   if (host) machines[options.host] = host;
-  return { fragment: { machines, notes }, diagnostics };
+  const lanAddresses = builder.lanAddresses;
+  return { fragment: { machines, notes, ...(lanAddresses.length ? { lanAddresses } : {}) }, diagnostics };
 };

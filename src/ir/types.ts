@@ -25,6 +25,8 @@ export interface Network {
   readonly segments: readonly Segment[];
   /** Parts of the inputs the file was imported without (`incomplete:`): answers say so. */
   readonly incomplete?: readonly { readonly at: string; readonly what: string }[];
+  /** What the import assumed that the inputs do not say (`assumed:`): answers say so. */
+  readonly assumed?: readonly { readonly at: string; readonly what: string }[];
 }
 
 export interface Segment {

@@ -45,12 +45,13 @@ export function lower(topo: Topology): Network {
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
   lowerDocker(ctx);
-  const incomplete = ctx.doc.incomplete;
+  const { incomplete, assumed } = ctx.doc;
   return {
     file: ctx.file,
     machines: [...ctx.machines.values()].map(finish),
     segments: [...ctx.segments.values()],
     ...(incomplete?.length ? { incomplete } : {}),
+    ...(assumed?.length ? { assumed } : {}),
   };
 }
 

@@ -214,18 +214,21 @@ const wayText = {
   address: "its address",
 } as const;
 
-/** What every answer over a topology with a Docker host assumes: which Docker Engine's rules (`docker:`). */
-export function assumptionLines(net: Pick<Network, "machines">): string[] {
-  return net.machines.flatMap((m) =>
-    m.docker
-      ? [
-          `assumes: Docker Engine ${m.docker.version}'s rules on ${m.name} (${at(m.docker.origin)}): ${
-            m.docker.version >= 28
-              ? "packets routed straight to a container's address from outside its bridge are dropped (raw table); 27 and older let them through (docker: {version: 27})"
-              : "packets routed straight to a container's address are not dropped as Docker 28 does (docker: {version: 28})"
-          }`,
-        ]
-      : [],
+/** What every answer over the topology assumes: which Docker Engine's rules (`docker:`), and what its import assumed (`assumed:`). */
+export function assumptionLines(net: Pick<Network, "machines"> & Pick<Partial<Network>, "assumed">): string[] {
+  const imported = (net.assumed ?? []).map((a) => `assumes (${a.at}): ${a.what}`);
+  return imported.concat(
+    ...net.machines.map((m) =>
+      m.docker
+        ? [
+            `assumes: Docker Engine ${m.docker.version}'s rules on ${m.name} (${at(m.docker.origin)}): ${
+              m.docker.version >= 28
+                ? "packets routed straight to a container's address from outside its bridge are dropped (raw table); 27 and older let them through (docker: {version: 27})"
+                : "packets routed straight to a container's address are not dropped as Docker 28 does (docker: {version: 28})"
+            }`,
+          ]
+        : [],
+    ),
   );
 }
 

@@ -247,6 +247,11 @@ export const TopologySchema = strict({
    * expectation that would hold is unknown instead.
    */
   incomplete: z.array(strict({ at: z.string().min(1), what: z.string().min(1) })).optional(),
+  /**
+   * What reach import assumed that the inputs do not say and that answers depend on (libvirt's
+   * stock default network, a LAN widened to hold a static address): answers say it.
+   */
+  assumed: z.array(strict({ at: z.string().min(1), what: z.string().min(1) })).optional(),
 });
 
 export type TopologyDoc = z.infer<typeof TopologySchema>;

@@ -70,7 +70,7 @@ function networkLines(kind, text) {
   const count = (re) => lines.filter((l) => re.test(l)).length;
   switch (kind) {
     case "vagrant":
-      return count(/\.vm\.network\b/);
+      return count(/\.vm\.network\b|\.ports\s*=/);
     case "compose":
       return count(/^\s*(ports|expose)\s*:/) + count(/^\s*network_mode\s*:\s*["']?host/);
     case "qemu":
@@ -87,7 +87,7 @@ function outputFacts(text) {
   const body = text.replace(/^#.*$/gm, "");
   return (
     (body.match(/hostPort:/g) ?? []).length +
-    (body.match(/mode: (hostonly|bridged|intnet|natnetwork|generic)/g) ?? []).length +
+    (body.match(/mode: (nat|hostonly|bridged|intnet|natnetwork|generic)\b/g) ?? []).length +
     (body.match(/action: dnat/g) ?? []).length +
     (body.match(/segment: (?!lan\b)/g) ?? []).length
   );

@@ -684,14 +684,16 @@ version: "3.9"
 volumes: {}
 colour: blue
 `);
-    // a service with profiles is imported (every service, unless the profiles option chooses: issue 17)
-    expect(codes(r)).toEqual(["RCH051", "RCH051", "RCH051", "RCH051"]);
-    expect(r.diagnostics.map(at)).toEqual(["1:1", "20:1", "11:17", "16:5"]);
+    // a service with profiles is imported (every service, unless the profiles option chooses: issue 17);
+    // extends is followed (compose-merge.test.ts): base.yml does not exist, a warning at its file:
+    expect(codes(r)).toEqual(["RCH051", "RCH051", "RCH051", "RCH001"]);
+    expect(r.diagnostics.map(at)).toEqual(["1:1", "20:1", "11:17", "16:22"]);
+    expect(r.diagnostics[3]!.severity).toBe("warning");
     expect(Object.keys(r.fragment.machines).sort()).toEqual(["child", "debug", "frontend", "host"]);
     expect(hostOf(r).nat?.[0]).toMatchObject({ dport: 8080, to: "172.18.0.2" });
   });
 
-  it("a service name taken by an earlier file is refused (override files are not merged)", () => {
+  it("several files are one project, merged as docker compose -f a -f b merges them (issue 17)", () => {
     const r = importCompose(
       [
         { file: "a/compose.yaml", text: WEB_DB },
@@ -699,11 +701,10 @@ colour: blue
       ],
       HOST,
     ) as ImportResult;
-    expect(codes(r)).toEqual(["RCH051"]);
-    expect(r.diagnostics[0]!.span).toEqual({ file: "b/compose.yaml", line: 2, col: 3 });
-    // the second project's default network takes the next pool and its own segment
-    expect(r.fragment.segments).toEqual({ "host/docker:default": "172.18.0.0/16", "host/docker:default-2": "172.19.0.0/16" });
-    expect(r.fragment.machines["api"]?.interfaces?.["eth0"]).toEqual({ segment: "host/docker:default-2", addresses: ["172.19.0.2/16"] });
+    expect(codes(r)).toEqual([]);
+    // one default network; web is the first file's service with the second's image; api is added after db
+    expect(r.fragment.segments).toEqual({ "host/docker:default": "172.18.0.0/16" });
+    expect(r.fragment.machines["api"]?.interfaces?.["eth0"]).toEqual({ segment: "host/docker:default", addresses: ["172.18.0.4/16"] });
     load(topology(r.fragment));
   });
 });

@@ -509,3 +509,35 @@ describe("malformed and hostile XML", () => {
     expect(r.fragment.machines["host"]!.interfaces!["virbr8"]!.addresses).toEqual(["10.2.0.1/24"]);
   });
 });
+
+describe("a domain alone on network 'default' (issue 17)", () => {
+  it("gets libvirt's stock default network, stated as an assumption in the topology and in every answer", async () => {
+    const alone = await run(domain("vm", "<interface type='network'><source network='default'/></interface>"));
+    const given = await run(DEFAULT, domain("vm", "<interface type='network'><source network='default'/></interface>"));
+    expect(alone.diagnostics).toEqual([]);
+    // the same host side as with the stock XML given: virbr0, NAT, the first DHCP address
+    expect(alone.fragment.machines["host"]).toEqual(given.fragment.machines["host"]);
+    expect(alone.fragment.machines["vm"]?.interfaces).toEqual({ eth0: { segment: "host/default", addresses: ["192.168.122.2/24"] } });
+    expect(alone.fragment.assumed).toEqual([
+      { at: "vm.dom.xml:5:31", what: expect.stringContaining("assumed libvirt's stock default network") },
+    ]);
+    expect(given.fragment.assumed).toBeUndefined();
+    const merged = mergeParts([{ fragment: alone.fragment, span: { file: "vm.dom.xml", line: 1, col: 1 } }], {
+      host: "host",
+      lan: "192.168.1.0/24",
+    });
+    const net = lower(loadTopologyText("kvm.yaml", YAML.stringify(merged.doc)).topology);
+    expect(net.assumed?.[0]?.at).toBe("vm.dom.xml:5:31");
+    const { assumptionLines } = await import("../../src/query/render.js");
+    expect(assumptionLines(net)[0]).toMatch(/^assumes \(vm\.dom\.xml:5:31\): network 'default' is not among the inputs/);
+  });
+
+  it("another network on virbr0, or a network named default, is not replaced by the stock one", async () => {
+    const other = network("lab", "  <forward mode='nat'/>\n  <bridge name='virbr0'/>\n  <ip address='10.9.0.1' prefix='24'/>\n");
+    const r = await run(other, domain("vm", "<interface type='network'><source network='default'/></interface>"));
+    expect(r.fragment.assumed).toBeUndefined();
+    expect(r.diagnostics.map((d) => d.message)).toEqual([
+      "vm's interface eth0 is on network 'default', which is not among the inputs: not imported",
+    ]);
+  });
+});

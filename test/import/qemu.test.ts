@@ -168,8 +168,73 @@ describe("command lines", () => {
   });
 
   it("warns about shell variables it cannot resolve and QEMU options given to another program", async () => {
-    const r = await run('NET="user,id=n0"\nqemu-system-x86_64 -name v -netdev $NET -device e1000,netdev=n0\n$QEMU -netdev user,id=x\n');
-    expect(codes(r)).toEqual(["2:36 RCH051", "2:55 RCH051", "3:1 RCH051"]);
+    const r = await run('NET="user,id=n0"\nqemu-system-x86_64 -name v -netdev $NET0 -device e1000,netdev=n0\n$QEMU -netdev user,id=x\n');
+    expect(codes(r)).toEqual(["2:36 RCH051", "2:56 RCH051", "3:1 RCH051"]);
+  });
+});
+
+describe("shell variables of the script (issue 17)", () => {
+  const file = join(import.meta.dirname, "fixtures", "qemu-shell", "run-lab.sh");
+  const text = readFileSync(file, "utf8");
+
+  it("literal assignments and ${VAR:-default} build the -netdev; an unquoted $VAR splits into words", async () => {
+    const r = await run(text, file);
+    const fwds = (vm: string) => (adapters(r, vm) ?? []).flatMap((a) => ("forwards" in a ? (a.forwards ?? []) : []));
+    expect(fwds("lab")).toEqual([
+      { proto: "tcp", hostPort: 2222, guestPort: 22 },
+      { proto: "tcp", hostPort: 8080, guestPort: 80 },
+    ]);
+    expect(fwds("desk")).toEqual([{ proto: "tcp", hostIp: "127.0.0.1", hostPort: 5900, guestPort: 5900 }]);
+    expect(r.fragment.notes).toContain(
+      "SSH_PORT is not set by the script before run-lab.sh:3, so its default '2222' is used (the shell takes it when the variable is not in the environment).",
+    );
+    loads(r);
+  });
+
+  it("a variable set only inside an if stays unknown: RCH051 at the line that uses it", async () => {
+    const r = await run(text, file);
+    expect(codes(r)).toEqual(["18:11 RCH051", "18:67 RCH051"]);
+    expect(r.diagnostics[0]!.message).toContain("${DBG_PORT}");
+  });
+
+  it("commands in two branches of one if are alternatives: imported once; with other network options, a warning", async () => {
+    const same = await run(
+      'P="user,hostfwd=tcp::10022-:22"\nif grep -q vmx /proc/cpuinfo; then\n  qemu-system-x86_64 -enable-kvm -nic "$P"\nelse\n  qemu-system-x86_64 -nic "$P"\nfi\n',
+      "vm.sh",
+    );
+    expect(same.diagnostics).toEqual([]);
+    expect(Object.keys(same.fragment.machines)).toEqual(["vm"]);
+    expect(same.fragment.notes).toContain(
+      "The QEMU command at line 5 is another branch of an if with the same network options: imported once.",
+    );
+    const other = await run(
+      'if [ -n "$X" ]; then\n  qemu-system-x86_64 -nic user,hostfwd=tcp::1-:1\nelse\n  qemu-system-x86_64 -nic user\nfi\n',
+    );
+    expect(codes(other)).toEqual(["4:22 RCH051"]);
+    expect(Object.keys(other.fragment.machines)).toEqual(["vm"]);
+  });
+
+  it("a command that only asks QEMU for help or its version runs no VM", async () => {
+    const r = await run(
+      "if qemu-system-x86_64 -display gtk,gl=on -help >/dev/null; then G=1; fi\nqemu-system-x86_64 --version\nqemu-system-x86_64 -nic user,hostfwd=tcp::2222-:22\n",
+    );
+    expect(Object.keys(r.fragment.machines)).toEqual(["vm"]);
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it("the other expansions: ${VAR-d}, ${VAR:=d} sets it, ${VAR:+alt}, a command substitution is unknown", async () => {
+    const r = await run(
+      [
+        "A=${A:=10022}",
+        'B=""',
+        'PLUS="${B:+,hostfwd=tcp::1-:1}"',
+        "C=$(cat port)",
+        "qemu-system-x86_64 -name x -nic user,hostfwd=tcp::${A}-:22${PLUS}${B-,hostfwd=tcp::2-:2}",
+        "qemu-system-x86_64 -name y -nic user,hostfwd=tcp::$C-:80",
+      ].join("\n"),
+    );
+    expect(adapters(r, "x")).toEqual([{ ...NAT, forwards: [{ proto: "tcp", hostPort: 10022, guestPort: 22 }] }]);
+    expect(codes(r)).toEqual(["6:33 RCH051"]);
   });
 
   it("says when a file holds no QEMU command", async () => {

@@ -103,6 +103,8 @@ describe("forwarded ports", () => {
         'config.vm.network("forwarded_port", { guest: "443", host: 8_443, id: :https, auto_correct: true })',
         'config.vm.network "forwarded_port", "guest": 9000, host: 0x2329',
         "config.vm.network 'forwarded_port', guest: 3000, host: 3000, disabled: true",
+        // Ruby's truthiness: a string disables too (found in the corpus, issue 17)
+        'config.vm.network "forwarded_port", guest: 3001, host: 3001, disabled: "true"',
       ),
     );
     expect(r.diagnostics).toEqual([]);
@@ -161,6 +163,68 @@ describe("forwarded ports", () => {
     );
     expect(codes(r)).toEqual(["2:56 RCH012", "3:71 RCH010", "4:71 RCH010", "5:44 RCH010", "6:69 RCH011"]);
     expect(r.diagnostics[2]!.message).toContain("IPv4 only");
+  });
+});
+
+describe("vb.customize (issue 17, corpus)", () => {
+  it("a new random MAC (--macaddress1 auto) is no networking change; a fixed one still is", async () => {
+    const vb = (mac: string) =>
+      vagrant(configure('config.vm.provider "virtualbox" do |vb|', `  vb.customize ["modifyvm", :id, "--macaddress1", "${mac}"]`, "end"));
+    expect((await vb("auto")).diagnostics).toEqual([]);
+    expect((await vb("080027AABBCC")).diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+  });
+});
+
+describe("Ruby that cannot configure networks is not an omission (issue 17, corpus)", () => {
+  it("a conditional of provisioning and memory only, and the outer config's provision inside a define, are silent", async () => {
+    const r = await vagrant(
+      configure(
+        'config.vm.define "a" do |a|',
+        '  config.vm.provision "shell", path: "common.sh"',
+        '  a.vm.provider "virtualbox" do |vb, override|',
+        '    if ENV["BIG"] then vb.memory = 4096 else override.vm.provision "shell", path: "small.sh" end',
+        "  end",
+        "end",
+      ),
+    );
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it("one that names a network, or hands the config to a method of the file, is still RCH051", async () => {
+    const net = await vagrant(
+      configure('config.vm.define "a" do |a|', '  if ENV["X"] then a.vm.network "private_network", ip: "10.0.0.5" end', "end"),
+    );
+    expect(net.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+    const handed = await vagrant(configure('config.vm.define "a" do |a|', '  if ENV["X"] then setup(a) end', "end"));
+    expect(handed.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+    const outer = await vagrant(
+      configure('config.vm.define "a" do |a|', '  config.vm.network "forwarded_port", guest: 80, host: 8080', "end"),
+    );
+    expect(outer.diagnostics.map((d) => d.code)).toEqual(["RCH051"]);
+  });
+});
+
+describe("a computed hostname (issue 17, corpus)", () => {
+  it("only describes the machine: no warning, and no description", async () => {
+    const r = await vagrant(configure("config.vm.hostname = `hostname`.strip"));
+    expect(r.diagnostics).toEqual([]);
+    expect(r.fragment.machines["default"]?.description).toBeUndefined();
+  });
+});
+
+describe("a version 1 Vagrantfile (issue 17, corpus)", () => {
+  it("is a warning at its Vagrant::Config.run, not a refusal saying it is no Vagrantfile", async () => {
+    const r = await vagrant("Vagrant::Config.run do |config|\n  config.vm.forward_port 8160, 8160\nend\n");
+    expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.code} ${d.severity}`)).toEqual(["1:1 RCH051 warning"]);
+    expect(r.diagnostics[0]!.message).toBe("Vagrant::Config.run is the version 1 Vagrantfile format: not imported");
+  });
+});
+
+describe("the docker provider (issue 17, corpus)", () => {
+  it("its ports are published on the host and not modelled: a warning at the line, never silently nothing", async () => {
+    const r = await vagrant(configure('config.vm.provider "docker" do |d|', '  d.build_dir = "."', '  d.ports = ["8080:80"]', "end"));
+    expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.code}`)).toEqual(["4:5 RCH051"]);
+    expect(r.diagnostics[0]!.message).toContain("the docker provider's ports");
   });
 });
 
@@ -434,7 +498,7 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
       "16:62 RCH051", // an unknown option (left out, the forward kept)
       "17:21 RCH051", // v1 network type
       "19:5 RCH051", // the outer config inside a define block
-      "21:24 RCH051", // hostname
+      // line 21, a computed hostname, only describes the machine: no warning (issue 17)
     ]);
     const byLine = (line: number) => r.diagnostics.find((d) => d.span.line === line)!;
     expect(byLine(3).message).toContain("host port 8080 of node2's tcp8080 forward is already forwarded by node1");

@@ -16,6 +16,14 @@ describe("models/topology.schema.json", () => {
     const s = topologyJsonSchema() as { required: string[]; additionalProperties: boolean; properties: Record<string, unknown> };
     expect(s.required).toEqual(["machines"]);
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties).sort()).toEqual(["description", "expect", "incomplete", "machines", "natnetworks", "segments"]);
+    expect(Object.keys(s.properties).sort()).toEqual([
+      "assumed",
+      "description",
+      "expect",
+      "incomplete",
+      "machines",
+      "natnetworks",
+      "segments",
+    ]);
   });
 });
