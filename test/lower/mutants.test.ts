@@ -270,3 +270,141 @@ machines:
     expect(d.docker).toMatchObject({ version: 27, origin: { what: "docker (Docker Engine 27)" } });
   });
 });
+
+describe("lowering's bookkeeping", () => {
+  it("a connected route per interface and distinct prefix: a second address in the same subnet adds none", () => {
+    const net = lowerText(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  m:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24, 192.168.1.11/24, 192.168.1.12/25, "fd00::1/64", "fd00::2/64"] }
+      eth1: { segment: lan, addresses: [192.168.1.20/24] }
+`);
+    expect(machine(net, "m").routes.map(routeText)).toEqual([
+      "127.0.0.0/8 dev lo local",
+      "::1/128 dev lo local",
+      "192.168.1.0/24 dev eth0 connected",
+      "192.168.1.0/25 dev eth0 connected",
+      "fd00::/64 dev eth0 connected",
+      "192.168.1.0/24 dev eth1 connected",
+    ]);
+  });
+
+  it("dst: local-nonloopback leaves out 127.0.0.0/8 and ::1 only, and an address two interfaces share once", () => {
+    const net = lowerText(`
+segments: { lan: 192.168.1.0/24, b: 192.168.1.0/24 }
+machines:
+  m:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24, "fd00::1/64"] }
+      eth1: { segment: b, addresses: [192.168.1.10/24] }
+    firewall:
+      input:
+        rules:
+          - { action: drop, dst: local-nonloopback }
+          - { action: reject, dst: local }
+`);
+    const rules = machine(net, "m").filter.input.rules;
+    expect(rules.map((r) => `${r.action} ${r.match.dst ? formatPrefix(r.match.dst) : "-"}`)).toEqual([
+      "drop 192.168.1.10/32",
+      "drop fd00::1/128",
+      "reject 127.0.0.0/8",
+      "reject ::1/128",
+      "reject 192.168.1.10/32",
+      "reject fd00::1/128",
+    ]);
+  });
+
+  it("a host-only network two VMs share is made once; a DHCP lease skips only addresses set on that network of that host", () => {
+    const net = lowerText(`
+machines:
+  host: {}
+  other: {}
+  a: { vm: { on: host, adapters: [ { mode: hostonly }, { mode: hostonly, network: vboxnet1, addresses: [192.168.56.101/24] } ] } }
+  b: { vm: { on: other, adapters: [ { mode: hostonly, addresses: [192.168.56.102/24] } ] } }
+  c: { vm: { on: host, adapters: [ { mode: hostonly, network: vboxnet0 } ] } }
+`);
+    const ifs = machine(net, "host").interfaces.map((i) => i.name);
+    expect(ifs).toEqual(["lo", "vboxnet0", "vboxnet1"]);
+    const addr = (name: string) =>
+      machine(net, name)
+        .interfaces.filter((i) => i.name !== "lo")
+        .map((i) => i.addrs.map((x) => formatIP(x.ip)).join(","));
+    expect([addr("a"), addr("c")]).toEqual([["192.168.56.101", "192.168.56.101"], ["192.168.56.102"]]);
+    expect(net.segments.filter((s) => s.kind === "vbox-hostonly").map((s) => s.name)).toEqual([
+      "host/vboxnet0",
+      "host/vboxnet1",
+      "other/vboxnet0",
+    ]);
+  });
+
+  it("a NAT Network used from two hosts has one engine per host; its default network is 10.0.2.0/24", () => {
+    const net = lowerText(`
+natnetworks:
+  shared: {}
+machines:
+  h1: {}
+  h2: {}
+  a: { vm: { on: h1, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.2.5/24] } ] } }
+  b: { vm: { on: h2, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.2.6/24] } ] } }
+  c: { vm: { on: h1, adapters: [ { mode: hostonly }, { mode: natnetwork, network: shared, addresses: [10.0.2.7/24] } ] } }
+`);
+    const engines = net.machines.filter((m) => m.kind === "nat-engine");
+    expect(engines.map((m) => `${m.name} ${m.engine?.host} ${m.interfaces.find((i) => i.name === "nat")?.segment}`)).toEqual([
+      "natnetwork-shared-h1 h1 h1/natnetwork:shared",
+      "natnetwork-shared-h2 h2 h2/natnetwork:shared",
+    ]);
+    expect(engines[0]?.interfaces.find((i) => i.name === "nat")?.addrs.map((a) => `${formatIP(a.ip)}/${a.len}`)).toEqual([
+      "10.0.2.1/24",
+      "10.0.2.2/24",
+    ]);
+    expect(engines[0]?.origin.what).toBe("VirtualBox NAT Network 'shared'");
+  });
+
+  it("a NAT forward from host port 1024 listens without root; 1023 does not", () => {
+    const net = lowerText(`
+machines:
+  host: {}
+  g:
+    vm:
+      on: host
+      adapters:
+        - mode: nat
+          forwards: [ { hostPort: 1024, guestPort: 22 }, { hostPort: 1023, guestPort: 23 } ]
+`);
+    const relays = machine(net, "host").sockets.filter((s) => s.role.kind === "relay");
+    expect(relays.map((s) => `${s.port} ${s.owner} ${s.origin.what}`)).toEqual([
+      "1024 VirtualBox NAT forward port forward of g's NAT adapter 1",
+    ]);
+  });
+
+  it("a home router DNATs and hairpins on its IPv4 addresses only", () => {
+    const net = lowerText(`
+segments: { wan: 203.0.113.0/24, lan: 192.168.1.0/24 }
+machines:
+  r:
+    router:
+      wan: eth0
+      hairpin: true
+      forwards: [ { port: 443, to: 192.168.1.20 } ]
+    interfaces:
+      eth0: { segment: wan, addresses: [203.0.113.2/24, "2001:db8::2/64"] }
+      eth1: { segment: lan, addresses: [192.168.1.1/24, "fd00::1/64"] }
+`);
+    const lines = showBlock(net, "r").filter((l) => l.startsWith("    nat "));
+    expect(lines.map((l) => l.replace(/ {3}#.*/, ""))).toEqual([
+      "    nat prerouting: tcp dst 203.0.113.2/32 dport 443 in eth0 -> dnat to 192.168.1.20:443",
+      "    nat prerouting: tcp dst 203.0.113.2/32 dport 443 in eth1 -> dnat to 192.168.1.20:443",
+      "    nat postrouting: tcp src 192.168.1.0/24 dst 192.168.1.20/32 dport 443 out eth1 -> masquerade",
+      "    nat postrouting: src 0.0.0.0/0 out eth0 -> masquerade",
+    ]);
+    expect(lines.map((l) => l.replace(/.* {3}# /, "").replace(/, inline.*/, ""))).toEqual([
+      "router forward tcp/443 -> 192.168.1.20:443",
+      "router forward tcp/443 -> 192.168.1.20:443 (hairpin)",
+      "router forward tcp/443 -> 192.168.1.20:443 (hairpin SNAT)",
+      "masquerade IPv4 out of eth0 (home router)",
+    ]);
+    expect(showBlock(net, "r").filter((l) => /^ {4}(input|forward) \(policy drop, inline\.yaml:\d+:\d+\)$/.test(l))).toHaveLength(2);
+  });
+});
