@@ -185,7 +185,7 @@ segments: { lan: 192.168.1.0/24 }
 machines:
   host:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
-    hostonly: { vboxnet3: { addresses: [192.168.99.1/24, "fd99::1/64"] } }
+    hostonly: { vboxnet3: { addresses: ["fd99::1/64", 192.168.99.1/24] } }
   vm1:
     vm:
       on: host
@@ -206,7 +206,8 @@ describe("VirtualBox adapters the models leave out", () => {
       origin: { what: "host-only network vboxnet3" },
     });
     expect(net.segments.find((s) => s.name === "host/vboxnet3")).toMatchObject({ kind: "vbox-hostonly" });
-    expect(net.segments.find((s) => s.name === "host/vboxnet3")?.subnets.map(formatPrefix)).toEqual(["192.168.99.0/24", "fd99::/64"]);
+    expect(net.segments.find((s) => s.name === "host/vboxnet3")?.subnets.map(formatPrefix)).toEqual(["fd99::/64", "192.168.99.0/24"]);
+    expect(host.interfaces.find((i) => i.name === "vboxnet3")?.origin.span.line).toBe(6);
     expect(showBlock(net, "vm1").filter((l) => l.startsWith("    eth"))).toEqual([
       "    eth0       192.168.99.101/24  on host/vboxnet3",
       "    eth1       10.77.0.5/24  on host/intnet:intnet",
@@ -274,11 +275,11 @@ machines:
 describe("lowering's bookkeeping", () => {
   it("a connected route per interface and distinct prefix: a second address in the same subnet adds none", () => {
     const net = lowerText(`
-segments: { lan: 192.168.1.0/24 }
+segments: { lan: { subnets: [192.168.1.0/24, 192.168.2.0/24] } }
 machines:
   m:
     interfaces:
-      eth0: { segment: lan, addresses: [192.168.1.10/24, 192.168.1.11/24, 192.168.1.12/25, "fd00::1/64", "fd00::2/64"] }
+      eth0: { segment: lan, addresses: [192.168.1.10/24, 192.168.1.11/24, 192.168.1.12/25, "fd00::1/64", "fd00::2/64", 192.168.2.10/24] }
       eth1: { segment: lan, addresses: [192.168.1.20/24] }
 `);
     expect(machine(net, "m").routes.map(routeText)).toEqual([
@@ -287,6 +288,7 @@ machines:
       "192.168.1.0/24 dev eth0 connected",
       "192.168.1.0/25 dev eth0 connected",
       "fd00::/64 dev eth0 connected",
+      "192.168.2.0/24 dev eth0 connected",
       "192.168.1.0/24 dev eth1 connected",
     ]);
   });
@@ -347,8 +349,7 @@ machines:
   h1: {}
   h2: {}
   a: { vm: { on: h1, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.2.5/24] } ] } }
-  b: { vm: { on: h2, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.2.6/24] } ] } }
-  c: { vm: { on: h1, adapters: [ { mode: hostonly }, { mode: natnetwork, network: shared, addresses: [10.0.2.7/24] } ] } }
+  b: { vm: { on: h2, adapters: [ { mode: hostonly }, { mode: natnetwork, network: shared, addresses: [10.0.2.6/24] } ] } }
 `);
     const engines = net.machines.filter((m) => m.kind === "nat-engine");
     expect(engines.map((m) => `${m.name} ${m.engine?.host} ${m.interfaces.find((i) => i.name === "nat")?.segment}`)).toEqual([
@@ -406,5 +407,100 @@ machines:
       "masquerade IPv4 out of eth0 (home router)",
     ]);
     expect(showBlock(net, "r").filter((l) => /^ {4}(input|forward) \(policy drop, inline\.yaml:\d+:\d+\)$/.test(l))).toHaveLength(2);
+  });
+});
+
+describe("Docker 28 with lo named as a bridge", () => {
+  it("adds no drop: lo is on no segment, so no container sits behind it", () => {
+    const net = lowerText(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  dhost:
+    docker: { bridges: [lo] }
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  other:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24] } }
+`);
+    expect(machine(net, "dhost").filter.forward.rules).toEqual([]);
+  });
+});
+
+describe("more lowering the models leave out", () => {
+  it("a NAT Network is per host only when VMs of two hosts use that very network", () => {
+    const net = lowerText(`
+natnetworks:
+  shared: { network: 10.0.7.0/24 }
+  other: { network: 10.0.8.0/24 }
+machines:
+  h1: {}
+  h2: {}
+  a: { vm: { on: h1, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.7.5/24] } ] } }
+  b: { vm: { on: h2, adapters: [ { mode: natnetwork, network: other, addresses: [10.0.8.5/24] } ] } }
+  c: { vm: { on: h2, adapters: [ { mode: hostonly } ] } }
+`);
+    expect(net.machines.filter((m) => m.kind === "nat-engine").map((m) => m.name)).toEqual(["natnetwork-shared", "natnetwork-other"]);
+  });
+
+  it("DHCP leases count per host-only network; only host-only addresses on that network are skipped", () => {
+    const net = lowerText(`
+machines:
+  host: {}
+  s: { vm: { on: host, adapters: [ { mode: internal, addresses: [192.168.56.101/24] } ] } }
+  a: { vm: { on: host, adapters: [ { mode: hostonly } ] } }
+  b: { vm: { on: host, adapters: [ { mode: hostonly, network: vboxnet1 } ] } }
+`);
+    const addr = (name: string) =>
+      machine(net, name)
+        .interfaces.filter((i) => i.name !== "lo")
+        .map((i) => i.addrs.map((x) => formatIP(x.ip)).join(","));
+    expect([addr("a"), addr("b")]).toEqual([["192.168.56.101"], ["192.168.57.101"]]);
+  });
+
+  it("a static default of the other family leaves the DHCP default in place", () => {
+    const net = lowerText(`
+segments: { lan: { subnets: ["192.168.1.0/24", "fd00::/64"] } }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, "fd00::10/64"] } }
+  g:
+    routes: [ { to: "::/0", via: "fd00::1" } ]
+    vm:
+      on: host
+      adapters:
+        - { mode: nat }
+        - { mode: bridged, bridge: eth0, addresses: ["fd00::5/64"] }
+`);
+    expect(
+      machine(net, "g")
+        .routes.filter((r) => r.dst.len === 0)
+        .map(routeText),
+    ).toEqual(["::/0 via fd00::1 dev eth1 static", "0.0.0.0/0 via 10.0.2.2 dev eth0 static"]);
+  });
+
+  it("bind '*' is the wildcard for services and relays; a rule's dnat condition and an empty match are kept and shown", () => {
+    const net = lowerText(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  m:
+    interfaces:
+      eth0: { segment: lan, addresses: [192.168.1.10/24] }
+      eth1: { segment: lan }
+    services: [ { port: 80, bind: "*" } ]
+    relays: [ { port: 81, bind: "*", to: 192.168.1.20, toPort: 80 } ]
+    firewall:
+      forward:
+        rules:
+          - { action: drop, dnat: false }
+          - { action: accept }
+`);
+    const m = machine(net, "m");
+    expect(m.sockets.map((s) => `${s.port} ${formatIP(s.bind)}`)).toEqual(["80 0.0.0.0", "81 0.0.0.0"]);
+    expect(m.filter.forward.rules.map((r) => r.match)).toEqual([{ ctDnat: false }, {}]);
+    const block = showBlock(net, "m");
+    expect(block.filter((l) => /^ {6}\d\. /.test(l)).map((l) => l.replace(/ {3}#.*/, ""))).toEqual([
+      "      1. not ct status dnat -> drop",
+      "      2. any -> accept",
+    ]);
+    expect(block).toContain("    eth1       -  on lan");
   });
 });
