@@ -504,3 +504,25 @@ machines:
     expect(block).toContain("    eth1       -  on lan");
   });
 });
+
+describe("a gateway reached through an on-link static route", () => {
+  it("takes the device of that route, never of an earlier route that has a gateway itself", () => {
+    const net = lowerText(`
+segments: { a: 192.168.1.0/24, b: 192.168.2.0/24 }
+machines:
+  m:
+    interfaces:
+      eth0: { segment: a, addresses: [192.168.1.10/24] }
+      eth1: { segment: b, addresses: [192.168.2.10/24] }
+    routes:
+      - { to: 10.0.0.0/8, via: 192.168.1.1, dev: eth0 }
+      - { to: 10.50.0.0/16, dev: eth1 }
+      - { to: 10.60.0.0/16, via: 10.50.0.1 }
+`);
+    expect(
+      machine(net, "m")
+        .routes.filter((r) => r.type === "static")
+        .map(routeText),
+    ).toEqual(["10.0.0.0/8 via 192.168.1.1 dev eth0 static", "10.50.0.0/16 dev eth1 static", "10.60.0.0/16 via 10.50.0.1 dev eth1 static"]);
+  });
+});
