@@ -526,3 +526,39 @@ machines:
     ).toEqual(["10.0.0.0/8 via 192.168.1.1 dev eth0 static", "10.50.0.0/16 dev eth1 static", "10.60.0.0/16 via 10.50.0.1 dev eth1 static"]);
   });
 });
+
+describe("names and leftovers", () => {
+  it("a route's origin names its gateway and metric only when it has them; a declared host-only network nobody uses is still made", () => {
+    const net = lowerText(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+  m:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    hostonly: { vboxnet5: { addresses: [192.168.60.1/24] } }
+    routes:
+      - { to: 10.50.0.0/16, dev: eth0 }
+      - { to: 10.60.0.0/16, via: 192.168.1.1, metric: 7 }
+incomplete: [ { at: "m", what: "a firewall reach could not read" } ]
+`);
+    const m = machine(net, "m");
+    expect(m.routes.filter((r) => r.type === "static").map((r) => r.origin.what)).toEqual([
+      "route 10.50.0.0/16",
+      "route 10.60.0.0/16 via 192.168.1.1 metric 7",
+    ]);
+    expect(m.interfaces.map((i) => i.name)).toEqual(["lo", "eth0", "vboxnet5"]);
+    expect(net.incomplete).toEqual([{ at: "m", what: "a firewall reach could not read" }]);
+  });
+
+  it("a NAT Network forward without a name is named after its network", () => {
+    const net = lowerText(`
+natnetworks:
+  lab: { network: 10.0.9.0/24, forwards: [ { hostPort: 8080, guestIp: 10.0.9.5, guestPort: 80 } ] }
+machines:
+  host: {}
+  a: { vm: { on: host, adapters: [ { mode: natnetwork, network: lab, addresses: [10.0.9.5/24] } ] } }
+`);
+    expect(machine(net, "host").sockets.map((s) => `${s.owner} | ${s.origin.what}`)).toEqual([
+      "VirtualBox NAT forward | port forward of NAT Network 'lab'",
+    ]);
+  });
+});
