@@ -562,3 +562,32 @@ machines:
     ]);
   });
 });
+
+describe("edge prefixes", () => {
+  it("connected routes of two families never merge, even with equal network numbers and lengths (0.0.0.0/24 and ::/24)", () => {
+    const net = lowerText(`
+segments: { odd: { subnets: [0.0.0.0/24, "::/24"] } }
+machines:
+  m:
+    interfaces: { eth0: { segment: odd, addresses: [0.0.0.5/24, "::5/24"] } }
+`);
+    expect(
+      machine(net, "m")
+        .routes.filter((r) => r.type === "connected")
+        .map(routeText),
+    ).toEqual(["0.0.0.0/24 dev eth0 connected", "::/24 dev eth0 connected"]);
+  });
+
+  it("a NAT Network counts only the hosts of VMs on it, not of VMs whose other kind of network shares its name", () => {
+    const net = lowerText(`
+natnetworks:
+  shared: { network: 10.0.7.0/24 }
+machines:
+  h1: {}
+  h2: {}
+  a: { vm: { on: h1, adapters: [ { mode: natnetwork, network: shared, addresses: [10.0.7.5/24] } ] } }
+  b: { vm: { on: h2, adapters: [ { mode: internal, network: shared, addresses: [10.0.7.6/24] } ] } }
+`);
+    expect(net.machines.filter((m) => m.kind === "nat-engine").map((m) => m.name)).toEqual(["natnetwork-shared"]);
+  });
+});
