@@ -3,7 +3,7 @@
  * (connected, static with its device resolved, DHCP defaults) and `dst: local` expanded.
  */
 import { contains, prefixOf, type Prefix } from "../net/addr.js";
-import type { Chain, Machine, NatRule, Route, Rule } from "../ir/types.js";
+import { routeMetric, type Chain, type Machine, type NatRule, type Route, type Rule } from "../ir/types.js";
 import type { MutableMachine, PendingChain, PendingRule } from "./context.js";
 
 export function finish(m: MutableMachine): Machine {
@@ -44,11 +44,16 @@ function routeTable(m: MutableMachine): Route[] {
   const resolveDev = (r: Route): Route => {
     if (r.dev) return r;
     const via = r.via;
-    const onLinkStatic = m.staticRoutes.filter((x) => x.via === undefined && x.dev);
-    const dev = via
-      ? (connected.find((c) => c.type === "connected" && contains(c.dst, via)) ?? onLinkStatic.find((c) => contains(c.dst, via)))?.dev
-      : undefined;
-    return { ...r, dev: dev ?? "" };
+    if (!via) return { ...r, dev: "" };
+    // the kernel looks the gateway up among the link-scope routes (connected and on-link static):
+    // the longest prefix, then the lowest metric, then the route listed first
+    const onLink = [...connected.filter((c) => c.type === "connected"), ...m.staticRoutes.filter((x) => x.via === undefined && x.dev)];
+    let best: Route | undefined;
+    for (const c of onLink) {
+      if (!contains(c.dst, via)) continue;
+      if (!best || c.dst.len > best.dst.len || (c.dst.len === best.dst.len && routeMetric(c) < routeMetric(best))) best = c;
+    }
+    return { ...r, dev: best?.dev ?? "" };
   };
   const statics = m.staticRoutes.map(resolveDev);
   // DHCP leases give one default route per family: the first adapter's, unless the file has its own.

@@ -527,6 +527,29 @@ machines:
   });
 });
 
+describe("a gateway covered by two on-link routes (found by mutation testing)", () => {
+  it("takes the device of the longest prefix, as the kernel's lookup of the gateway does", () => {
+    const net = lowerText(`
+segments: { a: 192.168.1.0/24, b: 192.168.2.0/24 }
+machines:
+  m:
+    interfaces:
+      eth0: { segment: a, addresses: [192.168.1.10/24] }
+      eth1: { segment: b, addresses: [192.168.2.10/24] }
+    routes:
+      - { to: 10.0.0.0/8, dev: eth0 }
+      - { to: 10.50.0.0/16, dev: eth1 }
+      - { to: 10.60.0.0/16, via: 10.50.0.1 }
+      - { to: 10.70.0.0/16, via: 10.9.0.1 }
+`);
+    const statics = machine(net, "m").routes.filter((r) => r.type === "static");
+    expect(statics.map(routeText).slice(2)).toEqual([
+      "10.60.0.0/16 via 10.50.0.1 dev eth1 static",
+      "10.70.0.0/16 via 10.9.0.1 dev eth0 static",
+    ]);
+  });
+});
+
 describe("names and leftovers", () => {
   it("a route's origin names its gateway and metric only when it has them; a declared host-only network nobody uses is still made", () => {
     const net = lowerText(`
