@@ -91,6 +91,8 @@ export interface Listener {
   readonly reuse?: boolean;
   /** a relay process (docker-proxy): what it connects to for each client, and the source it binds */
   readonly relay?: { readonly host: string; readonly port: number; readonly from?: string };
+  /** SO_BINDTODEVICE: the kernel name of the device (the agent serves it through python3, which can set the option) */
+  readonly device?: string;
 }
 
 export interface HostForward {
@@ -170,8 +172,11 @@ export function unsupported(net: Network): Unsupported[] {
   const out: Unsupported[] = [];
   for (const m of net.machines) {
     for (const s of m.sockets) {
-      if (s.device !== undefined)
-        out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
+      if (s.device !== undefined && s.role.kind === "relay")
+        out.push({
+          machine: m.name,
+          what: `${s.owner} relays from a socket bound to device ${s.device}: the agent's relays are not device-bound`,
+        });
       if (s.role.kind === "relay" && s.role.gateway !== undefined && s.bind.v !== 4)
         out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
@@ -329,7 +334,7 @@ function machinePlan(
     ...routeLines(m, kn),
   ];
   const sysctls = machineSysctls(m, k);
-  const listeners = listenersOf(m, k);
+  const listeners = listenersOf(m, k, kn);
   const nft = nftRuleset(m, kn);
   return { index: k, name: m.name, ipBatch: batch, sysctls, ...(nft ? { nft } : {}), listeners, ifNames };
 }
@@ -455,10 +460,11 @@ function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (se
  * emulated by one socket per local address of its family beside the wildcard:
  * Linux prefers the exact bind, which answers from that address.
  */
-function listenersOf(m: Machine, k: number): Listener[] {
+function listenersOf(m: Machine, k: number, kn: (name: string) => string): Listener[] {
   const out: Listener[] = [];
   m.sockets.forEach((s, si) => {
     const tag = `${k}.${si}`;
+    const dev = s.device !== undefined ? { device: kn(s.device) } : {};
     if (s.role.kind === "relay" && s.role.gateway === undefined) {
       const relay = { host: formatIP(s.role.to), port: s.role.toPort, ...(s.role.from ? { from: formatIP(s.role.from) } : {}) };
       out.push({ tag, proto: s.proto, host: formatIP(s.bind), port: s.port, v6only: s.v6only, relay });
@@ -467,18 +473,18 @@ function listenersOf(m: Machine, k: number): Listener[] {
     if (s.role.kind !== "service") return;
     const host = formatIP(s.bind);
     if (s.proto === "udp" && s.pktinfo && isAny(unmap(s.bind))) {
-      out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true });
+      out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true, ...dev });
       const fam = s.bind.v === 6 && !s.v6only ? [4, 6] : [s.bind.v];
       for (const i of m.interfaces) {
         for (const a of i.addrs) {
           if (!fam.includes(a.ip.v)) continue;
           const addr = a.ip.v === 4 && s.bind.v === 6 ? `::ffff:${formatIP(a.ip)}` : formatIP(a.ip);
-          out.push({ tag, proto: "udp", host: addr, port: s.port, v6only: false, reuse: true });
+          out.push({ tag, proto: "udp", host: addr, port: s.port, v6only: false, reuse: true, ...dev });
         }
       }
       return;
     }
-    out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only });
+    out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, ...dev });
   });
   return out;
 }

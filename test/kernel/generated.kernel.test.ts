@@ -1,7 +1,7 @@
 /**
  * The kernel against generated topologies: the property tests' arbitraries
- * (test/properties/arbitraries.ts), restricted to what the emulator can build
- * (no SO_BINDTODEVICE listeners, IPv4 port forwards), are built in network
+ * (test/properties/arbitraries.ts), those the emulator can build (refusals are
+ * counted; test/kernel/emulable.test.ts measures the share), are built in network
  * namespaces and their queries probed. Z3, the exhaustive simulator and the
  * kernel must agree on every verdict and the simulator and the kernel on every
  * dial. On a failure the seed and the shrunk topology (as YAML, with its
