@@ -64,6 +64,17 @@ function run(cmd: string, args: readonly string[], input?: string, timeoutMs = 2
   });
 }
 
+/**
+ * Empties every machine's IPv6 neighbour table (INCOMPLETE and STALE entries too): the dials
+ * after it start from no entries, as the simulator's exchanges do (probe.ts, neighbour discovery).
+ * libslirp's own table cannot be emptied from outside.
+ */
+export async function flushNeighbours6(emu: Emulation): Promise<void> {
+  await Promise.all(
+    [...emu.namespaceOf.values()].map((ns) => run("ip", ["-n", assertNamespaceName(ns), "-6", "neigh", "flush", "all"]).catch(() => "")),
+  );
+}
+
 /** Runs `f` over `xs` with at most `n` at a time. */
 export async function pool<T, R>(xs: readonly T[], n: number, f: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(xs.length);

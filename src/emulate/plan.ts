@@ -188,15 +188,6 @@ export function unsupported(net: Network): Unsupported[] {
         });
       }
     }
-    const v6 = m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6));
-    for (const c of [m.filter.input, m.filter.output]) {
-      if (v6 && mayDropNeighbourDiscovery(c)) {
-        out.push({
-          machine: m.name,
-          what: `its ${c.name} chain may drop IPv6 neighbour discovery (untracked ICMPv6), which the kernel filters and the model does not yet: an IPv6 neighbour there may never resolve`,
-        });
-      }
-    }
     if (m.kind === "nat-engine") out.push(...natEngineUnsupported(m));
   }
   const v6 = slirp6Renaming(net).problem;
@@ -237,16 +228,23 @@ export const ttlSlot = (ttl: number): number | undefined => {
 };
 
 /**
- * Could this chain drop an IPv6 neighbour solicitation or advertisement? They
- * cross INPUT and OUTPUT as ICMPv6 with conntrack state "untracked" (measured:
- * `ct state untracked`), which no `state:` list of the topology language
- * matches. First match over the rules that may match such a packet:
- * conservative (a rule that matches only some of them counts as matching).
+ * Could this chain drop an IPv6 neighbour solicitation or advertisement? They cross INPUT and
+ * OUTPUT as ICMPv6 with conntrack state "untracked" (measured: `ct state untracked`). Both
+ * engines model it; the prober isolates such topologies' dials from each other's neighbour
+ * entries (probe.ts). First match over the rules that may match such a packet: conservative (a
+ * rule that matches only some of them counts as matching).
  */
 export function mayDropNeighbourDiscovery(c: Chain): boolean {
   for (const r of c.rules) {
     const m = r.match;
-    if (m.state || m.sport || m.dport || (m.proto !== undefined && m.proto !== "icmp") || m.ctDnat === true) continue;
+    if (
+      (m.state && !m.state.includes("untracked")) ||
+      m.sport ||
+      m.dport ||
+      (m.proto !== undefined && m.proto !== "icmp") ||
+      m.ctDnat === true
+    )
+      continue;
     // ports need TCP or UDP, conntrack's original tuple needs an entry (ND is untracked), negated or not
     if (m.origDst || m.origDport || m.not?.sport || m.not?.dport || m.not?.origDst || m.not?.origDport) continue;
     if ((m.src && m.src.v !== 6) || (m.dst && m.dst.v !== 6)) continue;
@@ -261,6 +259,15 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
     if (all) return false;
   }
   return c.policy === "drop";
+}
+
+/** Does some machine's INPUT or OUTPUT chain possibly drop IPv6 neighbour discovery on a segment? */
+export function neighbourDiscoveryFiltered(net: Network): boolean {
+  return net.machines.some(
+    (m) =>
+      m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6)) &&
+      (mayDropNeighbourDiscovery(m.filter.input) || mayDropNeighbourDiscovery(m.filter.output)),
+  );
 }
 
 /** slirp's own address on a network of either family: its .2 (::2) */

@@ -77,7 +77,7 @@ export interface RawRule {
   sport?: number;
   in?: number;
   out?: number;
-  state?: ("new" | "established" | "related" | "invalid")[];
+  state?: ("new" | "established" | "related" | "invalid" | "untracked")[];
   /** the port the client dialed, before any DNAT (conntrack's original destination port) */
   origDport?: number;
   /** the conditions written negated (`{ not: ... }`) */
@@ -97,7 +97,7 @@ export const rawRuleArb: fc.Arbitrary<RawRule> = fc
     sport: sometimes(fc.nat({ max: 3 })),
     in: sometimes(small),
     out: sometimes(small),
-    state: sometimes(fc.subarray(["new", "established", "related", "invalid"] as const, { minLength: 1 })),
+    state: sometimes(fc.subarray(["new", "established", "related", "invalid", "untracked"] as const, { minLength: 1 })),
     origDport: sometimes(small),
     not: sometimes(fc.subarray(["src", "dst", "dport", "in", "out", "origDport"] as const, { minLength: 1 })),
   })

@@ -67,13 +67,12 @@ machines:
   );
 });
 
-describe("a gap the kernel showed, refused by the emulator until the model has it (2026-11-23)", () => {
-  // Found by the generated-topology kernel test (seed 20261125): IPv6 neighbour discovery is
-  // ICMPv6 with conntrack state "untracked"; a router's INPUT policy drop with only
-  // `state: [established]` accepted drops the neighbour advertisement, so the router never
-  // resolves its neighbour and its ping times out. Both engines resolve neighbours without
-  // filtering, so they say reachable. Until the model filters neighbour discovery, the
-  // emulator refuses such a topology rather than report a known gap as a disagreement.
+describe("IPv6 neighbour discovery is untracked ICMPv6 that INPUT and OUTPUT filter (2026-11-23, modelled 2026-12-06)", () => {
+  // Found by the generated-topology kernel test (seed 20261125): a router's INPUT policy drop
+  // with only `state: [established]` accepted drops the neighbour solicitation and
+  // advertisement (conntrack: untracked), so nothing resolves across it and pings time out. Both
+  // engines resolved neighbours without filtering and said reachable; the emulator refused such
+  // chains. Now both engines filter neighbour discovery (semantics.md 3).
   const net = build(`
 segments: { lan: { subnets: [fd01::/64] } }
 machines:
@@ -82,10 +81,22 @@ machines:
     interfaces: { lan0: { segment: lan, addresses: [fd01::1/64] } }
     firewall: { input: { policy: drop, rules: [ { action: accept, state: [established] } ] } }
 `);
-  it("the emulator names the chain instead of building it", () => {
-    expect(unsupported(net).map((u) => `${u.machine}: ${u.what}`)).toEqual([
-      expect.stringMatching(/^gw: its input chain may drop IPv6 neighbour discovery/),
-    ]);
+  it("both engines say neither can reach the other, and the emulator builds it", async () => {
+    expect(unsupported(net)).toEqual([]);
+    await engines(net, "gw -> a/icmp", "unreachable");
+    await engines(net, "a -> gw/icmp", "unreachable");
+  });
+  const untracked = build(`
+segments: { lan: { subnets: [fd01::/64] } }
+machines:
+  a: { interfaces: { eth0: { segment: lan, addresses: [fd01::10/64] } } }
+  gw:
+    interfaces: { lan0: { segment: lan, addresses: [fd01::1/64] } }
+    firewall: { input: { policy: drop, rules: [ { action: accept, state: [established, untracked] } ] } }
+`);
+  it("accepting state untracked ((nft `ct state untracked`)) lets neighbour discovery through", async () => {
+    await engines(untracked, "gw -> a/icmp", "reachable");
+    await engines(untracked, "a -> gw/icmp", "unreachable");
   });
   const ok = build(`
 segments: { lan: { subnets: [fd01::/64] } }
@@ -95,19 +106,26 @@ machines:
     interfaces: { lan0: { segment: lan, addresses: [fd01::1/64] } }
     firewall: { input: { policy: drop, rules: [ { action: accept, proto: icmp }, { action: accept, state: [established] } ] } }
 `);
-  it("accepting ICMP first (as ip6tables guides advise) makes it buildable", () => {
-    expect(unsupported(ok)).toEqual([]);
+  it("accepting ICMP first (as ip6tables guides advise) lets both through", async () => {
+    await engines(ok, "gw -> a/icmp", "reachable");
+    await engines(ok, "a -> gw/icmp", "reachable");
   });
   it.skipIf(!root)(
-    "and then the kernel agrees with both engines",
+    "and the kernel agrees with both engines on all three",
     async () => {
-      const r = await emulate(ok, [q("gw -> a/icmp"), q("a -> gw/icmp")]);
-      expect(r.probes.map((p) => [p.query.text, p.reach, p.kernel, p.agree])).toEqual([
-        ["gw -> a/icmp", "reachable", "reachable", true],
-        ["a -> gw/icmp", "reachable", "reachable", true],
-      ]);
+      for (const [n, verdicts] of [
+        [net, ["unreachable", "unreachable"]],
+        [untracked, ["reachable", "unreachable"]],
+        [ok, ["reachable", "reachable"]],
+      ] as const) {
+        const r = await emulate(n, [q("gw -> a/icmp"), q("a -> gw/icmp")]);
+        expect(r.probes.map((p) => [p.query.text, p.reach, p.kernel])).toEqual([
+          ["gw -> a/icmp", verdicts[0], verdicts[0]],
+          ["a -> gw/icmp", verdicts[1], verdicts[1]],
+        ]);
+      }
     },
-    60_000,
+    120_000,
   );
 });
 
