@@ -17,6 +17,7 @@ import type { Machine, Network } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
+import { shadowedUdpForward } from "../ir/slirp.js";
 import type { Attempt, Disposition, Leg, Packet } from "./types.js";
 import { swap, walk, type Conntrack } from "./walk.js";
 
@@ -130,6 +131,9 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     }
     const role = d.socket?.role;
     if (role?.kind === "relay") {
+      // of several UDP forwards of one engine to one guest port only the last answers (ir/slirp.ts)
+      if (dial.proto === "udp" && shadowedUdpForward(server, d.socket!))
+        return fail(i, "reply", { kind: "engine-no-connection", machine: role.engine });
       from = machines.get(role.engine)!;
       // A libslirp forward keeps the client's address (an IPv6 client of an IPv4 guest cannot: the
       // gateway's then); a machine's relay process (docker-proxy) connects with its own socket.

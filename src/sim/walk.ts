@@ -330,6 +330,10 @@ function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
         return done(w, { kind: "martian", machine: m.name, iface: inIf, addr, which });
     }
   }
+  // libslirp with the host's loopback unreachable drops a guest's UDP answer to the address that
+  // stands for it, also a port forward's answer to a client on the host's loopback (kernel-tested)
+  if (m.engine && w.replying && p.proto === "udp" && !m.engine.loopbackReachable && sameIP(p.dst, m.engine.loopbackAddress))
+    return done(w, { kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
   if (m.engine && w.replying && expected(w, m, p)) return done(w, { kind: "delivered", machine: m.name, packet: p });
   if (m.engine && w.replying && !t.entry) return done(w, { kind: "engine-no-connection", machine: m.name });
   return localTable(w, m, inIf, p, t, hops);

@@ -511,7 +511,7 @@ function preroutingS(w: WalkerS, st: St, m: Machine, inIf: string, t: Track, hop
 
 /** Martians, judged after PREROUTING (a DNAT to 127/8 is one too); then a NAT engine's own connections. */
 function martianS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
-  const { x, k } = w;
+  const { x } = w;
   let ok: F = TRUE;
   if (inIf !== "lo") {
     const lbOk = (a: AV) => (m.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
@@ -522,17 +522,29 @@ function martianS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: T
   if (!st3) return;
   const q = x.pk(st3, p);
   if (m.engine && w.replying) {
-    // a NAT engine answers its own connections itself
-    const exp = expectedS(w, st3, m, q);
-    const d: Decision = { kind: "engine-no-connection", machine: m.name };
-    const s4 = x.assume(st3, exp, d);
-    if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
-    const s5 = x.assume(st3, not(exp), d);
-    if (!s5) return;
-    if (t.idx === undefined) return x.prune(d);
-    return localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
+    // the twin of sim `martian`: libslirp with the host's loopback unreachable drops a UDP answer to the address standing for it
+    if (q.proto === "udp" && !m.engine.loopbackReachable) {
+      const lb = eqAddr(q.dst, ac(m.engine.loopbackAddress));
+      const s4 = x.assume(st3, not(lb), { kind: "engine-loopback", machine: m.name, origin: m.engine.origin });
+      if (!s4) return;
+      return engineReplyS(w, s4, m, inIf, x.pk(s4, q), t, hops);
+    }
+    return engineReplyS(w, st3, m, inIf, q, t, hops);
   }
   localTableS(w, st3, m, inIf, q, t, hops);
+}
+
+/** A reply at a NAT engine: it answers its own connections itself; anything else goes on only with a conntrack entry. */
+function engineReplyS(w: WalkerS, st3: St, m: Machine, inIf: string, q: SPacket, t: Track, hops: number): void {
+  const { x, k } = w;
+  const exp = expectedS(w, st3, m, q);
+  const d: Decision = { kind: "engine-no-connection", machine: m.name };
+  const s4 = x.assume(st3, exp, d);
+  if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
+  const s5 = x.assume(st3, not(exp), d);
+  if (!s5) return;
+  if (t.idx === undefined) return x.prune(d);
+  localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
 }
 
 /** The local table: is the destination this machine's? A NAT engine relays what is not. */
