@@ -810,7 +810,14 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const key =
         dst && `${formatPrefix(dst)} ${routeMetric({ dst, type: "static", ...(r.metric !== undefined ? { metric: r.metric } : {}) })}`;
       if (!key || taken.has(key)) continue;
-      const via = pick(gatewaysOf(name, prefixFamily(to)), r.via);
+      // half of the routes go via a machine that forwards (the home router or a host with ip_forward), so
+      // that routes matter; two such machines between the same networks make paths asymmetric
+      const cands = gatewaysOf(name, prefixFamily(to));
+      const forwarding = cands.filter((ip) => {
+        const o = ownerOf(ip);
+        return o === "gw" || (o !== undefined && configs.some(([n, c]) => n === o && c.ipForward === true));
+      });
+      const via = pick(r.via % 2 === 0 && forwarding.length ? forwarding : cands, r.via);
       if (via === undefined) continue;
       taken.add(key);
       routes.push({ to, via, ...(r.metric !== undefined ? { metric: r.metric } : {}) });
@@ -903,10 +910,14 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       ports[f.proto].add(port);
       const m = ownerOf(to);
       const listening = m ? (servicePorts[m]?.[f.proto] ?? []) : [];
+      // mostly onto a port the target listens on (a forward that matters: the internet reaches a LAN
+      // service through it); without a toPort only when the public port is one it listens on, or 1 in 4
       const toPort =
         f.toPort !== undefined
           ? ((f.toPort % 4 !== 3 ? pick(listening, f.toPort) : undefined) ?? pick(SERVICE_PORTS, f.toPort)!)
-          : undefined;
+          : listening.includes(port) || f.port % 4 === 3
+            ? undefined
+            : pick(listening, f.port);
       if (m) entry({ machine: m, proto: f.proto, port: toPort ?? port });
       return [{ name: `pf${k}`, proto: f.proto, port, to, ...(toPort !== undefined ? { toPort } : {}) }];
     });
