@@ -93,11 +93,12 @@ export async function pool<T, R>(xs: readonly T[], n: number, f: (x: T, i: numbe
 export function emulationSupport(): { ok: true } | { ok: false; why: string } {
   if (process.platform !== "linux") return { ok: false, why: "network namespaces need Linux" };
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return { ok: false, why: "building network namespaces needs root" };
-  for (const tool of ["ip", "nft", "slirp4netns", "ping", "sysctl"]) {
+  // python3: the agent's helper for device-bound listeners (SO_BINDTODEVICE, which Node cannot set)
+  for (const tool of ["ip", "nft", "slirp4netns", "ping", "sysctl", "python3"]) {
     try {
       execFileSync("sh", ["-c", 'command -v "$1"', "sh", tool], { stdio: "ignore" });
     } catch {
-      return { ok: false, why: `${tool} is not installed (apt-get install -y iproute2 nftables slirp4netns iputils-ping procps)` };
+      return { ok: false, why: `${tool} is not installed (apt-get install -y iproute2 nftables slirp4netns iputils-ping procps python3)` };
     }
   }
   return { ok: true };
