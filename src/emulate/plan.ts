@@ -158,6 +158,16 @@ const SYSCTL_COMMON = [
   "net.ipv6.conf.all.accept_dad=0",
   "net.ipv6.conf.default.accept_ra=0",
   "net.ipv6.conf.all.accept_ra=0",
+  // no ICMP redirects (the model has none): a router sending a packet back out of the interface it
+  // came in on would tell the sender a shorter way (ping counts that as an error, and the sender's
+  // route cache keeps the new next hop for later dials); set before the interfaces exist, which
+  // inherit `default` (seed 31000030 of the generated kernel test, docs/semantics.md 10)
+  "net.ipv4.conf.all.send_redirects=0",
+  "net.ipv4.conf.default.send_redirects=0",
+  "net.ipv4.conf.all.accept_redirects=0",
+  "net.ipv4.conf.default.accept_redirects=0",
+  "net.ipv6.conf.all.accept_redirects=0",
+  "net.ipv6.conf.default.accept_redirects=0",
 ];
 /** A namespace that holds bridges: frames are switched, not filtered (kernel-oracle.md pitfall 5). */
 export const SYSCTL_SWITCH = [
