@@ -25,6 +25,85 @@ import dgram from "node:dgram";
 import readline from "node:readline";
 import { spawn } from "node:child_process";
 
+/**
+ * Node cannot set SO_BINDTODEVICE, so device-bound listeners are served by a small Python
+ * program started here (inside the namespace): it sets the option, binds, answers each
+ * connection or datagram with the same banner, prints one JSON line with each socket's
+ * result, and exits when its stdin closes (when the agent does).
+ */
+const BOUND_LISTENERS = `
+import errno, json, os, socket, sys, threading
+specs, token = json.loads(sys.argv[1]), sys.argv[2]
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+def banner(tag, peer):
+    return ("REACH %s %s %s %d\\n" % (token, tag, peer[0].split("%")[0], peer[1])).encode()
+def serve_tcp(s, tag):
+    while True:
+        c, peer = s.accept()
+        try:
+            c.sendall(banner(tag, peer))
+        except OSError:
+            pass
+        c.close()
+def serve_udp(s, tag):
+    while True:
+        _, peer = s.recvfrom(65535)
+        try:
+            s.sendto(banner(tag, peer), peer)
+        except OSError:
+            pass
+out = []
+for sp in specs:
+    fam = socket.AF_INET6 if ":" in sp["host"] else socket.AF_INET
+    tcp = sp["proto"] == "tcp"
+    s = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+    try:
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if sp["v6only"] else 0)
+        if tcp or sp.get("reuse"):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, sp["device"].encode())
+        s.bind((sp["host"], sp["port"]))
+        if tcp:
+            s.listen(511)
+        threading.Thread(target=serve_tcp if tcp else serve_udp, args=(s, sp["tag"]), daemon=True).start()
+        out.append({"tag": sp["tag"]})
+    except OSError as e:
+        out.append({"tag": sp["tag"], "error": errno.errorcode.get(e.errno, str(e))})
+print(json.dumps(out), flush=True)
+sys.stdin.read()
+os._exit(0)
+`;
+
+/**
+ * The device-bound listeners of one request, through BOUND_LISTENERS.
+ * @param {string} token
+ * @param {ListenSpec[]} specs
+ * @returns {Promise<{tag: string, error?: string}[]>}
+ */
+function listenBound(token, specs) {
+  return new Promise((resolve) => {
+    const child = spawn("python3", ["-c", BOUND_LISTENERS, JSON.stringify(specs), token], { stdio: ["pipe", "pipe", "ignore"] });
+    children.push(child);
+    const fail = (/** @type {string} */ why) => resolve(specs.map((s) => ({ tag: s.tag, error: why })));
+    let out = "";
+    child.on("error", (e) => fail(`python3: ${String(e)}`));
+    child.on("exit", () => fail("python3 exited"));
+    child.stdout.on("data", (d) => {
+      out += d.toString("utf8");
+      if (!out.includes("\n")) return;
+      try {
+        resolve(JSON.parse(out.split("\n")[0] ?? ""));
+      } catch {
+        fail("python3: bad answer");
+      }
+    });
+  });
+}
+
+/** @type {import("node:child_process").ChildProcess[]} */
+const children = [];
+
 /** @type {Array<import("node:net").Server | import("node:dgram").Socket>} */
 const open = [];
 
@@ -35,7 +114,7 @@ function send(msg) {
 
 /**
  * @typedef {{host: string, port: number, from?: string}} Relay
- * @typedef {{tag: string, proto: "tcp" | "udp", host: string, port: number, v6only: boolean, reuse?: boolean, relay?: Relay}} ListenSpec
+ * @typedef {{tag: string, proto: "tcp" | "udp", host: string, port: number, v6only: boolean, reuse?: boolean, relay?: Relay, device?: string}} ListenSpec
  */
 
 /**
@@ -285,9 +364,16 @@ rl.on("line", async (line) => {
     return;
   }
   try {
-    if (msg.op === "listen")
-      send({ id: msg.id, ok: true, result: await Promise.all((msg.sockets ?? []).map((s) => listen(msg.token, s))) });
-    else if (msg.op === "probe")
+    if (msg.op === "listen") {
+      /** @type {ListenSpec[]} */
+      const specs = msg.sockets ?? [];
+      const bound = specs.filter((s) => s.device !== undefined);
+      const [plain, dev] = await Promise.all([
+        Promise.all(specs.filter((s) => s.device === undefined).map((s) => listen(msg.token, s))),
+        bound.length ? listenBound(msg.token, bound) : Promise.resolve([]),
+      ]);
+      send({ id: msg.id, ok: true, result: [...plain, ...dev] });
+    } else if (msg.op === "probe")
       send({ id: msg.id, ok: true, result: await Promise.all((msg.probes ?? []).map((p) => probe(msg.token, p))) });
     else send({ id: msg.id, ok: false, error: `unknown op ${msg.op}` });
   } catch (e) {
@@ -296,6 +382,7 @@ rl.on("line", async (line) => {
 });
 rl.on("close", () => {
   for (const s of open) s.close();
+  for (const c of children) c.kill();
   process.exit(0);
 });
 send({ id: 0, ok: true, result: "ready" });

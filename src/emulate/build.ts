@@ -64,6 +64,17 @@ function run(cmd: string, args: readonly string[], input?: string, timeoutMs = 2
   });
 }
 
+/**
+ * Empties every machine's IPv6 neighbour table (INCOMPLETE and STALE entries too): the dials
+ * after it start from no entries, as the simulator's exchanges do (probe.ts, neighbour discovery).
+ * libslirp's own table cannot be emptied from outside.
+ */
+export async function flushNeighbours6(emu: Emulation): Promise<void> {
+  await Promise.all(
+    [...emu.namespaceOf.values()].map((ns) => run("ip", ["-n", assertNamespaceName(ns), "-6", "neigh", "flush", "all"]).catch(() => "")),
+  );
+}
+
 /** Runs `f` over `xs` with at most `n` at a time. */
 export async function pool<T, R>(xs: readonly T[], n: number, f: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(xs.length);
@@ -82,11 +93,12 @@ export async function pool<T, R>(xs: readonly T[], n: number, f: (x: T, i: numbe
 export function emulationSupport(): { ok: true } | { ok: false; why: string } {
   if (process.platform !== "linux") return { ok: false, why: "network namespaces need Linux" };
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return { ok: false, why: "building network namespaces needs root" };
-  for (const tool of ["ip", "nft", "slirp4netns", "ping", "sysctl"]) {
+  // python3: the agent's helper for device-bound listeners (SO_BINDTODEVICE, which Node cannot set)
+  for (const tool of ["ip", "nft", "slirp4netns", "ping", "sysctl", "python3"]) {
     try {
       execFileSync("sh", ["-c", 'command -v "$1"', "sh", tool], { stdio: "ignore" });
     } catch {
-      return { ok: false, why: `${tool} is not installed (apt-get install -y iproute2 nftables slirp4netns iputils-ping procps)` };
+      return { ok: false, why: `${tool} is not installed (apt-get install -y iproute2 nftables slirp4netns iputils-ping procps python3)` };
     }
   }
   return { ok: true };

@@ -91,6 +91,8 @@ export interface Listener {
   readonly reuse?: boolean;
   /** a relay process (docker-proxy): what it connects to for each client, and the source it binds */
   readonly relay?: { readonly host: string; readonly port: number; readonly from?: string };
+  /** SO_BINDTODEVICE: the kernel name of the device (the agent serves it through python3, which can set the option) */
+  readonly device?: string;
 }
 
 export interface HostForward {
@@ -156,6 +158,16 @@ const SYSCTL_COMMON = [
   "net.ipv6.conf.all.accept_dad=0",
   "net.ipv6.conf.default.accept_ra=0",
   "net.ipv6.conf.all.accept_ra=0",
+  // no ICMP redirects (the model has none): a router sending a packet back out of the interface it
+  // came in on would tell the sender a shorter way (ping counts that as an error, and the sender's
+  // route cache keeps the new next hop for later dials); set before the interfaces exist, which
+  // inherit `default` (seed 31000030 of the generated kernel test, docs/semantics.md 10)
+  "net.ipv4.conf.all.send_redirects=0",
+  "net.ipv4.conf.default.send_redirects=0",
+  "net.ipv4.conf.all.accept_redirects=0",
+  "net.ipv4.conf.default.accept_redirects=0",
+  "net.ipv6.conf.all.accept_redirects=0",
+  "net.ipv6.conf.default.accept_redirects=0",
 ];
 /** A namespace that holds bridges: frames are switched, not filtered (kernel-oracle.md pitfall 5). */
 export const SYSCTL_SWITCH = [
@@ -170,8 +182,11 @@ export function unsupported(net: Network): Unsupported[] {
   const out: Unsupported[] = [];
   for (const m of net.machines) {
     for (const s of m.sockets) {
-      if (s.device !== undefined)
-        out.push({ machine: m.name, what: `${s.owner} is bound to device ${s.device} (SO_BINDTODEVICE): the probe agent cannot set it` });
+      if (s.device !== undefined && s.role.kind === "relay")
+        out.push({
+          machine: m.name,
+          what: `${s.owner} relays from a socket bound to device ${s.device}: the agent's relays are not device-bound`,
+        });
       if (s.role.kind === "relay" && s.role.gateway !== undefined && s.bind.v !== 4)
         out.push({ machine: m.name, what: `${s.owner} listens on IPv6 ${formatIP(s.bind)}: slirp4netns forwards listen on IPv4 only` });
     }
@@ -180,15 +195,6 @@ export function unsupported(net: Network): Unsupported[] {
         out.push({
           machine: m.name,
           what: `${r.origin.what} goes via its own address ${formatIP(r.via)}, a route Linux refuses ("Nexthop has invalid gateway") and the model keeps`,
-        });
-      }
-    }
-    const v6 = m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6));
-    for (const c of [m.filter.input, m.filter.output]) {
-      if (v6 && mayDropNeighbourDiscovery(c)) {
-        out.push({
-          machine: m.name,
-          what: `its ${c.name} chain may drop IPv6 neighbour discovery (untracked ICMPv6), which the kernel filters and the model does not yet: an IPv6 neighbour there may never resolve`,
         });
       }
     }
@@ -232,16 +238,23 @@ export const ttlSlot = (ttl: number): number | undefined => {
 };
 
 /**
- * Could this chain drop an IPv6 neighbour solicitation or advertisement? They
- * cross INPUT and OUTPUT as ICMPv6 with conntrack state "untracked" (measured:
- * `ct state untracked`), which no `state:` list of the topology language
- * matches. First match over the rules that may match such a packet:
- * conservative (a rule that matches only some of them counts as matching).
+ * Could this chain drop an IPv6 neighbour solicitation or advertisement? They cross INPUT and
+ * OUTPUT as ICMPv6 with conntrack state "untracked" (measured: `ct state untracked`). Both
+ * engines model it; the prober isolates such topologies' dials from each other's neighbour
+ * entries (probe.ts). First match over the rules that may match such a packet: conservative (a
+ * rule that matches only some of them counts as matching).
  */
 export function mayDropNeighbourDiscovery(c: Chain): boolean {
   for (const r of c.rules) {
     const m = r.match;
-    if (m.state || m.sport || m.dport || (m.proto !== undefined && m.proto !== "icmp") || m.ctDnat === true) continue;
+    if (
+      (m.state && !m.state.includes("untracked")) ||
+      m.sport ||
+      m.dport ||
+      (m.proto !== undefined && m.proto !== "icmp") ||
+      m.ctDnat === true
+    )
+      continue;
     // ports need TCP or UDP, conntrack's original tuple needs an entry (ND is untracked), negated or not
     if (m.origDst || m.origDport || m.not?.sport || m.not?.dport || m.not?.origDst || m.not?.origDport) continue;
     if ((m.src && m.src.v !== 6) || (m.dst && m.dst.v !== 6)) continue;
@@ -256,6 +269,15 @@ export function mayDropNeighbourDiscovery(c: Chain): boolean {
     if (all) return false;
   }
   return c.policy === "drop";
+}
+
+/** Does some machine's INPUT or OUTPUT chain possibly drop IPv6 neighbour discovery on a segment? */
+export function neighbourDiscoveryFiltered(net: Network): boolean {
+  return net.machines.some(
+    (m) =>
+      m.interfaces.some((i) => i.segment !== null && i.addrs.some((a) => a.ip.v === 6)) &&
+      (mayDropNeighbourDiscovery(m.filter.input) || mayDropNeighbourDiscovery(m.filter.output)),
+  );
 }
 
 /** slirp's own address on a network of either family: its .2 (::2) */
@@ -329,7 +351,7 @@ function machinePlan(
     ...routeLines(m, kn),
   ];
   const sysctls = machineSysctls(m, k);
-  const listeners = listenersOf(m, k);
+  const listeners = listenersOf(m, k, kn);
   const nft = nftRuleset(m, kn);
   return { index: k, name: m.name, ipBatch: batch, sysctls, ...(nft ? { nft } : {}), listeners, ifNames };
 }
@@ -455,10 +477,11 @@ function slirpPlans(net: Network, nsOf: ReadonlyMap<string, number>, bridge: (se
  * emulated by one socket per local address of its family beside the wildcard:
  * Linux prefers the exact bind, which answers from that address.
  */
-function listenersOf(m: Machine, k: number): Listener[] {
+function listenersOf(m: Machine, k: number, kn: (name: string) => string): Listener[] {
   const out: Listener[] = [];
   m.sockets.forEach((s, si) => {
     const tag = `${k}.${si}`;
+    const dev = s.device !== undefined ? { device: kn(s.device) } : {};
     if (s.role.kind === "relay" && s.role.gateway === undefined) {
       const relay = { host: formatIP(s.role.to), port: s.role.toPort, ...(s.role.from ? { from: formatIP(s.role.from) } : {}) };
       out.push({ tag, proto: s.proto, host: formatIP(s.bind), port: s.port, v6only: s.v6only, relay });
@@ -467,18 +490,18 @@ function listenersOf(m: Machine, k: number): Listener[] {
     if (s.role.kind !== "service") return;
     const host = formatIP(s.bind);
     if (s.proto === "udp" && s.pktinfo && isAny(unmap(s.bind))) {
-      out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true });
+      out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, reuse: true, ...dev });
       const fam = s.bind.v === 6 && !s.v6only ? [4, 6] : [s.bind.v];
       for (const i of m.interfaces) {
         for (const a of i.addrs) {
           if (!fam.includes(a.ip.v)) continue;
           const addr = a.ip.v === 4 && s.bind.v === 6 ? `::ffff:${formatIP(a.ip)}` : formatIP(a.ip);
-          out.push({ tag, proto: "udp", host: addr, port: s.port, v6only: false, reuse: true });
+          out.push({ tag, proto: "udp", host: addr, port: s.port, v6only: false, reuse: true, ...dev });
         }
       }
       return;
     }
-    out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only });
+    out.push({ tag, proto: s.proto, host, port: s.port, v6only: s.v6only, ...dev });
   });
   return out;
 }

@@ -31,8 +31,9 @@ import { ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Attempt } from "../sim/types.js";
 import { dialSymptom } from "../query/causes.js";
 import type { Symptom } from "../query/symptom.js";
-import { probeFrom, type AgentProbe, type AgentResult, type Emulation, type KernelSymptom } from "./build.js";
-import { assignedAddresses, ttlSlot, vhostOf } from "./plan.js";
+import { resolveNeighbour } from "../sim/elements.js";
+import { flushNeighbours6, probeFrom, type AgentProbe, type AgentResult, type Emulation, type KernelSymptom } from "./build.js";
+import { assignedAddresses, neighbourDiscoveryFiltered, ttlSlot, vhostOf } from "./plan.js";
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 300;
 const RETRY_TIMEOUT_MS = 3000;
@@ -248,7 +249,14 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   let ports = portsOf.get(emu);
   if (!ports) portsOf.set(emu, (ports = new Ports(net)));
   const plan = planDials(net, index, decided, ports);
-  const sending: Sending = { emu, index, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, results: new Map(), simOf: new Map() };
+  const sending: Sending = {
+    emu,
+    ndIsolated: neighbourDiscoveryFiltered(net),
+    index,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    results: new Map(),
+    simOf: new Map(),
+  };
   await sendRounds(sending, plan, ports);
   await retryUnanswered(sending, ports);
   const emulatedIndex = new Map(emu.plan.machines.map((m) => [String(m.index), net.machines.find((x) => x.name === m.name)!] as const));
@@ -289,6 +297,8 @@ interface Sent {
 /** Stages 3 and 4's state: every dial's kernel result and the simulator on the dial as sent, by key. */
 interface Sending {
   readonly emu: Emulation;
+  /** some chain may drop IPv6 neighbour discovery: dials are sent in batches that cannot lend each other neighbour entries */
+  readonly ndIsolated: boolean;
   readonly index: ReadonlyMap<string, Machine>;
   readonly timeoutMs: number;
   readonly results: Map<string, Sent>;
@@ -376,16 +386,73 @@ async function sendNow(s: Sending, batch: readonly Planned[], tmo: number): Prom
 }
 
 /**
+ * Sends `batch`. Where some chain may drop IPv6 neighbour discovery, the kernel's neighbour
+ * entries outlive a dial while the simulator starts each exchange with none: one dial's answered
+ * solicitation would let another through that the model (and a fresh kernel) stops. So the
+ * dials whose exchange fails at a filtered discovery go first, in batches where none makes an
+ * entry (machine and interface) another fails at, then all the rest; the IPv6 neighbour tables
+ * are emptied before each batch.
+ */
+async function send(s: Sending, batch: readonly Planned[], tmo: number, lane = RELAY_LANE): Promise<void> {
+  for (const p of batch) s.simOf.set(p.key, attempt(s.emu.net, s.index, p.dial));
+  if (!s.ndIsolated) return sendLanes(s, batch, tmo, lane);
+  for (const group of ndBatches(s, batch)) {
+    if (!group.length) continue;
+    await flushNeighbours6(s.emu);
+    await sendLanes(s, group, tmo, lane);
+  }
+}
+
+/** A dial's neighbour footprint: the entries ("machine|iface") its exchange makes, and the one whose discovery it fails at. */
+function ndFootprint(net: Network, a: Attempt): { makes: Set<string>; fails?: string } {
+  const makes = new Set<string>();
+  let fails: string | undefined;
+  for (const leg of a.legs) {
+    for (const t of [leg.forward, leg.reply, leg.ack, leg.errorBack]) {
+      if (!t) continue;
+      for (const st of t.steps)
+        if (st.kind === "transmit" && st.nextHop.v === 6) makes.add(`${st.machine}|${st.iface}`).add(`${st.to}|${st.toIface}`);
+      const d = t.disposition;
+      if (d.kind !== "no-neighbour" || !d.filtered || d.segment === null) continue;
+      fails = `${d.machine}|${d.iface}`;
+      // the solicitation got in: the neighbour made an entry for its source
+      const nb = d.filtered.what === "advertisement" ? resolveNeighbour(net, d.segment, d.nextHop, d.machine) : undefined;
+      if (nb) makes.add(`${nb.machine.name}|${nb.iface.name}`);
+    }
+  }
+  return { makes, ...(fails ? { fails } : {}) };
+}
+
+/** The batches `send` sends one after another: the failing dials packed greedily, then the rest. */
+function ndBatches(s: Sending, batch: readonly Planned[]): Planned[][] {
+  const groups: { dials: Planned[]; makes: Set<string>; fails: Set<string> }[] = [];
+  const rest: Planned[] = [];
+  for (const p of batch) {
+    const f = ndFootprint(s.emu.net, s.simOf.get(p.key)!);
+    if (!f.fails) {
+      rest.push(p);
+      continue;
+    }
+    const fails = f.fails;
+    const fits = (g: (typeof groups)[number]) => !g.makes.has(fails) && ![...f.makes].some((k) => g.fails.has(k));
+    let g = groups.find(fits);
+    if (!g) groups.push((g = { dials: [], makes: new Set(), fails: new Set() }));
+    g.dials.push(p);
+    g.fails.add(fails);
+    for (const k of f.makes) g.makes.add(k);
+  }
+  return [...groups.map((g) => g.dials), rest];
+}
+
+/**
  * Sends `batch`: connections the simulator expects at a port forward (a relay socket: libslirp's
  * hostfwd, which listens with a backlog of 1) go `lane` at a time per forward, the rest all at once.
  */
-async function send(s: Sending, batch: readonly Planned[], tmo: number, lane = RELAY_LANE): Promise<void> {
-  const net = s.emu.net;
+async function sendLanes(s: Sending, batch: readonly Planned[], tmo: number, lane: number): Promise<void> {
   const lanes = new Map<string, Planned[]>();
   const free: Planned[] = [];
   for (const p of batch) {
-    const a = attempt(net, s.index, p.dial);
-    s.simOf.set(p.key, a);
+    const a = s.simOf.get(p.key)!;
     const relay = relayOf(a);
     if (relay) lanes.set(relay, [...(lanes.get(relay) ?? []), p]);
     else free.push(p);

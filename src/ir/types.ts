@@ -11,7 +11,7 @@ import type { Span } from "../diagnostics/diagnostic.js";
 import type { IfAddr, IP, Prefix } from "../net/addr.js";
 
 export type Proto = "tcp" | "udp" | "icmp";
-export type CtState = "new" | "established" | "related" | "invalid";
+export type CtState = "new" | "established" | "related" | "invalid" | "untracked";
 
 export interface Origin {
   readonly span: Span;

@@ -61,6 +61,7 @@ export const CAUSES = {
   FIREWALL_REJECT: "a firewall rule rejects the packets",
   NO_ROUTE: "a machine on the way has no route to the destination",
   NO_NEIGHBOUR: "nothing on the segment answers for the next hop",
+  NEIGHBOUR_FILTERED: "a firewall drops IPv6 neighbour discovery (untracked ICMPv6) for the next hop",
   NOT_ATTACHED: "the interface is not attached to any network",
   IP_FORWARD_OFF: "a machine on the way does not forward packets (ip_forward=0)",
   RP_FILTER: "reverse-path filtering drops the packets",
@@ -730,6 +731,12 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
         `${d.machine}'s interface ${d.iface} is not attached to any network: attach it to a segment`,
         true,
       );
+    const nd = d.filtered;
+    if (nd) {
+      const rule = nd.rule?.origin ?? nd.policyOrigin;
+      const text = `${nd.machine}'s ${nd.chain.toUpperCase()} drops the IPv6 neighbour ${nd.what} for ${formatIP(d.nextHop)} (untracked ICMPv6): accept \`state: [untracked]\` (or ICMPv6) before it`;
+      return found(f, "NEIGHBOUR_FILTERED", rule ? at(rule) : place, "no-route", text, true);
+    }
     const text = `nothing on ${d.segment} has ${formatIP(d.nextHop)} (${d.machine} sends out of ${d.iface}): fix the gateway or the address`;
     return found(f, f.reply ? "RETURN_PATH" : "NO_NEIGHBOUR", place, "no-route", text, true);
   }
@@ -955,7 +962,8 @@ export function diagnose(net: Network, q: Query, closest: readonly Attempt[]): D
   // route or a neighbour, that is the cause; when it gets further (a route into it through the
   // host), the blockers on the way (ip_forward, the return path) are the causes instead.
   const firstBlock = best?.causes[0]?.code;
-  const routeless = firstBlock === undefined || firstBlock === "NO_ROUTE" || firstBlock === "NO_NEIGHBOUR";
+  const routeless =
+    firstBlock === undefined || firstBlock === "NO_ROUTE" || firstBlock === "NO_NEIGHBOUR" || firstBlock === "NEIGHBOUR_FILTERED";
   const kept = structural.filter((c) => c.code !== "HOSTONLY_ISOLATED" || routeless);
   // a structural cause explains the dial's failure itself: its blockers would only send the user after routes
   const blocking = kept.some((c) => c.code !== "NOTHING_LISTENS") ? [] : (best?.causes ?? []);

@@ -57,7 +57,9 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     .with({ kind: "no-neighbour" }, (x) =>
       x.segment === null
         ? `${x.machine}'s interface ${x.iface} is not attached to any network`
-        : `nobody on segment ${x.segment} answers ARP/ND for ${formatIP(x.nextHop)} (${x.machine} sends out of ${x.iface}): no neighbour`,
+        : x.filtered
+          ? `${x.machine} cannot resolve ${formatIP(x.nextHop)} out of ${x.iface}: ${x.filtered.machine}'s ${x.filtered.chain.toUpperCase()} ${x.filtered.rule ? `${x.filtered.rule.origin.what} (${at(x.filtered.rule.origin)})` : "policy"} drops the neighbour ${x.filtered.what} (untracked ICMPv6)`
+          : `nobody on segment ${x.segment} answers ARP/ND for ${formatIP(x.nextHop)} (${x.machine} sends out of ${x.iface}): no neighbour`,
     )
     .with(
       { kind: "not-forwarding" },

@@ -17,6 +17,7 @@ import type { Machine, Network } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
+import { shadowedUdpForward } from "../ir/slirp.js";
 import type { Attempt, Disposition, Leg, Packet } from "./types.js";
 import { swap, walk, type Conntrack } from "./walk.js";
 
@@ -47,17 +48,26 @@ export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
  * when the client refused it itself, and none for ICMP errors: conntrack counts those as
  * related, a state the simulator does not track, so they are taken as heard (docs/semantics.md 10).
  */
-function errorBack(net: Network, machines: ReadonlyMap<string, Machine>, ct: Conntrack, from: Machine, packet: Packet, d: Disposition) {
+function errorBack(
+  net: Network,
+  machines: ReadonlyMap<string, Machine>,
+  { ct, neighbours }: { ct: Conntrack; neighbours: Set<string> },
+  from: Machine,
+  packet: Packet,
+  d: Disposition,
+) {
   const reset = d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
   if (!reset || packet.proto !== "tcp" || d.machine === from.name) return {};
   const at = machines.get(d.machine);
   if (!at) return {};
-  return { errorBack: walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };
+  return { errorBack: walk({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };
 }
 
 // Long: one connection leg by leg (route, walk, reply, ACK, relay), each step a call; the smt twin is walkS
 export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, dial: Dial): Attempt {
   const ct: Conntrack = new Map();
+  // IPv6 neighbour entries made during this exchange (walk.ts `discover`)
+  const neighbours = new Set<string>();
   const legs: Leg[] = [];
   const fail = (leg: number, direction: "forward" | "reply" | "ack", disposition: Disposition): Attempt => ({
     legs,
@@ -84,10 +94,10 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       return fail(i, "forward", disposition);
     }
     const packet: Packet = { proto: dial.proto, src, dst, sport, dport };
-    const forward = walk({ net, machines, ct }, from, packet);
+    const forward = walk({ net, machines, ct, neighbours }, from, packet);
     const d = forward.disposition;
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
-      legs.push({ forward, packet, from: from.name, ...errorBack(net, machines, ct, from, packet, d) });
+      legs.push({ forward, packet, from: from.name, ...errorBack(net, machines, { ct, neighbours }, from, packet, d) });
       return fail(i, "forward", d);
     }
     const server = machines.get(d.machine)!;
@@ -102,7 +112,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       const from2 = back ? selectSource(server, back, answer.dst) : undefined;
       if (from2) answer = { ...answer, src: from2 };
     }
-    const reply = walk({ net, machines, ct, expect: { machine: from.name, packet: swap(packet) } }, server, answer);
+    const reply = walk({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) } }, server, answer);
     if (reply.disposition.kind !== "delivered") {
       legs.push({ forward, reply, packet, from: from.name });
       return fail(i, "reply", reply.disposition);
@@ -110,7 +120,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     // TCP: the handshake's last ACK and all data travel the original direction as `established`.
     const ack =
       dial.proto === "tcp"
-        ? walk({ net, machines, ct, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet)
+        ? walk({ net, machines, ct, neighbours, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet)
         : undefined;
     legs.push({ forward, reply, ...(ack ? { ack } : {}), packet, from: from.name });
     if (ack && ack.disposition.kind !== "delivered") return fail(i, "ack", ack.disposition);
@@ -125,6 +135,9 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     }
     const role = d.socket?.role;
     if (role?.kind === "relay") {
+      // of several UDP forwards of one engine to one guest port only the last answers (ir/slirp.ts)
+      if (dial.proto === "udp" && shadowedUdpForward(server, d.socket!))
+        return fail(i, "reply", { kind: "engine-no-connection", machine: role.engine });
       from = machines.get(role.engine)!;
       // A libslirp forward keeps the client's address (an IPv6 client of an IPv4 guest cannot: the
       // gateway's then); a machine's relay process (docker-proxy) connects with its own socket.

@@ -22,6 +22,7 @@ import {
   type Socket,
 } from "../ir/types.js";
 import type { Packet } from "./types.js";
+import { ndFallbackSource, ndOwnSources } from "../ir/neighbour.js";
 
 /** Is `ip` an address of this machine (any interface: weak host model), incl. all of 127/8? */
 export function isLocal(m: Machine, ip: IP): boolean {
@@ -249,4 +250,9 @@ export type RelayRole = Extract<Socket["role"], { kind: "relay" }>;
 export function relaySource(role: RelayRole, client: IP, clientPort: number, ephemeral: number): { src: IP | undefined; sport: number } {
   if (role.gateway === undefined) return { src: role.from, sport: ephemeral };
   return { src: isLoopback(client) || client.v !== role.to.v ? role.gateway : client, sport: clientPort };
+}
+
+/** The source of a neighbour solicitation for a packet from `src` leaving by `dev` (ir/neighbour.ts). */
+export function ndSource(m: Machine, dev: string, src: IP): IP {
+  return ndOwnSources(m, dev).some((a) => sameIP(a, src)) ? src : ndFallbackSource(m, dev);
 }

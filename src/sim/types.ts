@@ -75,6 +75,14 @@ export type Disposition =
       readonly iface: string;
       readonly segment: string | null;
       readonly nextHop: IP;
+      /** IPv6: the neighbour answers, but a filter chain drops the untracked neighbour discovery (semantics.md 3) */
+      readonly filtered?: {
+        readonly machine: string;
+        readonly chain: "input" | "output";
+        readonly what: "solicitation" | "advertisement";
+        readonly rule?: Rule;
+        readonly policyOrigin?: Origin;
+      };
     }
   | { readonly kind: "not-forwarding"; readonly machine: string; readonly dst: IP }
   | { readonly kind: "rp-filter"; readonly machine: string; readonly iface: string; readonly src: IP; readonly mode: 1 | 2 }

@@ -17,11 +17,12 @@
  * prerouting, martian, localTable, rpFilter, then input/deliverLocal/socket
  * (local delivery) or forward/postrouting/transmit (forwarding).
  */
-import { isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, LOOPBACK6, sameIP } from "../net/addr.js";
+import { formatIP, isLinkLocal6, isLoopback, isMartianDestination, LOOPBACK_NET4, LOOPBACK6, sameIP } from "../net/addr.js";
 import type { Machine, Network } from "../ir/types.js";
 import type { Decision } from "../ir/decision.js";
 import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
-import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, resolveNeighbour } from "./elements.js";
+import { applyNat, evalChain, ifaceOf, isLocal, lookupRoute, lookupSocket, matches, ndSource, resolveNeighbour } from "./elements.js";
+import { solicitedNode } from "../ir/neighbour.js";
 import type { Disposition, Packet, Step, Trace } from "./types.js";
 import type { IP } from "../net/addr.js";
 
@@ -50,11 +51,18 @@ export interface WalkOptions {
    * client's next packet (the handshake's ACK, then data) along the connection's entries.
    */
   readonly direction?: "reply" | "original";
+  /**
+   * IPv6 neighbour entries made so far in this exchange, "machine|iface|address" (the asker's
+   * after an answered solicitation, the solicited machine's for the solicitation's source):
+   * later packets to them need no discovery. Without it, each walk starts with none.
+   */
+  readonly neighbours?: Set<string>;
 }
 
 /** One walk's fixed context (the twin of smt `WalkerS`): the options, the steps so far, the direction. */
 interface Walker {
   readonly opts: WalkOptions;
+  readonly neighbours: Set<string>;
   readonly steps: Step[];
   readonly replying: boolean;
   readonly acking: boolean;
@@ -76,7 +84,8 @@ function tableOf(w: Walker, m: Machine): CtEntry[] {
 
 export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const replying = opts.expect !== undefined;
-  return originate({ opts, steps: [], replying, acking: replying && opts.direction === "original" }, start, packet);
+  const neighbours = opts.neighbours ?? new Set<string>();
+  return originate({ opts, neighbours, steps: [], replying, acking: replying && opts.direction === "original" }, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -246,9 +255,44 @@ function transmit(w: Walker, m: Machine, dev: string, via: IP | undefined, p: Pa
   if (!iface?.segment) return done(w, { kind: "no-neighbour", machine: m.name, iface: dev, segment: null, nextHop });
   const nb = resolveNeighbour(w.opts.net, iface.segment, nextHop, m.name);
   if (!nb) return done(w, { kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop });
+  const filtered = nextHop.v === 6 ? discover(w, m, dev, nextHop, nb, p.src) : undefined;
+  if (filtered) return done(w, { kind: "no-neighbour", machine: m.name, iface: dev, segment: iface.segment, nextHop, filtered });
   const to = { to: nb.machine.name, toIface: nb.iface.name };
   w.steps.push({ kind: "transmit", machine: m.name, iface: dev, segment: iface.segment, ...to, nextHop });
   return arrive(w, nb.machine, nb.iface.name, p, hops + 1);
+}
+
+/** A neighbour entry's key: `machine` knows `ip` on `iface`. */
+export const neighbourKey = (machine: string, iface: string, ip: IP): string => `${machine}|${iface}|${formatIP(ip)}`;
+
+/**
+ * IPv6 neighbour discovery before `m` sends to `nextHop` out of `dev` (semantics.md 3): the
+ * solicitation crosses m's OUTPUT and the neighbour's INPUT, the advertisement the neighbour's
+ * OUTPUT and m's INPUT, all as untracked ICMPv6. An entry made earlier in the exchange needs
+ * none; a solicitation that got in leaves the neighbour an entry for its source. Returns the
+ * chain that drops it, if one does.
+ */
+function discover(w: Walker, m: Machine, dev: string, nextHop: IP, nb: { machine: Machine; iface: { name: string } }, src: IP) {
+  if (w.neighbours.has(neighbourKey(m.name, dev, nextHop))) return undefined;
+  const from = ndSource(m, dev, src);
+  const ns: Packet = { proto: "icmp", src: from, dst: solicitedNode(nextHop), sport: 0, dport: 0 };
+  const na: Packet = { proto: "icmp", src: nextHop, dst: from, sport: 0, dport: 0 };
+  const legs = [
+    [m, "output", ns, { out: dev }],
+    [nb.machine, "input", ns, { in: nb.iface.name }],
+    [nb.machine, "output", na, { out: nb.iface.name }],
+    [m, "input", na, { in: dev }],
+  ] as const;
+  for (const [k, [at, chain, pkt, ifs]] of legs.entries()) {
+    if (k === 2) w.neighbours.add(neighbourKey(nb.machine.name, nb.iface.name, from));
+    if (at.engine) continue;
+    const r = evalChain(at.filter[chain], pkt, { ...ifs, state: "untracked" });
+    if (r.action === "accept") continue;
+    const cite = { ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
+    return { machine: at.name, chain, what: k < 2 ? ("solicitation" as const) : ("advertisement" as const), ...cite };
+  }
+  w.neighbours.add(neighbourKey(m.name, dev, nextHop));
+  return undefined;
 }
 
 /** A packet arriving on `inIf`: the hop limit, then conntrack. */
@@ -286,6 +330,10 @@ function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
         return done(w, { kind: "martian", machine: m.name, iface: inIf, addr, which });
     }
   }
+  // libslirp with the host's loopback unreachable drops a guest's UDP answer to the address that
+  // stands for it, also a port forward's answer to a client on the host's loopback (kernel-tested)
+  if (m.engine && w.replying && p.proto === "udp" && !m.engine.loopbackReachable && sameIP(p.dst, m.engine.loopbackAddress))
+    return done(w, { kind: "engine-loopback-off", machine: m.name, origin: m.engine.origin });
   if (m.engine && w.replying && expected(w, m, p)) return done(w, { kind: "delivered", machine: m.name, packet: p });
   if (m.engine && w.replying && !t.entry) return done(w, { kind: "engine-no-connection", machine: m.name });
   return localTable(w, m, inIf, p, t, hops);

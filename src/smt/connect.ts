@@ -9,6 +9,7 @@ import { isAny, LOOPBACK4, unmap } from "../net/addr.js";
 import type { Machine, Route, Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS } from "../ir/dial.js";
 import { lookupRouteS, relaySourceS, selectSourceS, type SPacket } from "./elements.js";
+import { shadowedUdpForward } from "../ir/slirp.js";
 import { ac, and, type AV, type F, type PV } from "./term.js";
 import { Explorer, swapS, walkS, type SDisp, type St } from "./walk.js";
 import type { Decision } from "../ir/decision.js";
@@ -114,6 +115,9 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                   }
                   const role = d.socket?.role;
                   if (role?.kind === "relay") {
+                    // the twin of sim `attempt`: of several UDP forwards of one engine to one guest port only the last answers
+                    if (dial.proto === "udp" && shadowedUdpForward(server, d.socket!))
+                      return x.prune({ kind: "engine-no-connection", machine: role.engine });
                     const engine = x.machines.get(role.engine)!;
                     // a libslirp forward keeps the client (its gateway for a loopback client or one of the
                     // other family); a machine's relay process (docker-proxy) connects with its own socket

@@ -5,6 +5,7 @@
  * Written from semantics.md, not from the simulator's code: the two are checked
  * against each other on generated topologies (test/properties/differential).
  */
+import { ndFallbackSource, ndOwnSources, solicitedNode } from "../ir/neighbour.js";
 import {
   bits,
   isAny,
@@ -457,3 +458,19 @@ export function relaySourceS(role: RelayRoleS, client: AV, clientPort: PV, ephem
     [not(gw), { src: client, sport: clientPort }],
   ];
 }
+
+/** The twin of sim `ndSource`: a solicitation's source, the packet's own when it is an address of `dev` (ir/neighbour.ts). */
+export function ndSourceS(m: Machine, dev: string, src: AV): Cases<AV> {
+  const own = or(...ndOwnSources(m, dev).map((a) => eqAddr(src, ac(a))));
+  return [
+    [own, src],
+    [not(own), ac(ndFallbackSource(m, dev))],
+  ];
+}
+
+/**
+ * The solicited-node group of a target (sim uses `solicitedNode` directly). A target the path has
+ * not fixed stands for the group's /104 (ff02::1:ff00:0): no prefix of /104 or shorter tells its
+ * members apart.
+ */
+export const solicitedNodeS = (target: AV): AV => ac(solicitedNode(target.k === "c" ? target.ip : { v: 6, n: 0n }));

@@ -30,9 +30,11 @@ import {
   isMartianDestinationS,
   lookupRouteS,
   lookupSocketS,
+  ndSourceS,
   NeighbourIndex,
   type NatOutcome,
   resolveNeighbourS,
+  solicitedNodeS,
   type SPacket,
 } from "./elements.js";
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
@@ -56,6 +58,8 @@ export interface St {
   /** what the conditions so far allow each variable (domain.ts) */
   readonly dom: Dom;
   readonly ct: ReadonlyMap<string, readonly CtEntryS[]>;
+  /** IPv6 neighbour entries made so far in the exchange: `machine` knows `addr` on `iface` (the twin of sim `neighbours`) */
+  readonly nd?: readonly { readonly machine: string; readonly iface: string; readonly addr: AV }[];
 }
 
 /** The exploration ran out of its path budget or time: the answer is unknown, never unreachable. */
@@ -221,7 +225,7 @@ interface WalkerS {
   readonly k: (st: St, d: SDisp) => void;
 }
 
-type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat: F; orig?: SPacket };
+type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid" | "untracked"; dnat: F; orig?: SPacket };
 
 /** The connection's original direction as conntrack keeps it (the client's dialed address and port); none for an invalid packet. */
 function origOfS(w: WalkerS, st: St, m: Machine, t: Track): { orig?: SPacket } {
@@ -469,7 +473,55 @@ function transmitS(w: WalkerS, st: St, m: Machine, dev: string, via: IP | undefi
   });
   x.fork(st, resolveNeighbourS(x.neighbours, segment, x.av(st, nextHop), m.name, w.spec.passes), d, (s1, nb) => {
     if (!nb) return x.prune(d(nb));
-    arriveS(w, s1, nb.machine, nb.iface.name, x.pk(s1, p), hops + 1);
+    const go = (s2: St) => arriveS(w, s2, nb.machine, nb.iface.name, x.pk(s2, p), hops + 1);
+    if (famOf(nextHop) !== 6) return go(s1);
+    discoverS(w, s1, { m, dev, nb, decision: d(nb) }, x.av(s1, nextHop), x.pk(s1, p).src, go);
+  });
+}
+
+/**
+ * The twin of sim `discover`: IPv6 neighbour discovery before `m` sends to `nextHop` out of
+ * `dev`, unless the exchange already made that entry. The solicitation crosses m's OUTPUT and
+ * the neighbour's INPUT, the advertisement the neighbour's OUTPUT and m's INPUT, as untracked
+ * ICMPv6; a solicitation that got in leaves the neighbour an entry for its source.
+ */
+function discoverS(
+  w: WalkerS,
+  st: St,
+  hop: { m: Machine; dev: string; nb: { machine: Machine; iface: { name: string } }; decision: Decision },
+  nextHop: AV,
+  src: AV,
+  k: (st: St) => void,
+): void {
+  const { x } = w;
+  const { m, dev, nb } = hop;
+  const nd = st.nd ?? [];
+  const known = or(...nd.filter((e) => e.machine === m.name && e.iface === dev).map((e) => eqAddr(e.addr, nextHop)));
+  const s0 = x.assume(st, known, hop.decision);
+  if (s0) k(s0);
+  const s1 = x.assume(st, not(known), hop.decision);
+  if (!s1) return;
+  x.fork(s1, ndSourceS(m, dev, src), hop.decision, (s2, from) => {
+    const icmp = (a: AV, b: AV): SPacket => ({ proto: "icmp", src: a, dst: b, sport: { k: "c", n: 0 }, dport: { k: "c", n: 0 } });
+    const ns = icmp(from, solicitedNodeS(nextHop));
+    const na = icmp(nextHop, from);
+    const ctx = { state: "untracked" as const, dnat: FALSE };
+    const s3 = filterS(w, s2, m, "output", ns, { ...ctx, out: dev });
+    const s4 = s3 && filterS(w, s3, nb.machine, "input", ns, { ...ctx, in: nb.iface.name });
+    if (!s4) return;
+    const s5 = filterS(
+      w,
+      { ...s4, nd: [...nd, { machine: nb.machine.name, iface: nb.iface.name, addr: from }] },
+      nb.machine,
+      "output",
+      na,
+      {
+        ...ctx,
+        out: nb.iface.name,
+      },
+    );
+    const s6 = s5 && filterS(w, s5, m, "input", na, { ...ctx, in: dev });
+    if (s6) k({ ...s6, nd: [...(s6.nd ?? []), { machine: m.name, iface: dev, addr: nextHop }] });
   });
 }
 
@@ -494,7 +546,7 @@ function preroutingS(w: WalkerS, st: St, m: Machine, inIf: string, t: Track, hop
 
 /** Martians, judged after PREROUTING (a DNAT to 127/8 is one too); then a NAT engine's own connections. */
 function martianS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
-  const { x, k } = w;
+  const { x } = w;
   let ok: F = TRUE;
   if (inIf !== "lo") {
     const lbOk = (a: AV) => (m.routeLocalnet ? inPrefix(a, { v: 6, n: 1n, len: 128 }) : isLoopbackS(a));
@@ -505,17 +557,29 @@ function martianS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: T
   if (!st3) return;
   const q = x.pk(st3, p);
   if (m.engine && w.replying) {
-    // a NAT engine answers its own connections itself
-    const exp = expectedS(w, st3, m, q);
-    const d: Decision = { kind: "engine-no-connection", machine: m.name };
-    const s4 = x.assume(st3, exp, d);
-    if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
-    const s5 = x.assume(st3, not(exp), d);
-    if (!s5) return;
-    if (t.idx === undefined) return x.prune(d);
-    return localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
+    // the twin of sim `martian`: libslirp with the host's loopback unreachable drops a UDP answer to the address standing for it
+    if (q.proto === "udp" && !m.engine.loopbackReachable) {
+      const lb = eqAddr(q.dst, ac(m.engine.loopbackAddress));
+      const s4 = x.assume(st3, not(lb), { kind: "engine-loopback", machine: m.name, origin: m.engine.origin });
+      if (!s4) return;
+      return engineReplyS(w, s4, m, inIf, x.pk(s4, q), t, hops);
+    }
+    return engineReplyS(w, st3, m, inIf, q, t, hops);
   }
   localTableS(w, st3, m, inIf, q, t, hops);
+}
+
+/** A reply at a NAT engine: it answers its own connections itself; anything else goes on only with a conntrack entry. */
+function engineReplyS(w: WalkerS, st3: St, m: Machine, inIf: string, q: SPacket, t: Track, hops: number): void {
+  const { x, k } = w;
+  const exp = expectedS(w, st3, m, q);
+  const d: Decision = { kind: "engine-no-connection", machine: m.name };
+  const s4 = x.assume(st3, exp, d);
+  if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
+  const s5 = x.assume(st3, not(exp), d);
+  if (!s5) return;
+  if (t.idx === undefined) return x.prune(d);
+  localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
 }
 
 /** The local table: is the destination this machine's? A NAT engine relays what is not. */

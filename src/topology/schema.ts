@@ -23,7 +23,7 @@ const port = z.union([z.number(), z.string()]);
 const portRange = z.union([z.number(), z.string()]);
 const proto = z.enum(["tcp", "udp"]);
 const protoAny = z.enum(["tcp", "udp", "icmp"]);
-const ctState = z.enum(["new", "established", "related", "invalid"]);
+const ctState = z.enum(["new", "established", "related", "invalid", "untracked"]);
 
 /** A match value, or `{ not: value }` for its negation (iptables `! -i docker0`, nft `iifname != "docker0"`). */
 const negatable = <T extends z.ZodType>(t: T) => z.union([t, strict({ not: t })]);

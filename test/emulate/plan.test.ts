@@ -547,12 +547,12 @@ describe("nftRuleset", () => {
     expect(nftRuleset(dev, (n) => n)).toBeUndefined();
   });
 
-  it("unsupported() reports the device-bound service, and only it", () => {
-    const u = unsupported(net);
-    expect(u).toHaveLength(1);
-    expect(u[0]).toMatchObject({ machine: "dev" });
-    expect(u[0]!.what).toMatch(/bound to device eth0 \(SO_BINDTODEVICE\)/);
+  it("a device-bound service is built, its listener carrying the kernel device name (the agent's python3 helper sets SO_BINDTODEVICE)", () => {
+    expect(unsupported(net)).toEqual([]);
     expect(unsupported(netOf(HOSTILE_DOC))).toEqual([]);
+    const dev = planBuild(net, (k) => `reach-1-1-${k}`).machines.find((m) => m.name === "dev")!;
+    expect(dev.listeners.filter((l) => l.device !== undefined).map((l) => l.device)).toEqual(["eth0"]);
+    expect(dev.listeners.filter((l) => l.device === undefined)).toEqual([]);
   });
 });
 

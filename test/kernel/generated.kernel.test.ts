@@ -1,13 +1,13 @@
 /**
  * The kernel against generated topologies: the property tests' arbitraries
- * (test/properties/arbitraries.ts), restricted to what the emulator can build
- * (no SO_BINDTODEVICE listeners, IPv4 port forwards), are built in network
+ * (test/properties/arbitraries.ts), those the emulator can build (refusals are
+ * counted; test/kernel/emulable.test.ts measures the share), are built in network
  * namespaces and their queries probed. Z3, the exhaustive simulator and the
  * kernel must agree on every verdict and the simulator and the kernel on every
  * dial. On a failure the seed and the shrunk topology (as YAML, with its
  * queries) are printed and written to a file.
  *
- * KERNEL_RUNS (default 100) topologies per run, from KERNEL_SEED (default
+ * KERNEL_RUNS (default 200) topologies per run, from KERNEL_SEED (default
  * 20261123): `KERNEL_RUNS=500 KERNEL_SEED=7 npm run test:kernel`. Most of a
  * probe's time is waiting (a dropped packet costs the whole timeout), so
  * KERNEL_CHAINS (default 4) properties run side by side, chain i from seed
@@ -27,7 +27,7 @@ import { loadTopologyText } from "../../src/topology/load.js";
 import { scenarioArb, type Scenario } from "../properties/arbitraries.js";
 import { disagreementText, kernelSkip } from "./support.js";
 
-const RUNS = Number(process.env.KERNEL_RUNS ?? 100);
+const RUNS = Number(process.env.KERNEL_RUNS ?? 200);
 const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
 const CHAINS = Math.max(1, Number(process.env.KERNEL_CHAINS ?? 4));
 /** Each shrinking step builds a network (about a second): shrinking stops after this long, reporting the smallest failure so far. */

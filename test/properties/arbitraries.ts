@@ -77,7 +77,7 @@ export interface RawRule {
   sport?: number;
   in?: number;
   out?: number;
-  state?: ("new" | "established" | "related" | "invalid")[];
+  state?: ("new" | "established" | "related" | "invalid" | "untracked")[];
   /** the port the client dialed, before any DNAT (conntrack's original destination port) */
   origDport?: number;
   /** the conditions written negated (`{ not: ... }`) */
@@ -97,7 +97,7 @@ export const rawRuleArb: fc.Arbitrary<RawRule> = fc
     sport: sometimes(fc.nat({ max: 3 })),
     in: sometimes(small),
     out: sometimes(small),
-    state: sometimes(fc.subarray(["new", "established", "related", "invalid"] as const, { minLength: 1 })),
+    state: sometimes(fc.subarray(["new", "established", "related", "invalid", "untracked"] as const, { minLength: 1 })),
     origDport: sometimes(small),
     not: sometimes(fc.subarray(["src", "dst", "dport", "in", "out", "origDport"] as const, { minLength: 1 })),
   })
@@ -166,22 +166,6 @@ export const rawRouteArb: fc.Arbitrary<RawRoute> = fc.record(
   },
   { requiredKeys: ["to", "via"] },
 );
-
-/**
- * KNOWN GAP, left out of generated topologies: two UDP forwards of one libslirp engine to the same
- * guest address and port; the emulator's libslirp answered through only one of them (generated
- * kernel test, seed 20261123, 2026-12-06), while both engines say both work (docs/semantics.md 10).
- */
-function oneUdpForwardPerGuestPort<F extends { proto?: string; guestIp?: string; guestPort: number | string }>(fwds: F[]): F[] {
-  const seen = new Set<string>();
-  return fwds.filter((f) => {
-    if (f.proto !== "udp") return true;
-    const key = `${f.guestIp ?? ""}:${f.guestPort}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
 
 /** A relay process of the machine (`relays:`): where it listens, what it connects to, whether it binds its source. */
 export interface RawRelay {
@@ -707,13 +691,9 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const rawF = (a as { raw?: RawForward[] }).raw;
       if (a.mode !== "nat" || !rawF) continue;
       delete (a as { raw?: RawForward[] }).raw;
-      // KNOWN GAP, left out here: with the host's loopback unreachable, libslirp drops the guest's UDP
-      // answer to a host-loopback client of a forward; both engines say reachable (pinned by the
-      // it.fails case in test/sim/kernel-corrections.test.ts, docs/semantics.md 10)
-      const ad = a as { engine?: string; localhostReachable?: boolean };
-      const loopbackOff = ad.engine === "qemu" ? ad.localhostReachable === false : ad.localhostReachable !== true;
-      const kept = rawF.filter((f) => !(loopbackOff && f.proto === "udp"));
-      const fwds = oneUdpForwardPerGuestPort(kept.flatMap((f, k) => forwardDoc(host, f, undefined, k, false, name) ?? []));
+      // UDP forwards of an engine whose host loopback is off are kept: libslirp drops the guest's answer
+      // to a host-loopback client, which both engines model (docs/semantics.md 5 and 10)
+      const fwds = rawF.flatMap((f, k) => forwardDoc(host, f, undefined, k, false, name) ?? []);
       for (const f of fwds) entry({ machine: name, proto: f.proto as Proto, port: Number(f.guestPort), host });
       if (fwds.length) a.forwards = fwds;
       else delete a.forwards;
@@ -723,7 +703,7 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
     const nn = doc.natnetworks![`nn${k}`]!;
     const hosts = [...new Set(users.map((u) => doc.machines[u]!.vm!.on))];
     const guestIps = users.flatMap((u) => (placed.get(u) ?? []).filter((p) => p.seg === `natnetwork:nn${k}`).map((p) => p.ip));
-    const fwds0 = raw.natnets[k]!.forwards.flatMap((f, j) => {
+    const fwds = raw.natnets[k]!.forwards.flatMap((f, j) => {
       // the forward is a socket on every host that runs this NAT network: claim the port on each
       const gip = pick(guestIps, f.guestIp);
       // (a host whose port is taken, e.g. by a relay process, drops the forward: RCH032 otherwise)
@@ -732,7 +712,6 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
         tryListen(h, { proto: f.proto, ip: d!.hostIp ? d!.hostIp : "0.0.0.0", port: d!.hostPort as number, v6only: false });
       return d && hosts.slice(1).every(free) ? d : [];
     });
-    const fwds = oneUdpForwardPerGuestPort(fwds0);
     for (const f of fwds) {
       const m = f.guestIp ? ownerOf(f.guestIp) : undefined;
       if (m) entry({ machine: m, proto: f.proto as Proto, port: Number(f.guestPort) });
@@ -831,7 +810,14 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       const key =
         dst && `${formatPrefix(dst)} ${routeMetric({ dst, type: "static", ...(r.metric !== undefined ? { metric: r.metric } : {}) })}`;
       if (!key || taken.has(key)) continue;
-      const via = pick(gatewaysOf(name, prefixFamily(to)), r.via);
+      // half of the routes go via a machine that forwards (the home router or a host with ip_forward), so
+      // that routes matter; two such machines between the same networks make paths asymmetric
+      const cands = gatewaysOf(name, prefixFamily(to));
+      const forwarding = cands.filter((ip) => {
+        const o = ownerOf(ip);
+        return o === "gw" || (o !== undefined && configs.some(([n, c]) => n === o && c.ipForward === true));
+      });
+      const via = pick(r.via % 2 === 0 && forwarding.length ? forwarding : cands, r.via);
       if (via === undefined) continue;
       taken.add(key);
       routes.push({ to, via, ...(r.metric !== undefined ? { metric: r.metric } : {}) });
@@ -924,10 +910,14 @@ export function buildTopology(raw: RawTopology): GeneratedTopology {
       ports[f.proto].add(port);
       const m = ownerOf(to);
       const listening = m ? (servicePorts[m]?.[f.proto] ?? []) : [];
+      // mostly onto a port the target listens on (a forward that matters: the internet reaches a LAN
+      // service through it); without a toPort only when the public port is one it listens on, or 1 in 4
       const toPort =
         f.toPort !== undefined
           ? ((f.toPort % 4 !== 3 ? pick(listening, f.toPort) : undefined) ?? pick(SERVICE_PORTS, f.toPort)!)
-          : undefined;
+          : listening.includes(port) || f.port % 4 === 3
+            ? undefined
+            : pick(listening, f.port);
       if (m) entry({ machine: m, proto: f.proto, port: toPort ?? port });
       return [{ name: `pf${k}`, proto: f.proto, port, to, ...(toPort !== undefined ? { toPort } : {}) }];
     });

@@ -371,7 +371,7 @@ machines:
       input:
         policy: drop
         rules:
-          - { action: accept, state: [established] }
+          - { action: accept, state: [established, untracked] }
           - { action: accept, proto: tcp, sport: 5000-5010 }
           - { action: accept, proto: tcp, dport: 8080 }
           - { action: accept, proto: udp, dport: 53, src: 192.168.1.0/25 }

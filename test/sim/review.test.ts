@@ -123,7 +123,7 @@ machines:
     firewall:
       input:
         policy: drop
-        rules: [ { action: accept, src: "2001:db8:1::/64" } ]
+        rules: [ { action: accept, state: [untracked] }, { action: accept, src: "2001:db8:1::/64" } ]
 `,
       "host -> [2001:db8:2::50]:80/tcp",
     );
@@ -581,7 +581,7 @@ machines:
     routes: [ { to: "::/0", via: "fd00:99::1" } ]
     services: [ { proto: tcp, port: 22, bind: "::" } ]
     firewall:
-      input: { policy: drop, rules: [ { action: accept, src: "fd00::/8" } ] }
+      input: { policy: drop, rules: [ { action: accept, state: [untracked] }, { action: accept, src: "fd00::/8" } ] }
 `,
       "c -> s:22/tcp",
     );

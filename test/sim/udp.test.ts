@@ -24,6 +24,8 @@ machines:
       on: host
       adapters:
         - mode: nat
+          # reachable: with it off (VirtualBox's default) libslirp drops the answer to a loopback client (semantics.md 5)
+          localhostReachable: true
           forwards: [ { name: dns, proto: udp, hostPort: 5353, guestPort: 53 } ]
     services: [ { name: named, proto: udp, port: 53 } ]
   lan-pc:

@@ -21,6 +21,7 @@ import {
   lookupRoute,
   lookupSocket,
   matches,
+  ndSource,
   relaySource,
   resolveNeighbour,
   selectSource,
@@ -40,6 +41,7 @@ import {
   lookupRouteS,
   lookupSocketS,
   matchesS,
+  ndSourceS,
   NeighbourIndex,
   relaySourceS,
   resolveNeighbourS,
@@ -74,7 +76,7 @@ const portRangeArb = fc
   .tuple(fc.constantFrom(...PORTS), fc.constantFrom(...PORTS))
   .map(([a, b]) => ({ lo: Math.min(a, b), hi: Math.max(a, b) }));
 const IFACES = ["lo", "eth0", "eth1"];
-const STATES = ["new", "established", "invalid"] as const;
+const STATES = ["new", "established", "invalid", "untracked"] as const;
 
 const negatableArb: fc.Arbitrary<NegatableMatch> = fc.record(
   {
@@ -374,6 +376,18 @@ describe(`sim elements and their symbolic twins agree on concrete packets (seed 
           const k = pick(resolveNeighbourS(index, seg, { k: "c", ip: hop }, from), x);
           expect(k && k.machine.name).toEqual(c && c.machine.name);
         }
+      }),
+      opts,
+    );
+  });
+
+  it("a neighbour solicitation's source: ndSource / ndSourceS (the packet's own address of the interface, else its link-local)", () => {
+    fc.assert(
+      fc.property(machineArb(), ipArb(6), fc.nat(3), (m, src, k) => {
+        const dev = m.interfaces[k % Math.max(1, m.interfaces.length)]?.name ?? "eth0";
+        const x: Assignment = { dst: src, dport: 1, sport: 1024 };
+        expect(av(pick(ndSourceS(m, dev, dstVar(src)), x), x)).toEqual(ndSource(m, dev, src));
+        expect(av(pick(ndSourceS(m, dev, { k: "c", ip: src }), x), x)).toEqual(ndSource(m, dev, src));
       }),
       opts,
     );
