@@ -16,6 +16,30 @@ const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8"
 /** Where the README sends the answer's data and the engines (docs/engines.md). */
 const engines = readFileSync(join(import.meta.dirname, "..", "docs", "engines.md"), "utf8");
 
+/**
+ * The README's pasted copy of an answer (its block starts with the answer's first line): line for
+ * line the answer, where a line "..." stands for any number of the answer's lines.
+ */
+function pastedLines(rendered: string): { matches: true } | { matches: false; at: string } {
+  const want = rendered.trimEnd().split("\n");
+  const lines = readme.split("\n");
+  const start = lines.indexOf(want[0]!);
+  if (start < 0) return { matches: false, at: `no line ${want[0]}` };
+  const pasted = lines.slice(start, lines.indexOf("```", start));
+  let j = 0;
+  for (let i = 0; i < pasted.length; i++) {
+    if (pasted[i] === "...") {
+      const next = pasted[i + 1];
+      if (next === undefined) return { matches: true };
+      while (j < want.length && want[j] !== next) j++;
+      continue;
+    }
+    if (want[j] !== pasted[i]) return { matches: false, at: `pasted ${pasted[i]}, printed ${want[j]}` };
+    j++;
+  }
+  return j === want.length ? { matches: true } : { matches: false, at: `printed more: ${want[j]}` };
+}
+
 describe("README", () => {
   it.each([
     ["models/virtualbox-nat.yaml", "host -> guest:22/tcp"],
@@ -26,7 +50,7 @@ describe("README", () => {
     if (!q.ok) throw new Error(q.message);
     // what `reach ask` prints by default (Z3 decides, the simulator's replay is shown)
     const { answer, report } = await answerQuery(net, q.query, { engine: "smt", timeoutMs: 30_000 });
-    expect(readme).toContain(renderAnswer(answer, net.machines, report));
+    expect(pastedLines(renderAnswer(answer, net.machines, report))).toEqual({ matches: true });
   });
 
   it("the pasted --engine both line is current", async () => {
