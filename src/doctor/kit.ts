@@ -13,6 +13,7 @@ import { loadTopologyText, type Locator, type Path } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
 import type { Source } from "../import/types.js";
 import type { Kind } from "../import/run.js";
+import type { RootlessPort } from "./podman.js";
 
 export interface Evidence {
   /** file:line of a command's output (or /proc/PID/cmdline), or file:line:col of the topology */
@@ -40,14 +41,7 @@ export interface FindingsInput {
    */
   readonly hostMode?: readonly { readonly container: string; readonly proto: "tcp" | "udp"; readonly port: number }[];
   /** The doctor's: rootless Podman's published ports (listeners of the host leading into a container). */
-  readonly rootless?: readonly {
-    readonly container: string;
-    readonly mode: string;
-    readonly proto: "tcp" | "udp";
-    readonly hostIp: string;
-    readonly hostPort: number;
-    readonly port: number;
-  }[];
+  readonly rootless?: readonly RootlessPort[];
   /**
    * Decide every LAN exposure with the engine (explained), as before the simulator-first search
    * (witness.ts); the cross-check of the fast path and the benchmark's "old".
