@@ -235,3 +235,11 @@ export interface NatEngine {
   readonly loopbackReachable: boolean;
   readonly origin: Origin;
 }
+
+const byName = new WeakMap<Network, ReadonlyMap<string, Machine>>();
+/** The machines by name, built once per network (a lowered network is never changed). */
+export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
+  let ix = byName.get(net);
+  if (!ix) byName.set(net, (ix = new Map(net.machines.map((m) => [m.name, m]))));
+  return ix;
+}

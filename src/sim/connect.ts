@@ -13,7 +13,7 @@
  * reply made it and the last leg ended at a service (or, for ICMP, a kernel).
  */
 import { isAny, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
-import type { Machine, Network } from "../ir/types.js";
+import { machineIndex, type Machine, type Network } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
@@ -32,13 +32,8 @@ export function meetsQuery(q: Query, a: Attempt): boolean {
   );
 }
 
-const indexes = new WeakMap<Network, ReadonlyMap<string, Machine>>();
-/** The machines by name (built once per network: a lowered network is never changed). */
-export function machineIndex(net: Network): ReadonlyMap<string, Machine> {
-  let ix = indexes.get(net);
-  if (!ix) indexes.set(net, (ix = new Map(net.machines.map((m) => [m.name, m]))));
-  return ix;
-}
+/** The machines by name (ir/types.ts), for the simulator's callers. */
+export { machineIndex };
 
 // Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
 /**

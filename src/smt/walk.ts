@@ -18,7 +18,7 @@
  * is assumed under a Decision (ir/decision.ts), and so is every prune.
  */
 import { LOOPBACK4, LOOPBACK6, type IP } from "../net/addr.js";
-import type { Machine, Network } from "../ir/types.js";
+import { machineIndex, type Machine, type Network } from "../ir/types.js";
 import {
   applyNatS,
   evalChainByRuleS,
@@ -70,7 +70,7 @@ export class BoundHit extends Error {
 }
 
 /** Built once per network (a lowered network is never changed): a query's walk starts without rebuilding them. */
-const indexes = new WeakMap<Network, { neighbours: NeighbourIndex; machines: ReadonlyMap<string, Machine> }>();
+const neighbourIndexes = new WeakMap<Network, NeighbourIndex>();
 
 export class Explorer {
   readonly neighbours: NeighbourIndex;
@@ -81,10 +81,10 @@ export class Explorer {
     readonly budget: number,
     readonly deadline: number,
   ) {
-    let ix = indexes.get(net);
-    if (!ix) indexes.set(net, (ix = { neighbours: new NeighbourIndex(net), machines: new Map(net.machines.map((m) => [m.name, m])) }));
-    this.neighbours = ix.neighbours;
-    this.machines = ix.machines;
+    let nb = neighbourIndexes.get(net);
+    if (!nb) neighbourIndexes.set(net, (nb = new NeighbourIndex(net)));
+    this.neighbours = nb;
+    this.machines = machineIndex(net);
   }
 
   /** Forks made below a scope's entry (see scoped), per scope key; forks outside every scope are the rest of `forks`. */
