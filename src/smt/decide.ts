@@ -131,13 +131,14 @@ const domainOf = (dial: SDial): F => (dial.dst.k === "c" ? PORT_DOMAIN : DOMAIN)
  * same fixed address and ports): a model of the paths' disjunction, found without the solver.
  */
 function certify(found: readonly Found[], hint: Dial): Dial | undefined {
-  const a = { dst: hint.dst, dport: hint.dport, sport: hint.sport };
   const fits = (p: PV, n: number) => p.k === "v" || p.n === n;
   for (const f of found) {
     const d = f.dial;
     if (d.from !== hint.from || d.proto !== hint.proto) continue;
     if (d.dst.k === "c" ? d.dst.ip.v !== hint.dst.v || d.dst.ip.n !== hint.dst.n : d.dst.v !== hint.dst.v) continue;
     if (!fits(d.dport, hint.dport) || !fits(d.sport, hint.sport)) continue;
+    // a port the dial fixes (an ICMP echo has none) leaves its variable free: any value of the domain will do
+    const a = { dst: hint.dst, dport: d.dport.k === "v" ? hint.dport : 1, sport: d.sport.k === "v" ? hint.sport : SPORTS.lo };
     if (evaluate(and(domainOf(d), ...f.path.pc), a)) return hint;
   }
   return undefined;

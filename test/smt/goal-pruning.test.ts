@@ -73,3 +73,16 @@ it("a hint dial that satisfies a symbolic path is the witness without a solver c
   const r3 = await decide(net, query("h0 -> h1:9999/tcp"), { hint: { ...good, dport: 9999 } });
   expect(r3.verdict).toBe("unreachable");
 });
+
+it("an ICMP echo, which has no ports, is certified by the simulator's dial too; a firewall that drops it still is not", async () => {
+  const net = build(lan(5));
+  const q = query("h0 -> h1/icmp");
+  const echo = { from: "h0", proto: "icmp" as const, dst: { v: 4 as const, n: 0x0a00000bn }, dport: 0, sport: 1 };
+  const r = await decide(net, q, { hint: echo });
+  expect({ verdict: r.verdict, dial: r.dial, certified: r.stats.certified }).toEqual({ verdict: "reachable", dial: echo, certified: true });
+  const walled = build(
+    lan(5).replace("h1:\n", "h1:\n    firewall: { input: { policy: drop, rules: [ { action: accept, proto: tcp, dport: 8080 } ] } }\n"),
+  );
+  const d = await decide(walled, q, { hint: echo });
+  expect({ verdict: d.verdict, certified: d.stats.certified }).toEqual({ verdict: "unreachable", certified: undefined });
+});
