@@ -23,7 +23,7 @@ import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnosti
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
 import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from "./check.js";
 import { readInclude, type IncludeOptions } from "./include.js";
-import { child, lineStarts, parsePlain, spanAt, type Pos } from "./plain.js";
+import { lineStarts, parseJson, parsePlain, spanAt, type Positions } from "./plain.js";
 
 /**
  * What reach reads at most (docs/topology.md "Limits"): past one of these an input is refused
@@ -124,50 +124,39 @@ function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceM
 }
 
 /**
- * Positions from the fast reader's offset tree (src/topology/plain.ts): a path is followed down
- * the tree when it is asked for, and its line:col computed from the offset then, so loading
- * indexes nothing by path. A path that does not exist falls back to its nearest existing ancestor.
+ * Positions from the fast readers' tape (src/topology/plain.ts): a path is followed down the tape
+ * when it is asked for, and its line:col computed from the offset then, so loading indexes
+ * nothing by path. A path that does not exist falls back to its nearest existing ancestor.
  */
-export function plainSourceMap(file: string, source: string, root: Pos): SourceMap {
+export function plainSourceMap(file: string, source: string, pos: Positions): SourceMap {
   let starts: Int32Array | undefined;
   const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
-  const walk = (path: Path, n: number): Pos => {
-    let node = root;
-    for (let i = 0; i < n; i++) {
-      const next = child(node, path[i]!);
-      if (!next) break;
-      node = next.pos;
+  /** the node at `path`, or at its longest existing prefix; and whether it is the node at the whole path */
+  const walk = (path: Path): { node: number; exact: boolean } => {
+    let node = 0;
+    for (const seg of path) {
+      const next = pos.child(node, seg);
+      if (next < 0) return { node, exact: false };
+      node = next;
     }
-    return node;
+    return { node, exact: true };
   };
-  const start = (p: Pos) => (typeof p === "number" ? p : p.o);
-  const at = (path: Path) => spanOf(start(walk(path, path.length)));
+  const at = (path: Path) => spanOf(pos.start[walk(path).node]!);
   return {
     file,
     at,
     key(path) {
-      const parent = path.length ? walkExact(root, path.slice(0, -1)) : undefined;
-      const c = parent === undefined ? undefined : child(parent, path[path.length - 1]!);
-      return c?.keyAt !== undefined ? spanOf(c.keyAt) : at(path);
+      const w = path.length ? walk(path) : undefined;
+      return w?.exact && pos.keyAt[w.node]! >= 0 ? spanOf(pos.keyAt[w.node]!) : at(path);
     },
     range(path) {
-      const p = walkExact(root, path);
-      if (p === undefined) return undefined;
-      return typeof p === "number" ? [p, p] : [p.o, p.end];
+      const w = walk(path);
+      if (!w.exact) return undefined;
+      const o = pos.start[w.node]!;
+      return pos.kind[w.node] === 0 ? [o, o] : [o, pos.end[w.node]!];
     },
     offset: (span) => (starts ??= lineStarts(source))[span.line - 1]! + span.col - 1,
   };
-}
-
-/** The node at exactly `path`, or undefined. */
-function walkExact(root: Pos, path: Path): Pos | undefined {
-  let node = root;
-  for (const seg of path) {
-    const next = child(node, seg);
-    if (!next) return undefined;
-    node = next.pos;
-  }
-  return node;
 }
 
 /** zod's type names in the words of a YAML user. */
@@ -455,7 +444,7 @@ export function checkValueSize(file: string, value: unknown, loc: Locator, sourc
 
 /**
  * Parses and checks topology text. Throws InputError with every diagnostic when it is not valid.
- * Plain YAML and JSON are read by the fast reader; anything else (up to LIMITS.yamlChars), and
+ * Plain JSON is read by JSON.parse beside a scan for its offsets, plain YAML by the fast reader; anything else (up to LIMITS.yamlChars), and
  * every syntax error, by the yaml library, whose syntax diagnostics are the reference.
  */
 export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
@@ -471,7 +460,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
       `the file has ${source.length} characters, more than the ${LIMITS.textChars} reach reads`,
       `at most ${LIMITS.textChars} characters (split the topology, or leave out what the questions do not need)`,
     );
-  const plain = parsePlain(source);
+  const plain = parseJson(source) ?? parsePlain(source);
   const large = source.length > LIMITS.yamlChars;
   // the positions of the fast reader are the library's (test/topology/plain.test.ts): its diagnostics are final
   if (plain.ok && plain.values <= LIMITS.values)
