@@ -23,6 +23,7 @@ import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnosti
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
 import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from "./check.js";
 import { readInclude, type IncludeOptions } from "./include.js";
+import { fastShape, NOT_SURE } from "./shape.js";
 import { lineStarts, parseJson, parsePlain, spanAt, type Positions } from "./plain.js";
 
 /**
@@ -539,12 +540,19 @@ function checkValue(file: string, raw: unknown, loc: SourceMap, sources: Map<str
       );
     return loadSpec(file, raw, loc, sources, opts);
   }
-  const parsed = TopologySchema.safeParse(raw);
-  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, loc, sources);
-  const checked = checkTopology(parsed.data as TopologyDoc, loc);
+  const checked = checkTopology(shaped(raw, loc, sources), loc);
   const errors = checked.diagnostics.filter((d) => d.severity === "error");
   if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);
   return { file, source, topology: checked.topology, warnings: checked.diagnostics.filter((d) => d.severity === "warning") };
+}
+
+/** The document as zod gives it when it has the topology's shape (the fast path of shape.ts, else zod); its shape errors otherwise. */
+function shaped(raw: unknown, loc: SourceMap, sources: Map<string, string>): TopologyDoc {
+  const fast = fastShape(TopologySchema, raw);
+  if (fast !== NOT_SURE) return fast as TopologyDoc;
+  const parsed = TopologySchema.safeParse(raw);
+  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, loc, sources);
+  return parsed.data as TopologyDoc;
 }
 
 /** A spec file: the included topology, checked as usual, and this file's expectations checked against it. */
