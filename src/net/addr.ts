@@ -113,7 +113,10 @@ export function sameIP(a: IP, b: IP): boolean {
 }
 
 export function formatIP(ip: IP): string {
-  if (ip.v === 4) return bigintToBytes(ip.n, 4).join(".");
+  if (ip.v === 4) {
+    const n = Number(ip.n);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   if (ip.n >> 32n === 0xffffn) return `::ffff:${bigintToBytes(ip.n & 0xffffffffn, 4).join(".")}`;
   return ipaddr.fromByteArray(bigintToBytes(ip.n, 16)).toString();
 }
