@@ -163,20 +163,27 @@ const INT = /^(0|-?[1-9][0-9]{0,14})$/;
 /** Characters that cannot start a plain scalar (or change its meaning) in YAML. */
 const INDICATORS = new Set(["&", "*", "!", "|", ">", "%", "@", "`", "?", "#", ",", "[", "]", "{", "}", "'", '"']);
 const FLOW_END = new Set([",", "[", "]", "{", "}"]);
+/** FLOW_END by character code. */
+const flowEnd = (c: number): boolean => c === 44 || c === 91 || c === 93 || c === 123 || c === 125;
 const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", n: "\n", t: "\t", r: "\r", b: "\b", f: "\f" };
 
 /** A plain scalar's value under the core schema, or GiveUp where this reader does not decide it. */
 function resolvePlain(s: string, at: number): unknown {
+  // most scalars start with a letter that no null, boolean or number starts with
+  const c = s.charCodeAt(0);
+  if ((c >= 97 && c <= 122 && c !== 110 && c !== 116 && c !== 102) || (c >= 65 && c <= 90 && c !== 78 && c !== 84 && c !== 70)) return s;
   if (NULLS.has(s)) return null;
   const b = BOOLS.get(s);
   if (b !== undefined) return b;
   if (INT.test(s)) return Number(s);
-  if (NUMBERISH.some((r) => r.test(s))) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
+  if (c !== 126 && NUMBERISH.some((r) => r.test(s))) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
   return s;
 }
 
 class Reader {
   i = 0;
+  /** where the last key read starts */
+  keyStart = 0;
   values = 0;
   readonly pos: Positions;
   /** the key the next node is under (its offset, or -1) */
@@ -311,16 +318,24 @@ class Reader {
     });
   }
 
-  key(): { key: string; at: number } {
+  /** A mapping's key and its ':'; where the key starts is left in keyStart. */
+  key(): string {
     const s = this.src;
     const at = this.i;
+    this.keyStart = at;
     let key: string;
     if (s[at] === '"' || s[at] === "'") key = this.quoted();
     else {
       let q = at;
-      while (!(s[q] === ":" && (s[q + 1] === " " || s[q + 1] === "\n" || q + 1 === s.length || FLOW_END.has(s[q + 1]!)))) {
-        if (q >= s.length || s[q] === "\n" || s[q] === "\t" || FLOW_END.has(s[q]!) || s[q] === ":")
+      for (;;) {
+        const d = s.charCodeAt(q); // NaN past the end
+        if (d === 58) {
+          // ':' then a space, a line's end, the text's end or a flow indicator ends the key; any other ':' is not read here
+          const e = s.charCodeAt(q + 1);
+          if (e === 32 || e === 10 || q + 1 === s.length || flowEnd(e)) break;
           this.fail("a key the fast reader does not read", at);
+        }
+        if (q >= s.length || d === 10 || d === 9 || flowEnd(d)) this.fail("a key the fast reader does not read", at);
         q++;
       }
       const text = s.slice(at, q).trimEnd();
@@ -334,7 +349,7 @@ class Reader {
     if (s[this.i] !== ":") this.fail("a key without ':'", this.i);
     this.i++;
     if (key === "__proto__") this.fail("the key __proto__", at);
-    return { key, at };
+    return key;
   }
 
   // Long: one loop over a block mapping's lines, with the checks that keep it inside the plain subset
@@ -343,7 +358,8 @@ class Reader {
     const n = this.node(this.i, 1);
     this.values++;
     for (;;) {
-      const { key, at } = this.key();
+      const key = this.key();
+      const at = this.keyStart;
       if (Object.hasOwn(obj, key)) this.fail("a duplicate key", at);
       this.under(at, key);
       obj[key] = this.afterIndicator(indent, depth, true);
@@ -436,12 +452,15 @@ class Reader {
     if (INDICATORS.has(c) || ((c === "-" || c === ":") && (s[o + 1] === undefined || s[o + 1] === " " || s[o + 1] === "\n")))
       this.fail("a value the fast reader does not read", o);
     let q = o;
-    for (; q < s.length && s[q] !== "\n"; q++) {
-      const d = s[q];
-      if (d === "#" && s[q - 1] === " ") break;
-      if (d === "\t" || d === "\r" || d === "[" || d === "]" || d === "{" || d === "}")
-        this.fail("a value the fast reader does not read", o);
-      if (d === ":" && (s[q + 1] === " " || s[q + 1] === "\n" || q + 1 === s.length)) this.fail("a ': ' inside a value", q);
+    for (; q < s.length; q++) {
+      const d = s.charCodeAt(q);
+      if (d === 10) break;
+      if (d === 35 && s.charCodeAt(q - 1) === 32) break; // ' #'
+      if (d === 9 || d === 13 || d === 91 || d === 93 || d === 123 || d === 125) this.fail("a value the fast reader does not read", o);
+      if (d === 58) {
+        const e = s.charCodeAt(q + 1);
+        if (e === 32 || e === 10 || q + 1 === s.length) this.fail("a ': ' inside a value", q);
+      }
     }
     this.i = q;
     this.endOfLine();
@@ -484,7 +503,8 @@ class Reader {
     if (s[this.i] !== close)
       for (;;) {
         if (isMap) {
-          const { key, at } = this.key();
+          const key = this.key();
+          const at = this.keyStart;
           if (Object.hasOwn(obj, key)) this.fail("a duplicate key", at);
           this.flowSpace(indent);
           this.under(at, key);
