@@ -16,7 +16,7 @@ export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
     };
   }
   (md.nat ?? []).forEach((r, k) => {
-    const rule = lowerNatRule(r, ctx.o([...mp, "nat", k], natWhat(r, k)));
+    const rule = lowerNatRule(ctx, r, ctx.o([...mp, "nat", k], natWhat(r, k)));
     if (r.action === "dnat") (r.chain === "output" ? m.nat.output : m.nat.prerouting).push(rule);
     else m.nat.postrouting.push(rule);
   });
@@ -26,9 +26,17 @@ type MatchDoc = Omit<RuleDoc, "action">;
 type Lowered = { -readonly [K in keyof NegatableMatch]: NegatableMatch[K] };
 
 /** The negatable conditions of a rule, each in `yes` or, written `{ not: ... }`, in `no` (which is left empty otherwise). */
-function lowerNegatable(r: MatchDoc, yes: Lowered, no: Lowered): void {
-  const prefix = (t: string) => must(parseMatchPrefix(t), t);
-  const ports = (what: string, v: number | string) => must(parsePortRange(v), what);
+function lowerNegatable(ctx: LowerCtx, r: MatchDoc, yes: Lowered, no: Lowered): void {
+  const prefix = (t: string) => {
+    let p = ctx.prefixes.get(t);
+    if (!p) ctx.prefixes.set(t, (p = must(parseMatchPrefix(t), t)));
+    return p;
+  };
+  const ports = (what: string, v: number | string) => {
+    let p = ctx.ranges.get(v);
+    if (!p) ctx.ranges.set(v, (p = must(parsePortRange(v), what)));
+    return p;
+  };
   const side = (v: unknown): Lowered => (typeof v === "object" && v !== null && "not" in v ? no : yes);
   const bare = <V>(v: Negatable<V>): V => (typeof v === "object" && v !== null && "not" in v ? v.not : (v as V));
   if (r.src !== undefined) side(r.src).src = prefix(bare(r.src));
@@ -47,11 +55,11 @@ const dstLocalOf = (dst: Negatable<string> | undefined): PendingRule<Rule>["dstL
   dst === "local" ? true : dst === LOCAL_NONLOOPBACK ? "nonloopback" : false;
 
 /** The match of a rule (its keys in the order the IR has always listed them); `dst: local` is left out here (see PendingRule). */
-function lowerMatch(r: MatchDoc): Match {
+function lowerMatch(ctx: LowerCtx, r: MatchDoc): Match {
   const m: { -readonly [K in keyof Match]: Match[K] } = {};
   if (r.proto !== undefined) m.proto = r.proto;
   const no: Lowered = {};
-  lowerNegatable(r, m, no);
+  lowerNegatable(ctx, r, m, no);
   if (r.state !== undefined) m.state = r.state;
   if (r.dnat !== undefined) m.ctDnat = r.dnat;
   for (const _ in no) {
@@ -65,7 +73,7 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
   if (!c) return acceptAll(name);
   const rules = (c.rules ?? []).map((r, k) => ({
     rule: {
-      match: lowerMatch(r),
+      match: lowerMatch(ctx, r),
       action: r.action,
       ...(r.with !== undefined ? { with: r.with } : {}),
       origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
@@ -84,8 +92,8 @@ function natWhat(r: NatRuleDoc, k: number): string {
   return `nat rule ${k + 1} (${r.action}${r.comment ? ` "${r.comment}"` : ""})`;
 }
 
-function lowerNatRule(r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<NatRule> {
-  const match = lowerMatch(r);
+function lowerNatRule(ctx: LowerCtx, r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<NatRule> {
+  const match = lowerMatch(ctx, r);
   const rule = ((): NatRule => {
     switch (r.action) {
       case "dnat":

@@ -132,14 +132,26 @@ function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceM
 export function plainSourceMap(file: string, source: string, pos: Positions): SourceMap {
   let starts: Int32Array | undefined;
   const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
+  // the last path walked and its nodes: lowering asks for sibling after sibling, which share all but the last step
+  let lastPath: Path = [];
+  const lastNodes: number[] = [0];
   /** the node at `path`, or at its longest existing prefix; and whether it is the node at the whole path */
   const walk = (path: Path): { node: number; exact: boolean } => {
-    let node = 0;
-    for (const seg of path) {
-      const next = pos.child(node, seg);
-      if (next < 0) return { node, exact: false };
+    let i = 0;
+    while (i < path.length && i < lastPath.length && path[i] === lastPath[i]) i++;
+    let node = lastNodes[i]!;
+    for (; i < path.length; i++) {
+      const next = pos.child(node, path[i]!);
+      if (next < 0) {
+        lastPath = path.slice(0, i);
+        lastNodes.length = i + 1;
+        return { node, exact: false };
+      }
       node = next;
+      lastNodes[i + 1] = node;
     }
+    lastPath = path.slice();
+    lastNodes.length = path.length + 1;
     return { node, exact: true };
   };
   const at = (path: Path) => spanOf(pos.start[walk(path).node]!);

@@ -85,7 +85,7 @@ export class Positions {
     const kind = this.kind[n];
     if (kind === 0) return -1;
     const name = String(seg);
-    if (kind === 2 && !/^(0|[1-9][0-9]*)$/.test(name)) return -1;
+    if (kind === 2 && !(typeof seg === "number" && Number.isSafeInteger(seg) && seg >= 0) && !/^(0|[1-9][0-9]*)$/.test(name)) return -1;
     const big = this.index.get(n);
     if (big) return (big instanceof Map ? big.get(name) : big[Number(name)]) ?? -1;
     let k = kind === 2 ? Number(name) : -1;
