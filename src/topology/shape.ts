@@ -155,40 +155,43 @@ function record(def: Def): Check {
 }
 
 /** A strict object: no key outside its shape, each key's value of its kind; zod lists the keys in the shape's order. */
+// Long: one pass over the input's keys that validates, and notes whether zod's value would be a reordered or changed copy
 function object(def: Def): Check {
   if (!def.catchall || defOf(def.catchall).type !== "never" || def.checks?.length) return never;
   const keys = Object.keys(def.shape ?? {});
   const rank = new Map(keys.map((k, i) => [k, i]));
   const checks = keys.map((k) => lazy(def.shape![k]!));
-  const optional = keys.map((k) => defOf(def.shape![k]!).type === "optional");
+  const required = keys.map((k) => defOf(def.shape![k]!).type !== "optional");
+  const requiredCount = required.filter(Boolean).length;
   return (v) => {
     if (!isRecord(v)) return NOT_SURE;
     let last = -1;
     let ordered = true;
+    let seenRequired = 0;
+    // the values zod gives, by rank, once one differs from the input's (until then they are the input's)
+    let outs: unknown[] | undefined;
     for (const k in v) {
-      if (!Object.hasOwn(v, k)) continue;
       const r = rank.get(k);
-      if (r === undefined) return NOT_SURE;
+      if (r === undefined || !Object.hasOwn(v, k)) return NOT_SURE;
       if (r < last) ordered = false;
       last = r;
-    }
-    // the input itself while it is zod's value; a copy from the first key that differs
-    let out: Record<string, unknown> | undefined = ordered ? undefined : {};
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      if (!Object.hasOwn(v, k)) {
-        if (!optional[i]) return NOT_SURE;
-        continue;
-      }
+      if (required[r]) seenRequired++;
       const x = v[k];
-      const r = x === undefined ? NOT_SURE : checks[i]!(x);
-      if (r === NOT_SURE) return NOT_SURE;
-      if (out === undefined && r !== x) {
-        out = {};
-        for (let j = 0; j < i; j++) if (Object.hasOwn(v, keys[j]!)) out[keys[j]!] = v[keys[j]!];
+      const y = x === undefined ? NOT_SURE : checks[r]!(x);
+      if (y === NOT_SURE) return NOT_SURE;
+      if (y !== x && !outs) {
+        outs = new Array<unknown>(keys.length);
+        for (const k2 in v) {
+          if (k2 === k) break;
+          outs[rank.get(k2)!] = v[k2];
+        }
       }
-      if (out) out[k] = r;
+      if (outs) outs[r] = y;
     }
-    return out ?? v;
+    if (seenRequired !== requiredCount) return NOT_SURE;
+    if (ordered && !outs) return v;
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) if (Object.hasOwn(v, keys[i]!)) out[keys[i]!] = outs ? outs[i] : v[keys[i]!];
+    return out;
   };
 }
