@@ -217,8 +217,12 @@ class Checker {
     if (p === undefined) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port`, "an integer from 1 to 65535");
     return p;
   }
+  /** Port texts that parse (a large file repeats a few thousand times). */
+  private readonly goodRanges = new Set<number | string>();
   portRange(v: number | string, path: Path, what: string): void {
-    if (!parsePortRange(v))
+    if (this.goodRanges.has(v)) return;
+    if (parsePortRange(v)) this.goodRanges.add(v);
+    else
       this.err(
         "RCH012",
         path,
@@ -1106,7 +1110,8 @@ function matchValue<T>(c: Checker, v: Negatable<T> | undefined, p: Path): { v: T
 }
 
 function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void {
-  const at = <K extends keyof MatchDocLike>(k: K) => matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
+  const at = <K extends keyof MatchDocLike>(k: K) =>
+    r[k] === undefined ? undefined : matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
   const [src, dst] = (["src", "dst", "origDst"] as const).map((k) => {
     const x = at(k) as { v: string; p: Path; not: boolean } | undefined;
     if (!x) return undefined;
