@@ -152,13 +152,8 @@ const BOOLS = new Map([
   ["FALSE", false],
 ]);
 /** Numbers the yaml core schema reads in ways this reader does not copy: left to the library. */
-const NUMBERISH = [
-  /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/,
-  /^0x[0-9a-fA-F]+$/,
-  /^0o[0-7]+$/,
-  /^[-+]?\.(inf|Inf|INF)$/,
-  /^\.(nan|NaN|NAN)$/,
-];
+const NUMBERISH =
+  /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 const INT = /^(0|-?[1-9][0-9]{0,14})$/;
 /** Characters that cannot start a plain scalar (or change its meaning) in YAML. */
 const INDICATORS = new Set(["&", "*", "!", "|", ">", "%", "@", "`", "?", "#", ",", "[", "]", "{", "}", "'", '"']);
@@ -176,7 +171,7 @@ function resolvePlain(s: string, at: number): unknown {
   const b = BOOLS.get(s);
   if (b !== undefined) return b;
   if (INT.test(s)) return Number(s);
-  if (c !== 126 && NUMBERISH.some((r) => r.test(s))) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
+  if (c !== 126 && NUMBERISH.test(s)) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
   return s;
 }
 
