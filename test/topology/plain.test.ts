@@ -80,7 +80,7 @@ describe("the fast reader equals the yaml library", () => {
     for (const f of all) if (agree(readFileSync(f, "utf8").replace(/^\uFEFF/, ""))) taken++;
     // most of the repository's files are plain; the rest use anchors, block scalars, errors on purpose
     expect(taken).toBeGreaterThan(all.length / 2);
-  });
+  }, 120_000);
 
   it("takes the generated LAN in YAML and JSON", () => {
     expect(agree(lanTopology(20, 4))).toBe(true);
