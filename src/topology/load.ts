@@ -4,20 +4,8 @@
  * All problems are collected; nothing stops at the first one.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import {
-  Composer,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  isSeq,
-  Lexer,
-  LineCounter,
-  Parser,
-  YAMLParseError,
-  type Document,
-  type CST,
-} from "yaml";
+import { createRequire } from "node:module";
+import type { Document, CST, LineCounter } from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
@@ -25,6 +13,13 @@ import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from
 import { readInclude, type IncludeOptions } from "./include.js";
 import { fastShape, NOT_SURE } from "./shape.js";
 import { lineStarts, parseJson, parsePlain, spanAt, type Positions } from "./plain.js";
+
+/**
+ * The yaml library, loaded when a file first needs it (plain YAML and JSON never do): the same
+ * module instance an `import "yaml"` gives, read synchronously.
+ */
+let yamlLib: typeof import("yaml") | undefined;
+const Y = (): typeof import("yaml") => (yamlLib ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
 
 /**
  * What reach reads at most (docs/topology.md "Limits"): past one of these an input is refused
@@ -66,6 +61,7 @@ export interface Locator {
  * A path that does not exist falls back to its nearest existing ancestor.
  */
 export function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
+  const { isMap, isNode, isPair, isScalar, isSeq } = Y();
   const spanOf = (offset: number): Span => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };
@@ -118,7 +114,7 @@ function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceM
     ...makeLocator(file, doc, lc),
     range(path) {
       const n = doc.getIn(path, true);
-      return isNode(n) && n.range ? [n.range[0], n.range[2]] : undefined;
+      return Y().isNode(n) && n.range ? [n.range[0], n.range[2]] : undefined;
     },
     offset: (span) => (lc.lineStarts[span.line - 1] ?? 0) + span.col - 1,
   };
@@ -381,6 +377,7 @@ export function parseYamlBounded(file: string, source: string, lc: LineCounter, 
   // (an error token spanning lines), which put later diagnostics on the wrong line.
   lc.addNewLine(0);
   for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1)) lc.addNewLine(i + 1);
+  const { Composer, Lexer, Parser, YAMLParseError } = Y();
   const parser = new Parser();
   const tokens: CST.Token[] = [];
   for (const lexeme of new Lexer().lex(source)) {
@@ -495,7 +492,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
 
 /** The yaml library's reading: the whole of YAML 1.2, with its exact syntax diagnostics. */
 function loadWithLibrary(file: string, source: string, sources: Map<string, string>, opts: LoadOptions): Loaded {
-  const lc = new LineCounter();
+  const lc = new (Y().LineCounter)();
   const doc = parseYamlBounded(file, source, lc, LIMITS.yamlChars);
   const loc = librarySourceMap(file, doc, lc);
   // an unknown tag (`in: !docker0`) would silently read as an empty value
