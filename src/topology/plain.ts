@@ -670,7 +670,12 @@ class JsonScan {
     else {
       // a number, true, false or null: up to the next delimiter
       let q = this.i;
-      for (let d = s.charCodeAt(q); d !== 44 && d !== 93 && d !== 125 && d !== 32 && d !== 10 && q < s.length; d = s.charCodeAt(++q));
+      // (a tab or carriage return ends it too, and space() then gives up on it)
+      for (
+        let d = s.charCodeAt(q);
+        d !== 44 && d !== 93 && d !== 125 && d !== 32 && d !== 10 && d !== 9 && d !== 13 && q < s.length;
+        d = s.charCodeAt(++q)
+      );
       if (c !== 116 && c !== 102 && c !== 110 && !wholeNumber(s, this.i, q)) throw NOT; // 1.5, 1e3, -0: left to the YAML readers
       this.i = q;
     }

@@ -188,6 +188,27 @@ describe("the fast reader equals the yaml library", () => {
     expect(taken).toBeGreaterThan(300);
   }, 120_000);
 
+  it("the JSON reader leaves to the YAML readers what YAML could read otherwise", () => {
+    for (const text of [
+      '{"a": true\r\n}',
+      '{"a":\t1}',
+      '{"a": 1, "a": 2}',
+      '{"a": "\\u0041"}',
+      '{"a\\"b": 1}',
+      '{"a": 1.5}',
+      '{"a": -0}',
+      '{"a": 1e3}',
+      '{"__proto__": {}}',
+      '"a"',
+      "{'a': 1}",
+      "a: 1",
+    ]) {
+      expect(parseJson(text), text).toBeUndefined();
+    }
+    const ok = parseJson('{"a": [1, -2, "x\\ny", true, null, {}], "b": {"c": false}}');
+    expect(ok?.ok && ok.value).toEqual({ a: [1, -2, "x\ny", true, null, {}], b: { c: false } });
+  });
+
   it("gives up, with where, on what it does not read", () => {
     for (const [text, at] of [
       ["a: &x 1\nb: *x\n", 3],
