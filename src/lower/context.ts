@@ -5,7 +5,7 @@
  */
 import { LOOPBACK_NET4, parseCidr, parseIP, type IfAddr, type Prefix } from "../net/addr.js";
 import { parsePort } from "../net/port.js";
-import type { Chain, Iface, Machine, NatRule, Origin, Route, Rule, Segment, Socket } from "../ir/types.js";
+import type { Chain, Iface, Machine, NatRule, Origin, PortRange, Route, Rule, Segment, Socket } from "../ir/types.js";
 import type { Topology } from "../topology/check.js";
 import type { Path } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
@@ -70,6 +70,9 @@ export interface LowerCtx {
   readonly dhcpNext: Map<string, number>;
   /** NAT Network engines made so far (one per network, or per network and host). */
   readonly natNetEngines: Map<string, MutableMachine>;
+  /** Rule matches' prefixes and port ranges by their text, one value each (a large file repeats a few thousand times; IR values are never changed) */
+  readonly prefixes: Map<string, Prefix>;
+  readonly ranges: Map<number | string, PortRange>;
 }
 
 export function newContext(topo: Topology): LowerCtx {
@@ -82,6 +85,8 @@ export function newContext(topo: Topology): LowerCtx {
     segments: new Map(),
     dhcpNext: new Map(),
     natNetEngines: new Map(),
+    prefixes: new Map(),
+    ranges: new Map(),
   };
 }
 

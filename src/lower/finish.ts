@@ -86,11 +86,13 @@ function localPrefixes(m: MutableMachine): Prefix[] {
  * together they match exactly the union.
  */
 function expandLocal<R extends Rule | NatRule>(rules: readonly PendingRule<R>[], locals: readonly Prefix[]): R[] {
-  return rules.flatMap(({ rule: r, dstLocal }) =>
-    dstLocal
-      ? locals
-          .filter((p) => (!r.match.src || r.match.src.v === p.v) && (dstLocal === true || !isLoopbackPrefix(p)))
-          .map((dst) => ({ ...r, match: { ...r.match, dst } }))
-      : [r],
-  );
+  const out: R[] = [];
+  for (const { rule: r, dstLocal } of rules) {
+    if (!dstLocal) out.push(r);
+    else
+      for (const dst of locals)
+        if ((!r.match.src || r.match.src.v === dst.v) && (dstLocal === true || !isLoopbackPrefix(dst)))
+          out.push({ ...r, match: { ...r.match, dst } });
+  }
+  return out;
 }

@@ -16,7 +16,7 @@ export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
     };
   }
   (md.nat ?? []).forEach((r, k) => {
-    const rule = lowerNatRule(r, ctx.o([...mp, "nat", k], natWhat(r, k)));
+    const rule = lowerNatRule(ctx, r, ctx.o([...mp, "nat", k], natWhat(r, k)));
     if (r.action === "dnat") (r.chain === "output" ? m.nat.output : m.nat.prerouting).push(rule);
     else m.nat.postrouting.push(rule);
   });
@@ -25,50 +25,55 @@ export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
 type MatchDoc = Omit<RuleDoc, "action">;
 type Lowered = { -readonly [K in keyof NegatableMatch]: NegatableMatch[K] };
 
-/** The negatable conditions of a rule, split into the plain ones and those written `{ not: ... }`. */
-function lowerNegatable(r: MatchDoc): { yes: Lowered; no: Lowered } {
-  const yes: Lowered = {};
-  const no: Lowered = {};
-  const put = <K extends keyof Lowered, V>(key: K, v: Negatable<V> | undefined, f: (x: V) => Lowered[K]) => {
-    if (v === undefined) return;
-    if (typeof v === "object" && v !== null && "not" in v) no[key] = f(v.not);
-    else yes[key] = f(v as V);
+/** The negatable conditions of a rule, each in `yes` or, written `{ not: ... }`, in `no` (which is left empty otherwise). */
+function lowerNegatable(ctx: LowerCtx, r: MatchDoc, yes: Lowered, no: Lowered): void {
+  const prefix = (t: string) => {
+    let p = ctx.prefixes.get(t);
+    if (!p) ctx.prefixes.set(t, (p = must(parseMatchPrefix(t), t)));
+    return p;
   };
-  const prefix = (t: string) => must(parseMatchPrefix(t), t);
-  const ports = (what: string) => (v: number | string) => must(parsePortRange(v), what);
-  put("src", r.src, prefix);
+  const ports = (what: string, v: number | string) => {
+    let p = ctx.ranges.get(v);
+    if (!p) ctx.ranges.set(v, (p = must(parsePortRange(v), what)));
+    return p;
+  };
+  const side = (v: unknown): Lowered => (typeof v === "object" && v !== null && "not" in v ? no : yes);
+  const bare = <V>(v: Negatable<V>): V => (typeof v === "object" && v !== null && "not" in v ? v.not : (v as V));
+  if (r.src !== undefined) side(r.src).src = prefix(bare(r.src));
   // `dst: local` and `local-nonloopback` are expanded later (finish.ts); the checker refuses them negated
-  if (dstLocalOf(r.dst) === false) put("dst", r.dst, prefix);
-  put("sport", r.sport, ports("sport"));
-  put("dport", r.dport, ports("dport"));
-  put("in", r.in, (x: string) => x);
-  put("out", r.out, (x: string) => x);
-  put("origDst", r.origDst, prefix);
-  put("origDport", r.origDport, ports("origDport"));
-  return { yes, no };
+  if (r.dst !== undefined && dstLocalOf(r.dst) === false) side(r.dst).dst = prefix(bare(r.dst));
+  if (r.sport !== undefined) side(r.sport).sport = ports("sport", bare(r.sport));
+  if (r.dport !== undefined) side(r.dport).dport = ports("dport", bare(r.dport));
+  if (r.in !== undefined) side(r.in).in = bare(r.in);
+  if (r.out !== undefined) side(r.out).out = bare(r.out);
+  if (r.origDst !== undefined) side(r.origDst).origDst = prefix(bare(r.origDst));
+  if (r.origDport !== undefined) side(r.origDport).origDport = ports("origDport", bare(r.origDport));
 }
 
 /** `dst: local` and `dst: local-nonloopback`, expanded by finish() (see PendingRule). */
 const dstLocalOf = (dst: Negatable<string> | undefined): PendingRule<Rule>["dstLocal"] =>
   dst === "local" ? true : dst === LOCAL_NONLOOPBACK ? "nonloopback" : false;
 
-/** The match of a rule; `dst: local` is left out here (see PendingRule). */
-function lowerMatch(r: MatchDoc): Match {
-  const { yes, no } = lowerNegatable(r);
-  return {
-    ...(r.proto !== undefined ? { proto: r.proto } : {}),
-    ...yes,
-    ...(r.state !== undefined ? { state: r.state } : {}),
-    ...(r.dnat !== undefined ? { ctDnat: r.dnat } : {}),
-    ...(Object.keys(no).length ? { not: no } : {}),
-  };
+/** The match of a rule (its keys in the order the IR has always listed them); `dst: local` is left out here (see PendingRule). */
+function lowerMatch(ctx: LowerCtx, r: MatchDoc): Match {
+  const m: { -readonly [K in keyof Match]: Match[K] } = {};
+  if (r.proto !== undefined) m.proto = r.proto;
+  const no: Lowered = {};
+  lowerNegatable(ctx, r, m, no);
+  if (r.state !== undefined) m.state = r.state;
+  if (r.dnat !== undefined) m.ctDnat = r.dnat;
+  for (const _ in no) {
+    m.not = no;
+    break;
+  }
+  return m;
 }
 
 function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): PendingChain {
   if (!c) return acceptAll(name);
   const rules = (c.rules ?? []).map((r, k) => ({
     rule: {
-      match: lowerMatch(r),
+      match: lowerMatch(ctx, r),
       action: r.action,
       ...(r.with !== undefined ? { with: r.with } : {}),
       origin: ctx.o([...path, "rules", k], `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`),
@@ -87,8 +92,8 @@ function natWhat(r: NatRuleDoc, k: number): string {
   return `nat rule ${k + 1} (${r.action}${r.comment ? ` "${r.comment}"` : ""})`;
 }
 
-function lowerNatRule(r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<NatRule> {
-  const match = lowerMatch(r);
+function lowerNatRule(ctx: LowerCtx, r: NatRuleDoc, origin: NatRule["origin"]): PendingRule<NatRule> {
+  const match = lowerMatch(ctx, r);
   const rule = ((): NatRule => {
     switch (r.action) {
       case "dnat":

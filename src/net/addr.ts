@@ -58,8 +58,32 @@ export function parseIP(text: string): IP | undefined {
   return ip;
 }
 
+/** A dotted quad without leading zeros ("10.0.2.15"), as ipaddr.js's isValidFourPartDecimal takes it, read without it; else undefined. */
+function quad(t: string): number | undefined {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= t.length; i++) {
+    const c = i < t.length ? t.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 255 || ++dots > 4) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // a leading zero
+      part = part * 10 + (c - 48);
+      if (++digits > 3) return undefined;
+    } else return undefined;
+  }
+  return dots === 4 ? n : undefined;
+}
+
 function parseUncached(text: string): IP | undefined {
   const t = text.trim();
+  const q = quad(t);
+  if (q !== undefined) return { v: 4, n: BigInt(q) };
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
     return { v: 4, n: bytesToBigint(ipaddr.IPv4.parse(t).toByteArray()) };
   }
@@ -113,7 +137,10 @@ export function sameIP(a: IP, b: IP): boolean {
 }
 
 export function formatIP(ip: IP): string {
-  if (ip.v === 4) return bigintToBytes(ip.n, 4).join(".");
+  if (ip.v === 4) {
+    const n = Number(ip.n);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   if (ip.n >> 32n === 0xffffn) return `::ffff:${bigintToBytes(ip.n & 0xffffffffn, 4).join(".")}`;
   return ipaddr.fromByteArray(bigintToBytes(ip.n, 16)).toString();
 }

@@ -198,9 +198,14 @@ class Checker {
     }
     return c;
   }
+  /** Prefix texts that parse, and their prefix (a large file repeats a few thousand times). */
+  private readonly goodPrefixes = new Map<string, Prefix>();
   prefix(text: string, path: Path, what: string): Prefix | undefined {
+    const known = this.goodPrefixes.get(text);
+    if (known) return known;
     const p = parseMatchPrefix(text);
-    if (!p) {
+    if (p) this.goodPrefixes.set(text, p);
+    else {
       const c = parseCidr(text);
       const hostBits = c ? ` (host bits set: did you mean ${formatIP(prefixOf(c.ip, c.len))}/${c.len}?)` : "";
       this.err(
@@ -217,8 +222,12 @@ class Checker {
     if (p === undefined) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port`, "an integer from 1 to 65535");
     return p;
   }
+  /** Port texts that parse (a large file repeats a few thousand times). */
+  private readonly goodRanges = new Set<number | string>();
   portRange(v: number | string, path: Path, what: string): void {
-    if (!parsePortRange(v))
+    if (this.goodRanges.has(v)) return;
+    if (parsePortRange(v)) this.goodRanges.add(v);
+    else
       this.err(
         "RCH012",
         path,
@@ -1106,7 +1115,8 @@ function matchValue<T>(c: Checker, v: Negatable<T> | undefined, p: Path): { v: T
 }
 
 function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void {
-  const at = <K extends keyof MatchDocLike>(k: K) => matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
+  const at = <K extends keyof MatchDocLike>(k: K) =>
+    r[k] === undefined ? undefined : matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
   const [src, dst] = (["src", "dst", "origDst"] as const).map((k) => {
     const x = at(k) as { v: string; p: Path; not: boolean } | undefined;
     if (!x) return undefined;

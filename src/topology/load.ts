@@ -4,26 +4,22 @@
  * All problems are collected; nothing stops at the first one.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import {
-  Composer,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  isSeq,
-  Lexer,
-  LineCounter,
-  Parser,
-  YAMLParseError,
-  type Document,
-  type CST,
-} from "yaml";
+import { createRequire } from "node:module";
+import type { Document, CST, LineCounter } from "yaml";
 import type { z } from "zod";
 import { diagnostic, type Diagnostic, InputError, type Span } from "../diagnostics/diagnostic.js";
 import { SpecSchema, TopologySchema, type TopologyDoc } from "./schema.js";
 import { checkTopology, expectDiagnostics, sizeDiagnostics, type Topology } from "./check.js";
 import { readInclude, type IncludeOptions } from "./include.js";
-import { child, lineStarts, parsePlain, spanAt, type Pos } from "./plain.js";
+import { fastShape, NOT_SURE } from "./shape.js";
+import { lineStarts, parseJson, parsePlain, spanAt, type Positions } from "./plain.js";
+
+/**
+ * The yaml library, loaded when a file first needs it (plain YAML and JSON never do): the same
+ * module instance an `import "yaml"` gives, read synchronously.
+ */
+let yamlLib: typeof import("yaml") | undefined;
+const Y = (): typeof import("yaml") => (yamlLib ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"));
 
 /**
  * What reach reads at most (docs/topology.md "Limits"): past one of these an input is refused
@@ -65,6 +61,7 @@ export interface Locator {
  * A path that does not exist falls back to its nearest existing ancestor.
  */
 export function makeLocator(file: string, doc: Document | undefined, lc: LineCounter): Locator {
+  const { isMap, isNode, isPair, isScalar, isSeq } = Y();
   const spanOf = (offset: number): Span => {
     const p = lc.linePos(offset);
     return { file, line: p.line, col: p.col };
@@ -117,57 +114,58 @@ function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceM
     ...makeLocator(file, doc, lc),
     range(path) {
       const n = doc.getIn(path, true);
-      return isNode(n) && n.range ? [n.range[0], n.range[2]] : undefined;
+      return Y().isNode(n) && n.range ? [n.range[0], n.range[2]] : undefined;
     },
     offset: (span) => (lc.lineStarts[span.line - 1] ?? 0) + span.col - 1,
   };
 }
 
 /**
- * Positions from the fast reader's offset tree (src/topology/plain.ts): a path is followed down
- * the tree when it is asked for, and its line:col computed from the offset then, so loading
- * indexes nothing by path. A path that does not exist falls back to its nearest existing ancestor.
+ * Positions from the fast readers' tape (src/topology/plain.ts): a path is followed down the tape
+ * when it is asked for, and its line:col computed from the offset then, so loading indexes
+ * nothing by path. A path that does not exist falls back to its nearest existing ancestor.
  */
-export function plainSourceMap(file: string, source: string, root: Pos): SourceMap {
+export function plainSourceMap(file: string, source: string, pos: Positions): SourceMap {
   let starts: Int32Array | undefined;
   const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
-  const walk = (path: Path, n: number): Pos => {
-    let node = root;
-    for (let i = 0; i < n; i++) {
-      const next = child(node, path[i]!);
-      if (!next) break;
-      node = next.pos;
+  // the last path walked and its nodes: lowering asks for sibling after sibling, which share all but the last step
+  let lastPath: Path = [];
+  const lastNodes: number[] = [0];
+  /** the node at `path`, or at its longest existing prefix; and whether it is the node at the whole path */
+  const walk = (path: Path): { node: number; exact: boolean } => {
+    let i = 0;
+    while (i < path.length && i < lastPath.length && path[i] === lastPath[i]) i++;
+    let node = lastNodes[i]!;
+    for (; i < path.length; i++) {
+      const next = pos.child(node, path[i]!);
+      if (next < 0) {
+        lastPath = path.slice(0, i);
+        lastNodes.length = i + 1;
+        return { node, exact: false };
+      }
+      node = next;
+      lastNodes[i + 1] = node;
     }
-    return node;
+    lastPath = path.slice();
+    lastNodes.length = path.length + 1;
+    return { node, exact: true };
   };
-  const start = (p: Pos) => (typeof p === "number" ? p : p.o);
-  const at = (path: Path) => spanOf(start(walk(path, path.length)));
+  const at = (path: Path) => spanOf(pos.start[walk(path).node]!);
   return {
     file,
     at,
     key(path) {
-      const parent = path.length ? walkExact(root, path.slice(0, -1)) : undefined;
-      const c = parent === undefined ? undefined : child(parent, path[path.length - 1]!);
-      return c?.keyAt !== undefined ? spanOf(c.keyAt) : at(path);
+      const w = path.length ? walk(path) : undefined;
+      return w?.exact && pos.keyAt[w.node]! >= 0 ? spanOf(pos.keyAt[w.node]!) : at(path);
     },
     range(path) {
-      const p = walkExact(root, path);
-      if (p === undefined) return undefined;
-      return typeof p === "number" ? [p, p] : [p.o, p.end];
+      const w = walk(path);
+      if (!w.exact) return undefined;
+      const o = pos.start[w.node]!;
+      return pos.kind[w.node] === 0 ? [o, o] : [o, pos.end[w.node]!];
     },
     offset: (span) => (starts ??= lineStarts(source))[span.line - 1]! + span.col - 1,
   };
-}
-
-/** The node at exactly `path`, or undefined. */
-function walkExact(root: Pos, path: Path): Pos | undefined {
-  let node = root;
-  for (const seg of path) {
-    const next = child(node, seg);
-    if (!next) return undefined;
-    node = next.pos;
-  }
-  return node;
 }
 
 /** zod's type names in the words of a YAML user. */
@@ -379,6 +377,7 @@ export function parseYamlBounded(file: string, source: string, lc: LineCounter, 
   // (an error token spanning lines), which put later diagnostics on the wrong line.
   lc.addNewLine(0);
   for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1)) lc.addNewLine(i + 1);
+  const { Composer, Lexer, Parser, YAMLParseError } = Y();
   const parser = new Parser();
   const tokens: CST.Token[] = [];
   for (const lexeme of new Lexer().lex(source)) {
@@ -455,7 +454,7 @@ export function checkValueSize(file: string, value: unknown, loc: Locator, sourc
 
 /**
  * Parses and checks topology text. Throws InputError with every diagnostic when it is not valid.
- * Plain YAML and JSON are read by the fast reader; anything else (up to LIMITS.yamlChars), and
+ * Plain JSON is read by JSON.parse beside a scan for its offsets, plain YAML by the fast reader; anything else (up to LIMITS.yamlChars), and
  * every syntax error, by the yaml library, whose syntax diagnostics are the reference.
  */
 export function loadTopologyText(file: string, text: string, opts: LoadOptions = {}): Loaded {
@@ -471,7 +470,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
       `the file has ${source.length} characters, more than the ${LIMITS.textChars} reach reads`,
       `at most ${LIMITS.textChars} characters (split the topology, or leave out what the questions do not need)`,
     );
-  const plain = parsePlain(source);
+  const plain = parseJson(source) ?? parsePlain(source);
   const large = source.length > LIMITS.yamlChars;
   // the positions of the fast reader are the library's (test/topology/plain.test.ts): its diagnostics are final
   if (plain.ok && plain.values <= LIMITS.values)
@@ -493,7 +492,7 @@ export function loadTopologyText(file: string, text: string, opts: LoadOptions =
 
 /** The yaml library's reading: the whole of YAML 1.2, with its exact syntax diagnostics. */
 function loadWithLibrary(file: string, source: string, sources: Map<string, string>, opts: LoadOptions): Loaded {
-  const lc = new LineCounter();
+  const lc = new (Y().LineCounter)();
   const doc = parseYamlBounded(file, source, lc, LIMITS.yamlChars);
   const loc = librarySourceMap(file, doc, lc);
   // an unknown tag (`in: !docker0`) would silently read as an empty value
@@ -550,12 +549,19 @@ function checkValue(file: string, raw: unknown, loc: SourceMap, sources: Map<str
       );
     return loadSpec(file, raw, loc, sources, opts);
   }
-  const parsed = TopologySchema.safeParse(raw);
-  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, loc, sources);
-  const checked = checkTopology(parsed.data as TopologyDoc, loc);
+  const checked = checkTopology(shaped(raw, loc, sources), loc);
   const errors = checked.diagnostics.filter((d) => d.severity === "error");
   if (errors.length || !checked.topology) throw new InputError(sortDiagnostics(checked.diagnostics), sources);
   return { file, source, topology: checked.topology, warnings: checked.diagnostics.filter((d) => d.severity === "warning") };
+}
+
+/** The document as zod gives it when it has the topology's shape (the fast path of shape.ts, else zod); its shape errors otherwise. */
+function shaped(raw: unknown, loc: SourceMap, sources: Map<string, string>): TopologyDoc {
+  const fast = fastShape(TopologySchema, raw);
+  if (fast !== NOT_SURE) return fast as TopologyDoc;
+  const parsed = TopologySchema.safeParse(raw);
+  if (!parsed.success) throw shapeErrors(parsed.error.issues, raw, loc, sources);
+  return parsed.data as TopologyDoc;
 }
 
 /** A spec file: the included topology, checked as usual, and this file's expectations checked against it. */

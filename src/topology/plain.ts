@@ -13,23 +13,123 @@
  */
 import type { Span } from "../diagnostics/diagnostic.js";
 
-/** Where a value starts; for a mapping or list also where its keys and items start. */
-export type Pos = number | PosColl;
-export interface PosColl {
-  readonly o: number;
-  /** the offset just past the collection's last character */
-  end: number;
-  /** a mapping's keys in source order (undefined for a list) */
-  readonly keys: string[] | undefined;
-  /** where each key starts (a mapping) */
-  readonly ko: number[];
-  readonly kids: Pos[];
-  /** key -> index, built on the first lookup in a large mapping */
-  index?: Map<string, number>;
+/**
+ * Where every value of a document is, as one tape in document order (a node is a value: its
+ * children follow it, and `next` skips its subtree), so that a document of a million values costs
+ * a few typed arrays instead of an object per mapping and list. Node 0 is the root.
+ */
+export class Positions {
+  /** where each node's value starts */
+  start: Int32Array;
+  /** just past a mapping's or list's last character; -1 for a scalar */
+  end: Int32Array;
+  /** where the key of a mapping's child starts; -1 otherwise */
+  keyAt: Int32Array;
+  /** the node after this one's subtree */
+  next: Int32Array;
+  /** 1 a mapping, 2 a list, 0 a scalar */
+  kind: Uint8Array;
+  /** the key of a mapping's child, as read (the YAML reader); without it, keys are compared in the source (plain JSON keys) */
+  readonly keys: (string | undefined)[] | undefined;
+  length = 0;
+  /** key -> child node, built on the first lookup in a large mapping */
+  private readonly index = new Map<number, Map<string, number> | number[]>();
+
+  constructor(
+    readonly src: string,
+    withKeys: boolean,
+  ) {
+    const n = Math.max(64, src.length >> 4);
+    this.start = new Int32Array(n);
+    this.end = new Int32Array(n);
+    this.keyAt = new Int32Array(n);
+    this.next = new Int32Array(n);
+    this.kind = new Uint8Array(n);
+    this.keys = withKeys ? [] : undefined;
+  }
+
+  /** A new node at `start` (the key it is under, if any); returns its index. */
+  push(start: number, kind: number, keyAt: number, key: string | undefined): number {
+    const n = this.length++;
+    if (n === this.start.length) this.grow();
+    this.start[n] = start;
+    this.end[n] = -1;
+    this.keyAt[n] = keyAt;
+    this.next[n] = n + 1;
+    this.kind[n] = kind;
+    if (this.keys) this.keys[n] = key;
+    return n;
+  }
+
+  /** Closes a mapping or list: where it ends, and that its subtree ends here. */
+  close(n: number, end: number): void {
+    this.end[n] = end;
+    this.next[n] = this.length;
+  }
+
+  private grow(): void {
+    const twice = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.start = twice(this.start);
+    this.end = twice(this.end);
+    this.keyAt = twice(this.keyAt);
+    this.next = twice(this.next);
+    this.kind = twice(this.kind);
+  }
+
+  /** The child of node `n` at one path segment (a mapping's key, a list's index), or -1. */
+  child(n: number, seg: string | number): number {
+    const kind = this.kind[n];
+    if (kind === 0) return -1;
+    const name = String(seg);
+    if (kind === 2 && !(typeof seg === "number" && Number.isSafeInteger(seg) && seg >= 0) && !/^(0|[1-9][0-9]*)$/.test(name)) return -1;
+    const big = this.index.get(n);
+    if (big) return (big instanceof Map ? big.get(name) : big[Number(name)]) ?? -1;
+    let k = kind === 2 ? Number(name) : -1;
+    let count = 0;
+    let found = -1;
+    for (let c = n + 1, last = this.next[n]!; c < last; c = this.next[c]!, count++)
+      if (found < 0 && (kind === 2 ? k-- === 0 : this.keyIs(c, name))) {
+        found = c;
+        if (count <= 8) return c;
+      }
+    // a large mapping or list: the next lookups in it are one step each
+    if (count > 8) this.indexChildren(n);
+    return found;
+  }
+
+  /** Whether the key of child node c is `name`. */
+  private keyIs(c: number, name: string): boolean {
+    if (this.keys) return this.keys[c] === name;
+    // a plain JSON key: "name" with no escape in it (the JSON reader gives up on others)
+    const at = this.keyAt[c]! + 1;
+    return this.src.startsWith(name, at) && this.src.charCodeAt(at + name.length) === 34;
+  }
+
+  private keyText(c: number): string {
+    if (this.keys) return this.keys[c]!;
+    const at = this.keyAt[c]! + 1;
+    return this.src.slice(at, this.src.indexOf('"', at));
+  }
+
+  private indexChildren(n: number): void {
+    if (this.kind[n] === 2) {
+      const items: number[] = [];
+      for (let c = n + 1, last = this.next[n]!; c < last; c = this.next[c]!) items.push(c);
+      this.index.set(n, items);
+      return;
+    }
+    const m = new Map<string, number>();
+    for (let c = n + 1, last = this.next[n]!; c < last; c = this.next[c]!) m.set(this.keyText(c), c);
+    this.index.set(n, m);
+  }
 }
 
 export type PlainResult =
-  | { readonly ok: true; readonly value: unknown; readonly pos: Pos; readonly values: number }
+  | { readonly ok: true; readonly value: unknown; readonly pos: Positions; readonly values: number }
   | { readonly ok: false; readonly why: string; readonly at: number };
 
 /** Nesting the fast path reads; deeper input goes to the yaml library (a topology needs about 8). */
@@ -52,33 +152,55 @@ const BOOLS = new Map([
   ["FALSE", false],
 ]);
 /** Numbers the yaml core schema reads in ways this reader does not copy: left to the library. */
-const NUMBERISH = [
-  /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/,
-  /^0x[0-9a-fA-F]+$/,
-  /^0o[0-7]+$/,
-  /^[-+]?\.(inf|Inf|INF)$/,
-  /^\.(nan|NaN|NAN)$/,
-];
+const NUMBERISH =
+  /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 const INT = /^(0|-?[1-9][0-9]{0,14})$/;
 /** Characters that cannot start a plain scalar (or change its meaning) in YAML. */
 const INDICATORS = new Set(["&", "*", "!", "|", ">", "%", "@", "`", "?", "#", ",", "[", "]", "{", "}", "'", '"']);
 const FLOW_END = new Set([",", "[", "]", "{", "}"]);
+/** FLOW_END by character code. */
+const flowEnd = (c: number): boolean => c === 44 || c === 91 || c === 93 || c === 123 || c === 125;
 const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", n: "\n", t: "\t", r: "\r", b: "\b", f: "\f" };
 
 /** A plain scalar's value under the core schema, or GiveUp where this reader does not decide it. */
 function resolvePlain(s: string, at: number): unknown {
+  // most scalars start with a letter that no null, boolean or number starts with
+  const c = s.charCodeAt(0);
+  if ((c >= 97 && c <= 122 && c !== 110 && c !== 116 && c !== 102) || (c >= 65 && c <= 90 && c !== 78 && c !== 84 && c !== 70)) return s;
   if (NULLS.has(s)) return null;
   const b = BOOLS.get(s);
   if (b !== undefined) return b;
   if (INT.test(s)) return Number(s);
-  if (NUMBERISH.some((r) => r.test(s))) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
+  if (c !== 126 && NUMBERISH.test(s)) throw new GiveUp("a number the fast reader leaves to the yaml library", at);
   return s;
 }
 
 class Reader {
   i = 0;
+  /** where the last key read starts */
+  keyStart = 0;
   values = 0;
-  constructor(readonly src: string) {}
+  readonly pos: Positions;
+  /** the key the next node is under (its offset, or -1) */
+  private keyAt = -1;
+  private key_: string | undefined;
+  constructor(readonly src: string) {
+    this.pos = new Positions(src, true);
+  }
+
+  /** The next value is a mapping's, under this key. */
+  under(at: number, key: string): void {
+    this.keyAt = at;
+    this.key_ = key;
+  }
+
+  /** A node of the position tape at `start`, under the pending key if there is one. */
+  node(start: number, kind: number): number {
+    const n = this.pos.push(start, kind, this.keyAt, this.key_);
+    this.keyAt = -1;
+    this.key_ = undefined;
+    return n;
+  }
 
   fail(why: string, at = this.i): never {
     throw new GiveUp(why, at);
@@ -121,7 +243,7 @@ class Reader {
     if (this.i < s.length && s[this.i] !== "\n") this.fail("more after a value on its line");
   }
 
-  root(): { value: unknown; pos: Pos } {
+  root(): unknown {
     const first = this.peekLine(0);
     if (!first) this.fail("an empty document", 0);
     this.i = first.start;
@@ -133,7 +255,7 @@ class Reader {
   }
 
   /** A block mapping or list starting at this.i, in column `indent`. */
-  blockNode(indent: number, depth: number): { value: unknown; pos: Pos } {
+  blockNode(indent: number, depth: number): unknown {
     if (depth > PLAIN_DEPTH) this.fail(`nesting deeper than ${PLAIN_DEPTH} levels`);
     const s = this.src;
     if (s[this.i] === "-" && (s[this.i + 1] === " " || s[this.i + 1] === "\n" || this.i + 1 === s.length))
@@ -191,16 +313,24 @@ class Reader {
     });
   }
 
-  key(): { key: string; at: number } {
+  /** A mapping's key and its ':'; where the key starts is left in keyStart. */
+  key(): string {
     const s = this.src;
     const at = this.i;
+    this.keyStart = at;
     let key: string;
     if (s[at] === '"' || s[at] === "'") key = this.quoted();
     else {
       let q = at;
-      while (!(s[q] === ":" && (s[q + 1] === " " || s[q + 1] === "\n" || q + 1 === s.length || FLOW_END.has(s[q + 1]!)))) {
-        if (q >= s.length || s[q] === "\n" || s[q] === "\t" || FLOW_END.has(s[q]!) || s[q] === ":")
+      for (;;) {
+        const d = s.charCodeAt(q); // NaN past the end
+        if (d === 58) {
+          // ':' then a space, a line's end, the text's end or a flow indicator ends the key; any other ':' is not read here
+          const e = s.charCodeAt(q + 1);
+          if (e === 32 || e === 10 || q + 1 === s.length || flowEnd(e)) break;
           this.fail("a key the fast reader does not read", at);
+        }
+        if (q >= s.length || d === 10 || d === 9 || flowEnd(d)) this.fail("a key the fast reader does not read", at);
         q++;
       }
       const text = s.slice(at, q).trimEnd();
@@ -214,47 +344,51 @@ class Reader {
     if (s[this.i] !== ":") this.fail("a key without ':'", this.i);
     this.i++;
     if (key === "__proto__") this.fail("the key __proto__", at);
-    return { key, at };
+    return key;
   }
 
   // Long: one loop over a block mapping's lines, with the checks that keep it inside the plain subset
-  blockMap(indent: number, depth: number): { value: unknown; pos: Pos } {
+  blockMap(indent: number, depth: number): unknown {
     const obj: Record<string, unknown> = {};
-    const pos: PosColl = { o: this.i, end: 0, keys: [], ko: [], kids: [] };
+    const n = this.node(this.i, 1);
     this.values++;
     for (;;) {
-      const { key, at } = this.key();
+      const key = this.key();
+      const at = this.keyStart;
       if (Object.hasOwn(obj, key)) this.fail("a duplicate key", at);
-      const v = this.afterIndicator(indent, depth, true);
-      obj[key] = v.value;
-      pos.keys!.push(key);
-      pos.ko.push(at);
-      pos.kids.push(v.pos);
-      pos.end = this.i;
+      this.under(at, key);
+      obj[key] = this.afterIndicator(indent, depth, true);
       const next = this.peekLine(this.i);
-      if (!next || next.indent < indent) return { value: obj, pos };
+      if (!next || next.indent < indent) {
+        this.pos.close(n, this.i);
+        return obj;
+      }
       if (next.indent > indent) this.fail("a line indented deeper than its mapping's keys", next.start);
       if (this.src[next.start] === "-") this.fail("a list item among a mapping's keys", next.start);
       this.i = next.start;
     }
   }
 
-  blockSeq(indent: number, depth: number): { value: unknown; pos: Pos } {
+  blockSeq(indent: number, depth: number): unknown {
     const arr: unknown[] = [];
-    const pos: PosColl = { o: this.i, end: 0, keys: undefined, ko: [], kids: [] };
+    const n = this.node(this.i, 2);
     this.values++;
     for (;;) {
       this.i++; // the '-'
-      const v = this.afterIndicator(indent, depth, false);
-      arr.push(v.value);
-      pos.kids.push(v.pos);
-      pos.end = this.i;
+      arr.push(this.afterIndicator(indent, depth, false));
+      const end = this.i;
       const next = this.peekLine(this.i);
-      if (!next || next.indent < indent) return { value: arr, pos };
+      if (!next || next.indent < indent) {
+        this.pos.close(n, end);
+        return arr;
+      }
       if (next.indent > indent) this.fail("a line indented deeper than its list's items", next.start);
       const s = this.src;
       const p = next.start;
-      if (!(s[p] === "-" && (s[p + 1] === " " || s[p + 1] === "\n" || p + 1 === s.length))) return { value: arr, pos }; // the parent mapping's next key
+      if (!(s[p] === "-" && (s[p + 1] === " " || s[p + 1] === "\n" || p + 1 === s.length))) {
+        this.pos.close(n, end);
+        return arr; // the parent mapping's next key
+      }
       this.i = p;
     }
   }
@@ -264,7 +398,7 @@ class Reader {
    * collection, or in a list a compact mapping), or on the lines below, indented deeper (or, for
    * a mapping's value, a list at the mapping's own indentation).
    */
-  afterIndicator(indent: number, depth: number, inMap: boolean): { value: unknown; pos: Pos } {
+  afterIndicator(indent: number, depth: number, inMap: boolean): unknown {
     const s = this.src;
     const start = this.i;
     while (s[this.i] === " ") this.i++;
@@ -287,10 +421,11 @@ class Reader {
     if (c === '"' || c === "'") {
       const o = this.i;
       if (inMap || !this.isKeyLine(o)) {
+        this.node(o, 0);
         const value = this.quoted();
         this.values++;
         this.endOfLine();
-        return { value, pos: o };
+        return value;
       }
     }
     if (!inMap && this.isKeyLine(this.i)) {
@@ -305,24 +440,28 @@ class Reader {
   }
 
   /** A one-line plain scalar in block context. */
-  blockScalar(): { value: unknown; pos: Pos } {
+  blockScalar(): unknown {
     const s = this.src;
     const o = this.i;
     const c = s[o]!;
     if (INDICATORS.has(c) || ((c === "-" || c === ":") && (s[o + 1] === undefined || s[o + 1] === " " || s[o + 1] === "\n")))
       this.fail("a value the fast reader does not read", o);
     let q = o;
-    for (; q < s.length && s[q] !== "\n"; q++) {
-      const d = s[q];
-      if (d === "#" && s[q - 1] === " ") break;
-      if (d === "\t" || d === "\r" || d === "[" || d === "]" || d === "{" || d === "}")
-        this.fail("a value the fast reader does not read", o);
-      if (d === ":" && (s[q + 1] === " " || s[q + 1] === "\n" || q + 1 === s.length)) this.fail("a ': ' inside a value", q);
+    for (; q < s.length; q++) {
+      const d = s.charCodeAt(q);
+      if (d === 10) break;
+      if (d === 35 && s.charCodeAt(q - 1) === 32) break; // ' #'
+      if (d === 9 || d === 13 || d === 91 || d === 93 || d === 123 || d === 125) this.fail("a value the fast reader does not read", o);
+      if (d === 58) {
+        const e = s.charCodeAt(q + 1);
+        if (e === 32 || e === 10 || q + 1 === s.length) this.fail("a ': ' inside a value", q);
+      }
     }
     this.i = q;
     this.endOfLine();
     this.values++;
-    return { value: resolvePlain(s.slice(o, q).trimEnd(), o), pos: o };
+    this.node(o, 0);
+    return resolvePlain(s.slice(o, q).trimEnd(), o);
   }
 
   /** Spaces, line breaks and comments between the tokens of a flow collection; lines below `indent` give up. */
@@ -345,12 +484,12 @@ class Reader {
   }
 
   // Long: flow mappings and lists share their loop (items, separators, the closing bracket)
-  flow(indent: number, depth: number): { value: unknown; pos: Pos } {
+  flow(indent: number, depth: number): unknown {
     if (depth > PLAIN_DEPTH) this.fail(`nesting deeper than ${PLAIN_DEPTH} levels`);
     const s = this.src;
     const isMap = s[this.i] === "{";
     const close = isMap ? "}" : "]";
-    const pos: PosColl = { o: this.i, end: 0, keys: isMap ? [] : undefined, ko: [], kids: [] };
+    const n = this.node(this.i, isMap ? 1 : 2);
     const obj: Record<string, unknown> = {};
     const arr: unknown[] = [];
     this.values++;
@@ -359,19 +498,13 @@ class Reader {
     if (s[this.i] !== close)
       for (;;) {
         if (isMap) {
-          const { key, at } = this.key();
+          const key = this.key();
+          const at = this.keyStart;
           if (Object.hasOwn(obj, key)) this.fail("a duplicate key", at);
           this.flowSpace(indent);
-          const v = this.flowValue(indent, depth);
-          obj[key] = v.value;
-          pos.keys!.push(key);
-          pos.ko.push(at);
-          pos.kids.push(v.pos);
-        } else {
-          const v = this.flowValue(indent, depth);
-          arr.push(v.value);
-          pos.kids.push(v.pos);
-        }
+          this.under(at, key);
+          obj[key] = this.flowValue(indent, depth);
+        } else arr.push(this.flowValue(indent, depth));
         this.flowSpace(indent);
         if (s[this.i] === close) break;
         if (s[this.i] !== ",") this.fail(`'${close}' or ',' expected`);
@@ -380,20 +513,21 @@ class Reader {
         if (s[this.i] === close) this.fail("a trailing ','");
       }
     this.i++;
-    pos.end = this.i;
-    return { value: isMap ? obj : arr, pos };
+    this.pos.close(n, this.i);
+    return isMap ? obj : arr;
   }
 
-  flowValue(indent: number, depth: number): { value: unknown; pos: Pos } {
+  flowValue(indent: number, depth: number): unknown {
     const s = this.src;
     const o = this.i;
     const c = s[o];
     if (c === "{" || c === "[") return this.flow(indent, depth + 1);
     this.values++;
+    this.node(o, 0);
     if (c === '"' || c === "'") {
       const value = this.quoted();
       if (s[this.i] === ":") this.fail("a pair inside a flow list", this.i);
-      return { value, pos: o };
+      return value;
     }
     const after = s[o + 1];
     if (
@@ -415,7 +549,7 @@ class Reader {
     const value = resolvePlain(s.slice(o, q).trimEnd(), o);
     this.flowSpace(indent);
     if (s[this.i] !== "," && s[this.i] !== "]" && s[this.i] !== "}") this.fail("a value that goes on past its line", this.i);
-    return { value, pos: o };
+    return value;
   }
 }
 
@@ -423,8 +557,8 @@ class Reader {
 export function parsePlain(src: string): PlainResult {
   const r = new Reader(src);
   try {
-    const { value, pos } = r.root();
-    return { ok: true, value, pos, values: r.values };
+    const value = r.root();
+    return { ok: true, value, pos: r.pos, values: r.values };
   } catch (e) {
     if (e instanceof GiveUp) return { ok: false, why: e.why, at: e.at };
     throw e;
@@ -453,20 +587,175 @@ export function spanAt(file: string, starts: Int32Array, offset: number): Span {
   return { file, line: lo + 1, col: offset - starts[lo]! + 1 };
 }
 
-/** The child of a position node at one path segment (a mapping's key, a list's index), if there is one. */
-export function child(node: Pos, seg: string | number): { pos: Pos; keyAt: number | undefined } | undefined {
-  if (typeof node === "number") return undefined;
-  const name = String(seg);
-  if (node.keys === undefined) {
-    if (!/^(0|[1-9][0-9]*)$/.test(name)) return undefined;
-    const p = node.kids[Number(name)];
-    return p === undefined ? undefined : { pos: p, keyAt: undefined };
+/** A JSON text the JSON reader leaves to the YAML readers. */
+class NotPlainJson {}
+
+/**
+ * The offsets of a JSON text, beside JSON.parse's value: the same tape as the YAML reader's, so
+ * every position is the one the yaml library gives. It takes only JSON whose value YAML reads the
+ * same way (whole numbers, strings without \u escapes, keys without escapes, no duplicate keys, no
+ * tab or carriage return between tokens, no '__proto__' key, nesting up to PLAIN_DEPTH, a mapping
+ * or list at the top); on anything else, and on invalid JSON, it returns undefined, and the
+ * YAML readers decide.
+ */
+export function parseJson(src: string): PlainResult | undefined {
+  let p = 0;
+  while (src.charCodeAt(p) === 32 || src.charCodeAt(p) === 10) p++;
+  const c = src.charCodeAt(p);
+  if (c !== 123 && c !== 91) return undefined; // { [
+  let value: unknown;
+  try {
+    value = JSON.parse(src);
+  } catch {
+    return undefined;
   }
-  let k: number;
-  if (node.keys.length <= 8) k = node.keys.indexOf(name);
-  else {
-    node.index ??= new Map(node.keys.map((key, j) => [key, j]));
-    k = node.index.get(name) ?? -1;
+  const scan = new JsonScan(src);
+  try {
+    scan.value(1);
+    scan.space();
+    if (scan.i !== src.length) return undefined;
+  } catch (e) {
+    if (e instanceof NotPlainJson) return undefined;
+    throw e;
   }
-  return k < 0 ? undefined : { pos: node.kids[k]!, keyAt: node.ko[k] };
+  return { ok: true, value, pos: scan.pos, values: scan.values };
+}
+
+const NOT = new NotPlainJson();
+
+/** Whether s[from, to) is a number the YAML readers read as the same integer (INT above: 0, or up to 15 digits, no -0). */
+function wholeNumber(s: string, from: number, to: number): boolean {
+  const neg = s.charCodeAt(from) === 45;
+  const d0 = neg ? from + 1 : from;
+  if (to - d0 > 15 || to === d0) return false;
+  if (s.charCodeAt(d0) === 48) return to - d0 === 1 && !neg;
+  for (let k = d0; k < to; k++) {
+    const d = s.charCodeAt(k);
+    if (d < 48 || d > 57) return false;
+  }
+  return true;
+}
+
+/** One pass over valid JSON (JSON.parse said so), writing the tape. */
+class JsonScan {
+  i = 0;
+  values = 0;
+  readonly pos: Positions;
+  private keyAt = -1;
+  constructor(readonly src: string) {
+    this.pos = new Positions(src, false);
+  }
+
+  space(): void {
+    const s = this.src;
+    for (;;) {
+      const c = s.charCodeAt(this.i);
+      if (c === 32 || c === 10) this.i++;
+      else if (c === 9 || c === 13)
+        throw NOT; // tabs and carriage returns: the YAML readers decide
+      else return;
+    }
+  }
+
+  value(depth: number): void {
+    if (depth > PLAIN_DEPTH) throw NOT;
+    const s = this.src;
+    const c = s.charCodeAt(this.i);
+    this.values++;
+    const n = this.pos.push(this.i, c === 123 ? 1 : c === 91 ? 2 : 0, this.keyAt, undefined);
+    this.keyAt = -1;
+    if (c === 123) this.mapping(n, depth);
+    else if (c === 91) this.list(n, depth);
+    else if (c === 34) this.string(false);
+    else {
+      // a number, true, false or null: up to the next delimiter
+      let q = this.i;
+      // (a tab or carriage return ends it too, and space() then gives up on it)
+      for (
+        let d = s.charCodeAt(q);
+        d !== 44 && d !== 93 && d !== 125 && d !== 32 && d !== 10 && d !== 9 && d !== 13 && q < s.length;
+        d = s.charCodeAt(++q)
+      );
+      if (c !== 116 && c !== 102 && c !== 110 && !wholeNumber(s, this.i, q)) throw NOT; // 1.5, 1e3, -0: left to the YAML readers
+      this.i = q;
+    }
+  }
+
+  /** A string from its opening quote; a key has no escapes. Returns where its text ends. */
+  string(key: boolean): number {
+    const s = this.src;
+    let q = this.i + 1;
+    for (;;) {
+      const d = s.charCodeAt(q);
+      if (d === 34) break;
+      if (d === 92) {
+        if (key || s.charCodeAt(q + 1) === 117) throw NOT; // \u, or any escape in a key
+        q++;
+      }
+      q++;
+    }
+    this.i = q + 1;
+    return q;
+  }
+
+  mapping(n: number, depth: number): void {
+    const s = this.src;
+    this.i++;
+    this.space();
+    const keys: number[] = []; // where each key's text starts and ends
+    if (s.charCodeAt(this.i) !== 125)
+      for (;;) {
+        const at = this.i;
+        const end = this.string(true);
+        if (end - at - 1 > 1000 || (end - at === 10 && s.startsWith("__proto__", at + 1))) throw NOT;
+        keys.push(at + 1, end);
+        this.space();
+        this.i++; // ':'
+        this.space();
+        this.keyAt = at;
+        this.value(depth + 1);
+        this.space();
+        if (s.charCodeAt(this.i++) === 125) break;
+        this.space();
+      }
+    else this.i++;
+    if (keys.length > 2) noDuplicates(s, keys);
+    this.pos.close(n, this.i);
+  }
+
+  list(n: number, depth: number): void {
+    const s = this.src;
+    this.i++;
+    this.space();
+    if (s.charCodeAt(this.i) !== 93)
+      for (;;) {
+        this.value(depth + 1);
+        this.space();
+        if (s.charCodeAt(this.i++) === 93) break;
+        this.space();
+      }
+    else this.i++;
+    this.pos.close(n, this.i);
+  }
+}
+
+/** A mapping's keys (start and end of each one's text, in pairs) are all different, or NOT: YAML refuses duplicates, JSON.parse keeps the last. */
+function noDuplicates(s: string, keys: readonly number[]): void {
+  if (keys.length <= 32) {
+    for (let a = 0; a < keys.length; a += 2)
+      for (let b = a + 2; b < keys.length; b += 2) if (sameText(s, keys[a]!, keys[a + 1]!, keys[b]!, keys[b + 1]!)) throw NOT;
+    return;
+  }
+  const seen = new Set<string>();
+  for (let a = 0; a < keys.length; a += 2) {
+    const k = s.slice(keys[a], keys[a + 1]);
+    if (seen.has(k)) throw NOT;
+    seen.add(k);
+  }
+}
+
+function sameText(s: string, a0: number, a1: number, b0: number, b1: number): boolean {
+  if (a1 - a0 !== b1 - b0) return false;
+  for (let k = 0; k < a1 - a0; k++) if (s.charCodeAt(a0 + k) !== s.charCodeAt(b0 + k)) return false;
+  return true;
 }

@@ -5,6 +5,7 @@
  * shrunk counterexample when one fails.
  */
 import fc from "fast-check";
+import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
 import {
   contains,
@@ -190,6 +191,33 @@ describe("parseMatchPrefix (rule and route matches)", () => {
         const p = prefixOf(ip, len);
         expect(parseMatchPrefix(`${formatIP(ip)}/${len}`)).toEqual(p.n === ip.n ? p : undefined);
       }),
+    );
+  });
+});
+
+describe("IPv4 dotted quads read without ipaddr.js (issue 19)", () => {
+  it("takes exactly what ipaddr.js's isValidFourPartDecimal takes, with the same value, and formats back", () => {
+    const part = fc.oneof(
+      fc.constantFrom("0", "00", "01", "010", "255", "256", "999", "1000", "", "a", "0x1", " 1"),
+      fc.nat({ max: 300 }).map(String),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 5 }), fc.boolean(), (parts, dot) => {
+        const text = parts.join(".") + (dot ? "." : "");
+        const t = text.trim();
+        const want = ipaddr.IPv4.isValidFourPartDecimal(t)
+          ? ipaddr.IPv4.parse(t)
+              .toByteArray()
+              .reduce((n, b) => n * 256n + BigInt(b), 0n)
+          : undefined;
+        const got = parseIP(text);
+        if (want === undefined) expect(got?.v === 4 ? got : undefined).toBeUndefined();
+        else {
+          expect(got).toEqual({ v: 4, n: want });
+          expect(formatIP(got!)).toBe(t);
+        }
+      }),
+      { numRuns: 3000, seed: 19, verbose: true },
     );
   });
 });

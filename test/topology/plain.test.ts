@@ -9,8 +9,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import YAML, { LineCounter } from "yaml";
 import { describe, expect, it } from "vitest";
-import { makeLocator, parseYamlBounded, plainSourceMap, type Path } from "../../src/topology/load.js";
-import { parsePlain } from "../../src/topology/plain.js";
+import { makeLocator, parseYamlBounded, plainSourceMap, type Locator, type Path } from "../../src/topology/load.js";
+import { parseJson, parsePlain, type Positions } from "../../src/topology/plain.js";
 import { lanTopology } from "../bench/generate.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -31,10 +31,28 @@ function paths(v: unknown, path: Path = [], out: Path[] = []): Path[] {
   return out;
 }
 
-/** Compares the fast reader with the library on one text; returns whether the fast reader took it. */
+/** The positions of one reading, compared with the library's at every path of the value. */
+function samePositions(text: string, pos: Positions, value: unknown, lib: Locator): void {
+  const fast = plainSourceMap("f.yaml", text, pos);
+  for (const p of paths(value)) {
+    expect(fast.at(p), JSON.stringify(p)).toEqual(lib.at(p));
+    expect(fast.key(p), JSON.stringify(p)).toEqual(lib.key(p));
+    expect(fast.at([...p, "missing", 0]), JSON.stringify(p)).toEqual(lib.at([...p, "missing", 0]));
+  }
+}
+
+/**
+ * Compares the fast readers (the YAML reader; the JSON reader where it takes the text) with the
+ * library on one text; returns whether the YAML reader took it. The JSON reader takes nothing the
+ * YAML reader does not.
+ */
 function agree(text: string): boolean {
   const plain = parsePlain(text);
-  if (!plain.ok) return false;
+  const json = parseJson(text);
+  if (!plain.ok) {
+    expect(json, "the JSON reader takes only what the YAML reader takes").toBeUndefined();
+    return false;
+  }
   const lc = new LineCounter();
   const doc = parseYamlBounded("f.yaml", text, lc, Infinity);
   expect(
@@ -44,14 +62,16 @@ function agree(text: string): boolean {
   const value = doc.toJS();
   expect(plain.value).toStrictEqual(value);
   const lib = makeLocator("f.yaml", doc, lc);
-  const fast = plainSourceMap("f.yaml", text, plain.pos);
-  for (const p of paths(value)) {
-    expect(fast.at(p), JSON.stringify(p)).toEqual(lib.at(p));
-    expect(fast.key(p), JSON.stringify(p)).toEqual(lib.key(p));
-    expect(fast.at([...p, "missing", 0]), JSON.stringify(p)).toEqual(lib.at([...p, "missing", 0]));
+  samePositions(text, plain.pos, value, lib);
+  if (json?.ok) {
+    jsonTaken++;
+    expect(json.value).toStrictEqual(value);
+    expect(json.values).toBe(plain.values);
+    samePositions(text, json.pos, value, lib);
   }
   return true;
 }
+let jsonTaken = 0;
 
 describe("the fast reader equals the yaml library", () => {
   it("on every YAML and JSON file of the repository (values and every position)", () => {
@@ -60,12 +80,14 @@ describe("the fast reader equals the yaml library", () => {
     for (const f of all) if (agree(readFileSync(f, "utf8").replace(/^\uFEFF/, ""))) taken++;
     // most of the repository's files are plain; the rest use anchors, block scalars, errors on purpose
     expect(taken).toBeGreaterThan(all.length / 2);
-  });
+  }, 120_000);
 
   it("takes the generated LAN in YAML and JSON", () => {
     expect(agree(lanTopology(20, 4))).toBe(true);
     expect(agree(lanTopology(20, 4, "json"))).toBe(true);
     expect(agree(JSON.stringify(YAML.parse(lanTopology(5, 3))))).toBe(true);
+    expect(parseJson(lanTopology(20, 4, "json"))?.ok, "the JSON reader takes the LAN in JSON").toBe(true);
+    expect(parseJson(JSON.stringify(YAML.parse(lanTopology(5, 3))))?.ok).toBe(true);
   });
 
   it("on random documents in block, flow and JSON styles", () => {
@@ -136,6 +158,7 @@ describe("the fast reader equals the yaml library", () => {
       { numRuns: 2000, seed: 19, verbose: true },
     );
     expect(taken).toBeGreaterThan(500);
+    expect(jsonTaken, "the JSON reader took some of the JSON-style documents").toBeGreaterThan(100);
   }, 120_000);
 
   it("on damaged documents: what it takes, the library takes the same way (it gives up on every error)", () => {
@@ -164,6 +187,27 @@ describe("the fast reader equals the yaml library", () => {
     );
     expect(taken).toBeGreaterThan(300);
   }, 120_000);
+
+  it("the JSON reader leaves to the YAML readers what YAML could read otherwise", () => {
+    for (const text of [
+      '{"a": true\r\n}',
+      '{"a":\t1}',
+      '{"a": 1, "a": 2}',
+      '{"a": "\\u0041"}',
+      '{"a\\"b": 1}',
+      '{"a": 1.5}',
+      '{"a": -0}',
+      '{"a": 1e3}',
+      '{"__proto__": {}}',
+      '"a"',
+      "{'a': 1}",
+      "a: 1",
+    ]) {
+      expect(parseJson(text), text).toBeUndefined();
+    }
+    const ok = parseJson('{"a": [1, -2, "x\\ny", true, null, {}], "b": {"c": false}}');
+    expect(ok?.ok && ok.value).toEqual({ a: [1, -2, "x\ny", true, null, {}], b: { c: false } });
+  });
 
   it("gives up, with where, on what it does not read", () => {
     for (const [text, at] of [
