@@ -71,6 +71,7 @@ export const CAUSES = {
   LOCALHOST_UNREACHABLE: "the NAT gateway maps to the host's loopback only with localhost-reachable on",
   ROUTING_LOOP: "the packets loop between routers",
   NO_SOURCE_ADDRESS: "the client has no address to send from",
+  MASQUERADE_NO_ADDRESS: "a masquerade rule finds no IPv4 address to take, and the kernel drops the packet",
   ROUTER_NO_FORWARD: "the client is outside a home router that has no port forward to the service",
   BEHIND_ROUTER: "the address is private to a home router's LAN; the router's forward is the way in",
   NAT_PRIVATE_ADDRESS: "the address is private to a VirtualBox NAT engine; its port forward is the way in",
@@ -827,6 +828,18 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         `the reply does not come back to the client as it left (asymmetric path or missing NAT at ${d.machine}): make the return path pass the same machines`,
         true,
       );
+    case "masquerade-no-address": {
+      // a datagram the client's own kernel drops: send() fails with EPERM (a TCP SYN or a ping is retried: a timeout)
+      const own = !f.reply && !f.ack && !f.relayed && d.machine === f.client && f.proto === "udp";
+      return found(
+        f,
+        "MASQUERADE_NO_ADDRESS",
+        at(d.rule.origin),
+        own ? "not-permitted" : "timeout",
+        `${d.machine}'s ${d.rule.origin.what} applies to packets leaving by ${d.iface}, and ${d.machine} has no IPv4 address but loopback to masquerade to: give it one, or limit the rule to the interface it is meant for (out: ...)`,
+        false,
+      );
+    }
     case "no-source":
       return found(
         f,
@@ -907,6 +920,8 @@ function withoutBlocker(net: Network, a: Attempt): Network | undefined {
       return withMachine(net, d.machine, (m) => ({ ...m, rpFilter: 0 }));
     case "engine-loopback-off":
       return withMachine(net, d.machine, (m) => (m.engine ? { ...m, engine: { ...m.engine, loopbackReachable: true } } : m));
+    case "masquerade-no-address":
+      return withMachine(net, d.machine, (m) => ({ ...m, nat: { ...m.nat, postrouting: m.nat.postrouting.filter((r) => r !== d.rule) } }));
     default:
       return undefined;
   }

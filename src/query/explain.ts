@@ -87,6 +87,11 @@ export function dispositionText(d: Disposition, forwarded = false): string {
     )
     .with({ kind: "engine-no-connection" }, (x) => `${x.machine} has no connection this reply belongs to and discards it`)
     .with({ kind: "no-source" }, (x) => `${x.machine} has no address to send from on ${x.iface}`)
+    .with(
+      { kind: "masquerade-no-address" },
+      (x) =>
+        `${x.machine}'s ${x.rule.origin.what} (${at(x.rule.origin)}) finds no IPv4 address to masquerade to out of ${x.iface} (the machine has none but loopback), so the kernel drops the packet`,
+    )
     .with({ kind: "reply-mismatch" }, (x) =>
       x.machine !== x.expectedMachine
         ? `the reply goes to ${x.machine} instead of ${x.expectedMachine} (asymmetric path)`

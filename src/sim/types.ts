@@ -97,6 +97,8 @@ export type Disposition =
   | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }
   | { readonly kind: "engine-no-connection"; readonly machine: string }
   | { readonly kind: "no-source"; readonly machine: string; readonly iface: string }
+  /** IPv4 masquerade with no address to take (the machine has no IPv4 address but loopback): the kernel drops the packet */
+  | { readonly kind: "masquerade-no-address"; readonly machine: string; readonly iface: string; readonly rule: NatRule }
   | {
       readonly kind: "reply-mismatch";
       readonly machine: string;

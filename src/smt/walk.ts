@@ -651,7 +651,7 @@ function forwardS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: T
   });
 }
 
-/** nat POSTROUTING on a connection's first packet; `then` gets each outcome. */
+/** nat POSTROUTING on a connection's first packet; `then` gets each outcome that is not a drop. */
 function postroutingS(
   w: WalkerS,
   st: St,
@@ -668,6 +668,7 @@ function postroutingS(
     st,
     post,
     (n) => natDecision(m, m.nat.postrouting, "postrouting", n),
-    (s5, n) => then(s5, n ? n.packet : q),
+    // a masquerade with no address to take: the kernel drops the packet (sim: masquerade-no-address)
+    (s5, n) => (n?.drop ? w.x.prune(natDecision(m, m.nat.postrouting, "postrouting", n)) : then(s5, n ? n.packet : q)),
   );
 }
