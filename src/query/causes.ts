@@ -79,6 +79,7 @@ export const CAUSES = {
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
   NAT_IPV6_OFF: "the guest's QEMU user network has IPv6 off, and the host's service listens on ::1 only",
   REPLY_OTHER_INTERFACE: "the server's reply leaves by another interface than the request came in on, and a firewall there refuses it",
+  NAT_NO_ICMP6: "a NAT engine (libslirp) relays no ICMPv6 echo request to other hosts",
   EXPOSED_NOT_PUBLISHED: "the container exposes the port but does not publish it: only its own networks reach it",
 } as const;
 
@@ -828,6 +829,35 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         `the reply does not come back to the client as it left (asymmetric path or missing NAT at ${d.machine}): make the return path pass the same machines`,
         true,
       );
+    case "engine-no-icmp6":
+    case "masquerade-no-address":
+      return droppedHereCause(f, d);
+    case "no-source":
+      return found(
+        f,
+        "NO_SOURCE_ADDRESS",
+        where(f),
+        "no-route",
+        `${d.machine} has no address to send from on ${d.iface}: give the interface an address`,
+        true,
+      );
+    default:
+      return undefined;
+  }
+}
+
+/** What a NAT engine or a masquerade drops by itself: an ICMPv6 echo libslirp does not relay, a masquerade with no address. */
+function droppedHereCause(f: Failure, d: Disposition & { kind: "engine-no-icmp6" | "masquerade-no-address" }): Classified {
+  switch (d.kind) {
+    case "engine-no-icmp6":
+      return found(
+        f,
+        "NAT_NO_ICMP6",
+        at(d.origin),
+        "timeout",
+        `${d.machine} (libslirp) answers ICMPv6 echo only for its own address and relays none to other hosts: ping the address over IPv4, or test the service itself (a TCP or UDP dial)`,
+        true,
+      );
     case "masquerade-no-address": {
       // a datagram the client's own kernel drops: send() fails with EPERM (a TCP SYN or a ping is retried: a timeout)
       const own = !f.reply && !f.ack && !f.relayed && d.machine === f.client && f.proto === "udp";
@@ -840,17 +870,6 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         false,
       );
     }
-    case "no-source":
-      return found(
-        f,
-        "NO_SOURCE_ADDRESS",
-        where(f),
-        "no-route",
-        `${d.machine} has no address to send from on ${d.iface}: give the interface an address`,
-        true,
-      );
-    default:
-      return undefined;
   }
 }
 

@@ -345,6 +345,8 @@ function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
 function localTable(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number): Trace {
   const local = isLocal(m, p.dst);
   if (m.engine && !local && !w.replying) {
+    // libslirp relays no ICMPv6 echo to other hosts (ip6_icmp.c: "external icmpv6 not supported yet"; kernel-tested)
+    if (p.proto === "icmp" && p.dst.v === 6) return done(w, { kind: "engine-no-icmp6", machine: m.name, origin: m.engine.origin });
     const relay = { host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin };
     return done(w, { kind: "engine-relay", machine: m.name, ...relay });
   }
@@ -443,6 +445,7 @@ export function decisionOf(d: Disposition, machines: ReadonlyMap<string, Machine
     case "engine-loopback-off":
       return { kind: "engine-loopback", machine: d.machine, origin: d.origin };
     case "engine-no-connection":
+    case "engine-no-icmp6":
       return { kind: "engine-no-connection", machine: d.machine };
     case "no-source":
       return { kind: "source-address", machine: d.machine, role: "client" };

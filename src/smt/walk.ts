@@ -589,7 +589,9 @@ function localTableS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t
   const d = (isLocal: boolean): Decision => ({ kind: "local", machine: m.name, local: isLocal });
   if (m.engine && !w.replying) {
     const s1 = x.assume(st, not(local), d(false));
-    if (s1) {
+    // libslirp relays no ICMPv6 echo to other hosts (sim: engine-no-icmp6)
+    if (s1 && p.proto === "icmp" && famOf(p.dst) === 6) x.prune({ kind: "engine-no-connection", machine: m.name });
+    else if (s1) {
       const relay: SDisp = {
         kind: "engine-relay",
         machine: m.name,
