@@ -20,6 +20,11 @@
  * translation the simulator also ends at B). A dial the simulator says works but
  * the kernel did not answer in time is tried once more with a long timeout
  * before it counts: a slow machine must not look like a drop.
+ *
+ * Order. The simulator starts every dial on a fresh network; where the kernel or libslirp keeps
+ * state one dial leaves for the next, the dials are sent so that none meets another's: UDP dials
+ * from a host's loopback through a libslirp forward go first (needsFreshSlirp), and where IPv6
+ * neighbour discovery may be filtered, dials go in batches that lend each other no neighbour entry.
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
@@ -257,8 +262,11 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
     results: new Map(),
     simOf: new Map(),
   };
-  await sendRounds(sending, plan, ports);
-  await retryUnanswered(sending, ports);
+  // each phase sent and retried before the next: a later phase cannot leave libslirp state an earlier one meets
+  for (const phase of phases(net, plan)) {
+    await sendRounds(sending, phase, ports);
+    await retryUnanswered(sending, ports, new Set([...phase.planned, ...phase.waiting].map((p) => p.key)));
+  }
   const emulatedIndex = new Map(emu.plan.machines.map((m) => [String(m.index), net.machines.find((x) => x.name === m.name)!] as const));
   return decided.map((dq, qi) => compareQuery(dq, qi, plan, sending, emulatedIndex));
 }
@@ -351,6 +359,37 @@ function planDials(net: Network, index: ReadonlyMap<string, Machine>, decided: r
     }
   });
   return plan;
+}
+
+/**
+ * UDP dials from a host's loopback where that host has a libslirp UDP port forward. libslirp keeps
+ * one piece of state per UDP forward socket: the destination of the guest's last datagram out of
+ * it (src/udp.c, udp_input sets so_faddr from every one). A datagram reaching the forward from
+ * 127.0.0.1 gets that address as its source only while it lies in the virtual network
+ * (src/socket.c, sotranslate_in): a fresh forward holds 10.0.2.2, but once the guest has answered
+ * a LAN client through it, a host-loopback client reaches the guest from 127.0.0.1, a martian the
+ * guest drops (measured: test/regressions/kernel-slirp-udp-session.test.ts). The model decides
+ * each dial on a fresh engine, and a loopback client's own exchange leaves the fresh state behind
+ * (the guest answers 10.0.2.2), so these dials go first, before any other dial of the run.
+ */
+function needsFreshSlirp(net: Network): (d: Dial) => boolean {
+  const hosts = new Set(
+    net.machines
+      .filter((m) => m.sockets.some((s) => s.proto === "udp" && s.role.kind === "relay" && s.role.gateway !== undefined))
+      .map((m) => m.name),
+  );
+  return (d) => d.proto === "udp" && d.dst.v === 4 && isLoopback(d.dst) && hosts.has(d.from);
+}
+
+/** The plan in phases sent one after the other: dials that need a fresh libslirp UDP forward (needsFreshSlirp), then the rest. */
+function phases(net: Network, plan: DialPlan): DialPlan[] {
+  const fresh = needsFreshSlirp(net);
+  const part = (first: boolean): DialPlan => ({
+    ...plan,
+    planned: plan.planned.filter((p) => fresh(p.dial) === first),
+    waiting: plan.waiting.filter((p) => fresh(p.dial) === first),
+  });
+  return [part(true), part(false)];
 }
 
 /** The port forward (relay socket) the simulator expects a dial to reach, as a lane name. */
@@ -483,11 +522,12 @@ async function sendRounds(s: Sending, plan: DialPlan, ports: Ports): Promise<voi
   for (const p of waiting) plan.skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
 }
 
-/** 4. retry, with a long timeout, what the simulator says works and the kernel did not answer. */
-async function retryUnanswered(s: Sending, ports: Ports): Promise<void> {
+/** 4. retry, with a long timeout, what the simulator says works and the kernel did not answer (of the dials named by `keys`). */
+async function retryUnanswered(s: Sending, ports: Ports, keys: ReadonlySet<string>): Promise<void> {
   const prompt = (p: Planned, r: AgentResult) =>
     (r.symptom === "timeout" || r.symptom === "accepted-then-hang") && PROMPT.has(dialSymptom(s.emu.net, s.simOf.get(p.key)!) ?? "timeout");
   const retry = [...s.results.values()]
+    .filter(({ p }) => keys.has(p.key))
     .filter(({ p, r }) => (s.simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error" || prompt(p, r))
     .map(({ p }) => p);
   if (!retry.length) return;

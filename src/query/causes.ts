@@ -71,6 +71,7 @@ export const CAUSES = {
   LOCALHOST_UNREACHABLE: "the NAT gateway maps to the host's loopback only with localhost-reachable on",
   ROUTING_LOOP: "the packets loop between routers",
   NO_SOURCE_ADDRESS: "the client has no address to send from",
+  MASQUERADE_NO_ADDRESS: "a masquerade rule finds no IPv4 address to take, and the kernel drops the packet",
   ROUTER_NO_FORWARD: "the client is outside a home router that has no port forward to the service",
   BEHIND_ROUTER: "the address is private to a home router's LAN; the router's forward is the way in",
   NAT_PRIVATE_ADDRESS: "the address is private to a VirtualBox NAT engine; its port forward is the way in",
@@ -78,6 +79,7 @@ export const CAUSES = {
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
   NAT_IPV6_OFF: "the guest's QEMU user network has IPv6 off, and the host's service listens on ::1 only",
   REPLY_OTHER_INTERFACE: "the server's reply leaves by another interface than the request came in on, and a firewall there refuses it",
+  NAT_NO_ICMP6: "a NAT engine (libslirp) relays no ICMPv6 echo request to other hosts",
   EXPOSED_NOT_PUBLISHED: "the container exposes the port but does not publish it: only its own networks reach it",
 } as const;
 
@@ -827,6 +829,9 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         `the reply does not come back to the client as it left (asymmetric path or missing NAT at ${d.machine}): make the return path pass the same machines`,
         true,
       );
+    case "engine-no-icmp6":
+    case "masquerade-no-address":
+      return droppedHereCause(f, d);
     case "no-source":
       return found(
         f,
@@ -838,6 +843,33 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
       );
     default:
       return undefined;
+  }
+}
+
+/** What a NAT engine or a masquerade drops by itself: an ICMPv6 echo libslirp does not relay, a masquerade with no address. */
+function droppedHereCause(f: Failure, d: Disposition & { kind: "engine-no-icmp6" | "masquerade-no-address" }): Classified {
+  switch (d.kind) {
+    case "engine-no-icmp6":
+      return found(
+        f,
+        "NAT_NO_ICMP6",
+        at(d.origin),
+        "timeout",
+        `${d.machine} (libslirp) answers ICMPv6 echo only for its own address and relays none to other hosts: ping the address over IPv4, or test the service itself (a TCP or UDP dial)`,
+        true,
+      );
+    case "masquerade-no-address": {
+      // a datagram the client's own kernel drops: send() fails with EPERM (a TCP SYN or a ping is retried: a timeout)
+      const own = !f.reply && !f.ack && !f.relayed && d.machine === f.client && f.proto === "udp";
+      return found(
+        f,
+        "MASQUERADE_NO_ADDRESS",
+        at(d.rule.origin),
+        own ? "not-permitted" : "timeout",
+        `${d.machine}'s ${d.rule.origin.what} applies to packets leaving by ${d.iface}, and ${d.machine} has no IPv4 address but loopback to masquerade to: give it one, or limit the rule to the interface it is meant for (out: ...)`,
+        false,
+      );
+    }
   }
 }
 
@@ -907,6 +939,8 @@ function withoutBlocker(net: Network, a: Attempt): Network | undefined {
       return withMachine(net, d.machine, (m) => ({ ...m, rpFilter: 0 }));
     case "engine-loopback-off":
       return withMachine(net, d.machine, (m) => (m.engine ? { ...m, engine: { ...m.engine, loopbackReachable: true } } : m));
+    case "masquerade-no-address":
+      return withMachine(net, d.machine, (m) => ({ ...m, nat: { ...m.nat, postrouting: m.nat.postrouting.filter((r) => r !== d.rule) } }));
     default:
       return undefined;
   }

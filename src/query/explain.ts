@@ -86,7 +86,17 @@ export function dispositionText(d: Disposition, forwarded = false): string {
         `${x.machine} maps its gateway address to the host's loopback only with localhost-reachable on (off by default since VirtualBox 7; ${at(x.origin)}): VirtualBox drops the connection silently and the client times out (libslirp/QEMU answer "network unreachable" instead)`,
     )
     .with({ kind: "engine-no-connection" }, (x) => `${x.machine} has no connection this reply belongs to and discards it`)
+    .with(
+      { kind: "engine-no-icmp6" },
+      (x) =>
+        `${x.machine} (libslirp) answers an ICMPv6 echo request only for its own address and relays none to other hosts (${at(x.origin)})`,
+    )
     .with({ kind: "no-source" }, (x) => `${x.machine} has no address to send from on ${x.iface}`)
+    .with(
+      { kind: "masquerade-no-address" },
+      (x) =>
+        `${x.machine}'s ${x.rule.origin.what} (${at(x.rule.origin)}) finds no IPv4 address to masquerade to out of ${x.iface} (the machine has none but loopback), so the kernel drops the packet`,
+    )
     .with({ kind: "reply-mismatch" }, (x) =>
       x.machine !== x.expectedMachine
         ? `the reply goes to ${x.machine} instead of ${x.expectedMachine} (asymmetric path)`

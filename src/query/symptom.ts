@@ -17,7 +17,7 @@ export type Symptom =
   | "host-unreachable" // EHOSTUNREACH "No route to host": ICMP host-unreachable, host-prohibited or admin-prohibited (IPv4)
   | "net-unreachable" // ENETUNREACH "Network is unreachable": ICMP net-unreachable or net-prohibited, ICMPv6 no-route
   | "permission-denied" // EACCES: ICMPv6 administratively prohibited
-  | "not-permitted" // EPERM: the sender's own OUTPUT chain drops or rejects its UDP datagram
+  | "not-permitted" // EPERM: the sender's own kernel drops its UDP datagram (its OUTPUT chain, or a masquerade with no address)
   | "icmp-error" // ping: an ICMP error instead of the echo reply
   | "no-route" // no route or no neighbour on the way (ENETUNREACH / EHOSTUNREACH, or a timeout where ICMP is filtered)
   | "accepted-then-eof" // a relay accepts, then its own connection is refused (reset) and it closes
@@ -32,7 +32,8 @@ export const SYMPTOM_TEXT: Record<Symptom, string> = {
   "host-unreachable": "'No route to host' (EHOSTUNREACH), without waiting for a timeout",
   "net-unreachable": "'Network is unreachable' (ENETUNREACH), without waiting for a timeout",
   "permission-denied": "'Permission denied' (EACCES, ICMPv6 administratively prohibited), without waiting for a timeout",
-  "not-permitted": "'Operation not permitted' (EPERM) when it sends: its own firewall (OUTPUT) refuses the datagram",
+  "not-permitted":
+    "'Operation not permitted' (EPERM) when it sends: its own kernel drops the datagram (an OUTPUT rule, or a masquerade rule with no address)",
   "icmp-error": "ping reports an ICMP error (destination unreachable) instead of a reply",
   "no-route": "'No route to host' or 'Network is unreachable' (or a timeout where ICMP is filtered)",
   "accepted-then-eof": "the connection is accepted, then closed without data",

@@ -23,6 +23,7 @@ import {
 } from "../ir/types.js";
 import type { Packet } from "./types.js";
 import { ndFallbackSource, ndOwnSources } from "../ir/neighbour.js";
+import { firstAddress4 } from "../ir/masquerade.js";
 
 /** Is `ip` an address of this machine (any interface: weak host model), incl. all of 127/8? */
 export function isLocal(m: Machine, ip: IP): boolean {
@@ -131,13 +132,16 @@ export function evalChain(chain: Chain, p: Packet, ctx: MatchContext): ChainResu
   return { action: chain.policy, ...(chain.policyOrigin ? { policyOrigin: chain.policyOrigin } : {}) };
 }
 
-/** First matching NAT rule of the packet's family; masquerade takes the outgoing interface's address. */
+/**
+ * First matching NAT rule of the packet's family; masquerade takes the outgoing interface's address
+ * (masqueradeSource). `drop`: the rule matched but masquerade found no address (the kernel drops the packet).
+ */
 export function applyNat(
   rules: readonly NatRule[],
   m: Machine,
   p: Packet,
   ctx: MatchContext,
-): { packet: Packet; rule: NatRule } | undefined {
+): { packet: Packet; rule: NatRule; drop?: true } | undefined {
   for (const rule of rules) {
     const a = rule.action;
     const family = a.kind === "masquerade" ? p.src.v : a.to.v;
@@ -148,19 +152,31 @@ export function applyNat(
       case "snat":
         return { rule, packet: { ...p, src: a.to } };
       case "masquerade": {
-        // The outgoing interface's address chosen as for a new connection (scope-matched, never
-        // loopback; out of `lo`, the machine's first universe-scope address).
-        const hop = lookupRoute(m, p.dst);
-        const src =
-          ctx.out && hop
-            ? selectSource(m, { ...hop, dev: ctx.out, type: hop.type === "local" ? "connected" : hop.type }, p.dst)
-            : undefined;
-        if (!src || isLoopback(src)) continue;
+        const src = masqueradeSource(m, p, ctx.out);
+        if (src === "drop") return { rule, packet: p, drop: true };
+        if (!src) continue;
         return { rule, packet: { ...p, src } };
       }
     }
   }
   return undefined;
+}
+
+/**
+ * The source masquerade takes (semantics.md 4). IPv4 (nf_nat_masquerade_ipv4: inet_select_addr with universe
+ * scope): the outgoing interface's address as a new connection picks it; out of lo, whose 127/8 address is host
+ * scope, the machine's first universe-scope address (firstAddress4), whatever the destination; with no IPv4
+ * address but loopback the kernel drops the packet ("drop"). IPv6: the outgoing interface's address; a loopback
+ * one (out of lo) leaves the rule unapplied. Undefined: the rule does not apply.
+ */
+export function masqueradeSource(m: Machine, p: Packet, out: string | undefined): IP | "drop" | undefined {
+  if (out === undefined) return undefined;
+  if (p.src.v === 4 && out === "lo") return firstAddress4(m) ?? "drop";
+  const hop = lookupRoute(m, p.dst);
+  if (!hop) return undefined;
+  const src = selectSource(m, { ...hop, dev: out, type: hop.type === "local" ? "connected" : hop.type }, p.dst);
+  if (!src) return p.src.v === 4 ? "drop" : undefined;
+  return isLoopback(src) ? undefined : src;
 }
 
 /**

@@ -96,7 +96,11 @@ export type Disposition =
   | { readonly kind: "loop"; readonly machine: string }
   | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }
   | { readonly kind: "engine-no-connection"; readonly machine: string }
+  /** libslirp answers an ICMPv6 echo request for its own address only: one to another host goes nowhere */
+  | { readonly kind: "engine-no-icmp6"; readonly machine: string; readonly origin: Origin }
   | { readonly kind: "no-source"; readonly machine: string; readonly iface: string }
+  /** IPv4 masquerade with no address to take (the machine has no IPv4 address but loopback): the kernel drops the packet */
+  | { readonly kind: "masquerade-no-address"; readonly machine: string; readonly iface: string; readonly rule: NatRule }
   | {
       readonly kind: "reply-mismatch";
       readonly machine: string;

@@ -122,7 +122,9 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
   }
   const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state, ...origOf(t) });
   if (blocked) return done(w, blocked);
-  p = settle(w, start, t, postrouting(w, start, { out: route.dev }, p, t));
+  const post = postrouting(w, start, { out: route.dev }, p, t);
+  if ("kind" in post) return done(w, post);
+  p = settle(w, start, t, post);
   if (route.type === "local") return loopbackIn(w, start, p, t);
   return transmit(w, start, route.dev, route.via, p, 0);
 }
@@ -343,6 +345,8 @@ function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
 function localTable(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number): Trace {
   const local = isLocal(m, p.dst);
   if (m.engine && !local && !w.replying) {
+    // libslirp relays no ICMPv6 echo to other hosts (ip6_icmp.c: "external icmpv6 not supported yet"; kernel-tested)
+    if (p.proto === "icmp" && p.dst.v === 6) return done(w, { kind: "engine-no-icmp6", machine: m.name, origin: m.engine.origin });
     const relay = { host: m.engine.host, dst: p.dst, dport: p.dport, packet: p, origin: m.engine.origin };
     return done(w, { kind: "engine-relay", machine: m.name, ...relay });
   }
@@ -384,15 +388,18 @@ function forward(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
   w.steps.push({ kind: "route", machine: m.name, route, ...(route.via ? { via: route.via } : {}), local: false });
   const blocked = filter(w, m, "forward", p, { in: inIf, out: route.dev, state: t.state, dnat: dnatOf(t, p), ...origOf(t) });
   if (blocked) return done(w, blocked);
-  p = settle(w, m, t, postrouting(w, m, { in: inIf, out: route.dev }, p, t));
+  const post = postrouting(w, m, { in: inIf, out: route.dev }, p, t);
+  if ("kind" in post) return done(w, post);
+  p = settle(w, m, t, post);
   return transmit(w, m, route.dev, route.via, p, hops);
 }
 
-/** nat POSTROUTING on a connection's first packet: the packet as it leaves. */
-function postrouting(w: Walker, m: Machine, ifs: { in?: string; out: string }, p: Packet, t: Track): Packet {
+/** nat POSTROUTING on a connection's first packet: the packet as it leaves, or the drop of a masquerade with no address. */
+function postrouting(w: Walker, m: Machine, ifs: { in?: string; out: string }, p: Packet, t: Track): Packet | Disposition {
   if (!t.isNew) return p;
   const n = applyNat(m.nat.postrouting, m, p, { ...ifs, state: "new" });
   if (!n) return p;
+  if (n.drop) return { kind: "masquerade-no-address", machine: m.name, iface: ifs.out, rule: n.rule };
   w.steps.push({ kind: "nat", machine: m.name, hook: "postrouting", rule: n.rule, before: p, after: n.packet });
   return n.packet;
 }
@@ -438,10 +445,15 @@ export function decisionOf(d: Disposition, machines: ReadonlyMap<string, Machine
     case "engine-loopback-off":
       return { kind: "engine-loopback", machine: d.machine, origin: d.origin };
     case "engine-no-connection":
+    case "engine-no-icmp6":
       return { kind: "engine-no-connection", machine: d.machine };
     case "no-source":
       return { kind: "source-address", machine: d.machine, role: "client" };
     case "reply-mismatch":
       return { kind: "reply-mismatch", machine: d.machine };
+    case "masquerade-no-address": {
+      const index = (machines.get(d.machine)?.nat.postrouting.indexOf(d.rule) ?? -1) + 1;
+      return { kind: "nat", machine: d.machine, hook: "postrouting", rule: { index, origin: d.rule.origin } };
+    }
   }
 }

@@ -6,6 +6,7 @@
  * against each other on generated topologies (test/properties/differential).
  */
 import { ndFallbackSource, ndOwnSources, solicitedNode } from "../ir/neighbour.js";
+import { firstAddress4 } from "../ir/masquerade.js";
 import {
   bits,
   isAny,
@@ -286,6 +287,8 @@ export function evalChainByRuleS(chain: Chain, p: SPacket, ctx: SMatchContext): 
 export interface NatOutcome {
   readonly rule: NatRule;
   readonly packet: SPacket;
+  /** the rule matched but masquerade found no address: the kernel drops the packet (sim masqueradeSource) */
+  readonly drop?: true;
 }
 
 /** The first NAT rule of the packet's family that matches and can translate it; undefined: none. */
@@ -309,8 +312,15 @@ export function applyNatS(rules: readonly NatRule[], m: Machine, p: SPacket, ctx
       out.push([and(none, mt), { rule, packet: { ...p, src: ac(a.to) } }]);
       none = and(none, not(mt));
     } else {
-      // masquerade: the outgoing interface's address, as a new connection would pick it; never loopback
+      // masquerade (sim masqueradeSource): the outgoing interface's address, as a new connection would pick it;
+      // IPv4 out of lo: the machine's first IPv4 address whatever the destination, none: dropped
       if (ctx.out === undefined) continue;
+      if (fam === 4 && ctx.out === "lo") {
+        const first = firstAddress4(m);
+        out.push([and(none, mt), first ? { rule, packet: { ...p, src: ac(first) } } : { rule, packet: p, drop: true }]);
+        none = and(none, not(mt));
+        continue;
+      }
       let skip: F = FALSE;
       for (const [hc, hop] of lookupRouteS(m, p.dst)) {
         if (!hop) {
@@ -321,7 +331,9 @@ export function applyNatS(rules: readonly NatRule[], m: Machine, p: SPacket, ctx
         for (const [sc, src] of selectSourceS(m, viaOut, p.dst)) {
           const c = and(hc, sc);
           if (!src) {
-            skip = or(skip, c);
+            // IPv4 with no address of the family anywhere: dropped (IPv6: the rule does not apply)
+            if (fam === 4) out.push([and(none, mt, c), { rule, packet: p, drop: true }]);
+            else skip = or(skip, c);
             continue;
           }
           const lb = isLoopbackS(src);

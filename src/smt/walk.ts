@@ -589,7 +589,9 @@ function localTableS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t
   const d = (isLocal: boolean): Decision => ({ kind: "local", machine: m.name, local: isLocal });
   if (m.engine && !w.replying) {
     const s1 = x.assume(st, not(local), d(false));
-    if (s1) {
+    // libslirp relays no ICMPv6 echo to other hosts (sim: engine-no-icmp6)
+    if (s1 && p.proto === "icmp" && famOf(p.dst) === 6) x.prune({ kind: "engine-no-connection", machine: m.name });
+    else if (s1) {
       const relay: SDisp = {
         kind: "engine-relay",
         machine: m.name,
@@ -651,7 +653,7 @@ function forwardS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: T
   });
 }
 
-/** nat POSTROUTING on a connection's first packet; `then` gets each outcome. */
+/** nat POSTROUTING on a connection's first packet; `then` gets each outcome that is not a drop. */
 function postroutingS(
   w: WalkerS,
   st: St,
@@ -668,6 +670,7 @@ function postroutingS(
     st,
     post,
     (n) => natDecision(m, m.nat.postrouting, "postrouting", n),
-    (s5, n) => then(s5, n ? n.packet : q),
+    // a masquerade with no address to take: the kernel drops the packet (sim: masquerade-no-address)
+    (s5, n) => (n?.drop ? w.x.prune(natDecision(m, m.nat.postrouting, "postrouting", n)) : then(s5, n ? n.packet : q)),
   );
 }

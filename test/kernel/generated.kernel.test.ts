@@ -19,9 +19,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
-import { dialProbeText, type DialProbe } from "../../src/emulate/probe.js";
-import { isLoopback } from "../../src/net/addr.js";
-import type { Network } from "../../src/ir/types.js";
+import { dialProbeText } from "../../src/emulate/probe.js";
 import { unsupported } from "../../src/emulate/plan.js";
 import { lower } from "../../src/lower/lower.js";
 import { parseQuery, type Query } from "../../src/ir/query.js";
@@ -32,12 +30,14 @@ import { disagreementText, kernelSkip } from "./support.js";
 const RUNS = Number(process.env.KERNEL_RUNS ?? 200);
 const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
 const CHAINS = Math.max(1, Number(process.env.KERNEL_CHAINS ?? 4));
-/** Each shrinking step builds a network (about a second): shrinking stops after this long, reporting the smallest failure so far. */
+/**
+ * Each shrinking step builds a network (about a second): fast-check stops after this long, reporting the smallest
+ * failure so far. The bound holds for the whole check, not only its shrinking: a by-hand run goes in chunks that
+ * end within it (on a loaded 2 vCPU machine about 50 topologies per chain), or it stops short and says so below.
+ */
 const SHRINK_LIMIT_MS = 20 * 60_000;
 
 const tally = {
-  /** queries whose only differing dials are the intermittent libslirp loopback-UDP case */
-  flakes: 0,
   topologies: 0,
   queries: 0,
   dials: 0,
@@ -85,27 +85,8 @@ async function check(s: Scenario): Promise<void> {
     }
   }
   if (r.leftBehind.length) throw new Error(`left behind: ${r.leftBehind.join(" ")}`);
-  // the verdicts agree, and every dial that differs is the intermittent libslirp case (semantics.md 10)
-  const flake = (p: (typeof r.probes)[number]) => p.kernel === p.reach && p.dials.every((d) => d.agree || loopbackUdpFlake(net, d));
-  for (const p of r.probes) if (!p.agree && flake(p)) tally.flakes++;
-  const wrong = r.probes.filter((p) => !p.agree && p.kernel !== "not emulated" && !flake(p));
+  const wrong = r.probes.filter((p) => !p.agree && p.kernel !== "not emulated");
   if (wrong.length) throw new Error(wrong.map(disagreementText).join("\n"));
-}
-
-/**
- * Known and intermittent (semantics.md 10, found by this test's CI run of 2026-12-06, seed
- * 20261126): a UDP dial from the host's loopback through a libslirp port forward may time out
- * where the simulator says it is answered, while the same dial of the same topology is answered
- * when the topology is emulated alone. Counted and printed, not failed; the verdicts must agree.
- */
-function loopbackUdpFlake(net: Network, d: DialProbe): boolean {
-  return (
-    d.dial.proto === "udp" &&
-    isLoopback(d.dial.dst) &&
-    d.sim.ok &&
-    d.kernel.outcome === "timeout" &&
-    net.machines.some((m) => m.engine !== undefined)
-  );
 }
 
 describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the kernel agree", () => {
@@ -124,7 +105,6 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
     );
     console.log(
       `kernel, seeds ${SEED}..${SEED + CHAINS - 1}: ${tally.topologies} topologies built (${tally.skippedTopologies} generated ones not emulable), ${tally.queries} queries (${tally.reachable} reachable, ${tally.notEmulated} not emulated), ${tally.dials} dials; ` +
-        `${tally.flakes} queries with a libslirp loopback-UDP timeout (intermittent, not failed); ` +
         `build ${Math.round(tally.buildMs / Math.max(1, tally.topologies))} ms and probing ${Math.round(tally.probeMs / Math.max(1, tally.topologies))} ms per topology; ` +
         `${tally.symptoms} failed dials' symptoms compared, ${[...symptomPairs.values()].reduce((a, b) => a + b, 0)} differ (reach -> kernel: ${[...symptomPairs].map(([k, n]) => `${k} ${n}`).join(", ") || "none"})${symptomsDiffer.length ? `; for example:\n  ${symptomsDiffer.join("\n  ")}` : ""}`,
     );
@@ -145,6 +125,9 @@ describe.skipIf(kernelSkip)("generated topologies: Z3, the simulator and the ker
         ].join("\n"),
       );
     }
-    expect(tally.topologies).toBeGreaterThanOrEqual(RUNS);
+    expect(
+      tally.topologies,
+      `stopped short at the time limit (${SHRINK_LIMIT_MS / 60_000} min): run fewer per chunk`,
+    ).toBeGreaterThanOrEqual(RUNS);
   }, 1_800_000);
 });

@@ -229,6 +229,7 @@ function symptomOfTrace(a: Attempt): Symptom {
   if (o.direction !== "forward") return "timeout";
   if ((d.kind === "dropped" || d.kind === "rejected") && d.chain === "output" && d.machine === a.legs[0]!.from && packet.proto === "udp")
     return "not-permitted";
+  if (d.kind === "masquerade-no-address" && d.machine === a.legs[0]!.from && packet.proto === "udp") return "not-permitted";
   switch (d.kind) {
     case "refused":
       return "refused";
