@@ -275,6 +275,12 @@ const CUSTOMIZE_NET = [
   "--macaddress",
 ];
 
+/**
+ * Statements the reader follows in one Vagrantfile, loops and method calls expanded: nested loops
+ * multiply (64 items, 24 deep), so the total is bounded too; past it the rest is an omission.
+ */
+export const MAX_STEPS = 100_000;
+
 /** Values one data file may hold (a machines list, not a database). */
 const MAX_DATA_VALUES = 100_000;
 
@@ -331,6 +337,8 @@ class Reader {
   private readonly calling: string[] = [];
   /** Reading a version 1 block (`Vagrant::Config.run`), which Vagrant upgrades to version 2. */
   private v1 = false;
+  /** Statements followed so far (MAX_STEPS). */
+  private steps = 0;
   readonly eval = new Evaluator({
     assumeEnv: (node, name, dflt) =>
       this.note(
@@ -652,6 +660,15 @@ class Reader {
   }
 
   private statement(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
+    if (++this.steps > MAX_STEPS) {
+      if (this.steps === MAX_STEPS + 1)
+        this.warn(
+          s,
+          `the Vagrantfile's loops and methods run more than ${MAX_STEPS} statements: from here on nothing is imported`,
+          "fewer machines, or loops over smaller lists",
+        );
+      return;
+    }
     const called = this.methodCall(s);
     if (called) return this.invoke(s, called.def, called.args, v, cfg, level, scope);
     if (s.type === "call") {

@@ -162,3 +162,14 @@ describe("Vagrantfile idioms of real files", () => {
     expect(notes).toContain("its public_network's bridge is computed by Ruby reach does not run (bridge_nic, Vagrantfile:9:");
   });
 });
+
+describe("the evaluator stays bounded", () => {
+  it("nested loops that would run billions of statements stop at MAX_STEPS, with a warning", async () => {
+    const loop = (body: string, depth: number): string => (depth ? `(1..60).each do |i${depth}|\n${loop(body, depth - 1)}\nend` : body);
+    const text = `Vagrant.configure("2") do |config|\n${loop('config.vm.network "forwarded_port", guest: 80, host: 8080', 6)}\nend\n`;
+    const r = await importVagrant([{ file: "Vagrantfile", text }], { host: "host" });
+    expect(r.diagnostics.map((d) => d.message)).toContain(
+      "the Vagrantfile's loops and methods run more than 100000 statements: from here on nothing is imported",
+    );
+  });
+});
