@@ -279,7 +279,7 @@ const CUSTOMIZE_NET = [
  * Statements the reader follows in one Vagrantfile, loops and method calls expanded: nested loops
  * multiply (64 items, 24 deep), so the total is bounded too; past it the rest is an omission.
  */
-export const MAX_STEPS = 100_000;
+export const MAX_STEPS = 20_000;
 
 /** Values one data file may hold (a machines list, not a database). */
 const MAX_DATA_VALUES = 100_000;

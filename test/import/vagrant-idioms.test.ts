@@ -169,7 +169,7 @@ describe("the evaluator stays bounded", () => {
     const text = `Vagrant.configure("2") do |config|\n${loop('config.vm.network "forwarded_port", guest: 80, host: 8080', 6)}\nend\n`;
     const r = await importVagrant([{ file: "Vagrantfile", text }], { host: "host" });
     expect(r.diagnostics.map((d) => d.message)).toContain(
-      "the Vagrantfile's loops and methods run more than 100000 statements: from here on nothing is imported",
+      "the Vagrantfile's loops and methods run more than 20000 statements: from here on nothing is imported",
     );
   });
 });
