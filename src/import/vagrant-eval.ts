@@ -5,7 +5,10 @@
  * constants assigned from them, string interpolation, integer arithmetic, ranges, arrays and
  * hashes, indexing, a few pure methods (to_s, to_i, first, last, join, fetch, size, keys,
  * values, map), comparisons and `a ? b : c`, and `ENV["X"] || default` / `ENV.fetch("X",
- * default)` taken at their defaults (an assumption the importer states). Anything else is
+ * default)` taken at their defaults (an assumption the importer states), `format` and
+ * `String#%`, paths (`File.join`, `__dir__`) and data files (`YAML.load_file`,
+ * `JSON.parse(File.read(...))`) through the importer's hooks, which read them under the include
+ * rules, and `Vagrant::VERSION` as the importer takes it. Anything else is
  * unknown (undefined), and the importer reports it where it matters. Loops are expanded by
  * `iterations` (bounded: MAX_ITERATIONS items a loop, MAX_DEPTH nested evaluation).
  */

@@ -32,16 +32,18 @@
  *   address is the network's .1; type: "dhcp" without ip uses 172.28.128.0/24
  *   with Vagrant's DHCP server at .2 and leases from .3.
  *
- * Anything Ruby would have to compute (variables, interpolation, loops,
- * conditionals, method calls) is an RCH051 warning at that node, never guessed.
+ * Ruby is evaluated, never run (vagrant-eval.ts): constants, interpolation, loops
+ * and conditionals on computed values, methods the file defines, format, data
+ * files under the include rules (docs/security.md), version 1 files as Vagrant
+ * upgrades them. Anything else that may configure networking is an RCH051
+ * warning at that node, never guessed.
  */
 import { createRequire } from "node:module";
 import { basename } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { InputError } from "../diagnostics/diagnostic.js";
-import { readInclude } from "../topology/include.js";
 import { Language, Parser, type Node } from "web-tree-sitter";
-import { diagnostic, formatSpan, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { parse as parseYaml } from "yaml";
+import { diagnostic, formatSpan, InputError, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { readInclude } from "../topology/include.js";
 import { tooLarge } from "../topology/load.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
