@@ -78,7 +78,7 @@ function networkLines(kind, text) {
   const count = (re) => lines.filter((l) => re.test(l)).length;
   switch (kind) {
     case "vagrant":
-      return count(/\.vm\.network\b|\.ports\s*=/);
+      return count(/\.vm\.(network|forward_port)\b|\.ports\s*=/);
     case "compose":
       return count(/^\s*(ports|expose)\s*:/) + count(/^\s*network_mode\s*:\s*["']?host/);
     case "qemu":
