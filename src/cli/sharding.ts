@@ -62,7 +62,13 @@ export async function verifyFiles(
     ordinals.push(...picked.map((k) => total + k));
     sarifOrdinals.push(...picked.filter((_, i) => results[i]!.status !== "holds").map((k) => total + k));
     total += keys.length;
-    all.push({ file, machines: net.machines, results, ...(net.incomplete ? { incomplete: net.incomplete } : {}) });
+    all.push({
+      file,
+      machines: net.machines,
+      results,
+      ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+      ...(net.assumed?.length ? { assumed: net.assumed } : {}),
+    });
   }
   return { all, ...(shard ? { units: { command: "verify", shard, inputs: digestOf(files), total, ordinals, sarifOrdinals } } : {}) };
 }

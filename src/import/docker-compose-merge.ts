@@ -199,3 +199,84 @@ export class Extends {
       : (this.roots.get(from) ?? dirname(resolve(this.r.src.file)));
   }
 }
+
+/** How deep included files may include others (a lab's split, not a generated tree). */
+const MAX_INCLUDE_DEPTH = 4;
+
+/**
+ * Compose's top-level `include:` (compose-spec "include", Docker docs "Include"): each entry a
+ * path, a list of paths, or a mapping with `path:`, read under the include rules of
+ * docs/security.md with the including named file's folder as the root, its services and networks
+ * brought into the project. A refused or missing file is a warning naming the path, never its
+ * content; a service or network two files define is Compose's error (said; the including file's is
+ * kept). Returns the included files in order, an included file's own includes before it.
+ */
+export function readIncludes(r: Reader, root = dirname(resolve(r.src.file)), depth = 0): Reader[] {
+  const entry = (r.entries(r.root) ?? []).find((e) => e.key === "include");
+  if (!entry) return [];
+  if (depth >= MAX_INCLUDE_DEPTH) {
+    r.warn(entry.keyNode, `include: nested more than ${MAX_INCLUDE_DEPTH} files deep: not read`, "fewer levels of include:");
+    return [];
+  }
+  const out: Reader[] = [];
+  for (const item of r.items(entry.value) ?? [entry.value]) {
+    const pathNode = r.string(item) !== undefined ? item : r.get(item, "path");
+    const paths = r.items(pathNode) ?? [pathNode];
+    for (const node of paths) {
+      const file = r.string(node);
+      if (file === undefined || file === "") {
+        r.warn(node ?? item, "an include: entry without a path is not read", "include: [path, ...] or include: [{ path: ... }]");
+        continue;
+      }
+      const got = readIncluded(r, file, node, root);
+      if (!got) continue;
+      if (got.syntaxErrors("YAML")) continue;
+      if (!(got.entries(got.root) ?? []).some((e) => ["services", "networks", "include"].includes(e.key))) {
+        r.warn(node, `included file '${file.slice(0, 200)}' has no services: or networks:: nothing of it is imported`, "a Compose file");
+        continue;
+      }
+      out.push(...readIncludes(got, root, depth + 1), got);
+    }
+  }
+  conflicts(r, out);
+  return out;
+}
+
+/** One included file, read under the include rules; undefined (and a warning) when refused or missing. */
+function readIncluded(r: Reader, file: string, node: unknown, root: string): Reader | undefined {
+  try {
+    const got = readInclude(r.src.file, file, r.span(node), new Map(), { root });
+    return new Reader({ file: got.path, text: got.text }, r.out, r.env, r.profiles);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const d = e.diagnostics[0]!;
+    const why = d.message.replace(/^include '.*?' refused: /, "").replace(/^cannot read the included file '.*?' /, "cannot be read ");
+    r.out.diags.push(
+      diagnostic(d.code, d.span, `included file '${file.slice(0, 200)}' is not read: ${why}; its services are not imported`, {
+        expected: `a file inside ${root} (the named Compose file's folder)`,
+        severity: "warning",
+      }),
+    );
+    return undefined;
+  }
+}
+
+/** Services and networks that two files of an include define: Compose refuses such a project. */
+function conflicts(r: Reader, included: readonly Reader[]): void {
+  const seen = new Map<string, Reader>();
+  for (const x of [...included, r]) {
+    for (const section of ["services", "networks"]) {
+      for (const e of x.entries(x.get(x.root, section)) ?? []) {
+        const id = `${section}/${e.key}`;
+        const first = seen.get(id);
+        if (first && first !== x)
+          x.warn(
+            e.keyNode,
+            `${section === "services" ? "service" : "network"} '${e.key}' is also defined by ${first.src.file}: Compose refuses a project whose included files conflict; this definition is kept`,
+            "each service and network defined once across the included files",
+          );
+        seen.set(id, x);
+      }
+    }
+  }
+}

@@ -9,7 +9,7 @@ import { diagnostic } from "../diagnostics/diagnostic.js";
 import { contains, formatIP, formatPrefix, isAny, parseCidr, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import { interpolates, readExpose, readPorts, substituted } from "./docker-compose-ports.js";
 import { gatewayAttach, hostAddr, IFNAME, type DockerHost } from "./docker-host.js";
-import { Extends, mergeFiles } from "./docker-compose-merge.js";
+import { Extends, mergeFiles, readIncludes } from "./docker-compose-merge.js";
 import type { Reader } from "./docker-reader.js";
 import type { Attach, Container, Entry, Mapping, Net } from "./docker-types.js";
 
@@ -32,6 +32,8 @@ interface NetDecl {
   readonly hostBinding?: IP;
   /** Its ipam subnet uses a variable that is not set: the services on it are left out. */
   readonly unresolved?: boolean;
+  /** Made outside the project (`external: true`): its subnet is assumed. */
+  readonly external?: boolean;
 }
 
 interface SvcNet {
@@ -55,6 +57,9 @@ interface SvcDecl {
   readonly mode: "networks" | "bridge" | "host";
   readonly nets: readonly SvcNet[];
   readonly ports: readonly Mapping[];
+  /** Containers Compose runs for it (deploy.replicas / scale), and where that is written. */
+  readonly replicas?: number;
+  readonly countNode?: unknown;
 }
 
 /** Bridge driver options (Docker docs, bridge network driver "Options"). */
@@ -100,6 +105,7 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
   }
   let modelled = true;
   let internal = false;
+  let external = false;
   let ipam: ReturnType<typeof readIpam> = { ipRange: false, reserved: [], unresolved: false };
   let opts: ReturnType<typeof readDriverOpts> = { masquerade: true };
   for (const e of entries) {
@@ -114,12 +120,12 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
       }
       case "external": {
         if (r.scalar(e.value) === false) break;
-        r.warn(
-          e.keyNode,
-          `network '${key}' is external: Compose does not create it and its subnet is not in the Compose file; containers on it are imported without that network`,
-          "networks the file creates (for the real addresses, import `docker inspect` of the containers with kind docker)",
+        // made before the project by `docker network create NAME`: a bridge network on the next default pool
+        const named = r.string(r.get(e.value, "name")) ?? r.string(r.get(node, "name")) ?? key;
+        r.note(
+          `Network '${key}' is external (${named}): Compose does not create it; assumed a network as \`docker network create ${named}\` makes it, a bridge with a subnet from Docker's default pools and masquerade on. If it is another driver or subnet, check with \`docker network inspect ${named}\` (or import that output with kind docker).`,
         );
-        modelled = false;
+        external = true;
         break;
       }
       case "internal":
@@ -152,7 +158,7 @@ function readNetworkDecl(r: Reader, key: string, node: unknown): NetDecl {
           );
     }
   }
-  return { ...base, modelled, internal, ...ipam, ...opts };
+  return { ...base, modelled, internal, ...ipam, ...opts, ...(external ? { external } : {}) };
 }
 
 /** `ipam: { driver, config: [{ subnet, gateway, ip_range, aux_addresses }] }` (compose-spec "ipam"). */
@@ -373,7 +379,13 @@ function readServiceAttach(r: Reader, service: string, e: Entry): SvcNet {
  * leave a service out (profiles, a name already taken) or import it partly (extends,
  * more than one replica); undefined when it is left out.
  */
-function serviceName(r: Reader, d: DockerHost, key: string, keyNode: unknown, entries: readonly Entry[]): string | undefined {
+function serviceName(
+  r: Reader,
+  d: DockerHost,
+  key: string,
+  keyNode: unknown,
+  entries: readonly Entry[],
+): { name: string; replicas: number; countNode?: unknown } | undefined {
   const get = (k: string) => entries.find((e) => e.key === k);
   const profiles = get("profiles");
   const names = profiles ? (r.items(profiles.value) ?? []).map((n) => r.string(n) ?? "") : [];
@@ -400,12 +412,65 @@ function serviceName(r: Reader, d: DockerHost, key: string, keyNode: unknown, en
     );
     return undefined;
   }
+  // deploy.replicas, or the older scale (compose-spec "deploy", "scale"): the later one written wins
+  let replicas = 1;
+  let countNode: unknown;
   for (const count of [get("scale")?.value, r.get(get("deploy")?.value, "replicas")]) {
     const n = r.scalar(count);
-    if (typeof n === "number" && n > 1)
-      r.warn(count, `service '${key}' runs ${n} containers: one is imported`, "one container per service");
+    if (typeof n === "number" && Number.isInteger(n) && n >= 0) {
+      replicas = n;
+      countNode = count;
+    } else if (count !== undefined)
+      r.warn(count, `the container count of service '${key}' is not a whole number: one is imported`, "replicas: N");
   }
-  return name;
+  return { name, replicas, ...(countNode !== undefined ? { countNode } : {}) };
+}
+
+/** Most containers one service is imported as (a lab's replicas, not a cluster's). */
+const MAX_REPLICAS = 16;
+
+/**
+ * A service with `deploy.replicas` / `scale` N: N containers, named SERVICE-1 .. SERVICE-N as
+ * Compose numbers them. Containers that would publish the same host port or take the same
+ * ipv4_address cannot all start (Docker: "port is already allocated", "Address already in use"):
+ * the first is imported and the import says why the others are not.
+ */
+function replicate(r: Reader, d: DockerHost, s: SvcDecl, replicas: number, countNode: unknown): SvcDecl[] {
+  if (replicas === 1) return [s];
+  if (replicas === 0) {
+    r.note(`Service '${s.key}' has 0 replicas: Compose starts no container for it; none is imported.`);
+    return [];
+  }
+  const fixed = s.ports.find((m) => m.published && m.hostPort !== undefined);
+  const pinned = s.nets.find((n) => n.ipv4 !== undefined);
+  if (fixed || pinned || s.mode === "host") {
+    const why = fixed
+      ? `they would all publish host port ${fixed.hostPort}/${fixed.proto}: Docker starts the first and refuses the others ("port is already allocated")`
+      : pinned
+        ? `they would all take ipv4_address ${formatIP(pinned.ipv4!)}: Docker starts the first and refuses the others`
+        : "they all run in the host's own network, on the same ports: the first holds them";
+    r.note(`Service '${s.key}' asks for ${replicas} containers, but ${why}; the first is imported.`);
+    return [s];
+  }
+  if (replicas > MAX_REPLICAS) {
+    r.warn(
+      countNode,
+      `service '${s.key}' runs ${replicas} containers: the first ${MAX_REPLICAS} are imported`,
+      `at most ${MAX_REPLICAS} replicas`,
+    );
+    replicas = MAX_REPLICAS;
+  }
+  const out: SvcDecl[] = [];
+  for (let i = 1; i <= replicas; i++) {
+    const name = `${s.name}-${i}`;
+    if (d.names.has(name) || out.some((x) => x.name === name)) {
+      r.warn(countNode, `replica ${name} of service '${s.key}' would take a name already taken: left out`, "unique container names");
+      continue;
+    }
+    out.push({ ...s, name });
+  }
+  r.note(`Service '${s.key}' runs ${replicas} containers (replicas), imported as ${out.map((x) => x.name).join(", ")}.`);
+  return out;
 }
 
 /** One service; undefined when it is left out (with a warning saying why). */
@@ -415,8 +480,9 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
     r.warn(keyNode, `service '${key}' is not a mapping`, "a mapping of service options");
     return undefined;
   }
-  const name = serviceName(r, d, key, keyNode, entries);
-  if (name === undefined) return undefined;
+  const named = serviceName(r, d, key, keyNode, entries);
+  if (named === undefined) return undefined;
+  const { name } = named;
   const get = (k: string) => entries.find((e) => e.key === k);
   const ports = get("ports") ? readPorts(r, get("ports")!.value, key) : [];
   const exposed = get("expose") ? readExpose(r, get("expose")!.value, key) : [];
@@ -428,7 +494,7 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
   });
   const dependsOn = get("depends_on")?.value;
   const deps = (r.items(dependsOn) ?? []).flatMap((x) => r.string(x) ?? []).concat((r.entries(dependsOn) ?? []).map((e) => e.key));
-  const base = { key, name, deps };
+  const base = { key, name, deps, replicas: named.replicas, countNode: named.countNode };
   const nm = get("network_mode");
   const networks = get("networks");
   if (nm) {
@@ -474,6 +540,21 @@ function readService(r: Reader, d: DockerHost, key: string, keyNode: unknown, no
 
 const DEFAULT_NET = "default";
 
+/**
+ * The subnet of an external network that holds the ipv4_address values its services give: the
+ * /16 of 172.16.0.0/12, the /20 of 192.168.0.0/16 (Docker's default pool sizes), else the /24;
+ * undefined when none is given or they do not share one.
+ */
+function pinnedSubnet(svcs: readonly SvcDecl[], key: string): Prefix | undefined {
+  const ips = svcs.flatMap((s) => s.nets.filter((n) => n.key === key && n.ipv4?.v === 4).map((n) => n.ipv4!));
+  if (!ips.length) return undefined;
+  const first = ips[0]!;
+  const inside = (p: Prefix, ip: IP) => contains(p, ip);
+  const len = inside(prefixOf(parseIP("172.16.0.0")!, 12), first) ? 16 : inside(prefixOf(parseIP("192.168.0.0")!, 16), first) ? 20 : 24;
+  const subnet = prefixOf(first, len);
+  return ips.every((ip) => contains(subnet, ip)) ? subnet : undefined;
+}
+
 /** A service whose address is not known (a variable in its ipv4_address, or in its network's subnet): left out, and said. */
 function unknownNetwork(r: Reader, s: SvcDecl, decls: ReadonlyMap<string, NetDecl>): boolean {
   if (s.nets.some((n) => n.unresolved)) return true;
@@ -492,7 +573,7 @@ function composeTop(r: Reader): Entry[] | undefined {
   if (r.syntaxErrors("YAML")) return undefined;
   const top = r.entries(r.doc.contents);
   const looksLikeCompose = top?.some(
-    (e) => e.key === "services" || e.key === "networks" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key),
+    (e) => e.key === "services" || e.key === "networks" || e.key === "include" || e.key.startsWith("x-") || COMPOSE_IGNORED.has(e.key),
   );
   if (top && looksLikeCompose) return top;
   const inspect = r.items(r.doc.contents) !== undefined;
@@ -516,7 +597,10 @@ function composeTop(r: Reader): Entry[] | undefined {
 export function readComposeFiles(readers: readonly Reader[], d: DockerHost): void {
   if (!readers.length || readers.map(composeTop).some((t) => t === undefined)) return;
   const r = readers[0]!;
-  r.root = mergeFiles(readers);
+  // included files first: their services and networks are the project's, the named files' merged over them
+  const included = readers.flatMap((x) => readIncludes(x));
+  r.root = mergeFiles([...included, ...readers]);
+  if (included.length) r.note(`Included Compose files read (include:): ${included.map((x) => x.src.file).join(", ")}.`);
   if (readers.length > 1)
     r.note(
       `The Compose files are merged in the order given, as \`docker compose ${readers.map((x) => `-f ${basename(x.src.file)}`).join(" ")}\` merges them.`,
@@ -528,13 +612,8 @@ export function readComposeFiles(readers: readonly Reader[], d: DockerHost): voi
 function readCompose(r: Reader, d: DockerHost, ext: Extends): void {
   const top = r.entries(r.root) ?? [];
   for (const e of top) {
-    if (e.key === "include")
-      r.warn(
-        e.keyNode,
-        "include: the included Compose files are not imported",
-        "one Compose file with everything (`docker compose config` prints it), or name each file with its own argument",
-      );
-    else if (e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-"))
+    // include: was read before the merge (readIncludes)
+    if (e.key !== "include" && e.key !== "services" && e.key !== "networks" && !COMPOSE_IGNORED.has(e.key) && !e.key.startsWith("x-"))
       r.warn(e.keyNode, `top-level key '${e.key}'`, "services, networks, volumes, configs, secrets, name, version, x-*");
   }
   const decls = new Map<string, NetDecl>();
@@ -551,8 +630,10 @@ function readCompose(r: Reader, d: DockerHost, ext: Extends): void {
   for (const e of svcEntries) {
     const s = readService(r, d, e.key, e.keyNode, ext.service({ reader: r, services: svcEntries }, e.key, e.value));
     if (!s || unknownNetwork(r, s, decls)) continue;
-    d.names.add(s.name);
-    svcs.push(s);
+    for (const x of replicate(r, d, s, s.replicas ?? 1, s.countNode)) {
+      d.names.add(x.name);
+      svcs.push(x);
+    }
   }
 
   const nets = createNetworks(r, d, decls, svcs);
@@ -593,12 +674,17 @@ function createNetworks(r: Reader, d: DockerHost, decls: ReadonlyMap<string, Net
       masquerade: true,
     };
     if (!decl.modelled) continue;
-    const subnet = decl.subnet ?? d.nextPool(explicit);
+    const pinned = decl.external && !decl.subnet ? pinnedSubnet(svcs, key) : undefined;
+    if (pinned)
+      d.note(
+        `Network '${key}' is external and its services give addresses on it: its subnet is assumed to be ${formatPrefix(pinned)}, the one of Docker's default pool sizes that holds them.`,
+      );
+    const subnet = decl.subnet ?? pinned ?? d.nextPool(explicit);
     if (!subnet) {
       r.warn(decl.node, `network '${key}': Docker's default address pools are used up`, "ipam: { config: [{ subnet }] }");
       continue;
     }
-    if (decl.subnet) d.takePool(subnet);
+    if (decl.subnet || pinned) d.takePool(subnet);
     else assumed.push(`'${key}' ${formatPrefix(subnet)}`);
     namedHere ||= decl.bridge === undefined;
     const net = d.addNet(
@@ -719,13 +805,14 @@ function placeContainers(r: Reader, d: DockerHost, svcs: readonly SvcDecl[], net
 /** Services in the order Compose starts them: each after what it depends_on, otherwise in file order (a cycle keeps file order). */
 function startOrder(svcs: readonly SvcDecl[]): SvcDecl[] {
   const keys = new Set(svcs.map((s) => s.key));
-  const done = new Set<string>();
+  const placed = new Set<SvcDecl>();
+  // a service has started when all its containers (replicas) have
+  const started = (k: string) => svcs.every((s) => s.key !== k || placed.has(s));
   const out: SvcDecl[] = [];
   while (out.length < svcs.length) {
-    const next =
-      svcs.find((s) => !done.has(s.key) && s.deps.every((x) => done.has(x) || !keys.has(x) || x === s.key)) ??
-      svcs.find((s) => !done.has(s.key))!;
-    done.add(next.key);
+    const left = svcs.filter((s) => !placed.has(s));
+    const next = left.find((s) => s.deps.every((x) => x === s.key || !keys.has(x) || started(x))) ?? left[0]!;
+    placed.add(next);
     out.push(next);
   }
   return out;

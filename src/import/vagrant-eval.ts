@@ -5,7 +5,10 @@
  * constants assigned from them, string interpolation, integer arithmetic, ranges, arrays and
  * hashes, indexing, a few pure methods (to_s, to_i, first, last, join, fetch, size, keys,
  * values, map), comparisons and `a ? b : c`, and `ENV["X"] || default` / `ENV.fetch("X",
- * default)` taken at their defaults (an assumption the importer states). Anything else is
+ * default)` taken at their defaults (an assumption the importer states), `format` and
+ * `String#%`, paths (`File.join`, `__dir__`) and data files (`YAML.load_file`,
+ * `JSON.parse(File.read(...))`) through the importer's hooks, which read them under the include
+ * rules, and `Vagrant::VERSION` as the importer takes it. Anything else is
  * unknown (undefined), and the importer reports it where it matters. Loops are expanded by
  * `iterations` (bounded: MAX_ITERATIONS items a loop, MAX_DEPTH nested evaluation).
  */
@@ -20,7 +23,9 @@ export type Value =
   | { readonly kind: "nil" }
   | { readonly kind: "array"; readonly items: readonly Value[] }
   | { readonly kind: "range"; readonly lo: number; readonly hi: number }
-  | { readonly kind: "hash"; readonly entries: ReadonlyMap<string, { readonly key: Value; readonly value: Value }> };
+  | { readonly kind: "hash"; readonly entries: ReadonlyMap<string, { readonly key: Value; readonly value: Value }> }
+  /** A value read from a data file that reach does not compute with (a float, a date): known to exist, never used. */
+  | { readonly kind: "other"; readonly text: string };
 
 /** Items one loop may run over (a Vagrantfile's machines; more is a generated file, not a lab). */
 export const MAX_ITERATIONS = 64;
@@ -48,18 +53,28 @@ function integerOf(text: string): number | undefined {
 /** Local variables (a block's scope sees its parent's; assignment writes where the name lives). */
 export class Scope {
   private readonly vars = new Map<string, Value | undefined>();
-  constructor(readonly parent?: Scope) {}
+  /** `barrier`: a method body's scope, which sees its parents' constants and globals but not their locals (Ruby's `def`). */
+  constructor(
+    readonly parent?: Scope,
+    private readonly barrier = false,
+  ) {}
   get(name: string): Value | undefined {
-    for (let s: Scope | undefined = this; s; s = s.parent) if (s.vars.has(name)) return s.vars.get(name);
+    let local = true;
+    for (let s: Scope | undefined = this; s; s = s.parent) {
+      if (s.vars.has(name) && (local || /^[A-Z$]/.test(name))) return s.vars.get(name);
+      if (s.barrier) local = false;
+    }
     return undefined;
   }
   /** Assignment: an existing variable of an outer scope is changed, else a new one is made here. */
   set(name: string, v: Value | undefined): void {
-    for (let s: Scope | undefined = this; s; s = s.parent)
+    for (let s: Scope | undefined = this; s; s = s.parent) {
       if (s.vars.has(name)) {
         s.vars.set(name, v);
         return;
       }
+      if (s.barrier) break;
+    }
     this.vars.set(name, v);
   }
   /** A block parameter: always this scope's own. */
@@ -71,6 +86,15 @@ export class Scope {
 /** What the evaluator tells its caller: an environment variable taken at its default. */
 export interface EvalHooks {
   assumeEnv(node: Node, name: string, dflt: Value): void;
+  /**
+   * `YAML.load_file(path)`, `JSON.parse(File.read(path))` and the like: the file's data, read under
+   * the include rules of docs/security.md, or undefined (the hook reports why).
+   */
+  readData?(node: Node, path: string, format: "yaml" | "json", symbolize: boolean): Value | undefined;
+  /** `File.exist?(path)`: whether the file is there, for a path the include rules allow; else undefined. */
+  exists?(node: Node, path: string): boolean | undefined;
+  /** `Vagrant::VERSION`: the version the importer takes (and says so). */
+  vagrantVersion?(node: Node): string;
 }
 
 export const truthy = (v: Value): boolean => !(v.kind === "nil" || (v.kind === "boolean" && !v.b));
@@ -186,7 +210,7 @@ export class Evaluator {
       case "identifier":
       case "constant":
       case "global_variable":
-        return scope.get(node.text);
+        return node.text === "__dir__" ? str(".") : scope.get(node.text);
       case "assignment": {
         const left = node.childForFieldName("left");
         const right = node.childForFieldName("right");
@@ -195,6 +219,10 @@ export class Evaluator {
         scope.set(left.text, v);
         return v;
       }
+      case "scope_resolution":
+        // the version of Vagrant that runs the file: the importer states which one it takes
+        if (node.text !== "Vagrant::VERSION" || !this.hooks.vagrantVersion) return undefined;
+        return str(this.hooks.vagrantVersion(node));
       case "binary":
         return this.binary(node, scope, d);
       case "unary": {
@@ -279,6 +307,8 @@ export class Evaluator {
     const a = this.value(l, scope, depth);
     const b = this.value(r, scope, depth);
     if (!a || !b) return undefined;
+    if (op === "%" && a.kind === "string") return mapDefined(sprintf(a.text, b.kind === "array" ? b.items : [b]), str);
+    if (a.kind === "other" || b.kind === "other") return undefined;
     if (op === "==") return bool(same(a, b));
     if (op === "!=") return bool(!same(a, b));
     if (a.kind === "integer" && b.kind === "integer") {
@@ -310,6 +340,11 @@ export class Evaluator {
       }
     }
     if (op === "+" && a.kind === "string" && b.kind === "string") return str(a.text + b.text);
+    if (a.kind === "string" && b.kind === "string" && ["<", ">", "<=", ">="].includes(op)) {
+      // String#<=>: byte order (Vagrantfiles compare Vagrant::VERSION this way)
+      const c = Buffer.compare(Buffer.from(a.text), Buffer.from(b.text));
+      return bool(op === "<" ? c < 0 : op === ">" ? c > 0 : op === "<=" ? c <= 0 : c >= 0);
+    }
     if (op === "+" && a.kind === "array" && b.kind === "array") return { kind: "array", items: [...a.items, ...b.items] };
     return undefined;
   }
@@ -332,6 +367,12 @@ export class Evaluator {
     const recv = node.childForFieldName("receiver");
     const method = node.childForFieldName("method")?.text;
     const args = named(node.childForFieldName("arguments"));
+    if (!recv && (method === "format" || method === "sprintf") && !node.childForFieldName("block")) {
+      const [f, ...rest] = args.map((a) => this.value(a, scope, depth));
+      return f?.kind === "string" && rest.every((x) => x) ? mapDefined(sprintf(f.text, rest as Value[]), str) : undefined;
+    }
+    if (recv && ["File", "YAML", "Psych", "JSON"].includes(recv.text))
+      return this.library(node, recv.text, method ?? "", args, scope, depth);
     if (!recv || !method) return undefined;
     if (recv.text === "ENV" && method === "fetch" && args.length === 2 && args[0]!.type === "string") {
       const name = stringPart(args[0]!);
@@ -402,6 +443,49 @@ export class Evaluator {
     }
   }
 
+  /**
+   * Paths and data files: `File.join`, `File.dirname(__FILE__)` and `__dir__` (the Vagrantfile's
+   * folder, kept as the relative path "."), `File.expand_path(p, base)`, `File.exist?`, and
+   * `YAML.load_file(p)` / `YAML.load(File.read(p))` / `JSON.parse(File.read(p))`, read through the
+   * hooks (the include rules of docs/security.md). Nothing else of these classes is run.
+   */
+  private library(node: Node, cls: string, method: string, args: Node[], scope: Scope, depth: number): Value | undefined {
+    const path = (n: Node | undefined) => textOf(n && this.value(n, scope, depth));
+    const opts = args.slice(1).some((a) => /symbolize_names:\s*true|:symbolize_names\s*=>\s*true/.test(a.text));
+    const fileRead = (n: Node | undefined): string | undefined =>
+      n?.type === "call" && n.childForFieldName("receiver")?.text === "File" && n.childForFieldName("method")?.text === "read"
+        ? path(named(n.childForFieldName("arguments"))[0])
+        : undefined;
+    if (cls === "File") {
+      if (method === "dirname" && args.length === 1 && ["__FILE__", "__dir__"].includes(args[0]!.text)) return str(".");
+      if (method === "join" && args.length) {
+        const parts = args.map(path);
+        return parts.every((p) => p !== undefined) ? str(parts.join("/").replaceAll(/\/+/g, "/")) : undefined;
+      }
+      if (method === "expand_path" && args.length >= 1 && args.length <= 2) {
+        const p = path(args[0]);
+        const base = args.length === 2 ? path(args[1]) : ".";
+        if (p === undefined || base === undefined || p.startsWith("/") || p.startsWith("~")) return undefined;
+        return str(base === "." ? p : `${base}/${p}`);
+      }
+      if ((method === "exist?" || method === "file?" || method === "exists?") && args.length === 1) {
+        const p = path(args[0]);
+        const got = p === undefined ? undefined : this.hooks.exists?.(node, p);
+        return got === undefined ? undefined : bool(got);
+      }
+      return undefined;
+    }
+    const yaml = cls === "YAML" || cls === "Psych";
+    let file: string | undefined;
+    let format: "yaml" | "json" = yaml ? "yaml" : "json";
+    if ((method === "load_file" || method === "safe_load_file" || method === "unsafe_load_file") && args.length >= 1) file = path(args[0]);
+    else if ((yaml ? ["load", "safe_load", "unsafe_load"] : ["parse", "load"]).includes(method) && args.length >= 1)
+      file = fileRead(args[0]);
+    if (file === undefined || !this.hooks.readData) return undefined;
+    if (!yaml) format = "json";
+    return this.hooks.readData(node, file, format, !yaml && opts ? true : yaml && opts);
+  }
+
   /** `xs.map { |x| expr }`: a block of one expression, per item. */
   private map(node: Node, o: Value, scope: Scope, depth: number): Value | undefined {
     const block = node.childForFieldName("block");
@@ -444,6 +528,35 @@ export class Evaluator {
     if (!items || items.length > MAX_ITERATIONS) return undefined;
     return items.map((item, i) => (method === "each_with_index" ? [item, { kind: "integer", n: i }] : [item]));
   }
+}
+
+const textOf = (v: Value | undefined): string | undefined => (v?.kind === "string" || v?.kind === "symbol" ? v.text : undefined);
+
+/**
+ * Ruby's `format`/`String#%` for the directives a Vagrantfile uses: `%s`, `%d`/`%i`, `%x`, `%%`,
+ * with the flags `-` and `0` and a width (Kernel#sprintf); anything else is not computed.
+ */
+export function sprintf(fmt: string, args: readonly Value[]): string | undefined {
+  let i = 0;
+  let bad = false;
+  const out = fmt.replaceAll(/%([-0]?)(\d*)([sdix%])/g, (_m, flag: string, width: string, conv: string) => {
+    if (conv === "%") return "%";
+    const v = args[i++];
+    let t: string | undefined;
+    if (!v) bad = true;
+    else if (conv === "s") t = toS(v);
+    else if (v.kind === "integer") t = conv === "x" ? v.n.toString(16) : String(v.n);
+    if (t === undefined) {
+      bad = true;
+      return "";
+    }
+    const w = Number(width || 0);
+    if (flag === "-") return t.padEnd(w);
+    if (flag === "0" && conv !== "s") return t.startsWith("-") ? `-${t.slice(1).padStart(w - 1, "0")}` : t.padStart(w, "0");
+    return t.padStart(w);
+  });
+  // a directive this subset does not know (%f, %.2s, ...) leaves a % behind: not computed
+  return bad || fmt.replaceAll(/%([-0]?)(\d*)([sdix%])/g, "").includes("%") ? undefined : out;
 }
 
 const mapDefined = <T, U>(x: T | undefined, f: (x: T) => U | undefined): U | undefined => (x === undefined ? undefined : f(x));

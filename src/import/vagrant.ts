@@ -32,18 +32,23 @@
  *   address is the network's .1; type: "dhcp" without ip uses 172.28.128.0/24
  *   with Vagrant's DHCP server at .2 and leases from .3.
  *
- * Anything Ruby would have to compute (variables, interpolation, loops,
- * conditionals, method calls) is an RCH051 warning at that node, never guessed.
+ * Ruby is evaluated, never run (vagrant-eval.ts): constants, interpolation, loops
+ * and conditionals on computed values, methods the file defines, format, data
+ * files under the include rules (docs/security.md), version 1 files as Vagrant
+ * upgrades them. Anything else that may configure networking is an RCH051
+ * warning at that node, never guessed.
  */
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { Language, Parser, type Node } from "web-tree-sitter";
-import { diagnostic, formatSpan, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { parse as parseYaml } from "yaml";
+import { diagnostic, formatSpan, InputError, type Code, type Diagnostic, type Span } from "../diagnostics/diagnostic.js";
+import { readInclude } from "../topology/include.js";
 import { tooLarge } from "../topology/load.js";
 import { contains, formatIP, parseIP, prefixOf, type IP, type Prefix } from "../net/addr.js";
 import type { AdapterDoc, ForwardDoc, MachineDoc, ServiceDoc } from "../topology/schema.js";
 import { spanAt, type Importer, type ImportOptions, type ImportResult, type Source } from "./types.js";
-import { bindParams, Evaluator, LOOP_METHODS, MAX_DEPTH, Scope, toS, truthy, type Value } from "./vagrant-eval.js";
+import { bindParams, Evaluator, hashKey, LOOP_METHODS, MAX_DEPTH, Scope, toS, truthy, type Value } from "./vagrant-eval.js";
 
 // ---------------------------------------------------------------------------
 // The parser (one per process; tree-sitter's wasm runtime is loaded once)
@@ -190,6 +195,8 @@ interface NetworkCall {
   readonly type: NetworkType;
   readonly options: ReadonlyMap<string, Opt>;
   readonly node: Node;
+  /** A public_network's `bridge:` that Ruby would compute (a method, a shell command): the interface on the LAN is assumed. */
+  readonly computedBridge?: Node;
 }
 
 /** A config object: the top-level one, or a define block's (Vagrant merges the two per machine). */
@@ -212,12 +219,46 @@ const USED: Record<NetworkType, readonly string[]> = {
 };
 const IGNORED: Record<NetworkType, readonly string[]> = {
   forwarded_port: [],
-  private_network: ["mac", "nic_type", "dhcp_ip", "dhcp_upper"],
-  public_network: ["mac", "nic_type", "use_dhcp_assigned_default_route"],
+  // bridge: the VirtualBox provider's hostonly_adapter does not read it (a host-only adapter has no bridge)
+  private_network: ["mac", "nic_type", "dhcp_ip", "dhcp_upper", "bridge"],
+  // dev, mode: vagrant-libvirt's public_network options (a macvtap device), which the VirtualBox provider does not read
+  public_network: ["mac", "nic_type", "use_dhcp_assigned_default_route", "dev", "mode"],
 };
 
-/** Statements that hide networking from a reader that does not run Ruby. */
-const NETWORKING = new Set(["network", "define", "provider", "customize", "configure"]);
+/** The Vagrant version `Vagrant::VERSION` is taken as: this import models Vagrant 2 (the version that reads these files today). */
+export const ASSUMED_VAGRANT_VERSION = "2.4.1";
+
+/**
+ * Methods whose call, in Ruby reach does not run, may hide networking: a provider block or a
+ * customize call does only when it holds one of these or a networking customize (`customizes`).
+ */
+const NETWORKING = new Set(["network", "define", "configure", "forward_port", "ports"]);
+
+/** VBoxManage commands a customize call may run that change a VM's networking. */
+const CUSTOMIZE_COMMANDS = new Set(["modifyvm", "controlvm", "natnetwork", "hostonlyif", "hostonlynet", "dhcpserver"]);
+
+/**
+ * True when `node` holds a `customize [...]` call that may change networking: its VBoxManage
+ * command is one that can (or is computed), and a flag of it is a networking one (or computed).
+ */
+function customizes(node: Node): boolean {
+  for (const n of descendants(node)) {
+    if (n.type !== "call" || n.childForFieldName("method")?.text !== "customize") continue;
+    const [list] = argumentsOf(n);
+    const items = list?.type === "array" ? list.namedChildren.filter((c) => c.type !== "comment") : undefined;
+    if (!items?.length) return true;
+    const plain = (c: Node) =>
+      c.type === "string" && !c.namedChildren.some((x) => x.type === "interpolation") ? textOf(literal(c)) : undefined;
+    const command = plain(items[0]!);
+    if (command !== undefined && !CUSTOMIZE_COMMANDS.has(command)) continue;
+    for (const c of items.slice(1)) {
+      if (c.type === "simple_symbol" || c.type === "integer") continue;
+      const t = plain(c);
+      if (t === undefined || CUSTOMIZE_NET.some((f) => t.startsWith(f))) return true;
+    }
+  }
+  return false;
+}
 
 /** VBoxManage modifyvm options that change a VM's networking (VirtualBox manual, VBoxManage modifyvm). */
 const CUSTOMIZE_NET = [
@@ -236,6 +277,44 @@ const CUSTOMIZE_NET = [
   "--macaddress",
 ];
 
+/**
+ * Statements the reader follows in one Vagrantfile, loops and method calls expanded: nested loops
+ * multiply (64 items, 24 deep), so the total is bounded too; past it the rest is an omission.
+ */
+export const MAX_STEPS = 20_000;
+
+/** Values one data file may hold (a machines list, not a database). */
+const MAX_DATA_VALUES = 100_000;
+
+/** A data file's value as Ruby's YAML/JSON loaders give it: string keys (symbols with symbolize_names), integers, floats opaque. */
+function fromData(x: unknown, symbolize: boolean, budget: { left: number }): Value | undefined {
+  if (--budget.left < 0) return undefined;
+  if (x === null || x === undefined) return { kind: "nil" };
+  if (typeof x === "string") return { kind: "string", text: x };
+  if (typeof x === "boolean") return { kind: "boolean", b: x };
+  if (typeof x === "number") return Number.isSafeInteger(x) ? { kind: "integer", n: x } : { kind: "other", text: String(x) };
+  if (Array.isArray(x)) {
+    const items: Value[] = [];
+    for (const i of x) {
+      const v = fromData(i, symbolize, budget);
+      if (!v) return undefined;
+      items.push(v);
+    }
+    return { kind: "array", items };
+  }
+  if (typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
+    const entries = new Map<string, { key: Value; value: Value }>();
+    for (const [k, i] of Object.entries(x as Record<string, unknown>)) {
+      const value = fromData(i, symbolize, budget);
+      if (!value) return undefined;
+      const key: Value = { kind: symbolize ? "symbol" : "string", text: k };
+      entries.set(hashKey(key), { key, value });
+    }
+    return { kind: "hash", entries };
+  }
+  return { kind: "other", text: String(x) };
+}
+
 const EXPECTED_LITERAL =
   "a literal value (a string, a symbol, an integer, true or false): reach reads the Vagrantfile without running Ruby";
 
@@ -252,13 +331,29 @@ class Reader {
   readonly top = new Scope();
   /** A config.vm.define sits in Ruby that is not run: no machine `default` is invented then. */
   hiddenDefine = false;
-  /** Loops being expanded, one inside another. */
+  /** Loops being expanded and methods being run, one inside another. */
   private depth = 0;
+  /** The methods the file defines at its top level (`def name(params) ... end`), run where a config block calls them. */
+  private readonly methods = new Map<string, Node>();
+  /** The methods being run, innermost last (a method that calls itself is not followed). */
+  private readonly calling: string[] = [];
+  /** Reading a version 1 block (`Vagrant::Config.run`), which Vagrant upgrades to version 2. */
+  private v1 = false;
+  /** Statements followed so far (MAX_STEPS). */
+  private steps = 0;
   readonly eval = new Evaluator({
     assumeEnv: (node, name, dflt) =>
       this.note(
         `ENV["${name}"] is taken as unset, so its default ${showValue(dflt)} is used (${basename(this.source.file)}:${this.at(node)}); if you set ${name} when you run vagrant, edit the topology to match.`,
       ),
+    readData: (node, path, format, symbolize) => this.data(node, path, format, symbolize),
+    exists: (node, path) => this.exists(node, path),
+    vagrantVersion: (node) => {
+      this.note(
+        `Vagrant::VERSION (${basename(this.source.file)}:${this.at(node)}) is taken as ${ASSUMED_VAGRANT_VERSION}: this import models Vagrant 2.`,
+      );
+      return ASSUMED_VAGRANT_VERSION;
+    },
   });
 
   constructor(readonly source: Source) {}
@@ -280,11 +375,74 @@ class Reader {
     return `${s.line}:${s.col}`;
   }
 
+  /**
+   * A data file the Vagrantfile reads (`YAML.load_file`, `JSON.parse(File.read(...))`): read under
+   * the include rules of docs/security.md (relative, inside the Vagrantfile's folder after links are
+   * followed, a regular text file), else a warning at the call and the value unknown.
+   */
+  data(node: Node, path: string, format: "yaml" | "json", symbolize: boolean): Value | undefined {
+    let text: string;
+    try {
+      text = readInclude(this.source.file, path, this.span(node), new Map()).text;
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      const d = e.diagnostics[0]!;
+      const why = d.message.replace(/^include '.*?' refused: /, "").replace(/^cannot read the included file '.*?' /, "cannot be read ");
+      this.diagnostics.push(
+        diagnostic(
+          d.code,
+          d.span,
+          `the data file '${path.slice(0, 200)}' is not read: ${why}; what the Vagrantfile takes from it is not known`,
+          {
+            expected: "a file inside the Vagrantfile's folder (relative path, no symbolic link out, a regular text file)",
+            severity: "warning",
+          },
+        ),
+      );
+      return undefined;
+    }
+    let data: unknown;
+    try {
+      data = format === "json" ? JSON.parse(text) : parseYaml(text, { version: "1.1" });
+    } catch (e) {
+      this.warn(
+        node,
+        `the data file '${path.slice(0, 200)}' is not valid ${format.toUpperCase()} (${String((e as Error).message).split("\n")[0]})`,
+        `a ${format.toUpperCase()} file`,
+      );
+      return undefined;
+    }
+    const v = fromData(data, symbolize, { left: MAX_DATA_VALUES });
+    if (!v)
+      this.warn(node, `the data file '${path.slice(0, 200)}' holds more than ${MAX_DATA_VALUES} values: not read`, "a smaller data file");
+    else if (!path.startsWith("./"))
+      this.note(
+        `${basename(this.source.file)}:${this.at(node)} reads ${path} relative to the Vagrantfile's folder: vagrant is assumed to be run there.`,
+      );
+    return v;
+  }
+
+  /** `File.exist?(path)` for a path the include rules allow: whether it is there; undefined when they refuse it. */
+  exists(node: Node, path: string): boolean | undefined {
+    if (!path.startsWith("./"))
+      this.note(
+        `${basename(this.source.file)}:${this.at(node)} looks for ${path} relative to the Vagrantfile's folder: vagrant is assumed to be run there.`,
+      );
+    try {
+      readInclude(this.source.file, path, this.span(node), new Map());
+      return true;
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      return e.diagnostics[0]?.code === "RCH001" ? false : undefined;
+    }
+  }
+
   /** A statement reach does not follow: reported when it may hide networking or uses a config variable. */
   unknown(stmt: Node, vars: readonly string[]): void {
-    // a statement that names no networking method and hands no config variable to a method of its own
-    // (e.g. `if needsDisk then vb.memory = 2048 end`) cannot configure networks
-    if (!mentions(stmt, NETWORKING) && !passes(stmt, new Set(vars))) return;
+    // a statement that names no networking method, runs no networking customize and hands no config
+    // variable to a method of its own (e.g. `if needsDisk then vb.customize ["createhd", ...] end`)
+    // cannot configure networks
+    if (!mentions(stmt, NETWORKING) && !customizes(stmt) && !passes(stmt, new Set(vars))) return;
     if (mentions(stmt, new Set(["define"]))) this.hiddenDefine = true;
     this.warn(
       stmt,
@@ -299,14 +457,21 @@ class Reader {
     const stmts = statements(root);
     let configured = false;
     const blocks: Node[] = [];
+    // Ruby defines the file's methods as it loads it; Vagrant runs the configure blocks after that
+    for (const s of stmts) if (s.type === "method" && s.childForFieldName("name")) this.methods.set(s.childForFieldName("name")!.text, s);
     for (const s of stmts) {
       const chain = s.type === "call" ? chainOf(s)?.join(".") : undefined;
-      if (chain === "Vagrant.configure") {
+      if (chain === "Vagrant.configure" || chain === "Vagrant::Config.run") {
         configured = true;
         blocks.push(s);
-      } else if (chain === "Vagrant::Config.run") {
+      } else if (this.guarded(s)) {
+        // `Vagrant::VERSION >= "1.1.0" and Vagrant.configure("2") do ... end`: the block, when the guard holds
         configured = true;
-        this.warn(s, "Vagrant::Config.run is the version 1 Vagrantfile format: not imported", 'Vagrant.configure("2") do |config| ... end');
+        const v = this.eval.value(s.childForFieldName("left")!, this.top);
+        if (v === undefined) this.unknown(s, []);
+        else if (truthy(v)) blocks.push(s.childForFieldName("right")!);
+      } else if (s.type === "method" && this.methods.get(s.childForFieldName("name")?.text ?? "") === s) {
+        continue; // run where a config block calls it
       } else if (!this.assign(s, this.top, [])) {
         this.unknown(s, []);
         // Vagrant.configure inside Ruby that is not run: reported above, still a Vagrantfile
@@ -314,7 +479,9 @@ class Reader {
       }
     }
     // Vagrant keeps the configure blocks and runs them once the whole file is loaded
-    for (const s of blocks) this.configure(s);
+    for (const s of blocks)
+      if (chainOf(s)?.join(".") === "Vagrant::Config.run") this.configure1(s);
+      else this.configure(s);
     if (!configured) {
       this.diagnostics.push(
         diagnostic("RCH050", { file: this.source.file, line: 1, col: 1 }, "not a Vagrantfile: no Vagrant.configure block", {
@@ -352,6 +519,141 @@ class Reader {
     this.body(block.body, block.params[0]!, this.root, "root", new Scope(this.top));
   }
 
+  /** `GUARD and Vagrant.configure(...)` / `GUARD && ...`: a configure block run only when its guard is true. */
+  private guarded(s: Node): boolean {
+    const op = s.type === "binary" ? s.childForFieldName("operator")?.text : undefined;
+    const right = s.childForFieldName("right");
+    return (op === "and" || op === "&&") && right?.type === "call" && chainOf(right)?.join(".") === "Vagrant.configure";
+  }
+
+  /**
+   * `Vagrant::Config.run do |config| ... end`, the version 1 format: Vagrant still loads it and
+   * upgrades it to version 2 (plugins/kernel_v1/config/vm.rb#upgrade): forward_port becomes a
+   * forwarded_port network, `network :hostonly, ip` a private_network, `network :bridged` a
+   * public_network, host_name the hostname, vm.customize the VirtualBox provider's customize.
+   */
+  private configure1(call: Node): void {
+    const block = blockOf(call);
+    if (!block || block.params.length !== 1) {
+      this.warn(
+        call,
+        "Vagrant::Config.run without a block taking one config variable: not imported",
+        "Vagrant::Config.run do |config| ... end",
+      );
+      return;
+    }
+    this.read = true;
+    this.v1 = true;
+    this.body(block.body, block.params[0]!, this.root, "root", new Scope(this.top));
+    this.v1 = false;
+  }
+
+  /** A version 1 `config.vm.X ...` call: true when it is one the upgrade to version 2 turns into networking. */
+  private statement1(s: Node, method: string, cfg: Config, scope: Scope): boolean {
+    const args = argumentsOf(s);
+    if (method === "customize") this.customize(s, scope);
+    else if (method === "forward_port") {
+      // the upgrade keeps the guest and host ports, :adapter and :protocol; :auto and :name are dropped
+      const options = new Map<string, Opt>();
+      const [guest, host, ...rest] = args;
+      for (const [name, n] of [
+        ["guest", guest],
+        ["host", host],
+      ] as const) {
+        const v = n && this.eval.value(n, scope);
+        if (!n || !v) {
+          this.warn(
+            n ?? s,
+            `the ${name} port of config.vm.forward_port is not a literal (${n?.text ?? "missing"}): this forward is not imported`,
+            EXPECTED_LITERAL,
+          );
+          return true;
+        }
+        options.set(name, { value: v, node: n });
+      }
+      const kept = rest.flatMap((a) => this.pairs(a)).filter((p) => p.key === "adapter" || p.key === "protocol");
+      if (!this.options("forwarded_port", kept, scope, options)) return true;
+      this.record("forwarded_port", options, s, cfg);
+    } else if (method === "network") {
+      const [typeNode, ...rest] = args;
+      const kind = typeNode && textOf(this.eval.value(typeNode, scope));
+      const type = kind === "hostonly" ? "private_network" : kind === "bridged" ? "public_network" : undefined;
+      if (!type) {
+        this.warn(
+          typeNode ?? s,
+          `version 1 network type ${typeNode?.text ?? "(missing)"} is not :hostonly or :bridged: Vagrant ignores it`,
+          ":hostonly or :bridged",
+        );
+        return true;
+      }
+      const options = new Map<string, Opt>();
+      const [ip, ...more] =
+        type === "private_network" && rest[0] && rest[0].type !== "pair" && rest[0].type !== "hash" ? rest : [undefined, ...rest];
+      if (ip) {
+        const v = this.eval.value(ip, scope);
+        if (!v) {
+          this.warn(
+            ip,
+            `the address of config.vm.network :hostonly is not a literal (${ip.text}): this network is not imported`,
+            EXPECTED_LITERAL,
+          );
+          return true;
+        }
+        options.set("ip", { value: v, node: ip });
+      }
+      if (
+        !this.options(
+          type,
+          more.flatMap((a) => (a ? this.pairs(a) : [])),
+          scope,
+          options,
+        )
+      )
+        return true;
+      this.record(type, options, s, cfg);
+    } else return false;
+    return true;
+  }
+
+  /**
+   * A call of a method the file defines (`setup_dns node`): its body runs as part of the block
+   * that calls it, with its parameters bound to the arguments (the config object passed in becomes
+   * the body's config variable). Ruby's `def` sees no outer locals, only constants and globals.
+   */
+  private invoke(s: Node, def: Node, args: readonly Node[], v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
+    const name = def.childForFieldName("name")!.text;
+    if (this.calling.includes(name) || this.depth >= MAX_DEPTH) return this.unknown(s, [v]);
+    const params = (def.childForFieldName("parameters")?.namedChildren ?? []).filter((c) => c.type !== "comment");
+    const inner = new Scope(this.top, true);
+    let own: string | undefined;
+    if (args.length > params.length) return this.unknown(s, [v]);
+    for (const [i, p] of params.entries()) {
+      const pname = p.type === "identifier" ? p.text : p.type === "optional_parameter" ? p.childForFieldName("name")?.text : undefined;
+      const dflt = p.type === "optional_parameter" ? p.childForFieldName("value") : null;
+      const a = args[i];
+      if (pname === undefined || (!a && !dflt)) return this.unknown(s, [v]);
+      if (a?.type === "identifier" && a.text === v) own = pname;
+      else inner.set(pname, a ? this.eval.value(a, scope) : this.eval.value(dflt!, inner));
+    }
+    this.calling.push(name);
+    this.depth++;
+    // a body whose config variable is not passed in configures nothing of this block's (`own` unset)
+    this.body(statements(def.childForFieldName("body")), own ?? "\u0000", cfg, level, inner);
+    this.depth--;
+    this.calling.pop();
+  }
+
+  /** The file's method a statement calls (`name arg, ...` or a bare `name`), with its arguments. */
+  private methodCall(s: Node): { def: Node; args: Node[] } | undefined {
+    if (s.type === "identifier") {
+      const def = this.methods.get(s.text);
+      return def ? { def, args: [] } : undefined;
+    }
+    if (s.type !== "call" || s.childForFieldName("receiver") || s.childForFieldName("block")) return undefined;
+    const def = this.methods.get(s.childForFieldName("method")?.text ?? "");
+    return def ? { def, args: argumentsOf(s) } : undefined;
+  }
+
   // --- config blocks
 
   /** The statements of a config block whose config variable is `v`. */
@@ -360,8 +662,20 @@ class Reader {
   }
 
   private statement(s: Node, v: string, cfg: Config, level: "root" | "machine", scope: Scope): void {
+    if (++this.steps > MAX_STEPS) {
+      if (this.steps === MAX_STEPS + 1)
+        this.warn(
+          s,
+          `the Vagrantfile's loops and methods run more than ${MAX_STEPS} statements: from here on nothing is imported`,
+          "fewer machines, or loops over smaller lists",
+        );
+      return;
+    }
+    const called = this.methodCall(s);
+    if (called) return this.invoke(s, called.def, called.args, v, cfg, level, scope);
     if (s.type === "call") {
       const chain = chainOf(s);
+      if (this.v1 && chain?.[0] === v && chain[1] === "vm" && chain.length === 3 && this.statement1(s, chain[2]!, cfg, scope)) return;
       // another config object's provision, box, hostname...: nothing of this machine's networking
       const networking = chain?.[2] === "network" || chain?.[2] === "define" || mentions(s, new Set(["customize", "network"]));
       if (chain && chain[0] !== v && chain[1] === "vm" && chain.length === 3 && level === "machine" && networking) {
@@ -398,7 +712,10 @@ class Reader {
       const chain = chainOf(s.childForFieldName("left") ?? s);
       const right = s.childForFieldName("right");
       if (chain?.[0] === v && chain.length >= 2 && right) {
-        if (chain[1] === "vm" && chain.length === 3) this.setting(chain[2]!, right, cfg, scope);
+        const upgraded = this.v1
+          ? ({ host_name: "hostname", auto_port_range: "usable_port_range" } as Record<string, string>)[chain[2]!]
+          : undefined;
+        if (chain[1] === "vm" && chain.length === 3) this.setting(upgraded ?? chain[2]!, right, cfg, scope);
         return;
       }
       if (this.assign(s, scope, [v])) return;
@@ -576,8 +893,12 @@ class Reader {
     };
     for (const a of argumentsOf(call)) collect(a);
     // a new random MAC (--macaddressN auto) changes nothing reachability depends on
+    // nor does connecting a cable, VirtualBox's default (--cableconnectedN on)
     const flag = strings.find(
-      (t, i) => CUSTOMIZE_NET.some((f) => t.startsWith(f)) && !(t.startsWith("--macaddress") && strings[i + 1] === "auto"),
+      (t, i) =>
+        CUSTOMIZE_NET.some((f) => t.startsWith(f)) &&
+        !(t.startsWith("--macaddress") && strings[i + 1] === "auto") &&
+        !(t.startsWith("--cableconnected") && strings[i + 1] === "on"),
     );
     if (flag)
       this.warn(
@@ -641,6 +962,7 @@ class Reader {
     }
     const options = new Map<string, Opt>();
     let ok = true;
+    const pairs: { key: string; value: Node; node: Node }[] = [];
     for (const a of rest) {
       if (a.type !== "pair" && a.type !== "hash") {
         this.warn(
@@ -649,28 +971,50 @@ class Reader {
           `${type} options written as key: value`,
         );
         ok = false;
+      } else pairs.push(...this.pairs(a));
+    }
+    const computed: { bridge?: Node } = {};
+    if (!this.options(type, pairs, scope, options, computed) || !ok) return;
+    this.record(type, options, call, cfg, computed.bridge);
+  }
+
+  /** A network call's `key: value` options, into `options`; false when one that matters is not computed (reported). */
+  private options(
+    type: NetworkType,
+    pairs: readonly { key: string; value: Node; node: Node }[],
+    scope: Scope,
+    options: Map<string, Opt>,
+    computed: { bridge?: Node } = {},
+  ): boolean {
+    let ok = true;
+    for (const { key, value, node } of pairs) {
+      const scoped = /^(\w+?)__(\w+)$/.exec(key);
+      if (scoped && scoped[1] !== "virtualbox") continue; // another provider's option
+      const name = scoped ? scoped[2]! : key;
+      if (IGNORED[type].includes(name)) continue;
+      if (!USED[type].includes(name)) {
+        this.warn(node, `option '${key}' of ${type} is not understood: left out`, `one of ${USED[type].join(", ")}`);
         continue;
       }
-      for (const { key, value, node } of this.pairs(a)) {
-        const scoped = /^(\w+?)__(\w+)$/.exec(key);
-        if (scoped && scoped[1] !== "virtualbox") continue; // another provider's option
-        const name = scoped ? scoped[2]! : key;
-        if (IGNORED[type].includes(name)) continue;
-        if (!USED[type].includes(name)) {
-          this.warn(node, `option '${key}' of ${type} is not understood: left out`, `one of ${USED[type].join(", ")}`);
-          continue;
-        }
-        const v = this.eval.value(value, scope);
-        if (!v) {
-          this.warn(value, `the value of ${key} is not a literal (${value.text}): this network is not imported`, EXPECTED_LITERAL);
-          ok = false;
-          continue;
-        }
-        // a virtualbox__ option overrides the plain one (Vagrant's ScopedHashOverride)
-        if (scoped || !options.has(name)) options.set(name, { value: v, node: value });
+      const v = this.eval.value(value, scope);
+      if (!v && name === "bridge" && type === "public_network") {
+        // which host interface is bridged: Ruby would ask the host; the LAN it joins is the same (assumed)
+        computed.bridge = value;
+        continue;
       }
+      if (!v) {
+        this.warn(value, `the value of ${key} is not a literal (${value.text}): this network is not imported`, EXPECTED_LITERAL);
+        ok = false;
+        continue;
+      }
+      // a virtualbox__ option overrides the plain one (Vagrant's ScopedHashOverride)
+      if (scoped || !options.has(name)) options.set(name, { value: v, node: value });
     }
-    if (!ok) return;
+    return ok;
+  }
+
+  /** A network recorded in the config as Vagrant's VMConfig#network does (keyed by id: a later one of the same id replaces it). */
+  private record(type: NetworkType, options: Map<string, Opt>, call: Node, cfg: Config, computedBridge?: Node): void {
     const id = options.get("id");
     let key: string;
     if (id) key = `${type}-${id.value.kind === "integer" ? id.value.n : (textOf(id.value) ?? id.node.text)}`;
@@ -681,7 +1025,12 @@ class Reader {
       key = `${type}-${(protocol && textOf(protocol.value)) ?? "tcp"}${host ? (host.value.kind === "integer" ? host.value.n : (textOf(host.value) ?? "")) : ""}`;
     } else key = `${type}-#${++this.anonymous}`;
     const had = cfg.networks.get(key);
-    cfg.networks.set(key, { type, options: had ? new Map([...had.options, ...options]) : options, node: had?.node ?? call });
+    cfg.networks.set(key, {
+      type,
+      options: had ? new Map([...had.options, ...options]) : options,
+      node: had?.node ?? call,
+      ...(computedBridge ? { computedBridge } : {}),
+    });
   }
 }
 
@@ -1066,8 +1415,8 @@ class Builder {
     const o = n.options;
     this.autoConfig(machine, n);
     const typeOpt = o.get("type");
-    const type = typeOpt ? textOf(typeOpt.value) : "static";
-    if (type !== "static" && type !== "dhcp") {
+    const typeText = typeOpt ? textOf(typeOpt.value) : "static";
+    if (typeText === undefined) {
       r.warn(
         typeOpt!.node,
         `private_network type ${typeOpt!.node.text} is not understood: not imported`,
@@ -1075,6 +1424,10 @@ class Builder {
       );
       return undefined;
     }
+    // the VirtualBox provider's hostonly_config: options[:type].to_sym, and only :dhcp is not static
+    const type = typeText === "dhcp" ? "dhcp" : "static";
+    if (typeText !== "dhcp" && typeText !== "static")
+      r.note(`${machine}: private_network type ${typeOpt!.node.text} is static to Vagrant (only "dhcp" is not): read as a static address.`);
     const addr = this.guestAddress(n);
     if (addr === null) return undefined;
     const intnet = o.get("intnet");
@@ -1134,7 +1487,11 @@ class Builder {
     if (addr === null) return undefined;
     const bridgeOpt = n.options.get("bridge");
     let bridge = "eth0";
-    if (!bridgeOpt)
+    if (!bridgeOpt && n.computedBridge)
+      r.note(
+        `${machine}: its public_network's bridge is computed by Ruby reach does not run (${n.computedBridge.text.slice(0, 80)}, ${basename(r.source.file)}:${r.at(n.computedBridge)}): assumed eth0, the host's interface on the LAN.`,
+      );
+    else if (!bridgeOpt)
       r.note(`${machine}: its public_network names no bridge, so Vagrant uses the host's only interface or asks which one: assumed eth0.`);
     else {
       const names = bridgeOpt.value.kind === "array" ? bridgeOpt.value.items.map(textOf) : [textOf(bridgeOpt.value)];

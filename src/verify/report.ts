@@ -25,6 +25,8 @@ export interface FileResults {
   readonly results: readonly VerifyResult[];
   /** Parts of the inputs the topology was imported without (its `incomplete:`). */
   readonly incomplete?: Network["incomplete"];
+  /** What its import assumed (its `assumed:`): every answer over the file depends on it. */
+  readonly assumed?: Network["assumed"];
   /** With --findings: the named findings of the topology (lint.ts). */
   readonly lint?: FileLint;
 }
@@ -84,6 +86,7 @@ export function renderJson(files: readonly FileResults[]): string {
     files: files.map((f) => ({
       file: f.file,
       ...(f.incomplete?.length ? { incomplete: f.incomplete } : {}),
+      ...(f.assumed?.length ? { assumed: f.assumed } : {}),
       expectations: f.results.map((r) => ({
         kind: r.kind,
         expectation: r.text,
@@ -142,6 +145,9 @@ export function renderJunit(files: readonly FileResults[]): string {
   const b = (m.default ?? m).newBuilder();
   for (const f of files) {
     const suite = b.testSuite().name(f.file);
+    // what the answers rest on: the import's assumptions and the parts it did not read, as suite properties
+    (f.assumed ?? []).forEach((a, i) => suite.property(`assumed.${i + 1}`, `${a.at}: ${a.what}`));
+    (f.incomplete ?? []).forEach((a, i) => suite.property(`incomplete.${i + 1}`, `${a.at}: ${a.what}`));
     for (const r of f.results) {
       const tc = suite.testCase().className(f.file).name(`line ${r.span.line}: ${r.text}`);
       const codes = causeCodes(r);
@@ -199,6 +205,7 @@ export function renderSarif(files: readonly FileResults[], version: string): str
       result.result.properties = {
         ...(codes.length ? { causes: codes } : {}),
         ...(f.incomplete?.length ? { incomplete: f.incomplete } : {}),
+        ...(f.assumed?.length ? { assumed: f.assumed } : {}),
       };
       if (!Object.keys(result.result.properties).length) delete result.result.properties;
       run.addResult(result);

@@ -170,3 +170,34 @@ describe("an import with omissions stays incomplete in every answer over it (iss
     expect(v.out).toMatch(/\? .*lab\.spec\.yaml:3 .*unknown: it holds on what was read, but 1 part of the inputs was not read/);
   }, 60_000);
 });
+
+describe("an import's assumptions reach every verify report (issue 17)", () => {
+  const vf = join(dir, "assumed", "Vagrantfile");
+  const out = join(dir, "assumed", "lab.yaml");
+  it("text, JSON, JUnit and SARIF carry the topology's assumed:", () => {
+    spawnSync("mkdir", ["-p", join(dir, "assumed")]);
+    // a static LAN address outside the default --lan: the LAN is widened to hold it, an assumption
+    writeFileSync(
+      vf,
+      `Vagrant.configure("2") do |config|\n  config.vm.network "public_network", bridge: "eth0", ip: "10.20.0.50"\n  config.vm.network "forwarded_port", guest: 80, host: 8080\nend\n`,
+    );
+    expect(reach("import", "vagrant", vf, "-o", out).code).toBe(0);
+    expect(readFileSync(out, "utf8")).toMatch(
+      /^assumed:\n {2}- at: .*Vagrantfile:2:\d+\n {4}what: the LAN is assumed to be 10\.20\.0\.0\/24/m,
+    );
+    const spec = join(dir, "assumed", "lab.spec.yaml");
+    // an expectation that fails, so that SARIF has a result to carry the properties on
+    writeFileSync(spec, `include: lab.yaml\nexpect:\n  - { query: "lan -> default:80/tcp", verdict: unreachable }\n`);
+    const text = reach("verify", spec);
+    expect(text.code).toBe(1);
+    expect(text.out).toMatch(/^NOTE .*lab\.spec\.yaml: assumes \(.*Vagrantfile:2:\d+\): the LAN is assumed to be 10\.20\.0\.0\/24/m);
+    const json = JSON.parse(reach("verify", spec, "--format", "json").out) as { files: { assumed?: { at: string; what: string }[] }[] };
+    expect(json.files[0]!.assumed).toEqual([expect.objectContaining({ what: expect.stringContaining("10.20.0.0/24") })]);
+    const junit = reach("verify", spec, "--format", "junit").out;
+    expect(junit).toMatch(/<property name="assumed\.1" value=".*Vagrantfile:2:\d+: the LAN is assumed to be 10\.20\.0\.0\/24/);
+    const sarif = JSON.parse(reach("verify", spec, "--format", "sarif").out) as {
+      runs: { results: { properties?: { assumed?: { what: string }[] } }[] }[];
+    };
+    expect(sarif.runs[0]!.results[0]!.properties?.assumed?.[0]!.what).toContain("10.20.0.0/24");
+  }, 60_000);
+});

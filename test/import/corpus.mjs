@@ -61,8 +61,16 @@ function kindOf(path) {
   return "qemu";
 }
 
-/** Files the importer takes: beside a compose file, its .env and the like are not inputs. */
-const isInput = (kind, path) => kind !== "compose" || /\.ya?ml$/i.test(path);
+/**
+ * Files the importer takes. Beside an input lie the files it names (a compose file's .env and
+ * included files, a Vagrantfile's machines YAML): those are read through the input, not on their own.
+ */
+function isInput(kind, path) {
+  const base = path.split(sep).at(-1);
+  if (kind === "compose") return /compose.*\.ya?ml$/i.test(base);
+  if (kind === "vagrant") return /Vagrantfile/i.test(base);
+  return true;
+}
 
 /** How many network statements the input has (comments left out), by a plain reading of its text. */
 function networkLines(kind, text) {
@@ -70,7 +78,7 @@ function networkLines(kind, text) {
   const count = (re) => lines.filter((l) => re.test(l)).length;
   switch (kind) {
     case "vagrant":
-      return count(/\.vm\.network\b|\.ports\s*=/);
+      return count(/\.vm\.(network|forward_port)\b|\.ports\s*=/);
     case "compose":
       return count(/^\s*(ports|expose)\s*:/) + count(/^\s*network_mode\s*:\s*["']?host/);
     case "qemu":

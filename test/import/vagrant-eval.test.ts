@@ -64,7 +64,7 @@ describe("the Vagrantfile evaluator", () => {
         '  config.vm.define "other" do |m| end',
         "end",
         'config.vm.define "skipped" do |m| end unless MODE == "nat"',
-        'config.vm.define "maybe" do |m| end if File.exist?("x")',
+        'config.vm.define "maybe" do |m| end if ENV["MAYBE"]',
       ),
     ].join("\n");
     expect(await machines(text)).toEqual(["natted"]);
@@ -102,6 +102,7 @@ describe("the Vagrantfile evaluator", () => {
     const r = await vagrant(text);
     expect(Object.keys(r.fragment.machines)).toEqual([]);
     expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.message.split(" (reach")[0]}`)).toEqual([
+      "2:11 the data file 'servers.yml' is not read: cannot be read (ENOENT); what the Vagrantfile takes from it is not known",
       "4:3 a loop (.each) is not run",
     ]);
     expect(r.fragment.notes.join("\n")).toContain("No machine is imported from this Vagrantfile");

@@ -213,10 +213,10 @@ describe("a computed hostname (issue 17, corpus)", () => {
 });
 
 describe("a version 1 Vagrantfile (issue 17, corpus)", () => {
-  it("is a warning at its Vagrant::Config.run, not a refusal saying it is no Vagrantfile", async () => {
+  it("is read as Vagrant upgrades it, not refused as no Vagrantfile (more in vagrant-idioms.test.ts)", async () => {
     const r = await vagrant("Vagrant::Config.run do |config|\n  config.vm.forward_port 8160, 8160\nend\n");
-    expect(r.diagnostics.map((d) => `${d.span.line}:${d.span.col} ${d.code} ${d.severity}`)).toEqual(["1:1 RCH051 warning"]);
-    expect(r.diagnostics[0]!.message).toBe("Vagrant::Config.run is the version 1 Vagrantfile format: not imported");
+    expect(r.diagnostics).toEqual([]);
+    expect(JSON.stringify(r.fragment.machines["default"])).toContain('"hostPort":8160,"guestPort":8160');
   });
 });
 
@@ -537,7 +537,8 @@ describe("what Ruby would have to compute is RCH051 at the node", () => {
         "end",
       ].join("\n"),
     );
-    expect(r.diagnostics).toEqual([]);
+    // the data file is not there (Vagrant itself would stop): said, though nothing networking uses it
+    expect(r.diagnostics.map((d) => `${d.span.line} ${d.code} ${d.severity}`)).toEqual(["3 RCH001 warning"]);
     expect(Object.keys(r.fragment.machines)).toEqual(["default"]);
   });
 
