@@ -13,28 +13,23 @@
  * VM with no IPv4 address but loopback, `masquerade out: lo`: every IPv4 dial to itself is
  * dropped (UDP: EPERM at send; TCP and ping: a timeout). docs/semantics.md 4 and 10.
  */
+import { lowered, q } from "./support.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
-import { lower } from "../../src/lower/lower.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { answerQuery } from "../../src/query/engine.js";
+import type { Network } from "../../src/ir/types.js";
 import { renderAnswer } from "../../src/query/render.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
 const root = emulationSupport().ok;
 
-async function engines(net: ReturnType<typeof lower>, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
+async function engines(net: Network, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
   for (const [text, verdict] of cases)
     expect({ text, smt: (await decide(net, q(text))).verdict, sim: exhaustive(net, q(text)).verdict }).toEqual({
       text,
@@ -43,7 +38,7 @@ async function engines(net: ReturnType<typeof lower>, cases: readonly (readonly 
     });
 }
 
-async function kernel(net: ReturnType<typeof lower>, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
+async function kernel(net: Network, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
   const r = await emulate(
     net,
     cases.map(([t]) => q(t)),
@@ -55,10 +50,9 @@ async function kernel(net: ReturnType<typeof lower>, cases: readonly (readonly [
 }
 
 describe("masquerade out of lo takes the machine's first IPv4 address (kernel test seed 31000062)", () => {
-  const net = lower(
-    loadTopologyText(
-      "masquerade-lo.yaml",
-      `segments: { lan0: 192.168.10.0/24, lan1: 10.0.0.0/24 }
+  const net = lowered(
+    "masquerade-lo.yaml",
+    `segments: { lan0: 192.168.10.0/24, lan1: 10.0.0.0/24 }
 machines:
   h2:
     interfaces:
@@ -76,7 +70,6 @@ machines:
     nat:
       - action: masquerade
 `,
-    ).topology,
   );
   const cases = [
     // the wildcard server answers from 192.168.10.12, which conntrack does not take for 127.0.0.1's reply
@@ -101,10 +94,9 @@ machines:
 });
 
 describe("masquerade with no IPv4 address to take drops the packet (kernel test seed 31000070)", () => {
-  const net = lower(
-    loadTopologyText(
-      "masquerade-none.yaml",
-      `segments: { lan0: { subnets: [fd01::/64] } }
+  const net = lowered(
+    "masquerade-none.yaml",
+    `segments: { lan0: { subnets: [fd01::/64] } }
 machines:
   h0: { interfaces: { eth0: { segment: lan0, addresses: [fd01::10/64] } } }
   v1:
@@ -116,7 +108,6 @@ machines:
     nat:
       - { action: masquerade, out: lo }
 `,
-    ).topology,
   );
   const cases = [
     ["v1 -> 127.0.0.1:443/udp", "unreachable"],

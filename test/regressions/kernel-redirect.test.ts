@@ -7,11 +7,10 @@
  * dials, which the model does not have. The emulator turns redirects off in every namespace
  * (plan.ts SYSCTL_COMMON; docs/semantics.md 10). Engines and, as root, the kernel.
  */
+import { lowered, q } from "./support.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
-import { lower } from "../../src/lower/lower.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
@@ -19,16 +18,9 @@ import { loadTopologyText } from "../../src/topology/load.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
-
-const net = lower(
-  loadTopologyText(
-    "redirect.yaml",
-    `segments: { lan: 10.0.0.0/24, far: 10.9.0.0/24 }
+const net = lowered(
+  "redirect.yaml",
+  `segments: { lan: 10.0.0.0/24, far: 10.9.0.0/24 }
 machines:
   a:
     interfaces: { eth0: { segment: lan, addresses: [10.0.0.10/24] } }
@@ -47,7 +39,6 @@ machines:
     routes: [ { to: default, via: 10.9.0.1 } ]
     services: [ { name: web, proto: tcp, port: 80 } ]
 `,
-  ).topology,
 );
 const queries = ["a -> b/icmp", "a -> b:80/tcp"];
 

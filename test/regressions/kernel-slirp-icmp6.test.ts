@@ -6,11 +6,10 @@
  * pings. Both engines relayed the IPv6 ping as an IPv4 one and said it works; the kernel timed
  * out. docs/semantics.md 6 and 10. Engines, the answer's cause and, as root, the kernel.
  */
+import { lowered, q } from "./support.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
-import { lower } from "../../src/lower/lower.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
@@ -19,23 +18,15 @@ import { answerQuery } from "../../src/query/engine.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
-
-const net = lower(
-  loadTopologyText(
-    "slirp-icmp6.yaml",
-    `segments: { lan: { subnets: [192.168.1.0/24, fd02::/64] } }
+const net = lowered(
+  "slirp-icmp6.yaml",
+  `segments: { lan: { subnets: [192.168.1.0/24, fd02::/64] } }
 machines:
   host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, fd02::10/64] } } }
   pc: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24, fd02::20/64] } } }
   guest:
     vm: { on: host, adapters: [ { mode: nat, engine: qemu } ] }
 `,
-  ).topology,
 );
 const cases = [
   ["guest -> 192.168.1.20/icmp", "reachable"],

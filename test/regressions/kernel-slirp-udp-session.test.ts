@@ -15,11 +15,10 @@
  * host-loopback UDP dials before every other dial of the run (probe.ts, phases): they were sent
  * side by side with the LAN dials, and lost the race now and then. docs/semantics.md 5 and 10.
  */
+import { lowered, q } from "./support.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { build as buildEmulation, emulationSupport, probeFrom, teardown } from "../../src/emulate/build.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
-import { lower } from "../../src/lower/lower.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
@@ -27,16 +26,9 @@ import { loadTopologyText } from "../../src/topology/load.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
-
-const net = lower(
-  loadTopologyText(
-    "slirp-udp-session.yaml",
-    `segments: { lan: 192.168.1.0/24 }
+const net = lowered(
+  "slirp-udp-session.yaml",
+  `segments: { lan: 192.168.1.0/24 }
 machines:
   host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
   pc: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } } }
@@ -44,7 +36,6 @@ machines:
     vm: { on: host, adapters: [ { mode: nat, localhostReachable: true, forwards: [ { proto: udp, hostPort: 8022, guestPort: 53 } ] } ] }
     services: [ { name: dns, proto: udp, port: 53 } ]
 `,
-  ).topology,
 );
 // the LAN clients first: without the phases, the forward's lane sends them (two at a time) before the loopback dial
 const queries = ["pc -> 192.168.1.10:8022/udp", "host -> 192.168.1.10:8022/udp", "host -> 127.0.0.1:8022/udp"];
