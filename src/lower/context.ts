@@ -70,8 +70,7 @@ export interface LowerCtx {
   readonly dhcpNext: Map<string, number>;
   /** NAT Network engines made so far (one per network, or per network and host). */
   readonly natNetEngines: Map<string, MutableMachine>;
-  /** Rule matches' prefixes and port ranges by their text, one value each (a large file repeats a few thousand times; IR values are never changed) */
-  readonly prefixes: Map<string, Prefix>;
+  /** Rule matches' port ranges by their text, one value each (a large file repeats a few thousand times; IR values are never changed; prefixes: net/addr.ts parseMatchPrefix) */
   readonly ranges: Map<number | string, PortRange>;
 }
 
@@ -85,7 +84,6 @@ export function newContext(topo: Topology): LowerCtx {
     segments: new Map(),
     dhcpNext: new Map(),
     natNetEngines: new Map(),
-    prefixes: new Map(),
     ranges: new Map(),
   };
 }

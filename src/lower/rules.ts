@@ -27,11 +27,7 @@ type Lowered = { -readonly [K in keyof NegatableMatch]: NegatableMatch[K] };
 
 /** The negatable conditions of a rule, each in `yes` or, written `{ not: ... }`, in `no` (which is left empty otherwise). */
 function lowerNegatable(ctx: LowerCtx, r: MatchDoc, yes: Lowered, no: Lowered): void {
-  const prefix = (t: string) => {
-    let p = ctx.prefixes.get(t);
-    if (!p) ctx.prefixes.set(t, (p = must(parseMatchPrefix(t), t)));
-    return p;
-  };
+  const prefix = (t: string) => must(parseMatchPrefix(t), t);
   const ports = (what: string, v: number | string) => {
     let p = ctx.ranges.get(v);
     if (!p) ctx.ranges.set(v, (p = must(parsePortRange(v), what)));

@@ -231,7 +231,21 @@ export function nextFree(p: Prefix, first: number, used: IP[]): string | undefin
 }
 
 /** "default", "default6", an address (as /32 or /128) or a CIDR prefix. Host bits must be zero. */
+const matchPrefixes = new Map<string, Prefix | undefined>();
+
+/**
+ * The prefix of a rule's address match, one value per text (a large file repeats a few thousand,
+ * and the checks and the lowering both read them; a Prefix is never changed).
+ */
 export function parseMatchPrefix(text: string): Prefix | undefined {
+  if (matchPrefixes.has(text)) return matchPrefixes.get(text);
+  const p = matchPrefixUncached(text);
+  if (matchPrefixes.size > 100_000) matchPrefixes.clear();
+  matchPrefixes.set(text, p);
+  return p;
+}
+
+function matchPrefixUncached(text: string): Prefix | undefined {
   if (text === "default" || text === "any") return { v: 4, n: 0n, len: 0 };
   if (text === "default6" || text === "any6") return { v: 6, n: 0n, len: 0 };
   const ip = parseIP(text);

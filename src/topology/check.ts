@@ -198,14 +198,9 @@ class Checker {
     }
     return c;
   }
-  /** Prefix texts that parse, and their prefix (a large file repeats a few thousand times). */
-  private readonly goodPrefixes = new Map<string, Prefix>();
   prefix(text: string, path: Path, what: string): Prefix | undefined {
-    const known = this.goodPrefixes.get(text);
-    if (known) return known;
     const p = parseMatchPrefix(text);
-    if (p) this.goodPrefixes.set(text, p);
-    else {
+    if (!p) {
       const c = parseCidr(text);
       const hostBits = c ? ` (host bits set: did you mean ${formatIP(prefixOf(c.ip, c.len))}/${c.len}?)` : "";
       this.err(
