@@ -13,12 +13,9 @@
  * VM with no IPv4 address but loopback, `masquerade out: lo`: every IPv4 dial to itself is
  * dropped (UDP: EPERM at send; TCP and ping: a timeout). docs/semantics.md 4 and 10.
  */
-import { lowered, q } from "./support.js";
+import { enginesAgree, kernelAgrees, lowered, q, type Cases } from "./support.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { emulate } from "../../src/emulate/emulate.js";
 import { emulationSupport } from "../../src/emulate/build.js";
-import { exhaustive } from "../../src/sim/exhaustive.js";
-import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { answerQuery } from "../../src/query/engine.js";
@@ -29,21 +26,8 @@ afterAll(() => shutdown());
 
 const root = emulationSupport().ok;
 
-async function engines(net: Network, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
-  for (const [text, verdict] of cases)
-    expect({ text, smt: (await decide(net, q(text))).verdict, sim: exhaustive(net, q(text)).verdict }).toEqual({
-      text,
-      smt: verdict,
-      sim: verdict,
-    });
-}
-
-async function kernel(net: Network, cases: readonly (readonly [string, "reachable" | "unreachable"])[]) {
-  const r = await emulate(
-    net,
-    cases.map(([t]) => q(t)),
-  );
-  expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+async function kernel(net: Network, cases: Cases) {
+  const r = await kernelAgrees(net, cases);
   // what each failed dial's client saw is what reach says
   expect(r.probes.flatMap((p) => p.dials.filter((d) => d.symptom && !d.symptom.agree))).toEqual([]);
   return r;
@@ -85,7 +69,7 @@ machines:
     ["h2 -> 10.0.0.5:8084/tcp", "unreachable"],
     ["h2 -> 10.0.0.5/icmp", "reachable"],
   ] as const;
-  it("both engines", () => engines(net, cases));
+  it("both engines", () => enginesAgree(net, cases));
   it("the answer shows the masquerade to 192.168.10.12 in the trace", async () => {
     const a = await answerQuery(net, q("h2 -> 127.0.0.1:8082/tcp"), { engine: "sim", timeoutMs: 30_000 });
     expect(renderAnswer(a.answer, net.machines)).toContain("=> tcp 192.168.10.12:40000 -> 127.0.0.1:8082 (nat rule 1 (masquerade)");
@@ -116,7 +100,7 @@ machines:
     // IPv6 keeps ::1 (the kernel picks the destination's own address)
     ["v1 -> [::1]:8083/udp", "reachable"],
   ] as const;
-  it("both engines", () => engines(net, cases));
+  it("both engines", () => enginesAgree(net, cases));
   it("the cause is the masquerade rule, and the UDP client sees EPERM", async () => {
     const a = await answerQuery(net, q("v1 -> 127.0.0.1:443/udp"), { engine: "sim", timeoutMs: 30_000 });
     expect((a.answer.causes ?? []).map((c) => [c.code, c.symptom])).toEqual([["MASQUERADE_NO_ADDRESS", "not-permitted"]]);

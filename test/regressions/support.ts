@@ -1,7 +1,14 @@
-/** What the kernel regressions share: a query from its text, and a topology text lowered. */
+/**
+ * What the kernel regressions share: a query from its text, a topology text lowered, and the two
+ * checks each makes of its cases (both engines give the verdict; the kernel does, dial by dial).
+ */
+import { expect } from "vitest";
+import { emulate } from "../../src/emulate/emulate.js";
 import { parseQuery, type Query } from "../../src/ir/query.js";
 import type { Network } from "../../src/ir/types.js";
 import { lower } from "../../src/lower/lower.js";
+import { exhaustive } from "../../src/sim/exhaustive.js";
+import { decide } from "../../src/smt/decide.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 
 export const q = (text: string): Query => {
@@ -11,3 +18,25 @@ export const q = (text: string): Query => {
 };
 
 export const lowered = (file: string, yaml: string): Network => lower(loadTopologyText(file, yaml).topology);
+
+export type Cases = readonly (readonly [string, "reachable" | "unreachable"])[];
+
+/** Each query's verdict from Z3 and from the exhaustive simulator. */
+export async function enginesAgree(net: Network, cases: Cases): Promise<void> {
+  for (const [text, verdict] of cases)
+    expect({ text, smt: (await decide(net, q(text))).verdict, sim: exhaustive(net, q(text)).verdict }).toEqual({
+      text,
+      smt: verdict,
+      sim: verdict,
+    });
+}
+
+/** The kernel's verdict of each query, each agreeing with reach's; the emulation, for more checks. */
+export async function kernelAgrees(net: Network, cases: Cases): Promise<Awaited<ReturnType<typeof emulate>>> {
+  const r = await emulate(
+    net,
+    cases.map(([t]) => q(t)),
+  );
+  expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+  return r;
+}
