@@ -4,24 +4,17 @@
  * YAML and JSON file of the repository and on random documents written in several styles; it must
  * also accept the plain files topologies are written as (so the fast path is really taken).
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import YAML, { LineCounter } from "yaml";
 import { describe, expect, it } from "vitest";
+import { dataFiles } from "../model-files.js";
 import { makeLocator, parseYamlBounded, plainSourceMap, type Locator, type Path } from "../../src/topology/load.js";
 import { parseJson, parsePlain, type Positions } from "../../src/topology/plain.js";
 import { lanTopology } from "../bench/generate.js";
 
 const root = join(import.meta.dirname, "..", "..");
-
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    if (n === "node_modules" || n.startsWith(".")) return [];
-    return statSync(p).isDirectory() ? files(p) : /\.(ya?ml|json)$/.test(n) ? [p] : [];
-  });
-}
 
 /** Every path of a value, the root included. */
 function paths(v: unknown, path: Path = [], out: Path[] = []): Path[] {
@@ -75,7 +68,7 @@ let jsonTaken = 0;
 
 describe("the fast reader equals the yaml library", () => {
   it("on every YAML and JSON file of the repository (values and every position)", () => {
-    const all = [...files(join(root, "models")), ...files(join(root, "test")), ...files(join(root, "proofs"))];
+    const all = [...dataFiles(join(root, "models")), ...dataFiles(join(root, "test")), ...dataFiles(join(root, "proofs"))];
     let taken = 0;
     for (const f of all) if (agree(readFileSync(f, "utf8").replace(/^\uFEFF/, ""))) taken++;
     // most of the repository's files are plain; the rest use anchors, block scalars, errors on purpose

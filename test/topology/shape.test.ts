@@ -3,28 +3,21 @@
  * with the same value (key order included); every valid fixture takes the fast path; random
  * damage to valid documents never makes it pass what zod refuses.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import YAML from "yaml";
 import { describe, expect, it } from "vitest";
+import { dataFiles } from "../model-files.js";
 import { TopologySchema } from "../../src/topology/schema.js";
 import { fastShape, NOT_SURE } from "../../src/topology/shape.js";
 import { lanDoc } from "../bench/generate.js";
 
 const root = join(import.meta.dirname, "..", "..");
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    if (n === "node_modules" || n.startsWith(".")) return [];
-    return statSync(p).isDirectory() ? files(p) : /\.(ya?ml|json)$/.test(n) ? [p] : [];
-  });
-}
-
 /** The documents of the repository's YAML and JSON files that the yaml library reads. */
 function documents(): unknown[] {
-  const all = [...files(join(root, "models")), ...files(join(root, "test")), ...files(join(root, "proofs"))];
+  const all = [...dataFiles(join(root, "models")), ...dataFiles(join(root, "test")), ...dataFiles(join(root, "proofs"))];
   return all.flatMap((f) => {
     try {
       const doc = YAML.parseDocument(readFileSync(f, "utf8"), { uniqueKeys: true });
