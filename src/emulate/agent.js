@@ -223,6 +223,7 @@ const ERRNO_SYMPTOM = {
   EACCES: "permission-denied",
   ECONNRESET: "reset",
   EPERM: "not-permitted",
+  EINVAL: "invalid-argument",
 };
 
 /**
@@ -319,12 +320,10 @@ function probe(token, p) {
           if (done) return;
           try {
             s.send(Buffer.from("reach probe\n"), (err2) => {
-              if (err2)
-                finish({
-                  outcome: failureOf(/** @type {NodeJS.ErrnoException} */ (err2).code ?? ""),
-                  code: /** @type {NodeJS.ErrnoException} */ (err2).code,
-                  connected,
-                });
+              const code = /** @type {NodeJS.ErrnoException | null} */ (err2)?.code ?? "";
+              // EINVAL from send() on a connected socket is the kernel refusing the route (a
+              // loopback source rerouted out of a real interface by a nat OUTPUT rule), not the probe
+              if (err2) finish({ outcome: code === "EINVAL" ? "unreachable" : failureOf(code), code, connected });
             });
           } catch (e) {
             finish({ outcome: "error", code: String(e), connected });

@@ -796,6 +796,7 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
         false,
       );
     case "martian": {
+      if (d.leaving) return leavingMartianCause(f, d);
       const advice = isLoopback(d.addr)
         ? "loopback addresses stay on their machine; dial an interface address"
         : "use an address the kernel accepts from a link";
@@ -847,6 +848,25 @@ function kernelCause(f: Failure, d: Disposition): Classified | undefined {
 }
 
 /** What a NAT engine or a masquerade drops by itself: an ICMPv6 echo libslirp does not relay, a masquerade with no address. */
+/**
+ * A machine's own packet with a loopback address, sent out of a real interface: the socket took
+ * 127.0.0.1 (or ::1) for a local destination, and a nat OUTPUT DNAT then rerouted it. An IPv4
+ * datagram fails at send() with EINVAL (the reroute is refused); a TCP SYN is retried until the
+ * connect times out; an IPv6 packet leaves and its first receiver drops it (semantics.md 10).
+ */
+function leavingMartianCause(f: Failure, d: Disposition & { kind: "martian" }): Classified {
+  const own = !f.reply && !f.ack && !f.relayed && d.machine === f.client && f.proto === "udp" && d.addr.v === 4;
+  const local = d.addr.v === 4 ? "an interface address, or set route_localnet: true" : "an interface address";
+  return found(
+    f,
+    "MARTIAN",
+    where(f),
+    own ? "invalid-argument" : "timeout",
+    `${d.machine} sends its own packet out of ${d.iface} with ${d.which} ${formatIP(d.addr)}, which it took for a local destination before a nat OUTPUT rule sent it elsewhere (a loopback address never crosses a link): dial ${local}`,
+    true,
+  );
+}
+
 function droppedHereCause(f: Failure, d: Disposition & { kind: "engine-no-icmp6" | "masquerade-no-address" }): Classified {
   switch (d.kind) {
     case "engine-no-icmp6":

@@ -77,6 +77,8 @@ export function dispositionText(d: Disposition, forwarded = false): string {
           : x.which === "source"
             ? "the source is one of its own addresses"
             : "not a unicast destination";
+      if (x.leaving)
+        return `${x.machine} sends its own packet with ${x.which} ${formatIP(x.addr)} out of ${x.iface} after a nat OUTPUT rule rerouted it (martian: ${why}): the kernel will not deliver it`;
       return `${x.machine} drops a packet with ${x.which} ${formatIP(x.addr)} on ${x.iface} (martian: ${why}): the client times out`;
     })
     .with({ kind: "loop" }, (x) => `routing loop (TTL exceeded) at ${x.machine}`)

@@ -18,6 +18,7 @@ export type Symptom =
   | "net-unreachable" // ENETUNREACH "Network is unreachable": ICMP net-unreachable or net-prohibited, ICMPv6 no-route
   | "permission-denied" // EACCES: ICMPv6 administratively prohibited
   | "not-permitted" // EPERM: the sender's own kernel drops its UDP datagram (its OUTPUT chain, or a masquerade with no address)
+  | "invalid-argument" // EINVAL: the sender's own kernel will not send its IPv4 datagram with a loopback source out of a real interface (after a nat OUTPUT DNAT)
   | "icmp-error" // ping: an ICMP error instead of the echo reply
   | "no-route" // no route or no neighbour on the way (ENETUNREACH / EHOSTUNREACH, or a timeout where ICMP is filtered)
   | "accepted-then-eof" // a relay accepts, then its own connection is refused (reset) and it closes
@@ -34,6 +35,8 @@ export const SYMPTOM_TEXT: Record<Symptom, string> = {
   "permission-denied": "'Permission denied' (EACCES, ICMPv6 administratively prohibited), without waiting for a timeout",
   "not-permitted":
     "'Operation not permitted' (EPERM) when it sends: its own kernel drops the datagram (an OUTPUT rule, or a masquerade rule with no address)",
+  "invalid-argument":
+    "'Invalid argument' (EINVAL) when it sends: its own kernel will not send a datagram with source 127.0.0.1 out of a real interface (a nat OUTPUT rule redirected it)",
   "icmp-error": "ping reports an ICMP error (destination unreachable) instead of a reply",
   "no-route": "'No route to host' or 'Network is unreachable' (or a timeout where ICMP is filtered)",
   "accepted-then-eof": "the connection is accepted, then closed without data",

@@ -92,6 +92,8 @@ export type Disposition =
       readonly iface: string;
       readonly addr: IP;
       readonly which: "source" | "destination";
+      /** judged as the machine's own packet leaves (a nat OUTPUT DNAT rerouted it), not on arrival */
+      readonly leaving?: true;
     }
   | { readonly kind: "loop"; readonly machine: string }
   | { readonly kind: "engine-loopback-off"; readonly machine: string; readonly origin: Origin }

@@ -117,7 +117,7 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
       ["destination", p.dst],
     ] as const) {
       if (isLoopback(addr) && !(addr.v === 4 && start.routeLocalnet))
-        return done(w, { kind: "martian", machine: start.name, iface: route.dev, addr, which });
+        return done(w, { kind: "martian", machine: start.name, iface: route.dev, addr, which, leaving: true });
     }
   }
   const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state, ...origOf(t) });
@@ -407,8 +407,8 @@ function postrouting(w: Walker, m: Machine, ifs: { in?: string; out: string }, p
 /**
  * The decision point (ir/decision.ts) that ended a walk, for a disposition that is a
  * failure: the same vocabulary the symbolic engine labels its conditions with.
- * (A martian disposition does not say whether it was judged on arrival or on
- * departure; link-local ones are told by their address.)
+ * (A martian disposition says whether it was judged as the packet left; link-local ones are
+ * told by their address.)
  */
 export function decisionOf(d: Disposition, machines: ReadonlyMap<string, Machine>): Decision | undefined {
   switch (d.kind) {
@@ -439,7 +439,11 @@ export function decisionOf(d: Disposition, machines: ReadonlyMap<string, Machine
     case "rp-filter":
       return { kind: "rp-filter", machine: d.machine, mode: d.mode };
     case "martian":
-      return { kind: "martian", machine: d.machine, check: d.addr.v === 6 && isLinkLocal6(d.addr) ? "link-local" : "arrival" };
+      return {
+        kind: "martian",
+        machine: d.machine,
+        check: d.leaving ? "departure" : d.addr.v === 6 && isLinkLocal6(d.addr) ? "link-local" : "arrival",
+      };
     case "loop":
       return { kind: "loop", machine: d.machine, bound: "hops" };
     case "engine-loopback-off":

@@ -84,7 +84,10 @@ export function dialsOf(q: Query): SDial[] {
 export const DOMAIN: F = and(
   inPorts({ k: "v", name: "dport" }, 1, 65535),
   inPorts({ k: "v", name: "sport" }, SPORTS.lo, SPORTS.hi),
-  // the dialed-address variable only: a query may name :: or an IPv4-mapped address itself
+  // the dialed-address variables only: a query may name 0.0.0.0, :: or an IPv4-mapped address
+  // itself. Dialing 0.0.0.0 or :: is dialing the loopback address, which the domain holds: the
+  // kernel connects the socket to it before any hook sees a packet (smt/connect.ts maps a named one)
+  not(eqAddr({ k: "v", v: 4 }, { k: "c", ip: { v: 4, n: 0n } })),
   not(eqAddr({ k: "v", v: 6 }, { k: "c", ip: { v: 6, n: 0n } })),
   not({ t: "pfx", p: { v: 6, n: 0xffffn << 32n, len: 96 } }),
 );

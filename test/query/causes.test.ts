@@ -230,6 +230,9 @@ function symptomOfTrace(a: Attempt): Symptom {
   if ((d.kind === "dropped" || d.kind === "rejected") && d.chain === "output" && d.machine === a.legs[0]!.from && packet.proto === "udp")
     return "not-permitted";
   if (d.kind === "masquerade-no-address" && d.machine === a.legs[0]!.from && packet.proto === "udp") return "not-permitted";
+  // measured: the reroute of an IPv4 datagram from 127.0.0.1 after a nat OUTPUT DNAT fails send() with EINVAL
+  if (d.kind === "martian" && d.leaving && d.machine === a.legs[0]!.from && packet.proto === "udp" && d.addr.v === 4)
+    return "invalid-argument";
   switch (d.kind) {
     case "refused":
       return "refused";
