@@ -39,8 +39,9 @@ export { machineIndex };
 /**
  * The TCP reset a refused or `tcp-reset`-rejected packet draws, walked back to the client as the
  * connection's reply, which conntrack counts as established (kernel-forced: where the way back
- * has no route or a filter drops it, the client times out instead of hearing "refused"). None
- * when the client refused it itself, and none for ICMP errors: conntrack counts those as
+ * has no route or a filter drops it, the client times out instead of hearing "refused"). Also
+ * when the client refused it itself: the reset crosses its OUTPUT and INPUT chains on lo
+ * (kernel-forced, test/regressions/kernel-loopback-reset.test.ts). None for ICMP errors: conntrack counts those as
  * related, a state the simulator does not track, so they are taken as heard (docs/semantics.md 10).
  */
 function errorBack(
@@ -52,7 +53,7 @@ function errorBack(
   d: Disposition,
 ) {
   const reset = d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
-  if (!reset || packet.proto !== "tcp" || d.machine === from.name) return {};
+  if (!reset || packet.proto !== "tcp") return {};
   const at = machines.get(d.machine);
   if (!at) return {};
   return { errorBack: walk({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };
