@@ -548,14 +548,20 @@ interface Failure {
 
 /**
  * What the client sees of a failure whose own symptom is `s` (`rst`: the failing packet was
- * answered by a TCP reset). After a relay (a libslirp port forward) the client was accepted: a
- * reset makes the relay close at once, anything else (an ICMP error, which libslirp ignores, or
- * silence) leaves it hanging until slirp gives up; a UDP client just waits. After the handshake, a
- * reset is a reset and anything else leaves the data unanswered. A failed reply is silence.
+ * answered by a TCP reset). After a relay the client was accepted: a reset makes the relay close
+ * at once. A relay process (socat, docker-proxy: no `gateway`) also closes at once on any error its
+ * own connect() hears (an ICMP error, no route of its own), while a libslirp port forward ignores
+ * ICMP errors; silence leaves either hanging until its TCP gives up. A UDP client just waits.
+ * After the handshake, a reset is a reset and anything else leaves the data unanswered. A failed
+ * reply is silence.
  */
 const seenAs = (f: Failure, s: Symptom, rst: boolean): Symptom => {
   if (f.errorLost) [s, rst] = ["timeout", false];
-  if (f.relayed) return f.relayed.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
+  if (f.relayed) {
+    if (f.relayed.proto === "udp") return "timeout";
+    const process = f.relayed.role.kind === "relay" && f.relayed.role.gateway === undefined;
+    return rst || (process && s !== "timeout") ? "accepted-then-eof" : "accepted-then-hang";
+  }
   if (f.ack) return rst ? "reset" : "connected-then-hang";
   return f.reply ? "timeout" : s;
 };

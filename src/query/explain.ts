@@ -125,12 +125,15 @@ export function failureReason(a: Attempt, withDial = true): string {
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
     const d = o.disposition;
     const rst = leg.packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+    const slirp = prev.socket.role.kind === "relay" && prev.socket.role.gateway !== undefined;
     const then =
       leg.packet.proto === "udp"
         ? "but nothing comes back"
         : rst
           ? "then closes it without data"
-          : "then hangs until its TCP gives up (libslirp ignores ICMP errors), and closes";
+          : slirp
+            ? "then hangs until its TCP gives up (libslirp ignores ICMP errors), and closes"
+            : "then closes it when its own connect() fails (at once on an error it hears, after its TCP gives up if nothing answers)";
     return `${dial}${prev.socket.owner} accepts the connection, ${then}: ${text}`;
   }
   return `${dial}${text}`;

@@ -222,8 +222,25 @@ function symptomOfTrace(a: Attempt): Symptom {
   const lost = (a.legs[o.leg]!.errorBack?.disposition.kind ?? "delivered") !== "delivered";
   const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   const prev = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
-  if (prev?.kind === "delivered" && prev.socket?.role.kind === "relay")
-    return prev.socket.proto === "udp" ? "timeout" : rst ? "accepted-then-eof" : "accepted-then-hang";
+  const relay = prev?.kind === "delivered" && prev.socket?.role.kind === "relay" ? prev.socket : undefined;
+  if (relay) {
+    if (relay.proto === "udp") return "timeout";
+    if (rst) return "accepted-then-eof";
+    // a relay process's connect() fails on any error its kernel hears (measured: it closes the
+    // client at once); libslirp (a relay with a gateway) ignores ICMP errors and keeps it hanging
+    const gateway = relay.role.kind === "relay" ? relay.role.gateway : undefined;
+    return !gateway && directSymptom(a, lost) !== "timeout" ? "accepted-then-eof" : "accepted-then-hang";
+  }
+  return directSymptom(a, lost);
+}
+
+/** What a client dialing the failing leg's packet itself would see. */
+function directSymptom(a: Attempt, lost: boolean): Symptom {
+  if (a.outcome.kind === "ok") return "other-peer";
+  const o = a.outcome;
+  const d = o.disposition;
+  const packet = a.legs[o.leg]!.packet;
+  const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   if (lost) return "timeout";
   if (o.direction === "ack") return rst ? "reset" : "connected-then-hang";
   if (o.direction !== "forward") return "timeout";
