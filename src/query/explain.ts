@@ -136,8 +136,16 @@ export function failureReason(a: Attempt, withDial = true): string {
             : "then closes it when its own connect() fails (at once on an error it hears, after its TCP gives up if nothing answers)";
     return `${dial}${prev.socket.owner} accepts the connection, ${then}: ${text}`;
   }
+  const back = leg?.errorBack?.disposition;
+  if (back && back.kind !== "delivered" && leg) {
+    const what = leg.packet.proto === "tcp" && isReset(o.disposition) ? "the reset" : "the ICMP error";
+    const lost = dispositionText(back, true).replace(/: the client times out$/, "");
+    return `${dial}${dispositionText(o.disposition, true)}; ${what} never gets back to the client (${lost}): it waits, then times out`;
+  }
   return `${dial}${text}`;
 }
+
+const isReset = (d: Disposition): boolean => d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
 
 export function dialedText(p: Packet): string {
   return p.proto === "icmp" ? `${formatIP(p.dst)} (ping)` : `${formatEndpoint(p.dst, p.dport)}/${p.proto}`;

@@ -37,12 +37,17 @@ export { machineIndex };
 
 // Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
 /**
- * The TCP reset a refused or `tcp-reset`-rejected packet draws, walked back to the client as the
- * connection's reply, which conntrack counts as established (kernel-forced: where the way back
- * has no route or a filter drops it, the client times out instead of hearing "refused"). Also
- * when the client refused it itself: the reset crosses its OUTPUT and INPUT chains on lo
- * (kernel-forced, test/regressions/kernel-loopback-reset.test.ts). None for ICMP errors: conntrack counts those as
- * related, a state the simulator does not track, so they are taken as heard (docs/semantics.md 10).
+ * What a refused or rejected packet draws, walked back to the client (kernel-forced: where the way
+ * back has no route or a filter drops it, the client times out instead of hearing the error):
+ * - a TCP reset (nothing listens, or a reject with tcp-reset), the connection's reply, which
+ *   conntrack counts as established;
+ * - an ICMP error from the machine the packet was addressed to (a UDP port nobody listens on, or a
+ *   reject of an ICMP type in its INPUT chain), which conntrack counts as related and filters see
+ *   as ICMP.
+ * Also when the client refused or rejected it itself: the answer crosses its OUTPUT and INPUT
+ * chains on lo (test/regressions/kernel-loopback-reset.test.ts). Not walked: an ICMP error a
+ * router sends about a packet it forwards (its source is the router's own address), which is
+ * taken as heard (docs/semantics.md 10).
  */
 function errorBack(
   net: Network,
@@ -52,11 +57,13 @@ function errorBack(
   packet: Packet,
   d: Disposition,
 ) {
-  const reset = d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
-  if (!reset || packet.proto !== "tcp") return {};
+  const reset = packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+  const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input"));
+  if (!reset && !icmp) return {};
   const at = machines.get(d.machine);
   if (!at) return {};
-  return { errorBack: walk({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) } }, at, swap(d.packet)) };
+  const opts = { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: icmp };
+  return { errorBack: walk(opts, at, swap(d.packet)) };
 }
 
 // Long: one connection leg by leg (route, walk, reply, ACK, relay), each step a call; the smt twin is walkS

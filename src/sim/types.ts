@@ -68,7 +68,8 @@ export type Disposition =
     }
   /** `packet`: the rejected packet, as the chain saw it */
   | { readonly kind: "rejected"; readonly machine: string; readonly chain: Chain["name"]; readonly rule: Rule; readonly packet: Packet }
-  | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP }
+  /** `rerouted`: the machine's own packet, routed again after a nat OUTPUT DNAT (connect() had a route; the packet is dropped) */
+  | { readonly kind: "no-route"; readonly machine: string; readonly dst: IP; readonly rerouted?: true }
   | {
       readonly kind: "no-neighbour";
       readonly machine: string;

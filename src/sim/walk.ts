@@ -52,6 +52,13 @@ export interface WalkOptions {
    */
   readonly direction?: "reply" | "original";
   /**
+   * With `expect` (direction "reply"): the packet is an ICMP error about the connection, sent by
+   * the machine the packet was addressed to (its outer addresses are the reply's). conntrack
+   * calls it `related` where the connection has an entry (and undoes the NAT as for a reply),
+   * `invalid` elsewhere; filters see an ICMP packet.
+   */
+  readonly related?: boolean;
+  /**
    * IPv6 neighbour entries made so far in this exchange, "machine|iface|address" (the asker's
    * after an answered solicitation, the solicited machine's for the solicitation's source):
    * later packets to them need no discovery. Without it, each walk starts with none.
@@ -66,10 +73,13 @@ interface Walker {
   readonly steps: Step[];
   readonly replying: boolean;
   readonly acking: boolean;
+  /** an ICMP error about the connection (WalkOptions `related`) */
+  readonly related: boolean;
 }
 
-type Track = { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean };
-type FilterCtx = { in?: string; out?: string; state: "new" | "established" | "invalid"; dnat?: boolean; orig?: Packet };
+type TrackState = "new" | "established" | "related" | "invalid";
+type Track = { p: Packet; entry?: CtEntry; state: TrackState; isNew: boolean };
+type FilterCtx = { in?: string; out?: string; state: TrackState; dnat?: boolean; orig?: Packet };
 
 /** The connection's original direction as conntrack keeps it (the client's dialed address and port); none for an invalid packet. */
 const origOf = (t: Track): { orig?: Packet } => (t.entry && t.state !== "invalid" ? { orig: t.entry.orig } : {});
@@ -85,7 +95,8 @@ function tableOf(w: Walker, m: Machine): CtEntry[] {
 export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const replying = opts.expect !== undefined;
   const neighbours = opts.neighbours ?? new Set<string>();
-  return originate({ opts, neighbours, steps: [], replying, acking: replying && opts.direction === "original" }, start, packet);
+  const acking = replying && opts.direction === "original";
+  return originate({ opts, neighbours, steps: [], replying, acking, related: !acking && opts.related === true }, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -108,7 +119,13 @@ function originate(w: Walker, start: Machine, packet: Packet): Trace {
 /** A local packet after nat OUTPUT: route, loopback stays local, filter OUTPUT, nat POSTROUTING, then lo or the wire. */
 function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
   const route = lookupRoute(start, p.dst);
-  if (!route) return done(w, { kind: "no-route", machine: start.name, dst: p.dst });
+  if (!route)
+    return done(w, {
+      kind: "no-route",
+      machine: start.name,
+      dst: p.dst,
+      ...(t.isNew && !samePacket(t.p, p) ? { rerouted: true as const } : {}),
+    });
   w.steps.push({ kind: "route", machine: start.name, route, ...(route.via ? { via: route.via } : {}), local: route.type === "local" });
   // A loopback address never leaves by a real interface, unless route_localnet (IPv4 only).
   if (route.type !== "local") {
@@ -152,12 +169,13 @@ function track(w: Walker, m: Machine, p: Packet): Track {
   if (w.replying) {
     const entry = tableOf(w, m).find((e) => samePacket(e.reply, p));
     if (entry) {
-      entry.replySeen = true;
+      if (!w.related) entry.replySeen = true;
       const restored: Packet = { ...p, dst: entry.orig.src, dport: entry.orig.sport };
       if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
-      return { p: restored, entry, state: "established", isNew: false };
+      return { p: restored, entry, state: w.related ? "related" : "established", isNew: false };
     }
-    if (p.proto !== "udp") return { p, state: "invalid", isNew: false };
+    // an ICMP error about no connection it knows is invalid to conntrack, as is a TCP or ICMP reply
+    if (w.related || p.proto !== "udp") return { p, state: "invalid", isNew: false };
   }
   const entry: CtEntry = { orig: p, reply: swap(p) };
   tableOf(w, m).push(entry);
@@ -194,7 +212,8 @@ function dnatOf(t: Track, p: Packet): boolean {
 /** A filter chain's verdict, recorded as a step; the disposition when it refuses. A NAT engine has no netfilter. */
 function filter(w: Walker, m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: FilterCtx): Disposition | undefined {
   if (m.engine) return undefined;
-  const r = evalChain(m.filter[chain], p, ctx);
+  // an ICMP error is matched as ICMP (no ports), whatever the connection it is about
+  const r = evalChain(m.filter[chain], w.related ? { ...p, proto: "icmp" } : p, ctx);
   const cite = { ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
   w.steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...cite });
   if (r.action === "accept") return undefined;

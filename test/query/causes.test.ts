@@ -263,6 +263,8 @@ function directSymptom(a: Attempt, lost: boolean): Symptom {
       return packet.proto === "tcp" ? "net-unreachable" : "timeout";
     case "no-route":
       // on the client itself: connect() or send() fails with ENETUNREACH
+      // measured: after a nat OUTPUT DNAT the rerouted TCP SYN is dropped and retried; a datagram's send() fails
+      if (d.machine === a.legs[0]!.from && d.rerouted && packet.proto === "tcp") return "timeout";
       return d.machine === a.legs[0]!.from && packet.proto !== "icmp" ? "net-unreachable" : "no-route";
     case "no-neighbour":
     case "no-source":

@@ -49,6 +49,19 @@ machines:
 `;
 const anyDst = lowered("dial-any4-dnat.yaml", anyDstText);
 
+// kernel seed 20261123 (`v0 -> h3:9000/tcp`): a nat OUTPUT DNAT to an address the machine has no route to
+const unroutable = lowered(
+  "dial-any4-unroutable.yaml",
+  `segments: { lan: 192.168.10.0/24 }
+machines:
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.10.20/24] } }
+    nat:
+      - { action: dnat, chain: output, proto: tcp, dport: 3389, to: 192.168.56.1 }
+      - { action: dnat, chain: output, proto: udp, dport: 3389, to: 192.168.56.1 }
+`,
+);
+
 const zeroCases = [
   ["pc -> srv:80/udp", "reachable"],
   ["pc -> 0.0.0.0:9000/udp", "unreachable"],
@@ -103,6 +116,15 @@ machines:
       });
     }
   });
+  it("no route after the DNAT: a TCP client times out (its SYN is dropped and retried), a UDP send() fails with ENETUNREACH", async () => {
+    for (const [proto, symptom] of [
+      ["tcp", "timeout"],
+      ["udp", "net-unreachable"],
+    ] as const) {
+      const a = await answerQuery(unroutable, q(`pc -> 127.0.0.1:3389/${proto}`), { engine: "both", timeoutMs: 30_000 });
+      expect((a.answer.causes ?? []).map((c) => [c.code, c.symptom])).toEqual([["NO_ROUTE", symptom]]);
+    }
+  });
   it.skipIf(!emulationSupport().ok)(
     "the kernel agrees, dial by dial",
     async () => {
@@ -117,6 +139,14 @@ machines:
         ["invalid-argument", true],
       ]);
       const tcp = lowered("dial-any4-tcp.yaml", anyDstText.replace(/udp/g, "tcp"));
+      const r2 = await kernelAgrees(unroutable, [
+        ["pc -> 127.0.0.1:3389/tcp", "unreachable"],
+        ["pc -> 127.0.0.1:3389/udp", "unreachable"],
+      ]);
+      expect(r2.probes.map((p) => [...new Set(p.dials.map((d) => `${d.symptom?.reach} ${d.symptom?.kernel}`))])).toEqual([
+        ["timeout timeout"],
+        ["net-unreachable net-unreachable"],
+      ]);
       await kernelAgrees(tcp, [
         ["pc -> 0.0.0.0:9000/tcp", "unreachable"],
         ["pc -> srv:80/tcp", "reachable"],
