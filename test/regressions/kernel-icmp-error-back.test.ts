@@ -11,9 +11,8 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { emulationSupport } from "../../src/emulate/build.js";
-import { answerQuery } from "../../src/query/engine.js";
 import { shutdown } from "../../src/smt/solver.js";
-import { enginesAgree, kernelAgrees, lowered, q } from "./support.js";
+import { causesOf, enginesAgree, kernelAgrees, kernelSymptoms, lowered } from "./support.js";
 
 afterAll(() => shutdown());
 
@@ -56,14 +55,8 @@ const cases = [
   ["pc -> 192.168.10.30:5353/udp", "unreachable"],
   ["pc -> 192.168.10.30:5432/tcp", "unreachable"],
 ] as const;
-const symptoms = async (net: ReturnType<typeof server>, texts: readonly string[]) => {
-  const out: string[] = [];
-  for (const t of texts)
-    out.push(
-      ...((await answerQuery(net, q(t), { engine: "sim", timeoutMs: 30_000 })).answer.causes ?? []).slice(0, 1).map((c) => c.symptom),
-    );
-  return out;
-};
+const symptoms = async (net: ReturnType<typeof server>, texts: readonly string[]) =>
+  Promise.all(texts.map(async (t) => (await causesOf(net, t))[0]?.[1]));
 
 describe("ICMP errors are walked back to the client as related packets (kernel test seed 20261123)", () => {
   it("both engines: the verdicts do not change", async () => {
@@ -96,9 +89,7 @@ describe("ICMP errors are walked back to the client as related packets (kernel t
         ],
       ] as const) {
         const r = await kernelAgrees(net, queries);
-        expect(r.probes.map((p) => [...new Set(p.dials.map((d) => `${d.symptom?.reach} ${d.symptom?.kernel}`))])).toEqual(
-          seen.map((s) => [`${s} ${s}`]),
-        );
+        expect(kernelSymptoms(r)).toEqual(seen.map((s) => [`${s} ${s}`]));
       }
     },
     120_000,

@@ -7,6 +7,7 @@ import { emulate } from "../../src/emulate/emulate.js";
 import { parseQuery, type Query } from "../../src/ir/query.js";
 import type { Network } from "../../src/ir/types.js";
 import { lower } from "../../src/lower/lower.js";
+import { answerQuery } from "../../src/query/engine.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { loadTopologyText } from "../../src/topology/load.js";
@@ -40,3 +41,13 @@ export async function kernelAgrees(net: Network, cases: Cases): Promise<Awaited<
   expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
   return r;
 }
+
+/** The answer's causes as [code, symptom] pairs (the simulator's explanation). */
+export async function causesOf(net: Network, text: string): Promise<string[][]> {
+  const a = await answerQuery(net, q(text), { engine: "sim", timeoutMs: 30_000 });
+  return (a.answer.causes ?? []).map((c) => [c.code, c.symptom]);
+}
+
+/** Per probed query, the distinct "reach's symptom, the kernel's" pairs of its failed dials. */
+export const kernelSymptoms = (r: Awaited<ReturnType<typeof emulate>>): string[][] =>
+  r.probes.map((p) => [...new Set(p.dials.map((d) => `${d.symptom?.reach} ${d.symptom?.kernel}`))]);
