@@ -4,9 +4,6 @@
  * kernel's verdict; as root, the kernel is asked again.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { parseQuery, type Query } from "../../src/ir/query.js";
-import { exhaustive } from "../../src/sim/exhaustive.js";
-import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import type { Network } from "../../src/ir/types.js";
 import { emulate } from "../../src/emulate/emulate.js";
@@ -15,20 +12,11 @@ import { unsupported } from "../../src/emulate/plan.js";
 import { renameSlirp6, renameSlirp6IP, slirp6Renaming } from "../../src/emulate/slirp6.js";
 import { formatIP } from "../../src/net/addr.js";
 import { build, ip } from "./helpers.js";
+import { enginesAgree, kernelAgrees, q } from "../regressions/support.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
-
-async function engines(net: Network, text: string, verdict: "reachable" | "unreachable") {
-  const smt = await decide(net, q(text));
-  const sim = exhaustive(net, q(text));
-  expect({ text, smt: smt.verdict, sim: sim.verdict }).toEqual({ text, smt: verdict, sim: verdict });
-}
+const engines = (net: Network, text: string, verdict: "reachable" | "unreachable") => enginesAgree(net, [[text, verdict]]);
 
 const root = emulationSupport().ok;
 
@@ -57,11 +45,7 @@ machines:
   it.skipIf(!root)(
     "the kernel agrees",
     async () => {
-      const r = await emulate(
-        net,
-        cases.map(([t]) => q(t)),
-      );
-      expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+      await kernelAgrees(net, cases);
     },
     60_000,
   );
@@ -149,8 +133,7 @@ machines:
   it.skipIf(!root)(
     "and the kernel agrees",
     async () => {
-      const r = await emulate(net, [q("vm -> web:80/tcp")]);
-      expect(r.probes.map((p) => [p.reach, p.kernel, p.agree])).toEqual([["reachable", "reachable", true]]);
+      await kernelAgrees(net, [["vm -> web:80/tcp", "reachable"]]);
     },
     60_000,
   );
@@ -182,8 +165,7 @@ machines:
   it.skipIf(!root)(
     "the kernel says unreachable, and agrees dial by dial",
     async () => {
-      const r = await emulate(net, [q("h3 -> 192.168.10.14:443/udp")]);
-      expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([["unreachable", true]]);
+      await kernelAgrees(net, [["h3 -> 192.168.10.14:443/udp", "unreachable"]]);
     },
     60_000,
   );
@@ -212,11 +194,7 @@ machines:
   it.skipIf(!root)(
     "and the kernel agrees",
     async () => {
-      const r = await emulate(
-        net,
-        cases.map(([t]) => q(t)),
-      );
-      expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+      await kernelAgrees(net, cases);
     },
     60_000,
   );
@@ -231,10 +209,9 @@ machines:
   it.skipIf(!root)(
     "localhost-reachable off: the kernel (libslirp) says unreachable",
     async () => {
-      const r = await emulate(lab(false), [q("host -> 127.0.0.1:8022/udp"), q("host -> 192.168.1.10:8022/udp")]);
-      expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([
-        ["unreachable", true],
-        ["reachable", true],
+      await kernelAgrees(lab(false), [
+        ["host -> 127.0.0.1:8022/udp", "unreachable"],
+        ["host -> 192.168.1.10:8022/udp", "reachable"],
       ]);
     },
     60_000,
@@ -275,11 +252,7 @@ machines:
   it.skipIf(!root)(
     "and the kernel agrees",
     async () => {
-      const r = await emulate(
-        net,
-        cases.map(([t]) => q(t)),
-      );
-      expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(cases.map(([t, v]) => [t, v, true]));
+      await kernelAgrees(net, cases);
     },
     60_000,
   );
@@ -321,8 +294,7 @@ machines:
     "and the kernel agrees",
     async () => {
       for (const [inEth0, verdict] of cases) {
-        const r = await emulate(topo(inEth0), [q("laptop -> 192.168.1.10:8080/tcp")]);
-        expect(r.probes.map((p) => [p.kernel, p.agree])).toEqual([[verdict, true]]);
+        await kernelAgrees(topo(inEth0), [["laptop -> 192.168.1.10:8080/tcp", verdict]]);
       }
     },
     60_000,
@@ -375,15 +347,13 @@ machines:
   it.skipIf(!root)(
     "the kernel agrees",
     async () => {
-      const dflt = await emulate(byDefault, [q("guest -> [fec0::2]:5173/tcp")]);
-      expect(dflt.probes.map((p) => [p.kernel, p.agree])).toEqual([["reachable", true]]);
+      await kernelAgrees(byDefault, [["guest -> [fec0::2]:5173/tcp", "reachable"]]);
       for (const net of [on, off]) {
         const mine = cases.filter((c) => c[0] === net);
-        const r = await emulate(
+        await kernelAgrees(
           net,
-          mine.map(([, t]) => q(t)),
+          mine.map(([, t, v]) => [t, v] as const),
         );
-        expect(r.probes.map((p) => [p.query.text, p.kernel, p.agree])).toEqual(mine.map(([, t, v]) => [t, v, true]));
       }
     },
     60_000,
