@@ -219,10 +219,15 @@ class Checker {
   }
   /** Port texts that parse (a large file repeats a few thousand times). */
   private readonly goodRanges = new Set<number | string>();
+  /** Whether a port or port range parses (remembered). */
+  goodRange(v: number | string): boolean {
+    if (this.goodRanges.has(v)) return true;
+    if (!parsePortRange(v)) return false;
+    this.goodRanges.add(v);
+    return true;
+  }
   portRange(v: number | string, path: Path, what: string): void {
-    if (this.goodRanges.has(v)) return;
-    if (parsePortRange(v)) this.goodRanges.add(v);
-    else
+    if (!this.goodRange(v))
       this.err(
         "RCH012",
         path,
@@ -1109,7 +1114,38 @@ function matchValue<T>(c: Checker, v: Negatable<T> | undefined, p: Path): { v: T
   return { v: v as T, p, not: false };
 }
 
+/** A value written plainly: not `{ not: ... }`, not a `!`-prefixed string (both go through matchValue). */
+const plainValue = (v: unknown): v is string | number => typeof v === "number" || (typeof v === "string" && !v.startsWith("!"));
+
+/** 0: no address (absent, or dst: local); 4 or 6: a plain address that parses; -1: anything else. */
+function plainFamily(v: Negatable<string> | undefined, local: boolean): number {
+  if (v === undefined || (local && (v === "local" || v === LOCAL_NONLOOPBACK))) return 0;
+  return plainValue(v) && typeof v === "string" ? (parseMatchPrefix(v)?.v ?? -1) : -1;
+}
+
+/**
+ * Whether checkMatch is sure to find nothing in a rule's match, without building a path: every
+ * value plain, addresses that parse with src and dst of one family, ports that parse under
+ * proto tcp or udp, interfaces the machine has. That is the usual rule of a large file; any other
+ * goes through checkMatch's stages, which say what is wrong.
+ */
+function plainMatchPasses(c: Checker, r: MatchDocLike, mc: MachineCtx): boolean {
+  const src = plainFamily(r.src, false);
+  const dst = plainFamily(r.dst, true);
+  if (src < 0 || dst < 0 || plainFamily(r.origDst, false) < 0 || (src && dst && src !== dst)) return false;
+  let ports = false;
+  for (const v of [r.sport, r.dport, r.origDport]) {
+    if (v === undefined) continue;
+    if (!plainValue(v) || !c.goodRange(v)) return false;
+    ports = true;
+  }
+  if (ports && r.proto !== "tcp" && r.proto !== "udp") return false;
+  for (const v of [r.in, r.out]) if (v !== undefined && !(typeof v === "string" && plainValue(v) && mc.ifnames.has(v))) return false;
+  return true;
+}
+
 function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void {
+  if (plainMatchPasses(c, r, mc)) return;
   const at = <K extends keyof MatchDocLike>(k: K) =>
     r[k] === undefined ? undefined : matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
   const [src, dst] = (["src", "dst", "origDst"] as const).map((k) => {

@@ -129,40 +129,43 @@ export function plainSourceMap(file: string, source: string, pos: Positions): So
   let starts: Int32Array | undefined;
   const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
   // the last path walked and its nodes: lowering asks for sibling after sibling, which share all but the last step
-  let lastPath: Path = [];
+  // (copied step by step, not aliased: a caller may reuse its path array for the next sibling)
+  const lastPath: (string | number)[] = [];
   const lastNodes: number[] = [0];
-  /** the node at `path`, or at its longest existing prefix; and whether it is the node at the whole path */
-  const walk = (path: Path): { node: number; exact: boolean } => {
+  /** the node at `path`, or at its longest existing prefix (then `exact` is false) */
+  let exact = true;
+  const walk = (path: Path): number => {
     let i = 0;
     while (i < path.length && i < lastPath.length && path[i] === lastPath[i]) i++;
     let node = lastNodes[i]!;
+    exact = true;
     for (; i < path.length; i++) {
       const next = pos.child(node, path[i]!);
       if (next < 0) {
-        lastPath = path.slice(0, i);
-        lastNodes.length = i + 1;
-        return { node, exact: false };
+        exact = false;
+        break;
       }
       node = next;
+      lastPath[i] = path[i]!;
       lastNodes[i + 1] = node;
     }
-    lastPath = path.slice();
-    lastNodes.length = path.length + 1;
-    return { node, exact: true };
+    lastPath.length = i;
+    lastNodes.length = i + 1;
+    return node;
   };
-  const at = (path: Path) => spanOf(pos.start[walk(path).node]!);
+  const at = (path: Path) => spanOf(pos.start[walk(path)]!);
   return {
     file,
     at,
     key(path) {
-      const w = path.length ? walk(path) : undefined;
-      return w?.exact && pos.keyAt[w.node]! >= 0 ? spanOf(pos.keyAt[w.node]!) : at(path);
+      const node = path.length ? walk(path) : -1;
+      return node >= 0 && exact && pos.keyAt[node]! >= 0 ? spanOf(pos.keyAt[node]!) : at(path);
     },
     range(path) {
-      const w = walk(path);
-      if (!w.exact) return undefined;
-      const o = pos.start[w.node]!;
-      return pos.kind[w.node] === 0 ? [o, o] : [o, pos.end[w.node]!];
+      const node = walk(path);
+      if (!exact) return undefined;
+      const o = pos.start[node]!;
+      return pos.kind[node] === 0 ? [o, o] : [o, pos.end[node]!];
     },
     offset: (span) => (starts ??= lineStarts(source))[span.line - 1]! + span.col - 1,
   };
