@@ -307,35 +307,55 @@ export const SIZE_LIMITS = {
 export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
   const count = (v: unknown) => (Array.isArray(v) ? v.length : v !== null && typeof v === "object" ? Object.keys(v).length : 0);
-  const over = (v: unknown, limit: number, path: Path, what: string) => {
-    if (count(v) > limit)
+  // the path is made only for a diagnostic (a large file asks about ten times per machine)
+  const over = (v: unknown, limit: number, path: () => Path, what: string) => {
+    if (tooMany(v, limit))
       out.push(
-        diagnostic("RCH006", loc.key(path), `${count(v)} ${what}, more than the ${limit} reach takes`, {
+        diagnostic("RCH006", loc.key(path()), `${count(v)} ${what}, more than the ${limit} reach takes`, {
           expected: `at most ${limit} ${what}`,
         }),
       );
   };
-  const obj = (v: unknown): Record<string, unknown> =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  const doc = obj(raw);
-  over(doc["machines"], SIZE_LIMITS.machines, ["machines"], "machines");
-  over(doc["expect"], SIZE_LIMITS.expectations, ["expect"], "expectations");
-  for (const [name, m0] of Object.entries(obj(doc["machines"]))) {
-    const m = obj(m0);
+  const doc = asRecord(raw);
+  over(doc["machines"], SIZE_LIMITS.machines, () => ["machines"], "machines");
+  over(doc["expect"], SIZE_LIMITS.expectations, () => ["expect"], "expectations");
+  const machines = asRecord(doc["machines"]);
+  for (const name in machines) {
+    if (!Object.hasOwn(machines, name)) continue;
+    const m = asRecord(machines[name]);
     const mp: Path = ["machines", name];
+    const fw = asRecord(m["firewall"]);
     for (const chain of ["input", "output", "forward"])
-      over(obj(obj(m["firewall"])[chain])["rules"], SIZE_LIMITS.rulesPerChain, [...mp, "firewall", chain, "rules"], `rules in one chain`);
-    over(m["nat"], SIZE_LIMITS.rulesPerChain, [...mp, "nat"], "NAT rules");
+      over(asRecord(fw[chain])["rules"], SIZE_LIMITS.rulesPerChain, () => [...mp, "firewall", chain, "rules"], `rules in one chain`);
+    over(m["nat"], SIZE_LIMITS.rulesPerChain, () => [...mp, "nat"], "NAT rules");
     for (const key of ["interfaces", "routes", "services", "relays", "hostonly"])
-      over(m[key], SIZE_LIMITS.listEntries, [...mp, key], `${key} entries`);
-    const adapters = obj(m["vm"])["adapters"];
-    over(adapters, SIZE_LIMITS.listEntries, [...mp, "vm", "adapters"], "adapters");
+      over(m[key], SIZE_LIMITS.listEntries, () => [...mp, key], `${key} entries`);
+    const adapters = asRecord(m["vm"])["adapters"];
+    over(adapters, SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters"], "adapters");
     if (Array.isArray(adapters))
-      adapters.forEach((a, i) => over(obj(a)["forwards"], SIZE_LIMITS.listEntries, [...mp, "vm", "adapters", i, "forwards"], "forwards"));
-    for (const [iname, i] of Object.entries(obj(m["interfaces"])))
-      over(obj(i)["addresses"], SIZE_LIMITS.listEntries, [...mp, "interfaces", iname, "addresses"], "addresses");
+      adapters.forEach((a, i) =>
+        over(asRecord(a)["forwards"], SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters", i, "forwards"], "forwards"),
+      );
+    const ifs = asRecord(m["interfaces"]);
+    for (const iname in ifs)
+      if (Object.hasOwn(ifs, iname))
+        over(asRecord(ifs[iname])["addresses"], SIZE_LIMITS.listEntries, () => [...mp, "interfaces", iname, "addresses"], "addresses");
   }
   return out;
+}
+
+const NO_KEYS: Readonly<Record<string, unknown>> = Object.freeze({});
+/** A mapping as a record; anything else as one without keys. */
+const asRecord = (v: unknown): Readonly<Record<string, unknown>> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : NO_KEYS;
+
+/** Whether a list or mapping holds more than `limit` entries (a mapping's keys counted only up to there). */
+function tooMany(v: unknown, limit: number): boolean {
+  if (Array.isArray(v)) return v.length > limit;
+  if (v === null || typeof v !== "object") return false;
+  let n = 0;
+  for (const k in v) if (Object.hasOwn(v, k) && ++n > limit) return true;
+  return false;
 }
 
 /** Segments: their subnets parse as prefixes. */
