@@ -71,13 +71,18 @@ function lowerMatch(ctx: LowerCtx, r: MatchDoc): Match {
   return m;
 }
 
+/** "input rule 3": one string for every machine's third input rule (a large file has 100,000 rules, most without a comment). */
+const RULE_WHAT = { input: [] as string[], output: [] as string[], forward: [] as string[] };
+const ruleWhat = (chain: Chain["name"], k: number): string =>
+  k < 1000 ? (RULE_WHAT[chain][k] ??= `${chain} rule ${k + 1}`) : `${chain} rule ${k + 1}`;
+
 function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): PendingChain {
   if (!c) return acceptAll(name);
   const rp: (string | number)[] = [...path, "rules", 0];
   const rules = (c.rules ?? []).map((r, k): PendingRule<Rule> => {
     const match = lowerMatch(ctx, r);
     rp[rp.length - 1] = k;
-    const origin = ctx.o(rp, `${name} rule ${k + 1}${r.comment ? ` "${r.comment}"` : ""}`);
+    const origin = ctx.o(rp, r.comment ? `${name} rule ${k + 1} "${r.comment}"` : ruleWhat(name, k));
     // keys in the order the IR has always listed them (a spread of an optional key is slow on 100,000 rules)
     const rule: Rule = r.with !== undefined ? { match, action: r.action, with: r.with, origin } : { match, action: r.action, origin };
     return { rule, dstLocal: dstLocalOf(r.dst) };
