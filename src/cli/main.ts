@@ -4,8 +4,8 @@
  * Exit codes: 0 answered / all hold, 1 an expectation violated, 2 bad input or
  * usage, 3 unknown, 4 internal error.
  */
+import { VERSION, withoutHelpCache } from "./quick.js";
 import type { Argv } from "yargs";
-import { createRequire } from "node:module";
 import { prepareSolver } from "../smt/solver.js";
 import { renderDiagnostic, InputError, diagnostic } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
@@ -58,8 +58,6 @@ const withIncomplete = (json: string, net: Network): string =>
 
 /** The time an unreachable `reach ask` gives its inline repair search. */
 const INLINE_FIX_SECONDS = 5;
-
-const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 export const EXIT = { ok: 0, violated: 1, input: 2, unknown: 3, internal: 4 } as const;
 
@@ -414,7 +412,7 @@ function refuseRepeated(argv: Record<string, unknown>): void {
 
 const [{ default: yargs }, { hideBin }] = await Promise.all([import("yargs"), import("yargs/helpers")]);
 
-await yargs(hideBin(process.argv))
+await withoutHelpCache(yargs(hideBin(process.argv)))
   .scriptName("reach")
   .option("root", {
     type: "string",

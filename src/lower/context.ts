@@ -93,15 +93,13 @@ export function addSegment(ctx: LowerCtx, name: string, subnets: Prefix[], origi
   if (!ctx.segments.has(name)) ctx.segments.set(name, { name, subnets, origin, kind });
 }
 
-const LO: (origin: Origin) => Iface = (origin) => ({
-  name: "lo",
-  segment: null,
-  addrs: [
-    { ip: { v: 4, n: LOOPBACK_NET4.n + 1n }, len: 8 },
-    { ip: { v: 6, n: 1n }, len: 128 },
-  ],
-  origin,
-});
+/** lo's addresses, one array for every machine (IR values are never changed). */
+const LO_ADDRS: readonly IfAddr[] = [
+  { ip: { v: 4, n: LOOPBACK_NET4.n + 1n }, len: 8 },
+  { ip: { v: 6, n: 1n }, len: 128 },
+];
+
+const LO: (origin: Origin) => Iface = (origin) => ({ name: "lo", segment: null, addrs: LO_ADDRS, origin });
 
 export const acceptAll = (name: Chain["name"]): PendingChain => ({ name, policy: "accept", rules: [] });
 

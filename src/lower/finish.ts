@@ -41,13 +41,17 @@ function routeTable(m: MutableMachine): Route[] {
       }
     }
   }
+  let onLinkRoutes: Route[] | undefined;
   const resolveDev = (r: Route): Route => {
     if (r.dev) return r;
     const via = r.via;
     if (!via) return { ...r, dev: "" };
     // the kernel looks the gateway up among the link-scope routes (connected and on-link static):
     // the longest prefix, then the lowest metric, then the route listed first
-    const onLink = [...connected.filter((c) => c.type === "connected"), ...m.staticRoutes.filter((x) => x.via === undefined && x.dev)];
+    const onLink = (onLinkRoutes ??= [
+      ...connected.filter((c) => c.type === "connected"),
+      ...m.staticRoutes.filter((x) => x.via === undefined && x.dev),
+    ]);
     let best: Route | undefined;
     for (const c of onLink) {
       if (!contains(c.dst, via)) continue;

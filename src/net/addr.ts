@@ -141,9 +141,19 @@ export function formatIP(ip: IP): string {
     const n = Number(ip.n);
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
-  if (ip.n >> 32n === 0xffffn) return `::ffff:${bigintToBytes(ip.n & 0xffffffffn, 4).join(".")}`;
-  return ipaddr.fromByteArray(bigintToBytes(ip.n, 16)).toString();
+  // a large network prints the same few IPv6 addresses (::1 of every machine) thousands of times
+  let t = v6Text.get(ip.n);
+  if (t === undefined) {
+    t =
+      ip.n >> 32n === 0xffffn
+        ? `::ffff:${bigintToBytes(ip.n & 0xffffffffn, 4).join(".")}`
+        : ipaddr.fromByteArray(bigintToBytes(ip.n, 16)).toString();
+    if (v6Text.size > 10_000) v6Text.clear();
+    v6Text.set(ip.n, t);
+  }
+  return t;
 }
+const v6Text = new Map<bigint, string>();
 
 export function formatPrefix(p: Prefix): string {
   return `${formatIP(p)}/${p.len}`;

@@ -219,10 +219,15 @@ class Checker {
   }
   /** Port texts that parse (a large file repeats a few thousand times). */
   private readonly goodRanges = new Set<number | string>();
+  /** Whether a port or port range parses (remembered). */
+  goodRange(v: number | string): boolean {
+    if (this.goodRanges.has(v)) return true;
+    if (!parsePortRange(v)) return false;
+    this.goodRanges.add(v);
+    return true;
+  }
   portRange(v: number | string, path: Path, what: string): void {
-    if (this.goodRanges.has(v)) return;
-    if (parsePortRange(v)) this.goodRanges.add(v);
-    else
+    if (!this.goodRange(v))
       this.err(
         "RCH012",
         path,
@@ -302,35 +307,55 @@ export const SIZE_LIMITS = {
 export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
   const count = (v: unknown) => (Array.isArray(v) ? v.length : v !== null && typeof v === "object" ? Object.keys(v).length : 0);
-  const over = (v: unknown, limit: number, path: Path, what: string) => {
-    if (count(v) > limit)
+  // the path is made only for a diagnostic (a large file asks about ten times per machine)
+  const over = (v: unknown, limit: number, path: () => Path, what: string) => {
+    if (tooMany(v, limit))
       out.push(
-        diagnostic("RCH006", loc.key(path), `${count(v)} ${what}, more than the ${limit} reach takes`, {
+        diagnostic("RCH006", loc.key(path()), `${count(v)} ${what}, more than the ${limit} reach takes`, {
           expected: `at most ${limit} ${what}`,
         }),
       );
   };
-  const obj = (v: unknown): Record<string, unknown> =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  const doc = obj(raw);
-  over(doc["machines"], SIZE_LIMITS.machines, ["machines"], "machines");
-  over(doc["expect"], SIZE_LIMITS.expectations, ["expect"], "expectations");
-  for (const [name, m0] of Object.entries(obj(doc["machines"]))) {
-    const m = obj(m0);
+  const doc = asRecord(raw);
+  over(doc["machines"], SIZE_LIMITS.machines, () => ["machines"], "machines");
+  over(doc["expect"], SIZE_LIMITS.expectations, () => ["expect"], "expectations");
+  const machines = asRecord(doc["machines"]);
+  for (const name in machines) {
+    if (!Object.hasOwn(machines, name)) continue;
+    const m = asRecord(machines[name]);
     const mp: Path = ["machines", name];
+    const fw = asRecord(m["firewall"]);
     for (const chain of ["input", "output", "forward"])
-      over(obj(obj(m["firewall"])[chain])["rules"], SIZE_LIMITS.rulesPerChain, [...mp, "firewall", chain, "rules"], `rules in one chain`);
-    over(m["nat"], SIZE_LIMITS.rulesPerChain, [...mp, "nat"], "NAT rules");
+      over(asRecord(fw[chain])["rules"], SIZE_LIMITS.rulesPerChain, () => [...mp, "firewall", chain, "rules"], `rules in one chain`);
+    over(m["nat"], SIZE_LIMITS.rulesPerChain, () => [...mp, "nat"], "NAT rules");
     for (const key of ["interfaces", "routes", "services", "relays", "hostonly"])
-      over(m[key], SIZE_LIMITS.listEntries, [...mp, key], `${key} entries`);
-    const adapters = obj(m["vm"])["adapters"];
-    over(adapters, SIZE_LIMITS.listEntries, [...mp, "vm", "adapters"], "adapters");
+      over(m[key], SIZE_LIMITS.listEntries, () => [...mp, key], `${key} entries`);
+    const adapters = asRecord(m["vm"])["adapters"];
+    over(adapters, SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters"], "adapters");
     if (Array.isArray(adapters))
-      adapters.forEach((a, i) => over(obj(a)["forwards"], SIZE_LIMITS.listEntries, [...mp, "vm", "adapters", i, "forwards"], "forwards"));
-    for (const [iname, i] of Object.entries(obj(m["interfaces"])))
-      over(obj(i)["addresses"], SIZE_LIMITS.listEntries, [...mp, "interfaces", iname, "addresses"], "addresses");
+      adapters.forEach((a, i) =>
+        over(asRecord(a)["forwards"], SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters", i, "forwards"], "forwards"),
+      );
+    const ifs = asRecord(m["interfaces"]);
+    for (const iname in ifs)
+      if (Object.hasOwn(ifs, iname))
+        over(asRecord(ifs[iname])["addresses"], SIZE_LIMITS.listEntries, () => [...mp, "interfaces", iname, "addresses"], "addresses");
   }
   return out;
+}
+
+const NO_KEYS: Readonly<Record<string, unknown>> = Object.freeze({});
+/** A mapping as a record; anything else as one without keys. */
+const asRecord = (v: unknown): Readonly<Record<string, unknown>> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : NO_KEYS;
+
+/** Whether a list or mapping holds more than `limit` entries (a mapping's keys counted only up to there). */
+function tooMany(v: unknown, limit: number): boolean {
+  if (Array.isArray(v)) return v.length > limit;
+  if (v === null || typeof v !== "object") return false;
+  let n = 0;
+  for (const k in v) if (Object.hasOwn(v, k) && ++n > limit) return true;
+  return false;
 }
 
 /** Segments: their subnets parse as prefixes. */
@@ -1109,7 +1134,38 @@ function matchValue<T>(c: Checker, v: Negatable<T> | undefined, p: Path): { v: T
   return { v: v as T, p, not: false };
 }
 
+/** A value written plainly: not `{ not: ... }`, not a `!`-prefixed string (both go through matchValue). */
+const plainValue = (v: unknown): v is string | number => typeof v === "number" || (typeof v === "string" && !v.startsWith("!"));
+
+/** 0: no address (absent, or dst: local); 4 or 6: a plain address that parses; -1: anything else. */
+function plainFamily(v: Negatable<string> | undefined, local: boolean): number {
+  if (v === undefined || (local && (v === "local" || v === LOCAL_NONLOOPBACK))) return 0;
+  return plainValue(v) && typeof v === "string" ? (parseMatchPrefix(v)?.v ?? -1) : -1;
+}
+
+/**
+ * Whether checkMatch is sure to find nothing in a rule's match, without building a path: every
+ * value plain, addresses that parse with src and dst of one family, ports that parse under
+ * proto tcp or udp, interfaces the machine has. That is the usual rule of a large file; any other
+ * goes through checkMatch's stages, which say what is wrong.
+ */
+function plainMatchPasses(c: Checker, r: MatchDocLike, mc: MachineCtx): boolean {
+  const src = plainFamily(r.src, false);
+  const dst = plainFamily(r.dst, true);
+  if (src < 0 || dst < 0 || plainFamily(r.origDst, false) < 0 || (src && dst && src !== dst)) return false;
+  let ports = false;
+  for (const v of [r.sport, r.dport, r.origDport]) {
+    if (v === undefined) continue;
+    if (!plainValue(v) || !c.goodRange(v)) return false;
+    ports = true;
+  }
+  if (ports && r.proto !== "tcp" && r.proto !== "udp") return false;
+  for (const v of [r.in, r.out]) if (v !== undefined && !(typeof v === "string" && plainValue(v) && mc.ifnames.has(v))) return false;
+  return true;
+}
+
 function checkMatch(c: Checker, r: MatchDocLike, rp: Path, mc: MachineCtx): void {
+  if (plainMatchPasses(c, r, mc)) return;
   const at = <K extends keyof MatchDocLike>(k: K) =>
     r[k] === undefined ? undefined : matchValue(c, r[k] as Negatable<unknown> | undefined, [...rp, k]);
   const [src, dst] = (["src", "dst", "origDst"] as const).map((k) => {

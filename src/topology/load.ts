@@ -127,42 +127,57 @@ function librarySourceMap(file: string, doc: Document, lc: LineCounter): SourceM
  */
 export function plainSourceMap(file: string, source: string, pos: Positions): SourceMap {
   let starts: Int32Array | undefined;
-  const spanOf = (offset: number): Span => spanAt(file, (starts ??= lineStarts(source)), offset);
+  // lowering asks in document order: the line of the last answer is where the next search starts
+  let line = 0;
+  const spanOf = (offset: number): Span => {
+    const ls = (starts ??= lineStarts(source));
+    if (ls[line]! <= offset) {
+      // a few lines further down, or else a binary search
+      for (let k = 0; k < 16 && line + 1 < ls.length && ls[line + 1]! <= offset; k++) line++;
+      if (line + 1 >= ls.length || ls[line + 1]! > offset) return { file, line: line + 1, col: offset - ls[line]! + 1 };
+    }
+    const span = spanAt(file, ls, offset);
+    line = span.line - 1;
+    return span;
+  };
   // the last path walked and its nodes: lowering asks for sibling after sibling, which share all but the last step
-  let lastPath: Path = [];
+  // (copied step by step, not aliased: a caller may reuse its path array for the next sibling; `depth` steps of them hold)
+  const lastPath: (string | number)[] = [];
   const lastNodes: number[] = [0];
-  /** the node at `path`, or at its longest existing prefix; and whether it is the node at the whole path */
-  const walk = (path: Path): { node: number; exact: boolean } => {
+  let depth = 0;
+  /** the node at `path`, or at its longest existing prefix (then `exact` is false) */
+  let exact = true;
+  const walk = (path: Path): number => {
     let i = 0;
-    while (i < path.length && i < lastPath.length && path[i] === lastPath[i]) i++;
+    while (i < path.length && i < depth && path[i] === lastPath[i]) i++;
     let node = lastNodes[i]!;
+    exact = true;
     for (; i < path.length; i++) {
       const next = pos.child(node, path[i]!);
       if (next < 0) {
-        lastPath = path.slice(0, i);
-        lastNodes.length = i + 1;
-        return { node, exact: false };
+        exact = false;
+        break;
       }
       node = next;
+      lastPath[i] = path[i]!;
       lastNodes[i + 1] = node;
     }
-    lastPath = path.slice();
-    lastNodes.length = path.length + 1;
-    return { node, exact: true };
+    depth = i;
+    return node;
   };
-  const at = (path: Path) => spanOf(pos.start[walk(path).node]!);
+  const at = (path: Path) => spanOf(pos.start[walk(path)]!);
   return {
     file,
     at,
     key(path) {
-      const w = path.length ? walk(path) : undefined;
-      return w?.exact && pos.keyAt[w.node]! >= 0 ? spanOf(pos.keyAt[w.node]!) : at(path);
+      const node = path.length ? walk(path) : -1;
+      return node >= 0 && exact && pos.keyAt[node]! >= 0 ? spanOf(pos.keyAt[node]!) : at(path);
     },
     range(path) {
-      const w = walk(path);
-      if (!w.exact) return undefined;
-      const o = pos.start[w.node]!;
-      return pos.kind[w.node] === 0 ? [o, o] : [o, pos.end[w.node]!];
+      const node = walk(path);
+      if (!exact) return undefined;
+      const o = pos.start[node]!;
+      return pos.kind[node] === 0 ? [o, o] : [o, pos.end[node]!];
     },
     offset: (span) => (starts ??= lineStarts(source))[span.line - 1]! + span.col - 1,
   };

@@ -84,6 +84,11 @@ export class Positions {
   child(n: number, seg: string | number): number {
     const kind = this.kind[n];
     if (kind === 0) return -1;
+    // a list's index as a number (lowering's usual step): no text to make
+    if (kind === 2 && typeof seg === "number" && Number.isSafeInteger(seg) && seg >= 0) {
+      const items = this.index.get(n);
+      if (Array.isArray(items)) return items[seg] ?? -1;
+    }
     const name = String(seg);
     if (kind === 2 && !(typeof seg === "number" && Number.isSafeInteger(seg) && seg >= 0) && !/^(0|[1-9][0-9]*)$/.test(name)) return -1;
     const big = this.index.get(n);
