@@ -447,7 +447,7 @@ function ndFootprint(net: Network, a: Attempt): { makes: Set<string>; fails?: st
   const makes = new Set<string>();
   let fails: string | undefined;
   for (const leg of a.legs) {
-    for (const t of [leg.forward, leg.reply, leg.ack, leg.errorBack]) {
+    for (const t of [leg.forward, leg.reply, leg.ack, leg.data, leg.errorBack]) {
       if (!t) continue;
       for (const st of t.steps)
         if (st.kind === "transmit" && st.nextHop.v === 6) makes.add(`${st.machine}|${st.iface}`).add(`${st.to}|${st.toIface}`);

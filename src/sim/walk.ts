@@ -48,9 +48,12 @@ export interface WalkOptions {
   readonly expect?: { readonly machine: string; readonly packet: Packet };
   /**
    * With `expect`: "reply" (default) walks the answer back to the client; "original" walks the
-   * client's next packet (the handshake's ACK, then data) along the connection's entries.
+   * client's next packet (the handshake's ACK, then data) along the connection's entries; "data"
+   * walks the server's data back like a reply, except that a machine holding no entry for it
+   * picks a TCP packet up as a new connection (nf_conntrack_tcp_loose=1, the default), where a
+   * reply would be `invalid`: state `new`, and its NAT applies (semantics.md 4).
    */
-  readonly direction?: "reply" | "original";
+  readonly direction?: "reply" | "original" | "data";
   /**
    * IPv6 neighbour entries made so far in this exchange, "machine|iface|address" (the asker's
    * after an answered solicitation, the solicited machine's for the solicitation's source):
@@ -66,6 +69,8 @@ interface Walker {
   readonly steps: Step[];
   readonly replying: boolean;
   readonly acking: boolean;
+  /** TCP's loose pickup: the server's data where no entry exists (direction "data") */
+  readonly loose: boolean;
 }
 
 type Track = { p: Packet; entry?: CtEntry; state: "new" | "established" | "invalid"; isNew: boolean };
@@ -85,7 +90,8 @@ function tableOf(w: Walker, m: Machine): CtEntry[] {
 export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const replying = opts.expect !== undefined;
   const neighbours = opts.neighbours ?? new Set<string>();
-  return originate({ opts, neighbours, steps: [], replying, acking: replying && opts.direction === "original" }, start, packet);
+  const acking = replying && opts.direction === "original";
+  return originate({ opts, neighbours, steps: [], replying, acking, loose: replying && opts.direction === "data" }, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -157,7 +163,9 @@ function track(w: Walker, m: Machine, p: Packet): Track {
       if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
       return { p: restored, entry, state: "established", isNew: false };
     }
-    if (p.proto !== "udp") return { p, state: "invalid", isNew: false };
+    // A UDP answer without an entry is a new connection; so is TCP data (loose pickup), but a
+    // NAT engine is a user-space stack with no conntrack: it drops what matches no connection.
+    if (p.proto !== "udp" && !(w.loose && p.proto === "tcp" && !m.engine)) return { p, state: "invalid", isNew: false };
   }
   const entry: CtEntry = { orig: p, reply: swap(p) };
   tableOf(w, m).push(entry);
