@@ -447,7 +447,7 @@ function ndFootprint(net: Network, a: Attempt): { makes: Set<string>; fails?: st
   const makes = new Set<string>();
   let fails: string | undefined;
   for (const leg of a.legs) {
-    for (const t of [leg.forward, leg.reply, leg.ack, leg.errorBack]) {
+    for (const t of [leg.forward, leg.reply, leg.ack, leg.data, leg.errorBack]) {
       if (!t) continue;
       for (const st of t.steps)
         if (st.kind === "transmit" && st.nextHop.v === 6) makes.add(`${st.machine}|${st.iface}`).add(`${st.to}|${st.toIface}`);
@@ -522,10 +522,21 @@ async function sendRounds(s: Sending, plan: DialPlan, ports: Ports): Promise<voi
   for (const p of waiting) plan.skipped[p.qi]!.push({ dial: p.dial, why: "no unused source port is left in its class" });
 }
 
-/** 4. retry, with a long timeout, what the simulator says works and the kernel did not answer (of the dials named by `keys`). */
+/** Symptoms of a connection that opens at once (the handshake completes, then nothing): a connect that timed out is tried again. */
+const OPENS: ReadonlySet<Symptom> = new Set<Symptom>(["connected-then-hang", "accepted-then-hang"]);
+
+/**
+ * 4. retry, with a long timeout, what the simulator says works and the kernel did not answer (of the dials named by `keys`),
+ * what reach says fails at once and timed out, and what reach says connects and did not connect in time (a loaded machine).
+ */
 async function retryUnanswered(s: Sending, ports: Ports, keys: ReadonlySet<string>): Promise<void> {
-  const prompt = (p: Planned, r: AgentResult) =>
-    (r.symptom === "timeout" || r.symptom === "accepted-then-hang") && PROMPT.has(dialSymptom(s.emu.net, s.simOf.get(p.key)!) ?? "timeout");
+  const prompt = (p: Planned, r: AgentResult) => {
+    const reach = dialSymptom(s.emu.net, s.simOf.get(p.key)!) ?? "timeout";
+    return (
+      ((r.symptom === "timeout" || r.symptom === "accepted-then-hang") && PROMPT.has(reach)) ||
+      (r.symptom === "timeout" && !r.connected && OPENS.has(reach))
+    );
+  };
   const retry = [...s.results.values()]
     .filter(({ p }) => keys.has(p.key))
     .filter(({ p, r }) => (s.simOf.get(p.key)!.ok && r.outcome !== "answered") || r.outcome === "error" || prompt(p, r))

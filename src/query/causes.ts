@@ -79,6 +79,8 @@ export const CAUSES = {
   HOSTONLY_ISOLATED: "a host-only network connects only the host and its VMs",
   NAT_IPV6_OFF: "the guest's QEMU user network has IPv6 off, and the host's service listens on ::1 only",
   REPLY_OTHER_INTERFACE: "the server's reply leaves by another interface than the request came in on, and a firewall there refuses it",
+  RETURN_PATH_NAT:
+    "the answer comes back through a machine that never saw the request, which takes it for a new connection and translates it (masquerade)",
   NAT_NO_ICMP6: "a NAT engine (libslirp) relays no ICMPv6 echo request to other hosts",
   EXPOSED_NOT_PUBLISHED: "the container exposes the port but does not publish it: only its own networks reach it",
 } as const;
@@ -236,6 +238,22 @@ function routerBetween(
     const lan = new Set(nonLo(r).flatMap((i) => (i !== wan && i.segment ? [i.segment] : [])));
     const onLan = (m: Machine) => [...segmentsOf(m)].some((x) => lan.has(x));
     if (onLan(client) || !segmentsOf(client).has(wan.segment)) continue;
+    // a route of the client's own (not a default one) into the LAN through another gateway goes around the router
+    const around = nonLo(target).some(
+      (i) =>
+        i.segment !== null &&
+        lan.has(i.segment) &&
+        i.addrs.some((a) => {
+          const route = lookupRoute(client, a.ip);
+          return (
+            route?.type === "static" &&
+            route.dst.len > 0 &&
+            route.via !== undefined &&
+            !nonLo(r).some((x) => x.addrs.some((y) => sameIP(y.ip, route.via!)))
+          );
+        }),
+    );
+    if (around) continue;
     const inside = [target, ...relays(net, target, q.proto, q.port).map((x) => x.host)];
     if (inside.some(onLan)) return { router: r, wan };
   }
@@ -542,6 +560,10 @@ interface Failure {
   readonly client: string;
   /** the client's next packet (the handshake's ACK, data) failed, after the handshake */
   readonly ack: boolean;
+  /** the server's data failed after the handshake (it crossed a machine that never saw the request) */
+  readonly data: boolean;
+  /** the machines the failing leg's first packet crossed (an answer's machine outside them never saw the request) */
+  readonly crossed: ReadonlySet<string>;
   /** the reset or ICMP error of a refusal never gets back (sim `errorBack`): the client only waits */
   readonly errorLost: boolean;
 }
@@ -563,6 +585,8 @@ const seenAs = (f: Failure, s: Symptom, rst: boolean): Symptom => {
     return rst || (process && s !== "timeout") ? "accepted-then-eof" : "accepted-then-hang";
   }
   if (f.ack) return rst ? "reset" : "connected-then-hang";
+  // the server's data lost: whatever stops it, the client has connected and reads nothing
+  if (f.data) return "connected-then-hang";
   return f.reply ? "timeout" : s;
 };
 const where = (f: Failure): Span => at(f.m?.origin ?? f.net.machines[0]!.origin);
@@ -593,8 +617,12 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     v: a.legs[o.leg]?.packet.dst.v ?? 4,
     client: a.legs[0]?.from ?? "",
     ack: o.direction === "ack",
+    data: o.direction === "data",
+    crossed: new Set(a.legs[o.leg]?.forward.steps.map((s) => s.machine) ?? []),
     errorLost: (a.legs[o.leg]?.errorBack?.disposition.kind ?? "delivered") !== "delivered",
   };
+  const nat = answerNatCause(f, a, o);
+  if (nat) return nat;
   switch (d.kind) {
     case "dropped":
     case "rejected":
@@ -636,11 +664,53 @@ function replyRouteCause(f: Failure, a: Attempt, o: Attempt["outcome"] & { kind:
   };
 }
 
+/**
+ * An answer (a UDP reply, or TCP's first data) translated by a machine the request never crossed:
+ * with asymmetric routing, conntrack there holds no entry, takes the answer for a new connection
+ * (TCP: the loose pickup, nf_conntrack_tcp_loose=1) and its NAT rewrites it, typically a home
+ * router's masquerade out of its WAN; the client does not take the rewritten packet for the
+ * answer (docs/semantics.md 4). Located at the NAT rule.
+ */
+function answerNatCause(f: Failure, a: Attempt, o: Attempt["outcome"] & { kind: "failed" }): Classified | undefined {
+  const leg = a.legs[o.leg];
+  const trace = o.direction === "data" ? leg?.data : o.direction === "reply" ? leg?.reply : undefined;
+  const served = leg?.forward.disposition;
+  if (!leg || !trace || served?.kind !== "delivered") return undefined;
+  const nat = trace.steps.find((s) => s.kind === "nat" && !f.crossed.has(s.machine));
+  if (nat?.kind !== "nat") return undefined;
+  const server = served.machine;
+  const client = served.packet.src;
+  // the machine that handed the request to the server, and its address there: the way back to take
+  const hop = [...leg.forward.steps].reverse().find((s) => s.kind === "transmit" && s.to === server);
+  const prev = hop?.kind === "transmit" ? machineIndex(f.net).get(hop.machine) : undefined;
+  const prevAddr =
+    prev && hop?.kind === "transmit"
+      ? prev.interfaces.find((i) => i.name === hop.iface)?.addrs.find((x) => x.ip.v === client.v)?.ip
+      : undefined;
+  const what = f.data ? "data" : "answer";
+  const came = prev ? ` (it came through ${prev.name})` : "";
+  const route =
+    prev && prevAddr
+      ? `give ${server} a route to ${formatIP(client)} via ${formatIP(prevAddr)} (${prev.name}, the way the request came), or `
+      : "";
+  return {
+    cause: {
+      code: "RETURN_PATH_NAT",
+      machine: nat.machine,
+      at: at(nat.rule.origin),
+      symptom: seenAs(f, "timeout", false),
+      text: `${server}'s ${what} to ${formatIP(client)} goes back through ${nat.machine}, which never saw the request${came}: conntrack there takes it for a new connection and ${nat.machine}'s ${nat.rule.origin.what} rewrites it to ${formatEndpoint(nat.after.src, nat.after.sport)} -> ${formatEndpoint(nat.after.dst, nat.after.dport)}, which ${leg.from} does not take for the ${what}: ${route}send ${leg.from}'s requests through ${nat.machine} too`,
+    },
+    terminal: true,
+  };
+}
+
 function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }): Classified {
   // the client's own OUTPUT chain refusing its UDP datagram: send() fails with EPERM (a TCP SYN is retried: a timeout)
   const own = !f.reply && !f.ack && !f.relayed && d.chain === "output" && d.machine === f.client && f.proto === "udp";
   if (own) return ownOutputCause(f, d);
   const what = d.rule ? d.rule.origin.what : `${d.chain.toUpperCase()} policy (drop)`;
+  if (f.data || (f.reply && !f.crossed.has(d.machine))) return unseenDropCause(f, d, what);
   const them = f.reply ? "the reply" : "the packets";
   const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
   if (d.kind === "rejected")
@@ -662,6 +732,28 @@ function firewallCause(f: Failure, d: Disposition & { kind: "dropped" | "rejecte
     place,
     "timeout",
     `${d.machine}'s ${what} drops ${them}${f.via}: ${advice}`,
+    false,
+  );
+}
+
+/**
+ * An answer refused on its way back by a machine the request never crossed (asymmetric routing):
+ * conntrack has no entry there, so a TCP reply is `invalid`, a UDP answer or TCP's data `new`.
+ */
+function unseenDropCause(f: Failure, d: Disposition & { kind: "dropped" | "rejected" }, what: string): Classified {
+  const place = at(d.rule?.origin ?? (d.kind === "dropped" ? d.policyOrigin : undefined) ?? f.m!.origin);
+  const verb = d.kind === "rejected" ? "rejects" : "drops";
+  const seen = f.data
+    ? "conntrack takes the server's data for a new connection there (the SYN-ACK passed as invalid)"
+    : f.proto === "udp"
+      ? "conntrack takes the answer for a new connection there"
+      : "conntrack calls the reply invalid there";
+  return found(
+    f,
+    "RETURN_PATH",
+    place,
+    "timeout",
+    `${d.machine}'s ${what} ${verb} the ${f.data ? "server's data" : "reply"}${f.via}: the answers come back through ${d.machine}, which never saw the request, so ${seen}: make the return path pass the machines the request crossed, or accept it there`,
     false,
   );
 }

@@ -120,6 +120,8 @@ export function failureReason(a: Attempt, withDial = true): string {
   const text = dispositionText(o.disposition, relayed || o.direction !== "forward");
   const dial = withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
+  if (o.direction === "data")
+    return `${dial}the handshake completes, but the server's data does not get back (it crosses a machine that never saw the request, where conntrack takes it for a new connection): ${text}`;
   if (o.direction === "ack")
     return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {

@@ -271,7 +271,14 @@ function attemptJson(a: Attempt) {
   return {
     ok: a.ok,
     reason: a.ok ? undefined : failureReason(a),
-    legs: a.legs.map((l) => ({ from: l.from, packet: l.packet, forward: l.forward, reply: l.reply, ack: l.ack })),
+    legs: a.legs.map((l) => ({
+      from: l.from,
+      packet: l.packet,
+      forward: l.forward,
+      reply: l.reply,
+      ack: l.ack,
+      ...(l.data ? { data: l.data } : {}),
+    })),
   };
 }
 

@@ -10,7 +10,9 @@
  * relay process (docker-proxy) opens it from the machine itself. A NAT engine
  * answers the guest itself and re-sends what it got as a new connection of the
  * host (semantics.md 5). The attempt succeeds when every leg's first packet and
- * reply made it and the last leg ended at a service (or, for ICMP, a kernel).
+ * reply made it (for TCP also the client's next packet, and the server's data where the reply
+ * crossed a machine that never saw the request) and the last leg ended at a service (or, for
+ * ICMP, a kernel).
  */
 import { isAny, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
 import { machineIndex, type Machine, type Network } from "../ir/types.js";
@@ -18,7 +20,7 @@ import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
 import { shadowedUdpForward } from "../ir/slirp.js";
-import type { Attempt, Disposition, Leg, Packet } from "./types.js";
+import type { Attempt, Direction, Disposition, Leg, Packet } from "./types.js";
 import { swap, walk, type Conntrack } from "./walk.js";
 
 /** The attempt does what the query asks: it ended at the queried machine, at a service on the queried port (or, for ping, anywhere the query names). */
@@ -72,7 +74,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
   // IPv6 neighbour entries made during this exchange (walk.ts `discover`)
   const neighbours = new Set<string>();
   const legs: Leg[] = [];
-  const fail = (leg: number, direction: "forward" | "reply" | "ack", disposition: Disposition): Attempt => ({
+  const fail = (leg: number, direction: Direction, disposition: Disposition): Attempt => ({
     legs,
     ok: false,
     outcome: { kind: "failed", leg, direction, disposition },
@@ -125,8 +127,14 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       dial.proto === "tcp"
         ? walk({ net, machines, ct, neighbours, expect: { machine: d.machine, packet: d.packet }, direction: "original" }, from, packet)
         : undefined;
-    legs.push({ forward, reply, ...(ack ? { ack } : {}), packet, from: from.name });
+    // TCP: the server's data, where the reply crossed a machine holding no entry (types.ts Leg.data)
+    const data =
+      ack?.disposition.kind === "delivered" && reply.steps.some((s) => s.kind === "filter" && s.state === "invalid")
+        ? walk({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, direction: "data" }, server, answer)
+        : undefined;
+    legs.push({ forward, reply, ...(ack ? { ack } : {}), ...(data ? { data } : {}), packet, from: from.name });
     if (ack && ack.disposition.kind !== "delivered") return fail(i, "ack", ack.disposition);
+    if (data && data.disposition.kind !== "delivered") return fail(i, "data", data.disposition);
     if (d.kind === "engine-relay") {
       // The host process opens its own socket: the host's kernel picks the source address and port.
       from = machines.get(d.host)!;

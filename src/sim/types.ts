@@ -138,6 +138,13 @@ export interface Leg {
   /** TCP: the client's next packet (handshake ACK, data) along the connection. */
   readonly ack?: Trace;
   /**
+   * TCP: the server's first data packet, walked only when the reply crossed a machine that holds
+   * no entry for the connection (asymmetric routing): the SYN-ACK is `invalid` there, the data
+   * `new` (conntrack's loose pickup) and NAT applies to it (docs/semantics.md 4). Elsewhere the
+   * data takes the reply's path in the reply's state.
+   */
+  readonly data?: Trace;
+  /**
    * A refused or rejected first packet: the answer's trip back (the TCP reset or the ICMP error,
    * walked as the connection's reply). Not delivered: the client never hears it and times out.
    */
@@ -155,6 +162,9 @@ export interface Attempt {
   readonly outcome: Outcome;
 }
 
+/** Which packet of a leg failed: the client's first, the server's answer, the client's next (TCP), the server's data (TCP). */
+export type Direction = "forward" | "reply" | "ack" | "data";
+
 export type Outcome =
   | { readonly kind: "ok"; readonly machine: string; readonly socket?: Socket }
-  | { readonly kind: "failed"; readonly leg: number; readonly direction: "forward" | "reply" | "ack"; readonly disposition: Disposition };
+  | { readonly kind: "failed"; readonly leg: number; readonly direction: Direction; readonly disposition: Disposition };

@@ -48,9 +48,12 @@ export interface WalkOptions {
   readonly expect?: { readonly machine: string; readonly packet: Packet };
   /**
    * With `expect`: "reply" (default) walks the answer back to the client; "original" walks the
-   * client's next packet (the handshake's ACK, then data) along the connection's entries.
+   * client's next packet (the handshake's ACK, then data) along the connection's entries; "data"
+   * walks the server's data back like a reply, except that a machine holding no entry for it
+   * picks a TCP packet up as a new connection (nf_conntrack_tcp_loose=1, the default), where a
+   * reply would be `invalid`: state `new`, and its NAT applies (semantics.md 4).
    */
-  readonly direction?: "reply" | "original";
+  readonly direction?: "reply" | "original" | "data";
   /**
    * With `expect` (direction "reply"): the packet is an ICMP error about the connection, sent by
    * the machine the packet was addressed to (its outer addresses are the reply's). conntrack
@@ -75,6 +78,8 @@ interface Walker {
   readonly acking: boolean;
   /** an ICMP error about the connection (WalkOptions `related`) */
   readonly related: boolean;
+  /** TCP's loose pickup: the server's data where no entry exists (direction "data") */
+  readonly loose: boolean;
 }
 
 type TrackState = "new" | "established" | "related" | "invalid";
@@ -96,7 +101,8 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const replying = opts.expect !== undefined;
   const neighbours = opts.neighbours ?? new Set<string>();
   const acking = replying && opts.direction === "original";
-  return originate({ opts, neighbours, steps: [], replying, acking, related: !acking && opts.related === true }, start, packet);
+  const loose = replying && opts.direction === "data";
+  return originate({ opts, neighbours, steps: [], replying, acking, related: !acking && opts.related === true, loose }, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -174,8 +180,10 @@ function track(w: Walker, m: Machine, p: Packet): Track {
       if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
       return { p: restored, entry, state: w.related ? "related" : "established", isNew: false };
     }
-    // an ICMP error about no connection it knows is invalid to conntrack, as is a TCP or ICMP reply
-    if (w.related || p.proto !== "udp") return { p, state: "invalid", isNew: false };
+    // An ICMP error about no connection it knows is invalid to conntrack. A UDP answer without an
+    // entry is a new connection; so is TCP data (loose pickup), but a NAT engine is a user-space
+    // stack with no conntrack: it drops what matches no connection.
+    if (w.related || (p.proto !== "udp" && !(w.loose && p.proto === "tcp" && !m.engine))) return { p, state: "invalid", isNew: false };
   }
   const entry: CtEntry = { orig: p, reply: swap(p) };
   tableOf(w, m).push(entry);

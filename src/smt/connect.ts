@@ -1,6 +1,7 @@
 /**
  * Symbolic exchanges (the twin of sim/connect.ts): the client's first packet,
- * the server's reply against the conntrack state it left, TCP's next packet,
+ * the server's reply against the conntrack state it left, TCP's next packet
+ * (and the server's data where the reply crossed a machine without an entry),
  * and the further legs that port-forward relays and NAT engines open. Every way
  * the whole exchange can succeed comes out as a Path: its condition over the
  * query's variables, and what it went through (for choosing a short witness).
@@ -68,6 +69,24 @@ export const passesOn = (goal: Goal, m: Machine): boolean =>
   m.engine !== undefined ||
   m.sockets.some((s) => s.role.kind === "relay");
 
+/**
+ * TCP after the answer (the twin of sim `attempt`): the client's next packet along the connection,
+ * then, where the reply crossed a machine holding no entry, the server's data (picked up as new there).
+ */
+function tcpAfterS(
+  x: Explorer,
+  st: St,
+  c: { from: Machine; server: Machine; d: SDisp; packet: SPacket; answer: SPacket },
+  next: (st: St) => void,
+): void {
+  const { from, server, d, packet, answer } = c;
+  walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st, from, x.pk(st, packet), (st1) => {
+    if (!st1.noEntry) return next(st1);
+    const spec = { expect: { machine: from.name, packet: swapS(packet) }, direction: "data" as const };
+    walkS(x, spec, { ...st1, noEntry: false }, server, x.pk(st1, answer), next);
+  });
+}
+
 export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (p: Path) => void): void {
   const from0 = x.machines.get(dial.from);
   if (!from0) throw new Error(`internal: unknown machine ${dial.from}`);
@@ -134,9 +153,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                   found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
                 };
                 if (dial.proto !== "tcp") return next(st5);
-                walkS(x, { expect: { machine: d.machine, packet: d.packet }, direction: "original" }, st5, from, x.pk(st5, packet), (st6) =>
-                  next(st6),
-                );
+                tcpAfterS(x, st5, { from, server, d, packet, answer }, next);
               });
             });
           }),

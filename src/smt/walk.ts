@@ -60,6 +60,8 @@ export interface St {
   readonly ct: ReadonlyMap<string, readonly CtEntryS[]>;
   /** IPv6 neighbour entries made so far in the exchange: `machine` knows `addr` on `iface` (the twin of sim `neighbours`) */
   readonly nd?: readonly { readonly machine: string; readonly iface: string; readonly addr: AV }[];
+  /** A TCP reply of this leg crossed a machine holding no entry (`invalid` there): the server's data gets its own walk (connect.ts) */
+  readonly noEntry?: boolean;
 }
 
 /** The exploration ran out of its path budget or time: the answer is unknown, never unreachable. */
@@ -193,7 +195,8 @@ export type SDisp =
 
 export interface WalkSpec {
   readonly expect?: { readonly machine: string; readonly packet: SPacket };
-  readonly direction?: "reply" | "original";
+  /** as sim `WalkOptions.direction`: "data" is the server's data, picked up as new (TCP loose) where no entry exists */
+  readonly direction?: "reply" | "original" | "data";
   /** Called when a forward walk delivers to a socket: false prunes paths that cannot meet the goal. */
   readonly wanted?: (machine: string, socket: Socket | undefined) => boolean;
   /**
@@ -222,6 +225,8 @@ interface WalkerS {
   readonly spec: WalkSpec;
   readonly replying: boolean;
   readonly acking: boolean;
+  /** TCP's loose pickup: the server's data where no entry exists (direction "data") */
+  readonly loose: boolean;
   readonly k: (st: St, d: SDisp) => void;
 }
 
@@ -248,7 +253,8 @@ const routeDecision =
 /** Symbolic walk of one packet from a process on `start`; `k` gets every way it arrives. */
 export function walkS(x: Explorer, spec: WalkSpec, st0: St, start: Machine, packet: SPacket, k: (st: St, d: SDisp) => void): void {
   const replying = spec.expect !== undefined;
-  originateS({ x, spec, replying, acking: replying && spec.direction === "original", k }, st0, start, packet);
+  const acking = replying && spec.direction === "original";
+  originateS({ x, spec, replying, acking, loose: replying && spec.direction === "data", k }, st0, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -328,7 +334,13 @@ function trackS(w: WalkerS, st: St, m: Machine, p: SPacket, then: (st: St, t: Tr
       return;
     }
     if (acking) return then(st1, { p, state: "new", isNew: false });
-    if (replying && p.proto !== "udp") return then(st1, { p, state: "invalid", isNew: false });
+    // the twin of sim `track`: TCP data is picked up as new (loose) except by a NAT engine, which has no conntrack
+    const tcp = p.proto === "tcp";
+    if (replying && p.proto !== "udp" && !(w.loose && tcp && !m.engine)) {
+      // a TCP reply crossing a machine that holds no entry: the sim sees its filter step in state invalid
+      const mark = tcp && !w.loose && !m.engine;
+      return then(mark ? { ...st1, noEntry: true } : st1, { p, state: "invalid", isNew: false });
+    }
     const { st: st2, idx } = withEntry(st1, m, undefined, { orig: p, reply: swapS(p), replySeen: false });
     then(st2, { p, idx, state: "new", isNew: true });
   });

@@ -11,7 +11,7 @@ import { parseQuery } from "../../src/ir/query.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { formatIP, parseIP, type IP } from "../../src/net/addr.js";
 import type { Network } from "../../src/ir/types.js";
-import type { Attempt, Disposition, Packet, Step } from "../../src/sim/types.js";
+import type { Attempt, Direction, Disposition, Packet, Step } from "../../src/sim/types.js";
 
 export const FILE = "inline.yaml";
 
@@ -45,7 +45,7 @@ export function lineOf(yaml: string, marker: string): number {
 }
 
 /** The failing disposition of an attempt (throws if it succeeded). */
-export function failure(a: Attempt): { leg: number; direction: "forward" | "reply" | "ack"; disposition: Disposition } {
+export function failure(a: Attempt): { leg: number; direction: Direction; disposition: Disposition } {
   if (a.outcome.kind !== "failed") throw new Error(`expected a failure, got ok at ${a.outcome.machine}`);
   return a.outcome;
 }
