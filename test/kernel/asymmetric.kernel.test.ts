@@ -17,13 +17,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { emulate } from "../../src/emulate/emulate.js";
 import { dialProbeText } from "../../src/emulate/probe.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { lower } from "../../src/lower/lower.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import type { Scenario } from "../properties/arbitraries.js";
 import { asymmetricScenarioArb } from "../properties/asymmetric.js";
 import { disagreementText, kernelSkip } from "./support.js";
+import { q } from "../regressions/support.js";
 
 const RUNS = Number(process.env.KERNEL_ASYM_RUNS ?? 24);
 const SEED = Number(process.env.KERNEL_ASYM_SEED ?? 20261206);
@@ -32,11 +32,7 @@ const tally = { topologies: 0, queries: 0, dials: 0, reachable: 0, dataDials: 0,
 
 async function check(s: Scenario): Promise<void> {
   const net = lower(loadTopologyText("asymmetric.yaml", s.topology.yaml).topology);
-  const queries: Query[] = s.queries.map((t) => {
-    const p = parseQuery(t);
-    if (!p.ok) throw new Error(`generated query does not parse: ${t}`);
-    return p.query;
-  });
+  const queries = s.queries.map(q);
   const r = await emulate(net, queries);
   tally.topologies++;
   for (const p of r.probes) {

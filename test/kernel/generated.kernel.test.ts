@@ -22,10 +22,10 @@ import { emulate } from "../../src/emulate/emulate.js";
 import { dialProbeText } from "../../src/emulate/probe.js";
 import { unsupported } from "../../src/emulate/plan.js";
 import { lower } from "../../src/lower/lower.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { scenarioArb, type Scenario } from "../properties/arbitraries.js";
 import { disagreementText, kernelSkip } from "./support.js";
+import { q } from "../regressions/support.js";
 
 const RUNS = Number(process.env.KERNEL_RUNS ?? 200);
 const SEED = Number(process.env.KERNEL_SEED ?? 20261123);
@@ -59,11 +59,7 @@ async function check(s: Scenario): Promise<void> {
     tally.skippedTopologies++;
     fc.pre(false);
   }
-  const queries: Query[] = s.queries.map((t) => {
-    const p = parseQuery(t);
-    if (!p.ok) throw new Error(`generated query does not parse: ${t}`);
-    return p.query;
-  });
+  const queries = s.queries.map(q);
   const r = await emulate(net, queries);
   tally.topologies++;
   tally.buildMs += r.buildMs;
