@@ -126,7 +126,7 @@ export function failureReason(a: Attempt, withDial = true): string {
     return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
   if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
     const d = o.disposition;
-    const rst = leg.packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+    const rst = leg.packet.proto === "tcp" && isReset(d);
     const slirp = prev.socket.role.kind === "relay" && prev.socket.role.gateway !== undefined;
     const then =
       leg.packet.proto === "udp"
