@@ -23,8 +23,9 @@
  *
  * Order. The simulator starts every dial on a fresh network; where the kernel or libslirp keeps
  * state one dial leaves for the next, the dials are sent so that none meets another's: UDP dials
- * from a host's loopback through a libslirp forward go first (needsFreshSlirp), and where IPv6
- * neighbour discovery may be filtered, dials go in batches that lend each other no neighbour entry.
+ * from a host's loopback (or re-sent from it by a NAT engine) through a libslirp forward go first
+ * (needsFreshSlirp), and where IPv6 neighbour discovery may be filtered, dials go in batches that
+ * lend each other no neighbour entry.
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
@@ -263,7 +264,7 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
     simOf: new Map(),
   };
   // each phase sent and retried before the next: a later phase cannot leave libslirp state an earlier one meets
-  for (const phase of phases(net, plan)) {
+  for (const phase of phases(net, index, plan)) {
     await sendRounds(sending, phase, ports);
     await retryUnanswered(sending, ports, new Set([...phase.planned, ...phase.waiting].map((p) => p.key)));
   }
@@ -372,22 +373,37 @@ function planDials(net: Network, index: ReadonlyMap<string, Machine>, decided: r
  * each dial on a fresh engine, and a loopback client's own exchange leaves the fresh state behind
  * (the guest answers 10.0.2.2), so these dials go first, before any other dial of the run.
  */
-function needsFreshSlirp(net: Network): (d: Dial) => boolean {
+function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): (d: Dial) => boolean {
   const hosts = new Set(
     net.machines
       .filter((m) => m.sockets.some((s) => s.proto === "udp" && s.role.kind === "relay" && s.role.gateway !== undefined))
       .map((m) => m.name),
   );
-  return (d) => d.proto === "udp" && d.dst.v === 4 && isLoopback(d.dst) && hosts.has(d.from);
+  // a guest dialing its engine's host alias (10.0.x.2) reaches a forward of the same host from loopback too:
+  // the engine re-sends it from 127.0.0.1 (seed 32000060), which the simulator's legs show
+  const viaLoopback = (d: Dial): boolean =>
+    attempt(net, index, d).legs.some((leg) => {
+      const at = leg.forward.disposition;
+      return (
+        leg.packet.proto === "udp" &&
+        leg.packet.src.v === 4 &&
+        isLoopback(leg.packet.src) &&
+        at.kind === "delivered" &&
+        at.socket?.role.kind === "relay" &&
+        at.socket.role.gateway !== undefined
+      );
+    });
+  return (d) => d.proto === "udp" && d.dst.v === 4 && ((isLoopback(d.dst) && hosts.has(d.from)) || (hosts.size > 0 && viaLoopback(d)));
 }
 
 /** The plan in phases sent one after the other: dials that need a fresh libslirp UDP forward (needsFreshSlirp), then the rest. */
-function phases(net: Network, plan: DialPlan): DialPlan[] {
-  const fresh = needsFreshSlirp(net);
-  const part = (first: boolean): DialPlan => ({
+function phases(net: Network, index: ReturnType<typeof machineIndex>, plan: DialPlan): DialPlan[] {
+  const fresh = needsFreshSlirp(net, index);
+  const first = new Set([...plan.planned, ...plan.waiting].filter((p) => fresh(p.dial)).map((p) => p.key));
+  const part = (early: boolean): DialPlan => ({
     ...plan,
-    planned: plan.planned.filter((p) => fresh(p.dial) === first),
-    waiting: plan.waiting.filter((p) => fresh(p.dial) === first),
+    planned: plan.planned.filter((p) => first.has(p.key) === early),
+    waiting: plan.waiting.filter((p) => first.has(p.key) === early),
   });
   return [part(true), part(false)];
 }

@@ -87,3 +87,65 @@ describe("a libslirp UDP forward remembers where the guest last answered (CI see
     60_000,
   );
 });
+
+// Seed 32000060 (by-hand generated kernel test, 2026-12-06): the same state, met by a guest of a
+// NAT Network dialing its engine's host alias (10.0.2.2) at a UDP forward of that network back to
+// itself. The engine re-sends the datagram from the host's 127.0.0.1, so the forward sees a
+// host-loopback client; the guest's own dial to the host's LAN address (a LAN client) answered
+// first left the forward translating to 127.0.0.1, and the guest dropped its own datagram.
+const loop = lowered(
+  "slirp-udp-alias-loop.yaml",
+  `segments: { internet: 203.0.113.0/24 }
+machines:
+  h3:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.13/24] } }
+    hostonly: { vboxnet0: { addresses: [192.168.56.1/24] } }
+  v0:
+    vm: { on: h3, adapters: [ { mode: natnetwork, network: nn0, addresses: [10.0.2.11/24] } ] }
+    services: [ { name: svc1, proto: udp, port: 22, bind: 10.0.2.11 } ]
+natnetworks:
+  nn0: { forwards: [ { name: fw1, proto: udp, hostPort: 8443, guestIp: 10.0.2.11, guestPort: 22 } ] }
+`,
+);
+const loopQueries = ["v0 -> 203.0.113.13:8443/udp", "v0 -> 192.168.56.1:8443/udp", "v0 -> 10.0.2.2:8443/udp"];
+
+describe("a guest through its engine's host alias is a host-loopback client of the forward (seed 32000060)", () => {
+  it("both engines: every dial comes back to svc1 (a fresh engine)", async () => {
+    await enginesAgree(
+      loop,
+      loopQueries.map((t) => [t, "reachable"] as const),
+    );
+  });
+  it.skipIf(!root)(
+    "libslirp, measured: after a LAN-address dial was answered, the alias dial times out",
+    async () => {
+      const emu = await buildEmulation(loop);
+      try {
+        let sport = 31000;
+        const dial = async (dst: string) =>
+          (await probeFrom(emu, "v0", [{ key: "k", proto: "udp", dst, dport: 8443, sport: sport++, timeoutMs: 1000 }]))[0]!;
+        const seen = [await dial("10.0.2.2"), await dial("203.0.113.13"), await dial("10.0.2.2")];
+        expect(seen.map((r) => [r.outcome, r.banner?.split(" ")[3]])).toEqual([
+          ["answered", "10.0.2.2"],
+          ["answered", "203.0.113.13"],
+          ["timeout", undefined],
+        ]);
+      } finally {
+        await teardown(emu);
+      }
+    },
+    60_000,
+  );
+  it.skipIf(!root)(
+    "the emulator sends the alias dial in the first phase, so the kernel agrees dial by dial",
+    async () => {
+      for (let i = 0; i < 3; i++) {
+        await kernelAgrees(
+          loop,
+          loopQueries.map((t) => [t, "reachable"] as const),
+        );
+      }
+    },
+    90_000,
+  );
+});
