@@ -564,7 +564,7 @@ interface Failure {
   readonly data: boolean;
   /** the machines the failing leg's first packet crossed (an answer's machine outside them never saw the request) */
   readonly crossed: ReadonlySet<string>;
-  /** the reset or ICMP error of a refusal never gets back (sim `errorBack`): the client only waits */
+  /** the reset or ICMP error of a refusal never gets back (sim `errorBack`, `errorSwallowed`): the client only waits */
   readonly errorLost: boolean;
 }
 
@@ -619,7 +619,7 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     ack: o.direction === "ack",
     data: o.direction === "data",
     crossed: new Set(a.legs[o.leg]?.forward.steps.map((s) => s.machine) ?? []),
-    errorLost: (a.legs[o.leg]?.errorBack?.disposition.kind ?? "delivered") !== "delivered",
+    errorLost: (a.legs[o.leg]?.errorBack?.disposition.kind ?? "delivered") !== "delivered" || a.legs[o.leg]?.errorSwallowed !== undefined,
   };
   const nat = answerNatCause(f, a, o);
   if (nat) return nat;

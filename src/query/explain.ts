@@ -138,6 +138,8 @@ export function failureReason(a: Attempt, withDial = true): string {
             : "then closes it when its own connect() fails (at once on an error it hears, after its TCP gives up if nothing answers)";
     return `${dial}${prev.socket.owner} accepts the connection, ${then}: ${text}`;
   }
+  if (leg?.errorSwallowed)
+    return `${dial}${dispositionText(o.disposition, true)}; the ICMP error never gets back to the client (${leg.errorSwallowed} passes no error of its UDP to the host's loopback on to its guest): it waits, then times out`;
   const back = leg?.errorBack?.disposition;
   if (back && back.kind !== "delivered" && leg) {
     const what = leg.packet.proto === "tcp" && isReset(o.disposition) ? "the reset" : "the ICMP error";

@@ -14,7 +14,7 @@
  * crossed a machine that never saw the request) and the last leg ended at a service (or, for
  * ICMP, a kernel).
  */
-import { isAny, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
+import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
 import { machineIndex, type Machine, type Network } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
@@ -102,7 +102,14 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const forward = walk({ net, machines, ct, neighbours }, from, packet);
     const d = forward.disposition;
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
-      legs.push({ forward, packet, from: from.name, ...errorBack(net, machines, { ct, neighbours }, from, packet, d) });
+      const back = errorBack(net, machines, { ct, neighbours }, from, packet, d);
+      const engine = legs[i - 1]?.forward.disposition;
+      // the engine's UDP re-sent to the host's loopback: libslirp passes no ICMP error on (types.ts Leg.errorSwallowed)
+      const swallowed =
+        engine?.kind === "engine-relay" && back.errorBack && packet.proto === "udp" && packet.dst.v === 4 && isLoopback(packet.dst)
+          ? { errorSwallowed: engine.machine }
+          : {};
+      legs.push({ forward, packet, from: from.name, ...back, ...swallowed });
       return fail(i, "forward", d);
     }
     const server = machines.get(d.machine)!;

@@ -149,6 +149,13 @@ export interface Leg {
    * walked as the connection's reply). Not delivered: the client never hears it and times out.
    */
   readonly errorBack?: Trace;
+  /**
+   * The NAT engine whose guest this leg's host re-sent the packet for, when the engine does not pass
+   * the ICMP error the packet drew on to its guest: libslirp's UDP to the host's IPv4 loopback
+   * (measured with slirp4netns: no error of any type reaches the guest, where the same error from
+   * the host's own address or another machine does). The client waits, then times out.
+   */
+  readonly errorSwallowed?: string;
   /** The packet as it left the originating machine (before any NAT). */
   readonly packet: Packet;
   readonly from: string;

@@ -219,7 +219,12 @@ function symptomOfTrace(a: Attempt): Symptom {
   const d = o.disposition;
   const packet = a.legs[o.leg]!.packet;
   // the reset or ICMP error walked back and not delivered: nothing reaches the client
-  const lost = (a.legs[o.leg]!.errorBack?.disposition.kind ?? "delivered") !== "delivered";
+  const back = a.legs[o.leg]!.errorBack;
+  const prev0 = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
+  // measured: libslirp passes on no ICMP error of its UDP to the host's IPv4 loopback
+  const slirpLoop =
+    prev0?.kind === "engine-relay" && back !== undefined && packet.proto === "udp" && packet.dst.v === 4 && packet.dst.n >> 24n === 127n;
+  const lost = slirpLoop || (back?.disposition.kind ?? "delivered") !== "delivered";
   const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   const prev = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
   const relay = prev?.kind === "delivered" && prev.socket?.role.kind === "relay" ? prev.socket : undefined;

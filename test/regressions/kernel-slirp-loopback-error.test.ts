@@ -1,0 +1,61 @@
+/**
+ * What a NAT engine's guest sees when its UDP to the host's loopback draws an ICMP error (the
+ * generated kernel test's "refused, the kernel timed out" dials through 10.0.x.2, e.g. seed
+ * 32000060's `udp 10.0.2.2:53`). Measured with slirp4netns (libslirp 4.7), a guest's connected UDP
+ * socket, 2026-12-06: through the host alias (the engine re-sends to 127.0.0.1) no ICMP error of
+ * any type reaches the guest, a closed port and a reject alike; the same errors about the host's
+ * own address or another machine do (port-unreachable as ECONNREFUSED, admin-prohibited as
+ * EHOSTUNREACH; host- and net-unreachable are soft errors a UDP socket never reports). Symptom only:
+ * every dial fails either way. docs/semantics.md 5 and 10.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { emulationSupport } from "../../src/emulate/build.js";
+import { shutdown } from "../../src/smt/solver.js";
+import { causesOf, enginesAgree, kernelAgrees, kernelSymptoms, lowered } from "./support.js";
+
+afterAll(() => shutdown());
+
+const net = lowered(
+  "slirp-loopback-error.yaml",
+  `segments: { internet: 203.0.113.0/24 }
+machines:
+  h3:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.13/24] } }
+    firewall: { input: { policy: accept, rules: [ { action: reject, proto: udp, dport: 63, with: admin-prohibited } ] } }
+  other:
+    interfaces: { eth0: { segment: internet, addresses: [203.0.113.20/24] } }
+  v0:
+    vm: { on: h3, adapters: [ { mode: natnetwork, network: nn0, addresses: [10.0.2.11/24] } ] }
+natnetworks:
+  nn0: {}
+`,
+);
+const cases = [
+  ["v0 -> 10.0.2.2:53/udp", "timeout"],
+  ["v0 -> 10.0.2.2:63/udp", "timeout"],
+  ["v0 -> 203.0.113.13:53/udp", "refused"],
+  ["v0 -> 203.0.113.13:63/udp", "host-unreachable"],
+  ["v0 -> 203.0.113.20:53/udp", "refused"],
+] as const;
+const root = emulationSupport().ok;
+
+describe("libslirp passes no ICMP error of its UDP to the host's loopback on to the guest", () => {
+  it("both engines: unreachable; the simulator's symptom is a timeout through the alias only", async () => {
+    await enginesAgree(
+      net,
+      cases.map(([t]) => [t, "unreachable"] as const),
+    );
+    for (const [t, seen] of cases) expect((await causesOf(net, t))[0]![1], t).toBe(seen);
+  });
+  it.skipIf(!root)(
+    "the kernel agrees, symptom by symptom",
+    async () => {
+      const r = await kernelAgrees(
+        net,
+        cases.map(([t]) => [t, "unreachable"] as const),
+      );
+      expect(kernelSymptoms(r)).toEqual(cases.map(([, s]) => [`${s} ${s}`]));
+    },
+    120_000,
+  );
+});
