@@ -37,7 +37,7 @@ import {
 import type { Chain, Machine, Network, Origin, Proto, Segment, Socket } from "../ir/types.js";
 import { DEFAULT_SPORT, ECHO_ID, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
-import { attempt, machineIndex } from "../sim/connect.js";
+import { attempt, machineIndex, relayBefore } from "../sim/connect.js";
 import { lookupRoute } from "../sim/elements.js";
 import type { Attempt, Disposition } from "../sim/types.js";
 import { dialedText } from "./explain.js";
@@ -599,8 +599,8 @@ const found = (f: Failure, code: CauseCode, place: Span, s: Symptom, text: strin
 function classify(net: Network, a: Attempt): Classified | undefined {
   const o = a.outcome;
   if (o.kind === "ok" || o.disposition.kind === "delivered" || o.disposition.kind === "engine-relay") return undefined;
-  const prev = o.leg > 0 ? a.legs[o.leg - 1]?.forward.disposition : undefined;
-  const relayed = o.leg > 0 && prev?.kind === "delivered" && prev.socket?.role.kind === "relay" ? prev.socket : undefined;
+  const before = relayBefore(a, o.leg);
+  const relayed = before?.socket;
   const d = o.disposition;
   const f: Failure = {
     net,
@@ -608,10 +608,7 @@ function classify(net: Network, a: Attempt): Classified | undefined {
     m: "machine" in d ? machineIndex(net).get(d.machine) : undefined,
     reply: o.direction !== "forward",
     relayed,
-    via:
-      relayed && prev?.kind === "delivered"
-        ? ` (${relayed.owner} on ${prev.machine} accepted the client, then its own connection failed)`
-        : "",
+    via: relayed && before ? ` (${relayed.owner} on ${before.machine} accepted the client, then its own connection failed)` : "",
     proto: a.legs[o.leg]?.packet.proto ?? "",
     dport: a.legs[o.leg]?.packet.dport ?? 0,
     v: a.legs[o.leg]?.packet.dst.v ?? 4,

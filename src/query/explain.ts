@@ -8,6 +8,7 @@ import { formatSpan } from "../diagnostics/diagnostic.js";
 import { formatEndpoint, formatIP, isLinkLocal6, isLoopback } from "../net/addr.js";
 import type { Origin, Socket } from "../ir/types.js";
 import type { Attempt, Disposition, Packet } from "../sim/types.js";
+import { isReset, relayBefore } from "../sim/connect.js";
 import { rejectSends, rejectSymptom, SYMPTOM_TEXT } from "./symptom.js";
 
 export const at = (o: Origin): string => formatSpan(o.span);
@@ -115,8 +116,8 @@ export function failureReason(a: Attempt, withDial = true): string {
     return `${withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : ""}reaches${to} on ${o.machine} instead`;
   }
   const leg = a.legs[o.leg];
-  const prev = o.leg > 0 ? a.legs[o.leg - 1]?.forward.disposition : undefined;
-  const relayed = prev?.kind === "delivered" && prev.socket?.role.kind === "relay";
+  const relay = relayBefore(a, o.leg)?.socket;
+  const relayed = relay !== undefined;
   const text = dispositionText(o.disposition, relayed || o.direction !== "forward");
   const dial = withDial && a.legs[0] ? `dial ${dialedText(a.legs[0].packet)}: ` : "";
   if (o.direction === "reply") return `${dial}the request arrived but the reply was lost: ${text}`;
@@ -124,10 +125,10 @@ export function failureReason(a: Attempt, withDial = true): string {
     return `${dial}the handshake completes, but the server's data does not get back (it crosses a machine that never saw the request, where conntrack takes it for a new connection): ${text}`;
   if (o.direction === "ack")
     return `${dial}the SYN and its answer get through, but the client's next packets (handshake ACK, data) do not: ${text}`;
-  if (relayed && leg && prev?.kind === "delivered" && prev.socket) {
+  if (relay && leg) {
     const d = o.disposition;
     const rst = leg.packet.proto === "tcp" && isReset(d);
-    const slirp = prev.socket.role.kind === "relay" && prev.socket.role.gateway !== undefined;
+    const slirp = relay.role.kind === "relay" && relay.role.gateway !== undefined;
     const then =
       leg.packet.proto === "udp"
         ? "but nothing comes back"
@@ -136,7 +137,7 @@ export function failureReason(a: Attempt, withDial = true): string {
           : slirp
             ? "then hangs until its TCP gives up (libslirp ignores ICMP errors), and closes"
             : "then closes it when its own connect() fails (at once on an error it hears, after its TCP gives up if nothing answers)";
-    return `${dial}${prev.socket.owner} accepts the connection, ${then}: ${text}`;
+    return `${dial}${relay.owner} accepts the connection, ${then}: ${text}`;
   }
   if (leg?.errorSwallowed)
     return `${dial}${dispositionText(o.disposition, true)}; the ICMP error never gets back to the client (${leg.errorSwallowed} passes no error of its UDP to the host's loopback on to its guest): it waits, then times out`;
@@ -148,8 +149,6 @@ export function failureReason(a: Attempt, withDial = true): string {
   }
   return `${dial}${text}`;
 }
-
-const isReset = (d: Disposition): boolean => d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
 
 export function dialedText(p: Packet): string {
   return p.proto === "icmp" ? `${formatIP(p.dst)} (ping)` : `${formatEndpoint(p.dst, p.dport)}/${p.proto}`;

@@ -15,7 +15,7 @@
  * ICMP, a kernel).
  */
 import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/addr.js";
-import { machineIndex, type Machine, type Network } from "../ir/types.js";
+import { machineIndex, type Machine, type Network, type Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
@@ -32,6 +32,24 @@ export function meetsQuery(q: Query, a: Attempt): boolean {
     a.outcome.machine === t.machine &&
     (q.proto === "icmp" || (a.outcome.socket?.role.kind === "service" && a.outcome.socket.port === q.port))
   );
+}
+
+/** Whether a TCP packet's end draws a reset: nothing listens, or a reject with tcp-reset. */
+export const isReset = (d: Disposition): boolean => d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset");
+
+/**
+ * The relay that accepted the client before leg `leg` failed: the leg before it, past NAT engines'
+ * hand-offs (a relay whose own connection leaves through a NAT engine is answered by the engine,
+ * which turns the host's refusal into a reset: seed 20261126, a VM's socat relay behind QEMU's
+ * user network). Undefined when the leg before was not delivered to a relay socket.
+ */
+export function relayBefore(a: Attempt, leg: number): { readonly machine: string; readonly socket: Socket } | undefined {
+  for (let k = leg - 1; k >= 0; k--) {
+    const d = a.legs[k]!.forward.disposition;
+    if (d.kind === "engine-relay") continue;
+    return d.kind === "delivered" && d.socket?.role.kind === "relay" ? { machine: d.machine, socket: d.socket } : undefined;
+  }
+  return undefined;
 }
 
 /** The machines by name (ir/types.ts), for the simulator's callers. */
@@ -59,7 +77,8 @@ function errorBack(
   packet: Packet,
   d: Disposition,
 ) {
-  const reset = packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
+  if (d.kind !== "refused" && d.kind !== "rejected") return {};
+  const reset = packet.proto === "tcp" && isReset(d);
   const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input"));
   if (!reset && !icmp) return {};
   const at = machines.get(d.machine);

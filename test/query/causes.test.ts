@@ -226,7 +226,10 @@ function symptomOfTrace(a: Attempt): Symptom {
     prev0?.kind === "engine-relay" && back !== undefined && packet.proto === "udp" && packet.dst.v === 4 && packet.dst.n >> 24n === 127n;
   const lost = slirpLoop || (back?.disposition.kind ?? "delivered") !== "delivered";
   const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
-  const prev = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
+  // the relay that accepted the client: the leg before, or before the NAT engines its own connection went through
+  let k = o.leg - 1;
+  while (k >= 0 && a.legs[k]!.forward.disposition.kind === "engine-relay") k--;
+  const prev = k >= 0 ? a.legs[k]!.forward.disposition : undefined;
   const relay = prev?.kind === "delivered" && prev.socket?.role.kind === "relay" ? prev.socket : undefined;
   if (relay) {
     if (relay.proto === "udp") return "timeout";
