@@ -841,7 +841,14 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
   // the client's own kernel has no route: connect() and send() fail with ENETUNREACH at once; after a
   // nat OUTPUT DNAT connect() had one, and the rerouted SYN is dropped and retried (a datagram's send() still fails)
   const own = f.client === d.machine && !f.reply && f.proto !== "icmp";
-  const seen: Symptom = own ? (d.kind === "no-route" && d.rerouted && f.proto === "tcp" ? "timeout" : "net-unreachable") : "no-route";
+  // a router's net-unreachable is a soft error, which a UDP socket never reports (kernel-tested)
+  const seen: Symptom = own
+    ? d.kind === "no-route" && d.rerouted && f.proto === "tcp"
+      ? "timeout"
+      : "net-unreachable"
+    : f.proto === "udp"
+      ? "timeout"
+      : "no-route";
   const head = `${d.machine} has no route to ${formatIP(d.dst)}${f.reply ? " for the reply" : ""}${f.via}`;
   const text = gw
     ? `${head}: add one on ${d.machine} via ${gw.machine.name} (${formatIP(gw.via)}), which is connected to it`

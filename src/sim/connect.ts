@@ -20,8 +20,8 @@ import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
 import { lookupRoute, relaySource, selectSource } from "./elements.js";
 import { shadowedUdpForward } from "../ir/slirp.js";
-import type { Attempt, Direction, Disposition, Leg, Packet } from "./types.js";
-import { swap, walk, type Conntrack } from "./walk.js";
+import type { Attempt, Direction, Disposition, Leg, Packet, Step, Trace } from "./types.js";
+import { samePacket, swap, walk, type Conntrack, type WalkOptions } from "./walk.js";
 
 /** The attempt does what the query asks: it ended at the queried machine, at a service on the queried port (or, for ping, anywhere the query names). */
 export function meetsQuery(q: Query, a: Attempt): boolean {
@@ -64,10 +64,12 @@ export { machineIndex };
  * - an ICMP error from the machine the packet was addressed to (a UDP port nobody listens on, or a
  *   reject of an ICMP type in its INPUT chain), which conntrack counts as related and filters see
  *   as ICMP.
+ * - an ICMP error a router sends about a packet its FORWARD chain rejects or it has no route for,
+ *   from the router's own address (WalkOptions `errorFrom`), related where the connection has an
+ *   entry.
  * Also when the client refused or rejected it itself: the answer crosses its OUTPUT and INPUT
- * chains on lo (test/regressions/kernel-loopback-reset.test.ts). Not walked: an ICMP error a
- * router sends about a packet it forwards (its source is the router's own address), which is
- * taken as heard (docs/semantics.md 10).
+ * chains on lo (test/regressions/kernel-loopback-reset.test.ts). Not walked: the ICMP error a
+ * router sends when no neighbour answers, which is taken as heard (docs/semantics.md 10).
  */
 function errorBack(
   net: Network,
@@ -76,15 +78,54 @@ function errorBack(
   from: Machine,
   packet: Packet,
   d: Disposition,
+  steps: readonly Step[],
 ) {
+  if (d.kind === "no-route" && d.machine !== from.name) {
+    // a router without a route answers with net-unreachable (ip_error), from its own address
+    const at = machines.get(d.machine);
+    const there = packetAt(steps, d.machine);
+    if (!at || !there) return {};
+    return routerError({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true }, at, there);
+  }
   if (d.kind !== "refused" && d.kind !== "rejected") return {};
   const reset = packet.proto === "tcp" && isReset(d);
-  const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input"));
+  const router = d.kind === "rejected" && d.chain === "forward";
+  const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input") || router);
   if (!reset && !icmp) return {};
   const at = machines.get(d.machine);
   if (!at) return {};
   const opts = { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: icmp };
-  return { errorBack: walk(opts, at, swap(d.packet)) };
+  if (!(icmp && router)) return { errorBack: walk(opts, at, swap(d.packet)) };
+  const there = packetAt(steps, d.machine);
+  return there ? routerError(opts, at, there) : {};
+}
+
+/**
+ * A router's ICMP error about the packet it holds (`there`: as received, and now, after its nat
+ * PREROUTING): from its own address toward the packet's source (icmp_send: the route back picks
+ * it). The router's entry takes its DNAT now, as the kernel's does when the rule applies (the
+ * walk settles it only when the packet leaves).
+ */
+function routerError(opts: WalkOptions, at: Machine, there: { received: Packet; now: Packet }): { errorBack: Trace } {
+  const p = there.now;
+  const entry = opts.ct.get(at.name)?.find((e) => samePacket(e.orig, there.received));
+  if (entry) entry.reply = swap(p);
+  const back = lookupRoute(at, p.src);
+  const errorFrom = back ? selectSource(at, back, p.src) : undefined;
+  if (!errorFrom) return { errorBack: { steps: [], disposition: { kind: "no-route", machine: at.name, dst: p.src } } };
+  return { errorBack: walk({ ...opts, errorFrom }, at, swap(p)) };
+}
+
+/** The packet on `machine`, the last machine of a trace: as it was received there, and after its nat PREROUTING. */
+function packetAt(steps: readonly Step[], machine: string): { received: Packet; now: Packet } | undefined {
+  let now: Packet | undefined;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i]!;
+    if (s.machine !== machine) return undefined;
+    if (s.kind === "nat") now ??= s.after;
+    if (s.kind === "receive") return { received: s.packet, now: now ?? s.packet };
+  }
+  return undefined;
 }
 
 // Long: one connection leg by leg (route, walk, reply, ACK, relay), each step a call; the smt twin is walkS
@@ -121,7 +162,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     const forward = walk({ net, machines, ct, neighbours }, from, packet);
     const d = forward.disposition;
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
-      const back = errorBack(net, machines, { ct, neighbours }, from, packet, d);
+      const back = errorBack(net, machines, { ct, neighbours }, from, packet, d, forward.steps);
       const engine = legs[i - 1]?.forward.disposition;
       // the engine's UDP re-sent to the host's loopback: libslirp passes no ICMP error on (types.ts Leg.errorSwallowed)
       const swallowed =

@@ -62,6 +62,14 @@ export interface WalkOptions {
    */
   readonly related?: boolean;
   /**
+   * With `related`: the error was sent by a router about a packet it forwards (a FORWARD reject),
+   * from this address of its own (the source its route back to the client gives). Filters, the
+   * martian check and rp_filter see this outer source, conntrack and NAT the inner packet (the
+   * walked one); a machine that undoes a DNAT rewrites the outer source to the dialed address
+   * too (nf_nat_icmp_reply_translation), and from there the outer source is the walked one's.
+   */
+  readonly errorFrom?: IP;
+  /**
    * IPv6 neighbour entries made so far in this exchange, "machine|iface|address" (the asker's
    * after an answered solicitation, the solicited machine's for the solicitation's source):
    * later packets to them need no discovery. Without it, each walk starts with none.
@@ -80,7 +88,12 @@ interface Walker {
   readonly related: boolean;
   /** TCP's loose pickup: the server's data where no entry exists (direction "data") */
   readonly loose: boolean;
+  /** a router's ICMP error: its outer source while it differs from the walked packet's (WalkOptions `errorFrom`) */
+  readonly outer: { src?: IP };
 }
+
+/** The packet as filters, the martian check and rp_filter see it: a router's ICMP error by its outer source. */
+const asSeen = (w: Walker, p: Packet): Packet => (w.outer.src ? { ...p, src: w.outer.src } : p);
 
 type TrackState = "new" | "established" | "related" | "invalid";
 type Track = { p: Packet; entry?: CtEntry; state: TrackState; isNew: boolean };
@@ -102,7 +115,9 @@ export function walk(opts: WalkOptions, start: Machine, packet: Packet): Trace {
   const neighbours = opts.neighbours ?? new Set<string>();
   const acking = replying && opts.direction === "original";
   const loose = replying && opts.direction === "data";
-  return originate({ opts, neighbours, steps: [], replying, acking, related: !acking && opts.related === true, loose }, start, packet);
+  const related = !acking && opts.related === true;
+  const outer = related && opts.errorFrom ? { src: opts.errorFrom } : {};
+  return originate({ opts, neighbours, steps: [], replying, acking, related, loose, outer }, start, packet);
 }
 
 /** A packet sent by a process on `start`: conntrack, then nat OUTPUT (routed first, so `out` matches there). */
@@ -207,6 +222,8 @@ function settle(w: Walker, m: Machine, t: Track, p: Packet): Packet {
   if (w.acking) return { ...p, src: t.entry.reply.dst, sport: t.entry.reply.dport };
   const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
   if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
+  // undoing a DNAT rewrites a router's ICMP error's outer source to the dialed address too
+  if (w.outer.src && !sameIP(restored.src, p.src)) w.outer.src = undefined;
   return restored;
 }
 
@@ -221,7 +238,8 @@ function dnatOf(t: Track, p: Packet): boolean {
 function filter(w: Walker, m: Machine, chain: "input" | "output" | "forward", p: Packet, ctx: FilterCtx): Disposition | undefined {
   if (m.engine) return undefined;
   // an ICMP error is matched as ICMP (no ports), whatever the connection it is about
-  const r = evalChain(m.filter[chain], w.related ? { ...p, proto: "icmp" } : p, ctx);
+  const seen = asSeen(w, p);
+  const r = evalChain(m.filter[chain], w.related ? { ...seen, proto: "icmp" } : seen, ctx);
   const cite = { ...(r.rule ? { rule: r.rule } : {}), ...(r.policyOrigin ? { policyOrigin: r.policyOrigin } : {}) };
   w.steps.push({ kind: "filter", machine: m.name, chain, state: ctx.state, action: r.action, ...cite });
   if (r.action === "accept") return undefined;
@@ -350,7 +368,7 @@ function martian(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops:
   // An IPv4 packet claiming to come from one of this machine's own addresses is dropped (accept_local=0).
   if (inIf !== "lo") {
     for (const [which, addr] of [
-      ["source", p.src],
+      ["source", asSeen(w, p).src],
       ["destination", p.dst],
     ] as const) {
       const loop = isLoopback(addr) && !(addr.v === 4 && m.routeLocalnet);
@@ -382,10 +400,11 @@ function localTable(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, ho
 
 /** Reverse-path filtering (IPv4): strict wants the route back out of `inIf`, loose any route back. */
 function rpFilter(w: Walker, m: Machine, inIf: string, p: Packet, t: Track, hops: number, local: boolean): Trace {
-  if (inIf !== "lo" && m.rpFilter > 0 && p.src.v === 4) {
-    const back = lookupRoute(m, p.src);
+  const src = asSeen(w, p).src;
+  if (inIf !== "lo" && m.rpFilter > 0 && src.v === 4) {
+    const back = lookupRoute(m, src);
     const ok = m.rpFilter === 1 ? back !== undefined && back.dev === inIf : back !== undefined;
-    if (!ok) return done(w, { kind: "rp-filter", machine: m.name, iface: inIf, src: p.src, mode: m.rpFilter === 1 ? 1 : 2 });
+    if (!ok) return done(w, { kind: "rp-filter", machine: m.name, iface: inIf, src, mode: m.rpFilter === 1 ? 1 : 2 });
   }
   if (local) return input(w, m, inIf, p, t);
   return forward(w, m, inIf, p, t, hops);

@@ -273,7 +273,9 @@ function directSymptom(a: Attempt, lost: boolean): Symptom {
       // on the client itself: connect() or send() fails with ENETUNREACH
       // measured: after a nat OUTPUT DNAT the rerouted TCP SYN is dropped and retried; a datagram's send() fails
       if (d.machine === a.legs[0]!.from && d.rerouted && packet.proto === "tcp") return "timeout";
-      return d.machine === a.legs[0]!.from && packet.proto !== "icmp" ? "net-unreachable" : "no-route";
+      if (d.machine === a.legs[0]!.from && packet.proto !== "icmp") return "net-unreachable";
+      // a router's net-unreachable: a UDP socket never reports a soft error
+      return packet.proto === "udp" ? "timeout" : "no-route";
     case "no-neighbour":
     case "no-source":
       return "no-route";
