@@ -1,9 +1,9 @@
 /**
  * The decision cache of `reach verify --watch` is sound: on generated topologies
  * (test/properties/arbitraries.ts) with random edits (a host's or a VM's whole configuration
- * replaced, a segment's family flipped, the home router replaced, or nothing), verifying the
- * edited topology through a cache primed on the original gives the same output as verifying it
- * afresh, errors included:
+ * replaced, a segment's family flipped, the home router replaced, one service's port or bind
+ * changed, or nothing), verifying the edited topology through a cache primed on the original
+ * gives the same output as verifying it afresh, errors included:
  *   --engine sim  byte for byte, text and JSON reports;
  *   --engine smt  every expectation's status and message. Not byte for byte: which witness Z3
  *                 picks among several valid ones depends on what the process asked it before
@@ -29,9 +29,11 @@ import {
   querySeedArb,
   rawConfigArb,
   rawRouterArb,
+  rawServiceArb,
   rawTopologyArb,
   rawVmArb,
   resolveQuery,
+  type RawService,
   type RawTopology,
 } from "../properties/arbitraries.js";
 
@@ -43,7 +45,8 @@ type Edit =
   | { kind: "host"; index: number; config: RawTopology["hosts"][number]["config"] }
   | { kind: "vm"; index: number; vm: RawTopology["vms"][number] }
   | { kind: "segment"; index: number }
-  | { kind: "router"; router: NonNullable<RawTopology["router"]> };
+  | { kind: "router"; router: NonNullable<RawTopology["router"]> }
+  | { kind: "service"; index: number; service: number; port: number; bind?: RawService["bind"] };
 
 const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.constant<Edit>({ kind: "none" }),
@@ -51,6 +54,17 @@ const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant("vm" as const), index: fc.nat(), vm: rawVmArb }),
   fc.record({ kind: fc.constant("segment" as const), index: fc.nat() }),
   fc.record({ kind: fc.constant("router" as const), router: rawRouterArb }),
+  // what a watch sees most: one service's port (or its bind) changed, everything else the same
+  fc.record(
+    {
+      kind: fc.constant("service" as const),
+      index: fc.nat(),
+      service: fc.nat(),
+      port: fc.nat({ max: 31 }),
+      bind: rawServiceArb.map((s) => s.bind),
+    },
+    { requiredKeys: ["kind", "index", "service", "port"] },
+  ),
 );
 
 function applyEdit(raw: RawTopology, e: Edit): RawTopology {
@@ -59,6 +73,13 @@ function applyEdit(raw: RawTopology, e: Edit): RawTopology {
   if (e.kind === "vm" && raw.vms.length) return { ...raw, vms: at(raw.vms, e.index, () => e.vm) };
   if (e.kind === "segment") return { ...raw, segments: at(raw.segments, e.index, (s) => ({ v6: !s.v6 })) };
   if (e.kind === "router") return { ...raw, router: e.router };
+  if (e.kind === "service") {
+    const edit = (c: RawService[]): RawService[] =>
+      c.length
+        ? at(c, e.service, (x) => ({ ...x, port: e.port, ...(e.bind ? { bind: e.bind } : {}) }))
+        : [{ proto: "tcp", port: e.port, bind: e.bind ?? "any4", v6only: false }];
+    return { ...raw, hosts: at(raw.hosts, e.index, (h) => ({ ...h, config: { ...h.config, services: edit(h.config.services) } })) };
+  }
   return raw;
 }
 
@@ -169,5 +190,56 @@ describe("digests", () => {
     expect(digestOf([1, "1"])).not.toBe(digestOf(["1", 1]));
     expect(digestOf({ a: undefined })).not.toBe(digestOf({}));
     expect(digestOf(10n)).not.toBe(digestOf(10));
+  });
+});
+
+describe("what a decision read is checked everywhere it was read", () => {
+  /** A cache whose "decision" is `read(net)` as text, and how many times it decided. */
+  const probe = (read: (net: Record<string, unknown>) => unknown) => {
+    let decided = 0;
+    const cache = new DecisionCache(async (net) => {
+      decided++;
+      return {
+        answer: { verdict: "reachable", reason: JSON.stringify(read(net as unknown as Record<string, unknown>)) },
+        report: { engine: "smt" },
+      } as never;
+    });
+    const q = { from: "a", proto: "tcp", target: { kind: "machine", machine: "b" }, port: 22 } as unknown as Query;
+    const ask = async (net: unknown) => (await cache.answer(net as Network, q, { engine: "smt", timeoutMs: 1000 })).answer.reason;
+    return { ask, decided: () => decided };
+  };
+  const m = (x: unknown) => x as { machines: { x: { inner: { v: number } } }[] };
+
+  it("an object two places share: an edit of the second place is seen though the first was read first", async () => {
+    const shared = { inner: { v: 1 } };
+    const p = probe((net) => [m(net).machines[0]!.x.inner.v, m(net).machines[1]!.x.inner.v]);
+    expect(await p.ask({ machines: [{ x: shared }, { x: shared }] })).toBe("[1,1]");
+    // the same content, new objects: reused
+    expect(await p.ask({ machines: [{ x: { inner: { v: 1 } } }, { x: { inner: { v: 1 } } }] })).toBe("[1,1]");
+    expect(p.decided()).toBe(1);
+    // only the second place changes
+    expect(await p.ask({ machines: [{ x: shared }, { x: { inner: { v: 2 } } }] })).toBe("[1,2]");
+    expect(p.decided()).toBe(2);
+  });
+
+  it("a field asked about with `in` or by listing the keys, and the order of the keys", async () => {
+    const has = probe((net) => "via" in (net.route as object));
+    expect(await has.ask({ route: { dev: "eth0" } })).toBe("false");
+    expect(await has.ask({ route: { dev: "eth0", via: "10.0.0.1" } })).toBe("true");
+    expect(has.decided()).toBe(2);
+    const keys = probe((net) => Object.keys(net.rule as object));
+    expect(await keys.ask({ rule: { a: { n: 1 }, b: { n: 2 } } })).toBe('["a","b"]');
+    expect(await keys.ask({ rule: { b: { n: 2 }, a: { n: 1 } } })).toBe('["b","a"]');
+    expect(keys.decided()).toBe(2);
+  });
+
+  it("a field not read does not make it decide again; one read does", async () => {
+    const p = probe((net) => (net.machines as { sockets: { port: number; name: string }[] }[])[0]!.sockets[0]!.name);
+    const net = (port: number, name = "web") => ({ machines: [{ sockets: [{ port, name, bind: { v: 4, n: 0 } }] }] });
+    expect(await p.ask(net(80))).toBe('"web"');
+    expect(await p.ask(net(81))).toBe('"web"');
+    expect(p.decided()).toBe(1);
+    expect(await p.ask(net(81, "www"))).toBe('"www"');
+    expect(p.decided()).toBe(2);
   });
 });
