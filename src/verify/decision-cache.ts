@@ -235,13 +235,36 @@ export interface CacheStats {
   readonly why: readonly string[];
 }
 
+export interface CacheOptions {
+  /**
+   * Decide on the network itself (at full speed, with the engines' per-network indexes shared by
+   * all questions of the run), and record what each decision reads later, in `settle()`: watch
+   * mode prints the results first and records after.
+   */
+  readonly defer?: boolean;
+}
+
+/** A decision made on the network itself, whose reads `settle()` is still to record. */
+interface Pending {
+  readonly key: string;
+  readonly net: Network;
+  readonly q: Query;
+  readonly opts: EngineOptions;
+}
+
 export class DecisionCache {
   private readonly entries = new Map<string, Entry[]>();
   private reused = 0;
   private decidedCount = 0;
   private why: string[] = [];
+  private pending: Pending[] = [];
+  /** deferred decisions of the latest network, not yet recorded: asked again on the same network, they are reused */
+  private readonly fresh = new Map<string, { readonly net: Network; readonly decided: Decided }>();
 
-  constructor(private readonly decide: (net: Network, q: Query, opts: EngineOptions) => Promise<Decided> = answerQuery) {}
+  constructor(
+    private readonly decide: (net: Network, q: Query, opts: EngineOptions) => Promise<Decided> = answerQuery,
+    private readonly options: CacheOptions = {},
+  ) {}
 
   /** How many decisions were reused and made since the last call (then counting starts again). */
   take(): CacheStats {
@@ -255,6 +278,11 @@ export class DecisionCache {
   /** The answer to `q` on `net`: the remembered one when everything it read is unchanged, else a new decision. */
   async answer(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
     const key = `${formatQuery(q)}\u0000${JSON.stringify([opts.engine, opts.timeoutMs, opts.explain ?? true, opts.smt2 ?? false])}`;
+    const now = this.fresh.get(key);
+    if (now && now.net === net) {
+      this.reused++;
+      return now.decided;
+    }
     const list = this.entries.get(key) ?? [];
     const changed: Changed[] = [];
     for (const e of list) {
@@ -267,6 +295,30 @@ export class DecisionCache {
     }
     // why it is decided again: what the latest earlier decision read that is not the same now
     if (changed[0]) this.why.push(`${formatQuery(q)}: ${readText(net, changed[0])}`);
+    this.decidedCount++;
+    if (!this.options.defer) return this.record({ key, net, q, opts });
+    const decided = await this.decide(net, q, opts);
+    if (timeless(decided)) {
+      this.fresh.set(key, { net, decided });
+      this.pending.push({ key, net, q, opts });
+    }
+    return decided;
+  }
+
+  /**
+   * Records what the deferred decisions made since the last call read: each is decided again on a
+   * recording view, and that decision (which may show another of Z3's valid witnesses) and its
+   * reads are remembered. One that fails now is left out (it is decided again when next asked).
+   */
+  async settle(): Promise<void> {
+    const jobs = this.pending;
+    this.pending = [];
+    this.fresh.clear();
+    for (const job of jobs) await this.record(job).catch(() => undefined);
+  }
+
+  /** A decision on a recording view, remembered with its reads unless it depended on the clock. */
+  private async record({ key, net, q, opts }: Pending): Promise<Decided> {
     const rec = recorder(net);
     let decided: Decided;
     try {
@@ -274,8 +326,7 @@ export class DecisionCache {
     } finally {
       rec.stop();
     }
-    this.decidedCount++;
-    if (timeless(decided)) this.entries.set(key, [{ reads: rec.reads(), decided }, ...list].slice(0, KEEP));
+    if (timeless(decided)) this.entries.set(key, [{ reads: rec.reads(), decided }, ...(this.entries.get(key) ?? [])].slice(0, KEEP));
     return decided;
   }
 }

@@ -6,7 +6,9 @@
  *           the first one whose port can move by 1..EDITS and still load (on some models the next
  *           port is another service's: RCH032);
  *   text    a comment line under `expect:` (nothing in the lowered network: all reused);
- * and, beside them, a plain `reach verify` of the same file in the same process (Z3 warm).
+ * and, beside them, a plain `reach verify` of the same file in the same process (Z3 warm). The
+ * cache is made as watch mode makes it: the decisions are made on the network itself and what
+ * they read is recorded once the results are out (`settle`, timed apart: "then recording").
  * REACH_OLD=DIR (a dist/ built from the code before, e.g. `git worktree add /tmp/old main`, link
  * node_modules, `npx tsc -p tsconfig.json`, then REACH_OLD=/tmp/old/dist) runs the old watch code
  * on the same edits in the same process, turn about with the new (which goes first alternates), so
@@ -49,6 +51,8 @@ interface Times {
   port: number[];
   text: number[];
   redecided: number[];
+  /** after a port edit, the recording of what the new decisions read, once the results are out (watch is busy meanwhile) */
+  settle: number[];
 }
 interface Row {
   readonly times: Record<Impl["name"], Times>;
@@ -61,13 +65,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ms = (xs: number[]) => `${median(xs).toFixed(0)} ms`;
 
 afterAll(() => {
-  const head = ["model", "port edited", ...impls.flatMap((i) => [`port edit (${i.name})`, `text edit (${i.name})`]), "plain verify"];
+  const head = [
+    "model",
+    "port edited",
+    ...impls.flatMap((i) => [`port edit (${i.name})`, ...(i.name === "new" ? ["then recording"] : []), `text edit (${i.name})`]),
+    "plain verify",
+  ];
   const lines = Object.entries(rows).map(([m, r]) =>
     [
       m,
       r.edited,
       ...impls.flatMap((i) => [
         `${ms(r.times[i.name].port)} (${median(r.times[i.name].redecided)} of ${r.total})`,
+        ...(i.name === "new" ? [ms(r.times.new.settle)] : []),
         ms(r.times[i.name].text),
       ]),
       ms(r.plain),
@@ -76,6 +86,11 @@ afterAll(() => {
   console.log(`\n| ${head.join(" | ")} |\n|${head.map(() => "---").join("|")}|\n${lines.map((l) => `| ${l} |`).join("\n")}`);
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Records the reads of the decisions just made (the new cache; the old one recorded them at once). */
+const settle = async (cache: DecisionCache) => {
+  if (typeof cache.settle === "function") await cache.settle();
+};
 
 /** The file with the port at `at` (an index into it, of "port: N") moved by `by`. */
 function movePort(text: string, at: number, by: number): string {
@@ -108,10 +123,15 @@ for (const model of models) {
   const original = readFileSync(file, "utf8");
   const at = editablePort(file, original);
   writeFileSync(file, original);
-  const state = impls.map((i) => ({ impl: i, cache: new i.DecisionCache(), w: { file, reads: new Set<string>() } }));
+  // as watch mode makes it: decide first, record the reads after the results (the old code records at once)
+  const state = impls.map((i) => ({
+    impl: i,
+    cache: new i.DecisionCache(undefined, { defer: true }),
+    w: { file, reads: new Set<string>() },
+  }));
   const line = original.slice(0, at).split("\n").length;
   const row: Row = (rows[model] = {
-    times: { new: { port: [], text: [], redecided: [] }, old: { port: [], text: [], redecided: [] } },
+    times: { new: { port: [], text: [], redecided: [], settle: [] }, old: { port: [], text: [], redecided: [], settle: [] } },
     plain: [],
     total: 0,
     edited: `line ${line}: ${/^port: \d+/.exec(original.slice(at))![0]}`,
@@ -124,6 +144,9 @@ for (const model of models) {
       if (!r.ok) throw new Error(`${model}: the edited file does not load`);
       const t = row.times[s.impl.name];
       t[what].push(r.ms);
+      const t0 = performance.now();
+      await settle(s.cache);
+      if (what === "port") t.settle.push(performance.now() - t0);
       if (what === "port") t.redecided.push(r.redecided.length);
       row.total = r.results.length;
     }
@@ -142,7 +165,7 @@ for (const model of models) {
         time: 0,
         setup: async () => {
           writeFileSync(file, original);
-          for (const s of state) await s.impl.runFile(s.w, s.cache, o);
+          for (const s of state) await s.impl.runFile(s.w, s.cache, o).then(() => settle(s.cache));
         },
       },
     );
@@ -159,7 +182,7 @@ for (const model of models) {
         time: 0,
         setup: async () => {
           writeFileSync(file, original);
-          for (const s of state) await s.impl.runFile(s.w, s.cache, o);
+          for (const s of state) await s.impl.runFile(s.w, s.cache, o).then(() => settle(s.cache));
         },
       },
     );

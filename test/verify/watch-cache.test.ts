@@ -3,7 +3,8 @@
  * (test/properties/arbitraries.ts) with random edits (a host's or a VM's whole configuration
  * replaced, a segment's family flipped, the home router replaced, one service's port or bind
  * changed, or nothing), verifying the edited topology through a cache primed on the original
- * gives the same output as verifying it afresh, errors included:
+ * gives the same output as verifying it afresh, errors included (the cache as watch mode runs it,
+ * deciding first and recording the reads after, or recording them at once):
  *   --engine sim  byte for byte, text and JSON reports;
  *   --engine smt  every expectation's status and message. Not byte for byte: which witness Z3
  *                 picks among several valid ones depends on what the process asked it before
@@ -134,7 +135,9 @@ describe.each([
         rawTopologyArb,
         editArb,
         fc.array(querySeedArb(["machine", "icmp", "localhost", "entry"]), { minLength: 1, maxLength: 3 }),
-        async (raw, edit, seeds) => {
+        // as watch mode runs it (decide first, record the reads after: settle) or recording at once
+        fc.boolean(),
+        async (raw, edit, seeds, defer) => {
           const queries = seeds.map((s) => resolveQuery(buildTopology(raw), s));
           const before = withExpectations(raw, queries);
           const after = withExpectations(applyEdit(raw, edit), queries);
@@ -142,9 +145,10 @@ describe.each([
           fc.pre(
             queries.every((q) => after.machines.some((m) => q.startsWith(`${m} `))) && before.machines.join() === after.machines.join(),
           );
-          const cache = new DecisionCache();
+          const cache = new DecisionCache(answerQuery, { defer });
           const decide = (n: Network, q: Query, o: EngineOptions) => cache.answer(n, q, o);
           await verifyText(before.text, OPTS, decide);
+          await cache.settle();
           cache.take();
           const cached = await verifyText(after.text, OPTS, decide);
           const stats = cache.take();
@@ -167,7 +171,7 @@ describe.each([
             `seed: ${SEED} (replay with FC_SEED=${SEED} FC_RUNS=${RUNS}, --engine ${engine}; fast-check path ${details.counterexamplePath ?? "?"})`,
             "shrunk case:",
             ce
-              ? `edit: ${JSON.stringify(ce[1])}\nqueries: ${JSON.stringify(ce[2])}\ntopology before the edit:\n${buildTopology(ce[0]).yaml}`
+              ? `edit: ${JSON.stringify(ce[1])}\nqueries: ${JSON.stringify(ce[2])}\nrecorded after deciding (defer): ${ce[3]}\ntopology before the edit:\n${buildTopology(ce[0]).yaml}`
               : "(none)",
           ].join("\n"),
         );
