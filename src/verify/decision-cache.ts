@@ -250,7 +250,18 @@ interface Pending {
   readonly net: Network;
   readonly q: Query;
   readonly opts: EngineOptions;
+  /** the decision whose answer was printed */
+  readonly printed?: Decided;
 }
+
+/** Two decisions print the same: their answers and engine reports are equal (Z3's timings aside). */
+const samePrinted = (a: Decided, b: Decided): boolean => {
+  try {
+    return digestOf([a.answer, a.report]) === digestOf([b.answer, b.report]);
+  } catch {
+    return false;
+  }
+};
 
 export class DecisionCache {
   private readonly entries = new Map<string, Entry[]>();
@@ -300,15 +311,16 @@ export class DecisionCache {
     const decided = await this.decide(net, q, opts);
     if (timeless(decided)) {
       this.fresh.set(key, { net, decided });
-      this.pending.push({ key, net, q, opts });
+      this.pending.push({ key, net, q, opts, printed: decided });
     }
     return decided;
   }
 
   /**
    * Records what the deferred decisions made since the last call read: each is decided again on a
-   * recording view, and that decision (which may show another of Z3's valid witnesses) and its
-   * reads are remembered. One that fails now is left out (it is decided again when next asked).
+   * recording view, and that decision and its reads are remembered when it prints what the first
+   * did (Z3 may pick another of several valid witnesses: then it is left out, and so is one that
+   * fails now; either is decided again when next asked, so a reused answer is the one shown last).
    */
   async settle(): Promise<void> {
     const jobs = this.pending;
@@ -317,8 +329,8 @@ export class DecisionCache {
     for (const job of jobs) await this.record(job).catch(() => undefined);
   }
 
-  /** A decision on a recording view, remembered with its reads unless it depended on the clock. */
-  private async record({ key, net, q, opts }: Pending): Promise<Decided> {
+  /** A decision on a recording view, remembered with its reads unless it depended on the clock or differs from the one printed. */
+  private async record({ key, net, q, opts, printed }: Pending): Promise<Decided> {
     const rec = recorder(net);
     let decided: Decided;
     try {
@@ -326,7 +338,8 @@ export class DecisionCache {
     } finally {
       rec.stop();
     }
-    if (timeless(decided)) this.entries.set(key, [{ reads: rec.reads(), decided }, ...(this.entries.get(key) ?? [])].slice(0, KEEP));
+    if (timeless(decided) && (!printed || samePrinted(printed, decided)))
+      this.entries.set(key, [{ reads: rec.reads(), decided }, ...(this.entries.get(key) ?? [])].slice(0, KEEP));
     return decided;
   }
 }

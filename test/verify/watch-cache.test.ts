@@ -246,4 +246,25 @@ describe("what a decision read is checked everywhere it was read", () => {
     expect(await p.ask(net(81, "www"))).toBe('"www"');
     expect(p.decided()).toBe(2);
   });
+
+  it("results first: a decision recorded after that prints otherwise than the one shown is not remembered", async () => {
+    // the "decision" names its witness; the recording run (on the view) picks another one the first time
+    let calls = 0;
+    const witnesses = ["10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.0.2"];
+    const cache = new DecisionCache(
+      async () => ({ answer: { verdict: "reachable", reason: `dial ${witnesses[calls++]}` }, report: { engine: "smt" } }) as never,
+      { defer: true },
+    );
+    const q = { from: "a", proto: "tcp", target: { kind: "machine", machine: "b" }, port: 22 } as unknown as Query;
+    const ask = async () =>
+      (await cache.answer({ machines: [] } as unknown as Network, q, { engine: "smt", timeoutMs: 1000 })).answer.reason;
+    expect(await ask()).toBe("dial 10.0.0.1");
+    await cache.settle();
+    // the recording showed 10.0.0.2, not what was printed: decided again (and this time the two agree)
+    expect(await ask()).toBe("dial 10.0.0.2");
+    await cache.settle();
+    expect(await ask()).toBe("dial 10.0.0.2");
+    expect(calls).toBe(4);
+    expect(cache.take()).toMatchObject({ decided: 2, reused: 1 });
+  });
 });
