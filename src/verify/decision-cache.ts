@@ -321,12 +321,16 @@ export class DecisionCache {
    * recording view, and that decision and its reads are remembered when it prints what the first
    * did (Z3 may pick another of several valid witnesses: then it is left out, and so is one that
    * fails now; either is decided again when next asked, so a reused answer is the one shown last).
+   * `enough()`, asked before each, ends it early (a new save, Ctrl-C): the rest are not recorded.
    */
-  async settle(): Promise<void> {
+  async settle(enough: () => boolean = () => false): Promise<void> {
     const jobs = this.pending;
     this.pending = [];
     this.fresh.clear();
-    for (const job of jobs) await this.record(job).catch(() => undefined);
+    for (const job of jobs) {
+      if (enough()) return;
+      await this.record(job).catch(() => undefined);
+    }
   }
 
   /** A decision on a recording view, remembered with its reads unless it depended on the clock or differs from the one printed. */

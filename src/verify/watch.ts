@@ -7,8 +7,8 @@
  * to end, then only the files it touched are loaded again. Their expectations are checked through
  * a DecisionCache (decision-cache.ts): a question whose every read of the network is unchanged
  * gets its earlier answer, byte for byte; the others are decided again, on the network itself, and
- * what they read is recorded after the results are printed (a save meanwhile waits for it, about
- * as long as the run took). Each run prints what changed in the lowered network, which
+ * what they read is recorded after the results are printed (a save meanwhile ends that after the
+ * decision at hand). Each run prints what changed in the lowered network, which
  * expectations were re-decided and which reused, and the results as `reach verify` prints them.
  *
  * Bad input while watching (a syntax error half-way through an edit) prints its diagnostics and
@@ -209,8 +209,9 @@ export async function watchVerify(inputs: readonly string[], o: WatchOptions): P
       o.err(`reach: internal error (a bug, please report it): ${e instanceof Error ? e.message : String(e)}\n`);
     }
   };
-  // a save while the reads are recorded waits for them (runs are chained on `running`)
-  const settle = () => (stopped ? Promise.resolve() : cache.settle());
+  // runs are chained on `running`: a save (or Ctrl-C) while the reads are recorded ends the recording
+  // after the decision at hand; the ones not recorded are decided again when next asked
+  const settle = () => cache.settle(() => stopped || pending.size > 0);
   const rerun = async () => {
     if (stopped) return;
     const changed = [...pending];

@@ -267,4 +267,22 @@ describe("what a decision read is checked everywhere it was read", () => {
     expect(calls).toBe(4);
     expect(cache.take()).toMatchObject({ decided: 2, reused: 1 });
   });
+
+  it("results first: recording ended early (a new save) leaves the rest to be decided again", async () => {
+    const cache = new DecisionCache(async () => ({ answer: { verdict: "reachable", reason: "r" }, report: { engine: "smt" } }) as never, {
+      defer: true,
+    });
+    const net = { machines: [] } as unknown as Network;
+    const q = (port: number) => ({ from: "a", proto: "tcp", target: { kind: "machine", machine: "b" }, port }) as unknown as Query;
+    const ask = (port: number) => cache.answer(net, q(port), { engine: "smt", timeoutMs: 1000 });
+    await ask(22);
+    await ask(80);
+    cache.take();
+    let recorded = 0;
+    await cache.settle(() => recorded++ >= 1);
+    // 22 was recorded before the save came, 80 was not
+    await ask(22);
+    await ask(80);
+    expect(cache.take()).toMatchObject({ reused: 1, decided: 1 });
+  });
 });
