@@ -5,11 +5,15 @@
  * function of the query, the engine options and the parts of the lowered network it looks at.
  * Instead of guessing those parts in advance (a "slice" by shared segments misses links that are
  * no segment, such as a VirtualBox forward handing packets to its NAT engine), the decision is run
- * on a view of the network that records every read: each field of every object and each
- * element and length of every list, down to objects of plain values (an address, a port range, a
- * position), which are taken whole, as a digest. After an edit the new network is asked the same reads; when
- * every one gives the same digest, the decision would read the same values and take the same
- * steps, so its earlier answer is the answer, byte for byte. A read that differs re-decides it.
+ * on a view of the network that records every read: each field of every object and each element
+ * of every list, the keys of each object it goes into, down to objects of plain values (an
+ * address, a port range, a position), which are taken whole, as a digest. The reads form a tree
+ * (an object two places share is checked at both), each object with the digest of its whole
+ * content. After an edit the new network is asked the same reads, from the root down: an object
+ * whose whole digest is the same gives every read below it the same (a text edit stops at the
+ * root), and otherwise each of its reads is compared. When every one gives the same, the decision
+ * would read the same values and take the same steps, so its earlier answer is the answer, byte
+ * for byte. A read that differs re-decides it.
  *
  * Not remembered: unknown answers and explanations cut at --timeout (they depend on time, not
  * only on what was read), and errors (a Disagreement is raised again on the next run).
@@ -20,17 +24,39 @@ import { formatQuery, type Query } from "../ir/query.js";
 import { answerQuery, type Decided, type EngineOptions } from "../query/engine.js";
 
 type Key = string;
-type Kind = "get" | "has" | "keys";
+type Kind = "get" | "keys";
 
-/** One read of a decision: where (a path of keys from the network), how, and the digest of what it gave. */
-interface Read {
+/** What a "get" gave: a primitive as it is, an object of plain values as its digest, an object holding objects as its shape. */
+interface Gave {
+  readonly key: Key;
+  /** true: `seen` is a digest ("array"/"object" for a viewed object); false: the primitive itself */
+  readonly whole: boolean;
+  readonly seen: unknown;
+}
+
+/**
+ * What one decision read of one object of the network: the fields it read (each the first time),
+ * the object's keys (what `in`, `Object.keys` and a read of a missing field depend on), and the
+ * objects it went on into through a field. `digest` is the digest of the whole object (keys in
+ * their order) when it was read: when the object at the same place now has the same one, every
+ * read below it gives what it gave.
+ */
+interface Node {
+  digest: string;
+  keys: string;
+  readonly gets: Gave[];
+  /** the fields read that hold objects, each with what was read of that object */
+  readonly kids: { readonly key: Key; readonly node: Node }[];
+}
+
+/** A read that gives something else now: where, and how. */
+interface Changed {
   readonly path: readonly Key[];
   readonly kind: Kind;
-  readonly digest: string;
 }
 
 interface Entry {
-  readonly reads: readonly Read[];
+  readonly reads: Node;
   readonly decided: Decided;
 }
 
@@ -39,26 +65,35 @@ const KEEP = 4;
 
 /** Digests of values, by identity (the IR is immutable: a value's digest never changes). */
 const digests = new WeakMap<object, string>();
+const orderedDigests = new WeakMap<object, string>();
 
 /** A canonical digest of a value: the same for equal values (keys in sorted order), whatever object holds them. */
 export function digestOf(v: unknown): string {
+  return digestWith(v, digests, (o) => Object.keys(o).sort());
+}
+
+/** A digest that also tells the order of each object's keys (what `Object.keys` of a view gives). */
+export function orderedDigestOf(v: unknown): string {
+  return digestWith(v, orderedDigests, (o) => Object.keys(o));
+}
+
+function digestWith(v: unknown, memo: WeakMap<object, string>, keysOf: (o: object) => string[]): string {
   if (v === null || typeof v !== "object") {
     if (typeof v === "bigint") return `n${v}`;
     if (typeof v === "string") return JSON.stringify(v);
     if (typeof v === "function") throw new Error("internal: a function in the network");
     return `${typeof v}:${String(v)}`;
   }
-  const known = digests.get(v);
+  const known = memo.get(v);
   if (known !== undefined) return known;
   const body = Array.isArray(v)
-    ? `[${v.map(digestOf).join(",")}]`
-    : `{${Object.keys(v)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${digestOf((v as Record<string, unknown>)[k])}`)
+    ? `[${v.map((x) => digestWith(x, memo, keysOf)).join(",")}]`
+    : `{${keysOf(v)
+        .map((k) => `${JSON.stringify(k)}:${digestWith((v as Record<string, unknown>)[k], memo, keysOf)}`)
         .join(",")}}`;
   // short bodies (an address, a port range, a position) are their own digest
   const d = body.length <= 64 ? body : createHash("sha1").update(body).digest("base64");
-  digests.set(v, d);
+  memo.set(v, d);
   return d;
 }
 
@@ -84,70 +119,100 @@ const viewed = (v: unknown): v is object => {
 };
 const holders = new WeakMap<object, boolean>();
 
-/** What a read gives, as a digest: for a viewed object only its shape (its fields are reads of their own). */
-function readDigest(kind: Kind, value: unknown, key: Key | undefined): string {
-  if (kind === "keys") return JSON.stringify(Reflect.ownKeys(value as object).map(String));
-  if (kind === "has") return String(key !== undefined && value !== null && typeof value === "object" && key in value);
-  if (viewed(value)) return Array.isArray(value) ? "array" : "object";
-  return digestOf(value);
+/** What a field gives, as a read keeps it. */
+function gave(key: Key, v: unknown): Gave {
+  if (v === null || typeof v !== "object") return { key, whole: false, seen: v };
+  return { key, whole: true, seen: viewed(v) ? (Array.isArray(v) ? "array" : "object") : digestOf(v) };
 }
 
-/** A view of a network that records what is read through it, until `stop()`. */
-function recorder(net: Network): { view: Network; reads: () => Read[]; stop: () => void } {
-  const reads: Read[] = [];
+const sameGave = (g: Gave, v: unknown): boolean => {
+  const now = gave(g.key, v);
+  return now.whole === g.whole && (now.seen === g.seen || (now.seen !== now.seen && g.seen !== g.seen));
+};
+
+/** An object's keys in their order, as text (by identity, like the digests). */
+const keysText = (o: object): string => {
+  let k = keyTexts.get(o);
+  if (k === undefined) keyTexts.set(o, (k = JSON.stringify(Reflect.ownKeys(o).map(String))));
+  return k;
+};
+const keyTexts = new WeakMap<object, string>();
+
+/**
+ * A view of a network that records what is read through it, until `stop()`: a copy of each
+ * object the decision goes into (made when it first goes in: one copy per object, so identity is
+ * kept), whose fields are getters that note the field the first time it is read and then become
+ * the plain value (the hot loops of the engines read the copy at full speed after that). An object
+ * reached by two paths is one copy, and each path is an edge of the tree of reads, so that every
+ * place it is read from is checked later. The keys of each object gone into are noted whole (what
+ * `in`, `Object.keys` and a read of a field it lacks depend on).
+ */
+function recorder(net: Network): { view: Network; reads: () => Node; stop: () => void } {
   let live = true;
+  const nodes = new Map<object, Node>();
   const views = new WeakMap<object, object>();
-  const view = <T extends object>(target: T, path: readonly Key[]): T => {
+  const nodeOf = (target: object): Node => {
+    // after stop() nothing is noted: a view made then gets a node of its own that no tree holds
+    if (!live) return { digest: "", keys: "", gets: [], kids: [] };
+    let n = nodes.get(target);
+    if (!n) nodes.set(target, (n = { digest: "", keys: "", gets: [], kids: [] }));
+    return n;
+  };
+  const view = <T extends object>(target: T): T => {
     const known = views.get(target);
     if (known) return known as T;
-    // each read is noted once per object (the network is immutable: a second read gives the same)
-    const seen = new Set<string>();
-    const note = (kind: Kind, key: Key | undefined, digest: () => string) => {
-      const id = `${kind}:${key ?? ""}`;
-      if (!live || seen.has(id)) return;
-      seen.add(id);
-      reads.push({ path: key === undefined ? path : [...path, key], kind, digest: digest() });
-    };
-    // what each field gave, so that the hot loops of the engines pay one lookup per read after the first
-    const given = new Map<string, unknown>();
-    const p = new Proxy(target, {
-      get(t, key, receiver) {
-        if (typeof key === "symbol") return Reflect.get(t, key, receiver);
-        if (given.has(key)) return given.get(key);
-        const v: unknown = Reflect.get(t, key, receiver);
-        if (typeof v !== "function") note("get", key, () => readDigest("get", v, key));
-        const out = typeof v !== "function" && viewed(v) ? view(v, [...path, key]) : v;
-        // a read after stop() is not noted: keep it out of the memo, so that it is not skipped later
-        if (live) given.set(key, out);
+    const node = nodeOf(target);
+    const copy = (Array.isArray(target) ? new Array<unknown>(target.length) : {}) as Record<string, unknown>;
+    views.set(target, copy);
+    for (const key of Object.keys(target)) {
+      const get = () => {
+        const v = (target as Record<string, unknown>)[key];
+        const holder = viewed(v);
+        if (live) {
+          node.gets.push(gave(key, v));
+          if (holder) node.kids.push({ key, node: nodeOf(v) });
+        }
+        const out = holder ? view(v) : v;
+        Object.defineProperty(copy, key, { value: out, enumerable: true, configurable: true, writable: false });
         return out;
-      },
-      has(t, key) {
-        if (typeof key !== "symbol") note("has", key, () => readDigest("has", t, key));
-        return Reflect.has(t, key);
-      },
-      ownKeys(t) {
-        note("keys", undefined, () => readDigest("keys", t, undefined));
-        return Reflect.ownKeys(t);
-      },
-    });
-    views.set(target, p);
-    return p;
+      };
+      Object.defineProperty(copy, key, { get, enumerable: true, configurable: true });
+    }
+    return copy as T;
   };
-  return { view: view(net, []), reads: () => reads, stop: () => (live = false) };
+  const root = view(net);
+  const stop = () => {
+    live = false;
+    for (const [target, n] of nodes) {
+      n.digest = orderedDigestOf(target);
+      n.keys = keysText(target);
+    }
+    nodes.clear();
+  };
+  const tree = nodeOf(net);
+  return { view: root, reads: () => tree, stop };
 }
 
-/** The first of an entry's reads that gives another digest on `net` (none: the decision stands). */
-function firstChanged(net: Network, reads: readonly Read[]): Read | undefined {
-  for (const r of reads) {
-    const last = r.path[r.path.length - 1];
-    const value = r.kind === "get" ? valueAt(net, r.path) : valueAt(net, r.kind === "has" ? r.path.slice(0, -1) : r.path);
-    if (readDigest(r.kind, value, last) !== r.digest) return r;
+/**
+ * The first read below `node` that gives something else on `value` (the object now at the same
+ * place), depth first in the order the reads were made; none: every read gives the same.
+ */
+function firstChanged(node: Node, value: unknown, path: readonly Key[]): Changed | undefined {
+  if (value === null || typeof value !== "object") return { path, kind: "get" };
+  // the same whole object (keys in the same order): every read of it and below gives the same
+  if (orderedDigestOf(value) === node.digest) return undefined;
+  const fields = value as Record<string, unknown>;
+  for (const g of node.gets) if (!sameGave(g, fields[g.key])) return { path: [...path, g.key], kind: "get" };
+  if (keysText(value) !== node.keys) return { path, kind: "keys" };
+  for (const k of node.kids) {
+    const c = firstChanged(k.node, fields[k.key], [...path, k.key]);
+    if (c) return c;
   }
   return undefined;
 }
 
 /** A read in words, by the name of the machine or segment it is in: "machine web: sockets[0].port". */
-function readText(net: Network, r: Read): string {
+function readText(net: Network, r: Changed): string {
   const [top, index, ...rest] = r.path;
   const el = valueAt(net, [top ?? "", index ?? ""]) as { name?: unknown } | undefined;
   const head =
@@ -170,13 +235,47 @@ export interface CacheStats {
   readonly why: readonly string[];
 }
 
+export interface CacheOptions {
+  /**
+   * Decide on the network itself (at full speed, with the engines' per-network indexes shared by
+   * all questions of the run), and record what each decision reads later, in `settle()`: watch
+   * mode prints the results first and records after.
+   */
+  readonly defer?: boolean;
+}
+
+/** A decision made on the network itself, whose reads `settle()` is still to record. */
+interface Pending {
+  readonly key: string;
+  readonly net: Network;
+  readonly q: Query;
+  readonly opts: EngineOptions;
+  /** the decision whose answer was printed */
+  readonly printed?: Decided;
+}
+
+/** Two decisions print the same: their answers and engine reports are equal (Z3's timings aside). */
+const samePrinted = (a: Decided, b: Decided): boolean => {
+  try {
+    return digestOf([a.answer, a.report]) === digestOf([b.answer, b.report]);
+  } catch {
+    return false;
+  }
+};
+
 export class DecisionCache {
   private readonly entries = new Map<string, Entry[]>();
   private reused = 0;
   private decidedCount = 0;
   private why: string[] = [];
+  private pending: Pending[] = [];
+  /** deferred decisions of the latest network, not yet recorded: asked again on the same network, they are reused */
+  private readonly fresh = new Map<string, { readonly net: Network; readonly decided: Decided }>();
 
-  constructor(private readonly decide: (net: Network, q: Query, opts: EngineOptions) => Promise<Decided> = answerQuery) {}
+  constructor(
+    private readonly decide: (net: Network, q: Query, opts: EngineOptions) => Promise<Decided> = answerQuery,
+    private readonly options: CacheOptions = {},
+  ) {}
 
   /** How many decisions were reused and made since the last call (then counting starts again). */
   take(): CacheStats {
@@ -190,10 +289,15 @@ export class DecisionCache {
   /** The answer to `q` on `net`: the remembered one when everything it read is unchanged, else a new decision. */
   async answer(net: Network, q: Query, opts: EngineOptions): Promise<Decided> {
     const key = `${formatQuery(q)}\u0000${JSON.stringify([opts.engine, opts.timeoutMs, opts.explain ?? true, opts.smt2 ?? false])}`;
+    const now = this.fresh.get(key);
+    if (now && now.net === net) {
+      this.reused++;
+      return now.decided;
+    }
     const list = this.entries.get(key) ?? [];
-    const changed: Read[] = [];
+    const changed: Changed[] = [];
     for (const e of list) {
-      const c = firstChanged(net, e.reads);
+      const c = firstChanged(e.reads, net, []);
       if (!c) {
         this.reused++;
         return e.decided;
@@ -202,6 +306,35 @@ export class DecisionCache {
     }
     // why it is decided again: what the latest earlier decision read that is not the same now
     if (changed[0]) this.why.push(`${formatQuery(q)}: ${readText(net, changed[0])}`);
+    this.decidedCount++;
+    if (!this.options.defer) return this.record({ key, net, q, opts });
+    const decided = await this.decide(net, q, opts);
+    if (timeless(decided)) {
+      this.fresh.set(key, { net, decided });
+      this.pending.push({ key, net, q, opts, printed: decided });
+    }
+    return decided;
+  }
+
+  /**
+   * Records what the deferred decisions made since the last call read: each is decided again on a
+   * recording view, and that decision and its reads are remembered when it prints what the first
+   * did (Z3 may pick another of several valid witnesses: then it is left out, and so is one that
+   * fails now; either is decided again when next asked, so a reused answer is the one shown last).
+   * `enough()`, asked before each, ends it early (a new save, Ctrl-C): the rest are not recorded.
+   */
+  async settle(enough: () => boolean = () => false): Promise<void> {
+    const jobs = this.pending;
+    this.pending = [];
+    this.fresh.clear();
+    for (const job of jobs) {
+      if (enough()) return;
+      await this.record(job).catch(() => undefined);
+    }
+  }
+
+  /** A decision on a recording view, remembered with its reads unless it depended on the clock or differs from the one printed. */
+  private async record({ key, net, q, opts, printed }: Pending): Promise<Decided> {
     const rec = recorder(net);
     let decided: Decided;
     try {
@@ -209,8 +342,8 @@ export class DecisionCache {
     } finally {
       rec.stop();
     }
-    this.decidedCount++;
-    if (timeless(decided)) this.entries.set(key, [{ reads: rec.reads(), decided }, ...list].slice(0, KEEP));
+    if (timeless(decided) && (!printed || samePrinted(printed, decided)))
+      this.entries.set(key, [{ reads: rec.reads(), decided }, ...(this.entries.get(key) ?? [])].slice(0, KEEP));
     return decided;
   }
 }

@@ -6,9 +6,10 @@
  * an editor's save by rename is seen too). A change waits `debounceMs` for the writes of one save
  * to end, then only the files it touched are loaded again. Their expectations are checked through
  * a DecisionCache (decision-cache.ts): a question whose every read of the network is unchanged
- * gets its earlier answer, byte for byte; the others are decided again. Each run prints what
- * changed in the lowered network, which expectations were re-decided and which reused, and the
- * results as `reach verify` prints them.
+ * gets its earlier answer, byte for byte; the others are decided again, on the network itself, and
+ * what they read is recorded after the results are printed (a save meanwhile ends that after the
+ * decision at hand). Each run prints what changed in the lowered network, which
+ * expectations were re-decided and which reused, and the results as `reach verify` prints them.
  *
  * Bad input while watching (a syntax error half-way through an edit) prints its diagnostics and
  * keeps watching with the last good results; nothing is ever written but stdout and stderr.
@@ -19,7 +20,7 @@ import { basename, dirname, resolve } from "node:path";
 import { InputError, renderDiagnostic } from "../diagnostics/diagnostic.js";
 import type { Network } from "../ir/types.js";
 import { lower } from "../lower/lower.js";
-import type { EngineOptions } from "../query/engine.js";
+import { answerQuery, type EngineOptions } from "../query/engine.js";
 import { expandInputs, type IncludeOptions } from "../topology/include.js";
 import { loadTopologyFile } from "../topology/load.js";
 import { DecisionCache, digestOf } from "./decision-cache.js";
@@ -166,7 +167,8 @@ const defaultStop = (): Promise<void> =>
 /** Watches and verifies until stopped; resolves once every watcher is closed. */
 export async function watchVerify(inputs: readonly string[], o: WatchOptions): Promise<void> {
   const stop = o.stop ?? defaultStop();
-  const cache = new DecisionCache();
+  // results first: each run decides on the network itself and records what it read after printing
+  const cache = new DecisionCache(answerQuery, { defer: true });
   const files = new Map<string, Watched>();
   const watchers = new Map<string, FSWatcher>();
   const pending = new Set<string>();
@@ -207,6 +209,9 @@ export async function watchVerify(inputs: readonly string[], o: WatchOptions): P
       o.err(`reach: internal error (a bug, please report it): ${e instanceof Error ? e.message : String(e)}\n`);
     }
   };
+  // runs are chained on `running`: a save (or Ctrl-C) while the reads are recorded ends the recording
+  // after the decision at hand; the ones not recorded are decided again when next asked
+  const settle = () => cache.settle(() => stopped || pending.size > 0);
   const rerun = async () => {
     if (stopped) return;
     const changed = [...pending];
@@ -216,6 +221,7 @@ export async function watchVerify(inputs: readonly string[], o: WatchOptions): P
     for (const w of files.values()) if (changed.some((p) => w.reads.has(p) || p === resolve(w.file))) await verify(w);
     rewatch();
     o.out(watchingLine(files));
+    await settle();
   };
 
   for (const f of expand(inputs, o)) files.set(f, { file: f, reads: new Set([resolve(f)]) });
@@ -224,6 +230,7 @@ export async function watchVerify(inputs: readonly string[], o: WatchOptions): P
   for (const w of files.values()) await verify(w);
   rewatch();
   o.out(watchingLine(files));
+  running = settle();
   await stop;
   stopped = true;
   clearTimeout(timer);
