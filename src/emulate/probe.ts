@@ -265,8 +265,10 @@ export async function probeQueries(emu: Emulation, queries: readonly Query[], op
   };
   // each phase sent and retried before the next: a later phase cannot leave libslirp state an earlier one meets
   for (const phase of phases(net, index, plan)) {
+    // the phase's keys before sending: sendRounds empties `waiting` as it sends them
+    const keys = new Set([...phase.planned, ...phase.waiting].map((p) => p.key));
     await sendRounds(sending, phase, ports);
-    await retryUnanswered(sending, ports, new Set([...phase.planned, ...phase.waiting].map((p) => p.key)));
+    await retryUnanswered(sending, ports, keys);
   }
   const emulatedIndex = new Map(emu.plan.machines.map((m) => [String(m.index), net.machines.find((x) => x.name === m.name)!] as const));
   return decided.map((dq, qi) => compareQuery(dq, qi, plan, sending, emulatedIndex));
@@ -521,11 +523,17 @@ async function sendLanes(s: Sending, batch: readonly Planned[], tmo: number, lan
 }
 
 /** 3. send in rounds: dials that found no free port wait for ports the previous round released. */
-async function sendRounds(s: Sending, plan: DialPlan, ports: Ports): Promise<void> {
+async function sendRounds(
+  s: Sending,
+  plan: Pick<DialPlan, "planned" | "waiting" | "skipped">,
+  ports: Ports,
+  tmo = s.timeoutMs,
+  lane = RELAY_LANE,
+): Promise<void> {
   const waiting = plan.waiting;
   let round = plan.planned;
   while (round.length) {
-    await send(s, round, s.timeoutMs);
+    await send(s, round, tmo, lane);
     for (const p of round) if (p.dial.proto !== "icmp") ports.release(p.dial.from, p.dial.proto, p.dial.sport);
     const next: Planned[] = [];
     for (const p of waiting.splice(0)) {
@@ -559,6 +567,9 @@ async function retryUnanswered(s: Sending, ports: Ports, keys: ReadonlySet<strin
     .map(({ p }) => p);
   if (!retry.length) return;
   const again: Planned[] = [];
+  // a dial whose source port class has no port free now (a class of one port: a rule on `sport: 40000`)
+  // waits for the round before it to release one, as in sendRounds
+  const waiting: Planned[] = [];
   for (const p of retry) {
     if (p.dial.proto === "icmp") {
       again.push(p);
@@ -566,8 +577,11 @@ async function retryUnanswered(s: Sending, ports: Ports, keys: ReadonlySet<strin
     }
     const sport = ports.take(p.dial.from, p.dial.proto, p.dial.sport) ?? ports.reuse(p.dial.from, p.dial.proto, p.dial.sport);
     if (sport !== undefined) again.push({ ...p, dial: { ...p.dial, sport } });
+    else waiting.push(p);
   }
-  await send(s, again, RETRY_TIMEOUT_MS, 1);
+  // (what is still left then keeps its first result)
+  const skipped = Array.from({ length: Math.max(0, ...retry.map((p) => p.qi + 1)) }, () => [] as { dial: Dial; why: string }[]);
+  await sendRounds(s, { planned: again, waiting, skipped }, ports, RETRY_TIMEOUT_MS, 1);
 }
 
 /**
