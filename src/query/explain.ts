@@ -144,7 +144,11 @@ export function failureReason(a: Attempt, withDial = true): string {
   const back = leg?.errorBack?.disposition;
   if (back && back.kind !== "delivered" && leg) {
     const what = leg.packet.proto === "tcp" && isReset(o.disposition) ? "the reset" : "the ICMP error";
-    const lost = dispositionText(back, true).replace(/: the client times out$/, "");
+    // a reject answers no reset or ICMP error: for them it is a drop
+    const lost =
+      back.kind === "rejected"
+        ? `dropped by ${back.machine}'s ${back.chain.toUpperCase()} ${back.rule.origin.what} (${at(back.rule.origin)}), a reject, which sends nothing back for it`
+        : dispositionText(back, true).replace(/: the client times out$/, "");
     return `${dial}${dispositionText(o.disposition, true)}; ${what} never gets back to the client (${lost}): it waits, then times out`;
   }
   return `${dial}${text}`;

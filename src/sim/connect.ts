@@ -18,7 +18,7 @@ import { isAny, isLoopback, LOOPBACK4, LOOPBACK6, unmap, type IP } from "../net/
 import { machineIndex, type Machine, type Network, type Socket } from "../ir/types.js";
 import { HOST_EPHEMERAL, MAX_LEGS, type Dial } from "../ir/dial.js";
 import type { Query } from "../ir/query.js";
-import { lookupRoute, relaySource, selectSource } from "./elements.js";
+import { isLocal, lookupRoute, relaySource, selectSource } from "./elements.js";
 import { shadowedUdpForward } from "../ir/slirp.js";
 import type { Attempt, Direction, Disposition, Leg, Packet, Step, Trace } from "./types.js";
 import { samePacket, swap, walk, type Conntrack, type WalkOptions } from "./walk.js";
@@ -89,6 +89,13 @@ function errorBack(
   }
   if (d.kind !== "refused" && d.kind !== "rejected") return {};
   const reset = packet.proto === "tcp" && isReset(d);
+  if (!reset && d.kind === "rejected" && d.chain === "output" && packet.proto === "tcp" && d.machine === from.name)
+    return ownError(
+      { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true },
+      from,
+      packet,
+      d.packet,
+    );
   const router = d.kind === "rejected" && d.chain === "forward";
   const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input") || router);
   if (!reset && !icmp) return {};
@@ -114,6 +121,20 @@ function routerError(opts: WalkOptions, at: Machine, there: { received: Packet; 
   const errorFrom = back ? selectSource(at, back, p.src) : undefined;
   if (!errorFrom) return { errorBack: { steps: [], disposition: { kind: "no-route", machine: at.name, dst: p.src } } };
   return { errorBack: walk({ ...opts, errorFrom }, at, swap(p)) };
+}
+
+/**
+ * The ICMP error a machine's own OUTPUT chain answers its own TCP SYN with (`sent` as it left the
+ * process, `p` as the chain saw it, after nat OUTPUT): a local packet to the client's own address,
+ * which crosses that OUTPUT chain itself and INPUT on lo (a chain that rejects everything drops it:
+ * seed 32000073). Its source is the dialed address where that is the machine's own, else the
+ * client's address (icmp_send: the local route back picks it). A UDP client's send() has already
+ * failed (EPERM), so only TCP is walked.
+ */
+function ownError(opts: WalkOptions, at: Machine, sent: Packet, p: Packet): { errorBack: Trace } {
+  const entry = opts.ct.get(at.name)?.find((e) => samePacket(e.orig, sent));
+  if (entry) entry.reply = swap(p);
+  return { errorBack: walk(isLocal(at, p.dst) ? opts : { ...opts, errorFrom: p.src }, at, swap(p)) };
 }
 
 /** The packet on `machine`, the last machine of a trace: as it was received there, and after its nat PREROUTING. */
