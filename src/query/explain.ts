@@ -140,7 +140,7 @@ export function failureReason(a: Attempt, withDial = true): string {
     return `${dial}${relay.owner} accepts the connection, ${then}: ${text}`;
   }
   if (leg?.errorSwallowed)
-    return `${dial}${dispositionText(o.disposition, true)}; the ICMP error never gets back to the client (${leg.errorSwallowed} passes no error of its UDP to the host's loopback on to its guest): it waits, then times out`;
+    return `${dial}${dispositionText(o.disposition, true)}; the ICMP error never gets back to the client (${leg.errorSwallowed} passes no ${leg.packet.proto === "tcp" ? "ICMP error of its TCP connections" : "error of its UDP to the host's loopback"} on to its guest): it waits, then times out`;
   const back = leg?.errorBack?.disposition;
   if (back && back.kind !== "delivered" && leg) {
     const what = leg.packet.proto === "tcp" && isReset(o.disposition) ? "the reset" : "the ICMP error";

@@ -185,11 +185,12 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
     if (d.kind !== "delivered" && d.kind !== "engine-relay") {
       const back = errorBack(net, machines, { ct, neighbours }, from, packet, d, forward.steps);
       const engine = legs[i - 1]?.forward.disposition;
-      // the engine's UDP re-sent to the host's loopback: libslirp passes no ICMP error on (types.ts Leg.errorSwallowed)
-      const swallowed =
-        engine?.kind === "engine-relay" && back.errorBack && packet.proto === "udp" && packet.dst.v === 4 && isLoopback(packet.dst)
-          ? { errorSwallowed: engine.machine }
-          : {};
+      // what libslirp passes no ICMP error of on to its guest (types.ts Leg.errorSwallowed): UDP re-sent to the
+      // host's loopback; TCP whose connection an ICMP error ends (a reject, a router without a route)
+      const udpLoop = back.errorBack && packet.proto === "udp" && packet.dst.v === 4 && isLoopback(packet.dst);
+      const tcpIcmp =
+        packet.proto === "tcp" && ((d.kind === "rejected" && !isReset(d)) || (d.kind === "no-route" && d.machine !== from.name));
+      const swallowed = engine?.kind === "engine-relay" && (udpLoop || tcpIcmp) ? { errorSwallowed: engine.machine } : {};
       legs.push({ forward, packet, from: from.name, ...back, ...swallowed });
       return fail(i, "forward", d);
     }

@@ -151,9 +151,11 @@ export interface Leg {
   readonly errorBack?: Trace;
   /**
    * The NAT engine whose guest this leg's host re-sent the packet for, when the engine does not pass
-   * the ICMP error the packet drew on to its guest: libslirp's UDP to the host's IPv4 loopback
-   * (measured with slirp4netns: no error of any type reaches the guest, where the same error from
-   * the host's own address or another machine does). The client waits, then times out.
+   * the ICMP error the packet drew on to its guest (measured with slirp4netns): its UDP to the
+   * host's IPv4 loopback (no error of any type reaches the guest, where the same error from the
+   * host's own address or another machine does), and its TCP connections that an ICMP error ends
+   * (a reject of an ICMP type, a router without a route: only a reset is passed on, as a reset; the
+   * host's own missing route fails at once and is). The client waits, then times out.
    */
   readonly errorSwallowed?: string;
   /** The packet as it left the originating machine (before any NAT). */

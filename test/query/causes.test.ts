@@ -224,7 +224,10 @@ function symptomOfTrace(a: Attempt): Symptom {
   // measured: libslirp passes on no ICMP error of its UDP to the host's IPv4 loopback
   const slirpLoop =
     prev0?.kind === "engine-relay" && back !== undefined && packet.proto === "udp" && packet.dst.v === 4 && packet.dst.n >> 24n === 127n;
-  const lost = slirpLoop || (back?.disposition.kind ?? "delivered") !== "delivered";
+  // measured: libslirp's TCP passes a reset on, and no ICMP error (a reject, a router with no route)
+  const icmpEnds = (d.kind === "rejected" && d.rule.with !== "tcp-reset") || (d.kind === "no-route" && d.machine !== a.legs[o.leg]!.from);
+  const slirpTcp = prev0?.kind === "engine-relay" && packet.proto === "tcp" && o.direction === "forward" && icmpEnds;
+  const lost = slirpLoop || slirpTcp || (back?.disposition.kind ?? "delivered") !== "delivered";
   const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
   // the relay that accepted the client: the leg before, or before the NAT engines its own connection went through
   let k = o.leg - 1;

@@ -5,8 +5,11 @@
  * socket, 2026-12-06: through the host alias (the engine re-sends to 127.0.0.1) no ICMP error of
  * any type reaches the guest, a closed port and a reject alike; the same errors about the host's
  * own address or another machine do (port-unreachable as ECONNREFUSED, admin-prohibited as
- * EHOSTUNREACH; host- and net-unreachable are soft errors a UDP socket never reports). Symptom only:
- * every dial fails either way. docs/semantics.md 5 and 10.
+ * EHOSTUNREACH; host- and net-unreachable are soft errors a UDP socket never reports). Its TCP
+ * passes a reset on (the guest is refused) and no ICMP error of any type: the guest's SYN goes
+ * unanswered (the generated kernel test's "refused", "host-unreachable", "net-unreachable" and
+ * "permission-denied" guest dials that timed out, seeds 32000074..77). Symptom only: every dial
+ * fails either way. docs/semantics.md 5 and 10.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { emulationSupport } from "../../src/emulate/build.js";
@@ -21,7 +24,14 @@ const net = lowered(
 machines:
   h3:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.13/24] } }
-    firewall: { input: { policy: accept, rules: [ { action: reject, proto: udp, dport: 63, with: admin-prohibited } ] } }
+    firewall:
+      input:
+        policy: accept
+        rules:
+          - { action: reject, proto: udp, dport: 63, with: admin-prohibited }
+          - { action: reject, proto: tcp, dport: 61 }
+          - { action: reject, proto: tcp, dport: 63, with: admin-prohibited }
+          - { action: reject, proto: tcp, dport: 65, with: tcp-reset }
   other:
     interfaces: { eth0: { segment: internet, addresses: [203.0.113.20/24] } }
   v0:
@@ -36,11 +46,17 @@ const cases = [
   ["v0 -> 203.0.113.13:53/udp", "refused"],
   ["v0 -> 203.0.113.13:63/udp", "host-unreachable"],
   ["v0 -> 203.0.113.20:53/udp", "refused"],
+  // TCP: libslirp passes a reset on (nothing listens, a tcp-reset reject), and no ICMP error
+  ["v0 -> 10.0.2.2:53/tcp", "refused"],
+  ["v0 -> 203.0.113.13:61/tcp", "timeout"],
+  ["v0 -> 203.0.113.13:63/tcp", "timeout"],
+  ["v0 -> 203.0.113.13:65/tcp", "refused"],
+  ["v0 -> 203.0.113.20:53/tcp", "refused"],
 ] as const;
 const root = emulationSupport().ok;
 
-describe("libslirp passes no ICMP error of its UDP to the host's loopback on to the guest", () => {
-  it("both engines: unreachable; the simulator's symptom is a timeout through the alias only", async () => {
+describe("libslirp passes no ICMP error of its UDP to the host's loopback, and none of its TCP, on to the guest", () => {
+  it("both engines: unreachable; the simulator's symptom for each", async () => {
     await enginesAgree(
       net,
       cases.map(([t]) => [t, "unreachable"] as const),
