@@ -89,7 +89,7 @@ function errorBack(
   }
   if (d.kind !== "refused" && d.kind !== "rejected") return {};
   const reset = packet.proto === "tcp" && isReset(d);
-  if (!reset && d.kind === "rejected" && d.chain === "output" && packet.proto === "tcp" && d.machine === from.name)
+  if (!reset && d.kind === "rejected" && d.chain === "output" && packet.proto !== "udp" && d.machine === from.name)
     return ownError(
       { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true },
       from,
@@ -124,12 +124,12 @@ function routerError(opts: WalkOptions, at: Machine, there: { received: Packet; 
 }
 
 /**
- * The ICMP error a machine's own OUTPUT chain answers its own TCP SYN with (`sent` as it left the
+ * The ICMP error a machine's own OUTPUT chain answers its own TCP SYN or ping with (`sent` as it left the
  * process, `p` as the chain saw it, after nat OUTPUT): a local packet to the client's own address,
  * which crosses that OUTPUT chain itself and INPUT on lo (a chain that rejects everything drops it:
  * seed 32000073). Its source is the dialed address where that is the machine's own, else the
  * client's address (icmp_send: the local route back picks it). A UDP client's send() has already
- * failed (EPERM), so only TCP is walked.
+ * failed (EPERM), so only TCP and ping are walked (ping shows the error if it gets back: kernel-tested).
  */
 function ownError(opts: WalkOptions, at: Machine, sent: Packet, p: Packet): { errorBack: Trace } {
   const entry = opts.ct.get(at.name)?.find((e) => samePacket(e.orig, sent));

@@ -63,3 +63,41 @@ describe("the ICMP error of a reject in the client's own OUTPUT chain crosses th
     180_000,
   );
 });
+
+// ping rejected by its own OUTPUT chain: the error shows ("Destination Port Unreachable") only if it
+// gets back through that chain (seeds 32000074..77: `h2 -> gw/icmp`, reach said icmp-error, ping saw none)
+const pings = ["h -> 127.0.0.1/icmp", "h -> peer/icmp"] as const;
+const pingVariants = [
+  ["{ policy: accept, rules: [ { action: reject, proto: icmp } ] }", "timeout"],
+  ["{ policy: accept, rules: [ { action: accept, state: [related] }, { action: reject, proto: icmp } ] }", "icmp-error"],
+] as const;
+
+describe("a ping its own OUTPUT chain rejects", () => {
+  it("both engines: unreachable; the symptom follows the error", async () => {
+    for (const [output, seen] of pingVariants) {
+      const net = lab(output);
+      await enginesAgree(
+        net,
+        pings.map((t) => [t, "unreachable"] as const),
+      );
+      const got = await Promise.all(pings.map(async (t) => (await causesOf(net, t))[0]![1]));
+      expect([output, got]).toEqual([output, pings.map(() => seen)]);
+    }
+  });
+  it.skipIf(!emulationSupport().ok)(
+    "the kernel agrees, symptom by symptom",
+    async () => {
+      for (const [output] of pingVariants) {
+        const r = await kernelAgrees(
+          lab(output),
+          pings.map((t) => [t, "unreachable"] as const),
+        );
+        const off = r.probes.flatMap((p) =>
+          p.dials.filter((d) => d.symptom && !d.symptom.agree).map((d) => `${p.query.text} ${d.symptom!.reach}/${d.symptom!.kernel}`),
+        );
+        expect([output, off]).toEqual([output, []]);
+      }
+    },
+    120_000,
+  );
+});
