@@ -24,8 +24,9 @@
  * Order. The simulator starts every dial on a fresh network; where the kernel or libslirp keeps
  * state one dial leaves for the next, the dials are sent so that none meets another's: UDP dials
  * from a host's loopback (or re-sent from it by a NAT engine) through a libslirp forward go first
- * (needsFreshSlirp), and where IPv6 neighbour discovery may be filtered, dials go in batches that
- * lend each other no neighbour entry.
+ * (needsFreshSlirp), dials that loop through a NAT engine go last (loopsThroughEngine), and where
+ * IPv6 neighbour discovery may be filtered, dials go in batches that lend each other no neighbour
+ * entry.
  */
 import { formatEndpoint, formatIP, isAny, isLoopback, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type IP } from "../net/addr.js";
 import type { Machine, Network, Socket } from "../ir/types.js";
@@ -398,16 +399,38 @@ function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): 
   return (d) => d.proto === "udp" && d.dst.v === 4 && ((isLoopback(d.dst) && hosts.has(d.from)) || (hosts.size > 0 && viaLoopback(d)));
 }
 
-/** The plan in phases sent one after the other: dials that need a fresh libslirp UDP forward (needsFreshSlirp), then the rest. */
+/**
+ * A dial whose exchange comes back to a NAT engine it already went through (the engine's host
+ * routes the re-sent connection back into the engine, through a guest that is the host's gateway):
+ * the model stops where a reply cannot get back, but libslirp makes the host's connection before it
+ * answers, so the kernel's engine goes round again and again, and is too busy to serve the dials sent
+ * after it for a while (seed 32000074: every TCP dial of the guest to its host alias timed out).
+ */
+function loopsThroughEngine(net: Network, index: ReturnType<typeof machineIndex>): (d: Dial) => boolean {
+  if (!net.machines.some((m) => m.engine)) return () => false;
+  return (d) => {
+    const engines = attempt(net, index, d)
+      .legs.map((leg) => leg.forward.disposition)
+      .flatMap((x) => (x.kind === "engine-relay" ? [x.machine] : []));
+    return new Set(engines).size < engines.length;
+  };
+}
+
+/**
+ * The plan in phases sent one after the other: dials that need a fresh libslirp UDP forward
+ * (needsFreshSlirp), then the rest, then those that loop through a NAT engine (loopsThroughEngine).
+ */
 function phases(net: Network, index: ReturnType<typeof machineIndex>, plan: DialPlan): DialPlan[] {
   const fresh = needsFreshSlirp(net, index);
-  const first = new Set([...plan.planned, ...plan.waiting].filter((p) => fresh(p.dial)).map((p) => p.key));
-  const part = (early: boolean): DialPlan => ({
+  const loops = loopsThroughEngine(net, index);
+  const all = [...plan.planned, ...plan.waiting];
+  const phaseOf = new Map(all.map((p) => [p.key, fresh(p.dial) ? 0 : loops(p.dial) ? 2 : 1] as const));
+  const part = (k: number): DialPlan => ({
     ...plan,
-    planned: plan.planned.filter((p) => first.has(p.key) === early),
-    waiting: plan.waiting.filter((p) => first.has(p.key) === early),
+    planned: plan.planned.filter((p) => phaseOf.get(p.key) === k),
+    waiting: plan.waiting.filter((p) => phaseOf.get(p.key) === k),
   });
-  return [part(true), part(false)];
+  return [part(0), part(1), part(2)];
 }
 
 /** The port forward (relay socket) the simulator expects a dial to reach, as a lane name. */

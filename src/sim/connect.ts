@@ -64,6 +64,8 @@ export { machineIndex };
  * - an ICMP error from the machine the packet was addressed to (a UDP port nobody listens on, or a
  *   reject of an ICMP type in its INPUT chain), which conntrack counts as related and filters see
  *   as ICMP.
+ * - the net-unreachable a NAT engine with the host's loopback closed answers a TCP SYN to its
+ *   gateway with (libslirp), from that address;
  * - an ICMP error a router sends about a packet its FORWARD chain rejects or it has no route for,
  *   from the router's own address (WalkOptions `errorFrom`), related where the connection has an
  *   entry.
@@ -86,6 +88,20 @@ function errorBack(
     const there = packetAt(steps, d.machine);
     if (!at || !there) return {};
     return routerError({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true }, at, there);
+  }
+  if (d.kind === "engine-loopback-off" && packet.proto === "tcp") {
+    // libslirp answers the guest's SYN with net-unreachable from the address it dialed: the guest's own
+    // chains see it as a related ICMP error (a guest whose INPUT accepts no `related` never hears it)
+    const at = machines.get(d.machine);
+    const there = packetAt(steps, d.machine);
+    if (!at || !there) return {};
+    return {
+      errorBack: walk(
+        { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true },
+        at,
+        swap(there.now),
+      ),
+    };
   }
   if (d.kind !== "refused" && d.kind !== "rejected") return {};
   const reset = packet.proto === "tcp" && isReset(d);

@@ -75,3 +75,41 @@ describe("libslirp passes no ICMP error of its UDP to the host's loopback, and n
     120_000,
   );
 });
+
+// Seed 32000076 (`v0 -> h0:22/tcp`): QEMU's user network with the host's loopback closed answers the
+// guest's SYN to its gateway with net-unreachable, an ICMP error the guest's own INPUT chain sees as
+// `related`; a chain that accepts only established TCP drops it, and the guest waits.
+const closed = (input: string) =>
+  lowered(
+    "slirp-loopback-closed.yaml",
+    `segments: { lan: 192.168.11.0/24 }
+machines:
+  h0:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.11.10/24] } }
+  v0:
+    vm: { on: h0, adapters: [ { mode: nat, engine: qemu, localhostReachable: false, ipv6: false } ] }
+    firewall: { input: ${input} }
+`,
+  );
+const closedCases = [
+  ["{ policy: accept }", "net-unreachable"],
+  ["{ policy: drop, rules: [ { action: accept, proto: tcp, state: [established] } ] }", "timeout"],
+  ["{ policy: drop, rules: [ { action: accept, state: [established, related] } ] }", "net-unreachable"],
+] as const;
+
+describe("the net-unreachable of an engine with the host's loopback closed crosses the guest's INPUT (seed 32000076)", () => {
+  it("the simulator's symptom for each", async () => {
+    for (const [input, seen] of closedCases)
+      expect([input, (await causesOf(closed(input), "v0 -> 10.0.2.2:22/tcp"))[0]![1]]).toEqual([input, seen]);
+  });
+  it.skipIf(!root)(
+    "the kernel agrees, symptom by symptom",
+    async () => {
+      for (const [input, seen] of closedCases) {
+        const r = await kernelAgrees(closed(input), [["v0 -> 10.0.2.2:22/tcp", "unreachable"]]);
+        expect([input, kernelSymptoms(r)]).toEqual([input, [[`${seen} ${seen}`]]]);
+      }
+    },
+    120_000,
+  );
+});
