@@ -26,78 +26,60 @@ machines:
     services: [ { name: web, proto: tcp, port: 10080 } ]
 `,
   );
-const queries = ["h -> 127.0.0.1:10080/tcp", "h -> [::1]:10080/tcp", "h -> peer:10080/tcp"] as const;
-// [h's OUTPUT chain, what h sees]
-const variants = [
-  ["{ policy: drop, rules: [ { action: reject } ] }", "timeout"],
-  ["{ policy: accept, rules: [ { action: reject, proto: tcp, dport: 10080 } ] }", "refused"],
-  ["{ policy: drop, rules: [ { action: accept, proto: icmp }, { action: reject } ] }", "refused"],
-] as const;
-
-describe("the ICMP error of a reject in the client's own OUTPUT chain crosses that chain", () => {
-  it("both engines: unreachable; the symptom follows the error", async () => {
-    for (const [output, seen] of variants) {
-      const net = lab(output);
-      await enginesAgree(
-        net,
-        queries.map((t) => [t, "unreachable"] as const),
-      );
-      const got = await Promise.all(queries.map(async (t) => (await causesOf(net, t))[0]![1]));
-      expect([output, got]).toEqual([output, queries.map(() => seen)]);
-    }
-  });
-  it.skipIf(!emulationSupport().ok)(
-    "the kernel agrees, dial by dial and symptom by symptom",
-    async () => {
-      for (const [output] of variants) {
-        const r = await kernelAgrees(
-          lab(output),
+/**
+ * Each variant of h's OUTPUT chain: both engines say every query is unreachable, the simulator's
+ * symptom is `seen` for each, and the kernel agrees dial by dial and symptom by symptom.
+ */
+function ownChain(title: string, queries: readonly string[], variants: readonly (readonly [string, string])[]): void {
+  describe(title, () => {
+    it("both engines: unreachable; the symptom follows the error", async () => {
+      for (const [output, seen] of variants) {
+        const net = lab(output);
+        await enginesAgree(
+          net,
           queries.map((t) => [t, "unreachable"] as const),
         );
-        const off = r.probes.flatMap((p) =>
-          p.dials.filter((d) => d.symptom && !d.symptom.agree).map((d) => `${p.query.text} ${d.symptom!.reach}/${d.symptom!.kernel}`),
-        );
-        expect([output, off]).toEqual([output, []]);
+        const got = await Promise.all(queries.map(async (t) => (await causesOf(net, t))[0]![1]));
+        expect([output, got]).toEqual([output, queries.map(() => seen)]);
       }
-    },
-    180_000,
-  );
-});
+    });
+    it.skipIf(!emulationSupport().ok)(
+      "the kernel agrees, dial by dial and symptom by symptom",
+      async () => {
+        for (const [output] of variants) {
+          const r = await kernelAgrees(
+            lab(output),
+            queries.map((t) => [t, "unreachable"] as const),
+          );
+          const off = r.probes.flatMap((p) =>
+            p.dials.filter((d) => d.symptom && !d.symptom.agree).map((d) => `${p.query.text} ${d.symptom!.reach}/${d.symptom!.kernel}`),
+          );
+          expect([output, off]).toEqual([output, []]);
+        }
+      },
+      180_000,
+    );
+  });
+}
+
+// [h's OUTPUT chain, what h sees]
+ownChain(
+  "the ICMP error of a reject in the client's own OUTPUT chain crosses that chain",
+  ["h -> 127.0.0.1:10080/tcp", "h -> [::1]:10080/tcp", "h -> peer:10080/tcp"],
+  [
+    ["{ policy: drop, rules: [ { action: reject } ] }", "timeout"],
+    ["{ policy: accept, rules: [ { action: reject, proto: tcp, dport: 10080 } ] }", "refused"],
+    ["{ policy: drop, rules: [ { action: accept, proto: icmp }, { action: reject } ] }", "refused"],
+  ],
+);
 
 // ping rejected by its own OUTPUT chain: the error shows ("Destination Port Unreachable") only if it
 // gets back through that chain (seeds 32000074..77: `h2 -> gw/icmp`, reach said icmp-error, ping saw none)
-const pings = ["h -> 127.0.0.1/icmp", "h -> peer/icmp"] as const;
-const pingVariants = [
-  ["{ policy: accept, rules: [ { action: reject, proto: icmp } ] }", "timeout"],
-  ["{ policy: accept, rules: [ { action: accept, state: [related] }, { action: reject, proto: icmp } ] }", "icmp-error"],
-] as const;
-
-describe("a ping its own OUTPUT chain rejects", () => {
-  it("both engines: unreachable; the symptom follows the error", async () => {
-    for (const [output, seen] of pingVariants) {
-      const net = lab(output);
-      await enginesAgree(
-        net,
-        pings.map((t) => [t, "unreachable"] as const),
-      );
-      const got = await Promise.all(pings.map(async (t) => (await causesOf(net, t))[0]![1]));
-      expect([output, got]).toEqual([output, pings.map(() => seen)]);
-    }
-  });
-  it.skipIf(!emulationSupport().ok)(
-    "the kernel agrees, symptom by symptom",
-    async () => {
-      for (const [output] of pingVariants) {
-        const r = await kernelAgrees(
-          lab(output),
-          pings.map((t) => [t, "unreachable"] as const),
-        );
-        const off = r.probes.flatMap((p) =>
-          p.dials.filter((d) => d.symptom && !d.symptom.agree).map((d) => `${p.query.text} ${d.symptom!.reach}/${d.symptom!.kernel}`),
-        );
-        expect([output, off]).toEqual([output, []]);
-      }
-    },
-    120_000,
-  );
-});
+ownChain(
+  "a ping its own OUTPUT chain rejects",
+  ["h -> 127.0.0.1/icmp", "h -> peer/icmp"],
+  [
+    ["{ policy: accept, rules: [ { action: reject, proto: icmp } ] }", "timeout"],
+    ["{ policy: accept, rules: [ { action: accept, state: [related] }, { action: reject, proto: icmp } ] }", "icmp-error"],
+  ],
+);
