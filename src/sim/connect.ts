@@ -203,7 +203,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       const engine = legs[i - 1]?.forward.disposition;
       // what libslirp passes no ICMP error of on to its guest (types.ts Leg.errorSwallowed): UDP re-sent to the
       // host's loopback; TCP whose connection an ICMP error ends (a reject, a router without a route)
-      const udpLoop = back.errorBack && packet.proto === "udp" && packet.dst.v === 4 && isLoopback(packet.dst);
+      const udpLoop = back.errorBack && packet.proto === "udp" && isLoopback(packet.dst);
       const tcpIcmp =
         packet.proto === "tcp" && ((d.kind === "rejected" && !isReset(d)) || (d.kind === "no-route" && d.machine !== from.name));
       const swallowed = engine?.kind === "engine-relay" && (udpLoop || tcpIcmp) ? { errorSwallowed: engine.machine } : {};

@@ -152,7 +152,7 @@ export interface Leg {
   /**
    * The NAT engine whose guest this leg's host re-sent the packet for, when the engine does not pass
    * the ICMP error the packet drew on to its guest (measured with slirp4netns): its UDP to the
-   * host's IPv4 loopback (no error of any type reaches the guest, where the same error from the
+   * host's loopback (127.0.0.1 or ::1) (no error of any type reaches the guest, where the same error from the
    * host's own address or another machine does), and its TCP connections that an ICMP error ends
    * (a reject of an ICMP type, a router without a route: only a reset is passed on, as a reset; the
    * host's own missing route fails at once and is). The client waits, then times out.

@@ -221,9 +221,12 @@ function symptomOfTrace(a: Attempt): Symptom {
   // the reset or ICMP error walked back and not delivered: nothing reaches the client
   const back = a.legs[o.leg]!.errorBack;
   const prev0 = o.leg > 0 ? a.legs[o.leg - 1]!.forward.disposition : undefined;
-  // measured: libslirp passes on no ICMP error of its UDP to the host's IPv4 loopback
+  // measured: libslirp passes on no ICMP error of its UDP to the host's loopback (127.0.0.1, ::1)
   const slirpLoop =
-    prev0?.kind === "engine-relay" && back !== undefined && packet.proto === "udp" && packet.dst.v === 4 && packet.dst.n >> 24n === 127n;
+    prev0?.kind === "engine-relay" &&
+    back !== undefined &&
+    packet.proto === "udp" &&
+    (packet.dst.v === 4 ? packet.dst.n >> 24n === 127n : packet.dst.n === 1n);
   // measured: libslirp's TCP passes a reset on, and no ICMP error (a reject, a router with no route)
   const icmpEnds = (d.kind === "rejected" && d.rule.with !== "tcp-reset") || (d.kind === "no-route" && d.machine !== a.legs[o.leg]!.from);
   const slirpTcp = prev0?.kind === "engine-relay" && packet.proto === "tcp" && o.direction === "forward" && icmpEnds;

@@ -97,6 +97,40 @@ const closedCases = [
   ["{ policy: drop, rules: [ { action: accept, state: [established, related] } ] }", "net-unreachable"],
 ] as const;
 
+// The CI seeds' "refused, the kernel timed out" guest dials to fd00::2 (seed 20261124, `v0 -> h3:8080/udp`):
+// through QEMU's IPv6 host alias (fec0::2, built as fd00::2) the host's ::1 answers no error to the guest either.
+const v6 = lowered(
+  "slirp-loopback-error6.yaml",
+  `segments: { lan: 192.168.11.0/24 }
+machines:
+  h0:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.11.10/24, "fd02::10/64"] } }
+  v1:
+    vm: { on: h0, adapters: [ { mode: nat, engine: qemu, localhostReachable: true } ] }
+`,
+);
+const v6Cases = [
+  ["v1 -> [fec0::2]:53/udp", "timeout"],
+  ["v1 -> [fec0::2]:53/tcp", "refused"],
+] as const;
+
+describe("the same through QEMU's IPv6 host alias", () => {
+  it("the simulator's symptom for each", async () => {
+    for (const [t, seen] of v6Cases) expect([t, (await causesOf(v6, t))[0]![1]]).toEqual([t, seen]);
+  });
+  it.skipIf(!root)(
+    "the kernel agrees, symptom by symptom",
+    async () => {
+      const r = await kernelAgrees(
+        v6,
+        v6Cases.map(([t]) => [t, "unreachable"] as const),
+      );
+      expect(kernelSymptoms(r)).toEqual(v6Cases.map(([, s]) => [`${s} ${s}`]));
+    },
+    120_000,
+  );
+});
+
 describe("the net-unreachable of an engine with the host's loopback closed crosses the guest's INPUT (seed 32000076)", () => {
   it("the simulator's symptom for each", async () => {
     for (const [input, seen] of closedCases)
