@@ -44,6 +44,8 @@ import { assignedAddresses, neighbourDiscoveryFiltered, ttlSlot, vhostOf } from 
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 300;
 const RETRY_TIMEOUT_MS = 3000;
+/** The second look at a dial whose path fails at a neighbour lookup, which the kernel gives up after about 3 s. */
+const NEIGHBOUR_TIMEOUT_MS = 6000;
 /** Connections in flight at once per port forward (libslirp accepts them one per loop turn, from a backlog of 1). */
 const RELAY_LANE = 2;
 
@@ -604,7 +606,20 @@ async function retryUnanswered(s: Sending, ports: Ports, keys: ReadonlySet<strin
   }
   // (what is still left then keeps its first result)
   const skipped = Array.from({ length: Math.max(0, ...retry.map((p) => p.qi + 1)) }, () => [] as { dial: Dial; why: string }[]);
-  await sendRounds(s, { planned: again, waiting, skipped }, ports, RETRY_TIMEOUT_MS, 1);
+  // a failed neighbour lookup is heard only when the kernel gives it up (3 solicitations a second apart):
+  // a relay that closes on it closes after that (seed 20261125, an IPv6 solicitation a router drops)
+  const slow = (p: Planned) => {
+    const o = s.simOf.get(p.key)!.outcome;
+    return o.kind === "failed" && o.disposition.kind === "no-neighbour";
+  };
+  for (const late of [false, true])
+    await sendRounds(
+      s,
+      { planned: again.filter((p) => slow(p) === late), waiting: waiting.filter((p) => slow(p) === late), skipped },
+      ports,
+      late ? NEIGHBOUR_TIMEOUT_MS : RETRY_TIMEOUT_MS,
+      1,
+    );
 }
 
 /**

@@ -104,3 +104,35 @@ describe("a relay whose own connection leaves through a NAT engine (kernel test 
     120_000,
   );
 });
+
+// Seed 20261125 (`h1 -> h0:8443/tcp`, 18 dials of every CI run): the relay's own connect fails at a
+// neighbour lookup (the router's INPUT drops the IPv6 solicitation); the kernel gives the lookup up
+// after about 3 s and the relay closes then. The emulator's second look waited 3 s and saw a hang;
+// for a path that fails at a neighbour lookup it waits 6 s (probe.ts NEIGHBOUR_TIMEOUT_MS).
+const ndFiltered = lowered(
+  "relay-nd-filtered.yaml",
+  `segments: { lan: "fd02::/64" }
+machines:
+  h:
+    interfaces: { eth0: { segment: lan, addresses: ["fd02::11/64"] } }
+    relays: [ { name: relay0, proto: tcp, bind: "::", port: 10080, to: "fd02::1", toPort: 22 } ]
+  gw:
+    interfaces: { eth0: { segment: lan, addresses: ["fd02::1/64"] } }
+    services: [ { name: ssh, proto: tcp, port: 22 } ]
+    firewall: { input: { policy: drop } }
+`,
+);
+
+describe("a relay process whose own connect fails at a neighbour lookup (kernel test seed 20261125)", () => {
+  it("reach: accepted, then closed", async () => {
+    expect((await causesOf(ndFiltered, "h -> [fd02::11]:10080/tcp"))[0]).toEqual(["NEIGHBOUR_FILTERED", "accepted-then-eof"]);
+  });
+  it.skipIf(!emulationSupport().ok)(
+    "the kernel agrees once the lookup is given up",
+    async () => {
+      const r = await kernelAgrees(ndFiltered, [["h -> [fd02::11]:10080/tcp", "unreachable"]]);
+      expect(kernelSymptoms(r)).toEqual([["accepted-then-eof accepted-then-eof"]]);
+    },
+    120_000,
+  );
+});
