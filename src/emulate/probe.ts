@@ -378,7 +378,7 @@ function planDials(net: Network, index: ReadonlyMap<string, Machine>, decided: r
  * each dial on a fresh engine, and a loopback client's own exchange leaves the fresh state behind
  * (the guest answers 10.0.2.2), so these dials go first, before any other dial of the run.
  */
-function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): (d: Dial) => boolean {
+function needsFreshSlirp(net: Network): (d: Dial, sim: () => Attempt) => boolean {
   const hosts = new Set(
     net.machines
       .filter((m) => m.sockets.some((s) => s.proto === "udp" && s.role.kind === "relay" && s.role.gateway !== undefined))
@@ -386,8 +386,8 @@ function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): 
   );
   // a guest dialing its engine's host alias (10.0.x.2) reaches a forward of the same host from loopback too:
   // the engine re-sends it from 127.0.0.1 (seed 32000060), which the simulator's legs show
-  const viaLoopback = (d: Dial): boolean =>
-    attempt(net, index, d).legs.some((leg) => {
+  const viaLoopback = (sim: () => Attempt): boolean =>
+    sim().legs.some((leg) => {
       const at = leg.forward.disposition;
       return (
         leg.packet.proto === "udp" &&
@@ -398,7 +398,8 @@ function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): 
         at.socket.role.gateway !== undefined
       );
     });
-  return (d) => d.proto === "udp" && d.dst.v === 4 && ((isLoopback(d.dst) && hosts.has(d.from)) || (hosts.size > 0 && viaLoopback(d)));
+  return (d, sim) =>
+    d.proto === "udp" && d.dst.v === 4 && ((isLoopback(d.dst) && hosts.has(d.from)) || (hosts.size > 0 && viaLoopback(sim)));
 }
 
 /**
@@ -408,10 +409,10 @@ function needsFreshSlirp(net: Network, index: ReturnType<typeof machineIndex>): 
  * answers, so the kernel's engine goes round again and again, and is too busy to serve the dials sent
  * after it for a while (seed 32000074: every TCP dial of the guest to its host alias timed out).
  */
-function loopsThroughEngine(net: Network, index: ReturnType<typeof machineIndex>): (d: Dial) => boolean {
+function loopsThroughEngine(net: Network): (sim: () => Attempt) => boolean {
   if (!net.machines.some((m) => m.engine)) return () => false;
-  return (d) => {
-    const engines = attempt(net, index, d)
+  return (sim) => {
+    const engines = sim()
       .legs.map((leg) => leg.forward.disposition)
       .flatMap((x) => (x.kind === "engine-relay" ? [x.machine] : []));
     return new Set(engines).size < engines.length;
@@ -423,10 +424,15 @@ function loopsThroughEngine(net: Network, index: ReturnType<typeof machineIndex>
  * (needsFreshSlirp), then the rest, then those that loop through a NAT engine (loopsThroughEngine).
  */
 function phases(net: Network, index: ReturnType<typeof machineIndex>, plan: DialPlan): DialPlan[] {
-  const fresh = needsFreshSlirp(net, index);
-  const loops = loopsThroughEngine(net, index);
-  const all = [...plan.planned, ...plan.waiting];
-  const phaseOf = new Map(all.map((p) => [p.key, fresh(p.dial) ? 0 : loops(p.dial) ? 2 : 1] as const));
+  const fresh = needsFreshSlirp(net);
+  const loops = loopsThroughEngine(net);
+  const phaseOf = new Map<string, number>();
+  for (const p of [...plan.planned, ...plan.waiting]) {
+    // the simulator's exchange, made at most once for both questions
+    let a: Attempt | undefined;
+    const sim = () => (a ??= attempt(net, index, p.dial));
+    phaseOf.set(p.key, fresh(p.dial, sim) ? 0 : loops(sim) ? 2 : 1);
+  }
   const part = (k: number): DialPlan => ({
     ...plan,
     planned: plan.planned.filter((p) => phaseOf.get(p.key) === k),

@@ -82,57 +82,50 @@ function errorBack(
   d: Disposition,
   steps: readonly Step[],
 ) {
-  if (d.kind === "no-route" && d.machine !== from.name) {
-    // a router without a route answers with net-unreachable (ip_error), from its own address
-    const at = machines.get(d.machine);
+  const at = machines.get(d.machine);
+  if (!at) return {};
+  const icmpOpts: WalkOptions = { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true };
+  // an error about the packet as the machine on the way holds it
+  const fromHeld = (walkFrom: (there: Held) => { errorBack: Trace }) => {
     const there = packetAt(steps, d.machine);
-    if (!at || !there) return {};
-    return routerError({ net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true }, at, there);
-  }
-  if (d.kind === "engine-loopback-off" && packet.proto === "tcp") {
-    // libslirp answers the guest's SYN with net-unreachable from the address it dialed: the guest's own
-    // chains see it as a related ICMP error (a guest whose INPUT accepts no `related` never hears it)
-    const at = machines.get(d.machine);
-    const there = packetAt(steps, d.machine);
-    if (!at || !there) return {};
-    return {
-      errorBack: walk(
-        { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true },
-        at,
-        swap(there.now),
-      ),
-    };
-  }
+    return there ? walkFrom(there) : {};
+  };
+  // a router without a route answers with net-unreachable (ip_error), from its own address
+  if (d.kind === "no-route" && d.machine !== from.name) return fromHeld((there) => routerError(icmpOpts, at, there));
+  // libslirp answers the guest's SYN with net-unreachable from the address it dialed: the guest's own
+  // chains see it as a related ICMP error (a guest whose INPUT accepts no `related` never hears it)
+  if (d.kind === "engine-loopback-off" && packet.proto === "tcp")
+    return fromHeld((there) => ({ errorBack: walk(icmpOpts, at, swap(there.now)) }));
   if (d.kind !== "refused" && d.kind !== "rejected") return {};
   const reset = packet.proto === "tcp" && isReset(d);
   if (!reset && d.kind === "rejected" && d.chain === "output" && packet.proto !== "udp" && d.machine === from.name)
-    return ownError(
-      { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: true },
-      from,
-      packet,
-      d.packet,
-    );
+    return ownError(icmpOpts, at, packet, d.packet);
   const router = d.kind === "rejected" && d.chain === "forward";
   const icmp = !reset && ((d.kind === "refused" && packet.proto === "udp") || (d.kind === "rejected" && d.chain === "input") || router);
   if (!reset && !icmp) return {};
-  const at = machines.get(d.machine);
-  if (!at) return {};
-  const opts = { net, machines, ct, neighbours, expect: { machine: from.name, packet: swap(packet) }, related: icmp };
-  if (!(icmp && router)) return { errorBack: walk(opts, at, swap(d.packet)) };
-  const there = packetAt(steps, d.machine);
-  return there ? routerError(opts, at, there) : {};
+  if (icmp && router) return fromHeld((there) => routerError(icmpOpts, at, there));
+  return { errorBack: walk({ ...icmpOpts, related: icmp }, at, swap(d.packet)) };
+}
+
+/** A packet a machine holds: as it was received there, and now, after its nat PREROUTING. */
+type Held = { readonly received: Packet; readonly now: Packet };
+
+/**
+ * The machine's conntrack entry for `orig` takes the NAT `p` shows now, as the kernel's does when the
+ * rule applies (the walk settles an entry only when its packet leaves the machine).
+ */
+function takeNat(ct: Conntrack, at: Machine, orig: Packet, p: Packet): void {
+  const entry = ct.get(at.name)?.find((e) => samePacket(e.orig, orig));
+  if (entry) entry.reply = swap(p);
 }
 
 /**
- * A router's ICMP error about the packet it holds (`there`: as received, and now, after its nat
- * PREROUTING): from its own address toward the packet's source (icmp_send: the route back picks
- * it). The router's entry takes its DNAT now, as the kernel's does when the rule applies (the
- * walk settles it only when the packet leaves).
+ * A router's ICMP error about the packet it holds: from its own address toward the packet's source
+ * (icmp_send: the route back picks it), related to the router's entry, its DNAT taken.
  */
-function routerError(opts: WalkOptions, at: Machine, there: { received: Packet; now: Packet }): { errorBack: Trace } {
+function routerError(opts: WalkOptions, at: Machine, there: Held): { errorBack: Trace } {
   const p = there.now;
-  const entry = opts.ct.get(at.name)?.find((e) => samePacket(e.orig, there.received));
-  if (entry) entry.reply = swap(p);
+  takeNat(opts.ct, at, there.received, p);
   const back = lookupRoute(at, p.src);
   const errorFrom = back ? selectSource(at, back, p.src) : undefined;
   if (!errorFrom) return { errorBack: { steps: [], disposition: { kind: "no-route", machine: at.name, dst: p.src } } };
@@ -148,13 +141,12 @@ function routerError(opts: WalkOptions, at: Machine, there: { received: Packet; 
  * failed (EPERM), so only TCP and ping are walked (ping shows the error if it gets back: kernel-tested).
  */
 function ownError(opts: WalkOptions, at: Machine, sent: Packet, p: Packet): { errorBack: Trace } {
-  const entry = opts.ct.get(at.name)?.find((e) => samePacket(e.orig, sent));
-  if (entry) entry.reply = swap(p);
+  takeNat(opts.ct, at, sent, p);
   return { errorBack: walk(isLocal(at, p.dst) ? opts : { ...opts, errorFrom: p.src }, at, swap(p)) };
 }
 
-/** The packet on `machine`, the last machine of a trace: as it was received there, and after its nat PREROUTING. */
-function packetAt(steps: readonly Step[], machine: string): { received: Packet; now: Packet } | undefined {
+/** The packet on `machine`, the last machine of a trace (Held). */
+function packetAt(steps: readonly Step[], machine: string): Held | undefined {
   let now: Packet | undefined;
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i]!;

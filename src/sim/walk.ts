@@ -62,8 +62,9 @@ export interface WalkOptions {
    */
   readonly related?: boolean;
   /**
-   * With `related`: the error was sent by a router about a packet it forwards (a FORWARD reject),
-   * from this address of its own (the source its route back to the client gives). Filters, the
+   * With `related`: the error was sent from this address, not from the one the packet was addressed
+   * to: a router's about a packet it forwards (a FORWARD reject, no route), or the client's own
+   * OUTPUT reject's about a packet to another machine (the source the route back gives). Filters, the
    * martian check and rp_filter see this outer source, conntrack and NAT the inner packet (the
    * walked one); a machine that undoes a DNAT rewrites the outer source to the dialed address
    * too (nf_nat_icmp_reply_translation), and from there the outer source is the walked one's.
@@ -88,11 +89,11 @@ interface Walker {
   readonly related: boolean;
   /** TCP's loose pickup: the server's data where no entry exists (direction "data") */
   readonly loose: boolean;
-  /** a router's ICMP error: its outer source while it differs from the walked packet's (WalkOptions `errorFrom`) */
+  /** an ICMP error sent from another address: its outer source while it differs from the walked packet's (WalkOptions `errorFrom`) */
   readonly outer: { src?: IP };
 }
 
-/** The packet as filters, the martian check and rp_filter see it: a router's ICMP error by its outer source. */
+/** The packet as filters, the martian check and rp_filter see it: an ICMP error by its outer source. */
 const asSeen = (w: Walker, p: Packet): Packet => (w.outer.src ? { ...p, src: w.outer.src } : p);
 
 type TrackState = "new" | "established" | "related" | "invalid";
@@ -222,7 +223,7 @@ function settle(w: Walker, m: Machine, t: Track, p: Packet): Packet {
   if (w.acking) return { ...p, src: t.entry.reply.dst, sport: t.entry.reply.dport };
   const restored: Packet = { ...p, src: t.entry.orig.dst, sport: t.entry.orig.dport };
   if (!samePacket(restored, p)) w.steps.push({ kind: "unnat", machine: m.name, before: p, after: restored });
-  // undoing a DNAT rewrites a router's ICMP error's outer source to the dialed address too
+  // undoing a DNAT rewrites an ICMP error's outer source to the dialed address too
   if (w.outer.src && !sameIP(restored.src, p.src)) w.outer.src = undefined;
   return restored;
 }
