@@ -3,7 +3,7 @@
  * the codes it is marked with), every pasted `$ reach ...` transcript is what the built CLI prints,
  * every JSON excerpt is in the real output, every relative link points to an existing file and
  * heading, and the diagnostic code table is the catalogue. How examples are marked: docs/testing.md.
- * Transcripts run dist/cli/main.js: `npm run build` first.
+ * Transcripts run dist/bin/main.js: `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -24,7 +24,7 @@ import { loadTopologyFile, loadTopologyText } from "../src/topology/load.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 /** The built CLI; REACH_DOCS_CLI runs the transcripts against another build (e.g. of a clean checkout). */
-const CLI = process.env.REACH_DOCS_CLI ?? join(REPO, "dist", "cli", "main.js");
+const CLI = process.env.REACH_DOCS_CLI ?? join(REPO, "dist", "bin", "main.js");
 const DOCS = [
   "README.md",
   ...readdirSync(join(REPO, "docs"))

@@ -414,6 +414,9 @@ const [{ default: yargs }, { hideBin }] = await Promise.all([import("yargs"), im
 
 await withoutHelpCache(yargs(hideBin(process.argv)))
   .scriptName("reach")
+  // reach speaks English only; yargs would otherwise translate its own words by LANG (German
+  // "Optionen:" among reach's English lines), and in the bundle it cannot find its translations
+  .locale("en")
   .option("root", {
     type: "string",
     global: true,
@@ -1136,7 +1139,9 @@ await withoutHelpCache(yargs(hideBin(process.argv)))
     process.exit(code);
   })
   .help()
-  .version()
+  // given, not looked up: yargs would read the package.json nearest to where it runs from (in the
+  // bundle, the user's own project's)
+  .version(VERSION)
   .parseAsync()
   .catch(async (e: unknown) => {
     // after .fail() has reported a usage error, yargs still rejects: keep that exit code

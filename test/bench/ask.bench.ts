@@ -21,7 +21,7 @@ describe("reach ask models/virtualbox-nat.yaml", () => {
   bench(
     "CLI process, end to end",
     () => {
-      const r = spawnSync(process.execPath, ["dist/cli/main.js", "ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp"]);
+      const r = spawnSync(process.execPath, ["dist/bin/main.js", "ask", "models/virtualbox-nat.yaml", "host -> guest:22/tcp"]);
       if (r.status !== 0) throw new Error(String(r.stderr));
     },
     { iterations: 10 },

@@ -13,7 +13,9 @@ import { join } from "node:path";
 
 const [oldCli, roundsArg] = process.argv.slice(2);
 if (!oldCli) {
-  console.error("usage: node test/bench/cli-compare.mjs OLD/dist/cli/main.js [ROUNDS]");
+  console.error(
+    "usage: node test/bench/cli-compare.mjs OLD_MAIN_JS (dist/bin/main.js; dist/cli/main.js for a build before the bundle) [ROUNDS]",
+  );
   process.exit(2);
 }
 const rounds = Number(roundsArg ?? 5);
@@ -48,7 +50,7 @@ for (const args of commands) {
   const now = [];
   for (let i = 0; i < rounds; i++) {
     old.push(time(oldCli, args));
-    now.push(time("dist/cli/main.js", args));
+    now.push(time("dist/bin/main.js", args));
   }
   const [ow, nw, oc, nc] = [old, now, old, now].map((xs, i) => median(xs.map((x) => (i < 2 ? x.wall : x.cpu))));
   console.log(

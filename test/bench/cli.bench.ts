@@ -1,14 +1,14 @@
 /**
  * The half-second CLI (issue 19 item 5): whole processes of `reach --version`, `reach --help` and
  * one `reach ask` on a seed model. Goals: --version and --help < 0.2 s, the ask <= 0.5 s (median).
- * With REACH_OLD_CLI=/path/to/old/dist/cli/main.js the old build runs beside the new one in each
+ * With REACH_OLD_CLI=/path/to/old/dist/bin/main.js (dist/cli/main.js before the bundle) the old build runs beside the new one in each
  * group. test/bench/cli-compare.mjs interleaves old and new runs (fairer on a busy machine).
  */
 import { spawnSync } from "node:child_process";
 import { bench, describe } from "vitest";
 
 const CLIS: readonly (readonly [string, string])[] = [
-  ["new", "dist/cli/main.js"],
+  ["new", "dist/bin/main.js"],
   ...(process.env.REACH_OLD_CLI ? [["old", process.env.REACH_OLD_CLI] as const] : []),
 ];
 

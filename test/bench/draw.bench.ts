@@ -55,7 +55,7 @@ describe("reach report models/ (whole command)", () => {
     () => {
       const out = join(dir, "report.html");
       const t0 = performance.now();
-      const r = spawnSync(process.execPath, ["dist/cli/main.js", "report", "models/", "-o", out], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, ["dist/bin/main.js", "report", "models/", "-o", out], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`reach report failed: ${r.stderr}`);
       figures.push(`report models/: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${(statSync(out).size / 1024).toFixed(0)} KiB`);
     },

@@ -69,13 +69,14 @@ const cell = (runs: readonly Run[]) =>
 const rows: string[] = [];
 /** Old and new alternating, RUNS times each; the medians, and the load average while they ran. */
 function row(what: string, args: readonly string[]): void {
-  const oldCli = OLD ? join(OLD, "cli", "main.js") : undefined;
+  // the command: the bundle (dist/bin) since 2026-12-06, tsc's dist/cli/main.js before it
+  const oldCli = OLD ? (existsSync(join(OLD, "bin", "main.js")) ? join(OLD, "bin", "main.js") : join(OLD, "cli", "main.js")) : undefined;
   const olds: Run[] = [];
   const news: Run[] = [];
   const load0 = loadavg()[0]!;
   for (let i = 0; i < RUNS; i++) {
     if (oldCli && existsSync(oldCli)) olds.push(measure(oldCli, args));
-    news.push(measure(join(NEW, "cli", "main.js"), args));
+    news.push(measure(join(NEW, "bin", "main.js"), args));
   }
   const load = ((load0 + loadavg()[0]!) / 2).toFixed(1);
   rows.push(`| ${what} | ${olds.length ? cell(olds) : "-"} | ${cell(news)} | ${load} |`);

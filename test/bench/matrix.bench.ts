@@ -11,7 +11,7 @@
  *   - `reach report models/` (goal < 5 s whole process) and `reach report` of a 200-machine
  *     lab (goal < 10 s), old and new.
  *
- * The old code: OLD_CLI=/path/to/dist/cli/main.js, or else it is built here from git
+ * The old code: OLD_CLI=/path/to/dist/bin/main.js (dist/cli/main.js before the bundle), or else it is built here from git
  * (REACH_OLD_REF, default ba53b74: main, per flow, just before the classes) into a temporary folder.
  * Run: npm run build && npx vitest bench --run test/bench/matrix.bench.ts
  */
@@ -29,7 +29,7 @@ const lab200 = join(dir, "lab200.yaml");
 writeFileSync(lab1000, matrixLab(1000, 50));
 writeFileSync(lab200, matrixLab(200, 10));
 const OLD_SHARDS = Number(process.env.OLD_SHARDS ?? 50);
-const NEW = join(ROOT, "dist", "cli", "main.js");
+const NEW = join(ROOT, "dist", "bin", "main.js");
 
 /** The old CLI: given, or built from git into the temporary folder. */
 function oldCli(): string {
@@ -39,7 +39,9 @@ function oldCli(): string {
   execSync(`mkdir -p ${src} && git -C ${ROOT} archive ${ref} | tar -x -C ${src}`);
   symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
   execSync(`${process.execPath} ${join(ROOT, "node_modules", "typescript", "bin", "tsc")} -p ${join(src, "tsconfig.json")}`);
-  return join(src, "dist", "cli", "main.js");
+  // the command: the bundle since 2026-12-06, tsc's main.js before it
+  const bin = join(src, "dist", "bin", "main.js");
+  return existsSync(bin) ? bin : join(src, "dist", "cli", "main.js");
 }
 const OLD = oldCli();
 

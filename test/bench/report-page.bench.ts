@@ -25,7 +25,7 @@ let ctx: BrowserContext | undefined;
 beforeAll(async () => {
   writeFileSync(lab, matrixLab(200, 10));
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", "report", lab, "-o", page$], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", "report", lab, "-o", page$], { encoding: "utf8" });
   if (r.status !== 0 && r.status !== 1) throw new Error(`reach report exited ${r.status}: ${r.stderr}`);
   figures.push(
     `reach report, 200 machines: ${((performance.now() - t0) / 1000).toFixed(2)} s whole command, ${statSync(page$).size} bytes`,

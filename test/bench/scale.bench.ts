@@ -55,7 +55,7 @@ function row(what: string, args: readonly string[]) {
     const m = measure(cli, args);
     return `${m.wall.toFixed(2)} s (CPU ${m.cpu.toFixed(2)} s), ${m.rssMb} MB, exit ${m.status}`;
   };
-  rows.push(`| ${what} | ${OLD && existsSync(OLD) ? cell(OLD) : "-"} | ${cell("dist/cli/main.js")} |`);
+  rows.push(`| ${what} | ${OLD && existsSync(OLD) ? cell(OLD) : "-"} | ${cell("dist/bin/main.js")} |`);
 }
 
 afterAll(() => {

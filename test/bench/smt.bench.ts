@@ -36,7 +36,7 @@ import { classCount, exhaustive, packetClasses, type ExhaustiveResult, type Pack
 import { lanTopology } from "./generate.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/bin/main.js");
 const RULES_PER_MACHINE = 10;
 const BIG = process.env.REACH_BENCH_10K !== "0";
 const ASK_10K = BIG && process.env.REACH_BENCH_10K_ASK === "1";
@@ -155,7 +155,7 @@ function newerSources(dir: string, since: number): string[] {
 
 beforeAll(async () => {
   if (!existsSync(CLI)) {
-    console.log("dist/cli/main.js missing: npm run build");
+    console.log("dist/bin/main.js missing: npm run build");
     const b = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
     if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
   }
@@ -241,7 +241,7 @@ function spawnOk(key: string, cmd: string, args: string[]): void {
 
 describe('1. CLI end to end: reach ask models/virtualbox-nat.yaml "host -> guest:22/tcp" (goal < 500 ms)', () => {
   bench(
-    "child process `node dist/cli/main.js ask ...` (engine smt, Z3 init included)",
+    "child process `node dist/bin/main.js ask ...` (engine smt, Z3 init included)",
     () => spawnOk("cli", process.execPath, cliArgs),
     runs(5, 1),
   );

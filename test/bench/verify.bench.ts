@@ -17,7 +17,7 @@ const times: Record<string, number[]> = { "1": [], "2": [] };
 
 function run(workers: string) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", "matrix", file, "--workers", workers, "--format", "json"], {
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", "matrix", file, "--workers", workers, "--format", "json"], {
     encoding: "utf8",
     env: { ...process.env, CI: "1" },
   });

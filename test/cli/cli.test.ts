@@ -1,11 +1,46 @@
 /** The built command line: exit codes, --json shape, help. Runs dist/ (built by `npm ci` / `npm run build`). */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
+const BIN = resolve("dist/bin/main.js");
 const reach = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+
+describe("the installed command is the bundle (bundle.config.mjs)", () => {
+  const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string; bin: Record<string, string> };
+
+  it("package.json's bin names the bundle, which npm can run directly", () => {
+    expect(pkg.bin.reach).toBe("dist/bin/main.js");
+    expect(readFileSync(BIN, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(statSync(BIN).mode & 0o100).not.toBe(0);
+  });
+
+  it("--version is reach's own, also inside another project (yargs would read that project's package.json)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "reach-version-"));
+    try {
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "someone-else", version: "9.9.9" }));
+      for (const args of [["--version"], ["show", "--version"], ["ask", "--version"]]) {
+        const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd: dir });
+        expect({ args, out: r.stdout, code: r.status }).toEqual({ args, out: `${pkg.version}\n`, code: 0 });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("speaks English whatever LANG says (yargs' own words too)", () => {
+    for (const LANG of ["de_DE.UTF-8", "fr_FR.UTF-8", "C"]) {
+      const r = spawnSync(process.execPath, [BIN, "ask", "--help"], { encoding: "utf8", env: { ...process.env, LANG, LC_ALL: LANG } });
+      expect(r.stdout).toContain("Options:");
+      expect(r.stdout).not.toMatch(/Optionen|Options :|Befehle|Commandes/);
+    }
+  });
+});
 
 describe("reach ask", () => {
   it("answers the README's first query as JSON: reachable, dial 127.0.0.1:2222", () => {
@@ -91,7 +126,7 @@ describe("reach import compose --env-file / --profile", () => {
   it("takes the variables of the env file the user names", () => {
     const r = spawnSync(
       process.execPath,
-      ["../../../../dist/cli/main.js", "import", "compose", "docker-compose.yml", "--env-file", ".env"],
+      ["../../../../dist/bin/main.js", "import", "compose", "docker-compose.yml", "--env-file", ".env"],
       {
         cwd: fixture,
         encoding: "utf8",
@@ -102,7 +137,7 @@ describe("reach import compose --env-file / --profile", () => {
     expect(r.stdout).toContain("dport: 3001");
   });
   it("without it, a .env beside the file is a note, and ${VAR:?} without a value leaves that port out", () => {
-    const r = spawnSync(process.execPath, ["../../../../dist/cli/main.js", "import", "compose", "docker-compose.yml"], {
+    const r = spawnSync(process.execPath, ["../../../../dist/bin/main.js", "import", "compose", "docker-compose.yml"], {
       cwd: fixture,
       encoding: "utf8",
     });

@@ -37,7 +37,7 @@ const REACHABLE = "host -> guest:22/tcp";
 const UNREACHABLE = "web -> guest:22/tcp";
 
 const reach = (args: readonly string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], {
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], {
     encoding: "utf8",
     cwd: root,
     env: { ...process.env, REACH_FAULT: undefined, ...env },
@@ -64,6 +64,10 @@ function distIsStale(): boolean {
     readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
     );
+  // the command is the bundle (dist/bin) made from tsc's dist/ after it
+  const bin = join(root, "dist", "bin", "main.js");
+  const cli = join(root, "dist", "cli", "main.js");
+  if (!existsSync(bin) || !existsSync(cli) || statSync(bin).mtimeMs < statSync(cli).mtimeMs) return true;
   return walk(join(root, "src")).some((src) => {
     const out = join(root, "dist", relative(join(root, "src"), src).replace(/\.ts$/, ".js"));
     return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;

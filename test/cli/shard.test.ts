@@ -19,7 +19,7 @@ interface Run {
 
 const reach = (...args: string[]): Promise<Run> =>
   new Promise((resolve) => {
-    const p = spawn(process.execPath, ["dist/cli/main.js", ...args]);
+    const p = spawn(process.execPath, ["dist/bin/main.js", ...args]);
     let out = "";
     let err = "";
     p.stdout.on("data", (d: Buffer) => (out += d.toString()));

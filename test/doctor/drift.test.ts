@@ -101,7 +101,7 @@ describe("reach drift against the replayed lab", () => {
 
 describe("reach drift on the command line", () => {
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, [join(import.meta.dirname, "../../dist/cli/main.js"), ...args], { encoding: "utf8" });
+    spawnSync(process.execPath, [join(import.meta.dirname, "../../dist/bin/main.js"), ...args], { encoding: "utf8" });
   const lab = join(import.meta.dirname, "fixtures/lab");
 
   it("exit 1 and both sides when the machine exposes what the file does not say; RCH042 for a replay folder that is not one", () => {

@@ -100,7 +100,7 @@ describe("reach draw --query: the path", () => {
   it("the CLI draws the README's picture with the cause and the repair (needs npm run build)", () => {
     const r = spawnSync(
       process.execPath,
-      ["dist/cli/main.js", "draw", "models/nat-guest-loopback-bind.yaml", "--query", "host -> guest:22/tcp", "--format", "dot"],
+      ["dist/bin/main.js", "draw", "models/nat-guest-loopback-bind.yaml", "--query", "host -> guest:22/tcp", "--format", "dot"],
       { encoding: "utf8", timeout: 60_000 },
     );
     expect(r.status).toBe(0);

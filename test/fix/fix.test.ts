@@ -153,7 +153,7 @@ describe("reach fix", () => {
 describe("reach fix (CLI)", () => {
   const dir = mkdtempSync(join(tmpdir(), "reach-fix-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
 
   it("prints the edit at file:line and a diff; --write applies it and keeps a backup", { timeout: 120_000 }, () => {
     const file = join(dir, "lab.yaml");

@@ -14,7 +14,7 @@ import { spliceEdits } from "../../src/fix/splice.js";
 
 const dir = mkdtempSync(join(tmpdir(), "reach-pf-review-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
 const file = (name: string, text: string) => {
   const f = join(dir, name);
   writeFileSync(f, text);

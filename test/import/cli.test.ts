@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 const reach = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 

@@ -16,7 +16,7 @@ import { loadTopologyText } from "../../src/topology/load.js";
 
 const dir = mkdtempSync(join(tmpdir(), "reach-import-review-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+const reach = (...args: string[]) => spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
 const G = "test/import/golden";
 
 async function verdict(text: string, query: string): Promise<string> {
@@ -128,7 +128,7 @@ machines:
     const sub = join(dir, "kf");
     mkdirSync(sub);
     cpSync(join(G, "vagrant-exposed-forward/Vagrantfile"), join(sub, "vagrant:lab"));
-    const r = spawnSync(process.execPath, [join(process.cwd(), "dist/cli/main.js"), "import", "vagrant", "vagrant:lab"], {
+    const r = spawnSync(process.execPath, [join(process.cwd(), "dist/bin/main.js"), "import", "vagrant", "vagrant:lab"], {
       encoding: "utf8",
       cwd: sub,
     });

@@ -54,7 +54,7 @@ describe.skipIf(kernelSkip)("reach snapshot --netns", () => {
   it("reads the namespace into one machine, and reach answers on it", () => {
     const out = join(dir, "snap.yaml");
     const saved = join(dir, "raw");
-    const r = spawnSync(process.execPath, ["dist/cli/main.js", "snapshot", "--netns", NS, "--host", "box", "-o", out, "--save", saved], {
+    const r = spawnSync(process.execPath, ["dist/bin/main.js", "snapshot", "--netns", NS, "--host", "box", "-o", out, "--save", saved], {
       encoding: "utf8",
     });
     expect([0, 1], r.stderr).toContain(r.status);
@@ -76,13 +76,13 @@ describe.skipIf(kernelSkip)("reach snapshot --netns", () => {
     doc.segments = { ...(doc.segments ?? {}), lan: "10.77.0.0/24" };
     writeFileSync(lab, YAML.stringify(doc));
     const ask = (q: string) =>
-      JSON.parse(spawnSync(process.execPath, ["dist/cli/main.js", "ask", lab, q, "--json"], { encoding: "utf8" }).stdout).verdict;
+      JSON.parse(spawnSync(process.execPath, ["dist/bin/main.js", "ask", lab, q, "--json"], { encoding: "utf8" }).stdout).verdict;
     expect(ask("peer -> box:2222/tcp")).toBe("reachable");
     expect(ask("peer -> box:5432/tcp")).toBe("unreachable");
   });
 
   it("a namespace that does not exist: RCH056, exit 2", () => {
-    const r = spawnSync(process.execPath, ["dist/cli/main.js", "snapshot", "--netns", `${NS}-none`], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["dist/bin/main.js", "snapshot", "--netns", `${NS}-none`], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("RCH056");
   });

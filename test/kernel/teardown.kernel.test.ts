@@ -8,7 +8,7 @@
  *  - build(net, { failAfter }) at every step on models/virtualbox-nat.yaml rejects
  *    with EmulateError and leaves no namespace, no slirp4netns or agent process and
  *    no root-namespace link of ours;
- *  - the CLI (`node dist/cli/main.js emulate`): Ctrl-C during the build and once it is
+ *  - the CLI (`node dist/bin/main.js emulate`): Ctrl-C during the build and once it is
  *    built exits 130 with nothing left; SIGKILL leaves its namespaces (stale), which
  *    cleanStale() then removes together with the processes in them; --keep leaves
  *    them up and lists them (this test removes them);
@@ -172,6 +172,10 @@ function distIsStale(): boolean {
     readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? walk(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : [],
     );
+  // the command is the bundle (dist/bin) made from tsc's dist/ after it
+  const bin = join(REPO, "dist", "bin", "main.js");
+  const cli = join(REPO, "dist", "cli", "main.js");
+  if (!existsSync(bin) || !existsSync(cli) || statSync(bin).mtimeMs < statSync(cli).mtimeMs) return true;
   return walk(join(REPO, "src")).some((src) => {
     const out = join(REPO, "dist", relative(join(REPO, "src"), src).replace(/\.ts$/, ".js"));
     return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
@@ -190,7 +194,7 @@ interface Cli {
 const children: Cli[] = [];
 
 function startCli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], {
+  const child = spawn(process.execPath, ["dist/bin/main.js", ...args], {
     cwd: REPO,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, NODE_OPTIONS: undefined },

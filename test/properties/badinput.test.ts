@@ -7,7 +7,7 @@
  * garbage and hostile values inserted) or plain garbage. Every case must load or throw InputError
  * whose diagnostics each carry an RCH code and a file:line:col inside the file they name.
  *
- * The CLI: `node dist/cli/main.js` spawned with argument vectors drawn from the real commands and
+ * The CLI: `node dist/bin/main.js` spawned with argument vectors drawn from the real commands and
  * options plus garbage, in a temporary folder holding the inputs (`work/`), beside an `outside/`
  * folder that garbage input paths point at (output options always name paths in work/, since
  * writing where -o says is what reach should do): no stack trace or internal error on stderr, an exit code in
@@ -431,7 +431,7 @@ function argv(r: R, files: readonly string[], proofs: readonly string[], imports
   return args;
 }
 
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "bin", "main.js");
 
 interface Run {
   readonly args: string[];

@@ -15,7 +15,7 @@ import { asRecorded, proveFamily } from "../../src/prove/prove.js";
 const dir = mkdtempSync(join(tmpdir(), "reach-prove-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const reach = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 

@@ -264,7 +264,7 @@ describe("huge port and address ranges: --timeout bounds the whole answer", () =
   it("reach ask --engine sim --timeout 1 exits 3 with the unknown answer", () => {
     const file = join(dir, "ranges.yaml");
     writeFileSync(file, rangeRules());
-    const r = spawnSync(process.execPath, ["dist/cli/main.js", "ask", file, "a -> b:8080/tcp", "--engine", "sim", "--timeout", "1"], {
+    const r = spawnSync(process.execPath, ["dist/bin/main.js", "ask", file, "a -> b:8080/tcp", "--engine", "sim", "--timeout", "1"], {
       encoding: "utf8",
       timeout: 60_000,
     });

@@ -894,7 +894,7 @@ describe("files", () => {
 
 describe("CLI (dist/, built by npm ci)", () => {
   const reach = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8" });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
   const noStack = (err: string) => {

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { lanTopology } from "../bench/generate.js";
 
 function reach(args: string[]) {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

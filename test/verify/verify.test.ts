@@ -22,7 +22,7 @@ import { golden } from "../golden.js";
 const BROKEN = "test/verify/broken-lab.yaml";
 
 function reach(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], {
+  const r = spawnSync(process.execPath, ["dist/bin/main.js", ...args], {
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...env },
   });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-const CLI = resolve("dist/cli/main.js");
+const CLI = resolve("dist/bin/main.js");
 const dir = mkdtempSync(join(tmpdir(), "reach-watch-"));
 const children: ChildProcess[] = [];
 afterAll(() => {
