@@ -145,6 +145,35 @@ machines:
   });
 });
 
+describe("the error a server sends about a packet addressed to it", () => {
+  // icmp_send: for a packet to a local address the error's source is the address it was sent to,
+  // not the one the route back would pick (a router's is: its outgoing address, above)
+  const net = (pcInput: string) =>
+    build(`segments: { lan: 192.168.1.0/24 }
+machines:
+  pc:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24] } }
+    firewall: { input: { policy: accept, rules: [ ${pcInput} ] } }
+  srv:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, 192.168.1.50/24] } }
+    firewall: { input: { policy: accept, rules: [ { action: reject, proto: tcp, dport: 23 } ] } }
+`);
+  const back = (pcInput: string, proto: "udp" | "tcp", port: number) => {
+    const a = dial(net(pcInput), "pc", proto, "192.168.1.50", port);
+    const e = a.legs[0]!.errorBack!;
+    return [failure(a).disposition.kind, e.disposition.kind, way(e)?.[0]];
+  };
+  it.each([
+    ["udp", 9, "refused"],
+    ["tcp", 23, "rejected"],
+  ] as const)("%s (%s): from the dialed secondary address, so a client rule about the primary's ICMP lets it in", (proto, port, kind) => {
+    const from50 = `originate srv ${proto} 192.168.1.50:${port} -> 192.168.1.20:40000`;
+    expect(back("", proto, port)).toEqual([kind, "delivered", from50]);
+    expect(back("{ action: drop, proto: icmp, src: 192.168.1.10 }", proto, port)).toEqual([kind, "delivered", from50]);
+    expect(back("{ action: drop, proto: icmp, src: 192.168.1.50 }", proto, port)).toEqual([kind, "dropped", from50]);
+  });
+});
+
 describe("failures that send no error back", () => {
   it("the client's own missing route: connect() fails at once, nothing is sent and nothing comes back", () => {
     const net = build(LAN);
@@ -170,5 +199,177 @@ machines:
     const tcp = dial(net, "guest", "tcp", "10.0.2.2", 8000);
     expect(failure(tcp).disposition).toMatchObject({ kind: "engine-loopback-off" });
     expect(way(tcp.legs[0]!.errorBack)?.at(-1)).toBe("delivered guest");
+  });
+});
+
+describe("a guest behind its NAT engine, and the parts of an exchange", () => {
+  // libslirp passes on a TCP reset but no ICMP error of its TCP, and no error of its UDP to the
+  // host's loopback (types.ts Leg.errorSwallowed; test/regressions/kernel-slirp-loopback-error.test.ts)
+  const lab = (hostRoutes: string) =>
+    build(`segments: { lan: 192.168.1.0/24 }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    routes: [ ${hostRoutes} ]
+    firewall: { output: { policy: accept, rules: [ { action: reject, proto: udp, dport: 7 }, { action: drop, proto: tcp, dport: 25, state: [established] } ] } }
+  guest:
+    vm: { on: host, adapters: [ { mode: nat, localhostReachable: true, forwards: [ { name: a, proto: udp, hostPort: 5353, guestPort: 53 }, { name: b, proto: udp, hostPort: 5354, guestPort: 53 } ] } ] }
+    services: [ { name: dns, proto: udp, port: 53 } ]
+  r:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] } }
+    ip_forward: true
+  srv:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24] } }
+    firewall: { input: { policy: accept, rules: [ { action: reject, proto: tcp, dport: 23 }, { action: reject, proto: tcp, dport: 24, with: tcp-reset } ] } }
+    services: [ { name: smtp, proto: tcp, port: 25 } ]
+`);
+  const net = lab("{ to: default, via: 192.168.1.1 }");
+  const row = (n: ReturnType<typeof build>, from: string, proto: "tcp" | "udp", dst: string, port: number) => {
+    const a = dial(n, from, proto, dst, port);
+    const last = a.legs.at(-1)!;
+    const o = a.outcome;
+    return {
+      outcome: o.kind === "failed" ? `${o.direction} ${o.disposition.kind} ${o.disposition.machine}` : `ok ${o.machine}`,
+      legs: a.legs.length,
+      swallowed: last.errorSwallowed,
+      errorBack: last.errorBack?.disposition.kind,
+      ack: last.ack !== undefined,
+      data: last.data !== undefined,
+    };
+  };
+  const failed = (outcome: string, legs: number, swallowed: string | undefined, errorBack: string | undefined, ack = false) => ({
+    outcome,
+    legs,
+    swallowed,
+    errorBack,
+    ack,
+    data: false,
+  });
+  it.each([
+    [
+      "guest's TCP meeting an ICMP reject: the error is swallowed",
+      "guest",
+      "tcp",
+      "192.168.1.30",
+      23,
+      failed("forward rejected srv", 2, "guest-nat", "delivered"),
+    ],
+    [
+      "guest's TCP meeting a tcp-reset reject: the reset is passed on",
+      "guest",
+      "tcp",
+      "192.168.1.30",
+      24,
+      failed("forward rejected srv", 2, undefined, "delivered"),
+    ],
+    [
+      "guest's TCP through a router without a route: swallowed",
+      "guest",
+      "tcp",
+      "10.9.0.1",
+      22,
+      failed("forward no-route r", 2, "guest-nat", "delivered"),
+    ],
+    [
+      "guest's UDP to the host's loopback, nothing listening: swallowed",
+      "guest",
+      "udp",
+      "10.0.2.2",
+      9,
+      failed("forward refused host", 2, "guest-nat", "delivered"),
+    ],
+    [
+      "guest's UDP to the host's LAN address, nothing listening: passed on",
+      "guest",
+      "udp",
+      "192.168.1.10",
+      9,
+      failed("forward refused host", 2, undefined, "delivered"),
+    ],
+    [
+      "a UDP send its own OUTPUT rejects: send() fails, no error is walked",
+      "host",
+      "udp",
+      "192.168.1.30",
+      7,
+      failed("forward rejected host", 1, undefined, undefined),
+    ],
+    [
+      "TCP whose handshake ACK its own OUTPUT drops: fails at the ACK",
+      "host",
+      "tcp",
+      "192.168.1.30",
+      25,
+      failed("ack dropped host", 1, undefined, undefined, true),
+    ],
+    [
+      "the shadowed one of two UDP forwards to one guest port: the engine has no connection",
+      "host",
+      "udp",
+      "127.0.0.1",
+      5353,
+      failed("reply engine-no-connection guest-nat", 1, undefined, undefined),
+    ],
+    [
+      "the last of them answers; UDP has no ACK",
+      "host",
+      "udp",
+      "127.0.0.1",
+      5354,
+      { outcome: "ok guest", legs: 2, swallowed: undefined, errorBack: undefined, ack: false, data: false },
+    ],
+    [
+      "TCP: the handshake's ACK is walked, no data walk when every machine saw the request",
+      "srv",
+      "tcp",
+      "192.168.1.30",
+      25,
+      { outcome: "ok srv", legs: 1, swallowed: undefined, errorBack: undefined, ack: true, data: false },
+    ],
+  ] as const)("%s", (_what, from, proto, dst, port, want) => {
+    expect(row(net, from, proto, dst, port)).toEqual(want);
+  });
+  it("the host's own missing route fails at once (ENETUNREACH): nothing to swallow", () => {
+    expect(row(lab(""), "guest", "tcp", "10.9.0.1", 22)).toEqual(failed("forward no-route host", 2, undefined, undefined));
+  });
+  it("a no-route leg's packet carries the unspecified source, as nothing was sent", () => {
+    const a = dial(build(LAN), "b", "tcp", "10.9.9.9", 80);
+    expect(a.legs[0]!.packet.src).toEqual({ v: 4, n: 0n });
+  });
+});
+
+describe("the dial itself", () => {
+  it("connect() to :: means ::1, to 0.0.0.0 means 127.0.0.1", () => {
+    const net = build(`segments: { lan: { subnets: [192.168.1.0/24, "fd00::/64"] } }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, "fd00::10/64"] } }
+    services: [ { name: six, proto: tcp, port: 80, bind: "::1" }, { name: four, proto: tcp, port: 81, bind: 127.0.0.1 } ]
+`);
+    expect(dial(net, "a", "tcp", "::", 80).outcome).toMatchObject({ kind: "ok", machine: "a" });
+    expect(dial(net, "a", "tcp", "0.0.0.0", 81).outcome).toMatchObject({ kind: "ok", machine: "a" });
+    expect(dial(net, "a", "tcp", "::", 81).ok).toBe(false);
+  });
+  it("a route out of an interface with no address of the family: nothing is sent (NO_SOURCE_ADDRESS)", () => {
+    const net = build(`segments: { lan: { subnets: [192.168.1.0/24, "fd00::/64"] } }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    routes: [ { to: "fd00::/64", dev: eth0 } ]
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24, "fd00::11/64"] } }
+    services: [ { name: s, proto: tcp, port: 80 } ]
+`);
+    const a = dial(net, "a", "tcp", "fd00::11", 80);
+    expect(a.outcome).toEqual({
+      kind: "failed",
+      leg: 0,
+      direction: "forward",
+      disposition: { kind: "no-source", machine: "a", iface: "eth0" },
+    });
+    expect([a.legs[0]!.forward.steps, a.legs[0]!.packet.src]).toEqual([[], { v: 6, n: 0n }]);
+  });
+  it("an unknown client is an internal error that names it", () => {
+    expect(() => dial(build(LAN), "nobody", "tcp", "192.168.1.10", 80)).toThrow("internal: unknown machine nobody");
   });
 });
