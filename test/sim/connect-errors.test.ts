@@ -145,6 +145,32 @@ machines:
   });
 });
 
+describe("the error a client's own OUTPUT chain answers its SYN with (ownError)", () => {
+  it("is a local packet back to the client that undoes the client's own DNAT (nat OUTPUT)", () => {
+    const net = build(`segments: { lan: 192.168.1.0/24 }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    nat: [ { action: dnat, chain: output, proto: tcp, dport: 80, to: 192.168.1.11, toPort: 8080 } ]
+    firewall: { output: { policy: accept, rules: [ { action: reject, proto: tcp, dport: 8080 } ] } }
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24] } }
+    services: [ { name: s, proto: tcp, port: 8080 } ]
+`);
+    const a = dial(net, "a", "tcp", "192.168.1.11", 80);
+    expect(failure(a).disposition).toMatchObject({ kind: "rejected", machine: "a", chain: "output" });
+    expect(way(a.legs[0]!.errorBack)).toEqual([
+      "originate a tcp 192.168.1.11:8080 -> 192.168.1.10:40000",
+      "route a",
+      "a output related accept",
+      "unnat a tcp 192.168.1.11:8080 -> 192.168.1.10:40000 => tcp 192.168.1.11:80 -> 192.168.1.10:40000",
+      "receive a tcp 192.168.1.11:80 -> 192.168.1.10:40000",
+      "a input related accept",
+      "delivered a",
+    ]);
+  });
+});
+
 describe("the error a server sends about a packet addressed to it", () => {
   // icmp_send: for a packet to a local address the error's source is the address it was sent to,
   // not the one the route back would pick (a router's is: its outgoing address, above)
