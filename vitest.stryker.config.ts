@@ -48,7 +48,7 @@ export default defineConfig({
       SKIP_CASES: "12",
       CAUSE_RUNS: "80",
       LONG_DECISIONS: "200",
-      DIFF_RUNS: "150",
+      DIFF_RUNS: "40",
     },
   },
 });
