@@ -835,7 +835,9 @@ function pathCause(f: Failure, d: Disposition & { kind: "no-route" | "no-neighbo
       return found(f, "NEIGHBOUR_FILTERED", rule ? at(rule) : place, "no-route", text, true);
     }
     const text = `nothing on ${d.segment} has ${formatIP(d.nextHop)} (${d.machine} sends out of ${d.iface}): fix the gateway or the address`;
-    return found(f, f.reply ? "RETURN_PATH" : "NO_NEIGHBOUR", place, "no-route", text, true);
+    // a router's host-unreachable (IPv6: address-unreachable) is a soft error, which a UDP socket never reports
+    const seen: Symptom = f.client !== d.machine && f.proto === "udp" ? "timeout" : "no-route";
+    return found(f, f.reply ? "RETURN_PATH" : "NO_NEIGHBOUR", place, seen, text, true);
   }
   const gw = f.m ? gatewayTowards(f.net, f.m, d.dst) : undefined;
   // the client's own kernel has no route: connect() and send() fail with ENETUNREACH at once; after a

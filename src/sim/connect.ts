@@ -66,12 +66,12 @@ export { machineIndex };
  *   as ICMP.
  * - the net-unreachable a NAT engine with the host's loopback closed answers a TCP SYN to its
  *   gateway with (libslirp), from that address;
- * - an ICMP error a router sends about a packet its FORWARD chain rejects or it has no route for,
- *   from the router's own address (WalkOptions `errorFrom`), related where the connection has an
- *   entry.
+ * - an ICMP error a router sends about a packet its FORWARD chain rejects, it has no route for, or
+ *   whose next hop never answers its neighbour lookup, from the router's own address (WalkOptions
+ *   `errorFrom`), related where the connection has an entry.
  * Also when the client refused or rejected it itself: the answer crosses its OUTPUT and INPUT
- * chains on lo (test/regressions/kernel-loopback-reset.test.ts). Not walked: the ICMP error a
- * router sends when no neighbour answers, which is taken as heard (docs/semantics.md 10).
+ * chains on lo (test/regressions/kernel-loopback-reset.test.ts). Not walked: the error a client's
+ * own failed neighbour lookup raises, which is taken as heard.
  */
 function errorBack(
   net: Network,
@@ -90,8 +90,10 @@ function errorBack(
     const there = packetAt(steps, d.machine);
     return there ? walkFrom(there) : {};
   };
-  // a router without a route answers with net-unreachable (ip_error), from its own address
-  if (d.kind === "no-route" && d.machine !== from.name) return fromHeld((there) => routerError(icmpOpts, at, there));
+  // a router without a route answers with net-unreachable (ip_error), one whose next hop never
+  // answers ARP or ND with host-unreachable (ipv4_link_failure, ICMPv6 address-unreachable), from its own address
+  if ((d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== from.name)
+    return fromHeld((there) => routerError(icmpOpts, at, there));
   // libslirp answers the guest's SYN with net-unreachable from the address it dialed: the guest's own
   // chains see it as a related ICMP error (a guest whose INPUT accepts no `related` never hears it)
   if (d.kind === "engine-loopback-off" && packet.proto === "tcp")
@@ -197,7 +199,8 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       // host's loopback; TCP whose connection an ICMP error ends (a reject, a router without a route)
       const udpLoop = back.errorBack && packet.proto === "udp" && isLoopback(packet.dst);
       const tcpIcmp =
-        packet.proto === "tcp" && ((d.kind === "rejected" && !isReset(d)) || (d.kind === "no-route" && d.machine !== from.name));
+        packet.proto === "tcp" &&
+        ((d.kind === "rejected" && !isReset(d)) || ((d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== from.name));
       const swallowed = engine?.kind === "engine-relay" && (udpLoop || tcpIcmp) ? { errorSwallowed: engine.machine } : {};
       legs.push({ forward, packet, from: from.name, ...back, ...swallowed });
       return fail(i, "forward", d);

@@ -228,7 +228,9 @@ function symptomOfTrace(a: Attempt): Symptom {
     packet.proto === "udp" &&
     (packet.dst.v === 4 ? packet.dst.n >> 24n === 127n : packet.dst.n === 1n);
   // measured: libslirp's TCP passes a reset on, and no ICMP error (a reject, a router with no route)
-  const icmpEnds = (d.kind === "rejected" && d.rule.with !== "tcp-reset") || (d.kind === "no-route" && d.machine !== a.legs[o.leg]!.from);
+  const icmpEnds =
+    (d.kind === "rejected" && d.rule.with !== "tcp-reset") ||
+    ((d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== a.legs[o.leg]!.from);
   const slirpTcp = prev0?.kind === "engine-relay" && packet.proto === "tcp" && o.direction === "forward" && icmpEnds;
   const lost = slirpLoop || slirpTcp || (back?.disposition.kind ?? "delivered") !== "delivered";
   const rst = !lost && packet.proto === "tcp" && (d.kind === "refused" || (d.kind === "rejected" && d.rule.with === "tcp-reset"));
@@ -283,6 +285,8 @@ function directSymptom(a: Attempt, lost: boolean): Symptom {
       // a router's net-unreachable: a UDP socket never reports a soft error
       return packet.proto === "udp" ? "timeout" : "no-route";
     case "no-neighbour":
+      // a router's host-unreachable after its lookup fails: soft, so a UDP socket waits
+      return d.machine !== a.legs[0]!.from && packet.proto === "udp" ? "timeout" : "no-route";
     case "no-source":
       return "no-route";
     default:
