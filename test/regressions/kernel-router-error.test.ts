@@ -12,12 +12,9 @@
  * address, then one a second, set outside the namespace), so each no-route query gets a network of
  * its own here.
  */
-import { afterAll, describe, expect, it } from "vitest";
-import { emulate } from "../../src/emulate/emulate.js";
-import { emulationSupport } from "../../src/emulate/build.js";
+import { afterAll, describe } from "vitest";
 import { shutdown } from "../../src/smt/solver.js";
-import { causesOf, enginesAgree, lowered, q } from "./support.js";
-import { formatIP } from "../../src/net/addr.js";
+import { lowered, waysBack } from "./support.js";
 
 afterAll(() => shutdown());
 
@@ -61,31 +58,5 @@ const variants = [
 ] as const;
 
 describe("a router's ICMP error is walked back from the router's own address", () => {
-  it("both engines: unreachable; what pc sees depends on the way back", async () => {
-    for (const [output, input, seen] of variants) {
-      const net = lab(output, input);
-      await enginesAgree(
-        net,
-        queries.map((t) => [t, "unreachable"] as const),
-      );
-      const got = await Promise.all(queries.map(async (t) => (await causesOf(net, t))[0]![1]));
-      expect([got, output, input]).toEqual([[...seen], output, input]);
-    }
-  });
-  it.skipIf(!emulationSupport().ok)(
-    "the kernel agrees, dial by dial and symptom by symptom",
-    async () => {
-      for (const [output, input, seen] of variants) {
-        for (const [k, t] of queries.entries()) {
-          const r = await emulate(lab(output, input), [q(t)]);
-          const p = r.probes[0]!;
-          // every dial as reach says; the one a person would make (the target's address) with the symptom above
-          const dials = p.dials.map((d) => [formatIP(d.dial.dst), d.agree, d.symptom?.agree, d.symptom?.reach]);
-          expect([t, output, input, p.agree, dials.every(([, a, s]) => a && s)]).toEqual([t, output, input, true, true]);
-          expect(dials.find(([dst]) => dst === (t.includes("far") ? "10.9.9.9" : "10.0.0.2"))?.[3]).toBe(seen[k]);
-        }
-      }
-    },
-    300_000,
-  );
+  waysBack(lab, queries, variants, (t) => (t.includes("far") ? "10.9.9.9" : "10.0.0.2"));
 });
