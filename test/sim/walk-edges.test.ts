@@ -1,0 +1,119 @@
+/**
+ * The walk's edges (src/sim/walk.ts), asserted on the trace: what a refusal lists as near misses
+ * (the same port on another address or device, a DNAT only on another interface), the device a
+ * local packet is matched against by SO_BINDTODEVICE, NAT PREROUTING that looped-back packets skip,
+ * a routing loop's end, the route and receive steps an explanation prints, and IPv6 neighbour
+ * discovery's two halves. Written for survivors of the mutation run over src/sim (docs/mutation.md).
+ */
+import { describe, expect, it } from "vitest";
+import type { Attempt, Step } from "../../src/sim/types.js";
+import { build, dial } from "./helpers.js";
+
+const net = build(`segments: { lan: { subnets: [192.168.1.0/24, "fd00::/64"] }, wan: 203.0.113.0/24 }
+machines:
+  a:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24, "fd00::10/64"] }, eth1: { segment: wan, addresses: [203.0.113.10/24] } }
+    services: [ { name: lo-only, proto: tcp, port: 8080, bind: 127.0.0.1 }, { name: dev, proto: tcp, port: 9000, device: eth0 }, { name: w, proto: tcp, port: 8081 } ]
+    nat: [ { action: dnat, chain: prerouting, in: eth1, proto: tcp, dport: 80, to: 192.168.1.10, toPort: 8081 } ]
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24, "fd00::11/64"] } }
+    routes: [ { to: 10.8.0.0/16, via: 192.168.1.12 } ]
+  c:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.12/24] } }
+    ip_forward: true
+    routes: [ { to: 10.8.0.0/16, via: 192.168.1.13 } ]
+  d:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.13/24] } }
+    ip_forward: true
+    routes: [ { to: 10.8.0.0/16, via: 192.168.1.12 } ]
+  e:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.14/24] } }
+    services: [ { name: w, proto: tcp, port: 8081 } ]
+    nat: [ { action: dnat, chain: prerouting, proto: tcp, dport: 80, to: 192.168.1.14, toPort: 8081 } ]
+`);
+
+/** The failure, with its near misses by owner and its DNAT hint by interface. */
+const refusal = (a: Attempt) => {
+  if (a.outcome.kind !== "failed") return `ok ${a.outcome.machine} ${a.outcome.socket?.owner}`;
+  const d = a.outcome.disposition;
+  if (d.kind !== "refused") return d;
+  return { machine: d.machine, near: d.near?.map((s) => s.owner), dnatOnlyOn: d.dnatOnlyOn && (d.dnatOnlyOn.iface ?? "(no interface)") };
+};
+
+describe("a refusal names its near misses", () => {
+  it("the same port bound elsewhere (127.0.0.1), and nothing else", () => {
+    expect(refusal(dial(net, "b", "tcp", "192.168.1.10", 8080))).toEqual({ machine: "a", near: ["lo-only"], dnatOnlyOn: undefined });
+    expect(refusal(dial(net, "b", "udp", "192.168.1.10", 8080))).toEqual({ machine: "a", near: [], dnatOnlyOn: undefined });
+  });
+  it("a DNAT of the port that only applies on another interface", () => {
+    expect(refusal(dial(net, "b", "tcp", "192.168.1.10", 80))).toEqual({ machine: "a", near: [], dnatOnlyOn: "eth1" });
+    expect(refusal(dial(net, "b", "tcp", "192.168.1.10", 81))).toEqual({ machine: "a", near: [], dnatOnlyOn: undefined });
+  });
+});
+
+describe("SO_BINDTODEVICE and local traffic (the device that owns the destination, lo only for loopback)", () => {
+  it("a listener bound to eth0 takes the machine's own connection to eth0's address, not to 127.0.0.1 or eth1's", () => {
+    expect(refusal(dial(net, "a", "tcp", "192.168.1.10", 9000))).toBe("ok a dev");
+    expect(refusal(dial(net, "a", "tcp", "127.0.0.1", 9000))).toEqual({ machine: "a", near: ["dev"], dnatOnlyOn: undefined });
+    expect(refusal(dial(net, "a", "tcp", "203.0.113.10", 9000))).toEqual({ machine: "a", near: ["dev"], dnatOnlyOn: undefined });
+    expect(refusal(dial(net, "b", "tcp", "192.168.1.10", 9000))).toBe("ok a dev");
+  });
+});
+
+describe("nat PREROUTING sees what arrives, not what loops back", () => {
+  it("a DNAT without an interface translates a neighbour's connection, not the machine's own", () => {
+    expect(refusal(dial(net, "b", "tcp", "192.168.1.14", 80))).toBe("ok e w");
+    expect(refusal(dial(net, "e", "tcp", "192.168.1.14", 80))).toEqual({ machine: "e", near: [], dnatOnlyOn: undefined });
+  });
+});
+
+describe("a routing loop", () => {
+  it("ends where the hop limit runs out, at one of the two routers", () => {
+    const a = dial(net, "b", "tcp", "10.8.0.1", 22);
+    expect(a.outcome).toMatchObject({ kind: "failed", leg: 0, direction: "forward" });
+    expect(a.outcome.kind === "failed" && a.outcome.disposition).toEqual({ kind: "loop", machine: "c" });
+    const hops = a.legs[0]!.forward.steps.filter((s) => s.kind === "transmit").length;
+    expect(hops).toBe(65);
+  });
+});
+
+describe("the steps an explanation prints", () => {
+  const brief = (steps: readonly Step[]) =>
+    steps.map((s) =>
+      s.kind === "route"
+        ? `route ${s.machine} ${s.local ? "local" : "out"}${s.via ? " via" : ""}`
+        : s.kind === "receive"
+          ? `receive ${s.machine} ${s.iface}`
+          : `${s.kind} ${s.machine}`,
+    );
+  it("across the LAN: the sender's route out, the receiver's local route; no unnat without NAT", () => {
+    const a = dial(net, "b", "tcp", "192.168.1.10", 8081);
+    expect(brief(a.legs[0]!.forward.steps)).toEqual([
+      "originate b",
+      "route b out",
+      "filter b",
+      "transmit b",
+      "receive a eth0",
+      "route a local",
+      "filter a",
+      "deliver a",
+    ]);
+    expect(brief(a.legs[0]!.reply!.steps)).toEqual([
+      "originate a",
+      "route a out",
+      "filter a",
+      "transmit a",
+      "receive b eth0",
+      "route b local",
+      "filter b",
+    ]);
+  });
+  it("through a gateway: the route says via", () => {
+    const a = dial(net, "b", "tcp", "10.8.0.1", 22);
+    expect(brief(a.legs[0]!.forward.steps).slice(0, 2)).toEqual(["originate b", "route b out via"]);
+  });
+  it("to itself: a local route, then received on lo", () => {
+    const a = dial(net, "a", "tcp", "127.0.0.1", 8080);
+    expect(brief(a.legs[0]!.forward.steps)).toEqual(["originate a", "route a local", "filter a", "receive a lo", "filter a", "deliver a"]);
+  });
+});
