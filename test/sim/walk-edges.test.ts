@@ -117,3 +117,35 @@ describe("the steps an explanation prints", () => {
     expect(brief(a.legs[0]!.forward.steps)).toEqual(["originate a", "route a local", "filter a", "receive a lo", "filter a", "deliver a"]);
   });
 });
+
+describe("IPv6 neighbour discovery: which half a filter drops (semantics.md 3)", () => {
+  const lab = (cIn: string, cOut: string, sIn: string, sOut: string) =>
+    build(`segments: { lan: { subnets: ["fd00::/64"] } }
+machines:
+  c:
+    interfaces: { eth0: { segment: lan, addresses: ["fd00::20/64"] } }
+    firewall: { input: { policy: accept, rules: [ ${cIn} ] }, output: { policy: accept, rules: [ ${cOut} ] } }
+  s:
+    interfaces: { eth0: { segment: lan, addresses: ["fd00::10/64"] } }
+    services: [ { name: w, proto: tcp, port: 80, bind: "::" } ]
+    firewall: { input: { policy: accept, rules: [ ${sIn} ] }, output: { policy: accept, rules: [ ${sOut} ] } }
+`);
+  const nd = "proto: icmp, state: [untracked]";
+  const seen = (...chains: [string, string, string, string]) => {
+    const a = dial(lab(...chains), "c", "tcp", "fd00::10", 80);
+    if (a.outcome.kind === "ok") return "ok";
+    const d = a.outcome.disposition;
+    return d.kind === "no-neighbour" && d.filtered ? `${d.machine}: ${d.filtered.machine} ${d.filtered.chain} ${d.filtered.what}` : d.kind;
+  };
+  it.each([
+    ["nothing dropped", ["", "", "", ""], "ok"],
+    ["c's OUTPUT drops its solicitation", ["", `{ action: drop, ${nd}, dst: "ff02::/16" }`, "", ""], "c: c output solicitation"],
+    ["s's INPUT drops the solicitation", ["", "", `{ action: drop, ${nd} }`, ""], "c: s input solicitation"],
+    ["s's OUTPUT drops its advertisement", ["", "", "", `{ action: drop, ${nd}, dst: "fd00::20" }`], "c: s output advertisement"],
+    ["c's INPUT drops the advertisement", [`{ action: drop, ${nd} }`, "", "", ""], "c: c input advertisement"],
+    // the solicitation that got in left s an entry for c: s's answer needs no discovery of its own
+    ["s's OUTPUT drops only its own solicitations", ["", "", "", `{ action: drop, ${nd}, dst: "ff02::/16" }`], "ok"],
+  ] as const)("%s", (_what, chains, want) => {
+    expect(seen(...chains)).toBe(want);
+  });
+});
