@@ -6,8 +6,10 @@
  * discovery's two halves. Written for survivors of the mutation run over src/sim (docs/mutation.md).
  */
 import { describe, expect, it } from "vitest";
-import type { Attempt, Step } from "../../src/sim/types.js";
-import { build, dial } from "./helpers.js";
+import { machineIndex } from "../../src/ir/types.js";
+import { samePacket, walk } from "../../src/sim/walk.js";
+import type { Attempt, Packet, Step } from "../../src/sim/types.js";
+import { build, dial, ip } from "./helpers.js";
 
 const net = build(`segments: { lan: { subnets: [192.168.1.0/24, "fd00::/64"] }, wan: 203.0.113.0/24 }
 machines:
@@ -147,5 +149,58 @@ machines:
     ["s's OUTPUT drops only its own solicitations", ["", "", "", `{ action: drop, ${nd}, dst: "ff02::/16" }`], "ok"],
   ] as const)("%s", (_what, chains, want) => {
     expect(seen(...chains)).toBe(want);
+  });
+});
+
+describe("conntrack's packet identity and a walk's defaults", () => {
+  const p: Packet = { proto: "tcp", src: ip("192.168.1.11"), dst: ip("192.168.1.10"), sport: 40000, dport: 80 };
+  it("samePacket compares all five fields", () => {
+    expect(samePacket(p, { ...p })).toBe(true);
+    for (const other of [
+      { proto: "udp" as const },
+      { src: ip("192.168.1.12") },
+      { dst: ip("192.168.1.12") },
+      { sport: 40001 },
+      { dport: 81 },
+    ])
+      expect([other, samePacket(p, { ...p, ...other })]).toEqual([other, false]);
+  });
+  it("a walk given no neighbour set makes its own (IPv6 discovery needs one)", () => {
+    const machines = machineIndex(net);
+    const six: Packet = { proto: "tcp", src: ip("fd00::11"), dst: ip("fd00::10"), sport: 40000, dport: 8081 };
+    const t = walk({ net, machines, ct: new Map() }, machines.get("b")!, six);
+    expect(t.disposition).toMatchObject({ kind: "refused", machine: "a" });
+  });
+});
+
+describe("no route after the client's own DNAT (nat OUTPUT): the SYN is rerouted, and only then", () => {
+  const lab = build(`segments: { lan: 192.168.1.0/24, far: 192.168.2.0/24 }
+machines:
+  c:
+    interfaces: { eth0: { segment: far, addresses: [192.168.2.20/24] } }
+    routes: [ { to: 192.168.1.0/24, via: 192.168.2.1 } ]
+    nat: [ { action: dnat, chain: output, proto: tcp, dport: 81, to: 10.9.9.9, toPort: 80 } ]
+  r:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] }, eth1: { segment: far, addresses: [192.168.2.1/24] } }
+    ip_forward: true
+  s:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    services: [ { name: w, proto: tcp, port: 80 } ]
+`);
+  it("rerouted at the client; a server's missing route back is not", () => {
+    const r = dial(lab, "c", "tcp", "192.168.1.10", 81);
+    expect(r.outcome).toEqual({
+      kind: "failed",
+      leg: 0,
+      direction: "forward",
+      disposition: { kind: "no-route", machine: "c", dst: ip("10.9.9.9"), rerouted: true },
+    });
+    const back = dial(lab, "c", "tcp", "192.168.1.10", 80);
+    expect(back.outcome).toEqual({
+      kind: "failed",
+      leg: 0,
+      direction: "reply",
+      disposition: { kind: "no-route", machine: "s", dst: ip("192.168.2.20") },
+    });
   });
 });
