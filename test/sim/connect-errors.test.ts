@@ -244,9 +244,10 @@ machines:
   r:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] } }
     ip_forward: true
+    routes: [ { to: 10.5.0.0/16, via: 192.168.1.99 } ]
   srv:
     interfaces: { eth0: { segment: lan, addresses: [192.168.1.30/24] } }
-    firewall: { input: { policy: accept, rules: [ { action: reject, proto: tcp, dport: 23 }, { action: reject, proto: tcp, dport: 24, with: tcp-reset } ] } }
+    firewall: { input: { policy: accept, rules: [ { action: reject, proto: tcp, dport: 23 }, { action: reject, proto: tcp, dport: 24, with: tcp-reset }, { action: drop, proto: tcp, dport: 26 } ] } }
     services: [ { name: smtp, proto: tcp, port: 25 } ]
 `);
   const net = lab("{ to: default, via: 192.168.1.1 }");
@@ -296,6 +297,15 @@ machines:
       22,
       failed("forward no-route r", 2, "guest-nat", "delivered"),
     ],
+    [
+      "guest's TCP through a router whose next hop never answers: swallowed",
+      "guest",
+      "tcp",
+      "10.5.0.1",
+      22,
+      failed("forward no-neighbour r", 2, "guest-nat", "delivered"),
+    ],
+    ["guest's TCP dropped: nothing to swallow", "guest", "tcp", "192.168.1.30", 26, failed("forward dropped srv", 2, undefined, undefined)],
     [
       "guest's UDP to the host's loopback, nothing listening: swallowed",
       "guest",
