@@ -204,3 +204,55 @@ machines:
     });
   });
 });
+
+describe("a routed lab: rp_filter, a wildcard UDP answer, a NAT engine without chains", () => {
+  const lab = build(`segments: { lan: 192.168.1.0/24, far: 192.168.2.0/24 }
+machines:
+  pc:
+    interfaces: { eth0: { segment: far, addresses: [192.168.2.20/24] } }
+    routes: [ { to: default, via: 192.168.2.1 } ]
+  r:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.1/24] }, eth1: { segment: far, addresses: [192.168.2.1/24] } }
+    ip_forward: true
+  srv:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+    rp_filter: 2
+    services: [ { name: w, proto: tcp, port: 80 } ]
+  srv2:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24, 192.168.1.51/24] } }
+    routes: [ { to: default, via: 192.168.1.1 } ]
+    services: [ { name: d, proto: udp, port: 53 } ]
+  guest:
+    vm: { on: srv2, adapters: [ { mode: nat } ] }
+`);
+  it("loose rp_filter drops a source the machine has no route back to at all", () => {
+    const a = dial(lab, "pc", "tcp", "192.168.1.10", 80);
+    expect(a.outcome.kind === "failed" && a.outcome.disposition).toEqual({
+      kind: "rp-filter",
+      machine: "srv",
+      iface: "eth0",
+      src: ip("192.168.2.20"),
+      mode: 2,
+    });
+  });
+  it("a wildcard UDP server answers from its route's source, which the client that dialed the other address refuses", () => {
+    const a = dial(lab, "pc", "udp", "192.168.1.51", 53);
+    expect(a.outcome).toMatchObject({
+      kind: "failed",
+      direction: "reply",
+      disposition: { kind: "reply-mismatch", machine: "pc", expectedMachine: "pc" },
+    });
+    expect(dial(lab, "pc", "udp", "192.168.1.11", 53).ok).toBe(true);
+  });
+  it("a router forwards by a route that is not local, and a NAT engine crosses no filter chain", () => {
+    const routed = dial(lab, "pc", "udp", "192.168.1.11", 53);
+    expect(
+      routed.legs[0]!.forward.steps.filter((s) => s.machine === "r").map((s) => (s.kind === "route" ? `route ${s.local}` : s.kind)),
+    ).toEqual(["receive", "route false", "filter", "transmit"]);
+    const g = dial(lab, "guest", "udp", "192.168.1.11", 53);
+    expect(g.ok).toBe(true);
+    const engine = g.legs.flatMap((l) => [...l.forward.steps, ...(l.reply?.steps ?? [])]).filter((s) => s.machine.endsWith("-nat"));
+    expect(engine.length).toBeGreaterThan(0);
+    expect(engine.filter((s) => s.kind === "filter")).toEqual([]);
+  });
+});
