@@ -256,3 +256,30 @@ machines:
     expect(engine.filter((s) => s.kind === "filter")).toEqual([]);
   });
 });
+
+describe("pings, which the kernel (or a NAT engine) answers itself", () => {
+  const lab = build(`segments: { lan: 192.168.1.0/24 }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm: { on: host, adapters: [ { mode: nat } ] }
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24] } }
+`);
+  const walked = (a: Attempt) => a.legs.map((l) => l.forward.steps.map((s) => `${s.kind} ${s.machine}`));
+  it("a LAN ping is delivered by the kernel, after INPUT", () => {
+    const a = dial(lab, "b", "icmp", "192.168.1.10");
+    expect(a.ok).toBe(true);
+    expect(walked(a)).toEqual([
+      ["originate b", "route b", "filter b", "transmit b", "receive host", "route host", "filter host", "deliver host"],
+    ]);
+  });
+  it("a guest's IPv4 ping to its gateway is answered by the engine; to the LAN the engine pings as the host", () => {
+    expect(walked(dial(lab, "guest", "icmp", "10.0.2.2"))).toEqual([
+      ["originate guest", "route guest", "filter guest", "transmit guest", "receive guest-nat", "route guest-nat", "deliver guest-nat"],
+    ]);
+    const lan = dial(lab, "guest", "icmp", "192.168.1.11");
+    expect([lan.ok, walked(lan).map((l) => l.at(-1))]).toEqual([true, ["receive guest-nat", "deliver b"]]);
+  });
+});
