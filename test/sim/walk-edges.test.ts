@@ -137,14 +137,19 @@ machines:
     const a = dial(lab(cIn, cOut, sIn, sOut), "c", "tcp", "fd00::10", 80);
     if (a.outcome.kind === "ok") return "ok";
     const d = a.outcome.disposition;
-    return d.kind === "no-neighbour" && d.filtered ? `${d.machine}: ${d.filtered.machine} ${d.filtered.chain} ${d.filtered.what}` : d.kind;
+    // the rule that drops it is cited (its origin), or the chain's policy
+    const cite =
+      d.kind === "no-neighbour" && d.filtered ? (d.filtered.rule ? " (rule)" : d.filtered.policyOrigin ? " (policy)" : " (?)") : "";
+    return d.kind === "no-neighbour" && d.filtered
+      ? `${d.machine}: ${d.filtered.machine} ${d.filtered.chain} ${d.filtered.what}${cite}`
+      : d.kind;
   };
   it.each([
     ["nothing dropped", ["", "", "", ""], "ok"],
-    ["c's OUTPUT drops its solicitation", ["", `{ action: drop, ${nd}, dst: "ff02::/16" }`, "", ""], "c: c output solicitation"],
-    ["s's INPUT drops the solicitation", ["", "", `{ action: drop, ${nd} }`, ""], "c: s input solicitation"],
-    ["s's OUTPUT drops its advertisement", ["", "", "", `{ action: drop, ${nd}, dst: "fd00::20" }`], "c: s output advertisement"],
-    ["c's INPUT drops the advertisement", [`{ action: drop, ${nd} }`, "", "", ""], "c: c input advertisement"],
+    ["c's OUTPUT drops its solicitation", ["", `{ action: drop, ${nd}, dst: "ff02::/16" }`, "", ""], "c: c output solicitation (rule)"],
+    ["s's INPUT drops the solicitation", ["", "", `{ action: drop, ${nd} }`, ""], "c: s input solicitation (rule)"],
+    ["s's OUTPUT drops its advertisement", ["", "", "", `{ action: drop, ${nd}, dst: "fd00::20" }`], "c: s output advertisement (rule)"],
+    ["c's INPUT drops the advertisement", [`{ action: drop, ${nd} }`, "", "", ""], "c: c input advertisement (rule)"],
     // the solicitation that got in left s an entry for c: s's answer needs no discovery of its own
     ["s's OUTPUT drops only its own solicitations", ["", "", "", `{ action: drop, ${nd}, dst: "ff02::/16" }`], "ok"],
   ] as const)("%s", (_what, chains, want) => {
@@ -281,5 +286,28 @@ machines:
     ]);
     const lan = dial(lab, "guest", "icmp", "192.168.1.11");
     expect([lan.ok, walked(lan).map((l) => l.at(-1))]).toEqual([true, ["receive guest-nat", "deliver b"]]);
+  });
+});
+
+describe("libslirp with the host's loopback closed drops the answer to a client on the host's loopback", () => {
+  it("the host's own UDP to its forward fails on the way back; a LAN client's is answered", () => {
+    const lab = build(`segments: { lan: 192.168.1.0/24 }
+machines:
+  host:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } }
+  guest:
+    vm: { on: host, adapters: [ { mode: nat, localhostReachable: false, forwards: [ { name: dns, proto: udp, hostPort: 5353, guestPort: 53 } ] } ] }
+    services: [ { name: d, proto: udp, port: 53 } ]
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.11/24] } }
+`);
+    const own = dial(lab, "host", "udp", "127.0.0.1", 5353);
+    expect(own.outcome).toMatchObject({
+      kind: "failed",
+      leg: 1,
+      direction: "reply",
+      disposition: { kind: "engine-loopback-off", machine: "guest-nat" },
+    });
+    expect(dial(lab, "b", "udp", "192.168.1.10", 5353).ok).toBe(true);
   });
 });
