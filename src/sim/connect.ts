@@ -92,8 +92,7 @@ function errorBack(
   };
   // a router without a route answers with net-unreachable (ip_error), one whose next hop never
   // answers ARP or ND with host-unreachable (ipv4_link_failure, ICMPv6 address-unreachable), from its own address
-  if ((d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== from.name)
-    return fromHeld((there) => routerError(icmpOpts, at, there));
+  if (routerCannotSend(d, from)) return fromHeld((there) => routerError(icmpOpts, at, there));
   // libslirp answers the guest's SYN with net-unreachable from the address it dialed: the guest's own
   // chains see it as a related ICMP error (a guest whose INPUT accepts no `related` never hears it)
   if (d.kind === "engine-loopback-off" && packet.proto === "tcp")
@@ -108,6 +107,13 @@ function errorBack(
   if (icmp && router) return fromHeld((there) => routerError(icmpOpts, at, there));
   return { errorBack: walk({ ...icmpOpts, related: icmp }, at, swap(d.packet)) };
 }
+
+/**
+ * A machine on the way that cannot send the packet on (no route, or no neighbour answers its lookup),
+ * which answers with an ICMP error of its own; the client's own failure raises none that is walked.
+ */
+const routerCannotSend = (d: Disposition, from: Machine): boolean =>
+  (d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== from.name;
 
 /** A packet a machine holds: as it was received there, and now, after its nat PREROUTING. */
 type Held = { readonly received: Packet; readonly now: Packet };
@@ -198,9 +204,7 @@ export function attempt(net: Network, machines: ReadonlyMap<string, Machine>, di
       // what libslirp passes no ICMP error of on to its guest (types.ts Leg.errorSwallowed): UDP re-sent to the
       // host's loopback; TCP whose connection an ICMP error ends (a reject, a router without a route)
       const udpLoop = back.errorBack && packet.proto === "udp" && isLoopback(packet.dst);
-      const tcpIcmp =
-        packet.proto === "tcp" &&
-        ((d.kind === "rejected" && !isReset(d)) || ((d.kind === "no-route" || d.kind === "no-neighbour") && d.machine !== from.name));
+      const tcpIcmp = packet.proto === "tcp" && ((d.kind === "rejected" && !isReset(d)) || routerCannotSend(d, from));
       const swallowed = engine?.kind === "engine-relay" && (udpLoop || tcpIcmp) ? { errorSwallowed: engine.machine } : {};
       legs.push({ forward, packet, from: from.name, ...back, ...swallowed });
       return fail(i, "forward", d);
