@@ -8,16 +8,10 @@
 import { describe, expect, it } from "vitest";
 import { meetsQuery } from "../../src/sim/connect.js";
 import { MAX_LEGS } from "../../src/ir/dial.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { formatIP } from "../../src/net/addr.js";
 import type { Attempt, Packet, Trace } from "../../src/sim/types.js";
-import { build, dial, failure } from "./helpers.js";
+import { build, dial, failure, q } from "./helpers.js";
 
-const q = (text: string): Query => {
-  const r = parseQuery(text);
-  if (!r.ok) throw new Error(r.message);
-  return r.query;
-};
 const show = (p: Packet) => `${p.proto} ${formatIP(p.src)}:${p.sport} -> ${formatIP(p.dst)}:${p.dport}`;
 /** The error's way back, one line a step: enough to tell where it left from and what NAT it undid. */
 const way = (t: Trace | undefined) =>

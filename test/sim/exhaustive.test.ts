@@ -12,7 +12,6 @@ import { scenarioArb } from "../properties/arbitraries.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
 import { ask } from "../../src/query/dials.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { type Dial } from "../../src/ir/dial.js";
 import {
@@ -33,7 +32,7 @@ import type { Attempt, Disposition, Step, Trace } from "../../src/sim/types.js";
 // smaller: every surviving mutant of src/sim runs them in full.
 const DIALS = Number(process.env.CLASS_DIALS ?? 150);
 const SKIP_CASES = Number(process.env.SKIP_CASES ?? 40);
-import { build, ip } from "./helpers.js";
+import { build, ip, q } from "./helpers.js";
 import { MODEL_FILES } from "../model-files.js";
 
 const files = MODEL_FILES;
@@ -45,12 +44,6 @@ const models = files.map((f) => {
     expect: (loaded.topology.doc.expect ?? []).flatMap((e) => (e.query !== undefined ? [{ ...e, query: e.query }] : [])),
   };
 });
-
-function q(text: string): Query {
-  const r = parseQuery(text);
-  if (!r.ok) throw new Error(`bad query ${text}: ${r.message}`);
-  return r.query;
-}
 
 function expectDomain(c: PacketClasses): void {
   const sorted = <T extends number | bigint>(xs: readonly T[]) => xs.every((x, i) => i === 0 || xs[i - 1]! < x);

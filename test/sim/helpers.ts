@@ -7,7 +7,7 @@ import { expect } from "vitest";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
 import { ask, type Answer } from "../../src/query/dials.js";
-import { parseQuery } from "../../src/ir/query.js";
+import { parseQuery, type Query } from "../../src/ir/query.js";
 import { attempt, machineIndex } from "../../src/sim/connect.js";
 import { formatIP, parseIP, type IP } from "../../src/net/addr.js";
 import type { Network } from "../../src/ir/types.js";
@@ -19,10 +19,15 @@ export function build(yaml: string): Network {
   return lower(loadTopologyText(FILE, yaml).topology);
 }
 
+/** A query from its text (throws on a bad one). */
+export function q(text: string): Query {
+  const r = parseQuery(text);
+  if (!r.ok) throw new Error(`bad query ${text}: ${r.message}`);
+  return r.query;
+}
+
 export function query(net: Network, text: string): Answer {
-  const q = parseQuery(text);
-  if (!q.ok) throw new Error(`bad query ${text}: ${q.message}`);
-  return ask(net, q.query);
+  return ask(net, q(text));
 }
 
 export function ip(text: string): IP {

@@ -6,7 +6,6 @@
  * (a relay process of the emulator's agent) is asked too.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
 import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
@@ -16,15 +15,10 @@ import { emulationSupport } from "../../src/emulate/build.js";
 import { nftRuleset } from "../../src/emulate/plan.js";
 import { loadTopologyText } from "../../src/topology/load.js";
 import { InputError } from "../../src/diagnostics/diagnostic.js";
-import { build, dial, failure, expectOk, pkt } from "./helpers.js";
+import { build, dial, failure, expectOk, pkt, q } from "./helpers.js";
 
 afterAll(() => shutdown());
 
-const q = (text: string): Query => {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
 const root = emulationSupport().ok;
 
 /** A Docker-like host: the relay on 8080 -> web:80; `host`, `web` and the FORWARD chain vary per case. */
