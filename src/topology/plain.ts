@@ -592,9 +592,6 @@ export function spanAt(file: string, starts: Int32Array, offset: number): Span {
   return { file, line: lo + 1, col: offset - starts[lo]! + 1 };
 }
 
-/** A JSON text the JSON reader leaves to the YAML readers. */
-class NotPlainJson {}
-
 /**
  * The offsets of a JSON text, beside JSON.parse's value: the same tape as the YAML reader's, so
  * every position is the one the yaml library gives. It takes only JSON whose value YAML reads the
@@ -614,19 +611,9 @@ export function parseJson(src: string): PlainResult | undefined {
   } catch {
     return undefined;
   }
-  const scan = new JsonScan(src);
-  try {
-    scan.value(1);
-    scan.space();
-    if (scan.i !== src.length) return undefined;
-  } catch (e) {
-    if (e instanceof NotPlainJson) return undefined;
-    throw e;
-  }
-  return { ok: true, value, pos: scan.pos, values: scan.values };
+  const scan = scanJson(src);
+  return scan && { ok: true, value, pos: scan.pos, values: scan.values };
 }
-
-const NOT = new NotPlainJson();
 
 /** Whether s[from, to) is a number the YAML readers read as the same integer (INT above: 0, or up to 15 digits, no -0). */
 function wholeNumber(s: string, from: number, to: number): boolean {
@@ -641,122 +628,131 @@ function wholeNumber(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** One pass over valid JSON (JSON.parse said so), writing the tape. */
-class JsonScan {
-  i = 0;
-  values = 0;
-  readonly pos: Positions;
-  private keyAt = -1;
-  constructor(readonly src: string) {
-    this.pos = new Positions(src, false);
-  }
-
-  space(): void {
-    const s = this.src;
+/**
+ * One pass over valid JSON (JSON.parse said so), writing the tape, or undefined where the YAML
+ * readers must decide. One loop with its state in locals and an explicit stack of open mappings
+ * and lists: a file of a million values makes no call or object per value.
+ */
+// Long: one loop, the JSON grammar's states inline (see above)
+function scanJson(s: string): { pos: Positions; values: number } | undefined {
+  const pos = new Positions(s, false);
+  const u = bytesOf(s);
+  const len = s.length;
+  let i = 0;
+  let values = 0;
+  let keyAt = -1;
+  /** the node of each open mapping or list, innermost last */
+  const open: number[] = [];
+  /** for each open mapping, where its keys start in `keys` (-1 for a list) */
+  const keyBase: number[] = [];
+  /** start and end of each open mapping's key texts, in pairs */
+  let keys = new Int32Array(256);
+  let nk = 0;
+  for (;;) {
+    if ((i = space(u, i)) < 0 || open.length >= PLAIN_DEPTH) return undefined;
+    const c = u[i];
+    values++;
+    const node = pos.push(i, c === 123 ? 1 : c === 91 ? 2 : 0, keyAt, undefined);
+    keyAt = -1;
+    if (c === 123 || c === 91) {
+      open.push(node);
+      keyBase.push(c === 123 ? nk : -1);
+      i++;
+    } else if (c === 34) {
+      // a string: \u escapes are left to the YAML readers
+      let q = i + 1;
+      for (let d = u[q]; d !== 34; d = u[++q])
+        if (d === 92) {
+          if (u[q + 1] === 117) return undefined;
+          q++;
+        }
+      i = q + 1;
+    } else {
+      // a number, true, false or null: up to the next delimiter (a tab or carriage return ends it too, and is refused below)
+      let q = i;
+      for (let d = u[q]; d !== 44 && d !== 93 && d !== 125 && d !== 32 && d !== 10 && d !== 9 && d !== 13 && q < len; d = u[++q]);
+      if (c !== 116 && c !== 102 && c !== 110 && !wholeNumber(s, i, q)) return undefined; // 1.5, 1e3, -0: left to the YAML readers
+      i = q;
+    }
+    // after a value (or an opening bracket): close what ends here, then the next item's start
     for (;;) {
-      const c = s.charCodeAt(this.i);
-      if (c === 32 || c === 10) this.i++;
-      else if (c === 9 || c === 13)
-        throw NOT; // tabs and carriage returns: the YAML readers decide
-      else return;
-    }
-  }
-
-  value(depth: number): void {
-    if (depth > PLAIN_DEPTH) throw NOT;
-    const s = this.src;
-    const c = s.charCodeAt(this.i);
-    this.values++;
-    const n = this.pos.push(this.i, c === 123 ? 1 : c === 91 ? 2 : 0, this.keyAt, undefined);
-    this.keyAt = -1;
-    if (c === 123) this.mapping(n, depth);
-    else if (c === 91) this.list(n, depth);
-    else if (c === 34) this.string(false);
-    else {
-      // a number, true, false or null: up to the next delimiter
-      let q = this.i;
-      // (a tab or carriage return ends it too, and space() then gives up on it)
-      for (
-        let d = s.charCodeAt(q);
-        d !== 44 && d !== 93 && d !== 125 && d !== 32 && d !== 10 && d !== 9 && d !== 13 && q < s.length;
-        d = s.charCodeAt(++q)
-      );
-      if (c !== 116 && c !== 102 && c !== 110 && !wholeNumber(s, this.i, q)) throw NOT; // 1.5, 1e3, -0: left to the YAML readers
-      this.i = q;
-    }
-  }
-
-  /** A string from its opening quote; a key has no escapes. Returns where its text ends. */
-  string(key: boolean): number {
-    const s = this.src;
-    let q = this.i + 1;
-    for (;;) {
-      const d = s.charCodeAt(q);
-      if (d === 34) break;
-      if (d === 92) {
-        if (key || s.charCodeAt(q + 1) === 117) throw NOT; // \u, or any escape in a key
-        q++;
+      if ((i = space(u, i)) < 0) return undefined;
+      const top = open.length - 1;
+      if (top < 0) return i === len ? { pos, values } : undefined;
+      const d = u[i];
+      if (d === 93 || d === 125) {
+        // the end of the innermost mapping or list
+        i++;
+        const base = keyBase[top]!;
+        if (base >= 0) {
+          if (nk - base > 2 * FEW_KEYS && !distinct(s, keys, base, nk)) return undefined;
+          nk = base;
+        }
+        pos.close(open[top]!, i);
+        open.pop();
+        keyBase.pop();
+        continue;
       }
-      q++;
+      if (d === 44) i++; // ','; else the first item of a mapping or list just opened
+      const base = keyBase[top]!;
+      if (base < 0) break; // a list's next value
+      // a mapping's next key: "key" (no escape in it), then ':'
+      if ((i = space(u, i)) < 0) return undefined;
+      const at = i;
+      let q = i + 1;
+      for (let e = u[q]; e !== 34; e = u[++q]) if (e === 92) return undefined;
+      if (q - at - 1 > 1000 || (q - at === 10 && s.startsWith("__proto__", at + 1))) return undefined;
+      // duplicate keys (YAML refuses them, JSON.parse keeps the last): among a mapping's first few, compared here; a larger one, at its end
+      if (nk - base <= 2 * FEW_KEYS)
+        for (let k = base; k < nk; k += 2) if (sameText(s, keys[k]!, keys[k + 1]!, at + 1, q)) return undefined;
+      if (nk + 2 > keys.length) keys = grown(keys);
+      keys[nk++] = at + 1;
+      keys[nk++] = q;
+      if ((i = space(u, q + 1)) < 0) return undefined;
+      i++; // ':'
+      keyAt = at;
+      break;
     }
-    this.i = q + 1;
-    return q;
-  }
-
-  mapping(n: number, depth: number): void {
-    const s = this.src;
-    this.i++;
-    this.space();
-    const keys: number[] = []; // where each key's text starts and ends
-    if (s.charCodeAt(this.i) !== 125)
-      for (;;) {
-        const at = this.i;
-        const end = this.string(true);
-        if (end - at - 1 > 1000 || (end - at === 10 && s.startsWith("__proto__", at + 1))) throw NOT;
-        keys.push(at + 1, end);
-        this.space();
-        this.i++; // ':'
-        this.space();
-        this.keyAt = at;
-        this.value(depth + 1);
-        this.space();
-        if (s.charCodeAt(this.i++) === 125) break;
-        this.space();
-      }
-    else this.i++;
-    if (keys.length > 2) noDuplicates(s, keys);
-    this.pos.close(n, this.i);
-  }
-
-  list(n: number, depth: number): void {
-    const s = this.src;
-    this.i++;
-    this.space();
-    if (s.charCodeAt(this.i) !== 93)
-      for (;;) {
-        this.value(depth + 1);
-        this.space();
-        if (s.charCodeAt(this.i++) === 93) break;
-        this.space();
-      }
-    else this.i++;
-    this.pos.close(n, this.i);
   }
 }
 
-/** A mapping's keys (start and end of each one's text, in pairs) are all different, or NOT: YAML refuses duplicates, JSON.parse keeps the last. */
-function noDuplicates(s: string, keys: readonly number[]): void {
-  if (keys.length <= 32) {
-    for (let a = 0; a < keys.length; a += 2)
-      for (let b = a + 2; b < keys.length; b += 2) if (sameText(s, keys[a]!, keys[a + 1]!, keys[b]!, keys[b + 1]!)) throw NOT;
-    return;
-  }
+/** Past the spaces and newlines from i; -1 at a tab or carriage return, which the JSON reader leaves to the YAML readers. */
+function space(u: Uint8Array, i: number): number {
+  let d = u[i];
+  while (d === 32 || d === 10) d = u[++i];
+  return d === 9 || d === 13 ? -1 : i;
+}
+
+/**
+ * The text as bytes at the same offsets, for the JSON reader's loop (reading a byte array is about
+ * twice as fast as charCodeAt): each UTF-16 unit as its Latin-1 byte, and a unit past 0xFF (inside
+ * a string, where valid JSON has them) as 'x', so that its low byte cannot pass for a quote.
+ */
+function bytesOf(s: string): Uint8Array {
+  const b = Buffer.from(s, "latin1");
+  const wide = /[^\x00-\xff]/g;
+  for (let m = wide.exec(s); m; m = wide.exec(s)) b[m.index] = 120;
+  return b;
+}
+
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** Keys of a mapping compared pair by pair as they are read; past them, a mapping's keys go through a set. */
+const FEW_KEYS = 16;
+
+/** Whether the keys of a mapping (start and end of each one's text, in pairs in keys[from, to)) are all different. */
+function distinct(s: string, keys: Int32Array, from: number, to: number): boolean {
   const seen = new Set<string>();
-  for (let a = 0; a < keys.length; a += 2) {
+  for (let a = from; a < to; a += 2) {
     const k = s.slice(keys[a], keys[a + 1]);
-    if (seen.has(k)) throw NOT;
+    if (seen.has(k)) return false;
     seen.add(k);
   }
+  return true;
 }
 
 function sameText(s: string, a0: number, a1: number, b0: number, b1: number): boolean {

@@ -11,7 +11,7 @@ import YAML, { LineCounter } from "yaml";
 import { describe, expect, it } from "vitest";
 import { dataFiles } from "../model-files.js";
 import { makeLocator, parseYamlBounded, plainSourceMap, type Locator, type Path } from "../../src/topology/load.js";
-import { parseJson, parsePlain, type Positions } from "../../src/topology/plain.js";
+import { PLAIN_DEPTH, parseJson, parsePlain, type Positions } from "../../src/topology/plain.js";
 import { lanTopology } from "../bench/generate.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -198,6 +198,19 @@ describe("the fast reader equals the yaml library", () => {
     ]) {
       expect(parseJson(text), text).toBeUndefined();
     }
+    // duplicate keys in a mapping of more keys than are compared pair by pair (they go through a set at its end)
+    const many = (keys: string[]) => `{${keys.map((k, i) => `"${k}": ${i}`).join(", ")}}`;
+    const forty = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    expect(parseJson(many(forty))?.ok, "40 different keys").toBe(true);
+    expect(parseJson(many([...forty, "k3"])), "a duplicate of an early key at the end").toBeUndefined();
+    expect(parseJson(many([...forty.slice(0, 30), "k29", ...forty.slice(30)])), "a duplicate in the middle").toBeUndefined();
+    expect(parseJson(many(["a", "b", "a"])), "a duplicate among the first keys").toBeUndefined();
+    // keys compared per mapping: the same key in sibling and nested mappings is fine
+    expect(parseJson('{"a": {"a": 1, "b": {"a": 2}}, "b": [{"a": 1}, {"a": 2}]}')?.ok).toBe(true);
+    // nesting: PLAIN_DEPTH levels are read, one more is left to the YAML readers
+    const nest = (d: number) => "[".repeat(d) + "]".repeat(d);
+    expect(parseJson(nest(PLAIN_DEPTH))?.ok).toBe(true);
+    expect(parseJson(nest(PLAIN_DEPTH + 1))).toBeUndefined();
     const ok = parseJson('{"a": [1, -2, "x\\ny", true, null, {}], "b": {"c": false}}');
     expect(ok?.ok && ok.value).toEqual({ a: [1, -2, "x\ny", true, null, {}], b: { c: false } });
   });
