@@ -23,14 +23,17 @@ class SmallFirst extends BaseSequencer {
 const LOWER = ["test/lower/**/*.test.ts"];
 // The simulator is also judged by the symptom oracle, the kernel regressions' engine assertions
 // (their namespace halves are skipped) and the firewall-action tests.
+// Both engines' class exploration (src/sim/classes.ts, src/smt/classes.ts) is judged by
+// test/query/classes.test.ts, which compares every cell with the per-flow answer.
 const SIM = [
   "test/sim/**/*.test.ts",
   "test/query/causes.test.ts",
+  "test/query/classes.test.ts",
   "test/regressions/**/*.test.ts",
   "test/topology/{reject-with,nat-engine,match-negation-metric}.test.ts",
 ];
 // The solver is judged above all by the differential property (Z3 against the simulator).
-const SMT = ["test/smt/**/*.test.ts", "test/properties/differential.test.ts"];
+const SMT = ["test/smt/**/*.test.ts", "test/properties/differential.test.ts", "test/query/classes.test.ts"];
 
 const scope = process.env.REACH_MUTATE_SCOPE ?? "all";
 const include = scope === "lower" ? LOWER : scope === "sim" ? SIM : scope === "smt" ? SMT : [...LOWER, ...SIM, ...SMT];
