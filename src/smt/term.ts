@@ -23,7 +23,6 @@ export type AV = { readonly k: "c"; readonly ip: IP } | { readonly k: "v"; reado
 export type PV = { readonly k: "c"; readonly n: number } | { readonly k: "v"; readonly name: PortVar };
 
 export const ac = (ip: IP): AV => ({ k: "c", ip });
-export const pc = (n: number): PV => ({ k: "c", n });
 
 export type F =
   | { readonly t: "true" }
@@ -111,9 +110,6 @@ export function eqPort(a: PV, b: PV): F {
   const c = a.k === "c" ? a.n : (b as { n: number }).n;
   return inPorts(a.k === "v" ? a : b, c, c);
 }
-
-export const sameAV = (a: AV, b: AV): boolean => (a.k === "c" ? b.k === "c" && sameIP(a.ip, b.ip) : b.k === "v" && a.v === b.v);
-export const samePV = (a: PV, b: PV): boolean => (a.k === "c" ? b.k === "c" && a.n === b.n : b.k === "v" && a.name === b.name);
 
 /** A concrete assignment of the variables (a witness). */
 export interface Assignment {
