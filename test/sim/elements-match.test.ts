@@ -29,18 +29,17 @@ const seen = (a: Attempt) => {
   return `${d.kind} at ${d.machine}`;
 };
 
-describe("a negated condition still needs its field", () => {
-  it.each([
-    // an IPv4 rule never sees IPv6 packets (iptables vs ip6tables; nft `ip saddr` breaks on IPv6)
-    ["src: { not: 192.168.1.0/24 }", "fd00::10", "tcp", 80],
-    ["dst: { not: 192.168.1.10 }", "fd00::10", "tcp", 80],
-    ["origDst: { not: 192.168.1.0/24 }", "fd00::10", "tcp", 80],
-  ] as const)("drop %s: %s %s passes", (cond, dst, proto, port) => {
-    expect(seen(dial(lab(`{ action: drop, ${cond} }`), "c", proto, dst, port))).toBe("ok");
-  });
+describe("a negated IPv4 address condition never matches IPv6", () => {
+  it.each(["src: { not: 192.168.1.0/24 }", "dst: { not: 192.168.1.10 }", "origDst: { not: 192.168.1.0/24 }"])(
+    "drop %s: IPv6 to fd00::10:80 passes",
+    (cond) => {
+      // an IPv4 rule never sees IPv6 packets (iptables vs ip6tables; nft `ip saddr` breaks on IPv6)
+      expect(seen(dial(lab(`{ action: drop, ${cond} }`), "c", "tcp", "fd00::10", 80))).toBe("ok");
+    },
+  );
 
-  it("the same rules do drop the packets that have the field", () => {
-    // the other side of each case above: the condition is live, so "ok" above is the missing field
+  it("the same conditions do match IPv4", () => {
+    // the other side of each case above: the condition is live, so "ok" above is the other family
     expect(seen(dial(lab("{ action: drop, src: { not: 192.168.1.99 } }"), "c", "tcp", "192.168.1.10", 80))).toBe("dropped at s");
     expect(seen(dial(lab("{ action: drop, dst: { not: 192.168.1.99 } }"), "c", "tcp", "192.168.1.10", 80))).toBe("dropped at s");
     expect(seen(dial(lab("{ action: drop, origDst: { not: 10.0.0.0/8 } }"), "c", "tcp", "192.168.1.10", 80))).toBe("dropped at s");
