@@ -159,7 +159,8 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
         return done(w, { kind: "martian", machine: start.name, iface: route.dev, addr, which, leaving: true });
     }
   }
-  const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state, ...origOf(t) });
+  // nat OUTPUT (priority -100) has run: a connection it translated has ct status dnat here
+  const blocked = filter(w, start, "output", p, { out: route.dev, state: t.state, dnat: dnatOf(t, p), ...origOf(t) });
   if (blocked) return done(w, blocked);
   const post = postrouting(w, start, { out: route.dev }, p, t);
   if ("kind" in post) return done(w, post);
@@ -171,7 +172,7 @@ function output(w: Walker, start: Machine, p: Packet, t: Track): Trace {
 /** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
 function loopbackIn(w: Walker, m: Machine, p: Packet, t: Track): Trace {
   w.steps.push({ kind: "receive", machine: m.name, iface: "lo", packet: p });
-  const blockedIn = filter(w, m, "input", p, { in: "lo", state: t.state, ...origOf(t) });
+  const blockedIn = filter(w, m, "input", p, { in: "lo", state: t.state, dnat: dnatOf(t, p), ...origOf(t) });
   if (blockedIn) return done(w, blockedIn);
   return deliverLocal(w, m, p, "lo");
 }

@@ -291,7 +291,8 @@ function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void
       if (!s) return;
       q = x.pk(s, q);
     }
-    s = filterS(w, s, start, "output", q, { out: route.dev, state: t.state, dnat: FALSE, ...origOfS(w, s, start, t) });
+    // nat OUTPUT (priority -100) has run: a connection it translated has ct status dnat here
+    s = filterS(w, s, start, "output", q, { out: route.dev, state: t.state, dnat: dnatOfS(w, s, start, t, q), ...origOfS(w, s, start, t) });
     if (!s) return;
     postroutingS(w, s, start, { out: route.dev }, x.pk(s, q), t, (s5, p2) =>
       settleS(w, s5, start, t, x.pk(s5, p2), (st6, q2) => {
@@ -304,7 +305,7 @@ function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void
 
 /** Looped back: conntrack and NAT were done on the way out; INPUT sees the same state. */
 function loopbackInS(w: WalkerS, st: St, m: Machine, p: SPacket, t: Track): void {
-  const s = filterS(w, st, m, "input", p, { in: "lo", state: t.state, dnat: FALSE, ...origOfS(w, st, m, t) });
+  const s = filterS(w, st, m, "input", p, { in: "lo", state: t.state, dnat: dnatOfS(w, st, m, t, p), ...origOfS(w, st, m, t) });
   if (s) deliverLocalS(w, s, m, w.x.pk(s, p), "lo");
 }
 
