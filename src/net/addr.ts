@@ -192,7 +192,7 @@ export function isLoopback(ip: IP): boolean {
   return ip.v === 4 ? contains(LOOPBACK_NET4, ip) : ip.n === 1n;
 }
 
-const LINK_LOCAL6: Prefix = { v: 6, n: 0xfe80n << 112n, len: 10 };
+export const LINK_LOCAL6: Prefix = { v: 6, n: 0xfe80n << 112n, len: 10 };
 
 /** fe80::/10: valid on one link only; never forwarded, never a source for a global destination. */
 export function isLinkLocal6(ip: IP): boolean {

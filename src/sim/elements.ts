@@ -166,12 +166,14 @@ export function applyNat(
  * The source masquerade takes (semantics.md 4). IPv4 (nf_nat_masquerade_ipv4: inet_select_addr with universe
  * scope): the outgoing interface's address as a new connection picks it; out of lo, whose 127/8 address is host
  * scope, the machine's first universe-scope address (firstAddress4), whatever the destination; with no IPv4
- * address but loopback the kernel drops the packet ("drop"). IPv6: the outgoing interface's address; a loopback
- * one (out of lo) leaves the rule unapplied. Undefined: the rule does not apply.
+ * address but loopback the kernel drops the packet ("drop"). IPv6 (nf_nat_masquerade_ipv6: ipv6_dev_get_saddr):
+ * the outgoing interface's address; out of lo, where the destination is one of the machine's own, that destination
+ * (RFC 6724 rule 1, over every device), and a link-local destination finds none: dropped (kernel-measured).
+ * Undefined: the rule does not apply.
  */
 export function masqueradeSource(m: Machine, p: Packet, out: string | undefined): IP | "drop" | undefined {
   if (out === undefined) return undefined;
-  if (p.src.v === 4 && out === "lo") return firstAddress4(m) ?? "drop";
+  if (out === "lo") return p.src.v === 4 ? (firstAddress4(m) ?? "drop") : isLinkLocal6(p.dst) ? "drop" : p.dst;
   const hop = lookupRoute(m, p.dst);
   if (!hop) return undefined;
   const src = selectSource(m, { ...hop, dev: out, type: hop.type === "local" ? "connected" : hop.type }, p.dst);

@@ -12,6 +12,7 @@ import {
   isAny,
   isLinkLocal6,
   isLoopback,
+  LINK_LOCAL6,
   isMapped,
   LOOPBACK4,
   LOOPBACK_NET4,
@@ -51,7 +52,6 @@ export interface SPacket {
 
 export const famOf = (a: AV): Family => (a.k === "c" ? a.ip.v : a.v);
 
-const LINK_LOCAL6: Prefix = { v: 6, n: 0xfe80n << 112n, len: 10 };
 const MULTICAST4: Prefix = { v: 4, n: 0xe0000000n, len: 4 };
 const ZERO_NET4: Prefix = { v: 4, n: 0n, len: 8 };
 const MULTICAST6: Prefix = { v: 6, n: 0xffn << 120n, len: 8 };
@@ -313,11 +313,19 @@ export function applyNatS(rules: readonly NatRule[], m: Machine, p: SPacket, ctx
       none = and(none, not(mt));
     } else {
       // masquerade (sim masqueradeSource): the outgoing interface's address, as a new connection would pick it;
-      // IPv4 out of lo: the machine's first IPv4 address whatever the destination, none: dropped
+      // IPv4 out of lo: the machine's first IPv4 address whatever the destination, none: dropped;
+      // IPv6 out of lo: the destination (one of the machine's own), a link-local one dropped
       if (ctx.out === undefined) continue;
       if (fam === 4 && ctx.out === "lo") {
         const first = firstAddress4(m);
         out.push([and(none, mt), first ? { rule, packet: { ...p, src: ac(first) } } : { rule, packet: p, drop: true }]);
+        none = and(none, not(mt));
+        continue;
+      }
+      if (ctx.out === "lo") {
+        const ll = isLinkLocal6S(p.dst);
+        out.push([and(none, mt, ll), { rule, packet: p, drop: true }]);
+        out.push([and(none, mt, not(ll)), { rule, packet: { ...p, src: p.dst } }]);
         none = and(none, not(mt));
         continue;
       }
