@@ -226,6 +226,7 @@ function readAddr(c: Classified, rep: Reporter): Iface[] {
       if (!up && !vbox) continue;
       iface.addrs.push({ ip, len });
     }
+    inAddedOrder(iface.addrs);
     if (!up) {
       rep.notes.add(
         vbox
@@ -343,6 +344,16 @@ function readRoute(
     span: at,
     key: `${dst.v} ${dst.n} ${dst.len}`,
   };
+}
+
+/**
+ * An interface's addresses in the order they were added, as a topology lists them (it decides
+ * IPv6 source selection's ties: src/ir/source6.ts): the kernel lists IPv6 addresses newest first,
+ * so they are reversed; IPv4's list is already in that order.
+ */
+function inAddedOrder(addrs: { readonly ip: IP; readonly len: number }[]): void {
+  const six = addrs.filter((a) => a.ip.v === 6).reverse();
+  addrs.splice(0, addrs.length, ...addrs.filter((a) => a.ip.v === 4), ...six);
 }
 
 /** A route's gateway: an address of its family on a subnet of its interface (or IPv6 link-local); null (reported) otherwise. */

@@ -24,6 +24,7 @@ import {
 import type { Packet } from "./types.js";
 import { ndFallbackSource, ndOwnSources } from "../ir/neighbour.js";
 import { firstAddress4 } from "../ir/masquerade.js";
+import { newestFirst, otherSources6, rule8 } from "../ir/source6.js";
 
 /** Is `ip` an address of this machine (any interface: weak host model), incl. all of 127/8? */
 export function isLocal(m: Machine, ip: IP): boolean {
@@ -50,32 +51,38 @@ export function lookupRoute(m: Machine, dst: IP): Route | undefined {
 }
 
 /**
- * The source address the kernel picks for a new connection: the destination itself
- * for a local one (127.0.0.1 for 127/8), else an address of the outgoing interface
- * on the next hop's subnet, else its first of that family, else any non-loopback
- * address of the machine of that family.
+ * The source address the kernel picks for a new connection: the destination itself for a local
+ * one (127.0.0.1 for 127/8). IPv4: an address of the outgoing interface on the next hop's subnet,
+ * else its first, else any non-loopback IPv4 address of the machine. IPv6 (ipv6_dev_get_saddr):
+ * among the outgoing interface's addresses of the destination's scope (RFC 6724 rules 2 and 5),
+ * the one sharing the longest prefix with the destination counted up to its own prefix length
+ * (rule 8, `rule8`), a tie to the address added last (the kernel keeps an interface's IPv6
+ * addresses newest first and the first best wins; a file's list is the order they are added);
+ * with none there, the best of the machine's other interfaces (a tie to the earlier interface);
+ * else any address of the family on the outgoing interface.
  */
 export function selectSource(m: Machine, route: Route, dst: IP): IP | undefined {
   if (route.type === "local") return dst.v === 4 && isLoopback(dst) ? { v: 4, n: 0x7f000001n } : dst;
-  const hop = route.via ?? dst;
   const iface = ifaceOf(m, route.dev);
   // RFC 6724 rule 2 (matching scope): a global destination gets a global source, even via a fe80:: gateway.
   const scopeOk = (a: IfAddr) => a.ip.v === dst.v && (dst.v === 4 || isLinkLocal6(a.ip) === isLinkLocal6(dst));
   const same = (iface?.addrs ?? []).filter(scopeOk);
-  const onLink = same.find((a) => contains(prefixOf(a.ip, a.len), hop));
-  if (onLink) return onLink.ip;
-  // RFC 6724 rule 8: the longest prefix shared with the destination (IPv6; IPv4 keeps the primary address)
-  if (dst.v === 6 && same.length > 1) return same.reduce((b, a) => (commonPrefix(a.ip, dst) > commonPrefix(b.ip, dst) ? a : b)).ip;
-  if (same[0]) return same[0].ip;
-  for (const i of m.interfaces) for (const a of i.addrs) if (scopeOk(a) && !isLoopback(a.ip)) return a.ip;
+  if (dst.v === 6) {
+    const best = firstBest6(newestFirst(same), dst) ?? firstBest6(otherSources6(m, scopeOk), dst);
+    if (best) return best.ip;
+  } else {
+    const hop = route.via ?? dst;
+    const onLink = same.find((a) => contains(prefixOf(a.ip, a.len), hop));
+    if (onLink) return onLink.ip;
+    if (same[0]) return same[0].ip;
+    for (const i of m.interfaces) for (const a of i.addrs) if (scopeOk(a) && !isLoopback(a.ip)) return a.ip;
+  }
   return (iface?.addrs ?? []).find((a) => a.ip.v === dst.v)?.ip;
 }
 
-function commonPrefix(a: IP, b: IP): number {
-  const x = a.n ^ b.n;
-  const width = a.v === 4 ? 32 : 128;
-  return x === 0n ? width : width - x.toString(2).length;
-}
+/** The first address with the highest rule-8 score, in the kernel's order (a later one must score more to win). */
+const firstBest6 = (addrs: readonly IfAddr[], dst: IP): IfAddr | undefined =>
+  addrs.reduce<IfAddr | undefined>((b, a) => (!b || rule8(a, dst) > rule8(b, dst) ? a : b), undefined);
 
 export interface MatchContext {
   readonly in?: string;

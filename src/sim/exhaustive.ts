@@ -36,11 +36,12 @@
  *     attempt() dials 127.0.0.1 for 0.0.0.0 but 0.0.0.1 is a martian, so the
  *     constant 0.0.0.0 is a cut of its own, not only the start of 0.0.0.0/8);
  *   - IPv6 source selection, RFC 6724 rule 8 (selectSource): for two addresses
- *     a, b of one machine with c = commonPrefix(a, b), which of the two shares
- *     the longer prefix with the destination depends only on membership of the
- *     destination in a/(c+1) and b/(c+1) (beyond bit c both agree with it
- *     equally or the destination diverges from both at the same bit); both
- *     prefixes are cuts (each ordered pair).
+ *     a, b of one machine with c = commonPrefix(a, b), which of the two scores
+ *     more (the prefix shared with the destination, at most the address's own
+ *     length) depends only on membership of the destination in a/(c+1),
+ *     b/(c+1), a/c (outside it, the destination shares the same t < c with
+ *     both) and a/(len(b)+1) (whether that t passes b's length); all are cuts
+ *     (each ordered pair).
  * IPv6 representatives never fall in `::` or `::ffff:0:0/96`: the domain
  * starts at ::1 and a cut inside the mapped block moves to its end
  * (::1:0:0:0), which then represents the remainder of that atom past the block.
@@ -82,6 +83,7 @@
  * ports inner; the first success is the witness. `tried` counts attempt()
  * calls; `classCount()` is the size of a full enumeration.
  */
+import { commonPrefix } from "../ir/source6.js";
 import { bits, isMapped, LOOPBACK4, LOOPBACK6, prefixOf, sameIP, unmap, type Family, type IP, type Prefix } from "../net/addr.js";
 import type { Machine, Match, Network } from "../ir/types.js";
 import type { Query } from "../ir/query.js";
@@ -146,11 +148,6 @@ class Cuts {
   }
 }
 
-function commonPrefix(a: IP, b: IP): number {
-  const x = a.n ^ b.n;
-  return x === 0n ? bits(a.v) : bits(a.v) - x.toString(2).length;
-}
-
 const p4 = (n: bigint, len: number): Prefix => ({ v: 4, n, len });
 const p6 = (n: bigint, len: number): Prefix => ({ v: 6, n, len });
 
@@ -161,12 +158,15 @@ function machineCuts(c: Cuts, m: Machine): void {
       c.prefix(prefixOf(a.ip, a.len));
     }
   }
-  // RFC 6724 rule 8 in selectSource: which of a, b shares more with the destination.
-  const six = m.interfaces.flatMap((i) => i.addrs.map((a) => a.ip)).filter((ip) => ip.v === 6);
+  // RFC 6724 rule 8 in selectSource: which of a, b scores more for the destination (the prefix
+  // shared with it, at most the address's length): membership in a/(c+1), b/(c+1), a/c and a/(len(b)+1)
+  const six = m.interfaces.flatMap((i) => i.addrs).filter((a) => a.ip.v === 6);
   for (const a of six) {
     for (const b of six) {
-      const cp = commonPrefix(a, b);
-      if (cp < 128) c.prefix(prefixOf(a, cp + 1));
+      const cp = commonPrefix(a.ip, b.ip);
+      if (cp < 128) c.prefix(prefixOf(a.ip, cp + 1));
+      c.prefix(prefixOf(a.ip, cp));
+      if (b.len < 128) c.prefix(prefixOf(a.ip, b.len + 1));
     }
   }
   for (const r of m.routes) {

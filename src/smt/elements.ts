@@ -7,6 +7,7 @@
  */
 import { ndFallbackSource, ndOwnSources, solicitedNode } from "../ir/neighbour.js";
 import { firstAddress4 } from "../ir/masquerade.js";
+import { commonPrefix, newestFirst, otherSources6, rule8 } from "../ir/source6.js";
 import {
   bits,
   isAny,
@@ -21,6 +22,7 @@ import {
   sameIP,
   unmap,
   type Family,
+  type IfAddr,
   type IP,
   type Prefix,
 } from "../net/addr.js";
@@ -101,27 +103,42 @@ export function lookupRouteS(m: Machine, a: AV): Cases<Route | undefined> {
   return out.filter(([c]) => c.t !== "false");
 }
 
-function commonPrefixLen(a: IP, b: IP): number {
-  const x = a.n ^ b.n;
-  const width = bits(a.v);
-  return x === 0n ? width : width - x.toString(2).length;
+/**
+ * RFC 6724 rule 8 as Linux scores it (sim `rule8`: the prefix shared with the destination, at most
+ * the address's own length): does `a` score more than `b` for the destination? With c the prefix a
+ * and b share, a destination that follows a past bit c shares exactly c with b, one that follows b
+ * exactly c with a, and any other shares the same t < c with both.
+ */
+function scoresMore(a: IfAddr, b: IfAddr, dst: AV): F {
+  if (dst.k === "c") return bool(rule8(a, dst.ip) > rule8(b, dst.ip));
+  const [la, lb] = [a.len, b.len];
+  // t > lb, with t the prefix the destination shares with both
+  const pastB = lb < la ? inPrefix(dst, prefixOf(a.ip, lb + 1)) : FALSE;
+  if (sameIP(a.ip, b.ip)) return pastB;
+  const c = commonPrefix(a.ip, b.ip);
+  return or(
+    and(inPrefix(dst, prefixOf(a.ip, c + 1)), bool(la > Math.min(c, lb))),
+    and(inPrefix(dst, prefixOf(b.ip, c + 1)), bool(lb < Math.min(c, la))),
+    lb + 1 < c ? and(not(inPrefix(dst, prefixOf(a.ip, c))), pastB) : FALSE,
+  );
 }
 
-/** Does `a` share a strictly longer prefix with `dst` than `b` does? */
-function sharesMore(a: IP, b: IP, dst: AV): F {
-  if (sameIP(a, b)) return FALSE;
-  if (dst.k === "c") return bool(commonPrefixLen(a, dst.ip) > commonPrefixLen(b, dst.ip));
-  // a and b agree on their first k bits; a wins exactly when dst agrees with a on bit k too
-  return inPrefix(dst, prefixOf(a, commonPrefixLen(a, b) + 1));
+/** The first address of `addrs` (in the kernel's order) with the highest rule-8 score, as cases (sim firstBest6). */
+function firstBest6S(addrs: readonly IfAddr[], dst: AV, under: F): [F, AV][] {
+  return addrs.map((a, i) => [
+    and(under, ...addrs.map((b, j) => (j < i ? scoresMore(a, b, dst) : j > i ? not(scoresMore(b, a, dst)) : TRUE))),
+    ac(a.ip),
+  ]);
 }
 
 /**
- * Source address selection for a new connection (RFC 6724 as Linux does it):
- * a local destination is its own source (127.0.0.1 for 127/8); otherwise an
- * address of the outgoing interface of matching scope on the next hop's subnet,
- * else (IPv6) the one sharing the longest prefix with the destination, else the
- * interface's first of that scope, else any other non-loopback one of the machine.
+ * Source address selection for a new connection (sim selectSource): a local destination is its
+ * own source (127.0.0.1 for 127/8). IPv4: an address of the outgoing interface on the next hop's
+ * subnet, else its first, else any other non-loopback one of the machine. IPv6: the outgoing
+ * interface's address of the destination's scope that scores most by rule 8 (a tie to the newest),
+ * else the best of the other interfaces, else any address of the family there.
  */
+// Long: both families and both scopes, each with its fallbacks (see above)
 export function selectSourceS(m: Machine, route: Route, dst: AV): Cases<AV | undefined> {
   const fam = famOf(dst);
   if (route.type === "local") {
@@ -132,43 +149,35 @@ export function selectSourceS(m: Machine, route: Route, dst: AV): Cases<AV | und
       [not(lb), dst],
     ];
   }
-  const hop = route.via ? ac(route.via) : dst;
   const iface = m.interfaces.find((i) => i.name === route.dev);
-  const scopes: [F, boolean][] =
-    fam === 4
-      ? [[TRUE, false]]
-      : [
-          [isLinkLocal6S(dst), true],
-          [not(isLinkLocal6S(dst)), false],
-        ];
+  const anyOnIface = (iface?.addrs ?? []).find((a) => a.ip.v === fam)?.ip;
   const out: [F, AV | undefined][] = [];
-  for (const [scope, linkLocal] of scopes) {
-    if (scope.t === "false") continue;
-    const scopeOk = (ip: IP) => ip.v === fam && (fam === 4 || isLinkLocal6(ip) === linkLocal);
-    const same = (iface?.addrs ?? []).filter((a) => scopeOk(a.ip));
-    let none: F = scope;
-    for (const a of same) {
-      const c = inPrefix(hop, prefixOf(a.ip, a.len));
-      out.push([and(none, c), ac(a.ip)]);
-      none = and(none, not(c));
+  if (fam === 6) {
+    for (const linkLocal of [true, false]) {
+      const scope = linkLocal ? isLinkLocal6S(dst) : not(isLinkLocal6S(dst));
+      if (scope.t === "false") continue;
+      const scopeOk = (a: IfAddr) => a.ip.v === 6 && isLinkLocal6(a.ip) === linkLocal;
+      const same = newestFirst((iface?.addrs ?? []).filter(scopeOk));
+      const others = otherSources6(m, scopeOk);
+      if (same.length) out.push(...firstBest6S(same, dst, scope));
+      else if (others.length) out.push(...firstBest6S(others, dst, scope));
+      else out.push([scope, anyOnIface ? ac(anyOnIface) : undefined]);
     }
-    if (none.t === "false") continue;
-    if (fam === 6 && same.length > 1) {
-      // the first address whose common prefix with dst is the longest
-      same.forEach((a, i) => {
-        const wins = same.map((b, j) => (j < i ? sharesMore(a.ip, b.ip, dst) : j > i ? not(sharesMore(b.ip, a.ip, dst)) : TRUE));
-        out.push([and(none, ...wins), ac(a.ip)]);
-      });
-      continue;
-    }
-    if (same[0]) {
-      out.push([none, ac(same[0].ip)]);
-      continue;
-    }
+    return out.filter(([c]) => c.t !== "false");
+  }
+  const hop = route.via ? ac(route.via) : dst;
+  const same = (iface?.addrs ?? []).filter((a) => a.ip.v === 4);
+  let none: F = TRUE;
+  for (const a of same) {
+    const c = inPrefix(hop, prefixOf(a.ip, a.len));
+    out.push([and(none, c), ac(a.ip)]);
+    none = and(none, not(c));
+  }
+  if (same[0]) out.push([none, ac(same[0].ip)]);
+  else {
     let fallback: IP | undefined;
-    for (const i of m.interfaces) for (const a of i.addrs) if (!fallback && scopeOk(a.ip) && !isLoopback(a.ip)) fallback = a.ip;
-    fallback ??= (iface?.addrs ?? []).find((a) => a.ip.v === fam)?.ip;
-    out.push([none, fallback ? ac(fallback) : undefined]);
+    for (const i of m.interfaces) for (const a of i.addrs) if (!fallback && a.ip.v === 4 && !isLoopback(a.ip)) fallback = a.ip;
+    out.push([none, fallback ? ac(fallback) : anyOnIface ? ac(anyOnIface) : undefined]);
   }
   return out.filter(([c]) => c.t !== "false");
 }

@@ -147,6 +147,21 @@ describe("ip -j addr", () => {
     expect(r.fragment.notes.join(" ")).toContain("link-local");
     load(r.fragment);
   });
+  it("IPv6 addresses in the order they were added: the kernel lists them newest first (IPv4 in order)", async () => {
+    // `ip addr add 2001:db8:1::10/64`, then `::20/64`: ip lists ::20 first; a tie of IPv6 source selection goes to ::20
+    const addr = JSON.stringify([
+      LO,
+      link("eth0", [inet("192.168.1.10", 24), inet("192.168.1.11", 24), inet("2001:db8:1::20", 64), inet("2001:db8:1::10", 64)]),
+    ]);
+    const r = await imp({ addr });
+    expect(r.diags).toEqual([]);
+    expect(r.fragment.machines["host"]!.interfaces!["eth0"]!.addresses).toEqual([
+      "192.168.1.10/24",
+      "192.168.1.11/24",
+      "2001:db8:1::10/64",
+      "2001:db8:1::20/64",
+    ]);
+  });
   it("bridge ports are left out, down interfaces lose their addresses, vboxnet becomes hostonly", async () => {
     const addr = JSON.stringify([
       LO,
