@@ -32,8 +32,14 @@ const SIM = [
   "test/regressions/**/*.test.ts",
   "test/topology/{reject-with,nat-engine,match-negation-metric}.test.ts",
 ];
-// The solver is judged above all by the differential property (Z3 against the simulator).
-const SMT = ["test/smt/**/*.test.ts", "test/properties/differential.test.ts", "test/query/classes.test.ts"];
+// The solver is judged above all by the differential property (Z3 against the simulator), and
+// by the kernel regressions' engine halves, which ask Z3 too (enginesAgree).
+const SMT = [
+  "test/smt/**/*.test.ts",
+  "test/properties/differential.test.ts",
+  "test/query/classes.test.ts",
+  "test/regressions/**/*.test.ts",
+];
 
 const scope = process.env.REACH_MUTATE_SCOPE ?? "all";
 const include = scope === "lower" ? LOWER : scope === "sim" ? SIM : scope === "smt" ? SMT : [...LOWER, ...SIM, ...SMT];
