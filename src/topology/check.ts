@@ -1010,7 +1010,12 @@ function checkFirewall(c: Checker, mc: MachineCtx): void {
     checkMatch(c, r, rp, mc);
     hookSees(c, rp, r.action === "dnat" ? r.chain : "postrouting", r);
     if (r.action === "dnat" || r.action === "snat") c.ip(r.to, [...rp, "to"], `${r.action} target`);
-    if (r.action === "dnat" && r.toPort !== undefined) c.port(r.toPort, [...rp, "toPort"], "toPort");
+    if (r.action === "dnat" && r.toPort !== undefined) {
+      c.port(r.toPort, [...rp, "toPort"], "toPort");
+      // iptables: "Need TCP, UDP, SCTP or DCCP with port specification"; nft: a port mapping only after a transport match
+      if (r.proto !== "tcp" && r.proto !== "udp")
+        c.err("RCH004", [...rp, "toPort"], "a DNAT to a port needs proto: tcp or proto: udp", "proto: tcp | udp, or no toPort");
+    }
   });
 }
 

@@ -74,6 +74,21 @@ describe("negated matches", () => {
       "13:40 RCH004 a port match needs proto: tcp or proto: udp",
     ]);
   });
+
+  it("a DNAT to a port needs the protocol, as iptables and nft refuse a port without one", () => {
+    expect(
+      refused(
+        machine(`    nat:
+      - { action: dnat, chain: prerouting, dport: 80, proto: tcp, to: 192.168.1.20, toPort: 8080 }
+      - { action: dnat, chain: prerouting, dst: 192.168.1.30, to: 192.168.1.20, toPort: 8080 }
+      - { action: dnat, chain: prerouting, proto: icmp, to: 192.168.1.20, toPort: 8080 }
+      - { action: dnat, chain: prerouting, dst: 192.168.1.30, to: 192.168.1.20 }`),
+      ),
+    ).toEqual([
+      "10:89 RCH004 a DNAT to a port needs proto: tcp or proto: udp",
+      "11:83 RCH004 a DNAT to a port needs proto: tcp or proto: udp",
+    ]);
+  });
 });
 
 describe("route metrics", () => {
