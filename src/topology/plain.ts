@@ -68,11 +68,6 @@ export class Positions {
   }
 
   private grow(): void {
-    const twice = <T extends Int32Array | Uint8Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-      b.set(a);
-      return b;
-    };
     this.start = twice(this.start);
     this.end = twice(this.end);
     this.keyAt = twice(this.keyAt);
@@ -705,7 +700,7 @@ function scanJson(s: string): { pos: Positions; values: number } | undefined {
       // duplicate keys (YAML refuses them, JSON.parse keeps the last): among a mapping's first few, compared here; a larger one, at its end
       if (nk - base <= 2 * FEW_KEYS)
         for (let k = base; k < nk; k += 2) if (sameText(s, keys[k]!, keys[k + 1]!, at + 1, q)) return undefined;
-      if (nk + 2 > keys.length) keys = grown(keys);
+      if (nk + 2 > keys.length) keys = twice(keys);
       keys[nk++] = at + 1;
       keys[nk++] = q;
       if ((i = space(u, q + 1)) < 0) return undefined;
@@ -735,8 +730,9 @@ function bytesOf(s: string): Uint8Array {
   return b;
 }
 
-function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(a.length * 2);
+/** A typed array of twice the length, holding `a` at its start (the tape's and the key stack's growth). */
+function twice<T extends Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
   b.set(a);
   return b;
 }
