@@ -47,7 +47,7 @@ const include = scope === "lower" ? LOWER : scope === "sim" ? SIM : scope === "s
 export default defineConfig({
   test: {
     include,
-    setupFiles: ["test/mutation/no-kernel.setup.ts"],
+    setupFiles: ["test/setup.ts", "test/mutation/no-kernel.setup.ts"],
     testTimeout: 300_000,
     sequence: { sequencer: SmallFirst },
     env: {

@@ -69,7 +69,8 @@ export const renameSlirp6IP = (ip: IP, from: Prefix | undefined): IP =>
 /** A copy of `x` with every IPv6 address and /64-or-longer prefix inside `from` renamed to fd00::/64. */
 export function renameSlirp6<T>(x: T, from: Prefix): T {
   if (Array.isArray(x)) return x.map((y) => renameSlirp6(y, from)) as T;
-  if (x === null || typeof x !== "object") return x;
+  // an origin (src/lower/context.ts FileOrigin: its span is a getter that a copy would lose) holds no address
+  if (x === null || typeof x !== "object" || typeof (x as { toJSON?: unknown }).toJSON === "function") return x;
   const o = x as { v?: unknown; n?: unknown; len?: unknown };
   if (o.v === 6 && typeof o.n === "bigint") {
     const long = typeof o.len !== "number" || o.len >= 64;

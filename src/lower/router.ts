@@ -9,7 +9,7 @@ import { prefixOf, type Prefix } from "../net/addr.js";
 import type { Iface, Origin, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
 import type { MachineDoc, RouterDoc } from "../topology/schema.js";
-import { acceptAll, exact, ipOf, machineOf, must, portOf, type LowerCtx, type MutableMachine } from "./context.js";
+import { acceptAll, exact, ipOf, machineOf, must, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
 
 /** Every declared router, after the VM adapters (so that it sees all of its interfaces). */
 export function lowerRouters(ctx: LowerCtx): void {
@@ -51,7 +51,7 @@ function lowerRouter(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, rp: Path)
     fwdAccepts.push({
       match: { in: wan, ctDnat: true },
       action: "accept",
-      origin: { ...routerOrigin, what: `router default: accept port-forwarded (DNAT) from ${wan}` },
+      origin: reworded(routerOrigin, `router default: accept port-forwarded (DNAT) from ${wan}`),
     });
   if (!md.firewall) defaultRouterFilter(view, routerOrigin, fwdAccepts);
 }
@@ -76,7 +76,7 @@ function lowerRouterForward(ctx: LowerCtx, { m, r, rp, wan, wanIf, lanIfs }: Rou
         exact({
           match: { in: lan.name, proto, dst, dport: { lo: port, hi: port } },
           action: { kind: "dnat", to, toPort },
-          origin: { ...origin, what: `${what} (hairpin)` },
+          origin: reworded(origin, `${what} (hairpin)`),
         }),
       );
       for (const la of lan.addrs.filter((x) => x.ip.v === 4)) {
@@ -90,7 +90,7 @@ function lowerRouterForward(ctx: LowerCtx, { m, r, rp, wan, wanIf, lanIfs }: Rou
               dport: { lo: toPort, hi: toPort },
             },
             action: { kind: "masquerade" },
-            origin: { ...origin, what: `${what} (hairpin SNAT)` },
+            origin: reworded(origin, `${what} (hairpin SNAT)`),
           }),
         );
       }
@@ -103,26 +103,26 @@ function defaultRouterFilter({ m, lanIfs }: RouterView, routerOrigin: Origin, fw
   const established: Rule = {
     match: { state: ["established", "related"] },
     action: "accept",
-    origin: { ...routerOrigin, what: "router default: accept established,related" },
+    origin: reworded(routerOrigin, "router default: accept established,related"),
   };
   const fromLan = (chain: string): Rule[] =>
     [...lanIfs.map((i) => i.name), ...(chain === "input" ? ["lo"] : [])].map((name) => ({
       match: { in: name },
       action: "accept" as const,
-      origin: { ...routerOrigin, what: `router default: accept ${chain} from ${name}` },
+      origin: reworded(routerOrigin, `router default: accept ${chain} from ${name}`),
     }));
   m.filter = {
     input: {
       name: "input",
       policy: "drop",
-      policyOrigin: { ...routerOrigin, what: "router default input policy" },
+      policyOrigin: reworded(routerOrigin, "router default input policy"),
       rules: [established, ...fromLan("input"), ...fwdAccepts].map(exact),
     },
     output: acceptAll("output"),
     forward: {
       name: "forward",
       policy: "drop",
-      policyOrigin: { ...routerOrigin, what: "router default forward policy" },
+      policyOrigin: reworded(routerOrigin, "router default forward policy"),
       rules: [established, ...fromLan("forward"), ...fwdAccepts].map(exact),
     },
   };

@@ -78,11 +78,10 @@ const ruleWhat = (chain: Chain["name"], k: number): string =>
 
 function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): PendingChain {
   if (!c) return acceptAll(name);
-  const rp: (string | number)[] = [...path, "rules", 0];
+  const rp: Path = [...path, "rules"];
   const rules = (c.rules ?? []).map((r, k): PendingRule<Rule> => {
     const match = lowerMatch(ctx, r);
-    rp[rp.length - 1] = k;
-    const origin = ctx.o(rp, r.comment ? `${name} rule ${k + 1} "${r.comment}"` : ruleWhat(name, k));
+    const origin = ctx.item(rp, k, r.comment ? `${name} rule ${k + 1} "${r.comment}"` : ruleWhat(name, k));
     // keys in the order the IR has always listed them (a spread of an optional key is slow on 100,000 rules)
     const rule: Rule = r.with !== undefined ? { match, action: r.action, with: r.with, origin } : { match, action: r.action, origin };
     return { rule, dstLocal: dstLocalOf(r.dst) };

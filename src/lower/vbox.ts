@@ -38,7 +38,7 @@ import {
   natAdapterNetwork,
   segmentNames,
 } from "../topology/vbox.js";
-import { addSegment, cidrOf, ipOf, machineOf, must, newMachine, portOf, type LowerCtx, type MutableMachine } from "./context.js";
+import { addSegment, cidrOf, ipOf, machineOf, must, newMachine, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
 export function lowerVirtualBox(ctx: LowerCtx): void {
@@ -292,7 +292,7 @@ const engineOnLink = (origin: Origin, v: 4 | 6): Route => ({
   dst: { v, n: 0n, len: 0 },
   dev: "nat",
   type: "static",
-  origin: { ...origin, what: `${origin.what}: answers its guests on the link` },
+  origin: reworded(origin, `${origin.what}: answers its guests on the link`),
 });
 
 function relaySocket(

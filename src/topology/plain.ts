@@ -593,9 +593,10 @@ export function spanAt(file: string, starts: Int32Array, offset: number): Span {
  * same way (whole numbers, strings without \u escapes, keys without escapes, no duplicate keys, no
  * tab or carriage return between tokens, no '__proto__' key, nesting up to PLAIN_DEPTH, a mapping
  * or list at the top); on anything else, and on invalid JSON, it returns undefined, and the
- * YAML readers decide.
+ * YAML readers decide. `ascii`: the text's own bytes when every one is ASCII (load.ts readSource),
+ * else they are made from the text.
  */
-export function parseJson(src: string): PlainResult | undefined {
+export function parseJson(src: string, ascii?: Uint8Array): PlainResult | undefined {
   let p = 0;
   while (src.charCodeAt(p) === 32 || src.charCodeAt(p) === 10) p++;
   const c = src.charCodeAt(p);
@@ -606,7 +607,7 @@ export function parseJson(src: string): PlainResult | undefined {
   } catch {
     return undefined;
   }
-  const scan = scanJson(src);
+  const scan = scanJson(src, ascii ?? bytesOf(src));
   return scan && { ok: true, value, pos: scan.pos, values: scan.values };
 }
 
@@ -629,9 +630,8 @@ function wholeNumber(s: string, from: number, to: number): boolean {
  * and lists: a file of a million values makes no call or object per value.
  */
 // Long: one loop, the JSON grammar's states inline (see above)
-function scanJson(s: string): { pos: Positions; values: number } | undefined {
+function scanJson(s: string, u: Uint8Array): { pos: Positions; values: number } | undefined {
   const pos = new Positions(s, false);
-  const u = bytesOf(s);
   const len = s.length;
   let i = 0;
   let values = 0;

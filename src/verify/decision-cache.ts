@@ -86,6 +86,12 @@ function digestWith(v: unknown, memo: WeakMap<object, string>, keysOf: (o: objec
   }
   const known = memo.get(v);
   if (known !== undefined) return known;
+  // an origin that finds its span when read (src/lower/context.ts FileOrigin): digested as it prints, span included
+  if (typeof (v as { toJSON?: unknown }).toJSON === "function") {
+    const d = digestWith((v as { toJSON: () => unknown }).toJSON(), memo, keysOf);
+    memo.set(v, d);
+    return d;
+  }
   const body = Array.isArray(v)
     ? `[${v.map((x) => digestWith(x, memo, keysOf)).join(",")}]`
     : `{${keysOf(v)
