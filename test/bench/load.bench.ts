@@ -2,7 +2,7 @@
  * Loading at scale (issue 19, item 1), old and new side by side in one run: generated LANs of
  * 1,000 to 30,000 machines with 10 input rules each (test/bench/generate.ts), in YAML and JSON.
  *
- *   in process (sizes up to 10,000): load + check + lower, new (src/) against old (REACH_OLD_DIST:
+ *   in process (sizes up to 10,000): read + load + check + lower, new (src/) against old (REACH_OLD_DIST:
  *   a dist/ built from main before the change, e.g. `git worktree add /tmp/old-load main && cd
  *   /tmp/old-load && ln -s /work/main/node_modules && npx tsc -p tsconfig.json`);
  *   whole process: `reach show` per size and format and `reach ask` on 10,000 machines (reachable
@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, bench, describe } from "vitest";
-import { loadTopologyText } from "../../src/topology/load.js";
+import { loadTopologyFile } from "../../src/topology/load.js";
 import { lower } from "../../src/lower/lower.js";
 import { lanTopology } from "./generate.js";
 
@@ -31,18 +31,19 @@ const dir = mkdtempSync(join(tmpdir(), "reach-bench-load-"));
 const file = (n: number, fmt: "yaml" | "json") => join(dir, `lan${n}.${fmt}`);
 for (const n of SIZES) for (const fmt of ["yaml", "json"] as const) writeFileSync(file(n, fmt), lanTopology(n, 10, fmt));
 
-type Load = (file: string, text: string) => unknown;
+/** Read, load, check and lower one file, as the CLI does (an ASCII file's bytes are scanned as read: src/topology/load.ts readSource). */
+type Load = (file: string) => unknown;
 const oldLoad: Load | undefined =
   OLD && existsSync(join(OLD, "topology", "load.js"))
     ? await (async () => {
-        const [{ loadTopologyText: load }, { lower: low }] = (await Promise.all([
+        const [{ loadTopologyFile: load }, { lower: low }] = (await Promise.all([
           import(join(OLD, "topology", "load.js")),
           import(join(OLD, "lower", "lower.js")),
-        ])) as [{ loadTopologyText: typeof loadTopologyText }, { lower: typeof lower }];
-        return (f: string, text: string) => low(load(f, text).topology);
+        ])) as [{ loadTopologyFile: typeof loadTopologyFile }, { lower: typeof lower }];
+        return (f: string) => low(load(f).topology);
       })()
     : undefined;
-const newLoad: Load = (f, text) => lower(loadTopologyText(f, text).topology);
+const newLoad: Load = (f) => lower(loadTopologyFile(f).topology);
 
 interface Run {
   readonly wall: number;
@@ -107,10 +108,9 @@ for (const n of SIZES.filter((x) => x <= 10_000)) {
   describe(`load + check + lower: ${n} machines x 10 input rules`, () => {
     for (const fmt of ["yaml", "json"] as const) {
       const f = file(n, fmt);
-      const text = readFileSync(f, "utf8");
       const opts = { iterations: 3, warmupIterations: 1, time: 0 };
-      if (oldLoad) bench(`old ${fmt}`, () => void oldLoad(f, text), opts);
-      bench(`new ${fmt}`, () => void newLoad(f, text), opts);
+      if (oldLoad) bench(`old ${fmt}`, () => void oldLoad(f), opts);
+      bench(`new ${fmt}`, () => void newLoad(f), opts);
     }
   });
 }
