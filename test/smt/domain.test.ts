@@ -47,6 +47,11 @@ const { formula: formulaArb } = fc.letrec<{ formula: F }>((tie) => ({
     fc.array(tie("formula"), { minLength: 1, maxLength: 3 }).map((xs) => or(...xs)),
   ),
 }));
+/** A firewall chain of generated rules (first match decides, else the policy). */
+const chainArb: fc.Arbitrary<F> = fc
+  .tuple(fc.array(fc.tuple(fc.oneof(rngArb, pfxArb, fc.constant<F>({ t: "peq" })), fc.boolean()), { maxLength: 3 }), fc.boolean())
+  .map(([rules, policy]) => ({ t: "chain", rules: rules.map(([m, accept]) => ({ m, accept })), policy }));
+
 /** A condition on one variable: a Boolean combination of that variable's atoms. */
 const oneVarArb: fc.Arbitrary<F> = fc.oneof(rngArb, pfxArb).chain((a) => {
   const same = a.t === "rng" ? rngArb.filter((b) => b.t === "rng" && b.name === a.name) : pfxArb;
@@ -92,6 +97,81 @@ describe(`domain.ts against brute force on ${points.length} points (seed ${SEED}
       }),
       opts,
     );
+  });
+
+  // Soundness alone lets a judge that says "undefined" more often pass; the domain is exact for an
+  // atom (it holds a variable's values as intervals), so there judge must decide whenever the points do.
+  it("judge decides an atom and its negation exactly: true at every point, false at none, else undefined", () => {
+    fc.assert(
+      fc.property(domArb, fc.oneof(rngArb, pfxArb), fc.boolean(), (d, a, negate) => {
+        if (!d) return;
+        const f = negate ? not(a) : a;
+        const inside = points.filter((x) => inDom(d, x));
+        const held = inside.filter((x) => evaluate(f, x)).length;
+        expect(judge(f, d)).toBe(held === inside.length ? true : held === 0 ? false : undefined);
+      }),
+      opts,
+    );
+  });
+
+  it("judge composes and, or, not and chains as three-valued logic over their parts' judgements", () => {
+    const three = (f: F, d: Dom): boolean | undefined => {
+      switch (f.t) {
+        case "and": {
+          const js = f.xs.map((x) => judge(x, d));
+          return js.includes(false) ? false : js.includes(undefined) ? undefined : true;
+        }
+        case "or": {
+          const js = f.xs.map((x) => judge(x, d));
+          return js.includes(true) ? true : js.includes(undefined) ? undefined : false;
+        }
+        case "not": {
+          const j = judge(f.x, d);
+          return j === undefined ? undefined : !j;
+        }
+        case "chain": {
+          for (const r of f.rules) {
+            const m = judge(r.m, d);
+            if (m === undefined) return undefined;
+            if (m) return r.accept;
+          }
+          return f.policy;
+        }
+        default:
+          return judge(f, d);
+      }
+    };
+    fc.assert(
+      fc.property(domArb, fc.oneof(formulaArb, chainArb), (d, f) => {
+        if (!d) return;
+        expect(judge(f, d)).toBe(three(f, d));
+        // and a decided chain is what its packets meet
+        const j = judge(f, d);
+        if (j !== undefined) for (const x of points) if (inDom(d, x)) expect(evaluate(f, x)).toBe(j);
+      }),
+      opts,
+    );
+  });
+
+  it("judge of peq: decided when both ports have one value, false when their sets do not meet", () => {
+    fc.assert(
+      fc.property(domArb, (d) => {
+        if (!d) return;
+        const inside = points.filter((x) => inDom(d, x));
+        const p = single(d, "dport");
+        const s = single(d, "sport");
+        const meet = inside.some((x) => x.dport === x.sport);
+        const j = judge({ t: "peq" }, d);
+        if (p !== undefined && s !== undefined) expect(j).toBe(p === s);
+        // the domain is a product of the variables' sets: the ports can be equal at some point iff their sets meet
+        else if (!meet) expect(j).toBe(false);
+        else expect(j).toBeUndefined();
+      }),
+      opts,
+    );
+    expect(judge({ t: "true" }, FULL)).toBe(true);
+    expect(judge({ t: "false" }, FULL)).toBe(false);
+    expect(judge({ t: "cfg", param: "p", value: 1 }, FULL)).toBeUndefined();
   });
 
   it("single: the one value a variable has left, and only then", () => {
