@@ -130,12 +130,10 @@ describe(`domain.ts against brute force on ${points.length} points (seed ${SEED}
           return j === undefined ? undefined : !j;
         }
         case "chain": {
-          for (const r of f.rules) {
-            const m = judge(r.m, d);
-            if (m === undefined) return undefined;
-            if (m) return r.accept;
-          }
-          return f.policy;
+          // the first rule not judged false decides: undecided if its match is, else its action; none: the policy
+          const js = f.rules.map((r) => judge(r.m, d));
+          const k = js.findIndex((j) => j !== false);
+          return k < 0 ? f.policy : js[k] === undefined ? undefined : f.rules[k]!.accept;
         }
         default:
           return judge(f, d);
