@@ -97,15 +97,15 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
   const passes = (m: Machine) => passesOn(goal, m);
 
   const leg = (st: St, i: number, from: Machine, dst: AV, dport: PV, src: AV | undefined, sport: PV, cost: number): void => {
-    if (i >= MAX_LEGS) return x.prune({ kind: "loop", machine: from.name, bound: "legs" });
+    if (i >= MAX_LEGS) return x.prune();
     dst = x.av(st, dst);
     const routeDecision = (route: Route | undefined): Decision => ({ kind: "route", machine: from.name, ...(route ? { route } : {}) });
     x.fork(st, lookupRouteS(from, dst), routeDecision, (st1, route) => {
-      if (!route) return x.prune(routeDecision(route)); // connect() fails at once (ENETUNREACH)
+      if (!route) return x.prune(); // connect() fails at once (ENETUNREACH)
       const srcs = src ? ([[{ t: "true" }, src]] as const) : selectSourceS(from, route, x.av(st1, dst));
       const sourceDecision: Decision = { kind: "source-address", machine: from.name, role: "client" };
       x.fork(st1, srcs, sourceDecision, (st2, s) => {
-        if (!s) return x.prune(sourceDecision);
+        if (!s) return x.prune();
         const packet: SPacket = x.pk(st2, { proto: dial.proto, src: s, dst, sport, dport });
         walkS(x, { wanted, passes }, st2, from, packet, (st3, d) =>
           x.scoped(scopeOf(goal, d), () => {
@@ -135,8 +135,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                   const role = d.socket?.role;
                   if (role?.kind === "relay") {
                     // the twin of sim `attempt`: of several UDP forwards of one engine to one guest port only the last answers
-                    if (dial.proto === "udp" && shadowedUdpForward(server, d.socket!))
-                      return x.prune({ kind: "engine-no-connection", machine: role.engine });
+                    if (dial.proto === "udp" && shadowedUdpForward(server, d.socket!)) return x.prune();
                     const engine = x.machines.get(role.engine)!;
                     // a libslirp forward keeps the client (its gateway for a loopback client or one of the
                     // other family); a machine's relay process (docker-proxy) connects with its own socket
@@ -148,8 +147,7 @@ export function attemptS(x: Explorer, st0: St, dial: SDial, goal: Goal, found: (
                     );
                     return;
                   }
-                  if (!meets(goal, d.machine, d.socket, dial.proto))
-                    return x.prune({ kind: "goal", machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
+                  if (!meets(goal, d.machine, d.socket, dial.proto)) return x.prune();
                   found({ pc: st6.pc, why: st6.why, cost: cost + hops, machine: d.machine, ...(d.socket ? { socket: d.socket } : {}) });
                 };
                 if (dial.proto !== "tcp") return next(st5);

@@ -40,7 +40,7 @@ import {
 import { ac, and, eqAddr, eqPort, FALSE, inPrefix, not, or, TRUE, type AV, type Cases, type F, type PV } from "./term.js";
 import { judge, refine, single, type Dom } from "./domain.js";
 import type { NatRule, Route, Socket } from "../ir/types.js";
-import type { Decision, DecisionKind, NatHook } from "../ir/decision.js";
+import type { Decision, NatHook } from "../ir/decision.js";
 import { MAX_HOPS, NAT_REMAPPED_PORT } from "../ir/dial.js";
 
 /** A conntrack entry (the twin of sim `CtEntry`). */
@@ -113,9 +113,6 @@ export class Explorer {
     }
   }
 
-  /** Paths ended without a condition (no route, refused, hop limit, ...), per decision kind: the silent prunes, counted. */
-  readonly prunes = new Map<DecisionKind, number>();
-
   /** Follows each alternative whose condition is not already false on this path; `d` labels each alternative's condition. */
   fork<T>(st: St, cases: Cases<T>, d: Decision | ((v: T) => Decision), f: (st: St, v: T) => void): void {
     for (const [c, v] of cases) {
@@ -154,9 +151,12 @@ export class Explorer {
     return { ...st, pc: [...st.pc, ...kept.map(([f]) => f)], why: [...st.why, ...kept.map(([, d]) => d)], dom };
   }
 
-  /** A path that ends here without a condition (a silent prune), recorded under its decision. */
-  prune(d: Decision): undefined {
-    this.prunes.set(d.kind, (this.prunes.get(d.kind) ?? 0) + 1);
+  /**
+   * A path that ends here without a condition (no route, refused, hop limit, ...): it adds
+   * nothing to what the solver is given. (The decision of each used to be counted in a map that
+   * nothing read; mutation testing found it dead.)
+   */
+  prune(): undefined {
     return undefined;
   }
 
@@ -282,7 +282,7 @@ function originateS(w: WalkerS, st0: St, start: Machine, packet: SPacket): void 
 function outputS(w: WalkerS, st: St, start: Machine, p: SPacket, t: Track): void {
   const { x } = w;
   x.fork(st, lookupRouteS(start, p.dst), routeDecision(start), (st3, route) => {
-    if (!route) return x.prune(routeDecision(start)(route));
+    if (!route) return x.prune();
     let q = x.pk(st3, p);
     let s: St | undefined = st3;
     if (route.type !== "local") {
@@ -410,7 +410,7 @@ function deliverLocalS(w: WalkerS, st: St, m: Machine, p: SPacket, inIf: string)
     return;
   }
   if (p.proto === "icmp") {
-    if (spec.wanted && !spec.wanted(m.name, undefined)) return x.prune({ kind: "goal", machine: m.name });
+    if (spec.wanted && !spec.wanted(m.name, undefined)) return x.prune();
     return k(st, { kind: "delivered", machine: m.name, packet: p });
   }
   const engine = m.engine;
@@ -464,8 +464,8 @@ function socketS(w: WalkerS, st: St, m: Machine, p: SPacket, inIf: string): void
   x.fork(st, owners, { kind: "socket-device", machine: m.name }, (s1, sockIf) => {
     const q = x.pk(s1, p);
     x.fork(s1, lookupSocketS(m, q, sockIf), socketDecision, (s2, socket) => {
-      if (!socket) return x.prune(socketDecision(socket)); // refused
-      if (spec.wanted && !spec.wanted(m.name, socket)) return x.prune({ kind: "goal", machine: m.name, socket });
+      if (!socket) return x.prune(); // refused
+      if (spec.wanted && !spec.wanted(m.name, socket)) return x.prune();
       k(s2, { kind: "delivered", machine: m.name, socket, packet: x.pk(s2, q) });
     });
   });
@@ -476,7 +476,7 @@ function transmitS(w: WalkerS, st: St, m: Machine, dev: string, via: IP | undefi
   const { x } = w;
   const iface = m.interfaces.find((i) => i.name === dev);
   const segment = iface?.segment;
-  if (!segment) return x.prune({ kind: "neighbour", machine: m.name, segment: null });
+  if (!segment) return x.prune();
   const nextHop = via ? ac(via) : p.dst;
   const d = (nb: { machine: Machine } | undefined): Decision => ({
     kind: "neighbour",
@@ -485,7 +485,7 @@ function transmitS(w: WalkerS, st: St, m: Machine, dev: string, via: IP | undefi
     ...(nb ? { owner: nb.machine.name } : {}),
   });
   x.fork(st, resolveNeighbourS(x.neighbours, segment, x.av(st, nextHop), m.name, w.spec.passes), d, (s1, nb) => {
-    if (!nb) return x.prune(d(nb));
+    if (!nb) return x.prune();
     const go = (s2: St) => arriveS(w, s2, nb.machine, nb.iface.name, x.pk(s2, p), hops + 1);
     if (famOf(nextHop) !== 6) return go(s1);
     discoverS(w, s1, { m, dev, nb, decision: d(nb) }, x.av(s1, nextHop), x.pk(s1, p).src, go);
@@ -540,7 +540,7 @@ function discoverS(
 
 /** A packet arriving on `inIf`: the hop limit, then conntrack. */
 function arriveS(w: WalkerS, st: St, m: Machine, inIf: string, p0: SPacket, hops: number): void {
-  if (hops > MAX_HOPS) return w.x.prune({ kind: "loop", machine: m.name, bound: "hops" });
+  if (hops > MAX_HOPS) return w.x.prune();
   trackS(w, st, m, p0, (st1, t) => preroutingS(w, st1, m, inIf, t, hops));
 }
 
@@ -591,7 +591,7 @@ function engineReplyS(w: WalkerS, st3: St, m: Machine, inIf: string, q: SPacket,
   if (s4) k(s4, { kind: "delivered", machine: m.name, packet: x.pk(s4, q) });
   const s5 = x.assume(st3, not(exp), d);
   if (!s5) return;
-  if (t.idx === undefined) return x.prune(d);
+  if (t.idx === undefined) return x.prune();
   localTableS(w, s5, m, inIf, x.pk(s5, q), t, hops);
 }
 
@@ -603,8 +603,9 @@ function localTableS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t
   if (m.engine && !w.replying) {
     const s1 = x.assume(st, not(local), d(false));
     // libslirp relays no ICMPv6 echo to other hosts (sim: engine-no-icmp6)
-    if (s1 && p.proto === "icmp" && famOf(p.dst) === 6) x.prune({ kind: "engine-no-connection", machine: m.name });
-    else if (s1) {
+    if (s1 && p.proto === "icmp" && famOf(p.dst) === 6) {
+      // the path ends here
+    } else if (s1) {
       const relay: SDisp = {
         kind: "engine-relay",
         machine: m.name,
@@ -650,12 +651,12 @@ function inputS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Tra
 /** For another machine: ip_forward, IPv6 link-local stays, route, filter FORWARD, nat POSTROUTING, the wire. */
 function forwardS(w: WalkerS, st: St, m: Machine, inIf: string, p: SPacket, t: Track, hops: number): void {
   const { x } = w;
-  if (!m.ipForward) return x.prune({ kind: "not-forwarding", machine: m.name });
+  if (!m.ipForward) return x.prune();
   const ll = or(isLinkLocal6S(p.src), isLinkLocal6S(p.dst));
   const s2 = x.assume(st, not(ll), { kind: "martian", machine: m.name, check: "link-local" });
   if (!s2) return;
   x.fork(s2, lookupRouteS(m, x.av(s2, p.dst)), routeDecision(m), (s3, route) => {
-    if (!route || route.type === "local") return x.prune(routeDecision(m)(route));
+    if (!route || route.type === "local") return x.prune();
     const q = x.pk(s3, p);
     const ctx = { in: inIf, out: route.dev, state: t.state, dnat: dnatOfS(w, s3, m, t, q), ...origOfS(w, s3, m, t) };
     const s4 = filterS(w, s3, m, "forward", q, ctx);
@@ -684,6 +685,6 @@ function postroutingS(
     post,
     (n) => natDecision(m, m.nat.postrouting, "postrouting", n),
     // a masquerade with no address to take: the kernel drops the packet (sim: masquerade-no-address)
-    (s5, n) => (n?.drop ? w.x.prune(natDecision(m, m.nat.postrouting, "postrouting", n)) : then(s5, n ? n.packet : q)),
+    (s5, n) => (n?.drop ? w.x.prune() : then(s5, n ? n.packet : q)),
   );
 }
