@@ -139,6 +139,17 @@ describe(`domain.ts against brute force on ${points.length} points (seed ${SEED}
           return judge(f, d);
       }
     };
+    // the cases random formulas seldom make: every part decided the same way
+    const u = refine(FULL, UNIVERSE)!;
+    const low: F = { t: "rng", name: "dport", lo: 0, hi: N - 1 };
+    const high: F = { t: "rng", name: "sport", lo: 0, hi: N - 1 };
+    const none: F = { t: "rng", name: "dport", lo: N, hi: N + 1 };
+    expect([judge(and(low, high), u), judge(or(none, not(low)), u), judge(or(none, low), u), judge(and(low, none), u)]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
     fc.assert(
       fc.property(domArb, fc.oneof(formulaArb, chainArb), (d, f) => {
         if (!d) return;
@@ -167,6 +178,10 @@ describe(`domain.ts against brute force on ${points.length} points (seed ${SEED}
       }),
       opts,
     );
+    // one port each (random domains seldom narrow both to one value)
+    const at = (dport: number, sport: number) =>
+      refine(FULL, and({ t: "rng", name: "dport", lo: dport, hi: dport }, { t: "rng", name: "sport", lo: sport, hi: sport }))!;
+    expect([judge({ t: "peq" }, at(3, 3)), judge({ t: "peq" }, at(3, 4))]).toEqual([true, false]);
     expect(judge({ t: "true" }, FULL)).toBe(true);
     expect(judge({ t: "false" }, FULL)).toBe(false);
     expect(judge({ t: "cfg", param: "p", value: 1 }, FULL)).toBeUndefined();
