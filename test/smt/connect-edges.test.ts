@@ -6,26 +6,13 @@
  * engines (Z3 and the exhaustive simulator) for the verdict docs/semantics.md gives (not measured
  * in namespaces here: the kernel regressions cover the same rules for the simulator).
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { MAX_LEGS } from "../../src/ir/dial.js";
-import { parseQuery } from "../../src/ir/query.js";
-import type { Network } from "../../src/ir/types.js";
-import { attempt, machineIndex, meetsQuery } from "../../src/sim/connect.js";
-import { exhaustive } from "../../src/sim/exhaustive.js";
-import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { build } from "../sim/helpers.js";
+import { both } from "./both.js";
 
 afterAll(() => shutdown());
-
-async function both(net: Network, text: string, verdict: "reachable" | "unreachable"): Promise<void> {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  const smt = await decide(net, p.query);
-  const sim = exhaustive(net, p.query);
-  expect({ text, smt: smt.verdict, sim: sim.verdict }).toEqual({ text, smt: verdict, sim: verdict });
-  if (smt.dial) expect(meetsQuery(p.query, attempt(net, machineIndex(net), smt.dial))).toBe(true);
-}
 
 describe("Z3's exchanges at their corners, against the simulator", () => {
   it("connect() to 0.0.0.0 or :: dials the loopback of that family; to ::ffff:a.b.c.d, IPv4", async () => {

@@ -6,25 +6,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { parseQuery } from "../../src/ir/query.js";
 import { exhaustive } from "../../src/sim/exhaustive.js";
-import { decide } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
-import { attempt, machineIndex } from "../../src/sim/connect.js";
-import { meetsQuery } from "../../src/sim/connect.js";
-import type { Network } from "../../src/ir/types.js";
 import { build } from "../sim/helpers.js";
 import { decisionText } from "../../src/ir/decision.js";
+import { both } from "./both.js";
 
 afterAll(() => shutdown());
-
-async function both(net: Network, text: string, verdict: "reachable" | "unreachable") {
-  const p = parseQuery(text);
-  if (!p.ok) throw new Error(p.message);
-  const smt = await decide(net, p.query);
-  const sim = exhaustive(net, p.query);
-  expect({ text, smt: smt.verdict, sim: sim.verdict }).toEqual({ text, smt: verdict, sim: verdict });
-  if (smt.dial) expect(meetsQuery(p.query, attempt(net, machineIndex(net), smt.dial))).toBe(true);
-  return smt;
-}
 
 describe("regressions found by the differential test and the Z3 models test (2026-11-23)", () => {
   it("a reply's source port is restored from the original destination port, not the source port (conntrack un-NAT)", async () => {
