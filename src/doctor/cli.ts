@@ -110,7 +110,6 @@ function sourceLine(r: SourceRead): string {
   return `  ${r.name.padEnd(10)} ${state}`;
 }
 
-// Long: the report's sections in order (sources, warnings, findings, timings), each a few lines
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorResult> {
   const host = opts.host ?? "host";
   const t0 = Date.now();

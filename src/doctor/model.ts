@@ -132,7 +132,6 @@ function header(reads: readonly SourceRead[]): string {
   return lines.join("\n") + "\n";
 }
 
-// Long: one pass from the sources to a lowered network, each failure kept as a diagnostic on the way
 export async function buildModel(reads: readonly SourceRead[], host: string, lan: string): Promise<Model> {
   const warnings: Diagnostic[] = reads.flatMap((r) => r.warnings);
   const notes: string[] = reads.flatMap((r) => r.notes);

@@ -35,7 +35,6 @@ const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
  * `${VAR:?err}` / `${VAR?err}` stop Compose when VAR is unset (or empty); `${VAR:+a}` / `${VAR+a}`
  * are a when VAR is set (and not empty), else empty. Defaults may themselves interpolate.
  */
-// Long: one scan over the text with the six forms of a braced variable.
 export function resolveVars(text: string, env: ReadonlyMap<string, string>, depth = 0): Resolved {
   let out = "";
   const defaults: DefaultUsed[] = [];

@@ -284,7 +284,6 @@ export class Evaluator {
     return { kind: "hash", entries };
   }
 
-  // Long: Ruby's binary operators over the value kinds a Vagrantfile computes with.
   private binary(node: Node, scope: Scope, depth: number): Value | undefined {
     const op = node.childForFieldName("operator")?.text ?? "";
     const l = node.childForFieldName("left");
@@ -362,7 +361,6 @@ export class Evaluator {
     return undefined;
   }
 
-  // Long: the pure methods a Vagrantfile calls on its values, one line each.
   private call(node: Node, scope: Scope, depth: number): Value | undefined {
     const recv = node.childForFieldName("receiver");
     const method = node.childForFieldName("method")?.text;

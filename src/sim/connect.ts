@@ -55,7 +55,6 @@ export function relayBefore(a: Attempt, leg: number): { readonly machine: string
 /** The machines by name (ir/types.ts), for the simulator's callers. */
 export { machineIndex };
 
-// Long: one loop over the legs of an exchange (forward, reply, ack, then the next leg); its twin attemptS is one function too
 /**
  * What a refused or rejected packet draws, walked back to the client (kernel-forced: where the way
  * back has no route or a filter drops it, the client times out instead of hearing the error):

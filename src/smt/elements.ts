@@ -138,7 +138,6 @@ function firstBest6S(addrs: readonly IfAddr[], dst: AV, under: F): [F, AV][] {
  * interface's address of the destination's scope that scores most by rule 8 (a tie to the newest),
  * else the best of the other interfaces, else any address of the family there.
  */
-// Long: both families and both scopes, each with its fallbacks (see above)
 export function selectSourceS(m: Machine, route: Route, dst: AV): Cases<AV | undefined> {
   const fam = famOf(dst);
   if (route.type === "local") {

@@ -623,7 +623,6 @@ export function readBounded(file: string, maxChars: number, expected: string): s
  * is a copy (UTF-8's decoding of a 15 MB file takes about 75 ms more), and the JSON reader scans
  * the same bytes instead of making them again from the text.
  */
-// Long: one read loop with its two refusals (too large, unreadable) and the buffer's growth
 export function readSource(file: string, maxChars: number, expected: string): Source {
   const cannot = (e: unknown): never => {
     const why = (e as NodeJS.ErrnoException).code ?? "unreadable";

@@ -347,7 +347,6 @@ class Reader {
     return key;
   }
 
-  // Long: one loop over a block mapping's lines, with the checks that keep it inside the plain subset
   blockMap(indent: number, depth: number): unknown {
     const obj: Record<string, unknown> = {};
     const n = this.node(this.i, 1);
@@ -483,7 +482,6 @@ class Reader {
     }
   }
 
-  // Long: flow mappings and lists share their loop (items, separators, the closing bracket)
   flow(indent: number, depth: number): unknown {
     if (depth > PLAIN_DEPTH) this.fail(`nesting deeper than ${PLAIN_DEPTH} levels`);
     const s = this.src;
@@ -629,7 +627,6 @@ function wholeNumber(s: string, from: number, to: number): boolean {
  * readers must decide. One loop with its state in locals and an explicit stack of open mappings
  * and lists: a file of a million values makes no call or object per value.
  */
-// Long: one loop, the JSON grammar's states inline (see above)
 function scanJson(s: string, u: Uint8Array): { pos: Positions; values: number } | undefined {
   const pos = new Positions(s, false);
   const len = s.length;

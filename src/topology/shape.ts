@@ -155,7 +155,6 @@ function record(def: Def): Check {
 }
 
 /** A strict object: no key outside its shape, each key's value of its kind; zod lists the keys in the shape's order. */
-// Long: one pass over the input's keys that validates, and notes whether zod's value would be a reordered or changed copy
 function object(def: Def): Check {
   if (!def.catchall || defOf(def.catchall).type !== "never" || def.checks?.length) return never;
   const keys = Object.keys(def.shape ?? {});
