@@ -203,3 +203,76 @@ describe(`domain.ts against brute force on ${points.length} points (seed ${SEED}
     );
   });
 });
+
+// The brute force above works inside a small universe that every domain is first narrowed to: it
+// never sees a variable's whole range, nor the top of the port range. These cases do, by hand.
+describe("domain.ts at the edges of the variables' ranges", () => {
+  const port = (name: "dport" | "sport", lo: number, hi: number): F => ({ t: "rng", name, lo, hi });
+  const pfx4 = (n: bigint, len: number): F => ({ t: "pfx", p: { v: 4, n, len } });
+  const pfx6 = (n: bigint, len: number): F => ({ t: "pfx", p: { v: 6, n, len } });
+
+  it("FULL allows every value of every variable: a condition on one variable alone leaves it that variable's values, and the others whole", () => {
+    const cases: [VarKey, F, bigint][] = [
+      ["dst4", pfx4(0x0a000001n, 32), 0x0a000001n],
+      ["dst6", pfx6(0xfd00n << 112n, 128), 0xfd00n << 112n],
+      ["dport", port("dport", 80, 80), 80n],
+      ["sport", port("sport", 40000, 40000), 40000n],
+    ];
+    const whole: Record<VarKey, F> = {
+      dst4: pfx4(0n, 0),
+      dst6: pfx6(0n, 0),
+      dport: port("dport", 0, 65535),
+      sport: port("sport", 0, 65535),
+    };
+    for (const [key, f, n] of cases) {
+      const d = refine(FULL, f);
+      expect(d && single(d, key), key).toBe(n);
+      for (const other of Object.keys(whole) as VarKey[]) {
+        // nothing is known of a variable FULL: every value of its range is allowed
+        expect(judge(whole[other], FULL), other).toBe(true);
+        if (other !== key) expect(judge(whole[other], d!), `${key}, then ${other}`).toBe(true);
+      }
+    }
+  });
+
+  it("the negation of a range keeps the range's complement up to the top of the port range, 65,535", () => {
+    const top = refine(FULL, not(port("dport", 0, 65534)));
+    expect(top && single(top, "dport")).toBe(65535n);
+    const bottom = refine(FULL, not(port("dport", 1, 65535)));
+    expect(bottom && single(bottom, "dport")).toBe(0n);
+    // both ends of the range, and the middle left out
+    const ends = refine(FULL, not(port("sport", 1, 65534)))!;
+    expect([judge(port("sport", 0, 0), ends), judge(port("sport", 65535, 65535), ends), judge(port("sport", 1, 65534), ends)]).toEqual([
+      undefined,
+      undefined,
+      false,
+    ]);
+    expect(refine(FULL, and(not(port("sport", 1, 65534)), port("sport", 65000, 65535)))?.sport).toEqual([[65535n, 65535n]]);
+    // the top IPv4 address, 255.255.255.255: its /31 without the other one, through negated prefixes
+    const last = refine(
+      FULL,
+      and(not(pfx4(0n, 1)), not(pfx4(0x80000000n, 2)), not(pfx4(0xc0000000n, 3)), pfx4(0xfffffffen, 31), not(pfx4(0xfffffffen, 32))),
+    );
+    expect(last && single(last, "dst4")).toBe(0xffffffffn);
+  });
+
+  it("a union of ranges given in no order is their exact union", () => {
+    const d = refine(
+      FULL,
+      or(
+        port("dport", 50, 60),
+        port("dport", 10, 20),
+        port("dport", 70, 80),
+        port("dport", 21, 25),
+        port("dport", 0, 5),
+        port("dport", 55, 65),
+      ),
+    );
+    expect(d?.dport).toEqual([
+      [0n, 5n],
+      [10n, 25n],
+      [50n, 65n],
+      [70n, 80n],
+    ]);
+  });
+});
