@@ -28,6 +28,8 @@ process.env.REACH_MUTATE_SCOPE ??= scopeFromArgs(process.argv);
 const scope = process.env.REACH_MUTATE_SCOPE;
 // A folder's files can run one at a time (a folder takes hours); each keeps its own results.
 const file = fileFromArgs(process.argv);
+// Read by vitest.stryker.config.ts too: one file's run may add the tests that judge that file.
+if (file) process.env.REACH_MUTATE_FILE ??= file;
 const name = file ? `${scope}-${file}` : scope;
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */

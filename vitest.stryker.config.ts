@@ -41,8 +41,21 @@ const SMT = [
   "test/regressions/**/*.test.ts",
 ];
 
+// src/sim/exhaustive.ts is the reference the differential property checks Z3 against (a class it
+// leaves out shows as a disagreement), so a run of that file alone adds the property. The folder's
+// run leaves it out: every simulator mutant reaches it, and each survivor would run it whole.
+const DIFFERENTIAL = ["test/properties/differential.test.ts"];
+
 const scope = process.env.REACH_MUTATE_SCOPE ?? "all";
-const include = scope === "lower" ? LOWER : scope === "sim" ? SIM : scope === "smt" ? SMT : [...LOWER, ...SIM, ...SMT];
+const file = process.env.REACH_MUTATE_FILE;
+const include =
+  scope === "lower"
+    ? LOWER
+    : scope === "sim"
+      ? [...SIM, ...(file === "exhaustive" ? DIFFERENTIAL : [])]
+      : scope === "smt"
+        ? SMT
+        : [...LOWER, ...SIM, ...SMT];
 
 export default defineConfig({
   test: {
