@@ -63,6 +63,37 @@ describe("one enumeration from a source machine, service by service", () => {
     const alt = got.reached.get("s:8443")!.dial.sport;
     expect(alt >= 2000 && alt <= 3000).toBe(true);
   });
+  it("a skip decided by a later source port of a destination port still counts every class once", () => {
+    // r drops source ports 1024-1999 (a rule on the source port: nothing is free); from 2000 on the SYN
+    // passes r, and t drops it by address alone (the rest of that destination is skipped), s by
+    // address and dport 80 (the rest of that destination port is)
+    const lab = build(`
+segments: { a: 192.168.1.0/24, b: 192.168.2.0/24 }
+machines:
+  c:
+    interfaces: { eth0: { segment: a, addresses: [192.168.1.10/24] } }
+    routes: [ { to: 192.168.2.0/24, via: 192.168.1.1 } ]
+  r:
+    ip_forward: true
+    interfaces: { eth0: { segment: a, addresses: [192.168.1.1/24] }, eth1: { segment: b, addresses: [192.168.2.1/24] } }
+    firewall: { forward: { rules: [ { action: drop, proto: tcp, sport: 1024-1999 } ] } }
+  s:
+    interfaces: { eth0: { segment: b, addresses: [192.168.2.20/24] } }
+    routes: [ { to: 192.168.1.0/24, via: 192.168.2.1 } ]
+    services: [ { name: web, port: 80 }, { name: api, port: 9000 } ]
+    firewall: { input: { rules: [ { action: drop, proto: tcp, src: 192.168.1.10, dport: 80 } ] } }
+  t:
+    interfaces: { eth0: { segment: b, addresses: [192.168.2.30/24] } }
+    routes: [ { to: 192.168.1.0/24, via: 192.168.2.1 } ]
+    services: [ { name: web, port: 80 } ]
+    firewall: { input: { rules: [ { action: drop, src: 192.168.1.10 } ] } }
+`);
+    const labClasses = packetClasses(lab);
+    const got = reachedServices(lab, "c", "tcp", labClasses);
+    expect(got.tried + got.skipped).toBe(classCount(lab, q("c -> s:80/tcp"), labClasses));
+    expect([...got.reached.keys()]).toEqual(["s:9000"]);
+    expect(got.triedAt.get("s:9000")).toBe(exhaustive(lab, q("c -> s:9000/tcp"), labClasses).tried);
+  });
   it("an unknown source machine is an internal error", () => {
     expect(() => reachedServices(net, "nobody", "tcp", classes)).toThrow("internal: unknown machine nobody");
   });
