@@ -21,6 +21,11 @@ class SmallFirst extends BaseSequencer {
 }
 
 const LOWER = ["test/lower/**/*.test.ts"];
+// src/sim/exhaustive.ts is the reference the differential property checks Z3 against (a class it
+// leaves out shows as a disagreement), so a run of that file alone adds the property. The folder's
+// run leaves it out: every simulator mutant reaches it, and each survivor would run it whole.
+const DIFFERENTIAL = ["test/properties/differential.test.ts"];
+
 // The simulator is also judged by the symptom oracle, the kernel regressions' engine assertions
 // (their namespace halves are skipped) and the firewall-action tests.
 // Both engines' class exploration (src/sim/classes.ts, src/smt/classes.ts) is judged by
@@ -34,17 +39,7 @@ const SIM = [
 ];
 // The solver is judged above all by the differential property (Z3 against the simulator), and
 // by the kernel regressions' engine halves, which ask Z3 too (enginesAgree).
-const SMT = [
-  "test/smt/**/*.test.ts",
-  "test/properties/differential.test.ts",
-  "test/query/classes.test.ts",
-  "test/regressions/**/*.test.ts",
-];
-
-// src/sim/exhaustive.ts is the reference the differential property checks Z3 against (a class it
-// leaves out shows as a disagreement), so a run of that file alone adds the property. The folder's
-// run leaves it out: every simulator mutant reaches it, and each survivor would run it whole.
-const DIFFERENTIAL = ["test/properties/differential.test.ts"];
+const SMT = ["test/smt/**/*.test.ts", ...DIFFERENTIAL, "test/query/classes.test.ts", "test/regressions/**/*.test.ts"];
 
 const scope = process.env.REACH_MUTATE_SCOPE ?? "all";
 const file = process.env.REACH_MUTATE_FILE;

@@ -48,10 +48,16 @@ export async function longFunctions(text: string): Promise<{ line: number; lines
  * that starts it (a declaration's own line may be `export const x = (...) =>` or a method's name).
  */
 export function justified(text: string, line: number): boolean {
-  const lines = text.split("\n");
-  for (let i = line - 2; i >= Math.max(0, line - 4); i--) if (/^\s*\/\/ Long: \S/.test(lines[i] ?? "")) return true;
-  return false;
+  return justifyingLine(text.split("\n"), line) !== undefined;
 }
+
+/** The 0-based index of the `// Long:` comment that justifies the function starting on `line` (1-based), if one does. */
+function justifyingLine(lines: readonly string[], line: number): number | undefined {
+  for (let i = line - 2; i >= Math.max(0, line - 4); i--) if (LONG.test(lines[i] ?? "")) return i;
+  return undefined;
+}
+
+const LONG = /^\s*\/\/ Long: \S/;
 
 describe(`functions in src/ over ${MAX_LINES} lines`, () => {
   it("each one has a `// Long: why` comment above it", async () => {
@@ -67,11 +73,10 @@ describe(`functions in src/ over ${MAX_LINES} lines`, () => {
     const stale: string[] = [];
     for (const file of sources(SRC)) {
       const text = readFileSync(file, "utf8");
-      const starts = (await longFunctions(text)).map((f) => f.line);
-      text.split("\n").forEach((l, i) => {
-        // the comment on line i + 1 justifies a function starting 1 to 3 lines below it (justified())
-        if (/^\s*\/\/ Long: \S/.test(l) && !starts.some((s) => s - (i + 1) >= 1 && s - (i + 1) <= 3))
-          stale.push(`${relative(join(SRC, ".."), file)}:${i + 1}`);
+      const lines = text.split("\n");
+      const used = new Set((await longFunctions(text)).map((f) => justifyingLine(lines, f.line)));
+      lines.forEach((l, i) => {
+        if (LONG.test(l) && !used.has(i)) stale.push(`${relative(join(SRC, ".."), file)}:${i + 1}`);
       });
     }
     expect(stale).toEqual([]);
