@@ -3,10 +3,10 @@
  * segments made so far (in the order the IR lists them), and the machines' parts still open to
  * later stages (interfaces, routes and rules that finish.ts turns into the final Machine).
  */
-import { LOOPBACK_NET4, parseCidr, parseIP, type IfAddr, type Prefix } from "../net/addr.js";
+import { LOOPBACK_NET4, parseCidr, parseIP, prefixOf, type IfAddr, type IP, type Prefix } from "../net/addr.js";
 import { parsePort } from "../net/port.js";
 import type { Span } from "../diagnostics/diagnostic.js";
-import type { Chain, Iface, Machine, NatRule, Origin, PortRange, Route, Rule, Segment, Socket } from "../ir/types.js";
+import type { Chain, Iface, Machine, Match, NatRule, Origin, PortRange, Route, Rule, Segment, Socket } from "../ir/types.js";
 import type { Topology } from "../topology/check.js";
 import type { Locator, Path } from "../topology/load.js";
 import type { TopologyDoc } from "../topology/schema.js";
@@ -20,26 +20,15 @@ export const cidrOf = (t: string): IfAddr => must(parseCidr(t), `cidr ${t}`);
 export const portOf = (v: number | string) => must(parsePort(v), `port ${v}`);
 
 /**
- * A filter or NAT rule as lowering holds it until finish(). `dstLocal`: written `dst: local`
- * (any address of this machine: iptables `-m addrtype --dst-type LOCAL`, nft `fib daddr type
- * local`); `rule` has no dst then, and finish() replaces it by one copy per local prefix once
- * every interface of the machine is known (host-only interfaces arrive with the VMs' adapters).
- * `dst: local-nonloopback` is the same without the loopback prefixes (iptables `! -d 127.0.0.0/8
- * -m addrtype --dst-type LOCAL`, Docker's nat OUTPUT jump).
+ * A rule written `dst: local` (any address of this machine: iptables `-m addrtype --dst-type
+ * LOCAL`, nft `fib daddr type local`) has no dst in its match until finish() replaces it by one
+ * copy per local prefix, once every interface of the machine is known (host-only interfaces arrive
+ * with the VMs' adapters). "nonloopback": written `dst: local-nonloopback`, the same without the
+ * loopback prefixes (iptables `! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL`, Docker's nat OUTPUT
+ * jump). Kept beside the rules (LowerCtx.dstLocal), not in a wrapper of each: a large file has
+ * 100,000 rules and a handful of these.
  */
-export interface PendingRule<R extends Rule | NatRule> {
-  readonly rule: R;
-  /** "nonloopback": written `dst: local-nonloopback`, the local addresses but 127.0.0.0/8 and ::1 (Docker's OUTPUT jump) */
-  readonly dstLocal: boolean | "nonloopback";
-}
-
-/** A rule that needs no expansion (everything lowering writes itself). */
-export const exact = <R extends Rule | NatRule>(rule: R): PendingRule<R> => ({ rule, dstLocal: false });
-
-/** A chain whose rules may still hold `dst: local`. */
-export interface PendingChain extends Omit<Chain, "rules"> {
-  readonly rules: readonly PendingRule<Rule>[];
-}
+export type DstLocal = true | "nonloopback";
 
 export interface MutableMachine {
   name: string;
@@ -52,8 +41,9 @@ export interface MutableMachine {
   ipForward: boolean;
   rpFilter: 0 | 1 | 2;
   routeLocalnet: boolean;
-  filter: { input: PendingChain; output: PendingChain; forward: PendingChain };
-  nat: { prerouting: PendingRule<NatRule>[]; output: PendingRule<NatRule>[]; postrouting: PendingRule<NatRule>[] };
+  filter: { readonly input: Chain; readonly output: Chain; readonly forward: Chain };
+  /** NO_NAT until a rule is added (addNat): most machines have none. */
+  nat: Machine["nat"];
   sockets: Socket[];
   engine?: Machine["engine"];
   docker?: Machine["docker"];
@@ -75,6 +65,10 @@ export interface LowerCtx {
   readonly natNetEngines: Map<string, MutableMachine>;
   /** Rule matches' port ranges by their text, one value each (a large file repeats a few thousand times; IR values are never changed; prefixes: net/addr.ts parseMatchPrefix) */
   readonly ranges: Map<number | string, PortRange>;
+  /** Filter rules' matches by their plain conditions, one value each (rules.ts sharedMatch) */
+  readonly matches: Map<string, Match>;
+  /** The rules written `dst: local` or `local-nonloopback`, for finish() to expand (see DstLocal). */
+  readonly dstLocal: Map<Rule | NatRule, DstLocal>;
 }
 
 /**
@@ -130,6 +124,8 @@ export function newContext(topo: Topology): LowerCtx {
     dhcpNext: new Map(),
     natNetEngines: new Map(),
     ranges: new Map(),
+    matches: new Map(),
+    dstLocal: new Map(),
   };
 }
 
@@ -138,15 +134,42 @@ export function addSegment(ctx: LowerCtx, name: string, subnets: Prefix[], origi
   if (!ctx.segments.has(name)) ctx.segments.set(name, { name, subnets, origin, kind });
 }
 
+/** A service's role, one object for every socket (IR values are never changed). */
+export const SERVICE_ROLE: Socket["role"] = Object.freeze({ kind: "service" });
+
+/** 0.0.0.0, the bind of a service or relay that names none, one object for every socket. */
+export const ANY4: IP = Object.freeze({ v: 4, n: 0n });
+
 /** lo's addresses, one array for every machine (IR values are never changed). */
 const LO_ADDRS: readonly IfAddr[] = [
   { ip: { v: 4, n: LOOPBACK_NET4.n + 1n }, len: 8 },
   { ip: { v: 6, n: 1n }, len: 128 },
 ];
 
+/** The prefix of each address of lo (127.0.0.0/8, ::1/128), for every machine's local routes. */
+const LO_PREFIXES: ReadonlyMap<IfAddr, Prefix> = new Map(LO_ADDRS.map((a) => [a, Object.freeze(prefixOf(a.ip, a.len))]));
+
+/** The prefix an interface address is on (lo's are made once). */
+export const onPrefix = (a: IfAddr): Prefix => LO_PREFIXES.get(a) ?? prefixOf(a.ip, a.len);
+
 const LO: (origin: Origin) => Iface = (origin) => ({ name: "lo", segment: null, addrs: LO_ADDRS, origin });
 
-export const acceptAll = (name: Chain["name"]): PendingChain => ({ name, policy: "accept", rules: [] });
+/** A chain the file leaves out, one object per name for every machine (IR values are never changed). */
+const ACCEPT_ALL: { readonly [N in Chain["name"]]: Chain } = {
+  input: Object.freeze({ name: "input", policy: "accept", rules: Object.freeze([]) }),
+  output: Object.freeze({ name: "output", policy: "accept", rules: Object.freeze([]) }),
+  forward: Object.freeze({ name: "forward", policy: "accept", rules: Object.freeze([]) }),
+};
+export const acceptAll = (name: Chain["name"]): Chain => ACCEPT_ALL[name];
+
+/** The NAT tables of a machine without NAT rules, shared (a 10,000-machine LAN has a few with rules). */
+export const NO_NAT: Machine["nat"] = Object.freeze({ prerouting: Object.freeze([]), output: Object.freeze([]), postrouting: Object.freeze([]) });
+
+/** `m`'s NAT table `t`, to add rules to (a machine's own tables are made at its first rule). */
+export function natTable(m: MutableMachine, t: keyof Machine["nat"]): NatRule[] {
+  if (m.nat === NO_NAT) m.nat = { prerouting: [], output: [], postrouting: [] };
+  return m.nat[t] as NatRule[];
+}
 
 /** A machine with only `lo`, no routes or rules, everything accepted. */
 export function newMachine(ctx: LowerCtx, name: string, kind: Machine["kind"], origin: Origin): MutableMachine {
@@ -160,8 +183,8 @@ export function newMachine(ctx: LowerCtx, name: string, kind: Machine["kind"], o
     ipForward: false,
     rpFilter: 0,
     routeLocalnet: false,
-    filter: { input: acceptAll("input"), output: acceptAll("output"), forward: acceptAll("forward") },
-    nat: { prerouting: [], output: [], postrouting: [] },
+    filter: ACCEPT_ALL,
+    nat: NO_NAT,
     sockets: [],
   };
   ctx.machines.set(name, m);

@@ -11,7 +11,7 @@
  */
 import { prefixOf } from "../net/addr.js";
 import type { Rule } from "../ir/types.js";
-import { exact, machineOf, type LowerCtx } from "./context.js";
+import { machineOf, type LowerCtx } from "./context.js";
 
 export function lowerDocker(ctx: LowerCtx): void {
   for (const [name, md] of Object.entries(ctx.doc.machines)) {
@@ -38,6 +38,6 @@ export function lowerDocker(ctx: LowerCtx): void {
       }
     });
     const f = m.filter.forward;
-    m.filter.forward = { ...f, rules: [...drops.map(exact), ...f.rules] };
+    m.filter = { ...m.filter, forward: { ...f, rules: [...drops, ...f.rules] } };
   }
 }

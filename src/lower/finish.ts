@@ -4,11 +4,27 @@
  */
 import { contains, prefixOf, type Prefix } from "../net/addr.js";
 import { routeMetric, type Chain, type Machine, type NatRule, type Route, type Rule } from "../ir/types.js";
-import type { MutableMachine, PendingChain, PendingRule } from "./context.js";
+import { NO_NAT, onPrefix, type DstLocal, type MutableMachine } from "./context.js";
 
-export function finish(m: MutableMachine): Machine {
-  const locals = localPrefixes(m);
-  const chain = (c: PendingChain): Chain => ({ ...c, rules: expandLocal(c.rules, locals) });
+/**
+ * The final Machine. Its chains, tables and rules are the lowered ones themselves wherever no
+ * `dst: local` rule is to be expanded (the usual case: a large file makes no copy of them).
+ */
+export function finish(m: MutableMachine, dstLocal: ReadonlyMap<Rule | NatRule, DstLocal>): Machine {
+  let locals: Prefix[] | undefined;
+  const expand = <R extends Rule | NatRule>(rules: readonly R[]): readonly R[] =>
+    dstLocal.size === 0 || !rules.some((r) => dstLocal.has(r)) ? rules : expandLocal(rules, dstLocal, (locals ??= localPrefixes(m)));
+  const chain = (c: Chain): Chain => {
+    const rules = expand(c.rules);
+    return rules === c.rules ? c : { ...c, rules };
+  };
+  const { filter, nat } = m;
+  const input = chain(filter.input);
+  const output = chain(filter.output);
+  const forward = chain(filter.forward);
+  const prerouting = expand(nat.prerouting);
+  const natOutput = expand(nat.output);
+  const postrouting = expand(nat.postrouting);
   return {
     name: m.name,
     kind: m.kind,
@@ -18,12 +34,11 @@ export function finish(m: MutableMachine): Machine {
     ipForward: m.ipForward,
     rpFilter: m.rpFilter,
     routeLocalnet: m.routeLocalnet,
-    filter: { input: chain(m.filter.input), output: chain(m.filter.output), forward: chain(m.filter.forward) },
-    nat: {
-      prerouting: expandLocal(m.nat.prerouting, locals),
-      output: expandLocal(m.nat.output, locals),
-      postrouting: expandLocal(m.nat.postrouting, locals),
-    },
+    filter: input === filter.input && output === filter.output && forward === filter.forward ? filter : { input, output, forward },
+    nat:
+      nat === NO_NAT || (prerouting === nat.prerouting && natOutput === nat.output && postrouting === nat.postrouting)
+        ? nat
+        : { prerouting, output: natOutput, postrouting },
     sockets: m.sockets,
     ...(m.engine ? { engine: m.engine } : {}),
     ...(m.docker ? { docker: m.docker } : {}),
@@ -35,7 +50,7 @@ function routeTable(m: MutableMachine): Route[] {
   const connected: Route[] = [];
   for (const i of m.interfaces) {
     for (const a of i.addrs) {
-      const dst = prefixOf(a.ip, a.len);
+      const dst = onPrefix(a);
       if (!connected.some((r) => r.dev === i.name && r.dst.v === dst.v && r.dst.n === dst.n && r.dst.len === dst.len)) {
         connected.push({ dst, dev: i.name, type: i.name === "lo" ? "local" : "connected", origin: i.origin });
       }
@@ -78,7 +93,7 @@ function localPrefixes(m: MutableMachine): Prefix[] {
   const out: Prefix[] = [];
   for (const i of m.interfaces)
     for (const a of i.addrs) {
-      const p = i.name === "lo" ? prefixOf(a.ip, a.len) : prefixOf(a.ip, a.ip.v === 4 ? 32 : 128);
+      const p = i.name === "lo" ? onPrefix(a) : prefixOf(a.ip, a.ip.v === 4 ? 32 : 128);
       if (!out.some((x) => x.v === p.v && x.n === p.n && x.len === p.len)) out.push(p);
     }
   return out;
@@ -89,9 +104,10 @@ function localPrefixes(m: MutableMachine): Prefix[] {
  * its src's family when it has a src). The copies are consecutive and share the action, so
  * together they match exactly the union.
  */
-function expandLocal<R extends Rule | NatRule>(rules: readonly PendingRule<R>[], locals: readonly Prefix[]): R[] {
+function expandLocal<R extends Rule | NatRule>(rules: readonly R[], local: ReadonlyMap<Rule | NatRule, DstLocal>, locals: readonly Prefix[]): R[] {
   const out: R[] = [];
-  for (const { rule: r, dstLocal } of rules) {
+  for (const r of rules) {
+    const dstLocal = local.get(r);
     if (!dstLocal) out.push(r);
     else
       for (const dst of locals)

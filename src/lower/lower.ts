@@ -21,6 +21,7 @@ import type { Path } from "../topology/load.js";
 import type { MachineDoc } from "../topology/schema.js";
 import {
   addSegment,
+  ANY4,
   cidrOf,
   ipOf,
   machineOf,
@@ -28,6 +29,7 @@ import {
   newContext,
   newMachine,
   portOf,
+  SERVICE_ROLE,
   type LowerCtx,
   type MutableMachine,
 } from "./context.js";
@@ -48,7 +50,7 @@ export function lower(topo: Topology): Network {
   const { incomplete, assumed } = ctx.doc;
   return {
     file: ctx.file,
-    machines: [...ctx.machines.values()].map(finish),
+    machines: [...ctx.machines.values()].map((m) => finish(m, ctx.dstLocal)),
     segments: [...ctx.segments.values()],
     ...(incomplete?.length ? { incomplete } : {}),
     ...(assumed?.length ? { assumed } : {}),
@@ -87,7 +89,7 @@ function lowerMachines(ctx: LowerCtx): void {
 
 function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
   (md.services ?? []).forEach((s, k) => {
-    const bind = s.bind === undefined || s.bind === "*" ? ipOf("0.0.0.0") : ipOf(s.bind);
+    const bind = s.bind === undefined || s.bind === "*" ? ANY4 : ipOf(s.bind);
     const owner = s.name ?? `${s.proto ?? "tcp"}/${portOf(s.port)} listener`;
     const proto = s.proto ?? "tcp";
     const port = portOf(s.port);
@@ -96,7 +98,7 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
     // the usual service has none of the optional keys: no spread (slow on 10,000 machines); the keys' order is the IR's either way
     m.sockets.push(
       s.device === undefined && s.pktinfo === undefined && !s.exposed
-        ? { owner, proto, bind, port, v6only, role: { kind: "service" }, origin }
+        ? { owner, proto, bind, port, v6only, role: SERVICE_ROLE, origin }
         : {
             owner,
             proto,
@@ -106,7 +108,7 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
             ...(s.device !== undefined ? { device: s.device } : {}),
             ...(s.pktinfo !== undefined ? { pktinfo: s.pktinfo } : {}),
             ...(s.exposed ? { exposed: true } : {}),
-            role: { kind: "service" },
+            role: SERVICE_ROLE,
             origin,
           },
     );
@@ -116,7 +118,7 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
 /** A machine's relay processes (docker-proxy, socat): listening sockets whose connections the machine itself relays on. */
 function lowerRelays(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
   (md.relays ?? []).forEach((r, k) => {
-    const bind = r.bind === undefined || r.bind === "*" ? ipOf("0.0.0.0") : ipOf(r.bind);
+    const bind = r.bind === undefined || r.bind === "*" ? ANY4 : ipOf(r.bind);
     const proto = r.proto ?? "tcp";
     m.sockets.push({
       owner: r.name ?? `relay ${proto}/${portOf(r.port)} -> ${r.to}:${portOf(r.toPort)}`,

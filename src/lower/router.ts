@@ -9,7 +9,7 @@ import { prefixOf, type Prefix } from "../net/addr.js";
 import type { Iface, Origin, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
 import type { MachineDoc, RouterDoc } from "../topology/schema.js";
-import { acceptAll, exact, ipOf, machineOf, must, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
+import { acceptAll, ipOf, machineOf, must, natTable, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
 
 /** Every declared router, after the VM adapters (so that it sees all of its interfaces). */
 export function lowerRouters(ctx: LowerCtx): void {
@@ -37,13 +37,11 @@ function lowerRouter(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, rp: Path)
   );
   const view: RouterView = { m, r, rp, wan, wanIf, lanIfs: m.interfaces.filter((i) => i.name !== wan && i.name !== "lo") };
   const routerOrigin = ctx.o(rp, `home router '${m.name}'`);
-  m.nat.postrouting.push(
-    exact({
-      match: { out: wan, src: { v: 4, n: 0n, len: 0 } },
-      action: { kind: "masquerade" },
-      origin: ctx.o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`),
-    }),
-  );
+  natTable(m, "postrouting").push({
+    match: { out: wan, src: { v: 4, n: 0n, len: 0 } },
+    action: { kind: "masquerade" },
+    origin: ctx.o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`),
+  });
   (r.forwards ?? []).forEach((_, k) => lowerRouterForward(ctx, view, k));
   // Only connections the forwards translated get in from the WAN (ct status dnat), to LAN machines or to the router itself.
   const fwdAccepts: Rule[] = [];
@@ -67,32 +65,26 @@ function lowerRouterForward(ctx: LowerCtx, { m, r, rp, wan, wanIf, lanIfs }: Rou
   const origin = ctx.o([...rp, "forwards", k], what);
   for (const a of wanIf.addrs.filter((x) => x.ip.v === 4)) {
     const dst: Prefix = { v: 4, n: a.ip.n, len: 32 };
-    m.nat.prerouting.push(
-      exact({ match: { in: wan, proto, dst, dport: { lo: port, hi: port } }, action: { kind: "dnat", to, toPort }, origin }),
-    );
+    natTable(m, "prerouting").push({ match: { in: wan, proto, dst, dport: { lo: port, hi: port } }, action: { kind: "dnat", to, toPort }, origin });
     if (!r.hairpin) continue;
     for (const lan of lanIfs) {
-      m.nat.prerouting.push(
-        exact({
-          match: { in: lan.name, proto, dst, dport: { lo: port, hi: port } },
-          action: { kind: "dnat", to, toPort },
-          origin: reworded(origin, `${what} (hairpin)`),
-        }),
-      );
+      natTable(m, "prerouting").push({
+        match: { in: lan.name, proto, dst, dport: { lo: port, hi: port } },
+        action: { kind: "dnat", to, toPort },
+        origin: reworded(origin, `${what} (hairpin)`),
+      });
       for (const la of lan.addrs.filter((x) => x.ip.v === 4)) {
-        m.nat.postrouting.unshift(
-          exact({
-            match: {
-              out: lan.name,
-              proto,
-              src: prefixOf(la.ip, la.len),
-              dst: { v: 4, n: to.n, len: 32 },
-              dport: { lo: toPort, hi: toPort },
-            },
-            action: { kind: "masquerade" },
-            origin: reworded(origin, `${what} (hairpin SNAT)`),
-          }),
-        );
+        natTable(m, "postrouting").unshift({
+          match: {
+            out: lan.name,
+            proto,
+            src: prefixOf(la.ip, la.len),
+            dst: { v: 4, n: to.n, len: 32 },
+            dport: { lo: toPort, hi: toPort },
+          },
+          action: { kind: "masquerade" },
+          origin: reworded(origin, `${what} (hairpin SNAT)`),
+        });
       }
     }
   }
@@ -116,14 +108,14 @@ function defaultRouterFilter({ m, lanIfs }: RouterView, routerOrigin: Origin, fw
       name: "input",
       policy: "drop",
       policyOrigin: reworded(routerOrigin, "router default input policy"),
-      rules: [established, ...fromLan("input"), ...fwdAccepts].map(exact),
+      rules: [established, ...fromLan("input"), ...fwdAccepts],
     },
     output: acceptAll("output"),
     forward: {
       name: "forward",
       policy: "drop",
       policyOrigin: reworded(routerOrigin, "router default forward policy"),
-      rules: [established, ...fromLan("forward"), ...fwdAccepts].map(exact),
+      rules: [established, ...fromLan("forward"), ...fwdAccepts],
     },
   };
 }

@@ -38,7 +38,7 @@ import {
   natAdapterNetwork,
   segmentNames,
 } from "../topology/vbox.js";
-import { addSegment, cidrOf, ipOf, machineOf, must, newMachine, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
+import { addSegment, cidrOf, ipOf, machineOf, must, newMachine, portOf, reworded, SERVICE_ROLE, type LowerCtx, type MutableMachine } from "./context.js";
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
 export function lowerVirtualBox(ctx: LowerCtx): void {
@@ -175,7 +175,7 @@ const dnsProxy = (owner: string, proto: "udp" | "tcp", bind: IP, origin: Origin)
   port: 53,
   v6only: false,
   pktinfo: true,
-  role: { kind: "service" },
+  role: SERVICE_ROLE,
   origin,
 });
 

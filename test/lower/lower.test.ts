@@ -354,3 +354,65 @@ machines:
     ).toEqual(["0.0.0.0/0 via 10.0.5.1 dev eth0 static"]);
   });
 });
+
+// Filter rules written with the same plain conditions share one match object (rules.ts
+// sharedMatch, issue 19): the key must never make two different rules' conditions one.
+describe("shared matches", () => {
+  const RULES = `
+segments: { lan: 10.0.0.0/24 }
+machines:
+  a:
+    interfaces:
+      eth0: { segment: lan, addresses: [10.0.0.1/24] }
+      "undefined": { segment: lan }
+    firewall:
+      input:
+        rules:
+          - { action: drop, proto: tcp, dport: 80 }
+          - { action: drop, in: "undefined" }
+          - { action: drop }
+          - { action: drop, proto: udp, sport: 1, dport: 22 }
+          - { action: drop, proto: udp, sport: 12, dport: 2 }
+          - { action: drop, proto: tcp, dport: 22, sport: 1000-2000 }
+          - { action: drop, proto: tcp, sport: 22, dport: 1000-2000 }
+          - { action: drop, proto: tcp, dport: "80" }
+  b:
+    interfaces: { eth0: { segment: lan, addresses: [10.0.0.2/24] } }
+    firewall:
+      input:
+        rules:
+          - { action: accept, proto: tcp, dport: 80, comment: "same conditions, other action" }
+          - { action: drop, dst: local }
+          - { action: drop, state: [new], proto: tcp, dport: 80 }
+`;
+  const net = lowerText(RULES);
+  const rules = (m: string) => machine(net, m).filter.input.rules;
+  const [http, undef, none, colon, split, d22, s22, httpText] = rules("a");
+
+  it("keeps apart conditions whose texts a naive key would join", () => {
+    expect(undef!.match).toEqual({ in: "undefined" });
+    expect(none!.match).toEqual({});
+    expect(colon!.match).toEqual({ proto: "udp", sport: { lo: 1, hi: 1 }, dport: { lo: 22, hi: 22 } });
+    expect(split!.match).toEqual({ proto: "udp", sport: { lo: 12, hi: 12 }, dport: { lo: 2, hi: 2 } });
+    expect(d22!.match.dport).toEqual({ lo: 22, hi: 22 });
+    expect(d22!.match.sport).toEqual({ lo: 1000, hi: 2000 });
+    expect(s22!.match.sport).toEqual({ lo: 22, hi: 22 });
+    expect(new Set(rules("a").slice(0, 7).map((r) => r.match)).size).toBe(7);
+  });
+
+  it("shares one match between rules with the same conditions, on any machine, whatever their action", () => {
+    expect(httpText!.match).toBe(http!.match);
+    expect(rules("b")[0]!.match).toBe(http!.match);
+    expect(rules("b")[0]!.action).toBe("accept");
+  });
+
+  it("gives a rule with a state list or dst: local its own", () => {
+    const [, ...rest] = rules("b");
+    const stated = rest.pop();
+    expect(stated!.match).not.toBe(http!.match);
+    expect(stated!.match).toEqual({ proto: "tcp", dport: { lo: 80, hi: 80 }, state: ["new"] });
+    // one copy of the dst: local rule per local prefix, each its own match
+    expect(rest.map((r) => pfx(r.match.dst))).toEqual(["127.0.0.0/8", "::1/128", "10.0.0.2/32"]);
+    expect(new Set(rest.map((r) => r.match)).size).toBe(3);
+  });
+});
