@@ -163,7 +163,11 @@ const ACCEPT_ALL: { readonly [N in Chain["name"]]: Chain } = {
 export const acceptAll = (name: Chain["name"]): Chain => ACCEPT_ALL[name];
 
 /** The NAT tables of a machine without NAT rules, shared (a 10,000-machine LAN has a few with rules). */
-export const NO_NAT: Machine["nat"] = Object.freeze({ prerouting: Object.freeze([]), output: Object.freeze([]), postrouting: Object.freeze([]) });
+export const NO_NAT: Machine["nat"] = Object.freeze({
+  prerouting: Object.freeze([]),
+  output: Object.freeze([]),
+  postrouting: Object.freeze([]),
+});
 
 /** `m`'s NAT table `t`, to add rules to (a machine's own tables are made at its first rule). */
 export function natTable(m: MutableMachine, t: keyof Machine["nat"]): NatRule[] {

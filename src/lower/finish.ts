@@ -104,7 +104,11 @@ function localPrefixes(m: MutableMachine): Prefix[] {
  * its src's family when it has a src). The copies are consecutive and share the action, so
  * together they match exactly the union.
  */
-function expandLocal<R extends Rule | NatRule>(rules: readonly R[], local: ReadonlyMap<Rule | NatRule, DstLocal>, locals: readonly Prefix[]): R[] {
+function expandLocal<R extends Rule | NatRule>(
+  rules: readonly R[],
+  local: ReadonlyMap<Rule | NatRule, DstLocal>,
+  locals: readonly Prefix[],
+): R[] {
   const out: R[] = [];
   for (const r of rules) {
     const dstLocal = local.get(r);

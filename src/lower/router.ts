@@ -65,7 +65,11 @@ function lowerRouterForward(ctx: LowerCtx, { m, r, rp, wan, wanIf, lanIfs }: Rou
   const origin = ctx.o([...rp, "forwards", k], what);
   for (const a of wanIf.addrs.filter((x) => x.ip.v === 4)) {
     const dst: Prefix = { v: 4, n: a.ip.n, len: 32 };
-    natTable(m, "prerouting").push({ match: { in: wan, proto, dst, dport: { lo: port, hi: port } }, action: { kind: "dnat", to, toPort }, origin });
+    natTable(m, "prerouting").push({
+      match: { in: wan, proto, dst, dport: { lo: port, hi: port } },
+      action: { kind: "dnat", to, toPort },
+      origin,
+    });
     if (!r.hairpin) continue;
     for (const lan of lanIfs) {
       natTable(m, "prerouting").push({

@@ -104,7 +104,8 @@ function sharedMatch(ctx: LowerCtx, r: MatchDoc): Match {
     typeof origDport === "object"
   )
     return lowerMatch(ctx, r);
-  const key = part(proto) + part(src) + part(dst) + part(sport) + part(dport) + part(i) + part(o) + part(origDst) + part(origDport) + part(dnat);
+  const key =
+    part(proto) + part(src) + part(dst) + part(sport) + part(dport) + part(i) + part(o) + part(origDst) + part(origDport) + part(dnat);
   let m = ctx.matches.get(key);
   if (!m) ctx.matches.set(key, (m = lowerMatch(ctx, r)));
   return m;

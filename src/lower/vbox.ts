@@ -38,7 +38,19 @@ import {
   natAdapterNetwork,
   segmentNames,
 } from "../topology/vbox.js";
-import { addSegment, cidrOf, ipOf, machineOf, must, newMachine, portOf, reworded, SERVICE_ROLE, type LowerCtx, type MutableMachine } from "./context.js";
+import {
+  addSegment,
+  cidrOf,
+  ipOf,
+  machineOf,
+  must,
+  newMachine,
+  portOf,
+  reworded,
+  SERVICE_ROLE,
+  type LowerCtx,
+  type MutableMachine,
+} from "./context.js";
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
 export function lowerVirtualBox(ctx: LowerCtx): void {

@@ -397,7 +397,13 @@ machines:
     expect(d22!.match.dport).toEqual({ lo: 22, hi: 22 });
     expect(d22!.match.sport).toEqual({ lo: 1000, hi: 2000 });
     expect(s22!.match.sport).toEqual({ lo: 22, hi: 22 });
-    expect(new Set(rules("a").slice(0, 7).map((r) => r.match)).size).toBe(7);
+    expect(
+      new Set(
+        rules("a")
+          .slice(0, 7)
+          .map((r) => r.match),
+      ).size,
+    ).toBe(7);
   });
 
   it("shares one match between rules with the same conditions, on any machine, whatever their action", () => {
