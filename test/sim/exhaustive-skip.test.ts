@@ -109,6 +109,16 @@ describe("independentOf: which fields cannot turn a failed first packet into a w
   it("connect() that fails before any packet (no route): only the destination decided", () => {
     const net = lab();
     expect(free(net, "10.9.9.9", 80)).toBe("ports");
+    // even from a client whose own NAT rules look at both ports: no packet left, so no rule saw one
+    const natClient = lab(
+      "",
+      "",
+      "    nat: [ { action: dnat, chain: output, proto: tcp, sport: 7, dport: 9, to: 192.168.2.20, toPort: 80 } ]",
+    );
+    expect(portUseOf(natClient).get("c")).toMatchObject({ natSport: true, natDport: true });
+    const a = dial(natClient, "c", "tcp", "10.9.9.9", 80);
+    expect(a.outcome.kind === "failed" && a.legs[0]!.forward.steps.length).toBe(0);
+    expect(independentOf(a, portUseOf(natClient))).toBe("ports");
   });
   it("a success, or a failure of a later packet, leaves nothing free", () => {
     const net = lab();
