@@ -14,7 +14,7 @@ import type { Rule } from "../ir/types.js";
 import { machineOf, type LowerCtx } from "./context.js";
 
 export function lowerDocker(ctx: LowerCtx): void {
-  for (const [name, md] of Object.entries(ctx.doc.machines)) {
+  for (const [name, md] of ctx.machineDocs) {
     if (!md.docker) continue;
     const m = machineOf(ctx, name);
     const version = md.docker.version ?? 28;

@@ -42,8 +42,8 @@ import { lowerDocker } from "./docker.js";
 export function lower(topo: Topology): Network {
   const ctx = newContext(topo);
   lowerMachines(ctx);
-  for (const [name, md] of Object.entries(ctx.doc.machines)) lowerRules(ctx, machineOf(ctx, name), md, ["machines", name]);
-  for (const [name, md] of Object.entries(ctx.doc.machines)) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
+  for (const [name, md] of ctx.machineDocs) lowerRules(ctx, machineOf(ctx, name), md, ["machines", name]);
+  for (const [name, md] of ctx.machineDocs) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
   lowerDocker(ctx);
@@ -68,7 +68,7 @@ function lowerMachines(ctx: LowerCtx): void {
       "declared",
     );
   }
-  for (const [name, md] of Object.entries(ctx.doc.machines)) {
+  for (const [name, md] of ctx.machineDocs) {
     const mp: Path = ["machines", name];
     const m = newMachine(ctx, name, md.vm ? "vm" : md.router ? "router" : "host", ctx.o(mp, `machine '${name}'`));
     for (const [iname, iface] of Object.entries(md.interfaces ?? {})) {

@@ -13,7 +13,7 @@ import { acceptAll, ipOf, machineOf, must, natTable, portOf, reworded, type Lowe
 
 /** Every declared router, after the VM adapters (so that it sees all of its interfaces). */
 export function lowerRouters(ctx: LowerCtx): void {
-  for (const [name, md] of Object.entries(ctx.doc.machines)) {
+  for (const [name, md] of ctx.machineDocs) {
     if (md.router) lowerRouter(ctx, machineOf(ctx, name), md, ["machines", name, "router"]);
   }
 }

@@ -54,8 +54,8 @@ import {
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
 export function lowerVirtualBox(ctx: LowerCtx): void {
-  for (const [name, md] of Object.entries(ctx.doc.machines)) for (const net of Object.keys(md.hostonly ?? {})) hostOnly(ctx, name, net);
-  for (const [name, md] of Object.entries(ctx.doc.machines)) {
+  for (const [name, md] of ctx.machineDocs) for (const net of Object.keys(md.hostonly ?? {})) hostOnly(ctx, name, net);
+  for (const [name, md] of ctx.machineDocs) {
     if (!md.vm) continue;
     const vm = machineOf(ctx, name);
     const host = machineOf(ctx, md.vm.on);

@@ -103,10 +103,14 @@ class Checker {
   private readonly used = new Map<string, Path>();
   /** Host machine -> its listeners (services, forwards). */
   private readonly listeners = new Map<string, Listener[]>();
+  /** The machines, name and value, in file order: walked by several stages (one Object.entries of 10,000 machines takes milliseconds). */
+  readonly machines: readonly (readonly [string, MachineDoc])[];
   constructor(
     readonly doc: TopologyDoc,
     readonly loc: Locator,
-  ) {}
+  ) {
+    this.machines = Object.entries(doc.machines);
+  }
 
   /** An address on a segment, once per segment. */
   claim(segment: string, ip: IP, path: Path): void {
@@ -280,7 +284,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   const c = new Checker(doc, loc);
   checkSegments(c);
   checkNatNetworks(c);
-  for (const [mname, m] of Object.entries(doc.machines)) checkMachine(c, mname, m);
+  for (const [mname, m] of c.machines) checkMachine(c, mname, m);
   checkReservedNames(c);
   checkExpectList(c, doc);
   return { topology: { doc, loc }, diagnostics: c.diags };
@@ -1078,7 +1082,7 @@ function checkRouter(c: Checker, mc: MachineCtx): void {
 /** Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts. */
 function checkReservedNames(c: Checker): void {
   const doc = c.doc;
-  for (const [mname, m] of Object.entries(doc.machines)) {
+  for (const [mname, m] of c.machines) {
     const engines = [...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : []))];
     for (const e of engines) {
       if (own(doc.machines, e))
