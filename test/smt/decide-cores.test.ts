@@ -12,6 +12,7 @@ import { decisionText } from "../../src/ir/decision.js";
 import { decide, explore } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import { build, lineOf, q } from "../sim/helpers.js";
+import { blockedBothWays } from "./decide-labs.js";
 
 afterAll(() => shutdown());
 
@@ -71,26 +72,8 @@ ${Array.from({ length: 9 }, (_, i) => `          - { action: drop, proto: tcp, d
   });
 
   it("a decision the path took twice is named once", async () => {
-    // c drops source and destination ports both up to 30000; r drops destination ports above
-    // 30000, which the request's destination port and the answer's (the client's source port)
-    // must both pass: r's rule is two conditions of the core, one decision
-    const net = build(`
-segments: { lan1: 192.168.1.0/24, lan2: 192.168.2.0/24 }
-machines:
-  c:
-    interfaces: { eth0: { segment: lan1, addresses: [192.168.1.10/24] } }
-    routes: [ { to: 192.168.2.0/24, via: 192.168.1.1 } ]
-    firewall: { output: { rules: [ { action: drop, proto: tcp, sport: 1024-30000, dport: 1-30000 } ] } }
-  r:
-    ip_forward: true
-    interfaces: { eth0: { segment: lan1, addresses: [192.168.1.1/24] }, eth1: { segment: lan2, addresses: [192.168.2.1/24] } }
-    firewall: { forward: { rules: [ { action: drop, proto: tcp, dport: 30001-65535 } ] } }
-  s:
-    interfaces: { eth0: { segment: lan2, addresses: [192.168.2.20/24] } }
-    routes: [ { to: default, via: 192.168.2.1 } ]
-    nat: [ { chain: prerouting, action: dnat, proto: tcp, to: 192.168.2.20, toPort: 80 } ]
-    services: [ { name: web, port: 80 } ]
-`);
+    // r's rule (blockedBothWays) is two conditions of the core, one decision
+    const net = blockedBothWays();
     const r = await decide(net, q("c -> s:80/tcp"));
     expect(r.verdict).toBe("unreachable");
     expect(r.cores).toHaveLength(1);

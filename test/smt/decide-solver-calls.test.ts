@@ -15,6 +15,7 @@ import { decide, decideDifference } from "../../src/smt/decide.js";
 import { shutdown } from "../../src/smt/solver.js";
 import type { IP } from "../../src/net/addr.js";
 import { build, ip, q } from "../sim/helpers.js";
+import { blockedBothWays, twoAddresses } from "./decide-labs.js";
 
 const rec = vi.hoisted(() => ({
   solve: [] as { timeoutMs: number; prefer?: readonly unknown[][]; alternatives: number }[],
@@ -56,16 +57,7 @@ afterEach(() => {
   rec.coreGivesUp = false;
 });
 
-// two addresses of s, port 80 directly or 8080 DNATed to it: several dials work
-const net = build(`
-segments: { lan: 192.168.1.0/24 }
-machines:
-  c: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
-  s:
-    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24, 192.168.1.21/24] } }
-    nat: [ { chain: prerouting, action: dnat, proto: tcp, dport: 8080, to: 192.168.1.20, toPort: 80 } ]
-    services: [ { name: web, port: 80 } ]
-`);
+const net = twoAddresses();
 const strict = build(`
 segments: { lan: 192.168.1.0/24 }
 machines:
@@ -75,25 +67,7 @@ machines:
     services: [ { name: web, port: 80 } ]
     firewall: { input: { rules: [ { action: drop, proto: tcp, sport: 1024-30000 } ] } }
 `);
-// c drops source and destination ports up to 30000 together, r drops destination ports above
-// 30000 both ways: every dial is dropped, and each path has an unsat core
-const blocked = build(`
-segments: { lan1: 192.168.1.0/24, lan2: 192.168.2.0/24 }
-machines:
-  c:
-    interfaces: { eth0: { segment: lan1, addresses: [192.168.1.10/24] } }
-    routes: [ { to: 192.168.2.0/24, via: 192.168.1.1 } ]
-    firewall: { output: { rules: [ { action: drop, proto: tcp, sport: 1024-30000, dport: 1-30000 } ] } }
-  r:
-    ip_forward: true
-    interfaces: { eth0: { segment: lan1, addresses: [192.168.1.1/24] }, eth1: { segment: lan2, addresses: [192.168.2.1/24] } }
-    firewall: { forward: { rules: [ { action: drop, proto: tcp, dport: 30001-65535 } ] } }
-  s:
-    interfaces: { eth0: { segment: lan2, addresses: [192.168.2.20/24] } }
-    routes: [ { to: default, via: 192.168.2.1 } ]
-    nat: [ { chain: prerouting, action: dnat, proto: tcp, to: 192.168.2.20, toPort: 80 } ]
-    services: [ { name: web, port: 80 } ]
-`);
+const blocked = blockedBothWays();
 
 describe("the preferences asked for", () => {
   it('witness "any": none; otherwise the cheapest path with familiar values, then the familiar values alone', async () => {

@@ -19,20 +19,11 @@ import { carries, decide, explore, pathsFormula, type DecideOptions } from "../.
 import { shutdown, solverStats } from "../../src/smt/solver.js";
 import { evaluate } from "../../src/smt/term.js";
 import { build, ip, q } from "../sim/helpers.js";
+import { twoAddresses } from "./decide-labs.js";
 
 afterAll(() => shutdown());
 
-// s answers on two addresses; port 80 directly, and port 8080 DNATed to 80 (the cheapest path:
-// the direct one also passes the DNAT rule and the service's own decision)
-const net = build(`
-segments: { lan: 192.168.1.0/24 }
-machines:
-  c: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
-  s:
-    interfaces: { eth0: { segment: lan, addresses: [192.168.1.20/24, 192.168.1.21/24] } }
-    nat: [ { chain: prerouting, action: dnat, proto: tcp, dport: 8080, to: 192.168.1.20, toPort: 80 } ]
-    services: [ { name: web, port: 80 } ]
-`);
+const net = twoAddresses();
 
 const nice = (addrs: string[], ports: number[]) => ({ addrs: addrs.map(ip), ports });
 
