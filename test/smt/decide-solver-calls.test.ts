@@ -11,8 +11,6 @@
  */
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import type { SolveResult } from "../../src/smt/solver.js";
-import { decide, decideDifference } from "../../src/smt/decide.js";
-import { shutdown } from "../../src/smt/solver.js";
 import type { IP } from "../../src/net/addr.js";
 import { build, ip, q } from "../sim/helpers.js";
 import { blockedBothWays, twoAddresses } from "./decide-labs.js";
@@ -47,6 +45,13 @@ vi.mock("../../src/smt/solver.js", async (importOriginal) => {
     },
   };
 });
+
+// Imported afresh after the mock: a worker that runs several files in one module cache (the
+// vmThreads pool StrykerJS uses, docs/mutation.md) may hold decide.js from an earlier file, bound
+// to the real solver.js, and a static import would get that one.
+vi.resetModules();
+const { decide, decideDifference } = await import("../../src/smt/decide.js");
+const { shutdown } = await import("../../src/smt/solver.js");
 
 afterAll(() => shutdown());
 afterEach(() => {
