@@ -42,7 +42,7 @@ export interface MutableMachine {
   rpFilter: 0 | 1 | 2;
   routeLocalnet: boolean;
   filter: { readonly input: Chain; readonly output: Chain; readonly forward: Chain };
-  /** NO_NAT until a rule is added (addNat): most machines have none. */
+  /** NO_NAT until a rule is added (natTable): most machines have none. */
   nat: Machine["nat"];
   sockets: Socket[];
   engine?: Machine["engine"];

@@ -4,7 +4,7 @@
  */
 import { contains, prefixOf, type Prefix } from "../net/addr.js";
 import { routeMetric, type Chain, type Machine, type NatRule, type Route, type Rule } from "../ir/types.js";
-import { NO_NAT, onPrefix, type DstLocal, type MutableMachine } from "./context.js";
+import { onPrefix, type DstLocal, type MutableMachine } from "./context.js";
 
 /**
  * The final Machine. Its chains, tables and rules are the lowered ones themselves wherever no
@@ -36,7 +36,7 @@ export function finish(m: MutableMachine, dstLocal: ReadonlyMap<Rule | NatRule, 
     routeLocalnet: m.routeLocalnet,
     filter: input === filter.input && output === filter.output && forward === filter.forward ? filter : { input, output, forward },
     nat:
-      nat === NO_NAT || (prerouting === nat.prerouting && natOutput === nat.output && postrouting === nat.postrouting)
+      prerouting === nat.prerouting && natOutput === nat.output && postrouting === nat.postrouting
         ? nat
         : { prerouting, output: natOutput, postrouting },
     sockets: m.sockets,

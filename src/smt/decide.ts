@@ -200,16 +200,13 @@ export async function decide(net: Network, q: Query, opts: DecideOptions = {}): 
   const prefer: F[][] = [];
   if (opts.hint) {
     const h = opts.hint;
+    const at = eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst });
     // a ping's ports are constants of its dial (no port, the echo identifier): its port variables
     // are free, and the domain keeps them away from the hint's 0 and 1, so only the address is asked
     prefer.push([
       q.proto === "icmp"
-        ? eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst })
-        : and(
-            eqAddr({ k: "v", v: h.dst.v }, { k: "c", ip: h.dst }),
-            inPorts({ k: "v", name: "dport" }, h.dport, h.dport),
-            inPorts({ k: "v", name: "sport" }, h.sport, h.sport),
-          ),
+        ? at
+        : and(at, inPorts({ k: "v", name: "dport" }, h.dport, h.dport), inPorts({ k: "v", name: "sport" }, h.sport, h.sport)),
     ]);
   }
   if (alternatives[0]) prefer.push([alternatives[0], ...nice]);
