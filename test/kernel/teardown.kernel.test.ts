@@ -422,7 +422,11 @@ describe.skipIf(!root)("teardown: nothing is left behind", () => {
         const c = startCli(["emulate", NATNET]);
         try {
           const want = namespaceCount(net);
-          await waitFor("every namespace and a slirp4netns", () => runOf(c.pid).length === want && slirpsOf(c.pid).length > 0, c.child);
+          const engines = planBuild(net, (k) => `reach-1-0-${k}`).slirps.length;
+          // `ip netns exec` enters the namespace before it executes slirp4netns: until then the
+          // process is named `ip` and `ip netns pids` does not list it (CI run of stop 31)
+          const entered = () => slirpsOf(c.pid).filter((p) => /^slirp4netns\b/.test(p.args));
+          await waitFor(`every namespace and ${engines} slirp4netns`, () => runOf(c.pid).length === want && entered().length === engines, c.child);
           const inside = runOf(c.pid).flatMap((ns) => sh("ip", ["netns", "pids", ns]).split(/\s+/).filter(Boolean).map(Number));
           const slirps = slirpsOf(c.pid).map((p) => p.pid);
           expect(inside).toEqual(expect.arrayContaining(slirps));
