@@ -111,6 +111,13 @@ export class FileOrigin implements Origin {
   }
 }
 
+/**
+ * `path` with more steps, in an array of exactly that many: origins keep their paths as long as
+ * the IR lives, and a spread (`[...path, step]`) leaves its array room for 17 (measured: 127 bytes
+ * more a path, 7.6 MB on the 10,000-machine LAN).
+ */
+export const sub = (path: Path, ...steps: (string | number)[]): Path => path.concat(steps);
+
 /** The same origin in other words (a hairpin rule of a forward, the engine's side of an adapter). */
 export const reworded = (o: Origin, what: string): Origin => (o instanceof FileOrigin ? o.reworded(what) : { span: o.span, what });
 

@@ -32,6 +32,7 @@ import {
   SERVICE_ROLE,
   type LowerCtx,
   type MutableMachine,
+  sub,
 } from "./context.js";
 import { finish } from "./finish.js";
 import { lowerRouters } from "./router.js";
@@ -76,7 +77,7 @@ function lowerMachines(ctx: LowerCtx): void {
         name: iname,
         segment: iface.segment,
         addrs: (iface.addresses ?? []).map(cidrOf),
-        origin: ctx.o([...mp, "interfaces", iname], `interface ${iname}`),
+        origin: ctx.o(sub(mp, "interfaces", iname), `interface ${iname}`),
       });
     }
     m.ipForward = md.ip_forward ?? md.router !== undefined;
@@ -94,7 +95,7 @@ function lowerServices(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Pat
     const proto = s.proto ?? "tcp";
     const port = portOf(s.port);
     const v6only = s.v6only ?? false;
-    const origin = ctx.o([...mp, "services", k], `service ${s.name ?? `#${k + 1}`}`);
+    const origin = ctx.o(sub(mp, "services", k), `service ${s.name ?? `#${k + 1}`}`);
     // the usual service has none of the optional keys: no spread (slow on 10,000 machines); the keys' order is the IR's either way
     m.sockets.push(
       s.device === undefined && s.pktinfo === undefined && !s.exposed
@@ -133,7 +134,7 @@ function lowerRelays(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path)
         toPort: portOf(r.toPort),
         ...(r.from !== undefined ? { from: unmap(ipOf(r.from)) } : {}),
       },
-      origin: ctx.o([...mp, "relays", k], `relay ${r.name ?? `#${k + 1}`}`),
+      origin: ctx.o(sub(mp, "relays", k), `relay ${r.name ?? `#${k + 1}`}`),
     });
   });
 }
@@ -144,7 +145,7 @@ function lowerStaticRoutes(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp:
     const dst = must(parseMatchPrefix(r.to), r.to);
     const dev = r.dev ?? "";
     const origin = ctx.o(
-      [...mp, "routes", k],
+      sub(mp, "routes", k),
       `route ${r.to}${r.via ? ` via ${r.via}` : ""}${r.metric !== undefined ? ` metric ${r.metric}` : ""}`,
     );
     // the usual route (a gateway, no metric) without a spread; the keys' order is the IR's either way

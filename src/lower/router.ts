@@ -9,7 +9,7 @@ import { prefixOf, type Prefix } from "../net/addr.js";
 import type { Iface, Origin, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
 import type { MachineDoc, RouterDoc } from "../topology/schema.js";
-import { acceptAll, ipOf, machineOf, must, natTable, portOf, reworded, type LowerCtx, type MutableMachine } from "./context.js";
+import { acceptAll, ipOf, machineOf, must, natTable, portOf, reworded, type LowerCtx, type MutableMachine, sub } from "./context.js";
 
 /** Every declared router, after the VM adapters (so that it sees all of its interfaces). */
 export function lowerRouters(ctx: LowerCtx): void {
@@ -40,7 +40,7 @@ function lowerRouter(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, rp: Path)
   natTable(m, "postrouting").push({
     match: { out: wan, src: { v: 4, n: 0n, len: 0 } },
     action: { kind: "masquerade" },
-    origin: ctx.o([...rp, "wan"], `masquerade IPv4 out of ${wan} (home router)`),
+    origin: ctx.o(sub(rp, "wan"), `masquerade IPv4 out of ${wan} (home router)`),
   });
   (r.forwards ?? []).forEach((_, k) => lowerRouterForward(ctx, view, k));
   // Only connections the forwards translated get in from the WAN (ct status dnat), to LAN machines or to the router itself.
@@ -62,7 +62,7 @@ function lowerRouterForward(ctx: LowerCtx, { m, r, rp, wan, wanIf, lanIfs }: Rou
   const port = portOf(f.port);
   const toPort = f.toPort !== undefined ? portOf(f.toPort) : port;
   const what = `router forward ${f.name ? `"${f.name}" ` : ""}${proto}/${port} -> ${f.to}:${toPort}`;
-  const origin = ctx.o([...rp, "forwards", k], what);
+  const origin = ctx.o(sub(rp, "forwards", k), what);
   for (const a of wanIf.addrs.filter((x) => x.ip.v === 4)) {
     const dst: Prefix = { v: 4, n: a.ip.n, len: 32 };
     natTable(m, "prerouting").push({

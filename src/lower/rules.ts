@@ -4,19 +4,19 @@ import { parsePortRange } from "../net/port.js";
 import type { Chain, Match, NatRule, NegatableMatch, PortRange, Rule } from "../ir/types.js";
 import type { Path } from "../topology/load.js";
 import { LOCAL_NONLOOPBACK, type ChainDoc, type MachineDoc, type Negatable, type NatRuleDoc, type RuleDoc } from "../topology/schema.js";
-import { acceptAll, ipOf, must, natTable, portOf, type DstLocal, type LowerCtx, type MutableMachine } from "./context.js";
+import { acceptAll, ipOf, must, natTable, portOf, type DstLocal, type LowerCtx, type MutableMachine, sub } from "./context.js";
 
 /** The file's `firewall:` (chains it leaves out accept everything) and `nat:` rules, each DNAT in the chain it names. */
 export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
   if (md.firewall) {
     m.filter = {
-      input: lowerChain(ctx, "input", md.firewall.input, [...mp, "firewall", "input"]),
-      output: lowerChain(ctx, "output", md.firewall.output, [...mp, "firewall", "output"]),
-      forward: lowerChain(ctx, "forward", md.firewall.forward, [...mp, "firewall", "forward"]),
+      input: lowerChain(ctx, "input", md.firewall.input, sub(mp, "firewall", "input")),
+      output: lowerChain(ctx, "output", md.firewall.output, sub(mp, "firewall", "output")),
+      forward: lowerChain(ctx, "forward", md.firewall.forward, sub(mp, "firewall", "forward")),
     };
   }
   (md.nat ?? []).forEach((r, k) => {
-    const rule = lowerNatRule(ctx, r, ctx.o([...mp, "nat", k], natWhat(r, k)));
+    const rule = lowerNatRule(ctx, r, ctx.o(sub(mp, "nat", k), natWhat(r, k)));
     natTable(m, r.action !== "dnat" ? "postrouting" : r.chain === "output" ? "output" : "prerouting").push(rule);
   });
 }
@@ -118,7 +118,7 @@ const ruleWhat = (chain: Chain["name"], k: number): string =>
 
 function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): Chain {
   if (!c) return acceptAll(name);
-  const rp: Path = [...path, "rules"];
+  const rp: Path = sub(path, "rules");
   const rules = (c.rules ?? []).map((r, k): Rule => {
     const match = sharedMatch(ctx, r);
     const origin = ctx.item(rp, k, r.comment ? `${name} rule ${k + 1} "${r.comment}"` : ruleWhat(name, k));
@@ -129,7 +129,7 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
   return {
     name,
     policy: c.policy ?? "accept",
-    ...(c.policy !== undefined ? { policyOrigin: ctx.o([...path, "policy"], `${name} policy`) } : {}),
+    ...(c.policy !== undefined ? { policyOrigin: ctx.o(sub(path, "policy"), `${name} policy`) } : {}),
     rules,
   };
 }

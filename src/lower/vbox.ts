@@ -50,6 +50,7 @@ import {
   SERVICE_ROLE,
   type LowerCtx,
   type MutableMachine,
+  sub,
 } from "./context.js";
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
@@ -105,7 +106,7 @@ function lowerAdapter(ctx: LowerCtx, ad: Adapter): void {
         a.bridge,
       );
       adapterIface(ctx, ad, must(hostIf.segment ?? undefined, "bridge segment"), a.addresses.map(cidrOf));
-      if (a.gateway !== undefined) defaultVia(ad, ipOf(a.gateway), ctx.o([...adapterPath(ad), "gateway"], `gateway of ${adapterWhat(ad)}`));
+      if (a.gateway !== undefined) defaultVia(ad, ipOf(a.gateway), ctx.o(sub(adapterPath(ad), "gateway"), `gateway of ${adapterWhat(ad)}`));
       return;
     }
     case "hostonly":
@@ -154,7 +155,7 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
     loopbackAddress: gw,
     ...(gw6 ? { loopbackAddress6: gw6 } : {}),
     loopbackReachable: reach,
-    origin: ctx.o(a.localhostReachable !== undefined ? [...ap, "localhostReachable"] : ap, `localhost-reachable of ${what}`),
+    origin: ctx.o(a.localhostReachable !== undefined ? sub(ap, "localhostReachable") : ap, `localhost-reachable of ${what}`),
   };
   addSegment(ctx, seg, served, engine.origin, "vbox-nat");
   const guest = hostInNet(net, NAT_GUEST);
@@ -172,7 +173,7 @@ function natAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"nat">): void {
           guest,
           gw,
           ctx.o(
-            [...ap, "forwards", k],
+            sub(ap, "forwards", k),
             `${kind === "qemu" ? "hostfwd" : "port forward"} ${f.name ? `"${f.name}" ` : ""}of ${ad.name}'s NAT adapter ${ad.slot + 1}`,
           ),
         ),
@@ -236,7 +237,7 @@ function natNetworkAdapter(ctx: LowerCtx, ad: Adapter, a: ModeDoc<"natnetwork">)
           { engine: engineName, owner: NAT_ENGINE_WORDS.virtualbox.forward },
           undefined,
           gw,
-          ctx.o([...np, "forwards", k], `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`),
+          ctx.o(sub(np, "forwards", k), `port forward ${f.name ? `"${f.name}" ` : ""}of NAT Network '${a.network}'`),
         ),
       ),
     );

@@ -426,7 +426,11 @@ describe.skipIf(!root)("teardown: nothing is left behind", () => {
           // `ip netns exec` enters the namespace before it executes slirp4netns: until then the
           // process is named `ip` and `ip netns pids` does not list it (CI run of stop 31)
           const entered = () => slirpsOf(c.pid).filter((p) => /^slirp4netns\b/.test(p.args));
-          await waitFor(`every namespace and ${engines} slirp4netns`, () => runOf(c.pid).length === want && entered().length === engines, c.child);
+          await waitFor(
+            `every namespace and ${engines} slirp4netns`,
+            () => runOf(c.pid).length === want && entered().length === engines,
+            c.child,
+          );
           const inside = runOf(c.pid).flatMap((ns) => sh("ip", ["netns", "pids", ns]).split(/\s+/).filter(Boolean).map(Number));
           const slirps = slirpsOf(c.pid).map((p) => p.pid);
           expect(inside).toEqual(expect.arrayContaining(slirps));
