@@ -82,7 +82,8 @@ function routeTable(m: MutableMachine): Route[] {
     families.add(d.dst.v);
     return true;
   });
-  return [...connected, ...statics, ...defaults];
+  // concat, not a spread: the list lives as long as the IR, exactly as long (context.ts sub)
+  return connected.concat(statics, defaults);
 }
 
 /** 127.0.0.0/8 or ::1/128 (lo's own prefixes). */
