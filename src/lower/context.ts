@@ -68,10 +68,13 @@ export interface LowerCtx {
   /** Rule matches' port ranges by their text, one value each (a large file repeats a few thousand times; IR values are never changed; prefixes: net/addr.ts parseMatchPrefix) */
   readonly ranges: Map<number | string, PortRange>;
   /** Filter rules' matches by their plain conditions, one value each (rules.ts sharedMatch) */
-  readonly matches: Map<string, Match>;
+  readonly matches: MatchTree;
   /** The rules written `dst: local` or `local-nonloopback`, for finish() to expand (see DstLocal). */
   readonly dstLocal: Map<Rule | NatRule, DstLocal>;
 }
+
+/** Filter rules' matches by their plain conditions: one level of Maps a condition, in rules.ts sharedMatch's order, the match at the last. */
+export type MatchTree = Map<unknown, MatchTree | Match>;
 
 /**
  * The origin of an element of the file, its line:col found when first read (issue 19): a lowering

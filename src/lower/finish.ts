@@ -56,30 +56,27 @@ function routeTable(m: MutableMachine): Route[] {
       }
     }
   }
-  let onLinkRoutes: Route[] | undefined;
   const resolveDev = (r: Route): Route => {
     if (r.dev) return r;
     const via = r.via;
     if (!via) return { ...r, dev: "" };
-    // the kernel looks the gateway up among the link-scope routes (connected and on-link static):
+    // the kernel looks the gateway up among the link-scope routes (connected, then on-link static):
     // the longest prefix, then the lowest metric, then the route listed first
-    const onLink = (onLinkRoutes ??= [
-      ...connected.filter((c) => c.type === "connected"),
-      ...m.staticRoutes.filter((x) => x.via === undefined && x.dev),
-    ]);
     let best: Route | undefined;
-    for (const c of onLink) {
-      if (!contains(c.dst, via)) continue;
+    const consider = (c: Route): void => {
+      if (!contains(c.dst, via)) return;
       if (!best || c.dst.len > best.dst.len || (c.dst.len === best.dst.len && routeMetric(c) < routeMetric(best))) best = c;
-    }
+    };
+    for (const c of connected) if (c.type === "connected") consider(c);
+    for (const x of m.staticRoutes) if (x.via === undefined && x.dev) consider(x);
     return { ...r, dev: best?.dev ?? "" };
   };
   const statics = m.staticRoutes.map(resolveDev);
   // DHCP leases give one default route per family: the first adapter's, unless the file has its own.
-  const families = new Set<number>();
+  const taken = { 4: false, 6: false };
   const defaults = m.implicitDefaults.filter((d) => {
-    if (families.has(d.dst.v) || statics.some((s) => s.dst.len === 0 && s.dst.v === d.dst.v)) return false;
-    families.add(d.dst.v);
+    if (taken[d.dst.v] || statics.some((s) => s.dst.len === 0 && s.dst.v === d.dst.v)) return false;
+    taken[d.dst.v] = true;
     return true;
   });
   // concat, not a spread: the list lives as long as the IR, exactly as long (context.ts sub)

@@ -92,6 +92,14 @@ function overlaps(a0: { ip: IP; v6only: boolean }, b0: { ip: IP; v6only: boolean
     : [a, b].some((x) => x.ip.v === 6 && isAny(x.ip) && !x.v6only);
 }
 
+/**
+ * Where a diagnostic would point: a path, or a function that makes it. A large file's plainly
+ * valid values report nothing, so their paths are made only for a diagnostic (a spread path is
+ * about 240 bytes; 10,000 routes and services made about 30 MB of them).
+ */
+type At = Path | (() => Path);
+const pathOf = (at: At): Path => (typeof at === "function" ? at() : at);
+
 /** The diagnostics found so far, the value parsers that report, and what the stages share. */
 class Checker {
   readonly diags: Diagnostic[] = [];
@@ -146,15 +154,16 @@ class Checker {
     this.listeners.set(host, list);
   }
 
-  err(code: Code, path: Path, message: string, expected?: string, onKey = false): void {
+  err(code: Code, at: At, message: string, expected?: string, onKey = false): void {
+    const path = pathOf(at);
     this.diags.push(diagnostic(code, onKey ? this.loc.key(path) : this.loc.at(path), message, { expected }));
   }
-  warn(code: Code, path: Path, message: string, expected?: string): void {
-    this.diags.push(diagnostic(code, this.loc.at(path), message, { expected, severity: "warning" }));
+  warn(code: Code, at: At, message: string, expected?: string): void {
+    this.diags.push(diagnostic(code, this.loc.at(pathOf(at)), message, { expected, severity: "warning" }));
   }
 
   /** VirtualBox --natpf / --port-forward-4 take IPv4 addresses only. */
-  ip4(text: string, path: Path, what: string): IP | undefined {
+  ip4(text: string, path: At, what: string): IP | undefined {
     const ip = this.ip(text, path, what);
     if (ip && ip.v !== 4) {
       this.err(
@@ -167,12 +176,12 @@ class Checker {
     }
     return ip;
   }
-  ip(text: string, path: Path, what: string): IP | undefined {
+  ip(text: string, path: At, what: string): IP | undefined {
     const ip = parseIP(text);
     if (!ip) this.err("RCH010", path, `${what} '${text}' is not an IP address`, "an IPv4 or IPv6 address, e.g. 192.168.1.10 or fd00::1");
     return ip;
   }
-  ifaddr(text: string, path: Path): { ip: IP; len: number } | undefined {
+  ifaddr(text: string, path: At): { ip: IP; len: number } | undefined {
     const c = parseCidr(text);
     if (!c) {
       this.err(
@@ -202,7 +211,7 @@ class Checker {
     }
     return c;
   }
-  prefix(text: string, path: Path, what: string): Prefix | undefined {
+  prefix(text: string, path: At, what: string): Prefix | undefined {
     const p = parseMatchPrefix(text);
     if (!p) {
       const c = parseCidr(text);
@@ -216,7 +225,7 @@ class Checker {
     }
     return p;
   }
-  port(v: number | string, path: Path, what: string): number | undefined {
+  port(v: number | string, path: At, what: string): number | undefined {
     const p = parsePort(v);
     if (p === undefined) this.err("RCH012", path, `${what} ${JSON.stringify(v)} is not a port`, "an integer from 1 to 65535");
     return p;
@@ -230,7 +239,7 @@ class Checker {
     this.goodRanges.add(v);
     return true;
   }
-  portRange(v: number | string, path: Path, what: string): void {
+  portRange(v: number | string, path: At, what: string): void {
     if (!this.goodRange(v))
       this.err(
         "RCH012",
@@ -311,43 +320,49 @@ export const SIZE_LIMITS = {
 export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
   const count = (v: unknown) => (Array.isArray(v) ? v.length : v !== null && typeof v === "object" ? Object.keys(v).length : 0);
-  // the path is made only for a diagnostic (a large file asks about ten times per machine)
-  const over = (v: unknown, limit: number, path: () => Path, what: string) => {
-    if (tooMany(v, limit))
-      out.push(
-        diagnostic("RCH006", loc.key(path()), `${count(v)} ${what}, more than the ${limit} reach takes`, {
-          expected: `at most ${limit} ${what}`,
-        }),
-      );
-  };
+  // each list is counted where it is read, and its path is made only for a diagnostic (a large file has about ten a machine)
+  const report = (v: unknown, limit: number, path: Path, what: string) =>
+    out.push(
+      diagnostic("RCH006", loc.key(path), `${count(v)} ${what}, more than the ${limit} reach takes`, {
+        expected: `at most ${limit} ${what}`,
+      }),
+    );
   const doc = asRecord(raw);
-  over(doc["machines"], SIZE_LIMITS.machines, () => ["machines"], "machines");
-  over(doc["expect"], SIZE_LIMITS.expectations, () => ["expect"], "expectations");
+  if (tooMany(doc["machines"], SIZE_LIMITS.machines)) report(doc["machines"], SIZE_LIMITS.machines, ["machines"], "machines");
+  if (tooMany(doc["expect"], SIZE_LIMITS.expectations)) report(doc["expect"], SIZE_LIMITS.expectations, ["expect"], "expectations");
   const machines = asRecord(doc["machines"]);
+  const rules = SIZE_LIMITS.rulesPerChain;
+  const entries = SIZE_LIMITS.listEntries;
   for (const name in machines) {
     if (!Object.hasOwn(machines, name)) continue;
     const m = asRecord(machines[name]);
-    const mp: Path = ["machines", name];
     const fw = asRecord(m["firewall"]);
-    for (const chain of ["input", "output", "forward"])
-      over(asRecord(fw[chain])["rules"], SIZE_LIMITS.rulesPerChain, () => [...mp, "firewall", chain, "rules"], `rules in one chain`);
-    over(m["nat"], SIZE_LIMITS.rulesPerChain, () => [...mp, "nat"], "NAT rules");
-    for (const key of ["interfaces", "routes", "services", "relays", "hostonly"])
-      over(m[key], SIZE_LIMITS.listEntries, () => [...mp, key], `${key} entries`);
+    for (const chain of CHAINS) {
+      const v = asRecord(fw[chain])["rules"];
+      if (tooMany(v, rules)) report(v, rules, ["machines", name, "firewall", chain, "rules"], "rules in one chain");
+    }
+    if (tooMany(m["nat"], rules)) report(m["nat"], rules, ["machines", name, "nat"], "NAT rules");
+    for (const key of LISTS) if (tooMany(m[key], entries)) report(m[key], entries, ["machines", name, key], `${key} entries`);
     const adapters = asRecord(m["vm"])["adapters"];
-    over(adapters, SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters"], "adapters");
+    if (tooMany(adapters, entries)) report(adapters, entries, ["machines", name, "vm", "adapters"], "adapters");
     if (Array.isArray(adapters))
-      adapters.forEach((a, i) =>
-        over(asRecord(a)["forwards"], SIZE_LIMITS.listEntries, () => [...mp, "vm", "adapters", i, "forwards"], "forwards"),
-      );
+      for (let i = 0; i < adapters.length; i++) {
+        const v = asRecord(adapters[i])["forwards"];
+        if (tooMany(v, entries)) report(v, entries, ["machines", name, "vm", "adapters", i, "forwards"], "forwards");
+      }
     const ifs = asRecord(m["interfaces"]);
-    for (const iname in ifs)
-      if (Object.hasOwn(ifs, iname))
-        over(asRecord(ifs[iname])["addresses"], SIZE_LIMITS.listEntries, () => [...mp, "interfaces", iname, "addresses"], "addresses");
+    for (const iname in ifs) {
+      if (!Object.hasOwn(ifs, iname)) continue;
+      const v = asRecord(ifs[iname])["addresses"];
+      if (tooMany(v, entries)) report(v, entries, ["machines", name, "interfaces", iname, "addresses"], "addresses");
+    }
   }
   return out;
 }
 
+const CHAINS = ["input", "output", "forward"] as const;
+const NO_NETS: ReadonlySet<string> = new Set();
+const LISTS = ["interfaces", "routes", "services", "relays", "hostonly"] as const;
 const NO_KEYS: Readonly<Record<string, unknown>> = Object.freeze({});
 /** A mapping as a record; anything else as one without keys. */
 const asRecord = (v: unknown): Readonly<Record<string, unknown>> =>
@@ -486,7 +501,7 @@ function checkMachine(c: Checker, mname: string, m: MachineDoc): void {
 }
 
 /** `name` (when given) is an interface the machine will have. */
-function knownIf(c: Checker, mc: MachineCtx, name: string | undefined, path: Path): void {
+function knownIf(c: Checker, mc: MachineCtx, name: string | undefined, path: At): void {
   if (name !== undefined && !mc.ifnames.has(name)) {
     c.err("RCH022", path, `machine '${mc.name}' has no interface '${name}'`, `one of ${[...mc.ifnames].join(", ")}`);
   }
@@ -498,7 +513,7 @@ const subnetList = (subnets: readonly Prefix[], sep: string) => subnets.map((s) 
 /** Declared interfaces: names, segments, addresses inside the segment's subnets and unique on it. */
 function checkInterfaces(c: Checker, mc: MachineCtx): void {
   for (const [iname, iface] of Object.entries(mc.m.interfaces ?? {})) {
-    const ip: Path = [...mc.mp, "interfaces", iname];
+    const ip: Path = mc.mp.concat("interfaces", iname);
     if (!IFNAME.test(iname))
       c.err("RCH004", ip, `'${iname}' is not a Linux interface name`, "1 to 15 characters, no spaces, '/' or ':' (IFNAMSIZ)", true);
     if (iname === "lo")
@@ -515,7 +530,8 @@ function checkInterfaces(c: Checker, mc: MachineCtx): void {
       );
     }
     (iface.addresses ?? []).forEach((a, k) => {
-      const ap: Path = [...ip, "addresses", k];
+      // kept by claim() as where the address was first used: concat, exactly as long
+      const ap: Path = ip.concat("addresses", k);
       const addr = c.ifaddr(a, ap);
       if (!addr) return;
       mc.connected.push({ p: prefixOf(addr.ip, addr.len), dev: iname });
@@ -523,10 +539,7 @@ function checkInterfaces(c: Checker, mc: MachineCtx): void {
       if (
         subnets &&
         subnets.length &&
-        !inSubnets(
-          addr.ip,
-          subnets.filter((s) => s.v === addr.ip.v),
-        ) &&
+        !subnets.some((s) => s.v === addr.ip.v && contains(s, addr.ip)) &&
         subnets.some((s) => s.v === addr.ip.v)
       ) {
         c.err(
@@ -850,10 +863,12 @@ function checkRoutes(c: Checker, mc: MachineCtx): void {
   const routeSeen = new Map<string, string>();
   for (const x of mc.connected)
     if (!x.route) routeSeen.set(`${x.p.v} ${x.p.n} ${x.p.len} ${x.p.v === 4 ? 0 : 256}`, `the connected route of ${x.dev}`);
-  for (const [i, r] of (mc.m.routes ?? []).entries()) {
+  const routes = mc.m.routes ?? [];
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
     const dst = parseMatchPrefix(r.to);
     if (dst) {
-      const metric = routeMetric({ dst, type: "static", ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+      const metric = routeMetric(r.metric !== undefined ? { dst, type: "static", metric: r.metric } : { dst, type: "static" });
       const key = `${dst.v} ${dst.n} ${dst.len} ${metric}`;
       const clash = routeSeen.get(key);
       if (clash !== undefined)
@@ -865,28 +880,32 @@ function checkRoutes(c: Checker, mc: MachineCtx): void {
         );
       else routeSeen.set(key, `route ${i + 1}`);
     }
-    const rp: Path = [...mp, "routes", i];
-    c.prefix(r.to, [...rp, "to"], "route destination");
-    knownIf(c, mc, r.dev, [...rp, "dev"]);
+    const rp = (key: string): Path => [...mp, "routes", i, key];
+    c.prefix(r.to, () => rp("to"), "route destination");
+    knownIf(c, mc, r.dev, () => rp("dev"));
     if (r.via !== undefined) {
-      const gw = c.ip(r.via, [...rp, "via"], "gateway");
-      const onLink = mc.connected.filter((x) => r.dev === undefined || x.dev === r.dev);
+      const gw = c.ip(r.via, () => rp("via"), "gateway");
       // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
       const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
       const own = gw !== undefined && mc.own.some((x) => sameIP(x, unmap(gw)));
       if (own)
         c.err(
           "RCH037",
-          [...rp, "via"],
+          rp("via"),
           `gateway ${r.via} is an address of '${mname}' itself (the kernel refuses: "Nexthop has invalid gateway")`,
           "the address of a neighbour on a connected subnet (a router), or dev: IFNAME without via for an on-link route",
         );
-      else if (gw && !linkLocal && !onLink.some((x) => contains(x.p, gw))) {
+      else if (gw && !linkLocal && !mc.connected.some((x) => (r.dev === undefined || x.dev === r.dev) && contains(x.p, gw))) {
         c.err(
           "RCH034",
-          [...rp, "via"],
+          rp("via"),
           `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`,
-          `an address inside ${onLink.map((x) => `${formatIP(x.p)}/${x.p.len}`).join(", ") || "a connected subnet (add an interface address first)"}`,
+          `an address inside ${
+            mc.connected
+              .filter((x) => r.dev === undefined || x.dev === r.dev)
+              .map((x) => `${formatIP(x.p)}/${x.p.len}`)
+              .join(", ") || "a connected subnet (add an interface address first)"
+          }`,
         );
       }
     }
@@ -898,20 +917,22 @@ function checkServices(c: Checker, mc: MachineCtx): void {
   const { name: mname, mp } = mc;
   const svcNames = new Map<string, number>();
   (mc.m.services ?? []).forEach((s, k) => {
-    const sp: Path = [...mp, "services", k];
+    // the listener keeps its path (concat: exactly as long); a field's path is made only for a diagnostic
+    const sp: Path = mp.concat("services", k);
+    const at = (key: string) => (): Path => [...sp, key];
     if (s.name !== undefined) {
       if (svcNames.has(s.name))
-        c.err("RCH030", [...sp, "name"], `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
+        c.err("RCH030", at("name"), `service name '${s.name}' is used twice on '${mname}'`, "unique service names per machine");
       svcNames.set(s.name, k);
     }
-    const port = c.port(s.port, [...sp, "port"], "port");
-    const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, [...sp, "bind"], "bind address");
-    knownIf(c, mc, s.device, [...sp, "device"]);
+    const port = c.port(s.port, at("port"), "port");
+    const bind = s.bind === undefined || s.bind === "*" ? { v: 4 as const, n: 0n } : c.ip(s.bind, at("bind"), "bind address");
+    knownIf(c, mc, s.device, at("device"));
     const local = bind ? unmap(bind) : undefined;
     if (local && !isAny(local) && !isLoopback(local) && !mc.ownUnknown && !mc.own.some((x) => sameIP(x, local))) {
       c.err(
         "RCH036",
-        [...sp, "bind"],
+        at("bind"),
         `'${mname}' has no address ${s.bind}: bind() fails with EADDRNOTAVAIL`,
         `one of ${mc.own.map(formatIP).join(", ") || "its addresses"}, 0.0.0.0, ::, or a loopback address`,
       );
@@ -979,6 +1000,14 @@ function checkRelays(c: Checker, mc: MachineCtx): void {
 }
 
 /** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
+/** Whether hookSees has nothing to say: no `in` where the hook has no input interface, no `out` where it has no output one yet. */
+function hookAllows(hook: string, r: { in?: unknown; out?: unknown }): boolean {
+  return (
+    !(r.in !== undefined && (hook === "output" || hook === "postrouting")) &&
+    !(r.out !== undefined && (hook === "input" || hook === "prerouting"))
+  );
+}
+
 function hookSees(c: Checker, rp: Path, hook: string, r: { in?: unknown; out?: unknown }): void {
   const noIn = hook === "output" || hook === "postrouting";
   const noOut = hook === "input" || hook === "prerouting";
@@ -1003,6 +1032,8 @@ function checkFirewall(c: Checker, mc: MachineCtx): void {
   const { m, mp } = mc;
   for (const chain of ["input", "output", "forward"] as const) {
     (m.firewall?.[chain]?.rules ?? []).forEach((r, k) => {
+      // a plainly valid rule (most of a large file's 100,000) makes no path: it would be garbage
+      if (r.with === undefined && hookAllows(chain, r) && plainMatchPasses(c, r, mc)) return;
       const rp: Path = [...mp, "firewall", chain, "rules", k];
       checkMatch(c, r, rp, mc);
       hookSees(c, rp, chain, r);
@@ -1083,7 +1114,8 @@ function checkRouter(c: Checker, mc: MachineCtx): void {
 function checkReservedNames(c: Checker): void {
   const doc = c.doc;
   for (const [mname, m] of c.machines) {
-    const engines = [...(m.vm?.adapters ?? []).flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : []))];
+    // most machines of a large file are neither VMs nor hosts: nothing to make for them
+    const engines = m.vm ? m.vm.adapters.flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : [])) : [];
     for (const e of engines) {
       if (own(doc.machines, e))
         c.err(
@@ -1094,9 +1126,10 @@ function checkReservedNames(c: Checker): void {
           true,
         );
     }
-    const hostOnlyNets = new Set(
-      vmsOn(doc, mname).flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))),
-    );
+    const guests = vmsOn(doc, mname);
+    const hostOnlyNets = guests.length
+      ? new Set(guests.flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))))
+      : NO_NETS;
     for (const net of hostOnlyNets) {
       if (own(m.interfaces, net))
         c.err(
