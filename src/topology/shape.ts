@@ -189,8 +189,28 @@ function object(def: Def): Check {
     }
     if (seenRequired !== requiredCount) return NOT_SURE;
     if (ordered && !outs) return v;
+    if (!outs) return reorder(v, keys);
     const out: Record<string, unknown> = {};
     for (let i = 0; i < keys.length; i++) if (Object.hasOwn(v, keys[i]!)) out[keys[i]!] = outs ? outs[i] : v[keys[i]!];
     return out;
   };
+}
+
+/**
+ * A checked object whose keys are all its own values but not in the schema's order: its keys put
+ * in that order in place (zod's output order), instead of a new object, which would make new every
+ * list and mapping above it too (a 10,000-machine file written `dport` before `sport` was copied
+ * whole). Keys are deleted last first, so that V8 keeps the object's fast properties (deleting an
+ * object's last-added key steps its map back), then added again in order. The value is the
+ * loader's own, fresh from the parser; nothing else holds it.
+ */
+function reorder(v: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const own = Object.keys(v);
+  const values = own.map((k) => v[k]);
+  for (let i = own.length - 1; i >= 0; i--) delete v[own[i]!];
+  for (const k of keys) {
+    const i = own.indexOf(k);
+    if (i >= 0) v[k] = values[i];
+  }
+  return v;
 }
