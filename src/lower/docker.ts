@@ -14,7 +14,9 @@ import type { Rule } from "../ir/types.js";
 import { machineOf, type LowerCtx } from "./context.js";
 
 export function lowerDocker(ctx: LowerCtx): void {
-  for (const [name, md] of ctx.machineDocs) {
+  for (let i = 0; i < ctx.machineDocs.length; i++) {
+    const name = ctx.machineDocs[i]![0];
+    const md = ctx.machineDocs[i]![1];
     if (!md.docker) continue;
     const m = machineOf(ctx, name);
     const version = md.docker.version ?? 28;

@@ -43,8 +43,10 @@ import { lowerDocker } from "./docker.js";
 export function lower(topo: Topology): Network {
   const ctx = newContext(topo);
   lowerMachines(ctx);
-  for (const [name, md] of ctx.machineDocs) lowerRules(ctx, machineOf(ctx, name), md, ["machines", name]);
-  for (const [name, md] of ctx.machineDocs) lowerStaticRoutes(ctx, machineOf(ctx, name), md, ["machines", name]);
+  // indexed loops over the 10,000 machines of a large file: a for-of with destructuring makes an iterator and results until optimized
+  const docs = ctx.machineDocs;
+  for (let i = 0; i < docs.length; i++) lowerRules(ctx, machineOf(ctx, docs[i]![0]), docs[i]![1], ["machines", docs[i]![0]]);
+  for (let i = 0; i < docs.length; i++) lowerStaticRoutes(ctx, machineOf(ctx, docs[i]![0]), docs[i]![1], ["machines", docs[i]![0]]);
   lowerVirtualBox(ctx);
   lowerRouters(ctx);
   lowerDocker(ctx);
@@ -69,7 +71,9 @@ function lowerMachines(ctx: LowerCtx): void {
       "declared",
     );
   }
-  for (const [name, md] of ctx.machineDocs) {
+  for (let i = 0; i < ctx.machineDocs.length; i++) {
+    const name = ctx.machineDocs[i]![0];
+    const md = ctx.machineDocs[i]![1];
     const mp: Path = ["machines", name];
     const m = newMachine(ctx, name, md.vm ? "vm" : md.router ? "router" : "host", ctx.o(mp, `machine '${name}'`));
     for (const [iname, iface] of Object.entries(md.interfaces ?? {})) {

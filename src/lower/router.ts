@@ -13,8 +13,9 @@ import { acceptAll, ipOf, machineOf, must, natTable, portOf, reworded, type Lowe
 
 /** Every declared router, after the VM adapters (so that it sees all of its interfaces). */
 export function lowerRouters(ctx: LowerCtx): void {
-  for (const [name, md] of ctx.machineDocs) {
-    if (md.router) lowerRouter(ctx, machineOf(ctx, name), md, ["machines", name, "router"]);
+  for (let i = 0; i < ctx.machineDocs.length; i++) {
+    const md = ctx.machineDocs[i]![1];
+    if (md.router) lowerRouter(ctx, machineOf(ctx, ctx.machineDocs[i]![0]), md, ["machines", ctx.machineDocs[i]![0], "router"]);
   }
 }
 

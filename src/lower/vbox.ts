@@ -55,8 +55,15 @@ import {
 
 /** Host-only interfaces the hosts declare, then every adapter of every VM, in file order. */
 export function lowerVirtualBox(ctx: LowerCtx): void {
-  for (const [name, md] of ctx.machineDocs) for (const net of Object.keys(md.hostonly ?? {})) hostOnly(ctx, name, net);
-  for (const [name, md] of ctx.machineDocs) {
+  // indexed: a for-of with destructuring over 10,000 machines makes an iterator result a step until optimized
+  const docs = ctx.machineDocs;
+  for (let i = 0; i < docs.length; i++) {
+    const hostonly = docs[i]![1].hostonly;
+    if (hostonly) for (const net of Object.keys(hostonly)) hostOnly(ctx, docs[i]![0], net);
+  }
+  for (let i = 0; i < docs.length; i++) {
+    const name = docs[i]![0];
+    const md = docs[i]![1];
     if (!md.vm) continue;
     const vm = machineOf(ctx, name);
     const host = machineOf(ctx, md.vm.on);

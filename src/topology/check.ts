@@ -293,7 +293,7 @@ export function checkTopology(doc: TopologyDoc, loc: Locator): { topology?: Topo
   const c = new Checker(doc, loc);
   checkSegments(c);
   checkNatNetworks(c);
-  for (const [mname, m] of c.machines) checkMachine(c, mname, m);
+  for (let i = 0; i < c.machines.length; i++) checkMachine(c, c.machines[i]![0], c.machines[i]![1]);
   checkReservedNames(c);
   checkExpectList(c, doc);
   return { topology: { doc, loc }, diagnostics: c.diags };
@@ -337,12 +337,16 @@ export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
     if (!Object.hasOwn(machines, name)) continue;
     const m = asRecord(machines[name]);
     const fw = asRecord(m["firewall"]);
-    for (const chain of CHAINS) {
+    for (let c = 0; c < CHAINS.length; c++) {
+      const chain = CHAINS[c]!;
       const v = asRecord(fw[chain])["rules"];
       if (tooMany(v, rules)) report(v, rules, ["machines", name, "firewall", chain, "rules"], "rules in one chain");
     }
     if (tooMany(m["nat"], rules)) report(m["nat"], rules, ["machines", name, "nat"], "NAT rules");
-    for (const key of LISTS) if (tooMany(m[key], entries)) report(m[key], entries, ["machines", name, key], `${key} entries`);
+    for (let k = 0; k < LISTS.length; k++) {
+      const key = LISTS[k]!;
+      if (tooMany(m[key], entries)) report(m[key], entries, ["machines", name, key], `${key} entries`);
+    }
     const adapters = asRecord(m["vm"])["adapters"];
     if (tooMany(adapters, entries)) report(adapters, entries, ["machines", name, "vm", "adapters"], "adapters");
     if (Array.isArray(adapters))
@@ -362,6 +366,7 @@ export function sizeDiagnostics(raw: unknown, loc: Locator): Diagnostic[] {
 
 const CHAINS = ["input", "output", "forward"] as const;
 const NO_NETS: ReadonlySet<string> = new Set();
+const NO_NAMES: readonly string[] = [];
 const LISTS = ["interfaces", "routes", "services", "relays", "hostonly"] as const;
 const NO_KEYS: Readonly<Record<string, unknown>> = Object.freeze({});
 /** A mapping as a record; anything else as one without keys. */
@@ -1113,9 +1118,11 @@ function checkRouter(c: Checker, mc: MachineCtx): void {
 /** Names the lowering creates must not be taken: NAT engine machines, host-only interfaces of hosts. */
 function checkReservedNames(c: Checker): void {
   const doc = c.doc;
-  for (const [mname, m] of c.machines) {
+  for (let i = 0; i < c.machines.length; i++) {
+    const mname = c.machines[i]![0];
+    const m = c.machines[i]![1];
     // most machines of a large file are neither VMs nor hosts: nothing to make for them
-    const engines = m.vm ? m.vm.adapters.flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : [])) : [];
+    const engines = m.vm ? m.vm.adapters.flatMap((a, slot) => (a.mode === "nat" ? [engineNames.nat(mname, slot)] : [])) : NO_NAMES;
     for (const e of engines) {
       if (own(doc.machines, e))
         c.err(
@@ -1130,16 +1137,17 @@ function checkReservedNames(c: Checker): void {
     const hostOnlyNets = guests.length
       ? new Set(guests.flatMap((x) => x.vm!.adapters.flatMap((a) => (a.mode === "hostonly" ? [a.network ?? "vboxnet0"] : []))))
       : NO_NETS;
-    for (const net of hostOnlyNets) {
-      if (own(m.interfaces, net))
-        c.err(
-          "RCH030",
-          ["machines", mname, "interfaces", net],
-          `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`,
-          `hostonly: { ${net}: { addresses: [...] } }`,
-          true,
-        );
-    }
+    if (hostOnlyNets.size)
+      for (const net of hostOnlyNets) {
+        if (own(m.interfaces, net))
+          c.err(
+            "RCH030",
+            ["machines", mname, "interfaces", net],
+            `interface '${net}' of '${mname}' is its host-only network (declare its addresses under hostonly:)`,
+            `hostonly: { ${net}: { addresses: [...] } }`,
+            true,
+          );
+      }
     for (const net of Object.keys(m.hostonly ?? {})) {
       if (own(m.interfaces, net))
         c.err(

@@ -208,9 +208,9 @@ function reorder(v: Record<string, unknown>, keys: readonly string[]): Record<st
   const own = Object.keys(v);
   const values = own.map((k) => v[k]);
   for (let i = own.length - 1; i >= 0; i--) delete v[own[i]!];
-  for (const k of keys) {
-    const i = own.indexOf(k);
-    if (i >= 0) v[k] = values[i];
+  for (let j = 0; j < keys.length; j++) {
+    const i = own.indexOf(keys[j]!);
+    if (i >= 0) v[keys[j]!] = values[i];
   }
   return v;
 }
