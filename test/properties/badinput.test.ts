@@ -31,23 +31,13 @@ import { lower } from "../../src/lower/lower.js";
 import { assignments, loadFamilyText } from "../../src/prove/family.js";
 import { members } from "../../src/prove/prove.js";
 import { parseQuery } from "../../src/ir/query.js";
+import { rng } from "../rng.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const RUNS = Number(process.env.BADINPUT_RUNS ?? 300);
 const CLI_RUNS = Number(process.env.BADINPUT_CLI_RUNS ?? 12);
 const SEED = Number(process.env.BADINPUT_SEED ?? 13);
 
-/** mulberry32: a small seeded generator, so that a case is its seed and number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 type R = () => number;
 const int = (r: R, n: number) => Math.floor(r() * n);
 const pick = <T>(r: R, xs: readonly T[]): T => xs[int(r, xs.length)]!;

@@ -34,6 +34,7 @@ const DIALS = Number(process.env.CLASS_DIALS ?? 150);
 const SKIP_CASES = Number(process.env.SKIP_CASES ?? 40);
 import { build, ip, q } from "./helpers.js";
 import { MODEL_FILES } from "../model-files.js";
+import { rng } from "../rng.js";
 
 const files = MODEL_FILES;
 const models = files.map((f) => {
@@ -236,18 +237,6 @@ machines:
 });
 
 /* ---------- every concrete dial behaves as its class representative ---------- */
-
-/** mulberry32: a small seeded PRNG, so that failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The decisions of an attempt, without the concrete values that vary inside a class. */
 function signature(a: Attempt): string {

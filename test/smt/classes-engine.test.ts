@@ -28,6 +28,7 @@ import { FULL, refine, type Intervals } from "../../src/smt/domain.js";
 import { and, evaluate, type F } from "../../src/smt/term.js";
 import { build, ip } from "../sim/helpers.js";
 import { blockedBothWays } from "./decide-labs.js";
+import { rng } from "../rng.js";
 
 const rec = vi.hoisted(() => ({
   /** the time each solve call was given */
@@ -195,18 +196,6 @@ function checkAgainstReference(fd: Found, preferPort: number | undefined, label:
 }
 
 // ---- generated conditions ----
-
-/** mulberry32: a small seeded generator, so every run sees the same conditions */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // port bounds near the source ports' low end (1024) and the default source port (40000)
 const PORTS = [1, 1020, 1021, 1022, 1023, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 39998, 39999, 40000, 40001, 40002, 65535];
