@@ -21,9 +21,9 @@ import {
 export function lowerRules(ctx: LowerCtx, m: MutableMachine, md: MachineDoc, mp: Path): void {
   if (md.firewall) {
     m.filter = {
-      input: lowerChain(ctx, "input", md.firewall.input, sub(mp, "firewall", "input")),
-      output: lowerChain(ctx, "output", md.firewall.output, sub(mp, "firewall", "output")),
-      forward: lowerChain(ctx, "forward", md.firewall.forward, sub(mp, "firewall", "forward")),
+      input: lowerChain(ctx, "input", md.firewall.input, mp),
+      output: lowerChain(ctx, "output", md.firewall.output, mp),
+      forward: lowerChain(ctx, "forward", md.firewall.forward, mp),
     };
   }
   (md.nat ?? []).forEach((r, k) => {
@@ -134,9 +134,10 @@ const RULE_WHAT = { input: [] as string[], output: [] as string[], forward: [] a
 const ruleWhat = (chain: Chain["name"], k: number): string =>
   k < 1000 ? (RULE_WHAT[chain][k] ??= `${chain} rule ${k + 1}`) : `${chain} rule ${k + 1}`;
 
-function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, path: Path): Chain {
+/** A chain of the file; `mp` is its machine's path (a chain the file leaves out makes no path). */
+function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined, mp: Path): Chain {
   if (!c) return acceptAll(name);
-  const rp: Path = sub(path, "rules");
+  const rp: Path = sub(mp, "firewall", name, "rules");
   const rules = (c.rules ?? []).map((r, k): Rule => {
     const match = sharedMatch(ctx, r);
     const origin = ctx.item(rp, k, r.comment ? `${name} rule ${k + 1} "${r.comment}"` : ruleWhat(name, k));
@@ -144,12 +145,10 @@ function lowerChain(ctx: LowerCtx, name: Chain["name"], c: ChainDoc | undefined,
     const rule: Rule = r.with !== undefined ? { match, action: r.action, with: r.with, origin } : { match, action: r.action, origin };
     return noteDstLocal(ctx, rule, r.dst);
   });
-  return {
-    name,
-    policy: c.policy ?? "accept",
-    ...(c.policy !== undefined ? { policyOrigin: ctx.o(sub(path, "policy"), `${name} policy`) } : {}),
-    rules,
-  };
+  // keys in the IR's order; no spread of the optional one (10,000 chains)
+  return c.policy !== undefined
+    ? { name, policy: c.policy, policyOrigin: ctx.o(sub(mp, "firewall", name, "policy"), `${name} policy`), rules }
+    : { name, policy: "accept", rules };
 }
 
 function natWhat(r: NatRuleDoc, k: number): string {
