@@ -1,13 +1,15 @@
 /**
  * The shape check's fast path (issue 19): the zod schema of schema.ts compiled once into plain
  * functions that say whether a document has the shape, and give the value zod would give (strict
- * objects list their keys in the schema's order, as zod's output does; everything else is the
- * input itself). It decides only what it is sure of: a document it does not pass (a wrong shape,
- * or a part of a schema it does not know) goes to zod, whose issues are the diagnostics. So a
- * diagnostic never changes, and a valid document skips zod's copy of every value.
+ * objects list their keys in the schema's order, as zod's output does: an object whose keys are
+ * out of that order gets them in order in place, see reorder(); the value is the input itself). It
+ * decides only what it is sure of: a document it does not pass (a wrong shape, or a part of a
+ * schema it does not know) goes to zod, whose issues are the diagnostics. So a diagnostic never
+ * changes, and a valid document skips zod's copy of every value.
  *
  * test/topology/shape.test.ts holds it to zod: on every fixture and on random damage to them, what
- * it passes zod passes too, with the same value, key order included.
+ * it passes zod passes too, with the same value, key order included, and zod reads the value the
+ * same after it.
  */
 import type { z } from "zod";
 
