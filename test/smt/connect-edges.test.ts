@@ -87,29 +87,19 @@ machines:
   });
 
   it(`a chain of relays is followed for ${MAX_LEGS} legs, and no further`, async () => {
-    // relays r1..rN, each to the next one's port 9000, the last to srv's service
-    const chain = (n: number) => {
-      const ip = (k: number) => `192.168.1.${20 + k}`;
-      const relays = Array.from(
-        { length: n },
-        (_, k) => `  r${k + 1}:
-    interfaces: { eth0: { segment: lan, addresses: [${ip(k + 1)}/24] } }
-    relays: [ { port: 9000, to: ${k + 1 < n ? ip(k + 2) : "192.168.1.99"}, toPort: 9000 } ]`,
-      );
-      return build(`
-segments: { lan: 192.168.1.0/24 }
-machines:
-  c: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
-${relays.join("\n")}
-  srv:
-    interfaces: { eth0: { segment: lan, addresses: [192.168.1.99/24] } }
-    services: [ { name: end, port: 9000 } ]
-`);
-    };
-    // the client's own leg and one per relay
+    const client = "  c: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }";
     // dialed at r1's address (anything that answers there, through the relays): the client's own leg and one per relay
-    await both(chain(MAX_LEGS - 1), "c -> 192.168.1.21:9000/tcp", "reachable");
-    await both(chain(MAX_LEGS), "c -> 192.168.1.21:9000/tcp", "unreachable");
+    await both(relayChain(MAX_LEGS - 1, client), "c -> 192.168.1.21:9000/tcp", "reachable");
+    await both(relayChain(MAX_LEGS, client), "c -> 192.168.1.21:9000/tcp", "unreachable");
+  });
+
+  it(`the host's leg a NAT engine opens for its guest counts against the ${MAX_LEGS} legs`, async () => {
+    // found by the StrykerJS rerun of 2026-12-07 (docs/mutation.md: connect.ts 182): the guest's
+    // own leg, the host's (libslirp's socket), then one per relay
+    const client = `  host: { interfaces: { eth0: { segment: lan, addresses: [192.168.1.10/24] } } }
+  guest: { vm: { on: host, adapters: [ { mode: nat } ] } }`;
+    await both(relayChain(MAX_LEGS - 2, client), "guest -> 192.168.1.21:9000/tcp", "reachable");
+    await both(relayChain(MAX_LEGS - 1, client), "guest -> 192.168.1.21:9000/tcp", "unreachable");
   });
 
   it("a TCP client's ACK that crosses a router as invalid (the SYN-ACK came back another way) is dropped by its invalid rule", async () => {
@@ -393,3 +383,23 @@ machines:
     expect(bound(yaml, ["y"], serviceKey("y", 80))).toBeGreaterThanOrEqual(flow.stats.forks);
   });
 });
+
+/** `client` (YAML lines of machines) and relays r1..rN on one LAN, each to the next one's port 9000, the last to srv's service. */
+function relayChain(n: number, client: string) {
+  const ip = (k: number) => `192.168.1.${20 + k}`;
+  const relays = Array.from(
+    { length: n },
+    (_, k) => `  r${k + 1}:
+    interfaces: { eth0: { segment: lan, addresses: [${ip(k + 1)}/24] } }
+    relays: [ { port: 9000, to: ${k + 1 < n ? ip(k + 2) : "192.168.1.99"}, toPort: 9000 } ]`,
+  );
+  return build(`
+segments: { lan: 192.168.1.0/24 }
+machines:
+${client}
+${relays.join("\n")}
+  srv:
+    interfaces: { eth0: { segment: lan, addresses: [192.168.1.99/24] } }
+    services: [ { name: end, port: 9000 } ]
+`);
+}
