@@ -890,6 +890,7 @@ function checkRoutes(c: Checker, mc: MachineCtx): void {
     knownIf(c, mc, r.dev, () => rp("dev"));
     if (r.via !== undefined) {
       const gw = c.ip(r.via, () => rp("via"), "gateway");
+      const onLink = (x: { dev: string }) => r.dev === undefined || x.dev === r.dev;
       // every IPv6 interface has fe80::/64: a link-local gateway is on-link on the route's dev
       const linkLocal = gw !== undefined && gw.v === 6 && isLinkLocal6(gw) && r.dev !== undefined;
       const own = gw !== undefined && mc.own.some((x) => sameIP(x, unmap(gw)));
@@ -900,14 +901,14 @@ function checkRoutes(c: Checker, mc: MachineCtx): void {
           `gateway ${r.via} is an address of '${mname}' itself (the kernel refuses: "Nexthop has invalid gateway")`,
           "the address of a neighbour on a connected subnet (a router), or dev: IFNAME without via for an on-link route",
         );
-      else if (gw && !linkLocal && !mc.connected.some((x) => (r.dev === undefined || x.dev === r.dev) && contains(x.p, gw))) {
+      else if (gw && !linkLocal && !mc.connected.some((x) => onLink(x) && contains(x.p, gw))) {
         c.err(
           "RCH034",
           rp("via"),
           `gateway ${r.via} is not on a subnet connected to '${mname}'${r.dev ? ` through ${r.dev}` : ""} (the kernel refuses: "Nexthop has invalid gateway")`,
           `an address inside ${
             mc.connected
-              .filter((x) => r.dev === undefined || x.dev === r.dev)
+              .filter(onLink)
               .map((x) => `${formatIP(x.p)}/${x.p.len}`)
               .join(", ") || "a connected subnet (add an interface address first)"
           }`,
@@ -1004,18 +1005,18 @@ function checkRelays(c: Checker, mc: MachineCtx): void {
   });
 }
 
-/** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
-/** Whether hookSees has nothing to say: no `in` where the hook has no input interface, no `out` where it has no output one yet. */
-function hookAllows(hook: string, r: { in?: unknown; out?: unknown }): boolean {
-  return (
-    !(r.in !== undefined && (hook === "output" || hook === "postrouting")) &&
-    !(r.out !== undefined && (hook === "input" || hook === "prerouting"))
-  );
-}
+/** Hooks where packets have no input interface; hooks where the output one is not known yet. */
+const noInput = (hook: string): boolean => hook === "output" || hook === "postrouting";
+const noOutput = (hook: string): boolean => hook === "input" || hook === "prerouting";
 
+/** Whether hookSees has nothing to say (the checker's fast path for a plainly valid rule). */
+const hookAllows = (hook: string, r: { in?: unknown; out?: unknown }): boolean =>
+  !(noInput(hook) && r.in !== undefined) && !(noOutput(hook) && r.out !== undefined);
+
+/** Which interface matches a hook can see (iptables refuses -i in OUTPUT/POSTROUTING, -o in INPUT/PREROUTING). */
 function hookSees(c: Checker, rp: Path, hook: string, r: { in?: unknown; out?: unknown }): void {
-  const noIn = hook === "output" || hook === "postrouting";
-  const noOut = hook === "input" || hook === "prerouting";
+  const noIn = noInput(hook);
+  const noOut = noOutput(hook);
   if (noIn && r.in !== undefined)
     c.err(
       "RCH004",
