@@ -10,6 +10,16 @@ import type { Argv } from "yargs";
 /** The version package.json gives, the one yargs' --version prints. */
 export const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
+/**
+ * A reader that stops reading (`reach show big.yaml | head`) closes the pipe: the next write fails
+ * with EPIPE, which Node raises as an uncaught error with a stack trace. The output is then
+ * nobody's, so it is dropped and the command ends as it would have (its exit code is the answer's).
+ */
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+  });
+
 const args = process.argv.slice(2);
 if (args.length === 1 && args[0] === "--version") {
   process.stdout.write(`${VERSION}\n`);

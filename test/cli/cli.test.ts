@@ -166,3 +166,25 @@ describe("bad arguments the fuzz found are usage errors, not crashes (2026-12-06
     expect(r.err).toContain("RCH042: --counterexamples: 'package.json' is a file, not a folder");
   });
 });
+
+describe("a reader that closes the pipe early (found 2026-12-07: `reach show big.json | head`)", () => {
+  it("ends the command quietly with its own exit code, no EPIPE stack trace", async () => {
+    const { spawn } = await import("node:child_process");
+    const { lanTopology } = await import("../bench/generate.js");
+    const dir = mkdtempSync(join(tmpdir(), "reach-epipe-"));
+    try {
+      // 300 machines: about 400 KB of `show` text, more than a pipe holds, so writes meet the closed end
+      const file = join(dir, "lan.json");
+      writeFileSync(file, lanTopology(300, 10, "json"));
+      const child = spawn(process.execPath, [BIN, "show", file], { stdio: ["ignore", "pipe", "pipe"] });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      // read the first chunk, then close our end, as `head` does
+      child.stdout.once("data", () => child.stdout.destroy());
+      const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+      expect({ code, err }).toEqual({ code: 0, err: "" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
