@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import type { FileResults, Format } from "../verify/report.js";
 import { KINDS, type Kind } from "../import/kinds.js";
 import type { ImportOutcome } from "../import/run.js";
+import type { FixResult } from "../fix/fix.js";
 import { SNAPSHOT_COMMANDS, takeSnapshot } from "../import/snapshot.js";
 import { SOURCES, type SourceName } from "../doctor/names.js";
 import type { DoctorOptions } from "../doctor/cli.js";
@@ -474,29 +475,52 @@ await withoutHelpCache(yargs(hideBin(process.argv)))
       ]);
       if (argv.smt2 !== undefined)
         writeAtomically(argv.smt2, smt2.map((x) => `; reach ask ${argv.file} "${x.query}"\n${x.text}`).join("(reset)\n"));
-      // the repair, inline: cheap (bounded), and only for a topology file (a spec's topology is another file)
-      const repair =
-        argv.fix && ans.verdict === "unreachable" && !loaded.spec
-          ? await fix(loaded, q, "reachable", { maxEdits: 2, count: 1, timeoutMs: INLINE_FIX_SECONDS * 1000 })
-          : undefined;
-      process.stdout.write(
-        argv.json
-          ? JSON.stringify(
-              {
-                ...(answerJson(ans, net.machines, report) as object),
-                ...(repair ? { fix: inlineFixJson(repair) } : {}),
-                ...(net.incomplete ? { incomplete: net.incomplete } : {}),
-                ...(assumptionLines(net).length ? { assumes: assumptionLines(net) } : {}),
-              },
-              null,
-              2,
-            ) + "\n"
-          : [
-              renderAnswer(ans, net.machines, report),
-              ...(repair ? inlineFix(repair, argv.file, INLINE_FIX_SECONDS) : []),
-              ...(await withCaveat(net)),
-            ].join("\n") + "\n",
-      );
+      // the repair, inline: bounded, and only for a topology file (a spec's topology is another file)
+      const search = argv.fix && ans.verdict === "unreachable" && !loaded.spec;
+      const findRepair = async (): Promise<FixResult | string | undefined> => {
+        if (!search) return undefined;
+        try {
+          return await fix(loaded, q, "reachable", {
+            maxEdits: 2,
+            count: 1,
+            timeoutMs: INLINE_FIX_SECONDS * 1000,
+            answered: { net, before: { answer: ans, report, smt2 } },
+          });
+        } catch (e) {
+          // a file reach fix will not edit (YAML aliases) still has its answer: the fix says why it was not tried
+          if (e instanceof InputError) return e.diagnostics.map((d) => d.message).join("; ");
+          throw e;
+        }
+      };
+      if (argv.json) {
+        const repair = await findRepair();
+        const fixJson =
+          repair === undefined ? {} : { fix: typeof repair === "string" ? { status: "not tried", reason: repair } : inlineFixJson(repair) };
+        process.stdout.write(
+          JSON.stringify(
+            {
+              ...(answerJson(ans, net.machines, report) as object),
+              ...fixJson,
+              ...(net.incomplete ? { incomplete: net.incomplete } : {}),
+              ...(assumptionLines(net).length ? { assumes: assumptionLines(net) } : {}),
+            },
+            null,
+            2,
+          ) + "\n",
+        );
+      } else {
+        // the answer first: the repair search that follows may take its whole budget on a large file
+        process.stdout.write(renderAnswer(ans, net.machines, report) + "\n");
+        const repair = await findRepair();
+        const fixLines =
+          repair === undefined
+            ? []
+            : typeof repair === "string"
+              ? [`  fix: not tried: ${repair}`]
+              : inlineFix(repair, argv.file, INLINE_FIX_SECONDS);
+        const rest = [...fixLines, ...(await withCaveat(net))];
+        if (rest.length) process.stdout.write(rest.join("\n") + "\n");
+      }
       process.exitCode = ans.verdict === "unknown" ? EXIT.unknown : EXIT.ok;
     }),
   )

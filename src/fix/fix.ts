@@ -80,6 +80,11 @@ export interface FixOptions {
   /** Repairs to find: the best, then the next best (none contains an earlier one). */
   readonly count: number;
   readonly timeoutMs: number;
+  /**
+   * The file's network and the query's answer when the caller has them (`reach ask`'s inline fix):
+   * not lowered and decided again. Without it the answer is decided with both engines.
+   */
+  readonly answered?: { readonly net: Network; readonly before: Decided };
 }
 
 interface Candidate {
@@ -111,30 +116,17 @@ export const editsOf = (slots: readonly Slot[], choice: readonly number[]): Edit
 
 export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions): Promise<FixResult> {
   refuseAliases(loaded);
+  // one deadline for the whole search: the answer before, building the candidates, the optimizer
+  const deadline = Date.now() + opts.timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
   const topo = loaded.topology;
-  const net = lower(topo);
-  const before = await answerQuery(net, q, { engine: "both", timeoutMs: opts.timeoutMs });
+  const net = opts.answered?.net ?? lower(topo);
+  const before = opts.answered?.before ?? (await answerQuery(net, q, { engine: "both", timeoutMs: opts.timeoutMs }));
   const base = { query: q, want, before, maxEdits: opts.maxEdits };
   if (before.answer.verdict === want) return { ...base, repairs: [], rejected: [], slots: 0, candidates: 0, rounds: 0 };
   const slots = repairSpace(topo.doc, net, q, want);
-  const deadline = Date.now() + opts.timeoutMs;
-  // candidates: compiled and explored; one that is not a valid topology is not a repair
-  const candidates: Candidate[] = [];
-  let unexplored = 0;
+  const { candidates, unexplored, unbuilt } = buildCandidates(loaded, q, slots, opts.maxEdits, deadline);
   let gaveUp: string | undefined;
-  for (const choice of choices(slots, opts.maxEdits)) {
-    if (choice.every((v) => v === 0)) continue;
-    let cnet: Network;
-    try {
-      cnet = lower(loadTopologyText(loaded.file, YAML.stringify(applyToData(topo.doc, editsOf(slots, choice)))).topology);
-    } catch (e) {
-      if (e instanceof InputError) continue;
-      throw e;
-    }
-    const x = explore(cnet, q, 200_000, deadline);
-    if (x.hit === undefined) candidates.push({ choice, found: x.found });
-    else unexplored++;
-  }
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
   const reach = or(...candidates.map((c) => and(select(c.choice), pathsFormula(c.found))));
   const inSpace = or(...candidates.map((c) => select(c.choice)));
@@ -148,7 +140,6 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const excluded: F[] = [];
   const repairs: Repair[] = [];
   const rejected: Rejected[] = [];
-  const left = () => Math.max(1, deadline - Date.now());
   const ownIndex = (topo.doc.expect ?? []).findIndex((e) => sameQuery(e.query, q));
   let rounds = 0;
   while (repairs.length < opts.count && candidates.length) {
@@ -182,10 +173,49 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     // the next best must not contain this one (a superset is never smaller, only noisier)
     excluded.push(not(and(...c.choice.flatMap((v, i) => (v ? [cfgIs(slotVar(i), v)] : [])))));
   }
-  const unknown = [unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "", gaveUp ?? ""]
+  const unknown = [
+    unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "",
+    unbuilt ? `${unbuilt} candidate${unbuilt === 1 ? " was" : "s were"} not built before the time limit` : "",
+    gaveUp ?? "",
+  ]
     .filter(Boolean)
     .join("; ");
   return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds, ...(unknown ? { unknown } : {}) };
+}
+
+/**
+ * The candidates: each choice of edits compiled and explored (one that is not a valid topology
+ * is not a repair). A candidate is the whole file again (loaded, checked, lowered): on a large
+ * file one takes about as long as loading it, so none is started that the slowest so far says
+ * would end past the deadline; those are counted as not built.
+ */
+function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], maxEdits: number, deadline: number) {
+  const candidates: Candidate[] = [];
+  let unexplored = 0;
+  let unbuilt = 0;
+  let slowest = 0;
+  for (const choice of choices(slots, maxEdits)) {
+    if (choice.every((v) => v === 0)) continue;
+    const start = Date.now();
+    if (unbuilt || start + slowest >= deadline) {
+      unbuilt++;
+      continue;
+    }
+    let cnet: Network | undefined;
+    try {
+      // as JSON text: the same value as the YAML the user would write, read by the fast reader
+      cnet = lower(loadTopologyText(loaded.file, JSON.stringify(applyToData(loaded.topology.doc, editsOf(slots, choice)))).topology);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+    }
+    if (cnet) {
+      const x = explore(cnet, q, 200_000, deadline);
+      if (x.hit === undefined) candidates.push({ choice, found: x.found });
+      else unexplored++;
+    }
+    slowest = Math.max(slowest, Date.now() - start);
+  }
+  return { candidates, unexplored, unbuilt };
 }
 
 /**
@@ -250,6 +280,8 @@ function sameQuery(text: string | undefined, q: Query): boolean {
  * of them, which the repair space does not model. Such files are refused, at the first alias.
  */
 function refuseAliases(loaded: Loaded): void {
+  // an alias names an anchor (&name): a file without a '&' has none, and a large file is not parsed again to see it
+  if (!loaded.source.includes("&")) return;
   const doc = YAML.parseDocument(loaded.source);
   let at: number | undefined;
   YAML.visit(doc, {

@@ -298,13 +298,28 @@ function freeAddress(cidr: string, net: Network): string | undefined {
   return nextFree(prefixOf(c.ip, c.len), 100, used);
 }
 
-/** Applies edits to a plain copy of the document (for checking a candidate). */
+/**
+ * The document with the edits applied, the given one untouched: the mappings and lists on an
+ * edit's path are copied (once each), everything else is shared with `doc`, so a candidate of a
+ * 10,000-machine file costs its edits, not a copy of the file. The result is for reading only
+ * (serialising, comparing): writing into a shared part would write into `doc`.
+ */
 export function applyToData(doc: TopologyDoc, edits: readonly Edit[]): TopologyDoc {
-  const out = structuredClone(doc) as unknown as Record<string, unknown>;
+  const copied = new Set<object>();
+  const own = <T extends object>(node: T): T => {
+    const c = (Array.isArray(node) ? [...node] : { ...node }) as T;
+    copied.add(c);
+    return c;
+  };
+  const out = own(doc as unknown as Record<string | number, unknown>);
   for (const e of ordered(edits)) {
     const last = e.path[e.path.length - 1]!;
-    let node = out as Record<string | number, unknown>;
-    for (const k of e.path.slice(0, -1)) node = (node[k] ??= {}) as Record<string | number, unknown>;
+    let node = out;
+    for (const k of e.path.slice(0, -1)) {
+      const child = node[k];
+      const mine = child !== null && typeof child === "object" ? (copied.has(child) ? child : own(child)) : own({});
+      node = node[k] = mine as Record<string | number, unknown>;
+    }
     if (e.op === "set") node[last] = structuredClone(e.value);
     else if (e.op === "delete") {
       if (Array.isArray(node)) node.splice(last as number, 1);
