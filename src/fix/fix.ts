@@ -73,6 +73,8 @@ export interface FixResult {
    * may have been missed, and "no repair" is not an answer.
    */
   readonly unknown?: string;
+  /** When candidates were left unbuilt for time: about how long the whole search would take. */
+  readonly neededMs?: number;
 }
 
 export interface FixOptions {
@@ -125,7 +127,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const base = { query: q, want, before, maxEdits: opts.maxEdits };
   if (before.answer.verdict === want) return { ...base, repairs: [], rejected: [], slots: 0, candidates: 0, rounds: 0 };
   const slots = repairSpace(topo.doc, net, q, want);
-  const { candidates, unexplored, unbuilt } = buildCandidates(loaded, q, slots, opts.maxEdits, deadline);
+  const { candidates, unexplored, unbuilt, slowest, neededMs } = buildCandidates(loaded, q, slots, opts.maxEdits, deadline);
   let gaveUp: string | undefined;
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
   const reach = or(...candidates.map((c) => and(select(c.choice), pathsFormula(c.found))));
@@ -175,32 +177,43 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   }
   const unknown = [
     unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "",
-    unbuilt ? `${unbuilt} candidate${unbuilt === 1 ? " was" : "s were"} not built before the time limit` : "",
+    unbuilt ? unbuiltText(unbuilt, slowest, neededMs) : "",
     gaveUp ?? "",
   ]
     .filter(Boolean)
     .join("; ");
-  return { ...base, repairs, rejected, slots: slots.length, candidates: candidates.length, rounds, ...(unknown ? { unknown } : {}) };
+  return {
+    ...base,
+    repairs,
+    rejected,
+    slots: slots.length,
+    candidates: candidates.length,
+    rounds,
+    ...(unknown ? { unknown } : {}),
+    ...(unbuilt ? { neededMs } : {}),
+  };
 }
 
 /**
  * The candidates: each choice of edits compiled and explored (one that is not a valid topology
  * is not a repair). A candidate is the whole file again (loaded, checked, lowered): on a large
- * file one takes about as long as loading it, so none is started that the slowest so far says
- * would end past the deadline; those are counted as not built.
+ * file one takes about as long as loading it. So the search goes on only while all the
+ * candidates left, at the slowest one's cost, fit before the deadline: a search that cannot
+ * finish stops at once and says how long it would need, instead of spending the time on a part.
  */
 function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], maxEdits: number, deadline: number) {
+  const all = choices(slots, maxEdits).filter((choice) => choice.some((v) => v !== 0));
   const candidates: Candidate[] = [];
   let unexplored = 0;
-  let unbuilt = 0;
   let slowest = 0;
-  for (const choice of choices(slots, maxEdits)) {
-    if (choice.every((v) => v === 0)) continue;
+  const begun = Date.now();
+  for (let k = 0; k < all.length; k++) {
     const start = Date.now();
-    if (unbuilt || start + slowest >= deadline) {
-      unbuilt++;
-      continue;
+    if (start + slowest * (all.length - k) >= deadline) {
+      const neededMs = start - begun + slowest * (all.length - k);
+      return { candidates, unexplored, unbuilt: all.length - k, slowest, neededMs };
     }
+    const choice = all[k]!;
     let cnet: Network | undefined;
     try {
       // as JSON text: the same value as the YAML the user would write, read by the fast reader
@@ -215,7 +228,14 @@ function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], maxEd
     }
     slowest = Math.max(slowest, Date.now() - start);
   }
-  return { candidates, unexplored, unbuilt };
+  return { candidates, unexplored, unbuilt: 0, slowest, neededMs: Date.now() - begun };
+}
+
+/** `n` candidates were not built, at `slowestMs` each, and the whole search needs about `neededMs`. */
+function unbuiltText(n: number, slowestMs: number, neededMs: number): string {
+  const s = (ms: number) => (ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.ceil(ms / 1000)));
+  const each = slowestMs ? `; one took ${s(slowestMs)} s (the whole file loaded again), so all of them need about ${s(neededMs)} s` : "";
+  return `${n} candidate${n === 1 ? " was" : "s were"} not built: they do not fit in the time limit${each}`;
 }
 
 /**

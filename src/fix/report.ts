@@ -72,7 +72,9 @@ export function inlineFix(r: FixResult, file: string, timeoutS: number): string[
       `    (${full} --write applies it)`,
     ];
   }
-  if (r.unknown) return [`  fix: none found within ${timeoutS} s (${r.unknown}); run ${full} --timeout 120`];
+  // the time to suggest: two minutes, or twice what the search said it needs on this file
+  const timeout = Math.max(120, Math.ceil((2 * (r.neededMs ?? 0)) / 1000));
+  if (r.unknown) return [`  fix: none found within ${timeoutS} s (${r.unknown}); run ${full} --timeout ${timeout}`];
   return [`  fix: no repair of at most ${edits(r.maxEdits)} keeps the file's other expectations; ${full} shows which they break`];
 }
 
