@@ -25,8 +25,9 @@ import { optimizeFamily, solveFamily } from "../smt/solver.js";
 import { and, cfgAll, cfgIs, not, or, type F } from "../smt/term.js";
 import type { Span } from "../diagnostics/diagnostic.js";
 import { loadTopologyText, type Loaded } from "../topology/load.js";
+import type { TopologyDoc } from "../topology/schema.js";
 import { verifyTopology, type VerifyResult } from "../verify/verify.js";
-import { spliceEdits } from "./splice.js";
+import { isJsonDoc, spliceEdits } from "./splice.js";
 import { spanAt } from "../import/types.js";
 import { applyToData, applyToYaml, repairSpace, type Alternative, type Edit, type Slot } from "./space.js";
 
@@ -238,6 +239,19 @@ function unbuiltText(n: number, slowestMs: number, neededMs: number): string {
   return `${n} candidate${n === 1 ? " was" : "s were"} not built: they do not fit in the time limit${each}`;
 }
 
+/** A JSON file with the edits, rendered whole as JSON in its own indentation (a JSON file stays JSON); undefined for YAML. */
+function jsonRendered(source: string, edits: readonly Edit[]): string | undefined {
+  if (!isJsonDoc(source)) return undefined;
+  let data: TopologyDoc;
+  try {
+    data = JSON.parse(source) as TopologyDoc;
+  } catch {
+    return undefined; // YAML written in flow style
+  }
+  const indent = /\n( +|\t)\S/.exec(source)?.[1] ?? "";
+  return JSON.stringify(applyToData(data, edits), null, indent) + "\n";
+}
+
 /**
  * Applies a candidate to the user's YAML and checks everything on the result:
  * the query with both engines (which must give the wanted verdict: Z3 said so)
@@ -263,6 +277,7 @@ async function check(
   // only the edited nodes change in the user's text; should splicing ever not mean exactly the edit,
   // the whole document is rendered instead (comments kept, layout normalised)
   let text = spliceEdits(loaded.source, edits);
+  if (text === undefined) text = jsonRendered(loaded.source, edits);
   if (text === undefined) {
     const ydoc = YAML.parseDocument(loaded.source);
     applyToYaml(ydoc, edits);

@@ -13,7 +13,12 @@ import { applyToData, ordered, type Edit } from "./space.js";
 
 type Range = [number, number, number];
 
-function flowText(value: unknown, padded: boolean): string {
+/** A document that opens with `{` or `[`: JSON (or YAML written as JSON), whose new nodes are written as JSON, which YAML reads too. */
+export const isJsonDoc = (text: string) => /^\s*[{[]/.test(text);
+
+/** A value as one line: JSON in a JSON document, else YAML's flow style, padded (`{ a: 1 }`) or not. */
+function flowText(value: unknown, padded: boolean, json: boolean): string {
+  if (json) return JSON.stringify(value);
   return YAML.stringify(value, { collectionStyle: "flow", flowCollectionPadding: padded, lineWidth: 0 }).trimEnd();
 }
 
@@ -47,7 +52,7 @@ function rewriteFlow(text: string, node: Node, value: unknown): string {
   const r = node.range as Range;
   if (text.slice(r[0], r[1]).includes("#")) throw new Error("a flow collection with comments");
   const padded = /^[{[] /.test(text.slice(r[0], r[1]));
-  return splice(text, r[0], r[1], flowText(value, padded));
+  return splice(text, r[0], r[1], flowText(value, padded, isJsonDoc(text)));
 }
 
 /** The source of the document's flow style in general, for new nodes. */
@@ -67,7 +72,7 @@ function applyOne(text: string, e: Edit): string {
     const r = target.range as Range;
     // a block node's range runs over the line break and the comment lines after it: those stay
     const end = r[0] + text.slice(r[0], r[1]).replace(/(\s*\n[ \t]*#[^\n]*)*\s*$/, "").length;
-    return splice(text, r[0], end, flowText(e.value, paddedStyle(text)));
+    return splice(text, r[0], end, flowText(e.value, paddedStyle(text), isJsonDoc(text)));
   }
   if ((e.op === "append" || e.op === "prepend") && target) {
     if (!isSeq(target)) throw new Error("not a list");
@@ -78,7 +83,7 @@ function applyOne(text: string, e: Edit): string {
     const first = target.items[0] as Node;
     const lastItem = target.items[target.items.length - 1] as Node;
     const indent = indentAt(text, (first.range as Range)[0]);
-    const line = `${indent}- ${flowText(e.value, paddedStyle(text))}\n`;
+    const line = `${indent}- ${flowText(e.value, paddedStyle(text), isJsonDoc(text))}\n`;
     return e.op === "prepend"
       ? splice(text, lineStart(text, (first.range as Range)[0]), lineStart(text, (first.range as Range)[0]), line)
       : splice(text, nextLine(text, (lastItem.range as Range)[1] - 1), nextLine(text, (lastItem.range as Range)[1] - 1), line);
@@ -123,7 +128,7 @@ function applyOne(text: string, e: Edit): string {
   // a mapping that is a list item ("- mode: nat") indents its keys past the dash
   const col = (firstKey.range as Range)[0] - lineStart(text, (firstKey.range as Range)[0]);
   const pad = indent.length === col ? indent : " ".repeat(col);
-  return splice(text, at, at, `${pad}${String(last)}: ${flowText(value, paddedStyle(text))}\n`);
+  return splice(text, at, at, `${pad}${String(last)}: ${flowText(value, paddedStyle(text), isJsonDoc(text))}\n`);
 }
 
 /**

@@ -64,3 +64,32 @@ describe("spliceEdits", () => {
     expect(out).toContain("# old");
   });
 });
+
+describe("a JSON file stays JSON (found 2026-12-07: reach fix wrote YAML flow mappings into a .json topology)", () => {
+  const JSON_SRC = JSON.stringify(
+    {
+      segments: { lan: "10.0.0.0/24" },
+      machines: {
+        server: {
+          interfaces: { eth0: { segment: "lan", addresses: ["10.0.0.2/24"] } },
+          services: [{ name: "web", proto: "tcp", port: 80, bind: "127.0.0.1" }],
+        },
+        pc: { interfaces: { eth0: { segment: "lan", addresses: ["10.0.0.3/24"] } } },
+      },
+    },
+    null,
+    2,
+  );
+  const edits: Edit[][] = [
+    [{ op: "set", path: ["machines", "server", "services", 0, "bind"], value: "0.0.0.0", was: "127.0.0.1" }],
+    [{ op: "append", path: ["machines", "server", "services"], value: { name: "ssh", proto: "tcp", port: 22 } }],
+    [{ op: "set", path: ["machines", "pc", "services"], value: [{ name: "dns", proto: "udp", port: 53 }], was: undefined }],
+    [{ op: "delete", path: ["machines", "server", "services", 0], was: {} }],
+  ];
+  for (const e of edits)
+    it(`${e[0]!.op} ${e[0]!.path.join(".")}: the result is JSON, with exactly the edit`, () => {
+      const out = spliceEdits(JSON_SRC, e);
+      expect(out, "spliced").toBeDefined();
+      expect(JSON.parse(out!)).toEqual(applyToData(JSON.parse(JSON_SRC) as TopologyDoc, e));
+    });
+});
