@@ -128,7 +128,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const base = { query: q, want, before, maxEdits: opts.maxEdits };
   if (before.answer.verdict === want) return { ...base, repairs: [], rejected: [], slots: 0, candidates: 0, rounds: 0 };
   const slots = repairSpace(topo.doc, net, q, want);
-  const { candidates, unexplored, unbuilt, slowest, neededMs } = buildCandidates(loaded, q, slots, opts.maxEdits, deadline);
+  const { candidates, unexplored, unbuilt, slowest, neededMs } = buildCandidates(loaded, q, slots, opts, deadline);
   let gaveUp: string | undefined;
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
   const reach = or(...candidates.map((c) => and(select(c.choice), pathsFormula(c.found))));
@@ -202,8 +202,8 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
  * candidates left, at the slowest one's cost, fit before the deadline: a search that cannot
  * finish stops at once and says how long it would need, instead of spending the time on a part.
  */
-function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], maxEdits: number, deadline: number) {
-  const all = choices(slots, maxEdits).filter((choice) => choice.some((v) => v !== 0));
+function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], opts: FixOptions, deadline: number) {
+  const all = choices(slots, opts.maxEdits).filter((choice) => choice.some((v) => v !== 0));
   const candidates: Candidate[] = [];
   let unexplored = 0;
   let slowest = 0;
@@ -235,7 +235,7 @@ function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], maxEd
 /** `n` candidates were not built, at `slowestMs` each, and the whole search needs about `neededMs`. */
 function unbuiltText(n: number, slowestMs: number, neededMs: number): string {
   const s = (ms: number) => (ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.ceil(ms / 1000)));
-  const each = slowestMs ? `; one took ${s(slowestMs)} s (the whole file loaded again), so all of them need about ${s(neededMs)} s` : "";
+  const each = slowestMs ? `; each loads the whole file again (${s(slowestMs)} s), so all of them need about ${s(neededMs)} s` : "";
   return `${n} candidate${n === 1 ? " was" : "s were"} not built: they do not fit in the time limit${each}`;
 }
 
