@@ -51,6 +51,7 @@ import {
   type SPacket,
 } from "../../src/smt/elements.js";
 import { and, bool, evaluate, type Assignment, type AV, type Cases, type F, type PV } from "../../src/smt/term.js";
+import { openMachine } from "./open-machine.js";
 
 const SEED = Number(process.env.FC_SEED ?? 20261123);
 const RUNS = Number(process.env.AGREE_RUNS ?? 300);
@@ -168,35 +169,31 @@ const machineArb = (name = "m"): fc.Arbitrary<Machine> =>
       routes: fc.array(routeArb, { maxLength: 5 }),
       sockets: fc.array(socketArb, { maxLength: 4 }),
     })
-    .map(({ kind, eth0, eth1, routes, sockets }) => ({
-      name,
-      kind,
-      origin: origin(name),
-      interfaces: [
+    .map(({ kind, eth0, eth1, routes, sockets }) =>
+      openMachine(
         {
-          name: "lo",
-          segment: null,
-          addrs: [
-            { ip: ip4("127.0.0.1"), len: 8 },
-            { ip: ip6("::1"), len: 128 },
+          name,
+          kind,
+          origin: origin(name),
+          interfaces: [
+            {
+              name: "lo",
+              segment: null,
+              addrs: [
+                { ip: ip4("127.0.0.1"), len: 8 },
+                { ip: ip6("::1"), len: 128 },
+              ],
+              origin: origin("lo"),
+            },
+            eth0,
+            eth1,
           ],
-          origin: origin("lo"),
+          routes,
+          sockets,
         },
-        eth0,
-        eth1,
-      ],
-      routes,
-      ipForward: true,
-      rpFilter: 0,
-      routeLocalnet: false,
-      filter: {
-        input: { name: "input", policy: "accept", rules: [] },
-        output: { name: "output", policy: "accept", rules: [] },
-        forward: { name: "forward", policy: "accept", rules: [] },
-      },
-      nat: { prerouting: [], output: [], postrouting: [] },
-      sockets,
-    }));
+        { ipForward: true },
+      ),
+    );
 
 /** A concrete packet; its destination and ports are what the symbolic packet leaves open. */
 const packetArb: fc.Arbitrary<Packet> = fc

@@ -20,6 +20,7 @@ import {
   type SPacket,
 } from "../../src/smt/elements.js";
 import { ac, and, evaluate, FALSE, TRUE, type AV, type Cases, type F } from "../../src/smt/term.js";
+import { openMachine } from "./open-machine.js";
 
 const O = (what: string): Origin => ({ span: { file: "t.yaml", line: 1, col: 1 }, what });
 const ctx: SMatchContext = { state: "new", dnat: FALSE, in: "eth0" };
@@ -161,31 +162,23 @@ describe("matchesS: a negated condition still needs its field", () => {
 });
 
 const lo: Iface = { name: "lo", segment: null, addrs: [{ ip: ip4("127.0.0.1"), len: 8 }], origin: O("lo") };
-const host = (name: string, addrs: string[], sockets: Socket[] = []): Machine => ({
-  name,
-  kind: "host",
-  origin: O(name),
-  interfaces: [
-    lo,
-    {
-      name: "eth0",
-      segment: "s",
-      addrs: addrs.map((a) => ({ ip: a.includes(":") ? ip6(a) : ip4(a), len: a.includes(":") ? 64 : 24 })),
-      origin: O(`${name} eth0`),
-    },
-  ],
-  routes: [],
-  ipForward: false,
-  rpFilter: 0,
-  routeLocalnet: false,
-  filter: {
-    input: { name: "input", policy: "accept", rules: [] },
-    output: { name: "output", policy: "accept", rules: [] },
-    forward: { name: "forward", policy: "accept", rules: [] },
-  },
-  nat: { prerouting: [], output: [], postrouting: [] },
-  sockets,
-});
+const host = (name: string, addrs: string[], sockets: Socket[] = []): Machine =>
+  openMachine({
+    name,
+    kind: "host",
+    origin: O(name),
+    interfaces: [
+      lo,
+      {
+        name: "eth0",
+        segment: "s",
+        addrs: addrs.map((a) => ({ ip: a.includes(":") ? ip6(a) : ip4(a), len: a.includes(":") ? 64 : 24 })),
+        origin: O(`${name} eth0`),
+      },
+    ],
+    routes: [],
+    sockets,
+  });
 const sock = (owner: string, bind: string, extra: Partial<Socket> = {}): Socket => ({
   owner,
   proto: "tcp",

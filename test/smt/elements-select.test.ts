@@ -11,6 +11,7 @@ import type { Iface, Machine, NatRule, Origin, Route } from "../../src/ir/types.
 import { applyNat, lookupRoute, selectSource } from "../../src/sim/elements.js";
 import { applyNatS, localRoute, lookupRouteS, selectSourceS, type SMatchContext, type SPacket } from "../../src/smt/elements.js";
 import { ac, evaluate, FALSE, type AV, type Cases } from "../../src/smt/term.js";
+import { openMachine } from "./open-machine.js";
 
 const O = (what: string): Origin => ({ span: { file: "t.yaml", line: 1, col: 1 }, what });
 const V4: AV = { k: "v", v: 4 };
@@ -30,23 +31,8 @@ const route = (dst: string, dev: string, extra: Partial<Route> = {}): Route => {
   const [ip, len] = dst.split("/");
   return { dst: prefixOf(parse(ip!), Number(len)), dev, type: "static", origin: O(`route ${dst} ${dev}`), ...extra };
 };
-const machine = (interfaces: Iface[], routes: Route[]): Machine => ({
-  name: "m",
-  kind: "host",
-  origin: O("m"),
-  interfaces,
-  routes,
-  ipForward: false,
-  rpFilter: 0,
-  routeLocalnet: false,
-  filter: {
-    input: { name: "input", policy: "accept", rules: [] },
-    output: { name: "output", policy: "accept", rules: [] },
-    forward: { name: "forward", policy: "accept", rules: [] },
-  },
-  nat: { prerouting: [], output: [], postrouting: [] },
-  sockets: [],
-});
+const machine = (interfaces: Iface[], routes: Route[]): Machine =>
+  openMachine({ name: "m", kind: "host", origin: O("m"), interfaces, routes, sockets: [] });
 
 /** The one alternative that holds for destination `dst` (none dead, exactly one true). */
 function at<T>(cases: Cases<T>, dst: IP): T {
