@@ -128,7 +128,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   const base = { query: q, want, before, maxEdits: opts.maxEdits };
   if (before.answer.verdict === want) return { ...base, repairs: [], rejected: [], slots: 0, candidates: 0, rounds: 0 };
   const slots = repairSpace(topo.doc, net, q, want);
-  const { candidates, unexplored, unbuilt, slowest, neededMs } = buildCandidates(loaded, q, slots, opts, deadline);
+  const { candidates, unexplored, unbuilt } = buildCandidates(loaded, q, slots, opts.maxEdits, deadline);
   let gaveUp: string | undefined;
   const domains = Object.fromEntries(slots.map((s, i) => [slotVar(i), s.alternatives.length + 1]));
   const reach = or(...candidates.map((c) => and(select(c.choice), pathsFormula(c.found))));
@@ -178,7 +178,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
   }
   const unknown = [
     unexplored ? `${unexplored} candidate${unexplored === 1 ? "" : "s"} could not be explored in time` : "",
-    unbuilt ? unbuiltText(unbuilt, slowest, neededMs) : "",
+    unbuilt ? unbuiltText(unbuilt) : "",
     gaveUp ?? "",
   ]
     .filter(Boolean)
@@ -191,7 +191,7 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
     candidates: candidates.length,
     rounds,
     ...(unknown ? { unknown } : {}),
-    ...(unbuilt ? { neededMs } : {}),
+    ...(unbuilt ? { neededMs: unbuilt.neededMs } : {}),
   };
 }
 
@@ -202,8 +202,14 @@ export async function fix(loaded: Loaded, q: Query, want: Want, opts: FixOptions
  * candidates left, at the slowest one's cost, fit before the deadline: a search that cannot
  * finish stops at once and says how long it would need, instead of spending the time on a part.
  */
-function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], opts: FixOptions, deadline: number) {
-  const all = choices(slots, opts.maxEdits).filter((choice) => choice.some((v) => v !== 0));
+function buildCandidates(
+  loaded: Loaded,
+  q: Query,
+  slots: readonly Slot[],
+  maxEdits: number,
+  deadline: number,
+): { candidates: Candidate[]; unexplored: number; unbuilt?: Unbuilt } {
+  const all = choices(slots, maxEdits).filter((choice) => choice.some((v) => v !== 0));
   const candidates: Candidate[] = [];
   let unexplored = 0;
   let slowest = 0;
@@ -211,8 +217,8 @@ function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], opts:
   for (let k = 0; k < all.length; k++) {
     const start = Date.now();
     if (start + slowest * (all.length - k) >= deadline) {
-      const neededMs = start - begun + slowest * (all.length - k);
-      return { candidates, unexplored, unbuilt: all.length - k, slowest, neededMs };
+      const unbuilt = { count: all.length - k, slowestMs: slowest, neededMs: start - begun + slowest * (all.length - k) };
+      return { candidates, unexplored, unbuilt };
     }
     const choice = all[k]!;
     let cnet: Network | undefined;
@@ -229,11 +235,17 @@ function buildCandidates(loaded: Loaded, q: Query, slots: readonly Slot[], opts:
     }
     slowest = Math.max(slowest, Date.now() - start);
   }
-  return { candidates, unexplored, unbuilt: 0, slowest, neededMs: Date.now() - begun };
+  return { candidates, unexplored };
 }
 
-/** `n` candidates were not built, at `slowestMs` each, and the whole search needs about `neededMs`. */
-function unbuiltText(n: number, slowestMs: number, neededMs: number): string {
+/** Candidates left unbuilt for time: how many, the slowest one built, and about how long the whole search needs. */
+interface Unbuilt {
+  readonly count: number;
+  readonly slowestMs: number;
+  readonly neededMs: number;
+}
+
+function unbuiltText({ count: n, slowestMs, neededMs }: Unbuilt): string {
   const s = (ms: number) => (ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.ceil(ms / 1000)));
   const each = slowestMs ? `; each loads the whole file again (${s(slowestMs)} s), so all of them need about ${s(neededMs)} s` : "";
   return `${n} candidate${n === 1 ? " was" : "s were"} not built: they do not fit in the time limit${each}`;

@@ -58,6 +58,9 @@ function rewriteFlow(text: string, node: Node, value: unknown): string {
 /** The source of the document's flow style in general, for new nodes. */
 const paddedStyle = (text: string) => /[{[] [^\s}\]]/.test(text);
 
+/** A new node's text, in the style of the document it goes into. */
+const newNodeText = (value: unknown, text: string): string => flowText(value, paddedStyle(text), isJsonDoc(text));
+
 function applyOne(text: string, e: Edit): string {
   const parentPath = e.path.slice(0, -1);
   const last = e.path[e.path.length - 1]!;
@@ -72,7 +75,7 @@ function applyOne(text: string, e: Edit): string {
     const r = target.range as Range;
     // a block node's range runs over the line break and the comment lines after it: those stay
     const end = r[0] + text.slice(r[0], r[1]).replace(/(\s*\n[ \t]*#[^\n]*)*\s*$/, "").length;
-    return splice(text, r[0], end, flowText(e.value, paddedStyle(text), isJsonDoc(text)));
+    return splice(text, r[0], end, newNodeText(e.value, text));
   }
   if ((e.op === "append" || e.op === "prepend") && target) {
     if (!isSeq(target)) throw new Error("not a list");
@@ -83,7 +86,7 @@ function applyOne(text: string, e: Edit): string {
     const first = target.items[0] as Node;
     const lastItem = target.items[target.items.length - 1] as Node;
     const indent = indentAt(text, (first.range as Range)[0]);
-    const line = `${indent}- ${flowText(e.value, paddedStyle(text), isJsonDoc(text))}\n`;
+    const line = `${indent}- ${newNodeText(e.value, text)}\n`;
     return e.op === "prepend"
       ? splice(text, lineStart(text, (first.range as Range)[0]), lineStart(text, (first.range as Range)[0]), line)
       : splice(text, nextLine(text, (lastItem.range as Range)[1] - 1), nextLine(text, (lastItem.range as Range)[1] - 1), line);
@@ -128,7 +131,7 @@ function applyOne(text: string, e: Edit): string {
   // a mapping that is a list item ("- mode: nat") indents its keys past the dash
   const col = (firstKey.range as Range)[0] - lineStart(text, (firstKey.range as Range)[0]);
   const pad = indent.length === col ? indent : " ".repeat(col);
-  return splice(text, at, at, `${pad}${String(last)}: ${flowText(value, paddedStyle(text), isJsonDoc(text))}\n`);
+  return splice(text, at, at, `${pad}${String(last)}: ${newNodeText(value, text)}\n`);
 }
 
 /**

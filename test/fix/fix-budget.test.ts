@@ -13,16 +13,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { choices, fix } from "../../src/fix/fix.js";
 import { applyToData, repairSpace, type Edit } from "../../src/fix/space.js";
-import { parseQuery, type Query } from "../../src/ir/query.js";
 import { lower } from "../../src/lower/lower.js";
 import { answerQuery } from "../../src/query/engine.js";
 import { loadTopologyFile } from "../../src/topology/load.js";
-
-const query = (t: string): Query => {
-  const p = parseQuery(t);
-  if (!p.ok) throw new Error(p.message);
-  return p.query;
-};
+import { q as query } from "../sim/helpers.js";
 
 describe("a candidate is the document with its edits, the rest shared", () => {
   it("leaves the document as it was and copies only the mappings and lists on the edited paths", () => {
